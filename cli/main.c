@@ -1,0 +1,88 @@
+/*
+ * main.c: the certkit tool's entry point: global options and the command
+ * table. Each command lives in its own tool_NAME.c.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "tool.h"
+
+static const struct {
+	const char *name;
+	tool_cmd_fn fn;
+	const char *summary;
+} commands[] = {
+	{ "show", cmd_show, "explain certificates, keys, CSRs, CRLs and bundles" },
+	{ "verify", cmd_verify, "verify a certificate chain and explain failures" },
+	{ "convert", cmd_convert, "convert between PEM, DER, PKCS#12 and PKCS#7" },
+	{ "trust", cmd_trust, "manage the device's trust store" },
+	{ "identity", cmd_identity, "manage the device's own certificate" },
+};
+
+static int
+usage(FILE *f, int code)
+{
+	fprintf(f,
+	    "usage: certkit [--home DIR] COMMAND [ARGS...]\n"
+	    "       certkit COMMAND --help\n\n"
+	    "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(f,
+	    "\nGlobal options:\n"
+	    "  --home DIR   state directory (default: $CERTKIT_HOME, else "
+	    "/var/lib/certkit)\n"
+	    "  --version    print the version\n"
+	    "  --help       print this help\n\n"
+	    "Exit codes: 0 ok, 1 problem found, 2 usage or input error.\n");
+	return code;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	/* '+': stop at the command name; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			tool_g.home = optarg;
+			break;
+		case 'V':
+			printf("certkit %s (%s)\n", CERTKIT_VERSION,
+			    OpenSSL_version(OPENSSL_VERSION));
+			return TOOL_OK;
+		case 'h':
+			return usage(stdout, TOOL_OK);
+		default:
+			return usage(stderr, TOOL_USAGE);
+		}
+	}
+	if (optind >= argc)
+		return usage(stderr, TOOL_USAGE);
+	if (strcmp(argv[optind], "help") == 0)
+		return usage(stdout, TOOL_OK);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			char **sub = argv + optind;
+			int subc = argc - optind;
+
+			optind = 0; /* GNU: fully reinitialise for the command */
+			return commands[i].fn(subc, sub);
+		}
+	}
+	tool_err("'%s' is not a certkit command; run 'certkit --help'",
+	    argv[optind]);
+	return TOOL_USAGE;
+}

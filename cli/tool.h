@@ -1,0 +1,82 @@
+/*
+ * tool.h: what the certkit tool's command files share.
+ *
+ * The tool uses libcertkit's public API only. One file per command
+ * (tool_show.c, tool_verify.c, ...); helpers shared by several commands live
+ * in tool_util.c.
+ */
+#ifndef CERTKIT_TOOL_H
+#define CERTKIT_TOOL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "certkit/certkit.h"
+
+/* Exit codes, documented in README.md and every man page. */
+enum {
+	TOOL_OK = 0,       /* success; nothing wrong was found */
+	TOOL_PROBLEM = 1,  /* the command ran and found a problem */
+	TOOL_USAGE = 2,    /* usage error, or unreadable/invalid input */
+};
+
+/* Global options, parsed before the command name. */
+struct tool_global {
+	const char *home;   /* --home, $CERTKIT_HOME, or /var/lib/certkit */
+	bool quiet;
+};
+extern struct tool_global tool_g;
+
+/* Every command: argc/argv start at the command name. */
+typedef int (*tool_cmd_fn)(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_trust(int argc, char **argv);
+int cmd_identity(int argc, char **argv);
+
+/* "certkit: " + message to stderr. */
+void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reports the context's error and returns the exit code for its status:
+ * TOOL_USAGE for input/usage errors, TOOL_PROBLEM otherwise. */
+int tool_ctx_fail(const ck_ctx *ctx);
+
+/* Colour: only when the stream is a tty, NO_COLOR is unset and TERM is not
+ * "dumb". tool_c() returns the escape or "" accordingly. */
+bool tool_color(FILE *f);
+enum tool_colour { TC_RESET, TC_BOLD, TC_RED, TC_GREEN, TC_YELLOW, TC_DIM };
+const char *tool_c(FILE *f, enum tool_colour c);
+
+/*
+ * Sets up the password source on ctx: --password-file FILE (first line), else
+ * $CERTKIT_PASSWORD, else a prompt on the terminal when stdin is a tty.
+ * password_file may be NULL. Returns false (after printing why) if the file
+ * cannot be read.
+ */
+bool tool_password_setup(ck_ctx *ctx, const char *password_file);
+/* Reads a password file's first line into a fresh string (caller wipes). */
+char *tool_read_password_file(const char *path);
+
+/* The state directory: --home, $CERTKIT_HOME, else /var/lib/certkit. */
+const char *tool_home(void);
+
+/* Parses --at; prints the error and returns false on bad input. */
+bool tool_set_time(ck_ctx *ctx, const char *text);
+
+/* Prints a JSON document (from the library) to stdout, indented. */
+int tool_print_json(json_t *doc);
+/* Parses a JSON report returned by the library; exits on internal error. */
+json_t *tool_parse_report(const char *json);
+
+/* "expires in N days" / "EXPIRED N days ago" / "not valid for N more days". */
+void tool_validity_phrase(char *out, size_t size, long long not_before,
+    long long not_after, long long now);
+
+/* Prints the usage text of a command and returns TOOL_OK (for --help) or
+ * TOOL_USAGE (after a usage error). */
+int tool_usage(FILE *f, const char *text, int code);
+
+#endif /* CERTKIT_TOOL_H */

@@ -1,0 +1,250 @@
+/*
+ * tool_util.c: helpers shared by the certkit tool's commands: messages,
+ * colour, passwords, the state directory, and JSON output.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+struct tool_global tool_g;
+
+static void
+vmsg(const char *kind, const char *fmt, va_list ap)
+{
+	fputs("certkit: ", stderr);
+	if (kind != NULL)
+		fprintf(stderr, "%s%s%s", tool_c(stderr, TC_YELLOW), kind,
+		    tool_c(stderr, TC_RESET));
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+tool_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+tool_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+int
+tool_ctx_fail(const ck_ctx *ctx)
+{
+	ck_status st = ck_ctx_status(ctx);
+
+	tool_err("%s", ck_ctx_error(ctx)[0] ? ck_ctx_error(ctx) :
+	    ck_status_name(st));
+	switch (st) {
+	case CK_E_IO:
+	case CK_E_FORMAT:
+	case CK_E_PASSWORD:
+	case CK_E_USAGE:
+	case CK_E_NOTFOUND:
+	case CK_E_EXISTS:
+		return TOOL_USAGE;
+	default:
+		return TOOL_PROBLEM;
+	}
+}
+
+bool
+tool_color(FILE *f)
+{
+	const char *term = getenv("TERM");
+	const char *nc = getenv("NO_COLOR");
+
+	/* https://no-color.org: any non-empty NO_COLOR disables colour. */
+	if (nc != NULL && nc[0] != '\0')
+		return false;
+	if (term != NULL && strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(fileno(f)) == 1;
+}
+
+const char *
+tool_c(FILE *f, enum tool_colour c)
+{
+	static const char *const esc[] = { "\033[0m", "\033[1m", "\033[31m",
+		"\033[32m", "\033[33m", "\033[2m" };
+
+	return tool_color(f) ? esc[c] : "";
+}
+
+char *
+tool_read_password_file(const char *path)
+{
+	char buf[1024];
+	FILE *f;
+	size_t n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		tool_err("%s: cannot read the password file: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0'; /* an empty file is the empty password */
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	{
+		char *p = strdup(buf);
+
+		explicit_bzero(buf, sizeof(buf));
+		if (p == NULL)
+			tool_err("out of memory");
+		return p;
+	}
+}
+
+/* Prompts on the terminal with echo off. */
+static int
+tty_password_cb(char *buf, size_t size, const char *what, void *arg)
+{
+	struct termios old, quiet;
+	int fd, n = -1;
+	ssize_t r;
+	size_t len = 0;
+
+	(void)arg;
+	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) == -1)
+		return -1;
+	dprintf(fd, "Password for %s: ", what);
+	if (tcgetattr(fd, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		(void)tcsetattr(fd, TCSAFLUSH, &quiet);
+	}
+	while (len + 1 < size) {
+		char c;
+
+		r = read(fd, &c, 1);
+		if (r != 1 || c == '\n' || c == '\r')
+			break;
+		buf[len++] = c;
+	}
+	buf[len] = '\0';
+	n = (int)len;
+	(void)tcsetattr(fd, TCSAFLUSH, &old);
+	dprintf(fd, "\n");
+	close(fd);
+	return n;
+}
+
+bool
+tool_password_setup(ck_ctx *ctx, const char *password_file)
+{
+	const char *env = getenv("CERTKIT_PASSWORD");
+	char *pw = NULL;
+	bool ok = true;
+
+	if (password_file != NULL) {
+		if ((pw = tool_read_password_file(password_file)) == NULL)
+			return false;
+		ok = ck_ctx_set_password(ctx, pw) == CK_OK;
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	} else if (env != NULL) {
+		ok = ck_ctx_set_password(ctx, env) == CK_OK;
+	} else if (isatty(STDIN_FILENO)) {
+		ck_ctx_set_password_cb(ctx, tty_password_cb, NULL);
+	}
+	if (!ok)
+		tool_err("out of memory");
+	return ok;
+}
+
+const char *
+tool_home(void)
+{
+	const char *env;
+
+	if (tool_g.home != NULL)
+		return tool_g.home;
+	if ((env = getenv("CERTKIT_HOME")) != NULL && env[0] != '\0')
+		return env;
+	return "/var/lib/certkit";
+}
+
+bool
+tool_set_time(ck_ctx *ctx, const char *text)
+{
+	int64_t t;
+
+	if (ck_parse_time(ctx, text, &t) != CK_OK) {
+		tool_err("--at: %s", ck_ctx_error(ctx));
+		return false;
+	}
+	ck_ctx_set_time(ctx, t);
+	return true;
+}
+
+int
+tool_print_json(json_t *doc)
+{
+	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+		return TOOL_PROBLEM;
+	fputc('\n', stdout);
+	return TOOL_OK;
+}
+
+json_t *
+tool_parse_report(const char *json)
+{
+	json_error_t e;
+	json_t *doc = json_loads(json, 0, &e);
+
+	if (doc == NULL) {
+		tool_err("internal error: the library returned bad JSON: %s",
+		    e.text);
+		exit(TOOL_PROBLEM);
+	}
+	return doc;
+}
+
+void
+tool_validity_phrase(char *out, size_t size, long long nb, long long na,
+    long long now)
+{
+	long long d;
+
+	if (now < nb) {
+		d = (nb - now + 86399) / 86400;
+		snprintf(out, size, "NOT YET VALID: starts in %lld day%s", d,
+		    d == 1 ? "" : "s");
+	} else if (now > na) {
+		d = (now - na) / 86400;
+		snprintf(out, size, "EXPIRED %lld day%s ago", d,
+		    d == 1 ? "" : "s");
+	} else {
+		d = (na - now) / 86400;
+		snprintf(out, size, "expires in %lld day%s", d,
+		    d == 1 ? "" : "s");
+	}
+}
+
+int
+tool_usage(FILE *f, const char *text, int code)
+{
+	fputs(text, f);
+	return code;
+}

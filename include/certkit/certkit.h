@@ -1,0 +1,270 @@
+/*
+ * certkit.h: the public API of libcertkit.
+ *
+ * libcertkit reads, explains, converts and verifies X.509 material, and
+ * manages a device's trust store and TLS identity. This header includes no
+ * OpenSSL header: every object is opaque, and everything that crosses the API
+ * is a C string, a byte buffer, an integer or one of the types below.
+ *
+ * Conventions (they follow libtls and OpenSSL's naming):
+ *  1. Every call that can fail returns a ck_status. CK_OK is 0. Numbers never
+ *     change meaning; retired ones stay reserved.
+ *  2. The human-readable detail of the last failure is kept on the ck_ctx and
+ *     read with ck_ctx_error(). It names the file or peer, what was expected
+ *     and what was found. A generic message never overwrites a specific one
+ *     set deeper in the same call.
+ *  3. A failed verification or a finding of an audit is a *result*, not an
+ *     error: it is reported in the JSON report and the call returns CK_OK.
+ *  4. get0 borrows (valid while the owner lives); get1/dup returns something
+ *     the caller frees. Free functions accept NULL.
+ *  5. Reports are JSON documents (UTF-8 strings the caller frees with
+ *     ck_free()); their schemas are documented in docs/json.md and are stable.
+ *  6. Secrets (passwords, private keys) are wiped when freed and are never
+ *     written into error messages or reports.
+ */
+#ifndef CERTKIT_CERTKIT_H
+#define CERTKIT_CERTKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CK_WUR __attribute__((warn_unused_result))
+#else
+#define CK_WUR
+#endif
+
+/* ------------------------------------------------------------------------
+ * Status codes. Stable: never renumber, never reuse.
+ * ------------------------------------------------------------------------ */
+typedef enum ck_status {
+	CK_OK = 0,
+	CK_E_IO = 1,          /* a file or directory could not be read/written */
+	CK_E_FORMAT = 2,      /* input is not in the expected form, or damaged */
+	CK_E_PASSWORD = 3,    /* a password is wrong or missing */
+	CK_E_USAGE = 4,       /* the caller passed an invalid argument */
+	CK_E_NOMEM = 5,       /* memory allocation failed */
+	CK_E_INTERNAL = 6,    /* a library call failed unexpectedly */
+	CK_E_NOTFOUND = 7,    /* a named object does not exist */
+	CK_E_EXISTS = 8,      /* a named object exists already */
+	CK_E_LOCKED = 9,      /* another process holds the lock */
+	CK_E_NETWORK = 10,    /* a peer could not be reached or misbehaved */
+	CK_E_REFUSED = 11,    /* a safety check refused the operation */
+} ck_status;
+
+/* A short, stable name for a status ("io", "format", ...). */
+const char *ck_status_name(ck_status st);
+
+/* Frees memory returned by libcertkit (reports, strings, buffers). */
+void ck_free(void *p);
+
+/* ------------------------------------------------------------------------
+ * Context: error detail, password source, and the clock.
+ * ------------------------------------------------------------------------ */
+typedef struct ck_ctx ck_ctx;
+
+ck_ctx *ck_ctx_new(void) CK_WUR;
+void ck_ctx_free(ck_ctx *ctx);
+
+/* The detail of the last failure, or "" if none. Owned by ctx. */
+const char *ck_ctx_error(const ck_ctx *ctx);
+/* The status of the last failure, or CK_OK. */
+ck_status ck_ctx_status(const ck_ctx *ctx);
+/* Forgets the last failure. */
+void ck_ctx_clear_error(ck_ctx *ctx);
+
+/*
+ * Password source for encrypted keys and PKCS#12 files. The callback writes
+ * at most size-1 bytes and a NUL into buf, and returns the length, or -1 if no
+ * password can be had (the file is then reported as needing a password).
+ * `what` names the file asking. The buffer is wiped after use.
+ */
+typedef int (*ck_password_cb)(char *buf, size_t size, const char *what,
+    void *arg);
+void ck_ctx_set_password_cb(ck_ctx *ctx, ck_password_cb cb, void *arg);
+/* A fixed password (copied; wiped on free). NULL removes it. */
+ck_status ck_ctx_set_password(ck_ctx *ctx, const char *password) CK_WUR;
+
+/*
+ * The time every validity check uses, in seconds since the epoch. 0 (the
+ * default) means the real clock. Used by --at.
+ */
+void ck_ctx_set_time(ck_ctx *ctx, int64_t unix_time);
+int64_t ck_ctx_time(const ck_ctx *ctx);
+
+/* Parses RFC 3339 ("2026-06-01T00:00:00Z", offsets allowed) or a bare date. */
+ck_status ck_parse_time(ck_ctx *ctx, const char *text, int64_t *out) CK_WUR;
+
+/* ------------------------------------------------------------------------
+ * Objects and the loader.
+ * ------------------------------------------------------------------------ */
+typedef struct ck_cert ck_cert;
+typedef struct ck_key ck_key;
+typedef struct ck_bundle ck_bundle;
+
+typedef enum ck_obj_type {
+	CK_OBJ_CERT = 0,
+	CK_OBJ_KEY = 1,
+	CK_OBJ_CSR = 2,
+	CK_OBJ_CRL = 3,
+} ck_obj_type;
+
+/*
+ * Loads every object in a file. The content decides the format, never the
+ * name: PEM (any blocks, CRLF, BOM, surrounding text), DER certificate, CRL,
+ * CSR or key, PKCS#7 (PEM or DER), PKCS#12 (modern and legacy), PKCS#8 keys
+ * (plain and encrypted) and traditional RSA/EC keys. An empty result is an
+ * error (CK_E_FORMAT) that says what the file looks like instead.
+ */
+ck_status ck_load_file(ck_ctx *ctx, const char *path, ck_bundle **out) CK_WUR;
+/*
+ * Loads a file that must hold at least one object of type `want`; otherwise
+ * fails with "FILE: this is a private key, not a certificate".
+ */
+ck_status ck_load_expect(ck_ctx *ctx, const char *path, ck_obj_type want,
+    ck_bundle **out) CK_WUR;
+/* Same as ck_load_file, from memory. `name` is used in messages. */
+ck_status ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf,
+    size_t len, ck_bundle **out) CK_WUR;
+
+ck_bundle *ck_bundle_new(void) CK_WUR;
+void ck_bundle_free(ck_bundle *b);
+/* Moves every object of src to the end of dst; src is left empty. */
+ck_status ck_bundle_merge(ck_bundle *dst, ck_bundle *src) CK_WUR;
+size_t ck_bundle_count(const ck_bundle *b, ck_obj_type type);
+ck_cert *ck_bundle_get0_cert(const ck_bundle *b, size_t i);
+ck_key *ck_bundle_get0_key(const ck_bundle *b, size_t i);
+/* Adds a copy of the certificate / key. */
+ck_status ck_bundle_add_cert(ck_bundle *b, const ck_cert *c) CK_WUR;
+ck_status ck_bundle_add_key(ck_bundle *b, const ck_key *k) CK_WUR;
+/* Where object i of a type came from: "file.pem block 3 (CERTIFICATE)". */
+const char *ck_bundle_origin(const ck_bundle *b, ck_obj_type type, size_t i);
+
+/* ------------------------------------------------------------------------
+ * Certificates and keys.
+ * ------------------------------------------------------------------------ */
+ck_cert *ck_cert_dup(const ck_cert *c) CK_WUR;
+void ck_cert_free(ck_cert *c);
+/* One-line subject/issuer in the openssl s_client style:
+ * "C = US, O = Example, CN = host". Caller frees with ck_free(). */
+char *ck_cert_subject(const ck_cert *c) CK_WUR;
+char *ck_cert_issuer(const ck_cert *c) CK_WUR;
+/* The certificate's common name, or NULL. Caller frees. */
+char *ck_cert_common_name(const ck_cert *c) CK_WUR;
+/* Lower-case hex SHA-256 of the DER certificate (64 chars + NUL). */
+void ck_cert_sha256(const ck_cert *c, char out[65]);
+/* Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo (the pin). */
+void ck_cert_spki_sha256(const ck_cert *c, char out[65]);
+int64_t ck_cert_not_before(const ck_cert *c);
+int64_t ck_cert_not_after(const ck_cert *c);
+int ck_cert_is_ca(const ck_cert *c);
+int ck_cert_is_self_signed(const ck_cert *c);
+/* 1 if `issuer` issued `c` (names and signature check), else 0. */
+int ck_cert_issued_by(const ck_cert *c, const ck_cert *issuer);
+/* PEM text of the certificate. Caller frees. */
+char *ck_cert_to_pem(const ck_cert *c) CK_WUR;
+
+ck_key *ck_key_dup(const ck_key *k) CK_WUR;
+void ck_key_free(ck_key *k);
+/* 1 if the key is the private key for the certificate's public key. */
+int ck_key_matches_cert(const ck_key *k, const ck_cert *c);
+
+/* ------------------------------------------------------------------------
+ * Inspection (certkit show).
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Describes every object in the bundle, the chain analysis of its
+ * certificates, and which certificate each key matches. The JSON schema is
+ * "show" in docs/json.md.
+ */
+ck_status ck_describe(ck_ctx *ctx, const ck_bundle *b, char **json) CK_WUR;
+
+/*
+ * Orders the bundle's certificates leaf to root (each one issued by the
+ * next), drops exact duplicates. Certificates that belong to no chain keep
+ * their relative order at the end.
+ */
+ck_status ck_bundle_normalize(ck_ctx *ctx, ck_bundle *b) CK_WUR;
+
+/* ------------------------------------------------------------------------
+ * Verification (certkit verify).
+ * ------------------------------------------------------------------------ */
+typedef struct ck_verify_opts ck_verify_opts;
+
+typedef enum ck_purpose {
+	CK_PURPOSE_SERVER = 0,
+	CK_PURPOSE_CLIENT = 1,
+	CK_PURPOSE_ANY = 2,
+} ck_purpose;
+
+ck_verify_opts *ck_verify_opts_new(void) CK_WUR;
+void ck_verify_opts_free(ck_verify_opts *o);
+/* Trust anchors: a file of any number of certificates, or a directory (hashed
+ * or not). Every certificate given is an anchor (RFC 5280 6.1). Without any,
+ * the system store is used (SSL_CERT_FILE / SSL_CERT_DIR honoured). */
+ck_status ck_verify_opts_add_roots(ck_ctx *ctx, ck_verify_opts *o,
+    const char *path) CK_WUR;
+ck_status ck_verify_opts_add_root_cert(ck_ctx *ctx, ck_verify_opts *o,
+    const ck_cert *c) CK_WUR;
+ck_status ck_verify_opts_add_untrusted(ck_ctx *ctx, ck_verify_opts *o,
+    const char *path) CK_WUR;
+ck_status ck_verify_opts_add_crl(ck_ctx *ctx, ck_verify_opts *o,
+    const char *path) CK_WUR;
+ck_status ck_verify_opts_set_host(ck_verify_opts *o, const char *host) CK_WUR;
+ck_status ck_verify_opts_set_ip(ck_ctx *ctx, ck_verify_opts *o,
+    const char *ip) CK_WUR;
+ck_status ck_verify_opts_set_email(ck_verify_opts *o, const char *email) CK_WUR;
+void ck_verify_opts_set_purpose(ck_verify_opts *o, ck_purpose p);
+void ck_verify_opts_set_max_depth(ck_verify_opts *o, int depth);
+
+/*
+ * Verifies the first certificate of `target` (the leaf; the rest of the
+ * bundle is used as untrusted intermediates). Writes a report (schema
+ * "verify" in docs/json.md) and sets *valid to 1 or 0. Returns CK_OK when a
+ * verdict was reached, valid or not.
+ */
+ck_status ck_verify(ck_ctx *ctx, const ck_verify_opts *o,
+    const ck_bundle *target, char **json, int *valid) CK_WUR;
+
+/* ------------------------------------------------------------------------
+ * Writing (certkit convert).
+ * ------------------------------------------------------------------------ */
+typedef enum ck_format {
+	CK_FMT_PEM = 0,
+	CK_FMT_DER = 1,
+	CK_FMT_P12 = 2,
+	CK_FMT_P7B = 3,
+} ck_format;
+
+typedef struct ck_write_opts {
+	const char *password;  /* PKCS#12 password; NULL or "" means none */
+	const char *name;      /* PKCS#12 friendly name of the key entry */
+	int java_trusted;      /* PKCS#12: mark certificates trusted for Java */
+	int p7b_pem;           /* PKCS#7: 1 writes PEM, 0 writes DER */
+} ck_write_opts;
+
+/*
+ * Serialises the bundle into `fmt` and writes it to `path` atomically
+ * (temporary file, fsync, rename, fsync of the directory). The file is mode
+ * 0600 when it holds a private key, 0644 otherwise. DER takes exactly one
+ * object.
+ */
+ck_status ck_write_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
+    const ck_write_opts *wo, const char *path) CK_WUR;
+/* Serialises into memory. Caller frees *out with ck_free(). */
+ck_status ck_encode_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
+    const ck_write_opts *wo, uint8_t **out, size_t *len) CK_WUR;
+
+/* Replaces `path` atomically with `len` bytes of `data`, mode `mode`. */
+ck_status ck_write_file_atomic(ck_ctx *ctx, const char *path,
+    const void *data, size_t len, unsigned int mode) CK_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CERTKIT_CERTKIT_H */

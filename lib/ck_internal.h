@@ -1,0 +1,113 @@
+/*
+ * ck_internal.h: what libcertkit's files share and the public API hides.
+ *
+ * Names shared across library files start with cki_ (the export map publishes
+ * ck_* only). Everything else is static.
+ *
+ * Invariants:
+ *  1. Every public entry point calls cki_begin(ctx) first: it clears the
+ *     context's error and OpenSSL's error queue, so a message always belongs
+ *     to the call that returned it.
+ *  2. cki_err() records the most specific message. cki_err_keep() records a
+ *     message only if none is set yet, so a generic wrapper never hides the
+ *     detail a deeper function gave.
+ *  3. A bundle owns its objects. Each object carries its origin ("file block N
+ *     (TYPE)"), which every message about it uses.
+ */
+#ifndef CERTKIT_CK_INTERNAL_H
+#define CERTKIT_CK_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "certkit/certkit.h"
+
+#define CKI_ERRLEN 1024
+/* Largest file the loader reads: far above any real bundle (10,000
+ * certificates are ~15 MiB of PEM), small enough to stop a runaway read. */
+#define CKI_MAX_FILE (64u * 1024u * 1024u)
+
+struct ck_ctx {
+	ck_status status;
+	char err[CKI_ERRLEN];
+	ck_password_cb pw_cb;
+	void *pw_arg;
+	char *password;       /* wiped on free */
+	int64_t now;          /* 0: the real clock */
+	int legacy_loaded;    /* the legacy provider was loaded for PKCS#12 */
+};
+
+struct ck_cert {
+	X509 *x509;
+};
+
+struct ck_key {
+	EVP_PKEY *pkey;
+};
+
+/* One typed list of a bundle. Objects are ck_cert *, ck_key *, X509_REQ *
+ * or X509_CRL * by type. */
+struct cki_list {
+	void **obj;
+	char **origin;
+	size_t n, cap;
+};
+
+struct ck_bundle {
+	struct cki_list list[4]; /* indexed by ck_obj_type */
+};
+
+/* ---- ctx.c: errors, passwords, time ------------------------------------- */
+void cki_begin(ck_ctx *ctx);
+ck_status cki_err(ck_ctx *ctx, ck_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+ck_status cki_err_keep(ck_ctx *ctx, ck_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The reason string of OpenSSL's last queued error, or "unknown reason". */
+const char *cki_ossl_reason(void);
+/* Fills buf with a password for `what`. Returns its length, or -1. */
+int cki_password(ck_ctx *ctx, const char *what, char *buf, size_t size);
+/* True if a password source is configured at all. */
+bool cki_have_password(const ck_ctx *ctx);
+time_t cki_now(const ck_ctx *ctx);
+/* Loads OpenSSL's legacy provider (RC2, RC4, DES) once per process. */
+bool cki_load_legacy_provider(ck_ctx *ctx);
+
+/* ---- fileio.c ----------------------------------------------------------- */
+/* Reads a whole regular file (at most CKI_MAX_FILE bytes). */
+ck_status cki_read_file(ck_ctx *ctx, const char *path, uint8_t **buf,
+    size_t *len);
+/* Creates a directory and its parents, mode `mode`. */
+ck_status cki_mkdirs(ck_ctx *ctx, const char *path, unsigned int mode);
+/* fsyncs a directory. */
+ck_status cki_fsync_dir(ck_ctx *ctx, const char *dir);
+/* Test hook: when CERTKIT_FAULT is "write", "fsync" or "rename", the atomic
+ * writer fails at that step, as a full disk or a crash would. */
+bool cki_fault(const char *step);
+
+/* ---- bundle.c ----------------------------------------------------------- */
+/* Appends an object; the bundle takes ownership (set0) on success. */
+ck_status cki_bundle_push(ck_bundle *b, ck_obj_type t, void *obj,
+    const char *origin);
+void *cki_bundle_get(const ck_bundle *b, ck_obj_type t, size_t i);
+void cki_obj_free(ck_obj_type t, void *obj);
+/* Wraps an X509 / EVP_PKEY (takes ownership; frees it on failure). */
+ck_cert *cki_cert_wrap(X509 *x);
+ck_key *cki_key_wrap(EVP_PKEY *k);
+
+/* ---- names.c ------------------------------------------------------------ */
+/* "C = US, O = Example, CN = host" (the s_client style). Caller frees. */
+char *cki_name_oneline(const X509_NAME *name);
+/* Lower-case hex of a buffer into out (2*len+1 bytes). */
+void cki_hex(const unsigned char *buf, size_t len, char *out);
+/* "ab:cd:..." upper-case colon hex, as openssl prints serials. Caller frees. */
+char *cki_hex_colon(const unsigned char *buf, size_t len);
+/* ASN1_TIME -> seconds since the epoch (0 and false on failure). */
+bool cki_asn1_time(const ASN1_TIME *t, int64_t *out);
+/* "2026-06-01T00:00:00Z". */
+void cki_fmt_time(int64_t t, char out[32]);
+
+#endif /* CERTKIT_CK_INTERNAL_H */

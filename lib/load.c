@@ -1,0 +1,788 @@
+/*
+ * load.c: one loader for every format an admin is handed.
+ *
+ * The content decides the format, never the file name:
+ *
+ *    bytes ──► empty? ──────────────────────────────► error "file is empty"
+ *      │
+ *      ├──► contains "-----BEGIN " ──► PEM: split into blocks (load_pem)
+ *      │        each block by its label: CERTIFICATE, X509 CRL,
+ *      │        CERTIFICATE REQUEST, PKCS7, *PRIVATE KEY
+ *      │
+ *      ├──► starts with an ASN.1 SEQUENCE ──► DER (load_der), tried in
+ *      │        order: certificate, CRL, CSR, PKCS#7, PKCS#12,
+ *      │        encrypted PKCS#8, private key; each parse must consume
+ *      │        the whole file
+ *      │
+ *      └──► anything else ──► error naming the first bytes and a guess at
+ *               what the file is (HTML, JSON, OpenSSH, ZIP, text)
+ *
+ * Guarantees:
+ *  1. A PEM file may have any number of blocks of mixed types, CRLF or LF
+ *     line ends, a UTF-8 BOM, text before/between/after blocks, and
+ *     whitespace at line ends. Blocks are numbered from 1 in messages.
+ *  2. A block that is damaged stops the load with a message naming the block:
+ *     a silently shorter chain is worse than an error.
+ *  3. The password is asked for only when a file needs one, and at most once
+ *     per load (ctx.c remembers it). Empty and absent PKCS#12 passwords are
+ *     tried before any prompt.
+ *  4. Legacy PKCS#12 (RC2-40 / 3DES, as Windows and IIS export) loads
+ *     OpenSSL's legacy provider on demand.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
+#include "ck_internal.h"
+
+#define WHAT_WE_READ "a certificate, key, CSR, CRL, PKCS#7 or PKCS#12 file"
+
+/* ---- password plumbing ------------------------------------------------- */
+
+struct pwstate {
+	ck_ctx *ctx;
+	const char *what;
+	bool asked;   /* OpenSSL wanted a password */
+	bool none;    /* ...and no source could give one */
+};
+
+static int
+pem_pw_cb(char *buf, int size, int rwflag, void *u)
+{
+	struct pwstate *pw = u;
+	int n;
+
+	(void)rwflag;
+	pw->asked = true;
+	n = cki_password(pw->ctx, pw->what, buf, (size_t)size);
+	if (n < 0) {
+		pw->none = true;
+		return -1;
+	}
+	return n;
+}
+
+static ck_status
+push(ck_ctx *ctx, ck_bundle *b, ck_obj_type t, void *obj, const char *origin)
+{
+	if (obj == NULL)
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	if (cki_bundle_push(b, t, obj, origin) != CK_OK) {
+		cki_obj_free(t, obj);
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	}
+	return CK_OK;
+}
+
+static ck_status
+push_x509(ck_ctx *ctx, ck_bundle *b, X509 *x, const char *origin)
+{
+	return push(ctx, b, CK_OBJ_CERT, cki_cert_wrap(x), origin);
+}
+
+static ck_status
+push_pkey(ck_ctx *ctx, ck_bundle *b, EVP_PKEY *k, const char *origin)
+{
+	return push(ctx, b, CK_OBJ_KEY, cki_key_wrap(k), origin);
+}
+
+/* ---- PKCS#7 ------------------------------------------------------------ */
+
+static ck_status
+take_pkcs7(ck_ctx *ctx, ck_bundle *b, PKCS7 *p7, const char *origin)
+{
+	STACK_OF(X509) *certs = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
+	char o[512];
+	ck_status st;
+
+	if (PKCS7_type_is_signed(p7)) {
+		certs = p7->d.sign->cert;
+		crls = p7->d.sign->crl;
+	} else if (PKCS7_type_is_signedAndEnveloped(p7)) {
+		certs = p7->d.signed_and_enveloped->cert;
+		crls = p7->d.signed_and_enveloped->crl;
+	} else {
+		return cki_err(ctx, CK_E_FORMAT,
+		    "%s: PKCS#7 of a type that carries no certificates "
+		    "(expected signedData, as in .p7b/.p7c files)", origin);
+	}
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+
+		snprintf(o, sizeof(o), "%s, certificate %d", origin, i + 1);
+		if (!X509_up_ref(x))
+			return cki_err(ctx, CK_E_INTERNAL, "X509_up_ref failed");
+		if ((st = push_x509(ctx, b, x, o)) != CK_OK)
+			return st;
+	}
+	for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+		X509_CRL *c = sk_X509_CRL_value(crls, i);
+
+		snprintf(o, sizeof(o), "%s, CRL %d", origin, i + 1);
+		if (!X509_CRL_up_ref(c))
+			return cki_err(ctx, CK_E_INTERNAL, "X509_CRL_up_ref failed");
+		if ((st = push(ctx, b, CK_OBJ_CRL, c, o)) != CK_OK)
+			return st;
+	}
+	if (sk_X509_num(certs) + sk_X509_CRL_num(crls) == 0)
+		return cki_err(ctx, CK_E_FORMAT,
+		    "%s: PKCS#7 bundle holds no certificates and no CRLs",
+		    origin);
+	return CK_OK;
+}
+
+/* ---- PKCS#12 ----------------------------------------------------------- */
+
+/*
+ * Decides the password of a PKCS#12 file. Files made with an empty password
+ * use either "" or no password at all in the MAC (RFC 7292 appendix B.1
+ * leaves it to the implementation), so both are tried before asking.
+ * Returns the password in buf (or sets *nullpw) and CK_OK, or an error.
+ */
+static ck_status
+p12_password(ck_ctx *ctx, PKCS12 *p12, const char *name, char *buf,
+    size_t size, bool *nullpw)
+{
+	int n;
+
+	*nullpw = false;
+	buf[0] = '\0';
+	if (!PKCS12_mac_present(p12)) {
+		/* No integrity MAC: bags may still be encrypted with a password;
+		 * the caller asks when decryption needs it. */
+		if (cki_have_password(ctx) &&
+		    cki_password(ctx, name, buf, size) >= 0)
+			return CK_OK;
+		*nullpw = true;
+		return CK_OK;
+	}
+	if (PKCS12_verify_mac(p12, NULL, 0)) {
+		*nullpw = true;
+		return CK_OK;
+	}
+	if (PKCS12_verify_mac(p12, "", 0))
+		return CK_OK;
+	n = cki_password(ctx, name, buf, size);
+	if (n < 0)
+		return cki_err(ctx, CK_E_PASSWORD,
+		    "%s: PKCS#12 file is protected by a password: give it with "
+		    "--password-file FILE or the CERTKIT_PASSWORD variable",
+		    name);
+	if (!PKCS12_verify_mac(p12, buf, n)) {
+		/* The MAC digest itself may need the legacy provider (MD5
+		 * MACs); retry once with it before blaming the password. */
+		ERR_clear_error();
+		if (!cki_load_legacy_provider(ctx) ||
+		    !PKCS12_verify_mac(p12, buf, n))
+			return cki_err(ctx, CK_E_PASSWORD,
+			    "%s: wrong password, or the file is damaged "
+			    "(MAC check failed)", name);
+	}
+	return CK_OK;
+}
+
+static ck_status
+take_pkcs12(ck_ctx *ctx, ck_bundle *b, PKCS12 *p12, const char *name)
+{
+	char pw[1024], o[512];
+	bool nullpw;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	STACK_OF(X509) *ca = NULL;
+	ck_status st;
+	int ok;
+
+	if ((st = p12_password(ctx, p12, name, pw, sizeof(pw), &nullpw)) !=
+	    CK_OK)
+		goto out;
+	ERR_clear_error();
+	ok = PKCS12_parse(p12, nullpw ? NULL : pw, &key, &cert, &ca);
+	if (!ok) {
+		/* RC2-40-CBC and friends live in the legacy provider only:
+		 * Windows and IIS still export them by default. */
+		ERR_clear_error();
+		if (cki_load_legacy_provider(ctx))
+			ok = PKCS12_parse(p12, nullpw ? NULL : pw, &key, &cert,
+			    &ca);
+	}
+	if (!ok) {
+		if (nullpw && !cki_have_password(ctx))
+			st = cki_err(ctx, CK_E_PASSWORD,
+			    "%s: PKCS#12 contents are encrypted: give the "
+			    "password with --password-file FILE or "
+			    "CERTKIT_PASSWORD", name);
+		else
+			st = cki_err(ctx, CK_E_FORMAT,
+			    "%s: PKCS#12 contents cannot be decrypted (%s); "
+			    "the password may be wrong or the file damaged",
+			    name, cki_ossl_reason());
+		goto out;
+	}
+	if (key != NULL) {
+		snprintf(o, sizeof(o), "%s: PKCS#12 private key", name);
+		st = push_pkey(ctx, b, key, o);
+		key = NULL;
+		if (st != CK_OK)
+			goto out;
+	}
+	if (cert != NULL) {
+		snprintf(o, sizeof(o), "%s: PKCS#12 certificate (key's)", name);
+		st = push_x509(ctx, b, cert, o);
+		cert = NULL;
+		if (st != CK_OK)
+			goto out;
+	}
+	for (int i = 0; i < sk_X509_num(ca); i++) {
+		snprintf(o, sizeof(o), "%s: PKCS#12 certificate %d", name,
+		    i + 1);
+		st = push_x509(ctx, b, sk_X509_value(ca, i), o);
+		(void)sk_X509_set(ca, i, NULL);
+		if (st != CK_OK)
+			goto out;
+	}
+	if (ck_bundle_count(b, CK_OBJ_CERT) + ck_bundle_count(b, CK_OBJ_KEY) ==
+	    0)
+		st = cki_err(ctx, CK_E_FORMAT,
+		    "%s: PKCS#12 file holds no certificates and no keys", name);
+	else
+		st = CK_OK;
+out:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	sk_X509_pop_free(ca, X509_free);
+	return st;
+}
+
+/* ---- DER --------------------------------------------------------------- */
+
+/*
+ * Reads the outer TLV header. Returns the total encoded length, or 0 if the
+ * header is not a valid DER SEQUENCE header.
+ */
+static size_t
+der_total_len(const uint8_t *p, size_t len)
+{
+	size_t n, hdr;
+
+	if (len < 2 || p[0] != 0x30)
+		return 0;
+	if (p[1] < 0x80)
+		return 2 + (size_t)p[1];
+	n = p[1] & 0x7f;
+	if (n == 0 || n > 4 || len < 2 + n)
+		return 0; /* indefinite (BER) or absurd length */
+	hdr = 2 + n;
+	{
+		size_t body = 0;
+
+		for (size_t i = 0; i < n; i++)
+			body = (body << 8) | p[2 + i];
+		return hdr + body;
+	}
+}
+
+/* Each d2i attempt must consume exactly the whole input. */
+#define D2I_WHOLE(out, fn, type, buf, len)                              \
+	do {                                                            \
+		const unsigned char *p_ = (buf);                        \
+		(out) = fn(NULL, &p_, (long)(len));                     \
+		if ((out) != NULL && p_ != (buf) + (len)) {             \
+			type##_free(out);                               \
+			(out) = NULL;                                   \
+		}                                                       \
+	} while (0)
+
+static ck_status
+load_der(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
+    size_t len)
+{
+	char o[512];
+	size_t total = der_total_len(buf, len);
+	X509 *x;
+	X509_CRL *crl;
+	X509_REQ *req;
+	PKCS7 *p7;
+	PKCS12 *p12;
+	X509_SIG *sig;
+	EVP_PKEY *pk;
+	ck_status st;
+
+	if (total > len)
+		return cki_err(ctx, CK_E_FORMAT,
+		    "%s: DER data is truncated: its header says %zu bytes, "
+		    "the file has %zu", name, total, len);
+	/* Trailing bytes after a DER object (a stray newline, say) are
+	 * tolerated only if they are whitespace. */
+	for (size_t i = total; total != 0 && i < len; i++)
+		if (!isspace(buf[i]))
+			return cki_err(ctx, CK_E_FORMAT,
+			    "%s: %zu unexpected bytes after the DER object "
+			    "(which ends at byte %zu)", name, len - total, total);
+	if (total != 0)
+		len = total;
+
+	ERR_clear_error();
+	D2I_WHOLE(x, d2i_X509, X509, buf, len);
+	if (x != NULL) {
+		snprintf(o, sizeof(o), "%s: DER certificate", name);
+		return push_x509(ctx, b, x, o);
+	}
+	D2I_WHOLE(crl, d2i_X509_CRL, X509_CRL, buf, len);
+	if (crl != NULL) {
+		snprintf(o, sizeof(o), "%s: DER CRL", name);
+		return push(ctx, b, CK_OBJ_CRL, crl, o);
+	}
+	D2I_WHOLE(req, d2i_X509_REQ, X509_REQ, buf, len);
+	if (req != NULL) {
+		snprintf(o, sizeof(o), "%s: DER CSR", name);
+		return push(ctx, b, CK_OBJ_CSR, req, o);
+	}
+	D2I_WHOLE(p7, d2i_PKCS7, PKCS7, buf, len);
+	if (p7 != NULL) {
+		snprintf(o, sizeof(o), "%s: DER PKCS#7", name);
+		st = take_pkcs7(ctx, b, p7, o);
+		PKCS7_free(p7);
+		return st;
+	}
+	D2I_WHOLE(p12, d2i_PKCS12, PKCS12, buf, len);
+	if (p12 != NULL) {
+		st = take_pkcs12(ctx, b, p12, name);
+		PKCS12_free(p12);
+		return st;
+	}
+	D2I_WHOLE(sig, d2i_X509_SIG, X509_SIG, buf, len);
+	if (sig != NULL) {
+		/* An encrypted PKCS#8 key (RFC 5958 EncryptedPrivateKeyInfo). */
+		struct pwstate pw = { ctx, name, false, false };
+		BIO *bio = BIO_new_mem_buf(buf, (int)len);
+
+		X509_SIG_free(sig);
+		pk = bio != NULL ?
+		    d2i_PKCS8PrivateKey_bio(bio, NULL, pem_pw_cb, &pw) : NULL;
+		BIO_free(bio);
+		if (pk == NULL && pw.none)
+			return cki_err(ctx, CK_E_PASSWORD,
+			    "%s: the private key is encrypted: give the "
+			    "password with --password-file FILE or "
+			    "CERTKIT_PASSWORD", name);
+		if (pk == NULL)
+			return cki_err(ctx, CK_E_PASSWORD,
+			    "%s: wrong password for the encrypted private key "
+			    "(%s)", name, cki_ossl_reason());
+		snprintf(o, sizeof(o), "%s: DER encrypted PKCS#8 key", name);
+		return push_pkey(ctx, b, pk, o);
+	}
+	{
+		const unsigned char *p = buf;
+
+		pk = d2i_AutoPrivateKey(NULL, &p, (long)len);
+		if (pk != NULL && p == buf + len) {
+			snprintf(o, sizeof(o), "%s: DER private key", name);
+			return push_pkey(ctx, b, pk, o);
+		}
+		EVP_PKEY_free(pk);
+	}
+	{
+		const unsigned char *p = buf;
+
+		pk = d2i_PUBKEY(NULL, &p, (long)len);
+		EVP_PKEY_free(pk);
+		if (pk != NULL)
+			return cki_err(ctx, CK_E_FORMAT,
+			    "%s: this is a public key on its own; expected %s "
+			    "(a public key has no certificate or private key "
+			    "to read)", name, WHAT_WE_READ);
+	}
+	return cki_err(ctx, CK_E_FORMAT,
+	    "%s: DER data that is not a certificate, key, CSR, CRL, PKCS#7 or "
+	    "PKCS#12 structure (%s)", name, cki_ossl_reason());
+}
+
+/* ---- PEM --------------------------------------------------------------- */
+
+struct line {
+	const char *p;
+	size_t n;      /* without line end and trailing white space */
+};
+
+/* Next line of buf[*off..len): strips CR, leading and trailing blanks. */
+static bool
+next_line(const uint8_t *buf, size_t len, size_t *off, struct line *ln)
+{
+	size_t s = *off, e;
+
+	if (s >= len)
+		return false;
+	for (e = s; e < len && buf[e] != '\n'; e++)
+		;
+	*off = e < len ? e + 1 : e;
+	while (s < e && (buf[s] == ' ' || buf[s] == '\t'))
+		s++;
+	while (e > s && isspace(buf[e - 1]))
+		e--;
+	ln->p = (const char *)buf + s;
+	ln->n = e - s;
+	return true;
+}
+
+/* If the line is "-----BEGIN LABEL-----" (or END), copies LABEL. */
+static bool
+pem_marker(const struct line *ln, const char *kw, char *label, size_t size)
+{
+	size_t kwn = strlen(kw), n;
+
+	if (ln->n < 10 + kwn + 1 || memcmp(ln->p, "-----", 5) != 0 ||
+	    memcmp(ln->p + 5, kw, kwn) != 0 || ln->p[5 + kwn] != ' ' ||
+	    memcmp(ln->p + ln->n - 5, "-----", 5) != 0)
+		return false;
+	n = ln->n - 10 - kwn - 1;
+	if (n == 0 || n >= size)
+		return false;
+	memcpy(label, ln->p + 5 + kwn + 1, n);
+	label[n] = '\0';
+	return true;
+}
+
+static bool
+label_is(const char *label, const char *const *set)
+{
+	for (; *set != NULL; set++)
+		if (strcmp(label, *set) == 0)
+			return true;
+	return false;
+}
+
+static const char *const CERT_LABELS[] = { "CERTIFICATE", "X509 CERTIFICATE",
+	"TRUSTED CERTIFICATE", NULL };
+static const char *const CSR_LABELS[] = { "CERTIFICATE REQUEST",
+	"NEW CERTIFICATE REQUEST", NULL };
+static const char *const KEY_LABELS[] = { "PRIVATE KEY",
+	"ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY",
+	"DSA PRIVATE KEY", NULL };
+/* Blocks that carry nothing certkit manages and are skipped silently. */
+static const char *const SKIP_LABELS[] = { "EC PARAMETERS", "DH PARAMETERS",
+	"X9.42 DH PARAMETERS", "DSA PARAMETERS", NULL };
+
+/* Parses one clean PEM block (text in bio) according to its label. */
+static ck_status
+pem_block(ck_ctx *ctx, ck_bundle *b, const char *label, BIO *bio,
+    const char *origin, const char *name)
+{
+	ck_status st;
+
+	ERR_clear_error();
+	if (label_is(label, CERT_LABELS)) {
+		X509 *x = strcmp(label, "TRUSTED CERTIFICATE") == 0 ?
+		    PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL) :
+		    PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		if (x == NULL)
+			goto damaged;
+		return push_x509(ctx, b, x, origin);
+	}
+	if (strcmp(label, "X509 CRL") == 0) {
+		X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+		if (c == NULL)
+			goto damaged;
+		return push(ctx, b, CK_OBJ_CRL, c, origin);
+	}
+	if (label_is(label, CSR_LABELS)) {
+		X509_REQ *r = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+		if (r == NULL)
+			goto damaged;
+		return push(ctx, b, CK_OBJ_CSR, r, origin);
+	}
+	if (strcmp(label, "PKCS7") == 0 || strcmp(label, "CMS") == 0) {
+		PKCS7 *p7 = PEM_read_bio_PKCS7(bio, NULL, NULL, NULL);
+		if (p7 == NULL)
+			goto damaged;
+		st = take_pkcs7(ctx, b, p7, origin);
+		PKCS7_free(p7);
+		return st;
+	}
+	if (label_is(label, KEY_LABELS)) {
+		struct pwstate pw = { ctx, name, false, false };
+		EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, pem_pw_cb, &pw);
+
+		if (k == NULL && pw.none)
+			return cki_err(ctx, CK_E_PASSWORD,
+			    "%s is encrypted: give the password with "
+			    "--password-file FILE or CERTKIT_PASSWORD", origin);
+		if (k == NULL && pw.asked)
+			return cki_err(ctx, CK_E_PASSWORD,
+			    "%s: wrong password, or the key is damaged (%s)",
+			    origin, cki_ossl_reason());
+		if (k == NULL)
+			goto damaged;
+		return push_pkey(ctx, b, k, origin);
+	}
+	if (strcmp(label, "OPENSSH PRIVATE KEY") == 0)
+		return cki_err(ctx, CK_E_FORMAT,
+		    "%s is in OpenSSH's own format; convert it with "
+		    "'ssh-keygen -p -m PKCS8 -f FILE'", origin);
+	return cki_err(ctx, CK_E_FORMAT,
+	    "%s: unknown PEM type; expected CERTIFICATE, X509 CRL, "
+	    "CERTIFICATE REQUEST, PKCS7 or a PRIVATE KEY", origin);
+damaged:
+	return cki_err(ctx, CK_E_FORMAT, "%s is damaged: %s", origin,
+	    cki_ossl_reason());
+}
+
+static ck_status
+load_pem(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
+    size_t len, char *skipped, size_t skipped_size)
+{
+	char label[80], endlabel[80], origin[600];
+	size_t off = 0, body = 0;
+	struct line ln;
+	BIO *bio = NULL;
+	int block = 0;
+	ck_status st = CK_OK;
+
+	skipped[0] = '\0';
+	while (next_line(buf, len, &off, &ln)) {
+		if (!pem_marker(&ln, "BEGIN", label, sizeof(label)))
+			continue; /* text outside blocks is allowed */
+		block++;
+		snprintf(origin, sizeof(origin), "%s: block %d (%s)", name,
+		    block, label);
+		BIO_free(bio);
+		if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+			goto out;
+		}
+		BIO_printf(bio, "-----BEGIN %s-----\n", label);
+		body = 0;
+		for (;;) {
+			if (!next_line(buf, len, &off, &ln)) {
+				st = cki_err(ctx, CK_E_FORMAT,
+				    "%s is truncated: no END line", origin);
+				goto out;
+			}
+			if (pem_marker(&ln, "BEGIN", endlabel,
+			        sizeof(endlabel))) {
+				st = cki_err(ctx, CK_E_FORMAT,
+				    "%s is truncated: no END line before "
+				    "block %d (%s) begins", origin, block + 1,
+				    endlabel);
+				goto out;
+			}
+			if (pem_marker(&ln, "END", endlabel,
+			        sizeof(endlabel)))
+				break;
+			if (ln.n > 0) {
+				BIO_write(bio, ln.p, (int)ln.n);
+				body++;
+			}
+			BIO_write(bio, "\n", 1);
+		}
+		if (strcmp(label, endlabel) != 0) {
+			st = cki_err(ctx, CK_E_FORMAT,
+			    "%s ends with a different label: END %s", origin,
+			    endlabel);
+			goto out;
+		}
+		if (body == 0) {
+			st = cki_err(ctx, CK_E_FORMAT, "%s is empty", origin);
+			goto out;
+		}
+		BIO_printf(bio, "-----END %s-----\n", label);
+		if (label_is(label, SKIP_LABELS) ||
+		    strcmp(label, "PUBLIC KEY") == 0 ||
+		    strcmp(label, "RSA PUBLIC KEY") == 0) {
+			if (skipped[0] == '\0')
+				snprintf(skipped, skipped_size, "%s", label);
+			continue;
+		}
+		if ((st = pem_block(ctx, b, label, bio, origin, name)) != CK_OK)
+			goto out;
+	}
+	if (block == 0)
+		st = cki_err(ctx, CK_E_FORMAT,
+		    "%s: has '-----BEGIN ' but no complete PEM BEGIN line",
+		    name);
+out:
+	BIO_free(bio);
+	return st;
+}
+
+/* ---- sniffing garbage -------------------------------------------------- */
+
+static bool
+has_prefix_ci(const uint8_t *buf, size_t len, const char *pfx)
+{
+	size_t n = strlen(pfx);
+
+	if (len < n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (tolower(buf[i]) != pfx[i])
+			return false;
+	return true;
+}
+
+static const char *
+guess_kind(const uint8_t *buf, size_t len)
+{
+	size_t i = 0, printable = 0;
+
+	while (i < len && isspace(buf[i]))
+		i++;
+	buf += i;
+	len -= i;
+	if (has_prefix_ci(buf, len, "<!doctype html") ||
+	    has_prefix_ci(buf, len, "<html") || has_prefix_ci(buf, len, "<head"))
+		return "looks like HTML, perhaps an error page saved instead "
+		       "of the file";
+	if (has_prefix_ci(buf, len, "<?xml"))
+		return "looks like XML";
+	if (len > 0 && (buf[0] == '{' || buf[0] == '['))
+		return "looks like JSON";
+	if (has_prefix_ci(buf, len, "ssh-") ||
+	    has_prefix_ci(buf, len, "ecdsa-sha2-"))
+		return "looks like an OpenSSH public key";
+	if (len >= 4 && memcmp(buf, "PK\003\004", 4) == 0)
+		return "looks like a ZIP archive: extract it first";
+	if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b)
+		return "looks like gzip data: decompress it first";
+	for (size_t j = 0; j < len && j < 512; j++)
+		if (isprint(buf[j]) || isspace(buf[j]) || buf[j] >= 0x80)
+			printable++;
+	if (len > 0 && printable == (len < 512 ? len : 512))
+		return "looks like text with no PEM block in it";
+	return "binary data of no known kind";
+}
+
+static ck_status
+not_ours(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len)
+{
+	char hex[16] = "";
+	size_t n = len < 4 ? len : 4;
+
+	for (size_t i = 0; i < n; i++)
+		snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%s%02x",
+		    i ? " " : "", buf[i]);
+	return cki_err(ctx, CK_E_FORMAT,
+	    "%s: not %s (starts with %s: %s)", name, WHAT_WE_READ, hex,
+	    guess_kind(buf, len));
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+static bool
+contains(const uint8_t *buf, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	if (len < n)
+		return false;
+	for (size_t i = 0; i + n <= len; i++)
+		if (buf[i] == (uint8_t)needle[0] && memcmp(buf + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+ck_status
+ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
+    ck_bundle **out)
+{
+	ck_bundle *b = NULL;
+	char skipped[80] = "";
+	ck_status st;
+
+	cki_begin(ctx);
+	*out = NULL;
+	if (name == NULL)
+		name = "(input)";
+	if (len == 0)
+		return cki_err(ctx, CK_E_FORMAT,
+		    "%s: the file is empty; expected %s", name, WHAT_WE_READ);
+	if ((b = ck_bundle_new()) == NULL)
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	/* A UTF-8 BOM, as Windows editors write, is not part of the data. */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		buf += 3;
+		len -= 3;
+	}
+	if (contains(buf, len, "-----BEGIN "))
+		st = load_pem(ctx, b, name, buf, len, skipped, sizeof(skipped));
+	else if (len >= 2 && buf[0] == 0x30)
+		st = load_der(ctx, b, name, buf, len);
+	else
+		st = not_ours(ctx, name, buf, len);
+	if (st == CK_OK && ck_bundle_count(b, CK_OBJ_CERT) +
+	    ck_bundle_count(b, CK_OBJ_KEY) + ck_bundle_count(b, CK_OBJ_CSR) +
+	    ck_bundle_count(b, CK_OBJ_CRL) == 0)
+		st = cki_err(ctx, CK_E_FORMAT,
+		    "%s: holds only %s; expected %s", name,
+		    skipped[0] ? skipped : "nothing usable", WHAT_WE_READ);
+	if (st != CK_OK) {
+		ck_bundle_free(b);
+		return st;
+	}
+	*out = b;
+	return CK_OK;
+}
+
+ck_status
+ck_load_file(ck_ctx *ctx, const char *path, ck_bundle **out)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	ck_status st;
+
+	cki_begin(ctx);
+	*out = NULL;
+	if ((st = cki_read_file(ctx, path, &buf, &len)) != CK_OK)
+		return st;
+	st = ck_load_mem(ctx, path, buf, len, out);
+	/* The buffer may hold an unencrypted private key. */
+	OPENSSL_clear_free(buf, len);
+	return st;
+}
+
+static const char *
+type_noun(ck_obj_type t)
+{
+	switch (t) {
+	case CK_OBJ_CERT: return "a certificate";
+	case CK_OBJ_KEY: return "a private key";
+	case CK_OBJ_CSR: return "a certificate request (CSR)";
+	case CK_OBJ_CRL: return "a CRL";
+	}
+	return "?";
+}
+
+ck_status
+ck_load_expect(ck_ctx *ctx, const char *path, ck_obj_type want,
+    ck_bundle **out)
+{
+	ck_bundle *b = NULL;
+	ck_status st;
+
+	if ((st = ck_load_file(ctx, path, &b)) != CK_OK)
+		return st;
+	if (ck_bundle_count(b, want) == 0) {
+		ck_obj_type found = CK_OBJ_CERT;
+
+		for (int t = 0; t < 4; t++)
+			if (ck_bundle_count(b, (ck_obj_type)t) > 0) {
+				found = (ck_obj_type)t;
+				break;
+			}
+		ck_bundle_free(b);
+		return cki_err(ctx, CK_E_FORMAT, "%s: this is %s, not %s", path,
+		    type_noun(found), type_noun(want));
+	}
+	*out = b;
+	return CK_OK;
+}

@@ -1,0 +1,229 @@
+/*
+ * names.c: turning X.509 names, times and digests into text, and the
+ * read-only certificate accessors of the public API.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "ck_internal.h"
+
+char *
+cki_name_oneline(const X509_NAME *name)
+{
+	BIO *bio;
+	BUF_MEM *mem;
+	char *out = NULL;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	/* XN_FLAG_ONELINE with UTF-8 output is exactly what `openssl s_client`
+	 * prints at "depth=N": "C = US, O = Example, CN = host". */
+	if (X509_NAME_print_ex(bio, name, 0,
+	        (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) | ASN1_STRFLGS_UTF8_CONVERT) >= 0) {
+		BIO_get_mem_ptr(bio, &mem);
+		if ((out = malloc(mem->length + 1)) != NULL) {
+			memcpy(out, mem->data, mem->length);
+			out[mem->length] = '\0';
+		}
+	}
+	BIO_free(bio);
+	return out;
+}
+
+void
+cki_hex(const unsigned char *buf, size_t len, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hx[buf[i] >> 4];
+		out[2 * i + 1] = hx[buf[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+char *
+cki_hex_colon(const unsigned char *buf, size_t len)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	char *out;
+
+	if ((out = malloc(len * 3 + 1)) == NULL)
+		return NULL;
+	out[0] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		out[3 * i] = hx[buf[i] >> 4];
+		out[3 * i + 1] = hx[buf[i] & 15];
+		out[3 * i + 2] = i + 1 < len ? ':' : '\0';
+	}
+	return out;
+}
+
+bool
+cki_asn1_time(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+	int days, secs;
+	ASN1_TIME *epoch;
+	bool ok;
+
+	*out = 0;
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return false;
+	if ((epoch = ASN1_TIME_set(NULL, 0)) == NULL)
+		return false;
+	ok = ASN1_TIME_diff(&days, &secs, epoch, t) == 1;
+	ASN1_TIME_free(epoch);
+	if (ok)
+		*out = (int64_t)days * 86400 + secs;
+	return ok;
+}
+
+void
+cki_fmt_time(int64_t t, char out[32])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "@%lld", (long long)t);
+}
+
+char *
+ck_cert_subject(const ck_cert *c)
+{
+	return cki_name_oneline(X509_get_subject_name(c->x509));
+}
+
+char *
+ck_cert_issuer(const ck_cert *c)
+{
+	return cki_name_oneline(X509_get_issuer_name(c->x509));
+}
+
+char *
+ck_cert_common_name(const ck_cert *c)
+{
+	X509_NAME *n = X509_get_subject_name(c->x509);
+	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+	unsigned char *utf8 = NULL;
+	char *out;
+	int len;
+
+	if (i < 0)
+		return NULL;
+	len = ASN1_STRING_to_UTF8(&utf8,
+	    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+	if (len < 0)
+		return NULL;
+	out = strndup((char *)utf8, (size_t)len);
+	OPENSSL_free(utf8);
+	return out;
+}
+
+void
+ck_cert_sha256(const ck_cert *c, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	if (!X509_digest(c->x509, EVP_sha256(), md, &n) || n != 32) {
+		out[0] = '\0';
+		return;
+	}
+	cki_hex(md, 32, out);
+}
+
+void
+ck_cert_spki_sha256(const ck_cert *c, char out[65])
+{
+	unsigned char *der = NULL, md[32];
+	int len;
+
+	/* The pin is over the DER SubjectPublicKeyInfo (RFC 7469 section 2.4). */
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c->x509), &der);
+	if (len <= 0 || !EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(),
+	        NULL)) {
+		out[0] = '\0';
+	} else {
+		cki_hex(md, 32, out);
+	}
+	OPENSSL_free(der);
+}
+
+int64_t
+ck_cert_not_before(const ck_cert *c)
+{
+	int64_t t;
+
+	cki_asn1_time(X509_get0_notBefore(c->x509), &t);
+	return t;
+}
+
+int64_t
+ck_cert_not_after(const ck_cert *c)
+{
+	int64_t t;
+
+	cki_asn1_time(X509_get0_notAfter(c->x509), &t);
+	return t;
+}
+
+int
+ck_cert_is_ca(const ck_cert *c)
+{
+	return X509_check_ca(c->x509) != 0;
+}
+
+int
+ck_cert_is_self_signed(const ck_cert *c)
+{
+	/* verify_signature = 1: a name match alone is not self-signed. */
+	return X509_self_signed(c->x509, 1) == 1;
+}
+
+int
+ck_cert_issued_by(const ck_cert *c, const ck_cert *issuer)
+{
+	EVP_PKEY *pk;
+
+	if (X509_check_issued(issuer->x509, c->x509) != X509_V_OK)
+		return 0;
+	if ((pk = X509_get0_pubkey(issuer->x509)) == NULL)
+		return 0;
+	return X509_verify(c->x509, pk) == 1;
+}
+
+char *
+ck_cert_to_pem(const ck_cert *c)
+{
+	BIO *bio;
+	BUF_MEM *mem;
+	char *out = NULL;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	if (PEM_write_bio_X509(bio, c->x509)) {
+		BIO_get_mem_ptr(bio, &mem);
+		if ((out = malloc(mem->length + 1)) != NULL) {
+			memcpy(out, mem->data, mem->length);
+			out[mem->length] = '\0';
+		}
+	}
+	BIO_free(bio);
+	return out;
+}
+
+int
+ck_key_matches_cert(const ck_key *k, const ck_cert *c)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(c->x509);
+
+	return pub != NULL && EVP_PKEY_eq(k->pkey, pub) == 1;
+}

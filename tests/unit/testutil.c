@@ -1,0 +1,29 @@
+/* testutil.c: helpers for the cmocka unit tests. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+
+const char *
+pki_dir(void)
+{
+	const char *d = getenv("CERTKIT_TEST_PKI");
+
+	if (d == NULL || d[0] == '\0') {
+		fprintf(stderr, "CERTKIT_TEST_PKI is not set; run under ctest\n");
+		exit(1);
+	}
+	return d;
+}
+
+const char *
+pki(const char *file)
+{
+	static char buf[8][4096];
+	static int slot;
+	char *out = buf[slot++ % 8];
+
+	snprintf(out, sizeof(buf[0]), "%s/%s", pki_dir(), file);
+	return out;
+}

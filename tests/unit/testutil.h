@@ -1,0 +1,19 @@
+/* testutil.h: helpers for the cmocka unit tests. */
+#ifndef CERTKIT_TESTUTIL_H
+#define CERTKIT_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* The generated test PKI (tests/pki/README.md). */
+const char *pki_dir(void);
+/* pki_dir()/file; the result lives until 8 more calls. */
+const char *pki(const char *file);
+/* The pinned verification time: 2026-06-01T00:00:00Z. */
+#define PINNED_TIME INT64_C(1780272000)
+
+#endif
