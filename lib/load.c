@@ -190,29 +190,42 @@ p12_password(ck_ctx *ctx, PKCS12 *p12, const char *name, char *buf,
 	return CK_OK;
 }
 
+/* PKCS12_parse with one candidate password; retried with the legacy
+ * provider, since RC2-40-CBC and friends live there only and Windows and IIS
+ * still export them by default. */
+static bool
+p12_try(ck_ctx *ctx, PKCS12 *p12, const char *pw, EVP_PKEY **key, X509 **cert,
+    STACK_OF(X509) **ca)
+{
+	ERR_clear_error();
+	if (PKCS12_parse(p12, pw, key, cert, ca))
+		return true;
+	ERR_clear_error();
+	return cki_load_legacy_provider(ctx) &&
+	    PKCS12_parse(p12, pw, key, cert, ca);
+}
+
 static ck_status
 take_pkcs12(ck_ctx *ctx, ck_bundle *b, PKCS12 *p12, const char *name)
 {
 	char pw[1024], o[512];
-	bool nullpw;
+	bool nullpw, ok;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	STACK_OF(X509) *ca = NULL;
 	ck_status st;
-	int ok;
 
 	if ((st = p12_password(ctx, p12, name, pw, sizeof(pw), &nullpw)) !=
 	    CK_OK)
 		goto out;
-	ERR_clear_error();
-	ok = PKCS12_parse(p12, nullpw ? NULL : pw, &key, &cert, &ca);
-	if (!ok) {
-		/* RC2-40-CBC and friends live in the legacy provider only:
-		 * Windows and IIS still export them by default. */
-		ERR_clear_error();
-		if (cki_load_legacy_provider(ctx))
-			ok = PKCS12_parse(p12, nullpw ? NULL : pw, &key, &cert,
-			    &ca);
+	if (PKCS12_mac_present(p12)) {
+		ok = p12_try(ctx, p12, nullpw ? NULL : pw, &key, &cert, &ca);
+	} else {
+		/* Without a MAC nothing tells the password in advance: try
+		 * none, empty, then the one given. */
+		ok = p12_try(ctx, p12, NULL, &key, &cert, &ca) ||
+		    p12_try(ctx, p12, "", &key, &cert, &ca) ||
+		    (!nullpw && p12_try(ctx, p12, pw, &key, &cert, &ca));
 	}
 	if (!ok) {
 		if (nullpw && !cki_have_password(ctx))
@@ -668,8 +681,8 @@ not_ours(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len)
 	char hex[16] = "";
 	size_t n = len < 4 ? len : 4;
 
-	for (size_t i = 0; i < n; i++)
-		snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%s%02x",
+	for (size_t i = 0, off = 0; i < n; i++)
+		off += (size_t)snprintf(hex + off, sizeof(hex) - off, "%s%02x",
 		    i ? " " : "", buf[i]);
 	return cki_err(ctx, CK_E_FORMAT,
 	    "%s: not %s (starts with %s: %s)", name, WHAT_WE_READ, hex,

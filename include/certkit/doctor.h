@@ -1,0 +1,86 @@
+/*
+ * doctor.h: the connection doctor (certkit doctor) and the lab that
+ * reproduces every failure it diagnoses (certkit lab).
+ *
+ * The doctor tests endpoints concurrently on one libevent loop through the
+ * stages DNS, TCP, proxy CONNECT, TLS, chain, name, revocation and client
+ * authentication, and names the root cause of each failure with a stable
+ * code (docs/json.md, "doctor"). A failed endpoint is a result, not an error:
+ * ck_doctor_run() returns CK_OK when it produced a report.
+ */
+#ifndef CERTKIT_DOCTOR_H
+#define CERTKIT_DOCTOR_H
+
+#include "certkit/certkit.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ck_doctor ck_doctor;
+
+ck_doctor *ck_doctor_new(ck_ctx *ctx) CK_WUR;
+void ck_doctor_free(ck_doctor *d);
+
+/* "host[:port]" (default 443), "[v6]:port", or an https:// URL. */
+ck_status ck_doctor_add_endpoint(ck_doctor *d, const char *spec) CK_WUR;
+/* INI profile: one section per endpoint (host, port, expect, pin,
+ * client_cert, client_key, required_roots). */
+ck_status ck_doctor_load_profile(ck_doctor *d, const char *path) CK_WUR;
+/* The device's trust store (file or directory). Default: certkit's effective
+ * store when it exists, else the system store. */
+ck_status ck_doctor_set_trust(ck_doctor *d, const char *path) CK_WUR;
+/* Well-known public roots used only to explain failures. Default: the
+ * reference set embedded at build time. */
+ck_status ck_doctor_set_reference(ck_doctor *d, const char *path) CK_WUR;
+/* curl-style "HOST:PORT:ADDR". */
+ck_status ck_doctor_add_resolve(ck_doctor *d, const char *spec) CK_WUR;
+/* "http://[user:pass@]host:port". NULL: from HTTPS_PROXY, honouring
+ * NO_PROXY. "" disables the proxy. */
+ck_status ck_doctor_set_proxy(ck_doctor *d, const char *url) CK_WUR;
+ck_status ck_doctor_set_client_identity(ck_doctor *d, const char *cert_path,
+    const char *key_path) CK_WUR;
+/* "ADDR[:PORT]": send DNS queries there instead of the system resolver. */
+ck_status ck_doctor_set_dns(ck_doctor *d, const char *addr) CK_WUR;
+/* Treat the command-line endpoints as public cloud services. */
+void ck_doctor_set_public(ck_doctor *d, int public_);
+/* Per-stage timeout in milliseconds (default 5000). */
+void ck_doctor_set_timeout_ms(ck_doctor *d, int ms);
+/* Connections in flight at once (default 32). */
+void ck_doctor_set_parallel(ck_doctor *d, int n);
+/* Called after each endpoint finishes: done of total. */
+typedef void (*ck_doctor_progress_cb)(size_t done, size_t total, void *arg);
+void ck_doctor_set_progress_cb(ck_doctor *d, ck_doctor_progress_cb cb,
+    void *arg);
+
+/* Runs every endpoint. *json is the report (caller frees with ck_free());
+ * *all_online is 1 when every endpoint is online. */
+ck_status ck_doctor_run(ck_doctor *d, char **json, int *all_online) CK_WUR;
+
+/* ------------------------------------------------------------------------
+ * The lab: local endpoints on 127.0.0.1 that reproduce each diagnosis code.
+ * ------------------------------------------------------------------------ */
+typedef struct ck_lab ck_lab;
+
+/*
+ * Generates the lab's PKI under `dir` (created if missing), binds every
+ * server on 127.0.0.1 with ephemeral ports, and runs them on a background
+ * thread. Writes dir/profile.ini (a doctor profile, one section per
+ * endpoint, named after the code it reproduces), dir/trust.pem (the device
+ * store), dir/reference.pem (the lab's "public" roots) and dir/lab.json.
+ */
+ck_status ck_lab_start(ck_ctx *ctx, const char *dir, ck_lab **out) CK_WUR;
+/* Paths and addresses of a running lab (owned by the lab). */
+const char *ck_lab_profile(const ck_lab *lab);
+const char *ck_lab_trust(const ck_lab *lab);
+const char *ck_lab_reference(const ck_lab *lab);
+const char *ck_lab_dns(const ck_lab *lab);       /* "127.0.0.1:PORT" */
+const char *ck_lab_proxy(const ck_lab *lab);     /* "http://127.0.0.1:PORT" */
+/* The lab's endpoints as JSON (docs/json.md, "lab"). Caller frees. */
+ck_status ck_lab_describe(const ck_lab *lab, char **json) CK_WUR;
+void ck_lab_stop(ck_lab *lab);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CERTKIT_DOCTOR_H */
