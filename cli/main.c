@@ -20,6 +20,8 @@ static const struct {
 	{ "convert", cmd_convert, "convert between PEM, DER, PKCS#12 and PKCS#7" },
 	{ "trust", cmd_trust, "manage the device's trust store" },
 	{ "identity", cmd_identity, "manage the device's own certificate" },
+	{ "doctor", cmd_doctor, "test every endpoint and name the root cause" },
+	{ "lab", cmd_lab, "run local endpoints that reproduce each failure" },
 };
 
 static int

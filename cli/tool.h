@@ -36,6 +36,8 @@ int cmd_convert(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 int cmd_identity(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_lab(int argc, char **argv);
 
 /* "certkit: " + message to stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
