@@ -39,6 +39,11 @@ int cmd_identity(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 
+/* Renders a doctor report (docs/json.md, "doctor") as text; returns the
+ * exit code it implies (0 all online, 1 otherwise). In tool_doctor.c; also
+ * used by `certkit lab --demo`. */
+int tool_doctor_render(FILE *out, json_t *report);
+
 /* "certkit: " + message to stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

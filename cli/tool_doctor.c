@@ -9,3 +9,11 @@ cmd_doctor(int argc, char **argv)
 	tool_err("doctor: not built yet");
 	return TOOL_PROBLEM;
 }
+
+int
+tool_doctor_render(FILE *out, json_t *report)
+{
+	(void)out;
+	(void)report;
+	return TOOL_PROBLEM;
+}
