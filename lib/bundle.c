@@ -186,9 +186,12 @@ ck_bundle_merge(ck_bundle *dst, ck_bundle *src)
 			free(l->origin[moved]);
 		}
 		/* Keep what did not move, so nothing leaks or is freed twice. */
-		memmove(l->obj, l->obj + moved, (l->n - moved) * sizeof(void *));
-		memmove(l->origin, l->origin + moved,
-		    (l->n - moved) * sizeof(char *));
+		if (moved > 0 && moved < l->n) {
+			memmove(l->obj, l->obj + moved,
+			    (l->n - moved) * sizeof(void *));
+			memmove(l->origin, l->origin + moved,
+			    (l->n - moved) * sizeof(char *));
+		}
 		l->n -= moved;
 		if (st != CK_OK)
 			return st;

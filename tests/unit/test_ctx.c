@@ -1,0 +1,123 @@
+/*
+ * test_ctx.c: the context (lib/ctx.c): error discipline, password sources,
+ * and RFC 3339 time parsing.
+ */
+#include <string.h>
+
+#include "ck_internal.h"
+#include "testutil.h"
+
+struct timerow {
+	const char *text;
+	ck_status status;
+	int64_t want;
+};
+
+static const struct timerow timerows[] = {
+	{ "2026-06-01T00:00:00Z", CK_OK, INT64_C(1780272000) },
+	{ "2026-06-01", CK_OK, INT64_C(1780272000) },
+	{ "2026-06-01t00:00:00z", CK_OK, INT64_C(1780272000) },
+	{ "2026-06-01T02:00:00+02:00", CK_OK, INT64_C(1780272000) },
+	{ "2026-05-31T19:00:00-05:00", CK_OK, INT64_C(1780272000) },
+	{ "2026-06-01T00:00:00.123Z", CK_OK, INT64_C(1780272000) },
+	{ "1970-01-01T00:00:00Z", CK_OK, 0 },
+	{ "2024-02-29", CK_OK, INT64_C(1709164800) },
+	{ "2000-03-01T00:00:00Z", CK_OK, INT64_C(951868800) },
+	{ "2026-13-01", CK_E_USAGE, 0 },
+	{ "2026-02-30", CK_E_USAGE, 0 },
+	{ "2026-06-01T24:00:00Z", CK_E_USAGE, 0 },
+	{ "2026-06-01T00:00:00", CK_E_USAGE, 0 }, /* no zone: ambiguous */
+	{ "yesterday", CK_E_USAGE, 0 },
+	{ "", CK_E_USAGE, 0 },
+	{ "2026-06-01Tjunk", CK_E_USAGE, 0 },
+	{ "2026-06-01T00:00:00Zjunk", CK_E_USAGE, 0 },
+};
+
+static void
+test_parse_time(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(timerows) / sizeof(timerows[0]); i++) {
+		ck_ctx *ctx = ck_ctx_new();
+		int64_t t = -1;
+		ck_status st = ck_parse_time(ctx, timerows[i].text, &t);
+
+		if (st != timerows[i].status)
+			fail_msg("'%s': %s, expected %s", timerows[i].text,
+			    ck_status_name(st),
+			    ck_status_name(timerows[i].status));
+		if (st == CK_OK)
+			assert_int_equal(t, timerows[i].want);
+		else
+			assert_non_null(strstr(ck_ctx_error(ctx),
+			    "expected RFC 3339"));
+		ck_ctx_free(ctx);
+	}
+}
+
+static void
+test_error_discipline(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+
+	(void)state;
+	assert_string_equal(ck_ctx_error(ctx), "");
+	cki_err(ctx, CK_E_FORMAT, "%s: specific", "f.pem");
+	/* A generic wrapper never hides the deeper message. */
+	assert_int_equal(cki_err_keep(ctx, CK_E_INTERNAL, "generic"),
+	    CK_E_FORMAT);
+	assert_string_equal(ck_ctx_error(ctx), "f.pem: specific");
+	/* Each public call starts clean. */
+	cki_begin(ctx);
+	assert_int_equal(ck_ctx_status(ctx), CK_OK);
+	assert_string_equal(ck_ctx_error(ctx), "");
+	assert_string_equal(ck_status_name(CK_E_PASSWORD), "password");
+	assert_string_equal(ck_status_name((ck_status)999), "unknown");
+	ck_ctx_free(ctx);
+	ck_ctx_free(NULL);
+}
+
+static void
+test_password_sources(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+	char buf[8];
+
+	(void)state;
+	assert_false(cki_have_password(ctx));
+	assert_int_equal(cki_password(ctx, "x", buf, sizeof(buf)), -1);
+	assert_int_equal(ck_ctx_set_password(ctx, "secret"), CK_OK);
+	assert_int_equal(cki_password(ctx, "x", buf, sizeof(buf)), 6);
+	assert_string_equal(buf, "secret");
+	/* Too long for the buffer: refused, never truncated. */
+	assert_int_equal(ck_ctx_set_password(ctx, "muchtoolong"), CK_OK);
+	assert_int_equal(cki_password(ctx, "x", buf, sizeof(buf)), -1);
+	assert_int_equal(ck_ctx_set_password(ctx, NULL), CK_OK);
+	assert_false(cki_have_password(ctx));
+	ck_ctx_free(ctx);
+}
+
+static void
+test_clock(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+
+	(void)state;
+	assert_int_equal(ck_ctx_time(ctx), 0);
+	ck_ctx_set_time(ctx, PINNED_TIME);
+	assert_int_equal((int64_t)cki_now(ctx), PINNED_TIME);
+	ck_ctx_free(ctx);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_error_discipline),
+		cmocka_unit_test(test_password_sources),
+		cmocka_unit_test(test_clock),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
