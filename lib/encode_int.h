@@ -1,40 +1,10 @@
 /*
- * encode_int.h: what lib/encode.c shares with its tests, and the entry points
- * it adds beyond certkit.h until the public header carries them.
- *
- * The three ck_* functions below are exported (export.map publishes ck_*) and
- * are meant for certkit.h, next to ck_write_bundle; cli/tool_convert.c
- * declares the same prototypes locally until they are there.
+ * encode_int.h: what lib/encode.c shares with its tests.
  */
 #ifndef CERTKIT_ENCODE_INT_H
 #define CERTKIT_ENCODE_INT_H
 
 #include "ck_internal.h"
-
-/* ---- proposed for certkit.h --------------------------------------------- */
-
-/* ck_write_bundle_ex / ck_encode_bundle_ex flags. */
-#define CK_WRITE_P12_LEGACY 0x1u /* PKCS#12: 3DES and a SHA-1 MAC, for
-                                    Windows Server 2016, Java 8 and older
-                                    appliances that cannot read AES */
-
-/* ck_bundle_select: one bit per ck_obj_type; 0 selects every type. */
-#define CK_SEL(t) (1u << (unsigned)(t))
-
-ck_status ck_encode_bundle_ex(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
-    const ck_write_opts *wo, unsigned int flags, uint8_t **out,
-    size_t *len) CK_WUR;
-ck_status ck_write_bundle_ex(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
-    const ck_write_opts *wo, unsigned int flags, const char *path) CK_WUR;
-/*
- * Copies (up-references) the objects of the types in `types` into a new
- * bundle, keeping order and origins. index 0 takes them all; index N >= 1
- * takes only the Nth object (in bundle order) of the one type `types` names.
- * A private key equal to one already taken (the same key loaded from a
- * PKCS#12 file and from --key) is taken once.
- */
-ck_status ck_bundle_select(ck_ctx *ctx, const ck_bundle *b, unsigned int types,
-    size_t index, ck_bundle **out) CK_WUR;
 
 /* ---- internal ------------------------------------------------------------ */
 

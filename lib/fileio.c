@@ -108,10 +108,10 @@ cki_fsync_dir(ck_ctx *ctx, const char *dir)
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return cki_err(ctx, CK_E_IO, "%s: cannot open directory: %s",
 		    dir, strerror(errno));
-	if (fsync(fd) == -1 || cki_fault("fsyncdir")) {
+	if (cki_fault("fsyncdir") ? (errno = EIO, 1) : fsync(fd) == -1) {
 		close(fd);
 		return cki_err(ctx, CK_E_IO, "%s: fsync failed: %s", dir,
-		    strerror(errno ? errno : EIO));
+		    strerror(errno));
 	}
 	close(fd);
 	return CK_OK;
@@ -197,9 +197,9 @@ ck_write_file_atomic(ck_ctx *ctx, const char *path, const void *data,
 	if ((rv = write_all(ctx, fd, tmp, data, len)) != CK_OK)
 		goto err;
 	rv = CK_E_IO;
-	if (cki_fault("fsync") || fsync(fd) == -1) {
+	if (cki_fault("fsync") ? (errno = EIO, 1) : fsync(fd) == -1) {
 		cki_err(ctx, CK_E_IO, "%s: fsync failed: %s", tmp,
-		    strerror(errno ? errno : EIO));
+		    strerror(errno));
 		goto err;
 	}
 	if (close(fd) == -1) {
@@ -209,9 +209,9 @@ ck_write_file_atomic(ck_ctx *ctx, const char *path, const void *data,
 		goto err;
 	}
 	fd = -1;
-	if (cki_fault("rename") || rename(tmp, path) == -1) {
+	if (cki_fault("rename") ? (errno = EIO, 1) : rename(tmp, path) == -1) {
 		cki_err(ctx, CK_E_IO, "%s: cannot replace: %s", path,
-		    strerror(errno ? errno : EIO));
+		    strerror(errno));
 		goto err;
 	}
 	return cki_fsync_dir(ctx, dir);

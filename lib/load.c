@@ -133,7 +133,9 @@ take_pkcs7(ck_ctx *ctx, ck_bundle *b, PKCS7 *p7, const char *origin)
 		if ((st = push(ctx, b, CK_OBJ_CRL, c, o)) != CK_OK)
 			return st;
 	}
-	if (sk_X509_num(certs) + sk_X509_CRL_num(crls) == 0)
+	/* An absent set is a NULL stack, whose count is -1: a one-certificate
+	 * .p7b has no CRL set at all. */
+	if (sk_X509_num(certs) <= 0 && sk_X509_CRL_num(crls) <= 0)
 		return cki_err(ctx, CK_E_FORMAT,
 		    "%s: PKCS#7 bundle holds no certificates and no CRLs",
 		    origin);
