@@ -40,12 +40,12 @@ enum cki_severity { CKI_SEV_ERROR = 0, CKI_SEV_WARNING, CKI_SEV_INFO };
 
 /* What the analysis knows about the certificate at one position. */
 struct cki_chain_pos {
-	long issuer;          /* position of its issuer in the bundle, or -1 */
-	long dup_of;          /* earlier position with the same SHA-256, or -1 */
-	bool issued_by_next;  /* position + 1 issued it (names and signature) */
-	bool self_signed;     /* names match and its own key verifies it */
+	long issuer;         /* position of its issuer in the bundle, or -1 */
+	long dup_of;         /* earlier position with the same SHA-256, or -1 */
+	bool issued_by_next; /* position + 1 issued it (names and signature) */
+	bool self_signed;    /* names match and its own key verifies it */
 	bool is_ca;
-	bool has_child;       /* another certificate of the bundle is issued by it */
+	bool has_child; /* another certificate of the bundle is issued by it */
 	enum cki_role role;
 	unsigned char sha256[32];
 };
@@ -58,7 +58,7 @@ struct cki_finding {
 	char *message;
 	char *fix;
 	ck_obj_type type;
-	size_t *idx;          /* 0-based positions in that type's list */
+	size_t *idx; /* 0-based positions in that type's list */
 	size_t nidx;
 };
 
@@ -68,16 +68,16 @@ struct cki_findings {
 };
 
 struct cki_chain {
-	size_t n;                     /* certificates analysed */
-	struct cki_chain_pos *pos;    /* n entries, file order */
-	size_t *order;                /* leaf to root, duplicates dropped */
+	size_t n;                  /* certificates analysed */
+	struct cki_chain_pos *pos; /* n entries, file order */
+	size_t *order;             /* leaf to root, duplicates dropped */
 	size_t norder;
 	/* Chains as paths from a certificate nothing in the bundle depends on
 	 * up its issuer links: paths[path_start[k] .. path_start[k + 1]). A
 	 * shared intermediate appears in every path through it. */
 	size_t *paths;
 	size_t npaths_items;
-	size_t *path_start;           /* npaths + 1 entries */
+	size_t *path_start; /* npaths + 1 entries */
 	size_t npaths;
 	struct cki_findings findings;
 };
@@ -89,8 +89,8 @@ struct cki_chain {
 ck_status cki_chain_analyze(ck_ctx *ctx, ck_cert *const *certs,
     char *const *origins, size_t n, struct cki_chain **out);
 /* The same for a bundle's certificates. */
-ck_status cki_chain_analyze_bundle(ck_ctx *ctx, const ck_bundle *b,
-    struct cki_chain **out);
+ck_status cki_chain_analyze_bundle(
+    ck_ctx *ctx, const ck_bundle *b, struct cki_chain **out);
 void cki_chain_free(struct cki_chain *ch);
 
 /* {"links": [...], "order": [...], "chains": [[...]]}; positions 1-based. */
@@ -113,8 +113,8 @@ void cki_sb_printf(struct cki_sb *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Takes the string (NULL if an append failed); the builder is reset. */
 char *cki_sb_take(struct cki_sb *sb);
-void cki_sb_cert_list(struct cki_sb *sb, ck_cert *const *certs,
-    const size_t *idx, size_t nidx);
+void cki_sb_cert_list(
+    struct cki_sb *sb, ck_cert *const *certs, const size_t *idx, size_t nidx);
 /* The file names behind origins, shell-quoted, for a fix command ("FILE"
  * when unknown). */
 void cki_sb_files(struct cki_sb *sb, char *const *origins, size_t n);
@@ -127,6 +127,9 @@ ck_status cki_findings_add(struct cki_findings *fs, const char *code,
     enum cki_severity sev, char *message, char *fix, ck_obj_type type,
     const size_t *idx, size_t nidx);
 void cki_findings_clear(struct cki_findings *fs);
+/* json_string(), or for bytes that are not UTF-8 an escaped copy ("\xNN"),
+ * so a damaged certificate never makes a report fail. NULL gives null. */
+json_t *cki_json_str(const char *s);
 /* Appends each finding as a JSON object to arr. */
 ck_status cki_findings_json(const struct cki_findings *fs, json_t *arr);
 
