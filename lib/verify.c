@@ -1,0 +1,2115 @@
+/*
+ * verify.c: ck_verify: OpenSSL's verifier, wrapped carefully and explained.
+ *
+ * certkit does not re-implement path validation (RFC 5280 section 6.1):
+ * X509_verify_cert() decides. certkit's job is to hand it every parameter
+ * (time, name, purpose, CRLs, depth, security level), to read the answer,
+ * and to turn each OpenSSL error into a stable code with a sentence that says
+ * what is wrong and one that says what to do.
+ *
+ *   leaf, untrusted, anchors, params
+ *        │
+ *        ▼
+ *   setup_xsc(): one X509_STORE_CTX with OUR parameters
+ *        │
+ *        ▼
+ *   pass 1: X509_verify_cert(), strict_cb (records, returns ok unchanged)
+ *        │ ok ─────────────────────────────► report: valid, chain as built
+ *        │ failed
+ *        ▼
+ *   pass 2: a fresh X509_STORE_CTX, collect_cb (records every error and
+ *           returns 1 so OpenSSL carries on), result IGNORED
+ *        │
+ *        ▼
+ *   report: invalid; findings = pass 1's error first, then pass 2's,
+ *           one per (code, depth); chain as pass 2 built it
+ *
+ * Invariants:
+ *  1. *valid is set from pass 1 only. collect_cb, which turns failures into
+ *     "carry on", never runs in a context whose result is used as a verdict
+ *     (test_verify.c: test_never_valid_*).
+ *  2. Flags a borrowed X509_STORE carries that weaken checks are cleared and
+ *     its verify callback is replaced (verify_int.h, contract 2).
+ *  3. Every X509_V_ERR_* maps to one code (err_map); a code certkit has no
+ *     words for becomes "malformed" with OpenSSL's own text as evidence.
+ *  4. Every finding names the certificate (subject, SHA-256, depth) and
+ *     carries OpenSSL's error number and text.
+ *  5. Text taken from certificates (names, URLs) is escaped before it goes
+ *     into a message: a certificate cannot write to the admin's terminal.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "ck_internal.h"
+#include "verify_int.h"
+
+/* Security level 2: 112-bit security. RSA/DSA/DH keys >= 2048 bits, EC >=
+ * 224 bits, and no SHA-1 or MD5 signatures (SP 800-131A). */
+#define VERIFY_AUTH_LEVEL 2
+/* Names of a certificate listed in a message before "and N more". */
+#define MAX_NAMES_LISTED 12
+
+/* ---- the code map ------------------------------------------------------- */
+
+/* Pseudo-code for "the issuer was not found": the chain decides whether
+ * that is incomplete_chain, untrusted_root or invalid_ca (classify()). */
+#define CODE_ISSUER "issuer?"
+/* Not a verdict: pass 1 stopped for a reason that is certkit's or the
+ * machine's, not the certificate's. */
+#define CODE_INTERNAL "internal!"
+
+static const struct {
+	int err;
+	const char *code;
+} err_map[] = {
+	{ X509_V_ERR_UNSPECIFIED, CODE_INTERNAL },
+	{ X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, CODE_ISSUER },
+	{ X509_V_ERR_UNABLE_TO_GET_CRL, "crl_missing" },
+	{ X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE, "invalid_signature" },
+	{ X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE, "crl_invalid" },
+	{ X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, "malformed" },
+	{ X509_V_ERR_CERT_SIGNATURE_FAILURE, "invalid_signature" },
+	{ X509_V_ERR_CRL_SIGNATURE_FAILURE, "crl_invalid" },
+	{ X509_V_ERR_CERT_NOT_YET_VALID, "cert_not_yet_valid" },
+	{ X509_V_ERR_CERT_HAS_EXPIRED, "cert_expired" },
+	{ X509_V_ERR_CRL_NOT_YET_VALID, "crl_not_yet_valid" },
+	{ X509_V_ERR_CRL_HAS_EXPIRED, "crl_expired" },
+	{ X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD, "malformed" },
+	{ X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD, "malformed" },
+	{ X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD, "crl_invalid" },
+	{ X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD, "crl_invalid" },
+	{ X509_V_ERR_OUT_OF_MEM, CODE_INTERNAL },
+	{ X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "self_signed_leaf" },
+	{ X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "untrusted_root" },
+	{ X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, CODE_ISSUER },
+	{ X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, CODE_ISSUER },
+	{ X509_V_ERR_CERT_CHAIN_TOO_LONG, "chain_too_long" },
+	{ X509_V_ERR_CERT_REVOKED, "revoked" },
+	{ X509_V_ERR_NO_ISSUER_PUBLIC_KEY, "malformed" },
+	{ X509_V_ERR_PATH_LENGTH_EXCEEDED, "path_length" },
+	{ X509_V_ERR_INVALID_PURPOSE, "bad_usage" },
+	{ X509_V_ERR_CERT_UNTRUSTED, "untrusted_root" },
+	{ X509_V_ERR_CERT_REJECTED, "untrusted_root" },
+	{ X509_V_ERR_SUBJECT_ISSUER_MISMATCH, CODE_ISSUER },
+	{ X509_V_ERR_AKID_SKID_MISMATCH, CODE_ISSUER },
+	{ X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH, CODE_ISSUER },
+	{ X509_V_ERR_KEYUSAGE_NO_CERTSIGN, "invalid_ca" },
+	{ X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER, "crl_invalid" },
+	{ X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, "malformed" },
+	{ X509_V_ERR_KEYUSAGE_NO_CRL_SIGN, "crl_invalid" },
+	{ X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION, "crl_invalid" },
+	{ X509_V_ERR_INVALID_NON_CA, "malformed" },
+	{ X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED, "path_length" },
+	{ X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE, "bad_usage" },
+	{ X509_V_ERR_PROXY_CERTIFICATES_NOT_ALLOWED, "bad_usage" },
+	{ X509_V_ERR_INVALID_EXTENSION, "malformed" },
+	{ X509_V_ERR_INVALID_POLICY_EXTENSION, "malformed" },
+	{ X509_V_ERR_NO_EXPLICIT_POLICY, "bad_usage" },
+	{ X509_V_ERR_DIFFERENT_CRL_SCOPE, "crl_missing" },
+	{ X509_V_ERR_UNSUPPORTED_EXTENSION_FEATURE, "malformed" },
+	{ X509_V_ERR_UNNESTED_RESOURCE, "malformed" },
+	{ X509_V_ERR_PERMITTED_VIOLATION, "name_constraints" },
+	{ X509_V_ERR_EXCLUDED_VIOLATION, "name_constraints" },
+	{ X509_V_ERR_SUBTREE_MINMAX, "name_constraints" },
+	{ X509_V_ERR_APPLICATION_VERIFICATION, "malformed" },
+	{ X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE, "name_constraints" },
+	{ X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX, "name_constraints" },
+	{ X509_V_ERR_UNSUPPORTED_NAME_SYNTAX, "name_constraints" },
+	{ X509_V_ERR_CRL_PATH_VALIDATION_ERROR, "crl_invalid" },
+	{ X509_V_ERR_PATH_LOOP, "malformed" },
+	{ X509_V_ERR_SUITE_B_INVALID_VERSION, "malformed" },
+	{ X509_V_ERR_SUITE_B_INVALID_ALGORITHM, "weak_key" },
+	{ X509_V_ERR_SUITE_B_INVALID_CURVE, "weak_key" },
+	{ X509_V_ERR_SUITE_B_INVALID_SIGNATURE_ALGORITHM, "weak_signature" },
+	{ X509_V_ERR_SUITE_B_LOS_NOT_ALLOWED, "weak_key" },
+	{ X509_V_ERR_SUITE_B_CANNOT_SIGN_P_384_WITH_P_256, "weak_signature" },
+	{ X509_V_ERR_HOSTNAME_MISMATCH, "hostname_mismatch" },
+	{ X509_V_ERR_EMAIL_MISMATCH, "hostname_mismatch" },
+	{ X509_V_ERR_IP_ADDRESS_MISMATCH, "hostname_mismatch" },
+	{ X509_V_ERR_DANE_NO_MATCH, "untrusted_root" },
+	{ X509_V_ERR_EE_KEY_TOO_SMALL, "weak_key" },
+	{ X509_V_ERR_CA_KEY_TOO_SMALL, "weak_key" },
+	{ X509_V_ERR_CA_MD_TOO_WEAK, "weak_signature" },
+	{ X509_V_ERR_INVALID_CALL, CODE_INTERNAL },
+	{ X509_V_ERR_STORE_LOOKUP, CODE_INTERNAL },
+	{ X509_V_ERR_NO_VALID_SCTS, "malformed" },
+	{ X509_V_ERR_PROXY_SUBJECT_NAME_VIOLATION, "malformed" },
+	{ X509_V_ERR_OCSP_VERIFY_NEEDED, "revoked" },
+	{ X509_V_ERR_OCSP_VERIFY_FAILED, "revoked" },
+	{ X509_V_ERR_OCSP_CERT_UNKNOWN, "revoked" },
+	{ X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM, "invalid_signature" },
+	{ X509_V_ERR_SIGNATURE_ALGORITHM_MISMATCH, "invalid_signature" },
+	{ X509_V_ERR_SIGNATURE_ALGORITHM_INCONSISTENCY, "malformed" },
+	{ X509_V_ERR_INVALID_CA, "invalid_ca" },
+	{ X509_V_ERR_PATHLEN_INVALID_FOR_NON_CA, "malformed" },
+	{ X509_V_ERR_PATHLEN_WITHOUT_KU_KEY_CERT_SIGN, "malformed" },
+	{ X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA, "malformed" },
+	{ X509_V_ERR_ISSUER_NAME_EMPTY, "malformed" },
+	{ X509_V_ERR_SUBJECT_NAME_EMPTY, "malformed" },
+	{ X509_V_ERR_MISSING_AUTHORITY_KEY_IDENTIFIER, "malformed" },
+	{ X509_V_ERR_MISSING_SUBJECT_KEY_IDENTIFIER, "malformed" },
+	{ X509_V_ERR_EMPTY_SUBJECT_ALT_NAME, "malformed" },
+	{ X509_V_ERR_EMPTY_SUBJECT_SAN_NOT_CRITICAL, "malformed" },
+	{ X509_V_ERR_CA_BCONS_NOT_CRITICAL, "malformed" },
+	{ X509_V_ERR_AUTHORITY_KEY_IDENTIFIER_CRITICAL, "malformed" },
+	{ X509_V_ERR_SUBJECT_KEY_IDENTIFIER_CRITICAL, "malformed" },
+	{ X509_V_ERR_CA_CERT_MISSING_KEY_USAGE, "malformed" },
+	{ X509_V_ERR_EXTENSIONS_REQUIRE_VERSION_3, "malformed" },
+	{ X509_V_ERR_EC_KEY_EXPLICIT_PARAMS, "malformed" },
+};
+
+static const char *
+map_code(int err)
+{
+	for (size_t i = 0; i < sizeof(err_map) / sizeof(err_map[0]); i++)
+		if (err_map[i].err == err)
+			return err_map[i].code;
+	return "malformed";
+}
+
+const char *
+cki_verify_code(int err)
+{
+	const char *c = map_code(err);
+
+	if (strcmp(c, CODE_ISSUER) == 0)
+		return "incomplete_chain";
+	if (strcmp(c, CODE_INTERNAL) == 0)
+		return "malformed";
+	return c;
+}
+
+/* ---- bounded text ------------------------------------------------------- */
+
+struct sb {
+	char s[2048];
+	size_t n;
+};
+
+static void
+sb_add(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_add(struct sb *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (b->n >= sizeof(b->s) - 1)
+		return;
+	va_start(ap, fmt);
+	r = vsnprintf(b->s + b->n, sizeof(b->s) - b->n, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return;
+	b->n += (size_t)r;
+	if (b->n >= sizeof(b->s))
+		b->n = sizeof(b->s) - 1;
+}
+
+/* Appends bytes from a certificate, escaping anything that is not
+ * printable ASCII as \xNN (invariant 5). */
+static void
+sb_safe(struct sb *b, const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			sb_add(b, "%c", p[i]);
+		else
+			sb_add(b, "\\x%02x", p[i]);
+	}
+}
+
+/* ---- reading certificates ----------------------------------------------- */
+
+static char *
+subject_of(const X509 *x)
+{
+	char *s = x != NULL ? cki_name_oneline(X509_get_subject_name(x)) : NULL;
+
+	return s != NULL ? s : strdup("(unknown)");
+}
+
+static char *
+issuer_of(const X509 *x)
+{
+	char *s = x != NULL ? cki_name_oneline(X509_get_issuer_name(x)) : NULL;
+
+	return s != NULL ? s : strdup("(unknown)");
+}
+
+static void
+cert_sha256(X509 *x, char out[65])
+{
+	ck_cert c = { x };
+
+	out[0] = '\0';
+	if (x != NULL)
+		ck_cert_sha256(&c, out);
+}
+
+static void
+cert_spki_sha256(X509 *x, char out[65])
+{
+	ck_cert c = { x };
+
+	out[0] = '\0';
+	if (x != NULL)
+		ck_cert_spki_sha256(&c, out);
+}
+
+/* "2026-06-01T00:00:00Z" straight from the ASN.1 time (RFC 5280 4.1.2.5
+ * times are UTC), without a round trip through seconds. */
+static void
+asn1_time_text(const ASN1_TIME *t, char out[32])
+{
+	struct tm tm;
+
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm) ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "(unreadable date)");
+}
+
+/* "DNS:a.example", "IP:192.0.2.1", "email:x@y", "URI:..."; for name
+ * constraints an IP comes with its mask (RFC 5280 4.2.1.10). */
+static void
+sb_general_name(struct sb *b, const GENERAL_NAME *gn)
+{
+	const ASN1_STRING *s;
+	char ip[INET6_ADDRSTRLEN], mask[INET6_ADDRSTRLEN];
+	char *dn;
+
+	switch (gn->type) {
+	case GEN_DNS:
+	case GEN_EMAIL:
+	case GEN_URI:
+		s = gn->d.ia5;
+		sb_add(b, "%s:", gn->type == GEN_DNS ? "DNS" :
+		    gn->type == GEN_EMAIL ? "email" : "URI");
+		sb_safe(b, ASN1_STRING_get0_data(s),
+		    (size_t)ASN1_STRING_length(s));
+		break;
+	case GEN_IPADD:
+		s = gn->d.ip;
+		if (ASN1_STRING_length(s) == 4 || ASN1_STRING_length(s) == 16) {
+			inet_ntop(ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
+			    ASN1_STRING_get0_data(s), ip, sizeof(ip));
+			sb_add(b, "IP:%s", ip);
+		} else if (ASN1_STRING_length(s) == 8 ||
+		    ASN1_STRING_length(s) == 32) {
+			int half = ASN1_STRING_length(s) / 2;
+			int af = half == 4 ? AF_INET : AF_INET6;
+
+			inet_ntop(af, ASN1_STRING_get0_data(s), ip, sizeof(ip));
+			inet_ntop(af, ASN1_STRING_get0_data(s) + half, mask,
+			    sizeof(mask));
+			sb_add(b, "IP:%s/%s", ip, mask);
+		} else {
+			sb_add(b, "IP:(%d bytes)", ASN1_STRING_length(s));
+		}
+		break;
+	case GEN_DIRNAME:
+		dn = cki_name_oneline(gn->d.directoryName);
+		sb_add(b, "DirName:%s", dn != NULL ? dn : "?");
+		free(dn);
+		break;
+	default:
+		sb_add(b, "(a name of type %d)", gn->type);
+		break;
+	}
+}
+
+/* The subjectAltName entries, as a JSON array of strings and into b as a
+ * list; the CN stands in when there is no SAN (OpenSSL then matches it). */
+static json_t *
+san_list(X509 *x, struct sb *b)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+	    NULL);
+	json_t *arr = json_array();
+	int n = sk_GENERAL_NAME_num(gens);
+
+	for (int i = 0; arr != NULL && i < n; i++) {
+		struct sb one = { .n = 0 };
+
+		sb_general_name(&one, sk_GENERAL_NAME_value(gens, i));
+		json_array_append_new(arr, json_string(one.s));
+		if (i < MAX_NAMES_LISTED)
+			sb_add(b, "%s%s", i ? ", " : "", one.s);
+	}
+	if (n > MAX_NAMES_LISTED)
+		sb_add(b, " and %d more", n - MAX_NAMES_LISTED);
+	if (n <= 0) {
+		char *cn = NULL;
+		ck_cert c = { x };
+
+		cn = ck_cert_common_name(&c);
+		if (cn != NULL) {
+			sb_add(b, "no subjectAltName, only the common name '");
+			sb_safe(b, (const unsigned char *)cn, strlen(cn));
+			sb_add(b, "'");
+		} else {
+			sb_add(b, "no names at all");
+		}
+		free(cn);
+	}
+	GENERAL_NAMES_free(gens);
+	return arr;
+}
+
+/* URIs of one access method of the authorityInfoAccess extension (RFC 5280
+ * 4.2.2.1), e.g. the caIssuers URL where the issuer certificate lives. */
+static json_t *
+aia_uris(X509 *x, int method, struct sb *first)
+{
+	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(x, NID_info_access,
+	    NULL, NULL);
+	json_t *arr = json_array();
+
+	for (int i = 0; arr != NULL && i < sk_ACCESS_DESCRIPTION_num(aia);
+	    i++) {
+		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+		struct sb one = { .n = 0 };
+
+		if (OBJ_obj2nid(ad->method) != method ||
+		    ad->location->type != GEN_URI)
+			continue;
+		sb_safe(&one, ASN1_STRING_get0_data(ad->location->d.ia5),
+		    (size_t)ASN1_STRING_length(ad->location->d.ia5));
+		json_array_append_new(arr, json_string(one.s));
+		if (first != NULL && first->n == 0)
+			sb_add(first, "%s", one.s);
+	}
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return arr;
+}
+
+/* The first URI of the cRLDistributionPoints extension (RFC 5280 4.2.1.13). */
+static void
+cdp_uri(X509 *x, struct sb *out)
+{
+	STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(x,
+	    NID_crl_distribution_points, NULL, NULL);
+
+	for (int i = 0; out->n == 0 && i < sk_DIST_POINT_num(dps); i++) {
+		DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+
+		if (dp->distpoint == NULL || dp->distpoint->type != 0)
+			continue;
+		for (int j = 0; j < sk_GENERAL_NAME_num(
+		    dp->distpoint->name.fullname); j++) {
+			GENERAL_NAME *gn = sk_GENERAL_NAME_value(
+			    dp->distpoint->name.fullname, j);
+
+			if (gn->type == GEN_URI) {
+				sb_safe(out, ASN1_STRING_get0_data(gn->d.ia5),
+				    (size_t)ASN1_STRING_length(gn->d.ia5));
+				break;
+			}
+		}
+	}
+	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+}
+
+/* "serverAuth, clientAuth", or "" when the certificate has no EKU. */
+static void
+eku_text(X509 *x, struct sb *b)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL,
+	    NULL);
+	char oid[80];
+
+	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+		ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
+		int nid = OBJ_obj2nid(o);
+
+		if (nid != NID_undef)
+			snprintf(oid, sizeof(oid), "%s", OBJ_nid2sn(nid));
+		else if (OBJ_obj2txt(oid, sizeof(oid), o, 1) <= 0)
+			snprintf(oid, sizeof(oid), "?");
+		sb_add(b, "%s%s", i ? ", " : "", oid);
+	}
+	EXTENDED_KEY_USAGE_free(eku);
+}
+
+/* RFC 5280 5.3.1 CRLReason. */
+static const char *
+crl_reason_name(long r)
+{
+	switch (r) {
+	case 0: return "unspecified";
+	case 1: return "keyCompromise";
+	case 2: return "cACompromise";
+	case 3: return "affiliationChanged";
+	case 4: return "superseded";
+	case 5: return "cessationOfOperation";
+	case 6: return "certificateHold";
+	case 8: return "removeFromCRL";
+	case 9: return "privilegeWithdrawn";
+	case 10: return "aACompromise";
+	}
+	return "not given";
+}
+
+/* ---- recording what OpenSSL says ---------------------------------------- */
+
+struct rec {
+	int err;
+	int depth;
+	X509 *cert;     /* up-referenced */
+	X509_CRL *crl;  /* the CRL being checked, up-referenced, or NULL */
+};
+
+struct recorder {
+	struct rec *r;
+	size_t n, cap;
+	bool oom;
+};
+
+static void
+recorder_free(struct recorder *rc)
+{
+	for (size_t i = 0; i < rc->n; i++) {
+		X509_free(rc->r[i].cert);
+		X509_CRL_free(rc->r[i].crl);
+	}
+	free(rc->r);
+	rc->r = NULL;
+	rc->n = rc->cap = 0;
+}
+
+static void
+record(struct recorder *rc, int err, int depth, X509 *cert, X509_CRL *crl)
+{
+	struct rec *r;
+
+	if (rc->n == rc->cap) {
+		size_t cap = rc->cap ? rc->cap * 2 : 8;
+		struct rec *nr = realloc(rc->r, cap * sizeof(*nr));
+
+		if (nr == NULL) {
+			rc->oom = true;
+			return;
+		}
+		rc->r = nr;
+		rc->cap = cap;
+	}
+	r = &rc->r[rc->n];
+	r->err = err;
+	r->depth = depth;
+	r->cert = cert != NULL && X509_up_ref(cert) ? cert : NULL;
+	r->crl = crl != NULL && X509_CRL_up_ref(crl) ? crl : NULL;
+	rc->n++;
+}
+
+/* Errors about the CRL OpenSSL is checking at that moment: only then is
+ * X509_STORE_CTX_get0_current_crl() the CRL the error is about (for "no
+ * CRL found" it may be a stale pointer). */
+static bool
+about_current_crl(int err)
+{
+	switch (err) {
+	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
+	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+	case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
+	case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+	case X509_V_ERR_CERT_REVOKED:
+	case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
+	case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
+	case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
+		return true;
+	}
+	return false;
+}
+
+static void
+record_from(X509_STORE_CTX *xsc)
+{
+	struct recorder *rc = X509_STORE_CTX_get_app_data(xsc);
+	int err = X509_STORE_CTX_get_error(xsc);
+	int depth = X509_STORE_CTX_get_error_depth(xsc);
+	X509 *cert = X509_STORE_CTX_get_current_cert(xsc);
+
+	if (cert == NULL)
+		cert = sk_X509_value(X509_STORE_CTX_get0_chain(xsc), depth);
+	record(rc, err, depth, cert, about_current_crl(err) ?
+	    X509_STORE_CTX_get0_current_crl(xsc) : NULL);
+}
+
+/* Pass 1. Returns OpenSSL's decision unchanged: the verdict. */
+static int
+strict_cb(int ok, X509_STORE_CTX *xsc)
+{
+	if (!ok)
+		record_from(xsc);
+	return ok;
+}
+
+/* Pass 2, diagnostics only: records the error and tells OpenSSL to carry
+ * on, so that every problem of the chain is seen, not just the first.
+ * Its context's result is never a verdict (invariant 1). */
+static int
+collect_cb(int ok, X509_STORE_CTX *xsc)
+{
+	if (!ok)
+		record_from(xsc);
+	return 1;
+}
+
+/* ---- one verification run ------------------------------------------------ */
+
+/*
+ * A store can replace the verifier's own steps (X509_STORE_set_verify,
+ * set_check_issued, ...): a replaced step may skip a check, and
+ * X509_STORE_CTX offers no way back to OpenSSL's built-in one. Such a store
+ * is refused rather than trusted (verify_int.h, contract 2).
+ */
+static bool
+store_is_plain(X509_STORE *s)
+{
+	return X509_STORE_get_verify(s) == NULL &&
+	    X509_STORE_get_get_issuer(s) == NULL &&
+	    X509_STORE_get_check_issued(s) == NULL &&
+	    X509_STORE_get_check_revocation(s) == NULL &&
+	    X509_STORE_get_get_crl(s) == NULL &&
+	    X509_STORE_get_check_crl(s) == NULL &&
+	    X509_STORE_get_cert_crl(s) == NULL &&
+	    X509_STORE_get_check_policy(s) == NULL &&
+	    X509_STORE_get_lookup_certs(s) == NULL &&
+	    X509_STORE_get_lookup_crls(s) == NULL;
+}
+
+static ck_status
+check_params(ck_ctx *ctx, const struct cki_verify_params *p)
+{
+	int names = (p->host != NULL) + (p->ip != NULL) + (p->email != NULL);
+
+	if (names > 1)
+		return cki_err(ctx, CK_E_USAGE,
+		    "a host name, an IP address and an email address cannot be "
+		    "checked together: give one of them");
+	/* An empty name would make OpenSSL skip the check altogether. */
+	if ((p->host != NULL && p->host[0] == '\0') ||
+	    (p->ip != NULL && p->ip[0] == '\0') ||
+	    (p->email != NULL && p->email[0] == '\0'))
+		return cki_err(ctx, CK_E_USAGE,
+		    "the name to check is empty: give a host name, an IP "
+		    "address or an email address");
+	if (p->purpose != CK_PURPOSE_SERVER && p->purpose != CK_PURPOSE_CLIENT &&
+	    p->purpose != CK_PURPOSE_ANY)
+		return cki_err(ctx, CK_E_USAGE, "unknown purpose %d",
+		    (int)p->purpose);
+	return CK_OK;
+}
+
+/*
+ * Makes an X509_STORE_CTX that checks everything certkit promises. Every
+ * setter's result is checked: a parameter that did not take would be a
+ * check silently skipped.
+ */
+static ck_status
+setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
+    STACK_OF(X509) *untrusted, const struct cki_verify_params *p, time_t t,
+    X509_STORE_CTX_verify_cb cb, struct recorder *rc)
+{
+	X509_STORE_CTX *xsc;
+	X509_VERIFY_PARAM *vp;
+	unsigned long clear;
+	ck_status st = CK_E_INTERNAL;
+
+	*out = NULL;
+	if ((xsc = X509_STORE_CTX_new()) == NULL)
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	if (!X509_STORE_CTX_init(xsc, anchors, leaf, untrusted)) {
+		cki_err(ctx, CK_E_INTERNAL, "cannot set up verification: %s",
+		    cki_ossl_reason());
+		goto err;
+	}
+	X509_STORE_CTX_set_verify_cb(xsc, cb);
+	if (!X509_STORE_CTX_set_app_data(xsc, rc))
+		goto ossl;
+	vp = X509_STORE_CTX_get0_param(xsc);
+	/* Invariant 2: nothing inherited from the store may weaken the
+	 * checks. */
+	clear = X509_V_FLAG_IGNORE_CRITICAL | X509_V_FLAG_NO_CHECK_TIME |
+	    X509_V_FLAG_ALLOW_PROXY_CERTS | X509_V_FLAG_CRL_CHECK |
+	    X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_PARTIAL_CHAIN;
+	if (!X509_VERIFY_PARAM_clear_flags(vp, clear))
+		goto ossl;
+	/* RFC 5280 6.1.1 (a)/(b): the time of validation, also used for the
+	 * CRLs' thisUpdate/nextUpdate (6.3.3 (a)). */
+	X509_VERIFY_PARAM_set_time(vp, t);
+	/* Security level 2 (112 bits): RSA < 2048 -> weak_key, SHA-1/MD5
+	 * signatures -> weak_signature. A higher level the store asks for
+	 * stays. */
+	if (X509_VERIFY_PARAM_get_auth_level(vp) < VERIFY_AUTH_LEVEL)
+		X509_VERIFY_PARAM_set_auth_level(vp, VERIFY_AUTH_LEVEL);
+	if (p->partial_chain &&
+	    !X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN))
+		goto ossl;
+	if (sk_X509_CRL_num(p->crls) > 0) {
+		/* RFC 5280 6.3: every certificate of the path, not just the
+		 * leaf. */
+		X509_STORE_CTX_set0_crls(xsc, p->crls);
+		if (!X509_VERIFY_PARAM_set_flags(vp,
+		        X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+			goto ossl;
+	}
+	X509_VERIFY_PARAM_set_depth(vp, p->max_depth >= 0 ? p->max_depth : 100);
+	/* Clear any names the store's parameters carried, then set ours. */
+	if (!X509_VERIFY_PARAM_set1_host(vp, NULL, 0) ||
+	    !X509_VERIFY_PARAM_set1_email(vp, NULL, 0) ||
+	    !X509_VERIFY_PARAM_set1_ip(vp, NULL, 0))
+		goto ossl;
+	if (p->host != NULL) {
+		/* RFC 6125 6.4.3: a wildcard matches one whole left-most label
+		 * only, never "w*.example.com". */
+		X509_VERIFY_PARAM_set_hostflags(vp,
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (!X509_VERIFY_PARAM_set1_host(vp, p->host, strlen(p->host))) {
+			st = cki_err(ctx, CK_E_USAGE,
+			    "'%s' cannot be used as a host name to check",
+			    p->host);
+			goto err;
+		}
+	}
+	if (p->ip != NULL && !X509_VERIFY_PARAM_set1_ip_asc(vp, p->ip)) {
+		st = cki_err(ctx, CK_E_USAGE,
+		    "'%s' is not an IP address: expected IPv4 like 192.0.2.10 "
+		    "or IPv6 like 2001:db8::10", p->ip);
+		goto err;
+	}
+	if (p->email != NULL &&
+	    !X509_VERIFY_PARAM_set1_email(vp, p->email, strlen(p->email))) {
+		st = cki_err(ctx, CK_E_USAGE,
+		    "'%s' cannot be used as an email address to check",
+		    p->email);
+		goto err;
+	}
+	if (p->purpose != CK_PURPOSE_ANY &&
+	    !X509_STORE_CTX_set_purpose(xsc,
+	        p->purpose == CK_PURPOSE_SERVER ? X509_PURPOSE_SSL_SERVER :
+	        X509_PURPOSE_SSL_CLIENT))
+		goto ossl;
+	*out = xsc;
+	return CK_OK;
+ossl:
+	st = cki_err(ctx, CK_E_INTERNAL, "cannot set a verification "
+	    "parameter: %s", cki_ossl_reason());
+err:
+	X509_STORE_CTX_free(xsc);
+	return st;
+}
+
+/* ---- explaining one finding ---------------------------------------------- */
+
+struct explain {
+	ck_ctx *ctx;
+	const struct cki_verify_params *p;
+	time_t t;
+	X509_STORE_CTX *xsc;       /* pass 2's context: its chain and store */
+	STACK_OF(X509) *untrusted;
+	const char *anchors;       /* "the trust anchors", ... */
+};
+
+static int
+jadd(json_t *o, const char *k, json_t *v)
+{
+	return json_object_set_new(o, k, v) == 0 ? 0 : 1;
+}
+
+/* json_string() refuses invalid UTF-8; certificate text may be anything. */
+static json_t *
+jstr(const char *s)
+{
+	json_t *j = json_string(s != NULL ? s : "");
+	char *copy;
+
+	if (j != NULL || s == NULL)
+		return j;
+	if ((copy = strdup(s)) == NULL)
+		return NULL;
+	for (char *q = copy; *q; q++)
+		if ((unsigned char)*q >= 0x80)
+			*q = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+/* What the certificate was checked for, as words. */
+static void
+purpose_words(const struct cki_verify_params *p, struct sb *b)
+{
+	if (p->purpose == CK_PURPOSE_CLIENT)
+		sb_add(b, "a TLS client (extendedKeyUsage clientAuth)");
+	else
+		sb_add(b, "a TLS server (extendedKeyUsage serverAuth)");
+}
+
+/*
+ * Certificates named like the missing issuer, in the anchors and the
+ * intermediates, and why none of them was taken (X509_check_issued's
+ * reason). Returns the most telling reason, or X509_V_OK if none was found.
+ */
+static int
+issuer_candidates(struct explain *e, X509 *c, struct sb *why)
+{
+	const X509_NAME *in = X509_get_issuer_name(c);
+	STACK_OF(X509) *found;
+	int reason = X509_V_OK;
+
+	found = X509_STORE_CTX_get1_certs(e->xsc, in);
+	if (found == NULL)
+		found = sk_X509_new_null();
+	for (int i = 0; found != NULL && i < sk_X509_num(e->untrusted); i++) {
+		X509 *u = sk_X509_value(e->untrusted, i);
+
+		if (X509_NAME_cmp(X509_get_subject_name(u), in) == 0 &&
+		    X509_up_ref(u) && !sk_X509_push(found, u))
+			X509_free(u);
+	}
+	for (int i = 0; i < sk_X509_num(found); i++) {
+		X509 *cand = sk_X509_value(found, i);
+		int r = X509_check_issued(cand, c);
+		char fp[65];
+
+		if (r == X509_V_OK) {
+			EVP_PKEY *pk = X509_get0_pubkey(cand);
+
+			if (pk != NULL && X509_verify(c, pk) == 1)
+				continue; /* it is the issuer: not the problem */
+			r = X509_V_ERR_CERT_SIGNATURE_FAILURE;
+		}
+		cert_sha256(cand, fp);
+		sb_add(why, " A certificate with that name is present "
+		    "(SHA-256 %.16s...) but cannot be its issuer: %s.", fp,
+		    r == X509_V_ERR_AKID_SKID_MISMATCH ?
+		    "its key identifier differs from the one this certificate "
+		    "names, so it is another key (an older or newer version of "
+		    "that CA)" :
+		    r == X509_V_ERR_KEYUSAGE_NO_CERTSIGN ?
+		    "its keyUsage does not allow signing certificates "
+		    "(keyCertSign)" :
+		    r == X509_V_ERR_CERT_SIGNATURE_FAILURE ?
+		    "this certificate's signature does not verify with its key" :
+		    X509_verify_cert_error_string(r));
+		if (reason == X509_V_OK || r == X509_V_ERR_KEYUSAGE_NO_CERTSIGN)
+			reason = r;
+		break; /* one is enough to explain */
+	}
+	sk_X509_pop_free(found, X509_free);
+	return reason;
+}
+
+/*
+ * The issuer of `c` (the top of the chain as built) is nowhere. Which root
+ * cause that is cannot be read from OpenSSL's error (it is the same for a
+ * missing intermediate and for a root that is not trusted); it is decided
+ * here, and the message says what is known either way:
+ *
+ *  - a certificate with the right name exists but lacks keyCertSign:
+ *    invalid_ca;
+ *  - c is itself a CA: the chain climbed through the intermediates given
+ *    and stopped below the root, which is not an anchor: untrusted_root;
+ *  - c is an end entity that names where its issuer can be downloaded
+ *    (AIA caIssuers, RFC 5280 4.2.2.1): that is how CAs with intermediates
+ *    publish them, and a server not sending its intermediate is the common
+ *    fault: incomplete_chain;
+ *  - c is an end entity with no such pointer: typical of a device
+ *    certificate issued straight from a private root (a camera maker's, an
+ *    NVR's own), which is not among the anchors: untrusted_root.
+ */
+static const char *
+classify_missing_issuer(struct explain *e, X509 *c, struct sb *msg,
+    struct sb *fix, json_t *f)
+{
+	struct sb url = { .n = 0 };
+	char *sub = subject_of(c), *iss = issuer_of(c);
+	json_t *urls = aia_uris(c, NID_ad_ca_issuers, &url);
+	int reason = issuer_candidates(e, c, msg);
+	const char *code;
+	int bad = 0;
+
+	if (reason == X509_V_ERR_KEYUSAGE_NO_CERTSIGN)
+		code = "invalid_ca";
+	else if (X509_check_ca(c) != 0)
+		code = "untrusted_root";
+	else if (url.n > 0)
+		code = "incomplete_chain";
+	else
+		code = "untrusted_root";
+
+	/* Put the candidate sentence (already in msg) after the main one. */
+	{
+		struct sb lead = { .n = 0 };
+
+		if (strcmp(code, "incomplete_chain") == 0)
+			sb_add(&lead, "The issuer of this certificate, '%s', was "
+			    "not found: it is neither among the intermediate "
+			    "certificates given nor among %s.", iss, e->anchors);
+		else if (strcmp(code, "invalid_ca") == 0)
+			sb_add(&lead, "The certificate that should have issued "
+			    "this one, '%s', is not allowed to act as a CA.", iss);
+		else
+			sb_add(&lead, "The chain stops at '%s': its issuer "
+			    "'%s' is neither among %s nor among the "
+			    "intermediate certificates given.", sub, iss,
+			    e->anchors);
+		if (url.n > 0)
+			sb_add(&lead, " This certificate says its issuer can be "
+			    "downloaded from %s.", url.s);
+		sb_add(&lead, "%s", msg->s);
+		*msg = lead;
+	}
+	if (strcmp(code, "incomplete_chain") == 0)
+		sb_add(fix, "Add the intermediate CA certificate '%s' to the "
+		    "chain the server sends, after its own certificate (or give "
+		    "it with --untrusted)%s%s.", iss,
+		    url.n ? "; it can be downloaded from " : "", url.s);
+	else if (strcmp(code, "invalid_ca") == 0)
+		sb_add(fix, "Use the CA's proper certificate (one with "
+		    "basicConstraints CA:TRUE and keyUsage keyCertSign), or have "
+		    "this certificate reissued by a real CA.");
+	else
+		sb_add(fix, "If '%s' is a CA you trust (your own, the device "
+		    "maker's, or a TLS-inspecting firewall's), add its "
+		    "certificate with --roots after checking its fingerprint; if "
+		    "it is an intermediate CA, add it with --untrusted or to the "
+		    "chain the server sends.", iss);
+	bad |= jadd(f, "missing_issuer", jstr(iss));
+	bad |= jadd(f, "ca_issuers", urls);
+	if (bad)
+		code = NULL;
+	free(sub);
+	free(iss);
+	return code;
+}
+
+/* The CRL entry for `x`, from the CRL OpenSSL was checking, or from the
+ * CRLs given that the certificate's issuer published. */
+static X509_REVOKED *
+find_revoked(const struct explain *e, X509 *x, X509_CRL *crl, X509_CRL **from)
+{
+	X509_REVOKED *rev = NULL;
+
+	*from = NULL;
+	if (crl != NULL && X509_CRL_get0_by_cert(crl, &rev, x) == 1) {
+		*from = crl;
+		return rev;
+	}
+	for (int i = 0; i < sk_X509_CRL_num(e->p->crls); i++) {
+		X509_CRL *c = sk_X509_CRL_value(e->p->crls, i);
+
+		if (X509_NAME_cmp(X509_CRL_get_issuer(c),
+		        X509_get_issuer_name(x)) == 0 &&
+		    X509_CRL_get0_by_cert(c, &rev, x) == 1) {
+			*from = c;
+			return rev;
+		}
+	}
+	return NULL;
+}
+
+/* Text of the CRL a finding is about: "the CRL of 'ISSUER'". */
+static char *
+crl_issuer_text(X509_CRL *crl, X509 *x)
+{
+	char *s = crl != NULL ? cki_name_oneline(X509_CRL_get_issuer(crl)) :
+	    NULL;
+
+	return s != NULL ? s : issuer_of(x);
+}
+
+/*
+ * Fills message, remedy and the code-specific fields of one finding.
+ * Returns the final code, or NULL if memory ran out.
+ */
+static const char *
+explain_one(struct explain *e, const struct rec *r, const char *code,
+    json_t *f)
+{
+	struct sb msg = { .n = 0 }, fix = { .n = 0 };
+	X509 *x = r->cert;
+	char *sub = subject_of(x), *iss = issuer_of(x), when[32], now[32];
+	int64_t v;
+	int bad = 0;
+
+	cki_fmt_time((int64_t)e->t, now);
+	if (x == NULL) {
+		/* OpenSSL named no certificate: say what it said. */
+		code = cki_verify_code(r->err);
+		sb_add(&msg, "OpenSSL reports: %s.",
+		    X509_verify_cert_error_string(r->err));
+		sb_add(&fix, "Check the chain with 'certkit show' and the "
+		    "options given; this error names no certificate.");
+	} else if (strcmp(code, CODE_ISSUER) == 0) {
+		code = classify_missing_issuer(e, x, &msg, &fix, f);
+	} else if (strcmp(code, "cert_expired") == 0) {
+		cki_asn1_time(X509_get0_notAfter(x), &v);
+		cki_fmt_time(v, when);
+		sb_add(&msg, "The certificate expired on %s, %lld days before "
+		    "the time of verification (%s).", when,
+		    (long long)(((int64_t)e->t - v) / 86400), now);
+		if (r->depth == 0)
+			sb_add(&fix, "Renew the certificate and install the "
+			    "new one on the device; if the date looks wrong, "
+			    "check the clock of the machine that verifies.");
+		else
+			sb_add(&fix, "Get the CA's current certificate and put "
+			    "it in the chain in place of this expired one.");
+	} else if (strcmp(code, "cert_not_yet_valid") == 0) {
+		cki_asn1_time(X509_get0_notBefore(x), &v);
+		cki_fmt_time(v, when);
+		sb_add(&msg, "The certificate is valid only from %s, %lld days "
+		    "after the time of verification (%s).", when,
+		    (long long)((v - (int64_t)e->t + 86399) / 86400), now);
+		sb_add(&fix, "Check the clock of the machine that verifies (an "
+		    "appliance without NTP often runs years behind); if the "
+		    "clock is right, have the certificate reissued with a "
+		    "current start date.");
+	} else if (strcmp(code, "hostname_mismatch") == 0) {
+		struct sb names = { .n = 0 };
+		json_t *sans = san_list(x, &names), *asked = json_object();
+		const char *kind = e->p->host ? "host name" :
+		    e->p->ip ? "IP address" : "email address";
+		const char *want = e->p->host ? e->p->host :
+		    e->p->ip ? e->p->ip : e->p->email ? e->p->email : "?";
+
+		sb_add(&msg, "The certificate is not valid for the %s '", kind);
+		sb_safe(&msg, (const unsigned char *)want, strlen(want));
+		sb_add(&msg, "': it names %s.", names.s);
+		sb_add(&fix, "Connect using one of the names the certificate "
+		    "lists, or have it reissued with '");
+		sb_safe(&fix, (const unsigned char *)want, strlen(want));
+		sb_add(&fix, "' in its subjectAltName (RFC 6125 6.4).");
+		if (asked != NULL)
+			bad |= jadd(asked, e->p->host ? "host" : e->p->ip ?
+			    "ip" : "email", jstr(want));
+		bad |= jadd(f, "requested", asked);
+		bad |= jadd(f, "sans", sans);
+	} else if (strcmp(code, "self_signed_leaf") == 0) {
+		sb_add(&msg, "The certificate is self-signed (it is its own "
+		    "issuer) and is not among %s.", e->anchors);
+		sb_add(&fix, "If you trust this device, add this very "
+		    "certificate with --roots after checking its fingerprint "
+		    "(pinning); better, give the device a certificate issued by "
+		    "your CA.");
+	} else if (strcmp(code, "untrusted_root") == 0) {
+		if (r->err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN)
+			sb_add(&msg, "The chain ends at the self-signed root "
+			    "'%s', which is not among %s.", sub, e->anchors);
+		else
+			sb_add(&msg, "'%s' is in the trust store but is not "
+			    "trusted for this purpose (%s).", sub,
+			    X509_verify_cert_error_string(r->err));
+		sb_add(&fix, "If this is a CA you trust (your own, the device "
+		    "maker's, or a TLS-inspecting firewall's), add it with "
+		    "--roots after checking its fingerprint; otherwise the peer "
+		    "sends the wrong chain, or the connection is intercepted.");
+	} else if (strcmp(code, "weak_signature") == 0) {
+		int md = 0, pk = 0, bits = 0;
+		uint32_t fl = 0;
+
+		X509_get_signature_info(x, &md, &pk, &bits, &fl);
+		sb_add(&msg, "The certificate is signed with %s, which gives "
+		    "%d bits of security, below the 112 bits required (SHA-1 "
+		    "and MD5 signatures can be forged).",
+		    OBJ_nid2ln(X509_get_signature_nid(x)), bits);
+		sb_add(&fix, "Have the certificate reissued with a SHA-256 (or "
+		    "stronger) signature.");
+	} else if (strcmp(code, "weak_key") == 0) {
+		EVP_PKEY *pk = X509_get0_pubkey(x);
+
+		sb_add(&msg, "The certificate's %s key has %d bits (%d bits of "
+		    "security), below the 112 bits required: RSA keys need at "
+		    "least 2048 bits.",
+		    pk ? EVP_PKEY_get0_type_name(pk) : "public",
+		    pk ? EVP_PKEY_get_bits(pk) : 0,
+		    pk ? EVP_PKEY_get_security_bits(pk) : 0);
+		sb_add(&fix, "Generate a new key (RSA 2048 or more, or EC "
+		    "P-256) and have the certificate reissued for it.");
+	} else if (strcmp(code, "revoked") == 0) {
+		X509_CRL *from = NULL;
+		X509_REVOKED *rev = find_revoked(e, x, r->crl, &from);
+		char *ci = crl_issuer_text(from, x);
+
+		if (rev != NULL) {
+			ASN1_ENUMERATED *re = X509_REVOKED_get_ext_d2i(rev,
+			    NID_crl_reason, NULL, NULL);
+			long reason = re != NULL ? ASN1_ENUMERATED_get(re) : -1;
+			const char *rn = crl_reason_name(reason);
+
+			ASN1_ENUMERATED_free(re);
+			asn1_time_text(X509_REVOKED_get0_revocationDate(rev),
+			    when);
+			sb_add(&msg, "The certificate was revoked on %s (reason: "
+			    "%s), according to the CRL of '%s'.", when, rn, ci);
+			bad |= jadd(f, "revocation_date", jstr(when));
+			bad |= jadd(f, "revocation_reason", jstr(rn));
+			sb_add(&fix, "Stop using this certificate: install a "
+			    "newly issued one%s.", reason == 1 ?
+			    ", with a new key, since the old key was "
+			    "compromised" : "");
+		} else {
+			sb_add(&msg, "The certificate is revoked, according to "
+			    "the CRL of '%s'.", ci);
+			sb_add(&fix, "Stop using this certificate: install a "
+			    "newly issued one.");
+		}
+		free(ci);
+	} else if (strcmp(code, "crl_missing") == 0) {
+		struct sb cdp = { .n = 0 };
+
+		cdp_uri(x, &cdp);
+		if (r->err == X509_V_ERR_DIFFERENT_CRL_SCOPE)
+			sb_add(&msg, "The CRLs given do not cover this "
+			    "certificate (their scope differs), so whether it "
+			    "is revoked is unknown.");
+		else
+			sb_add(&msg, "Revocation checking is on, but no CRL "
+			    "from this certificate's issuer '%s' was given, so "
+			    "whether it is revoked is unknown.", iss);
+		sb_add(&fix, "Give the current CRL of '%s' with --crl%s%s.",
+		    iss, cdp.n ? " (the certificate says it is published at " :
+		    "", cdp.n ? cdp.s : "");
+		if (cdp.n)
+			sb_add(&fix, ")");
+	} else if (strcmp(code, "crl_expired") == 0 ||
+	    strcmp(code, "crl_not_yet_valid") == 0) {
+		char *ci = crl_issuer_text(r->crl, x);
+		bool exp = strcmp(code, "crl_expired") == 0;
+
+		if (r->crl != NULL)
+			asn1_time_text(exp ? X509_CRL_get0_nextUpdate(r->crl) :
+			    X509_CRL_get0_lastUpdate(r->crl), when);
+		else
+			snprintf(when, sizeof(when), "(unknown)");
+		if (exp)
+			sb_add(&msg, "The CRL of '%s' was due to be replaced on "
+			    "%s (nextUpdate) and is stale at %s: it cannot show "
+			    "whether the certificate is revoked.", ci, when, now);
+		else
+			sb_add(&msg, "The CRL of '%s' is valid only from %s "
+			    "(lastUpdate), after the time of verification %s.",
+			    ci, when, now);
+		sb_add(&fix, exp ? "Download the CA's current CRL and give that "
+		    "with --crl." : "Check the clock of the machine that "
+		    "verifies, or give the CRL in force at that time.");
+		free(ci);
+	} else if (strcmp(code, "crl_invalid") == 0) {
+		char *ci = crl_issuer_text(r->crl, x);
+
+		sb_add(&msg, "The CRL of '%s' cannot be used: %s.", ci,
+		    X509_verify_cert_error_string(r->err));
+		sb_add(&fix, "Download the CRL again from the CA that issued "
+		    "the certificate; a damaged or forged CRL is refused.");
+		free(ci);
+	} else if (strcmp(code, "bad_usage") == 0) {
+		struct sb eku = { .n = 0 }, want = { .n = 0 };
+
+		eku_text(x, &eku);
+		purpose_words(e->p, &want);
+		if (r->err == X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE)
+			sb_add(&msg, "The certificate's keyUsage does not "
+			    "include digitalSignature, which this use needs.");
+		else if (r->depth > 0)
+			sb_add(&msg, "This CA certificate may not be used in a "
+			    "chain for %s: its extendedKeyUsage allows only %s.",
+			    want.s, eku.n ? eku.s : "other uses");
+		else
+			sb_add(&msg, "The certificate may not be used as %s: "
+			    "its extendedKeyUsage is %s.", want.s,
+			    eku.n ? eku.s : "missing or its keyUsage forbids it");
+		sb_add(&fix, "Have the certificate reissued with the usage it "
+		    "is needed for (serverAuth for a TLS server, clientAuth for "
+		    "a client), or verify with the right --purpose.");
+	} else if (strcmp(code, "name_constraints") == 0) {
+		struct sb names = { .n = 0 }, rules = { .n = 0 };
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(e->xsc);
+		json_t *sans = san_list(x, &names);
+
+		for (int i = r->depth + 1; i < sk_X509_num(chain); i++) {
+			X509 *ca = sk_X509_value(chain, i);
+			NAME_CONSTRAINTS *nc = X509_get_ext_d2i(ca,
+			    NID_name_constraints, NULL, NULL);
+			char *cs;
+
+			if (nc == NULL)
+				continue;
+			cs = subject_of(ca);
+			sb_add(&rules, "%s'%s' permits ", rules.n ? "; " : "",
+			    cs);
+			for (int j = 0; j < sk_GENERAL_SUBTREE_num(
+			    nc->permittedSubtrees); j++) {
+				if (j)
+					sb_add(&rules, ", ");
+				sb_general_name(&rules, sk_GENERAL_SUBTREE_value(
+				    nc->permittedSubtrees, j)->base);
+			}
+			if (sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) == 0)
+				sb_add(&rules, "any name");
+			for (int j = 0; j < sk_GENERAL_SUBTREE_num(
+			    nc->excludedSubtrees); j++) {
+				sb_add(&rules, j ? ", " : " and excludes ");
+				sb_general_name(&rules, sk_GENERAL_SUBTREE_value(
+				    nc->excludedSubtrees, j)->base);
+			}
+			free(cs);
+			NAME_CONSTRAINTS_free(nc);
+		}
+		sb_add(&msg, "The certificate names %s, outside what its CA may "
+		    "issue for (name constraints, RFC 5280 4.2.1.10)%s%s.",
+		    names.s, rules.n ? ": " : "", rules.s);
+		sb_add(&fix, "Have it issued with names inside the CA's "
+		    "permitted names, or by a CA that may issue for these "
+		    "names.");
+		bad |= jadd(f, "sans", sans);
+	} else if (strcmp(code, "path_length") == 0) {
+		long pl = X509_get_pathlen(x);
+
+		sb_add(&msg, "This CA allows at most %ld CA certificate%s below "
+		    "it (basicConstraints pathLenConstraint, RFC 5280 "
+		    "4.2.1.9), but the chain has %d.", pl, pl == 1 ? "" : "s",
+		    r->depth > 0 ? r->depth - 1 : 0);
+		sb_add(&fix, "Have the leaf issued by a CA that is allowed to "
+		    "issue it (directly by '%s', or by a CA within its path "
+		    "length).", sub);
+	} else if (strcmp(code, "invalid_signature") == 0) {
+		if (r->err == X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM)
+			sb_add(&msg, "The certificate's signature algorithm "
+			    "(%s) is not supported, so its signature cannot be "
+			    "checked.", OBJ_nid2ln(X509_get_signature_nid(x)));
+		else
+			sb_add(&msg, "The certificate's signature does not "
+			    "verify with the key of its issuer '%s': it was "
+			    "altered, damaged in transfer, or signed by another "
+			    "CA of the same name.", iss);
+		sb_add(&fix, "Get an intact copy of the certificate and of its "
+		    "issuer's; if the error stays, the issuer certificate in "
+		    "the chain is the wrong one.");
+	} else if (strcmp(code, "invalid_ca") == 0) {
+		sb_add(&msg, "This certificate is used as a CA (it issued the "
+		    "one below it) but is not allowed to be one: %s.",
+		    r->err == X509_V_ERR_KEYUSAGE_NO_CERTSIGN ?
+		    "its keyUsage lacks keyCertSign" :
+		    "it lacks basicConstraints CA:TRUE");
+		sb_add(&fix, "Issue certificates only from a real CA "
+		    "certificate (basicConstraints CA:TRUE, keyUsage "
+		    "keyCertSign), and put that CA in the chain.");
+	} else if (strcmp(code, "chain_too_long") == 0) {
+		sb_add(&msg, "The chain needs more intermediate certificates "
+		    "than the %d allowed (--max-depth).", e->p->max_depth);
+		sb_add(&fix, "Raise --max-depth if this chain is expected, or "
+		    "find why the chain is so long (a loop of cross-signed "
+		    "CAs).");
+	} else {
+		code = "malformed";
+		sb_add(&msg, "OpenSSL rejects this certificate: %s.",
+		    X509_verify_cert_error_string(r->err));
+		sb_add(&fix, "Have the certificate reissued in line with RFC "
+		    "5280; the issuing software or CA produced a certificate "
+		    "standard software refuses.");
+	}
+	if (code != NULL) {
+		bad |= jadd(f, "message", jstr(msg.s));
+		bad |= jadd(f, "remedy", jstr(fix.s));
+	}
+	free(sub);
+	free(iss);
+	return bad ? NULL : code;
+}
+
+/* One finding object; the common fields come first. */
+static json_t *
+finding_json(struct explain *e, const struct rec *r, const char *mapped,
+    const char **final)
+{
+	json_t *f = json_object(), *oe = json_object(), *tmp;
+	char fp[65], *sub = subject_of(r->cert);
+	const char *code;
+	int bad = 0;
+
+	*final = NULL;
+	cert_sha256(r->cert, fp);
+	if (f == NULL || oe == NULL)
+		goto nomem;
+	/* Fixed key order: code, severity, depth, subject, sha256 first. */
+	bad |= jadd(f, "code", json_string(""));
+	bad |= jadd(f, "severity", json_string("error"));
+	bad |= jadd(f, "depth", json_integer(r->depth));
+	bad |= jadd(f, "subject", jstr(sub));
+	bad |= jadd(f, "sha256", json_string(fp));
+	bad |= jadd(f, "message", json_string(""));
+	bad |= jadd(f, "remedy", json_string(""));
+	bad |= jadd(oe, "code", json_integer(r->err));
+	bad |= jadd(oe, "text",
+	    json_string(X509_verify_cert_error_string(r->err)));
+	bad |= jadd(f, "openssl_error", oe);
+	oe = NULL;
+	if (bad || (code = explain_one(e, r, mapped, f)) == NULL)
+		goto nomem;
+	if ((tmp = json_string(code)) == NULL || jadd(f, "code", tmp))
+		goto nomem;
+	free(sub);
+	*final = code;
+	return f;
+nomem:
+	json_decref(oe);
+	json_decref(f);
+	free(sub);
+	return NULL;
+}
+
+/* ---- the chain and the parameters ------------------------------------------ */
+
+/* The fields of a chain entry that depend on the certificate only. */
+static json_t *
+cert_fields(X509 *x)
+{
+	json_t *o = json_object();
+	char *sub = subject_of(x), *iss = issuer_of(x);
+	char nb[32], na[32], fp[65], spki[65];
+	int bad = o == NULL;
+
+	asn1_time_text(X509_get0_notBefore(x), nb);
+	asn1_time_text(X509_get0_notAfter(x), na);
+	cert_sha256(x, fp);
+	cert_spki_sha256(x, spki);
+	bad |= jadd(o, "subject", jstr(sub));
+	bad |= jadd(o, "issuer", jstr(iss));
+	bad |= jadd(o, "not_before", json_string(nb));
+	bad |= jadd(o, "not_after", json_string(na));
+	bad |= jadd(o, "sha256", json_string(fp));
+	bad |= jadd(o, "spki_sha256", json_string(spki));
+	free(sub);
+	free(iss);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * The cache of CA certificates' fields (struct cki_verify_cache): in bulk
+ * verification every leaf has the same intermediates and root, whose names
+ * and digests are worth computing once. A slot holds a reference to its
+ * certificate, so the pointer cannot be reused by another one while cached.
+ * Returns a new reference, or NULL if memory ran out.
+ */
+static json_t *
+cached_fields(struct cki_verify_cache *c, X509 *x)
+{
+	json_t *f = NULL;
+	unsigned int i;
+
+	if (c == NULL || X509_check_ca(x) == 0)
+		return cert_fields(x);
+	if (!CRYPTO_THREAD_write_lock(c->lock))
+		return cert_fields(x);
+	for (i = 0; i < CKI_VERIFY_CACHE_SLOTS; i++)
+		if (c->slot[i].x == x) {
+			f = json_incref(c->slot[i].fields);
+			break;
+		}
+	if (f == NULL && (f = cert_fields(x)) != NULL && X509_up_ref(x)) {
+		i = c->next++ % CKI_VERIFY_CACHE_SLOTS;
+		X509_free(c->slot[i].x);
+		json_decref(c->slot[i].fields);
+		c->slot[i].x = x;
+		c->slot[i].fields = json_incref(f);
+	}
+	CRYPTO_THREAD_unlock(c->lock);
+	return f;
+}
+
+struct cki_verify_cache *
+cki_verify_cache_new(void)
+{
+	struct cki_verify_cache *c = calloc(1, sizeof(*c));
+
+	if (c != NULL && (c->lock = CRYPTO_THREAD_lock_new()) == NULL) {
+		free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+void
+cki_verify_cache_free(struct cki_verify_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (unsigned int i = 0; i < CKI_VERIFY_CACHE_SLOTS; i++) {
+		X509_free(c->slot[i].x);
+		json_decref(c->slot[i].fields);
+	}
+	CRYPTO_THREAD_lock_free(c->lock);
+	free(c);
+}
+
+static json_t *
+chain_json(X509_STORE_CTX *xsc, struct cki_verify_cache *cache)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xsc);
+	int nu = X509_STORE_CTX_get_num_untrusted(xsc);
+	json_t *arr = json_array();
+
+	for (int i = 0; arr != NULL && i < sk_X509_num(chain); i++) {
+		json_t *o = json_object();
+		json_t *fields = cached_fields(cache, sk_X509_value(chain, i));
+		int bad = o == NULL || fields == NULL;
+
+		bad |= jadd(o, "depth", json_integer(i));
+		/* Shares the cached strings (reference counts), copies none. */
+		bad |= o != NULL && json_object_update(o, fields) != 0;
+		/* Certificates at and above num_untrusted came from the trust
+		 * store: they are anchors (RFC 5280 6.1.1 (d)). */
+		bad |= jadd(o, "anchor", json_boolean(i >= nu));
+		json_decref(fields);
+		if (bad || json_array_append_new(arr, o) != 0) {
+			if (!bad)
+				o = NULL; /* append_new freed it */
+			json_decref(o);
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+static json_t *
+opt_str(const char *s)
+{
+	return s != NULL ? jstr(s) : json_null();
+}
+
+static json_t *
+params_json(const struct cki_verify_params *p, time_t t, const char *anchors)
+{
+	json_t *o = json_object();
+	char ts[32];
+	int bad = o == NULL;
+
+	cki_fmt_time((int64_t)t, ts);
+	bad |= jadd(o, "time", json_string(ts));
+	bad |= jadd(o, "host", opt_str(p->host));
+	bad |= jadd(o, "ip", opt_str(p->ip));
+	bad |= jadd(o, "email", opt_str(p->email));
+	bad |= jadd(o, "purpose", json_string(
+	    p->purpose == CK_PURPOSE_SERVER ? "server" :
+	    p->purpose == CK_PURPOSE_CLIENT ? "client" : "any"));
+	bad |= jadd(o, "crl_check", json_boolean(sk_X509_CRL_num(p->crls) > 0));
+	bad |= jadd(o, "max_depth", p->max_depth >= 0 ?
+	    json_integer(p->max_depth) : json_null());
+	bad |= jadd(o, "partial_chain", json_boolean(p->partial_chain));
+	bad |= jadd(o, "anchors", jstr(anchors));
+	bad |= jadd(o, "security_level", json_integer(VERIFY_AUTH_LEVEL));
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- cki_verify_chain ------------------------------------------------------- */
+
+/* Pass 1's error is not about the certificate: no verdict. */
+static ck_status
+no_verdict(ck_ctx *ctx, int err)
+{
+	if (err == X509_V_ERR_OUT_OF_MEM)
+		return cki_err(ctx, CK_E_NOMEM, "out of memory while verifying");
+	return cki_err(ctx, CK_E_INTERNAL,
+	    "the verifier failed without a verdict: %s (%s)",
+	    X509_verify_cert_error_string(err), cki_ossl_reason());
+}
+
+static ck_status
+build_findings(ck_ctx *ctx, struct explain *e, struct recorder *all,
+    json_t *findings)
+{
+	const char **codes = NULL;
+	int *depths = NULL;
+	size_t nf = 0;
+	ck_status st = CK_OK;
+
+	if (all->n > 0 && ((codes = calloc(all->n, sizeof(*codes))) == NULL ||
+	    (depths = calloc(all->n, sizeof(*depths))) == NULL)) {
+		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
+	for (size_t i = 0; i < all->n; i++) {
+		const struct rec *r = &all->r[i];
+		const char *mapped = map_code(r->err), *final;
+		json_t *f;
+		bool dup = false;
+
+		if (strcmp(mapped, CODE_INTERNAL) == 0)
+			continue; /* pass 2 only; pass 1 returned no_verdict */
+		if ((f = finding_json(e, r, mapped, &final)) == NULL) {
+			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		/* One finding per (code, depth): OpenSSL reports some causes
+		 * twice (issuer not found, then leaf signature unverifiable). */
+		for (size_t j = 0; j < nf; j++)
+			if (depths[j] == r->depth && strcmp(codes[j], final) == 0)
+				dup = true;
+		if (dup) {
+			json_decref(f);
+			continue;
+		}
+		if (json_array_append_new(findings, f) != 0) {
+			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		codes[nf] = final;
+		depths[nf] = r->depth;
+		nf++;
+	}
+err:
+	free(codes);
+	free(depths);
+	return st;
+}
+
+ck_status
+cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
+    STACK_OF(X509) *untrusted, const struct cki_verify_params *p,
+    json_t **report, int *valid)
+{
+	struct recorder strict = { 0 }, diag = { 0 };
+	X509_STORE_CTX *xsc = NULL, *dxsc = NULL;
+	json_t *rep = NULL, *findings = NULL, *chain = NULL, *params = NULL;
+	const char *anchor_words = p != NULL && p->anchor_source != NULL ?
+	    p->anchor_source : "the trust anchors";
+	time_t t;
+	int ok;
+	ck_status st;
+
+	*report = NULL;
+	*valid = 0;
+	if (anchors == NULL || leaf == NULL || p == NULL)
+		return cki_err(ctx, CK_E_USAGE,
+		    "nothing to verify: no trust anchors or no certificate");
+	if ((st = check_params(ctx, p)) != CK_OK)
+		return st;
+	if (!store_is_plain(anchors))
+		return cki_err(ctx, CK_E_USAGE, "the trust store replaces "
+		    "some of OpenSSL's verification steps with its own; "
+		    "certkit verifies only with OpenSSL's");
+	t = p->time != 0 ? (time_t)p->time : cki_now(ctx);
+
+	/* Pass 1: the verdict. */
+	if ((st = setup_xsc(ctx, &xsc, anchors, leaf, untrusted, p, t,
+	        strict_cb, &strict)) != CK_OK)
+		goto err;
+	ERR_clear_error();
+	ok = X509_verify_cert(xsc);
+	if (strict.oom) {
+		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
+	/* A success must be a clean one: no error recorded or left on the
+	 * context. A failure must say why. Anything else is no verdict. */
+	if (ok < 0 ||
+	    (ok == 1 && (strict.n != 0 ||
+	        X509_STORE_CTX_get_error(xsc) != X509_V_OK)) ||
+	    (ok == 0 && (strict.n == 0 ||
+	        strcmp(map_code(X509_STORE_CTX_get_error(xsc)),
+	            CODE_INTERNAL) == 0))) {
+		st = no_verdict(ctx, X509_STORE_CTX_get_error(xsc));
+		goto err;
+	}
+	if ((rep = json_object()) == NULL || (findings = json_array()) == NULL) {
+		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
+	if (ok == 1) {
+		chain = chain_json(xsc, p->cache);
+	} else {
+		struct explain e;
+
+		/* Pass 2: diagnostics only (invariant 1). */
+		if ((st = setup_xsc(ctx, &dxsc, anchors, leaf, untrusted, p, t,
+		        collect_cb, &diag)) != CK_OK)
+			goto err;
+		ERR_clear_error();
+		(void)X509_verify_cert(dxsc); /* its result is not a verdict */
+		ERR_clear_error();
+		/* Pass 1's reason first, then everything else pass 2 saw. */
+		for (size_t i = 0; i < diag.n && !strict.oom; i++)
+			record(&strict, diag.r[i].err, diag.r[i].depth,
+			    diag.r[i].cert, diag.r[i].crl);
+		if (strict.oom || diag.oom) {
+			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		e.ctx = ctx;
+		e.p = p;
+		e.t = t;
+		e.xsc = dxsc;
+		e.untrusted = untrusted;
+		e.anchors = anchor_words;
+		if ((st = build_findings(ctx, &e, &strict, findings)) != CK_OK)
+			goto err;
+		chain = chain_json(dxsc, p->cache);
+	}
+	params = params_json(p, t, anchor_words);
+	{
+		/* jadd() consumes its value whether it succeeds or not. */
+		int bad = jadd(rep, "valid", json_boolean(ok == 1));
+
+		bad |= jadd(rep, "findings", findings);
+		bad |= jadd(rep, "chain", chain);
+		bad |= jadd(rep, "parameters", params);
+		findings = chain = params = NULL;
+		if (bad) {
+			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+	}
+	*valid = ok == 1;
+	*report = rep;
+	rep = NULL;
+	st = CK_OK;
+err:
+	json_decref(rep);
+	json_decref(findings);
+	json_decref(chain);
+	json_decref(params);
+	X509_STORE_CTX_free(xsc);
+	X509_STORE_CTX_free(dxsc);
+	recorder_free(&strict);
+	recorder_free(&diag);
+	ERR_clear_error();
+	return st;
+}
+
+/* ---- ck_verify_opts ---------------------------------------------------------- */
+
+struct ck_verify_opts {
+	X509_STORE *store;      /* the anchors given, or the system store */
+	size_t nroots;          /* anchors given; 0: use the system store */
+	/* Changed by ck_verify() (through a const opts) when it loads the
+	 * system store the first time: hence behind a pointer, under lock. */
+	struct vstate {
+		bool system_loaded;
+		char anchors[600];      /* words for the report */
+	} *state;
+	char roots_list[512];   /* the --roots paths given */
+	struct cki_verify_cache *cache; /* CA certificates' report fields */
+	CRYPTO_RWLOCK *lock;    /* guards the lazy system-store load */
+	STACK_OF(X509) *untrusted;
+	STACK_OF(X509_CRL) *crls;
+	char *host, *ip, *email;
+	ck_purpose purpose;
+	int max_depth;
+};
+
+ck_verify_opts *
+ck_verify_opts_new(void)
+{
+	ck_verify_opts *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	o->store = X509_STORE_new();
+	o->lock = CRYPTO_THREAD_lock_new();
+	o->state = calloc(1, sizeof(*o->state));
+	o->cache = cki_verify_cache_new();
+	o->untrusted = sk_X509_new_null();
+	o->crls = sk_X509_CRL_new_null();
+	o->purpose = CK_PURPOSE_SERVER;
+	o->max_depth = -1;
+	if (o->store == NULL || o->lock == NULL || o->state == NULL ||
+	    o->cache == NULL ||
+	    o->untrusted == NULL ||
+	    o->crls == NULL) {
+		ck_verify_opts_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+void
+ck_verify_opts_free(ck_verify_opts *o)
+{
+	if (o == NULL)
+		return;
+	X509_STORE_free(o->store);
+	CRYPTO_THREAD_lock_free(o->lock);
+	free(o->state);
+	cki_verify_cache_free(o->cache);
+	sk_X509_pop_free(o->untrusted, X509_free);
+	sk_X509_CRL_pop_free(o->crls, X509_CRL_free);
+	free(o->host);
+	free(o->ip);
+	free(o->email);
+	free(o);
+}
+
+static ck_status
+add_anchor(ck_ctx *ctx, ck_verify_opts *o, X509 *x)
+{
+	/* Adding the same certificate twice is not an error (OpenSSL keeps
+	 * one copy): a directory often holds a file and its hash link. */
+	if (!X509_STORE_add_cert(o->store, x))
+		return cki_err(ctx, CK_E_INTERNAL, "cannot add a trust anchor: %s",
+		    cki_ossl_reason());
+	o->nroots++;
+	return CK_OK;
+}
+
+static ck_status
+add_bundle_anchors(ck_ctx *ctx, ck_verify_opts *o, const ck_bundle *b)
+{
+	ck_status st;
+
+	for (size_t i = 0; i < ck_bundle_count(b, CK_OBJ_CERT); i++)
+		if ((st = add_anchor(ctx, o,
+		        ck_bundle_get0_cert(b, i)->x509)) != CK_OK)
+			return st;
+	return CK_OK;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Every file of the directory that loads and holds certificates; the rest
+ * (CRLs, keys, READMEs, hash links to CRLs) is skipped silently, in name
+ * order so that messages are repeatable. A password-protected PKCS#12 file
+ * is read with the password given, never prompted for.
+ */
+static ck_status
+add_roots_dir(ck_ctx *ctx, ck_verify_opts *o, const char *dir)
+{
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL, path[4096];
+	size_t n = 0, cap = 0, files = 0, found = 0;
+	ck_ctx *quiet = NULL;
+	ck_status st = CK_OK;
+
+	if ((d = opendir(dir)) == NULL)
+		return cki_err(ctx, CK_E_IO, "%s: cannot read the directory: %s",
+		    dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			char **nn = realloc(names, nc * sizeof(*nn));
+
+			if (nn == NULL) {
+				st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+				goto err;
+			}
+			names = nn;
+			cap = nc;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL) {
+			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		n++;
+	}
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_names);
+	if ((quiet = ck_ctx_new()) == NULL ||
+	    (ctx->password != NULL &&
+	     ck_ctx_set_password(quiet, ctx->password) != CK_OK)) {
+		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct stat sbuf;
+		ck_bundle *b = NULL;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (stat(path, &sbuf) != 0 || !S_ISREG(sbuf.st_mode))
+			continue;
+		files++;
+		if (ck_load_file(quiet, path, &b) != CK_OK)
+			continue;
+		found += ck_bundle_count(b, CK_OBJ_CERT);
+		st = add_bundle_anchors(ctx, o, b);
+		ck_bundle_free(b);
+		if (st != CK_OK)
+			goto err;
+	}
+	if (found == 0)
+		st = cki_err(ctx, CK_E_FORMAT,
+		    "%s: none of the %zu files in this directory holds a "
+		    "certificate; expected trust anchor certificates (PEM, DER, "
+		    "PKCS#7 or PKCS#12)", dir, files);
+err:
+	closedir(d);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	ck_ctx_free(quiet);
+	return st;
+}
+
+/* "the trust anchors given (a.pem, dir/)": the words messages use. */
+static void
+note_anchors(ck_verify_opts *o, const char *what)
+{
+	size_t len = strlen(o->roots_list);
+
+	if (len + strlen(what) + 3 < sizeof(o->roots_list))
+		snprintf(o->roots_list + len, sizeof(o->roots_list) - len,
+		    "%s%s", len ? ", " : "", what);
+	snprintf(o->state->anchors, sizeof(o->state->anchors),
+	    "the trust anchors given "
+	    "(%s)", o->roots_list);
+}
+
+ck_status
+ck_verify_opts_add_roots(ck_ctx *ctx, ck_verify_opts *o, const char *path)
+{
+	struct stat sbuf;
+	ck_bundle *b = NULL;
+	ck_status st;
+
+	cki_begin(ctx);
+	if (o == NULL || path == NULL)
+		return cki_err(ctx, CK_E_USAGE, "no trust anchor file given");
+	if (stat(path, &sbuf) != 0)
+		return cki_err(ctx, CK_E_IO, "%s: %s", path,
+		    errno == ENOENT ? "no such file or directory" :
+		    strerror(errno));
+	if (S_ISDIR(sbuf.st_mode)) {
+		st = add_roots_dir(ctx, o, path);
+	} else {
+		/* RFC 5280 6.1: whatever the file holds is an anchor, be it
+		 * self-signed or not (X509_V_FLAG_PARTIAL_CHAIN). */
+		if ((st = ck_load_expect(ctx, path, CK_OBJ_CERT, &b)) != CK_OK)
+			return st;
+		st = add_bundle_anchors(ctx, o, b);
+		ck_bundle_free(b);
+	}
+	if (st == CK_OK)
+		note_anchors(o, path);
+	return st;
+}
+
+ck_status
+ck_verify_opts_add_root_cert(ck_ctx *ctx, ck_verify_opts *o, const ck_cert *c)
+{
+	ck_status st;
+
+	cki_begin(ctx);
+	if (o == NULL || c == NULL)
+		return cki_err(ctx, CK_E_USAGE, "no trust anchor given");
+	if ((st = add_anchor(ctx, o, c->x509)) == CK_OK)
+		note_anchors(o, "a certificate");
+	return st;
+}
+
+ck_status
+ck_verify_opts_add_untrusted(ck_ctx *ctx, ck_verify_opts *o, const char *path)
+{
+	ck_bundle *b = NULL;
+	ck_status st;
+
+	cki_begin(ctx);
+	if (o == NULL || path == NULL)
+		return cki_err(ctx, CK_E_USAGE, "no intermediate file given");
+	if ((st = ck_load_expect(ctx, path, CK_OBJ_CERT, &b)) != CK_OK)
+		return st;
+	for (size_t i = 0; i < ck_bundle_count(b, CK_OBJ_CERT); i++) {
+		X509 *x = ck_bundle_get0_cert(b, i)->x509;
+
+		if (!X509_up_ref(x) || !sk_X509_push(o->untrusted, x)) {
+			X509_free(x);
+			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+			break;
+		}
+	}
+	ck_bundle_free(b);
+	return st;
+}
+
+ck_status
+ck_verify_opts_add_crl(ck_ctx *ctx, ck_verify_opts *o, const char *path)
+{
+	ck_bundle *b = NULL;
+	ck_status st;
+
+	cki_begin(ctx);
+	if (o == NULL || path == NULL)
+		return cki_err(ctx, CK_E_USAGE, "no CRL file given");
+	if ((st = ck_load_expect(ctx, path, CK_OBJ_CRL, &b)) != CK_OK)
+		return st;
+	for (size_t i = 0; i < ck_bundle_count(b, CK_OBJ_CRL); i++) {
+		X509_CRL *c = cki_bundle_get(b, CK_OBJ_CRL, i);
+
+		if (!X509_CRL_up_ref(c) || !sk_X509_CRL_push(o->crls, c)) {
+			X509_CRL_free(c);
+			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+			break;
+		}
+	}
+	ck_bundle_free(b);
+	return st;
+}
+
+static ck_status
+set_str(char **dst, const char *s)
+{
+	char *copy = NULL;
+
+	if (s != NULL && (copy = strdup(s)) == NULL)
+		return CK_E_NOMEM;
+	free(*dst);
+	*dst = copy;
+	return CK_OK;
+}
+
+static bool
+is_ip_literal(const char *s)
+{
+	ASN1_OCTET_STRING *ip = a2i_IPADDRESS(s);
+
+	ASN1_OCTET_STRING_free(ip);
+	ERR_clear_error();
+	return ip != NULL;
+}
+
+/*
+ * RFC 6125 6.2.1: a reference identity is a DNS name (an IP literal is
+ * matched against iPAddress names, so it is stored as an IP). A wildcard or
+ * a space in the name asked for is refused: OpenSSL would compare it
+ * literally, and "*.example.com" would then "match" a wildcard certificate.
+ */
+ck_status
+ck_verify_opts_set_host(ck_verify_opts *o, const char *host)
+{
+	ck_status st;
+
+	if (o == NULL || host == NULL || host[0] == '\0' ||
+	    strlen(host) > 253)
+		return CK_E_USAGE;
+	if (is_ip_literal(host)) {
+		if ((st = set_str(&o->ip, host)) != CK_OK)
+			return st;
+		free(o->host);
+		o->host = NULL;
+		return CK_OK;
+	}
+	for (const char *q = host; *q; q++)
+		if (!isalnum((unsigned char)*q) && *q != '-' && *q != '.' &&
+		    *q != '_')
+			return CK_E_USAGE;
+	return set_str(&o->host, host);
+}
+
+ck_status
+ck_verify_opts_set_ip(ck_ctx *ctx, ck_verify_opts *o, const char *ip)
+{
+	cki_begin(ctx);
+	if (o == NULL || ip == NULL || !is_ip_literal(ip))
+		return cki_err(ctx, CK_E_USAGE,
+		    "'%s' is not an IP address: expected IPv4 like 192.0.2.10 "
+		    "or IPv6 like 2001:db8::10", ip != NULL ? ip : "");
+	if (set_str(&o->ip, ip) != CK_OK)
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	return CK_OK;
+}
+
+ck_status
+ck_verify_opts_set_email(ck_verify_opts *o, const char *email)
+{
+	const char *at;
+
+	if (o == NULL || email == NULL || (at = strchr(email, '@')) == NULL ||
+	    at == email || at[1] == '\0' || strchr(at + 1, '@') != NULL)
+		return CK_E_USAGE;
+	for (const char *q = email; *q; q++)
+		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+			return CK_E_USAGE;
+	return set_str(&o->email, email);
+}
+
+void
+ck_verify_opts_set_purpose(ck_verify_opts *o, ck_purpose p)
+{
+	if (o != NULL)
+		o->purpose = p;
+}
+
+void
+ck_verify_opts_set_max_depth(ck_verify_opts *o, int depth)
+{
+	if (o != NULL)
+		o->max_depth = depth;
+}
+
+/* ---- the system store ---------------------------------------------------------- */
+
+/* Entries named like OpenSSL's hashed certificates: 8 hex digits, '.', a
+ * number ("5ad8a5d6.0"). */
+static size_t
+count_hashed(const char *dirs)
+{
+	char one[4096];
+	size_t count = 0;
+	const char *p = dirs;
+
+	while (p != NULL && *p) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+		DIR *d;
+		struct dirent *de;
+
+		if (len > 0 && len < sizeof(one)) {
+			memcpy(one, p, len);
+			one[len] = '\0';
+			if ((d = opendir(one)) != NULL) {
+				while ((de = readdir(d)) != NULL) {
+					const char *n = de->d_name;
+					size_t i = 0;
+
+					while (i < 8 && isxdigit((unsigned char)n[i]))
+						i++;
+					if (i == 8 && n[8] == '.' &&
+					    isdigit((unsigned char)n[9]))
+						count++;
+				}
+				closedir(d);
+			}
+		}
+		p = colon ? colon + 1 : NULL;
+	}
+	return count;
+}
+
+/*
+ * Loads the store every OpenSSL program on this machine uses:
+ * SSL_CERT_FILE / SSL_CERT_DIR, else the built-in paths. OpenSSL ignores a
+ * missing file or directory silently; certkit does not, since "untrusted"
+ * would then be the wrong diagnosis.
+ */
+static ck_status
+load_system_store(ck_ctx *ctx, const ck_verify_opts *o)
+{
+	const char *fenv = getenv(X509_get_default_cert_file_env());
+	const char *denv = getenv(X509_get_default_cert_dir_env());
+	const char *file = fenv != NULL && fenv[0] ? fenv :
+	    X509_get_default_cert_file();
+	const char *dir = denv != NULL && denv[0] ? denv :
+	    X509_get_default_cert_dir();
+	struct stat sbuf;
+	size_t nfile, ndir;
+
+	if (fenv != NULL && fenv[0] && stat(file, &sbuf) != 0)
+		return cki_err(ctx, CK_E_IO,
+		    "SSL_CERT_FILE=%s: %s; unset it or point it at a CA bundle",
+		    file, strerror(errno));
+	if (!X509_STORE_set_default_paths(o->store))
+		return cki_err(ctx, CK_E_INTERNAL, "cannot load the system "
+		    "trust store: %s", cki_ossl_reason());
+	ERR_clear_error();
+	nfile = (size_t)sk_X509_OBJECT_num(X509_STORE_get0_objects(o->store));
+	ndir = count_hashed(dir);
+	if (nfile == 0 && ndir == 0)
+		return cki_err(ctx, CK_E_NOTFOUND,
+		    "no trust anchors: the system trust store is missing or "
+		    "empty (file %s, directory %s); give the CA certificates "
+		    "with --roots FILE|DIR, or install the ca-certificates "
+		    "package", file, dir);
+	snprintf(o->state->anchors, sizeof(o->state->anchors),
+	    "the system trust store (%s, %s)", file, dir);
+	o->state->system_loaded = true;
+	return CK_OK;
+}
+
+/* ---- ck_verify ------------------------------------------------------------------- */
+
+ck_status
+ck_verify(ck_ctx *ctx, const ck_verify_opts *o, const ck_bundle *target,
+    char **json, int *valid)
+{
+	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
+	STACK_OF(X509) *untrusted = NULL;
+	json_t *rep = NULL;
+	size_t ncert;
+	ck_status st = CK_OK;
+
+	cki_begin(ctx);
+	*json = NULL;
+	*valid = 0;
+	if (o == NULL || target == NULL)
+		return cki_err(ctx, CK_E_USAGE, "no options or no certificate");
+	if ((ncert = ck_bundle_count(target, CK_OBJ_CERT)) == 0)
+		return cki_err(ctx, CK_E_USAGE, "nothing to verify: the bundle "
+		    "holds no certificate");
+	if (o->nroots == 0) {
+		if (!CRYPTO_THREAD_write_lock(o->lock))
+			return cki_err(ctx, CK_E_INTERNAL, "cannot take a lock");
+		/* Loaded once, on first use; the lock makes that safe
+		 * between threads sharing the opts. */
+		if (!o->state->system_loaded)
+			st = load_system_store(ctx, o);
+		CRYPTO_THREAD_unlock(o->lock);
+		if (st != CK_OK)
+			return st;
+	}
+	/* The rest of the target, then --untrusted: RFC 5280 6.1 leaves the
+	 * order to path building; OpenSSL tries them in this order. */
+	if ((untrusted = sk_X509_new_reserve(NULL,
+	        (int)(ncert - 1) + sk_X509_num(o->untrusted))) == NULL) {
+		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
+	for (size_t i = 1; i < ncert; i++)
+		(void)sk_X509_push(untrusted, ck_bundle_get0_cert(target, i)->x509);
+	for (int i = 0; i < sk_X509_num(o->untrusted); i++)
+		(void)sk_X509_push(untrusted, sk_X509_value(o->untrusted, i));
+	p.host = o->host;
+	p.ip = o->ip;
+	p.email = o->email;
+	p.purpose = o->purpose;
+	p.crls = o->crls;
+	p.max_depth = o->max_depth;
+	p.partial_chain = o->nroots > 0;
+	p.anchor_source = o->state->anchors;
+	p.cache = o->cache;
+	if ((st = cki_verify_chain(ctx, o->store,
+	        ck_bundle_get0_cert(target, 0)->x509, untrusted, &p, &rep,
+	        valid)) != CK_OK)
+		goto err;
+	if ((*json = json_dumps(rep, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL) {
+		*valid = 0;
+		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+	}
+err:
+	json_decref(rep);
+	sk_X509_free(untrusted);
+	return st;
+}
