@@ -1,0 +1,495 @@
+/*
+ * identity_check.c: what install checks before it changes anything.
+ *
+ * Each problem is one finding with a stable code and a severity:
+ *
+ *   error    never installed, not even with --force: the server would not
+ *            work, or not for the names the admin configured
+ *   warning  installed only with --force: some clients may fail
+ *   info     said, never blocks
+ *
+ *   code                        sev      why
+ *   key_mismatch                error    the key is not the certificate's
+ *   leaf_is_ca                  error    a CA certificate is no server's
+ *   expired / not_yet_valid     error    RFC 5280 section 4.1.2.5
+ *   expires_soon                warning  under 30 days left
+ *   no_san                      error    names only in the CN: current
+ *                                        clients ignore the CN (RFC 6125
+ *                                        section 6.4.4; CA/B BR 7.1.4.2)
+ *   name_not_covered            error    a configured name or address
+ *   detected_name_not_covered   warning  a detected one (a new DHCP lease
+ *                                        should not block an install)
+ *   eku_no_server_auth          error    RFC 5280 section 4.2.1.12
+ *   ku_no_digital_signature     error    RFC 8446 section 4.4.2.4 (RSA
+ *                                        with keyEncipherment: warning,
+ *                                        TLS 1.2 RSA key exchange only)
+ *   weak_key                    error    RSA < 2048, EC < 256, DSA
+ *   weak_signature              error    MD5 / SHA-1 on the leaf or an
+ *                                        intermediate (a root's own
+ *                                        signature is never checked)
+ *   bad_signature               error    an issuer was given, but its key
+ *                                        does not verify the signature
+ *   chain_incomplete            warning  an issuer was found nowhere
+ *   chain_invalid               error    OpenSSL's verifier rejects the
+ *                                        chain built (e.g. an expired
+ *                                        intermediate)
+ *   unrelated_certificate       warning  given, but not in the chain:
+ *                                        left out
+ *   chain_completed             info     an issuer came from a store
+ *   chain_reordered             info     given out of order (identity.c)
+ *   crlf_input                  info     CRLF line ends (identity.c)
+ *   self_signed                 info     clients must trust it directly
+ *
+ * The chain is built leaf upwards: each issuer is looked for first among
+ * the certificates given, then in the device's trust store output
+ * (HOME/trust/out/ca-bundle.pem), then in the system store
+ * ($SSL_CERT_FILE, else OpenSSL's default file). A candidate is an issuer
+ * when the names and key identifiers match and its key verifies the
+ * signature (RFC 5280 section 6.1.3).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "identity_int.h"
+
+#define MAX_DEPTH 10
+#define SOON_DAYS 30
+
+void
+cki_finding(struct cki_idfindings *f, const char *sev, const char *code,
+    const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (strcmp(sev, "error") == 0)
+		f->errors++;
+	else if (strcmp(sev, "warning") == 0)
+		f->warnings++;
+	json_array_append_new(f->arr, json_pack("{s:s, s:s, s:s}", "severity",
+	    sev, "code", code, "message", msg));
+}
+
+const char *
+cki_kind_of(X509 *leaf)
+{
+	return X509_self_signed(leaf, 1) == 1 ? CKI_KIND_SELF : CKI_KIND_CA;
+}
+
+/* "CN" else the one-line subject, for messages. */
+static void
+label(X509 *x, char *out, size_t size)
+{
+	X509_NAME *n = X509_get_subject_name(x);
+	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+	unsigned char *u = NULL;
+	char *one;
+
+	if (i >= 0 && ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(
+	    X509_NAME_get_entry(n, i))) >= 0) {
+		snprintf(out, size, "\"%s\"", (char *)u);
+		OPENSSL_free(u);
+		return;
+	}
+	one = cki_name_oneline(n);
+	snprintf(out, size, "\"%s\"", one != NULL ? one : "?");
+	free(one);
+}
+
+static STACK_OF(X509) *
+load_pem_file(const char *path)
+{
+	STACK_OF(X509) *sk = NULL;
+	BIO *b;
+	X509 *x;
+
+	if (path == NULL || access(path, R_OK) != 0)
+		return NULL;
+	if ((b = BIO_new_file(path, "r")) == NULL)
+		return NULL;
+	if ((sk = sk_X509_new_null()) != NULL)
+		while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+			if (!sk_X509_push(sk, x))
+				X509_free(x);
+	ERR_clear_error();
+	BIO_free(b);
+	return sk;
+}
+
+static bool
+issued(X509 *issuer, X509 *x)
+{
+	EVP_PKEY *pk;
+
+	if (X509_check_issued(issuer, x) != X509_V_OK)
+		return false;
+	pk = X509_get0_pubkey(issuer);
+	return pk != NULL && X509_verify(x, pk) == 1;
+}
+
+static X509 *
+find_issuer(STACK_OF(X509) *pool, X509 *x, X509 *skip)
+{
+	for (int i = 0; i < sk_X509_num(pool); i++) {
+		X509 *c = sk_X509_value(pool, i);
+
+		if (c != skip && X509_cmp(c, x) != 0 && issued(c, x))
+			return c;
+	}
+	return NULL;
+}
+
+/* A certificate named as x's issuer whose signature check fails. */
+static X509 *
+named_issuer(STACK_OF(X509) *pool, X509 *x, X509 *skip)
+{
+	for (int i = 0; i < sk_X509_num(pool); i++) {
+		X509 *c = sk_X509_value(pool, i);
+
+		if (c != skip && X509_check_issued(c, x) == X509_V_OK &&
+		    !issued(c, x))
+			return c;
+	}
+	return NULL;
+}
+
+static bool
+is_root(X509 *x)
+{
+	return X509_self_signed(x, 1) == 1;
+}
+
+static bool
+weak_md(int mdnid)
+{
+	return mdnid == NID_md5 || mdnid == NID_sha1 || mdnid == NID_md4 ||
+	    mdnid == NID_md2 || mdnid == NID_md5_sha1;
+}
+
+static void
+check_signature(struct cki_idfindings *f, X509 *x, const char *what)
+{
+	int mdnid = NID_undef, pknid = NID_undef, secbits = -1;
+	uint32_t flags = 0;
+	char l[300];
+
+	if (!X509_get_signature_info(x, &mdnid, &pknid, &secbits, &flags))
+		return;
+	if (weak_md(mdnid)) {
+		label(x, l, sizeof(l));
+		cki_finding(f, "error", "weak_signature",
+		    "%s %s is signed with %s, which clients reject (collisions "
+		    "are practical); ask the CA to reissue it with SHA-256",
+		    what, l, OBJ_nid2sn(mdnid));
+	}
+}
+
+static void
+check_key(struct cki_idfindings *f, X509 *leaf)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(leaf);
+	char desc[64];
+	int id, bits;
+
+	if (pk == NULL)
+		return;
+	id = EVP_PKEY_get_base_id(pk);
+	bits = EVP_PKEY_get_bits(pk);
+	cki_key_desc(pk, desc, sizeof(desc));
+	/* NIST SP 800-131A rev. 2: 112-bit security at least. */
+	if ((id == EVP_PKEY_RSA && bits < 2048) ||
+	    (id == EVP_PKEY_EC && bits < 256) || id == EVP_PKEY_DSA)
+		cki_finding(f, "error", "weak_key",
+		    "the certificate's key is %s; at least RSA 2048 or EC "
+		    "P-256 is needed (clients at OpenSSL security level 2 "
+		    "refuse it): make a new CSR with certkit identity csr",
+		    desc);
+}
+
+static void
+check_usage(struct cki_idfindings *f, X509 *leaf)
+{
+	uint32_t ex = X509_get_extension_flags(leaf);
+	bool rsa = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf)) ==
+	    EVP_PKEY_RSA;
+
+	if ((ex & EXFLAG_CA) && X509_check_ca(leaf) != 0)
+		cki_finding(f, "error", "leaf_is_ca",
+		    "the certificate is a CA certificate (basicConstraints "
+		    "CA:TRUE), not a server certificate: was the CA's own "
+		    "certificate given as --cert?");
+	/* RFC 5280 section 4.2.1.12: when EKU is present, it limits use. */
+	if ((ex & EXFLAG_XKUSAGE) &&
+	    !(X509_get_extended_key_usage(leaf) & (XKU_SSL_SERVER |
+	    XKU_ANYEKU)))
+		cki_finding(f, "error", "eku_no_server_auth",
+		    "the certificate's extended key usage lacks serverAuth; "
+		    "clients refuse it for a server: ask the CA for a TLS "
+		    "server certificate");
+	if ((ex & EXFLAG_KUSAGE) &&
+	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE)) {
+		if (rsa && (X509_get_key_usage(leaf) & KU_KEY_ENCIPHERMENT))
+			cki_finding(f, "warning", "ku_no_digital_signature",
+			    "the certificate's key usage lacks "
+			    "digitalSignature: only TLS 1.2 RSA key exchange "
+			    "works, TLS 1.3 and ECDHE clients fail");
+		else
+			cki_finding(f, "error", "ku_no_digital_signature",
+			    "the certificate's key usage lacks "
+			    "digitalSignature, which a TLS server key needs "
+			    "(RFC 8446 section 4.4.2.4)");
+	}
+}
+
+static void
+check_validity(ck_identity *id, struct cki_idfindings *f, X509 *leaf)
+{
+	int64_t nb = 0, na = 0, now = (int64_t)cki_now(id->ctx);
+	char t[32];
+
+	cki_asn1_time(X509_get0_notBefore(leaf), &nb);
+	cki_asn1_time(X509_get0_notAfter(leaf), &na);
+	if (now < nb) {
+		cki_fmt_time(nb, t);
+		cki_finding(f, "error", "not_yet_valid",
+		    "the certificate is not valid before %s; check this "
+		    "device's clock (date -u) or wait", t);
+	} else if (now > na) {
+		cki_fmt_time(na, t);
+		cki_finding(f, "error", "expired",
+		    "the certificate expired on %s; ask the CA for a new one",
+		    t);
+	} else if (na - now < SOON_DAYS * 86400LL) {
+		cki_fmt_time(na, t);
+		cki_finding(f, "warning", "expires_soon",
+		    "the certificate expires on %s, in %lld days", t,
+		    (long long)((na - now) / 86400));
+	}
+}
+
+static void
+check_names(struct cki_idfindings *f, X509 *leaf, const struct cki_names *n)
+{
+	struct cki_strlist dns = { 0 }, ip = { 0 };
+
+	(void)cki_san_lists(leaf, &dns, &ip);
+	if (dns.n + ip.n == 0) {
+		cki_finding(f, "error", "no_san",
+		    "the certificate has no subject alternative names; "
+		    "clients ignore the CN (RFC 6125 section 6.4.4, and every "
+		    "current browser), so it matches no name: ask the CA to "
+		    "put the names in the SAN");
+		goto out;
+	}
+	for (size_t i = 0; i < n->dns.n; i++) {
+		bool conf = i < n->nconf_dns;
+
+		if (cki_covers_dns(leaf, n->dns.v[i]))
+			continue;
+		cki_finding(f, conf ? "error" : "warning",
+		    conf ? "name_not_covered" : "detected_name_not_covered",
+		    "the certificate does not cover the %s name %s; clients "
+		    "that use it will fail%s", conf ? "configured" :
+		    "detected", n->dns.v[i], conf ? " (remove it from names "
+		    "in certkit.conf, or get a certificate with it)" : "");
+	}
+	for (size_t i = 0; i < n->ip.n; i++) {
+		bool conf = i < n->nconf_ip;
+
+		if (cki_covers_ip(leaf, n->ip.v[i]))
+			continue;
+		cki_finding(f, conf ? "error" : "warning",
+		    conf ? "name_not_covered" : "detected_name_not_covered",
+		    "the certificate does not cover the %s address %s; "
+		    "clients that connect to it will fail%s", conf ?
+		    "configured" : "detected", n->ip.v[i], conf ? " (remove "
+		    "it from ips in certkit.conf, or get a certificate with "
+		    "it)" : "");
+	}
+out:
+	cki_strlist_clear(&dns);
+	cki_strlist_clear(&ip);
+}
+
+/* OpenSSL's verdict on the chain built, at the context's time. */
+static void
+verify_chain(ck_identity *id, struct cki_idfindings *f,
+    const struct cki_material *m)
+{
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *vc = X509_STORE_CTX_new();
+	X509 *anchor = m->root != NULL ? m->root :
+	    sk_X509_num(m->chain) > 0 ?
+	    sk_X509_value(m->chain, sk_X509_num(m->chain) - 1) : m->leaf;
+	X509_VERIFY_PARAM *vp;
+	int r;
+
+	if (st == NULL || vc == NULL || !X509_STORE_add_cert(st, anchor) ||
+	    !X509_STORE_CTX_init(vc, st, m->leaf, m->chain))
+		goto out;
+	vp = X509_STORE_CTX_get0_param(vc);
+	if (m->root == NULL)
+		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_VERIFY_PARAM_set_time(vp, cki_now(id->ctx));
+	X509_VERIFY_PARAM_set_purpose(vp, X509_PURPOSE_SSL_SERVER);
+	r = X509_verify_cert(vc);
+	if (r != 1) {
+		int e = X509_STORE_CTX_get_error(vc);
+		int depth = X509_STORE_CTX_get_error_depth(vc);
+		X509 *bad = X509_STORE_CTX_get_current_cert(vc);
+		char l[300] = "?";
+
+		/* The leaf's own time and usage problems are reported
+		 * above with better words. */
+		if (depth == 0 && (e == X509_V_ERR_CERT_HAS_EXPIRED ||
+		    e == X509_V_ERR_CERT_NOT_YET_VALID ||
+		    e == X509_V_ERR_INVALID_PURPOSE))
+			goto out;
+		if (bad != NULL)
+			label(bad, l, sizeof(l));
+		cki_finding(f, "error", "chain_invalid",
+		    "the chain does not verify at certificate %d %s: %s",
+		    depth + 1, l, X509_verify_cert_error_string(e));
+	}
+out:
+	X509_STORE_CTX_free(vc);
+	X509_STORE_free(st);
+	ERR_clear_error();
+}
+
+ck_status
+cki_check_material(ck_identity *id, struct cki_material *m,
+    STACK_OF(X509) *given, const struct cki_names *n,
+    struct cki_idfindings *f)
+{
+	STACK_OF(X509) *stores[2] = { NULL, NULL };
+	const char *store_name[2] = { "the device's trust store",
+		"the system store" };
+	char trustp[CKI_PATH], l[300], il[300];
+	const char *sys;
+	X509 *cur, *iss;
+	ck_status rv = CK_OK;
+
+	/* The leaf. */
+	if (!X509_check_private_key(m->leaf, m->key)) {
+		ERR_clear_error();
+		cki_finding(f, "error", "key_mismatch",
+		    "the private key (%s) does not belong to the certificate "
+		    "(their public keys differ): give the key the CSR was "
+		    "made with", f->key_from != NULL ? f->key_from : "given");
+	}
+	check_validity(id, f, m->leaf);
+	check_usage(f, m->leaf);
+	check_key(f, m->leaf);
+	check_signature(f, m->leaf, "the certificate");
+	check_names(f, m->leaf, n);
+
+	/* The chain, leaf upwards. */
+	if ((m->chain = sk_X509_new_null()) == NULL)
+		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+	if (is_root(m->leaf)) {
+		cki_finding(f, "info", "self_signed",
+		    "the certificate is self-signed: clients must trust this "
+		    "certificate itself");
+		goto unrelated;
+	}
+	for (cur = m->leaf; sk_X509_num(m->chain) < MAX_DEPTH; cur = iss) {
+		int src = -1;
+
+		if ((iss = find_issuer(given, cur, m->leaf)) == NULL) {
+			if (stores[0] == NULL && stores[1] == NULL) {
+				if (cki_id_path(id, trustp,
+				    "../trust/out/ca-bundle.pem") == CK_OK)
+					stores[0] = load_pem_file(trustp);
+				sys = getenv("SSL_CERT_FILE");
+				stores[1] = load_pem_file(sys != NULL ? sys :
+				    X509_get_default_cert_file());
+			}
+			for (src = 0; src < 2 && iss == NULL; src++)
+				if (stores[src] != NULL &&
+				    (iss = find_issuer(stores[src], cur,
+				    NULL)) != NULL)
+					break;
+			if (iss == NULL && (iss = named_issuer(given, cur,
+			    m->leaf)) != NULL) {
+				/* RFC 5280 section 6.1.3 (a)(1): the name
+				 * matches, the signature does not. */
+				label(cur, l, sizeof(l));
+				label(iss, il, sizeof(il));
+				cki_finding(f, "error", "bad_signature",
+				    "the signature on %s does not verify with "
+				    "the key of its issuer %s: the file is "
+				    "damaged, or the certificate was altered",
+				    l, il);
+				break;
+			}
+			if (iss == NULL) {
+				label(cur, l, sizeof(l));
+				{
+					char *in = cki_name_oneline(
+					    X509_get_issuer_name(cur));
+
+					cki_finding(f, "warning",
+					    "chain_incomplete",
+					    "the issuer of %s, \"%s\", was "
+					    "found neither in the files given "
+					    "nor in the trust store or system "
+					    "store: clients that lack it will "
+					    "fail; give it with --chain",
+					    l, in != NULL ? in : "?");
+					free(in);
+				}
+				break;
+			}
+			label(iss, il, sizeof(il));
+			label(cur, l, sizeof(l));
+			cki_finding(f, "info", "chain_completed",
+			    "the issuer of %s, %s, was taken from %s", l, il,
+			    store_name[src]);
+		}
+		if (!X509_up_ref(iss)) {
+			rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+			goto out;
+		}
+		if (is_root(iss)) {
+			m->root = iss;
+			break;
+		}
+		if (!sk_X509_push(m->chain, iss)) {
+			X509_free(iss);
+			rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+			goto out;
+		}
+		check_signature(f, iss, "the intermediate");
+	}
+	verify_chain(id, f, m);
+unrelated:
+	for (int i = 0; i < sk_X509_num(given); i++) {
+		X509 *x = sk_X509_value(given, i);
+		bool in = X509_cmp(x, m->leaf) == 0 ||
+		    (m->root != NULL && X509_cmp(x, m->root) == 0);
+
+		for (int j = 0; !in && j < sk_X509_num(m->chain); j++)
+			in = X509_cmp(x, sk_X509_value(m->chain, j)) == 0;
+		if (!in) {
+			label(x, l, sizeof(l));
+			cki_finding(f, "warning", "unrelated_certificate",
+			    "certificate %s was given but is not part of the "
+			    "chain; it is left out", l);
+		}
+	}
+out:
+	sk_X509_pop_free(stores[0], X509_free);
+	sk_X509_pop_free(stores[1], X509_free);
+	return rv;
+}
