@@ -1,0 +1,48 @@
+/*
+ * probe.h: fetching what a TLS server presents, without judging it.
+ *
+ * Used by `certkit trust add --from HOST[:PORT]` (the ZPE article's
+ * "Option 4": trust the inspection CA a firewall presents) and by anything
+ * that needs to show a server's chain before deciding what to trust.
+ */
+#ifndef CERTKIT_PROBE_H
+#define CERTKIT_PROBE_H
+
+#include "certkit/certkit.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Connects to host:port and returns the certificate chain the server
+ * presents, in the order it sent it (the leaf first).
+ *
+ * THIS DOES NOT VERIFY ANYTHING. It fetches only: no chain, name, date or
+ * revocation check is made, and the result must never be trusted because
+ * it was fetched. Show it to a person (with fingerprints) and let them
+ * decide.
+ *
+ *  - SNI carries `host` unless it is an IP literal (RFC 6066 section 3).
+ *  - connect_addr, when not NULL, is the address to connect to instead of
+ *    resolving host (curl's --resolve); no proxy is used then.
+ *  - Otherwise HTTPS_PROXY / https_proxy ("http://[user:pass@]host:port")
+ *    is used through an HTTP CONNECT tunnel (RFC 9110 section 9.3.6),
+ *    unless NO_PROXY / no_proxy names the host ("*", a host, or a domain
+ *    suffix; comma-separated).
+ *  - timeout_ms bounds connecting, the proxy and the handshake together
+ *    (<= 0 means 10000). Name resolution uses the system resolver and its
+ *    own timeouts (resolv.conf).
+ *  - A server that requires a client certificate still presents its chain
+ *    first; that chain is returned even though the handshake then fails.
+ *
+ * Errors: CK_E_NETWORK (naming the peer and the stage: resolve, connect,
+ * proxy, TLS), CK_E_USAGE for a bad host or port.
+ */
+ck_status ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
+    const char *connect_addr, int timeout_ms, ck_bundle **chain) CK_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CERTKIT_PROBE_H */

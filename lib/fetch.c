@@ -1,0 +1,492 @@
+/*
+ * fetch.c: ck_fetch_chain(), a blocking TLS client that only fetches the
+ * certificate chain a server presents. It never verifies (see probe.h):
+ * its output is shown to a person, who decides what to trust.
+ *
+ *   resolve ──► connect (non-blocking, poll) ──► [proxy CONNECT] ──► TLS
+ *   handshake (SNI, verification off) ──► the peer's chain
+ *
+ * One deadline covers connect, proxy and handshake. Every failure names
+ * the peer, the stage and what was seen.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "ck_internal.h"
+#include "certkit/probe.h"
+
+struct proxy {
+	char host[256];
+	char port[8];
+	char auth[512]; /* "user:pass", or "" */
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool
+is_ip(const char *h)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+}
+
+static bool
+port_ok(const char *p)
+{
+	char *end;
+	long v;
+
+	if (p == NULL || *p == '\0')
+		return false;
+	errno = 0;
+	v = strtol(p, &end, 10);
+	return errno == 0 && *end == '\0' && v >= 1 && v <= 65535;
+}
+
+/* NO_PROXY: "*", or host names / domain suffixes, comma-separated. */
+static bool
+no_proxy_for(const char *host)
+{
+	const char *np = getenv("NO_PROXY");
+	size_t hl = strlen(host);
+
+	if (np == NULL || np[0] == '\0')
+		np = getenv("no_proxy");
+	if (np == NULL)
+		return false;
+	while (*np != '\0') {
+		size_t n;
+		const char *e;
+
+		while (*np == ',' || isspace((unsigned char)*np))
+			np++;
+		n = strcspn(np, ", \t");
+		e = np;
+		if (n == 1 && *e == '*')
+			return true;
+		if (n > 0 && *e == '.') {
+			e++;
+			n--;
+		}
+		if (n > 0 && (
+		    (hl == n && strncasecmp(host, e, n) == 0) ||
+		    (hl > n && host[hl - n - 1] == '.' &&
+		     strncasecmp(host + hl - n, e, n) == 0)))
+			return true;
+		np += strcspn(np, ",");
+	}
+	return false;
+}
+
+/* "http://[user:pass@]host[:port][/]"; false with a message if bad. */
+static ck_status
+parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
+{
+	const char *s = url, *at, *end, *colon;
+	size_t n;
+
+	memset(p, 0, sizeof(*p));
+	if (strncasecmp(s, "https://", 8) == 0)
+		return cki_err(ctx, CK_E_USAGE,
+		    "proxy %s: only http:// proxies are supported (the tunnel "
+		    "to the server is TLS already)", url);
+	if (strncasecmp(s, "http://", 7) == 0)
+		s += 7;
+	else if (strstr(s, "://") != NULL)
+		return cki_err(ctx, CK_E_USAGE,
+		    "proxy %s: expected http://HOST:PORT", url);
+	end = s + strcspn(s, "/");
+	at = memchr(s, '@', (size_t)(end - s));
+	if (at != NULL) {
+		n = (size_t)(at - s);
+		if (n >= sizeof(p->auth))
+			return cki_err(ctx, CK_E_USAGE, "proxy credentials too long");
+		memcpy(p->auth, s, n);
+		s = at + 1;
+	}
+	if (*s == '[') {
+		const char *rb = memchr(s, ']', (size_t)(end - s));
+
+		if (rb == NULL)
+			return cki_err(ctx, CK_E_USAGE, "proxy %s: unclosed '['",
+			    url);
+		n = (size_t)(rb - s - 1);
+		if (n >= sizeof(p->host))
+			return cki_err(ctx, CK_E_USAGE, "proxy host too long");
+		memcpy(p->host, s + 1, n);
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(s, ':', (size_t)(end - s));
+		n = (size_t)((colon ? colon : end) - s);
+		if (n >= sizeof(p->host))
+			return cki_err(ctx, CK_E_USAGE, "proxy host too long");
+		memcpy(p->host, s, n);
+	}
+	if (colon != NULL) {
+		n = (size_t)(end - colon - 1);
+		if (n == 0 || n >= sizeof(p->port))
+			return cki_err(ctx, CK_E_USAGE, "proxy %s: bad port", url);
+		memcpy(p->port, colon + 1, n);
+	} else {
+		snprintf(p->port, sizeof(p->port), "1080"); /* curl's default */
+	}
+	if (p->host[0] == '\0' || !port_ok(p->port))
+		return cki_err(ctx, CK_E_USAGE,
+		    "proxy %s: expected http://HOST:PORT", url);
+	return CK_OK;
+}
+
+/* Waits for `events` on fd until the deadline; false on timeout. */
+static bool
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = { fd, events, 0 };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		left = deadline - mono_ms();
+		if (left <= 0)
+			return false;
+		r = poll(&pfd, 1, (int)left);
+		if (r > 0)
+			return true;
+		if (r == 0)
+			return false;
+		if (errno != EINTR)
+			return false;
+	}
+}
+
+static ck_status
+connect_to(ck_ctx *ctx, const char *host, const char *port, const char *who,
+    int64_t deadline, int timeout_ms, int *fdp)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char why[512] = "";
+	int fd = -1, r;
+
+	*fdp = -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = AF_UNSPEC;
+	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
+		return cki_err(ctx, CK_E_NETWORK,
+		    "%s: cannot resolve %s: %s", who, host, gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+		char addr[INET6_ADDRSTRLEN + 8] = "?";
+
+		getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL,
+		    0, NI_NUMERICHOST);
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno == EINPROGRESS) {
+			if (!wait_fd(fd, POLLOUT, deadline)) {
+				snprintf(why, sizeof(why), "%s: no answer within "
+				    "%d ms (a firewall dropping packets?)", addr,
+				    timeout_ms);
+				close(fd);
+				fd = -1;
+				break;
+			}
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+			    err == 0)
+				break;
+		} else {
+			err = errno;
+		}
+		snprintf(why, sizeof(why), "%s: %s", addr, strerror(err));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		return cki_err(ctx, CK_E_NETWORK, "%s: cannot connect (%s)", who,
+		    why[0] ? why : "no usable address");
+	*fdp = fd;
+	return CK_OK;
+}
+
+static ck_status
+send_all(ck_ctx *ctx, int fd, const char *buf, size_t len, const char *who,
+    int64_t deadline)
+{
+	while (len > 0) {
+		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (w > 0) {
+			buf += w;
+			len -= (size_t)w;
+			continue;
+		}
+		if (w == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (!wait_fd(fd, POLLOUT, deadline))
+				return cki_err(ctx, CK_E_NETWORK, "%s: timed out "
+				    "sending", who);
+			continue;
+		}
+		return cki_err(ctx, CK_E_NETWORK, "%s: send failed: %s", who,
+		    strerror(errno));
+	}
+	return CK_OK;
+}
+
+/* HTTP CONNECT through the proxy (RFC 9110 section 9.3.6). */
+static ck_status
+tunnel(ck_ctx *ctx, int fd, const struct proxy *p, const char *host,
+    const char *port, int64_t deadline)
+{
+	char req[2048], resp[4096], who[300], auth[800] = "";
+	const char *lb = strchr(host, ':') ? "[" : "", *rb = lb[0] ? "]" : "";
+	size_t got = 0;
+	int code = 0, n;
+	ck_status rv;
+
+	snprintf(who, sizeof(who), "proxy %s:%s", p->host, p->port);
+	if (p->auth[0] != '\0') {
+		unsigned char b64[700];
+
+		/* RFC 7617: Basic credentials, base64 of "user:pass". */
+		EVP_EncodeBlock(b64, (const unsigned char *)p->auth,
+		    (int)strlen(p->auth));
+		snprintf(auth, sizeof(auth), "Proxy-Authorization: Basic %s\r\n",
+		    b64);
+		OPENSSL_cleanse(b64, sizeof(b64));
+	}
+	n = snprintf(req, sizeof(req), "CONNECT %s%s%s:%s HTTP/1.1\r\n"
+	    "Host: %s%s%s:%s\r\nUser-Agent: certkit/%s\r\n%s\r\n", lb, host, rb,
+	    port, lb, host, rb, port, CERTKIT_VERSION, auth);
+	OPENSSL_cleanse(auth, sizeof(auth));
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return cki_err(ctx, CK_E_USAGE, "host name too long");
+	rv = send_all(ctx, fd, req, (size_t)n, who, deadline);
+	OPENSSL_cleanse(req, sizeof(req));
+	if (rv != CK_OK)
+		return rv;
+	/* Read the response head one byte at a time: nothing of the TLS
+	 * stream behind it may be consumed. */
+	while (got + 1 < sizeof(resp)) {
+		ssize_t r = recv(fd, resp + got, 1, 0);
+
+		if (r == 1) {
+			got++;
+			if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
+				break;
+			continue;
+		}
+		if (r == 0)
+			return cki_err(ctx, CK_E_NETWORK, "%s: closed the "
+			    "connection before answering CONNECT %s:%s", who,
+			    host, port);
+		if (errno == EAGAIN || errno == EINTR) {
+			if (!wait_fd(fd, POLLIN, deadline))
+				return cki_err(ctx, CK_E_NETWORK, "%s: no answer "
+				    "to CONNECT %s:%s in time", who, host, port);
+			continue;
+		}
+		return cki_err(ctx, CK_E_NETWORK, "%s: %s", who, strerror(errno));
+	}
+	resp[got] = '\0';
+	resp[strcspn(resp, "\r\n")] = '\0';
+	if (sscanf(resp, "HTTP/%*d.%*d %d", &code) != 1)
+		return cki_err(ctx, CK_E_NETWORK, "%s: expected an HTTP answer to "
+		    "CONNECT, got \"%.60s\"", who, resp);
+	if (code != 200)
+		return cki_err(ctx, CK_E_NETWORK, "%s refused CONNECT %s:%s: "
+		    "\"%.100s\"%s", who, host, port, resp, code == 407 ?
+		    " (give credentials as http://user:pass@proxy:port)" : "");
+	return CK_OK;
+}
+
+static ck_status
+handshake(ck_ctx *ctx, int fd, const char *host, const char *who,
+    int64_t deadline, int timeout_ms, ck_bundle **chain)
+{
+	SSL_CTX *sctx = NULL;
+	SSL *ssl = NULL;
+	STACK_OF(X509) *sk;
+	ck_bundle *b = NULL;
+	ck_status rv = CK_E_NETWORK;
+	int r;
+
+	ERR_clear_error();
+	if ((sctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    (ssl = SSL_new(sctx)) == NULL) {
+		rv = cki_err(ctx, CK_E_INTERNAL, "cannot set up TLS (%s)",
+		    cki_ossl_reason());
+		goto err;
+	}
+	/* Fetching, not trusting: accept whatever the server offers so that
+	 * even an old appliance's chain can be shown. */
+	SSL_CTX_set_verify(sctx, SSL_VERIFY_NONE, NULL);
+	SSL_set_security_level(ssl, 0);
+	(void)SSL_set_min_proto_version(ssl, TLS1_VERSION);
+	/* RFC 6066 section 3: HostName is a DNS name, never an IP literal. */
+	if (!is_ip(host) && !SSL_set_tlsext_host_name(ssl, host)) {
+		rv = cki_err(ctx, CK_E_USAGE, "%s: cannot send '%s' as SNI", who,
+		    host);
+		goto err;
+	}
+	if (!SSL_set_fd(ssl, fd)) {
+		rv = cki_err(ctx, CK_E_INTERNAL, "SSL_set_fd failed");
+		goto err;
+	}
+	SSL_set_connect_state(ssl);
+	for (;;) {
+		ERR_clear_error();
+		r = SSL_do_handshake(ssl);
+		if (r == 1)
+			break;
+		switch (SSL_get_error(ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+			if (!wait_fd(fd, POLLIN, deadline))
+				goto timeout;
+			continue;
+		case SSL_ERROR_WANT_WRITE:
+			if (!wait_fd(fd, POLLOUT, deadline))
+				goto timeout;
+			continue;
+		default:
+			break;
+		}
+		/* A server that wants a client certificate has shown its
+		 * chain before it refuses us: keep it. */
+		if (SSL_get0_peer_certificate(ssl) != NULL)
+			break;
+		if (ERR_peek_last_error() != 0 &&
+		    ERR_GET_REASON(ERR_peek_last_error()) ==
+		    SSL_R_WRONG_VERSION_NUMBER)
+			rv = cki_err(ctx, CK_E_NETWORK,
+			    "%s: the peer did not answer with TLS (is this a TLS "
+			    "port? plain HTTP answers like this)", who);
+		else
+			rv = cki_err(ctx, CK_E_NETWORK,
+			    "%s: TLS handshake failed before the server sent "
+			    "its certificate (%s)", who,
+			    ERR_peek_last_error() ? cki_ossl_reason() :
+			    "connection closed");
+		goto err;
+	}
+	sk = SSL_get_peer_cert_chain(ssl);
+	if (sk == NULL || sk_X509_num(sk) == 0) {
+		rv = cki_err(ctx, CK_E_NETWORK, "%s: the server sent no "
+		    "certificate (an anonymous or PSK-only server)", who);
+		goto err;
+	}
+	if ((b = ck_bundle_new()) == NULL)
+		goto nomem;
+	for (int i = 0; i < sk_X509_num(sk); i++) {
+		X509 *x = sk_X509_value(sk, i);
+		char origin[480];
+		ck_cert *c;
+
+		snprintf(origin, sizeof(origin), "%s certificate %d (depth %d)",
+		    who, i + 1, i);
+		if (!X509_up_ref(x) || (c = cki_cert_wrap(x)) == NULL)
+			goto nomem;
+		if (cki_bundle_push(b, CK_OBJ_CERT, c, origin) != CK_OK) {
+			ck_cert_free(c);
+			goto nomem;
+		}
+	}
+	*chain = b;
+	b = NULL;
+	rv = CK_OK;
+	goto err;
+timeout:
+	rv = cki_err(ctx, CK_E_NETWORK, "%s: the TLS handshake did not finish "
+	    "within %d ms (a server that speaks something else, or a slow "
+	    "link)", who, timeout_ms);
+	goto err;
+nomem:
+	rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
+err:
+	ck_bundle_free(b);
+	SSL_free(ssl);
+	SSL_CTX_free(sctx);
+	return rv;
+}
+
+ck_status
+ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
+    const char *connect_addr, int timeout_ms, ck_bundle **chain)
+{
+	struct proxy px;
+	const char *purl = NULL;
+	char who[400];
+	int64_t deadline;
+	int fd = -1;
+	ck_status rv;
+
+	cki_begin(ctx);
+	*chain = NULL;
+	if (host == NULL || host[0] == '\0' || strlen(host) > 253)
+		return cki_err(ctx, CK_E_USAGE, "expected a host name or address");
+	if (port == NULL)
+		port = "443";
+	if (!port_ok(port))
+		return cki_err(ctx, CK_E_USAGE, "%s: port '%s' is not a number "
+		    "from 1 to 65535", host, port);
+	if (timeout_ms <= 0)
+		timeout_ms = 10000;
+	deadline = mono_ms() + timeout_ms;
+	snprintf(who, sizeof(who), "%s%s%s:%s", strchr(host, ':') ? "[" : "",
+	    host, strchr(host, ':') ? "]" : "", port);
+	if (connect_addr == NULL) {
+		purl = getenv("HTTPS_PROXY");
+		if (purl == NULL || purl[0] == '\0')
+			purl = getenv("https_proxy");
+		if (purl != NULL && (purl[0] == '\0' || no_proxy_for(host)))
+			purl = NULL;
+	}
+	if (purl != NULL) {
+		if ((rv = parse_proxy(ctx, purl, &px)) != CK_OK)
+			return rv;
+		snprintf(who, sizeof(who), "%s%s%s:%s (via proxy %s:%s)",
+		    strchr(host, ':') ? "[" : "", host,
+		    strchr(host, ':') ? "]" : "", port, px.host, px.port);
+		if ((rv = connect_to(ctx, px.host, px.port, who, deadline,
+		         timeout_ms, &fd)) != CK_OK ||
+		    (rv = tunnel(ctx, fd, &px, host, port, deadline)) != CK_OK)
+			goto err;
+		OPENSSL_cleanse(&px, sizeof(px));
+	} else if ((rv = connect_to(ctx, connect_addr ? connect_addr : host,
+	                port, who, deadline, timeout_ms, &fd)) != CK_OK) {
+		goto err;
+	}
+	rv = handshake(ctx, fd, host, who, deadline, timeout_ms, chain);
+err:
+	OPENSSL_cleanse(&px, sizeof(px));
+	if (fd != -1)
+		close(fd);
+	return rv;
+}

@@ -1,0 +1,1781 @@
+/*
+ * trust.c: the layered trust store: its layout, its lock, reading its
+ * inputs, and the changes (add, remove, distrust).
+ *
+ * The effective store is the system roots, plus the custom anchors, minus
+ * the distrusted certificates. Everything lives under HOME/trust:
+ *
+ *   trust/
+ *     .lock                 flock(2) target; holds the pid of the writer
+ *     anchors/ALIAS.pem     one custom anchor per file (format A)
+ *     distrust/KIND-HEX     one distrust entry per file (format B)
+ *     truststore.password   PKCS#12 password, mode 0600 (optional; first
+ *                           line; absent means "changeit")
+ *     generations/NNNNNN/   one complete build of the outputs:
+ *         ca-bundle.pem       PEM bundle, "# label" line before each cert
+ *         certs/HHHHHHHH.N    OpenSSL hashed directory (regular files)
+ *         truststore.p12      PKCS#12, every cert a Java trusted entry
+ *         manifest.json       what was built, when, from what
+ *     out -> generations/NNNNNN   a symlink: the only commit point
+ *
+ * Format A, an anchor file: a PEM certificate, preceded by comment lines
+ * ("# alias: ...", "# subject: ...", "# added: ...", "# from: ..."). The
+ * alias is the file name without ".pem"; the comments are informative
+ * only. Any format the loader reads is accepted, but the file must hold
+ * exactly one certificate. Files whose names start with "." or end in "~",
+ * and the atomic writer's "*.tmp.PID" files, are ignored; any other name
+ * that does not end in ".pem" is an error (it would otherwise be silently
+ * left out, as update-ca-certificates does with files not named *.crt).
+ *
+ * Format B, a distrust entry: the name is "sha256-" or "spki-" followed by
+ * 64 lower-case hex digits: the SHA-256 of the DER certificate, or of its
+ * DER SubjectPublicKeyInfo (RFC 7469 section 2.4, which matches every
+ * certificate of that key). The name alone decides what is distrusted.
+ * The content is informative "key: value" lines ("reason", "date",
+ * "subject"); "#" lines and unknown keys are ignored. Any other name is an
+ * error, for the same reason as above.
+ *
+ * Invariants:
+ *  1. A change (add, remove, distrust) holds the exclusive lock from before
+ *     it reads the inputs until the outputs are rebuilt; readers take the
+ *     shared lock. The lock is waited for at most lock_timeout_ms, then the
+ *     call fails with CK_E_LOCKED naming the holder.
+ *  2. A change is all or nothing: if the rebuild fails, the input files it
+ *     wrote are removed (or restored) before the error is returned.
+ *  3. The outputs always come from one in-memory effective set, and are
+ *     published by one rename(2) of the "out" symlink (trust_build.c).
+ *  4. Distrust wins over every layer: a distrusted certificate never
+ *     reaches an output, whichever layer brings it back.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "trust_int.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static char *
+pjoin(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s/%s", a, b);
+	return p;
+}
+
+int64_t
+cki_mtime_ns(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1)
+		return 0;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+void
+cki_x509_fp(X509 *x, char fp[65])
+{
+	ck_cert c = { x };
+
+	ck_cert_sha256(&c, fp);
+}
+
+void
+cki_x509_spki(X509 *x, char spki[65])
+{
+	ck_cert c = { x };
+
+	ck_cert_spki_sha256(&c, spki);
+}
+
+static char *
+name_entry(X509 *x, int nid)
+{
+	X509_NAME *n = X509_get_subject_name(x);
+	int i = X509_NAME_get_index_by_NID(n, nid, -1);
+	unsigned char *utf8 = NULL;
+	char *out;
+	int len;
+
+	if (i < 0)
+		return NULL;
+	len = ASN1_STRING_to_UTF8(&utf8,
+	    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+	if (len <= 0) {
+		OPENSSL_free(utf8);
+		return NULL;
+	}
+	out = strndup((char *)utf8, (size_t)len);
+	OPENSSL_free(utf8);
+	return out;
+}
+
+char *
+cki_x509_label(X509 *x)
+{
+	char *s;
+
+	if ((s = name_entry(x, NID_commonName)) != NULL)
+		return s;
+	if ((s = name_entry(x, NID_organizationalUnitName)) != NULL)
+		return s;
+	if ((s = name_entry(x, NID_organizationName)) != NULL)
+		return s;
+	return cki_name_oneline(X509_get_subject_name(x));
+}
+
+const char *
+cki_x509_validity(X509 *x, int64_t now)
+{
+	int64_t nb = 0, na = 0;
+
+	cki_asn1_time(X509_get0_notBefore(x), &nb);
+	cki_asn1_time(X509_get0_notAfter(x), &na);
+	if (now < nb)
+		return "not_yet_valid";
+	if (now > na)
+		return "expired";
+	return "valid";
+}
+
+void
+cki_x509_key(X509 *x, char *buf, size_t size, int *rsa_bits)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	char group[64];
+	size_t glen = 0;
+
+	*rsa_bits = 0;
+	if (pk == NULL) {
+		snprintf(buf, size, "unknown");
+		return;
+	}
+	if (EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "RSA-PSS")) {
+		*rsa_bits = EVP_PKEY_get_bits(pk);
+		snprintf(buf, size, "RSA %d", *rsa_bits);
+	} else if (EVP_PKEY_is_a(pk, "EC") &&
+	    EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof(group),
+	        &glen)) {
+		snprintf(buf, size, "EC %s",
+		    strcmp(group, "prime256v1") == 0 ? "P-256" :
+		    strcmp(group, "secp384r1") == 0 ? "P-384" :
+		    strcmp(group, "secp521r1") == 0 ? "P-521" : group);
+	} else {
+		snprintf(buf, size, "%s %d", EVP_PKEY_get0_type_name(pk),
+		    EVP_PKEY_get_bits(pk));
+	}
+}
+
+bool
+cki_fp_parse(const char *in, char out[65], enum cki_pin *kind,
+    bool *explicit_kind)
+{
+	static const char *const cert_prefix[] = { "sha256:", "sha256=",
+		"sha256 fingerprint=", "sha2-256:", NULL };
+	static const char *const spki_prefix[] = { "spki:", "spki-",
+		"pin-sha256:", NULL };
+	size_t n = 0;
+
+	*kind = CKI_PIN_CERT;
+	*explicit_kind = false;
+	while (isspace((unsigned char)*in))
+		in++;
+	for (int i = 0; cert_prefix[i] != NULL; i++)
+		if (strncasecmp(in, cert_prefix[i], strlen(cert_prefix[i])) == 0) {
+			in += strlen(cert_prefix[i]);
+			*explicit_kind = true;
+			break;
+		}
+	for (int i = 0; !*explicit_kind && spki_prefix[i] != NULL; i++)
+		if (strncasecmp(in, spki_prefix[i], strlen(spki_prefix[i])) == 0) {
+			in += strlen(spki_prefix[i]);
+			*kind = CKI_PIN_SPKI;
+			*explicit_kind = true;
+		}
+	if (!*explicit_kind && strncasecmp(in, "sha256-", 7) == 0) {
+		in += 7;
+		*explicit_kind = true;
+	}
+	for (; *in != '\0'; in++) {
+		if (*in == ':' || *in == ' ')
+			continue;
+		if (!isxdigit((unsigned char)*in) || n >= 64)
+			return false;
+		out[n++] = (char)tolower((unsigned char)*in);
+	}
+	out[n] = '\0';
+	return n == 64;
+}
+
+ck_status
+cki_trust_json_out(ck_trust *t, json_t *doc, char **json)
+{
+	*json = NULL;
+	if (doc == NULL)
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	*json = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (*json == NULL)
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	return CK_OK;
+}
+
+json_t *
+cki_trust_cert_json(const struct cki_tcert *c, int64_t now)
+{
+	char *label = cki_x509_label(c->x);
+	char *subj = cki_name_oneline(X509_get_subject_name(c->x));
+	char *iss = cki_name_oneline(X509_get_issuer_name(c->x));
+	char nb[32], na[32], key[96];
+	int64_t tnb = 0, tna = 0;
+	int rsa;
+	json_t *o, *src;
+
+	cki_asn1_time(X509_get0_notBefore(c->x), &tnb);
+	cki_asn1_time(X509_get0_notAfter(c->x), &tna);
+	cki_fmt_time(tnb, nb);
+	cki_fmt_time(tna, na);
+	cki_x509_key(c->x, key, sizeof(key), &rsa);
+	src = json_array();
+	if (c->src & CKI_SRC_SYSTEM)
+		json_array_append_new(src, json_string("system"));
+	if (c->src & CKI_SRC_CUSTOM)
+		json_array_append_new(src, json_string("custom"));
+	o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:s, s:s, s:s, s:s, s:b,"
+	    " s:b, s:s, s:o}",
+	    "alias", c->alias, "label", label, "subject", subj, "issuer", iss,
+	    "sha256", c->fp, "spki_sha256", c->spki, "not_before", nb,
+	    "not_after", na, "validity", cki_x509_validity(c->x, now),
+	    "is_ca", X509_check_ca(c->x) != 0,
+	    "self_signed", X509_self_signed(c->x, 0) == 1, "key", key,
+	    "source", src);
+	if (o != NULL && c->distrusted != NULL)
+		json_object_set_new(o, "distrusted", json_pack("{s:s, s:s?, s:s?}",
+		    "by", c->distrusted->kind == CKI_PIN_SPKI ? "spki" : "sha256",
+		    "reason", c->distrusted->reason, "date", c->distrusted->date));
+	free(label);
+	free(subj);
+	free(iss);
+	return o;
+}
+
+/* ---- open / free -------------------------------------------------------- */
+
+ck_status
+ck_trust_open(ck_ctx *ctx, const char *home, ck_trust **out)
+{
+	ck_trust *t = NULL;
+	ck_status rv = CK_E_NOMEM;
+
+	cki_begin(ctx);
+	*out = NULL;
+	if (home == NULL || home[0] == '\0')
+		return cki_err(ctx, CK_E_USAGE,
+		    "no state directory given: expected --home DIR or "
+		    "$CERTKIT_HOME");
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		goto err;
+	t->ctx = ctx;
+	t->lock_fd = -1;
+	t->lock_timeout_ms = 10000;
+	if ((t->dir = pjoin(home, "trust")) == NULL ||
+	    (t->anchors = pjoin(t->dir, "anchors")) == NULL ||
+	    (t->distrust = pjoin(t->dir, "distrust")) == NULL ||
+	    (t->gens = pjoin(t->dir, "generations")) == NULL ||
+	    (t->out = pjoin(t->dir, "out")) == NULL ||
+	    (t->bundle = pjoin(t->out, "ca-bundle.pem")) == NULL ||
+	    (t->certs = pjoin(t->out, "certs")) == NULL ||
+	    (t->p12 = pjoin(t->out, "truststore.p12")) == NULL ||
+	    (t->pwfile = pjoin(t->dir, "truststore.password")) == NULL)
+		goto err;
+	*out = t;
+	return CK_OK;
+err:
+	ck_trust_free(t);
+	return cki_err(ctx, rv, "out of memory");
+}
+
+void
+ck_trust_free(ck_trust *t)
+{
+	if (t == NULL)
+		return;
+	cki_trust_unlock(t);
+	free(t->dir);
+	free(t->anchors);
+	free(t->distrust);
+	free(t->gens);
+	free(t->out);
+	free(t->bundle);
+	free(t->certs);
+	free(t->p12);
+	free(t->pwfile);
+	free(t->system);
+	free(t);
+}
+
+ck_status
+ck_trust_set_system_bundle(ck_trust *t, const char *path)
+{
+	char *p = NULL;
+
+	cki_begin(t->ctx);
+	if (path != NULL && (p = strdup(path)) == NULL)
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	free(t->system);
+	t->system = p;
+	return CK_OK;
+}
+
+void
+ck_trust_set_lock_timeout_ms(ck_trust *t, int ms)
+{
+	t->lock_timeout_ms = ms < 0 ? 0 : ms;
+}
+
+const char *
+ck_trust_dir(const ck_trust *t)
+{
+	return t->dir;
+}
+
+const char *
+ck_trust_bundle_path(const ck_trust *t)
+{
+	return t->bundle;
+}
+
+const char *
+ck_trust_certs_path(const ck_trust *t)
+{
+	return t->certs;
+}
+
+const char *
+ck_trust_p12_path(const ck_trust *t)
+{
+	return t->p12;
+}
+
+/* ---- the lock ----------------------------------------------------------- */
+
+/*
+ * flock(2) on trust/.lock. The writer leaves its pid in the file, so the
+ * error can name it. Readers take a shared lock so that they never read the
+ * anchors while a change is half-applied; when the store does not exist
+ * yet there is nothing to protect and no lock is taken.
+ */
+ck_status
+cki_trust_lock(ck_trust *t, bool exclusive)
+{
+	char path[PATH_MAX], pid[32];
+	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	int waited = 0, fd;
+	ck_status st;
+
+	if (t->lock_fd != -1)
+		return CK_OK;
+	if (snprintf(path, sizeof(path), "%s/.lock", t->dir) >= (int)sizeof(path))
+		return cki_err(t->ctx, CK_E_USAGE, "%s: path too long", t->dir);
+	if (exclusive && (st = cki_mkdirs(t->ctx, t->dir, 0755)) != CK_OK)
+		return st;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1 && !exclusive && (errno == EACCES || errno == EROFS))
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1 && !exclusive && errno == ENOENT)
+		return CK_OK;
+	if (fd == -1)
+		return cki_err(t->ctx, CK_E_IO, "%s: cannot open the lock file: %s",
+		    path, strerror(errno));
+	while (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			st = cki_err(t->ctx, CK_E_IO, "%s: flock failed: %s", path,
+			    strerror(errno));
+			close(fd);
+			return st;
+		}
+		if (waited >= t->lock_timeout_ms) {
+			ssize_t r = pread(fd, pid, sizeof(pid) - 1, 0);
+
+			pid[r > 0 ? r : 0] = '\0';
+			pid[strcspn(pid, "\r\n")] = '\0';
+			close(fd);
+			return cki_err(t->ctx, CK_E_LOCKED,
+			    "%s: another process is changing the trust store "
+			    "(%s%s); waited %d ms. Try again when it has "
+			    "finished; `fuser %s` shows who holds it", path,
+			    pid[0] ? "pid " : "holder unknown", pid,
+			    t->lock_timeout_ms, path);
+		}
+		nanosleep(&nap, NULL);
+		waited += 20;
+	}
+	if (exclusive) {
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+		if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n)
+			(void)0; /* the pid is only a hint for the message */
+	}
+	t->lock_fd = fd;
+	return CK_OK;
+}
+
+void
+cki_trust_unlock(ck_trust *t)
+{
+	if (t->lock_fd == -1)
+		return;
+	(void)flock(t->lock_fd, LOCK_UN);
+	close(t->lock_fd);
+	t->lock_fd = -1;
+}
+
+/* ---- reading the inputs ------------------------------------------------- */
+
+/* Editor backups, dotfiles and the atomic writer's temporaries. */
+static bool
+ignored_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	return n[0] == '.' || (len > 0 && n[len - 1] == '~') ||
+	    strstr(n, ".tmp.") != NULL;
+}
+
+static int
+anchor_cmp(const void *a, const void *b)
+{
+	const struct cki_anchor *x = a, *y = b;
+
+	return strcasecmp(x->alias, y->alias);
+}
+
+static ck_status
+load_anchors(ck_trust *t, struct cki_tstate *s)
+{
+	DIR *d;
+	struct dirent *de;
+	ck_bundle *b = NULL;
+	size_t cap = 0;
+	ck_status rv = CK_OK;
+
+	if ((d = opendir(t->anchors)) == NULL) {
+		if (errno == ENOENT)
+			return CK_OK;
+		return cki_err(t->ctx, CK_E_IO, "%s: cannot read directory: %s",
+		    t->anchors, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct cki_anchor *a;
+		size_t len = strlen(de->d_name);
+		char *path;
+
+		if (ignored_name(de->d_name))
+			continue;
+		if ((path = pjoin(t->anchors, de->d_name)) == NULL) {
+			rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		if (len <= 4 || strcmp(de->d_name + len - 4, ".pem") != 0) {
+			rv = cki_err(t->ctx, CK_E_FORMAT,
+			    "%s: not named ALIAS.pem; certkit reads only .pem "
+			    "files in %s. Rename it, or add it with `certkit "
+			    "trust add FILE` and delete it", path, t->anchors);
+			free(path);
+			goto err;
+		}
+		if ((rv = ck_load_file(t->ctx, path, &b)) != CK_OK) {
+			free(path);
+			goto err;
+		}
+		if (ck_bundle_count(b, CK_OBJ_CERT) != 1) {
+			rv = cki_err(t->ctx, CK_E_FORMAT,
+			    "%s: an anchor file must hold exactly one "
+			    "certificate; it holds %zu. Move it away and add it "
+			    "with `certkit trust add`, which splits bundles",
+			    path, ck_bundle_count(b, CK_OBJ_CERT));
+			free(path);
+			goto err;
+		}
+		if (s->nanchors == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct cki_anchor *na = realloc(s->anchors,
+			    ncap * sizeof(*na));
+
+			if (na == NULL) {
+				free(path);
+				rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+				goto err;
+			}
+			s->anchors = na;
+			cap = ncap;
+		}
+		a = &s->anchors[s->nanchors];
+		memset(a, 0, sizeof(*a));
+		a->path = path;
+		a->alias = strndup(de->d_name, len - 4);
+		a->x = ck_bundle_get0_cert(b, 0)->x509;
+		if (a->alias == NULL || !X509_up_ref(a->x)) {
+			a->x = NULL;
+			free(a->alias);
+			free(path);
+			rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		s->nanchors++;
+		cki_x509_fp(a->x, a->fp);
+		cki_x509_spki(a->x, a->spki);
+		ck_bundle_free(b);
+		b = NULL;
+	}
+	if (s->nanchors > 1)
+		qsort(s->anchors, s->nanchors, sizeof(*s->anchors), anchor_cmp);
+err:
+	ck_bundle_free(b);
+	closedir(d);
+	return rv;
+}
+
+static char *
+field(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol != NULL ? (size_t)(eol - p) : strlen(p);
+
+		if (len > klen && strncasecmp(p, key, klen) == 0 &&
+		    p[klen] == ':') {
+			const char *v = p + klen + 1;
+			size_t vl = len - klen - 1;
+
+			while (vl > 0 && isspace((unsigned char)*v)) {
+				v++;
+				vl--;
+			}
+			while (vl > 0 && isspace((unsigned char)v[vl - 1]))
+				vl--;
+			return vl > 0 ? strndup(v, vl) : NULL;
+		}
+		p = eol != NULL ? eol + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void
+distrust_clear(struct cki_distrust *e)
+{
+	free(e->path);
+	free(e->reason);
+	free(e->date);
+	free(e->subject);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Parses a distrust entry's name into kind and hex (format B). */
+static bool
+distrust_name(const char *n, enum cki_pin *kind, char hex[65])
+{
+	const char *h;
+
+	if (strncmp(n, "sha256-", 7) == 0) {
+		*kind = CKI_PIN_CERT;
+		h = n + 7;
+	} else if (strncmp(n, "spki-", 5) == 0) {
+		*kind = CKI_PIN_SPKI;
+		h = n + 5;
+	} else {
+		return false;
+	}
+	if (strlen(h) != 64)
+		return false;
+	for (int i = 0; i < 64; i++)
+		if (!isxdigit((unsigned char)h[i]) || isupper((unsigned char)h[i]))
+			return false;
+	memcpy(hex, h, 65);
+	return true;
+}
+
+static ck_status
+load_distrust(ck_trust *t, struct cki_tstate *s)
+{
+	DIR *d;
+	struct dirent *de;
+	size_t cap = 0;
+	ck_status rv = CK_OK;
+
+	if ((d = opendir(t->distrust)) == NULL) {
+		if (errno == ENOENT)
+			return CK_OK;
+		return cki_err(t->ctx, CK_E_IO, "%s: cannot read directory: %s",
+		    t->distrust, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct cki_distrust e = { 0 };
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		char *text;
+
+		if (ignored_name(de->d_name))
+			continue;
+		if ((e.path = pjoin(t->distrust, de->d_name)) == NULL) {
+			rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		if (!distrust_name(de->d_name, &e.kind, e.hex)) {
+			rv = cki_err(t->ctx, CK_E_FORMAT,
+			    "%s: not a distrust entry: the name must be "
+			    "sha256-HEX or spki-HEX (64 lower-case hex digits). "
+			    "Use `certkit trust distrust` to make entries",
+			    e.path);
+			distrust_clear(&e);
+			goto err;
+		}
+		if ((rv = cki_read_file(t->ctx, e.path, &buf, &len)) != CK_OK) {
+			distrust_clear(&e);
+			goto err;
+		}
+		if ((text = strndup((char *)buf, len)) != NULL) {
+			e.reason = field(text, "reason");
+			e.date = field(text, "date");
+			e.subject = field(text, "subject");
+			free(text);
+		}
+		free(buf);
+		if (s->ndist == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct cki_distrust *nd = realloc(s->dist,
+			    ncap * sizeof(*nd));
+
+			if (nd == NULL) {
+				distrust_clear(&e);
+				rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+				goto err;
+			}
+			s->dist = nd;
+			cap = ncap;
+		}
+		s->dist[s->ndist++] = e;
+	}
+err:
+	closedir(d);
+	return rv;
+}
+
+/* The system bundle must not be certkit's own output: the anchors would
+ * then become "system" roots that no removal could take out again. */
+static ck_status
+check_not_ours(ck_trust *t, const char *sys)
+{
+	char rs[PATH_MAX], rd[PATH_MAX];
+	size_t n;
+
+	if (realpath(sys, rs) == NULL || realpath(t->dir, rd) == NULL)
+		return CK_OK;
+	n = strlen(rd);
+	if (strncmp(rs, rd, n) == 0 && (rs[n] == '/' || rs[n] == '\0'))
+		return cki_err(t->ctx, CK_E_USAGE,
+		    "%s: the system bundle is certkit's own output (%s); the "
+		    "system roots must come from elsewhere, or removed anchors "
+		    "would stay trusted. Unset SSL_CERT_FILE for certkit, or "
+		    "point it at the distribution's bundle (%s)", sys, rs,
+		    CKI_TRUST_DEFAULT_SYSTEM);
+	return CK_OK;
+}
+
+static ck_status
+load_system(ck_trust *t, struct cki_tstate *s)
+{
+	const char *env = getenv("SSL_CERT_FILE");
+	bool dflt = false;
+	ck_bundle *b = NULL;
+	struct stat st;
+	ck_status rv;
+
+	if (t->system != NULL)
+		s->system_path = strdup(t->system);
+	else if (env != NULL && env[0] != '\0')
+		s->system_path = strdup(env);
+	else {
+		s->system_path = strdup(CKI_TRUST_DEFAULT_SYSTEM);
+		dflt = true;
+	}
+	if ((s->system = sk_X509_new_null()) == NULL || s->system_path == NULL)
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	if (stat(s->system_path, &st) == -1 && errno == ENOENT && dflt) {
+		/* No ca-certificates package: the store is the anchors. */
+		s->system_missing = true;
+		return CK_OK;
+	}
+	if ((rv = check_not_ours(t, s->system_path)) != CK_OK)
+		return rv;
+	if ((rv = ck_load_file(t->ctx, s->system_path, &b)) != CK_OK) {
+		char msg[CKI_ERRLEN];
+
+		snprintf(msg, sizeof(msg), "%s", ck_ctx_error(t->ctx));
+		return cki_err(t->ctx, rv, "system bundle: %s", msg);
+	}
+	s->system_mtime = cki_mtime_ns(s->system_path);
+	for (size_t i = 0; i < ck_bundle_count(b, CK_OBJ_CERT); i++) {
+		X509 *x = ck_bundle_get0_cert(b, i)->x509;
+
+		if (!X509_up_ref(x))
+			goto nomem;
+		if (sk_X509_push(s->system, x) <= 0) {
+			X509_free(x);
+			goto nomem;
+		}
+	}
+	ck_bundle_free(b);
+	return CK_OK;
+nomem:
+	ck_bundle_free(b);
+	return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+}
+
+static ck_status
+add_all(ck_trust *t, struct cki_tstate *s, X509 *x, const char *fp,
+    unsigned int src, const char *alias, size_t *cap)
+{
+	struct cki_tcert *c;
+
+	for (size_t i = 0; i < s->nall; i++)
+		if (memcmp(s->all[i].fp, fp, 64) == 0) {
+			s->all[i].src |= src;
+			if (alias != NULL && s->all[i].alias == NULL)
+				s->all[i].alias = alias;
+			return CK_OK;
+		}
+	if (s->nall == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 256;
+		struct cki_tcert *na = realloc(s->all, ncap * sizeof(*na));
+
+		if (na == NULL)
+			return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+		s->all = na;
+		*cap = ncap;
+	}
+	c = &s->all[s->nall++];
+	memset(c, 0, sizeof(*c));
+	c->x = x;
+	memcpy(c->fp, fp, 65);
+	cki_x509_spki(x, c->spki);
+	c->src = src;
+	c->alias = alias;
+	return CK_OK;
+}
+
+ck_status
+cki_trust_state_load(ck_trust *t, struct cki_tstate **out)
+{
+	struct cki_tstate *s;
+	size_t cap = 0;
+	int64_t m;
+	ck_status rv;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	if ((rv = load_system(t, s)) != CK_OK ||
+	    (rv = load_anchors(t, s)) != CK_OK ||
+	    (rv = load_distrust(t, s)) != CK_OK)
+		goto err;
+	for (int i = 0; i < sk_X509_num(s->system); i++) {
+		X509 *x = sk_X509_value(s->system, i);
+		char fp[65];
+
+		cki_x509_fp(x, fp);
+		if ((rv = add_all(t, s, x, fp, CKI_SRC_SYSTEM, NULL, &cap)) !=
+		    CK_OK)
+			goto err;
+	}
+	for (size_t i = 0; i < s->nanchors; i++)
+		if ((rv = add_all(t, s, s->anchors[i].x, s->anchors[i].fp,
+		         CKI_SRC_CUSTOM, s->anchors[i].alias, &cap)) != CK_OK)
+			goto err;
+	for (size_t i = 0; i < s->nall; i++)
+		for (size_t j = 0; j < s->ndist; j++) {
+			const char *h = s->dist[j].kind == CKI_PIN_SPKI ?
+			    s->all[i].spki : s->all[i].fp;
+
+			if (memcmp(h, s->dist[j].hex, 64) == 0) {
+				s->all[i].distrusted = &s->dist[j];
+				break;
+			}
+		}
+	/* Newest input change: directory mtimes catch removals. */
+	s->inputs_mtime = s->system_mtime;
+	m = cki_mtime_ns(t->anchors);
+	s->inputs_mtime = m > s->inputs_mtime ? m : s->inputs_mtime;
+	m = cki_mtime_ns(t->distrust);
+	s->inputs_mtime = m > s->inputs_mtime ? m : s->inputs_mtime;
+	m = cki_mtime_ns(t->pwfile);
+	s->inputs_mtime = m > s->inputs_mtime ? m : s->inputs_mtime;
+	for (size_t i = 0; i < s->nanchors; i++) {
+		m = cki_mtime_ns(s->anchors[i].path);
+		s->inputs_mtime = m > s->inputs_mtime ? m : s->inputs_mtime;
+	}
+	for (size_t i = 0; i < s->ndist; i++) {
+		m = cki_mtime_ns(s->dist[i].path);
+		s->inputs_mtime = m > s->inputs_mtime ? m : s->inputs_mtime;
+	}
+	*out = s;
+	return CK_OK;
+err:
+	cki_trust_state_free(s);
+	return rv;
+}
+
+void
+cki_trust_state_free(struct cki_tstate *s)
+{
+	if (s == NULL)
+		return;
+	free(s->system_path);
+	sk_X509_pop_free(s->system, X509_free);
+	for (size_t i = 0; i < s->nanchors; i++) {
+		free(s->anchors[i].alias);
+		free(s->anchors[i].path);
+		X509_free(s->anchors[i].x);
+	}
+	free(s->anchors);
+	for (size_t i = 0; i < s->ndist; i++)
+		distrust_clear(&s->dist[i]);
+	free(s->dist);
+	free(s->all);
+	free(s);
+}
+
+/* ---- list --------------------------------------------------------------- */
+
+static json_t *
+distrust_json(const struct cki_tstate *s, const struct cki_distrust *e)
+{
+	const struct cki_tcert *hit = NULL;
+
+	for (size_t i = 0; i < s->nall && hit == NULL; i++)
+		if (s->all[i].distrusted == e)
+			hit = &s->all[i];
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:b, s:s}",
+	    "by", e->kind == CKI_PIN_SPKI ? "spki" : "sha256", "value", e->hex,
+	    "reason", e->reason, "date", e->date, "subject", e->subject,
+	    "present", hit != NULL, "file", e->path);
+}
+
+static json_t *
+state_header(ck_trust *t, const struct cki_tstate *s, const char *what)
+{
+	char now[32];
+
+	cki_fmt_time((int64_t)cki_now(t->ctx), now);
+	return json_pack("{s:s, s:s, s:s, s:b, s:s}", "source", what,
+	    "store", t->dir, "system_bundle", s->system_path,
+	    "system_bundle_missing", s->system_missing, "at", now);
+}
+
+ck_status
+ck_trust_list(ck_trust *t, ck_trust_source src, char **json)
+{
+	static const char *const names[] = { "effective", "system", "custom",
+		"distrusted" };
+	struct cki_tstate *s = NULL;
+	json_t *doc = NULL, *arr;
+	int64_t now;
+	ck_status rv;
+
+	cki_begin(t->ctx);
+	*json = NULL;
+	if ((unsigned)src > CK_TRUST_DISTRUSTED)
+		return cki_err(t->ctx, CK_E_USAGE, "unknown trust source %d",
+		    (int)src);
+	if ((rv = cki_trust_lock(t, false)) != CK_OK)
+		return rv;
+	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
+		goto err;
+	now = (int64_t)cki_now(t->ctx);
+	if ((doc = state_header(t, s, names[src])) == NULL ||
+	    (arr = json_array()) == NULL)
+		goto nomem;
+	json_object_set_new(doc, src == CK_TRUST_DISTRUSTED ? "entries" :
+	    "certificates", arr);
+	if (src == CK_TRUST_DISTRUSTED) {
+		for (size_t i = 0; i < s->ndist; i++)
+			json_array_append_new(arr, distrust_json(s, &s->dist[i]));
+	} else {
+		for (size_t i = 0; i < s->nall; i++) {
+			const struct cki_tcert *c = &s->all[i];
+
+			if (src == CK_TRUST_EFFECTIVE && c->distrusted != NULL)
+				continue;
+			if (src == CK_TRUST_SYSTEM && !(c->src & CKI_SRC_SYSTEM))
+				continue;
+			if (src == CK_TRUST_CUSTOM && !(c->src & CKI_SRC_CUSTOM))
+				continue;
+			json_array_append_new(arr, cki_trust_cert_json(c, now));
+		}
+	}
+	json_object_set_new(doc, "count", json_integer((json_int_t)
+	    json_array_size(arr)));
+	rv = cki_trust_json_out(t, doc, json);
+	doc = NULL;
+	goto err;
+nomem:
+	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+err:
+	json_decref(doc);
+	cki_trust_state_free(s);
+	cki_trust_unlock(t);
+	return rv;
+}
+
+ck_status
+ck_trust_effective(ck_trust *t, ck_bundle **out)
+{
+	struct cki_tstate *s = NULL;
+	ck_bundle *b = NULL;
+	ck_status rv;
+
+	cki_begin(t->ctx);
+	*out = NULL;
+	if ((rv = cki_trust_lock(t, false)) != CK_OK)
+		return rv;
+	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
+		goto err;
+	if ((b = ck_bundle_new()) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < s->nall; i++) {
+		const struct cki_tcert *c = &s->all[i];
+		ck_cert *cc;
+		char origin[256];
+
+		if (c->distrusted != NULL)
+			continue;
+		if (!X509_up_ref(c->x))
+			goto nomem;
+		if ((cc = cki_cert_wrap(c->x)) == NULL)
+			goto nomem;
+		snprintf(origin, sizeof(origin), "%s%s",
+		    c->alias != NULL ? "anchor " : "system bundle",
+		    c->alias != NULL ? c->alias : "");
+		if (cki_bundle_push(b, CK_OBJ_CERT, cc, origin) != CK_OK) {
+			ck_cert_free(cc);
+			goto nomem;
+		}
+	}
+	*out = b;
+	b = NULL;
+	goto err;
+nomem:
+	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+err:
+	ck_bundle_free(b);
+	cki_trust_state_free(s);
+	cki_trust_unlock(t);
+	return rv;
+}
+
+/* ---- changes ------------------------------------------------------------ */
+
+/* keytool's rule is only "unique, case-insensitive"; ours also keeps the
+ * alias a safe file name. */
+static bool
+alias_ok(const char *a)
+{
+	size_t n = strlen(a);
+
+	if (n == 0 || n > CKI_TRUST_MAX_ALIAS || !isalnum((unsigned char)a[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)a[i]) && a[i] != '.' &&
+		    a[i] != '_' && a[i] != '-')
+			return false;
+	return true;
+}
+
+/* "ISRG Root X1" -> "isrg-root-x1". */
+static void
+alias_from(X509 *x, char *out, size_t size)
+{
+	char *label = cki_x509_label(x);
+	size_t n = 0;
+	bool dash = false;
+
+	for (const char *p = label != NULL ? label : ""; *p != '\0' &&
+	     n + 1 < size && n < 48; p++) {
+		if (isalnum((unsigned char)*p)) {
+			if (dash && n > 0)
+				out[n++] = '-';
+			dash = false;
+			if (n + 1 < size)
+				out[n++] = (char)tolower((unsigned char)*p);
+		} else {
+			dash = true;
+		}
+	}
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, size, "anchor");
+	free(label);
+}
+
+/* The anchor (in the state, or among the ones being added) holding the
+ * alias, case-insensitively. */
+static const char *
+alias_taken(const struct cki_tstate *s, char (*newa)[CKI_TRUST_MAX_ALIAS + 8],
+    size_t nnew, const char *alias)
+{
+	for (size_t i = 0; i < s->nanchors; i++)
+		if (strcasecmp(s->anchors[i].alias, alias) == 0)
+			return s->anchors[i].alias;
+	for (size_t i = 0; i < nnew; i++)
+		if (strcasecmp(newa[i], alias) == 0)
+			return newa[i];
+	return NULL;
+}
+
+static const struct cki_distrust *
+distrusted_by(const struct cki_tstate *s, const char *fp, const char *spki)
+{
+	for (size_t j = 0; j < s->ndist; j++)
+		if (memcmp(s->dist[j].kind == CKI_PIN_SPKI ? spki : fp,
+		        s->dist[j].hex, 64) == 0)
+			return &s->dist[j];
+	return NULL;
+}
+
+static ck_status
+rebuild_locked(ck_trust *t, json_t *report)
+{
+	struct cki_tstate *s = NULL;
+	ck_status rv;
+
+	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
+		return rv;
+	rv = cki_trust_build(t, s, report);
+	cki_trust_state_free(s);
+	return rv;
+}
+
+static ck_status
+write_anchor(ck_trust *t, const char *path, const char *alias, X509 *x,
+    const char *from)
+{
+	ck_cert c = { x };
+	char *pem = ck_cert_to_pem(&c), *subj, *text = NULL, now[32];
+	size_t n;
+	ck_status rv;
+
+	subj = cki_name_oneline(X509_get_subject_name(x));
+	cki_fmt_time((int64_t)time(NULL), now);
+	if (pem == NULL || subj == NULL)
+		goto nomem;
+	n = strlen(pem) + strlen(subj) + strlen(alias) + strlen(from) + 128;
+	if ((text = malloc(n)) == NULL)
+		goto nomem;
+	n = (size_t)snprintf(text, n, "# alias: %s\n# subject: %s\n"
+	    "# added: %s\n# from: %s\n%s", alias, subj, now, from, pem);
+	rv = ck_write_file_atomic(t->ctx, path, text, n, 0644);
+	goto out;
+nomem:
+	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+out:
+	free(text);
+	free(pem);
+	free(subj);
+	return rv;
+}
+
+/* The text after "the rebuild failed" when a change is rolled back. */
+static ck_status
+rolled_back(ck_trust *t, ck_status st)
+{
+	char msg[CKI_ERRLEN];
+
+	snprintf(msg, sizeof(msg), "%s", ck_ctx_error(t->ctx));
+	return cki_err(t->ctx, st, "%s (nothing was changed: the outputs "
+	    "and the inputs are as they were)", msg);
+}
+
+/*
+ * Takes an input file out by renaming it to a dotfile (which the readers
+ * ignore), rebuilds, then deletes it; on failure renames it back. rename(2)
+ * needs no free space, so a full disk cannot strand the change half-done.
+ */
+static ck_status
+set_aside(ck_trust *t, const char *path, const char *dir, json_t *rebuild)
+{
+	char aside[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	ck_status rv;
+
+	snprintf(aside, sizeof(aside), "%s/.%s.removed", dir,
+	    base != NULL ? base + 1 : path);
+	if (rename(path, aside) == -1)
+		return cki_err(t->ctx, CK_E_IO, "%s: cannot remove: %s", path,
+		    strerror(errno));
+	if ((rv = cki_fsync_dir(t->ctx, dir)) != CK_OK ||
+	    (rv = rebuild_locked(t, rebuild)) != CK_OK) {
+		if (rename(aside, path) == -1)
+			return cki_err(t->ctx, rv, "%s; and %s could not be put "
+			    "back from %s: %s", ck_ctx_error(t->ctx), path, aside,
+			    strerror(errno));
+		(void)cki_fsync_dir(t->ctx, dir);
+		return rolled_back(t, rv);
+	}
+	(void)unlink(aside);
+	return CK_OK;
+}
+
+static bool
+from_newline_free(char *s)
+{
+	for (char *p = s; *p != '\0'; p++)
+		if (iscntrl((unsigned char)*p))
+			*p = ' ';
+	return true;
+}
+
+ck_status
+ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
+    unsigned int flags, char **json)
+{
+	struct cki_tstate *s = NULL;
+	size_t n = ck_bundle_count(b, CK_OBJ_CERT), nnew = 0, written = 0;
+	char (*newa)[CKI_TRUST_MAX_ALIAS + 8] = NULL;
+	size_t *newi = NULL;
+	json_t *doc = NULL, *added, *unchanged, *rebuild;
+	int64_t now = (int64_t)cki_now(t->ctx);
+	ck_status rv;
+
+	cki_begin(t->ctx);
+	*json = NULL;
+	if (n == 0)
+		return cki_err(t->ctx, CK_E_USAGE,
+		    "nothing to add: the input holds no certificate");
+	if (alias != NULL && !alias_ok(alias))
+		return cki_err(t->ctx, CK_E_USAGE,
+		    "'%s' is not a valid alias: use 1 to %d letters, digits, "
+		    "'.', '_' or '-', starting with a letter or digit", alias,
+		    CKI_TRUST_MAX_ALIAS);
+	if ((newa = calloc(n, sizeof(*newa))) == NULL ||
+	    (newi = calloc(n, sizeof(*newi))) == NULL) {
+		free(newa);
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	}
+	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+		goto err;
+	if ((rv = cki_mkdirs(t->ctx, t->anchors, 0755)) != CK_OK ||
+	    (rv = cki_trust_state_load(t, &s)) != CK_OK)
+		goto err;
+	if ((doc = json_pack("{s:s, s:[], s:[], s:[]}", "action", "add",
+	         "added", "unchanged", "warnings")) == NULL)
+		goto nomem;
+	added = json_object_get(doc, "added");
+	unchanged = json_object_get(doc, "unchanged");
+	for (size_t i = 0; i < n; i++) {
+		ck_cert *cc = ck_bundle_get0_cert(b, i);
+		const char *origin = ck_bundle_origin(b, CK_OBJ_CERT, i);
+		struct cki_tcert tc = { cc->x509, "", "", 0, NULL, NULL };
+		const struct cki_distrust *dist;
+		const char *why = NULL, *v;
+		bool dup = false;
+		char *label;
+
+		cki_x509_fp(cc->x509, tc.fp);
+		cki_x509_spki(cc->x509, tc.spki);
+		for (size_t j = 0; j < s->nanchors && why == NULL; j++)
+			if (strcmp(s->anchors[j].fp, tc.fp) == 0) {
+				tc.alias = s->anchors[j].alias;
+				tc.src = CKI_SRC_CUSTOM;
+				why = "already a custom anchor";
+			}
+		for (size_t j = 0; j < nnew && why == NULL; j++)
+			if (X509_cmp(ck_bundle_get0_cert(b, newi[j])->x509,
+			        cc->x509) == 0)
+				dup = true;
+		if (dup)
+			continue; /* the same certificate twice in the input */
+		if (why != NULL) {
+			json_t *o = cki_trust_cert_json(&tc, now);
+
+			json_object_set_new(o, "why", json_string(why));
+			json_array_append_new(unchanged, o);
+			continue;
+		}
+		label = cki_x509_label(cc->x509);
+		if ((dist = distrusted_by(s, tc.fp, tc.spki)) != NULL) {
+			rv = cki_err(t->ctx, CK_E_REFUSED,
+			    "%s: \"%s\" is distrusted (%s%s%s); certkit will "
+			    "not add it back. To trust it again, first run: "
+			    "certkit trust distrust --undo %s%s", origin,
+			    label ? label : "?", dist->reason ? dist->reason :
+			    "no reason given", dist->date ? ", " : "",
+			    dist->date ? dist->date : "",
+			    dist->kind == CKI_PIN_SPKI ? "spki:" : "", dist->hex);
+			free(label);
+			goto err;
+		}
+		/* RFC 5280 section 4.2.1.9: only a certificate whose
+		 * basicConstraints asserts cA may sign other certificates. */
+		if (X509_check_ca(cc->x509) == 0 && !(flags & CK_TRUST_FORCE)) {
+			rv = cki_err(t->ctx, CK_E_REFUSED,
+			    "%s: \"%s\" is not a CA certificate (no "
+			    "basicConstraints CA:TRUE), so it cannot anchor a "
+			    "chain: a server's own certificate is a leaf. Add "
+			    "the CA that issued it (`certkit show` names the "
+			    "issuer), or pin this exact certificate with "
+			    "--force", origin, label ? label : "?");
+			free(label);
+			goto err;
+		}
+		v = cki_x509_validity(cc->x509, now);
+		if (strcmp(v, "valid") != 0 && !(flags & CK_TRUST_FORCE)) {
+			char na[32];
+			int64_t tna = 0;
+
+			cki_asn1_time(X509_get0_notAfter(cc->x509), &tna);
+			cki_fmt_time(tna, na);
+			rv = cki_err(t->ctx, CK_E_REFUSED,
+			    "%s: \"%s\" is %s (valid until %s); clients reject "
+			    "chains through it, so it would trust nothing. Get "
+			    "its replacement, or add it anyway with --force",
+			    origin, label ? label : "?",
+			    strcmp(v, "expired") == 0 ? "expired" :
+			    "not valid yet", na);
+			free(label);
+			goto err;
+		}
+		free(label);
+		/* Aliases: keytool's rule, unique and case-insensitive. */
+		if (alias != NULL) {
+			const char *clash;
+
+			if (nnew == 0)
+				snprintf(newa[nnew], sizeof(newa[0]), "%s", alias);
+			else
+				snprintf(newa[nnew], sizeof(newa[0]), "%s-%zu",
+				    alias, nnew + 1);
+			if ((clash = alias_taken(s, newa, nnew, newa[nnew])) !=
+			    NULL) {
+				const struct cki_anchor *ea = NULL;
+				char *el;
+
+				for (size_t j = 0; j < s->nanchors; j++)
+					if (s->anchors[j].alias == clash)
+						ea = &s->anchors[j];
+				el = ea ? cki_x509_label(ea->x) : NULL;
+				rv = cki_err(t->ctx, CK_E_EXISTS,
+				    "alias '%s' is taken by the anchor '%s' (%s, "
+				    "SHA-256 %s); aliases are unique regardless "
+				    "of case. Choose another --alias, or remove "
+				    "the old one first: certkit trust remove %s",
+				    newa[nnew], clash, el ? el : "being added",
+				    ea ? ea->fp : "-", clash);
+				free(el);
+				goto err;
+			}
+		} else {
+			char base[CKI_TRUST_MAX_ALIAS + 1];
+
+			alias_from(cc->x509, base, sizeof(base));
+			snprintf(newa[nnew], sizeof(newa[0]), "%s", base);
+			for (int k = 2; alias_taken(s, newa, nnew, newa[nnew]); k++)
+				snprintf(newa[nnew], sizeof(newa[0]), "%s-%d",
+				    base, k);
+		}
+		newi[nnew++] = i;
+	}
+	/* Write the new anchors, then rebuild; undo everything on failure. */
+	for (written = 0; written < nnew; written++) {
+		ck_cert *cc = ck_bundle_get0_cert(b, newi[written]);
+		char *path, *from = strdup(ck_bundle_origin(b, CK_OBJ_CERT,
+		    newi[written]));
+		char file[CKI_TRUST_MAX_ALIAS + 16];
+
+		snprintf(file, sizeof(file), "%s.pem", newa[written]);
+		if (from == NULL || (path = pjoin(t->anchors, file)) == NULL) {
+			free(from);
+			goto nomem;
+		}
+		from_newline_free(from);
+		rv = write_anchor(t, path, newa[written], cc->x509, from);
+		free(path);
+		free(from);
+		if (rv != CK_OK)
+			goto undo;
+	}
+	if ((rv = cki_fsync_dir(t->ctx, t->anchors)) != CK_OK)
+		goto undo;
+	rebuild = json_object();
+	json_object_set_new(doc, "rebuild", rebuild);
+	if ((rv = rebuild_locked(t, rebuild)) != CK_OK)
+		goto undo;
+	for (size_t i = 0; i < nnew; i++) {
+		ck_cert *cc = ck_bundle_get0_cert(b, newi[i]);
+		struct cki_tcert tc = { cc->x509, "", "", CKI_SRC_CUSTOM,
+			newa[i], NULL };
+		json_t *o;
+
+		cki_x509_fp(cc->x509, tc.fp);
+		cki_x509_spki(cc->x509, tc.spki);
+		o = cki_trust_cert_json(&tc, now);
+		json_object_set_new(o, "origin", json_string(
+		    ck_bundle_origin(b, CK_OBJ_CERT, newi[i])));
+		for (size_t j = 0; j < s->nall; j++)
+			if (strcmp(s->all[j].fp, tc.fp) == 0)
+				json_object_set_new(o, "also_system",
+				    json_true());
+		json_array_append_new(added, o);
+		if (X509_check_ca(cc->x509) == 0)
+			json_array_append_new(json_object_get(doc, "warnings"),
+			    json_pack("{s:s, s:s}", "alias", newa[i], "message",
+			    "not a CA: pinned as a trusted leaf (--force); it "
+			    "trusts this one certificate only"));
+		else if (X509_self_signed(cc->x509, 0) != 1)
+			json_array_append_new(json_object_get(doc, "warnings"),
+			    json_pack("{s:s, s:s}", "alias", newa[i], "message",
+			    "an intermediate CA, not a root: OpenSSL clients "
+			    "(curl, nginx) still look for its root unless they "
+			    "allow partial chains; add the root too if you "
+			    "have it"));
+	}
+	rv = cki_trust_json_out(t, doc, json);
+	doc = NULL;
+	goto err;
+undo:
+	for (size_t i = 0; i < written; i++) {
+		char file[CKI_TRUST_MAX_ALIAS + 16], *path;
+
+		snprintf(file, sizeof(file), "%s.pem", newa[i]);
+		if ((path = pjoin(t->anchors, file)) != NULL)
+			(void)unlink(path);
+		free(path);
+	}
+	rv = rolled_back(t, rv);
+	goto err;
+nomem:
+	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	if (written > 0)
+		goto undo;
+err:
+	json_decref(doc);
+	cki_trust_state_free(s);
+	cki_trust_unlock(t);
+	free(newa);
+	free(newi);
+	return rv;
+}
+
+/* Finds a custom anchor by alias or SHA-256. */
+static const struct cki_anchor *
+find_anchor(const struct cki_tstate *s, const char *what)
+{
+	char hex[65];
+	enum cki_pin kind;
+	bool ex;
+
+	for (size_t i = 0; i < s->nanchors; i++)
+		if (strcasecmp(s->anchors[i].alias, what) == 0)
+			return &s->anchors[i];
+	if (cki_fp_parse(what, hex, &kind, &ex) && kind == CKI_PIN_CERT)
+		for (size_t i = 0; i < s->nanchors; i++)
+			if (strcmp(s->anchors[i].fp, hex) == 0)
+				return &s->anchors[i];
+	return NULL;
+}
+
+ck_status
+ck_trust_remove(ck_trust *t, const char *what, char **json)
+{
+	struct cki_tstate *s = NULL;
+	const struct cki_anchor *a;
+	char *path = NULL;
+	json_t *doc = NULL, *rebuild;
+	ck_status rv;
+
+	cki_begin(t->ctx);
+	*json = NULL;
+	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+		return rv;
+	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
+		goto err;
+	if ((a = find_anchor(s, what)) == NULL) {
+		char hex[65];
+		enum cki_pin kind;
+		bool ex;
+
+		if (cki_fp_parse(what, hex, &kind, &ex))
+			for (size_t i = 0; i < s->nall; i++)
+				if (strcmp(s->all[i].fp, hex) == 0) {
+					rv = cki_err(t->ctx, CK_E_REFUSED,
+					    "%s is a system root (from %s), not "
+					    "a custom anchor; certkit never edits "
+					    "the system bundle. To keep it out of "
+					    "the outputs, run: certkit trust "
+					    "distrust %s", what, s->system_path,
+					    hex);
+					goto err;
+				}
+		rv = cki_err(t->ctx, CK_E_NOTFOUND,
+		    "no custom anchor is named or has the SHA-256 '%s' (%zu "
+		    "anchor%s in %s); `certkit trust list --source custom` "
+		    "lists them", what, s->nanchors, s->nanchors == 1 ? "" : "s",
+		    t->anchors);
+		goto err;
+	}
+	if ((path = strdup(a->path)) == NULL)
+		goto nomem;
+	{
+		struct cki_tcert tc = { a->x, "", "", CKI_SRC_CUSTOM, a->alias,
+			NULL };
+
+		memcpy(tc.fp, a->fp, 65);
+		memcpy(tc.spki, a->spki, 65);
+		if ((doc = json_pack("{s:s, s:[o]}", "action", "remove",
+		         "removed", cki_trust_cert_json(&tc,
+		             (int64_t)cki_now(t->ctx)))) == NULL)
+			goto nomem;
+	}
+	rebuild = json_object();
+	json_object_set_new(doc, "rebuild", rebuild);
+	if ((rv = set_aside(t, path, t->anchors, rebuild)) != CK_OK)
+		goto err;
+	rv = cki_trust_json_out(t, doc, json);
+	doc = NULL;
+	goto err;
+nomem:
+	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+err:
+	json_decref(doc);
+	free(path);
+	cki_trust_state_free(s);
+	cki_trust_unlock(t);
+	return rv;
+}
+
+/* One distrust entry to write. */
+struct newdist {
+	enum cki_pin kind;
+	char hex[65];
+	char *subject;
+};
+
+static ck_status
+write_distrust(ck_trust *t, const struct newdist *d, const char *reason,
+    char **pathp)
+{
+	char name[80], now[32], *text = NULL, *r = NULL;
+	size_t n;
+	ck_status rv;
+
+	*pathp = NULL;
+	snprintf(name, sizeof(name), "%s-%s",
+	    d->kind == CKI_PIN_SPKI ? "spki" : "sha256", d->hex);
+	if ((*pathp = pjoin(t->distrust, name)) == NULL ||
+	    (r = strdup(reason != NULL ? reason : "")) == NULL)
+		goto nomem;
+	from_newline_free(r);
+	cki_fmt_time((int64_t)time(NULL), now);
+	n = strlen(r) + (d->subject ? strlen(d->subject) : 0) + 256;
+	if ((text = malloc(n)) == NULL)
+		goto nomem;
+	n = (size_t)snprintf(text, n,
+	    "# certkit distrust entry (format: lib/trust.c, format B)\n"
+	    "# The file name says what is distrusted; these lines are notes.\n"
+	    "subject: %s\nreason: %s\ndate: %s\n",
+	    d->subject ? d->subject : "(not present when distrusted)", r, now);
+	rv = ck_write_file_atomic(t->ctx, *pathp, text, n, 0644);
+	goto out;
+nomem:
+	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+out:
+	free(text);
+	free(r);
+	return rv;
+}
+
+/* Writes entries, rebuilds, reports; removes the entries on failure. */
+static ck_status
+apply_distrust(ck_trust *t, struct cki_tstate *s, struct newdist *nd,
+    size_t nn, const char *reason, json_t *doc, char **json)
+{
+	char **paths = calloc(nn ? nn : 1, sizeof(char *));
+	size_t written = 0;
+	json_t *rebuild, *arr = json_object_get(doc, "distrusted");
+	ck_status rv;
+
+	(void)s;
+	if (paths == NULL)
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	if ((rv = cki_mkdirs(t->ctx, t->distrust, 0755)) != CK_OK)
+		goto err;
+	for (; written < nn; written++) {
+		rv = write_distrust(t, &nd[written], reason, &paths[written]);
+		if (rv != CK_OK) {
+			written++; /* its path is set; unlink is harmless */
+			goto undo;
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?}",
+		    "by", nd[written].kind == CKI_PIN_SPKI ? "spki" : "sha256",
+		    "value", nd[written].hex, "subject", nd[written].subject,
+		    "reason", reason));
+	}
+	if (nn > 0) {
+		if ((rv = cki_fsync_dir(t->ctx, t->distrust)) != CK_OK)
+			goto undo;
+		rebuild = json_object();
+		json_object_set_new(doc, "rebuild", rebuild);
+		if ((rv = rebuild_locked(t, rebuild)) != CK_OK)
+			goto undo;
+	}
+	rv = cki_trust_json_out(t, json_incref(doc), json);
+	goto err;
+undo:
+	for (size_t i = 0; i < written; i++)
+		if (paths[i] != NULL)
+			(void)unlink(paths[i]);
+	rv = rolled_back(t, rv);
+err:
+	for (size_t i = 0; i < nn; i++)
+		free(paths[i]);
+	free(paths);
+	return rv;
+}
+
+ck_status
+ck_trust_distrust(ck_trust *t, const char *what, const char *reason,
+    char **json)
+{
+	struct cki_tstate *s = NULL;
+	const struct cki_anchor *a;
+	struct newdist nd = { CKI_PIN_CERT, "", NULL };
+	const struct cki_distrust *have = NULL;
+	json_t *doc = NULL;
+	bool ex = false, found = false;
+	ck_status rv;
+
+	cki_begin(t->ctx);
+	*json = NULL;
+	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+		return rv;
+	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
+		goto err;
+	if ((a = find_anchor(s, what)) != NULL) {
+		memcpy(nd.hex, a->fp, 65);
+		found = true;
+	} else if (!cki_fp_parse(what, nd.hex, &nd.kind, &ex)) {
+		rv = cki_err(t->ctx, CK_E_USAGE,
+		    "'%s' is neither a custom anchor's alias nor a SHA-256 "
+		    "fingerprint (64 hex digits; \"spki:HEX\" for a key pin). "
+		    "`certkit trust list` shows both", what);
+		goto err;
+	}
+	/* A bare fingerprint is a certificate's, unless only a key has it. */
+	for (size_t i = 0; i < s->nall && !found; i++) {
+		if (nd.kind == CKI_PIN_CERT && strcmp(s->all[i].fp, nd.hex) == 0)
+			found = true;
+		else if ((nd.kind == CKI_PIN_SPKI || !ex) &&
+		    strcmp(s->all[i].spki, nd.hex) == 0) {
+			nd.kind = CKI_PIN_SPKI;
+			found = true;
+		}
+	}
+	for (size_t i = 0; i < s->nall && nd.subject == NULL; i++)
+		if (strcmp(nd.kind == CKI_PIN_SPKI ? s->all[i].spki :
+		        s->all[i].fp, nd.hex) == 0)
+			nd.subject = cki_name_oneline(
+			    X509_get_subject_name(s->all[i].x));
+	for (size_t j = 0; j < s->ndist; j++)
+		if (s->dist[j].kind == nd.kind &&
+		    strcmp(s->dist[j].hex, nd.hex) == 0)
+			have = &s->dist[j];
+	if ((doc = json_pack("{s:s, s:[], s:[], s:b}", "action", "distrust",
+	         "distrusted", "unchanged", "matches_now", found)) == NULL)
+		goto nomem;
+	if (have != NULL) {
+		json_array_append_new(json_object_get(doc, "unchanged"),
+		    json_pack("{s:s, s:s, s:s?, s:s, s:s?}", "by",
+		    nd.kind == CKI_PIN_SPKI ? "spki" : "sha256", "value", nd.hex,
+		    "subject", nd.subject, "why", "already distrusted",
+		    "reason", have->reason));
+		rv = apply_distrust(t, s, NULL, 0, reason, doc, json);
+	} else {
+		rv = apply_distrust(t, s, &nd, 1, reason, doc, json);
+	}
+	goto err;
+nomem:
+	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+err:
+	free(nd.subject);
+	json_decref(doc);
+	cki_trust_state_free(s);
+	cki_trust_unlock(t);
+	return rv;
+}
+
+ck_status
+ck_trust_distrust_expired(ck_trust *t, const char *reason, char **json)
+{
+	struct cki_tstate *s = NULL;
+	struct newdist *nd = NULL;
+	size_t nn = 0;
+	json_t *doc = NULL;
+	int64_t now = (int64_t)cki_now(t->ctx);
+	ck_status rv;
+
+	cki_begin(t->ctx);
+	*json = NULL;
+	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+		return rv;
+	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
+		goto err;
+	if ((nd = calloc(s->nall ? s->nall : 1, sizeof(*nd))) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < s->nall; i++) {
+		if (s->all[i].distrusted != NULL ||
+		    strcmp(cki_x509_validity(s->all[i].x, now), "expired") != 0)
+			continue;
+		nd[nn].kind = CKI_PIN_CERT;
+		memcpy(nd[nn].hex, s->all[i].fp, 65);
+		nd[nn].subject = cki_name_oneline(
+		    X509_get_subject_name(s->all[i].x));
+		nn++;
+	}
+	if ((doc = json_pack("{s:s, s:[], s:[]}", "action", "distrust",
+	         "distrusted", "unchanged")) == NULL)
+		goto nomem;
+	rv = apply_distrust(t, s, nd, nn, reason ? reason : "expired", doc,
+	    json);
+	goto err;
+nomem:
+	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+err:
+	for (size_t i = 0; nd != NULL && i < nn; i++)
+		free(nd[i].subject);
+	free(nd);
+	json_decref(doc);
+	cki_trust_state_free(s);
+	cki_trust_unlock(t);
+	return rv;
+}
+
+ck_status
+ck_trust_undistrust(ck_trust *t, const char *what, char **json)
+{
+	struct cki_tstate *s = NULL;
+	const struct cki_distrust *e = NULL;
+	const struct cki_anchor *a;
+	char hex[65];
+	enum cki_pin kind = CKI_PIN_CERT;
+	bool ex = false;
+	json_t *doc = NULL, *rebuild;
+	ck_status rv;
+
+	cki_begin(t->ctx);
+	*json = NULL;
+	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+		return rv;
+	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
+		goto err;
+	if ((a = find_anchor(s, what)) != NULL)
+		memcpy(hex, a->fp, 65);
+	else if (!cki_fp_parse(what, hex, &kind, &ex)) {
+		rv = cki_err(t->ctx, CK_E_USAGE,
+		    "'%s' is neither an alias nor a SHA-256 fingerprint; "
+		    "`certkit trust list --source distrusted` lists the "
+		    "entries", what);
+		goto err;
+	}
+	for (size_t j = 0; j < s->ndist && e == NULL; j++)
+		if (strcmp(s->dist[j].hex, hex) == 0 &&
+		    (!ex || s->dist[j].kind == kind))
+			e = &s->dist[j];
+	if (e == NULL) {
+		rv = cki_err(t->ctx, CK_E_NOTFOUND,
+		    "'%s' is not distrusted; `certkit trust list --source "
+		    "distrusted` lists the entries", what);
+		goto err;
+	}
+	if ((doc = json_pack("{s:s, s:[o]}", "action", "undistrust",
+	         "undistrusted", distrust_json(s, e))) == NULL)
+		goto nomem;
+	rebuild = json_object();
+	json_object_set_new(doc, "rebuild", rebuild);
+	if ((rv = set_aside(t, e->path, t->distrust, rebuild)) != CK_OK)
+		goto err;
+	rv = cki_trust_json_out(t, doc, json);
+	doc = NULL;
+	goto err;
+nomem:
+	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+err:
+	json_decref(doc);
+	cki_trust_state_free(s);
+	cki_trust_unlock(t);
+	return rv;
+}
+
+ck_status
+ck_trust_rebuild(ck_trust *t, char **json)
+{
+	json_t *doc = NULL;
+	ck_status rv;
+
+	cki_begin(t->ctx);
+	*json = NULL;
+	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+		return rv;
+	if ((doc = json_pack("{s:s}", "action", "rebuild")) == NULL) {
+		rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
+	if ((rv = rebuild_locked(t, doc)) != CK_OK)
+		goto err;
+	rv = cki_trust_json_out(t, doc, json);
+	doc = NULL;
+err:
+	json_decref(doc);
+	cki_trust_unlock(t);
+	return rv;
+}
+
+ck_status
+ck_trust_set_truststore_password(ck_trust *t, const char *password)
+{
+	ck_status rv;
+
+	cki_begin(t->ctx);
+	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+		return rv;
+	if (password == NULL || password[0] == '\0') {
+		if (unlink(t->pwfile) == -1 && errno != ENOENT)
+			rv = cki_err(t->ctx, CK_E_IO, "%s: cannot remove: %s",
+			    t->pwfile, strerror(errno));
+	} else if (strchr(password, '\n') != NULL) {
+		rv = cki_err(t->ctx, CK_E_USAGE,
+		    "the truststore password must be one line");
+	} else {
+		rv = ck_write_file_atomic(t->ctx, t->pwfile, password,
+		    strlen(password), 0600);
+	}
+	cki_trust_unlock(t);
+	return rv;
+}

@@ -1,0 +1,123 @@
+/*
+ * trust_int.h: what lib/trust.c, lib/trust_build.c and lib/trust_audit.c
+ * share. The layout and on-disk formats are described in lib/trust.c.
+ */
+#ifndef CERTKIT_TRUST_INT_H
+#define CERTKIT_TRUST_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "ck_internal.h"
+#include "certkit/trust.h"
+
+#define CKI_TRUST_DEFAULT_SYSTEM "/etc/ssl/certs/ca-certificates.crt"
+#define CKI_TRUST_DEFAULT_P12PW "changeit"
+#define CKI_TRUST_MAX_ALIAS 64
+
+struct ck_trust {
+	ck_ctx *ctx;
+	char *dir;        /* HOME/trust */
+	char *anchors;    /* HOME/trust/anchors */
+	char *distrust;   /* HOME/trust/distrust */
+	char *gens;       /* HOME/trust/generations */
+	char *out;        /* HOME/trust/out (a symlink to a generation) */
+	char *bundle;     /* HOME/trust/out/ca-bundle.pem */
+	char *certs;      /* HOME/trust/out/certs */
+	char *p12;        /* HOME/trust/out/truststore.p12 */
+	char *pwfile;     /* HOME/trust/truststore.password */
+	char *system;     /* explicit system bundle, or NULL */
+	int lock_timeout_ms;
+	int lock_fd;      /* -1 when not held */
+};
+
+/* One custom anchor: anchors/ALIAS.pem. */
+struct cki_anchor {
+	char *alias;
+	char *path;
+	X509 *x;
+	char fp[65], spki[65];
+};
+
+enum cki_pin { CKI_PIN_CERT = 0, CKI_PIN_SPKI = 1 };
+
+/* One distrust entry: distrust/sha256-HEX or distrust/spki-HEX. */
+struct cki_distrust {
+	enum cki_pin kind;
+	char hex[65];
+	char *path;
+	char *reason;   /* may be NULL */
+	char *date;     /* may be NULL */
+	char *subject;  /* may be NULL: the subject when it was distrusted */
+};
+
+/* Sources of an effective certificate (a bit set). */
+#define CKI_SRC_SYSTEM 0x1
+#define CKI_SRC_CUSTOM 0x2
+
+/* One certificate of a layer, with what the layers say about it. */
+struct cki_tcert {
+	X509 *x;                     /* borrowed from the state */
+	char fp[65], spki[65];
+	unsigned int src;
+	const char *alias;           /* custom anchors only */
+	const struct cki_distrust *distrusted; /* NULL unless distrusted */
+};
+
+/* Everything the inputs say, read once under the lock. */
+struct cki_tstate {
+	char *system_path;
+	bool system_missing;         /* default path absent: no system layer */
+	int64_t system_mtime;        /* ns since the epoch, 0 if missing */
+	STACK_OF(X509) *system;
+	struct cki_anchor *anchors;
+	size_t nanchors;
+	struct cki_distrust *dist;
+	size_t ndist;
+	/* every distinct certificate of system + custom, in output order
+	 * (system file order, then anchors by alias), distrusted ones included */
+	struct cki_tcert *all;
+	size_t nall;
+	int64_t inputs_mtime;        /* newest input change, ns */
+};
+
+/* ---- trust.c ------------------------------------------------------------ */
+ck_status cki_trust_lock(ck_trust *t, bool exclusive);
+void cki_trust_unlock(ck_trust *t);
+ck_status cki_trust_state_load(ck_trust *t, struct cki_tstate **out);
+void cki_trust_state_free(struct cki_tstate *s);
+/* The certificate's SHA-256 and SPKI SHA-256 (lower-case hex). */
+void cki_x509_fp(X509 *x, char fp[65]);
+void cki_x509_spki(X509 *x, char spki[65]);
+/* A short human label: the CN, else O, else the one-line subject. */
+char *cki_x509_label(X509 *x);
+/* Normalises a fingerprint ("AB:CD..", "sha256:..", "SHA256 Fingerprint=")
+ * into 64 lower-case hex. Returns false if it is not one. *kind is set from
+ * an "spki:" prefix, else CKI_PIN_CERT. */
+bool cki_fp_parse(const char *in, char out[65], enum cki_pin *kind,
+    bool *explicit_kind);
+/* JSON object describing a certificate at time `now`. */
+json_t *cki_trust_cert_json(const struct cki_tcert *c, int64_t now);
+/* "valid", "expired" or "not_yet_valid" at `now`. */
+const char *cki_x509_validity(X509 *x, int64_t now);
+/* Key description ("RSA 2048", "EC P-256") and RSA bits (0 if not RSA). */
+void cki_x509_key(X509 *x, char *buf, size_t size, int *rsa_bits);
+/* Returns the report as a string, frees doc. */
+ck_status cki_trust_json_out(ck_trust *t, json_t *doc, char **json);
+/* Nanosecond mtime of a path (lstat), 0 if absent. */
+int64_t cki_mtime_ns(const char *path);
+
+/* ---- trust_build.c ------------------------------------------------------ */
+/* Builds the outputs from s (the lock must be held). `report` gets a
+ * "rebuild" object when not NULL. */
+ck_status cki_trust_build(ck_trust *t, const struct cki_tstate *s,
+    json_t *report);
+/* The effective certificates of s (not distrusted), in output order. */
+STACK_OF(X509) *cki_trust_effective_stack(const struct cki_tstate *s);
+/* Reads the truststore password (default "changeit"). Caller wipes. */
+ck_status cki_trust_p12_password(ck_trust *t, char **pw);
+
+#endif /* CERTKIT_TRUST_INT_H */

@@ -1,0 +1,219 @@
+/*
+ * test_trust_fetch.c: ck_fetch_chain() (lib/fetch.c) against lying and
+ * silent peers and a refusing proxy, served by a thread on 127.0.0.1. The
+ * happy path (a real openssl s_server, a CONNECT proxy) is in
+ * tests/interop/trust.sh.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "ck_internal.h"
+#include "certkit/probe.h"
+
+struct peer {
+	int lfd;
+	char port[8];
+	const char *reply;   /* sent after reading the request; NULL: silent */
+	pthread_t th;
+};
+
+static void *
+serve(void *arg)
+{
+	struct peer *p = arg;
+	char buf[2048];
+	int c = accept(p->lfd, NULL, NULL);
+
+	if (c == -1)
+		return NULL;
+	if (p->reply != NULL) {
+		(void)recv(c, buf, sizeof(buf), 0);
+		(void)send(c, p->reply, strlen(p->reply), MSG_NOSIGNAL);
+		close(c);
+	} else {
+		sleep(3); /* silent: the client must give up first */
+		close(c);
+	}
+	return NULL;
+}
+
+static void
+peer_start(struct peer *p, const char *reply)
+{
+	struct sockaddr_in sa = { 0 };
+	socklen_t len = sizeof(sa);
+
+	p->reply = reply;
+	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(p->lfd >= 0);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(p->lfd, 4), 0);
+	assert_int_equal(getsockname(p->lfd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(p->port, sizeof(p->port), "%u", ntohs(sa.sin_port));
+	assert_int_equal(pthread_create(&p->th, NULL, serve, p), 0);
+}
+
+static void
+peer_stop(struct peer *p)
+{
+	shutdown(p->lfd, SHUT_RDWR);
+	pthread_join(p->th, NULL);
+	close(p->lfd);
+}
+
+static void
+test_bad_arguments(void **state)
+{
+	static const struct {
+		const char *host, *port;
+		const char *msg;
+	} cases[] = {
+		{ "", "443", "expected a host name" },
+		{ "127.0.0.1", "0", "is not a number from 1 to 65535" },
+		{ "127.0.0.1", "70000", "is not a number from 1 to 65535" },
+		{ "127.0.0.1", "https", "is not a number" },
+	};
+	ck_ctx *ctx = ck_ctx_new();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_bundle *b = NULL;
+
+		assert_int_equal(ck_fetch_chain(ctx, cases[i].host, cases[i].port,
+		    NULL, 1000, &b), CK_E_USAGE);
+		assert_null(b);
+		assert_non_null(strstr(ck_ctx_error(ctx), cases[i].msg));
+	}
+	ck_ctx_free(ctx);
+}
+
+static void
+test_refused_and_unresolvable(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+	ck_bundle *b = NULL;
+
+	(void)state;
+	unsetenv("HTTPS_PROXY");
+	unsetenv("https_proxy");
+	assert_int_equal(ck_fetch_chain(ctx, "127.0.0.1", "1", NULL, 2000, &b),
+	    CK_E_NETWORK);
+	assert_non_null(strstr(ck_ctx_error(ctx), "127.0.0.1:1: cannot connect"));
+	assert_int_equal(ck_fetch_chain(ctx, "nonexistent.invalid", "443",
+	    NULL, 2000, &b), CK_E_NETWORK);
+	assert_non_null(strstr(ck_ctx_error(ctx), "cannot resolve"));
+	ck_ctx_free(ctx);
+}
+
+/* A web server where a TLS server was expected. */
+static void
+test_plain_http_peer(void **state)
+{
+	struct peer p;
+	ck_ctx *ctx = ck_ctx_new();
+	ck_bundle *b = NULL;
+
+	(void)state;
+	peer_start(&p, "HTTP/1.1 400 Bad Request\r\n\r\n");
+	assert_int_equal(ck_fetch_chain(ctx, "localhost", p.port, "127.0.0.1",
+	    3000, &b), CK_E_NETWORK);
+	assert_null(b);
+	assert_non_null(strstr(ck_ctx_error(ctx), "did not answer with TLS"));
+	peer_stop(&p);
+	ck_ctx_free(ctx);
+}
+
+/* A peer that accepts and says nothing: the deadline holds. */
+static void
+test_silent_peer_times_out(void **state)
+{
+	struct peer p;
+	ck_ctx *ctx = ck_ctx_new();
+	ck_bundle *b = NULL;
+	time_t t0 = time(NULL);
+
+	(void)state;
+	peer_start(&p, NULL);
+	assert_int_equal(ck_fetch_chain(ctx, "127.0.0.1", p.port, NULL, 500,
+	    &b), CK_E_NETWORK);
+	assert_true(time(NULL) - t0 <= 2);
+	assert_non_null(strstr(ck_ctx_error(ctx), "did not finish within 500 ms"));
+	peer_stop(&p);
+	ck_ctx_free(ctx);
+}
+
+static void
+test_proxy(void **state)
+{
+	static const struct {
+		const char *reply;
+		const char *msg;
+	} cases[] = {
+		{ "HTTP/1.1 403 Forbidden\r\n\r\n", "refused CONNECT" },
+		{ "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
+		  "http://user:pass@proxy:port" },
+		{ "SSH-2.0-OpenSSH_9.2\r\n\r\n", "expected an HTTP answer" },
+	};
+	ck_ctx *ctx = ck_ctx_new();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct peer p;
+		char url[64];
+		ck_bundle *b = NULL;
+
+		peer_start(&p, cases[i].reply);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%s", p.port);
+		setenv("HTTPS_PROXY", url, 1);
+		unsetenv("NO_PROXY");
+		assert_int_equal(ck_fetch_chain(ctx, "device.example.test", "443",
+		    NULL, 3000, &b), CK_E_NETWORK);
+		assert_non_null(strstr(ck_ctx_error(ctx), cases[i].msg));
+		assert_non_null(strstr(ck_ctx_error(ctx), "proxy 127.0.0.1"));
+		peer_stop(&p);
+	}
+	/* malformed proxy settings are usage errors */
+	setenv("HTTPS_PROXY", "https://127.0.0.1:1", 1);
+	{
+		ck_bundle *b = NULL;
+
+		assert_int_equal(ck_fetch_chain(ctx, "x.example.test", "443",
+		    NULL, 1000, &b), CK_E_USAGE);
+		assert_non_null(strstr(ck_ctx_error(ctx), "only http://"));
+		setenv("HTTPS_PROXY", "socks5://127.0.0.1:1", 1);
+		assert_int_equal(ck_fetch_chain(ctx, "x.example.test", "443",
+		    NULL, 1000, &b), CK_E_USAGE);
+		/* NO_PROXY covers the host: the proxy is never used */
+		setenv("NO_PROXY", "localhost, .example.test", 1);
+		assert_int_equal(ck_fetch_chain(ctx, "nonexistent.example.test",
+		    "443", NULL, 1000, &b), CK_E_NETWORK);
+		assert_non_null(strstr(ck_ctx_error(ctx), "cannot resolve"));
+	}
+	unsetenv("HTTPS_PROXY");
+	unsetenv("NO_PROXY");
+	ck_ctx_free(ctx);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_refused_and_unresolvable),
+		cmocka_unit_test(test_plain_http_peer),
+		cmocka_unit_test(test_silent_peer_times_out),
+		cmocka_unit_test(test_proxy),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
