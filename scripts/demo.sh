@@ -26,7 +26,7 @@ step "$certkit" show --at $at crlf.pem
 step "$certkit" show --at $at reversed.pem
 step "$certkit" verify --at $at --roots root-ca.pem --host device.example.test chain.pem
 step "$certkit" verify --at $at --roots root-ca.pem leaf.pem
-step "$certkit" verify --at $at --roots root-ca.pem --host device.example.test leaf-expired.pem int-ca.pem
+step "$certkit" verify --at $at --roots root-ca.pem --untrusted int-ca.pem --host device.example.test leaf-expired.pem
 step "$certkit" show html.der
 
 if "$certkit" lab --help >/dev/null 2>&1; then
