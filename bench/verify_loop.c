@@ -20,7 +20,7 @@ int
 main(int argc, char **argv)
 {
 	X509_STORE *store;
-	STACK_OF(X509) *untrusted;
+	STACK_OF(X509) * untrusted;
 	X509 *x;
 	FILE *f;
 	long n = 0, ok = 0;

@@ -15,13 +15,13 @@ static const struct {
 	tool_cmd_fn fn;
 	const char *summary;
 } commands[] = {
-	{ "show", cmd_show, "explain certificates, keys, CSRs, CRLs and bundles" },
-	{ "verify", cmd_verify, "verify a certificate chain and explain failures" },
-	{ "convert", cmd_convert, "convert between PEM, DER, PKCS#12 and PKCS#7" },
-	{ "trust", cmd_trust, "manage the device's trust store" },
-	{ "identity", cmd_identity, "manage the device's own certificate" },
-	{ "doctor", cmd_doctor, "test every endpoint and name the root cause" },
-	{ "lab", cmd_lab, "run local endpoints that reproduce each failure" },
+    {"show", cmd_show, "explain certificates, keys, CSRs, CRLs and bundles"},
+    {"verify", cmd_verify, "verify a certificate chain and explain failures"},
+    {"convert", cmd_convert, "convert between PEM, DER, PKCS#12 and PKCS#7"},
+    {"trust", cmd_trust, "manage the device's trust store"},
+    {"identity", cmd_identity, "manage the device's own certificate"},
+    {"doctor", cmd_doctor, "test every endpoint and name the root cause"},
+    {"lab", cmd_lab, "run local endpoints that reproduce each failure"},
 };
 
 static int
@@ -32,8 +32,8 @@ usage(FILE *f, int code)
 	    "       certkit COMMAND --help\n\n"
 	    "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name,
-		    commands[i].summary);
+		fprintf(
+		    f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 	    "\nGlobal options:\n"
 	    "  --home DIR   state directory (default: $CERTKIT_HOME, else "
@@ -48,27 +48,23 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "home", required_argument, NULL, 'H' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"home", required_argument, NULL, 'H'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	/* '+': stop at the command name; its options are its own. */
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'H':
-			tool_g.home = optarg;
-			break;
+		case 'H': tool_g.home = optarg; break;
 		case 'V':
 			printf("certkit %s (%s)\n", CERTKIT_VERSION,
 			    OpenSSL_version(OPENSSL_VERSION));
 			return TOOL_OK;
-		case 'h':
-			return usage(stdout, TOOL_OK);
-		default:
-			return usage(stderr, TOOL_USAGE);
+		case 'h': return usage(stdout, TOOL_OK);
+		default: return usage(stderr, TOOL_USAGE);
 		}
 	}
 	if (optind >= argc)
@@ -80,7 +76,8 @@ main(int argc, char **argv)
 			char **sub = argv + optind;
 			int subc = argc - optind;
 
-			optind = 0; /* GNU: fully reinitialise for the command */
+			optind =
+			    0; /* GNU: fully reinitialise for the command */
 			return commands[i].fn(subc, sub);
 		}
 	}

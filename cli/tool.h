@@ -17,14 +17,14 @@
 
 /* Exit codes, documented in README.md and every man page. */
 enum {
-	TOOL_OK = 0,       /* success; nothing wrong was found */
-	TOOL_PROBLEM = 1,  /* the command ran and found a problem */
-	TOOL_USAGE = 2,    /* usage error, or unreadable/invalid input */
+	TOOL_OK = 0,      /* success; nothing wrong was found */
+	TOOL_PROBLEM = 1, /* the command ran and found a problem */
+	TOOL_USAGE = 2,   /* usage error, or unreadable/invalid input */
 };
 
 /* Global options, parsed before the command name. */
 struct tool_global {
-	const char *home;   /* --home, $CERTKIT_HOME, or /var/lib/certkit */
+	const char *home; /* --home, $CERTKIT_HOME, or /var/lib/certkit */
 	bool quiet;
 };
 extern struct tool_global tool_g;

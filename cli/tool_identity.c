@@ -41,7 +41,8 @@ static const char USAGE[] =
     "  install --cert FILE [--key FILE] [--chain FILE] [--force]\n"
     "  install --p12 FILE [--password-file FILE] [--force]\n"
     "                                        validate, install, self-test,\n"
-    "                                        run on_change, roll back on failure\n"
+    "                                        run on_change, roll back on "
+    "failure\n"
     "  backups [--json]                      list the backups, newest first\n"
     "  restore BACKUP-ID [--force]           make a backup current again\n"
     "  reset [--name DNS]... [--ip ADDR]... [--key TYPE] [--days N]\n"
@@ -50,7 +51,8 @@ static const char USAGE[] =
     "         [--password-file FILE]        copy the identity elsewhere\n"
     "\n"
     "Options:\n"
-    "  --name DNS, --ip ADDR  names for the SAN (replace [identity] names/ips;\n"
+    "  --name DNS, --ip ADDR  names for the SAN (replace [identity] "
+    "names/ips;\n"
     "                         detected names and addresses are still added)\n"
     "  --key TYPE             ec-p256 (default), rsa-2048 or rsa-3072\n"
     "  --days N               lifetime of a new default (default 397)\n"
@@ -68,9 +70,23 @@ static const char USAGE[] =
     "error.\n";
 
 enum {
-	O_NAME = 1, O_IP, O_KEY, O_DAYS, O_RENEW, O_FORCE, O_AT, O_JSON,
-	O_SUBJECT, O_OUT, O_CERT, O_CHAIN, O_P12, O_PWFILE, O_FORMAT,
-	O_WITHKEY, O_HELP,
+	O_NAME = 1,
+	O_IP,
+	O_KEY,
+	O_DAYS,
+	O_RENEW,
+	O_FORCE,
+	O_AT,
+	O_JSON,
+	O_SUBJECT,
+	O_OUT,
+	O_CERT,
+	O_CHAIN,
+	O_P12,
+	O_PWFILE,
+	O_FORMAT,
+	O_WITHKEY,
+	O_HELP,
 };
 
 struct opts {
@@ -101,7 +117,8 @@ parse_long(const char *opt, const char *v, long min, long max, long *out)
 	n = strtol(v, &end, 10);
 	if (v[0] == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
 		tool_err("%s: expected a whole number from %ld to %ld, found "
-		    "'%s'", opt, min, max, v);
+		         "'%s'",
+		    opt, min, max, v);
 		return false;
 	}
 	*out = n;
@@ -116,18 +133,17 @@ allowed(const char *sub, int o)
 		const char *sub;
 		int opts[12];
 	} t[] = {
-		{ "status", { O_JSON, O_AT } },
-		{ "init", { O_NAME, O_IP, O_KEY, O_DAYS, O_FORCE, O_JSON,
-		    O_AT } },
-		{ "reset", { O_NAME, O_IP, O_KEY, O_DAYS, O_JSON, O_AT } },
-		{ "ensure", { O_RENEW, O_JSON, O_AT } },
-		{ "csr", { O_NAME, O_IP, O_SUBJECT, O_KEY, O_OUT, O_JSON,
-		    O_AT } },
-		{ "install", { O_CERT, O_KEY, O_CHAIN, O_P12, O_PWFILE,
-		    O_FORCE, O_JSON, O_AT } },
-		{ "backups", { O_JSON } },
-		{ "restore", { O_FORCE, O_JSON, O_AT } },
-		{ "export", { O_FORMAT, O_OUT, O_WITHKEY, O_PWFILE } },
+	    {"status", {O_JSON, O_AT}},
+	    {"init", {O_NAME, O_IP, O_KEY, O_DAYS, O_FORCE, O_JSON, O_AT}},
+	    {"reset", {O_NAME, O_IP, O_KEY, O_DAYS, O_JSON, O_AT}},
+	    {"ensure", {O_RENEW, O_JSON, O_AT}},
+	    {"csr", {O_NAME, O_IP, O_SUBJECT, O_KEY, O_OUT, O_JSON, O_AT}},
+	    {"install",
+	        {O_CERT, O_KEY, O_CHAIN, O_P12, O_PWFILE, O_FORCE, O_JSON,
+	            O_AT}},
+	    {"backups", {O_JSON}},
+	    {"restore", {O_FORCE, O_JSON, O_AT}},
+	    {"export", {O_FORMAT, O_OUT, O_WITHKEY, O_PWFILE}},
 	};
 
 	if (o == O_HELP)
@@ -144,24 +160,24 @@ static int
 parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{ "name", required_argument, NULL, O_NAME },
-		{ "ip", required_argument, NULL, O_IP },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "days", required_argument, NULL, O_DAYS },
-		{ "renew-before", required_argument, NULL, O_RENEW },
-		{ "force", no_argument, NULL, O_FORCE },
-		{ "at", required_argument, NULL, O_AT },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "subject", required_argument, NULL, O_SUBJECT },
-		{ "out", required_argument, NULL, O_OUT },
-		{ "cert", required_argument, NULL, O_CERT },
-		{ "chain", required_argument, NULL, O_CHAIN },
-		{ "p12", required_argument, NULL, O_P12 },
-		{ "password-file", required_argument, NULL, O_PWFILE },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "with-key", no_argument, NULL, O_WITHKEY },
-		{ "help", no_argument, NULL, O_HELP },
-		{ NULL, 0, NULL, 0 },
+	    {"name", required_argument, NULL, O_NAME},
+	    {"ip", required_argument, NULL, O_IP},
+	    {"key", required_argument, NULL, O_KEY},
+	    {"days", required_argument, NULL, O_DAYS},
+	    {"renew-before", required_argument, NULL, O_RENEW},
+	    {"force", no_argument, NULL, O_FORCE},
+	    {"at", required_argument, NULL, O_AT},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"subject", required_argument, NULL, O_SUBJECT},
+	    {"out", required_argument, NULL, O_OUT},
+	    {"cert", required_argument, NULL, O_CERT},
+	    {"chain", required_argument, NULL, O_CHAIN},
+	    {"p12", required_argument, NULL, O_P12},
+	    {"password-file", required_argument, NULL, O_PWFILE},
+	    {"format", required_argument, NULL, O_FORMAT},
+	    {"with-key", no_argument, NULL, O_WITHKEY},
+	    {"help", no_argument, NULL, O_HELP},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, idx;
 
@@ -172,17 +188,18 @@ parse(int argc, char **argv, struct opts *o)
 			c = O_HELP;
 		if (c == '?' || c == ':') {
 			tool_err("identity %s: unknown option or missing "
-			    "value: %s", o->sub, argv[optind - 1]);
+			         "value: %s",
+			    o->sub, argv[optind - 1]);
 			return TOOL_USAGE;
 		}
 		if (!allowed(o->sub, c)) {
 			tool_err("identity %s does not take --%s; see certkit "
-			    "identity --help", o->sub, lo[idx].name);
+			         "identity --help",
+			    o->sub, lo[idx].name);
 			return TOOL_USAGE;
 		}
 		switch (c) {
-		case O_HELP:
-			return tool_usage(stdout, USAGE, -1);
+		case O_HELP: return tool_usage(stdout, USAGE, -1);
 		case O_NAME:
 			if (o->nnames == 64) {
 				tool_err("--name: at most 64");
@@ -209,8 +226,8 @@ parse(int argc, char **argv, struct opts *o)
 				return TOOL_USAGE;
 			break;
 		case O_RENEW:
-			if (!parse_long("--renew-before", optarg, 0, 824,
-			    &o->renew))
+			if (!parse_long(
+			        "--renew-before", optarg, 0, 824, &o->renew))
 				return TOOL_USAGE;
 			break;
 		case O_FORCE: o->force = true; break;
@@ -229,7 +246,7 @@ parse(int argc, char **argv, struct opts *o)
 	if (strcmp(o->sub, "restore") == 0) {
 		if (optind != argc - 1) {
 			tool_err("identity restore: expected one BACKUP-ID "
-			    "(certkit identity backups lists them)");
+			         "(certkit identity backups lists them)");
 			return TOOL_USAGE;
 		}
 		o->arg = argv[optind];
@@ -250,9 +267,9 @@ print_names(json_t *names)
 	size_t i, n = 0;
 
 	json_array_foreach(json_object_get(names, "dns"), i, v)
-		printf("%s%s", n++ ? ", " : "", json_string_value(v));
+	    printf("%s%s", n++ ? ", " : "", json_string_value(v));
 	json_array_foreach(json_object_get(names, "ip"), i, v)
-		printf("%s%s", n++ ? ", " : "", json_string_value(v));
+	    printf("%s%s", n++ ? ", " : "", json_string_value(v));
 	if (n == 0)
 		printf("(none)");
 	printf("\n");
@@ -308,10 +325,12 @@ print_problems(json_t *arr, const char *title)
 	if (json_array_size(arr) == 0)
 		return;
 	printf("%s:\n", title);
-	json_array_foreach(arr, i, p) {
+	json_array_foreach(arr, i, p)
+	{
 		const char *sev = str(p, "severity");
-		enum tool_colour c = strcmp(sev, "error") == 0 ? TC_RED :
-		    strcmp(sev, "warning") == 0 ? TC_YELLOW : TC_DIM;
+		enum tool_colour c = strcmp(sev, "error") == 0 ? TC_RED
+		    : strcmp(sev, "warning") == 0              ? TC_YELLOW
+		                                               : TC_DIM;
 
 		printf("  %s%-7s%s %s: %s\n", tool_c(stdout, c), sev,
 		    tool_c(stdout, TC_RESET), str(p, "code"),
@@ -322,8 +341,8 @@ print_problems(json_t *arr, const char *title)
 static long long
 now_of(ck_ctx *ctx)
 {
-	return ck_ctx_time(ctx) != 0 ? (long long)ck_ctx_time(ctx) :
-	    (long long)time(NULL);
+	return ck_ctx_time(ctx) != 0 ? (long long)ck_ctx_time(ctx)
+	                             : (long long)time(NULL);
 }
 
 static int
@@ -341,16 +360,16 @@ render_status(json_t *doc, ck_ctx *ctx)
 			printf("  Covers:    ");
 			if (json_is_true(json_object_get(cov, "complete"))) {
 				printf("every name and address of this "
-				    "device\n");
+				       "device\n");
 			} else {
 				printf("%sNOT%s ", tool_c(stdout, TC_RED),
 				    tool_c(stdout, TC_RESET));
-				json_array_foreach(json_object_get(cov,
-				    "missing"), i, p)
-					printf("%s%s %s (%s)", i ? ", " : "",
-					    str(p, "type")[0] == 'i' ?
-					    "address" : "name", str(p, "name"),
-					    str(p, "source"));
+				json_array_foreach(
+				    json_object_get(cov, "missing"), i, p)
+				    printf("%s%s %s (%s)", i ? ", " : "",
+				        str(p, "type")[0] == 'i' ? "address"
+				                                 : "name",
+				        str(p, "name"), str(p, "source"));
 				printf("\n");
 			}
 		}
@@ -358,38 +377,47 @@ render_status(json_t *doc, ck_ctx *ctx)
 			printf("  Chain:     ");
 			if (json_is_true(json_object_get(ch, "self_signed")))
 				printf("self-signed: clients must trust this "
-				    "certificate itself\n");
-			else if (json_is_true(json_object_get(ch,
-			    "complete")))
+				       "certificate itself\n");
+			else if (json_is_true(json_object_get(ch, "complete")))
 				printf("complete: %lld intermediate%s, root "
-				    "%s\n", json_integer_value(json_object_get(
-				    ch, "intermediates")),
-				    json_integer_value(json_object_get(ch,
-				    "intermediates")) == 1 ? "" : "s",
+				       "%s\n",
+				    json_integer_value(
+				        json_object_get(ch, "intermediates")),
+				    json_integer_value(json_object_get(
+				        ch, "intermediates")) == 1
+				        ? ""
+				        : "s",
 				    str(ch, "root"));
 			else
 				printf("INCOMPLETE: %lld intermediate%s, no "
-				    "known root\n",
-				    json_integer_value(json_object_get(ch,
-				    "intermediates")),
-				    json_integer_value(json_object_get(ch,
-				    "intermediates")) == 1 ? "" : "s");
+				       "known root\n",
+				    json_integer_value(
+				        json_object_get(ch, "intermediates")),
+				    json_integer_value(json_object_get(
+				        ch, "intermediates")) == 1
+				        ? ""
+				        : "s");
 		}
 		printf("  Files:     %s/current/{cert,key,chain,fullchain,"
-		    "bundle}.pem, identity.p12\n", str(doc, "directory"));
+		       "bundle}.pem, identity.p12\n",
+		    str(doc, "directory"));
 		printf("  Version:   %s (%lld backup%s, %lld pending CSR "
-		    "key%s)\n", str(doc, "version"),
+		       "key%s)\n",
+		    str(doc, "version"),
 		    json_integer_value(json_object_get(doc, "backups")),
-		    json_integer_value(json_object_get(doc, "backups")) == 1 ?
-		    "" : "s",
-		    json_integer_value(json_object_get(doc,
-		    "pending_csr_keys")),
-		    json_integer_value(json_object_get(doc,
-		    "pending_csr_keys")) == 1 ? "" : "s");
+		    json_integer_value(json_object_get(doc, "backups")) == 1
+		        ? ""
+		        : "s",
+		    json_integer_value(
+		        json_object_get(doc, "pending_csr_keys")),
+		    json_integer_value(
+		        json_object_get(doc, "pending_csr_keys")) == 1
+		        ? ""
+		        : "s");
 	}
 	print_problems(json_object_get(doc, "problems"), "Problems");
-	return json_is_true(json_object_get(doc, "ok")) ? TOOL_OK :
-	    TOOL_PROBLEM;
+	return json_is_true(json_object_get(doc, "ok")) ? TOOL_OK
+	                                                : TOOL_PROBLEM;
 }
 
 /* The common end of every change: what happened, self-test, on_change. */
@@ -404,39 +432,43 @@ render_change(json_t *doc, ck_ctx *ctx)
 
 	if (json_is_object(st)) {
 		if (json_is_true(json_object_get(st, "ok")))
-			printf("self-test: passed (%s, %s)\n", str(st,
-			    "protocol"), str(st, "cipher"));
+			printf("self-test: passed (%s, %s)\n",
+			    str(st, "protocol"), str(st, "cipher"));
 		else
-			printf("self-test: %sFAILED%s: %s\n", tool_c(stdout,
-			    TC_RED), tool_c(stdout, TC_RESET),
+			printf("self-test: %sFAILED%s: %s\n",
+			    tool_c(stdout, TC_RED), tool_c(stdout, TC_RESET),
 			    str(st, "error"));
 	}
 	if (json_is_object(hook)) {
 		const char *out = str(hook, "output");
 
 		printf("on_change: `%s` %s\n", str(hook, "command"),
-		    json_is_true(json_object_get(hook, "ok")) ? "succeeded" :
-		    str(hook, "error"));
-		if (out[0] != '\0' && !json_is_true(json_object_get(hook,
-		    "ok")))
+		    json_is_true(json_object_get(hook, "ok"))
+		        ? "succeeded"
+		        : str(hook, "error"));
+		if (out[0] != '\0' &&
+		    !json_is_true(json_object_get(hook, "ok")))
 			printf("  its output:\n%s%s", out,
 			    out[strlen(out) - 1] == '\n' ? "" : "\n");
 	}
 	if (rolled) {
-		json_t *again = json_object_get(doc,
-		    "on_change_after_rollback");
+		json_t *again =
+		    json_object_get(doc, "on_change_after_rollback");
 
 		if (json_is_object(again))
 			printf("on_change after the rollback: `%s` %s\n",
-			    str(again, "command"), json_is_true(
-			    json_object_get(again, "ok")) ? "succeeded" :
-			    str(again, "error"));
-		tool_err("%sROLLED BACK%s: %s; `current` points at the "
+			    str(again, "command"),
+			    json_is_true(json_object_get(again, "ok"))
+			        ? "succeeded"
+			        : str(again, "error"));
+		tool_err(
+		    "%sROLLED BACK%s: %s; `current` points at the "
 		    "previous version %s again; the new version was removed",
 		    tool_c(stderr, TC_RED), tool_c(stderr, TC_RESET),
 		    str(doc, "rollback_reason"),
-		    json_is_string(json_object_get(doc, "previous")) ?
-		    str(doc, "previous") : "(none: there is no identity now)");
+		    json_is_string(json_object_get(doc, "previous"))
+		        ? str(doc, "previous")
+		        : "(none: there is no identity now)");
 		return TOOL_PROBLEM;
 	}
 	if (!changed)
@@ -444,12 +476,13 @@ render_change(json_t *doc, ck_ctx *ctx)
 	printf("new version: %s\n", str(doc, "version"));
 	if (json_is_string(json_object_get(doc, "backup")))
 		printf("backup of the previous one: %s (certkit identity "
-		    "restore %s)\n", str(doc, "backup"), str(doc, "backup"));
+		       "restore %s)\n",
+		    str(doc, "backup"), str(doc, "backup"));
 	if (json_array_size(json_object_get(doc, "pruned")) > 0)
 		printf("pruned %zu old backup%s\n",
 		    json_array_size(json_object_get(doc, "pruned")),
-		    json_array_size(json_object_get(doc, "pruned")) == 1 ?
-		    "" : "s");
+		    json_array_size(json_object_get(doc, "pruned")) == 1 ? ""
+		                                                         : "s");
 	if (idn != NULL)
 		print_identity(idn, now_of(ctx));
 	return TOOL_OK;
@@ -468,18 +501,18 @@ render_ensure(json_t *doc, ck_ctx *ctx)
 	if (json_array_size(reasons) > 0) {
 		printf("renewing the default: ");
 		json_array_foreach(reasons, i, v)
-			printf("%s%s", i ? "; " : "", json_string_value(v));
+		    printf("%s%s", i ? "; " : "", json_string_value(v));
 		printf("\n");
 		rc = render_change(doc, ctx);
 	} else {
 		if (!tool_g.quiet && idn != NULL)
 			printf("identity OK: %s for %s, expires %s; nothing "
-			    "to do\n", kind_text(str(idn, "kind")),
-			    str(idn, "subject"), str(idn, "not_after"));
+			       "to do\n",
+			    kind_text(str(idn, "kind")), str(idn, "subject"),
+			    str(idn, "not_after"));
 		rc = TOOL_OK;
 	}
-	json_array_foreach(att, i, v)
-		tool_warn("%s", str(v, "message"));
+	json_array_foreach(att, i, v) tool_warn("%s", str(v, "message"));
 	if (json_array_size(att) > 0 && rc == TOOL_OK)
 		rc = TOOL_PROBLEM;
 	return rc;
@@ -499,11 +532,11 @@ render_backups(json_t *doc)
 	}
 	printf("%-34s %-20s %-20s %-20s %s\n", "ID", "BACKED UP", "KIND",
 	    "EXPIRES", "SUBJECT");
-	json_array_foreach(arr, i, b)
-		printf("%-34s %-20s %-20s %-20s %s\n", str(b, "id"),
-		    str(b, "backed_up"), str(b, "kind"), str(b, "not_after"),
-		    json_is_string(json_object_get(b, "error")) ?
-		    str(b, "error") : str(b, "subject"));
+	json_array_foreach(arr, i, b) printf("%-34s %-20s %-20s %-20s %s\n",
+	    str(b, "id"), str(b, "backed_up"), str(b, "kind"),
+	    str(b, "not_after"),
+	    json_is_string(json_object_get(b, "error")) ? str(b, "error")
+	                                                : str(b, "subject"));
 	return TOOL_OK;
 }
 
@@ -517,7 +550,7 @@ render_csr(json_t *doc)
 	printf("  Key:       %s, kept in %s until certkit identity install\n",
 	    str(doc, "key"), str(doc, "pending_key"));
 	printf("Send the CSR to your CA, then: certkit identity install "
-	    "--cert SIGNED.pem [--chain CA-CHAIN.pem]\n");
+	       "--cert SIGNED.pem [--chain CA-CHAIN.pem]\n");
 	return TOOL_OK;
 }
 
@@ -545,8 +578,8 @@ finish(struct opts *o, ck_ctx *ctx, ck_status st, char *json)
 		rc = render_csr(doc);
 	} else {
 		if (json_array_size(json_object_get(doc, "findings")) > 0)
-			print_problems(json_object_get(doc, "findings"),
-			    "Checks");
+			print_problems(
+			    json_object_get(doc, "findings"), "Checks");
 		if (st == CK_OK)
 			rc = render_change(doc, ctx);
 	}
@@ -588,16 +621,16 @@ cmd_identity(int argc, char **argv)
 		return tool_usage(stdout, USAGE, TOOL_OK);
 	o.sub = argv[1];
 	{
-		static const char *const subs[] = { "status", "init", "ensure",
-			"csr", "install", "backups", "restore", "reset",
-			"export" };
+		static const char *const subs[] = {"status", "init", "ensure",
+		    "csr", "install", "backups", "restore", "reset", "export"};
 		bool known = false;
 
 		for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 			known = known || strcmp(o.sub, subs[i]) == 0;
 		if (!known) {
 			tool_err("'%s' is not an identity command; run "
-			    "certkit identity --help", o.sub);
+			         "certkit identity --help",
+			    o.sub);
 			return TOOL_USAGE;
 		}
 	}
@@ -622,10 +655,10 @@ cmd_identity(int argc, char **argv)
 		if (ck_identity_add_ip(id, o.ips[i]) != CK_OK)
 			goto usage;
 	if ((o.key_type != NULL &&
-	    ck_identity_set_key_type(id, o.key_type) != CK_OK) ||
+	        ck_identity_set_key_type(id, o.key_type) != CK_OK) ||
 	    (o.days > 0 && ck_identity_set_days(id, (int)o.days) != CK_OK) ||
 	    (o.renew >= 0 &&
-	    ck_identity_set_renew_before(id, (int)o.renew) != CK_OK))
+	        ck_identity_set_renew_before(id, (int)o.renew) != CK_OK))
 		goto usage;
 	ck_identity_set_force(id, o.force);
 
@@ -646,13 +679,15 @@ cmd_identity(int argc, char **argv)
 		st = ck_identity_csr(id, o.subject, o.out, &json);
 	} else if (strcmp(o.sub, "install") == 0) {
 		if ((o.cert == NULL) == (o.p12 == NULL)) {
-			tool_err("identity install: give either --cert FILE "
+			tool_err(
+			    "identity install: give either --cert FILE "
 			    "(with --key and --chain as needed) or --p12 FILE");
 			rc = TOOL_USAGE;
 			goto out;
 		}
 		if (o.p12 != NULL && (o.keyfile != NULL || o.chain != NULL)) {
-			tool_err("identity install: --p12 carries the key and "
+			tool_err(
+			    "identity install: --p12 carries the key and "
 			    "chain itself; --key and --chain go with --cert");
 			rc = TOOL_USAGE;
 			goto out;
@@ -672,7 +707,7 @@ cmd_identity(int argc, char **argv)
 
 		if (o.format == NULL || o.out == NULL) {
 			tool_err("identity export: --format pem|der|p12 and "
-			    "--out PATH are required");
+			         "--out PATH are required");
 			rc = TOOL_USAGE;
 			goto out;
 		}
@@ -685,7 +720,8 @@ cmd_identity(int argc, char **argv)
 			fmt = CK_FMT_P12;
 		} else {
 			tool_err("identity export: --format '%s': expected "
-			    "pem, der or p12", o.format);
+			         "pem, der or p12",
+			    o.format);
 			rc = TOOL_USAGE;
 			goto out;
 		}
@@ -702,8 +738,9 @@ cmd_identity(int argc, char **argv)
 		}
 		if (!tool_g.quiet)
 			printf("wrote %s (%s%s)\n", o.out, o.format,
-			    fmt == CK_FMT_P12 || o.with_key ?
-			    ", with the private key, mode 0600" : "");
+			    fmt == CK_FMT_P12 || o.with_key
+			        ? ", with the private key, mode 0600"
+			        : "");
 		rc = TOOL_OK;
 		goto out;
 	}

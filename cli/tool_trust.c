@@ -16,15 +16,19 @@
 #include "certkit/trust.h"
 
 static const char usage_main[] =
-    "usage: certkit trust list [--json] [--source effective|system|custom|distrusted]\n"
+    "usage: certkit trust list [--json] [--source "
+    "effective|system|custom|distrusted]\n"
     "       certkit trust add [--alias NAME] [--force] FILE...\n"
     "       certkit trust add --from HOST[:PORT] [--depth N] [--yes]\n"
     "       certkit trust add --reference NAME|FINGERPRINT\n"
     "       certkit trust remove ALIAS|FINGERPRINT\n"
-    "       certkit trust distrust FINGERPRINT|ALIAS|--expired [--reason TEXT]\n"
+    "       certkit trust distrust FINGERPRINT|ALIAS|--expired [--reason "
+    "TEXT]\n"
     "       certkit trust distrust --undo FINGERPRINT|ALIAS\n"
-    "       certkit trust audit [--require NAME|FINGERPRINT]... [--profile FILE] [--json]\n"
-    "       certkit trust export --format pem|dir|p12 --out PATH [--password-file F]\n"
+    "       certkit trust audit [--require NAME|FINGERPRINT]... [--profile "
+    "FILE] [--json]\n"
+    "       certkit trust export --format pem|dir|p12 --out PATH "
+    "[--password-file F]\n"
     "       certkit trust rebuild [--password-file F | --default-password]\n"
     "\n"
     "The effective store is the system roots ($SSL_CERT_FILE, else\n"
@@ -37,27 +41,35 @@ static const char usage_main[] =
     "Exit codes: 0 ok, 1 problem found, 2 usage or input error.\n";
 
 static const char usage_list[] =
-    "usage: certkit trust list [--json] [--source effective|system|custom|distrusted]\n"
+    "usage: certkit trust list [--json] [--source "
+    "effective|system|custom|distrusted]\n"
     "                          [--at TIME]\n"
     "  --source S   which layer to list (default: effective)\n"
     "  --at TIME    judge validity at TIME (RFC 3339) instead of now\n"
     "  --json       print the report as JSON\n";
 
 static const char usage_add[] =
-    "usage: certkit trust add [--alias NAME] [--force] [--password-file F] FILE...\n"
-    "       certkit trust add --from HOST[:PORT] [--depth N] [--yes] [--timeout SEC]\n"
-    "       certkit trust add --reference NAME|FINGERPRINT [--reference-file FILE]\n"
-    "  --alias NAME        name of the anchor (more certificates: NAME-2, ...);\n"
+    "usage: certkit trust add [--alias NAME] [--force] [--password-file F] "
+    "FILE...\n"
+    "       certkit trust add --from HOST[:PORT] [--depth N] [--yes] "
+    "[--timeout SEC]\n"
+    "       certkit trust add --reference NAME|FINGERPRINT [--reference-file "
+    "FILE]\n"
+    "  --alias NAME        name of the anchor (more certificates: NAME-2, "
+    "...);\n"
     "                      default: from the common name\n"
-    "  --force             accept a non-CA certificate (a pinned leaf), or one\n"
+    "  --force             accept a non-CA certificate (a pinned leaf), or "
+    "one\n"
     "                      that is expired or not yet valid\n"
     "  --password-file F   password of an encrypted PKCS#12 FILE\n"
     "  --from ENDPOINT     fetch the chain the server presents (not verified)\n"
     "                      and add its topmost CA certificate\n"
     "  --depth N           add the certificate at depth N instead (0 = leaf)\n"
-    "  --yes               do not ask for confirmation (required without a tty)\n"
+    "  --yes               do not ask for confirmation (required without a "
+    "tty)\n"
     "  --timeout SEC       connection timeout for --from (default 10)\n"
-    "  --reference Q       add the root of the embedded reference set (Mozilla,\n"
+    "  --reference Q       add the root of the embedded reference set "
+    "(Mozilla,\n"
     "                      from Debian) whose name or SHA-256 matches Q\n"
     "  --reference-file F  search F instead of the embedded reference set\n"
     "  --at TIME           judge validity at TIME (RFC 3339) instead of now\n"
@@ -65,7 +77,8 @@ static const char usage_add[] =
 
 static const char usage_remove[] =
     "usage: certkit trust remove [--json] ALIAS|FINGERPRINT\n"
-    "  Removes a custom anchor. System roots cannot be removed: distrust them.\n";
+    "  Removes a custom anchor. System roots cannot be removed: distrust "
+    "them.\n";
 
 static const char usage_distrust[] =
     "usage: certkit trust distrust [--reason TEXT] [--json] FINGERPRINT|ALIAS\n"
@@ -78,7 +91,8 @@ static const char usage_distrust[] =
     "  --undo        remove a distrust entry\n";
 
 static const char usage_audit[] =
-    "usage: certkit trust audit [--require NAME|FINGERPRINT]... [--profile FILE]\n"
+    "usage: certkit trust audit [--require NAME|FINGERPRINT]... [--profile "
+    "FILE]\n"
     "                           [--at TIME] [--json]\n"
     "  --require Q    a root that must be present and valid (repeatable)\n"
     "  --profile F    a doctor profile: every section's required_roots\n"
@@ -86,12 +100,16 @@ static const char usage_audit[] =
     "  Exit status 1 when there is any finding.\n";
 
 static const char usage_export[] =
-    "usage: certkit trust export --format pem|dir|p12 --out PATH [--password-file F]\n"
-    "  pem   a PEM bundle        dir   an OpenSSL hashed directory (new or empty)\n"
-    "  p12   a Java/PKCS#12 truststore (password from F, default \"changeit\")\n";
+    "usage: certkit trust export --format pem|dir|p12 --out PATH "
+    "[--password-file F]\n"
+    "  pem   a PEM bundle        dir   an OpenSSL hashed directory (new or "
+    "empty)\n"
+    "  p12   a Java/PKCS#12 truststore (password from F, default "
+    "\"changeit\")\n";
 
 static const char usage_rebuild[] =
-    "usage: certkit trust rebuild [--password-file F | --default-password] [--json]\n"
+    "usage: certkit trust rebuild [--password-file F | --default-password] "
+    "[--json]\n"
     "  --password-file F    set the truststore.p12 password (kept, mode 0600,\n"
     "                       in HOME/trust/truststore.password) and rebuild\n"
     "  --default-password   go back to \"changeit\" and rebuild\n";
@@ -120,8 +138,10 @@ open_store(ck_ctx *ctx, ck_trust **t)
 		if (*end == '\0' && sec >= 0 && sec <= 3600)
 			ck_trust_set_lock_timeout_ms(*t, (int)(sec * 1000));
 		else
-			tool_warn("CERTKIT_LOCK_TIMEOUT='%s' is not a number of "
-			    "seconds (0 to 3600); using 10", lt);
+			tool_warn(
+			    "CERTKIT_LOCK_TIMEOUT='%s' is not a number of "
+			    "seconds (0 to 3600); using 10",
+			    lt);
 	}
 	return CK_OK;
 }
@@ -158,21 +178,22 @@ print_cert(ck_ctx *ctx, const json_t *c)
 	size_t i;
 	json_t *s;
 
-	json_array_foreach(src, i, s)
-		custom |= strcmp(json_string_value(s), "custom") == 0;
+	json_array_foreach(src, i, s) custom |=
+	    strcmp(json_string_value(s), "custom") == 0;
 	validity(ctx, c, v, sizeof(v));
 	printf("%-7s %s%s%s%s  %s%s%s  %s\n", custom ? "custom" : "system",
 	    tool_c(stdout, TC_BOLD), jstr(c, "label"), tool_c(stdout, TC_RESET),
-	    custom ? "" : "", strncmp(v, "expires", 7) == 0 ? "" :
-	    tool_c(stdout, TC_RED), v, tool_c(stdout, TC_RESET),
-	    jstr(c, "sha256"));
+	    custom ? "" : "",
+	    strncmp(v, "expires", 7) == 0 ? "" : tool_c(stdout, TC_RED), v,
+	    tool_c(stdout, TC_RESET), jstr(c, "sha256"));
 	if (custom)
 		printf("        alias %s%s\n", jstr(c, "alias"),
-		    json_is_true(json_object_get(c, "is_ca")) ? "" :
-		    "  (not a CA: pinned leaf)");
+		    json_is_true(json_object_get(c, "is_ca"))
+		        ? ""
+		        : "  (not a CA: pinned leaf)");
 	if (json_object_get(c, "distrusted") != NULL)
-		printf("        DISTRUSTED: %s\n", jstr(json_object_get(c,
-		    "distrusted"), "reason"));
+		printf("        DISTRUSTED: %s\n",
+		    jstr(json_object_get(c, "distrusted"), "reason"));
 }
 
 static void
@@ -181,12 +202,12 @@ print_rebuild(const json_t *r)
 	if (r == NULL || json_object_size(r) == 0)
 		return;
 	printf("Rebuilt the outputs: %lld certificates (%lld system, %lld "
-	    "custom; %lld distrusted left out) in %.1f ms\n",
+	       "custom; %lld distrusted left out) in %.1f ms\n",
 	    (long long)json_integer_value(json_object_get(r, "count")),
 	    (long long)json_integer_value(json_object_get(r, "system")),
 	    (long long)json_integer_value(json_object_get(r, "custom")),
-	    (long long)json_integer_value(json_object_get(r,
-	        "distrusted_excluded")),
+	    (long long)json_integer_value(
+	        json_object_get(r, "distrusted_excluded")),
 	    json_real_value(json_object_get(r, "elapsed_ms")));
 	printf("  %s\n  %s/\n  %s\n",
 	    jstr(json_object_get(r, "outputs"), "bundle"),
@@ -194,7 +215,8 @@ print_rebuild(const json_t *r)
 	    jstr(json_object_get(r, "outputs"), "p12"));
 	if (json_is_true(json_object_get(r, "system_bundle_missing")))
 		tool_warn("no system bundle at %s: the store holds the custom "
-		    "anchors only", jstr(r, "system_bundle"));
+		          "anchors only",
+		    jstr(r, "system_bundle"));
 }
 
 /* Prints a change report (add/remove/distrust) and frees it. */
@@ -211,48 +233,55 @@ print_change(ck_ctx *ctx, char *json, bool as_json)
 		json_decref(doc);
 		return rc;
 	}
-	json_array_foreach(json_object_get(doc, "added"), i, o) {
+	json_array_foreach(json_object_get(doc, "added"), i, o)
+	{
 		char v[64];
 
 		validity(ctx, o, v, sizeof(v));
 		printf("Added anchor '%s': %s (%s)\n  SHA-256 %s\n",
 		    jstr(o, "alias"), jstr(o, "label"), v, jstr(o, "sha256"));
 		if (json_is_true(json_object_get(o, "also_system")))
-			printf("  (it is also a system root; as an anchor it stays "
-			    "trusted if the system bundle drops it)\n");
+			printf("  (it is also a system root; as an anchor it "
+			       "stays "
+			       "trusted if the system bundle drops it)\n");
 	}
 	json_array_foreach(json_object_get(doc, "removed"), i, o)
-		printf("Removed anchor '%s': %s\n  SHA-256 %s\n", jstr(o, "alias"),
-		    jstr(o, "label"), jstr(o, "sha256"));
+	    printf("Removed anchor '%s': %s\n  SHA-256 %s\n", jstr(o, "alias"),
+	        jstr(o, "label"), jstr(o, "sha256"));
 	json_array_foreach(json_object_get(doc, "distrusted"), i, o)
-		printf("Distrusted %s%s: %s\n  reason: %s\n",
-		    strcmp(jstr(o, "by"), "spki") == 0 ? "every certificate of "
-		    "key spki:" : "", jstr(o, "value"), jstr(o, "subject")[0] ?
-		    jstr(o, "subject") : "(no such certificate present now)",
-		    jstr(o, "reason")[0] ? jstr(o, "reason") : "-");
+	    printf("Distrusted %s%s: %s\n  reason: %s\n",
+	        strcmp(jstr(o, "by"), "spki") == 0 ? "every certificate of "
+	                                             "key spki:"
+	                                           : "",
+	        jstr(o, "value"),
+	        jstr(o, "subject")[0] ? jstr(o, "subject")
+	                              : "(no such certificate present now)",
+	        jstr(o, "reason")[0] ? jstr(o, "reason") : "-");
 	json_array_foreach(json_object_get(doc, "undistrusted"), i, o)
-		printf("No longer distrusted: %s %s\n", jstr(o, "value"),
-		    jstr(o, "subject"));
-	json_array_foreach(json_object_get(doc, "unchanged"), i, o) {
+	    printf("No longer distrusted: %s %s\n", jstr(o, "value"),
+	        jstr(o, "subject"));
+	json_array_foreach(json_object_get(doc, "unchanged"), i, o)
+	{
 		if (jstr(o, "alias")[0])
 			printf("Unchanged: %s is already the anchor '%s' "
-			    "(SHA-256 %s); nothing to do\n", jstr(o, "label"),
-			    jstr(o, "alias"), jstr(o, "sha256"));
+			       "(SHA-256 %s); nothing to do\n",
+			    jstr(o, "label"), jstr(o, "alias"),
+			    jstr(o, "sha256"));
 		else
 			printf("Unchanged: %s %s is %s; nothing to do\n",
 			    jstr(o, "by"), jstr(o, "value"), jstr(o, "why"));
 	}
 	json_array_foreach(json_object_get(doc, "warnings"), i, o)
-		tool_warn("'%s': %s", jstr(o, "alias"), jstr(o, "message"));
+	    tool_warn("'%s': %s", jstr(o, "alias"), jstr(o, "message"));
 	a = json_object_get(doc, "matches_now");
 	if (json_is_false(a))
 		tool_warn("no certificate in the store matches it now; it will "
-		    "be kept out if one ever appears");
+		          "be kept out if one ever appears");
 	if (strcmp(jstr(doc, "action"), "distrust") == 0 &&
 	    json_array_size(json_object_get(doc, "distrusted")) == 0 &&
 	    json_array_size(json_object_get(doc, "unchanged")) == 0)
 		printf("Nothing to distrust: no certificate of the store has "
-		    "expired\n");
+		       "expired\n");
 	print_rebuild(json_object_get(doc, "rebuild"));
 	json_decref(doc);
 	return rc;
@@ -264,11 +293,11 @@ static int
 do_list(ck_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "source", required_argument, NULL, 's' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"json", no_argument, NULL, 'j'},
+	    {"source", required_argument, NULL, 's'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	ck_trust_source src = CK_TRUST_EFFECTIVE;
 	ck_trust *t = NULL;
@@ -296,7 +325,8 @@ do_list(ck_ctx *ctx, int argc, char **argv)
 				src = CK_TRUST_DISTRUSTED;
 			else {
 				tool_err("--source '%s': expected effective, "
-				    "system, custom or distrusted", optarg);
+				         "system, custom or distrusted",
+				    optarg);
 				return TOOL_USAGE;
 			}
 			break;
@@ -323,26 +353,30 @@ do_list(ck_ctx *ctx, int argc, char **argv)
 		return rc;
 	}
 	printf("%s%s trust store%s: %lld %s (system bundle %s%s)\n",
-	    tool_c(stdout, TC_BOLD), src == CK_TRUST_EFFECTIVE ? "Effective" :
-	    src == CK_TRUST_SYSTEM ? "System layer of the" : src ==
-	    CK_TRUST_CUSTOM ? "Custom anchors of the" : "Distrust entries of "
-	    "the", tool_c(stdout, TC_RESET),
+	    tool_c(stdout, TC_BOLD),
+	    src == CK_TRUST_EFFECTIVE    ? "Effective"
+	        : src == CK_TRUST_SYSTEM ? "System layer of the"
+	        : src == CK_TRUST_CUSTOM ? "Custom anchors of the"
+	                                 : "Distrust entries of "
+	                                   "the",
+	    tool_c(stdout, TC_RESET),
 	    (long long)json_integer_value(json_object_get(doc, "count")),
 	    src == CK_TRUST_DISTRUSTED ? "entries" : "certificates",
 	    jstr(doc, "system_bundle"),
-	    json_is_true(json_object_get(doc, "system_bundle_missing")) ?
-	    ", missing" : "");
+	    json_is_true(json_object_get(doc, "system_bundle_missing"))
+	        ? ", missing"
+	        : "");
 	json_array_foreach(json_object_get(doc, "certificates"), i, o)
-		print_cert(ctx, o);
-	json_array_foreach(json_object_get(doc, "entries"), i, o)
-		printf("%s-%s\n        %s\n        reason: %s (%s)%s\n",
-		    jstr(o, "by"), jstr(o, "value"), jstr(o, "subject")[0] ?
-		    jstr(o, "subject") : "(subject unknown)",
-		    jstr(o, "reason")[0] ? jstr(o, "reason") : "-",
-		    jstr(o, "date")[0] ? jstr(o, "date") : "no date",
-		    json_is_true(json_object_get(o, "present")) ?
-		    "\n        present in the system bundle or anchors: kept out"
-		    : "");
+	    print_cert(ctx, o);
+	json_array_foreach(json_object_get(doc, "entries"), i, o) printf(
+	    "%s-%s\n        %s\n        reason: %s (%s)%s\n", jstr(o, "by"),
+	    jstr(o, "value"),
+	    jstr(o, "subject")[0] ? jstr(o, "subject") : "(subject unknown)",
+	    jstr(o, "reason")[0] ? jstr(o, "reason") : "-",
+	    jstr(o, "date")[0] ? jstr(o, "date") : "no date",
+	    json_is_true(json_object_get(o, "present"))
+	        ? "\n        present in the system bundle or anchors: kept out"
+	        : "");
 	json_decref(doc);
 	return TOOL_OK;
 }
@@ -351,8 +385,8 @@ do_list(ck_ctx *ctx, int argc, char **argv)
 
 /* "host", "host:port", "[v6]:port", "https://host[:port]/path". */
 static bool
-split_endpoint(const char *spec, char *host, size_t hsize, char *port,
-    size_t psize)
+split_endpoint(
+    const char *spec, char *host, size_t hsize, char *port, size_t psize)
 {
 	const char *s = spec, *end, *colon = NULL;
 	size_t n;
@@ -413,8 +447,8 @@ confirm(const char *question)
 
 /* Fetches the chain, shows it, picks the certificate to add. */
 static int
-from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout,
-    bool yes, ck_bundle **out)
+from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout, bool yes,
+    ck_bundle **out)
 {
 	char host[300], port[16], q[600];
 	ck_bundle *chain = NULL, *pick = NULL;
@@ -424,7 +458,8 @@ from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout,
 	*out = NULL;
 	if (!split_endpoint(spec, host, sizeof(host), port, sizeof(port))) {
 		tool_err("--from '%s': expected HOST[:PORT], [IPv6]:PORT or "
-		    "https://HOST[:PORT]", spec);
+		         "https://HOST[:PORT]",
+		    spec);
 		return TOOL_USAGE;
 	}
 	if (ck_fetch_chain(ctx, host, port, NULL, timeout * 1000, &chain) !=
@@ -432,16 +467,17 @@ from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout,
 		return fail(ctx);
 	n = ck_bundle_count(chain, CK_OBJ_CERT);
 	printf("%s:%s presented %zu certificate%s (fetched, NOT verified: "
-	    "check the fingerprint with the owner of the CA):\n", host, port, n,
-	    n == 1 ? "" : "s");
+	       "check the fingerprint with the owner of the CA):\n",
+	    host, port, n, n == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++) {
 		ck_cert *c = ck_bundle_get0_cert(chain, i);
 		char *s = ck_cert_subject(c), *is = ck_cert_issuer(c), fp[65];
 
 		ck_cert_sha256(c, fp);
 		printf("  depth %zu  %s%s\n           issuer: %s\n           "
-		    "SHA-256 %s\n", i, s ? s : "?", ck_cert_is_ca(c) ?
-		    "  [CA]" : "", is ? is : "?", fp);
+		       "SHA-256 %s\n",
+		    i, s ? s : "?", ck_cert_is_ca(c) ? "  [CA]" : "",
+		    is ? is : "?", fp);
 		if (ck_cert_is_ca(c))
 			sel = i;
 		free(s);
@@ -449,8 +485,10 @@ from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout,
 	}
 	if (depth >= 0) {
 		if ((size_t)depth >= n) {
-			tool_err("--depth %ld: the server sent only depths 0 to "
-			    "%zu", depth, n - 1);
+			tool_err(
+			    "--depth %ld: the server sent only depths 0 to "
+			    "%zu",
+			    depth, n - 1);
 			rc = TOOL_USAGE;
 			goto out;
 		}
@@ -462,15 +500,18 @@ from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout,
 		char *s = ck_cert_subject(ck_bundle_get0_cert(chain, sel));
 
 		printf("Selected depth %zu: %s%s\n", sel, s ? s : "?",
-		    depth < 0 ? " (the topmost CA; --depth N picks another)" :
-		    "");
-		snprintf(q, sizeof(q), "Trust \"%s\" for every service on this "
-		    "device?", s ? s : "?");
+		    depth < 0 ? " (the topmost CA; --depth N picks another)"
+		              : "");
+		snprintf(q, sizeof(q),
+		    "Trust \"%s\" for every service on this "
+		    "device?",
+		    s ? s : "?");
 		free(s);
 	}
 	if (!yes) {
 		if (!isatty(STDIN_FILENO)) {
-			tool_err("not adding without confirmation: stdin is not a "
+			tool_err(
+			    "not adding without confirmation: stdin is not a "
 			    "terminal. Check the SHA-256 above with the CA's "
 			    "owner, then run again with --yes");
 			rc = TOOL_USAGE;
@@ -483,7 +524,8 @@ from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout,
 		}
 	}
 	if ((pick = ck_bundle_new()) == NULL ||
-	    ck_bundle_add_cert(pick, ck_bundle_get0_cert(chain, sel)) != CK_OK) {
+	    ck_bundle_add_cert(pick, ck_bundle_get0_cert(chain, sel)) !=
+	        CK_OK) {
 		tool_err("out of memory");
 		rc = TOOL_PROBLEM;
 		goto out;
@@ -500,19 +542,19 @@ static int
 do_add(ck_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "alias", required_argument, NULL, 'n' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "from", required_argument, NULL, 'F' },
-		{ "depth", required_argument, NULL, 'd' },
-		{ "yes", no_argument, NULL, 'y' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "reference", required_argument, NULL, 'r' },
-		{ "reference-file", required_argument, NULL, 'R' },
-		{ "password-file", required_argument, NULL, 'p' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"alias", required_argument, NULL, 'n'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"from", required_argument, NULL, 'F'},
+	    {"depth", required_argument, NULL, 'd'},
+	    {"yes", no_argument, NULL, 'y'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"reference", required_argument, NULL, 'r'},
+	    {"reference-file", required_argument, NULL, 'R'},
+	    {"password-file", required_argument, NULL, 'p'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *alias = NULL, *from = NULL, *ref = NULL, *reffile = NULL;
 	const char *pwfile = NULL;
@@ -542,7 +584,8 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 			errno = 0;
 			depth = strtol(optarg, &end, 10);
 			if (errno || *end || depth < 0 || depth > 32) {
-				tool_err("--depth '%s': expected 0 to 32", optarg);
+				tool_err(
+				    "--depth '%s': expected 0 to 32", optarg);
 				return TOOL_USAGE;
 			}
 			break;
@@ -551,7 +594,8 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 			timeout = strtol(optarg, &end, 10);
 			if (errno || *end || timeout < 1 || timeout > 300) {
 				tool_err("--timeout '%s': expected 1 to 300 "
-				    "seconds", optarg);
+				         "seconds",
+				    optarg);
 				return TOOL_USAGE;
 			}
 			break;
@@ -561,7 +605,7 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 	}
 	if ((from != NULL) + (ref != NULL) + (optind < argc) != 1) {
 		tool_err("trust add: give FILE..., or --from ENDPOINT, or "
-		    "--reference NAME (exactly one of them)");
+		         "--reference NAME (exactly one of them)");
 		return tool_usage(stderr, usage_add, TOOL_USAGE);
 	}
 	if ((depth >= 0 || yes) && from == NULL) {
@@ -573,8 +617,8 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 		return TOOL_USAGE;
 	}
 	if (from != NULL) {
-		if ((rc = from_endpoint(ctx, from, depth, (int)timeout, yes,
-		         &in)) != TOOL_OK)
+		if ((rc = from_endpoint(
+		         ctx, from, depth, (int)timeout, yes, &in)) != TOOL_OK)
 			return rc;
 	} else if (ref != NULL) {
 		ck_cert *rc_cert = NULL;
@@ -631,9 +675,9 @@ static int
 do_remove(ck_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	bool as_json = false;
 	ck_trust *t = NULL;
@@ -665,13 +709,13 @@ static int
 do_distrust(ck_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "reason", required_argument, NULL, 'r' },
-		{ "expired", no_argument, NULL, 'e' },
-		{ "undo", no_argument, NULL, 'u' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"reason", required_argument, NULL, 'r'},
+	    {"expired", no_argument, NULL, 'e'},
+	    {"undo", no_argument, NULL, 'u'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *reason = NULL;
 	bool expired = false, undo = false, as_json = false;
@@ -695,7 +739,8 @@ do_distrust(ck_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (expired + undo > 1 || argc - optind != (expired ? 0 : 1)) {
-		tool_err("trust distrust: expected one FINGERPRINT or ALIAS, or "
+		tool_err(
+		    "trust distrust: expected one FINGERPRINT or ALIAS, or "
 		    "--expired alone");
 		return tool_usage(stderr, usage_distrust, TOOL_USAGE);
 	}
@@ -726,12 +771,12 @@ static int
 do_audit(ck_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "require", required_argument, NULL, 'r' },
-		{ "profile", required_argument, NULL, 'p' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"require", required_argument, NULL, 'r'},
+	    {"profile", required_argument, NULL, 'p'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char **req = NULL, *profile = NULL;
 	size_t nreq = 0;
@@ -790,24 +835,29 @@ do_audit(ck_ctx *ctx, int argc, char **argv)
 	    tool_c(stdout, TC_RESET), jstr(doc, "store"), jstr(doc, "at"));
 	o = json_object_get(doc, "counts");
 	printf("  %lld effective certificates (system bundle %s), %lld custom "
-	    "anchors, %lld distrust entries\n",
+	       "anchors, %lld distrust entries\n",
 	    (long long)json_integer_value(json_object_get(o, "effective")),
 	    jstr(doc, "system_bundle"),
 	    (long long)json_integer_value(json_object_get(o, "custom")),
-	    (long long)json_integer_value(json_object_get(o,
-	        "distrust_entries")));
-	json_array_foreach(json_object_get(doc, "required"), i, o)
-		printf("  required root \"%s\": %s%s%s\n", jstr(o, "query"),
-		    strcmp(jstr(o, "status"), "present") == 0 ? "present: " :
-		    "MISSING", jstr(o, "label"), strcmp(jstr(o, "status"),
-		    "present") == 0 || strcmp(jstr(o, "status"), "missing") == 0 ?
-		    "" : strcmp(jstr(o, "status"), "distrusted") == 0 ?
-		    " (distrusted)" : " (present but not valid)");
-	json_array_foreach(json_object_get(doc, "findings"), i, o) {
+	    (long long)json_integer_value(
+	        json_object_get(o, "distrust_entries")));
+	json_array_foreach(json_object_get(doc, "required"), i, o) printf(
+	    "  required root \"%s\": %s%s%s\n", jstr(o, "query"),
+	    strcmp(jstr(o, "status"), "present") == 0 ? "present: " : "MISSING",
+	    jstr(o, "label"),
+	    strcmp(jstr(o, "status"), "present") == 0 ||
+	            strcmp(jstr(o, "status"), "missing") == 0
+	        ? ""
+	        : strcmp(jstr(o, "status"), "distrusted") == 0
+	        ? " (distrusted)"
+	        : " (present but not valid)");
+	json_array_foreach(json_object_get(doc, "findings"), i, o)
+	{
 		bool err = strcmp(jstr(o, "severity"), "error") == 0;
 
-		printf("\n%s%-7s%s %s%s%s\n", tool_c(stdout, err ? TC_RED :
-		    TC_YELLOW), jstr(o, "severity"), tool_c(stdout, TC_RESET),
+		printf("\n%s%-7s%s %s%s%s\n",
+		    tool_c(stdout, err ? TC_RED : TC_YELLOW),
+		    jstr(o, "severity"), tool_c(stdout, TC_RESET),
 		    jstr(o, "code"), jstr(o, "label")[0] ? ": " : "",
 		    jstr(o, "label"));
 		if (jstr(o, "sha256")[0])
@@ -819,8 +869,9 @@ do_audit(ck_ctx *ctx, int argc, char **argv)
 			printf("        fix: %s\n", jstr(o, "fix"));
 	}
 	o = json_object_get(doc, "summary");
-	printf("\n%s: %lld error%s, %lld warning%s\n", clean ? "Clean" :
-	    "Result", (long long)json_integer_value(json_object_get(o, "errors")),
+	printf("\n%s: %lld error%s, %lld warning%s\n",
+	    clean ? "Clean" : "Result",
+	    (long long)json_integer_value(json_object_get(o, "errors")),
 	    json_integer_value(json_object_get(o, "errors")) == 1 ? "" : "s",
 	    (long long)json_integer_value(json_object_get(o, "warnings")),
 	    json_integer_value(json_object_get(o, "warnings")) == 1 ? "" : "s");
@@ -834,11 +885,11 @@ static int
 do_export(ck_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "password-file", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"format", required_argument, NULL, 'f'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"password-file", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *fmt = NULL, *out = NULL, *pwfile = NULL;
 	char *pw = NULL;
@@ -877,15 +928,15 @@ do_export(ck_ctx *ctx, int argc, char **argv)
 	if (strcmp(fmt, "dir") == 0)
 		st = ck_trust_export_dir(t, out);
 	else
-		st = ck_trust_export(t, strcmp(fmt, "pem") == 0 ? CK_FMT_PEM :
-		    CK_FMT_P12, out, pw);
+		st = ck_trust_export(t,
+		    strcmp(fmt, "pem") == 0 ? CK_FMT_PEM : CK_FMT_P12, out, pw);
 	if (st != CK_OK) {
 		rc = fail(ctx);
 		goto out;
 	}
 	printf("Exported the effective store to %s (%s%s)\n", out, fmt,
-	    strcmp(fmt, "p12") == 0 && pw == NULL ?
-	    ", password \"changeit\"" : "");
+	    strcmp(fmt, "p12") == 0 && pw == NULL ? ", password \"changeit\""
+	                                          : "");
 out:
 	if (pw != NULL) {
 		explicit_bzero(pw, strlen(pw));
@@ -899,11 +950,11 @@ static int
 do_rebuild(ck_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "password-file", required_argument, NULL, 'p' },
-		{ "default-password", no_argument, NULL, 'D' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"password-file", required_argument, NULL, 'p'},
+	    {"default-password", no_argument, NULL, 'D'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *pwfile = NULL;
 	bool dflt = false, as_json = false;
@@ -922,21 +973,21 @@ do_rebuild(ck_ctx *ctx, int argc, char **argv)
 	}
 	if (optind != argc || (pwfile != NULL && dflt)) {
 		tool_err("trust rebuild: takes no argument, and one of "
-		    "--password-file or --default-password");
+		         "--password-file or --default-password");
 		return tool_usage(stderr, usage_rebuild, TOOL_USAGE);
 	}
 	if (pwfile != NULL && (pw = tool_read_password_file(pwfile)) == NULL)
 		return TOOL_USAGE;
 	if (pw != NULL && pw[0] == '\0') {
 		tool_err("%s: the password is empty; Java needs one for a "
-		    "truststore (use --default-password for \"changeit\")",
+		         "truststore (use --default-password for \"changeit\")",
 		    pwfile);
 		free(pw);
 		return TOOL_USAGE;
 	}
 	if (open_store(ctx, &t) != CK_OK ||
 	    ((pw != NULL || dflt) &&
-	     ck_trust_set_truststore_password(t, pw) != CK_OK) ||
+	        ck_trust_set_truststore_password(t, pw) != CK_OK) ||
 	    ck_trust_rebuild(t, &json) != CK_OK) {
 		rc = fail(ctx);
 		goto out;
@@ -971,9 +1022,13 @@ cmd_trust(int argc, char **argv)
 		const char *name;
 		int (*fn)(ck_ctx *, int, char **);
 	} subs[] = {
-		{ "list", do_list }, { "add", do_add }, { "remove", do_remove },
-		{ "distrust", do_distrust }, { "audit", do_audit },
-		{ "export", do_export }, { "rebuild", do_rebuild },
+	    {"list", do_list},
+	    {"add", do_add},
+	    {"remove", do_remove},
+	    {"distrust", do_distrust},
+	    {"audit", do_audit},
+	    {"export", do_export},
+	    {"rebuild", do_rebuild},
 	};
 	ck_ctx *ctx;
 	int rc = -1;
@@ -995,7 +1050,8 @@ cmd_trust(int argc, char **argv)
 		}
 	if (rc == -1) {
 		tool_err("trust: '%s' is not a subcommand; run 'certkit trust "
-		    "--help'", argv[1]);
+		         "--help'",
+		    argv[1]);
 		rc = TOOL_USAGE;
 	}
 	ck_ctx_free(ctx);

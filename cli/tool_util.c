@@ -51,18 +51,16 @@ tool_ctx_fail(const ck_ctx *ctx)
 {
 	ck_status st = ck_ctx_status(ctx);
 
-	tool_err("%s", ck_ctx_error(ctx)[0] ? ck_ctx_error(ctx) :
-	    ck_status_name(st));
+	tool_err("%s",
+	    ck_ctx_error(ctx)[0] ? ck_ctx_error(ctx) : ck_status_name(st));
 	switch (st) {
 	case CK_E_IO:
 	case CK_E_FORMAT:
 	case CK_E_PASSWORD:
 	case CK_E_USAGE:
 	case CK_E_NOTFOUND:
-	case CK_E_EXISTS:
-		return TOOL_USAGE;
-	default:
-		return TOOL_PROBLEM;
+	case CK_E_EXISTS: return TOOL_USAGE;
+	default: return TOOL_PROBLEM;
 	}
 }
 
@@ -83,8 +81,8 @@ tool_color(FILE *f)
 const char *
 tool_c(FILE *f, enum tool_colour c)
 {
-	static const char *const esc[] = { "\033[0m", "\033[1m", "\033[31m",
-		"\033[32m", "\033[33m", "\033[2m" };
+	static const char *const esc[] = {"\033[0m", "\033[1m", "\033[31m",
+	    "\033[32m", "\033[33m", "\033[2m"};
 
 	return tool_color(f) ? esc[c] : "";
 }
@@ -222,8 +220,8 @@ tool_parse_report(const char *json)
 }
 
 void
-tool_validity_phrase(char *out, size_t size, long long nb, long long na,
-    long long now)
+tool_validity_phrase(
+    char *out, size_t size, long long nb, long long na, long long now)
 {
 	long long d;
 
@@ -233,12 +231,12 @@ tool_validity_phrase(char *out, size_t size, long long nb, long long na,
 		    d == 1 ? "" : "s");
 	} else if (now > na) {
 		d = (now - na) / 86400;
-		snprintf(out, size, "EXPIRED %lld day%s ago", d,
-		    d == 1 ? "" : "s");
+		snprintf(
+		    out, size, "EXPIRED %lld day%s ago", d, d == 1 ? "" : "s");
 	} else {
 		d = (na - now) / 86400;
-		snprintf(out, size, "expires in %lld day%s", d,
-		    d == 1 ? "" : "s");
+		snprintf(
+		    out, size, "expires in %lld day%s", d, d == 1 ? "" : "s");
 	}
 }
 

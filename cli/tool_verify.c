@@ -28,19 +28,24 @@ static const char usage_text[] =
     "the intermediates. Every problem found is explained, with what to do.\n"
     "\n"
     "Options:\n"
-    "  --roots FILE|DIR    trust the certificates in FILE or DIR (repeatable).\n"
+    "  --roots FILE|DIR    trust the certificates in FILE or DIR "
+    "(repeatable).\n"
     "                      Each one is a trust anchor, self-signed or not.\n"
-    "                      Default: the system store (SSL_CERT_FILE, SSL_CERT_DIR)\n"
-    "  --untrusted FILE    intermediate certificates to build the chain (repeatable)\n"
+    "                      Default: the system store (SSL_CERT_FILE, "
+    "SSL_CERT_DIR)\n"
+    "  --untrusted FILE    intermediate certificates to build the chain "
+    "(repeatable)\n"
     "  --host NAME         the certificate must be valid for this host name\n"
     "  --ip ADDR           ... for this IP address (IPv4 or IPv6)\n"
     "  --email ADDR        ... for this email address (one of the three only)\n"
     "  --purpose P         server (default), client, or any (no usage check)\n"
     "  --at TIME           verify at this time (RFC 3339), not now\n"
-    "  --crl FILE          check revocation with the CRLs in FILE (repeatable);\n"
+    "  --crl FILE          check revocation with the CRLs in FILE "
+    "(repeatable);\n"
     "                      every certificate of the chain then needs its CRL\n"
     "  --max-depth N       allow at most N intermediate certificates (0-100)\n"
-    "  --each              verify every end-entity certificate of each CERT file;\n"
+    "  --each              verify every end-entity certificate of each CERT "
+    "file;\n"
     "                      the file's CA certificates are the intermediates\n"
     "  -q, --quiet         print only the certificates that are not valid\n"
     "  --password-file F   password for PKCS#12 files (first line of F)\n"
@@ -77,12 +82,14 @@ print_chain(const json_t *chain, const char *indent)
 	size_t i;
 	const json_t *c;
 
-	json_array_foreach(chain, i, c) {
+	json_array_foreach(chain, i, c)
+	{
 		printf("%sdepth=%lld %s%s\n", indent,
 		    (long long)json_integer_value(json_object_get(c, "depth")),
 		    jget_str(c, "subject"),
-		    json_is_true(json_object_get(c, "anchor")) ?
-		    " (trust anchor)" : "");
+		    json_is_true(json_object_get(c, "anchor"))
+		        ? " (trust anchor)"
+		        : "");
 	}
 }
 
@@ -104,7 +111,8 @@ print_report(const char *label, const json_t *rep, bool quiet)
 	}
 	printf("%s: %sINVALID%s\n", label, tool_c(stdout, TC_RED),
 	    tool_c(stdout, TC_RESET));
-	json_array_foreach(findings, i, f) {
+	json_array_foreach(findings, i, f)
+	{
 		printf("  %s%s%s at depth=%lld %s\n", tool_c(stdout, TC_BOLD),
 		    jget_str(f, "code"), tool_c(stdout, TC_RESET),
 		    (long long)json_integer_value(json_object_get(f, "depth")),
@@ -125,9 +133,9 @@ struct run {
 	ck_ctx *ctx;
 	ck_verify_opts *vo;
 	const struct vopts *opt;
-	json_t *results;    /* --json: every report */
+	json_t *results; /* --json: every report */
 	int exit_code;
-	bool stop;          /* an error that is not about one certificate */
+	bool stop; /* an error that is not about one certificate */
 };
 
 static void
@@ -195,8 +203,8 @@ verify_each(struct run *r, const char *file, const ck_bundle *b)
 	for (size_t i = 0; i < n; i++) {
 		is_ca[i] = ck_cert_is_ca(ck_bundle_get0_cert(b, i)) != 0;
 		if (is_ca[i]) {
-			if (ck_bundle_add_cert(cas, ck_bundle_get0_cert(b, i)) !=
-			    CK_OK)
+			if (ck_bundle_add_cert(
+			        cas, ck_bundle_get0_cert(b, i)) != CK_OK)
 				goto nomem;
 			ncas++;
 		} else {
@@ -211,10 +219,11 @@ verify_each(struct run *r, const char *file, const ck_bundle *b)
 			continue;
 		if ((one = ck_bundle_new()) == NULL)
 			goto nomem;
-		ok = ck_bundle_add_cert(one, ck_bundle_get0_cert(b, i)) == CK_OK;
+		ok =
+		    ck_bundle_add_cert(one, ck_bundle_get0_cert(b, i)) == CK_OK;
 		for (size_t j = 0; ok && leaves > 0 && j < ncas; j++)
-			ok = ck_bundle_add_cert(one, ck_bundle_get0_cert(cas,
-			    j)) == CK_OK;
+			ok = ck_bundle_add_cert(
+			         one, ck_bundle_get0_cert(cas, j)) == CK_OK;
 		if (ok)
 			verify_one(r, file, (long)i + 1, one);
 		ck_bundle_free(one);
@@ -251,24 +260,38 @@ push_arg(const char ***arr, size_t *n, const char *v)
 static int
 parse_opts(int argc, char **argv, struct vopts *o)
 {
-	enum { O_ROOTS = 256, O_UNTRUSTED, O_HOST, O_IP, O_EMAIL, O_PURPOSE,
-		O_AT, O_CRL, O_DEPTH, O_PW, O_JSON, O_EACH, O_QUIET, O_HELP };
+	enum {
+		O_ROOTS = 256,
+		O_UNTRUSTED,
+		O_HOST,
+		O_IP,
+		O_EMAIL,
+		O_PURPOSE,
+		O_AT,
+		O_CRL,
+		O_DEPTH,
+		O_PW,
+		O_JSON,
+		O_EACH,
+		O_QUIET,
+		O_HELP
+	};
 	static const struct option lo[] = {
-		{ "roots", required_argument, NULL, O_ROOTS },
-		{ "untrusted", required_argument, NULL, O_UNTRUSTED },
-		{ "host", required_argument, NULL, O_HOST },
-		{ "ip", required_argument, NULL, O_IP },
-		{ "email", required_argument, NULL, O_EMAIL },
-		{ "purpose", required_argument, NULL, O_PURPOSE },
-		{ "at", required_argument, NULL, O_AT },
-		{ "crl", required_argument, NULL, O_CRL },
-		{ "max-depth", required_argument, NULL, O_DEPTH },
-		{ "password-file", required_argument, NULL, O_PW },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "each", no_argument, NULL, O_EACH },
-		{ "quiet", no_argument, NULL, O_QUIET },
-		{ "help", no_argument, NULL, O_HELP },
-		{ NULL, 0, NULL, 0 },
+	    {"roots", required_argument, NULL, O_ROOTS},
+	    {"untrusted", required_argument, NULL, O_UNTRUSTED},
+	    {"host", required_argument, NULL, O_HOST},
+	    {"ip", required_argument, NULL, O_IP},
+	    {"email", required_argument, NULL, O_EMAIL},
+	    {"purpose", required_argument, NULL, O_PURPOSE},
+	    {"at", required_argument, NULL, O_AT},
+	    {"crl", required_argument, NULL, O_CRL},
+	    {"max-depth", required_argument, NULL, O_DEPTH},
+	    {"password-file", required_argument, NULL, O_PW},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"each", no_argument, NULL, O_EACH},
+	    {"quiet", no_argument, NULL, O_QUIET},
+	    {"help", no_argument, NULL, O_HELP},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -276,7 +299,9 @@ parse_opts(int argc, char **argv, struct vopts *o)
 		bool ok = true;
 
 		switch (c) {
-		case O_ROOTS: ok = push_arg(&o->roots, &o->nroots, optarg); break;
+		case O_ROOTS:
+			ok = push_arg(&o->roots, &o->nroots, optarg);
+			break;
 		case O_UNTRUSTED:
 			ok = push_arg(&o->untrusted, &o->nuntrusted, optarg);
 			break;
@@ -307,7 +332,7 @@ parse_opts(int argc, char **argv, struct vopts *o)
 	}
 	if ((o->host != NULL) + (o->ip != NULL) + (o->email != NULL) > 1) {
 		tool_err("verify: --host, --ip and --email check the same "
-		    "thing; give only one of them");
+		         "thing; give only one of them");
 		return TOOL_USAGE;
 	}
 	return TOOL_OK;
@@ -325,7 +350,8 @@ configure(ck_ctx *ctx, ck_verify_opts *vo, const struct vopts *o)
 		ck_verify_opts_set_purpose(vo, CK_PURPOSE_ANY);
 	else {
 		tool_err("--purpose: '%s' is not a purpose; expected server, "
-		    "client or any", o->purpose);
+		         "client or any",
+		    o->purpose);
 		return TOOL_USAGE;
 	}
 	if (o->max_depth != NULL) {
@@ -334,7 +360,8 @@ configure(ck_ctx *ctx, ck_verify_opts *vo, const struct vopts *o)
 
 		if (end == o->max_depth || *end != '\0' || d < 0 || d > 100) {
 			tool_err("--max-depth: '%s' is not a number from 0 to "
-			    "100", o->max_depth);
+			         "100",
+			    o->max_depth);
 			return TOOL_USAGE;
 		}
 		ck_verify_opts_set_max_depth(vo, (int)d);
@@ -343,7 +370,8 @@ configure(ck_ctx *ctx, ck_verify_opts *vo, const struct vopts *o)
 		return TOOL_USAGE;
 	if (o->host != NULL && ck_verify_opts_set_host(vo, o->host) != CK_OK) {
 		tool_err("--host: '%s' is not a host name (letters, digits, "
-		    "'-' and '.'; no wildcard)", o->host);
+		         "'-' and '.'; no wildcard)",
+		    o->host);
 		return TOOL_USAGE;
 	}
 	if (o->ip != NULL && ck_verify_opts_set_ip(ctx, vo, o->ip) != CK_OK) {
@@ -380,8 +408,8 @@ configure(ck_ctx *ctx, ck_verify_opts *vo, const struct vopts *o)
 int
 cmd_verify(int argc, char **argv)
 {
-	struct vopts o = { 0 };
-	struct run r = { 0 };
+	struct vopts o = {0};
+	struct run r = {0};
 	int rc, nfiles;
 
 	if ((rc = parse_opts(argc, argv, &o)) != TOOL_OK) {
@@ -406,9 +434,10 @@ cmd_verify(int argc, char **argv)
 			tool_err("%s", ck_ctx_error(r.ctx));
 			worse(&r, TOOL_USAGE);
 			if (r.results != NULL)
-				json_array_append_new(r.results, json_pack(
-				    "{s:s, s:b, s:s}", "file", argv[i], "valid",
-				    0, "error", ck_ctx_error(r.ctx)));
+				json_array_append_new(r.results,
+				    json_pack("{s:s, s:b, s:s}", "file",
+				        argv[i], "valid", 0, "error",
+				        ck_ctx_error(r.ctx)));
 			continue;
 		}
 		if (o.each)
@@ -422,7 +451,7 @@ cmd_verify(int argc, char **argv)
 
 		if (nfiles == 1 && !o.each && json_array_size(r.results) == 1 &&
 		    json_object_get(json_array_get(r.results, 0), "error") ==
-		    NULL) {
+		        NULL) {
 			doc = json_incref(json_array_get(r.results, 0));
 		} else {
 			doc = json_pack("{s:O, s:b}", "results", r.results,

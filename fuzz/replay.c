@@ -51,7 +51,8 @@ main(int argc, char **argv)
 		struct dirent *e;
 
 		if (stat(argv[i], &st) == -1) {
-			fprintf(stderr, "%s: no such file or directory\n", argv[i]);
+			fprintf(
+			    stderr, "%s: no such file or directory\n", argv[i]);
 			return 1;
 		}
 		if (!S_ISDIR(st.st_mode)) {

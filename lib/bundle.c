@@ -179,13 +179,14 @@ ck_bundle_merge(ck_bundle *dst, ck_bundle *src)
 		ck_status st = CK_OK;
 
 		for (; moved < l->n; moved++) {
-			st = cki_bundle_push(dst, (ck_obj_type)t,
-			    l->obj[moved], l->origin[moved]);
+			st = cki_bundle_push(dst, (ck_obj_type)t, l->obj[moved],
+			    l->origin[moved]);
 			if (st != CK_OK)
 				break;
 			free(l->origin[moved]);
 		}
-		/* Keep what did not move, so nothing leaks or is freed twice. */
+		/* Keep what did not move, so nothing leaks or is freed twice.
+		 */
 		if (moved > 0 && moved < l->n) {
 			memmove(l->obj, l->obj + moved,
 			    (l->n - moved) * sizeof(void *));

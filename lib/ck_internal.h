@@ -35,9 +35,9 @@ struct ck_ctx {
 	char err[CKI_ERRLEN];
 	ck_password_cb pw_cb;
 	void *pw_arg;
-	char *password;       /* wiped on free */
-	int64_t now;          /* 0: the real clock */
-	int legacy_loaded;    /* the legacy provider was loaded for PKCS#12 */
+	char *password;    /* wiped on free */
+	int64_t now;       /* 0: the real clock */
+	int legacy_loaded; /* the legacy provider was loaded for PKCS#12 */
 };
 
 struct ck_cert {
@@ -78,8 +78,8 @@ bool cki_load_legacy_provider(ck_ctx *ctx);
 
 /* ---- fileio.c ----------------------------------------------------------- */
 /* Reads a whole regular file (at most CKI_MAX_FILE bytes). */
-ck_status cki_read_file(ck_ctx *ctx, const char *path, uint8_t **buf,
-    size_t *len);
+ck_status cki_read_file(
+    ck_ctx *ctx, const char *path, uint8_t **buf, size_t *len);
 /* Creates a directory and its parents, mode `mode`. */
 ck_status cki_mkdirs(ck_ctx *ctx, const char *path, unsigned int mode);
 /* fsyncs a directory. */
@@ -90,8 +90,8 @@ bool cki_fault(const char *step);
 
 /* ---- bundle.c ----------------------------------------------------------- */
 /* Appends an object; the bundle takes ownership (set0) on success. */
-ck_status cki_bundle_push(ck_bundle *b, ck_obj_type t, void *obj,
-    const char *origin);
+ck_status cki_bundle_push(
+    ck_bundle *b, ck_obj_type t, void *obj, const char *origin);
 void *cki_bundle_get(const ck_bundle *b, ck_obj_type t, size_t i);
 void cki_obj_free(ck_obj_type t, void *obj);
 /* Wraps an X509 / EVP_PKEY (takes ownership; frees it on failure). */

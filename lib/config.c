@@ -44,10 +44,10 @@ struct parse {
 	ck_ctx *ctx;
 	const char *text;
 	size_t len, off;
-	int line;         /* the line the reader returned last */
-	bool indented;    /* ...and it starts with white space */
-	int long_line;    /* first over-long line, or 0 */
-	int bad_line;     /* first line the handler rejected, or 0 */
+	int line;      /* the line the reader returned last */
+	bool indented; /* ...and it starts with white space */
+	int long_line; /* first over-long line, or 0 */
+	int bad_line;  /* first line the handler rejected, or 0 */
 	bool nomem;
 };
 
@@ -211,8 +211,8 @@ cki_config_free(cki_config *cfg)
 }
 
 ck_status
-cki_config_load_mem(ck_ctx *ctx, const char *name, const char *text,
-    size_t len, cki_config **out)
+cki_config_load_mem(ck_ctx *ctx, const char *name, const char *text, size_t len,
+    cki_config **out)
 {
 	struct parse p;
 	cki_config *cfg;
@@ -228,7 +228,8 @@ cki_config_load_mem(ck_ctx *ctx, const char *name, const char *text,
 	if (memchr(text, '\0', len) != NULL) {
 		cki_err(ctx, CK_E_FORMAT,
 		    "%s: expected an INI text file, found a NUL byte (a binary "
-		    "file?)", name);
+		    "file?)",
+		    name);
 		goto err;
 	}
 	memset(&p, 0, sizeof(p));
@@ -244,8 +245,8 @@ cki_config_load_mem(ck_ctx *ctx, const char *name, const char *text,
 	if (p.long_line != 0) {
 		cki_err(ctx, CK_E_FORMAT,
 		    "%s:%d: line is longer than %d characters; put a long "
-		    "command in a script and name the script here", name,
-		    p.long_line, LINE_MAX_CHARS);
+		    "command in a script and name the script here",
+		    name, p.long_line, LINE_MAX_CHARS);
 		goto err;
 	}
 	if (r != 0 || p.bad_line != 0) {
@@ -253,7 +254,8 @@ cki_config_load_mem(ck_ctx *ctx, const char *name, const char *text,
 
 		cki_err(ctx, CK_E_FORMAT,
 		    "%s:%d: expected '[section]', 'key = value' or a comment "
-		    "starting with '#' or ';'", name, line);
+		    "starting with '#' or ';'",
+		    name, line);
 		goto err;
 	}
 	*out = cfg;
@@ -311,8 +313,8 @@ find(const cki_config *cfg, const char *section, const char *key)
 }
 
 const char *
-cki_config_get(const cki_config *cfg, const char *section, const char *key,
-    int *line)
+cki_config_get(
+    const cki_config *cfg, const char *section, const char *key, int *line)
 {
 	const struct entry *e = find(cfg, section, key);
 
@@ -357,8 +359,9 @@ cki_config_check_section(ck_ctx *ctx, const cki_config *cfg,
 			    strcmp(f->key, e->key) == 0)
 				return cki_err(ctx, CK_E_FORMAT,
 				    "%s:%d: '%s' is set twice in [%s] (first "
-				    "at line %d); keep one", cfg->name,
-				    e->line, e->key, section, f->line);
+				    "at line %d); keep one",
+				    cfg->name, e->line, e->key, section,
+				    f->line);
 		}
 	}
 	return CK_OK;
@@ -380,8 +383,8 @@ cki_config_long(ck_ctx *ctx, const cki_config *cfg, const char *section,
 	    v > max)
 		return cki_err(ctx, CK_E_FORMAT,
 		    "%s:%d: [%s] %s: expected a whole number from %ld to %ld, "
-		    "found '%s'", cfg->name, e->line, section, key, min, max,
-		    e->value);
+		    "found '%s'",
+		    cfg->name, e->line, section, key, min, max, e->value);
 	*out = v;
 	return CK_OK;
 }
@@ -390,8 +393,8 @@ ck_status
 cki_config_bool(ck_ctx *ctx, const cki_config *cfg, const char *section,
     const char *key, bool *out)
 {
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
 	const struct entry *e = find(cfg, section, key);
 
 	if (e == NULL)
@@ -416,7 +419,7 @@ cki_config_list(ck_ctx *ctx, const cki_config *cfg, const char *section,
     const char *key, char ***itemsp, size_t *np)
 {
 	const struct entry *e = find(cfg, section, key);
-	struct cki_strlist l = { 0 };
+	struct cki_strlist l = {0};
 	const char *p;
 
 	if (e == NULL)
@@ -467,7 +470,7 @@ cki_config_string(ck_ctx *ctx, const cki_config *cfg, const char *section,
 
 /* ---- [identity] --------------------------------------------------------- */
 
-static const char *const keytypes[] = { "ec-p256", "rsa-2048", "rsa-3072" };
+static const char *const keytypes[] = {"ec-p256", "rsa-2048", "rsa-3072"};
 
 int
 cki_keytype_parse(const char *s)
@@ -497,13 +500,12 @@ cki_identity_conf_free(struct cki_identity_conf *c)
 }
 
 ck_status
-cki_config_identity(ck_ctx *ctx, const cki_config *cfg,
-    struct cki_identity_conf *out)
+cki_config_identity(
+    ck_ctx *ctx, const cki_config *cfg, struct cki_identity_conf *out)
 {
-	static const char *const known[] = { "names", "ips", "key", "days",
-		"renew_before", "on_change", "on_change_timeout",
-		"keep_backups", "p12_password_file", "detect_names",
-		"detect_ips", NULL };
+	static const char *const known[] = {"names", "ips", "key", "days",
+	    "renew_before", "on_change", "on_change_timeout", "keep_backups",
+	    "p12_password_file", "detect_names", "detect_ips", NULL};
 	static const char S[] = "identity";
 	const char *v;
 	ck_status rv;
@@ -520,39 +522,40 @@ cki_config_identity(ck_ctx *ctx, const cki_config *cfg,
 
 	if ((rv = cki_config_check_section(ctx, cfg, S, known)) != CK_OK)
 		goto err;
-	if ((rv = cki_config_list(ctx, cfg, S, "names", &out->names.v,
-	    &out->names.n)) != CK_OK)
+	if ((rv = cki_config_list(
+	         ctx, cfg, S, "names", &out->names.v, &out->names.n)) != CK_OK)
 		goto err;
 	out->names.cap = out->names.n;
-	if ((rv = cki_config_list(ctx, cfg, S, "ips", &out->ips.v,
-	    &out->ips.n)) != CK_OK)
+	if ((rv = cki_config_list(
+	         ctx, cfg, S, "ips", &out->ips.v, &out->ips.n)) != CK_OK)
 		goto err;
 	out->ips.cap = out->ips.n;
 	if ((v = cki_config_get(cfg, S, "key", &line)) != NULL &&
 	    (out->key = cki_keytype_parse(v)) < 0) {
 		rv = cki_err(ctx, CK_E_FORMAT,
 		    "%s:%d: [identity] key: expected ec-p256, rsa-2048 or "
-		    "rsa-3072, found '%s'", cfg->name, line, v);
+		    "rsa-3072, found '%s'",
+		    cfg->name, line, v);
 		goto err;
 	}
 	/* 825 days is the longest lifetime Apple platforms accept for any
 	 * TLS server certificate, self-signed or not. */
-	if ((rv = cki_config_long(ctx, cfg, S, "days", 1, 825,
-	    &out->days)) != CK_OK ||
+	if ((rv = cki_config_long(ctx, cfg, S, "days", 1, 825, &out->days)) !=
+	        CK_OK ||
 	    (rv = cki_config_long(ctx, cfg, S, "renew_before", 0, 824,
-	    &out->renew_before)) != CK_OK ||
+	         &out->renew_before)) != CK_OK ||
 	    (rv = cki_config_long(ctx, cfg, S, "on_change_timeout", 1, 3600,
-	    &out->on_change_timeout)) != CK_OK ||
+	         &out->on_change_timeout)) != CK_OK ||
 	    (rv = cki_config_long(ctx, cfg, S, "keep_backups", 1, 1000,
-	    &out->keep_backups)) != CK_OK ||
-	    (rv = cki_config_string(ctx, cfg, S, "on_change",
-	    &out->on_change)) != CK_OK ||
+	         &out->keep_backups)) != CK_OK ||
+	    (rv = cki_config_string(
+	         ctx, cfg, S, "on_change", &out->on_change)) != CK_OK ||
 	    (rv = cki_config_string(ctx, cfg, S, "p12_password_file",
-	    &out->p12_password_file)) != CK_OK ||
-	    (rv = cki_config_bool(ctx, cfg, S, "detect_names",
-	    &out->detect_names)) != CK_OK ||
-	    (rv = cki_config_bool(ctx, cfg, S, "detect_ips",
-	    &out->detect_ips)) != CK_OK)
+	         &out->p12_password_file)) != CK_OK ||
+	    (rv = cki_config_bool(
+	         ctx, cfg, S, "detect_names", &out->detect_names)) != CK_OK ||
+	    (rv = cki_config_bool(
+	         ctx, cfg, S, "detect_ips", &out->detect_ips)) != CK_OK)
 		goto err;
 	if (out->on_change != NULL && out->on_change[0] == '\0') {
 		free(out->on_change);
@@ -563,7 +566,8 @@ cki_config_identity(ck_ctx *ctx, const cki_config *cfg,
 		rv = cki_err(ctx, CK_E_FORMAT,
 		    "%s:%d: [identity] renew_before (%ld days) must be shorter "
 		    "than days (%ld): the default would be renewed at every "
-		    "start", cfg->name, line, out->renew_before, out->days);
+		    "start",
+		    cfg->name, line, out->renew_before, out->days);
 		goto err;
 	}
 	return CK_OK;

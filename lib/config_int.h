@@ -31,18 +31,17 @@ typedef struct cki_config cki_config;
 /* Reads HOME/certkit.conf (absent: empty). */
 ck_status cki_config_load(ck_ctx *ctx, const char *home, cki_config **out);
 /* Reads one INI file (absent: empty). */
-ck_status cki_config_load_file(ck_ctx *ctx, const char *path,
-    cki_config **out);
+ck_status cki_config_load_file(ck_ctx *ctx, const char *path, cki_config **out);
 /* Parses INI text; `name` is used in messages. */
-ck_status cki_config_load_mem(ck_ctx *ctx, const char *name,
-    const char *text, size_t len, cki_config **out);
+ck_status cki_config_load_mem(ck_ctx *ctx, const char *name, const char *text,
+    size_t len, cki_config **out);
 void cki_config_free(cki_config *cfg);
 
 /* The file name used in messages. */
 const char *cki_config_name(const cki_config *cfg);
 /* The value of [section] key, or NULL. *line (may be NULL) gets its line. */
-const char *cki_config_get(const cki_config *cfg, const char *section,
-    const char *key, int *line);
+const char *cki_config_get(
+    const cki_config *cfg, const char *section, const char *key, int *line);
 /* Fails on a key of `section` not in `known` (NULL-terminated) or on a key
  * given twice. */
 ck_status cki_config_check_section(ck_ctx *ctx, const cki_config *cfg,
@@ -87,22 +86,22 @@ const char *cki_keytype_name(int kt);
 #define CKI_ID_DEFAULT_P12_PASSWORD "changeit"
 
 struct cki_identity_conf {
-	struct cki_strlist names;   /* names = a, b */
-	struct cki_strlist ips;     /* ips = 192.0.2.1, 2001:db8::1 */
-	int key;                    /* key = ec-p256 | rsa-2048 | rsa-3072 */
-	long days;                  /* days = 397 */
-	long renew_before;          /* renew_before = DAYS; -1: a third */
-	char *on_change;            /* on_change = shell command */
-	long on_change_timeout;     /* on_change_timeout = 60 (seconds) */
-	long keep_backups;          /* keep_backups = 10 */
-	char *p12_password_file;    /* p12_password_file = /path */
-	bool detect_names;          /* detect_names = yes */
-	bool detect_ips;            /* detect_ips = yes */
+	struct cki_strlist names; /* names = a, b */
+	struct cki_strlist ips;   /* ips = 192.0.2.1, 2001:db8::1 */
+	int key;                  /* key = ec-p256 | rsa-2048 | rsa-3072 */
+	long days;                /* days = 397 */
+	long renew_before;        /* renew_before = DAYS; -1: a third */
+	char *on_change;          /* on_change = shell command */
+	long on_change_timeout;   /* on_change_timeout = 60 (seconds) */
+	long keep_backups;        /* keep_backups = 10 */
+	char *p12_password_file;  /* p12_password_file = /path */
+	bool detect_names;        /* detect_names = yes */
+	bool detect_ips;          /* detect_ips = yes */
 };
 
 /* Fills `out` with the defaults, then the [identity] section. */
-ck_status cki_config_identity(ck_ctx *ctx, const cki_config *cfg,
-    struct cki_identity_conf *out);
+ck_status cki_config_identity(
+    ck_ctx *ctx, const cki_config *cfg, struct cki_identity_conf *out);
 void cki_identity_conf_free(struct cki_identity_conf *c);
 
 #endif /* CERTKIT_CONFIG_INT_H */

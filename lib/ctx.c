@@ -253,8 +253,8 @@ digits(const char *s, int n, int *out)
 ck_status
 ck_parse_time(ck_ctx *ctx, const char *text, int64_t *out)
 {
-	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31,
-		30, 31, 30, 31 };
+	static const unsigned char mdays[] = {
+	    31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int Y, M, D, h = 0, m = 0, s = 0, oh = 0, om = 0, sign = 0;
 	const char *p = text;
 
@@ -293,11 +293,12 @@ ck_parse_time(ck_ctx *ctx, const char *text, int64_t *out)
 	if (*p != '\0' || M < 1 || M > 12 || D < 1 || D > mdays[M - 1] ||
 	    h > 23 || m > 59 || s > 60 || oh > 23 || om > 59)
 		goto bad;
-	*out = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 +
-	    h * 3600 + m * 60 + s - sign * (oh * 3600 + om * 60);
+	*out = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 +
+	    m * 60 + s - sign * (oh * 3600 + om * 60);
 	return CK_OK;
 bad:
 	return cki_err(ctx, CK_E_USAGE,
 	    "'%s' is not a time: expected RFC 3339, e.g. "
-	    "2026-06-01T00:00:00Z or 2026-06-01", text);
+	    "2026-06-01T00:00:00Z or 2026-06-01",
+	    text);
 }

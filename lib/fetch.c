@@ -50,7 +50,8 @@ is_ip(const char *h)
 {
 	unsigned char buf[16];
 
-	return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+	return inet_pton(AF_INET, h, buf) == 1 ||
+	    inet_pton(AF_INET6, h, buf) == 1;
 }
 
 static bool
@@ -91,10 +92,10 @@ no_proxy_for(const char *host)
 			e++;
 			n--;
 		}
-		if (n > 0 && (
-		    (hl == n && strncasecmp(host, e, n) == 0) ||
-		    (hl > n && host[hl - n - 1] == '.' &&
-		     strncasecmp(host + hl - n, e, n) == 0)))
+		if (n > 0 &&
+		    ((hl == n && strncasecmp(host, e, n) == 0) ||
+		        (hl > n && host[hl - n - 1] == '.' &&
+		            strncasecmp(host + hl - n, e, n) == 0)))
 			return true;
 		np += strcspn(np, ",");
 	}
@@ -112,7 +113,8 @@ parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
 	if (strncasecmp(s, "https://", 8) == 0)
 		return cki_err(ctx, CK_E_USAGE,
 		    "proxy %s: only http:// proxies are supported (the tunnel "
-		    "to the server is TLS already)", url);
+		    "to the server is TLS already)",
+		    url);
 	if (strncasecmp(s, "http://", 7) == 0)
 		s += 7;
 	else if (strstr(s, "://") != NULL)
@@ -123,7 +125,8 @@ parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
 	if (at != NULL) {
 		n = (size_t)(at - s);
 		if (n >= sizeof(p->auth))
-			return cki_err(ctx, CK_E_USAGE, "proxy credentials too long");
+			return cki_err(
+			    ctx, CK_E_USAGE, "proxy credentials too long");
 		memcpy(p->auth, s, n);
 		s = at + 1;
 	}
@@ -131,8 +134,8 @@ parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
 		const char *rb = memchr(s, ']', (size_t)(end - s));
 
 		if (rb == NULL)
-			return cki_err(ctx, CK_E_USAGE, "proxy %s: unclosed '['",
-			    url);
+			return cki_err(
+			    ctx, CK_E_USAGE, "proxy %s: unclosed '['", url);
 		n = (size_t)(rb - s - 1);
 		if (n >= sizeof(p->host))
 			return cki_err(ctx, CK_E_USAGE, "proxy host too long");
@@ -148,7 +151,8 @@ parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
 	if (colon != NULL) {
 		n = (size_t)(end - colon - 1);
 		if (n == 0 || n >= sizeof(p->port))
-			return cki_err(ctx, CK_E_USAGE, "proxy %s: bad port", url);
+			return cki_err(
+			    ctx, CK_E_USAGE, "proxy %s: bad port", url);
 		memcpy(p->port, colon + 1, n);
 	} else {
 		snprintf(p->port, sizeof(p->port), "1080"); /* curl's default */
@@ -163,7 +167,7 @@ parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
 static bool
 wait_fd(int fd, short events, int64_t deadline)
 {
-	struct pollfd pfd = { fd, events, 0 };
+	struct pollfd pfd = {fd, events, 0};
 	int64_t left;
 	int r;
 
@@ -194,31 +198,34 @@ connect_to(ck_ctx *ctx, const char *host, const char *port, const char *who,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_family = AF_UNSPEC;
 	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
-		return cki_err(ctx, CK_E_NETWORK,
-		    "%s: cannot resolve %s: %s", who, host, gai_strerror(r));
+		return cki_err(ctx, CK_E_NETWORK, "%s: cannot resolve %s: %s",
+		    who, host, gai_strerror(r));
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		int err = 0;
 		socklen_t el = sizeof(err);
 		char addr[INET6_ADDRSTRLEN + 8] = "?";
 
-		getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL,
-		    0, NI_NUMERICHOST);
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, ai->ai_protocol);
+		getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr),
+		    NULL, 0, NI_NUMERICHOST);
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
 		if (fd == -1)
 			continue;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		if (errno == EINPROGRESS) {
 			if (!wait_fd(fd, POLLOUT, deadline)) {
-				snprintf(why, sizeof(why), "%s: no answer within "
-				    "%d ms (a firewall dropping packets?)", addr,
-				    timeout_ms);
+				snprintf(why, sizeof(why),
+				    "%s: no answer within "
+				    "%d ms (a firewall dropping packets?)",
+				    addr, timeout_ms);
 				close(fd);
 				fd = -1;
 				break;
 			}
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) ==
+			        0 &&
 			    err == 0)
 				break;
 		} else {
@@ -230,8 +237,8 @@ connect_to(ck_ctx *ctx, const char *host, const char *port, const char *who,
 	}
 	freeaddrinfo(res);
 	if (fd == -1)
-		return cki_err(ctx, CK_E_NETWORK, "%s: cannot connect (%s)", who,
-		    why[0] ? why : "no usable address");
+		return cki_err(ctx, CK_E_NETWORK, "%s: cannot connect (%s)",
+		    who, why[0] ? why : "no usable address");
 	*fdp = fd;
 	return CK_OK;
 }
@@ -250,8 +257,10 @@ send_all(ck_ctx *ctx, int fd, const char *buf, size_t len, const char *who,
 		}
 		if (w == -1 && (errno == EAGAIN || errno == EINTR)) {
 			if (!wait_fd(fd, POLLOUT, deadline))
-				return cki_err(ctx, CK_E_NETWORK, "%s: timed out "
-				    "sending", who);
+				return cki_err(ctx, CK_E_NETWORK,
+				    "%s: timed out "
+				    "sending",
+				    who);
 			continue;
 		}
 		return cki_err(ctx, CK_E_NETWORK, "%s: send failed: %s", who,
@@ -276,15 +285,16 @@ tunnel(ck_ctx *ctx, int fd, const struct proxy *p, const char *host,
 		unsigned char b64[700];
 
 		/* RFC 7617: Basic credentials, base64 of "user:pass". */
-		EVP_EncodeBlock(b64, (const unsigned char *)p->auth,
-		    (int)strlen(p->auth));
-		snprintf(auth, sizeof(auth), "Proxy-Authorization: Basic %s\r\n",
-		    b64);
+		EVP_EncodeBlock(
+		    b64, (const unsigned char *)p->auth, (int)strlen(p->auth));
+		snprintf(auth, sizeof(auth),
+		    "Proxy-Authorization: Basic %s\r\n", b64);
 		OPENSSL_cleanse(b64, sizeof(b64));
 	}
-	n = snprintf(req, sizeof(req), "CONNECT %s%s%s:%s HTTP/1.1\r\n"
-	    "Host: %s%s%s:%s\r\nUser-Agent: certkit/%s\r\n%s\r\n", lb, host, rb,
-	    port, lb, host, rb, port, CERTKIT_VERSION, auth);
+	n = snprintf(req, sizeof(req),
+	    "CONNECT %s%s%s:%s HTTP/1.1\r\n"
+	    "Host: %s%s%s:%s\r\nUser-Agent: certkit/%s\r\n%s\r\n",
+	    lb, host, rb, port, lb, host, rb, port, CERTKIT_VERSION, auth);
 	OPENSSL_cleanse(auth, sizeof(auth));
 	if (n < 0 || (size_t)n >= sizeof(req))
 		return cki_err(ctx, CK_E_USAGE, "host name too long");
@@ -299,31 +309,42 @@ tunnel(ck_ctx *ctx, int fd, const struct proxy *p, const char *host,
 
 		if (r == 1) {
 			got++;
-			if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
+			if (got >= 4 &&
+			    memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
 				break;
 			continue;
 		}
 		if (r == 0)
-			return cki_err(ctx, CK_E_NETWORK, "%s: closed the "
-			    "connection before answering CONNECT %s:%s", who,
-			    host, port);
+			return cki_err(ctx, CK_E_NETWORK,
+			    "%s: closed the "
+			    "connection before answering CONNECT %s:%s",
+			    who, host, port);
 		if (errno == EAGAIN || errno == EINTR) {
 			if (!wait_fd(fd, POLLIN, deadline))
-				return cki_err(ctx, CK_E_NETWORK, "%s: no answer "
-				    "to CONNECT %s:%s in time", who, host, port);
+				return cki_err(ctx, CK_E_NETWORK,
+				    "%s: no answer "
+				    "to CONNECT %s:%s in time",
+				    who, host, port);
 			continue;
 		}
-		return cki_err(ctx, CK_E_NETWORK, "%s: %s", who, strerror(errno));
+		return cki_err(
+		    ctx, CK_E_NETWORK, "%s: %s", who, strerror(errno));
 	}
 	resp[got] = '\0';
 	resp[strcspn(resp, "\r\n")] = '\0';
 	if (sscanf(resp, "HTTP/%*d.%*d %d", &code) != 1)
-		return cki_err(ctx, CK_E_NETWORK, "%s: expected an HTTP answer to "
-		    "CONNECT, got \"%.60s\"", who, resp);
+		return cki_err(ctx, CK_E_NETWORK,
+		    "%s: expected an HTTP answer to "
+		    "CONNECT, got \"%.60s\"",
+		    who, resp);
 	if (code != 200)
-		return cki_err(ctx, CK_E_NETWORK, "%s refused CONNECT %s:%s: "
-		    "\"%.100s\"%s", who, host, port, resp, code == 407 ?
-		    " (give credentials as http://user:pass@proxy:port)" : "");
+		return cki_err(ctx, CK_E_NETWORK,
+		    "%s refused CONNECT %s:%s: "
+		    "\"%.100s\"%s",
+		    who, host, port, resp,
+		    code == 407
+		        ? " (give credentials as http://user:pass@proxy:port)"
+		        : "");
 	return CK_OK;
 }
 
@@ -333,7 +354,7 @@ handshake(ck_ctx *ctx, int fd, const char *host, const char *who,
 {
 	SSL_CTX *sctx = NULL;
 	SSL *ssl = NULL;
-	STACK_OF(X509) *sk;
+	STACK_OF(X509) * sk;
 	ck_bundle *b = NULL;
 	ck_status rv = CK_E_NETWORK;
 	int r;
@@ -352,8 +373,8 @@ handshake(ck_ctx *ctx, int fd, const char *host, const char *who,
 	(void)SSL_set_min_proto_version(ssl, TLS1_VERSION);
 	/* RFC 6066 section 3: HostName is a DNS name, never an IP literal. */
 	if (!is_ip(host) && !SSL_set_tlsext_host_name(ssl, host)) {
-		rv = cki_err(ctx, CK_E_USAGE, "%s: cannot send '%s' as SNI", who,
-		    host);
+		rv = cki_err(
+		    ctx, CK_E_USAGE, "%s: cannot send '%s' as SNI", who, host);
 		goto err;
 	}
 	if (!SSL_set_fd(ssl, fd)) {
@@ -375,8 +396,7 @@ handshake(ck_ctx *ctx, int fd, const char *host, const char *who,
 			if (!wait_fd(fd, POLLOUT, deadline))
 				goto timeout;
 			continue;
-		default:
-			break;
+		default: break;
 		}
 		/* A server that wants a client certificate has shown its
 		 * chain before it refuses us: keep it. */
@@ -384,22 +404,27 @@ handshake(ck_ctx *ctx, int fd, const char *host, const char *who,
 			break;
 		if (ERR_peek_last_error() != 0 &&
 		    ERR_GET_REASON(ERR_peek_last_error()) ==
-		    SSL_R_WRONG_VERSION_NUMBER)
+		        SSL_R_WRONG_VERSION_NUMBER)
 			rv = cki_err(ctx, CK_E_NETWORK,
-			    "%s: the peer did not answer with TLS (is this a TLS "
-			    "port? plain HTTP answers like this)", who);
+			    "%s: the peer did not answer with TLS (is this a "
+			    "TLS "
+			    "port? plain HTTP answers like this)",
+			    who);
 		else
 			rv = cki_err(ctx, CK_E_NETWORK,
 			    "%s: TLS handshake failed before the server sent "
-			    "its certificate (%s)", who,
-			    ERR_peek_last_error() ? cki_ossl_reason() :
-			    "connection closed");
+			    "its certificate (%s)",
+			    who,
+			    ERR_peek_last_error() ? cki_ossl_reason()
+			                          : "connection closed");
 		goto err;
 	}
 	sk = SSL_get_peer_cert_chain(ssl);
 	if (sk == NULL || sk_X509_num(sk) == 0) {
-		rv = cki_err(ctx, CK_E_NETWORK, "%s: the server sent no "
-		    "certificate (an anonymous or PSK-only server)", who);
+		rv = cki_err(ctx, CK_E_NETWORK,
+		    "%s: the server sent no "
+		    "certificate (an anonymous or PSK-only server)",
+		    who);
 		goto err;
 	}
 	if ((b = ck_bundle_new()) == NULL)
@@ -423,9 +448,11 @@ handshake(ck_ctx *ctx, int fd, const char *host, const char *who,
 	rv = CK_OK;
 	goto err;
 timeout:
-	rv = cki_err(ctx, CK_E_NETWORK, "%s: the TLS handshake did not finish "
+	rv = cki_err(ctx, CK_E_NETWORK,
+	    "%s: the TLS handshake did not finish "
 	    "within %d ms (a server that speaks something else, or a slow "
-	    "link)", who, timeout_ms);
+	    "link)",
+	    who, timeout_ms);
 	goto err;
 nomem:
 	rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
@@ -450,12 +477,15 @@ ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
 	cki_begin(ctx);
 	*chain = NULL;
 	if (host == NULL || host[0] == '\0' || strlen(host) > 253)
-		return cki_err(ctx, CK_E_USAGE, "expected a host name or address");
+		return cki_err(
+		    ctx, CK_E_USAGE, "expected a host name or address");
 	if (port == NULL)
 		port = "443";
 	if (!port_ok(port))
-		return cki_err(ctx, CK_E_USAGE, "%s: port '%s' is not a number "
-		    "from 1 to 65535", host, port);
+		return cki_err(ctx, CK_E_USAGE,
+		    "%s: port '%s' is not a number "
+		    "from 1 to 65535",
+		    host, port);
 	if (timeout_ms <= 0)
 		timeout_ms = 10000;
 	deadline = mono_ms() + timeout_ms;

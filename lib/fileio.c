@@ -42,16 +42,16 @@ cki_read_file(ck_ctx *ctx, const char *path, uint8_t **bufp, size_t *lenp)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return cki_err(ctx, CK_E_IO, "%s: no such file", path);
-		return cki_err(ctx, CK_E_IO, "%s: cannot open: %s", path,
-		    strerror(errno));
+		return cki_err(
+		    ctx, CK_E_IO, "%s: cannot open: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) == -1) {
 		cki_err(ctx, CK_E_IO, "%s: %s", path, strerror(errno));
 		goto err;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		cki_err(ctx, CK_E_IO, "%s: is a directory, expected a file",
-		    path);
+		cki_err(
+		    ctx, CK_E_IO, "%s: is a directory, expected a file", path);
 		goto err;
 	}
 	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > CKI_MAX_FILE) {
@@ -59,14 +59,16 @@ cki_read_file(ck_ctx *ctx, const char *path, uint8_t **bufp, size_t *lenp)
 		    path, (intmax_t)st.st_size, CKI_MAX_FILE);
 		goto err;
 	}
-	/* Read to EOF rather than trusting st_size: stdin and pipes work too. */
+	/* Read to EOF rather than trusting st_size: stdin and pipes work too.
+	 */
 	for (size_t cap = 0;;) {
 		if (len == cap) {
 			uint8_t *nb;
 
 			if (cap >= CKI_MAX_FILE) {
-				cki_err(ctx, CK_E_IO, "%s: larger than %u bytes",
-				    path, CKI_MAX_FILE);
+				cki_err(ctx, CK_E_IO,
+				    "%s: larger than %u bytes", path,
+				    CKI_MAX_FILE);
 				goto err;
 			}
 			cap = cap == 0 ? (size_t)st.st_size + 1 : cap * 2;
@@ -110,8 +112,8 @@ cki_fsync_dir(ck_ctx *ctx, const char *dir)
 		    dir, strerror(errno));
 	if (cki_fault("fsyncdir") ? (errno = EIO, 1) : fsync(fd) == -1) {
 		close(fd);
-		return cki_err(ctx, CK_E_IO, "%s: fsync failed: %s", dir,
-		    strerror(errno));
+		return cki_err(
+		    ctx, CK_E_IO, "%s: fsync failed: %s", dir, strerror(errno));
 	}
 	close(fd);
 	return CK_OK;
@@ -126,7 +128,7 @@ cki_mkdirs(ck_ctx *ctx, const char *path, unsigned int mode)
 	if (n == 0 || n >= sizeof(buf))
 		return cki_err(ctx, CK_E_USAGE, "%s: bad directory name", path);
 	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
 
@@ -158,8 +160,8 @@ write_all(ck_ctx *ctx, int fd, const char *tmp, const uint8_t *p, size_t len)
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w == -1)
-			return cki_err(ctx, CK_E_IO, "%s: write failed: %s", tmp,
-			    strerror(errno));
+			return cki_err(ctx, CK_E_IO, "%s: write failed: %s",
+			    tmp, strerror(errno));
 		p += w;
 		len -= (size_t)w;
 	}
@@ -190,22 +192,22 @@ ck_write_file_atomic(ck_ctx *ctx, const char *path, const void *data,
 		    strerror(errno));
 	/* The umask must not widen or narrow a key file's mode. */
 	if (fchmod(fd, (mode_t)mode) == -1) {
-		cki_err(ctx, CK_E_IO, "%s: chmod failed: %s", tmp,
-		    strerror(errno));
+		cki_err(
+		    ctx, CK_E_IO, "%s: chmod failed: %s", tmp, strerror(errno));
 		goto err;
 	}
 	if ((rv = write_all(ctx, fd, tmp, data, len)) != CK_OK)
 		goto err;
 	rv = CK_E_IO;
 	if (cki_fault("fsync") ? (errno = EIO, 1) : fsync(fd) == -1) {
-		cki_err(ctx, CK_E_IO, "%s: fsync failed: %s", tmp,
-		    strerror(errno));
+		cki_err(
+		    ctx, CK_E_IO, "%s: fsync failed: %s", tmp, strerror(errno));
 		goto err;
 	}
 	if (close(fd) == -1) {
 		fd = -1;
-		cki_err(ctx, CK_E_IO, "%s: close failed: %s", tmp,
-		    strerror(errno));
+		cki_err(
+		    ctx, CK_E_IO, "%s: close failed: %s", tmp, strerror(errno));
 		goto err;
 	}
 	fd = -1;

@@ -8,8 +8,8 @@
  *            init / ensure (none)            install (CA-issued)
  *   (none) ─────────────────────► DEFAULT ───────────────────────► ISSUED
  *                                  │   ▲                            │  ▲
- *          ensure: expired, in the │   │ reset / restore      reset │  │ install
- *          renewal window, or a    ▼   │                            ▼  │ restore
+ *          ensure: expired, in the │   │ reset / restore      reset │  │
+ * install renewal window, or a    ▼   │                            ▼  │ restore
  *          name not covered ──► DEFAULT (new key)                DEFAULT
  *
  * ensure never leaves ISSUED: it only reports that a human must act.
@@ -90,7 +90,7 @@ ck_identity_open(ck_ctx *ctx, const char *home, ck_identity **out)
 	n = snprintf(id->home, sizeof(id->home), "%s", home);
 	if (n < 0 || (size_t)n >= sizeof(id->home) ||
 	    (size_t)snprintf(id->dir, sizeof(id->dir), "%s/identity", home) >=
-	    sizeof(id->dir)) {
+	        sizeof(id->dir)) {
 		rv = cki_err(ctx, CK_E_USAGE, "%s: path too long", home);
 		goto err;
 	}
@@ -121,7 +121,8 @@ ck_identity_add_name(ck_identity *id, const char *dns)
 {
 	cki_begin(id->ctx);
 	if (dns == NULL || !cki_dns_valid(dns))
-		return cki_err(id->ctx, CK_E_USAGE, "--name '%s': expected a "
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "--name '%s': expected a "
 		    "DNS name such as nvr01.example.com (letters, digits, "
 		    "hyphens and dots; a leading '*.' is allowed)",
 		    dns != NULL ? dns : "");
@@ -141,7 +142,8 @@ ck_identity_add_ip(ck_identity *id, const char *ip)
 
 	cki_begin(id->ctx);
 	if (ip == NULL || !cki_ip_canon(ip, canon, sizeof(canon)))
-		return cki_err(id->ctx, CK_E_USAGE, "--ip '%s': expected an "
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "--ip '%s': expected an "
 		    "IPv4 or IPv6 address such as 192.0.2.10 or 2001:db8::10",
 		    ip != NULL ? ip : "");
 	if (!id->ips_set) {
@@ -160,8 +162,10 @@ ck_identity_set_key_type(ck_identity *id, const char *type)
 
 	cki_begin(id->ctx);
 	if (type == NULL || (kt = cki_keytype_parse(type)) < 0)
-		return cki_err(id->ctx, CK_E_USAGE, "--key '%s': expected "
-		    "ec-p256, rsa-2048 or rsa-3072", type != NULL ? type : "");
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "--key '%s': expected "
+		    "ec-p256, rsa-2048 or rsa-3072",
+		    type != NULL ? type : "");
 	id->conf.key = kt;
 	return CK_OK;
 }
@@ -171,8 +175,10 @@ ck_identity_set_days(ck_identity *id, int days)
 {
 	cki_begin(id->ctx);
 	if (days < 1 || days > 825)
-		return cki_err(id->ctx, CK_E_USAGE, "--days %d: expected 1 to "
-		    "825 (the longest lifetime Apple clients accept)", days);
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "--days %d: expected 1 to "
+		    "825 (the longest lifetime Apple clients accept)",
+		    days);
 	id->conf.days = days;
 	return CK_OK;
 }
@@ -182,8 +188,10 @@ ck_identity_set_renew_before(ck_identity *id, int days)
 {
 	cki_begin(id->ctx);
 	if (days < 0 || days > 824)
-		return cki_err(id->ctx, CK_E_USAGE, "--renew-before %d: "
-		    "expected 0 to 824 days", days);
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "--renew-before %d: "
+		    "expected 0 to 824 days",
+		    days);
 	id->conf.renew_before = days;
 	return CK_OK;
 }
@@ -238,8 +246,8 @@ spki_sha256(EVP_PKEY *k, char out[65])
 	int len = i2d_PUBKEY(k, &der);
 
 	out[0] = '\0';
-	if (len > 0 && EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(),
-	    NULL))
+	if (len > 0 &&
+	    EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL))
 		cki_hex(md, 32, out);
 	OPENSSL_free(der);
 }
@@ -247,8 +255,8 @@ spki_sha256(EVP_PKEY *k, char out[65])
 static const char *
 meta_str(json_t *meta, const char *key)
 {
-	return meta != NULL ? json_string_value(json_object_get(meta, key)) :
-	    NULL;
+	return meta != NULL ? json_string_value(json_object_get(meta, key))
+	                    : NULL;
 }
 
 /* The renewal window of a certificate, in seconds. */
@@ -274,22 +282,22 @@ adopt_requested(ck_identity *id, json_t *meta)
 	if (req == NULL)
 		return CK_OK;
 	if (!id->names_set)
-		json_array_foreach(json_object_get(req, "dns"), i, v)
-			if (json_is_string(v) &&
-			    cki_dns_valid(json_string_value(v)) &&
-			    cki_strlist_add(&id->conf.names,
-			    json_string_value(v)) != CK_OK)
-				return cki_err(id->ctx, CK_E_NOMEM,
-				    "out of memory");
+		json_array_foreach(
+		    json_object_get(req, "dns"), i, v) if (json_is_string(v) &&
+		    cki_dns_valid(json_string_value(v)) &&
+		    cki_strlist_add(&id->conf.names, json_string_value(v)) !=
+		        CK_OK) return cki_err(id->ctx, CK_E_NOMEM,
+		    "out of memory");
 	if (!id->ips_set)
-		json_array_foreach(json_object_get(req, "ip"), i, v) {
+		json_array_foreach(json_object_get(req, "ip"), i, v)
+		{
 			char c[64];
 
 			if (json_is_string(v) &&
 			    cki_ip_canon(json_string_value(v), c, sizeof(c)) &&
 			    cki_strlist_add(&id->conf.ips, c) != CK_OK)
-				return cki_err(id->ctx, CK_E_NOMEM,
-				    "out of memory");
+				return cki_err(
+				    id->ctx, CK_E_NOMEM, "out of memory");
 		}
 	return CK_OK;
 }
@@ -301,7 +309,7 @@ cert_json(ck_identity *id, X509 *leaf, json_t *meta)
 {
 	int64_t nb = 0, na = 0, now = (int64_t)cki_now(id->ctx);
 	char nbs[32], nas[32], ra[32], fp[65], kd[64];
-	struct cki_strlist dns = { 0 }, ip = { 0 };
+	struct cki_strlist dns = {0}, ip = {0};
 	char *subj = cki_name_oneline(X509_get_subject_name(leaf));
 	char *iss = cki_name_oneline(X509_get_issuer_name(leaf));
 	const char *kind = meta_str(meta, "kind");
@@ -316,12 +324,11 @@ cert_json(ck_identity *id, X509 *leaf, json_t *meta)
 	cki_key_desc(X509_get0_pubkey(leaf), kd, sizeof(kd));
 	(void)cki_san_lists(leaf, &dns, &ip);
 	o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:{s:o, s:o}, s:s, s:s, "
-	    "s:I, s:b, s:s}",
-	    "kind", kind != NULL ? kind : cki_kind_of(leaf),
-	    "subject", subj, "issuer", iss, "sha256", fp, "key", kd,
-	    "names", "dns", strlist_json(&dns), "ip", strlist_json(&ip),
-	    "not_before", nbs, "not_after", nas,
-	    "days_left", (json_int_t)((na - now) / 86400),
+	              "s:I, s:b, s:s}",
+	    "kind", kind != NULL ? kind : cki_kind_of(leaf), "subject", subj,
+	    "issuer", iss, "sha256", fp, "key", kd, "names", "dns",
+	    strlist_json(&dns), "ip", strlist_json(&ip), "not_before", nbs,
+	    "not_after", nas, "days_left", (json_int_t)((na - now) / 86400),
 	    "expired", now > na, "renew_after", ra);
 	free(subj);
 	free(iss);
@@ -344,8 +351,8 @@ static ck_status
 make_default(ck_identity *id, const struct cki_names *n, const char *action,
     json_t *report)
 {
-	struct cki_material m = { 0 };
-	struct cki_strlist dns = { 0 }, ip = { 0 };
+	struct cki_material m = {0};
+	struct cki_strlist dns = {0}, ip = {0};
 	char fp[65], kd[64], now[32];
 	json_t *req = NULL;
 	ck_status rv;
@@ -355,8 +362,8 @@ make_default(ck_identity *id, const struct cki_names *n, const char *action,
 		goto err;
 	}
 	cki_crash_point("keygen");
-	if ((m.leaf = cki_selfsign(id->ctx, m.key, n, id->conf.days,
-	    cki_now(id->ctx))) == NULL) {
+	if ((m.leaf = cki_selfsign(
+	         id->ctx, m.key, n, id->conf.days, cki_now(id->ctx))) == NULL) {
 		rv = id->ctx->status;
 		goto err;
 	}
@@ -369,8 +376,10 @@ make_default(ck_identity *id, const struct cki_names *n, const char *action,
 	cki_fmt_time((int64_t)time(NULL), now);
 	(void)cki_san_lists(m.leaf, &dns, &ip);
 	if (id->names_set || id->ips_set)
-		req = json_pack("{s:o, s:o}", "dns", id->names_set ?
-		    strlist_json(&id->conf.names) : json_array(), "ip",
+		req = json_pack("{s:o, s:o}", "dns",
+		    id->names_set ? strlist_json(&id->conf.names)
+		                  : json_array(),
+		    "ip",
 		    id->ips_set ? strlist_json(&id->conf.ips) : json_array());
 	m.meta = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:o, s:o}, s:o*}",
 	    "kind", CKI_KIND_DEFAULT, "created", now, "source", action,
@@ -385,8 +394,8 @@ make_default(ck_identity *id, const struct cki_names *n, const char *action,
 	cki_recover(id);
 	rv = cki_commit(id, &m, action, n, report);
 	if (rv == CK_OK && json_is_true(json_object_get(report, "changed")))
-		json_object_set_new(report, "identity", cert_json(id, m.leaf,
-		    m.meta));
+		json_object_set_new(
+		    report, "identity", cert_json(id, m.leaf, m.meta));
 err:
 	cki_strlist_clear(&dns);
 	cki_strlist_clear(&ip);
@@ -396,9 +405,8 @@ err:
 
 /* ---- status ------------------------------------------------------------- */
 
-static void
-problem(json_t *arr, const char *sev, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void problem(json_t *arr, const char *sev, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 problem(json_t *arr, const char *sev, const char *code, const char *fmt, ...)
@@ -409,8 +417,9 @@ problem(json_t *arr, const char *sev, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "severity",
-	    sev, "code", code, "message", msg));
+	json_array_append_new(arr,
+	    json_pack("{s:s, s:s, s:s}", "severity", sev, "code", code,
+	        "message", msg));
 }
 
 static size_t
@@ -439,8 +448,8 @@ ck_status
 ck_identity_status(ck_identity *id, char **json)
 {
 	char cur[256], path[CKI_PATH];
-	struct cki_names n = { 0 };
-	struct cki_material m = { 0 };
+	struct cki_names n = {0};
+	struct cki_material m = {0};
 	json_t *report = NULL, *problems = NULL, *missing, *c;
 	size_t nmissing = 0;
 	int64_t nb = 0, na = 0, now;
@@ -459,21 +468,26 @@ ck_identity_status(ck_identity *id, char **json)
 	json_object_set_new(report, "directory", json_string(id->dir));
 	if (!cki_current_id(id, cur)) {
 		json_object_set_new(report, "present", json_false());
-		problem(problems, "error", "not_managed", "%s/current is not a "
-		    "symlink into versions/ that certkit made; move it away and "
-		    "run certkit identity init", id->dir);
+		problem(problems, "error", "not_managed",
+		    "%s/current is not a "
+		    "symlink into versions/ that certkit made; move it away "
+		    "and "
+		    "run certkit identity init",
+		    id->dir);
 		goto done;
 	}
 	if (cur[0] == '\0') {
 		json_object_set_new(report, "present", json_false());
-		problem(problems, "error", "no_identity", "this device has no "
+		problem(problems, "error", "no_identity",
+		    "this device has no "
 		    "identity yet: run certkit identity init (or ensure)");
 		goto done;
 	}
 	json_object_set_new(report, "present", json_true());
 	json_object_set_new(report, "version", json_string(cur));
 	if ((rv = cki_current_read_light(id, &m.leaf, &m.meta)) != CK_OK) {
-		problem(problems, "error", "damaged", "%s; restore a backup "
+		problem(problems, "error", "damaged",
+		    "%s; restore a backup "
 		    "(certkit identity backups) or run certkit identity reset",
 		    id->ctx->err);
 		ck_ctx_clear_error(id->ctx);
@@ -491,8 +505,9 @@ ck_identity_status(ck_identity *id, char **json)
 		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
-	json_object_set_new(report, "coverage", json_pack("{s:b, s:o}",
-	    "complete", nmissing == 0, "missing", missing));
+	json_object_set_new(report, "coverage",
+	    json_pack(
+	        "{s:b, s:o}", "complete", nmissing == 0, "missing", missing));
 
 	/* The chain as written. */
 	{
@@ -503,15 +518,15 @@ ck_identity_status(ck_identity *id, char **json)
 
 		if (cki_id_path(id, vdir, "current") == CK_OK) {
 			/* Only the public files: status runs unprivileged. */
-			if (cki_id_path(id, path, "current/chain.pem") !=
-			    CK_OK)
+			if (cki_id_path(id, path, "current/chain.pem") != CK_OK)
 				path[0] = '\0';
 			{
 				BIO *b = BIO_new_file(path, "r");
 				X509 *x;
 
-				while (b != NULL && (x = PEM_read_bio_X509(b,
-				    NULL, NULL, NULL)) != NULL) {
+				while (b != NULL &&
+				    (x = PEM_read_bio_X509(
+				         b, NULL, NULL, NULL)) != NULL) {
 					nchain++;
 					X509_free(x);
 				}
@@ -522,8 +537,9 @@ ck_identity_status(ck_identity *id, char **json)
 				path[0] = '\0';
 			{
 				BIO *b = BIO_new_file(path, "r");
-				X509 *x = b != NULL ? PEM_read_bio_X509(b,
-				    NULL, NULL, NULL) : NULL;
+				X509 *x = b != NULL
+				    ? PEM_read_bio_X509(b, NULL, NULL, NULL)
+				    : NULL;
 
 				if (x != NULL)
 					root = cki_name_oneline(
@@ -533,10 +549,11 @@ ck_identity_status(ck_identity *id, char **json)
 				ERR_clear_error();
 			}
 		}
-		json_object_set_new(report, "chain", json_pack("{s:b, s:i, "
-		    "s:s?, s:b}", "complete", self || root != NULL,
-		    "intermediates", nchain, "root", root, "self_signed",
-		    self));
+		json_object_set_new(report, "chain",
+		    json_pack("{s:b, s:i, "
+		              "s:s?, s:b}",
+		        "complete", self || root != NULL, "intermediates",
+		        nchain, "root", root, "self_signed", self));
 		if (!self && root == NULL)
 			problem(problems, "warning", "chain_incomplete",
 			    "the chain does not reach a known root; clients "
@@ -551,13 +568,15 @@ ck_identity_status(ck_identity *id, char **json)
 		    stat(kp, &st) == 0 && (st.st_mode & 077) != 0)
 			problem(problems, "error", "key_exposed",
 			    "%s is readable by others (mode %03o); run chmod "
-			    "600 on it", kp, (unsigned)(st.st_mode & 0777));
+			    "600 on it",
+			    kp, (unsigned)(st.st_mode & 0777));
 	}
-	json_object_set_new(report, "files", json_pack("{s:s, s:s, s:s, s:s, "
-	    "s:s, s:s}",
-	    "cert", "current/cert.pem", "key", "current/key.pem",
-	    "chain", "current/chain.pem", "fullchain", "current/fullchain.pem",
-	    "bundle", "current/bundle.pem", "p12", "current/identity.p12"));
+	json_object_set_new(report, "files",
+	    json_pack("{s:s, s:s, s:s, s:s, "
+	              "s:s, s:s}",
+	        "cert", "current/cert.pem", "key", "current/key.pem", "chain",
+	        "current/chain.pem", "fullchain", "current/fullchain.pem",
+	        "bundle", "current/bundle.pem", "p12", "current/identity.p12"));
 	json_object_set_new(report, "pending_csr_keys",
 	    json_integer((json_int_t)count_dir(id, "pending", ".key.pem")));
 	json_object_set_new(report, "backups",
@@ -566,27 +585,36 @@ ck_identity_status(ck_identity *id, char **json)
 	cki_asn1_time(X509_get0_notBefore(m.leaf), &nb);
 	cki_asn1_time(X509_get0_notAfter(m.leaf), &na);
 	if (now > na)
-		problem(problems, "error", "expired", "the certificate expired "
-		    "%lld days ago; %s", (long long)((now - na) / 86400),
-		    is_default ? "certkit identity ensure renews it" :
-		    "install a new one from the CA (certkit identity csr)");
+		problem(problems, "error", "expired",
+		    "the certificate expired "
+		    "%lld days ago; %s",
+		    (long long)((now - na) / 86400),
+		    is_default ? "certkit identity ensure renews it"
+		               : "install a new one from the CA (certkit "
+		                 "identity csr)");
 	else if (now < nb)
-		problem(problems, "error", "not_yet_valid", "the certificate is "
+		problem(problems, "error", "not_yet_valid",
+		    "the certificate is "
 		    "not valid yet; check this device's clock");
 	else if (na - now < window_of(id, nb, na))
-		problem(problems, "warning", "renewal_due", "the certificate "
-		    "expires in %lld days; %s", (long long)((na - now) / 86400),
-		    is_default ? "certkit identity ensure renews it" :
-		    "get a new one from the CA (certkit identity csr)");
+		problem(problems, "warning", "renewal_due",
+		    "the certificate "
+		    "expires in %lld days; %s",
+		    (long long)((na - now) / 86400),
+		    is_default
+		        ? "certkit identity ensure renews it"
+		        : "get a new one from the CA (certkit identity csr)");
 	if (nmissing > 0)
 		problem(problems, "warning", "names_not_covered",
 		    "the certificate does not cover %zu of this device's names "
-		    "and addresses; %s", nmissing, is_default ?
-		    "certkit identity ensure regenerates it" :
-		    "get a certificate that covers them (certkit identity csr)");
+		    "and addresses; %s",
+		    nmissing,
+		    is_default ? "certkit identity ensure regenerates it"
+		               : "get a certificate that covers them (certkit "
+		                 "identity csr)");
 done:
-	json_object_set_new(report, "ok", json_boolean(json_array_size(
-	    problems) == 0));
+	json_object_set_new(
+	    report, "ok", json_boolean(json_array_size(problems) == 0));
 	json_object_set_new(report, "problems", problems);
 	problems = NULL;
 	c = report;
@@ -605,7 +633,7 @@ err:
 ck_status
 ck_identity_init(ck_identity *id, char **json)
 {
-	struct cki_names n = { 0 };
+	struct cki_names n = {0};
 	json_t *report = NULL;
 	char cur[256];
 	ck_status rv;
@@ -613,12 +641,16 @@ ck_identity_init(ck_identity *id, char **json)
 	cki_begin(id->ctx);
 	*json = NULL;
 	if (!cki_current_id(id, cur))
-		return cki_err(id->ctx, CK_E_REFUSED, "%s/current is not a "
-		    "symlink certkit made; move it away first", id->dir);
+		return cki_err(id->ctx, CK_E_REFUSED,
+		    "%s/current is not a "
+		    "symlink certkit made; move it away first",
+		    id->dir);
 	if (cur[0] != '\0' && !id->force)
-		return cki_err(id->ctx, CK_E_EXISTS, "%s: an identity exists "
+		return cki_err(id->ctx, CK_E_EXISTS,
+		    "%s: an identity exists "
 		    "already (version %s); certkit identity status shows it, "
-		    "reset replaces it with a new default", id->dir, cur);
+		    "reset replaces it with a new default",
+		    id->dir, cur);
 	if ((rv = cki_names_collect(id, &n)) != CK_OK)
 		return rv;
 	if ((report = json_pack("{s:s}", "action", "init")) == NULL) {
@@ -639,7 +671,7 @@ err:
 ck_status
 ck_identity_reset(ck_identity *id, char **json)
 {
-	struct cki_names n = { 0 };
+	struct cki_names n = {0};
 	json_t *report = NULL;
 	ck_status rv;
 
@@ -681,14 +713,17 @@ ensure_decide(ck_identity *id, json_t *report, json_t *reasons,
 
 	*regen = false;
 	if (!cki_current_id(id, cur)) {
-		problem(attention, "error", "not_managed", "%s/current is not "
+		problem(attention, "error", "not_managed",
+		    "%s/current is not "
 		    "a symlink certkit made; move it away and run certkit "
-		    "identity ensure again", id->dir);
+		    "identity ensure again",
+		    id->dir);
 		goto out;
 	}
 	if (cur[0] == '\0') {
-		json_array_append_new(reasons, json_string("there is no "
-		    "identity yet"));
+		json_array_append_new(reasons,
+		    json_string("there is no "
+		                "identity yet"));
 		*regen = true;
 		goto names;
 	}
@@ -702,17 +737,20 @@ ensure_decide(ck_identity *id, json_t *report, json_t *reasons,
 		    (m2 = json_load_file(p, 0, NULL)) != NULL &&
 		    meta_str(m2, "kind") != NULL &&
 		    strcmp(meta_str(m2, "kind"), CKI_KIND_DEFAULT) == 0) {
-			json_array_append_new(reasons, json_pack("s+",
-			    "the default is damaged: ", id->ctx->err));
+			json_array_append_new(reasons,
+			    json_pack("s+",
+			        "the default is damaged: ", id->ctx->err));
 			json_decref(m2);
 			ck_ctx_clear_error(id->ctx);
 			*regen = true;
 			goto names;
 		}
 		json_decref(m2);
-		problem(attention, "error", "damaged", "%s; restore a backup "
+		problem(attention, "error", "damaged",
+		    "%s; restore a backup "
 		    "(certkit identity backups, restore) or run certkit "
-		    "identity reset", id->ctx->err);
+		    "identity reset",
+		    id->ctx->err);
 		ck_ctx_clear_error(id->ctx);
 		goto out;
 	}
@@ -737,45 +775,58 @@ names:
 
 		cki_fmt_time(na, t);
 		if (now > na)
-			json_array_append_new(reasons, json_pack("s+", "the "
-			    "default expired on ", t));
+			json_array_append_new(reasons,
+			    json_pack("s+",
+			        "the "
+			        "default expired on ",
+			        t));
 		else if (na - now < window_of(id, nb, na))
-			json_array_append_new(reasons, json_pack("s++", "the "
-			    "default expires on ", t, ", inside the renewal "
-			    "window"));
+			json_array_append_new(reasons,
+			    json_pack("s++",
+			        "the "
+			        "default expires on ",
+			        t,
+			        ", inside the renewal "
+			        "window"));
 		for (size_t i = 0; i < json_array_size(missing); i++)
-			json_array_append_new(reasons, json_pack("s+++",
-			    "the default does not cover the ",
-			    json_string_value(json_object_get(json_array_get(
-			    missing, i), "source")),
-			    json_string_value(json_object_get(json_array_get(
-			    missing, i), "type"))[0] == 'i' ? " address " :
-			    " name ",
-			    json_string_value(json_object_get(json_array_get(
-			    missing, i), "name"))));
+			json_array_append_new(reasons,
+			    json_pack("s+++", "the default does not cover the ",
+			        json_string_value(json_object_get(
+			            json_array_get(missing, i), "source")),
+			        json_string_value(json_object_get(
+			            json_array_get(missing, i), "type"))[0] ==
+			                'i'
+			            ? " address "
+			            : " name ",
+			        json_string_value(json_object_get(
+			            json_array_get(missing, i), "name"))));
 		*regen = json_array_size(reasons) > 0;
 		goto out;
 	}
 	/* Never replace what a human installed: say what to do. */
 	if (now > na)
-		problem(attention, "error", "expired", "the installed "
+		problem(attention, "error", "expired",
+		    "the installed "
 		    "certificate expired %lld days ago; install a new one "
 		    "(certkit identity csr, then install)",
 		    (long long)((now - na) / 86400));
 	else if (na - now < window_of(id, nb, na))
-		problem(attention, "warning", "renewal_due", "the installed "
+		problem(attention, "warning", "renewal_due",
+		    "the installed "
 		    "certificate expires in %lld days; get a new one from the "
 		    "CA (certkit identity csr, then install)",
 		    (long long)((na - now) / 86400));
 	for (size_t i = 0; i < json_array_size(missing); i++) {
 		json_t *mi = json_array_get(missing, i);
 
-		problem(attention, "warning", "names_not_covered", "the "
+		problem(attention, "warning", "names_not_covered",
+		    "the "
 		    "installed certificate does not cover the %s %s %s; "
 		    "clients using it will fail",
 		    json_string_value(json_object_get(mi, "source")),
-		    json_string_value(json_object_get(mi, "type"))[0] == 'i' ?
-		    "address" : "name",
+		    json_string_value(json_object_get(mi, "type"))[0] == 'i'
+		        ? "address"
+		        : "name",
 		    json_string_value(json_object_get(mi, "name")));
 	}
 out:
@@ -788,7 +839,7 @@ out:
 ck_status
 ck_identity_ensure(ck_identity *id, char **json)
 {
-	struct cki_names n = { 0 };
+	struct cki_names n = {0};
 	json_t *report = NULL, *reasons = NULL, *attention = NULL;
 	bool regen = false;
 	ck_status rv;
@@ -802,8 +853,8 @@ ck_identity_ensure(ck_identity *id, char **json)
 		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
-	if ((rv = ensure_decide(id, report, reasons, attention, &n,
-	    &regen)) != CK_OK)
+	if ((rv = ensure_decide(id, report, reasons, attention, &n, &regen)) !=
+	    CK_OK)
 		goto err;
 	if (regen) {
 		/* Decide again under the lock: another ensure (two services
@@ -813,11 +864,11 @@ ck_identity_ensure(ck_identity *id, char **json)
 		cki_names_free(&n);
 		json_array_clear(reasons);
 		json_array_clear(attention);
-		if ((rv = ensure_decide(id, report, reasons, attention, &n,
-		    &regen)) != CK_OK)
+		if ((rv = ensure_decide(
+		         id, report, reasons, attention, &n, &regen)) != CK_OK)
 			goto err;
-		if (regen && (rv = make_default(id, &n, "ensure",
-		    report)) != CK_OK)
+		if (regen &&
+		    (rv = make_default(id, &n, "ensure", report)) != CK_OK)
 			goto err;
 	}
 	json_object_set_new(report, "reasons", reasons);
@@ -837,16 +888,15 @@ err:
 /* ---- csr ---------------------------------------------------------------- */
 
 ck_status
-ck_identity_csr(ck_identity *id, const char *subject, const char *out_path,
-    char **json)
+ck_identity_csr(
+    ck_identity *id, const char *subject, const char *out_path, char **json)
 {
-	struct cki_names n = { 0 };
+	struct cki_names n = {0};
 	EVP_PKEY *key = NULL;
 	X509_REQ *req = NULL;
 	BIO *kb = NULL, *rb = NULL;
 	BUF_MEM *km, *rm;
-	char spki[65], kpath[CKI_PATH], cpath[CKI_PATH], pdir[CKI_PATH],
-	     kd[64];
+	char spki[65], kpath[CKI_PATH], cpath[CKI_PATH], pdir[CKI_PATH], kd[64];
 	char *subj = NULL;
 	json_t *report = NULL;
 	bool key_written = false;
@@ -855,7 +905,8 @@ ck_identity_csr(ck_identity *id, const char *subject, const char *out_path,
 	cki_begin(id->ctx);
 	*json = NULL;
 	if (out_path == NULL || out_path[0] == '\0')
-		return cki_err(id->ctx, CK_E_USAGE, "csr: --out FILE is "
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "csr: --out FILE is "
 		    "required");
 	if ((rv = cki_names_collect(id, &n)) != CK_OK)
 		goto err;
@@ -872,31 +923,33 @@ ck_identity_csr(ck_identity *id, const char *subject, const char *out_path,
 	    (rb = BIO_new(BIO_s_mem())) == NULL ||
 	    !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) ||
 	    !PEM_write_bio_X509_REQ(rb, req)) {
-		rv = cki_err(id->ctx, CK_E_INTERNAL, "cannot encode the "
-		    "request: %s", cki_ossl_reason());
+		rv = cki_err(id->ctx, CK_E_INTERNAL,
+		    "cannot encode the "
+		    "request: %s",
+		    cki_ossl_reason());
 		goto err;
 	}
 	BIO_get_mem_ptr(kb, &km);
 	BIO_get_mem_ptr(rb, &rm);
 	if ((rv = cki_id_path(id, pdir, "pending")) != CK_OK ||
 	    (rv = cki_id_path(id, kpath, "pending/%.16s.key.pem", spki)) !=
-	    CK_OK ||
+	        CK_OK ||
 	    (rv = cki_id_path(id, cpath, "pending/%.16s.csr.pem", spki)) !=
-	    CK_OK)
+	        CK_OK)
 		goto err;
 	if ((rv = cki_lock(id)) != CK_OK ||
 	    (rv = cki_mkdirs(id->ctx, pdir, 0700)) != CK_OK)
 		goto err;
 	/* The key first: a CSR sent to a CA whose key was lost is worse
 	 * than a pending key nobody uses. */
-	if ((rv = ck_write_file_atomic(id->ctx, kpath, km->data, km->length,
-	    0600)) != CK_OK)
+	if ((rv = ck_write_file_atomic(
+	         id->ctx, kpath, km->data, km->length, 0600)) != CK_OK)
 		goto err;
 	key_written = true;
-	if ((rv = ck_write_file_atomic(id->ctx, cpath, rm->data, rm->length,
-	    0644)) != CK_OK ||
-	    (rv = ck_write_file_atomic(id->ctx, out_path, rm->data, rm->length,
-	    0644)) != CK_OK)
+	if ((rv = ck_write_file_atomic(
+	         id->ctx, cpath, rm->data, rm->length, 0644)) != CK_OK ||
+	    (rv = ck_write_file_atomic(
+	         id->ctx, out_path, rm->data, rm->length, 0644)) != CK_OK)
 		goto err;
 	subj = cki_name_oneline(X509_REQ_get_subject_name(req));
 	cki_key_desc(key, kd, sizeof(kd));
@@ -945,7 +998,7 @@ pending_key_for(ck_identity *id, X509 *x, char path[CKI_PATH])
 
 		if (l < 9 || strcmp(e->d_name + l - 8, ".key.pem") != 0 ||
 		    (size_t)snprintf(path, CKI_PATH, "%s/%s", dir, e->d_name) >=
-		    CKI_PATH)
+		        CKI_PATH)
 			continue;
 		if ((b = BIO_new_file(path, "r")) != NULL)
 			k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
@@ -980,7 +1033,7 @@ file_has_crlf(const char *path)
 }
 
 static ck_status
-add_certs(ck_identity *id, const ck_bundle *b, STACK_OF(X509) *sk)
+add_certs(ck_identity *id, const ck_bundle *b, STACK_OF(X509) * sk)
 {
 	for (size_t i = 0; i < ck_bundle_count(b, CK_OBJ_CERT); i++) {
 		X509 *x = ck_bundle_get0_cert(b, i)->x509;
@@ -1005,11 +1058,11 @@ add_certs(ck_identity *id, const ck_bundle *b, STACK_OF(X509) *sk)
  * restore. */
 static ck_status
 validate_and_commit(ck_identity *id, struct cki_material *m,
-    STACK_OF(X509) *given, const char *action, const char *what,
+    STACK_OF(X509) * given, const char *action, const char *what,
     json_t *report, json_t *findings_extra)
 {
-	struct cki_names n = { 0 };
-	struct cki_idfindings f = { 0 };
+	struct cki_names n = {0};
+	struct cki_idfindings f = {0};
 	ck_status rv;
 
 	f.key_from = json_string_value(json_object_get(report, "key_from"));
@@ -1025,20 +1078,22 @@ validate_and_commit(ck_identity *id, struct cki_material *m,
 	if ((rv = cki_check_material(id, m, given, &n, &f)) != CK_OK)
 		goto err;
 	json_object_set_new(report, "findings", json_incref(f.arr));
-	json_object_set_new(report, "errors", json_integer((json_int_t)
-	    f.errors));
-	json_object_set_new(report, "warnings", json_integer((json_int_t)
-	    f.warnings));
+	json_object_set_new(
+	    report, "errors", json_integer((json_int_t)f.errors));
+	json_object_set_new(
+	    report, "warnings", json_integer((json_int_t)f.warnings));
 	if (f.errors > 0 || (f.warnings > 0 && !id->force)) {
 		json_object_set_new(report, "changed", json_false());
 		json_object_set_new(report, "refused", json_true());
-		rv = cki_err(id->ctx, CK_E_REFUSED, "%s: not %s: %zu error%s "
-		    "and %zu warning%s%s; nothing was changed", what,
+		rv = cki_err(id->ctx, CK_E_REFUSED,
+		    "%s: not %s: %zu error%s "
+		    "and %zu warning%s%s; nothing was changed",
+		    what,
 		    strcmp(action, "restore") == 0 ? "restored" : "installed",
 		    f.errors, f.errors == 1 ? "" : "s", f.warnings,
-		    f.warnings == 1 ? "" : "s", f.errors > 0 ?
-		    " (--force accepts warnings, never errors)" :
-		    " (--force accepts the warnings)");
+		    f.warnings == 1 ? "" : "s",
+		    f.errors > 0 ? " (--force accepts warnings, never errors)"
+		                 : " (--force accepts the warnings)");
 		goto err;
 	}
 	json_object_set_new(report, "refused", json_false());
@@ -1048,8 +1103,8 @@ validate_and_commit(ck_identity *id, struct cki_material *m,
 	if ((rv = cki_commit(id, m, action, &n, report)) != CK_OK)
 		goto err;
 	if (json_is_true(json_object_get(report, "changed")))
-		json_object_set_new(report, "identity", cert_json(id, m->leaf,
-		    m->meta));
+		json_object_set_new(
+		    report, "identity", cert_json(id, m->leaf, m->meta));
 err:
 	json_decref(f.arr);
 	cki_names_free(&n);
@@ -1062,7 +1117,7 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 {
 	ck_bundle *cb = NULL, *kb = NULL, *chb = NULL;
 	STACK_OF(X509) *all = NULL;
-	struct cki_material m = { 0 };
+	struct cki_material m = {0};
 	json_t *report = NULL, *extra = NULL;
 	char pend[CKI_PATH] = "", fp[65], kd[64], now[32];
 	const char *key_from = NULL;
@@ -1071,7 +1126,8 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 	cki_begin(id->ctx);
 	*json = NULL;
 	if (cert_path == NULL)
-		return cki_err(id->ctx, CK_E_USAGE, "install: --cert FILE or "
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "install: --cert FILE or "
 		    "--p12 FILE is required");
 	if ((all = sk_X509_new_null()) == NULL ||
 	    (extra = json_array()) == NULL) {
@@ -1082,13 +1138,17 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 	if ((rv = ck_load_file(id->ctx, cert_path, &cb)) != CK_OK)
 		goto err;
 	if (ck_bundle_count(cb, CK_OBJ_CERT) == 0) {
-		rv = cki_err(id->ctx, CK_E_FORMAT, "%s: expected a "
-		    "certificate, found %s", cert_path,
-		    ck_bundle_count(cb, CK_OBJ_KEY) ? "only a private key "
-		    "(give it as --key, and the certificate as --cert)" :
-		    ck_bundle_count(cb, CK_OBJ_CSR) ? "a certificate signing "
-		    "request (send it to the CA; install what comes back)" :
-		    "no certificate");
+		rv = cki_err(id->ctx, CK_E_FORMAT,
+		    "%s: expected a "
+		    "certificate, found %s",
+		    cert_path,
+		    ck_bundle_count(cb, CK_OBJ_KEY)
+		        ? "only a private key "
+		          "(give it as --key, and the certificate as --cert)"
+		        : ck_bundle_count(cb, CK_OBJ_CSR)
+		        ? "a certificate signing "
+		          "request (send it to the CA; install what comes back)"
+		        : "no certificate");
 		goto err;
 	}
 	if (key_path != NULL &&
@@ -1096,7 +1156,7 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 		goto err;
 	if (chain_path != NULL &&
 	    (rv = ck_load_expect(id->ctx, chain_path, CK_OBJ_CERT, &chb)) !=
-	    CK_OK)
+	        CK_OK)
 		goto err;
 	/* Leaf to root, duplicates dropped; say so when that changed the
 	 * order the CA's file had. */
@@ -1118,10 +1178,12 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 			    ck_bundle_get0_cert(cb, i)->x509 != before[i];
 		free(before);
 		if (moved)
-			problem(extra, "info", "chain_reordered", "%s: the "
+			problem(extra, "info", "chain_reordered",
+			    "%s: the "
 			    "certificates were not in order; they are written "
 			    "leaf first, each followed by its issuer (RFC 8446 "
-			    "section 4.4.2)", cert_path);
+			    "section 4.4.2)",
+			    cert_path);
 	}
 	if ((rv = add_certs(id, cb, all)) != CK_OK ||
 	    (chb != NULL && (rv = add_certs(id, chb, all)) != CK_OK))
@@ -1147,8 +1209,8 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 	for (int i = 0; m.leaf == NULL && i < sk_X509_num(all); i++) {
 		X509 *x = sk_X509_value(all, i);
 
-		if (m.key != NULL ? X509_check_private_key(x, m.key) == 1 :
-		    X509_check_ca(x) == 0)
+		if (m.key != NULL ? X509_check_private_key(x, m.key) == 1
+		                  : X509_check_ca(x) == 0)
 			m.leaf = x;
 	}
 	ERR_clear_error();
@@ -1161,11 +1223,11 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 	}
 	(void)sk_X509_delete_ptr(all, m.leaf);
 	X509_free(m.leaf); /* the stack's reference */
-	if (m.key == NULL && (m.key = pending_key_for(id, m.leaf, pend)) !=
-	    NULL)
+	if (m.key == NULL &&
+	    (m.key = pending_key_for(id, m.leaf, pend)) != NULL)
 		key_from = "the pending CSR key";
 	if (m.key == NULL) {
-		struct cki_material cur = { 0 };
+		struct cki_material cur = {0};
 		char cdir[CKI_PATH];
 
 		if (cki_id_path(id, cdir, "current") == CK_OK &&
@@ -1181,16 +1243,18 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 		cki_material_free(&cur);
 	}
 	if (m.key == NULL) {
-		rv = cki_err(id->ctx, CK_E_USAGE, "%s: no private key for "
+		rv = cki_err(id->ctx, CK_E_USAGE,
+		    "%s: no private key for "
 		    "this certificate: it is not in the file, no pending CSR "
 		    "key (certkit identity csr) matches it, and neither does "
 		    "the current key; give the key with --key FILE",
 		    cert_path);
 		goto err;
 	}
-	if (file_has_crlf(cert_path) || (chain_path != NULL &&
-	    file_has_crlf(chain_path)))
-		problem(extra, "info", "crlf_input", "the input has Windows "
+	if (file_has_crlf(cert_path) ||
+	    (chain_path != NULL && file_has_crlf(chain_path)))
+		problem(extra, "info", "crlf_input",
+		    "the input has Windows "
 		    "(CRLF) line ends; certkit writes LF, which every server "
 		    "reads");
 
@@ -1207,8 +1271,8 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
-	rv = validate_and_commit(id, &m, all, "install", cert_path, report,
-	    extra);
+	rv = validate_and_commit(
+	    id, &m, all, "install", cert_path, report, extra);
 	if (rv == CK_OK && json_is_true(json_object_get(report, "changed")) &&
 	    pend[0] != '\0') {
 		/* The pending key is now the identity's key. */
@@ -1216,8 +1280,8 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 
 		(void)unlink(pend);
 		if (l > 8) {
-			snprintf(pend + l - 8, sizeof(pend) - (l - 8),
-			    ".csr.pem");
+			snprintf(
+			    pend + l - 8, sizeof(pend) - (l - 8), ".csr.pem");
 			(void)unlink(pend);
 		}
 	}
@@ -1228,8 +1292,8 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 		rv = report_out(id, report, json);
 		report = NULL;
 		if (keep == CK_E_REFUSED) {
-			cki_err(id->ctx, CK_E_REFUSED, "%s", err != NULL ? err :
-			    "refused");
+			cki_err(id->ctx, CK_E_REFUSED, "%s",
+			    err != NULL ? err : "refused");
 			rv = CK_E_REFUSED;
 		}
 		free(err);
@@ -1256,9 +1320,8 @@ ck_identity_backups(ck_identity *id, char **json)
 	cki_begin(id->ctx);
 	*json = NULL;
 	if ((list = cki_backups_json(id)) == NULL ||
-	    (report = json_pack("{s:s, s:I, s:o}", "directory", id->dir,
-	    "keep", (json_int_t)id->conf.keep_backups, "backups", list)) ==
-	    NULL)
+	    (report = json_pack("{s:s, s:I, s:o}", "directory", id->dir, "keep",
+	         (json_int_t)id->conf.keep_backups, "backups", list)) == NULL)
 		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 	return report_out(id, report, json);
 }
@@ -1273,12 +1336,16 @@ find_backup(ck_identity *id, const char *want, char out[256])
 	struct dirent *e;
 
 	if (want[0] == '\0' || strchr(want, '/') != NULL || want[0] == '.')
-		return cki_err(id->ctx, CK_E_USAGE, "'%s' is not a backup id; "
-		    "certkit identity backups lists them", want);
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "'%s' is not a backup id; "
+		    "certkit identity backups lists them",
+		    want);
 	if (cki_id_path(id, path, "backups") != CK_OK ||
 	    (d = opendir(path)) == NULL)
-		return cki_err(id->ctx, CK_E_NOTFOUND, "%s: there are no "
-		    "backups yet", path);
+		return cki_err(id->ctx, CK_E_NOTFOUND,
+		    "%s: there are no "
+		    "backups yet",
+		    path);
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' || strlen(e->d_name) >= 256)
 			continue;
@@ -1299,18 +1366,22 @@ find_backup(ck_identity *id, const char *want, char out[256])
 	}
 	closedir(d);
 	if (nc == 0)
-		return cki_err(id->ctx, CK_E_NOTFOUND, "%s: no backup '%s'; "
-		    "certkit identity backups lists them", path, want);
+		return cki_err(id->ctx, CK_E_NOTFOUND,
+		    "%s: no backup '%s'; "
+		    "certkit identity backups lists them",
+		    path, want);
 	if (nc > 1)
-		return cki_err(id->ctx, CK_E_USAGE, "'%s' matches %zu backups "
-		    "(%s); give more of the id", want, nc, cands);
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "'%s' matches %zu backups "
+		    "(%s); give more of the id",
+		    want, nc, cands);
 	return CK_OK;
 }
 
 ck_status
 ck_identity_restore(ck_identity *id, const char *backup_id, char **json)
 {
-	struct cki_material m = { 0 };
+	struct cki_material m = {0};
 	STACK_OF(X509) *given = NULL;
 	json_t *report = NULL, *meta;
 	char bid[256], dir[CKI_PATH];
@@ -1318,8 +1389,8 @@ ck_identity_restore(ck_identity *id, const char *backup_id, char **json)
 
 	cki_begin(id->ctx);
 	*json = NULL;
-	if ((rv = find_backup(id, backup_id != NULL ? backup_id : "",
-	    bid)) != CK_OK)
+	if ((rv = find_backup(id, backup_id != NULL ? backup_id : "", bid)) !=
+	    CK_OK)
 		return rv;
 	if ((rv = cki_id_path(id, dir, "backups/%s", bid)) != CK_OK)
 		return rv;
@@ -1340,10 +1411,10 @@ ck_identity_restore(ck_identity *id, const char *backup_id, char **json)
 	json_object_set_new(meta, "restored_from", json_string(bid));
 	json_object_set_new(meta, "source", json_string("restore"));
 	if (json_object_get(meta, "kind") == NULL)
-		json_object_set_new(meta, "kind", json_string(cki_kind_of(
-		    m.leaf)));
+		json_object_set_new(
+		    meta, "kind", json_string(cki_kind_of(m.leaf)));
 	if ((report = json_pack("{s:s, s:s}", "action", "restore",
-	    "backup_restored", bid)) == NULL) {
+	         "backup_restored", bid)) == NULL) {
 		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
@@ -1355,8 +1426,8 @@ ck_identity_restore(ck_identity *id, const char *backup_id, char **json)
 		rv = report_out(id, report, json);
 		report = NULL;
 		if (keep == CK_E_REFUSED) {
-			cki_err(id->ctx, CK_E_REFUSED, "%s", msg != NULL ? msg :
-			    "refused");
+			cki_err(id->ctx, CK_E_REFUSED, "%s",
+			    msg != NULL ? msg : "refused");
 			rv = CK_E_REFUSED;
 		}
 		free(msg);
@@ -1372,12 +1443,12 @@ err:
 /* ---- export ------------------------------------------------------------- */
 
 ck_status
-ck_identity_export(ck_identity *id, ck_format fmt, int with_key,
-    const char *path)
+ck_identity_export(
+    ck_identity *id, ck_format fmt, int with_key, const char *path)
 {
-	struct cki_material m = { 0 };
+	struct cki_material m = {0};
 	ck_bundle *b = NULL;
-	ck_write_opts wo = { NULL, "identity", 0, 0 };
+	ck_write_opts wo = {NULL, "identity", 0, 0};
 	char dir[CKI_PATH], cur[256], *pw = NULL;
 	ck_cert *c;
 	ck_key *k;
@@ -1385,26 +1456,31 @@ ck_identity_export(ck_identity *id, ck_format fmt, int with_key,
 
 	cki_begin(id->ctx);
 	if (path == NULL || path[0] == '\0')
-		return cki_err(id->ctx, CK_E_USAGE, "export: --out PATH is "
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "export: --out PATH is "
 		    "required");
 	if (fmt != CK_FMT_PEM && fmt != CK_FMT_DER && fmt != CK_FMT_P12)
-		return cki_err(id->ctx, CK_E_USAGE, "export: the format must "
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "export: the format must "
 		    "be pem, der or p12");
 	if (fmt == CK_FMT_DER && with_key)
-		return cki_err(id->ctx, CK_E_USAGE, "export: DER holds one "
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "export: DER holds one "
 		    "object; for the key too use --format pem --with-key, or "
 		    "--format p12");
 	if (!cki_current_id(id, cur) || cur[0] == '\0')
-		return cki_err(id->ctx, CK_E_NOTFOUND, "%s: there is no "
-		    "identity to export; run certkit identity init", id->dir);
+		return cki_err(id->ctx, CK_E_NOTFOUND,
+		    "%s: there is no "
+		    "identity to export; run certkit identity init",
+		    id->dir);
 	if ((rv = cki_id_path(id, dir, "current")) != CK_OK ||
 	    (rv = cki_material_read(id, dir, &m)) != CK_OK)
 		return rv;
 	if ((b = ck_bundle_new()) == NULL)
 		goto nomem;
 	if (fmt == CK_FMT_P12 || with_key) {
-		if (!EVP_PKEY_up_ref(m.key) || (k = cki_key_wrap(m.key)) ==
-		    NULL)
+		if (!EVP_PKEY_up_ref(m.key) ||
+		    (k = cki_key_wrap(m.key)) == NULL)
 			goto nomem;
 		if (cki_bundle_push(b, CK_OBJ_KEY, k, "identity key") !=
 		    CK_OK) {
@@ -1413,7 +1489,7 @@ ck_identity_export(ck_identity *id, ck_format fmt, int with_key,
 		}
 	}
 	for (int i = -1; i < (fmt == CK_FMT_DER ? 0 : sk_X509_num(m.chain));
-	    i++) {
+	     i++) {
 		X509 *x = i < 0 ? m.leaf : sk_X509_value(m.chain, i);
 
 		if (!X509_up_ref(x) || (c = cki_cert_wrap(x)) == NULL)

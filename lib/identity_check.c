@@ -76,8 +76,9 @@ cki_finding(struct cki_idfindings *f, const char *sev, const char *code,
 		f->errors++;
 	else if (strcmp(sev, "warning") == 0)
 		f->warnings++;
-	json_array_append_new(f->arr, json_pack("{s:s, s:s, s:s}", "severity",
-	    sev, "code", code, "message", msg));
+	json_array_append_new(f->arr,
+	    json_pack("{s:s, s:s, s:s}", "severity", sev, "code", code,
+	        "message", msg));
 }
 
 const char *
@@ -95,8 +96,9 @@ label(X509 *x, char *out, size_t size)
 	unsigned char *u = NULL;
 	char *one;
 
-	if (i >= 0 && ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(
-	    X509_NAME_get_entry(n, i))) >= 0) {
+	if (i >= 0 &&
+	    ASN1_STRING_to_UTF8(
+	        &u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i))) >= 0) {
 		snprintf(out, size, "\"%s\"", (char *)u);
 		OPENSSL_free(u);
 		return;
@@ -106,8 +108,7 @@ label(X509 *x, char *out, size_t size)
 	free(one);
 }
 
-static STACK_OF(X509) *
-load_pem_file(const char *path)
+static STACK_OF(X509) * load_pem_file(const char *path)
 {
 	STACK_OF(X509) *sk = NULL;
 	BIO *b;
@@ -138,7 +139,7 @@ issued(X509 *issuer, X509 *x)
 }
 
 static X509 *
-find_issuer(STACK_OF(X509) *pool, X509 *x, X509 *skip)
+find_issuer(STACK_OF(X509) * pool, X509 *x, X509 *skip)
 {
 	for (int i = 0; i < sk_X509_num(pool); i++) {
 		X509 *c = sk_X509_value(pool, i);
@@ -151,7 +152,7 @@ find_issuer(STACK_OF(X509) *pool, X509 *x, X509 *skip)
 
 /* A certificate named as x's issuer whose signature check fails. */
 static X509 *
-named_issuer(STACK_OF(X509) *pool, X509 *x, X509 *skip)
+named_issuer(STACK_OF(X509) * pool, X509 *x, X509 *skip)
 {
 	for (int i = 0; i < sk_X509_num(pool); i++) {
 		X509 *c = sk_X509_value(pool, i);
@@ -220,8 +221,7 @@ static void
 check_usage(struct cki_idfindings *f, X509 *leaf)
 {
 	uint32_t ex = X509_get_extension_flags(leaf);
-	bool rsa = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf)) ==
-	    EVP_PKEY_RSA;
+	bool rsa = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf)) == EVP_PKEY_RSA;
 
 	if ((ex & EXFLAG_CA) && X509_check_ca(leaf) != 0)
 		cki_finding(f, "error", "leaf_is_ca",
@@ -230,8 +230,8 @@ check_usage(struct cki_idfindings *f, X509 *leaf)
 		    "certificate given as --cert?");
 	/* RFC 5280 section 4.2.1.12: when EKU is present, it limits use. */
 	if ((ex & EXFLAG_XKUSAGE) &&
-	    !(X509_get_extended_key_usage(leaf) & (XKU_SSL_SERVER |
-	    XKU_ANYEKU)))
+	    !(X509_get_extended_key_usage(leaf) &
+	        (XKU_SSL_SERVER | XKU_ANYEKU)))
 		cki_finding(f, "error", "eku_no_server_auth",
 		    "the certificate's extended key usage lacks serverAuth; "
 		    "clients refuse it for a server: ask the CA for a TLS "
@@ -263,7 +263,8 @@ check_validity(ck_identity *id, struct cki_idfindings *f, X509 *leaf)
 		cki_fmt_time(nb, t);
 		cki_finding(f, "error", "not_yet_valid",
 		    "the certificate is not valid before %s; check this "
-		    "device's clock (date -u) or wait", t);
+		    "device's clock (date -u) or wait",
+		    t);
 	} else if (now > na) {
 		cki_fmt_time(na, t);
 		cki_finding(f, "error", "expired",
@@ -280,7 +281,7 @@ check_validity(ck_identity *id, struct cki_idfindings *f, X509 *leaf)
 static void
 check_names(struct cki_idfindings *f, X509 *leaf, const struct cki_names *n)
 {
-	struct cki_strlist dns = { 0 }, ip = { 0 };
+	struct cki_strlist dns = {0}, ip = {0};
 
 	(void)cki_san_lists(leaf, &dns, &ip);
 	if (dns.n + ip.n == 0) {
@@ -299,9 +300,11 @@ check_names(struct cki_idfindings *f, X509 *leaf, const struct cki_names *n)
 		cki_finding(f, conf ? "error" : "warning",
 		    conf ? "name_not_covered" : "detected_name_not_covered",
 		    "the certificate does not cover the %s name %s; clients "
-		    "that use it will fail%s", conf ? "configured" :
-		    "detected", n->dns.v[i], conf ? " (remove it from names "
-		    "in certkit.conf, or get a certificate with it)" : "");
+		    "that use it will fail%s",
+		    conf ? "configured" : "detected", n->dns.v[i],
+		    conf ? " (remove it from names "
+		           "in certkit.conf, or get a certificate with it)"
+		         : "");
 	}
 	for (size_t i = 0; i < n->ip.n; i++) {
 		bool conf = i < n->nconf_ip;
@@ -311,10 +314,13 @@ check_names(struct cki_idfindings *f, X509 *leaf, const struct cki_names *n)
 		cki_finding(f, conf ? "error" : "warning",
 		    conf ? "name_not_covered" : "detected_name_not_covered",
 		    "the certificate does not cover the %s address %s; "
-		    "clients that connect to it will fail%s", conf ?
-		    "configured" : "detected", n->ip.v[i], conf ? " (remove "
-		    "it from ips in certkit.conf, or get a certificate with "
-		    "it)" : "");
+		    "clients that connect to it will fail%s",
+		    conf ? "configured" : "detected", n->ip.v[i],
+		    conf ? " (remove "
+		           "it from ips in certkit.conf, or get a certificate "
+		           "with "
+		           "it)"
+		         : "");
 	}
 out:
 	cki_strlist_clear(&dns);
@@ -323,14 +329,15 @@ out:
 
 /* OpenSSL's verdict on the chain built, at the context's time. */
 static void
-verify_chain(ck_identity *id, struct cki_idfindings *f,
-    const struct cki_material *m)
+verify_chain(
+    ck_identity *id, struct cki_idfindings *f, const struct cki_material *m)
 {
 	X509_STORE *st = X509_STORE_new();
 	X509_STORE_CTX *vc = X509_STORE_CTX_new();
-	X509 *anchor = m->root != NULL ? m->root :
-	    sk_X509_num(m->chain) > 0 ?
-	    sk_X509_value(m->chain, sk_X509_num(m->chain) - 1) : m->leaf;
+	X509 *anchor = m->root != NULL ? m->root
+	    : sk_X509_num(m->chain) > 0
+	    ? sk_X509_value(m->chain, sk_X509_num(m->chain) - 1)
+	    : m->leaf;
 	X509_VERIFY_PARAM *vp;
 	int r;
 
@@ -351,9 +358,10 @@ verify_chain(ck_identity *id, struct cki_idfindings *f,
 
 		/* The leaf's own time and usage problems are reported
 		 * above with better words. */
-		if (depth == 0 && (e == X509_V_ERR_CERT_HAS_EXPIRED ||
-		    e == X509_V_ERR_CERT_NOT_YET_VALID ||
-		    e == X509_V_ERR_INVALID_PURPOSE))
+		if (depth == 0 &&
+		    (e == X509_V_ERR_CERT_HAS_EXPIRED ||
+		        e == X509_V_ERR_CERT_NOT_YET_VALID ||
+		        e == X509_V_ERR_INVALID_PURPOSE))
 			goto out;
 		if (bad != NULL)
 			label(bad, l, sizeof(l));
@@ -369,12 +377,11 @@ out:
 
 ck_status
 cki_check_material(ck_identity *id, struct cki_material *m,
-    STACK_OF(X509) *given, const struct cki_names *n,
-    struct cki_idfindings *f)
+    STACK_OF(X509) * given, const struct cki_names *n, struct cki_idfindings *f)
 {
-	STACK_OF(X509) *stores[2] = { NULL, NULL };
-	const char *store_name[2] = { "the device's trust store",
-		"the system store" };
+	STACK_OF(X509) * stores[2] = {NULL, NULL};
+	const char *store_name[2] = {
+	    "the device's trust store", "the system store"};
 	char trustp[CKI_PATH], l[300], il[300];
 	const char *sys;
 	X509 *cur, *iss;
@@ -386,7 +393,8 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 		cki_finding(f, "error", "key_mismatch",
 		    "the private key (%s) does not belong to the certificate "
 		    "(their public keys differ): give the key the CSR was "
-		    "made with", f->key_from != NULL ? f->key_from : "given");
+		    "made with",
+		    f->key_from != NULL ? f->key_from : "given");
 	}
 	check_validity(id, f, m->leaf);
 	check_usage(f, m->leaf);
@@ -409,19 +417,20 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 		if ((iss = find_issuer(given, cur, m->leaf)) == NULL) {
 			if (stores[0] == NULL && stores[1] == NULL) {
 				if (cki_id_path(id, trustp,
-				    "../trust/out/ca-bundle.pem") == CK_OK)
+				        "../trust/out/ca-bundle.pem") == CK_OK)
 					stores[0] = load_pem_file(trustp);
 				sys = getenv("SSL_CERT_FILE");
-				stores[1] = load_pem_file(sys != NULL ? sys :
-				    X509_get_default_cert_file());
+				stores[1] = load_pem_file(sys != NULL
+				        ? sys
+				        : X509_get_default_cert_file());
 			}
 			for (src = 0; src < 2 && iss == NULL; src++)
 				if (stores[src] != NULL &&
-				    (iss = find_issuer(stores[src], cur,
-				    NULL)) != NULL)
+				    (iss = find_issuer(
+				         stores[src], cur, NULL)) != NULL)
 					break;
-			if (iss == NULL && (iss = named_issuer(given, cur,
-			    m->leaf)) != NULL) {
+			if (iss == NULL &&
+			    (iss = named_issuer(given, cur, m->leaf)) != NULL) {
 				/* RFC 5280 section 6.1.3 (a)(1): the name
 				 * matches, the signature does not. */
 				label(cur, l, sizeof(l));
@@ -485,7 +494,8 @@ unrelated:
 			label(x, l, sizeof(l));
 			cki_finding(f, "warning", "unrelated_certificate",
 			    "certificate %s was given but is not part of the "
-			    "chain; it is left out", l);
+			    "chain; it is left out",
+			    l);
 		}
 	}
 out:

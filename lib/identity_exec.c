@@ -80,7 +80,7 @@ cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
 {
 	char out[HOOK_OUTPUT_MAX + 1], err[256] = "";
 	size_t olen = 0;
-	int pfd[2] = { -1, -1 }, status = 0;
+	int pfd[2] = {-1, -1}, status = 0;
 	pid_t pid = -1;
 	bool timed_out = false, open_pipe = true;
 	long long deadline = mono_ms() + timeout_s * 1000, killed_at = 0;
@@ -91,8 +91,8 @@ cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
 		goto done;
 	}
 	if ((pid = fork()) == -1) {
-		snprintf(err, sizeof(err), "cannot start it: %s",
-		    strerror(errno));
+		snprintf(
+		    err, sizeof(err), "cannot start it: %s", strerror(errno));
 		goto done;
 	}
 	if (pid == 0) {
@@ -112,7 +112,7 @@ cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
 	close(pfd[1]);
 	pfd[1] = -1;
 	for (;;) {
-		struct pollfd p = { pfd[0], POLLIN, 0 };
+		struct pollfd p = {pfd[0], POLLIN, 0};
 		long long left = deadline - mono_ms();
 		pid_t w;
 
@@ -127,8 +127,8 @@ cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
 			killed_at = 0;
 		}
 		if (open_pipe) {
-			int r = poll(&p, 1, left > 0 ? (int)(left > 200 ?
-			    200 : left) : 100);
+			int r = poll(&p, 1,
+			    left > 0 ? (int)(left > 200 ? 200 : left) : 100);
 
 			if (r > 0) {
 				char buf[1024];
@@ -140,7 +140,7 @@ cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
 					open_pipe = false;
 			}
 		} else {
-			struct timespec ts = { 0, 20 * 1000000L };
+			struct timespec ts = {0, 20 * 1000000L};
 
 			nanosleep(&ts, NULL);
 		}
@@ -152,8 +152,7 @@ cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
 				ssize_t n;
 
 				fcntl(pfd[0], F_SETFL, O_NONBLOCK);
-				while ((n = read(pfd[0], buf,
-				    sizeof(buf))) > 0)
+				while ((n = read(pfd[0], buf, sizeof(buf))) > 0)
 					keep(out, &olen, buf, (size_t)n);
 			}
 			/* A background child of the command may keep the
@@ -178,19 +177,20 @@ done:
 		char why[128] = "";
 
 		if (timed_out)
-			snprintf(why, sizeof(why), "did not finish within %ld "
-			    "seconds and was stopped", timeout_s);
+			snprintf(why, sizeof(why),
+			    "did not finish within %ld "
+			    "seconds and was stopped",
+			    timeout_s);
 		else if (!exited)
 			snprintf(why, sizeof(why), "was killed by signal %d",
 			    WTERMSIG(status));
 		else if (code != 0)
-			snprintf(why, sizeof(why), "exited with status %d",
-			    code);
+			snprintf(
+			    why, sizeof(why), "exited with status %d", code);
 		return json_pack("{s:s, s:b, s:o, s:o, s:b, s:o, s:s?}",
-		    "command", cmd, "ok", ok,
-		    "exit", exited ? json_integer(code) : json_null(),
-		    "signal", !exited ? json_integer(WTERMSIG(status)) :
-		    json_null(),
+		    "command", cmd, "ok", ok, "exit",
+		    exited ? json_integer(code) : json_null(), "signal",
+		    !exited ? json_integer(WTERMSIG(status)) : json_null(),
 		    "timed_out", timed_out, "output", text_json(out, olen),
 		    "error", why[0] ? why : NULL);
 	}

@@ -77,23 +77,21 @@ cki_key_desc(EVP_PKEY *k, char *out, size_t size)
 		break;
 	case EVP_PKEY_EC:
 		if (EVP_PKEY_get_utf8_string_param(k,
-		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-		    NULL) != 1) {
+		        OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+		        NULL) != 1) {
 			snprintf(out, size, "EC %d", EVP_PKEY_get_bits(k));
 			break;
 		}
 		nist = EC_curve_nid2nist(OBJ_sn2nid(group));
 		snprintf(out, size, "EC %s", nist != NULL ? nist : group);
 		break;
-	case EVP_PKEY_ED25519:
-		snprintf(out, size, "Ed25519");
-		break;
+	case EVP_PKEY_ED25519: snprintf(out, size, "Ed25519"); break;
 	case EVP_PKEY_DSA:
 		snprintf(out, size, "DSA %d", EVP_PKEY_get_bits(k));
 		break;
 	default:
-		snprintf(out, size, "%s %d", OBJ_nid2sn(EVP_PKEY_get_base_id(k)),
-		    EVP_PKEY_get_bits(k));
+		snprintf(out, size, "%s %d",
+		    OBJ_nid2sn(EVP_PKEY_get_base_id(k)), EVP_PKEY_get_bits(k));
 	}
 }
 
@@ -132,7 +130,7 @@ first_name(const struct cki_names *n)
 }
 
 static bool
-add_ext(X509 *x, X509_REQ *req, STACK_OF(X509_EXTENSION) **sk, int nid,
+add_ext(X509 *x, X509_REQ *req, STACK_OF(X509_EXTENSION) * *sk, int nid,
     const char *value)
 {
 	X509V3_CTX v3;
@@ -142,8 +140,8 @@ add_ext(X509 *x, X509_REQ *req, STACK_OF(X509_EXTENSION) **sk, int nid,
 	X509V3_set_ctx(&v3, x, x, req, NULL, 0);
 	if ((e = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) == NULL)
 		return false;
-	ok = x != NULL ? X509_add_ext(x, e, -1) == 1 :
-	    X509v3_add_ext(sk, e, -1) != NULL;
+	ok = x != NULL ? X509_add_ext(x, e, -1) == 1
+	               : X509v3_add_ext(sk, e, -1) != NULL;
 	X509_EXTENSION_free(e);
 	return ok;
 }
@@ -156,7 +154,7 @@ name_from_first(X509_NAME *name, const struct cki_names *n)
 	if (strlen(cn) > CN_MAX)
 		return true; /* the SAN alone carries it (and is critical) */
 	return X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0) == 1;
+	           (const unsigned char *)cn, -1, -1, 0) == 1;
 }
 
 X509 *
@@ -202,20 +200,21 @@ cki_selfsign(ck_ctx *ctx, EVP_PKEY *key, const struct cki_names *n, long days,
 
 		if ((size_t)snprintf(buf, sizeof(buf), "%s%s", sanval, san) >=
 		    sizeof(buf)) {
-			cki_err(ctx, CK_E_USAGE, "too many names for one "
-			    "certificate (%zu names, %zu addresses)", n->dns.n,
-			    n->ip.n);
+			cki_err(ctx, CK_E_USAGE,
+			    "too many names for one "
+			    "certificate (%zu names, %zu addresses)",
+			    n->dns.n, n->ip.n);
 			goto err;
 		}
 		if (!add_ext(x, NULL, NULL, NID_basic_constraints,
-		    "critical,CA:FALSE") ||
-		    !add_ext(x, NULL, NULL, NID_key_usage, rsa ?
-		    "critical,digitalSignature,keyEncipherment" :
-		    "critical,digitalSignature") ||
+		        "critical,CA:FALSE") ||
+		    !add_ext(x, NULL, NULL, NID_key_usage,
+		        rsa ? "critical,digitalSignature,keyEncipherment"
+		            : "critical,digitalSignature") ||
 		    !add_ext(x, NULL, NULL, NID_ext_key_usage,
-		    "serverAuth,clientAuth") ||
-		    !add_ext(x, NULL, NULL, NID_subject_key_identifier,
-		    "hash") ||
+		        "serverAuth,clientAuth") ||
+		    !add_ext(
+		        x, NULL, NULL, NID_subject_key_identifier, "hash") ||
 		    !add_ext(x, NULL, NULL, NID_subject_alt_name, buf))
 			goto ossl;
 	}
@@ -226,8 +225,10 @@ cki_selfsign(ck_ctx *ctx, EVP_PKEY *key, const struct cki_names *n, long days,
 	free(san);
 	return x;
 ossl:
-	cki_err_keep(ctx, CK_E_INTERNAL, "cannot make the self-signed "
-	    "certificate: %s", cki_ossl_reason());
+	cki_err_keep(ctx, CK_E_INTERNAL,
+	    "cannot make the self-signed "
+	    "certificate: %s",
+	    cki_ossl_reason());
 err:
 	BN_free(bn);
 	X509_NAME_free(name);
@@ -244,8 +245,10 @@ dn_add(ck_ctx *ctx, X509_NAME *name, const char *text, char *rdn)
 	int nid;
 
 	if (eq == NULL) {
-		cki_err(ctx, CK_E_USAGE, "--subject '%s': expected "
-		    "ATTRIBUTE=VALUE, found '%s'", text, rdn);
+		cki_err(ctx, CK_E_USAGE,
+		    "--subject '%s': expected "
+		    "ATTRIBUTE=VALUE, found '%s'",
+		    text, rdn);
 		return false;
 	}
 	*eq = '\0';
@@ -253,36 +256,43 @@ dn_add(ck_ctx *ctx, X509_NAME *name, const char *text, char *rdn)
 	val = eq + 1;
 	while (isspace((unsigned char)*attr))
 		attr++;
-	for (end = attr + strlen(attr); end > attr &&
-	    isspace((unsigned char)end[-1]); end--)
+	for (end = attr + strlen(attr);
+	     end > attr && isspace((unsigned char)end[-1]); end--)
 		end[-1] = '\0';
 	while (isspace((unsigned char)*val))
 		val++;
-	for (end = val + strlen(val); end > val &&
-	    isspace((unsigned char)end[-1]); end--)
+	for (end = val + strlen(val);
+	     end > val && isspace((unsigned char)end[-1]); end--)
 		end[-1] = '\0';
 	if ((nid = OBJ_txt2nid(attr)) == NID_undef) {
-		cki_err(ctx, CK_E_USAGE, "--subject '%s': unknown attribute "
+		cki_err(ctx, CK_E_USAGE,
+		    "--subject '%s': unknown attribute "
 		    "'%s' (use C, ST, L, O, OU, CN, emailAddress, "
-		    "serialNumber or a dotted OID)", text, attr);
+		    "serialNumber or a dotted OID)",
+		    text, attr);
 		return false;
 	}
 	if (val[0] == '\0') {
-		cki_err(ctx, CK_E_USAGE, "--subject '%s': '%s' has an empty "
-		    "value", text, attr);
+		cki_err(ctx, CK_E_USAGE,
+		    "--subject '%s': '%s' has an empty "
+		    "value",
+		    text, attr);
 		return false;
 	}
 	if (nid == NID_countryName && strlen(val) != 2) {
-		cki_err(ctx, CK_E_USAGE, "--subject '%s': C must be a "
-		    "two-letter country code (ISO 3166), found '%s'", text,
-		    val);
+		cki_err(ctx, CK_E_USAGE,
+		    "--subject '%s': C must be a "
+		    "two-letter country code (ISO 3166), found '%s'",
+		    text, val);
 		return false;
 	}
 	ERR_clear_error();
 	if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8,
-	    (const unsigned char *)val, -1, -1, 0) != 1) {
-		cki_err(ctx, CK_E_USAGE, "--subject '%s': %s='%s' is not "
-		    "allowed: %s", text, attr, val, cki_ossl_reason());
+	        (const unsigned char *)val, -1, -1, 0) != 1) {
+		cki_err(ctx, CK_E_USAGE,
+		    "--subject '%s': %s='%s' is not "
+		    "allowed: %s",
+		    text, attr, val, cki_ossl_reason());
 		return false;
 	}
 	return true;
@@ -323,9 +333,11 @@ cki_parse_dn(ck_ctx *ctx, const char *text)
 		buf[n++] = *p;
 	}
 	if (X509_NAME_entry_count(name) == 0) {
-		cki_err(ctx, CK_E_USAGE, "--subject '%s': no attribute found; "
+		cki_err(ctx, CK_E_USAGE,
+		    "--subject '%s': no attribute found; "
 		    "expected e.g. \"/C=US/O=Example/CN=host\" or "
-		    "\"C=US, O=Example, CN=host\"", text);
+		    "\"C=US, O=Example, CN=host\"",
+		    text);
 		goto err;
 	}
 	free(buf);
@@ -337,8 +349,8 @@ err:
 }
 
 X509_REQ *
-cki_make_csr(ck_ctx *ctx, EVP_PKEY *key, const struct cki_names *n,
-    const char *subject)
+cki_make_csr(
+    ck_ctx *ctx, EVP_PKEY *key, const struct cki_names *n, const char *subject)
 {
 	X509_REQ *req = NULL;
 	X509_NAME *name = NULL;

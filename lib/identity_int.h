@@ -36,28 +36,28 @@
 struct ck_identity {
 	ck_ctx *ctx;
 	char home[CKI_PATH];
-	char dir[CKI_PATH];        /* HOME/identity */
+	char dir[CKI_PATH]; /* HOME/identity */
 	cki_config *cfg;
 	struct cki_identity_conf conf;
-	bool names_set, ips_set;   /* overridden on the command line */
+	bool names_set, ips_set; /* overridden on the command line */
 	int force;
-	int lock_fd;               /* -1 when not held */
+	int lock_fd; /* -1 when not held */
 };
 
 /* The names the identity must carry: configured (or given), and detected. */
 struct cki_names {
 	struct cki_strlist dns, ip;         /* everything, first name first */
 	struct cki_strlist det_dns, det_ip; /* the detected ones */
-	size_t nconf_dns, nconf_ip;         /* dns/ip[0..nconf) are configured */
+	size_t nconf_dns, nconf_ip; /* dns/ip[0..nconf) are configured */
 };
 
 /* Everything a version directory holds, in memory. */
 struct cki_material {
 	EVP_PKEY *key;
 	X509 *leaf;
-	STACK_OF(X509) *chain;   /* intermediates, leaf to root, no root */
-	X509 *root;              /* NULL: unknown, or the leaf is self-signed */
-	json_t *meta;            /* kind, created, source, names, ... */
+	STACK_OF(X509) * chain; /* intermediates, leaf to root, no root */
+	X509 *root;             /* NULL: unknown, or the leaf is self-signed */
+	json_t *meta;           /* kind, created, source, names, ... */
 };
 
 /* ---- identity_names.c --------------------------------------------------- */
@@ -73,12 +73,11 @@ void cki_names_free(struct cki_names *n);
 bool cki_covers_dns(X509 *x, const char *name);
 bool cki_covers_ip(X509 *x, const char *ip);
 /* The SAN's DNS names and IP addresses. */
-ck_status cki_san_lists(X509 *x, struct cki_strlist *dns,
-    struct cki_strlist *ip);
+ck_status cki_san_lists(
+    X509 *x, struct cki_strlist *dns, struct cki_strlist *ip);
 /* {"dns": [...], "ip": [...]} of the names the certificate lacks, with
  * where each comes from; *missing counts them. */
-json_t *cki_names_missing(X509 *x, const struct cki_names *n,
-    size_t *missing);
+json_t *cki_names_missing(X509 *x, const struct cki_names *n, size_t *missing);
 
 /* ---- identity_gen.c ----------------------------------------------------- */
 EVP_PKEY *cki_keygen(ck_ctx *ctx, int keytype);
@@ -87,8 +86,8 @@ X509 *cki_selfsign(ck_ctx *ctx, EVP_PKEY *key, const struct cki_names *n,
     long days, time_t now);
 /* Parses "/C=US/O=x/CN=y" or "C=US, O=x, CN=y". */
 X509_NAME *cki_parse_dn(ck_ctx *ctx, const char *text);
-X509_REQ *cki_make_csr(ck_ctx *ctx, EVP_PKEY *key, const struct cki_names *n,
-    const char *subject);
+X509_REQ *cki_make_csr(
+    ck_ctx *ctx, EVP_PKEY *key, const struct cki_names *n, const char *subject);
 /* "EC P-256", "RSA 2048". */
 void cki_key_desc(EVP_PKEY *k, char *out, size_t size);
 
@@ -101,8 +100,8 @@ ck_status cki_id_path(ck_identity *id, char *out, const char *fmt, ...)
  * current exists but is not a symlink into versions/. */
 bool cki_current_id(ck_identity *id, char out[256]);
 /* Reads a version or backup directory (dir is absolute). */
-ck_status cki_material_read(ck_identity *id, const char *dir,
-    struct cki_material *m);
+ck_status cki_material_read(
+    ck_identity *id, const char *dir, struct cki_material *m);
 /* Reads only cert.pem and meta.json of the current version (the cheap path
  * of ensure and status). */
 ck_status cki_current_read_light(ck_identity *id, X509 **leaf, json_t **meta);
@@ -116,9 +115,9 @@ void cki_recover(ck_identity *id);
  * current one, flips, self-tests, runs on_change, rolls back on failure.
  * Fills `report` (version, previous, backup, selftest, on_change,
  * rolled_back, pruned). The self-test checks the names of `names` the
- * certificate covers (all of its SAN when none). Needs the lock. Returns CK_OK when the change stuck
- * or was rolled back (report "rolled_back": true), an error when nothing
- * could be changed (and nothing was).
+ * certificate covers (all of its SAN when none). Needs the lock. Returns CK_OK
+ * when the change stuck or was rolled back (report "rolled_back": true), an
+ * error when nothing could be changed (and nothing was).
  */
 ck_status cki_commit(ck_identity *id, struct cki_material *m,
     const char *action, const struct cki_names *names, json_t *report);
@@ -133,18 +132,18 @@ json_t *cki_backups_json(ck_identity *id);
 
 /* ---- identity_check.c --------------------------------------------------- */
 struct cki_idfindings {
-	json_t *arr;     /* [{"severity", "code", "message"}] */
+	json_t *arr;          /* [{"severity", "code", "message"}] */
 	const char *key_from; /* where the key came from, for messages */
 	size_t errors, warnings;
 };
 /*
- * Builds m->chain and m->root (both NULL on entry) for m->leaf from `given` (the certificates
- * supplied with it, any order), completing it from the trust store output,
- * the system store and the embedded reference set; then checks everything
- * install checks. Findings go to f.
+ * Builds m->chain and m->root (both NULL on entry) for m->leaf from `given`
+ * (the certificates supplied with it, any order), completing it from the trust
+ * store output, the system store and the embedded reference set; then checks
+ * everything install checks. Findings go to f.
  */
 ck_status cki_check_material(ck_identity *id, struct cki_material *m,
-    STACK_OF(X509) *given, const struct cki_names *n,
+    STACK_OF(X509) * given, const struct cki_names *n,
     struct cki_idfindings *f);
 void cki_finding(struct cki_idfindings *f, const char *sev, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -110,20 +110,25 @@ env_list(ck_ctx *ctx, const char *var, const char *val, bool ip,
 		if (n == 0)
 			continue;
 		if (n >= sizeof(item))
-			return cki_err(ctx, CK_E_USAGE, "%s: an item is longer "
-			    "than %zu characters", var, sizeof(item) - 1);
+			return cki_err(ctx, CK_E_USAGE,
+			    "%s: an item is longer "
+			    "than %zu characters",
+			    var, sizeof(item) - 1);
 		memcpy(item, p, n);
 		item[n] = '\0';
 		p += n;
 		while (*p != '\0' && *p != ',')
 			p++;
 		if (ip && !cki_ip_canon(item, canon, sizeof(canon)))
-			return cki_err(ctx, CK_E_USAGE, "%s: expected IPv4 or "
+			return cki_err(ctx, CK_E_USAGE,
+			    "%s: expected IPv4 or "
 			    "IPv6 addresses separated by commas, found '%s'",
 			    var, item);
 		if (!ip && !cki_dns_valid(item))
-			return cki_err(ctx, CK_E_USAGE, "%s: expected DNS "
-			    "names separated by commas, found '%s'", var, item);
+			return cki_err(ctx, CK_E_USAGE,
+			    "%s: expected DNS "
+			    "names separated by commas, found '%s'",
+			    var, item);
 		if (cki_strlist_add(out, ip ? canon : item) != CK_OK)
 			return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	}
@@ -139,9 +144,9 @@ fqdn_lookup(const char *host, char *out, size_t size)
 	static struct gaicb req;
 	static struct addrinfo hints;
 	static char name[256];
-	struct gaicb *list[1] = { &req };
-	struct timespec ts = { CKI_FQDN_TIMEOUT_MS / 1000,
-		(CKI_FQDN_TIMEOUT_MS % 1000) * 1000000L };
+	struct gaicb *list[1] = {&req};
+	struct timespec ts = {CKI_FQDN_TIMEOUT_MS / 1000,
+	    (CKI_FQDN_TIMEOUT_MS % 1000) * 1000000L};
 	int r;
 
 	out[0] = '\0';
@@ -202,14 +207,16 @@ ip_wanted(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET) {
 		const unsigned char *a = (const unsigned char *)&(
-		    (const struct sockaddr_in *)(const void *)sa)->sin_addr;
+		    (const struct sockaddr_in *)(const void *)sa)
+		                             ->sin_addr;
 
 		/* 127/8 loopback, 169.254/16 link-local (RFC 3927), 0/8 */
-		return a[0] != 127 && a[0] != 0 && !(a[0] == 169 && a[1] == 254);
+		return a[0] != 127 && a[0] != 0 &&
+		    !(a[0] == 169 && a[1] == 254);
 	}
 	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &(
-		    (const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
 
 		/* fe80::/10 link-local (RFC 4291 section 2.5.6), ::1 */
 		return !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_LOOPBACK(a) &&
@@ -233,13 +240,14 @@ detect_ips(ck_ctx *ctx, struct cki_strlist *out)
 		if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP) ||
 		    (i->ifa_flags & IFF_LOOPBACK) || !ip_wanted(i->ifa_addr))
 			continue;
-		addr = i->ifa_addr->sa_family == AF_INET ?
-		    (const void *)&((struct sockaddr_in *)(void *)
-			i->ifa_addr)->sin_addr :
-		    (const void *)&((struct sockaddr_in6 *)(void *)
-			i->ifa_addr)->sin6_addr;
-		if (inet_ntop(i->ifa_addr->sa_family, addr, buf,
-		    sizeof(buf)) == NULL)
+		addr = i->ifa_addr->sa_family == AF_INET
+		    ? (const void *)&((struct sockaddr_in *)(void *)i->ifa_addr)
+		          ->sin_addr
+		    : (const void *)&(
+		          (struct sockaddr_in6 *)(void *)i->ifa_addr)
+		          ->sin6_addr;
+		if (inet_ntop(i->ifa_addr->sa_family, addr, buf, sizeof(buf)) ==
+		    NULL)
 			continue;
 		if (cki_strlist_add(out, buf) != CK_OK) {
 			rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
@@ -259,8 +267,8 @@ cki_names_collect(ck_identity *id, struct cki_names *n)
 
 	memset(n, 0, sizeof(*n));
 	if (eh != NULL)
-		rv = env_list(id->ctx, "CERTKIT_HOSTNAME", eh, false,
-		    &n->det_dns);
+		rv = env_list(
+		    id->ctx, "CERTKIT_HOSTNAME", eh, false, &n->det_dns);
 	else if (id->conf.detect_names)
 		rv = detect_names(id->ctx, &n->det_dns);
 	else
@@ -299,7 +307,7 @@ err:
 bool
 cki_covers_dns(X509 *x, const char *name)
 {
-	struct cki_strlist dns = { 0 }, ip = { 0 };
+	struct cki_strlist dns = {0}, ip = {0};
 	bool ok;
 
 	/* A configured wildcard is covered by the same wildcard. */
@@ -313,8 +321,9 @@ cki_covers_dns(X509 *x, const char *name)
 	/* RFC 6125 section 6.4.3: a wildcard matches one whole left-most
 	 * label only. */
 	return X509_check_host(x, name, 0,
-	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+	           X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
+	               X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+	           NULL) == 1;
 }
 
 bool
@@ -327,8 +336,8 @@ cki_covers_ip(X509 *x, const char *ip)
 ck_status
 cki_san_lists(X509 *x, struct cki_strlist *dns, struct cki_strlist *ip)
 {
-	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-	    NULL);
+	GENERAL_NAMES *gens =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	ck_status rv = CK_OK;
 
 	for (int i = 0; i < sk_GENERAL_NAME_num(gens) && rv == CK_OK; i++) {
@@ -346,7 +355,8 @@ cki_san_lists(X509 *x, struct cki_strlist *dns, struct cki_strlist *ip)
 			{
 				char *s = strndup((const char *)d, (size_t)len);
 
-				if (s == NULL || cki_strlist_add(dns, s) != CK_OK)
+				if (s == NULL ||
+				    cki_strlist_add(dns, s) != CK_OK)
 					rv = CK_E_NOMEM;
 				free(s);
 			}
@@ -355,7 +365,7 @@ cki_san_lists(X509 *x, struct cki_strlist *dns, struct cki_strlist *ip)
 			len = ASN1_STRING_length(g->d.iPAddress);
 			if ((len != 4 && len != 16) ||
 			    inet_ntop(len == 4 ? AF_INET : AF_INET6, d, buf,
-			    sizeof(buf)) == NULL)
+			        sizeof(buf)) == NULL)
 				continue;
 			if (cki_strlist_add(ip, buf) != CK_OK)
 				rv = CK_E_NOMEM;
@@ -366,11 +376,12 @@ cki_san_lists(X509 *x, struct cki_strlist *dns, struct cki_strlist *ip)
 }
 
 static bool
-push_missing(json_t *arr, const char *name, const char *type,
-    const char *source)
+push_missing(
+    json_t *arr, const char *name, const char *type, const char *source)
 {
-	return json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "name",
-	    name, "type", type, "source", source)) == 0;
+	return json_array_append_new(arr,
+	           json_pack("{s:s, s:s, s:s}", "name", name, "type", type,
+	               "source", source)) == 0;
 }
 
 json_t *
@@ -386,7 +397,7 @@ cki_names_missing(X509 *x, const struct cki_names *n, size_t *missing)
 			continue;
 		(*missing)++;
 		if (!push_missing(arr, n->dns.v[i], "dns",
-		    i < n->nconf_dns ? "configured" : "detected"))
+		        i < n->nconf_dns ? "configured" : "detected"))
 			goto err;
 	}
 	for (size_t i = 0; i < n->ip.n; i++) {
@@ -394,7 +405,7 @@ cki_names_missing(X509 *x, const struct cki_names *n, size_t *missing)
 			continue;
 		(*missing)++;
 		if (!push_missing(arr, n->ip.v[i], "ip",
-		    i < n->nconf_ip ? "configured" : "detected"))
+		        i < n->nconf_ip ? "configured" : "detected"))
 			goto err;
 	}
 	return arr;

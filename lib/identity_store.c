@@ -65,9 +65,8 @@
 
 /* The files of a version, in the order they are written. meta.json is
  * last: a directory with meta.json is complete. */
-static const char *const FILES[] = { "key.pem", "cert.pem", "chain.pem",
-	"fullchain.pem", "bundle.pem", "identity.p12", "root.pem",
-	"meta.json" };
+static const char *const FILES[] = {"key.pem", "cert.pem", "chain.pem",
+    "fullchain.pem", "bundle.pem", "identity.p12", "root.pem", "meta.json"};
 #define NFILES (sizeof(FILES) / sizeof(FILES[0]))
 
 void
@@ -90,13 +89,12 @@ cki_id_path(ck_identity *id, char *out, const char *fmt, ...)
 	n = vsnprintf(rel, sizeof(rel), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(rel))
-		return cki_err(id->ctx, CK_E_USAGE, "%s: path too long",
-		    id->dir);
-	n = snprintf(out, CKI_PATH, "%s%s%s", id->dir, rel[0] ? "/" : "",
-	    rel);
+		return cki_err(
+		    id->ctx, CK_E_USAGE, "%s: path too long", id->dir);
+	n = snprintf(out, CKI_PATH, "%s%s%s", id->dir, rel[0] ? "/" : "", rel);
 	if (n < 0 || n >= CKI_PATH)
-		return cki_err(id->ctx, CK_E_USAGE, "%s/%s: path too long",
-		    id->dir, rel);
+		return cki_err(
+		    id->ctx, CK_E_USAGE, "%s/%s: path too long", id->dir, rel);
 	return CK_OK;
 }
 
@@ -154,8 +152,10 @@ read_cert(ck_ctx *ctx, const char *path)
 		return NULL;
 	}
 	if ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL)
-		cki_err(ctx, CK_E_FORMAT, "%s: expected a PEM certificate, "
-		    "found none: %s", path, cki_ossl_reason());
+		cki_err(ctx, CK_E_FORMAT,
+		    "%s: expected a PEM certificate, "
+		    "found none: %s",
+		    path, cki_ossl_reason());
 	BIO_free(b);
 	return x;
 }
@@ -219,8 +219,10 @@ cki_material_read(ck_identity *id, const char *dir, struct cki_material *m)
 		goto err;
 	}
 	if ((m->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL) {
-		cki_err(id->ctx, CK_E_FORMAT, "%s: expected an unencrypted "
-		    "PEM private key, found none", path);
+		cki_err(id->ctx, CK_E_FORMAT,
+		    "%s: expected an unencrypted "
+		    "PEM private key, found none",
+		    path);
 		goto err;
 	}
 	BIO_free(b);
@@ -229,8 +231,8 @@ cki_material_read(ck_identity *id, const char *dir, struct cki_material *m)
 		while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
 			if (!sk_X509_push(m->chain, x)) {
 				X509_free(x);
-				rv = cki_err(id->ctx, CK_E_NOMEM,
-				    "out of memory");
+				rv = cki_err(
+				    id->ctx, CK_E_NOMEM, "out of memory");
 				goto err;
 			}
 		ERR_clear_error(); /* the end of the file */
@@ -269,8 +271,8 @@ cki_p12_password(ck_identity *id, char **pw)
 			return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 		return CK_OK;
 	}
-	if ((rv = cki_read_file(id->ctx, id->conf.p12_password_file, &buf,
-	    &len)) != CK_OK)
+	if ((rv = cki_read_file(
+	         id->ctx, id->conf.p12_password_file, &buf, &len)) != CK_OK)
 		return cki_err(id->ctx, rv, "[identity] p12_password_file: %s",
 		    id->ctx->err);
 	for (n = 0; n < len && buf[n] != '\n' && buf[n] != '\r'; n++)
@@ -291,7 +293,7 @@ ck_status
 cki_lock(ck_identity *id)
 {
 	char path[CKI_PATH];
-	struct timespec ts = { 0, 50 * 1000000L };
+	struct timespec ts = {0, 50 * 1000000L};
 	ck_status rv;
 	int fd;
 
@@ -302,10 +304,11 @@ cki_lock(ck_identity *id)
 	if ((rv = cki_id_path(id, path, ".lock")) != CK_OK)
 		return rv;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
-		return cki_err(id->ctx, CK_E_IO, "%s: cannot open the lock: "
-		    "%s", path, strerror(errno));
-	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) == -1;
-	    waited += 50) {
+		return cki_err(id->ctx, CK_E_IO,
+		    "%s: cannot open the lock: "
+		    "%s",
+		    path, strerror(errno));
+	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; waited += 50) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			close(fd);
 			return cki_err(id->ctx, CK_E_IO, "%s: cannot lock: %s",
@@ -316,7 +319,8 @@ cki_lock(ck_identity *id)
 			return cki_err(id->ctx, CK_E_LOCKED,
 			    "%s: another certkit has been changing the "
 			    "identity for %d seconds; try again when it is "
-			    "done", path, LOCK_TIMEOUT_MS / 1000);
+			    "done",
+			    path, LOCK_TIMEOUT_MS / 1000);
 		}
 		nanosleep(&ts, NULL);
 	}
@@ -348,7 +352,8 @@ rmtree(const char *path)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if ((size_t)snprintf(p, sizeof(p), "%s/%s", path, e->d_name) >=
-		    sizeof(p) || unlink(p) == -1)
+		        sizeof(p) ||
+		    unlink(p) == -1)
 			rv = -1;
 	}
 	closedir(d);
@@ -365,7 +370,8 @@ cki_recover(ck_identity *id)
 	struct dirent *e;
 
 	if (!cki_current_id(id, cur))
-		return; /* current is something we did not make: touch nothing */
+		return; /* current is something we did not make: touch nothing
+		         */
 	if ((d = opendir(id->dir)) != NULL) {
 		while ((e = readdir(d)) != NULL)
 			if (strncmp(e->d_name, "current.tmp.", 12) == 0 &&
@@ -378,7 +384,7 @@ cki_recover(ck_identity *id)
 		while ((e = readdir(d)) != NULL)
 			if (strncmp(e->d_name, ".tmp-", 5) == 0 &&
 			    cki_id_path(id, path, "backups/%s", e->d_name) ==
-			    CK_OK)
+			        CK_OK)
 				(void)rmtree(path);
 		closedir(d);
 	}
@@ -414,8 +420,8 @@ write_new(ck_ctx *ctx, const char *dir, const char *name, const void *data,
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    sizeof(path))
-		return cki_err(ctx, CK_E_USAGE, "%s/%s: path too long", dir,
-		    name);
+		return cki_err(
+		    ctx, CK_E_USAGE, "%s/%s: path too long", dir, name);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
 	if (fd == -1)
 		return cki_err(ctx, CK_E_IO, "%s: cannot create: %s", path,
@@ -478,7 +484,7 @@ bundle_of(const struct cki_material *m, bool with_key, bool with_leaf,
 		}
 	}
 	for (int i = with_leaf ? -1 : 0;
-	    with_chain ? i < sk_X509_num(m->chain) : i < 0; i++) {
+	     with_chain ? i < sk_X509_num(m->chain) : i < 0; i++) {
 		X509 *x = i < 0 ? m->leaf : sk_X509_value(m->chain, i);
 
 		if (!X509_up_ref(x) || (c = cki_cert_wrap(x)) == NULL)
@@ -496,10 +502,9 @@ err:
 
 static ck_status
 encode(ck_identity *id, const struct cki_material *m, bool key, bool leaf,
-    bool chain, ck_format fmt, const char *password, uint8_t **out,
-    size_t *len)
+    bool chain, ck_format fmt, const char *password, uint8_t **out, size_t *len)
 {
-	ck_write_opts wo = { password, "identity", 0, 0 };
+	ck_write_opts wo = {password, "identity", 0, 0};
 	ck_bundle *b = bundle_of(m, key, leaf, chain);
 	ck_status rv;
 
@@ -529,7 +534,7 @@ static ck_status
 write_version(ck_identity *id, const struct cki_material *m, const char *dir)
 {
 	uint8_t *keyp = NULL, *cert = NULL, *chain = NULL, *full = NULL,
-		*bundle = NULL, *p12 = NULL, *root = NULL;
+	        *bundle = NULL, *p12 = NULL, *root = NULL;
 	size_t keyl = 0, certl = 0, chainl = 0, fulll = 0, bundlel = 0,
 	       p12l = 0, rootl = 0;
 	char *meta = NULL, *pw = NULL;
@@ -539,22 +544,22 @@ write_version(ck_identity *id, const struct cki_material *m, const char *dir)
 	if ((rv = cki_p12_password(id, &pw)) != CK_OK)
 		goto err;
 	if ((rv = encode(id, m, true, false, false, CK_FMT_PEM, NULL, &keyp,
-	    &keyl)) != CK_OK ||
+	         &keyl)) != CK_OK ||
 	    (rv = encode(id, m, false, true, false, CK_FMT_PEM, NULL, &cert,
-	    &certl)) != CK_OK ||
+	         &certl)) != CK_OK ||
 	    (rv = encode(id, m, false, false, true, CK_FMT_PEM, NULL, &chain,
-	    &chainl)) != CK_OK ||
+	         &chainl)) != CK_OK ||
 	    (rv = encode(id, m, false, true, true, CK_FMT_PEM, NULL, &full,
-	    &fulll)) != CK_OK ||
+	         &fulll)) != CK_OK ||
 	    (rv = encode(id, m, true, true, true, CK_FMT_P12, pw, &p12,
-	    &p12l)) != CK_OK)
+	         &p12l)) != CK_OK)
 		goto err;
 	if (m->root != NULL) {
-		struct cki_material r = { 0 };
+		struct cki_material r = {0};
 
 		r.leaf = m->root;
 		if ((rv = encode(id, &r, false, true, false, CK_FMT_PEM, NULL,
-		    &root, &rootl)) != CK_OK)
+		         &root, &rootl)) != CK_OK)
 			goto err;
 	}
 	/* bundle.pem: the key, then the full chain (the Nx default.pem and
@@ -566,8 +571,8 @@ write_version(ck_identity *id, const struct cki_material *m, const char *dir)
 	memcpy(bundle, keyp, keyl);
 	memcpy(bundle + keyl, full, fulll);
 	bundlel = keyl + fulll;
-	if ((meta = json_dumps(m->meta, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER)) == NULL) {
+	if ((meta = json_dumps(
+	         m->meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL) {
 		rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
@@ -579,19 +584,21 @@ write_version(ck_identity *id, const struct cki_material *m, const char *dir)
 	if ((rv = write_new(ctx, dir, "key.pem", keyp, keyl, 0600)) != CK_OK)
 		goto err;
 	cki_crash_point("version-partial");
-	if ((rv = write_new(ctx, dir, "cert.pem", cert, certl, 0644)) != CK_OK ||
+	if ((rv = write_new(ctx, dir, "cert.pem", cert, certl, 0644)) !=
+	        CK_OK ||
 	    (rv = write_new(ctx, dir, "chain.pem", chain, chainl, 0644)) !=
-	    CK_OK ||
+	        CK_OK ||
 	    (rv = write_new(ctx, dir, "fullchain.pem", full, fulll, 0644)) !=
-	    CK_OK ||
+	        CK_OK ||
 	    (rv = write_new(ctx, dir, "bundle.pem", bundle, bundlel, 0600)) !=
-	    CK_OK ||
+	        CK_OK ||
 	    (rv = write_new(ctx, dir, "identity.p12", p12, p12l, 0600)) !=
-	    CK_OK ||
-	    (m->root != NULL && (rv = write_new(ctx, dir, "root.pem", root,
-	    rootl, 0644)) != CK_OK) ||
-	    (rv = write_new(ctx, dir, "meta.json", meta, strlen(meta),
-	    0644)) != CK_OK)
+	        CK_OK ||
+	    (m->root != NULL &&
+	        (rv = write_new(ctx, dir, "root.pem", root, rootl, 0644)) !=
+	            CK_OK) ||
+	    (rv = write_new(ctx, dir, "meta.json", meta, strlen(meta), 0644)) !=
+	        CK_OK)
 		goto err;
 	rv = cki_fsync_dir(ctx, dir);
 err:
@@ -615,8 +622,10 @@ copy_version(ck_identity *id, const char *src, const char *dst)
 	ck_status rv = CK_OK;
 
 	if (mkdir(dst, 0700) == -1)
-		return cki_err(id->ctx, CK_E_IO, "%s: cannot create "
-		    "directory: %s", dst, strerror(errno));
+		return cki_err(id->ctx, CK_E_IO,
+		    "%s: cannot create "
+		    "directory: %s",
+		    dst, strerror(errno));
 	for (size_t i = 0; i < NFILES && rv == CK_OK; i++) {
 		char path[CKI_PATH];
 		uint8_t *buf = NULL;
@@ -624,12 +633,13 @@ copy_version(ck_identity *id, const char *src, const char *dst)
 		struct stat st;
 
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", src,
-		    FILES[i]) >= sizeof(path) || stat(path, &st) == -1)
+		        FILES[i]) >= sizeof(path) ||
+		    stat(path, &st) == -1)
 			continue; /* root.pem, or a version made by hand */
 		if ((rv = cki_read_file(id->ctx, path, &buf, &len)) != CK_OK)
 			break;
-		rv = write_new(id->ctx, dst, FILES[i], buf, len,
-		    st.st_mode & 0777);
+		rv = write_new(
+		    id->ctx, dst, FILES[i], buf, len, st.st_mode & 0777);
 		wipe(buf, len);
 		if (i == 0)
 			cki_crash_point("backup-partial");
@@ -647,20 +657,24 @@ flip(ck_identity *id, const char *vid)
 	ck_status rv;
 
 	if ((rv = cki_id_path(id, cur, "current")) != CK_OK ||
-	    (rv = cki_id_path(id, tmp, "current.tmp.%ld",
-	    (long)getpid())) != CK_OK)
+	    (rv = cki_id_path(id, tmp, "current.tmp.%ld", (long)getpid())) !=
+	        CK_OK)
 		return rv;
 	if (vid[0] == '\0') {
 		if (unlink(cur) == -1 && errno != ENOENT)
-			return cki_err(id->ctx, CK_E_IO, "%s: cannot remove: "
-			    "%s", cur, strerror(errno));
+			return cki_err(id->ctx, CK_E_IO,
+			    "%s: cannot remove: "
+			    "%s",
+			    cur, strerror(errno));
 		return cki_fsync_dir(id->ctx, id->dir);
 	}
 	snprintf(target, sizeof(target), "versions/%s", vid);
 	(void)unlink(tmp);
 	if (symlink(target, tmp) == -1)
-		return cki_err(id->ctx, CK_E_IO, "%s: cannot create the "
-		    "symlink: %s", tmp, strerror(errno));
+		return cki_err(id->ctx, CK_E_IO,
+		    "%s: cannot create the "
+		    "symlink: %s",
+		    tmp, strerror(errno));
 	cki_crash_point("flip-symlink");
 	/* rename(2) replaces the old link atomically: a reader sees the old
 	 * target or the new one, never no `current`. */
@@ -697,7 +711,8 @@ fresh_id(ck_identity *id, const char *sub, X509 *x, char out[128])
 	if (x == NULL) /* backing up a damaged version: no certificate */
 		snprintf(fp, sizeof(fp), "damaged");
 	else if (!X509_digest(x, EVP_sha256(), md, &n) || n != 32)
-		return cki_err(id->ctx, CK_E_INTERNAL, "cannot hash the "
+		return cki_err(id->ctx, CK_E_INTERNAL,
+		    "cannot hash the "
 		    "certificate");
 	else
 		cki_hex(md, 32, fp);
@@ -711,8 +726,10 @@ fresh_id(ck_identity *id, const char *sub, X509 *x, char out[128])
 		if (access(path, F_OK) == -1 && errno == ENOENT)
 			return CK_OK;
 	}
-	return cki_err(id->ctx, CK_E_EXISTS, "%s/%s/%s: too many versions "
-	    "in one second", id->dir, sub, ts);
+	return cki_err(id->ctx, CK_E_EXISTS,
+	    "%s/%s/%s: too many versions "
+	    "in one second",
+	    id->dir, sub, ts);
 }
 
 struct bk {
@@ -794,11 +811,13 @@ cki_backups_json(ck_identity *id)
 		int64_t t;
 
 		if (cki_id_path(id, path, "backups/%s/cert.pem", v[i].name) !=
-		    CK_OK || (x = read_cert(id->ctx, path)) == NULL) {
+		        CK_OK ||
+		    (x = read_cert(id->ctx, path)) == NULL) {
 			ck_ctx_clear_error(id->ctx);
-			json_array_append_new(arr, json_pack("{s:s, s:s}",
-			    "id", v[i].name, "error", "cert.pem is missing or "
-			    "damaged"));
+			json_array_append_new(arr,
+			    json_pack("{s:s, s:s}", "id", v[i].name, "error",
+			        "cert.pem is missing or "
+			        "damaged"));
 			continue;
 		}
 		snprintf(path + strlen(path) - strlen("cert.pem"),
@@ -818,11 +837,12 @@ cki_backups_json(ck_identity *id)
 			cki_hex(md, 32, fp);
 		}
 		subj = cki_name_oneline(X509_get_subject_name(x));
-		o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s}",
-		    "id", v[i].name, "backed_up", bt, "subject", subj,
-		    "kind", meta != NULL && json_is_string(json_object_get(
-		    meta, "kind")) ? json_string_value(json_object_get(meta,
-		    "kind")) : "unknown",
+		o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s}", "id",
+		    v[i].name, "backed_up", bt, "subject", subj, "kind",
+		    meta != NULL &&
+		            json_is_string(json_object_get(meta, "kind"))
+		        ? json_string_value(json_object_get(meta, "kind"))
+		        : "unknown",
 		    "not_before", nb, "not_after", na, "sha256", fp);
 		free(subj);
 		json_decref(meta);
@@ -887,9 +907,10 @@ cki_commit(ck_identity *id, struct cki_material *m, const char *action,
     const struct cki_names *names, json_t *report)
 {
 	char vid[128], bid[128] = "", old[256], tmpdir[CKI_PATH],
-	     vdir[CKI_PATH], bdir[CKI_PATH], btmp[CKI_PATH], odir[CKI_PATH],
-	     curdir[CKI_PATH], created[32], why[1200] = "";
-	struct cki_strlist cdns = { 0 }, cip = { 0 };
+	               vdir[CKI_PATH], bdir[CKI_PATH], btmp[CKI_PATH],
+	               odir[CKI_PATH], curdir[CKI_PATH], created[32],
+	               why[1200] = "";
+	struct cki_strlist cdns = {0}, cip = {0};
 	json_t *st = NULL, *hook = NULL, *pruned = json_array();
 	bool ok = false, flipped = false;
 	ck_ctx *ctx = id->ctx;
@@ -898,7 +919,8 @@ cki_commit(ck_identity *id, struct cki_material *m, const char *action,
 	if (pruned == NULL)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	if (!cki_current_id(id, old)) {
-		rv = cki_err(ctx, CK_E_REFUSED, "%s/current: is not a symlink "
+		rv = cki_err(ctx, CK_E_REFUSED,
+		    "%s/current: is not a symlink "
 		    "into versions/ made by certkit; move it away first",
 		    id->dir);
 		goto out;
@@ -907,7 +929,7 @@ cki_commit(ck_identity *id, struct cki_material *m, const char *action,
 	if ((rv = fresh_id(id, "versions", m->leaf, vid)) != CK_OK ||
 	    (rv = cki_id_path(id, vdir, "versions/%s", vid)) != CK_OK ||
 	    (rv = cki_id_path(id, tmpdir, "versions/.tmp-%s.%ld", vid,
-	    (long)getpid())) != CK_OK ||
+	         (long)getpid())) != CK_OK ||
 	    (rv = cki_id_path(id, curdir, "current")) != CK_OK)
 		goto out;
 	cki_fmt_time((int64_t)time(NULL), created);
@@ -943,7 +965,7 @@ cki_commit(ck_identity *id, struct cki_material *m, const char *action,
 
 		if ((rv = cki_id_path(id, odir, "versions/%s", old)) != CK_OK ||
 		    (rv = cki_id_path(id, p, "versions/%s/cert.pem", old)) !=
-		    CK_OK)
+		        CK_OK)
 			goto undo_version;
 		/* A damaged old version (ensure replaces a damaged default)
 		 * is still backed up, as it is. */
@@ -954,7 +976,7 @@ cki_commit(ck_identity *id, struct cki_material *m, const char *action,
 		if (rv != CK_OK ||
 		    (rv = cki_id_path(id, bdir, "backups/%s", bid)) != CK_OK ||
 		    (rv = cki_id_path(id, btmp, "backups/.tmp-%s.%ld", bid,
-		    (long)getpid())) != CK_OK ||
+		         (long)getpid())) != CK_OK ||
 		    (rv = cki_id_path(id, p, "backups")) != CK_OK ||
 		    (rv = cki_mkdirs(ctx, p, 0700)) != CK_OK)
 			goto undo_version;
@@ -963,8 +985,10 @@ cki_commit(ck_identity *id, struct cki_material *m, const char *action,
 			goto undo_version;
 		}
 		if (cki_fault("rename") || rename(btmp, bdir) == -1) {
-			rv = cki_err(ctx, CK_E_IO, "%s: cannot rename into "
-			    "place: %s", bdir, strerror(errno ? errno : EIO));
+			rv = cki_err(ctx, CK_E_IO,
+			    "%s: cannot rename into "
+			    "place: %s",
+			    bdir, strerror(errno ? errno : EIO));
 			(void)rmtree(btmp);
 			goto undo_version;
 		}
@@ -990,14 +1014,16 @@ cki_commit(ck_identity *id, struct cki_material *m, const char *action,
 		bool sok = false;
 
 		if ((rv = cki_id_path(id, fc, "current/fullchain.pem")) !=
-		    CK_OK ||
+		        CK_OK ||
 		    (rv = cki_id_path(id, kp, "current/key.pem")) != CK_OK ||
 		    (rv = names_to_check(id, m->leaf, names, &cdns, &cip)) !=
-		    CK_OK ||
+		        CK_OK ||
 		    (rv = cki_selftest(ctx, fc, kp, anchor_of(m), &cdns, &cip,
-		    SELFTEST_TIMEOUT_MS, &sok, &st)) != CK_OK) {
-			snprintf(why, sizeof(why), "the self-test could not "
-			    "run: %s", ctx->err);
+		         SELFTEST_TIMEOUT_MS, &sok, &st)) != CK_OK) {
+			snprintf(why, sizeof(why),
+			    "the self-test could not "
+			    "run: %s",
+			    ctx->err);
 			ck_ctx_clear_error(ctx);
 			goto rollback;
 		}
@@ -1013,11 +1039,15 @@ cki_commit(ck_identity *id, struct cki_material *m, const char *action,
 	if (id->conf.on_change != NULL) {
 		hook = cki_run_hook(id->conf.on_change,
 		    id->conf.on_change_timeout, curdir, action);
-		if (hook == NULL || !json_is_true(json_object_get(hook, "ok"))) {
+		if (hook == NULL ||
+		    !json_is_true(json_object_get(hook, "ok"))) {
 			snprintf(why, sizeof(why), "on_change command %s",
-			    hook != NULL && json_string_value(json_object_get(
-			    hook, "error")) != NULL ? json_string_value(
-			    json_object_get(hook, "error")) : "failed");
+			    hook != NULL &&
+			            json_string_value(
+			                json_object_get(hook, "error")) != NULL
+			        ? json_string_value(
+			              json_object_get(hook, "error"))
+			        : "failed");
 			goto rollback;
 		}
 	}
@@ -1036,8 +1066,10 @@ rollback:
 	if (rv != CK_OK) {
 		/* Keep everything: `current` still names a complete version,
 		 * and the error says which. */
-		cki_err(ctx, rv, "%s; and rolling back failed too: %s; current "
-		    "still points at the new version %s", why, ctx->err, vid);
+		cki_err(ctx, rv,
+		    "%s; and rolling back failed too: %s; current "
+		    "still points at the new version %s",
+		    why, ctx->err, vid);
 		goto out;
 	}
 	flipped = false;
@@ -1050,8 +1082,8 @@ rollback:
 	if (hook != NULL && id->conf.on_change != NULL) {
 		/* The service may have half-loaded the new files. */
 		json_object_set_new(report, "on_change_after_rollback",
-		    cki_run_hook(id->conf.on_change,
-		    id->conf.on_change_timeout, curdir, "rollback"));
+		    cki_run_hook(id->conf.on_change, id->conf.on_change_timeout,
+		        curdir, "rollback"));
 	}
 	rv = CK_OK;
 	goto out;
@@ -1062,21 +1094,22 @@ undo_version:
 	if (cki_id_path(id, odir, "backups") == CK_OK)
 		(void)rmdir(odir);
 out:
-	json_object_set_new(report, "version", ok ? json_string(vid) :
-	    old[0] ? json_string(old) : json_null());
-	json_object_set_new(report, "previous", old[0] ? json_string(old) :
-	    json_null());
-	json_object_set_new(report, "backup", ok && bid[0] ?
-	    json_string(bid) : json_null());
+	json_object_set_new(report, "version",
+	    ok           ? json_string(vid)
+	        : old[0] ? json_string(old)
+	                 : json_null());
+	json_object_set_new(
+	    report, "previous", old[0] ? json_string(old) : json_null());
+	json_object_set_new(
+	    report, "backup", ok && bid[0] ? json_string(bid) : json_null());
 	json_object_set_new(report, "changed", json_boolean(ok));
-	json_object_set_new(report, "rolled_back", json_boolean(!ok &&
-	    why[0] != '\0' && !flipped));
-	json_object_set_new(report, "rollback_reason", why[0] ?
-	    json_string(why) : json_null());
-	json_object_set_new(report, "selftest", st != NULL ? st :
-	    json_null());
-	json_object_set_new(report, "on_change", hook != NULL ? hook :
-	    json_null());
+	json_object_set_new(report, "rolled_back",
+	    json_boolean(!ok && why[0] != '\0' && !flipped));
+	json_object_set_new(
+	    report, "rollback_reason", why[0] ? json_string(why) : json_null());
+	json_object_set_new(report, "selftest", st != NULL ? st : json_null());
+	json_object_set_new(
+	    report, "on_change", hook != NULL ? hook : json_null());
 	json_object_set_new(report, "pruned", pruned);
 	cki_strlist_clear(&cdns);
 	cki_strlist_clear(&cip);

@@ -50,8 +50,8 @@
 struct pwstate {
 	ck_ctx *ctx;
 	const char *what;
-	bool asked;   /* OpenSSL wanted a password */
-	bool none;    /* ...and no source could give one */
+	bool asked; /* OpenSSL wanted a password */
+	bool none;  /* ...and no source could give one */
 };
 
 static int
@@ -113,14 +113,16 @@ take_pkcs7(ck_ctx *ctx, ck_bundle *b, PKCS7 *p7, const char *origin)
 	} else {
 		return cki_err(ctx, CK_E_FORMAT,
 		    "%s: PKCS#7 of a type that carries no certificates "
-		    "(expected signedData, as in .p7b/.p7c files)", origin);
+		    "(expected signedData, as in .p7b/.p7c files)",
+		    origin);
 	}
 	for (int i = 0; i < sk_X509_num(certs); i++) {
 		X509 *x = sk_X509_value(certs, i);
 
 		snprintf(o, sizeof(o), "%s, certificate %d", origin, i + 1);
 		if (!X509_up_ref(x))
-			return cki_err(ctx, CK_E_INTERNAL, "X509_up_ref failed");
+			return cki_err(
+			    ctx, CK_E_INTERNAL, "X509_up_ref failed");
 		if ((st = push_x509(ctx, b, x, o)) != CK_OK)
 			return st;
 	}
@@ -129,7 +131,8 @@ take_pkcs7(ck_ctx *ctx, ck_bundle *b, PKCS7 *p7, const char *origin)
 
 		snprintf(o, sizeof(o), "%s, CRL %d", origin, i + 1);
 		if (!X509_CRL_up_ref(c))
-			return cki_err(ctx, CK_E_INTERNAL, "X509_CRL_up_ref failed");
+			return cki_err(
+			    ctx, CK_E_INTERNAL, "X509_CRL_up_ref failed");
 		if ((st = push(ctx, b, CK_OBJ_CRL, c, o)) != CK_OK)
 			return st;
 	}
@@ -151,16 +154,16 @@ take_pkcs7(ck_ctx *ctx, ck_bundle *b, PKCS7 *p7, const char *origin)
  * Returns the password in buf (or sets *nullpw) and CK_OK, or an error.
  */
 static ck_status
-p12_password(ck_ctx *ctx, PKCS12 *p12, const char *name, char *buf,
-    size_t size, bool *nullpw)
+p12_password(ck_ctx *ctx, PKCS12 *p12, const char *name, char *buf, size_t size,
+    bool *nullpw)
 {
 	int n;
 
 	*nullpw = false;
 	buf[0] = '\0';
 	if (!PKCS12_mac_present(p12)) {
-		/* No integrity MAC: bags may still be encrypted with a password;
-		 * the caller asks when decryption needs it. */
+		/* No integrity MAC: bags may still be encrypted with a
+		 * password; the caller asks when decryption needs it. */
 		if (cki_have_password(ctx) &&
 		    cki_password(ctx, name, buf, size) >= 0)
 			return CK_OK;
@@ -187,7 +190,8 @@ p12_password(ck_ctx *ctx, PKCS12 *p12, const char *name, char *buf,
 		    !PKCS12_verify_mac(p12, buf, n))
 			return cki_err(ctx, CK_E_PASSWORD,
 			    "%s: wrong password, or the file is damaged "
-			    "(MAC check failed)", name);
+			    "(MAC check failed)",
+			    name);
 	}
 	return CK_OK;
 }
@@ -197,7 +201,7 @@ p12_password(ck_ctx *ctx, PKCS12 *p12, const char *name, char *buf,
  * still export them by default. */
 static bool
 p12_try(ck_ctx *ctx, PKCS12 *p12, const char *pw, EVP_PKEY **key, X509 **cert,
-    STACK_OF(X509) **ca)
+    STACK_OF(X509) * *ca)
 {
 	ERR_clear_error();
 	if (PKCS12_parse(p12, pw, key, cert, ca))
@@ -234,7 +238,8 @@ take_pkcs12(ck_ctx *ctx, ck_bundle *b, PKCS12 *p12, const char *name)
 			st = cki_err(ctx, CK_E_PASSWORD,
 			    "%s: PKCS#12 contents are encrypted: give the "
 			    "password with --password-file FILE or "
-			    "CERTKIT_PASSWORD", name);
+			    "CERTKIT_PASSWORD",
+			    name);
 		else
 			st = cki_err(ctx, CK_E_FORMAT,
 			    "%s: PKCS#12 contents cannot be decrypted (%s); "
@@ -257,8 +262,8 @@ take_pkcs12(ck_ctx *ctx, ck_bundle *b, PKCS12 *p12, const char *name)
 			goto out;
 	}
 	for (int i = 0; i < sk_X509_num(ca); i++) {
-		snprintf(o, sizeof(o), "%s: PKCS#12 certificate %d", name,
-		    i + 1);
+		snprintf(
+		    o, sizeof(o), "%s: PKCS#12 certificate %d", name, i + 1);
 		st = push_x509(ctx, b, sk_X509_value(ca, i), o);
 		(void)sk_X509_set(ca, i, NULL);
 		if (st != CK_OK)
@@ -307,19 +312,19 @@ der_total_len(const uint8_t *p, size_t len)
 }
 
 /* Each d2i attempt must consume exactly the whole input. */
-#define D2I_WHOLE(out, fn, type, buf, len)                              \
-	do {                                                            \
-		const unsigned char *p_ = (buf);                        \
-		(out) = fn(NULL, &p_, (long)(len));                     \
-		if ((out) != NULL && p_ != (buf) + (len)) {             \
-			type##_free(out);                               \
-			(out) = NULL;                                   \
-		}                                                       \
+#define D2I_WHOLE(out, fn, type, buf, len)                                     \
+	do {                                                                   \
+		const unsigned char *p_ = (buf);                               \
+		(out) = fn(NULL, &p_, (long)(len));                            \
+		if ((out) != NULL && p_ != (buf) + (len)) {                    \
+			type##_free(out);                                      \
+			(out) = NULL;                                          \
+		}                                                              \
 	} while (0)
 
 static ck_status
-load_der(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
-    size_t len)
+load_der(
+    ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf, size_t len)
 {
 	char o[512];
 	size_t total = der_total_len(buf, len);
@@ -335,14 +340,16 @@ load_der(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
 	if (total > len)
 		return cki_err(ctx, CK_E_FORMAT,
 		    "%s: DER data is truncated: its header says %zu bytes, "
-		    "the file has %zu", name, total, len);
+		    "the file has %zu",
+		    name, total, len);
 	/* Trailing bytes after a DER object (a stray newline, say) are
 	 * tolerated only if they are whitespace. */
 	for (size_t i = total; total != 0 && i < len; i++)
 		if (!isspace(buf[i]))
 			return cki_err(ctx, CK_E_FORMAT,
 			    "%s: %zu unexpected bytes after the DER object "
-			    "(which ends at byte %zu)", name, len - total, total);
+			    "(which ends at byte %zu)",
+			    name, len - total, total);
 	if (total != 0)
 		len = total;
 
@@ -377,23 +384,27 @@ load_der(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
 	}
 	D2I_WHOLE(sig, d2i_X509_SIG, X509_SIG, buf, len);
 	if (sig != NULL) {
-		/* An encrypted PKCS#8 key (RFC 5958 EncryptedPrivateKeyInfo). */
-		struct pwstate pw = { ctx, name, false, false };
+		/* An encrypted PKCS#8 key (RFC 5958 EncryptedPrivateKeyInfo).
+		 */
+		struct pwstate pw = {ctx, name, false, false};
 		BIO *bio = BIO_new_mem_buf(buf, (int)len);
 
 		X509_SIG_free(sig);
-		pk = bio != NULL ?
-		    d2i_PKCS8PrivateKey_bio(bio, NULL, pem_pw_cb, &pw) : NULL;
+		pk = bio != NULL
+		    ? d2i_PKCS8PrivateKey_bio(bio, NULL, pem_pw_cb, &pw)
+		    : NULL;
 		BIO_free(bio);
 		if (pk == NULL && pw.none)
 			return cki_err(ctx, CK_E_PASSWORD,
 			    "%s: the private key is encrypted: give the "
 			    "password with --password-file FILE or "
-			    "CERTKIT_PASSWORD", name);
+			    "CERTKIT_PASSWORD",
+			    name);
 		if (pk == NULL)
 			return cki_err(ctx, CK_E_PASSWORD,
 			    "%s: wrong password for the encrypted private key "
-			    "(%s)", name, cki_ossl_reason());
+			    "(%s)",
+			    name, cki_ossl_reason());
 		snprintf(o, sizeof(o), "%s: DER encrypted PKCS#8 key", name);
 		return push_pkey(ctx, b, pk, o);
 	}
@@ -416,18 +427,20 @@ load_der(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
 			return cki_err(ctx, CK_E_FORMAT,
 			    "%s: this is a public key on its own; expected %s "
 			    "(a public key has no certificate or private key "
-			    "to read)", name, WHAT_WE_READ);
+			    "to read)",
+			    name, WHAT_WE_READ);
 	}
 	return cki_err(ctx, CK_E_FORMAT,
 	    "%s: DER data that is not a certificate, key, CSR, CRL, PKCS#7 or "
-	    "PKCS#12 structure (%s)", name, cki_ossl_reason());
+	    "PKCS#12 structure (%s)",
+	    name, cki_ossl_reason());
 }
 
 /* ---- PEM --------------------------------------------------------------- */
 
 struct line {
 	const char *p;
-	size_t n;      /* without line end and trailing white space */
+	size_t n; /* without line end and trailing white space */
 };
 
 /* Next line of buf[*off..len): strips CR, leading and trailing blanks. */
@@ -477,16 +490,15 @@ label_is(const char *label, const char *const *set)
 	return false;
 }
 
-static const char *const CERT_LABELS[] = { "CERTIFICATE", "X509 CERTIFICATE",
-	"TRUSTED CERTIFICATE", NULL };
-static const char *const CSR_LABELS[] = { "CERTIFICATE REQUEST",
-	"NEW CERTIFICATE REQUEST", NULL };
-static const char *const KEY_LABELS[] = { "PRIVATE KEY",
-	"ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY",
-	"DSA PRIVATE KEY", NULL };
+static const char *const CERT_LABELS[] = {
+    "CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE", NULL};
+static const char *const CSR_LABELS[] = {
+    "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST", NULL};
+static const char *const KEY_LABELS[] = {"PRIVATE KEY", "ENCRYPTED PRIVATE KEY",
+    "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY", NULL};
 /* Blocks that carry nothing certkit manages and are skipped silently. */
-static const char *const SKIP_LABELS[] = { "EC PARAMETERS", "DH PARAMETERS",
-	"X9.42 DH PARAMETERS", "DSA PARAMETERS", NULL };
+static const char *const SKIP_LABELS[] = {"EC PARAMETERS", "DH PARAMETERS",
+    "X9.42 DH PARAMETERS", "DSA PARAMETERS", NULL};
 
 /* Parses one clean PEM block (text in bio) according to its label. */
 static ck_status
@@ -497,9 +509,9 @@ pem_block(ck_ctx *ctx, ck_bundle *b, const char *label, BIO *bio,
 
 	ERR_clear_error();
 	if (label_is(label, CERT_LABELS)) {
-		X509 *x = strcmp(label, "TRUSTED CERTIFICATE") == 0 ?
-		    PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL) :
-		    PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		X509 *x = strcmp(label, "TRUSTED CERTIFICATE") == 0
+		    ? PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL)
+		    : PEM_read_bio_X509(bio, NULL, NULL, NULL);
 		if (x == NULL)
 			goto damaged;
 		return push_x509(ctx, b, x, origin);
@@ -525,13 +537,15 @@ pem_block(ck_ctx *ctx, ck_bundle *b, const char *label, BIO *bio,
 		return st;
 	}
 	if (label_is(label, KEY_LABELS)) {
-		struct pwstate pw = { ctx, name, false, false };
-		EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, pem_pw_cb, &pw);
+		struct pwstate pw = {ctx, name, false, false};
+		EVP_PKEY *k =
+		    PEM_read_bio_PrivateKey(bio, NULL, pem_pw_cb, &pw);
 
 		if (k == NULL && pw.none)
 			return cki_err(ctx, CK_E_PASSWORD,
 			    "%s is encrypted: give the password with "
-			    "--password-file FILE or CERTKIT_PASSWORD", origin);
+			    "--password-file FILE or CERTKIT_PASSWORD",
+			    origin);
 		if (k == NULL && pw.asked)
 			return cki_err(ctx, CK_E_PASSWORD,
 			    "%s: wrong password, or the key is damaged (%s)",
@@ -543,13 +557,15 @@ pem_block(ck_ctx *ctx, ck_bundle *b, const char *label, BIO *bio,
 	if (strcmp(label, "OPENSSH PRIVATE KEY") == 0)
 		return cki_err(ctx, CK_E_FORMAT,
 		    "%s is in OpenSSH's own format; convert it with "
-		    "'ssh-keygen -p -m PKCS8 -f FILE'", origin);
+		    "'ssh-keygen -p -m PKCS8 -f FILE'",
+		    origin);
 	return cki_err(ctx, CK_E_FORMAT,
 	    "%s: unknown PEM type; expected CERTIFICATE, X509 CRL, "
-	    "CERTIFICATE REQUEST, PKCS7 or a PRIVATE KEY", origin);
+	    "CERTIFICATE REQUEST, PKCS7 or a PRIVATE KEY",
+	    origin);
 damaged:
-	return cki_err(ctx, CK_E_FORMAT, "%s is damaged: %s", origin,
-	    cki_ossl_reason());
+	return cki_err(
+	    ctx, CK_E_FORMAT, "%s is damaged: %s", origin, cki_ossl_reason());
 }
 
 static ck_status
@@ -583,16 +599,15 @@ load_pem(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
 				    "%s is truncated: no END line", origin);
 				goto out;
 			}
-			if (pem_marker(&ln, "BEGIN", endlabel,
-			        sizeof(endlabel))) {
+			if (pem_marker(
+			        &ln, "BEGIN", endlabel, sizeof(endlabel))) {
 				st = cki_err(ctx, CK_E_FORMAT,
 				    "%s is truncated: no END line before "
-				    "block %d (%s) begins", origin, block + 1,
-				    endlabel);
+				    "block %d (%s) begins",
+				    origin, block + 1, endlabel);
 				goto out;
 			}
-			if (pem_marker(&ln, "END", endlabel,
-			        sizeof(endlabel)))
+			if (pem_marker(&ln, "END", endlabel, sizeof(endlabel)))
 				break;
 			if (ln.n > 0) {
 				BIO_write(bio, ln.p, (int)ln.n);
@@ -655,7 +670,8 @@ guess_kind(const uint8_t *buf, size_t len)
 	buf += i;
 	len -= i;
 	if (has_prefix_ci(buf, len, "<!doctype html") ||
-	    has_prefix_ci(buf, len, "<html") || has_prefix_ci(buf, len, "<head"))
+	    has_prefix_ci(buf, len, "<html") ||
+	    has_prefix_ci(buf, len, "<head"))
 		return "looks like HTML, perhaps an error page saved instead "
 		       "of the file";
 	if (has_prefix_ci(buf, len, "<?xml"))
@@ -686,9 +702,8 @@ not_ours(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len)
 	for (size_t i = 0, off = 0; i < n; i++)
 		off += (size_t)snprintf(hex + off, sizeof(hex) - off, "%s%02x",
 		    i ? " " : "", buf[i]);
-	return cki_err(ctx, CK_E_FORMAT,
-	    "%s: not %s (starts with %s: %s)", name, WHAT_WE_READ, hex,
-	    guess_kind(buf, len));
+	return cki_err(ctx, CK_E_FORMAT, "%s: not %s (starts with %s: %s)",
+	    name, WHAT_WE_READ, hex, guess_kind(buf, len));
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -701,7 +716,8 @@ contains(const uint8_t *buf, size_t len, const char *needle)
 	if (len < n)
 		return false;
 	for (size_t i = 0; i + n <= len; i++)
-		if (buf[i] == (uint8_t)needle[0] && memcmp(buf + i, needle, n) == 0)
+		if (buf[i] == (uint8_t)needle[0] &&
+		    memcmp(buf + i, needle, n) == 0)
 			return true;
 	return false;
 }
@@ -734,12 +750,14 @@ ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
 		st = load_der(ctx, b, name, buf, len);
 	else
 		st = not_ours(ctx, name, buf, len);
-	if (st == CK_OK && ck_bundle_count(b, CK_OBJ_CERT) +
-	    ck_bundle_count(b, CK_OBJ_KEY) + ck_bundle_count(b, CK_OBJ_CSR) +
-	    ck_bundle_count(b, CK_OBJ_CRL) == 0)
-		st = cki_err(ctx, CK_E_FORMAT,
-		    "%s: holds only %s; expected %s", name,
-		    skipped[0] ? skipped : "nothing usable", WHAT_WE_READ);
+	if (st == CK_OK &&
+	    ck_bundle_count(b, CK_OBJ_CERT) + ck_bundle_count(b, CK_OBJ_KEY) +
+	            ck_bundle_count(b, CK_OBJ_CSR) +
+	            ck_bundle_count(b, CK_OBJ_CRL) ==
+	        0)
+		st = cki_err(ctx, CK_E_FORMAT, "%s: holds only %s; expected %s",
+		    name, skipped[0] ? skipped : "nothing usable",
+		    WHAT_WE_READ);
 	if (st != CK_OK) {
 		ck_bundle_free(b);
 		return st;
@@ -778,8 +796,7 @@ type_noun(ck_obj_type t)
 }
 
 ck_status
-ck_load_expect(ck_ctx *ctx, const char *path, ck_obj_type want,
-    ck_bundle **out)
+ck_load_expect(ck_ctx *ctx, const char *path, ck_obj_type want, ck_bundle **out)
 {
 	ck_bundle *b = NULL;
 	ck_status st;

@@ -24,7 +24,8 @@ cki_name_oneline(const X509_NAME *name)
 	/* XN_FLAG_ONELINE with UTF-8 output is exactly what `openssl s_client`
 	 * prints at "depth=N": "C = US, O = Example, CN = host". */
 	if (X509_NAME_print_ex(bio, name, 0,
-	        (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) | ASN1_STRFLGS_UTF8_CONVERT) >= 0) {
+	        (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) |
+	            ASN1_STRFLGS_UTF8_CONVERT) >= 0) {
 		BIO_get_mem_ptr(bio, &mem);
 		if ((out = malloc(mem->length + 1)) != NULL) {
 			memcpy(out, mem->data, mem->length);
@@ -118,8 +119,8 @@ ck_cert_common_name(const ck_cert *c)
 
 	if (i < 0)
 		return NULL;
-	len = ASN1_STRING_to_UTF8(&utf8,
-	    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+	len = ASN1_STRING_to_UTF8(
+	    &utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
 	if (len < 0)
 		return NULL;
 	out = strndup((char *)utf8, (size_t)len);
@@ -146,10 +147,11 @@ ck_cert_spki_sha256(const ck_cert *c, char out[65])
 	unsigned char *der = NULL, md[32];
 	int len;
 
-	/* The pin is over the DER SubjectPublicKeyInfo (RFC 7469 section 2.4). */
+	/* The pin is over the DER SubjectPublicKeyInfo (RFC 7469 section 2.4).
+	 */
 	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c->x509), &der);
-	if (len <= 0 || !EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(),
-	        NULL)) {
+	if (len <= 0 ||
+	    !EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL)) {
 		out[0] = '\0';
 	} else {
 		cki_hex(md, 32, out);

@@ -24,7 +24,7 @@
 #include "reference_int.h"
 #include "trust_int.h"
 
-static STACK_OF(X509) *embedded;
+static STACK_OF(X509) * embedded;
 static pthread_once_t embedded_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -48,10 +48,9 @@ load_embedded(void)
 	BIO_free(bio);
 }
 
-const STACK_OF(X509) *
-cki_reference_certs(void)
+const STACK_OF(X509) * cki_reference_certs(void)
 {
-	static STACK_OF(X509) *none;
+	static STACK_OF(X509) * none;
 
 	if (pthread_once(&embedded_once, load_embedded) != 0 ||
 	    embedded == NULL) {
@@ -69,7 +68,7 @@ ck_reference_count(void)
 }
 
 ck_status
-cki_reference_load(ck_ctx *ctx, const char *path, STACK_OF(X509) **out)
+cki_reference_load(ck_ctx *ctx, const char *path, STACK_OF(X509) * *out)
 {
 	ck_bundle *b = NULL;
 	STACK_OF(X509) *sk = NULL;
@@ -82,7 +81,8 @@ cki_reference_load(ck_ctx *ctx, const char *path, STACK_OF(X509) **out)
 		ck_bundle_free(b);
 		return cki_err(ctx, CK_E_FORMAT,
 		    "%s: holds no certificate; expected a bundle of reference "
-		    "roots", path);
+		    "roots",
+		    path);
 	}
 	if ((sk = sk_X509_new_null()) == NULL)
 		goto nomem;
@@ -121,7 +121,7 @@ ci_contains(const char *hay, const char *needle)
 /* Which roots of `set` match; *exact is the one whose CN equals the
  * query, if exactly one does. */
 static ck_status
-match(ck_ctx *ctx, const STACK_OF(X509) *set, const char *where,
+match(ck_ctx *ctx, const STACK_OF(X509) * set, const char *where,
     const char *query, ck_bundle **out, X509 **exact)
 {
 	ck_bundle *b = NULL;
@@ -152,7 +152,8 @@ match(ck_ctx *ctx, const STACK_OF(X509) *set, const char *where,
 		if (isfp) {
 			cki_x509_fp(x, fp);
 			cki_x509_spki(x, spki);
-			hit = strcmp(kind == CKI_PIN_SPKI ? spki : fp, hex) == 0;
+			hit =
+			    strcmp(kind == CKI_PIN_SPKI ? spki : fp, hex) == 0;
 		} else {
 			subj = cki_name_oneline(X509_get_subject_name(x));
 			hit = subj != NULL && ci_contains(subj, q);
@@ -161,7 +162,7 @@ match(ck_ctx *ctx, const STACK_OF(X509) *set, const char *where,
 			ck_cert *c;
 			char origin[300], *label = cki_x509_label(x);
 
-			cn = ck_cert_common_name(&(ck_cert){ x });
+			cn = ck_cert_common_name(&(ck_cert){x});
 			if (cn != NULL && strcasecmp(cn, q) == 0) {
 				nexact++;
 				*exact = x;
@@ -174,7 +175,8 @@ match(ck_ctx *ctx, const STACK_OF(X509) *set, const char *where,
 				free(cn);
 				goto nomem;
 			}
-			if (cki_bundle_push(b, CK_OBJ_CERT, c, origin) != CK_OK) {
+			if (cki_bundle_push(b, CK_OBJ_CERT, c, origin) !=
+			    CK_OK) {
 				ck_cert_free(c);
 				free(subj);
 				free(cn);
@@ -200,7 +202,7 @@ with_set(ck_ctx *ctx, const char *file, const char *query, ck_bundle **out,
     X509 **exact, char *where, size_t wsize)
 {
 	STACK_OF(X509) *own = NULL;
-	const STACK_OF(X509) *set;
+	const STACK_OF(X509) * set;
 	ck_status rv;
 
 	if (file != NULL) {
@@ -211,16 +213,19 @@ with_set(ck_ctx *ctx, const char *file, const char *query, ck_bundle **out,
 		    sk_X509_num(own));
 	} else {
 		set = cki_reference_certs();
-		snprintf(where, wsize, "the embedded reference set (%d Mozilla "
-		    "roots, from Debian's ca-certificates)", sk_X509_num(set));
+		snprintf(where, wsize,
+		    "the embedded reference set (%d Mozilla "
+		    "roots, from Debian's ca-certificates)",
+		    sk_X509_num(set));
 		if (sk_X509_num(set) == 0)
 			return cki_err(ctx, CK_E_NOTFOUND,
 			    "this certkit was built without reference roots "
-			    "(ca-certificates was not installed at build time); "
+			    "(ca-certificates was not installed at build "
+			    "time); "
 			    "give a reference file instead");
 	}
-	rv = match(ctx, set, file != NULL ? file : "reference", query, out,
-	    exact);
+	rv = match(
+	    ctx, set, file != NULL ? file : "reference", query, out, exact);
 	if (rv == CK_OK && *exact != NULL && !X509_up_ref(*exact))
 		rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
 	if (rv != CK_OK)
@@ -230,8 +235,8 @@ with_set(ck_ctx *ctx, const char *file, const char *query, ck_bundle **out,
 }
 
 ck_status
-ck_reference_find(ck_ctx *ctx, const char *file, const char *query,
-    ck_bundle **matches)
+ck_reference_find(
+    ck_ctx *ctx, const char *file, const char *query, ck_bundle **matches)
 {
 	char where[512];
 	X509 *exact = NULL;
@@ -248,14 +253,15 @@ ck_reference_find(ck_ctx *ctx, const char *file, const char *query,
 		*matches = NULL;
 		return cki_err(ctx, CK_E_NOTFOUND,
 		    "no root in %s matches '%s' (by subject, "
-		    "case-insensitively, or by SHA-256)", where, query);
+		    "case-insensitively, or by SHA-256)",
+		    where, query);
 	}
 	return CK_OK;
 }
 
 ck_status
-ck_reference_get(ck_ctx *ctx, const char *file, const char *query,
-    ck_cert **out)
+ck_reference_get(
+    ck_ctx *ctx, const char *file, const char *query, ck_cert **out)
 {
 	ck_bundle *b = NULL;
 	X509 *exact = NULL;
@@ -265,8 +271,8 @@ ck_reference_get(ck_ctx *ctx, const char *file, const char *query,
 
 	cki_begin(ctx);
 	*out = NULL;
-	if ((rv = with_set(ctx, file, query, &b, &exact, where,
-	         sizeof(where))) != CK_OK)
+	if ((rv = with_set(
+	         ctx, file, query, &b, &exact, where, sizeof(where))) != CK_OK)
 		return rv;
 	n = ck_bundle_count(b, CK_OBJ_CERT);
 	if (exact != NULL) {
@@ -278,12 +284,14 @@ ck_reference_get(ck_ctx *ctx, const char *file, const char *query,
 	} else if (n == 0) {
 		rv = cki_err(ctx, CK_E_NOTFOUND,
 		    "no root in %s matches '%s' (by subject, "
-		    "case-insensitively, or by SHA-256)", where, query);
+		    "case-insensitively, or by SHA-256)",
+		    where, query);
 	} else {
 		list[0] = '\0';
 		for (size_t i = 0; i < n && used + 1 < sizeof(list); i++) {
-			char fp[65], *lb = cki_x509_label(
-			    ck_bundle_get0_cert(b, i)->x509);
+			char fp[65],
+			    *lb =
+			        cki_x509_label(ck_bundle_get0_cert(b, i)->x509);
 			int w;
 
 			cki_x509_fp(ck_bundle_get0_cert(b, i)->x509, fp);
@@ -297,7 +305,8 @@ ck_reference_get(ck_ctx *ctx, const char *file, const char *query,
 		}
 		rv = cki_err(ctx, CK_E_USAGE,
 		    "'%s' matches %zu roots in the reference set: %s. Give "
-		    "the full name or the SHA-256", query, n, list);
+		    "the full name or the SHA-256",
+		    query, n, list);
 	}
 	ck_bundle_free(b);
 	return rv;

@@ -23,11 +23,11 @@ extern const unsigned int cki_reference_files;
  * stack is borrowed and lives until exit; it is empty, never NULL, when the
  * build found no roots or memory ran out.
  */
-const STACK_OF(X509) *cki_reference_certs(void);
+const STACK_OF(X509) * cki_reference_certs(void);
 
 /* A reference set read from a file (any format the loader reads). Caller
  * frees with sk_X509_pop_free(..., X509_free). */
-ck_status cki_reference_load(ck_ctx *ctx, const char *path,
-    STACK_OF(X509) **out);
+ck_status cki_reference_load(
+    ck_ctx *ctx, const char *path, STACK_OF(X509) * *out);
 
 #endif /* CERTKIT_REFERENCE_INT_H */

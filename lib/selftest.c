@@ -66,19 +66,24 @@ server_ctx(ck_ctx *ctx, const char *fullchain, const char *key)
 	}
 	/* What nginx's ssl_certificate / ssl_certificate_key do. */
 	if (SSL_CTX_use_certificate_chain_file(s, fullchain) != 1) {
-		cki_err(ctx, CK_E_FORMAT, "self-test: %s: cannot be served "
-		    "as a certificate chain: %s", fullchain,
-		    last_ssl_error(buf, sizeof(buf)));
+		cki_err(ctx, CK_E_FORMAT,
+		    "self-test: %s: cannot be served "
+		    "as a certificate chain: %s",
+		    fullchain, last_ssl_error(buf, sizeof(buf)));
 		goto err;
 	}
 	if (SSL_CTX_use_PrivateKey_file(s, key, SSL_FILETYPE_PEM) != 1) {
-		cki_err(ctx, CK_E_FORMAT, "self-test: %s: cannot be used as "
-		    "the server key: %s", key, last_ssl_error(buf, sizeof(buf)));
+		cki_err(ctx, CK_E_FORMAT,
+		    "self-test: %s: cannot be used as "
+		    "the server key: %s",
+		    key, last_ssl_error(buf, sizeof(buf)));
 		goto err;
 	}
 	if (SSL_CTX_check_private_key(s) != 1) {
-		cki_err(ctx, CK_E_FORMAT, "self-test: %s does not belong to "
-		    "the certificate in %s", key, fullchain);
+		cki_err(ctx, CK_E_FORMAT,
+		    "self-test: %s does not belong to "
+		    "the certificate in %s",
+		    key, fullchain);
 		goto err;
 	}
 	SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION);
@@ -101,8 +106,10 @@ client_ctx(ck_ctx *ctx, X509 *anchor)
 	}
 	st = SSL_CTX_get_cert_store(c);
 	if (X509_STORE_add_cert(st, anchor) != 1) {
-		cki_err(ctx, CK_E_INTERNAL, "self-test: cannot trust the "
-		    "anchor: %s", cki_ossl_reason());
+		cki_err(ctx, CK_E_INTERNAL,
+		    "self-test: cannot trust the "
+		    "anchor: %s",
+		    cki_ossl_reason());
 		SSL_CTX_free(c);
 		return NULL;
 	}
@@ -110,8 +117,7 @@ client_ctx(ck_ctx *ctx, X509 *anchor)
 	/* A pinned self-signed leaf, or a chain whose root is not known,
 	 * is trusted at the anchor itself (as curl and browsers do with an
 	 * explicitly trusted certificate). */
-	if (X509_self_signed(anchor, 0) != 1 ||
-	    X509_check_ca(anchor) == 0)
+	if (X509_self_signed(anchor, 0) != 1 || X509_check_ca(anchor) == 0)
 		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
 	if (ctx->now != 0)
 		X509_VERIFY_PARAM_set_time(vp, (time_t)ctx->now);
@@ -123,8 +129,8 @@ client_ctx(ck_ctx *ctx, X509 *anchor)
 
 /* Drives both ends until both finished, failed or time ran out. */
 static bool
-handshake(SSL *cli, SSL *srv, int fds[2], long long deadline, char *why,
-    size_t size)
+handshake(
+    SSL *cli, SSL *srv, int fds[2], long long deadline, char *why, size_t size)
 {
 	bool cdone = false, sdone = false;
 	char buf[256];
@@ -135,7 +141,8 @@ handshake(SSL *cli, SSL *srv, int fds[2], long long deadline, char *why,
 		int r, e;
 
 		if (left <= 0) {
-			snprintf(why, size, "the handshake did not finish in "
+			snprintf(why, size,
+			    "the handshake did not finish in "
 			    "time");
 			return false;
 		}
@@ -150,11 +157,13 @@ handshake(SSL *cli, SSL *srv, int fds[2], long long deadline, char *why,
 				long v = SSL_get_verify_result(cli);
 
 				if (v != X509_V_OK)
-					snprintf(why, size, "a client that "
+					snprintf(why, size,
+					    "a client that "
 					    "trusts the anchor rejects it: %s",
 					    X509_verify_cert_error_string(v));
 				else
-					snprintf(why, size, "the client "
+					snprintf(why, size,
+					    "the client "
 					    "failed: %s",
 					    last_ssl_error(buf, sizeof(buf)));
 				return false;
@@ -185,12 +194,12 @@ handshake(SSL *cli, SSL *srv, int fds[2], long long deadline, char *why,
 
 ck_status
 cki_selftest(ck_ctx *ctx, const char *fullchain, const char *key, X509 *anchor,
-    const struct cki_strlist *dns, const struct cki_strlist *ip,
-    int timeout_ms, bool *ok, json_t **result)
+    const struct cki_strlist *dns, const struct cki_strlist *ip, int timeout_ms,
+    bool *ok, json_t **result)
 {
 	SSL_CTX *sctx = NULL, *cctx = NULL;
 	SSL *srv = NULL, *cli = NULL;
-	int fds[2] = { -1, -1 };
+	int fds[2] = {-1, -1};
 	char why[1200] = "";
 	json_t *checked = NULL, *res = NULL;
 	X509 *peer = NULL;
@@ -199,7 +208,8 @@ cki_selftest(ck_ctx *ctx, const char *fullchain, const char *key, X509 *anchor,
 	*ok = false;
 	*result = NULL;
 	if (cki_fault("selftest")) {
-		snprintf(why, sizeof(why), "test fault injected "
+		snprintf(why, sizeof(why),
+		    "test fault injected "
 		    "(CERTKIT_FAULT=selftest)");
 		goto verdict;
 	}
@@ -214,14 +224,14 @@ cki_selftest(ck_ctx *ctx, const char *fullchain, const char *key, X509 *anchor,
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == -1 ||
 	    fcntl(fds[0], F_SETFL, O_NONBLOCK) == -1 ||
 	    fcntl(fds[1], F_SETFL, O_NONBLOCK) == -1) {
-		rv = cki_err(ctx, CK_E_IO, "self-test: socketpair: %s",
-		    strerror(errno));
+		rv = cki_err(
+		    ctx, CK_E_IO, "self-test: socketpair: %s", strerror(errno));
 		goto err;
 	}
 	if ((srv = SSL_new(sctx)) == NULL || (cli = SSL_new(cctx)) == NULL ||
 	    SSL_set_fd(srv, fds[0]) != 1 || SSL_set_fd(cli, fds[1]) != 1) {
-		rv = cki_err(ctx, CK_E_INTERNAL, "self-test: %s",
-		    cki_ossl_reason());
+		rv = cki_err(
+		    ctx, CK_E_INTERNAL, "self-test: %s", cki_ossl_reason());
 		goto err;
 	}
 	SSL_set_accept_state(srv);
@@ -246,27 +256,30 @@ cki_selftest(ck_ctx *ctx, const char *fullchain, const char *key, X509 *anchor,
 		goto nomem;
 	for (size_t i = 0; i < dns->n; i++) {
 		if (!cki_covers_dns(peer, dns->v[i])) {
-			snprintf(why, sizeof(why), "the served certificate "
-			    "does not cover the name %s", dns->v[i]);
+			snprintf(why, sizeof(why),
+			    "the served certificate "
+			    "does not cover the name %s",
+			    dns->v[i]);
 			goto verdict;
 		}
 		json_array_append_new(checked, json_string(dns->v[i]));
 	}
 	for (size_t i = 0; i < ip->n; i++) {
 		if (!cki_covers_ip(peer, ip->v[i])) {
-			snprintf(why, sizeof(why), "the served certificate "
-			    "does not cover the address %s", ip->v[i]);
+			snprintf(why, sizeof(why),
+			    "the served certificate "
+			    "does not cover the address %s",
+			    ip->v[i]);
 			goto verdict;
 		}
 		json_array_append_new(checked, json_string(ip->v[i]));
 	}
 	*ok = true;
 verdict:
-	res = json_pack("{s:b, s:s?, s:s?, s:o?, s:s?}", "ok", *ok,
-	    "protocol", *ok ? SSL_get_version(cli) : NULL,
-	    "cipher", *ok ? SSL_get_cipher_name(cli) : NULL,
-	    "names_checked", *ok ? json_incref(checked) : NULL,
-	    "error", *ok ? NULL : why);
+	res = json_pack("{s:b, s:s?, s:s?, s:o?, s:s?}", "ok", *ok, "protocol",
+	    *ok ? SSL_get_version(cli) : NULL, "cipher",
+	    *ok ? SSL_get_cipher_name(cli) : NULL, "names_checked",
+	    *ok ? json_incref(checked) : NULL, "error", *ok ? NULL : why);
 	if (res == NULL)
 		goto nomem;
 	*result = res;

@@ -92,7 +92,7 @@ cki_mtime_ns(const char *path)
 void
 cki_x509_fp(X509 *x, char fp[65])
 {
-	ck_cert c = { x };
+	ck_cert c = {x};
 
 	ck_cert_sha256(&c, fp);
 }
@@ -100,7 +100,7 @@ cki_x509_fp(X509 *x, char fp[65])
 void
 cki_x509_spki(X509 *x, char spki[65])
 {
-	ck_cert c = { x };
+	ck_cert c = {x};
 
 	ck_cert_spki_sha256(&c, spki);
 }
@@ -116,8 +116,8 @@ name_entry(X509 *x, int nid)
 
 	if (i < 0)
 		return NULL;
-	len = ASN1_STRING_to_UTF8(&utf8,
-	    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+	len = ASN1_STRING_to_UTF8(
+	    &utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
 	if (len <= 0) {
 		OPENSSL_free(utf8);
 		return NULL;
@@ -171,12 +171,13 @@ cki_x509_key(X509 *x, char *buf, size_t size, int *rsa_bits)
 		*rsa_bits = EVP_PKEY_get_bits(pk);
 		snprintf(buf, size, "RSA %d", *rsa_bits);
 	} else if (EVP_PKEY_is_a(pk, "EC") &&
-	    EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof(group),
-	        &glen)) {
+	    EVP_PKEY_get_utf8_string_param(
+	        pk, "group", group, sizeof(group), &glen)) {
 		snprintf(buf, size, "EC %s",
-		    strcmp(group, "prime256v1") == 0 ? "P-256" :
-		    strcmp(group, "secp384r1") == 0 ? "P-384" :
-		    strcmp(group, "secp521r1") == 0 ? "P-521" : group);
+		    strcmp(group, "prime256v1") == 0      ? "P-256"
+		        : strcmp(group, "secp384r1") == 0 ? "P-384"
+		        : strcmp(group, "secp521r1") == 0 ? "P-521"
+		                                          : group);
 	} else {
 		snprintf(buf, size, "%s %d", EVP_PKEY_get0_type_name(pk),
 		    EVP_PKEY_get_bits(pk));
@@ -184,13 +185,13 @@ cki_x509_key(X509 *x, char *buf, size_t size, int *rsa_bits)
 }
 
 bool
-cki_fp_parse(const char *in, char out[65], enum cki_pin *kind,
-    bool *explicit_kind)
+cki_fp_parse(
+    const char *in, char out[65], enum cki_pin *kind, bool *explicit_kind)
 {
-	static const char *const cert_prefix[] = { "sha256:", "sha256=",
-		"sha256 fingerprint=", "sha2-256:", NULL };
-	static const char *const spki_prefix[] = { "spki:", "spki-",
-		"pin-sha256:", NULL };
+	static const char *const cert_prefix[] = {
+	    "sha256:", "sha256=", "sha256 fingerprint=", "sha2-256:", NULL};
+	static const char *const spki_prefix[] = {
+	    "spki:", "spki-", "pin-sha256:", NULL};
 	size_t n = 0;
 
 	*kind = CKI_PIN_CERT;
@@ -198,13 +199,15 @@ cki_fp_parse(const char *in, char out[65], enum cki_pin *kind,
 	while (isspace((unsigned char)*in))
 		in++;
 	for (int i = 0; cert_prefix[i] != NULL; i++)
-		if (strncasecmp(in, cert_prefix[i], strlen(cert_prefix[i])) == 0) {
+		if (strncasecmp(in, cert_prefix[i], strlen(cert_prefix[i])) ==
+		    0) {
 			in += strlen(cert_prefix[i]);
 			*explicit_kind = true;
 			break;
 		}
 	for (int i = 0; !*explicit_kind && spki_prefix[i] != NULL; i++)
-		if (strncasecmp(in, spki_prefix[i], strlen(spki_prefix[i])) == 0) {
+		if (strncasecmp(in, spki_prefix[i], strlen(spki_prefix[i])) ==
+		    0) {
 			in += strlen(spki_prefix[i]);
 			*kind = CKI_PIN_SPKI;
 			*explicit_kind = true;
@@ -259,17 +262,18 @@ cki_trust_cert_json(const struct cki_tcert *c, int64_t now)
 	if (c->src & CKI_SRC_CUSTOM)
 		json_array_append_new(src, json_string("custom"));
 	o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:s, s:s, s:s, s:s, s:b,"
-	    " s:b, s:s, s:o}",
+	              " s:b, s:s, s:o}",
 	    "alias", c->alias, "label", label, "subject", subj, "issuer", iss,
 	    "sha256", c->fp, "spki_sha256", c->spki, "not_before", nb,
-	    "not_after", na, "validity", cki_x509_validity(c->x, now),
-	    "is_ca", X509_check_ca(c->x) != 0,
-	    "self_signed", X509_self_signed(c->x, 0) == 1, "key", key,
-	    "source", src);
+	    "not_after", na, "validity", cki_x509_validity(c->x, now), "is_ca",
+	    X509_check_ca(c->x) != 0, "self_signed",
+	    X509_self_signed(c->x, 0) == 1, "key", key, "source", src);
 	if (o != NULL && c->distrusted != NULL)
-		json_object_set_new(o, "distrusted", json_pack("{s:s, s:s?, s:s?}",
-		    "by", c->distrusted->kind == CKI_PIN_SPKI ? "spki" : "sha256",
-		    "reason", c->distrusted->reason, "date", c->distrusted->date));
+		json_object_set_new(o, "distrusted",
+		    json_pack("{s:s, s:s?, s:s?}", "by",
+		        c->distrusted->kind == CKI_PIN_SPKI ? "spki" : "sha256",
+		        "reason", c->distrusted->reason, "date",
+		        c->distrusted->date));
 	free(label);
 	free(subj);
 	free(iss);
@@ -386,13 +390,14 @@ ck_status
 cki_trust_lock(ck_trust *t, bool exclusive)
 {
 	char path[PATH_MAX], pid[32];
-	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	struct timespec nap = {0, 20 * 1000 * 1000};
 	int waited = 0, fd;
 	ck_status st;
 
 	if (t->lock_fd != -1)
 		return CK_OK;
-	if (snprintf(path, sizeof(path), "%s/.lock", t->dir) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/.lock", t->dir) >=
+	    (int)sizeof(path))
 		return cki_err(t->ctx, CK_E_USAGE, "%s: path too long", t->dir);
 	if (exclusive && (st = cki_mkdirs(t->ctx, t->dir, 0755)) != CK_OK)
 		return st;
@@ -402,12 +407,12 @@ cki_trust_lock(ck_trust *t, bool exclusive)
 	if (fd == -1 && !exclusive && errno == ENOENT)
 		return CK_OK;
 	if (fd == -1)
-		return cki_err(t->ctx, CK_E_IO, "%s: cannot open the lock file: %s",
-		    path, strerror(errno));
+		return cki_err(t->ctx, CK_E_IO,
+		    "%s: cannot open the lock file: %s", path, strerror(errno));
 	while (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
-			st = cki_err(t->ctx, CK_E_IO, "%s: flock failed: %s", path,
-			    strerror(errno));
+			st = cki_err(t->ctx, CK_E_IO, "%s: flock failed: %s",
+			    path, strerror(errno));
 			close(fd);
 			return st;
 		}
@@ -420,8 +425,8 @@ cki_trust_lock(ck_trust *t, bool exclusive)
 			return cki_err(t->ctx, CK_E_LOCKED,
 			    "%s: another process is changing the trust store "
 			    "(%s%s); waited %d ms. Try again when it has "
-			    "finished; `fuser %s` shows who holds it", path,
-			    pid[0] ? "pid " : "holder unknown", pid,
+			    "finished; `fuser %s` shows who holds it",
+			    path, pid[0] ? "pid " : "holder unknown", pid,
 			    t->lock_timeout_ms, path);
 		}
 		nanosleep(&nap, NULL);
@@ -497,7 +502,8 @@ load_anchors(ck_trust *t, struct cki_tstate *s)
 			rv = cki_err(t->ctx, CK_E_FORMAT,
 			    "%s: not named ALIAS.pem; certkit reads only .pem "
 			    "files in %s. Rename it, or add it with `certkit "
-			    "trust add FILE` and delete it", path, t->anchors);
+			    "trust add FILE` and delete it",
+			    path, t->anchors);
 			free(path);
 			goto err;
 		}
@@ -508,7 +514,8 @@ load_anchors(ck_trust *t, struct cki_tstate *s)
 		if (ck_bundle_count(b, CK_OBJ_CERT) != 1) {
 			rv = cki_err(t->ctx, CK_E_FORMAT,
 			    "%s: an anchor file must hold exactly one "
-			    "certificate; it holds %zu. Move it away and add it "
+			    "certificate; it holds %zu. Move it away and add "
+			    "it "
 			    "with `certkit trust add`, which splits bundles",
 			    path, ck_bundle_count(b, CK_OBJ_CERT));
 			free(path);
@@ -516,12 +523,13 @@ load_anchors(ck_trust *t, struct cki_tstate *s)
 		}
 		if (s->nanchors == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
-			struct cki_anchor *na = realloc(s->anchors,
-			    ncap * sizeof(*na));
+			struct cki_anchor *na =
+			    realloc(s->anchors, ncap * sizeof(*na));
 
 			if (na == NULL) {
 				free(path);
-				rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+				rv = cki_err(
+				    t->ctx, CK_E_NOMEM, "out of memory");
 				goto err;
 			}
 			s->anchors = na;
@@ -608,7 +616,8 @@ distrust_name(const char *n, enum cki_pin *kind, char hex[65])
 	if (strlen(h) != 64)
 		return false;
 	for (int i = 0; i < 64; i++)
-		if (!isxdigit((unsigned char)h[i]) || isupper((unsigned char)h[i]))
+		if (!isxdigit((unsigned char)h[i]) ||
+		    isupper((unsigned char)h[i]))
 			return false;
 	memcpy(hex, h, 65);
 	return true;
@@ -629,7 +638,7 @@ load_distrust(ck_trust *t, struct cki_tstate *s)
 		    t->distrust, strerror(errno));
 	}
 	while ((de = readdir(d)) != NULL) {
-		struct cki_distrust e = { 0 };
+		struct cki_distrust e = {0};
 		uint8_t *buf = NULL;
 		size_t len = 0;
 		char *text;
@@ -643,7 +652,8 @@ load_distrust(ck_trust *t, struct cki_tstate *s)
 		if (!distrust_name(de->d_name, &e.kind, e.hex)) {
 			rv = cki_err(t->ctx, CK_E_FORMAT,
 			    "%s: not a distrust entry: the name must be "
-			    "sha256-HEX or spki-HEX (64 lower-case hex digits). "
+			    "sha256-HEX or spki-HEX (64 lower-case hex "
+			    "digits). "
 			    "Use `certkit trust distrust` to make entries",
 			    e.path);
 			distrust_clear(&e);
@@ -662,12 +672,13 @@ load_distrust(ck_trust *t, struct cki_tstate *s)
 		free(buf);
 		if (s->ndist == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
-			struct cki_distrust *nd = realloc(s->dist,
-			    ncap * sizeof(*nd));
+			struct cki_distrust *nd =
+			    realloc(s->dist, ncap * sizeof(*nd));
 
 			if (nd == NULL) {
 				distrust_clear(&e);
-				rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+				rv = cki_err(
+				    t->ctx, CK_E_NOMEM, "out of memory");
 				goto err;
 			}
 			s->dist = nd;
@@ -696,8 +707,8 @@ check_not_ours(ck_trust *t, const char *sys)
 		    "%s: the system bundle is certkit's own output (%s); the "
 		    "system roots must come from elsewhere, or removed anchors "
 		    "would stay trusted. Unset SSL_CERT_FILE for certkit, or "
-		    "point it at the distribution's bundle (%s)", sys, rs,
-		    CKI_TRUST_DEFAULT_SYSTEM);
+		    "point it at the distribution's bundle (%s)",
+		    sys, rs, CKI_TRUST_DEFAULT_SYSTEM);
 	return CK_OK;
 }
 
@@ -813,8 +824,9 @@ cki_trust_state_load(ck_trust *t, struct cki_tstate **out)
 			goto err;
 	for (size_t i = 0; i < s->nall; i++)
 		for (size_t j = 0; j < s->ndist; j++) {
-			const char *h = s->dist[j].kind == CKI_PIN_SPKI ?
-			    s->all[i].spki : s->all[i].fp;
+			const char *h = s->dist[j].kind == CKI_PIN_SPKI
+			    ? s->all[i].spki
+			    : s->all[i].fp;
 
 			if (memcmp(h, s->dist[j].hex, 64) == 0) {
 				s->all[i].distrusted = &s->dist[j];
@@ -874,8 +886,8 @@ distrust_json(const struct cki_tstate *s, const struct cki_distrust *e)
 	for (size_t i = 0; i < s->nall && hit == NULL; i++)
 		if (s->all[i].distrusted == e)
 			hit = &s->all[i];
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:b, s:s}",
-	    "by", e->kind == CKI_PIN_SPKI ? "spki" : "sha256", "value", e->hex,
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:b, s:s}", "by",
+	    e->kind == CKI_PIN_SPKI ? "spki" : "sha256", "value", e->hex,
 	    "reason", e->reason, "date", e->date, "subject", e->subject,
 	    "present", hit != NULL, "file", e->path);
 }
@@ -886,16 +898,16 @@ state_header(ck_trust *t, const struct cki_tstate *s, const char *what)
 	char now[32];
 
 	cki_fmt_time((int64_t)cki_now(t->ctx), now);
-	return json_pack("{s:s, s:s, s:s, s:b, s:s}", "source", what,
-	    "store", t->dir, "system_bundle", s->system_path,
-	    "system_bundle_missing", s->system_missing, "at", now);
+	return json_pack("{s:s, s:s, s:s, s:b, s:s}", "source", what, "store",
+	    t->dir, "system_bundle", s->system_path, "system_bundle_missing",
+	    s->system_missing, "at", now);
 }
 
 ck_status
 ck_trust_list(ck_trust *t, ck_trust_source src, char **json)
 {
-	static const char *const names[] = { "effective", "system", "custom",
-		"distrusted" };
+	static const char *const names[] = {
+	    "effective", "system", "custom", "distrusted"};
 	struct cki_tstate *s = NULL;
 	json_t *doc = NULL, *arr;
 	int64_t now;
@@ -904,8 +916,8 @@ ck_trust_list(ck_trust *t, ck_trust_source src, char **json)
 	cki_begin(t->ctx);
 	*json = NULL;
 	if ((unsigned)src > CK_TRUST_DISTRUSTED)
-		return cki_err(t->ctx, CK_E_USAGE, "unknown trust source %d",
-		    (int)src);
+		return cki_err(
+		    t->ctx, CK_E_USAGE, "unknown trust source %d", (int)src);
 	if ((rv = cki_trust_lock(t, false)) != CK_OK)
 		return rv;
 	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
@@ -914,26 +926,29 @@ ck_trust_list(ck_trust *t, ck_trust_source src, char **json)
 	if ((doc = state_header(t, s, names[src])) == NULL ||
 	    (arr = json_array()) == NULL)
 		goto nomem;
-	json_object_set_new(doc, src == CK_TRUST_DISTRUSTED ? "entries" :
-	    "certificates", arr);
+	json_object_set_new(
+	    doc, src == CK_TRUST_DISTRUSTED ? "entries" : "certificates", arr);
 	if (src == CK_TRUST_DISTRUSTED) {
 		for (size_t i = 0; i < s->ndist; i++)
-			json_array_append_new(arr, distrust_json(s, &s->dist[i]));
+			json_array_append_new(
+			    arr, distrust_json(s, &s->dist[i]));
 	} else {
 		for (size_t i = 0; i < s->nall; i++) {
 			const struct cki_tcert *c = &s->all[i];
 
 			if (src == CK_TRUST_EFFECTIVE && c->distrusted != NULL)
 				continue;
-			if (src == CK_TRUST_SYSTEM && !(c->src & CKI_SRC_SYSTEM))
+			if (src == CK_TRUST_SYSTEM &&
+			    !(c->src & CKI_SRC_SYSTEM))
 				continue;
-			if (src == CK_TRUST_CUSTOM && !(c->src & CKI_SRC_CUSTOM))
+			if (src == CK_TRUST_CUSTOM &&
+			    !(c->src & CKI_SRC_CUSTOM))
 				continue;
 			json_array_append_new(arr, cki_trust_cert_json(c, now));
 		}
 	}
-	json_object_set_new(doc, "count", json_integer((json_int_t)
-	    json_array_size(arr)));
+	json_object_set_new(
+	    doc, "count", json_integer((json_int_t)json_array_size(arr)));
 	rv = cki_trust_json_out(t, doc, json);
 	doc = NULL;
 	goto err;
@@ -1018,8 +1033,8 @@ alias_from(X509 *x, char *out, size_t size)
 	size_t n = 0;
 	bool dash = false;
 
-	for (const char *p = label != NULL ? label : ""; *p != '\0' &&
-	     n + 1 < size && n < 48; p++) {
+	for (const char *p = label != NULL ? label : "";
+	     *p != '\0' && n + 1 < size && n < 48; p++) {
 		if (isalnum((unsigned char)*p)) {
 			if (dash && n > 0)
 				out[n++] = '-';
@@ -1075,10 +1090,10 @@ rebuild_locked(ck_trust *t, json_t *report)
 }
 
 static ck_status
-write_anchor(ck_trust *t, const char *path, const char *alias, X509 *x,
-    const char *from)
+write_anchor(
+    ck_trust *t, const char *path, const char *alias, X509 *x, const char *from)
 {
-	ck_cert c = { x };
+	ck_cert c = {x};
 	char *pem = ck_cert_to_pem(&c), *subj, *text = NULL, now[32];
 	size_t n;
 	ck_status rv;
@@ -1090,8 +1105,10 @@ write_anchor(ck_trust *t, const char *path, const char *alias, X509 *x,
 	n = strlen(pem) + strlen(subj) + strlen(alias) + strlen(from) + 128;
 	if ((text = malloc(n)) == NULL)
 		goto nomem;
-	n = (size_t)snprintf(text, n, "# alias: %s\n# subject: %s\n"
-	    "# added: %s\n# from: %s\n%s", alias, subj, now, from, pem);
+	n = (size_t)snprintf(text, n,
+	    "# alias: %s\n# subject: %s\n"
+	    "# added: %s\n# from: %s\n%s",
+	    alias, subj, now, from, pem);
 	rv = ck_write_file_atomic(t->ctx, path, text, n, 0644);
 	goto out;
 nomem:
@@ -1110,8 +1127,10 @@ rolled_back(ck_trust *t, ck_status st)
 	char msg[CKI_ERRLEN];
 
 	snprintf(msg, sizeof(msg), "%s", ck_ctx_error(t->ctx));
-	return cki_err(t->ctx, st, "%s (nothing was changed: the outputs "
-	    "and the inputs are as they were)", msg);
+	return cki_err(t->ctx, st,
+	    "%s (nothing was changed: the outputs "
+	    "and the inputs are as they were)",
+	    msg);
 }
 
 /*
@@ -1134,9 +1153,10 @@ set_aside(ck_trust *t, const char *path, const char *dir, json_t *rebuild)
 	if ((rv = cki_fsync_dir(t->ctx, dir)) != CK_OK ||
 	    (rv = rebuild_locked(t, rebuild)) != CK_OK) {
 		if (rename(aside, path) == -1)
-			return cki_err(t->ctx, rv, "%s; and %s could not be put "
-			    "back from %s: %s", ck_ctx_error(t->ctx), path, aside,
-			    strerror(errno));
+			return cki_err(t->ctx, rv,
+			    "%s; and %s could not be put "
+			    "back from %s: %s",
+			    ck_ctx_error(t->ctx), path, aside, strerror(errno));
 		(void)cki_fsync_dir(t->ctx, dir);
 		return rolled_back(t, rv);
 	}
@@ -1159,7 +1179,7 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 {
 	struct cki_tstate *s = NULL;
 	size_t n = ck_bundle_count(b, CK_OBJ_CERT), nnew = 0, written = 0;
-	char (*newa)[CKI_TRUST_MAX_ALIAS + 8] = NULL;
+	char(*newa)[CKI_TRUST_MAX_ALIAS + 8] = NULL;
 	size_t *newi = NULL;
 	json_t *doc = NULL, *added, *unchanged, *rebuild;
 	int64_t now = (int64_t)cki_now(t->ctx);
@@ -1173,8 +1193,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 	if (alias != NULL && !alias_ok(alias))
 		return cki_err(t->ctx, CK_E_USAGE,
 		    "'%s' is not a valid alias: use 1 to %d letters, digits, "
-		    "'.', '_' or '-', starting with a letter or digit", alias,
-		    CKI_TRUST_MAX_ALIAS);
+		    "'.', '_' or '-', starting with a letter or digit",
+		    alias, CKI_TRUST_MAX_ALIAS);
 	if ((newa = calloc(n, sizeof(*newa))) == NULL ||
 	    (newi = calloc(n, sizeof(*newi))) == NULL) {
 		free(newa);
@@ -1193,7 +1213,7 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 	for (size_t i = 0; i < n; i++) {
 		ck_cert *cc = ck_bundle_get0_cert(b, i);
 		const char *origin = ck_bundle_origin(b, CK_OBJ_CERT, i);
-		struct cki_tcert tc = { cc->x509, "", "", 0, NULL, NULL };
+		struct cki_tcert tc = {cc->x509, "", "", 0, NULL, NULL};
 		const struct cki_distrust *dist;
 		const char *why = NULL, *v;
 		bool dup = false;
@@ -1225,11 +1245,13 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 			rv = cki_err(t->ctx, CK_E_REFUSED,
 			    "%s: \"%s\" is distrusted (%s%s%s); certkit will "
 			    "not add it back. To trust it again, first run: "
-			    "certkit trust distrust --undo %s%s", origin,
-			    label ? label : "?", dist->reason ? dist->reason :
-			    "no reason given", dist->date ? ", " : "",
+			    "certkit trust distrust --undo %s%s",
+			    origin, label ? label : "?",
+			    dist->reason ? dist->reason : "no reason given",
+			    dist->date ? ", " : "",
 			    dist->date ? dist->date : "",
-			    dist->kind == CKI_PIN_SPKI ? "spki:" : "", dist->hex);
+			    dist->kind == CKI_PIN_SPKI ? "spki:" : "",
+			    dist->hex);
 			free(label);
 			goto err;
 		}
@@ -1242,7 +1264,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 			    "chain: a server's own certificate is a leaf. Add "
 			    "the CA that issued it (`certkit show` names the "
 			    "issuer), or pin this exact certificate with "
-			    "--force", origin, label ? label : "?");
+			    "--force",
+			    origin, label ? label : "?");
 			free(label);
 			goto err;
 		}
@@ -1258,8 +1281,9 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 			    "chains through it, so it would trust nothing. Get "
 			    "its replacement, or add it anyway with --force",
 			    origin, label ? label : "?",
-			    strcmp(v, "expired") == 0 ? "expired" :
-			    "not valid yet", na);
+			    strcmp(v, "expired") == 0 ? "expired"
+			                              : "not valid yet",
+			    na);
 			free(label);
 			goto err;
 		}
@@ -1269,7 +1293,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 			const char *clash;
 
 			if (nnew == 0)
-				snprintf(newa[nnew], sizeof(newa[0]), "%s", alias);
+				snprintf(
+				    newa[nnew], sizeof(newa[0]), "%s", alias);
 			else
 				snprintf(newa[nnew], sizeof(newa[0]), "%s-%zu",
 				    alias, nnew + 1);
@@ -1283,10 +1308,14 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 						ea = &s->anchors[j];
 				el = ea ? cki_x509_label(ea->x) : NULL;
 				rv = cki_err(t->ctx, CK_E_EXISTS,
-				    "alias '%s' is taken by the anchor '%s' (%s, "
-				    "SHA-256 %s); aliases are unique regardless "
-				    "of case. Choose another --alias, or remove "
-				    "the old one first: certkit trust remove %s",
+				    "alias '%s' is taken by the anchor '%s' "
+				    "(%s, "
+				    "SHA-256 %s); aliases are unique "
+				    "regardless "
+				    "of case. Choose another --alias, or "
+				    "remove "
+				    "the old one first: certkit trust remove "
+				    "%s",
 				    newa[nnew], clash, el ? el : "being added",
 				    ea ? ea->fp : "-", clash);
 				free(el);
@@ -1297,7 +1326,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 
 			alias_from(cc->x509, base, sizeof(base));
 			snprintf(newa[nnew], sizeof(newa[0]), "%s", base);
-			for (int k = 2; alias_taken(s, newa, nnew, newa[nnew]); k++)
+			for (int k = 2; alias_taken(s, newa, nnew, newa[nnew]);
+			     k++)
 				snprintf(newa[nnew], sizeof(newa[0]), "%s-%d",
 				    base, k);
 		}
@@ -1306,8 +1336,9 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 	/* Write the new anchors, then rebuild; undo everything on failure. */
 	for (written = 0; written < nnew; written++) {
 		ck_cert *cc = ck_bundle_get0_cert(b, newi[written]);
-		char *path, *from = strdup(ck_bundle_origin(b, CK_OBJ_CERT,
-		    newi[written]));
+		char *path,
+		    *from =
+		        strdup(ck_bundle_origin(b, CK_OBJ_CERT, newi[written]));
 		char file[CKI_TRUST_MAX_ALIAS + 16];
 
 		snprintf(file, sizeof(file), "%s.pem", newa[written]);
@@ -1330,32 +1361,35 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 		goto undo;
 	for (size_t i = 0; i < nnew; i++) {
 		ck_cert *cc = ck_bundle_get0_cert(b, newi[i]);
-		struct cki_tcert tc = { cc->x509, "", "", CKI_SRC_CUSTOM,
-			newa[i], NULL };
+		struct cki_tcert tc = {
+		    cc->x509, "", "", CKI_SRC_CUSTOM, newa[i], NULL};
 		json_t *o;
 
 		cki_x509_fp(cc->x509, tc.fp);
 		cki_x509_spki(cc->x509, tc.spki);
 		o = cki_trust_cert_json(&tc, now);
-		json_object_set_new(o, "origin", json_string(
-		    ck_bundle_origin(b, CK_OBJ_CERT, newi[i])));
+		json_object_set_new(o, "origin",
+		    json_string(ck_bundle_origin(b, CK_OBJ_CERT, newi[i])));
 		for (size_t j = 0; j < s->nall; j++)
 			if (strcmp(s->all[j].fp, tc.fp) == 0)
-				json_object_set_new(o, "also_system",
-				    json_true());
+				json_object_set_new(
+				    o, "also_system", json_true());
 		json_array_append_new(added, o);
 		if (X509_check_ca(cc->x509) == 0)
 			json_array_append_new(json_object_get(doc, "warnings"),
 			    json_pack("{s:s, s:s}", "alias", newa[i], "message",
-			    "not a CA: pinned as a trusted leaf (--force); it "
-			    "trusts this one certificate only"));
+			        "not a CA: pinned as a trusted leaf (--force); "
+			        "it "
+			        "trusts this one certificate only"));
 		else if (X509_self_signed(cc->x509, 0) != 1)
 			json_array_append_new(json_object_get(doc, "warnings"),
 			    json_pack("{s:s, s:s}", "alias", newa[i], "message",
-			    "an intermediate CA, not a root: OpenSSL clients "
-			    "(curl, nginx) still look for its root unless they "
-			    "allow partial chains; add the root too if you "
-			    "have it"));
+			        "an intermediate CA, not a root: OpenSSL "
+			        "clients "
+			        "(curl, nginx) still look for its root unless "
+			        "they "
+			        "allow partial chains; add the root too if you "
+			        "have it"));
 	}
 	rv = cki_trust_json_out(t, doc, json);
 	doc = NULL;
@@ -1426,32 +1460,36 @@ ck_trust_remove(ck_trust *t, const char *what, char **json)
 			for (size_t i = 0; i < s->nall; i++)
 				if (strcmp(s->all[i].fp, hex) == 0) {
 					rv = cki_err(t->ctx, CK_E_REFUSED,
-					    "%s is a system root (from %s), not "
-					    "a custom anchor; certkit never edits "
-					    "the system bundle. To keep it out of "
+					    "%s is a system root (from %s), "
+					    "not "
+					    "a custom anchor; certkit never "
+					    "edits "
+					    "the system bundle. To keep it out "
+					    "of "
 					    "the outputs, run: certkit trust "
-					    "distrust %s", what, s->system_path,
-					    hex);
+					    "distrust %s",
+					    what, s->system_path, hex);
 					goto err;
 				}
 		rv = cki_err(t->ctx, CK_E_NOTFOUND,
 		    "no custom anchor is named or has the SHA-256 '%s' (%zu "
 		    "anchor%s in %s); `certkit trust list --source custom` "
-		    "lists them", what, s->nanchors, s->nanchors == 1 ? "" : "s",
-		    t->anchors);
+		    "lists them",
+		    what, s->nanchors, s->nanchors == 1 ? "" : "s", t->anchors);
 		goto err;
 	}
 	if ((path = strdup(a->path)) == NULL)
 		goto nomem;
 	{
-		struct cki_tcert tc = { a->x, "", "", CKI_SRC_CUSTOM, a->alias,
-			NULL };
+		struct cki_tcert tc = {
+		    a->x, "", "", CKI_SRC_CUSTOM, a->alias, NULL};
 
 		memcpy(tc.fp, a->fp, 65);
 		memcpy(tc.spki, a->spki, 65);
 		if ((doc = json_pack("{s:s, s:[o]}", "action", "remove",
-		         "removed", cki_trust_cert_json(&tc,
-		             (int64_t)cki_now(t->ctx)))) == NULL)
+		         "removed",
+		         cki_trust_cert_json(&tc, (int64_t)cki_now(t->ctx)))) ==
+		    NULL)
 			goto nomem;
 	}
 	rebuild = json_object();
@@ -1479,8 +1517,8 @@ struct newdist {
 };
 
 static ck_status
-write_distrust(ck_trust *t, const struct newdist *d, const char *reason,
-    char **pathp)
+write_distrust(
+    ck_trust *t, const struct newdist *d, const char *reason, char **pathp)
 {
 	char name[80], now[32], *text = NULL, *r = NULL;
 	size_t n;
@@ -1514,8 +1552,8 @@ out:
 
 /* Writes entries, rebuilds, reports; removes the entries on failure. */
 static ck_status
-apply_distrust(ck_trust *t, struct cki_tstate *s, struct newdist *nd,
-    size_t nn, const char *reason, json_t *doc, char **json)
+apply_distrust(ck_trust *t, struct cki_tstate *s, struct newdist *nd, size_t nn,
+    const char *reason, json_t *doc, char **json)
 {
 	char **paths = calloc(nn ? nn : 1, sizeof(char *));
 	size_t written = 0;
@@ -1533,10 +1571,11 @@ apply_distrust(ck_trust *t, struct cki_tstate *s, struct newdist *nd,
 			written++; /* its path is set; unlink is harmless */
 			goto undo;
 		}
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?}",
-		    "by", nd[written].kind == CKI_PIN_SPKI ? "spki" : "sha256",
-		    "value", nd[written].hex, "subject", nd[written].subject,
-		    "reason", reason));
+		json_array_append_new(arr,
+		    json_pack("{s:s, s:s, s:s?, s:s?}", "by",
+		        nd[written].kind == CKI_PIN_SPKI ? "spki" : "sha256",
+		        "value", nd[written].hex, "subject",
+		        nd[written].subject, "reason", reason));
 	}
 	if (nn > 0) {
 		if ((rv = cki_fsync_dir(t->ctx, t->distrust)) != CK_OK)
@@ -1561,12 +1600,12 @@ err:
 }
 
 ck_status
-ck_trust_distrust(ck_trust *t, const char *what, const char *reason,
-    char **json)
+ck_trust_distrust(
+    ck_trust *t, const char *what, const char *reason, char **json)
 {
 	struct cki_tstate *s = NULL;
 	const struct cki_anchor *a;
-	struct newdist nd = { CKI_PIN_CERT, "", NULL };
+	struct newdist nd = {CKI_PIN_CERT, "", NULL};
 	const struct cki_distrust *have = NULL;
 	json_t *doc = NULL;
 	bool ex = false, found = false;
@@ -1585,12 +1624,14 @@ ck_trust_distrust(ck_trust *t, const char *what, const char *reason,
 		rv = cki_err(t->ctx, CK_E_USAGE,
 		    "'%s' is neither a custom anchor's alias nor a SHA-256 "
 		    "fingerprint (64 hex digits; \"spki:HEX\" for a key pin). "
-		    "`certkit trust list` shows both", what);
+		    "`certkit trust list` shows both",
+		    what);
 		goto err;
 	}
 	/* A bare fingerprint is a certificate's, unless only a key has it. */
 	for (size_t i = 0; i < s->nall && !found; i++) {
-		if (nd.kind == CKI_PIN_CERT && strcmp(s->all[i].fp, nd.hex) == 0)
+		if (nd.kind == CKI_PIN_CERT &&
+		    strcmp(s->all[i].fp, nd.hex) == 0)
 			found = true;
 		else if ((nd.kind == CKI_PIN_SPKI || !ex) &&
 		    strcmp(s->all[i].spki, nd.hex) == 0) {
@@ -1599,8 +1640,9 @@ ck_trust_distrust(ck_trust *t, const char *what, const char *reason,
 		}
 	}
 	for (size_t i = 0; i < s->nall && nd.subject == NULL; i++)
-		if (strcmp(nd.kind == CKI_PIN_SPKI ? s->all[i].spki :
-		        s->all[i].fp, nd.hex) == 0)
+		if (strcmp(
+		        nd.kind == CKI_PIN_SPKI ? s->all[i].spki : s->all[i].fp,
+		        nd.hex) == 0)
 			nd.subject = cki_name_oneline(
 			    X509_get_subject_name(s->all[i].x));
 	for (size_t j = 0; j < s->ndist; j++)
@@ -1613,9 +1655,9 @@ ck_trust_distrust(ck_trust *t, const char *what, const char *reason,
 	if (have != NULL) {
 		json_array_append_new(json_object_get(doc, "unchanged"),
 		    json_pack("{s:s, s:s, s:s?, s:s, s:s?}", "by",
-		    nd.kind == CKI_PIN_SPKI ? "spki" : "sha256", "value", nd.hex,
-		    "subject", nd.subject, "why", "already distrusted",
-		    "reason", have->reason));
+		        nd.kind == CKI_PIN_SPKI ? "spki" : "sha256", "value",
+		        nd.hex, "subject", nd.subject, "why",
+		        "already distrusted", "reason", have->reason));
 		rv = apply_distrust(t, s, NULL, 0, reason, doc, json);
 	} else {
 		rv = apply_distrust(t, s, &nd, 1, reason, doc, json);
@@ -1655,15 +1697,15 @@ ck_trust_distrust_expired(ck_trust *t, const char *reason, char **json)
 			continue;
 		nd[nn].kind = CKI_PIN_CERT;
 		memcpy(nd[nn].hex, s->all[i].fp, 65);
-		nd[nn].subject = cki_name_oneline(
-		    X509_get_subject_name(s->all[i].x));
+		nd[nn].subject =
+		    cki_name_oneline(X509_get_subject_name(s->all[i].x));
 		nn++;
 	}
 	if ((doc = json_pack("{s:s, s:[], s:[]}", "action", "distrust",
 	         "distrusted", "unchanged")) == NULL)
 		goto nomem;
-	rv = apply_distrust(t, s, nd, nn, reason ? reason : "expired", doc,
-	    json);
+	rv = apply_distrust(
+	    t, s, nd, nn, reason ? reason : "expired", doc, json);
 	goto err;
 nomem:
 	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
@@ -1701,7 +1743,8 @@ ck_trust_undistrust(ck_trust *t, const char *what, char **json)
 		rv = cki_err(t->ctx, CK_E_USAGE,
 		    "'%s' is neither an alias nor a SHA-256 fingerprint; "
 		    "`certkit trust list --source distrusted` lists the "
-		    "entries", what);
+		    "entries",
+		    what);
 		goto err;
 	}
 	for (size_t j = 0; j < s->ndist && e == NULL; j++)
@@ -1711,7 +1754,8 @@ ck_trust_undistrust(ck_trust *t, const char *what, char **json)
 	if (e == NULL) {
 		rv = cki_err(t->ctx, CK_E_NOTFOUND,
 		    "'%s' is not distrusted; `certkit trust list --source "
-		    "distrusted` lists the entries", what);
+		    "distrusted` lists the entries",
+		    what);
 		goto err;
 	}
 	if ((doc = json_pack("{s:s, s:[o]}", "action", "undistrust",
@@ -1773,8 +1817,8 @@ ck_trust_set_truststore_password(ck_trust *t, const char *password)
 		rv = cki_err(t->ctx, CK_E_USAGE,
 		    "the truststore password must be one line");
 	} else {
-		rv = ck_write_file_atomic(t->ctx, t->pwfile, password,
-		    strlen(password), 0600);
+		rv = ck_write_file_atomic(
+		    t->ctx, t->pwfile, password, strlen(password), 0600);
 	}
 	cki_trust_unlock(t);
 	return rv;

@@ -39,10 +39,10 @@
 static const struct {
 	const char *old, *successor;
 } successors[] = {
-	{ "DST Root CA X3", "ISRG Root X1" },
-	{ "AddTrust External CA Root", "USERTrust RSA Certification Authority" },
-	{ "GlobalSign Root CA - R2", "GlobalSign Root CA - R3" },
-	{ "Baltimore CyberTrust Root", "DigiCert Global Root G2" },
+    {"DST Root CA X3", "ISRG Root X1"},
+    {"AddTrust External CA Root", "USERTrust RSA Certification Authority"},
+    {"GlobalSign Root CA - R2", "GlobalSign Root CA - R3"},
+    {"Baltimore CyberTrust Root", "DigiCert Global Root G2"},
 };
 
 struct audit {
@@ -63,8 +63,8 @@ subject_field(X509 *x, int nid)
 
 	if (i < 0)
 		return NULL;
-	len = ASN1_STRING_to_UTF8(&u,
-	    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+	len = ASN1_STRING_to_UTF8(
+	    &u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
 	if (len <= 0) {
 		OPENSSL_free(u);
 		return NULL;
@@ -78,8 +78,8 @@ static void
 finding(struct audit *a, const char *code, const char *severity,
     const struct cki_tcert *c, const char *message, const char *fix)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s?}", "code", code,
-	    "severity", severity, "message", message, "fix", fix);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s?}", "code", code, "severity",
+	    severity, "message", message, "fix", fix);
 
 	if (o == NULL)
 		return;
@@ -87,13 +87,16 @@ finding(struct audit *a, const char *code, const char *severity,
 		char *label = cki_x509_label(c->x);
 		char *subj = cki_name_oneline(X509_get_subject_name(c->x));
 
-		json_object_set_new(o, "label", json_string(label ? label : ""));
-		json_object_set_new(o, "subject", json_string(subj ? subj : ""));
+		json_object_set_new(
+		    o, "label", json_string(label ? label : ""));
+		json_object_set_new(
+		    o, "subject", json_string(subj ? subj : ""));
 		json_object_set_new(o, "sha256", json_string(c->fp));
 		if (c->alias != NULL)
 			json_object_set_new(o, "alias", json_string(c->alias));
-		json_object_set_new(o, "source", json_string(
-		    (c->src & CKI_SRC_CUSTOM) ? "custom" : "system"));
+		json_object_set_new(o, "source",
+		    json_string(
+		        (c->src & CKI_SRC_CUSTOM) ? "custom" : "system"));
 		free(label);
 		free(subj);
 	}
@@ -120,8 +123,7 @@ not_before(X509 *x)
 
 /* How to take a certificate out of the effective store. */
 static void
-fix_remove(const struct cki_tcert *c, const char *why, char *buf,
-    size_t size)
+fix_remove(const struct cki_tcert *c, const char *why, char *buf, size_t size)
 {
 	if (c->src == CKI_SRC_CUSTOM)
 		snprintf(buf, size, "certkit trust remove %s", c->alias);
@@ -149,8 +151,9 @@ replacement(struct audit *a, const struct cki_tcert *c)
 	char *org = subject_field(c->x, NID_organizationName);
 	const struct cki_tcert *best = NULL;
 
-	for (size_t k = 0; k < sizeof(successors) / sizeof(successors[0]) &&
-	     best == NULL; k++) {
+	for (size_t k = 0;
+	     k < sizeof(successors) / sizeof(successors[0]) && best == NULL;
+	     k++) {
 		if (!cn_is(c->x, successors[k].old))
 			continue;
 		for (size_t i = 0; i < s->nall && best == NULL; i++)
@@ -183,8 +186,8 @@ replacement(struct audit *a, const struct cki_tcert *c)
 }
 
 static void
-check_validity(struct audit *a, const struct cki_tcert *c, size_t nnotyet,
-    size_t neff)
+check_validity(
+    struct audit *a, const struct cki_tcert *c, size_t nnotyet, size_t neff)
 {
 	char date[32], msg[1024], fix[256], *label = cki_x509_label(c->x);
 	const char *v = cki_x509_validity(c->x, a->now);
@@ -197,7 +200,8 @@ check_validity(struct audit *a, const struct cki_tcert *c, size_t nnotyet,
 			char *rl = cki_x509_label(r->x);
 
 			snprintf(msg, sizeof(msg),
-			    "\"%s\" expired on %s. It still sits next to \"%s\", "
+			    "\"%s\" expired on %s. It still sits next to "
+			    "\"%s\", "
 			    "which is valid: current clients build the path "
 			    "to \"%s\", but older ones (OpenSSL 1.0.x, GnuTLS "
 			    "before 3.6.14, old Java and Android) can pick the "
@@ -212,21 +216,26 @@ check_validity(struct audit *a, const struct cki_tcert *c, size_t nnotyet,
 			    "verifies, and older clients that pick it over a "
 			    "newer root fail with \"certificate has expired\". "
 			    "Take it out, and add its successor if you need "
-			    "one", label ? label : "?", date);
+			    "one",
+			    label ? label : "?", date);
 		}
 		finding(a, "expired_anchor", "error", c, msg, fix);
 	} else if (strcmp(v, "not_yet_valid") == 0) {
 		cki_fmt_time(not_before(c->x), date);
 		snprintf(msg, sizeof(msg),
 		    "\"%s\" is not valid until %s; clients reject chains "
-		    "through it until then.%s", label ? label : "?", date,
-		    nnotyet * 2 > neff ? " Most of the store is \"not yet "
-		    "valid\": the device clock is probably wrong (check "
-		    "`date -u`, NTP, the RTC battery)" : "");
+		    "through it until then.%s",
+		    label ? label : "?", date,
+		    nnotyet * 2 > neff
+		        ? " Most of the store is \"not yet "
+		          "valid\": the device clock is probably wrong (check "
+		          "`date -u`, NTP, the RTC battery)"
+		        : "");
 		fix_remove(c, "not yet valid", fix, sizeof(fix));
 		finding(a, "not_yet_valid_anchor", "error", c, msg,
 		    nnotyet * 2 > neff ? "set the clock (e.g. timedatectl "
-		    "set-ntp true)" : fix);
+		                         "set-ntp true)"
+		                       : fix);
 	} else if (not_after(c->x) - a->now < (int64_t)EXPIRING_DAYS * 86400) {
 		long days = (long)((not_after(c->x) - a->now) / 86400);
 
@@ -296,7 +305,8 @@ check_duplicates(struct audit *a)
 			continue;
 		label = cki_x509_label(c->x);
 		used = (size_t)snprintf(msg, sizeof(msg),
-		    "one key is trusted under several certificates: \"%s\"%s%s%s",
+		    "one key is trusted under several certificates: "
+		    "\"%s\"%s%s%s",
 		    label ? label : "?", c->alias ? " (alias " : "",
 		    c->alias ? c->alias : "", c->alias ? ")" : "");
 		free(label);
@@ -304,25 +314,29 @@ check_duplicates(struct audit *a)
 		for (size_t j = i + 1; j < s->nall; j++) {
 			const struct cki_tcert *o = &s->all[j];
 
-			if (o->distrusted != NULL || strcmp(o->spki, c->spki) != 0)
+			if (o->distrusted != NULL ||
+			    strcmp(o->spki, c->spki) != 0)
 				continue;
 			n++;
 			label = cki_x509_label(o->x);
 			if (used < sizeof(msg))
 				used += (size_t)snprintf(msg + used,
 				    sizeof(msg) - used, ", \"%s\"%s%s%s",
-				    label ? label : "?", o->alias ? " (alias " :
-				    "", o->alias ? o->alias : "",
+				    label ? label : "?",
+				    o->alias ? " (alias " : "",
+				    o->alias ? o->alias : "",
 				    o->alias ? ")" : "");
 			free(label);
 			if (fix[0] == '\0')
-				fix_remove(o, "duplicate key", fix, sizeof(fix));
+				fix_remove(
+				    o, "duplicate key", fix, sizeof(fix));
 		}
 		if (n < 2)
 			continue;
 		if (used < sizeof(msg))
 			snprintf(msg + used, sizeof(msg) - used,
-			    ". Trusting the key once is enough; keep the newest "
+			    ". Trusting the key once is enough; keep the "
+			    "newest "
 			    "certificate and take the others out");
 		finding(a, "duplicate_anchor", "warning", c, msg, fix);
 	}
@@ -365,7 +379,8 @@ req_add(struct reqlist *r, const char *text, size_t len)
 		r->cap = ncap;
 	}
 	for (size_t i = 0; i < r->n; i++)
-		if (strlen(r->q[i]) == len && strncasecmp(r->q[i], text, len) == 0)
+		if (strlen(r->q[i]) == len &&
+		    strncasecmp(r->q[i], text, len) == 0)
 			return;
 	if ((q = strndup(text, len)) == NULL) {
 		r->oom = true;
@@ -377,8 +392,8 @@ req_add(struct reqlist *r, const char *text, size_t len)
 /* required_roots = ISRG Root X1, DigiCert Global Root G2 (comma-separated,
  * in any section; repeated keys add up). */
 static int
-profile_line(void *user, const char *section, const char *name,
-    const char *value)
+profile_line(
+    void *user, const char *section, const char *name, const char *value)
 {
 	struct reqlist *r = user;
 	const char *p = value;
@@ -431,7 +446,7 @@ check_required(struct audit *a, const struct reqlist *r, json_t *out)
 	for (size_t k = 0; k < r->n; k++) {
 		const char *q = r->q[k];
 		const struct cki_tcert *valid = NULL, *expired = NULL,
-		    *dist = NULL;
+		                       *dist = NULL;
 		char msg[1024], fix[512], *label = NULL;
 		ck_cert *ref = NULL;
 		ck_ctx *rctx;
@@ -451,9 +466,11 @@ check_required(struct audit *a, const struct reqlist *r, json_t *out)
 		}
 		if (valid != NULL) {
 			label = cki_x509_label(valid->x);
-			json_array_append_new(out, json_pack("{s:s, s:s, s:s?, "
-			    "s:s}", "query", q, "status", "present", "label",
-			    label, "sha256", valid->fp));
+			json_array_append_new(out,
+			    json_pack("{s:s, s:s, s:s?, "
+			              "s:s}",
+			        "query", q, "status", "present", "label", label,
+			        "sha256", valid->fp));
 			free(label);
 			continue;
 		}
@@ -467,39 +484,52 @@ check_required(struct audit *a, const struct reqlist *r, json_t *out)
 			snprintf(fix, sizeof(fix),
 			    "certkit trust add --reference \"%s\"", q);
 		else
-			snprintf(fix, sizeof(fix), "get the root from its CA and "
+			snprintf(fix, sizeof(fix),
+			    "get the root from its CA and "
 			    "run: certkit trust add ROOT.pem");
 		if (dist != NULL) {
 			label = cki_x509_label(dist->x);
 			snprintf(msg, sizeof(msg),
 			    "required root \"%s\" is distrusted (%s): chains "
-			    "that end at \"%s\" fail", q, dist->distrusted->reason ?
-			    dist->distrusted->reason : "no reason given",
+			    "that end at \"%s\" fail",
+			    q,
+			    dist->distrusted->reason ? dist->distrusted->reason
+			                             : "no reason given",
 			    label ? label : "?");
-			snprintf(fix, sizeof(fix), "certkit trust distrust --undo "
-			    "%s%s", dist->distrusted->kind == CKI_PIN_SPKI ?
-			    "spki:" : "", dist->distrusted->hex);
+			snprintf(fix, sizeof(fix),
+			    "certkit trust distrust --undo "
+			    "%s%s",
+			    dist->distrusted->kind == CKI_PIN_SPKI ? "spki:"
+			                                           : "",
+			    dist->distrusted->hex);
 		} else if (expired != NULL) {
 			label = cki_x509_label(expired->x);
 			snprintf(msg, sizeof(msg),
 			    "required root \"%s\" is present only as \"%s\", "
-			    "which is %s: chains that need it fail", q,
-			    label ? label : "?",
+			    "which is %s: chains that need it fail",
+			    q, label ? label : "?",
 			    strcmp(cki_x509_validity(expired->x, a->now),
-			        "expired") == 0 ? "expired" : "not valid yet");
+			        "expired") == 0
+			        ? "expired"
+			        : "not valid yet");
 		} else {
 			snprintf(msg, sizeof(msg),
-			    "required root \"%s\" is not in the effective store "
-			    "(%s + custom anchors): services whose chains end at "
+			    "required root \"%s\" is not in the effective "
+			    "store "
+			    "(%s + custom anchors): services whose chains end "
+			    "at "
 			    "it fail with \"unable to get local issuer "
-			    "certificate\"%s", q, s->system_path,
+			    "certificate\"%s",
+			    q, s->system_path,
 			    ref != NULL ? "; the reference set has it" : "");
 		}
 		finding(a, "missing_required_root", "error",
 		    dist ? dist : expired, msg, fix);
-		json_array_append_new(out, json_pack("{s:s, s:s}", "query", q,
-		    "status", dist ? "distrusted" : expired ? "invalid" :
-		    "missing"));
+		json_array_append_new(out,
+		    json_pack("{s:s, s:s}", "query", q, "status",
+		        dist          ? "distrusted"
+		            : expired ? "invalid"
+		                      : "missing"));
 		free(label);
 		ck_cert_free(ref);
 	}
@@ -528,7 +558,7 @@ scan_output(struct audit *a, const char *path, const char *shown)
 	}
 	for (size_t i = 0; i < ck_bundle_count(b, CK_OBJ_CERT); i++) {
 		X509 *x = ck_bundle_get0_cert(b, i)->x509;
-		struct cki_tcert c = { x, "", "", 0, NULL, NULL };
+		struct cki_tcert c = {x, "", "", 0, NULL, NULL};
 		char msg[1024], fix[300], *label;
 
 		cki_x509_fp(x, c.fp);
@@ -541,14 +571,19 @@ scan_output(struct audit *a, const char *path, const char *shown)
 				continue;
 			label = cki_x509_label(x);
 			snprintf(msg, sizeof(msg),
-			    "%s holds \"%s\", which is distrusted (%s); certkit "
+			    "%s holds \"%s\", which is distrusted (%s); "
+			    "certkit "
 			    "never writes it, so the file was edited by hand "
 			    "(e.g. `cat >>`). Every service reading it trusts "
-			    "that certificate now", shown, label ? label : "?",
+			    "that certificate now",
+			    shown, label ? label : "?",
 			    e->reason ? e->reason : "no reason given");
-			snprintf(fix, sizeof(fix), "certkit trust rebuild (and "
-			    "add certificates with `certkit trust add`, never by "
-			    "editing %s)", shown);
+			snprintf(fix, sizeof(fix),
+			    "certkit trust rebuild (and "
+			    "add certificates with `certkit trust add`, never "
+			    "by "
+			    "editing %s)",
+			    shown);
 			c.distrusted = e;
 			finding(a, "distrusted_present", "error", &c, msg, fix);
 			free(label);
@@ -578,8 +613,8 @@ check_outputs(struct audit *a)
 		while ((de = readdir(d)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", t->certs,
-			    de->d_name);
+			snprintf(
+			    path, sizeof(path), "%s/%s", t->certs, de->d_name);
 			snprintf(msg, sizeof(msg), "out/certs/%s", de->d_name);
 			scan_output(a, path, msg);
 		}
@@ -587,15 +622,17 @@ check_outputs(struct audit *a)
 	}
 	snprintf(path, sizeof(path), "%s/manifest.json", t->out);
 	if ((man = json_load_file(path, 0, NULL)) == NULL) {
-		snprintf(msg, sizeof(msg), "the outputs (%s) have not been "
+		snprintf(msg, sizeof(msg),
+		    "the outputs (%s) have not been "
 		    "built, or are not certkit's: services reading them find "
-		    "nothing or an old set", t->out);
+		    "nothing or an old set",
+		    t->out);
 		finding(a, "outputs_stale", "warning", NULL, msg,
 		    "certkit trust rebuild");
 		goto out;
 	}
-	built = (int64_t)json_integer_value(json_object_get(man,
-	    "built_at_ns"));
+	built =
+	    (int64_t)json_integer_value(json_object_get(man, "built_at_ns"));
 	cki_fmt_time(built / 1000000000, when);
 	/* Which certificates the outputs lack, and which they should not
 	 * have: the precise form of "older than their inputs". */
@@ -606,16 +643,16 @@ check_outputs(struct audit *a)
 
 		for (size_t j = 0; j < nman && !in; j++)
 			in = strcmp(jstr(json_object_get(
-			    json_array_get(list, j), "sha256")),
-			    s->all[i].fp) == 0;
+			                json_array_get(list, j), "sha256")),
+			         s->all[i].fp) == 0;
 		if (s->all[i].distrusted == NULL && !in)
 			missing++;
 		if (s->all[i].distrusted != NULL && in)
 			extra++;
 	}
 	for (size_t j = 0; j < nman; j++) {
-		const char *fp = json_string_value(json_object_get(
-		    json_array_get(list, j), "sha256"));
+		const char *fp = json_string_value(
+		    json_object_get(json_array_get(list, j), "sha256"));
 		bool found = false;
 
 		for (size_t i = 0; i < s->nall && !found; i++)
@@ -627,21 +664,25 @@ check_outputs(struct audit *a)
 		snprintf(msg, sizeof(msg),
 		    "the outputs were built on %s and their inputs changed "
 		    "since (%s): %zu certificate%s should be added and %zu "
-		    "removed", when, s->system_mtime > built ?
-		    "the system bundle was updated" : "anchors or distrust "
-		    "entries changed", missing, missing == 1 ? "" : "s", extra);
+		    "removed",
+		    when,
+		    s->system_mtime > built ? "the system bundle was updated"
+		                            : "anchors or distrust "
+		                              "entries changed",
+		    missing, missing == 1 ? "" : "s", extra);
 		finding(a, "outputs_stale", "warning", NULL, msg,
 		    "certkit trust rebuild");
 	} else if (lctx != NULL &&
 	    cki_read_file(lctx, t->bundle, &buf, &len) == CK_OK) {
-		EVP_Digest(buf, len, (unsigned char *)path, NULL, EVP_sha256(),
-		    NULL);
+		EVP_Digest(
+		    buf, len, (unsigned char *)path, NULL, EVP_sha256(), NULL);
 		cki_hex((unsigned char *)path, 32, sum);
-		if (strcmp(sum, jstr(json_object_get(man,
-		        "ca_bundle_sha256"))) != 0) {
+		if (strcmp(sum,
+		        jstr(json_object_get(man, "ca_bundle_sha256"))) != 0) {
 			snprintf(msg, sizeof(msg),
 			    "out/ca-bundle.pem was changed after certkit built "
-			    "it on %s (edited by hand?): it no longer matches the "
+			    "it on %s (edited by hand?): it no longer matches "
+			    "the "
 			    "store, and the next change will overwrite it",
 			    when);
 			finding(a, "outputs_stale", "warning", NULL, msg,
@@ -660,8 +701,8 @@ ck_trust_audit(ck_trust *t, const char *const *require, size_t nrequire,
     const char *profile, char **json, int *clean)
 {
 	struct cki_tstate *s = NULL;
-	struct reqlist req = { 0 };
-	struct audit a = { t, NULL, 0, NULL };
+	struct reqlist req = {0};
+	struct audit a = {t, NULL, 0, NULL};
 	json_t *doc = NULL, *reqout;
 	size_t neff = 0, nnotyet = 0, nerr = 0, nwarn = 0;
 	char at[32];
@@ -676,16 +717,20 @@ ck_trust_audit(ck_trust *t, const char *const *require, size_t nrequire,
 		int r = ini_parse(profile, profile_line, &req);
 
 		if (r == -1) {
-			rv = cki_err(t->ctx, CK_E_IO, "%s: cannot read the "
-			    "profile: %s", profile, strerror(errno));
+			rv = cki_err(t->ctx, CK_E_IO,
+			    "%s: cannot read the "
+			    "profile: %s",
+			    profile, strerror(errno));
 			goto err;
 		}
 		if (r == -2)
 			req.oom = true;
 		else if (r > 0) {
 			rv = cki_err(t->ctx, CK_E_FORMAT,
-			    "%s line %d: expected \"[section]\", \"key = value\" "
-			    "or a comment (an INI doctor profile)", profile, r);
+			    "%s line %d: expected \"[section]\", \"key = "
+			    "value\" "
+			    "or a comment (an INI doctor profile)",
+			    profile, r);
 			goto err;
 		}
 	}
@@ -707,7 +752,7 @@ ck_trust_audit(ck_trust *t, const char *const *require, size_t nrequire,
 		if (s->all[i].distrusted == NULL) {
 			neff++;
 			nnotyet += strcmp(cki_x509_validity(s->all[i].x, a.now),
-			    "not_yet_valid") == 0;
+			               "not_yet_valid") == 0;
 		}
 	for (size_t i = 0; i < s->nall; i++) {
 		if (s->all[i].distrusted != NULL)
@@ -719,8 +764,8 @@ ck_trust_audit(ck_trust *t, const char *const *require, size_t nrequire,
 	check_required(&a, &req, reqout);
 	check_outputs(&a);
 	for (size_t i = 0; i < json_array_size(a.findings); i++) {
-		const char *sev = json_string_value(json_object_get(
-		    json_array_get(a.findings, i), "severity"));
+		const char *sev = json_string_value(
+		    json_object_get(json_array_get(a.findings, i), "severity"));
 
 		if (sev != NULL && strcmp(sev, "error") == 0)
 			nerr++;
@@ -729,12 +774,13 @@ ck_trust_audit(ck_trust *t, const char *const *require, size_t nrequire,
 	}
 	*clean = nerr + nwarn == 0;
 	doc = json_pack("{s:s, s:s, s:s, s:b, s:{s:I, s:I, s:I}, s:o, s:o, "
-	    "s:{s:I, s:I}, s:b}", "store", t->dir, "at", at, "system_bundle",
-	    s->system_path, "system_bundle_missing", s->system_missing,
-	    "counts", "effective", (json_int_t)neff, "custom",
-	    (json_int_t)s->nanchors, "distrust_entries", (json_int_t)s->ndist,
-	    "required", reqout, "findings", a.findings, "summary", "errors",
-	    (json_int_t)nerr, "warnings", (json_int_t)nwarn, "clean", *clean);
+	                "s:{s:I, s:I}, s:b}",
+	    "store", t->dir, "at", at, "system_bundle", s->system_path,
+	    "system_bundle_missing", s->system_missing, "counts", "effective",
+	    (json_int_t)neff, "custom", (json_int_t)s->nanchors,
+	    "distrust_entries", (json_int_t)s->ndist, "required", reqout,
+	    "findings", a.findings, "summary", "errors", (json_int_t)nerr,
+	    "warnings", (json_int_t)nwarn, "clean", *clean);
 	a.findings = NULL;
 	rv = cki_trust_json_out(t, doc, json);
 	goto err;

@@ -84,8 +84,7 @@ cki_trust_p12_password(ck_trust *t, char **pw)
 	return CK_OK;
 }
 
-STACK_OF(X509) *
-cki_trust_effective_stack(const struct cki_tstate *s)
+STACK_OF(X509) * cki_trust_effective_stack(const struct cki_tstate *s)
 {
 	STACK_OF(X509) *sk = sk_X509_new_reserve(NULL, (int)s->nall);
 
@@ -93,7 +92,8 @@ cki_trust_effective_stack(const struct cki_tstate *s)
 		return NULL;
 	for (size_t i = 0; i < s->nall; i++)
 		if (s->all[i].distrusted == NULL)
-			sk_X509_push(sk, s->all[i].x); /* reserved: cannot fail */
+			sk_X509_push(
+			    sk, s->all[i].x); /* reserved: cannot fail */
 	return sk;
 }
 
@@ -125,8 +125,8 @@ make_bundle(ck_trust *t, const struct cki_tstate *s, BIO *bio)
 }
 
 static ck_status
-write_fd_all(ck_ctx *ctx, int fd, const char *path, const void *data,
-    size_t len)
+write_fd_all(
+    ck_ctx *ctx, int fd, const char *path, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -142,8 +142,8 @@ write_fd_all(ck_ctx *ctx, int fd, const char *path, const void *data,
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w == -1)
-			return cki_err(ctx, CK_E_IO, "%s: write failed: %s", path,
-			    strerror(errno));
+			return cki_err(ctx, CK_E_IO, "%s: write failed: %s",
+			    path, strerror(errno));
 		p += w;
 		len -= (size_t)w;
 	}
@@ -213,7 +213,7 @@ same_content(const char *path, const char *data, size_t len)
  * written afresh. Written files are fsynced, then the directory.
  */
 static ck_status
-write_hashed_dir(ck_ctx *ctx, STACK_OF(X509) *sk, const char *dir,
+write_hashed_dir(ck_ctx *ctx, STACK_OF(X509) * sk, const char *dir,
     const char *prev, json_t *files, int *nlinked)
 {
 	unsigned long *hashes = NULL;
@@ -235,16 +235,18 @@ write_hashed_dir(ck_ctx *ctx, STACK_OF(X509) *sk, const char *dir,
 		char *data;
 		long len;
 
-		hashes[i] = X509_NAME_hash_ex(X509_get_subject_name(x), NULL,
-		    NULL, &ok);
+		hashes[i] = X509_NAME_hash_ex(
+		    X509_get_subject_name(x), NULL, NULL, &ok);
 		if (!ok) {
 			rv = cki_err(ctx, CK_E_INTERNAL,
-			    "cannot hash a subject name (%s)", cki_ossl_reason());
+			    "cannot hash a subject name (%s)",
+			    cki_ossl_reason());
 			goto err;
 		}
 		for (int j = 0; j < i; j++)
 			seq += hashes[j] == hashes[i];
-		snprintf(path, sizeof(path), "%s/%08lx.%d", dir, hashes[i], seq);
+		snprintf(
+		    path, sizeof(path), "%s/%08lx.%d", dir, hashes[i], seq);
 		(void)BIO_reset(bio);
 		if (!PEM_write_bio_X509(bio, x)) {
 			rv = cki_err(ctx, CK_E_INTERNAL, "cannot encode (%s)",
@@ -256,7 +258,8 @@ write_hashed_dir(ck_ctx *ctx, STACK_OF(X509) *sk, const char *dir,
 		    strrchr(path, '/') + 1);
 		if (prev != NULL && same_content(old, data, (size_t)len) &&
 		    link(old, path) == 0) {
-			/* Durable already: it was fsynced when first written. */
+			/* Durable already: it was fsynced when first written.
+			 */
 			if (nlinked != NULL)
 				(*nlinked)++;
 		} else if ((rv = write_new(ctx, path, data, (size_t)len, 0644,
@@ -264,8 +267,8 @@ write_hashed_dir(ck_ctx *ctx, STACK_OF(X509) *sk, const char *dir,
 			goto err;
 		}
 		if (files != NULL)
-			json_array_append_new(files,
-			    json_string(strrchr(path, '/') + 1));
+			json_array_append_new(
+			    files, json_string(strrchr(path, '/') + 1));
 	}
 	rv = cki_fsync_dir(ctx, dir);
 err:
@@ -312,11 +315,11 @@ empty_p12(ck_trust *t, const char *password, uint8_t **out, size_t *len)
 }
 
 static ck_status
-make_p12(ck_trust *t, STACK_OF(X509) *sk, const char *password,
-    uint8_t **out, size_t *len)
+make_p12(ck_trust *t, STACK_OF(X509) * sk, const char *password, uint8_t **out,
+    size_t *len)
 {
 	ck_bundle *b = ck_bundle_new();
-	ck_write_opts wo = { 0 };
+	ck_write_opts wo = {0};
 	ck_status rv = CK_OK;
 
 	if (b == NULL)
@@ -326,7 +329,7 @@ make_p12(ck_trust *t, STACK_OF(X509) *sk, const char *password,
 		return empty_p12(t, password, out, len);
 	}
 	for (int i = 0; i < sk_X509_num(sk); i++) {
-		ck_cert c = { sk_X509_value(sk, i) };
+		ck_cert c = {sk_X509_value(sk, i)};
 
 		if (ck_bundle_add_cert(b, &c) != CK_OK) {
 			rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
@@ -347,7 +350,7 @@ static void
 test_pause(int step)
 {
 	const char *e = getenv("CERTKIT_TRUST_SLEEP_AFTER");
-	struct timespec ts = { 30, 0 };
+	struct timespec ts = {30, 0};
 
 	if (e == NULL || e[0] - '0' != step || e[1] != '\0')
 		return;
@@ -387,7 +390,8 @@ remove_gen(const char *path)
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
 		if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
@@ -457,8 +461,9 @@ publish(ck_trust *t, const char *gen)
 		return cki_err(t->ctx, CK_E_REFUSED,
 		    "%s: is a %s, not the symbolic link certkit maintains; "
 		    "move it away (mv %s %s.old) and run `certkit trust "
-		    "rebuild`", t->out, S_ISDIR(st.st_mode) ? "directory" :
-		    "file", t->out, t->out);
+		    "rebuild`",
+		    t->out, S_ISDIR(st.st_mode) ? "directory" : "file", t->out,
+		    t->out);
 	snprintf(target, sizeof(target), "generations/%s", gen);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", t->out, (long)getpid());
 	(void)unlink(tmp);
@@ -469,8 +474,8 @@ publish(ck_trust *t, const char *gen)
 		int e = errno ? errno : EIO;
 
 		(void)unlink(tmp);
-		return cki_err(t->ctx, CK_E_IO, "%s: cannot replace: %s", t->out,
-		    strerror(e));
+		return cki_err(t->ctx, CK_E_IO, "%s: cannot replace: %s",
+		    t->out, strerror(e));
 	}
 	return cki_fsync_dir(t->ctx, t->dir);
 }
@@ -598,15 +603,17 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 
 		if (c->distrusted != NULL)
 			continue;
-		json_array_append_new(certs, json_pack("{s:s, s:s?}", "sha256",
-		    c->fp, "alias", c->alias));
+		json_array_append_new(certs,
+		    json_pack(
+		        "{s:s, s:s?}", "sha256", c->fp, "alias", c->alias));
 	}
 	json_object_set_new(manifest, "certificates", certs);
 	if ((mtext = json_dumps(manifest, JSON_INDENT(1))) == NULL)
 		goto nomem;
 	snprintf(path, sizeof(path), "%s/manifest.json", gdir);
 	if ((rv = write_new(t->ctx, path, mtext, strlen(mtext), 0644, true)) !=
-	    CK_OK || (rv = cki_fsync_dir(t->ctx, gdir)) != CK_OK ||
+	        CK_OK ||
+	    (rv = cki_fsync_dir(t->ctx, gdir)) != CK_OK ||
 	    (rv = cki_fsync_dir(t->ctx, t->gens)) != CK_OK)
 		goto err;
 
@@ -616,26 +623,27 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 	test_pause(4);
 	remove_stale(t, high + 1);
 	if (report != NULL) {
-		json_object_set_new(report, "generation", json_integer(
-		    (json_int_t)(high + 1)));
-		json_object_set_new(report, "count",
-		    json_integer(sk_X509_num(sk)));
-		json_object_set_new(report, "system", json_integer(
-		    (json_int_t)nsys));
-		json_object_set_new(report, "custom", json_integer(
-		    (json_int_t)ncustom));
-		json_object_set_new(report, "distrusted_excluded", json_integer(
-		    (json_int_t)ndist));
-		json_object_set_new(report, "system_bundle",
-		    json_string(s->system_path));
+		json_object_set_new(
+		    report, "generation", json_integer((json_int_t)(high + 1)));
+		json_object_set_new(
+		    report, "count", json_integer(sk_X509_num(sk)));
+		json_object_set_new(
+		    report, "system", json_integer((json_int_t)nsys));
+		json_object_set_new(
+		    report, "custom", json_integer((json_int_t)ncustom));
+		json_object_set_new(report, "distrusted_excluded",
+		    json_integer((json_int_t)ndist));
+		json_object_set_new(
+		    report, "system_bundle", json_string(s->system_path));
 		json_object_set_new(report, "system_bundle_missing",
 		    json_boolean(s->system_missing));
-		json_object_set_new(report, "outputs", json_pack(
-		    "{s:s, s:s, s:s}", "bundle", t->bundle, "certs", t->certs,
-		    "p12", t->p12));
-		json_object_set_new(report, "certs_reused", json_integer(nlinked));
-		json_object_set_new(report, "elapsed_ms",
-		    json_real(mono_ms() - t0));
+		json_object_set_new(report, "outputs",
+		    json_pack("{s:s, s:s, s:s}", "bundle", t->bundle, "certs",
+		        t->certs, "p12", t->p12));
+		json_object_set_new(
+		    report, "certs_reused", json_integer(nlinked));
+		json_object_set_new(
+		    report, "elapsed_ms", json_real(mono_ms() - t0));
 	}
 	rv = CK_OK;
 	goto out;
@@ -670,8 +678,8 @@ load_locked(ck_trust *t, struct cki_tstate **s)
 }
 
 ck_status
-ck_trust_export(ck_trust *t, ck_format fmt, const char *path,
-    const char *password)
+ck_trust_export(
+    ck_trust *t, ck_format fmt, const char *path, const char *password)
 {
 	struct cki_tstate *s = NULL;
 	STACK_OF(X509) *sk = NULL;
@@ -685,8 +693,8 @@ ck_trust_export(ck_trust *t, ck_format fmt, const char *path,
 	if (fmt != CK_FMT_PEM && fmt != CK_FMT_P12)
 		return cki_err(t->ctx, CK_E_USAGE,
 		    "the trust store exports as PEM, a PKCS#12 truststore or a "
-		    "hashed directory; not as %s", fmt == CK_FMT_DER ? "DER" :
-		    "PKCS#7");
+		    "hashed directory; not as %s",
+		    fmt == CK_FMT_DER ? "DER" : "PKCS#7");
 	if ((rv = load_locked(t, &s)) != CK_OK)
 		return rv;
 	if ((sk = cki_trust_effective_stack(s)) == NULL) {
@@ -696,7 +704,8 @@ ck_trust_export(ck_trust *t, ck_format fmt, const char *path,
 	if (sk_X509_num(sk) == 0) {
 		rv = cki_err(t->ctx, CK_E_NOTFOUND,
 		    "the effective store is empty (no system bundle at %s and "
-		    "no anchors): nothing to export", s->system_path);
+		    "no anchors): nothing to export",
+		    s->system_path);
 		goto err;
 	}
 	if (fmt == CK_FMT_PEM) {
@@ -709,8 +718,9 @@ ck_trust_export(ck_trust *t, ck_format fmt, const char *path,
 		len = (size_t)BIO_get_mem_data(bio, &data);
 		rv = ck_write_file_atomic(t->ctx, path, data, len, 0644);
 	} else {
-		if ((rv = make_p12(t, sk, password != NULL ? password :
-		         CKI_TRUST_DEFAULT_P12PW, &buf, &len)) != CK_OK)
+		if ((rv = make_p12(t, sk,
+		         password != NULL ? password : CKI_TRUST_DEFAULT_P12PW,
+		         &buf, &len)) != CK_OK)
 			goto err;
 		rv = ck_write_file_atomic(t->ctx, path, buf, len, 0644);
 	}
@@ -742,9 +752,11 @@ ck_trust_export_dir(ck_trust *t, const char *path)
 			return cki_err(t->ctx, CK_E_EXISTS,
 			    "%s: the directory is not empty; export a hashed "
 			    "directory into a new or empty one (certkit never "
-			    "deletes files it did not write)", path);
+			    "deletes files it did not write)",
+			    path);
 	} else if (errno != ENOENT) {
-		return cki_err(t->ctx, CK_E_IO, "%s: %s", path, strerror(errno));
+		return cki_err(
+		    t->ctx, CK_E_IO, "%s: %s", path, strerror(errno));
 	}
 	if ((rv = load_locked(t, &s)) != CK_OK)
 		return rv;

@@ -20,18 +20,18 @@
 
 struct ck_trust {
 	ck_ctx *ctx;
-	char *dir;        /* HOME/trust */
-	char *anchors;    /* HOME/trust/anchors */
-	char *distrust;   /* HOME/trust/distrust */
-	char *gens;       /* HOME/trust/generations */
-	char *out;        /* HOME/trust/out (a symlink to a generation) */
-	char *bundle;     /* HOME/trust/out/ca-bundle.pem */
-	char *certs;      /* HOME/trust/out/certs */
-	char *p12;        /* HOME/trust/out/truststore.p12 */
-	char *pwfile;     /* HOME/trust/truststore.password */
-	char *system;     /* explicit system bundle, or NULL */
+	char *dir;      /* HOME/trust */
+	char *anchors;  /* HOME/trust/anchors */
+	char *distrust; /* HOME/trust/distrust */
+	char *gens;     /* HOME/trust/generations */
+	char *out;      /* HOME/trust/out (a symlink to a generation) */
+	char *bundle;   /* HOME/trust/out/ca-bundle.pem */
+	char *certs;    /* HOME/trust/out/certs */
+	char *p12;      /* HOME/trust/out/truststore.p12 */
+	char *pwfile;   /* HOME/trust/truststore.password */
+	char *system;   /* explicit system bundle, or NULL */
 	int lock_timeout_ms;
-	int lock_fd;      /* -1 when not held */
+	int lock_fd; /* -1 when not held */
 };
 
 /* One custom anchor: anchors/ALIAS.pem. */
@@ -49,9 +49,9 @@ struct cki_distrust {
 	enum cki_pin kind;
 	char hex[65];
 	char *path;
-	char *reason;   /* may be NULL */
-	char *date;     /* may be NULL */
-	char *subject;  /* may be NULL: the subject when it was distrusted */
+	char *reason;  /* may be NULL */
+	char *date;    /* may be NULL */
+	char *subject; /* may be NULL: the subject when it was distrusted */
 };
 
 /* Sources of an effective certificate (a bit set). */
@@ -60,28 +60,29 @@ struct cki_distrust {
 
 /* One certificate of a layer, with what the layers say about it. */
 struct cki_tcert {
-	X509 *x;                     /* borrowed from the state */
+	X509 *x; /* borrowed from the state */
 	char fp[65], spki[65];
 	unsigned int src;
-	const char *alias;           /* custom anchors only */
+	const char *alias;                     /* custom anchors only */
 	const struct cki_distrust *distrusted; /* NULL unless distrusted */
 };
 
 /* Everything the inputs say, read once under the lock. */
 struct cki_tstate {
 	char *system_path;
-	bool system_missing;         /* default path absent: no system layer */
-	int64_t system_mtime;        /* ns since the epoch, 0 if missing */
-	STACK_OF(X509) *system;
+	bool system_missing;  /* default path absent: no system layer */
+	int64_t system_mtime; /* ns since the epoch, 0 if missing */
+	STACK_OF(X509) * system;
 	struct cki_anchor *anchors;
 	size_t nanchors;
 	struct cki_distrust *dist;
 	size_t ndist;
 	/* every distinct certificate of system + custom, in output order
-	 * (system file order, then anchors by alias), distrusted ones included */
+	 * (system file order, then anchors by alias), distrusted ones included
+	 */
 	struct cki_tcert *all;
 	size_t nall;
-	int64_t inputs_mtime;        /* newest input change, ns */
+	int64_t inputs_mtime; /* newest input change, ns */
 };
 
 /* ---- trust.c ------------------------------------------------------------ */
@@ -97,8 +98,8 @@ char *cki_x509_label(X509 *x);
 /* Normalises a fingerprint ("AB:CD..", "sha256:..", "SHA256 Fingerprint=")
  * into 64 lower-case hex. Returns false if it is not one. *kind is set from
  * an "spki:" prefix, else CKI_PIN_CERT. */
-bool cki_fp_parse(const char *in, char out[65], enum cki_pin *kind,
-    bool *explicit_kind);
+bool cki_fp_parse(
+    const char *in, char out[65], enum cki_pin *kind, bool *explicit_kind);
 /* JSON object describing a certificate at time `now`. */
 json_t *cki_trust_cert_json(const struct cki_tcert *c, int64_t now);
 /* "valid", "expired" or "not_yet_valid" at `now`. */
@@ -113,10 +114,10 @@ int64_t cki_mtime_ns(const char *path);
 /* ---- trust_build.c ------------------------------------------------------ */
 /* Builds the outputs from s (the lock must be held). `report` gets a
  * "rebuild" object when not NULL. */
-ck_status cki_trust_build(ck_trust *t, const struct cki_tstate *s,
-    json_t *report);
+ck_status cki_trust_build(
+    ck_trust *t, const struct cki_tstate *s, json_t *report);
 /* The effective certificates of s (not distrusted), in output order. */
-STACK_OF(X509) *cki_trust_effective_stack(const struct cki_tstate *s);
+STACK_OF(X509) * cki_trust_effective_stack(const struct cki_tstate *s);
 /* Reads the truststore password (default "changeit"). Caller wipes. */
 ck_status cki_trust_p12_password(ck_trust *t, char **pw);
 

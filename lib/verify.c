@@ -75,100 +75,100 @@ static const struct {
 	int err;
 	const char *code;
 } err_map[] = {
-	{ X509_V_ERR_UNSPECIFIED, CODE_INTERNAL },
-	{ X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, CODE_ISSUER },
-	{ X509_V_ERR_UNABLE_TO_GET_CRL, "crl_missing" },
-	{ X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE, "invalid_signature" },
-	{ X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE, "crl_invalid" },
-	{ X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, "malformed" },
-	{ X509_V_ERR_CERT_SIGNATURE_FAILURE, "invalid_signature" },
-	{ X509_V_ERR_CRL_SIGNATURE_FAILURE, "crl_invalid" },
-	{ X509_V_ERR_CERT_NOT_YET_VALID, "cert_not_yet_valid" },
-	{ X509_V_ERR_CERT_HAS_EXPIRED, "cert_expired" },
-	{ X509_V_ERR_CRL_NOT_YET_VALID, "crl_not_yet_valid" },
-	{ X509_V_ERR_CRL_HAS_EXPIRED, "crl_expired" },
-	{ X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD, "malformed" },
-	{ X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD, "malformed" },
-	{ X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD, "crl_invalid" },
-	{ X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD, "crl_invalid" },
-	{ X509_V_ERR_OUT_OF_MEM, CODE_INTERNAL },
-	{ X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "self_signed_leaf" },
-	{ X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "untrusted_root" },
-	{ X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, CODE_ISSUER },
-	{ X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, CODE_ISSUER },
-	{ X509_V_ERR_CERT_CHAIN_TOO_LONG, "chain_too_long" },
-	{ X509_V_ERR_CERT_REVOKED, "revoked" },
-	{ X509_V_ERR_NO_ISSUER_PUBLIC_KEY, "malformed" },
-	{ X509_V_ERR_PATH_LENGTH_EXCEEDED, "path_length" },
-	{ X509_V_ERR_INVALID_PURPOSE, "bad_usage" },
-	{ X509_V_ERR_CERT_UNTRUSTED, "untrusted_root" },
-	{ X509_V_ERR_CERT_REJECTED, "untrusted_root" },
-	{ X509_V_ERR_SUBJECT_ISSUER_MISMATCH, CODE_ISSUER },
-	{ X509_V_ERR_AKID_SKID_MISMATCH, CODE_ISSUER },
-	{ X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH, CODE_ISSUER },
-	{ X509_V_ERR_KEYUSAGE_NO_CERTSIGN, "invalid_ca" },
-	{ X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER, "crl_invalid" },
-	{ X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, "malformed" },
-	{ X509_V_ERR_KEYUSAGE_NO_CRL_SIGN, "crl_invalid" },
-	{ X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION, "crl_invalid" },
-	{ X509_V_ERR_INVALID_NON_CA, "malformed" },
-	{ X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED, "path_length" },
-	{ X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE, "bad_usage" },
-	{ X509_V_ERR_PROXY_CERTIFICATES_NOT_ALLOWED, "bad_usage" },
-	{ X509_V_ERR_INVALID_EXTENSION, "malformed" },
-	{ X509_V_ERR_INVALID_POLICY_EXTENSION, "malformed" },
-	{ X509_V_ERR_NO_EXPLICIT_POLICY, "bad_usage" },
-	{ X509_V_ERR_DIFFERENT_CRL_SCOPE, "crl_missing" },
-	{ X509_V_ERR_UNSUPPORTED_EXTENSION_FEATURE, "malformed" },
-	{ X509_V_ERR_UNNESTED_RESOURCE, "malformed" },
-	{ X509_V_ERR_PERMITTED_VIOLATION, "name_constraints" },
-	{ X509_V_ERR_EXCLUDED_VIOLATION, "name_constraints" },
-	{ X509_V_ERR_SUBTREE_MINMAX, "name_constraints" },
-	{ X509_V_ERR_APPLICATION_VERIFICATION, "malformed" },
-	{ X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE, "name_constraints" },
-	{ X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX, "name_constraints" },
-	{ X509_V_ERR_UNSUPPORTED_NAME_SYNTAX, "name_constraints" },
-	{ X509_V_ERR_CRL_PATH_VALIDATION_ERROR, "crl_invalid" },
-	{ X509_V_ERR_PATH_LOOP, "malformed" },
-	{ X509_V_ERR_SUITE_B_INVALID_VERSION, "malformed" },
-	{ X509_V_ERR_SUITE_B_INVALID_ALGORITHM, "weak_key" },
-	{ X509_V_ERR_SUITE_B_INVALID_CURVE, "weak_key" },
-	{ X509_V_ERR_SUITE_B_INVALID_SIGNATURE_ALGORITHM, "weak_signature" },
-	{ X509_V_ERR_SUITE_B_LOS_NOT_ALLOWED, "weak_key" },
-	{ X509_V_ERR_SUITE_B_CANNOT_SIGN_P_384_WITH_P_256, "weak_signature" },
-	{ X509_V_ERR_HOSTNAME_MISMATCH, "hostname_mismatch" },
-	{ X509_V_ERR_EMAIL_MISMATCH, "hostname_mismatch" },
-	{ X509_V_ERR_IP_ADDRESS_MISMATCH, "hostname_mismatch" },
-	{ X509_V_ERR_DANE_NO_MATCH, "untrusted_root" },
-	{ X509_V_ERR_EE_KEY_TOO_SMALL, "weak_key" },
-	{ X509_V_ERR_CA_KEY_TOO_SMALL, "weak_key" },
-	{ X509_V_ERR_CA_MD_TOO_WEAK, "weak_signature" },
-	{ X509_V_ERR_INVALID_CALL, CODE_INTERNAL },
-	{ X509_V_ERR_STORE_LOOKUP, CODE_INTERNAL },
-	{ X509_V_ERR_NO_VALID_SCTS, "malformed" },
-	{ X509_V_ERR_PROXY_SUBJECT_NAME_VIOLATION, "malformed" },
-	{ X509_V_ERR_OCSP_VERIFY_NEEDED, "revoked" },
-	{ X509_V_ERR_OCSP_VERIFY_FAILED, "revoked" },
-	{ X509_V_ERR_OCSP_CERT_UNKNOWN, "revoked" },
-	{ X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM, "invalid_signature" },
-	{ X509_V_ERR_SIGNATURE_ALGORITHM_MISMATCH, "invalid_signature" },
-	{ X509_V_ERR_SIGNATURE_ALGORITHM_INCONSISTENCY, "malformed" },
-	{ X509_V_ERR_INVALID_CA, "invalid_ca" },
-	{ X509_V_ERR_PATHLEN_INVALID_FOR_NON_CA, "malformed" },
-	{ X509_V_ERR_PATHLEN_WITHOUT_KU_KEY_CERT_SIGN, "malformed" },
-	{ X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA, "malformed" },
-	{ X509_V_ERR_ISSUER_NAME_EMPTY, "malformed" },
-	{ X509_V_ERR_SUBJECT_NAME_EMPTY, "malformed" },
-	{ X509_V_ERR_MISSING_AUTHORITY_KEY_IDENTIFIER, "malformed" },
-	{ X509_V_ERR_MISSING_SUBJECT_KEY_IDENTIFIER, "malformed" },
-	{ X509_V_ERR_EMPTY_SUBJECT_ALT_NAME, "malformed" },
-	{ X509_V_ERR_EMPTY_SUBJECT_SAN_NOT_CRITICAL, "malformed" },
-	{ X509_V_ERR_CA_BCONS_NOT_CRITICAL, "malformed" },
-	{ X509_V_ERR_AUTHORITY_KEY_IDENTIFIER_CRITICAL, "malformed" },
-	{ X509_V_ERR_SUBJECT_KEY_IDENTIFIER_CRITICAL, "malformed" },
-	{ X509_V_ERR_CA_CERT_MISSING_KEY_USAGE, "malformed" },
-	{ X509_V_ERR_EXTENSIONS_REQUIRE_VERSION_3, "malformed" },
-	{ X509_V_ERR_EC_KEY_EXPLICIT_PARAMS, "malformed" },
+    {X509_V_ERR_UNSPECIFIED, CODE_INTERNAL},
+    {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, CODE_ISSUER},
+    {X509_V_ERR_UNABLE_TO_GET_CRL, "crl_missing"},
+    {X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE, "invalid_signature"},
+    {X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE, "crl_invalid"},
+    {X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, "malformed"},
+    {X509_V_ERR_CERT_SIGNATURE_FAILURE, "invalid_signature"},
+    {X509_V_ERR_CRL_SIGNATURE_FAILURE, "crl_invalid"},
+    {X509_V_ERR_CERT_NOT_YET_VALID, "cert_not_yet_valid"},
+    {X509_V_ERR_CERT_HAS_EXPIRED, "cert_expired"},
+    {X509_V_ERR_CRL_NOT_YET_VALID, "crl_not_yet_valid"},
+    {X509_V_ERR_CRL_HAS_EXPIRED, "crl_expired"},
+    {X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD, "malformed"},
+    {X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD, "malformed"},
+    {X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD, "crl_invalid"},
+    {X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD, "crl_invalid"},
+    {X509_V_ERR_OUT_OF_MEM, CODE_INTERNAL},
+    {X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "self_signed_leaf"},
+    {X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "untrusted_root"},
+    {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, CODE_ISSUER},
+    {X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, CODE_ISSUER},
+    {X509_V_ERR_CERT_CHAIN_TOO_LONG, "chain_too_long"},
+    {X509_V_ERR_CERT_REVOKED, "revoked"},
+    {X509_V_ERR_NO_ISSUER_PUBLIC_KEY, "malformed"},
+    {X509_V_ERR_PATH_LENGTH_EXCEEDED, "path_length"},
+    {X509_V_ERR_INVALID_PURPOSE, "bad_usage"},
+    {X509_V_ERR_CERT_UNTRUSTED, "untrusted_root"},
+    {X509_V_ERR_CERT_REJECTED, "untrusted_root"},
+    {X509_V_ERR_SUBJECT_ISSUER_MISMATCH, CODE_ISSUER},
+    {X509_V_ERR_AKID_SKID_MISMATCH, CODE_ISSUER},
+    {X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH, CODE_ISSUER},
+    {X509_V_ERR_KEYUSAGE_NO_CERTSIGN, "invalid_ca"},
+    {X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER, "crl_invalid"},
+    {X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, "malformed"},
+    {X509_V_ERR_KEYUSAGE_NO_CRL_SIGN, "crl_invalid"},
+    {X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION, "crl_invalid"},
+    {X509_V_ERR_INVALID_NON_CA, "malformed"},
+    {X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED, "path_length"},
+    {X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE, "bad_usage"},
+    {X509_V_ERR_PROXY_CERTIFICATES_NOT_ALLOWED, "bad_usage"},
+    {X509_V_ERR_INVALID_EXTENSION, "malformed"},
+    {X509_V_ERR_INVALID_POLICY_EXTENSION, "malformed"},
+    {X509_V_ERR_NO_EXPLICIT_POLICY, "bad_usage"},
+    {X509_V_ERR_DIFFERENT_CRL_SCOPE, "crl_missing"},
+    {X509_V_ERR_UNSUPPORTED_EXTENSION_FEATURE, "malformed"},
+    {X509_V_ERR_UNNESTED_RESOURCE, "malformed"},
+    {X509_V_ERR_PERMITTED_VIOLATION, "name_constraints"},
+    {X509_V_ERR_EXCLUDED_VIOLATION, "name_constraints"},
+    {X509_V_ERR_SUBTREE_MINMAX, "name_constraints"},
+    {X509_V_ERR_APPLICATION_VERIFICATION, "malformed"},
+    {X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE, "name_constraints"},
+    {X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX, "name_constraints"},
+    {X509_V_ERR_UNSUPPORTED_NAME_SYNTAX, "name_constraints"},
+    {X509_V_ERR_CRL_PATH_VALIDATION_ERROR, "crl_invalid"},
+    {X509_V_ERR_PATH_LOOP, "malformed"},
+    {X509_V_ERR_SUITE_B_INVALID_VERSION, "malformed"},
+    {X509_V_ERR_SUITE_B_INVALID_ALGORITHM, "weak_key"},
+    {X509_V_ERR_SUITE_B_INVALID_CURVE, "weak_key"},
+    {X509_V_ERR_SUITE_B_INVALID_SIGNATURE_ALGORITHM, "weak_signature"},
+    {X509_V_ERR_SUITE_B_LOS_NOT_ALLOWED, "weak_key"},
+    {X509_V_ERR_SUITE_B_CANNOT_SIGN_P_384_WITH_P_256, "weak_signature"},
+    {X509_V_ERR_HOSTNAME_MISMATCH, "hostname_mismatch"},
+    {X509_V_ERR_EMAIL_MISMATCH, "hostname_mismatch"},
+    {X509_V_ERR_IP_ADDRESS_MISMATCH, "hostname_mismatch"},
+    {X509_V_ERR_DANE_NO_MATCH, "untrusted_root"},
+    {X509_V_ERR_EE_KEY_TOO_SMALL, "weak_key"},
+    {X509_V_ERR_CA_KEY_TOO_SMALL, "weak_key"},
+    {X509_V_ERR_CA_MD_TOO_WEAK, "weak_signature"},
+    {X509_V_ERR_INVALID_CALL, CODE_INTERNAL},
+    {X509_V_ERR_STORE_LOOKUP, CODE_INTERNAL},
+    {X509_V_ERR_NO_VALID_SCTS, "malformed"},
+    {X509_V_ERR_PROXY_SUBJECT_NAME_VIOLATION, "malformed"},
+    {X509_V_ERR_OCSP_VERIFY_NEEDED, "revoked"},
+    {X509_V_ERR_OCSP_VERIFY_FAILED, "revoked"},
+    {X509_V_ERR_OCSP_CERT_UNKNOWN, "revoked"},
+    {X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM, "invalid_signature"},
+    {X509_V_ERR_SIGNATURE_ALGORITHM_MISMATCH, "invalid_signature"},
+    {X509_V_ERR_SIGNATURE_ALGORITHM_INCONSISTENCY, "malformed"},
+    {X509_V_ERR_INVALID_CA, "invalid_ca"},
+    {X509_V_ERR_PATHLEN_INVALID_FOR_NON_CA, "malformed"},
+    {X509_V_ERR_PATHLEN_WITHOUT_KU_KEY_CERT_SIGN, "malformed"},
+    {X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA, "malformed"},
+    {X509_V_ERR_ISSUER_NAME_EMPTY, "malformed"},
+    {X509_V_ERR_SUBJECT_NAME_EMPTY, "malformed"},
+    {X509_V_ERR_MISSING_AUTHORITY_KEY_IDENTIFIER, "malformed"},
+    {X509_V_ERR_MISSING_SUBJECT_KEY_IDENTIFIER, "malformed"},
+    {X509_V_ERR_EMPTY_SUBJECT_ALT_NAME, "malformed"},
+    {X509_V_ERR_EMPTY_SUBJECT_SAN_NOT_CRITICAL, "malformed"},
+    {X509_V_ERR_CA_BCONS_NOT_CRITICAL, "malformed"},
+    {X509_V_ERR_AUTHORITY_KEY_IDENTIFIER_CRITICAL, "malformed"},
+    {X509_V_ERR_SUBJECT_KEY_IDENTIFIER_CRITICAL, "malformed"},
+    {X509_V_ERR_CA_CERT_MISSING_KEY_USAGE, "malformed"},
+    {X509_V_ERR_EXTENSIONS_REQUIRE_VERSION_3, "malformed"},
+    {X509_V_ERR_EC_KEY_EXPLICIT_PARAMS, "malformed"},
 };
 
 static const char *
@@ -199,8 +199,8 @@ struct sb {
 	size_t n;
 };
 
-static void
-sb_add(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(struct sb *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 sb_add(struct sb *b, const char *fmt, ...)
@@ -254,7 +254,7 @@ issuer_of(const X509 *x)
 static void
 cert_sha256(X509 *x, char out[65])
 {
-	ck_cert c = { x };
+	ck_cert c = {x};
 
 	out[0] = '\0';
 	if (x != NULL)
@@ -264,7 +264,7 @@ cert_sha256(X509 *x, char out[65])
 static void
 cert_spki_sha256(X509 *x, char out[65])
 {
-	ck_cert c = { x };
+	ck_cert c = {x};
 
 	out[0] = '\0';
 	if (x != NULL)
@@ -297,15 +297,18 @@ sb_general_name(struct sb *b, const GENERAL_NAME *gn)
 	case GEN_EMAIL:
 	case GEN_URI:
 		s = gn->d.ia5;
-		sb_add(b, "%s:", gn->type == GEN_DNS ? "DNS" :
-		    gn->type == GEN_EMAIL ? "email" : "URI");
-		sb_safe(b, ASN1_STRING_get0_data(s),
-		    (size_t)ASN1_STRING_length(s));
+		sb_add(b, "%s:",
+		    gn->type == GEN_DNS         ? "DNS"
+		        : gn->type == GEN_EMAIL ? "email"
+		                                : "URI");
+		sb_safe(
+		    b, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
 		break;
 	case GEN_IPADD:
 		s = gn->d.ip;
 		if (ASN1_STRING_length(s) == 4 || ASN1_STRING_length(s) == 16) {
-			inet_ntop(ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
+			inet_ntop(
+			    ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
 			    ASN1_STRING_get0_data(s), ip, sizeof(ip));
 			sb_add(b, "IP:%s", ip);
 		} else if (ASN1_STRING_length(s) == 8 ||
@@ -326,9 +329,7 @@ sb_general_name(struct sb *b, const GENERAL_NAME *gn)
 		sb_add(b, "DirName:%s", dn != NULL ? dn : "?");
 		free(dn);
 		break;
-	default:
-		sb_add(b, "(a name of type %d)", gn->type);
-		break;
+	default: sb_add(b, "(a name of type %d)", gn->type); break;
 	}
 }
 
@@ -337,13 +338,13 @@ sb_general_name(struct sb *b, const GENERAL_NAME *gn)
 static json_t *
 san_list(X509 *x, struct sb *b)
 {
-	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-	    NULL);
+	GENERAL_NAMES *gens =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	json_t *arr = json_array();
 	int n = sk_GENERAL_NAME_num(gens);
 
 	for (int i = 0; arr != NULL && i < n; i++) {
-		struct sb one = { .n = 0 };
+		struct sb one = {.n = 0};
 
 		sb_general_name(&one, sk_GENERAL_NAME_value(gens, i));
 		json_array_append_new(arr, json_string(one.s));
@@ -354,7 +355,7 @@ san_list(X509 *x, struct sb *b)
 		sb_add(b, " and %d more", n - MAX_NAMES_LISTED);
 	if (n <= 0) {
 		char *cn = NULL;
-		ck_cert c = { x };
+		ck_cert c = {x};
 
 		cn = ck_cert_common_name(&c);
 		if (cn != NULL) {
@@ -375,14 +376,14 @@ san_list(X509 *x, struct sb *b)
 static json_t *
 aia_uris(X509 *x, int method, struct sb *first)
 {
-	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(x, NID_info_access,
-	    NULL, NULL);
+	AUTHORITY_INFO_ACCESS *aia =
+	    X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
 	json_t *arr = json_array();
 
 	for (int i = 0; arr != NULL && i < sk_ACCESS_DESCRIPTION_num(aia);
-	    i++) {
+	     i++) {
 		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
-		struct sb one = { .n = 0 };
+		struct sb one = {.n = 0};
 
 		if (OBJ_obj2nid(ad->method) != method ||
 		    ad->location->type != GEN_URI)
@@ -401,16 +402,17 @@ aia_uris(X509 *x, int method, struct sb *first)
 static void
 cdp_uri(X509 *x, struct sb *out)
 {
-	STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(x,
-	    NID_crl_distribution_points, NULL, NULL);
+	STACK_OF(DIST_POINT) *dps =
+	    X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
 
 	for (int i = 0; out->n == 0 && i < sk_DIST_POINT_num(dps); i++) {
 		DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
 
 		if (dp->distpoint == NULL || dp->distpoint->type != 0)
 			continue;
-		for (int j = 0; j < sk_GENERAL_NAME_num(
-		    dp->distpoint->name.fullname); j++) {
+		for (int j = 0;
+		     j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname);
+		     j++) {
 			GENERAL_NAME *gn = sk_GENERAL_NAME_value(
 			    dp->distpoint->name.fullname, j);
 
@@ -428,8 +430,8 @@ cdp_uri(X509 *x, struct sb *out)
 static void
 eku_text(X509 *x, struct sb *b)
 {
-	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL,
-	    NULL);
+	EXTENDED_KEY_USAGE *eku =
+	    X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
 	char oid[80];
 
 	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
@@ -469,8 +471,8 @@ crl_reason_name(long r)
 struct rec {
 	int err;
 	int depth;
-	X509 *cert;     /* up-referenced */
-	X509_CRL *crl;  /* the CRL being checked, up-referenced, or NULL */
+	X509 *cert;    /* up-referenced */
+	X509_CRL *crl; /* the CRL being checked, up-referenced, or NULL */
 };
 
 struct recorder {
@@ -531,8 +533,7 @@ about_current_crl(int err)
 	case X509_V_ERR_CERT_REVOKED:
 	case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
 	case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
-	case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
-		return true;
+	case X509_V_ERR_CRL_PATH_VALIDATION_ERROR: return true;
 	}
 	return false;
 }
@@ -547,8 +548,9 @@ record_from(X509_STORE_CTX *xsc)
 
 	if (cert == NULL)
 		cert = sk_X509_value(X509_STORE_CTX_get0_chain(xsc), depth);
-	record(rc, err, depth, cert, about_current_crl(err) ?
-	    X509_STORE_CTX_get0_current_crl(xsc) : NULL);
+	record(rc, err, depth, cert,
+	    about_current_crl(err) ? X509_STORE_CTX_get0_current_crl(xsc)
+	                           : NULL);
 }
 
 /* Pass 1. Returns OpenSSL's decision unchanged: the verdict. */
@@ -610,10 +612,10 @@ check_params(ck_ctx *ctx, const struct cki_verify_params *p)
 		return cki_err(ctx, CK_E_USAGE,
 		    "the name to check is empty: give a host name, an IP "
 		    "address or an email address");
-	if (p->purpose != CK_PURPOSE_SERVER && p->purpose != CK_PURPOSE_CLIENT &&
-	    p->purpose != CK_PURPOSE_ANY)
-		return cki_err(ctx, CK_E_USAGE, "unknown purpose %d",
-		    (int)p->purpose);
+	if (p->purpose != CK_PURPOSE_SERVER &&
+	    p->purpose != CK_PURPOSE_CLIENT && p->purpose != CK_PURPOSE_ANY)
+		return cki_err(
+		    ctx, CK_E_USAGE, "unknown purpose %d", (int)p->purpose);
 	return CK_OK;
 }
 
@@ -624,7 +626,7 @@ check_params(ck_ctx *ctx, const struct cki_verify_params *p)
  */
 static ck_status
 setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
-    STACK_OF(X509) *untrusted, const struct cki_verify_params *p, time_t t,
+    STACK_OF(X509) * untrusted, const struct cki_verify_params *p, time_t t,
     X509_STORE_CTX_verify_cb cb, struct recorder *rc)
 {
 	X509_STORE_CTX *xsc;
@@ -666,8 +668,8 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 		/* RFC 5280 6.3: every certificate of the path, not just the
 		 * leaf. */
 		X509_STORE_CTX_set0_crls(xsc, p->crls);
-		if (!X509_VERIFY_PARAM_set_flags(vp,
-		        X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+		if (!X509_VERIFY_PARAM_set_flags(
+		        vp, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
 			goto ossl;
 	}
 	X509_VERIFY_PARAM_set_depth(vp, p->max_depth >= 0 ? p->max_depth : 100);
@@ -679,9 +681,10 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 	if (p->host != NULL) {
 		/* RFC 6125 6.4.3: a wildcard matches one whole left-most label
 		 * only, never "w*.example.com". */
-		X509_VERIFY_PARAM_set_hostflags(vp,
-		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (!X509_VERIFY_PARAM_set1_host(vp, p->host, strlen(p->host))) {
+		X509_VERIFY_PARAM_set_hostflags(
+		    vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (!X509_VERIFY_PARAM_set1_host(
+		        vp, p->host, strlen(p->host))) {
 			st = cki_err(ctx, CK_E_USAGE,
 			    "'%s' cannot be used as a host name to check",
 			    p->host);
@@ -691,7 +694,8 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 	if (p->ip != NULL && !X509_VERIFY_PARAM_set1_ip_asc(vp, p->ip)) {
 		st = cki_err(ctx, CK_E_USAGE,
 		    "'%s' is not an IP address: expected IPv4 like 192.0.2.10 "
-		    "or IPv6 like 2001:db8::10", p->ip);
+		    "or IPv6 like 2001:db8::10",
+		    p->ip);
 		goto err;
 	}
 	if (p->email != NULL &&
@@ -703,14 +707,16 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 	}
 	if (p->purpose != CK_PURPOSE_ANY &&
 	    !X509_STORE_CTX_set_purpose(xsc,
-	        p->purpose == CK_PURPOSE_SERVER ? X509_PURPOSE_SSL_SERVER :
-	        X509_PURPOSE_SSL_CLIENT))
+	        p->purpose == CK_PURPOSE_SERVER ? X509_PURPOSE_SSL_SERVER
+	                                        : X509_PURPOSE_SSL_CLIENT))
 		goto ossl;
 	*out = xsc;
 	return CK_OK;
 ossl:
-	st = cki_err(ctx, CK_E_INTERNAL, "cannot set a verification "
-	    "parameter: %s", cki_ossl_reason());
+	st = cki_err(ctx, CK_E_INTERNAL,
+	    "cannot set a verification "
+	    "parameter: %s",
+	    cki_ossl_reason());
 err:
 	X509_STORE_CTX_free(xsc);
 	return st;
@@ -722,9 +728,9 @@ struct explain {
 	ck_ctx *ctx;
 	const struct cki_verify_params *p;
 	time_t t;
-	X509_STORE_CTX *xsc;       /* pass 2's context: its chain and store */
-	STACK_OF(X509) *untrusted;
-	const char *anchors;       /* "the trust anchors", ... */
+	X509_STORE_CTX *xsc; /* pass 2's context: its chain and store */
+	STACK_OF(X509) * untrusted;
+	const char *anchors; /* "the trust anchors", ... */
 };
 
 static int
@@ -771,7 +777,7 @@ static int
 issuer_candidates(struct explain *e, X509 *c, struct sb *why)
 {
 	const X509_NAME *in = X509_get_issuer_name(c);
-	STACK_OF(X509) *found;
+	STACK_OF(X509) * found;
 	int reason = X509_V_OK;
 
 	found = X509_STORE_CTX_get1_certs(e->xsc, in);
@@ -793,22 +799,28 @@ issuer_candidates(struct explain *e, X509 *c, struct sb *why)
 			EVP_PKEY *pk = X509_get0_pubkey(cand);
 
 			if (pk != NULL && X509_verify(c, pk) == 1)
-				continue; /* it is the issuer: not the problem */
+				continue; /* it is the issuer: not the problem
+				           */
 			r = X509_V_ERR_CERT_SIGNATURE_FAILURE;
 		}
 		cert_sha256(cand, fp);
-		sb_add(why, " A certificate with that name is present "
-		    "(SHA-256 %.16s...) but cannot be its issuer: %s.", fp,
-		    r == X509_V_ERR_AKID_SKID_MISMATCH ?
-		    "its key identifier differs from the one this certificate "
-		    "names, so it is another key (an older or newer version of "
-		    "that CA)" :
-		    r == X509_V_ERR_KEYUSAGE_NO_CERTSIGN ?
-		    "its keyUsage does not allow signing certificates "
-		    "(keyCertSign)" :
-		    r == X509_V_ERR_CERT_SIGNATURE_FAILURE ?
-		    "this certificate's signature does not verify with its key" :
-		    X509_verify_cert_error_string(r));
+		sb_add(why,
+		    " A certificate with that name is present "
+		    "(SHA-256 %.16s...) but cannot be its issuer: %s.",
+		    fp,
+		    r == X509_V_ERR_AKID_SKID_MISMATCH
+		        ? "its key identifier differs from the one this "
+		          "certificate "
+		          "names, so it is another key (an older or newer "
+		          "version of "
+		          "that CA)"
+		        : r == X509_V_ERR_KEYUSAGE_NO_CERTSIGN
+		        ? "its keyUsage does not allow signing certificates "
+		          "(keyCertSign)"
+		        : r == X509_V_ERR_CERT_SIGNATURE_FAILURE
+		        ? "this certificate's signature does not verify with "
+		          "its key"
+		        : X509_verify_cert_error_string(r));
 		if (reason == X509_V_OK || r == X509_V_ERR_KEYUSAGE_NO_CERTSIGN)
 			reason = r;
 		break; /* one is enough to explain */
@@ -836,10 +848,10 @@ issuer_candidates(struct explain *e, X509 *c, struct sb *why)
  *    NVR's own), which is not among the anchors: untrusted_root.
  */
 static const char *
-classify_missing_issuer(struct explain *e, X509 *c, struct sb *msg,
-    struct sb *fix, json_t *f)
+classify_missing_issuer(
+    struct explain *e, X509 *c, struct sb *msg, struct sb *fix, json_t *f)
 {
-	struct sb url = { .n = 0 };
+	struct sb url = {.n = 0};
 	char *sub = subject_of(c), *iss = issuer_of(c);
 	json_t *urls = aia_uris(c, NID_ad_ca_issuers, &url);
 	int reason = issuer_candidates(e, c, msg);
@@ -857,41 +869,56 @@ classify_missing_issuer(struct explain *e, X509 *c, struct sb *msg,
 
 	/* Put the candidate sentence (already in msg) after the main one. */
 	{
-		struct sb lead = { .n = 0 };
+		struct sb lead = {.n = 0};
 
 		if (strcmp(code, "incomplete_chain") == 0)
-			sb_add(&lead, "The issuer of this certificate, '%s', was "
+			sb_add(&lead,
+			    "The issuer of this certificate, '%s', was "
 			    "not found: it is neither among the intermediate "
-			    "certificates given nor among %s.", iss, e->anchors);
+			    "certificates given nor among %s.",
+			    iss, e->anchors);
 		else if (strcmp(code, "invalid_ca") == 0)
-			sb_add(&lead, "The certificate that should have issued "
-			    "this one, '%s', is not allowed to act as a CA.", iss);
+			sb_add(&lead,
+			    "The certificate that should have issued "
+			    "this one, '%s', is not allowed to act as a CA.",
+			    iss);
 		else
-			sb_add(&lead, "The chain stops at '%s': its issuer "
+			sb_add(&lead,
+			    "The chain stops at '%s': its issuer "
 			    "'%s' is neither among %s nor among the "
-			    "intermediate certificates given.", sub, iss,
-			    e->anchors);
+			    "intermediate certificates given.",
+			    sub, iss, e->anchors);
 		if (url.n > 0)
-			sb_add(&lead, " This certificate says its issuer can be "
-			    "downloaded from %s.", url.s);
+			sb_add(&lead,
+			    " This certificate says its issuer can be "
+			    "downloaded from %s.",
+			    url.s);
 		sb_add(&lead, "%s", msg->s);
 		*msg = lead;
 	}
 	if (strcmp(code, "incomplete_chain") == 0)
-		sb_add(fix, "Add the intermediate CA certificate '%s' to the "
-		    "chain the server sends, after its own certificate (or give "
-		    "it with --untrusted)%s%s.", iss,
-		    url.n ? "; it can be downloaded from " : "", url.s);
+		sb_add(fix,
+		    "Add the intermediate CA certificate '%s' to the "
+		    "chain the server sends, after its own certificate (or "
+		    "give "
+		    "it with --untrusted)%s%s.",
+		    iss, url.n ? "; it can be downloaded from " : "", url.s);
 	else if (strcmp(code, "invalid_ca") == 0)
-		sb_add(fix, "Use the CA's proper certificate (one with "
-		    "basicConstraints CA:TRUE and keyUsage keyCertSign), or have "
+		sb_add(fix,
+		    "Use the CA's proper certificate (one with "
+		    "basicConstraints CA:TRUE and keyUsage keyCertSign), or "
+		    "have "
 		    "this certificate reissued by a real CA.");
 	else
-		sb_add(fix, "If '%s' is a CA you trust (your own, the device "
+		sb_add(fix,
+		    "If '%s' is a CA you trust (your own, the device "
 		    "maker's, or a TLS-inspecting firewall's), add its "
-		    "certificate with --roots after checking its fingerprint; if "
-		    "it is an intermediate CA, add it with --untrusted or to the "
-		    "chain the server sends.", iss);
+		    "certificate with --roots after checking its fingerprint; "
+		    "if "
+		    "it is an intermediate CA, add it with --untrusted or to "
+		    "the "
+		    "chain the server sends.",
+		    iss);
 	bad |= jadd(f, "missing_issuer", jstr(iss));
 	bad |= jadd(f, "ca_issuers", urls);
 	if (bad)
@@ -916,8 +943,8 @@ find_revoked(const struct explain *e, X509 *x, X509_CRL *crl, X509_CRL **from)
 	for (int i = 0; i < sk_X509_CRL_num(e->p->crls); i++) {
 		X509_CRL *c = sk_X509_CRL_value(e->p->crls, i);
 
-		if (X509_NAME_cmp(X509_CRL_get_issuer(c),
-		        X509_get_issuer_name(x)) == 0 &&
+		if (X509_NAME_cmp(
+		        X509_CRL_get_issuer(c), X509_get_issuer_name(x)) == 0 &&
 		    X509_CRL_get0_by_cert(c, &rev, x) == 1) {
 			*from = c;
 			return rev;
@@ -930,8 +957,8 @@ find_revoked(const struct explain *e, X509 *x, X509_CRL *crl, X509_CRL **from)
 static char *
 crl_issuer_text(X509_CRL *crl, X509 *x)
 {
-	char *s = crl != NULL ? cki_name_oneline(X509_CRL_get_issuer(crl)) :
-	    NULL;
+	char *s =
+	    crl != NULL ? cki_name_oneline(X509_CRL_get_issuer(crl)) : NULL;
 
 	return s != NULL ? s : issuer_of(x);
 }
@@ -941,10 +968,9 @@ crl_issuer_text(X509_CRL *crl, X509 *x)
  * Returns the final code, or NULL if memory ran out.
  */
 static const char *
-explain_one(struct explain *e, const struct rec *r, const char *code,
-    json_t *f)
+explain_one(struct explain *e, const struct rec *r, const char *code, json_t *f)
 {
-	struct sb msg = { .n = 0 }, fix = { .n = 0 };
+	struct sb msg = {.n = 0}, fix = {.n = 0};
 	X509 *x = r->cert;
 	char *sub = subject_of(x), *iss = issuer_of(x), when[32], now[32];
 	int64_t v;
@@ -956,93 +982,120 @@ explain_one(struct explain *e, const struct rec *r, const char *code,
 		code = cki_verify_code(r->err);
 		sb_add(&msg, "OpenSSL reports: %s.",
 		    X509_verify_cert_error_string(r->err));
-		sb_add(&fix, "Check the chain with 'certkit show' and the "
+		sb_add(&fix,
+		    "Check the chain with 'certkit show' and the "
 		    "options given; this error names no certificate.");
 	} else if (strcmp(code, CODE_ISSUER) == 0) {
 		code = classify_missing_issuer(e, x, &msg, &fix, f);
 	} else if (strcmp(code, "cert_expired") == 0) {
 		cki_asn1_time(X509_get0_notAfter(x), &v);
 		cki_fmt_time(v, when);
-		sb_add(&msg, "The certificate expired on %s, %lld days before "
-		    "the time of verification (%s).", when,
-		    (long long)(((int64_t)e->t - v) / 86400), now);
+		sb_add(&msg,
+		    "The certificate expired on %s, %lld days before "
+		    "the time of verification (%s).",
+		    when, (long long)(((int64_t)e->t - v) / 86400), now);
 		if (r->depth == 0)
-			sb_add(&fix, "Renew the certificate and install the "
+			sb_add(&fix,
+			    "Renew the certificate and install the "
 			    "new one on the device; if the date looks wrong, "
 			    "check the clock of the machine that verifies.");
 		else
-			sb_add(&fix, "Get the CA's current certificate and put "
+			sb_add(&fix,
+			    "Get the CA's current certificate and put "
 			    "it in the chain in place of this expired one.");
 	} else if (strcmp(code, "cert_not_yet_valid") == 0) {
 		cki_asn1_time(X509_get0_notBefore(x), &v);
 		cki_fmt_time(v, when);
-		sb_add(&msg, "The certificate is valid only from %s, %lld days "
-		    "after the time of verification (%s).", when,
-		    (long long)((v - (int64_t)e->t + 86399) / 86400), now);
-		sb_add(&fix, "Check the clock of the machine that verifies (an "
+		sb_add(&msg,
+		    "The certificate is valid only from %s, %lld days "
+		    "after the time of verification (%s).",
+		    when, (long long)((v - (int64_t)e->t + 86399) / 86400),
+		    now);
+		sb_add(&fix,
+		    "Check the clock of the machine that verifies (an "
 		    "appliance without NTP often runs years behind); if the "
 		    "clock is right, have the certificate reissued with a "
 		    "current start date.");
 	} else if (strcmp(code, "hostname_mismatch") == 0) {
-		struct sb names = { .n = 0 };
+		struct sb names = {.n = 0};
 		json_t *sans = san_list(x, &names), *asked = json_object();
-		const char *kind = e->p->host ? "host name" :
-		    e->p->ip ? "IP address" : "email address";
-		const char *want = e->p->host ? e->p->host :
-		    e->p->ip ? e->p->ip : e->p->email ? e->p->email : "?";
+		const char *kind = e->p->host ? "host name"
+		    : e->p->ip                ? "IP address"
+		                              : "email address";
+		const char *want = e->p->host ? e->p->host
+		    : e->p->ip                ? e->p->ip
+		    : e->p->email             ? e->p->email
+		                              : "?";
 
 		sb_add(&msg, "The certificate is not valid for the %s '", kind);
 		sb_safe(&msg, (const unsigned char *)want, strlen(want));
 		sb_add(&msg, "': it names %s.", names.s);
-		sb_add(&fix, "Connect using one of the names the certificate "
+		sb_add(&fix,
+		    "Connect using one of the names the certificate "
 		    "lists, or have it reissued with '");
 		sb_safe(&fix, (const unsigned char *)want, strlen(want));
 		sb_add(&fix, "' in its subjectAltName (RFC 6125 6.4).");
 		if (asked != NULL)
-			bad |= jadd(asked, e->p->host ? "host" : e->p->ip ?
-			    "ip" : "email", jstr(want));
+			bad |= jadd(asked,
+			    e->p->host     ? "host"
+			        : e->p->ip ? "ip"
+			                   : "email",
+			    jstr(want));
 		bad |= jadd(f, "requested", asked);
 		bad |= jadd(f, "sans", sans);
 	} else if (strcmp(code, "self_signed_leaf") == 0) {
-		sb_add(&msg, "The certificate is self-signed (it is its own "
-		    "issuer) and is not among %s.", e->anchors);
-		sb_add(&fix, "If you trust this device, add this very "
+		sb_add(&msg,
+		    "The certificate is self-signed (it is its own "
+		    "issuer) and is not among %s.",
+		    e->anchors);
+		sb_add(&fix,
+		    "If you trust this device, add this very "
 		    "certificate with --roots after checking its fingerprint "
-		    "(pinning); better, give the device a certificate issued by "
+		    "(pinning); better, give the device a certificate issued "
+		    "by "
 		    "your CA.");
 	} else if (strcmp(code, "untrusted_root") == 0) {
 		if (r->err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN)
-			sb_add(&msg, "The chain ends at the self-signed root "
-			    "'%s', which is not among %s.", sub, e->anchors);
+			sb_add(&msg,
+			    "The chain ends at the self-signed root "
+			    "'%s', which is not among %s.",
+			    sub, e->anchors);
 		else
-			sb_add(&msg, "'%s' is in the trust store but is not "
-			    "trusted for this purpose (%s).", sub,
-			    X509_verify_cert_error_string(r->err));
-		sb_add(&fix, "If this is a CA you trust (your own, the device "
+			sb_add(&msg,
+			    "'%s' is in the trust store but is not "
+			    "trusted for this purpose (%s).",
+			    sub, X509_verify_cert_error_string(r->err));
+		sb_add(&fix,
+		    "If this is a CA you trust (your own, the device "
 		    "maker's, or a TLS-inspecting firewall's), add it with "
-		    "--roots after checking its fingerprint; otherwise the peer "
+		    "--roots after checking its fingerprint; otherwise the "
+		    "peer "
 		    "sends the wrong chain, or the connection is intercepted.");
 	} else if (strcmp(code, "weak_signature") == 0) {
 		int md = 0, pk = 0, bits = 0;
 		uint32_t fl = 0;
 
 		X509_get_signature_info(x, &md, &pk, &bits, &fl);
-		sb_add(&msg, "The certificate is signed with %s, which gives "
+		sb_add(&msg,
+		    "The certificate is signed with %s, which gives "
 		    "%d bits of security, below the 112 bits required (SHA-1 "
 		    "and MD5 signatures can be forged).",
 		    OBJ_nid2ln(X509_get_signature_nid(x)), bits);
-		sb_add(&fix, "Have the certificate reissued with a SHA-256 (or "
+		sb_add(&fix,
+		    "Have the certificate reissued with a SHA-256 (or "
 		    "stronger) signature.");
 	} else if (strcmp(code, "weak_key") == 0) {
 		EVP_PKEY *pk = X509_get0_pubkey(x);
 
-		sb_add(&msg, "The certificate's %s key has %d bits (%d bits of "
+		sb_add(&msg,
+		    "The certificate's %s key has %d bits (%d bits of "
 		    "security), below the 112 bits required: RSA keys need at "
 		    "least 2048 bits.",
 		    pk ? EVP_PKEY_get0_type_name(pk) : "public",
 		    pk ? EVP_PKEY_get_bits(pk) : 0,
 		    pk ? EVP_PKEY_get_security_bits(pk) : 0);
-		sb_add(&fix, "Generate a new key (RSA 2048 or more, or EC "
+		sb_add(&fix,
+		    "Generate a new key (RSA 2048 or more, or EC "
 		    "P-256) and have the certificate reissued for it.");
 	} else if (strcmp(code, "revoked") == 0) {
 		X509_CRL *from = NULL;
@@ -1050,44 +1103,56 @@ explain_one(struct explain *e, const struct rec *r, const char *code,
 		char *ci = crl_issuer_text(from, x);
 
 		if (rev != NULL) {
-			ASN1_ENUMERATED *re = X509_REVOKED_get_ext_d2i(rev,
-			    NID_crl_reason, NULL, NULL);
+			ASN1_ENUMERATED *re = X509_REVOKED_get_ext_d2i(
+			    rev, NID_crl_reason, NULL, NULL);
 			long reason = re != NULL ? ASN1_ENUMERATED_get(re) : -1;
 			const char *rn = crl_reason_name(reason);
 
 			ASN1_ENUMERATED_free(re);
-			asn1_time_text(X509_REVOKED_get0_revocationDate(rev),
-			    when);
-			sb_add(&msg, "The certificate was revoked on %s (reason: "
-			    "%s), according to the CRL of '%s'.", when, rn, ci);
+			asn1_time_text(
+			    X509_REVOKED_get0_revocationDate(rev), when);
+			sb_add(&msg,
+			    "The certificate was revoked on %s (reason: "
+			    "%s), according to the CRL of '%s'.",
+			    when, rn, ci);
 			bad |= jadd(f, "revocation_date", jstr(when));
 			bad |= jadd(f, "revocation_reason", jstr(rn));
-			sb_add(&fix, "Stop using this certificate: install a "
-			    "newly issued one%s.", reason == 1 ?
-			    ", with a new key, since the old key was "
-			    "compromised" : "");
+			sb_add(&fix,
+			    "Stop using this certificate: install a "
+			    "newly issued one%s.",
+			    reason == 1
+			        ? ", with a new key, since the old key was "
+			          "compromised"
+			        : "");
 		} else {
-			sb_add(&msg, "The certificate is revoked, according to "
-			    "the CRL of '%s'.", ci);
-			sb_add(&fix, "Stop using this certificate: install a "
+			sb_add(&msg,
+			    "The certificate is revoked, according to "
+			    "the CRL of '%s'.",
+			    ci);
+			sb_add(&fix,
+			    "Stop using this certificate: install a "
 			    "newly issued one.");
 		}
 		free(ci);
 	} else if (strcmp(code, "crl_missing") == 0) {
-		struct sb cdp = { .n = 0 };
+		struct sb cdp = {.n = 0};
 
 		cdp_uri(x, &cdp);
 		if (r->err == X509_V_ERR_DIFFERENT_CRL_SCOPE)
-			sb_add(&msg, "The CRLs given do not cover this "
+			sb_add(&msg,
+			    "The CRLs given do not cover this "
 			    "certificate (their scope differs), so whether it "
 			    "is revoked is unknown.");
 		else
-			sb_add(&msg, "Revocation checking is on, but no CRL "
+			sb_add(&msg,
+			    "Revocation checking is on, but no CRL "
 			    "from this certificate's issuer '%s' was given, so "
-			    "whether it is revoked is unknown.", iss);
+			    "whether it is revoked is unknown.",
+			    iss);
 		sb_add(&fix, "Give the current CRL of '%s' with --crl%s%s.",
-		    iss, cdp.n ? " (the certificate says it is published at " :
-		    "", cdp.n ? cdp.s : "");
+		    iss,
+		    cdp.n ? " (the certificate says it is published at " : "",
+		    cdp.n ? cdp.s : "");
 		if (cdp.n)
 			sb_add(&fix, ")");
 	} else if (strcmp(code, "crl_expired") == 0 ||
@@ -1096,133 +1161,172 @@ explain_one(struct explain *e, const struct rec *r, const char *code,
 		bool exp = strcmp(code, "crl_expired") == 0;
 
 		if (r->crl != NULL)
-			asn1_time_text(exp ? X509_CRL_get0_nextUpdate(r->crl) :
-			    X509_CRL_get0_lastUpdate(r->crl), when);
+			asn1_time_text(exp ? X509_CRL_get0_nextUpdate(r->crl)
+			                   : X509_CRL_get0_lastUpdate(r->crl),
+			    when);
 		else
 			snprintf(when, sizeof(when), "(unknown)");
 		if (exp)
-			sb_add(&msg, "The CRL of '%s' was due to be replaced on "
-			    "%s (nextUpdate) and is stale at %s: it cannot show "
-			    "whether the certificate is revoked.", ci, when, now);
+			sb_add(&msg,
+			    "The CRL of '%s' was due to be replaced on "
+			    "%s (nextUpdate) and is stale at %s: it cannot "
+			    "show "
+			    "whether the certificate is revoked.",
+			    ci, when, now);
 		else
-			sb_add(&msg, "The CRL of '%s' is valid only from %s "
+			sb_add(&msg,
+			    "The CRL of '%s' is valid only from %s "
 			    "(lastUpdate), after the time of verification %s.",
 			    ci, when, now);
-		sb_add(&fix, exp ? "Download the CA's current CRL and give that "
-		    "with --crl." : "Check the clock of the machine that "
-		    "verifies, or give the CRL in force at that time.");
+		sb_add(&fix,
+		    exp ? "Download the CA's current CRL and give that "
+		          "with --crl."
+		        : "Check the clock of the machine that "
+		          "verifies, or give the CRL in force at that time.");
 		free(ci);
 	} else if (strcmp(code, "crl_invalid") == 0) {
 		char *ci = crl_issuer_text(r->crl, x);
 
 		sb_add(&msg, "The CRL of '%s' cannot be used: %s.", ci,
 		    X509_verify_cert_error_string(r->err));
-		sb_add(&fix, "Download the CRL again from the CA that issued "
+		sb_add(&fix,
+		    "Download the CRL again from the CA that issued "
 		    "the certificate; a damaged or forged CRL is refused.");
 		free(ci);
 	} else if (strcmp(code, "bad_usage") == 0) {
-		struct sb eku = { .n = 0 }, want = { .n = 0 };
+		struct sb eku = {.n = 0}, want = {.n = 0};
 
 		eku_text(x, &eku);
 		purpose_words(e->p, &want);
 		if (r->err == X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE)
-			sb_add(&msg, "The certificate's keyUsage does not "
+			sb_add(&msg,
+			    "The certificate's keyUsage does not "
 			    "include digitalSignature, which this use needs.");
 		else if (r->depth > 0)
-			sb_add(&msg, "This CA certificate may not be used in a "
-			    "chain for %s: its extendedKeyUsage allows only %s.",
+			sb_add(&msg,
+			    "This CA certificate may not be used in a "
+			    "chain for %s: its extendedKeyUsage allows only "
+			    "%s.",
 			    want.s, eku.n ? eku.s : "other uses");
 		else
-			sb_add(&msg, "The certificate may not be used as %s: "
-			    "its extendedKeyUsage is %s.", want.s,
-			    eku.n ? eku.s : "missing or its keyUsage forbids it");
-		sb_add(&fix, "Have the certificate reissued with the usage it "
-		    "is needed for (serverAuth for a TLS server, clientAuth for "
+			sb_add(&msg,
+			    "The certificate may not be used as %s: "
+			    "its extendedKeyUsage is %s.",
+			    want.s,
+			    eku.n ? eku.s
+			          : "missing or its keyUsage forbids it");
+		sb_add(&fix,
+		    "Have the certificate reissued with the usage it "
+		    "is needed for (serverAuth for a TLS server, clientAuth "
+		    "for "
 		    "a client), or verify with the right --purpose.");
 	} else if (strcmp(code, "name_constraints") == 0) {
-		struct sb names = { .n = 0 }, rules = { .n = 0 };
+		struct sb names = {.n = 0}, rules = {.n = 0};
 		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(e->xsc);
 		json_t *sans = san_list(x, &names);
 
 		for (int i = r->depth + 1; i < sk_X509_num(chain); i++) {
 			X509 *ca = sk_X509_value(chain, i);
-			NAME_CONSTRAINTS *nc = X509_get_ext_d2i(ca,
-			    NID_name_constraints, NULL, NULL);
+			NAME_CONSTRAINTS *nc = X509_get_ext_d2i(
+			    ca, NID_name_constraints, NULL, NULL);
 			char *cs;
 
 			if (nc == NULL)
 				continue;
 			cs = subject_of(ca);
-			sb_add(&rules, "%s'%s' permits ", rules.n ? "; " : "",
-			    cs);
-			for (int j = 0; j < sk_GENERAL_SUBTREE_num(
-			    nc->permittedSubtrees); j++) {
+			sb_add(
+			    &rules, "%s'%s' permits ", rules.n ? "; " : "", cs);
+			for (int j = 0;
+			     j < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees);
+			     j++) {
 				if (j)
 					sb_add(&rules, ", ");
-				sb_general_name(&rules, sk_GENERAL_SUBTREE_value(
-				    nc->permittedSubtrees, j)->base);
+				sb_general_name(&rules,
+				    sk_GENERAL_SUBTREE_value(
+				        nc->permittedSubtrees, j)
+				        ->base);
 			}
 			if (sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) == 0)
 				sb_add(&rules, "any name");
-			for (int j = 0; j < sk_GENERAL_SUBTREE_num(
-			    nc->excludedSubtrees); j++) {
+			for (int j = 0;
+			     j < sk_GENERAL_SUBTREE_num(nc->excludedSubtrees);
+			     j++) {
 				sb_add(&rules, j ? ", " : " and excludes ");
-				sb_general_name(&rules, sk_GENERAL_SUBTREE_value(
-				    nc->excludedSubtrees, j)->base);
+				sb_general_name(&rules,
+				    sk_GENERAL_SUBTREE_value(
+				        nc->excludedSubtrees, j)
+				        ->base);
 			}
 			free(cs);
 			NAME_CONSTRAINTS_free(nc);
 		}
-		sb_add(&msg, "The certificate names %s, outside what its CA may "
+		sb_add(&msg,
+		    "The certificate names %s, outside what its CA may "
 		    "issue for (name constraints, RFC 5280 4.2.1.10)%s%s.",
 		    names.s, rules.n ? ": " : "", rules.s);
-		sb_add(&fix, "Have it issued with names inside the CA's "
+		sb_add(&fix,
+		    "Have it issued with names inside the CA's "
 		    "permitted names, or by a CA that may issue for these "
 		    "names.");
 		bad |= jadd(f, "sans", sans);
 	} else if (strcmp(code, "path_length") == 0) {
 		long pl = X509_get_pathlen(x);
 
-		sb_add(&msg, "This CA allows at most %ld CA certificate%s below "
+		sb_add(&msg,
+		    "This CA allows at most %ld CA certificate%s below "
 		    "it (basicConstraints pathLenConstraint, RFC 5280 "
-		    "4.2.1.9), but the chain has %d.", pl, pl == 1 ? "" : "s",
-		    r->depth > 0 ? r->depth - 1 : 0);
-		sb_add(&fix, "Have the leaf issued by a CA that is allowed to "
+		    "4.2.1.9), but the chain has %d.",
+		    pl, pl == 1 ? "" : "s", r->depth > 0 ? r->depth - 1 : 0);
+		sb_add(&fix,
+		    "Have the leaf issued by a CA that is allowed to "
 		    "issue it (directly by '%s', or by a CA within its path "
-		    "length).", sub);
+		    "length).",
+		    sub);
 	} else if (strcmp(code, "invalid_signature") == 0) {
 		if (r->err == X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM)
-			sb_add(&msg, "The certificate's signature algorithm "
+			sb_add(&msg,
+			    "The certificate's signature algorithm "
 			    "(%s) is not supported, so its signature cannot be "
-			    "checked.", OBJ_nid2ln(X509_get_signature_nid(x)));
+			    "checked.",
+			    OBJ_nid2ln(X509_get_signature_nid(x)));
 		else
-			sb_add(&msg, "The certificate's signature does not "
+			sb_add(&msg,
+			    "The certificate's signature does not "
 			    "verify with the key of its issuer '%s': it was "
-			    "altered, damaged in transfer, or signed by another "
-			    "CA of the same name.", iss);
-		sb_add(&fix, "Get an intact copy of the certificate and of its "
+			    "altered, damaged in transfer, or signed by "
+			    "another "
+			    "CA of the same name.",
+			    iss);
+		sb_add(&fix,
+		    "Get an intact copy of the certificate and of its "
 		    "issuer's; if the error stays, the issuer certificate in "
 		    "the chain is the wrong one.");
 	} else if (strcmp(code, "invalid_ca") == 0) {
-		sb_add(&msg, "This certificate is used as a CA (it issued the "
+		sb_add(&msg,
+		    "This certificate is used as a CA (it issued the "
 		    "one below it) but is not allowed to be one: %s.",
-		    r->err == X509_V_ERR_KEYUSAGE_NO_CERTSIGN ?
-		    "its keyUsage lacks keyCertSign" :
-		    "it lacks basicConstraints CA:TRUE");
-		sb_add(&fix, "Issue certificates only from a real CA "
+		    r->err == X509_V_ERR_KEYUSAGE_NO_CERTSIGN
+		        ? "its keyUsage lacks keyCertSign"
+		        : "it lacks basicConstraints CA:TRUE");
+		sb_add(&fix,
+		    "Issue certificates only from a real CA "
 		    "certificate (basicConstraints CA:TRUE, keyUsage "
 		    "keyCertSign), and put that CA in the chain.");
 	} else if (strcmp(code, "chain_too_long") == 0) {
-		sb_add(&msg, "The chain needs more intermediate certificates "
-		    "than the %d allowed (--max-depth).", e->p->max_depth);
-		sb_add(&fix, "Raise --max-depth if this chain is expected, or "
+		sb_add(&msg,
+		    "The chain needs more intermediate certificates "
+		    "than the %d allowed (--max-depth).",
+		    e->p->max_depth);
+		sb_add(&fix,
+		    "Raise --max-depth if this chain is expected, or "
 		    "find why the chain is so long (a loop of cross-signed "
 		    "CAs).");
 	} else {
 		code = "malformed";
 		sb_add(&msg, "OpenSSL rejects this certificate: %s.",
 		    X509_verify_cert_error_string(r->err));
-		sb_add(&fix, "Have the certificate reissued in line with RFC "
+		sb_add(&fix,
+		    "Have the certificate reissued in line with RFC "
 		    "5280; the issuing software or CA produced a certificate "
 		    "standard software refuses.");
 	}
@@ -1258,8 +1362,8 @@ finding_json(struct explain *e, const struct rec *r, const char *mapped,
 	bad |= jadd(f, "message", json_string(""));
 	bad |= jadd(f, "remedy", json_string(""));
 	bad |= jadd(oe, "code", json_integer(r->err));
-	bad |= jadd(oe, "text",
-	    json_string(X509_verify_cert_error_string(r->err)));
+	bad |= jadd(
+	    oe, "text", json_string(X509_verify_cert_error_string(r->err)));
 	bad |= jadd(f, "openssl_error", oe);
 	oe = NULL;
 	if (bad || (code = explain_one(e, r, mapped, f)) == NULL)
@@ -1276,7 +1380,8 @@ nomem:
 	return NULL;
 }
 
-/* ---- the chain and the parameters ------------------------------------------ */
+/* ---- the chain and the parameters ------------------------------------------
+ */
 
 /* The fields of a chain entry that depend on the certificate only. */
 static json_t *
@@ -1412,12 +1517,13 @@ params_json(const struct cki_verify_params *p, time_t t, const char *anchors)
 	bad |= jadd(o, "host", opt_str(p->host));
 	bad |= jadd(o, "ip", opt_str(p->ip));
 	bad |= jadd(o, "email", opt_str(p->email));
-	bad |= jadd(o, "purpose", json_string(
-	    p->purpose == CK_PURPOSE_SERVER ? "server" :
-	    p->purpose == CK_PURPOSE_CLIENT ? "client" : "any"));
+	bad |= jadd(o, "purpose",
+	    json_string(p->purpose == CK_PURPOSE_SERVER ? "server"
+	            : p->purpose == CK_PURPOSE_CLIENT   ? "client"
+	                                                : "any"));
 	bad |= jadd(o, "crl_check", json_boolean(sk_X509_CRL_num(p->crls) > 0));
-	bad |= jadd(o, "max_depth", p->max_depth >= 0 ?
-	    json_integer(p->max_depth) : json_null());
+	bad |= jadd(o, "max_depth",
+	    p->max_depth >= 0 ? json_integer(p->max_depth) : json_null());
 	bad |= jadd(o, "partial_chain", json_boolean(p->partial_chain));
 	bad |= jadd(o, "anchors", jstr(anchors));
 	bad |= jadd(o, "security_level", json_integer(VERIFY_AUTH_LEVEL));
@@ -1428,30 +1534,33 @@ params_json(const struct cki_verify_params *p, time_t t, const char *anchors)
 	return o;
 }
 
-/* ---- cki_verify_chain ------------------------------------------------------- */
+/* ---- cki_verify_chain -------------------------------------------------------
+ */
 
 /* Pass 1's error is not about the certificate: no verdict. */
 static ck_status
 no_verdict(ck_ctx *ctx, int err)
 {
 	if (err == X509_V_ERR_OUT_OF_MEM)
-		return cki_err(ctx, CK_E_NOMEM, "out of memory while verifying");
+		return cki_err(
+		    ctx, CK_E_NOMEM, "out of memory while verifying");
 	return cki_err(ctx, CK_E_INTERNAL,
 	    "the verifier failed without a verdict: %s (%s)",
 	    X509_verify_cert_error_string(err), cki_ossl_reason());
 }
 
 static ck_status
-build_findings(ck_ctx *ctx, struct explain *e, struct recorder *all,
-    json_t *findings)
+build_findings(
+    ck_ctx *ctx, struct explain *e, struct recorder *all, json_t *findings)
 {
 	const char **codes = NULL;
 	int *depths = NULL;
 	size_t nf = 0;
 	ck_status st = CK_OK;
 
-	if (all->n > 0 && ((codes = calloc(all->n, sizeof(*codes))) == NULL ||
-	    (depths = calloc(all->n, sizeof(*depths))) == NULL)) {
+	if (all->n > 0 &&
+	    ((codes = calloc(all->n, sizeof(*codes))) == NULL ||
+	        (depths = calloc(all->n, sizeof(*depths))) == NULL)) {
 		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
@@ -1468,9 +1577,11 @@ build_findings(ck_ctx *ctx, struct explain *e, struct recorder *all,
 			goto err;
 		}
 		/* One finding per (code, depth): OpenSSL reports some causes
-		 * twice (issuer not found, then leaf signature unverifiable). */
+		 * twice (issuer not found, then leaf signature unverifiable).
+		 */
 		for (size_t j = 0; j < nf; j++)
-			if (depths[j] == r->depth && strcmp(codes[j], final) == 0)
+			if (depths[j] == r->depth &&
+			    strcmp(codes[j], final) == 0)
 				dup = true;
 		if (dup) {
 			json_decref(f);
@@ -1492,14 +1603,15 @@ err:
 
 ck_status
 cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
-    STACK_OF(X509) *untrusted, const struct cki_verify_params *p,
+    STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
     json_t **report, int *valid)
 {
-	struct recorder strict = { 0 }, diag = { 0 };
+	struct recorder strict = {0}, diag = {0};
 	X509_STORE_CTX *xsc = NULL, *dxsc = NULL;
 	json_t *rep = NULL, *findings = NULL, *chain = NULL, *params = NULL;
-	const char *anchor_words = p != NULL && p->anchor_source != NULL ?
-	    p->anchor_source : "the trust anchors";
+	const char *anchor_words = p != NULL && p->anchor_source != NULL
+	    ? p->anchor_source
+	    : "the trust anchors";
 	time_t t;
 	int ok;
 	ck_status st;
@@ -1512,14 +1624,15 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	if ((st = check_params(ctx, p)) != CK_OK)
 		return st;
 	if (!store_is_plain(anchors))
-		return cki_err(ctx, CK_E_USAGE, "the trust store replaces "
+		return cki_err(ctx, CK_E_USAGE,
+		    "the trust store replaces "
 		    "some of OpenSSL's verification steps with its own; "
 		    "certkit verifies only with OpenSSL's");
 	t = p->time != 0 ? (time_t)p->time : cki_now(ctx);
 
 	/* Pass 1: the verdict. */
 	if ((st = setup_xsc(ctx, &xsc, anchors, leaf, untrusted, p, t,
-	        strict_cb, &strict)) != CK_OK)
+	         strict_cb, &strict)) != CK_OK)
 		goto err;
 	ERR_clear_error();
 	ok = X509_verify_cert(xsc);
@@ -1530,15 +1643,18 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	/* A success must be a clean one: no error recorded or left on the
 	 * context. A failure must say why. Anything else is no verdict. */
 	if (ok < 0 ||
-	    (ok == 1 && (strict.n != 0 ||
-	        X509_STORE_CTX_get_error(xsc) != X509_V_OK)) ||
-	    (ok == 0 && (strict.n == 0 ||
-	        strcmp(map_code(X509_STORE_CTX_get_error(xsc)),
-	            CODE_INTERNAL) == 0))) {
+	    (ok == 1 &&
+	        (strict.n != 0 ||
+	            X509_STORE_CTX_get_error(xsc) != X509_V_OK)) ||
+	    (ok == 0 &&
+	        (strict.n == 0 ||
+	            strcmp(map_code(X509_STORE_CTX_get_error(xsc)),
+	                CODE_INTERNAL) == 0))) {
 		st = no_verdict(ctx, X509_STORE_CTX_get_error(xsc));
 		goto err;
 	}
-	if ((rep = json_object()) == NULL || (findings = json_array()) == NULL) {
+	if ((rep = json_object()) == NULL ||
+	    (findings = json_array()) == NULL) {
 		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
@@ -1549,7 +1665,7 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 
 		/* Pass 2: diagnostics only (invariant 1). */
 		if ((st = setup_xsc(ctx, &dxsc, anchors, leaf, untrusted, p, t,
-		        collect_cb, &diag)) != CK_OK)
+		         collect_cb, &diag)) != CK_OK)
 			goto err;
 		ERR_clear_error();
 		(void)X509_verify_cert(dxsc); /* its result is not a verdict */
@@ -1603,22 +1719,23 @@ err:
 	return st;
 }
 
-/* ---- ck_verify_opts ---------------------------------------------------------- */
+/* ---- ck_verify_opts
+ * ---------------------------------------------------------- */
 
 struct ck_verify_opts {
-	X509_STORE *store;      /* the anchors given, or the system store */
-	size_t nroots;          /* anchors given; 0: use the system store */
+	X509_STORE *store; /* the anchors given, or the system store */
+	size_t nroots;     /* anchors given; 0: use the system store */
 	/* Changed by ck_verify() (through a const opts) when it loads the
 	 * system store the first time: hence behind a pointer, under lock. */
 	struct vstate {
 		bool system_loaded;
-		char anchors[600];      /* words for the report */
-	} *state;
-	char roots_list[512];   /* the --roots paths given */
+		char anchors[600]; /* words for the report */
+	} * state;
+	char roots_list[512];           /* the --roots paths given */
 	struct cki_verify_cache *cache; /* CA certificates' report fields */
-	CRYPTO_RWLOCK *lock;    /* guards the lazy system-store load */
-	STACK_OF(X509) *untrusted;
-	STACK_OF(X509_CRL) *crls;
+	CRYPTO_RWLOCK *lock;            /* guards the lazy system-store load */
+	STACK_OF(X509) * untrusted;
+	STACK_OF(X509_CRL) * crls;
 	char *host, *ip, *email;
 	ck_purpose purpose;
 	int max_depth;
@@ -1640,9 +1757,7 @@ ck_verify_opts_new(void)
 	o->purpose = CK_PURPOSE_SERVER;
 	o->max_depth = -1;
 	if (o->store == NULL || o->lock == NULL || o->state == NULL ||
-	    o->cache == NULL ||
-	    o->untrusted == NULL ||
-	    o->crls == NULL) {
+	    o->cache == NULL || o->untrusted == NULL || o->crls == NULL) {
 		ck_verify_opts_free(o);
 		return NULL;
 	}
@@ -1672,8 +1787,8 @@ add_anchor(ck_ctx *ctx, ck_verify_opts *o, X509 *x)
 	/* Adding the same certificate twice is not an error (OpenSSL keeps
 	 * one copy): a directory often holds a file and its hash link. */
 	if (!X509_STORE_add_cert(o->store, x))
-		return cki_err(ctx, CK_E_INTERNAL, "cannot add a trust anchor: %s",
-		    cki_ossl_reason());
+		return cki_err(ctx, CK_E_INTERNAL,
+		    "cannot add a trust anchor: %s", cki_ossl_reason());
 	o->nroots++;
 	return CK_OK;
 }
@@ -1684,8 +1799,8 @@ add_bundle_anchors(ck_ctx *ctx, ck_verify_opts *o, const ck_bundle *b)
 	ck_status st;
 
 	for (size_t i = 0; i < ck_bundle_count(b, CK_OBJ_CERT); i++)
-		if ((st = add_anchor(ctx, o,
-		        ck_bundle_get0_cert(b, i)->x509)) != CK_OK)
+		if ((st = add_anchor(
+		         ctx, o, ck_bundle_get0_cert(b, i)->x509)) != CK_OK)
 			return st;
 	return CK_OK;
 }
@@ -1713,11 +1828,12 @@ add_roots_dir(ck_ctx *ctx, ck_verify_opts *o, const char *dir)
 	ck_status st = CK_OK;
 
 	if ((d = opendir(dir)) == NULL)
-		return cki_err(ctx, CK_E_IO, "%s: cannot read the directory: %s",
-		    dir, strerror(errno));
+		return cki_err(ctx, CK_E_IO,
+		    "%s: cannot read the directory: %s", dir, strerror(errno));
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' ||
+		        (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 64;
@@ -1740,7 +1856,7 @@ add_roots_dir(ck_ctx *ctx, ck_verify_opts *o, const char *dir)
 		qsort(names, n, sizeof(*names), cmp_names);
 	if ((quiet = ck_ctx_new()) == NULL ||
 	    (ctx->password != NULL &&
-	     ck_ctx_set_password(quiet, ctx->password) != CK_OK)) {
+	        ck_ctx_set_password(quiet, ctx->password) != CK_OK)) {
 		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
@@ -1763,8 +1879,10 @@ add_roots_dir(ck_ctx *ctx, ck_verify_opts *o, const char *dir)
 	if (found == 0)
 		st = cki_err(ctx, CK_E_FORMAT,
 		    "%s: none of the %zu files in this directory holds a "
-		    "certificate; expected trust anchor certificates (PEM, DER, "
-		    "PKCS#7 or PKCS#12)", dir, files);
+		    "certificate; expected trust anchor certificates (PEM, "
+		    "DER, "
+		    "PKCS#7 or PKCS#12)",
+		    dir, files);
 err:
 	closedir(d);
 	for (size_t i = 0; i < n; i++)
@@ -1785,7 +1903,8 @@ note_anchors(ck_verify_opts *o, const char *what)
 		    "%s%s", len ? ", " : "", what);
 	snprintf(o->state->anchors, sizeof(o->state->anchors),
 	    "the trust anchors given "
-	    "(%s)", o->roots_list);
+	    "(%s)",
+	    o->roots_list);
 }
 
 ck_status
@@ -1800,8 +1919,8 @@ ck_verify_opts_add_roots(ck_ctx *ctx, ck_verify_opts *o, const char *path)
 		return cki_err(ctx, CK_E_USAGE, "no trust anchor file given");
 	if (stat(path, &sbuf) != 0)
 		return cki_err(ctx, CK_E_IO, "%s: %s", path,
-		    errno == ENOENT ? "no such file or directory" :
-		    strerror(errno));
+		    errno == ENOENT ? "no such file or directory"
+		                    : strerror(errno));
 	if (S_ISDIR(sbuf.st_mode)) {
 		st = add_roots_dir(ctx, o, path);
 	} else {
@@ -1911,8 +2030,7 @@ ck_verify_opts_set_host(ck_verify_opts *o, const char *host)
 {
 	ck_status st;
 
-	if (o == NULL || host == NULL || host[0] == '\0' ||
-	    strlen(host) > 253)
+	if (o == NULL || host == NULL || host[0] == '\0' || strlen(host) > 253)
 		return CK_E_USAGE;
 	if (is_ip_literal(host)) {
 		if ((st = set_str(&o->ip, host)) != CK_OK)
@@ -1935,7 +2053,8 @@ ck_verify_opts_set_ip(ck_ctx *ctx, ck_verify_opts *o, const char *ip)
 	if (o == NULL || ip == NULL || !is_ip_literal(ip))
 		return cki_err(ctx, CK_E_USAGE,
 		    "'%s' is not an IP address: expected IPv4 like 192.0.2.10 "
-		    "or IPv6 like 2001:db8::10", ip != NULL ? ip : "");
+		    "or IPv6 like 2001:db8::10",
+		    ip != NULL ? ip : "");
 	if (set_str(&o->ip, ip) != CK_OK)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	return CK_OK;
@@ -1969,7 +2088,8 @@ ck_verify_opts_set_max_depth(ck_verify_opts *o, int depth)
 		o->max_depth = depth;
 }
 
-/* ---- the system store ---------------------------------------------------------- */
+/* ---- the system store
+ * ---------------------------------------------------------- */
 
 /* Entries named like OpenSSL's hashed certificates: 8 hex digits, '.', a
  * number ("5ad8a5d6.0"). */
@@ -1994,7 +2114,8 @@ count_hashed(const char *dirs)
 					const char *n = de->d_name;
 					size_t i = 0;
 
-					while (i < 8 && isxdigit((unsigned char)n[i]))
+					while (i < 8 &&
+					    isxdigit((unsigned char)n[i]))
 						i++;
 					if (i == 8 && n[8] == '.' &&
 					    isdigit((unsigned char)n[9]))
@@ -2019,10 +2140,10 @@ load_system_store(ck_ctx *ctx, const ck_verify_opts *o)
 {
 	const char *fenv = getenv(X509_get_default_cert_file_env());
 	const char *denv = getenv(X509_get_default_cert_dir_env());
-	const char *file = fenv != NULL && fenv[0] ? fenv :
-	    X509_get_default_cert_file();
-	const char *dir = denv != NULL && denv[0] ? denv :
-	    X509_get_default_cert_dir();
+	const char *file =
+	    fenv != NULL && fenv[0] ? fenv : X509_get_default_cert_file();
+	const char *dir =
+	    denv != NULL && denv[0] ? denv : X509_get_default_cert_dir();
 	struct stat sbuf;
 	size_t nfile, ndir;
 
@@ -2031,8 +2152,10 @@ load_system_store(ck_ctx *ctx, const ck_verify_opts *o)
 		    "SSL_CERT_FILE=%s: %s; unset it or point it at a CA bundle",
 		    file, strerror(errno));
 	if (!X509_STORE_set_default_paths(o->store))
-		return cki_err(ctx, CK_E_INTERNAL, "cannot load the system "
-		    "trust store: %s", cki_ossl_reason());
+		return cki_err(ctx, CK_E_INTERNAL,
+		    "cannot load the system "
+		    "trust store: %s",
+		    cki_ossl_reason());
 	ERR_clear_error();
 	nfile = (size_t)sk_X509_OBJECT_num(X509_STORE_get0_objects(o->store));
 	ndir = count_hashed(dir);
@@ -2041,14 +2164,16 @@ load_system_store(ck_ctx *ctx, const ck_verify_opts *o)
 		    "no trust anchors: the system trust store is missing or "
 		    "empty (file %s, directory %s); give the CA certificates "
 		    "with --roots FILE|DIR, or install the ca-certificates "
-		    "package", file, dir);
+		    "package",
+		    file, dir);
 	snprintf(o->state->anchors, sizeof(o->state->anchors),
 	    "the system trust store (%s, %s)", file, dir);
 	o->state->system_loaded = true;
 	return CK_OK;
 }
 
-/* ---- ck_verify ------------------------------------------------------------------- */
+/* ---- ck_verify
+ * ------------------------------------------------------------------- */
 
 ck_status
 ck_verify(ck_ctx *ctx, const ck_verify_opts *o, const ck_bundle *target,
@@ -2066,11 +2191,13 @@ ck_verify(ck_ctx *ctx, const ck_verify_opts *o, const ck_bundle *target,
 	if (o == NULL || target == NULL)
 		return cki_err(ctx, CK_E_USAGE, "no options or no certificate");
 	if ((ncert = ck_bundle_count(target, CK_OBJ_CERT)) == 0)
-		return cki_err(ctx, CK_E_USAGE, "nothing to verify: the bundle "
+		return cki_err(ctx, CK_E_USAGE,
+		    "nothing to verify: the bundle "
 		    "holds no certificate");
 	if (o->nroots == 0) {
 		if (!CRYPTO_THREAD_write_lock(o->lock))
-			return cki_err(ctx, CK_E_INTERNAL, "cannot take a lock");
+			return cki_err(
+			    ctx, CK_E_INTERNAL, "cannot take a lock");
 		/* Loaded once, on first use; the lock makes that safe
 		 * between threads sharing the opts. */
 		if (!o->state->system_loaded)
@@ -2081,13 +2208,14 @@ ck_verify(ck_ctx *ctx, const ck_verify_opts *o, const ck_bundle *target,
 	}
 	/* The rest of the target, then --untrusted: RFC 5280 6.1 leaves the
 	 * order to path building; OpenSSL tries them in this order. */
-	if ((untrusted = sk_X509_new_reserve(NULL,
-	        (int)(ncert - 1) + sk_X509_num(o->untrusted))) == NULL) {
+	if ((untrusted = sk_X509_new_reserve(
+	         NULL, (int)(ncert - 1) + sk_X509_num(o->untrusted))) == NULL) {
 		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
 	for (size_t i = 1; i < ncert; i++)
-		(void)sk_X509_push(untrusted, ck_bundle_get0_cert(target, i)->x509);
+		(void)sk_X509_push(
+		    untrusted, ck_bundle_get0_cert(target, i)->x509);
 	for (int i = 0; i < sk_X509_num(o->untrusted); i++)
 		(void)sk_X509_push(untrusted, sk_X509_value(o->untrusted, i));
 	p.host = o->host;
@@ -2100,8 +2228,8 @@ ck_verify(ck_ctx *ctx, const ck_verify_opts *o, const ck_bundle *target,
 	p.anchor_source = o->state->anchors;
 	p.cache = o->cache;
 	if ((st = cki_verify_chain(ctx, o->store,
-	        ck_bundle_get0_cert(target, 0)->x509, untrusted, &p, &rep,
-	        valid)) != CK_OK)
+	         ck_bundle_get0_cert(target, 0)->x509, untrusted, &p, &rep,
+	         valid)) != CK_OK)
 		goto err;
 	if ((*json = json_dumps(rep, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
 	    NULL) {

@@ -49,27 +49,29 @@
 #include "ck_internal.h"
 
 struct cki_verify_params {
-	int64_t time;             /* seconds since the epoch; 0: the ctx's
-	                             time (ck_ctx_set_time), else the clock */
-	const char *host;         /* DNS name to match; at most one of */
-	const char *ip;           /* host, ip and email may be set */
+	int64_t time;     /* seconds since the epoch; 0: the ctx's
+	                     time (ck_ctx_set_time), else the clock */
+	const char *host; /* DNS name to match; at most one of */
+	const char *ip;   /* host, ip and email may be set */
 	const char *email;
-	ck_purpose purpose;       /* SERVER (the default), CLIENT or ANY */
-	STACK_OF(X509_CRL) *crls; /* borrowed; non-empty: check revocation */
-	int max_depth;            /* most intermediates allowed; < 0: OpenSSL's
-	                             default (100) */
-	bool partial_chain;       /* every certificate in `anchors` is an
-	                             anchor, self-signed or not */
-	const char *anchor_source;/* words for messages and the report, e.g.
-	                             "the system store"; NULL: "the trust
-	                             anchors" */
+	ck_purpose purpose;        /* SERVER (the default), CLIENT or ANY */
+	STACK_OF(X509_CRL) * crls; /* borrowed; non-empty: check revocation */
+	int max_depth;             /* most intermediates allowed; < 0: OpenSSL's
+	                              default (100) */
+	bool partial_chain;        /* every certificate in `anchors` is an
+	                              anchor, self-signed or not */
+	const char *anchor_source; /* words for messages and the report, e.g.
+	                              "the system store"; NULL: "the trust
+	                              anchors" */
 	struct cki_verify_cache *cache; /* NULL, or a cache to share between
 	                             calls (bulk verification) */
 };
 
-#define CKI_VERIFY_PARAMS_INIT                                          \
-	{ 0, NULL, NULL, NULL, CK_PURPOSE_SERVER, NULL, -1, false, NULL,   \
-	  NULL }
+#define CKI_VERIFY_PARAMS_INIT                                                 \
+	{                                                                      \
+		0, NULL, NULL, NULL, CK_PURPOSE_SERVER, NULL, -1, false, NULL, \
+		    NULL                                                       \
+	}
 
 /*
  * The report fields (names, dates, digests) of the last few CA
@@ -80,7 +82,7 @@ struct cki_verify_params {
 struct cki_verify_cache {
 	CRYPTO_RWLOCK *lock;
 	struct {
-		X509 *x;          /* a reference is held */
+		X509 *x; /* a reference is held */
 		json_t *fields;
 	} slot[CKI_VERIFY_CACHE_SLOTS];
 	unsigned int next;
@@ -93,7 +95,7 @@ void cki_verify_cache_free(struct cki_verify_cache *c);
  * (may be NULL) and the anchors. See the contract above.
  */
 ck_status cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
-    STACK_OF(X509) *untrusted, const struct cki_verify_params *p,
+    STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
     json_t **report, int *valid);
 
 /*

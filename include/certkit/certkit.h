@@ -43,17 +43,17 @@ extern "C" {
  * ------------------------------------------------------------------------ */
 typedef enum ck_status {
 	CK_OK = 0,
-	CK_E_IO = 1,          /* a file or directory could not be read/written */
-	CK_E_FORMAT = 2,      /* input is not in the expected form, or damaged */
-	CK_E_PASSWORD = 3,    /* a password is wrong or missing */
-	CK_E_USAGE = 4,       /* the caller passed an invalid argument */
-	CK_E_NOMEM = 5,       /* memory allocation failed */
-	CK_E_INTERNAL = 6,    /* a library call failed unexpectedly */
-	CK_E_NOTFOUND = 7,    /* a named object does not exist */
-	CK_E_EXISTS = 8,      /* a named object exists already */
-	CK_E_LOCKED = 9,      /* another process holds the lock */
-	CK_E_NETWORK = 10,    /* a peer could not be reached or misbehaved */
-	CK_E_REFUSED = 11,    /* a safety check refused the operation */
+	CK_E_IO = 1,       /* a file or directory could not be read/written */
+	CK_E_FORMAT = 2,   /* input is not in the expected form, or damaged */
+	CK_E_PASSWORD = 3, /* a password is wrong or missing */
+	CK_E_USAGE = 4,    /* the caller passed an invalid argument */
+	CK_E_NOMEM = 5,    /* memory allocation failed */
+	CK_E_INTERNAL = 6, /* a library call failed unexpectedly */
+	CK_E_NOTFOUND = 7, /* a named object does not exist */
+	CK_E_EXISTS = 8,   /* a named object exists already */
+	CK_E_LOCKED = 9,   /* another process holds the lock */
+	CK_E_NETWORK = 10, /* a peer could not be reached or misbehaved */
+	CK_E_REFUSED = 11, /* a safety check refused the operation */
 } ck_status;
 
 /* A short, stable name for a status ("io", "format", ...). */
@@ -83,8 +83,8 @@ void ck_ctx_clear_error(ck_ctx *ctx);
  * password can be had (the file is then reported as needing a password).
  * `what` names the file asking. The buffer is wiped after use.
  */
-typedef int (*ck_password_cb)(char *buf, size_t size, const char *what,
-    void *arg);
+typedef int (*ck_password_cb)(
+    char *buf, size_t size, const char *what, void *arg);
 void ck_ctx_set_password_cb(ck_ctx *ctx, ck_password_cb cb, void *arg);
 /* A fixed password (copied; wiped on free). NULL removes it. */
 ck_status ck_ctx_set_password(ck_ctx *ctx, const char *password) CK_WUR;
@@ -125,8 +125,8 @@ ck_status ck_load_file(ck_ctx *ctx, const char *path, ck_bundle **out) CK_WUR;
  * Loads a file that must hold at least one object of type `want`; otherwise
  * fails with "FILE: this is a private key, not a certificate".
  */
-ck_status ck_load_expect(ck_ctx *ctx, const char *path, ck_obj_type want,
-    ck_bundle **out) CK_WUR;
+ck_status ck_load_expect(
+    ck_ctx *ctx, const char *path, ck_obj_type want, ck_bundle **out) CK_WUR;
 /* Same as ck_load_file, from memory. `name` is used in messages. */
 ck_status ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf,
     size_t len, ck_bundle **out) CK_WUR;
@@ -207,17 +207,17 @@ void ck_verify_opts_free(ck_verify_opts *o);
 /* Trust anchors: a file of any number of certificates, or a directory (hashed
  * or not). Every certificate given is an anchor (RFC 5280 6.1). Without any,
  * the system store is used (SSL_CERT_FILE / SSL_CERT_DIR honoured). */
-ck_status ck_verify_opts_add_roots(ck_ctx *ctx, ck_verify_opts *o,
-    const char *path) CK_WUR;
-ck_status ck_verify_opts_add_root_cert(ck_ctx *ctx, ck_verify_opts *o,
-    const ck_cert *c) CK_WUR;
-ck_status ck_verify_opts_add_untrusted(ck_ctx *ctx, ck_verify_opts *o,
-    const char *path) CK_WUR;
-ck_status ck_verify_opts_add_crl(ck_ctx *ctx, ck_verify_opts *o,
-    const char *path) CK_WUR;
+ck_status ck_verify_opts_add_roots(
+    ck_ctx *ctx, ck_verify_opts *o, const char *path) CK_WUR;
+ck_status ck_verify_opts_add_root_cert(
+    ck_ctx *ctx, ck_verify_opts *o, const ck_cert *c) CK_WUR;
+ck_status ck_verify_opts_add_untrusted(
+    ck_ctx *ctx, ck_verify_opts *o, const char *path) CK_WUR;
+ck_status ck_verify_opts_add_crl(
+    ck_ctx *ctx, ck_verify_opts *o, const char *path) CK_WUR;
 ck_status ck_verify_opts_set_host(ck_verify_opts *o, const char *host) CK_WUR;
-ck_status ck_verify_opts_set_ip(ck_ctx *ctx, ck_verify_opts *o,
-    const char *ip) CK_WUR;
+ck_status ck_verify_opts_set_ip(
+    ck_ctx *ctx, ck_verify_opts *o, const char *ip) CK_WUR;
 ck_status ck_verify_opts_set_email(ck_verify_opts *o, const char *email) CK_WUR;
 void ck_verify_opts_set_purpose(ck_verify_opts *o, ck_purpose p);
 void ck_verify_opts_set_max_depth(ck_verify_opts *o, int depth);
@@ -242,10 +242,10 @@ typedef enum ck_format {
 } ck_format;
 
 typedef struct ck_write_opts {
-	const char *password;  /* PKCS#12 password; NULL or "" means none */
-	const char *name;      /* PKCS#12 friendly name of the key entry */
-	int java_trusted;      /* PKCS#12: mark certificates trusted for Java */
-	int p7b_pem;           /* PKCS#7: 1 writes PEM, 0 writes DER */
+	const char *password; /* PKCS#12 password; NULL or "" means none */
+	const char *name;     /* PKCS#12 friendly name of the key entry */
+	int java_trusted;     /* PKCS#12: mark certificates trusted for Java */
+	int p7b_pem;          /* PKCS#7: 1 writes PEM, 0 writes DER */
 } ck_write_opts;
 
 /*
@@ -284,8 +284,8 @@ ck_status ck_bundle_select(ck_ctx *ctx, const ck_bundle *b, unsigned int types,
     size_t index, ck_bundle **out) CK_WUR;
 
 /* Replaces `path` atomically with `len` bytes of `data`, mode `mode`. */
-ck_status ck_write_file_atomic(ck_ctx *ctx, const char *path,
-    const void *data, size_t len, unsigned int mode) CK_WUR;
+ck_status ck_write_file_atomic(ck_ctx *ctx, const char *path, const void *data,
+    size_t len, unsigned int mode) CK_WUR;
 
 #ifdef __cplusplus
 }

@@ -38,8 +38,8 @@ ck_status ck_doctor_add_resolve(ck_doctor *d, const char *spec) CK_WUR;
 /* "http://[user:pass@]host:port". NULL: from HTTPS_PROXY, honouring
  * NO_PROXY. "" disables the proxy. */
 ck_status ck_doctor_set_proxy(ck_doctor *d, const char *url) CK_WUR;
-ck_status ck_doctor_set_client_identity(ck_doctor *d, const char *cert_path,
-    const char *key_path) CK_WUR;
+ck_status ck_doctor_set_client_identity(
+    ck_doctor *d, const char *cert_path, const char *key_path) CK_WUR;
 /* "ADDR[:PORT]": send DNS queries there instead of the system resolver. */
 ck_status ck_doctor_set_dns(ck_doctor *d, const char *addr) CK_WUR;
 /* Treat the command-line endpoints as public cloud services. */
@@ -50,8 +50,8 @@ void ck_doctor_set_timeout_ms(ck_doctor *d, int ms);
 void ck_doctor_set_parallel(ck_doctor *d, int n);
 /* Called after each endpoint finishes: done of total. */
 typedef void (*ck_doctor_progress_cb)(size_t done, size_t total, void *arg);
-void ck_doctor_set_progress_cb(ck_doctor *d, ck_doctor_progress_cb cb,
-    void *arg);
+void ck_doctor_set_progress_cb(
+    ck_doctor *d, ck_doctor_progress_cb cb, void *arg);
 
 /* Runs every endpoint. *json is the report (caller frees with ck_free());
  * *all_online is 1 when every endpoint is online. */
@@ -74,8 +74,8 @@ ck_status ck_lab_start(ck_ctx *ctx, const char *dir, ck_lab **out) CK_WUR;
 const char *ck_lab_profile(const ck_lab *lab);
 const char *ck_lab_trust(const ck_lab *lab);
 const char *ck_lab_reference(const ck_lab *lab);
-const char *ck_lab_dns(const ck_lab *lab);       /* "127.0.0.1:PORT" */
-const char *ck_lab_proxy(const ck_lab *lab);     /* "http://127.0.0.1:PORT" */
+const char *ck_lab_dns(const ck_lab *lab);   /* "127.0.0.1:PORT" */
+const char *ck_lab_proxy(const ck_lab *lab); /* "http://127.0.0.1:PORT" */
 /* The lab's endpoints as JSON (docs/json.md, "lab"). Caller frees. */
 ck_status ck_lab_describe(const ck_lab *lab, char **json) CK_WUR;
 void ck_lab_stop(ck_lab *lab);

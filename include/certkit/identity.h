@@ -38,8 +38,8 @@ typedef struct ck_identity ck_identity;
  * home/certkit.conf (an invalid file is an error naming the line). Nothing is
  * created until a command changes the identity. ctx must outlive the handle.
  */
-ck_status ck_identity_open(ck_ctx *ctx, const char *home,
-    ck_identity **out) CK_WUR;
+ck_status ck_identity_open(
+    ck_ctx *ctx, const char *home, ck_identity **out) CK_WUR;
 void ck_identity_free(ck_identity *id);
 
 /*
@@ -89,8 +89,8 @@ ck_status ck_identity_install(ck_identity *id, const char *cert_path,
 /* Lists the backups, newest first. */
 ck_status ck_identity_backups(ck_identity *id, char **json) CK_WUR;
 /* Makes a backup current again (an id or a unique prefix of one). */
-ck_status ck_identity_restore(ck_identity *id, const char *backup_id,
-    char **json) CK_WUR;
+ck_status ck_identity_restore(
+    ck_identity *id, const char *backup_id, char **json) CK_WUR;
 /* Replaces the identity with a fresh self-signed default. */
 ck_status ck_identity_reset(ck_identity *id, char **json) CK_WUR;
 /*
@@ -99,8 +99,8 @@ ck_status ck_identity_reset(ck_identity *id, char **json) CK_WUR;
  * certificate, CK_FMT_P12 key and chain (password: the ctx password if one
  * is set, else the configured p12 password).
  */
-ck_status ck_identity_export(ck_identity *id, ck_format fmt, int with_key,
-    const char *path) CK_WUR;
+ck_status ck_identity_export(
+    ck_identity *id, ck_format fmt, int with_key, const char *path) CK_WUR;
 
 #ifdef __cplusplus
 }

@@ -41,9 +41,9 @@ void ck_trust_set_lock_timeout_ms(ck_trust *t, int ms);
 
 /* Paths of the store (owned by t): the store directory, and the outputs. */
 const char *ck_trust_dir(const ck_trust *t);
-const char *ck_trust_bundle_path(const ck_trust *t);   /* out/ca-bundle.pem */
-const char *ck_trust_certs_path(const ck_trust *t);    /* out/certs */
-const char *ck_trust_p12_path(const ck_trust *t);      /* out/truststore.p12 */
+const char *ck_trust_bundle_path(const ck_trust *t); /* out/ca-bundle.pem */
+const char *ck_trust_certs_path(const ck_trust *t);  /* out/certs */
+const char *ck_trust_p12_path(const ck_trust *t);    /* out/truststore.p12 */
 
 typedef enum ck_trust_source {
 	CK_TRUST_EFFECTIVE = 0,  /* what the outputs hold */
@@ -73,22 +73,22 @@ ck_status ck_trust_effective(ck_trust *t, ck_bundle **out) CK_WUR;
 ck_status ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
     unsigned int flags, char **json) CK_WUR;
 /* Removes a custom anchor by alias (case-insensitive) or SHA-256. */
-ck_status ck_trust_remove(ck_trust *t, const char *alias_or_fp,
-    char **json) CK_WUR;
+ck_status ck_trust_remove(
+    ck_trust *t, const char *alias_or_fp, char **json) CK_WUR;
 /*
  * Distrusts a certificate: `what` is an alias, a certificate SHA-256, or an
  * SPKI SHA-256 ("spki:HEX" for a pin that matches every certificate with
  * that key). Hex may be in any case, with or without colons. `reason` may
  * be NULL.
  */
-ck_status ck_trust_distrust(ck_trust *t, const char *what,
-    const char *reason, char **json) CK_WUR;
+ck_status ck_trust_distrust(
+    ck_trust *t, const char *what, const char *reason, char **json) CK_WUR;
 /* Distrusts every expired certificate of the effective store. */
-ck_status ck_trust_distrust_expired(ck_trust *t, const char *reason,
-    char **json) CK_WUR;
+ck_status ck_trust_distrust_expired(
+    ck_trust *t, const char *reason, char **json) CK_WUR;
 /* Removes a distrust entry (by the value it was made with, or an alias). */
-ck_status ck_trust_undistrust(ck_trust *t, const char *what,
-    char **json) CK_WUR;
+ck_status ck_trust_undistrust(
+    ck_trust *t, const char *what, char **json) CK_WUR;
 
 /* Rebuilds the three outputs from the inputs (schema "trust rebuild"). */
 ck_status ck_trust_rebuild(ck_trust *t, char **json) CK_WUR;
@@ -98,8 +98,8 @@ ck_status ck_trust_rebuild(ck_trust *t, char **json) CK_WUR;
  * (mode 0600). NULL or "" restores the default, "changeit". Takes effect at
  * the next rebuild.
  */
-ck_status ck_trust_set_truststore_password(ck_trust *t,
-    const char *password) CK_WUR;
+ck_status ck_trust_set_truststore_password(
+    ck_trust *t, const char *password) CK_WUR;
 
 /*
  * Audits the store (schema "trust audit"). `require` lists roots that must
@@ -114,8 +114,8 @@ ck_status ck_trust_audit(ck_trust *t, const char *const *require,
 /* Writes the effective store to `path`, atomically: a PEM bundle
  * (CK_FMT_PEM), or a PKCS#12 truststore (CK_FMT_P12; password NULL means
  * "changeit"). */
-ck_status ck_trust_export(ck_trust *t, ck_format fmt, const char *path,
-    const char *password) CK_WUR;
+ck_status ck_trust_export(
+    ck_trust *t, ck_format fmt, const char *path, const char *password) CK_WUR;
 /* Writes the effective store as an OpenSSL hashed directory (HHHHHHHH.N
  * files) at `path`, which must not exist or be empty. */
 ck_status ck_trust_export_dir(ck_trust *t, const char *path) CK_WUR;
@@ -139,8 +139,8 @@ ck_status ck_reference_find(ck_ctx *ctx, const char *file, const char *query,
  * Exactly one root: an exact common-name match wins over substring matches;
  * more than one candidate is CK_E_USAGE with every candidate named.
  */
-ck_status ck_reference_get(ck_ctx *ctx, const char *file, const char *query,
-    ck_cert **out) CK_WUR;
+ck_status ck_reference_get(
+    ck_ctx *ctx, const char *file, const char *query, ck_cert **out) CK_WUR;
 
 #ifdef __cplusplus
 }

@@ -29,7 +29,8 @@
 
 static const char *outdir;
 
-static void die(const char *fmt, ...)
+static void
+die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -42,12 +43,17 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-#define CHECK(cond, ...) do { if (!(cond)) die(__VA_ARGS__); } while (0)
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			die(__VA_ARGS__);                                      \
+	} while (0)
 
 /* ---- dates ------------------------------------------------------------ */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static long long days_from_civil(int y, int m, int d)
+static long long
+days_from_civil(int y, int m, int d)
 {
 	long long era, yoe, doy, doe;
 
@@ -60,37 +66,44 @@ static long long days_from_civil(int y, int m, int d)
 }
 
 /* Midnight UTC of the given date. */
-static time_t utc(int y, int m, int d)
+static time_t
+utc(int y, int m, int d)
 {
 	return (time_t)(days_from_civil(y, m, d) * 86400LL);
 }
 
-static void set_time(ASN1_TIME *t, time_t when, const char *what)
+static void
+set_time(ASN1_TIME *t, time_t when, const char *what)
 {
-	CHECK(t != NULL && ASN1_TIME_set(t, when) != NULL, "cannot set %s", what);
+	CHECK(
+	    t != NULL && ASN1_TIME_set(t, when) != NULL, "cannot set %s", what);
 }
 
 /* ---- files ------------------------------------------------------------ */
 
-static FILE *open_out(const char *name, char *path, size_t pathlen)
+static FILE *
+open_out(const char *name, char *path, size_t pathlen)
 {
 	FILE *fp;
 	int n = snprintf(path, pathlen, "%s/%s", outdir, name);
 
-	CHECK(n > 0 && (size_t)n < pathlen, "path too long: %s/%s", outdir, name);
+	CHECK(
+	    n > 0 && (size_t)n < pathlen, "path too long: %s/%s", outdir, name);
 	fp = fopen(path, "wb");
 	CHECK(fp != NULL, "cannot create %s: %s", path, strerror(errno));
 	return fp;
 }
 
-static void close_out(FILE *fp, const char *path)
+static void
+close_out(FILE *fp, const char *path)
 {
 	CHECK(fflush(fp) == 0 && !ferror(fp), "error writing %s: %s", path,
 	    strerror(errno));
 	CHECK(fclose(fp) == 0, "error closing %s: %s", path, strerror(errno));
 }
 
-static void write_key(const char *stem, EVP_PKEY *key)
+static void
+write_key(const char *stem, EVP_PKEY *key)
 {
 	char name[256], path[4096];
 	FILE *fp;
@@ -103,7 +116,8 @@ static void write_key(const char *stem, EVP_PKEY *key)
 }
 
 /* Writes NAME containing the given certificates, in order (NULL ends). */
-static void write_certs(const char *name, ...)
+static void
+write_certs(const char *name, ...)
 {
 	char path[4096];
 	FILE *fp = open_out(name, path, sizeof(path));
@@ -119,7 +133,8 @@ static void write_certs(const char *name, ...)
 
 /* ---- keys ------------------------------------------------------------- */
 
-static EVP_PKEY *ec_key(void)
+static EVP_PKEY *
+ec_key(void)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 
@@ -127,7 +142,8 @@ static EVP_PKEY *ec_key(void)
 	return k;
 }
 
-static EVP_PKEY *rsa_key(size_t bits)
+static EVP_PKEY *
+rsa_key(size_t bits)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", bits);
 
@@ -139,7 +155,8 @@ static EVP_PKEY *rsa_key(size_t bits)
 
 /* 16 bytes of SHA-256(label), top bit cleared and second bit set, so the
  * serial is positive, exactly 16 bytes long and stable across runs. */
-static ASN1_INTEGER *serial_for(const char *label)
+static ASN1_INTEGER *
+serial_for(const char *label)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -157,17 +174,18 @@ static ASN1_INTEGER *serial_for(const char *label)
 	return ai;
 }
 
-static X509_NAME *make_name(const char *cn, const char *org)
+static X509_NAME *
+make_name(const char *cn, const char *org)
 {
 	X509_NAME *n = X509_NAME_new();
 
 	CHECK(n != NULL, "out of memory");
 	CHECK(X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC,
-	    (const unsigned char *)"US", -1, -1, 0) &&
-	    X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
-	    (const unsigned char *)org, -1, -1, 0) &&
-	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0),
+	          (const unsigned char *)"US", -1, -1, 0) &&
+	        X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
+	            (const unsigned char *)org, -1, -1, 0) &&
+	        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	            (const unsigned char *)cn, -1, -1, 0),
 	    "cannot build name CN=%s", cn);
 	return n;
 }
@@ -179,8 +197,8 @@ struct ext {
 
 /* Builds one extension for subject (issued by issuer; issuer == subject for
  * self-signed). */
-static X509_EXTENSION *make_ext(X509 *issuer, X509 *subject, int nid,
-    const char *value)
+static X509_EXTENSION *
+make_ext(X509 *issuer, X509 *subject, int nid, const char *value)
 {
 	X509V3_CTX ctx;
 	X509_EXTENSION *e;
@@ -192,7 +210,8 @@ static X509_EXTENSION *make_ext(X509 *issuer, X509 *subject, int nid,
 	return e;
 }
 
-static void add_ext(X509 *issuer, X509 *subject, int nid, const char *value)
+static void
+add_ext(X509 *issuer, X509 *subject, int nid, const char *value)
 {
 	X509_EXTENSION *e = make_ext(issuer, subject, nid, value);
 
@@ -202,18 +221,19 @@ static void add_ext(X509 *issuer, X509 *subject, int nid, const char *value)
 }
 
 struct certspec {
-	const char *stem;      /* output file stem (also the serial label) */
+	const char *stem; /* output file stem (also the serial label) */
 	const char *cn;
-	const char *org;       /* NULL: "certkit tests" */
+	const char *org; /* NULL: "certkit tests" */
 	time_t not_before, not_after;
 	const struct ext *exts; /* ends with nid 0 */
-	const EVP_MD *md;      /* NULL: SHA-256 */
+	const EVP_MD *md;       /* NULL: SHA-256 */
 };
 
 /* Makes, signs and writes STEM.pem and STEM.key. issuer == NULL means
  * self-signed. */
-static X509 *make_cert(const struct certspec *s, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key)
+static X509 *
+make_cert(
+    const struct certspec *s, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
 {
 	X509 *x = X509_new();
 	X509_NAME *name;
@@ -230,9 +250,9 @@ static X509 *make_cert(const struct certspec *s, EVP_PKEY *key, X509 *issuer,
 	name = make_name(s->cn, s->org != NULL ? s->org : "certkit tests");
 	CHECK(X509_set_subject_name(x, name), "cannot set subject of %s",
 	    s->stem);
-	CHECK(X509_set_issuer_name(x, issuer != NULL ?
-	    X509_get_subject_name(issuer) : name), "cannot set issuer of %s",
-	    s->stem);
+	CHECK(X509_set_issuer_name(
+	          x, issuer != NULL ? X509_get_subject_name(issuer) : name),
+	    "cannot set issuer of %s", s->stem);
 	X509_NAME_free(name);
 	set_time(X509_getm_notBefore(x), s->not_before, "notBefore");
 	set_time(X509_getm_notAfter(x), s->not_after, "notAfter");
@@ -240,8 +260,8 @@ static X509 *make_cert(const struct certspec *s, EVP_PKEY *key, X509 *issuer,
 	for (e = s->exts; e != NULL && e->nid != 0; e++)
 		add_ext(issuer != NULL ? issuer : x, x, e->nid, e->value);
 	CHECK(X509_sign(x, issuer_key != NULL ? issuer_key : key,
-	    s->md != NULL ? s->md : EVP_sha256()) > 0, "cannot sign %s",
-	    s->stem);
+	          s->md != NULL ? s->md : EVP_sha256()) > 0,
+	    "cannot sign %s", s->stem);
 
 	snprintf(file, sizeof(file), "%s.pem", s->stem);
 	write_certs(file, x, (X509 *)NULL);
@@ -251,7 +271,8 @@ static X509 *make_cert(const struct certspec *s, EVP_PKEY *key, X509 *issuer,
 
 /* Makes and writes an end-entity certificate with a fresh key (RSA of
  * rsa_bits, or EC P-256 when rsa_bits is 0), then frees both. */
-static void make_leaf(const struct certspec *s, size_t rsa_bits, X509 *issuer,
+static void
+make_leaf(const struct certspec *s, size_t rsa_bits, X509 *issuer,
     EVP_PKEY *issuer_key)
 {
 	EVP_PKEY *key = rsa_bits != 0 ? rsa_key(rsa_bits) : ec_key();
@@ -262,8 +283,8 @@ static void make_leaf(const struct certspec *s, size_t rsa_bits, X509 *issuer,
 
 /* ---- CRLs ------------------------------------------------------------- */
 
-static void make_crl(const char *file, X509 *issuer, EVP_PKEY *issuer_key,
-    X509 *revoked)
+static void
+make_crl(const char *file, X509 *issuer, EVP_PKEY *issuer_key, X509 *revoked)
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_TIME *t = ASN1_TIME_new();
@@ -275,7 +296,7 @@ static void make_crl(const char *file, X509 *issuer, EVP_PKEY *issuer_key,
 
 	CHECK(crl != NULL && t != NULL && num != NULL, "out of memory");
 	CHECK(X509_CRL_set_version(crl, X509_CRL_VERSION_2) &&
-	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)),
+	        X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)),
 	    "cannot start CRL %s", file);
 	set_time(t, utc(2026, 1, 1), "CRL lastUpdate");
 	CHECK(X509_CRL_set1_lastUpdate(crl, t), "cannot set CRL lastUpdate");
@@ -287,25 +308,27 @@ static void make_crl(const char *file, X509 *issuer, EVP_PKEY *issuer_key,
 		ASN1_ENUMERATED *reason = ASN1_ENUMERATED_new();
 
 		CHECK(r != NULL && reason != NULL, "out of memory");
-		CHECK(X509_REVOKED_set_serialNumber(r,
-		    X509_get_serialNumber(revoked)),
+		CHECK(X509_REVOKED_set_serialNumber(
+		          r, X509_get_serialNumber(revoked)),
 		    "cannot set revoked serial");
 		set_time(t, utc(2026, 2, 1), "revocation date");
 		CHECK(X509_REVOKED_set_revocationDate(r, t),
 		    "cannot set revocation date");
 		CHECK(ASN1_ENUMERATED_set(reason, 1) && /* keyCompromise */
-		    X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, reason, 0, 0),
+		        X509_REVOKED_add1_ext_i2d(
+		            r, NID_crl_reason, reason, 0, 0),
 		    "cannot set revocation reason");
 		ASN1_ENUMERATED_free(reason);
-		CHECK(X509_CRL_add0_revoked(crl, r), "cannot add revoked entry");
+		CHECK(
+		    X509_CRL_add0_revoked(crl, r), "cannot add revoked entry");
 	}
 
 	CHECK(ASN1_INTEGER_set(num, 1) &&
-	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0),
+	        X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0),
 	    "cannot set CRL number");
 	X509V3_set_ctx(&ctx, issuer, NULL, NULL, crl, 0);
-	aki = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier,
-	    "keyid:always");
+	aki = X509V3_EXT_nconf_nid(
+	    NULL, &ctx, NID_authority_key_identifier, "keyid:always");
 	CHECK(aki != NULL && X509_CRL_add_ext(crl, aki, -1),
 	    "cannot add CRL authorityKeyIdentifier");
 	X509_EXTENSION_free(aki);
@@ -324,7 +347,8 @@ static void make_crl(const char *file, X509 *issuer, EVP_PKEY *issuer_key,
 /* ---- leaf-badsig ------------------------------------------------------ */
 
 /* leaf's DER with the last byte (the end of the signature) flipped. */
-static void write_badsig(X509 *leaf)
+static void
+write_badsig(X509 *leaf)
 {
 	unsigned char *der = NULL;
 	int len = i2d_X509(leaf, &der);
@@ -349,14 +373,15 @@ static void write_badsig(X509 *leaf)
  * ~0.2 ms, as it round-trips the key through the encoder/decoder machinery;
  * signing is ~0.04 ms.)
  */
-static void write_many_leaves(long n, X509 *ica, EVP_PKEY *ica_key)
+static void
+write_many_leaves(long n, X509 *ica, EVP_PKEY *ica_key)
 {
 	static const struct ext fixed[] = {
-		{ NID_basic_constraints, "CA:FALSE" },
-		{ NID_key_usage, "critical,digitalSignature" },
-		{ NID_ext_key_usage, "serverAuth" },
-		{ NID_subject_key_identifier, "hash" },
-		{ NID_authority_key_identifier, "keyid:always" },
+	    {NID_basic_constraints, "CA:FALSE"},
+	    {NID_key_usage, "critical,digitalSignature"},
+	    {NID_ext_key_usage, "serverAuth"},
+	    {NID_subject_key_identifier, "hash"},
+	    {NID_authority_key_identifier, "keyid:always"},
 	};
 	EVP_PKEY *key = ec_key();
 	X509 *x = X509_new();
@@ -367,8 +392,9 @@ static void write_many_leaves(long n, X509 *ica, EVP_PKEY *ica_key)
 
 	CHECK(x != NULL, "out of memory");
 	CHECK(X509_set_version(x, X509_VERSION_3) &&
-	    X509_set_issuer_name(x, X509_get_subject_name(ica)) &&
-	    X509_set_pubkey(x, key), "cannot start the bench leaf template");
+	        X509_set_issuer_name(x, X509_get_subject_name(ica)) &&
+	        X509_set_pubkey(x, key),
+	    "cannot start the bench leaf template");
 	set_time(X509_getm_notBefore(x), utc(2025, 1, 1), "notBefore");
 	set_time(X509_getm_notAfter(x), utc(2027, 1, 1), "notAfter");
 	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
@@ -395,8 +421,8 @@ static void write_many_leaves(long n, X509 *ica, EVP_PKEY *ica_key)
 		if (loc >= 0)
 			X509_EXTENSION_free(X509_delete_ext(x, loc));
 		add_ext(ica, x, NID_subject_alt_name, san);
-		CHECK(X509_sign(x, ica_key, EVP_sha256()) > 0,
-		    "cannot sign %s", cn);
+		CHECK(X509_sign(x, ica_key, EVP_sha256()) > 0, "cannot sign %s",
+		    cn);
 		CHECK(PEM_write_X509(fp, x), "cannot write %s", path);
 	}
 	close_out(fp, path);
@@ -409,65 +435,67 @@ static void write_many_leaves(long n, X509 *ica, EVP_PKEY *ica_key)
 #define URL "http://127.0.0.1:8080/"
 
 static const struct ext root_exts[] = {
-	{ NID_basic_constraints, "critical,CA:TRUE" },
-	{ NID_key_usage, "critical,keyCertSign,cRLSign" },
-	{ NID_subject_key_identifier, "hash" },
-	{ 0, NULL },
+    {NID_basic_constraints, "critical,CA:TRUE"},
+    {NID_key_usage, "critical,keyCertSign,cRLSign"},
+    {NID_subject_key_identifier, "hash"},
+    {0, NULL},
 };
 
 static const struct ext int_exts[] = {
-	{ NID_basic_constraints, "critical,CA:TRUE,pathlen:0" },
-	{ NID_key_usage, "critical,keyCertSign,cRLSign" },
-	{ NID_subject_key_identifier, "hash" },
-	{ NID_authority_key_identifier, "keyid:always" },
-	{ NID_info_access, "caIssuers;URI:" URL "root-ca.der,"
-	    "OCSP;URI:" URL "ocsp" },
-	{ NID_crl_distribution_points, "URI:" URL "root.crl" },
-	{ 0, NULL },
+    {NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+    {NID_key_usage, "critical,keyCertSign,cRLSign"},
+    {NID_subject_key_identifier, "hash"},
+    {NID_authority_key_identifier, "keyid:always"},
+    {NID_info_access,
+        "caIssuers;URI:" URL "root-ca.der,"
+        "OCSP;URI:" URL "ocsp"},
+    {NID_crl_distribution_points, "URI:" URL "root.crl"},
+    {0, NULL},
 };
 
 static const struct ext nc_exts[] = {
-	{ NID_basic_constraints, "critical,CA:TRUE,pathlen:0" },
-	{ NID_key_usage, "critical,keyCertSign,cRLSign" },
-	{ NID_subject_key_identifier, "hash" },
-	{ NID_authority_key_identifier, "keyid:always" },
-	{ NID_name_constraints, "critical,permitted;DNS:.allowed.test" },
-	{ 0, NULL },
+    {NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+    {NID_key_usage, "critical,keyCertSign,cRLSign"},
+    {NID_subject_key_identifier, "hash"},
+    {NID_authority_key_identifier, "keyid:always"},
+    {NID_name_constraints, "critical,permitted;DNS:.allowed.test"},
+    {0, NULL},
 };
 
 static const struct ext sub_exts[] = {
-	{ NID_basic_constraints, "critical,CA:TRUE" },
-	{ NID_key_usage, "critical,keyCertSign,cRLSign" },
-	{ NID_subject_key_identifier, "hash" },
-	{ NID_authority_key_identifier, "keyid:always" },
-	{ 0, NULL },
+    {NID_basic_constraints, "critical,CA:TRUE"},
+    {NID_key_usage, "critical,keyCertSign,cRLSign"},
+    {NID_subject_key_identifier, "hash"},
+    {NID_authority_key_identifier, "keyid:always"},
+    {0, NULL},
 };
 
 static const struct ext leaf_exts[] = {
-	{ NID_basic_constraints, "CA:FALSE" },
-	{ NID_key_usage, "critical,digitalSignature" },
-	{ NID_ext_key_usage, "serverAuth,clientAuth" },
-	{ NID_subject_key_identifier, "hash" },
-	{ NID_authority_key_identifier, "keyid:always" },
-	{ NID_subject_alt_name, "DNS:device.example.test,"
-	    "DNS:*.cams.example.test,IP:192.0.2.10,IP:2001:db8::10,"
-	    "email:admin@example.test,URI:https://device.example.test/" },
-	{ NID_info_access, "caIssuers;URI:" URL "int-ca.der" },
-	{ NID_crl_distribution_points, "URI:" URL "int.crl" },
-	{ 0, NULL },
+    {NID_basic_constraints, "CA:FALSE"},
+    {NID_key_usage, "critical,digitalSignature"},
+    {NID_ext_key_usage, "serverAuth,clientAuth"},
+    {NID_subject_key_identifier, "hash"},
+    {NID_authority_key_identifier, "keyid:always"},
+    {NID_subject_alt_name,
+        "DNS:device.example.test,"
+        "DNS:*.cams.example.test,IP:192.0.2.10,IP:2001:db8::10,"
+        "email:admin@example.test,URI:https://device.example.test/"},
+    {NID_info_access, "caIssuers;URI:" URL "int-ca.der"},
+    {NID_crl_distribution_points, "URI:" URL "int.crl"},
+    {0, NULL},
 };
 
 /* Common shape of the simple leaves: CA:FALSE, digitalSignature, EKU, SKI,
  * AKI and a single DNS SAN. */
-#define SIMPLE_LEAF(name, eku, san) \
-	static const struct ext name[] = { \
-		{ NID_basic_constraints, "CA:FALSE" }, \
-		{ NID_key_usage, "critical,digitalSignature" }, \
-		{ NID_ext_key_usage, eku }, \
-		{ NID_subject_key_identifier, "hash" }, \
-		{ NID_authority_key_identifier, "keyid:always" }, \
-		{ NID_subject_alt_name, san }, \
-		{ 0, NULL }, \
+#define SIMPLE_LEAF(name, eku, san)                                            \
+	static const struct ext name[] = {                                     \
+	    {NID_basic_constraints, "CA:FALSE"},                               \
+	    {NID_key_usage, "critical,digitalSignature"},                      \
+	    {NID_ext_key_usage, eku},                                          \
+	    {NID_subject_key_identifier, "hash"},                              \
+	    {NID_authority_key_identifier, "keyid:always"},                    \
+	    {NID_subject_alt_name, san},                                       \
+	    {0, NULL},                                                         \
 	}
 
 SIMPLE_LEAF(expired_exts, "serverAuth", "DNS:expired.example.test");
@@ -485,20 +513,22 @@ SIMPLE_LEAF(codesign_exts, "codeSigning", "DNS:codesign.example.test");
 /* Self-signed end-entity: no keyUsage, so OpenSSL treats it as self-signed
  * (a keyUsage without keyCertSign would make it merely "self-issued"). */
 static const struct ext selfsigned_exts[] = {
-	{ NID_basic_constraints, "CA:FALSE" },
-	{ NID_ext_key_usage, "serverAuth" },
-	{ NID_subject_key_identifier, "hash" },
-	{ NID_subject_alt_name, "DNS:selfsigned.example.test" },
-	{ 0, NULL },
+    {NID_basic_constraints, "CA:FALSE"},
+    {NID_ext_key_usage, "serverAuth"},
+    {NID_subject_key_identifier, "hash"},
+    {NID_subject_alt_name, "DNS:selfsigned.example.test"},
+    {0, NULL},
 };
 
-static void usage(void)
+static void
+usage(void)
 {
 	fputs("usage: mkpki [--leaves N] OUTDIR\n", stderr);
 	exit(1);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	long leaves = 0;
 	time_t y2020 = utc(2020, 1, 1), y2021 = utc(2021, 1, 1);
@@ -516,8 +546,10 @@ int main(int argc, char **argv)
 		leaves = strtol(argv[2], &end, 10);
 		if (errno != 0 || end == argv[2] || *end != '\0' ||
 		    leaves < 1 || leaves > 1000000) {
-			fprintf(stderr, "mkpki: --leaves wants 1..1000000, "
-			    "not '%s'\n", argv[2]);
+			fprintf(stderr,
+			    "mkpki: --leaves wants 1..1000000, "
+			    "not '%s'\n",
+			    argv[2]);
 			return 1;
 		}
 		outdir = argv[3];
@@ -529,70 +561,87 @@ int main(int argc, char **argv)
 
 	/* CAs */
 	root_key = rsa_key(2048);
-	root = make_cert(&(struct certspec){ "root-ca", "certkit Test Root CA",
-	    NULL, y2020, y2040, root_exts, NULL }, root_key, NULL, NULL);
+	root = make_cert(&(struct certspec){"root-ca", "certkit Test Root CA",
+	                     NULL, y2020, y2040, root_exts, NULL},
+	    root_key, NULL, NULL);
 	int_key = ec_key();
-	ica = make_cert(&(struct certspec){ "int-ca",
-	    "certkit Test Issuing CA", NULL, y2020, y2035, int_exts, NULL },
+	ica = make_cert(&(struct certspec){"int-ca", "certkit Test Issuing CA",
+	                    NULL, y2020, y2035, int_exts, NULL},
 	    int_key, root, root_key);
 
 	/* leaf and its variants */
 	leaf_key = ec_key();
-	leaf = make_cert(&(struct certspec){ "leaf", "device.example.test",
-	    NULL, y2025, y2027, leaf_exts, NULL }, leaf_key, ica, int_key);
+	leaf = make_cert(&(struct certspec){"leaf", "device.example.test", NULL,
+	                     y2025, y2027, leaf_exts, NULL},
+	    leaf_key, ica, int_key);
 	write_badsig(leaf);
 	write_certs("chain.pem", leaf, ica, (X509 *)NULL);
 	write_certs("fullchain.pem", leaf, ica, root, (X509 *)NULL);
 
-	make_leaf(&(struct certspec){ "leaf-expired", "expired.example.test",
-	    NULL, y2020, y2021, expired_exts, NULL }, 0, ica, int_key);
-	make_leaf(&(struct certspec){ "leaf-notyet", "future.example.test",
-	    NULL, y2030, y2031, notyet_exts, NULL }, 0, ica, int_key);
-	make_leaf(&(struct certspec){ "leaf-selfsigned",
-	    "selfsigned.example.test", NULL, y2025, y2027, selfsigned_exts,
-	    NULL }, 0, NULL, NULL);
-	make_leaf(&(struct certspec){ "leaf-client", "gateway-01", NULL,
-	    y2025, y2027, client_exts, NULL }, 0, ica, int_key);
-	make_leaf(&(struct certspec){ "leaf-weakkey", "weakkey.example.test",
-	    NULL, y2025, y2027, weak_exts, NULL }, 1024, ica, int_key);
-	make_leaf(&(struct certspec){ "leaf-sha1", "sha1.example.test", NULL,
-	    y2025, y2027, sha1_exts, EVP_sha1() }, 0, ica, int_key);
-	make_leaf(&(struct certspec){ "leaf-ca-eku-codesign",
-	    "codesign.example.test", NULL, y2025, y2027, codesign_exts, NULL },
+	make_leaf(&(struct certspec){"leaf-expired", "expired.example.test",
+	              NULL, y2020, y2021, expired_exts, NULL},
+	    0, ica, int_key);
+	make_leaf(&(struct certspec){"leaf-notyet", "future.example.test", NULL,
+	              y2030, y2031, notyet_exts, NULL},
+	    0, ica, int_key);
+	make_leaf(
+	    &(struct certspec){"leaf-selfsigned", "selfsigned.example.test",
+	        NULL, y2025, y2027, selfsigned_exts, NULL},
+	    0, NULL, NULL);
+	make_leaf(&(struct certspec){"leaf-client", "gateway-01", NULL, y2025,
+	              y2027, client_exts, NULL},
+	    0, ica, int_key);
+	make_leaf(&(struct certspec){"leaf-weakkey", "weakkey.example.test",
+	              NULL, y2025, y2027, weak_exts, NULL},
+	    1024, ica, int_key);
+	make_leaf(&(struct certspec){"leaf-sha1", "sha1.example.test", NULL,
+	              y2025, y2027, sha1_exts, EVP_sha1()},
+	    0, ica, int_key);
+	make_leaf(
+	    &(struct certspec){"leaf-ca-eku-codesign", "codesign.example.test",
+	        NULL, y2025, y2027, codesign_exts, NULL},
 	    0, ica, int_key);
 
 	/* untrusted hierarchy */
 	other_key = ec_key();
-	other = make_cert(&(struct certspec){ "other-root",
-	    "Other Untrusted Root", NULL, y2020, y2040, root_exts, NULL },
-	    other_key, NULL, NULL);
-	make_leaf(&(struct certspec){ "other-leaf", "other.example.test", NULL,
-	    y2025, y2027, other_leaf_exts, NULL }, 0, other, other_key);
+	other =
+	    make_cert(&(struct certspec){"other-root", "Other Untrusted Root",
+	                  NULL, y2020, y2040, root_exts, NULL},
+	        other_key, NULL, NULL);
+	make_leaf(&(struct certspec){"other-leaf", "other.example.test", NULL,
+	              y2025, y2027, other_leaf_exts, NULL},
+	    0, other, other_key);
 
 	/* revocation */
 	revoked_key = ec_key();
-	revoked = make_cert(&(struct certspec){ "leaf-revoked",
-	    "revoked.example.test", NULL, y2025, y2027, revoked_exts, NULL },
-	    revoked_key, ica, int_key);
+	revoked =
+	    make_cert(&(struct certspec){"leaf-revoked", "revoked.example.test",
+	                  NULL, y2025, y2027, revoked_exts, NULL},
+	        revoked_key, ica, int_key);
 	make_crl("int-ca.crl", ica, int_key, revoked);
 	make_crl("root-ca.crl", root, root_key, NULL);
 
 	/* name constraints */
 	nc_key = ec_key();
-	nc = make_cert(&(struct certspec){ "nc-ca", "certkit Constrained CA",
-	    NULL, y2020, y2035, nc_exts, NULL }, nc_key, root, root_key);
-	make_leaf(&(struct certspec){ "nc-leaf-ok", "ok.allowed.test", NULL,
-	    y2025, y2027, nc_ok_exts, NULL }, 0, nc, nc_key);
-	make_leaf(&(struct certspec){ "nc-leaf-bad", "evil.example.test", NULL,
-	    y2025, y2027, nc_bad_exts, NULL }, 0, nc, nc_key);
+	nc = make_cert(&(struct certspec){"nc-ca", "certkit Constrained CA",
+	                   NULL, y2020, y2035, nc_exts, NULL},
+	    nc_key, root, root_key);
+	make_leaf(&(struct certspec){"nc-leaf-ok", "ok.allowed.test", NULL,
+	              y2025, y2027, nc_ok_exts, NULL},
+	    0, nc, nc_key);
+	make_leaf(&(struct certspec){"nc-leaf-bad", "evil.example.test", NULL,
+	              y2025, y2027, nc_bad_exts, NULL},
+	    0, nc, nc_key);
 
 	/* path length */
 	sub_key = ec_key();
-	sub = make_cert(&(struct certspec){ "sub-ca",
-	    "certkit Sub CA (violates pathlen)", NULL, y2020, y2035, sub_exts,
-	    NULL }, sub_key, ica, int_key);
-	make_leaf(&(struct certspec){ "sub-leaf", "deep.example.test", NULL,
-	    y2025, y2027, sub_leaf_exts, NULL }, 0, sub, sub_key);
+	sub = make_cert(
+	    &(struct certspec){"sub-ca", "certkit Sub CA (violates pathlen)",
+	        NULL, y2020, y2035, sub_exts, NULL},
+	    sub_key, ica, int_key);
+	make_leaf(&(struct certspec){"sub-leaf", "deep.example.test", NULL,
+	              y2025, y2027, sub_leaf_exts, NULL},
+	    0, sub, sub_key);
 
 	if (leaves > 0)
 		write_many_leaves(leaves, ica, int_key);

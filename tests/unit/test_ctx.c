@@ -14,23 +14,23 @@ struct timerow {
 };
 
 static const struct timerow timerows[] = {
-	{ "2026-06-01T00:00:00Z", CK_OK, INT64_C(1780272000) },
-	{ "2026-06-01", CK_OK, INT64_C(1780272000) },
-	{ "2026-06-01t00:00:00z", CK_OK, INT64_C(1780272000) },
-	{ "2026-06-01T02:00:00+02:00", CK_OK, INT64_C(1780272000) },
-	{ "2026-05-31T19:00:00-05:00", CK_OK, INT64_C(1780272000) },
-	{ "2026-06-01T00:00:00.123Z", CK_OK, INT64_C(1780272000) },
-	{ "1970-01-01T00:00:00Z", CK_OK, 0 },
-	{ "2024-02-29", CK_OK, INT64_C(1709164800) },
-	{ "2000-03-01T00:00:00Z", CK_OK, INT64_C(951868800) },
-	{ "2026-13-01", CK_E_USAGE, 0 },
-	{ "2026-02-30", CK_E_USAGE, 0 },
-	{ "2026-06-01T24:00:00Z", CK_E_USAGE, 0 },
-	{ "2026-06-01T00:00:00", CK_E_USAGE, 0 }, /* no zone: ambiguous */
-	{ "yesterday", CK_E_USAGE, 0 },
-	{ "", CK_E_USAGE, 0 },
-	{ "2026-06-01Tjunk", CK_E_USAGE, 0 },
-	{ "2026-06-01T00:00:00Zjunk", CK_E_USAGE, 0 },
+    {"2026-06-01T00:00:00Z", CK_OK, INT64_C(1780272000)},
+    {"2026-06-01", CK_OK, INT64_C(1780272000)},
+    {"2026-06-01t00:00:00z", CK_OK, INT64_C(1780272000)},
+    {"2026-06-01T02:00:00+02:00", CK_OK, INT64_C(1780272000)},
+    {"2026-05-31T19:00:00-05:00", CK_OK, INT64_C(1780272000)},
+    {"2026-06-01T00:00:00.123Z", CK_OK, INT64_C(1780272000)},
+    {"1970-01-01T00:00:00Z", CK_OK, 0},
+    {"2024-02-29", CK_OK, INT64_C(1709164800)},
+    {"2000-03-01T00:00:00Z", CK_OK, INT64_C(951868800)},
+    {"2026-13-01", CK_E_USAGE, 0},
+    {"2026-02-30", CK_E_USAGE, 0},
+    {"2026-06-01T24:00:00Z", CK_E_USAGE, 0},
+    {"2026-06-01T00:00:00", CK_E_USAGE, 0}, /* no zone: ambiguous */
+    {"yesterday", CK_E_USAGE, 0},
+    {"", CK_E_USAGE, 0},
+    {"2026-06-01Tjunk", CK_E_USAGE, 0},
+    {"2026-06-01T00:00:00Zjunk", CK_E_USAGE, 0},
 };
 
 static void
@@ -49,8 +49,8 @@ test_parse_time(void **state)
 		if (st == CK_OK)
 			assert_int_equal(t, timerows[i].want);
 		else
-			assert_non_null(strstr(ck_ctx_error(ctx),
-			    "expected RFC 3339"));
+			assert_non_null(
+			    strstr(ck_ctx_error(ctx), "expected RFC 3339"));
 		ck_ctx_free(ctx);
 	}
 }
@@ -64,8 +64,8 @@ test_error_discipline(void **state)
 	assert_string_equal(ck_ctx_error(ctx), "");
 	cki_err(ctx, CK_E_FORMAT, "%s: specific", "f.pem");
 	/* A generic wrapper never hides the deeper message. */
-	assert_int_equal(cki_err_keep(ctx, CK_E_INTERNAL, "generic"),
-	    CK_E_FORMAT);
+	assert_int_equal(
+	    cki_err_keep(ctx, CK_E_INTERNAL, "generic"), CK_E_FORMAT);
 	assert_string_equal(ck_ctx_error(ctx), "f.pem: specific");
 	/* Each public call starts clean. */
 	cki_begin(ctx);
@@ -113,10 +113,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_time),
-		cmocka_unit_test(test_error_discipline),
-		cmocka_unit_test(test_password_sources),
-		cmocka_unit_test(test_clock),
+	    cmocka_unit_test(test_parse_time),
+	    cmocka_unit_test(test_error_discipline),
+	    cmocka_unit_test(test_password_sources),
+	    cmocka_unit_test(test_clock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

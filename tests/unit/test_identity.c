@@ -56,14 +56,14 @@ test_dns_valid(void **state)
 		const char *s;
 		bool ok;
 	} t[] = {
-		{ "device", true }, { "device.example.test", true },
-		{ "*.cams.example.test", true }, { "a-b.c1", true },
-		{ "", false }, { "-a.example", false }, { "a-.example", false },
-		{ "a..b", false }, { "a b", false }, { "a_b", false },
-		{ "*", false }, { "*.", false }, { "a.*.b", false },
-		{ "x*.example", false }, { "a.", false },
-		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		    ".example", false }, /* 64-character label */
+	    {"device", true}, {"device.example.test", true},
+	    {"*.cams.example.test", true}, {"a-b.c1", true}, {"", false},
+	    {"-a.example", false}, {"a-.example", false}, {"a..b", false},
+	    {"a b", false}, {"a_b", false}, {"*", false}, {"*.", false},
+	    {"a.*.b", false}, {"x*.example", false}, {"a.", false},
+	    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	     ".example",
+	        false}, /* 64-character label */
 	};
 
 	(void)state;
@@ -78,9 +78,14 @@ test_ip_canon(void **state)
 	static const struct {
 		const char *in, *out;
 	} t[] = {
-		{ "192.0.2.1", "192.0.2.1" }, { "2001:DB8:0::10", "2001:db8::10" },
-		{ "::1", "::1" }, { "300.1.1.1", NULL }, { "1.2.3", NULL },
-		{ "host", NULL }, { "", NULL }, { "192.0.2.1/24", NULL },
+	    {"192.0.2.1", "192.0.2.1"},
+	    {"2001:DB8:0::10", "2001:db8::10"},
+	    {"::1", "::1"},
+	    {"300.1.1.1", NULL},
+	    {"1.2.3", NULL},
+	    {"host", NULL},
+	    {"", NULL},
+	    {"192.0.2.1/24", NULL},
 	};
 	char buf[64];
 
@@ -103,12 +108,11 @@ test_names_env(void **state)
 		size_t ndns, nip;
 		const char *err;
 	} t[] = {
-		{ "a.example,b", "192.0.2.1, 2001:db8::1", CK_OK, 2, 2, NULL },
-		{ "", "", CK_OK, 0, 0, NULL },
-		{ "a.example,,A.EXAMPLE", "192.0.2.1,192.0.2.1", CK_OK, 1, 1,
-		    NULL },
-		{ "bad name", "", CK_E_USAGE, 0, 0, "CERTKIT_HOSTNAME" },
-		{ "a", "10.0.0.300", CK_E_USAGE, 0, 0, "CERTKIT_IPS" },
+	    {"a.example,b", "192.0.2.1, 2001:db8::1", CK_OK, 2, 2, NULL},
+	    {"", "", CK_OK, 0, 0, NULL},
+	    {"a.example,,A.EXAMPLE", "192.0.2.1,192.0.2.1", CK_OK, 1, 1, NULL},
+	    {"bad name", "", CK_E_USAGE, 0, 0, "CERTKIT_HOSTNAME"},
+	    {"a", "10.0.0.300", CK_E_USAGE, 0, 0, "CERTKIT_IPS"},
 	};
 	ck_ctx *ctx = ck_ctx_new();
 	ck_identity *id;
@@ -123,8 +127,9 @@ test_names_env(void **state)
 		setenv("CERTKIT_HOSTNAME", t[i].host, 1);
 		setenv("CERTKIT_IPS", t[i].ips, 1);
 		st = cki_names_collect(id, &n);
-		if (st != t[i].want || (t[i].err != NULL &&
-		    strstr(ck_ctx_error(ctx), t[i].err) == NULL))
+		if (st != t[i].want ||
+		    (t[i].err != NULL &&
+		        strstr(ck_ctx_error(ctx), t[i].err) == NULL))
 			fail_msg("case %zu: %d %s", i, st, ck_ctx_error(ctx));
 		if (st == CK_OK) {
 			assert_int_equal(n.dns.n, t[i].ndns);
@@ -171,11 +176,9 @@ names_of(struct cki_names *n, const char *const *dns, const char *const *ip)
 static void
 test_selfsign(void **state)
 {
-	static const char *const dns[] = { "nvr01.example.test", "nvr01",
-		NULL };
-	static const char *const ip[] = { "192.0.2.10", "2001:db8::10",
-		NULL };
-	static const int kts[] = { CKI_KEY_EC_P256, CKI_KEY_RSA_2048 };
+	static const char *const dns[] = {"nvr01.example.test", "nvr01", NULL};
+	static const char *const ip[] = {"192.0.2.10", "2001:db8::10", NULL};
+	static const int kts[] = {CKI_KEY_EC_P256, CKI_KEY_RSA_2048};
 	ck_ctx *ctx = ck_ctx_new();
 	struct cki_names n;
 
@@ -201,15 +204,16 @@ test_selfsign(void **state)
 		assert_int_equal(X509_check_ca(x), 0);
 		assert_true(X509_get_extended_key_usage(x) & XKU_SSL_SERVER);
 		assert_true(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE);
-		assert_int_equal((X509_get_key_usage(x) & KU_KEY_ENCIPHERMENT)
-		    != 0, kts[k] == CKI_KEY_RSA_2048);
+		assert_int_equal(
+		    (X509_get_key_usage(x) & KU_KEY_ENCIPHERMENT) != 0,
+		    kts[k] == CKI_KEY_RSA_2048);
 		assert_non_null(X509_get0_subject_key_id(x));
 		for (size_t i = 0; dns[i] != NULL; i++)
 			assert_true(cki_covers_dns(x, dns[i]));
 		for (size_t i = 0; ip[i] != NULL; i++)
 			assert_true(cki_covers_ip(x, ip[i]));
 		assert_false(cki_covers_dns(x, "other.example.test"));
-		cn = ck_cert_common_name(&(ck_cert){ x });
+		cn = ck_cert_common_name(&(ck_cert){x});
 		assert_string_equal(cn, "nvr01.example.test");
 		free(cn);
 		assert_int_equal(X509_verify(x, key), 1);
@@ -224,9 +228,10 @@ static void
 test_selfsign_edges(void **state)
 {
 	static const char *const longname[] = {
-		"a-very-long-host-name-that-does-not-fit.in-the-common-name"
-		".example.test", NULL };
-	static const char *const ipsonly[] = { "192.0.2.10", NULL };
+	    "a-very-long-host-name-that-does-not-fit.in-the-common-name"
+	    ".example.test",
+	    NULL};
+	static const char *const ipsonly[] = {"192.0.2.10", NULL};
 	ck_ctx *ctx = ck_ctx_new();
 	EVP_PKEY *key = cki_keygen(ctx, CKI_KEY_EC_P256);
 	struct cki_names n;
@@ -245,8 +250,8 @@ test_selfsign_edges(void **state)
 	assert_non_null(x);
 	assert_int_equal(X509_NAME_entry_count(X509_get_subject_name(x)), 0);
 	{
-		GENERAL_NAMES *g = X509_get_ext_d2i(x, NID_subject_alt_name,
-		    &crit, NULL);
+		GENERAL_NAMES *g =
+		    X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
 
 		assert_non_null(g);
 		GENERAL_NAMES_free(g);
@@ -271,20 +276,19 @@ test_parse_dn(void **state)
 	static const struct {
 		const char *in, *out, *err;
 	} t[] = {
-		{ "/C=US/O=Example/CN=host", "C = US, O = Example, CN = host",
-		    NULL },
-		{ "C=US, O=Example, CN=host", "C = US, O = Example, CN = host",
-		    NULL },
-		{ "CN=host", "CN = host", NULL },
-		{ "/O=a\\/b/CN=x", "O = a/b, CN = x", NULL },
-		{ "O=Acme\\, Inc., CN=x", "O = \"Acme, Inc.\", CN = x", NULL },
-		{ " CN = spaced ", "CN = spaced", NULL },
-		{ "/C=USA/CN=x", NULL, "two-letter country code" },
-		{ "/XX=1", NULL, "unknown attribute 'XX'" },
-		{ "/CN=", NULL, "empty value" },
-		{ "/CN", NULL, "expected ATTRIBUTE=VALUE" },
-		{ "", NULL, "no attribute found" },
-		{ "/", NULL, "no attribute found" },
+	    {"/C=US/O=Example/CN=host", "C = US, O = Example, CN = host", NULL},
+	    {"C=US, O=Example, CN=host", "C = US, O = Example, CN = host",
+	        NULL},
+	    {"CN=host", "CN = host", NULL},
+	    {"/O=a\\/b/CN=x", "O = a/b, CN = x", NULL},
+	    {"O=Acme\\, Inc., CN=x", "O = \"Acme, Inc.\", CN = x", NULL},
+	    {" CN = spaced ", "CN = spaced", NULL},
+	    {"/C=USA/CN=x", NULL, "two-letter country code"},
+	    {"/XX=1", NULL, "unknown attribute 'XX'"},
+	    {"/CN=", NULL, "empty value"},
+	    {"/CN", NULL, "expected ATTRIBUTE=VALUE"},
+	    {"", NULL, "no attribute found"},
+	    {"/", NULL, "no attribute found"},
 	};
 	ck_ctx *ctx = ck_ctx_new();
 
@@ -296,8 +300,8 @@ test_parse_dn(void **state)
 			char *s;
 
 			if (n == NULL)
-				fail_msg("'%s': %s", t[i].in,
-				    ck_ctx_error(ctx));
+				fail_msg(
+				    "'%s': %s", t[i].in, ck_ctx_error(ctx));
 			s = cki_name_oneline(n);
 			if (strcmp(s, t[i].out) != 0)
 				fail_msg("'%s' gave '%s'", t[i].in, s);
@@ -315,13 +319,13 @@ test_parse_dn(void **state)
 static void
 test_csr(void **state)
 {
-	static const char *const dns[] = { "cam.example.test", NULL };
-	static const char *const ip[] = { "192.0.2.7", NULL };
+	static const char *const dns[] = {"cam.example.test", NULL};
+	static const char *const ip[] = {"192.0.2.7", NULL};
 	ck_ctx *ctx = ck_ctx_new();
 	EVP_PKEY *key = cki_keygen(ctx, CKI_KEY_RSA_2048);
 	struct cki_names n;
 	X509_REQ *req;
-	STACK_OF(X509_EXTENSION) *exts;
+	STACK_OF(X509_EXTENSION) * exts;
 	char *s;
 
 	(void)state;
@@ -335,7 +339,8 @@ test_csr(void **state)
 	exts = X509_REQ_get_extensions(req);
 	assert_int_equal(sk_X509_EXTENSION_num(exts), 1);
 	assert_int_equal(OBJ_obj2nid(X509_EXTENSION_get_object(
-	    sk_X509_EXTENSION_value(exts, 0))), NID_subject_alt_name);
+	                     sk_X509_EXTENSION_value(exts, 0))),
+	    NID_subject_alt_name);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_REQ_free(req);
 	assert_null(cki_make_csr(ctx, key, &n, "/ZZ=1"));
@@ -358,32 +363,31 @@ test_hook(void **state)
 		bool ok;
 		const char *err, *out;
 	} t[] = {
-		{ "true", 5, true, NULL, "" },
-		{ "echo hello; echo err >&2", 5, true, NULL, "hello\nerr\n" },
-		{ "exit 3", 5, false, "exited with status 3", NULL },
-		{ "kill -9 $$", 5, false, "killed by signal 9", NULL },
-		{ "sleep 30", 1, false, "did not finish within 1 seconds", NULL },
-		{ "printf 'a\\0b\\377c'", 5, true, NULL, "a?b?c" },
-		{ "/nonexistent/command", 5, false, "exited with status 127",
-		    NULL },
-		{ "echo $CERTKIT_IDENTITY_ACTION:$CERTKIT_IDENTITY_DIR", 5, true,
-		    NULL, "test:/dir\n" },
-		{ "read x; echo got=$x", 5, true, NULL, "got=\n" },
+	    {"true", 5, true, NULL, ""},
+	    {"echo hello; echo err >&2", 5, true, NULL, "hello\nerr\n"},
+	    {"exit 3", 5, false, "exited with status 3", NULL},
+	    {"kill -9 $$", 5, false, "killed by signal 9", NULL},
+	    {"sleep 30", 1, false, "did not finish within 1 seconds", NULL},
+	    {"printf 'a\\0b\\377c'", 5, true, NULL, "a?b?c"},
+	    {"/nonexistent/command", 5, false, "exited with status 127", NULL},
+	    {"echo $CERTKIT_IDENTITY_ACTION:$CERTKIT_IDENTITY_DIR", 5, true,
+	        NULL, "test:/dir\n"},
+	    {"read x; echo got=$x", 5, true, NULL, "got=\n"},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		time_t t0 = time(NULL);
-		json_t *r = cki_run_hook(t[i].cmd, t[i].timeout, "/dir",
-		    "test");
+		json_t *r =
+		    cki_run_hook(t[i].cmd, t[i].timeout, "/dir", "test");
 		const char *err, *out;
 
 		assert_non_null(r);
 		err = json_string_value(json_object_get(r, "error"));
 		out = json_string_value(json_object_get(r, "output"));
 		if (json_is_true(json_object_get(r, "ok")) != t[i].ok ||
-		    (t[i].err != NULL && (err == NULL ||
-		    strstr(err, t[i].err) == NULL)) ||
+		    (t[i].err != NULL &&
+		        (err == NULL || strstr(err, t[i].err) == NULL)) ||
 		    (t[i].out != NULL && strcmp(out, t[i].out) != 0))
 			fail_msg("'%s': ok=%d err=%s out=%s", t[i].cmd,
 			    json_is_true(json_object_get(r, "ok")),
@@ -394,8 +398,8 @@ test_hook(void **state)
 	/* Output is capped at the last 4096 bytes. */
 	{
 		json_t *r = cki_run_hook("seq 1 5000", 10, "/d", "t");
-		const char *out = json_string_value(json_object_get(r,
-		    "output"));
+		const char *out =
+		    json_string_value(json_object_get(r, "output"));
 
 		assert_int_equal(strlen(out), 4096);
 		assert_non_null(strstr(out, "5000\n"));
@@ -437,8 +441,8 @@ test_lifecycle(void **state)
 	assert_int_equal(ck_identity_init(id, &json), CK_OK);
 	j = parse(json);
 	assert_true(json_is_true(json_object_get(j, "changed")));
-	assert_true(json_is_true(json_object_get(json_object_get(j,
-	    "selftest"), "ok")));
+	assert_true(json_is_true(
+	    json_object_get(json_object_get(j, "selftest"), "ok")));
 	json_decref(j);
 	assert_int_equal(ck_identity_init(id, &json), CK_E_EXISTS);
 	assert_null(json);
@@ -453,21 +457,26 @@ test_lifecycle(void **state)
 	assert_string_equal(cur1, cur2);
 	/* install: refused input changes nothing and lists the problem */
 	assert_int_equal(ck_identity_install(id, pki("leaf.pem"),
-	    pki("other-leaf.key"), pki("int-ca.pem"), &json), CK_E_REFUSED);
+	                     pki("other-leaf.key"), pki("int-ca.pem"), &json),
+	    CK_E_REFUSED);
 	j = parse(json);
 	assert_true(json_is_true(json_object_get(j, "refused")));
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	    json_object_get(j, "findings"), 0), "code")), "key_mismatch");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_array_get(json_object_get(j, "findings"), 0), "code")),
+	    "key_mismatch");
 	json_decref(j);
 	assert_true(cki_current_id(id, cur2));
 	assert_string_equal(cur1, cur2);
 	/* install: good input */
 	assert_int_equal(ck_identity_install(id, pki("leaf.pem"),
-	    pki("leaf.key"), pki("int-ca.pem"), &json), CK_OK);
+	                     pki("leaf.key"), pki("int-ca.pem"), &json),
+	    CK_OK);
 	j = parse(json);
 	assert_true(json_is_true(json_object_get(j, "changed")));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-	    j, "identity"), "kind")), "ca-issued");
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(j, "identity"), "kind")),
+	    "ca-issued");
 	assert_true(json_is_string(json_object_get(j, "backup")));
 	json_decref(j);
 	/* backups: one */
@@ -492,24 +501,24 @@ test_lifecycle(void **state)
 		struct stat st;
 
 		snprintf(p, sizeof(p), "%s/out.pem", home);
-		assert_int_equal(ck_identity_export(id, CK_FMT_PEM, 1, p),
-		    CK_OK);
+		assert_int_equal(
+		    ck_identity_export(id, CK_FMT_PEM, 1, p), CK_OK);
 		assert_int_equal(stat(p, &st), 0);
 		assert_int_equal(st.st_mode & 0777, 0600);
-		assert_int_equal(ck_identity_export(id, CK_FMT_DER, 1, p),
-		    CK_E_USAGE);
-		assert_int_equal(ck_identity_export(id, CK_FMT_P7B, 0, p),
-		    CK_E_USAGE);
+		assert_int_equal(
+		    ck_identity_export(id, CK_FMT_DER, 1, p), CK_E_USAGE);
+		assert_int_equal(
+		    ck_identity_export(id, CK_FMT_P7B, 0, p), CK_E_USAGE);
 	}
 	/* restore the default */
 	assert_int_equal(ck_identity_restore(id, "2", &json), CK_OK);
 	j = parse(json);
 	assert_true(json_is_true(json_object_get(j, "changed")));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-	    j, "identity"), "kind")), CKI_KIND_DEFAULT);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(j, "identity"), "kind")),
+	    CKI_KIND_DEFAULT);
 	json_decref(j);
-	assert_int_equal(ck_identity_restore(id, "nope", &json),
-	    CK_E_NOTFOUND);
+	assert_int_equal(ck_identity_restore(id, "nope", &json), CK_E_NOTFOUND);
 	assert_int_equal(ck_identity_restore(id, "../x", &json), CK_E_USAGE);
 	ck_identity_free(id);
 	ck_ctx_free(ctx);
@@ -520,42 +529,41 @@ struct inst_case {
 	const char *cert, *key, *chain;
 	int force;
 	ck_status want;
-	const char *code;     /* a finding code that must appear */
+	const char *code; /* a finding code that must appear */
 };
 
 static const struct inst_case inst_cases[] = {
-	{ "good", "leaf.pem", "leaf.key", "int-ca.pem", 0, CK_OK, NULL },
-	{ "reversed file, key inside", "reversed.pem", "leaf.key", NULL, 0,
-	    CK_OK, NULL },
-	{ "pkcs12", "leaf.p12", NULL, NULL, 0, CK_OK, NULL },
-	{ "mismatch", "leaf.pem", "other-leaf.key", "int-ca.pem", 1,
-	    CK_E_REFUSED, "key_mismatch" },
-	{ "expired", "leaf-expired.pem", "leaf-expired.key", "int-ca.pem", 1,
-	    CK_E_REFUSED, "expired" },
-	{ "not yet valid", "leaf-notyet.pem", "leaf-notyet.key", "int-ca.pem",
-	    1, CK_E_REFUSED, "not_yet_valid" },
-	{ "client only", "leaf-client.pem", "leaf-client.key", "int-ca.pem",
-	    1, CK_E_REFUSED, "eku_no_server_auth" },
-	{ "weak key", "leaf-weakkey.pem", "leaf-weakkey.key", "int-ca.pem", 1,
-	    CK_E_REFUSED, "weak_key" },
-	{ "sha1", "leaf-sha1.pem", "leaf-sha1.key", "int-ca.pem", 1,
-	    CK_E_REFUSED, "weak_signature" },
-	{ "a CA", "int-ca.pem", "int-ca.key", NULL, 1, CK_E_REFUSED,
-	    "leaf_is_ca" },
-	{ "no intermediate", "leaf.pem", "leaf.key", NULL, 0, CK_E_REFUSED,
-	    "chain_incomplete" },
-	{ "unrelated extra", "leaf.pem", "leaf.key", "other-root.pem", 0,
-	    CK_E_REFUSED, "unrelated_certificate" },
-	{ "names (warning), forced", "other-leaf.pem", "other-leaf.key",
-	    "other-root.pem", 1, CK_OK, "detected_name_not_covered" },
-	{ "names (warning), not forced", "other-leaf.pem", "other-leaf.key",
-	    "other-root.pem", 0, CK_E_REFUSED, "detected_name_not_covered" },
-	{ "bad signature", "leaf-badsig.pem", "leaf.key", "int-ca.pem", 1,
-	    CK_E_REFUSED, "bad_signature" },
-	{ "name constraints", "nc-leaf-bad.pem", "nc-leaf-bad.key",
-	    "nc-ca.pem", 1, CK_E_REFUSED, "chain_invalid" },
-	{ "garbage", "random.bin", "leaf.key", NULL, 0, CK_E_FORMAT, NULL },
-	{ "key as cert", "leaf.key", NULL, NULL, 0, CK_E_FORMAT, NULL },
+    {"good", "leaf.pem", "leaf.key", "int-ca.pem", 0, CK_OK, NULL},
+    {"reversed file, key inside", "reversed.pem", "leaf.key", NULL, 0, CK_OK,
+        NULL},
+    {"pkcs12", "leaf.p12", NULL, NULL, 0, CK_OK, NULL},
+    {"mismatch", "leaf.pem", "other-leaf.key", "int-ca.pem", 1, CK_E_REFUSED,
+        "key_mismatch"},
+    {"expired", "leaf-expired.pem", "leaf-expired.key", "int-ca.pem", 1,
+        CK_E_REFUSED, "expired"},
+    {"not yet valid", "leaf-notyet.pem", "leaf-notyet.key", "int-ca.pem", 1,
+        CK_E_REFUSED, "not_yet_valid"},
+    {"client only", "leaf-client.pem", "leaf-client.key", "int-ca.pem", 1,
+        CK_E_REFUSED, "eku_no_server_auth"},
+    {"weak key", "leaf-weakkey.pem", "leaf-weakkey.key", "int-ca.pem", 1,
+        CK_E_REFUSED, "weak_key"},
+    {"sha1", "leaf-sha1.pem", "leaf-sha1.key", "int-ca.pem", 1, CK_E_REFUSED,
+        "weak_signature"},
+    {"a CA", "int-ca.pem", "int-ca.key", NULL, 1, CK_E_REFUSED, "leaf_is_ca"},
+    {"no intermediate", "leaf.pem", "leaf.key", NULL, 0, CK_E_REFUSED,
+        "chain_incomplete"},
+    {"unrelated extra", "leaf.pem", "leaf.key", "other-root.pem", 0,
+        CK_E_REFUSED, "unrelated_certificate"},
+    {"names (warning), forced", "other-leaf.pem", "other-leaf.key",
+        "other-root.pem", 1, CK_OK, "detected_name_not_covered"},
+    {"names (warning), not forced", "other-leaf.pem", "other-leaf.key",
+        "other-root.pem", 0, CK_E_REFUSED, "detected_name_not_covered"},
+    {"bad signature", "leaf-badsig.pem", "leaf.key", "int-ca.pem", 1,
+        CK_E_REFUSED, "bad_signature"},
+    {"name constraints", "nc-leaf-bad.pem", "nc-leaf-bad.key", "nc-ca.pem", 1,
+        CK_E_REFUSED, "chain_invalid"},
+    {"garbage", "random.bin", "leaf.key", NULL, 0, CK_E_FORMAT, NULL},
+    {"key as cert", "leaf.key", NULL, NULL, 0, CK_E_FORMAT, NULL},
 };
 
 static void
@@ -563,7 +571,7 @@ test_install_table(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(inst_cases) / sizeof(inst_cases[0]);
-	    i++) {
+	     i++) {
 		const struct inst_case *c = &inst_cases[i];
 		ck_ctx *ctx = ck_ctx_new();
 		ck_identity *id = NULL;
@@ -576,12 +584,13 @@ test_install_table(void **state)
 		assert_int_equal(ck_identity_open(ctx, home, &id), CK_OK);
 		ck_identity_set_force(id, c->force);
 		snprintf(key, sizeof(key), "%s", c->key ? pki(c->key) : "");
-		snprintf(chain, sizeof(chain), "%s",
-		    c->chain ? pki(c->chain) : "");
+		snprintf(
+		    chain, sizeof(chain), "%s", c->chain ? pki(c->chain) : "");
 		st = ck_identity_install(id, pki(c->cert), c->key ? key : NULL,
 		    c->chain ? chain : NULL, &json);
-		if (st != c->want || (c->code != NULL && (json == NULL ||
-		    strstr(json, c->code) == NULL)))
+		if (st != c->want ||
+		    (c->code != NULL &&
+		        (json == NULL || strstr(json, c->code) == NULL)))
 			fail_msg("%s: status %d (%s), want %d with %s: %s",
 			    c->name, st, ck_ctx_error(ctx), c->want,
 			    c->code ? c->code : "-", json ? json : "");
@@ -635,17 +644,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dns_valid),
-		cmocka_unit_test(test_ip_canon),
-		cmocka_unit_test(test_names_env),
-		cmocka_unit_test(test_selfsign),
-		cmocka_unit_test(test_selfsign_edges),
-		cmocka_unit_test(test_parse_dn),
-		cmocka_unit_test(test_csr),
-		cmocka_unit_test(test_hook),
-		cmocka_unit_test(test_lifecycle),
-		cmocka_unit_test(test_install_table),
-		cmocka_unit_test(test_damaged_current),
+	    cmocka_unit_test(test_dns_valid),
+	    cmocka_unit_test(test_ip_canon),
+	    cmocka_unit_test(test_names_env),
+	    cmocka_unit_test(test_selfsign),
+	    cmocka_unit_test(test_selfsign_edges),
+	    cmocka_unit_test(test_parse_dn),
+	    cmocka_unit_test(test_csr),
+	    cmocka_unit_test(test_hook),
+	    cmocka_unit_test(test_lifecycle),
+	    cmocka_unit_test(test_install_table),
+	    cmocka_unit_test(test_damaged_current),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -19,65 +19,62 @@ struct row {
 };
 
 static const struct row rows[] = {
-	/* PEM in every shape an admin is handed. */
-	{ "leaf.pem", NULL, CK_OK, 1, 0, 0, 0, "block 1 (CERTIFICATE)" },
-	{ "chain.pem", NULL, CK_OK, 2, 0, 0, 0, NULL },
-	{ "fullchain.pem", NULL, CK_OK, 3, 0, 0, 0, NULL },
-	{ "crlf.pem", NULL, CK_OK, 3, 0, 0, 0, NULL },
-	{ "bom.pem", NULL, CK_OK, 2, 0, 0, 0, NULL },
-	{ "noisy.pem", NULL, CK_OK, 2, 0, 0, 0, NULL },
-	{ "reversed.pem", NULL, CK_OK, 3, 0, 0, 0, NULL },
-	{ "dup.pem", NULL, CK_OK, 3, 0, 0, 0, NULL },
-	{ "mixed.pem", NULL, CK_OK, 2, 1, 1, 1, NULL },
-	{ "leaf.csr", NULL, CK_OK, 0, 0, 1, 0, "CERTIFICATE REQUEST" },
-	{ "int-ca.crl", NULL, CK_OK, 0, 0, 0, 1, "X509 CRL" },
-	/* DER. */
-	{ "leaf.der", NULL, CK_OK, 1, 0, 0, 0, "DER certificate" },
-	{ "int-ca.crl.der", NULL, CK_OK, 0, 0, 0, 1, "DER CRL" },
-	{ "leaf.csr.der", NULL, CK_OK, 0, 0, 1, 0, "DER CSR" },
-	{ "leaf.key.der", NULL, CK_OK, 0, 1, 0, 0, "DER private key" },
-	/* PKCS#7. */
-	{ "chain.p7b", NULL, CK_OK, 3, 0, 0, 0, "(PKCS7), certificate 1" },
-	{ "chain.p7b.der", NULL, CK_OK, 3, 0, 0, 0, "DER PKCS#7" },
-	/* PKCS#12: modern, legacy (RC2-40/3DES), empty and no password. */
-	{ "leaf.p12", "secret", CK_OK, 3, 1, 0, 0, NULL },
-	{ "leaf-legacy.p12", "secret", CK_OK, 3, 1, 0, 0, NULL },
-	{ "leaf-empty.p12", NULL, CK_OK, 3, 1, 0, 0, NULL },
-	{ "leaf-nopass.p12", NULL, CK_OK, 3, 1, 0, 0, NULL },
-	{ "leaf-nopass.p12", "secret", CK_OK, 3, 1, 0, 0, NULL },
-	{ "certs-only.p12", "secret", CK_OK, 3, 0, 0, 0, NULL },
-	{ "leaf.p12", NULL, CK_E_PASSWORD, 0, 0, 0, 0,
-	    "PKCS#12 file is protected by a password" },
-	{ "leaf.p12", "wrong", CK_E_PASSWORD, 0, 0, 0, 0,
-	    "wrong password, or the file is damaged (MAC check failed)" },
-	{ "leaf-legacy.p12", "wrong", CK_E_PASSWORD, 0, 0, 0, 0,
-	    "MAC check failed" },
-	/* Keys: PKCS#8 plain and encrypted, traditional RSA and EC. */
-	{ "leaf.key", NULL, CK_OK, 0, 1, 0, 0, "(PRIVATE KEY)" },
-	{ "root-ca-trad.key", NULL, CK_OK, 0, 1, 0, 0, "RSA PRIVATE KEY" },
-	{ "leaf-trad.key", NULL, CK_OK, 0, 1, 0, 0, "EC PRIVATE KEY" },
-	{ "leaf-pkcs8-enc.key", "secret", CK_OK, 0, 1, 0, 0, NULL },
-	{ "leaf-trad-enc.key", "secret", CK_OK, 0, 1, 0, 0, NULL },
-	{ "leaf-pkcs8-enc.key", NULL, CK_E_PASSWORD, 0, 0, 0, 0,
-	    "(ENCRYPTED PRIVATE KEY) is encrypted" },
-	{ "leaf-pkcs8-enc.key", "wrong", CK_E_PASSWORD, 0, 0, 0, 0,
-	    "wrong password" },
-	{ "leaf-trad-enc.key", "wrong", CK_E_PASSWORD, 0, 0, 0, 0,
-	    "wrong password" },
-	/* Errors that name the file, what was expected and what was found. */
-	{ "truncated.pem", NULL, CK_E_FORMAT, 0, 0, 0, 0,
-	    "truncated.pem: block 2 (CERTIFICATE) is truncated: no END line" },
-	{ "html.der", NULL, CK_E_FORMAT, 0, 0, 0, 0,
-	    "html.der: not a certificate, key, CSR, CRL, PKCS#7 or PKCS#12 "
-	    "file (starts with 3c 68 74 6d: looks like HTML" },
-	{ "empty.pem", NULL, CK_E_FORMAT, 0, 0, 0, 0, "the file is empty" },
-	{ "random.bin", NULL, CK_E_FORMAT, 0, 0, 0, 0, "not a certificate" },
-	{ "text.txt", NULL, CK_E_FORMAT, 0, 0, 0, 0,
-	    "looks like text with no PEM block in it" },
-	{ "leaf-pub.pem", NULL, CK_E_FORMAT, 0, 0, 0, 0,
-	    "holds only PUBLIC KEY" },
-	{ "no-such-file.pem", NULL, CK_E_IO, 0, 0, 0, 0,
-	    "no-such-file.pem: no such file" },
+    /* PEM in every shape an admin is handed. */
+    {"leaf.pem", NULL, CK_OK, 1, 0, 0, 0, "block 1 (CERTIFICATE)"},
+    {"chain.pem", NULL, CK_OK, 2, 0, 0, 0, NULL},
+    {"fullchain.pem", NULL, CK_OK, 3, 0, 0, 0, NULL},
+    {"crlf.pem", NULL, CK_OK, 3, 0, 0, 0, NULL},
+    {"bom.pem", NULL, CK_OK, 2, 0, 0, 0, NULL},
+    {"noisy.pem", NULL, CK_OK, 2, 0, 0, 0, NULL},
+    {"reversed.pem", NULL, CK_OK, 3, 0, 0, 0, NULL},
+    {"dup.pem", NULL, CK_OK, 3, 0, 0, 0, NULL},
+    {"mixed.pem", NULL, CK_OK, 2, 1, 1, 1, NULL},
+    {"leaf.csr", NULL, CK_OK, 0, 0, 1, 0, "CERTIFICATE REQUEST"},
+    {"int-ca.crl", NULL, CK_OK, 0, 0, 0, 1, "X509 CRL"},
+    /* DER. */
+    {"leaf.der", NULL, CK_OK, 1, 0, 0, 0, "DER certificate"},
+    {"int-ca.crl.der", NULL, CK_OK, 0, 0, 0, 1, "DER CRL"},
+    {"leaf.csr.der", NULL, CK_OK, 0, 0, 1, 0, "DER CSR"},
+    {"leaf.key.der", NULL, CK_OK, 0, 1, 0, 0, "DER private key"},
+    /* PKCS#7. */
+    {"chain.p7b", NULL, CK_OK, 3, 0, 0, 0, "(PKCS7), certificate 1"},
+    {"chain.p7b.der", NULL, CK_OK, 3, 0, 0, 0, "DER PKCS#7"},
+    /* PKCS#12: modern, legacy (RC2-40/3DES), empty and no password. */
+    {"leaf.p12", "secret", CK_OK, 3, 1, 0, 0, NULL},
+    {"leaf-legacy.p12", "secret", CK_OK, 3, 1, 0, 0, NULL},
+    {"leaf-empty.p12", NULL, CK_OK, 3, 1, 0, 0, NULL},
+    {"leaf-nopass.p12", NULL, CK_OK, 3, 1, 0, 0, NULL},
+    {"leaf-nopass.p12", "secret", CK_OK, 3, 1, 0, 0, NULL},
+    {"certs-only.p12", "secret", CK_OK, 3, 0, 0, 0, NULL},
+    {"leaf.p12", NULL, CK_E_PASSWORD, 0, 0, 0, 0,
+        "PKCS#12 file is protected by a password"},
+    {"leaf.p12", "wrong", CK_E_PASSWORD, 0, 0, 0, 0,
+        "wrong password, or the file is damaged (MAC check failed)"},
+    {"leaf-legacy.p12", "wrong", CK_E_PASSWORD, 0, 0, 0, 0, "MAC check failed"},
+    /* Keys: PKCS#8 plain and encrypted, traditional RSA and EC. */
+    {"leaf.key", NULL, CK_OK, 0, 1, 0, 0, "(PRIVATE KEY)"},
+    {"root-ca-trad.key", NULL, CK_OK, 0, 1, 0, 0, "RSA PRIVATE KEY"},
+    {"leaf-trad.key", NULL, CK_OK, 0, 1, 0, 0, "EC PRIVATE KEY"},
+    {"leaf-pkcs8-enc.key", "secret", CK_OK, 0, 1, 0, 0, NULL},
+    {"leaf-trad-enc.key", "secret", CK_OK, 0, 1, 0, 0, NULL},
+    {"leaf-pkcs8-enc.key", NULL, CK_E_PASSWORD, 0, 0, 0, 0,
+        "(ENCRYPTED PRIVATE KEY) is encrypted"},
+    {"leaf-pkcs8-enc.key", "wrong", CK_E_PASSWORD, 0, 0, 0, 0,
+        "wrong password"},
+    {"leaf-trad-enc.key", "wrong", CK_E_PASSWORD, 0, 0, 0, 0, "wrong password"},
+    /* Errors that name the file, what was expected and what was found. */
+    {"truncated.pem", NULL, CK_E_FORMAT, 0, 0, 0, 0,
+        "truncated.pem: block 2 (CERTIFICATE) is truncated: no END line"},
+    {"html.der", NULL, CK_E_FORMAT, 0, 0, 0, 0,
+        "html.der: not a certificate, key, CSR, CRL, PKCS#7 or PKCS#12 "
+        "file (starts with 3c 68 74 6d: looks like HTML"},
+    {"empty.pem", NULL, CK_E_FORMAT, 0, 0, 0, 0, "the file is empty"},
+    {"random.bin", NULL, CK_E_FORMAT, 0, 0, 0, 0, "not a certificate"},
+    {"text.txt", NULL, CK_E_FORMAT, 0, 0, 0, 0,
+        "looks like text with no PEM block in it"},
+    {"leaf-pub.pem", NULL, CK_E_FORMAT, 0, 0, 0, 0, "holds only PUBLIC KEY"},
+    {"no-such-file.pem", NULL, CK_E_IO, 0, 0, 0, 0,
+        "no-such-file.pem: no such file"},
 };
 
 static void
@@ -92,8 +89,8 @@ test_rows(void **state)
 
 		assert_non_null(ctx);
 		if (r->password != NULL)
-			assert_int_equal(ck_ctx_set_password(ctx, r->password),
-			    CK_OK);
+			assert_int_equal(
+			    ck_ctx_set_password(ctx, r->password), CK_OK);
 		st = ck_load_file(ctx, pki(r->file), &b);
 		if (st != r->status)
 			fail_msg("%s (pw %s): status %s, expected %s: %s",
@@ -101,15 +98,20 @@ test_rows(void **state)
 			    ck_status_name(st), ck_status_name(r->status),
 			    ck_ctx_error(ctx));
 		if (st == CK_OK) {
-			assert_int_equal(ck_bundle_count(b, CK_OBJ_CERT), r->certs);
-			assert_int_equal(ck_bundle_count(b, CK_OBJ_KEY), r->keys);
-			assert_int_equal(ck_bundle_count(b, CK_OBJ_CSR), r->csrs);
-			assert_int_equal(ck_bundle_count(b, CK_OBJ_CRL), r->crls);
+			assert_int_equal(
+			    ck_bundle_count(b, CK_OBJ_CERT), r->certs);
+			assert_int_equal(
+			    ck_bundle_count(b, CK_OBJ_KEY), r->keys);
+			assert_int_equal(
+			    ck_bundle_count(b, CK_OBJ_CSR), r->csrs);
+			assert_int_equal(
+			    ck_bundle_count(b, CK_OBJ_CRL), r->crls);
 			if (r->msg != NULL) {
 				const char *o = NULL;
 
 				for (int t = 0; t < 4 && o == NULL; t++)
-					o = ck_bundle_origin(b, (ck_obj_type)t, 0);
+					o = ck_bundle_origin(
+					    b, (ck_obj_type)t, 0);
 				assert_non_null(o);
 				if (strstr(o, r->msg) == NULL)
 					fail_msg("%s: origin '%s' lacks '%s'",
@@ -170,34 +172,40 @@ struct memrow {
 };
 
 static const struct memrow memrows[] = {
-	{ "json", "{\"cert\": 1}", 0, CK_E_FORMAT, "looks like JSON" },
-	{ "ssh", "ssh-ed25519 AAAAC3Nz user@host\n", 0, CK_E_FORMAT,
-	    "OpenSSH public key" },
-	{ "zip", "PK\003\004rest", 0, CK_E_FORMAT, "ZIP archive" },
-	{ "unknown-label", "-----BEGIN FOO-----\nAAAA\n-----END FOO-----\n",
-	    0, CK_E_FORMAT, "block 1 (FOO): unknown PEM type" },
-	{ "mismatch", "-----BEGIN CERTIFICATE-----\nAAAA\n"
-	    "-----END X509 CRL-----\n", 0, CK_E_FORMAT,
-	    "ends with a different label: END X509 CRL" },
-	{ "empty-block", "-----BEGIN CERTIFICATE-----\n"
-	    "-----END CERTIFICATE-----\n", 0, CK_E_FORMAT,
-	    "block 1 (CERTIFICATE) is empty" },
-	{ "bad-base64", "-----BEGIN CERTIFICATE-----\n!!!!not base64!!!!\n"
-	    "-----END CERTIFICATE-----\n", 0, CK_E_FORMAT,
-	    "block 1 (CERTIFICATE) is damaged" },
-	{ "nested", "-----BEGIN CERTIFICATE-----\nAAAA\n"
-	    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-	    0, CK_E_FORMAT, "no END line before block 2" },
-	{ "openssh", "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n"
-	    "-----END OPENSSH PRIVATE KEY-----\n", 0, CK_E_FORMAT,
-	    "ssh-keygen -p -m PKCS8" },
-	{ "only-params", "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n"
-	    "-----END EC PARAMETERS-----\n", 0, CK_E_FORMAT,
-	    "holds only EC PARAMETERS" },
-	{ "der-truncated", "\x30\x82\x01\x00\x02\x01", 6, CK_E_FORMAT,
-	    "DER data is truncated: its header says 260 bytes" },
-	{ "der-junk", "\x30\x03\x02\x01\x01", 5, CK_E_FORMAT,
-	    "not a certificate, key, CSR, CRL, PKCS#7 or PKCS#12 structure" },
+    {"json", "{\"cert\": 1}", 0, CK_E_FORMAT, "looks like JSON"},
+    {"ssh", "ssh-ed25519 AAAAC3Nz user@host\n", 0, CK_E_FORMAT,
+        "OpenSSH public key"},
+    {"zip", "PK\003\004rest", 0, CK_E_FORMAT, "ZIP archive"},
+    {"unknown-label", "-----BEGIN FOO-----\nAAAA\n-----END FOO-----\n", 0,
+        CK_E_FORMAT, "block 1 (FOO): unknown PEM type"},
+    {"mismatch",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n"
+        "-----END X509 CRL-----\n",
+        0, CK_E_FORMAT, "ends with a different label: END X509 CRL"},
+    {"empty-block",
+        "-----BEGIN CERTIFICATE-----\n"
+        "-----END CERTIFICATE-----\n",
+        0, CK_E_FORMAT, "block 1 (CERTIFICATE) is empty"},
+    {"bad-base64",
+        "-----BEGIN CERTIFICATE-----\n!!!!not base64!!!!\n"
+        "-----END CERTIFICATE-----\n",
+        0, CK_E_FORMAT, "block 1 (CERTIFICATE) is damaged"},
+    {"nested",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n"
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        0, CK_E_FORMAT, "no END line before block 2"},
+    {"openssh",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n"
+        "-----END OPENSSH PRIVATE KEY-----\n",
+        0, CK_E_FORMAT, "ssh-keygen -p -m PKCS8"},
+    {"only-params",
+        "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n"
+        "-----END EC PARAMETERS-----\n",
+        0, CK_E_FORMAT, "holds only EC PARAMETERS"},
+    {"der-truncated", "\x30\x82\x01\x00\x02\x01", 6, CK_E_FORMAT,
+        "DER data is truncated: its header says 260 bytes"},
+    {"der-junk", "\x30\x03\x02\x01\x01", 5, CK_E_FORMAT,
+        "not a certificate, key, CSR, CRL, PKCS#7 or PKCS#12 structure"},
 };
 
 static void
@@ -212,7 +220,8 @@ test_memrows(void **state)
 
 		st = ck_load_mem(ctx, r->name, (const uint8_t *)r->data,
 		    r->len ? r->len : strlen(r->data), &b);
-		if (st != r->status || strstr(ck_ctx_error(ctx), r->msg) == NULL)
+		if (st != r->status ||
+		    strstr(ck_ctx_error(ctx), r->msg) == NULL)
 			fail_msg("%s: got %s '%s', expected %s with '%s'",
 			    r->name, ck_status_name(st), ck_ctx_error(ctx),
 			    ck_status_name(r->status), r->msg);
@@ -229,16 +238,16 @@ test_expect(void **state)
 	ck_bundle *b = NULL;
 
 	(void)state;
-	assert_int_equal(ck_load_expect(ctx, pki("leaf.key"), CK_OBJ_CERT, &b),
-	    CK_E_FORMAT);
+	assert_int_equal(
+	    ck_load_expect(ctx, pki("leaf.key"), CK_OBJ_CERT, &b), CK_E_FORMAT);
 	assert_non_null(strstr(ck_ctx_error(ctx),
 	    "leaf.key: this is a private key, not a certificate"));
-	assert_int_equal(ck_load_expect(ctx, pki("leaf.csr"), CK_OBJ_KEY, &b),
-	    CK_E_FORMAT);
+	assert_int_equal(
+	    ck_load_expect(ctx, pki("leaf.csr"), CK_OBJ_KEY, &b), CK_E_FORMAT);
 	assert_non_null(strstr(ck_ctx_error(ctx),
 	    "this is a certificate request (CSR), not a private key"));
-	assert_int_equal(ck_load_expect(ctx, pki("mixed.pem"), CK_OBJ_CRL, &b),
-	    CK_OK);
+	assert_int_equal(
+	    ck_load_expect(ctx, pki("mixed.pem"), CK_OBJ_CRL, &b), CK_OK);
 	assert_int_equal(ck_bundle_count(b, CK_OBJ_CRL), 1);
 	ck_bundle_free(b);
 	ck_ctx_free(ctx);
@@ -255,10 +264,10 @@ test_key_match(void **state)
 	assert_int_equal(ck_load_file(ctx, pki("leaf-trad.key"), &k), CK_OK);
 	assert_int_equal(ck_load_file(ctx, pki("leaf.der"), &c), CK_OK);
 	assert_int_equal(ck_load_file(ctx, pki("other-leaf.pem"), &o), CK_OK);
-	assert_true(ck_key_matches_cert(ck_bundle_get0_key(k, 0),
-	    ck_bundle_get0_cert(c, 0)));
-	assert_false(ck_key_matches_cert(ck_bundle_get0_key(k, 0),
-	    ck_bundle_get0_cert(o, 0)));
+	assert_true(ck_key_matches_cert(
+	    ck_bundle_get0_key(k, 0), ck_bundle_get0_cert(c, 0)));
+	assert_false(ck_key_matches_cert(
+	    ck_bundle_get0_key(k, 0), ck_bundle_get0_cert(o, 0)));
 	/* Merging moves every object and leaves the source empty. */
 	assert_int_equal(ck_bundle_merge(c, k), CK_OK);
 	assert_int_equal(ck_bundle_count(c, CK_OBJ_KEY), 1);
@@ -284,8 +293,8 @@ test_accessors(void **state)
 	inter = ck_bundle_get0_cert(b, 1);
 	root = ck_bundle_get0_cert(b, 2);
 	s = ck_cert_subject(leaf);
-	assert_string_equal(s,
-	    "C = US, O = certkit tests, CN = device.example.test");
+	assert_string_equal(
+	    s, "C = US, O = certkit tests, CN = device.example.test");
 	ck_free(s);
 	s = ck_cert_common_name(inter);
 	assert_string_equal(s, "certkit Test Issuing CA");
@@ -316,12 +325,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rows),
-		cmocka_unit_test(test_password_asked_once),
-		cmocka_unit_test(test_memrows),
-		cmocka_unit_test(test_expect),
-		cmocka_unit_test(test_key_match),
-		cmocka_unit_test(test_accessors),
+	    cmocka_unit_test(test_rows),
+	    cmocka_unit_test(test_password_asked_once),
+	    cmocka_unit_test(test_memrows),
+	    cmocka_unit_test(test_expect),
+	    cmocka_unit_test(test_key_match),
+	    cmocka_unit_test(test_accessors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,8 @@
 #include "reference_int.h"
 #include "trust_int.h"
 
-#define ISRG_X1 "96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6"
+#define ISRG_X1                                                                \
+	"96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6"
 
 static void
 test_embedded_set(void **state)
@@ -35,21 +36,21 @@ test_lookups(void **state)
 	static const struct {
 		const char *query;
 		ck_status want;
-		const char *cn;      /* expected common name, or message part */
+		const char *cn; /* expected common name, or message part */
 	} cases[] = {
-		{ "ISRG Root X1", CK_OK, "ISRG Root X1" },
-		{ "isrg root x1", CK_OK, "ISRG Root X1" },
-		{ "  ISRG Root X1 ", CK_OK, "ISRG Root X1" },
-		{ ISRG_X1, CK_OK, "ISRG Root X1" },
-		{ "Starfield Root Certificate Authority - G2", CK_OK,
-		  "Starfield Root Certificate Authority - G2" },
-		{ "DigiCert Global Root G2", CK_OK, "DigiCert Global Root G2" },
-		{ "ISRG Root", CK_E_USAGE, "ISRG Root X2" },
-		{ "DigiCert", CK_E_USAGE, "matches" },
-		{ "No Such Root Anywhere", CK_E_NOTFOUND, "matches" },
-		{ "", CK_E_USAGE, "empty" },
-		{ "0000000000000000000000000000000000000000000000000000000000000000",
-		  CK_E_NOTFOUND, "matches" },
+	    {"ISRG Root X1", CK_OK, "ISRG Root X1"},
+	    {"isrg root x1", CK_OK, "ISRG Root X1"},
+	    {"  ISRG Root X1 ", CK_OK, "ISRG Root X1"},
+	    {ISRG_X1, CK_OK, "ISRG Root X1"},
+	    {"Starfield Root Certificate Authority - G2", CK_OK,
+	        "Starfield Root Certificate Authority - G2"},
+	    {"DigiCert Global Root G2", CK_OK, "DigiCert Global Root G2"},
+	    {"ISRG Root", CK_E_USAGE, "ISRG Root X2"},
+	    {"DigiCert", CK_E_USAGE, "matches"},
+	    {"No Such Root Anywhere", CK_E_NOTFOUND, "matches"},
+	    {"", CK_E_USAGE, "empty"},
+	    {"0000000000000000000000000000000000000000000000000000000000000000",
+	        CK_E_NOTFOUND, "matches"},
 	};
 	ck_ctx *ctx = ck_ctx_new();
 
@@ -78,12 +79,13 @@ test_lookups(void **state)
 	{
 		ck_bundle *b = NULL;
 
-		assert_int_equal(ck_reference_find(ctx, NULL, "ISRG Root", &b),
-		    CK_OK);
+		assert_int_equal(
+		    ck_reference_find(ctx, NULL, "ISRG Root", &b), CK_OK);
 		assert_int_equal(ck_bundle_count(b, CK_OBJ_CERT), 2);
 		ck_bundle_free(b);
-		assert_int_equal(ck_reference_find(ctx, NULL, "zzzz nothing",
-		    &b), CK_E_NOTFOUND);
+		assert_int_equal(
+		    ck_reference_find(ctx, NULL, "zzzz nothing", &b),
+		    CK_E_NOTFOUND);
 		assert_null(b);
 	}
 	ck_ctx_free(ctx);
@@ -98,21 +100,23 @@ test_reference_file(void **state)
 
 	(void)state;
 	assert_int_equal(ck_reference_get(ctx, pki("fullchain.pem"),
-	    "certkit test root", &c), CK_OK);
+	                     "certkit test root", &c),
+	    CK_OK);
 	cn = ck_cert_common_name(c);
 	assert_string_equal(cn, "certkit Test Root CA");
 	free(cn);
 	ck_cert_free(c);
 	/* "certkit" matches all three certificates of the file */
-	assert_int_equal(ck_reference_get(ctx, pki("fullchain.pem"), "certkit",
-	    &c), CK_E_USAGE);
-	assert_int_equal(ck_reference_get(ctx, "/nonexistent.pem", "x", &c),
-	    CK_E_IO);
+	assert_int_equal(
+	    ck_reference_get(ctx, pki("fullchain.pem"), "certkit", &c),
+	    CK_E_USAGE);
+	assert_int_equal(
+	    ck_reference_get(ctx, "/nonexistent.pem", "x", &c), CK_E_IO);
 	assert_non_null(strstr(ck_ctx_error(ctx), "/nonexistent.pem"));
-	assert_int_equal(ck_reference_get(ctx, pki("leaf.key"), "x", &c),
-	    CK_E_FORMAT);
-	assert_int_equal(ck_reference_get(ctx, pki("html.der"), "x", &c),
-	    CK_E_FORMAT);
+	assert_int_equal(
+	    ck_reference_get(ctx, pki("leaf.key"), "x", &c), CK_E_FORMAT);
+	assert_int_equal(
+	    ck_reference_get(ctx, pki("html.der"), "x", &c), CK_E_FORMAT);
 	ck_ctx_free(ctx);
 }
 
@@ -120,9 +124,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_embedded_set),
-		cmocka_unit_test(test_lookups),
-		cmocka_unit_test(test_reference_file),
+	    cmocka_unit_test(test_embedded_set),
+	    cmocka_unit_test(test_lookups),
+	    cmocka_unit_test(test_reference_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,7 +73,7 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *sys[] = { pki("root-ca.pem"), pki("other-root.pem"), NULL };
+	const char *sys[] = {pki("root-ca.pem"), pki("other-root.pem"), NULL};
 
 	snprintf(f->home, sizeof(f->home), "/tmp/certkit-test-trust.XXXXXX");
 	assert_non_null(mkdtemp(f->home));
@@ -202,14 +202,17 @@ test_add_builds_three_consistent_outputs(void **state)
 	FILE *pf;
 	int ok;
 
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	    json_object_get(doc, "added"), 0), "alias")),
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_array_get(json_object_get(doc, "added"), 0), "alias")),
 	    "certkit-test-issuing-ca");
 	/* an intermediate gets a warning about partial chains */
 	assert_int_equal(json_array_size(json_object_get(doc, "warnings")), 1);
 	json_decref(doc);
-	snprintf(path, sizeof(path), "%s/trust/anchors/"
-	    "certkit-test-issuing-ca.pem", f->home);
+	snprintf(path, sizeof(path),
+	    "%s/trust/anchors/"
+	    "certkit-test-issuing-ca.pem",
+	    f->home);
 	assert_int_equal(stat(path, &st), 0);
 	/* out is a symlink to a generation */
 	snprintf(path, sizeof(path), "%s/trust/out", f->home);
@@ -221,8 +224,8 @@ test_add_builds_three_consistent_outputs(void **state)
 	assert_int_equal(count_certs(f->ctx, ck_trust_bundle_path(f->t)), 3);
 	assert_int_equal(count_dir(ck_trust_certs_path(f->t)), 3);
 	assert_int_equal(ck_ctx_set_password(f->ctx, "changeit"), CK_OK);
-	assert_int_equal(ck_load_file(f->ctx, ck_trust_p12_path(f->t), &p12),
-	    CK_OK);
+	assert_int_equal(
+	    ck_load_file(f->ctx, ck_trust_p12_path(f->t), &p12), CK_OK);
 	assert_int_equal(ck_bundle_count(p12, CK_OBJ_CERT), 3);
 	ck_bundle_free(p12);
 	/* the hashed name is OpenSSL's subject hash */
@@ -253,8 +256,10 @@ test_add_same_twice_is_noop(void **state)
 	doc = add_file(f, pki("int-ca.der"), "other", 0, CK_OK);
 	assert_int_equal(json_array_size(json_object_get(doc, "added")), 0);
 	assert_int_equal(json_array_size(json_object_get(doc, "unchanged")), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	    json_object_get(doc, "unchanged"), 0), "alias")), "corp");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_array_get(json_object_get(doc, "unchanged"), 0), "alias")),
+	    "corp");
 	json_decref(doc);
 	snprintf(path, sizeof(path), "%s/trust/anchors", f->home);
 	assert_int_equal(count_dir(path), 1);
@@ -269,36 +274,38 @@ test_add_refusals(void **state)
 		ck_status want;
 		const char *msg;
 	} cases[] = {
-		{ "leaf.pem", NULL, CK_E_REFUSED, "is not a CA certificate" },
-		{ "chain.pem", NULL, CK_E_REFUSED, "--force" },
-		{ "root-ca.pem", "", CK_E_USAGE, "is not a valid alias" },
-		{ "root-ca.pem", "-dash", CK_E_USAGE, "is not a valid alias" },
-		{ "root-ca.pem", "a/b", CK_E_USAGE, "is not a valid alias" },
-		{ "root-ca.pem", "a b", CK_E_USAGE, "is not a valid alias" },
-		{ "root-ca.pem", "x123456789x123456789x123456789x123456789"
-		  "x123456789x123456789x1234", CK_E_USAGE, "not a valid alias" },
+	    {"leaf.pem", NULL, CK_E_REFUSED, "is not a CA certificate"},
+	    {"chain.pem", NULL, CK_E_REFUSED, "--force"},
+	    {"root-ca.pem", "", CK_E_USAGE, "is not a valid alias"},
+	    {"root-ca.pem", "-dash", CK_E_USAGE, "is not a valid alias"},
+	    {"root-ca.pem", "a/b", CK_E_USAGE, "is not a valid alias"},
+	    {"root-ca.pem", "a b", CK_E_USAGE, "is not a valid alias"},
+	    {"root-ca.pem",
+	        "x123456789x123456789x123456789x123456789"
+	        "x123456789x123456789x1234",
+	        CK_E_USAGE, "not a valid alias"},
 	};
 	struct fx *f = *state;
 	char path[400];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		add_file(f, pki(cases[i].file), cases[i].alias, 0,
-		    cases[i].want);
+		add_file(
+		    f, pki(cases[i].file), cases[i].alias, 0, cases[i].want);
 		assert_non_null(strstr(ck_ctx_error(f->ctx), cases[i].msg));
 	}
 	/* nothing was written by any of them, not even the CA of chain.pem */
 	snprintf(path, sizeof(path), "%s/trust/anchors", f->home);
 	assert_int_equal(count_dir(path), 0);
 	/* --force pins the leaf */
-	json_decref(add_file(f, pki("leaf.pem"), "pinned", CK_TRUST_FORCE,
-	    CK_OK));
+	json_decref(
+	    add_file(f, pki("leaf.pem"), "pinned", CK_TRUST_FORCE, CK_OK));
 	assert_int_equal(count_dir(path), 1);
 	/* an expired CA: refused without --force (root-ca ends in 2040) */
 	ck_ctx_set_time(f->ctx, INT64_C(2240611200));
 	add_file(f, pki("root-ca.pem"), "old", 0, CK_E_REFUSED);
 	assert_non_null(strstr(ck_ctx_error(f->ctx), "is expired"));
-	json_decref(add_file(f, pki("root-ca.pem"), "old", CK_TRUST_FORCE,
-	    CK_OK));
+	json_decref(
+	    add_file(f, pki("root-ca.pem"), "old", CK_TRUST_FORCE, CK_OK));
 	assert_int_equal(count_dir(path), 2);
 }
 
@@ -309,7 +316,8 @@ test_alias_clash_is_case_insensitive(void **state)
 
 	json_decref(add_file(f, pki("int-ca.pem"), "Corp-CA", 0, CK_OK));
 	add_file(f, pki("nc-ca.pem"), "corp-ca", 0, CK_E_EXISTS);
-	assert_non_null(strstr(ck_ctx_error(f->ctx), "alias 'corp-ca' is "
+	assert_non_null(strstr(ck_ctx_error(f->ctx),
+	    "alias 'corp-ca' is "
 	    "taken by the anchor 'Corp-CA'"));
 	/* derived aliases step aside instead */
 	json_decref(add_file(f, pki("int-ca.pem"), NULL, 0, CK_OK));
@@ -319,8 +327,8 @@ static void
 test_many_certs_one_anchor_each(void **state)
 {
 	struct fx *f = *state;
-	const char *in[] = { pki("int-ca.pem"), pki("nc-ca.pem"),
-		pki("sub-ca.pem"), NULL };
+	const char *in[] = {
+	    pki("int-ca.pem"), pki("nc-ca.pem"), pki("sub-ca.pem"), NULL};
 	char path[400], many[400];
 	json_t *doc;
 
@@ -333,12 +341,15 @@ test_many_certs_one_anchor_each(void **state)
 		struct stat st;
 
 		snprintf(path, sizeof(path), "%s/trust/anchors/site%s.pem",
-		    f->home, i == 0 ? "" : i == 1 ? "-2" : "-3");
+		    f->home,
+		    i == 0       ? ""
+		        : i == 1 ? "-2"
+		                 : "-3");
 		assert_int_equal(stat(path, &st), 0);
 	}
 	/* CRLF and BOM input through the loader: crlf.pem is leaf+int+root */
-	json_decref(add_file(f, pki("crlf.pem"), "crlf", CK_TRUST_FORCE,
-	    CK_OK));
+	json_decref(
+	    add_file(f, pki("crlf.pem"), "crlf", CK_TRUST_FORCE, CK_OK));
 }
 
 static void
@@ -384,8 +395,8 @@ test_distrust_survives_system_update(void **state)
 {
 	struct fx *f = *state;
 	char fp[65], spki[65], *json = NULL, path[400];
-	const char *sys2[] = { pki("root-ca.pem"), pki("other-root.pem"),
-		pki("int-ca.pem"), NULL };
+	const char *sys2[] = {
+	    pki("root-ca.pem"), pki("other-root.pem"), pki("int-ca.pem"), NULL};
 	json_t *doc;
 
 	fp_of(f->ctx, pki("other-root.pem"), fp, spki);
@@ -395,8 +406,8 @@ test_distrust_survives_system_update(void **state)
 	assert_true(json_is_true(json_object_get(doc, "matches_now")));
 	json_decref(doc);
 	assert_false(bundle_has(f->ctx, ck_trust_bundle_path(f->t), fp));
-	snprintf(path, sizeof(path), "%s/trust/distrust/sha256-%s", f->home,
-	    fp);
+	snprintf(
+	    path, sizeof(path), "%s/trust/distrust/sha256-%s", f->home, fp);
 	assert_int_equal(access(path, F_OK), 0);
 	/* the system bundle is "updated" and still carries it */
 	cat_files(f->sys, sys2);
@@ -421,8 +432,8 @@ test_distrust_survives_system_update(void **state)
 	ck_free(json);
 	assert_false(bundle_has(f->ctx, ck_trust_bundle_path(f->t), fp));
 	/* garbage is a usage error */
-	assert_int_equal(ck_trust_distrust(f->t, "xyz", NULL, &json),
-	    CK_E_USAGE);
+	assert_int_equal(
+	    ck_trust_distrust(f->t, "xyz", NULL, &json), CK_E_USAGE);
 	assert_int_equal(ck_trust_undistrust(f->t, "aa", &json), CK_E_USAGE);
 }
 
@@ -439,7 +450,8 @@ test_distrust_expired(void **state)
 	assert_int_equal(ck_trust_distrust_expired(f->t, NULL, &json), CK_OK);
 	doc = json_loads(json, 0, NULL);
 	ck_free(json);
-	assert_int_equal(json_array_size(json_object_get(doc, "distrusted")), 1);
+	assert_int_equal(
+	    json_array_size(json_object_get(doc, "distrusted")), 1);
 	json_decref(doc);
 	assert_int_equal(count_certs(f->ctx, ck_trust_bundle_path(f->t)), 2);
 }
@@ -448,7 +460,7 @@ test_distrust_expired(void **state)
 static void
 test_fault_leaves_everything(void **state)
 {
-	static const char *const faults[] = { "write", "fsync", "rename" };
+	static const char *const faults[] = {"write", "fsync", "rename"};
 	struct fx *f = *state;
 	char path[400], *before, *after, *json = NULL;
 
@@ -457,7 +469,8 @@ test_fault_leaves_everything(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		setenv("CERTKIT_FAULT", faults[i], 1);
 		add_file(f, pki("nc-ca.pem"), "nc", 0, CK_E_IO);
-		assert_non_null(strstr(ck_ctx_error(f->ctx), "nothing was "
+		assert_non_null(strstr(ck_ctx_error(f->ctx),
+		    "nothing was "
 		    "changed"));
 		assert_int_equal(ck_trust_remove(f->t, "corp", &json), CK_E_IO);
 		unsetenv("CERTKIT_FAULT");
@@ -503,7 +516,8 @@ test_bad_inputs_on_disk(void **state)
 	snprintf(path, sizeof(path), "%s/trust/anchors/dropped.crt", f->home);
 	write_text(path, "x");
 	assert_int_equal(ck_trust_rebuild(f->t, &json), CK_E_FORMAT);
-	assert_non_null(strstr(ck_ctx_error(f->ctx), "dropped.crt: not named "
+	assert_non_null(strstr(ck_ctx_error(f->ctx),
+	    "dropped.crt: not named "
 	    "ALIAS.pem"));
 	unlink(path);
 	/* editor backups are ignored */
@@ -526,13 +540,14 @@ test_bad_inputs_on_disk(void **state)
 	assert_non_null(strstr(ck_ctx_error(f->ctx), "junk.pem"));
 	unlink(path);
 	/* the system bundle missing, when named explicitly, is an error */
-	assert_int_equal(ck_trust_set_system_bundle(f->t, "/nonexistent.pem"),
-	    CK_OK);
+	assert_int_equal(
+	    ck_trust_set_system_bundle(f->t, "/nonexistent.pem"), CK_OK);
 	assert_int_equal(ck_trust_rebuild(f->t, &json), CK_E_IO);
 	assert_non_null(strstr(ck_ctx_error(f->ctx), "/nonexistent.pem"));
 	/* the system bundle must not be our own output */
-	assert_int_equal(ck_trust_set_system_bundle(f->t,
-	    ck_trust_bundle_path(f->t)), CK_OK);
+	assert_int_equal(
+	    ck_trust_set_system_bundle(f->t, ck_trust_bundle_path(f->t)),
+	    CK_OK);
 	assert_int_equal(ck_trust_rebuild(f->t, &json), CK_E_USAGE);
 	assert_non_null(strstr(ck_ctx_error(f->ctx), "certkit's own output"));
 	/* out must be our link */
@@ -560,28 +575,30 @@ test_list_and_export(void **state)
 		size_t n;
 		const char *key;
 	} cases[] = {
-		{ CK_TRUST_EFFECTIVE, 2, "certificates" },
-		{ CK_TRUST_SYSTEM, 2, "certificates" },
-		{ CK_TRUST_CUSTOM, 1, "certificates" },
-		{ CK_TRUST_DISTRUSTED, 1, "entries" },
+	    {CK_TRUST_EFFECTIVE, 2, "certificates"},
+	    {CK_TRUST_SYSTEM, 2, "certificates"},
+	    {CK_TRUST_CUSTOM, 1, "certificates"},
+	    {CK_TRUST_DISTRUSTED, 1, "entries"},
 	};
 	for (size_t i = 0; i < 4; i++) {
-		assert_int_equal(ck_trust_list(f->t, cases[i].src, &json), CK_OK);
+		assert_int_equal(
+		    ck_trust_list(f->t, cases[i].src, &json), CK_OK);
 		doc = json_loads(json, 0, NULL);
 		ck_free(json);
-		assert_int_equal(json_array_size(json_object_get(doc,
-		    cases[i].key)), cases[i].n);
+		assert_int_equal(
+		    json_array_size(json_object_get(doc, cases[i].key)),
+		    cases[i].n);
 		json_decref(doc);
 	}
-	assert_int_equal(ck_trust_list(f->t, (ck_trust_source)9, &json),
-	    CK_E_USAGE);
+	assert_int_equal(
+	    ck_trust_list(f->t, (ck_trust_source)9, &json), CK_E_USAGE);
 	snprintf(path, sizeof(path), "%s/export.pem", f->home);
 	assert_int_equal(ck_trust_export(f->t, CK_FMT_PEM, path, NULL), CK_OK);
 	assert_int_equal(count_certs(f->ctx, path), 2);
 	snprintf(path, sizeof(path), "%s/export.p12", f->home);
 	assert_int_equal(ck_trust_export(f->t, CK_FMT_P12, path, "pw"), CK_OK);
-	assert_int_equal(ck_trust_export(f->t, CK_FMT_DER, path, NULL),
-	    CK_E_USAGE);
+	assert_int_equal(
+	    ck_trust_export(f->t, CK_FMT_DER, path, NULL), CK_E_USAGE);
 	snprintf(path, sizeof(path), "%s/exdir", f->home);
 	assert_int_equal(ck_trust_export_dir(f->t, path), CK_OK);
 	assert_int_equal(count_dir(path), 2);
@@ -604,22 +621,22 @@ test_truststore_password(void **state)
 	ck_bundle *b = NULL;
 	struct stat st;
 
-	assert_int_equal(ck_trust_set_truststore_password(f->t, "s3cret"),
-	    CK_OK);
+	assert_int_equal(
+	    ck_trust_set_truststore_password(f->t, "s3cret"), CK_OK);
 	snprintf(path, sizeof(path), "%s/trust/truststore.password", f->home);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(ck_trust_rebuild(f->t, &json), CK_OK);
 	ck_free(json);
 	assert_int_equal(ck_ctx_set_password(f->ctx, "changeit"), CK_OK);
-	assert_int_not_equal(ck_load_file(f->ctx, ck_trust_p12_path(f->t), &b),
-	    CK_OK);
+	assert_int_not_equal(
+	    ck_load_file(f->ctx, ck_trust_p12_path(f->t), &b), CK_OK);
 	assert_int_equal(ck_ctx_set_password(f->ctx, "s3cret"), CK_OK);
-	assert_int_equal(ck_load_file(f->ctx, ck_trust_p12_path(f->t), &b),
-	    CK_OK);
+	assert_int_equal(
+	    ck_load_file(f->ctx, ck_trust_p12_path(f->t), &b), CK_OK);
 	ck_bundle_free(b);
-	assert_int_equal(ck_trust_set_truststore_password(f->t, "a\nb"),
-	    CK_E_USAGE);
+	assert_int_equal(
+	    ck_trust_set_truststore_password(f->t, "a\nb"), CK_E_USAGE);
 	assert_int_equal(ck_trust_set_truststore_password(f->t, NULL), CK_OK);
 	assert_int_equal(access(path, F_OK), -1);
 }
@@ -632,21 +649,25 @@ test_fp_parse(void **state)
 		bool ok;
 		enum cki_pin kind;
 	} cases[] = {
-		{ "96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6",
-		  true, CKI_PIN_CERT },
-		{ "96:BC:EC:06:26:49:76:F3:74:60:77:9A:CF:28:C5:A7:CF:E8:A3:C0:"
-		  "AA:E1:1A:8F:FC:EE:05:C0:BD:DF:08:C6", true, CKI_PIN_CERT },
-		{ "sha256 Fingerprint=96:BC:EC:06:26:49:76:F3:74:60:77:9A:CF:28:"
-		  "C5:A7:CF:E8:A3:C0:AA:E1:1A:8F:FC:EE:05:C0:BD:DF:08:C6", true,
-		  CKI_PIN_CERT },
-		{ "spki:96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6",
-		  true, CKI_PIN_SPKI },
-		{ "96bcec06", false, CKI_PIN_CERT },
-		{ "", false, CKI_PIN_CERT },
-		{ "zz" "bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6",
-		  false, CKI_PIN_CERT },
-		{ "96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c600",
-		  false, CKI_PIN_CERT },
+	    {"96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6",
+	        true, CKI_PIN_CERT},
+	    {"96:BC:EC:06:26:49:76:F3:74:60:77:9A:CF:28:C5:A7:CF:E8:A3:C0:"
+	     "AA:E1:1A:8F:FC:EE:05:C0:BD:DF:08:C6",
+	        true, CKI_PIN_CERT},
+	    {"sha256 Fingerprint=96:BC:EC:06:26:49:76:F3:74:60:77:9A:CF:28:"
+	     "C5:A7:CF:E8:A3:C0:AA:E1:1A:8F:FC:EE:05:C0:BD:DF:08:C6",
+	        true, CKI_PIN_CERT},
+	    {"spki:"
+	     "96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6",
+	        true, CKI_PIN_SPKI},
+	    {"96bcec06", false, CKI_PIN_CERT},
+	    {"", false, CKI_PIN_CERT},
+	    {"zz"
+	     "bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6",
+	        false, CKI_PIN_CERT},
+	    {"96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c60"
+	     "0",
+	        false, CKI_PIN_CERT},
 	};
 
 	(void)state;
@@ -655,11 +676,12 @@ test_fp_parse(void **state)
 		enum cki_pin kind;
 		bool ex;
 
-		assert_int_equal(cki_fp_parse(cases[i].in, out, &kind, &ex),
-		    cases[i].ok);
+		assert_int_equal(
+		    cki_fp_parse(cases[i].in, out, &kind, &ex), cases[i].ok);
 		if (cases[i].ok) {
 			assert_int_equal(kind, cases[i].kind);
-			assert_string_equal(out, "96bcec06264976f37460779acf28c5a7"
+			assert_string_equal(out,
+			    "96bcec06264976f37460779acf28c5a7"
 			    "cfe8a3c0aae11a8ffcee05c0bddf08c6");
 		}
 	}
@@ -683,33 +705,31 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    test_add_builds_three_consistent_outputs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_add_same_twice_is_noop,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_add_refusals, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_alias_clash_is_case_insensitive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many_certs_one_anchor_each,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_distrust_survives_system_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_distrust_expired, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_fault_leaves_everything,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lock_timeout, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_bad_inputs_on_disk, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_list_and_export, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_truststore_password, setup,
-		    teardown),
-		cmocka_unit_test(test_fp_parse),
-		cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test_setup_teardown(
+	        test_add_builds_three_consistent_outputs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_add_same_twice_is_noop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_alias_clash_is_case_insensitive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_many_certs_one_anchor_each, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_distrust_survives_system_update, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_distrust_expired, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fault_leaves_everything, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_bad_inputs_on_disk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_list_and_export, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_truststore_password, setup, teardown),
+	    cmocka_unit_test(test_fp_parse),
+	    cmocka_unit_test(test_open_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

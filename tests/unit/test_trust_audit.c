@@ -47,10 +47,10 @@ mkcert(const char *o, const char *cn, int64_t nb, int64_t na, bool ca,
 	X509_set_version(x, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(nb & 0xffffff) + 1);
 	if (o != NULL)
-		X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
-		    (const unsigned char *)o, -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0);
+		X509_NAME_add_entry_by_txt(
+		    n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0);
+	X509_NAME_add_entry_by_txt(
+	    n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_subject_name(x, n);
 	X509_set_issuer_name(x, n);
 	X509_NAME_free(n);
@@ -117,12 +117,12 @@ static void
 add_x509(struct fx *f, X509 *x, const char *alias)
 {
 	ck_bundle *b = ck_bundle_new();
-	ck_cert c = { x };
+	ck_cert c = {x};
 	char *json = NULL;
 
 	assert_int_equal(ck_bundle_add_cert(b, &c), CK_OK);
-	assert_int_equal(ck_trust_add(f->t, b, alias, CK_TRUST_FORCE, &json),
-	    CK_OK);
+	assert_int_equal(
+	    ck_trust_add(f->t, b, alias, CK_TRUST_FORCE, &json), CK_OK);
 	ck_free(json);
 	ck_bundle_free(b);
 }
@@ -134,8 +134,8 @@ audit(struct fx *f, const char *const *req, size_t nreq, const char *profile,
 	char *json = NULL;
 	json_t *doc;
 
-	assert_int_equal(ck_trust_audit(f->t, req, nreq, profile, &json, clean),
-	    CK_OK);
+	assert_int_equal(
+	    ck_trust_audit(f->t, req, nreq, profile, &json, clean), CK_OK);
 	doc = json_loads(json, 0, NULL);
 	assert_non_null(doc);
 	ck_free(json);
@@ -149,10 +149,9 @@ find(json_t *doc, const char *code)
 	json_t *o;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "findings"), i, o)
-		if (strcmp(json_string_value(json_object_get(o, "code")),
-		        code) == 0)
-			return o;
+	json_array_foreach(json_object_get(doc, "findings"), i,
+	    o) if (strcmp(json_string_value(json_object_get(o, "code")),
+	               code) == 0) return o;
 	return NULL;
 }
 
@@ -194,12 +193,12 @@ test_each_code(void **state)
 		const char *severity;
 		const char *msg;
 	} codes[] = {
-		{ "expired_anchor", "error", "expired on" },
-		{ "expiring_anchor", "warning", "in 30 days" },
-		{ "not_yet_valid_anchor", "error", "is not valid until" },
-		{ "weak_anchor_key", "error", "RSA 1024" },
-		{ "non_ca_anchor", "warning", "not a CA certificate" },
-		{ "duplicate_anchor", "warning", "one key is trusted" },
+	    {"expired_anchor", "error", "expired on"},
+	    {"expiring_anchor", "warning", "in 30 days"},
+	    {"not_yet_valid_anchor", "error", "is not valid until"},
+	    {"weak_anchor_key", "error", "RSA 1024"},
+	    {"non_ca_anchor", "warning", "not a CA certificate"},
+	    {"duplicate_anchor", "warning", "one key is trusted"},
 	};
 	struct fx *f = *state;
 	EVP_PKEY *k = ec_key(), *rsa = EVP_RSA_gen(1024), *shared = ec_key();
@@ -282,8 +281,8 @@ test_expired_next_to_replacement(void **state)
 	{
 		char *json = NULL;
 
-		assert_int_equal(ck_trust_distrust(f->t, fp, "expired", &json),
-		    CK_OK);
+		assert_int_equal(
+		    ck_trust_distrust(f->t, fp, "expired", &json), CK_OK);
 		ck_free(json);
 	}
 	doc = audit(f, NULL, 0, NULL, &clean);
@@ -299,7 +298,7 @@ static void
 test_missing_required_root(void **state)
 {
 	struct fx *f = *state;
-	const char *req[] = { "example root", "ISRG Root X1" };
+	const char *req[] = {"example root", "ISRG Root X1"};
 	char profile[400];
 	FILE *pf;
 	int clean;
@@ -315,15 +314,18 @@ test_missing_required_root(void **state)
 	if (ck_reference_count() > 0)
 		assert_string_equal(field(o, "fix"),
 		    "certkit trust add --reference \"ISRG Root X1\"");
-	assert_string_equal(field(json_array_get(json_object_get(doc,
-	    "required"), 0), "status"), "present");
+	assert_string_equal(
+	    field(
+	        json_array_get(json_object_get(doc, "required"), 0), "status"),
+	    "present");
 	json_decref(doc);
 	/* from a doctor profile */
 	snprintf(profile, sizeof(profile), "%s/profile.ini", f->home);
 	pf = fopen(profile, "w");
 	fputs("; doctor profile\n[cloud]\nhost = cloud.example.test\n"
-	    "required_roots = Example Root, DigiCert Global Root G2\n"
-	    "[other]\nrequired_roots = \"Example Root\"\n", pf);
+	      "required_roots = Example Root, DigiCert Global Root G2\n"
+	      "[other]\nrequired_roots = \"Example Root\"\n",
+	    pf);
 	fclose(pf);
 	doc = audit(f, NULL, 0, profile, &clean);
 	assert_int_equal(json_array_size(json_object_get(doc, "required")), 2);
@@ -335,14 +337,17 @@ test_missing_required_root(void **state)
 	{
 		char *json = NULL;
 
-		assert_int_equal(ck_trust_audit(f->t, NULL, 0, "/nonexistent.ini",
-		    &json, &clean), CK_E_IO);
-		assert_non_null(strstr(ck_ctx_error(f->ctx), "/nonexistent.ini"));
+		assert_int_equal(ck_trust_audit(f->t, NULL, 0,
+		                     "/nonexistent.ini", &json, &clean),
+		    CK_E_IO);
+		assert_non_null(
+		    strstr(ck_ctx_error(f->ctx), "/nonexistent.ini"));
 		pf = fopen(profile, "w");
 		fputs("[a]\nthis line is not ini\n", pf);
 		fclose(pf);
-		assert_int_equal(ck_trust_audit(f->t, NULL, 0, profile, &json,
-		    &clean), CK_E_FORMAT);
+		assert_int_equal(
+		    ck_trust_audit(f->t, NULL, 0, profile, &json, &clean),
+		    CK_E_FORMAT);
 		assert_non_null(strstr(ck_ctx_error(f->ctx), "line 2"));
 	}
 }
@@ -353,7 +358,8 @@ test_distrusted_present_and_stale(void **state)
 	struct fx *f = *state;
 	EVP_PKEY *k = ec_key();
 	X509 *x = mkcert("Bad Co", "Bad Root", PINNED_TIME - DAY,
-	    PINNED_TIME + 3000 * DAY, true, k), *y;
+	         PINNED_TIME + 3000 * DAY, true, k),
+	     *y;
 	char fp[65], *json = NULL;
 	FILE *out;
 	int clean;
@@ -361,8 +367,8 @@ test_distrusted_present_and_stale(void **state)
 
 	add_x509(f, x, "bad");
 	cki_x509_fp(x, fp);
-	assert_int_equal(ck_trust_distrust(f->t, fp, "compromised", &json),
-	    CK_OK);
+	assert_int_equal(
+	    ck_trust_distrust(f->t, fp, "compromised", &json), CK_OK);
 	ck_free(json);
 	doc = audit(f, NULL, 0, NULL, &clean);
 	assert_int_equal(clean, 1);
@@ -374,8 +380,8 @@ test_distrusted_present_and_stale(void **state)
 	doc = audit(f, NULL, 0, NULL, &clean);
 	assert_int_equal(clean, 0);
 	assert_non_null(find(doc, "distrusted_present"));
-	assert_non_null(strstr(field(find(doc, "distrusted_present"),
-	    "message"), "compromised"));
+	assert_non_null(strstr(
+	    field(find(doc, "distrusted_present"), "message"), "compromised"));
 	/* ...which also makes the bundle differ from what was built */
 	assert_non_null(find(doc, "outputs_stale"));
 	json_decref(doc);
@@ -414,16 +420,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_clean, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_each_code, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expired_next_to_replacement,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_required_root,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_distrusted_present_and_stale, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_never_built_is_stale, setup,
-		    teardown),
+	    cmocka_unit_test_setup_teardown(test_clean, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_each_code, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_expired_next_to_replacement, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_missing_required_root, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_distrusted_present_and_stale, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_never_built_is_stale, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,7 @@
 struct peer {
 	int lfd;
 	char port[8];
-	const char *reply;   /* sent after reading the request; NULL: silent */
+	const char *reply; /* sent after reading the request; NULL: silent */
 	pthread_t th;
 };
 
@@ -48,7 +48,7 @@ serve(void *arg)
 static void
 peer_start(struct peer *p, const char *reply)
 {
-	struct sockaddr_in sa = { 0 };
+	struct sockaddr_in sa = {0};
 	socklen_t len = sizeof(sa);
 
 	p->reply = reply;
@@ -78,10 +78,10 @@ test_bad_arguments(void **state)
 		const char *host, *port;
 		const char *msg;
 	} cases[] = {
-		{ "", "443", "expected a host name" },
-		{ "127.0.0.1", "0", "is not a number from 1 to 65535" },
-		{ "127.0.0.1", "70000", "is not a number from 1 to 65535" },
-		{ "127.0.0.1", "https", "is not a number" },
+	    {"", "443", "expected a host name"},
+	    {"127.0.0.1", "0", "is not a number from 1 to 65535"},
+	    {"127.0.0.1", "70000", "is not a number from 1 to 65535"},
+	    {"127.0.0.1", "https", "is not a number"},
 	};
 	ck_ctx *ctx = ck_ctx_new();
 
@@ -89,8 +89,9 @@ test_bad_arguments(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ck_bundle *b = NULL;
 
-		assert_int_equal(ck_fetch_chain(ctx, cases[i].host, cases[i].port,
-		    NULL, 1000, &b), CK_E_USAGE);
+		assert_int_equal(ck_fetch_chain(ctx, cases[i].host,
+		                     cases[i].port, NULL, 1000, &b),
+		    CK_E_USAGE);
 		assert_null(b);
 		assert_non_null(strstr(ck_ctx_error(ctx), cases[i].msg));
 	}
@@ -108,9 +109,11 @@ test_refused_and_unresolvable(void **state)
 	unsetenv("https_proxy");
 	assert_int_equal(ck_fetch_chain(ctx, "127.0.0.1", "1", NULL, 2000, &b),
 	    CK_E_NETWORK);
-	assert_non_null(strstr(ck_ctx_error(ctx), "127.0.0.1:1: cannot connect"));
-	assert_int_equal(ck_fetch_chain(ctx, "nonexistent.invalid", "443",
-	    NULL, 2000, &b), CK_E_NETWORK);
+	assert_non_null(
+	    strstr(ck_ctx_error(ctx), "127.0.0.1:1: cannot connect"));
+	assert_int_equal(
+	    ck_fetch_chain(ctx, "nonexistent.invalid", "443", NULL, 2000, &b),
+	    CK_E_NETWORK);
 	assert_non_null(strstr(ck_ctx_error(ctx), "cannot resolve"));
 	ck_ctx_free(ctx);
 }
@@ -125,8 +128,9 @@ test_plain_http_peer(void **state)
 
 	(void)state;
 	peer_start(&p, "HTTP/1.1 400 Bad Request\r\n\r\n");
-	assert_int_equal(ck_fetch_chain(ctx, "localhost", p.port, "127.0.0.1",
-	    3000, &b), CK_E_NETWORK);
+	assert_int_equal(
+	    ck_fetch_chain(ctx, "localhost", p.port, "127.0.0.1", 3000, &b),
+	    CK_E_NETWORK);
 	assert_null(b);
 	assert_non_null(strstr(ck_ctx_error(ctx), "did not answer with TLS"));
 	peer_stop(&p);
@@ -144,10 +148,12 @@ test_silent_peer_times_out(void **state)
 
 	(void)state;
 	peer_start(&p, NULL);
-	assert_int_equal(ck_fetch_chain(ctx, "127.0.0.1", p.port, NULL, 500,
-	    &b), CK_E_NETWORK);
+	assert_int_equal(
+	    ck_fetch_chain(ctx, "127.0.0.1", p.port, NULL, 500, &b),
+	    CK_E_NETWORK);
 	assert_true(time(NULL) - t0 <= 2);
-	assert_non_null(strstr(ck_ctx_error(ctx), "did not finish within 500 ms"));
+	assert_non_null(
+	    strstr(ck_ctx_error(ctx), "did not finish within 500 ms"));
 	peer_stop(&p);
 	ck_ctx_free(ctx);
 }
@@ -159,10 +165,10 @@ test_proxy(void **state)
 		const char *reply;
 		const char *msg;
 	} cases[] = {
-		{ "HTTP/1.1 403 Forbidden\r\n\r\n", "refused CONNECT" },
-		{ "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
-		  "http://user:pass@proxy:port" },
-		{ "SSH-2.0-OpenSSH_9.2\r\n\r\n", "expected an HTTP answer" },
+	    {"HTTP/1.1 403 Forbidden\r\n\r\n", "refused CONNECT"},
+	    {"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
+	        "http://user:pass@proxy:port"},
+	    {"SSH-2.0-OpenSSH_9.2\r\n\r\n", "expected an HTTP answer"},
 	};
 	ck_ctx *ctx = ck_ctx_new();
 
@@ -176,8 +182,9 @@ test_proxy(void **state)
 		snprintf(url, sizeof(url), "http://127.0.0.1:%s", p.port);
 		setenv("HTTPS_PROXY", url, 1);
 		unsetenv("NO_PROXY");
-		assert_int_equal(ck_fetch_chain(ctx, "device.example.test", "443",
-		    NULL, 3000, &b), CK_E_NETWORK);
+		assert_int_equal(ck_fetch_chain(ctx, "device.example.test",
+		                     "443", NULL, 3000, &b),
+		    CK_E_NETWORK);
 		assert_non_null(strstr(ck_ctx_error(ctx), cases[i].msg));
 		assert_non_null(strstr(ck_ctx_error(ctx), "proxy 127.0.0.1"));
 		peer_stop(&p);
@@ -188,15 +195,18 @@ test_proxy(void **state)
 		ck_bundle *b = NULL;
 
 		assert_int_equal(ck_fetch_chain(ctx, "x.example.test", "443",
-		    NULL, 1000, &b), CK_E_USAGE);
+		                     NULL, 1000, &b),
+		    CK_E_USAGE);
 		assert_non_null(strstr(ck_ctx_error(ctx), "only http://"));
 		setenv("HTTPS_PROXY", "socks5://127.0.0.1:1", 1);
 		assert_int_equal(ck_fetch_chain(ctx, "x.example.test", "443",
-		    NULL, 1000, &b), CK_E_USAGE);
+		                     NULL, 1000, &b),
+		    CK_E_USAGE);
 		/* NO_PROXY covers the host: the proxy is never used */
 		setenv("NO_PROXY", "localhost, .example.test", 1);
 		assert_int_equal(ck_fetch_chain(ctx, "nonexistent.example.test",
-		    "443", NULL, 1000, &b), CK_E_NETWORK);
+		                     "443", NULL, 1000, &b),
+		    CK_E_NETWORK);
 		assert_non_null(strstr(ck_ctx_error(ctx), "cannot resolve"));
 	}
 	unsetenv("HTTPS_PROXY");
@@ -208,11 +218,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_arguments),
-		cmocka_unit_test(test_refused_and_unresolvable),
-		cmocka_unit_test(test_plain_http_peer),
-		cmocka_unit_test(test_silent_peer_times_out),
-		cmocka_unit_test(test_proxy),
+	    cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_refused_and_unresolvable),
+	    cmocka_unit_test(test_plain_http_peer),
+	    cmocka_unit_test(test_silent_peer_times_out),
+	    cmocka_unit_test(test_proxy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

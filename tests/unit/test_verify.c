@@ -35,155 +35,152 @@
 struct row {
 	const char *name;
 	const char *cert;
-	const char *roots;      /* NULL: root-ca.pem */
+	const char *roots; /* NULL: root-ca.pem */
 	const char *unt1, *unt2;
 	const char *crl1, *crl2;
 	const char *host, *ip, *email;
 	ck_purpose purpose;
-	int64_t at;             /* 0: PINNED_TIME */
-	int depth;              /* --max-depth, -1: none */
+	int64_t at; /* 0: PINNED_TIME */
+	int depth;  /* --max-depth, -1: none */
 	int valid;
-	const char *code;       /* first finding */
-	int fdepth;             /* its depth */
-	const char *msg;        /* fragment of its message or remedy */
+	const char *code; /* first finding */
+	int fdepth;       /* its depth */
+	const char *msg;  /* fragment of its message or remedy */
 };
 
 static const struct row rows[] = {
-	{ "leaf ok", "leaf.pem", NULL, "int-ca.pem", NULL, NULL, NULL, NULL,
-	    NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "chain in the file", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL,
-	    NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "p7b chain", "chain.p7b", NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-	    NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "host exact", "chain.pem", NULL, NULL, NULL, NULL, NULL,
-	    "device.example.test", NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "host wildcard", "chain.pem", NULL, NULL, NULL, NULL, NULL,
-	    "x.cams.example.test", NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "host case-insensitive", "chain.pem", NULL, NULL, NULL, NULL, NULL,
-	    "DEVICE.Example.TEST", NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "host mismatch", "chain.pem", NULL, NULL, NULL, NULL, NULL,
-	    "other.test", NULL, NULL, SRV, 0, -1, 0, "hostname_mismatch", 0,
-	    "host name 'other.test': it names DNS:device.example.test, "
-	    "DNS:*.cams.example.test, IP:192.0.2.10" },
-	{ "wildcard covers one label only", "chain.pem", NULL, NULL, NULL,
-	    NULL, NULL, "a.b.cams.example.test", NULL, NULL, SRV, 0, -1, 0,
-	    "hostname_mismatch", 0, NULL },
-	{ "wildcard does not cover the bare domain", "chain.pem", NULL, NULL,
-	    NULL, NULL, NULL, "cams.example.test", NULL, NULL, SRV, 0, -1, 0,
-	    "hostname_mismatch", 0, NULL },
-	{ "ip v4", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL,
-	    "192.0.2.10", NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "ip v4 mismatch", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL,
-	    "192.0.2.11", NULL, SRV, 0, -1, 0, "hostname_mismatch", 0,
-	    "IP address '192.0.2.11'" },
-	{ "ip v6", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL,
-	    "2001:db8::10", NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "ip v6 mismatch", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL,
-	    "2001:db8::11", NULL, SRV, 0, -1, 0, "hostname_mismatch", 0,
-	    "IP:2001:db8::10" },
-	{ "email", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-	    "admin@example.test", SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "email mismatch", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL,
-	    NULL, "root@example.test", SRV, 0, -1, 0, "hostname_mismatch", 0,
-	    "email address 'root@example.test'" },
-	{ "expired", "leaf-expired.pem", NULL, "int-ca.pem", NULL, NULL, NULL,
-	    NULL, NULL, NULL, SRV, 0, -1, 0, "cert_expired", 0,
-	    "expired on 2021-01-01T00:00:00Z" },
-	{ "not yet valid", "leaf-notyet.pem", NULL, "int-ca.pem", NULL, NULL,
-	    NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "cert_not_yet_valid", 0,
-	    "valid only from 2030-01-01T00:00:00Z" },
-	{ "self-signed leaf", "leaf-selfsigned.pem", NULL, NULL, NULL, NULL,
-	    NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "self_signed_leaf", 0,
-	    NULL },
-	{ "self-signed leaf pinned as a root", "leaf-selfsigned.pem",
-	    "leaf-selfsigned.pem", NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-	    SRV, 0, -1, 1, NULL, 0, NULL },
-	/* other-leaf's issuer is nowhere, as for a missing intermediate;
-	 * but it is an end entity with no caIssuers pointer, which is what a
-	 * device certificate issued straight from a private root looks like:
-	 * untrusted_root (see classify_missing_issuer in lib/verify.c). */
-	{ "issued by an unknown root", "other-leaf.pem", NULL, NULL, NULL,
-	    NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "untrusted_root", 0,
-	    "its issuer 'C = US, O = certkit tests, CN = Other Untrusted Root' is neither" },
-	{ "untrusted self-signed root in the chain", "other-leaf.pem", NULL,
-	    "other-root.pem", NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0,
-	    "untrusted_root", 1, "self-signed root" },
-	{ "chain climbs to a root not trusted", "chain.pem", "other-root.pem",
-	    NULL, NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0,
-	    "untrusted_root", 1, "CN = certkit Test Root CA" },
-	{ "intermediate missing (gap)", "gap.pem", NULL, NULL, NULL, NULL,
-	    NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "incomplete_chain", 0,
-	    "downloaded from http://127.0.0.1:8080/int-ca.der" },
-	{ "intermediate missing (leaf alone)", "leaf.pem", NULL, NULL, NULL,
-	    NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "incomplete_chain", 0,
-	    "'C = US, O = certkit tests, CN = certkit Test Issuing CA', was "
-	    "not found" },
-	{ "revoked", "leaf-revoked.pem", NULL, "int-ca.pem", NULL,
-	    "int-ca.crl", "root-ca.crl", NULL, NULL, NULL, SRV, 0, -1, 0,
-	    "revoked", 0, "revoked on 2026-02-01T00:00:00Z (reason: "
-	    "keyCompromise)" },
-	{ "revoked, DER CRLs", "leaf-revoked.pem", NULL, "int-ca.pem", NULL,
-	    "int-ca.crl.der", "root-ca.crl.der", NULL, NULL, NULL, SRV, 0, -1,
-	    0, "revoked", 0, NULL },
-	{ "not revoked", "chain.pem", NULL, NULL, NULL, "int-ca.crl",
-	    "root-ca.crl", NULL, NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "revoked passes without CRLs", "leaf-revoked.pem", NULL,
-	    "int-ca.pem", NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 1,
-	    NULL, 0, NULL },
-	{ "leaf CRL missing", "chain.pem", NULL, NULL, NULL, "root-ca.crl",
-	    NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "crl_missing", 0,
-	    "http://127.0.0.1:8080/int.crl" },
-	{ "intermediate CRL missing", "chain.pem", NULL, NULL, NULL,
-	    "int-ca.crl", NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "crl_missing",
-	    1, "CN = certkit Test Root CA" },
-	{ "CRLs stale at the time", "chain.pem", NULL, NULL, NULL, "int-ca.crl",
-	    "root-ca.crl", NULL, NULL, NULL, SRV, INT64_C(1830297600), -1, 0,
-	    "crl_expired", 0, "2027-01-01T00:00:00Z" },
-	{ "client cert used as server", "leaf-client.pem", NULL, "int-ca.pem",
-	    NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "bad_usage", 0,
-	    "extendedKeyUsage is clientAuth" },
-	{ "client cert as client", "leaf-client.pem", NULL, "int-ca.pem", NULL,
-	    NULL, NULL, NULL, NULL, NULL, CLI, 0, -1, 1, NULL, 0, NULL },
-	{ "client cert, any purpose", "leaf-client.pem", NULL, "int-ca.pem",
-	    NULL, NULL, NULL, NULL, NULL, NULL, ANY, 0, -1, 1, NULL, 0, NULL },
-	{ "code signing as server", "leaf-ca-eku-codesign.pem", NULL,
-	    "int-ca.pem", NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0,
-	    "bad_usage", 0, "codeSigning" },
-	{ "code signing as client", "leaf-ca-eku-codesign.pem", NULL,
-	    "int-ca.pem", NULL, NULL, NULL, NULL, NULL, NULL, CLI, 0, -1, 0,
-	    "bad_usage", 0, NULL },
-	{ "name constraints violated", "nc-leaf-bad.pem", NULL, "nc-ca.pem",
-	    NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0,
-	    "name_constraints", 0, "permits DNS:.allowed.test" },
-	{ "name constraints kept", "nc-leaf-ok.pem", NULL, "nc-ca.pem", NULL,
-	    NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "path length exceeded", "sub-leaf.pem", NULL, "int-ca.pem",
-	    "sub-ca.pem", NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0,
-	    "path_length", 2, "at most 0 CA certificates below it" },
-	{ "bad signature", "leaf-badsig.pem", NULL, "int-ca.pem", NULL, NULL,
-	    NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "invalid_signature", 0,
-	    NULL },
-	{ "SHA-1 signature", "leaf-sha1.pem", NULL, "int-ca.pem", NULL, NULL,
-	    NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "weak_signature", 0,
-	    "ecdsa-with-SHA1" },
-	{ "RSA-1024 key", "leaf-weakkey.pem", NULL, "int-ca.pem", NULL, NULL,
-	    NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "weak_key", 0,
-	    "RSA key has 1024 bits" },
-	{ "intermediate as the only anchor", "leaf.pem", "int-ca.pem", NULL,
-	    NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL },
-	{ "--at in the past: expired leaf valid", "leaf-expired.pem", NULL,
-	    "int-ca.pem", NULL, NULL, NULL, NULL, NULL, NULL, SRV, T2020, -1, 1,
-	    NULL, 0, NULL },
-	{ "--at in the past: leaf not yet valid", "chain.pem", NULL, NULL,
-	    NULL, NULL, NULL, NULL, NULL, NULL, SRV, T2020, -1, 0,
-	    "cert_not_yet_valid", 0, NULL },
-	{ "max depth 0", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-	    NULL, SRV, 0, 0, 0, "chain_too_long", 1, "than the 0 allowed" },
-	{ "max depth 1", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-	    NULL, SRV, 0, 1, 1, NULL, 0, NULL },
-	{ "max depth 0, intermediate as anchor", "leaf.pem", "int-ca.pem",
-	    NULL, NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, 0, 1, NULL, 0,
-	    NULL },
+    {"leaf ok", "leaf.pem", NULL, "int-ca.pem", NULL, NULL, NULL, NULL, NULL,
+        NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"chain in the file", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"p7b chain", "chain.p7b", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        SRV, 0, -1, 1, NULL, 0, NULL},
+    {"host exact", "chain.pem", NULL, NULL, NULL, NULL, NULL,
+        "device.example.test", NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"host wildcard", "chain.pem", NULL, NULL, NULL, NULL, NULL,
+        "x.cams.example.test", NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"host case-insensitive", "chain.pem", NULL, NULL, NULL, NULL, NULL,
+        "DEVICE.Example.TEST", NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"host mismatch", "chain.pem", NULL, NULL, NULL, NULL, NULL, "other.test",
+        NULL, NULL, SRV, 0, -1, 0, "hostname_mismatch", 0,
+        "host name 'other.test': it names DNS:device.example.test, "
+        "DNS:*.cams.example.test, IP:192.0.2.10"},
+    {"wildcard covers one label only", "chain.pem", NULL, NULL, NULL, NULL,
+        NULL, "a.b.cams.example.test", NULL, NULL, SRV, 0, -1, 0,
+        "hostname_mismatch", 0, NULL},
+    {"wildcard does not cover the bare domain", "chain.pem", NULL, NULL, NULL,
+        NULL, NULL, "cams.example.test", NULL, NULL, SRV, 0, -1, 0,
+        "hostname_mismatch", 0, NULL},
+    {"ip v4", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL, "192.0.2.10",
+        NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"ip v4 mismatch", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL,
+        "192.0.2.11", NULL, SRV, 0, -1, 0, "hostname_mismatch", 0,
+        "IP address '192.0.2.11'"},
+    {"ip v6", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL, "2001:db8::10",
+        NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"ip v6 mismatch", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL,
+        "2001:db8::11", NULL, SRV, 0, -1, 0, "hostname_mismatch", 0,
+        "IP:2001:db8::10"},
+    {"email", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        "admin@example.test", SRV, 0, -1, 1, NULL, 0, NULL},
+    {"email mismatch", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        "root@example.test", SRV, 0, -1, 0, "hostname_mismatch", 0,
+        "email address 'root@example.test'"},
+    {"expired", "leaf-expired.pem", NULL, "int-ca.pem", NULL, NULL, NULL, NULL,
+        NULL, NULL, SRV, 0, -1, 0, "cert_expired", 0,
+        "expired on 2021-01-01T00:00:00Z"},
+    {"not yet valid", "leaf-notyet.pem", NULL, "int-ca.pem", NULL, NULL, NULL,
+        NULL, NULL, NULL, SRV, 0, -1, 0, "cert_not_yet_valid", 0,
+        "valid only from 2030-01-01T00:00:00Z"},
+    {"self-signed leaf", "leaf-selfsigned.pem", NULL, NULL, NULL, NULL, NULL,
+        NULL, NULL, NULL, SRV, 0, -1, 0, "self_signed_leaf", 0, NULL},
+    {"self-signed leaf pinned as a root", "leaf-selfsigned.pem",
+        "leaf-selfsigned.pem", NULL, NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0,
+        -1, 1, NULL, 0, NULL},
+    /* other-leaf's issuer is nowhere, as for a missing intermediate;
+     * but it is an end entity with no caIssuers pointer, which is what a
+     * device certificate issued straight from a private root looks like:
+     * untrusted_root (see classify_missing_issuer in lib/verify.c). */
+    {"issued by an unknown root", "other-leaf.pem", NULL, NULL, NULL, NULL,
+        NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "untrusted_root", 0,
+        "its issuer 'C = US, O = certkit tests, CN = Other Untrusted Root' is "
+        "neither"},
+    {"untrusted self-signed root in the chain", "other-leaf.pem", NULL,
+        "other-root.pem", NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0,
+        "untrusted_root", 1, "self-signed root"},
+    {"chain climbs to a root not trusted", "chain.pem", "other-root.pem", NULL,
+        NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "untrusted_root", 1,
+        "CN = certkit Test Root CA"},
+    {"intermediate missing (gap)", "gap.pem", NULL, NULL, NULL, NULL, NULL,
+        NULL, NULL, NULL, SRV, 0, -1, 0, "incomplete_chain", 0,
+        "downloaded from http://127.0.0.1:8080/int-ca.der"},
+    {"intermediate missing (leaf alone)", "leaf.pem", NULL, NULL, NULL, NULL,
+        NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "incomplete_chain", 0,
+        "'C = US, O = certkit tests, CN = certkit Test Issuing CA', was "
+        "not found"},
+    {"revoked", "leaf-revoked.pem", NULL, "int-ca.pem", NULL, "int-ca.crl",
+        "root-ca.crl", NULL, NULL, NULL, SRV, 0, -1, 0, "revoked", 0,
+        "revoked on 2026-02-01T00:00:00Z (reason: "
+        "keyCompromise)"},
+    {"revoked, DER CRLs", "leaf-revoked.pem", NULL, "int-ca.pem", NULL,
+        "int-ca.crl.der", "root-ca.crl.der", NULL, NULL, NULL, SRV, 0, -1, 0,
+        "revoked", 0, NULL},
+    {"not revoked", "chain.pem", NULL, NULL, NULL, "int-ca.crl", "root-ca.crl",
+        NULL, NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"revoked passes without CRLs", "leaf-revoked.pem", NULL, "int-ca.pem",
+        NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"leaf CRL missing", "chain.pem", NULL, NULL, NULL, "root-ca.crl", NULL,
+        NULL, NULL, NULL, SRV, 0, -1, 0, "crl_missing", 0,
+        "http://127.0.0.1:8080/int.crl"},
+    {"intermediate CRL missing", "chain.pem", NULL, NULL, NULL, "int-ca.crl",
+        NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "crl_missing", 1,
+        "CN = certkit Test Root CA"},
+    {"CRLs stale at the time", "chain.pem", NULL, NULL, NULL, "int-ca.crl",
+        "root-ca.crl", NULL, NULL, NULL, SRV, INT64_C(1830297600), -1, 0,
+        "crl_expired", 0, "2027-01-01T00:00:00Z"},
+    {"client cert used as server", "leaf-client.pem", NULL, "int-ca.pem", NULL,
+        NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "bad_usage", 0,
+        "extendedKeyUsage is clientAuth"},
+    {"client cert as client", "leaf-client.pem", NULL, "int-ca.pem", NULL, NULL,
+        NULL, NULL, NULL, NULL, CLI, 0, -1, 1, NULL, 0, NULL},
+    {"client cert, any purpose", "leaf-client.pem", NULL, "int-ca.pem", NULL,
+        NULL, NULL, NULL, NULL, NULL, ANY, 0, -1, 1, NULL, 0, NULL},
+    {"code signing as server", "leaf-ca-eku-codesign.pem", NULL, "int-ca.pem",
+        NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "bad_usage", 0,
+        "codeSigning"},
+    {"code signing as client", "leaf-ca-eku-codesign.pem", NULL, "int-ca.pem",
+        NULL, NULL, NULL, NULL, NULL, NULL, CLI, 0, -1, 0, "bad_usage", 0,
+        NULL},
+    {"name constraints violated", "nc-leaf-bad.pem", NULL, "nc-ca.pem", NULL,
+        NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "name_constraints", 0,
+        "permits DNS:.allowed.test"},
+    {"name constraints kept", "nc-leaf-ok.pem", NULL, "nc-ca.pem", NULL, NULL,
+        NULL, NULL, NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"path length exceeded", "sub-leaf.pem", NULL, "int-ca.pem", "sub-ca.pem",
+        NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "path_length", 2,
+        "at most 0 CA certificates below it"},
+    {"bad signature", "leaf-badsig.pem", NULL, "int-ca.pem", NULL, NULL, NULL,
+        NULL, NULL, NULL, SRV, 0, -1, 0, "invalid_signature", 0, NULL},
+    {"SHA-1 signature", "leaf-sha1.pem", NULL, "int-ca.pem", NULL, NULL, NULL,
+        NULL, NULL, NULL, SRV, 0, -1, 0, "weak_signature", 0,
+        "ecdsa-with-SHA1"},
+    {"RSA-1024 key", "leaf-weakkey.pem", NULL, "int-ca.pem", NULL, NULL, NULL,
+        NULL, NULL, NULL, SRV, 0, -1, 0, "weak_key", 0,
+        "RSA key has 1024 bits"},
+    {"intermediate as the only anchor", "leaf.pem", "int-ca.pem", NULL, NULL,
+        NULL, NULL, NULL, NULL, NULL, SRV, 0, -1, 1, NULL, 0, NULL},
+    {"--at in the past: expired leaf valid", "leaf-expired.pem", NULL,
+        "int-ca.pem", NULL, NULL, NULL, NULL, NULL, NULL, SRV, T2020, -1, 1,
+        NULL, 0, NULL},
+    {"--at in the past: leaf not yet valid", "chain.pem", NULL, NULL, NULL,
+        NULL, NULL, NULL, NULL, NULL, SRV, T2020, -1, 0, "cert_not_yet_valid",
+        0, NULL},
+    {"max depth 0", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        SRV, 0, 0, 0, "chain_too_long", 1, "than the 0 allowed"},
+    {"max depth 1", "chain.pem", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        SRV, 0, 1, 1, NULL, 0, NULL},
+    {"max depth 0, intermediate as anchor", "leaf.pem", "int-ca.pem", NULL,
+        NULL, NULL, NULL, NULL, NULL, NULL, SRV, 0, 0, 1, NULL, 0, NULL},
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -194,20 +191,21 @@ opts_for(ck_ctx *ctx, const struct row *r)
 	ck_verify_opts *o = ck_verify_opts_new();
 
 	assert_non_null(o);
-	assert_int_equal(ck_verify_opts_add_roots(ctx, o,
-	    pki(r->roots ? r->roots : "root-ca.pem")), CK_OK);
+	assert_int_equal(ck_verify_opts_add_roots(
+	                     ctx, o, pki(r->roots ? r->roots : "root-ca.pem")),
+	    CK_OK);
 	if (r->unt1)
-		assert_int_equal(ck_verify_opts_add_untrusted(ctx, o,
-		    pki(r->unt1)), CK_OK);
+		assert_int_equal(
+		    ck_verify_opts_add_untrusted(ctx, o, pki(r->unt1)), CK_OK);
 	if (r->unt2)
-		assert_int_equal(ck_verify_opts_add_untrusted(ctx, o,
-		    pki(r->unt2)), CK_OK);
+		assert_int_equal(
+		    ck_verify_opts_add_untrusted(ctx, o, pki(r->unt2)), CK_OK);
 	if (r->crl1)
-		assert_int_equal(ck_verify_opts_add_crl(ctx, o, pki(r->crl1)),
-		    CK_OK);
+		assert_int_equal(
+		    ck_verify_opts_add_crl(ctx, o, pki(r->crl1)), CK_OK);
 	if (r->crl2)
-		assert_int_equal(ck_verify_opts_add_crl(ctx, o, pki(r->crl2)),
-		    CK_OK);
+		assert_int_equal(
+		    ck_verify_opts_add_crl(ctx, o, pki(r->crl2)), CK_OK);
 	if (r->host)
 		assert_int_equal(ck_verify_opts_set_host(o, r->host), CK_OK);
 	if (r->ip)
@@ -272,50 +270,56 @@ check_shape(const struct row *r, const json_t *rep, int valid)
 	assert_true(json_array_size(chain) >= 1);
 	/* Never valid with a finding, never invalid without one. */
 	assert_int_equal(json_array_size(findings) == 0, valid);
-	json_array_foreach(findings, i, f) {
+	json_array_foreach(findings, i, f)
+	{
 		const json_t *oe = json_object_get(f, "openssl_error");
 
-		assert_true(strlen(json_string_value(json_object_get(f,
-		    "code"))) > 0);
-		assert_string_equal(json_string_value(json_object_get(f,
-		    "severity")), "error");
+		assert_true(
+		    strlen(json_string_value(json_object_get(f, "code"))) > 0);
+		assert_string_equal(
+		    json_string_value(json_object_get(f, "severity")), "error");
 		assert_true(json_is_integer(json_object_get(f, "depth")));
-		assert_non_null(json_string_value(json_object_get(f,
-		    "subject")));
-		assert_true(is_hex64(json_string_value(json_object_get(f,
-		    "sha256"))));
-		assert_true(strlen(json_string_value(json_object_get(f,
-		    "message"))) > 20);
-		assert_true(strlen(json_string_value(json_object_get(f,
-		    "remedy"))) > 20);
-		assert_true(json_integer_value(json_object_get(oe, "code")) > 0);
+		assert_non_null(
+		    json_string_value(json_object_get(f, "subject")));
+		assert_true(
+		    is_hex64(json_string_value(json_object_get(f, "sha256"))));
+		assert_true(strlen(json_string_value(
+		                json_object_get(f, "message"))) > 20);
+		assert_true(strlen(json_string_value(
+		                json_object_get(f, "remedy"))) > 20);
+		assert_true(
+		    json_integer_value(json_object_get(oe, "code")) > 0);
 		assert_non_null(json_string_value(json_object_get(oe, "text")));
 	}
-	json_array_foreach(chain, i, c) {
-		assert_int_equal(json_integer_value(json_object_get(c, "depth")),
+	json_array_foreach(chain, i, c)
+	{
+		assert_int_equal(
+		    json_integer_value(json_object_get(c, "depth")),
 		    (json_int_t)i);
-		assert_true(is_hex64(json_string_value(json_object_get(c,
-		    "sha256"))));
-		assert_true(is_hex64(json_string_value(json_object_get(c,
-		    "spki_sha256"))));
-		assert_non_null(json_string_value(json_object_get(c,
-		    "not_before")));
+		assert_true(
+		    is_hex64(json_string_value(json_object_get(c, "sha256"))));
+		assert_true(is_hex64(
+		    json_string_value(json_object_get(c, "spki_sha256"))));
+		assert_non_null(
+		    json_string_value(json_object_get(c, "not_before")));
 		assert_true(json_is_boolean(json_object_get(c, "anchor")));
 	}
 	if (valid)
-		assert_true(json_is_true(json_object_get(json_array_get(chain,
-		    json_array_size(chain) - 1), "anchor")));
-	assert_true(json_is_false(json_object_get(json_array_get(chain, 0),
-	    "anchor")) || r->roots != NULL);
+		assert_true(json_is_true(json_object_get(
+		    json_array_get(chain, json_array_size(chain) - 1),
+		    "anchor")));
+	assert_true(json_is_false(
+	                json_object_get(json_array_get(chain, 0), "anchor")) ||
+	    r->roots != NULL);
 	assert_string_equal(json_string_value(json_object_get(params, "time")),
-	    r->at == T2020 ? "2020-06-01T00:00:00Z" :
-	    r->at ? json_string_value(json_object_get(params, "time")) :
-	    "2026-06-01T00:00:00Z");
+	    r->at == T2020 ? "2020-06-01T00:00:00Z"
+	        : r->at    ? json_string_value(json_object_get(params, "time"))
+	                   : "2026-06-01T00:00:00Z");
 	assert_int_equal(json_is_true(json_object_get(params, "crl_check")),
 	    r->crl1 != NULL);
 	assert_true(json_is_true(json_object_get(params, "partial_chain")));
-	assert_int_equal(json_integer_value(json_object_get(params,
-	    "security_level")), 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(params, "security_level")), 2);
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -331,8 +335,8 @@ test_rows(void **state)
 		const char *msg, *fix;
 
 		if (valid != r->valid)
-			fail_msg("%s: valid=%d, expected %d: %s", r->name, valid,
-			    r->valid, json_dumps(rep, 0));
+			fail_msg("%s: valid=%d, expected %d: %s", r->name,
+			    valid, r->valid, json_dumps(rep, 0));
 		check_shape(r, rep, valid);
 		if (r->code == NULL) {
 			json_decref(rep);
@@ -341,12 +345,15 @@ test_rows(void **state)
 		f = json_array_get(json_object_get(rep, "findings"), 0);
 		if (strcmp(json_string_value(json_object_get(f, "code")),
 		        r->code) != 0 ||
-		    json_integer_value(json_object_get(f, "depth")) != r->fdepth)
+		    json_integer_value(json_object_get(f, "depth")) !=
+		        r->fdepth)
 			fail_msg("%s: first finding %s at depth %lld, expected "
-			    "%s at %d", r->name,
+			         "%s at %d",
+			    r->name,
 			    json_string_value(json_object_get(f, "code")),
-			    (long long)json_integer_value(json_object_get(f,
-			    "depth")), r->code, r->fdepth);
+			    (long long)json_integer_value(
+			        json_object_get(f, "depth")),
+			    r->code, r->fdepth);
 		msg = json_string_value(json_object_get(f, "message"));
 		fix = json_string_value(json_object_get(f, "remedy"));
 		if (r->msg != NULL && strstr(msg, r->msg) == NULL &&
@@ -362,9 +369,9 @@ test_rows(void **state)
 static void
 test_all_findings(void **state)
 {
-	static const struct row r = { "expired, wrong host",
-		"leaf-expired.pem", NULL, "int-ca.pem", NULL, NULL, NULL,
-		"wrong.example.test", NULL, NULL, SRV, 0, -1, 0, NULL, 0, NULL };
+	static const struct row r = {"expired, wrong host", "leaf-expired.pem",
+	    NULL, "int-ca.pem", NULL, NULL, NULL, "wrong.example.test", NULL,
+	    NULL, SRV, 0, -1, 0, NULL, 0, NULL};
 	int valid = -1;
 	json_t *rep = run_row(&r, &valid);
 	const json_t *fs = json_object_get(rep, "findings"), *f;
@@ -373,7 +380,8 @@ test_all_findings(void **state)
 
 	(void)state;
 	assert_int_equal(valid, 0);
-	json_array_foreach(fs, i, f) {
+	json_array_foreach(fs, i, f)
+	{
 		const char *c = json_string_value(json_object_get(f, "code"));
 
 		expired |= strcmp(c, "cert_expired") == 0;
@@ -386,29 +394,33 @@ test_all_findings(void **state)
 
 	/* The revoked finding carries the CRL's date and reason. */
 	{
-		static const struct row rv = { "revoked", "leaf-revoked.pem",
-			NULL, "int-ca.pem", NULL, "int-ca.crl", "root-ca.crl",
-			NULL, NULL, NULL, SRV, 0, -1, 0, NULL, 0, NULL };
+		static const struct row rv = {"revoked", "leaf-revoked.pem",
+		    NULL, "int-ca.pem", NULL, "int-ca.crl", "root-ca.crl", NULL,
+		    NULL, NULL, SRV, 0, -1, 0, NULL, 0, NULL};
 
 		rep = run_row(&rv, &valid);
 		f = json_array_get(json_object_get(rep, "findings"), 0);
-		assert_string_equal(json_string_value(json_object_get(f,
-		    "revocation_date")), "2026-02-01T00:00:00Z");
-		assert_string_equal(json_string_value(json_object_get(f,
-		    "revocation_reason")), "keyCompromise");
+		assert_string_equal(
+		    json_string_value(json_object_get(f, "revocation_date")),
+		    "2026-02-01T00:00:00Z");
+		assert_string_equal(
+		    json_string_value(json_object_get(f, "revocation_reason")),
+		    "keyCompromise");
 		json_decref(rep);
 	}
 	/* The mismatch lists what was asked and the SANs present. */
 	{
-		static const struct row hm = { "ip", "chain.pem", NULL, NULL,
-			NULL, NULL, NULL, NULL, "192.0.2.11", NULL, SRV, 0, -1,
-			0, NULL, 0, NULL };
+		static const struct row hm = {"ip", "chain.pem", NULL, NULL,
+		    NULL, NULL, NULL, NULL, "192.0.2.11", NULL, SRV, 0, -1, 0,
+		    NULL, 0, NULL};
 
 		rep = run_row(&hm, &valid);
 		f = json_array_get(json_object_get(rep, "findings"), 0);
 		assert_string_equal(json_string_value(json_object_get(
-		    json_object_get(f, "requested"), "ip")), "192.0.2.11");
-		assert_int_equal(json_array_size(json_object_get(f, "sans")), 6);
+		                        json_object_get(f, "requested"), "ip")),
+		    "192.0.2.11");
+		assert_int_equal(
+		    json_array_size(json_object_get(f, "sans")), 6);
 		json_decref(rep);
 	}
 }
@@ -448,19 +460,20 @@ test_never_valid_hostile_store(void **state)
 		const char *host;
 		int64_t at;
 	} bad[] = {
-		{ "leaf-expired.pem", "root-ca.pem", NULL, 0 },
-		{ "leaf-selfsigned.pem", "root-ca.pem", NULL, 0 },
-		{ "other-leaf.pem", "root-ca.pem", NULL, 0 },
-		{ "leaf.pem", "other-root.pem", NULL, 0 },
-		{ "leaf-badsig.pem", "root-ca.pem", NULL, 0 },
-		{ "leaf.pem", "root-ca.pem", "other.test", 0 },
-		{ "leaf.pem", "root-ca.pem", NULL, T2020 },
+	    {"leaf-expired.pem", "root-ca.pem", NULL, 0},
+	    {"leaf-selfsigned.pem", "root-ca.pem", NULL, 0},
+	    {"other-leaf.pem", "root-ca.pem", NULL, 0},
+	    {"leaf.pem", "other-root.pem", NULL, 0},
+	    {"leaf-badsig.pem", "root-ca.pem", NULL, 0},
+	    {"leaf.pem", "root-ca.pem", "other.test", 0},
+	    {"leaf.pem", "root-ca.pem", NULL, T2020},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_ctx *ctx = ck_ctx_new();
 		X509_STORE *store = X509_STORE_new();
-		X509 *leaf = load_x509(bad[i].leaf), *root = load_x509(bad[i].root);
+		X509 *leaf = load_x509(bad[i].leaf),
+		     *root = load_x509(bad[i].root);
 		X509 *inter = load_x509("int-ca.pem");
 		STACK_OF(X509) *unt = sk_X509_new_null();
 		struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
@@ -471,22 +484,24 @@ test_never_valid_hostile_store(void **state)
 		assert_true(X509_STORE_add_cert(store, root));
 		sk_X509_push(unt, inter);
 		X509_STORE_set_verify_cb(store, always_ok_cb);
-		X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME |
-		    X509_V_FLAG_IGNORE_CRITICAL | X509_V_FLAG_PARTIAL_CHAIN);
+		X509_STORE_set_flags(store,
+		    X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_IGNORE_CRITICAL |
+		        X509_V_FLAG_PARTIAL_CHAIN);
 		/* A host the store's own parameters carry must not replace
 		 * ours either. */
-		X509_VERIFY_PARAM_set1_host(X509_STORE_get0_param(store),
-		    "device.example.test", 0);
+		X509_VERIFY_PARAM_set1_host(
+		    X509_STORE_get0_param(store), "device.example.test", 0);
 		p.host = bad[i].host;
 		p.time = bad[i].at;
-		assert_int_equal(cki_verify_chain(ctx, store, leaf, unt, &p,
-		    &rep, &valid), CK_OK);
+		assert_int_equal(
+		    cki_verify_chain(ctx, store, leaf, unt, &p, &rep, &valid),
+		    CK_OK);
 		if (valid != 0)
 			fail_msg("%s with %s was reported valid", bad[i].leaf,
 			    bad[i].root);
 		assert_false(json_is_true(json_object_get(rep, "valid")));
-		assert_true(json_array_size(json_object_get(rep,
-		    "findings")) > 0);
+		assert_true(
+		    json_array_size(json_object_get(rep, "findings")) > 0);
 		json_decref(rep);
 		sk_X509_pop_free(unt, X509_free);
 		X509_free(leaf);
@@ -510,7 +525,8 @@ test_store_with_custom_steps(void **state)
 {
 	ck_ctx *ctx = ck_ctx_new();
 	X509_STORE *store = X509_STORE_new();
-	X509 *leaf = load_x509("leaf-badsig.pem"), *root = load_x509("int-ca.pem");
+	X509 *leaf = load_x509("leaf-badsig.pem"),
+	     *root = load_x509("int-ca.pem");
 	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
 	json_t *rep = NULL;
 	int valid = -1;
@@ -520,8 +536,9 @@ test_store_with_custom_steps(void **state)
 	X509_STORE_set_verify(store, skip_everything);
 	p.partial_chain = true;
 	p.time = PINNED_TIME;
-	assert_int_equal(cki_verify_chain(ctx, store, leaf, NULL, &p, &rep,
-	    &valid), CK_E_USAGE);
+	assert_int_equal(
+	    cki_verify_chain(ctx, store, leaf, NULL, &p, &rep, &valid),
+	    CK_E_USAGE);
 	assert_null(rep);
 	assert_int_equal(valid, 0);
 	assert_non_null(strstr(ck_ctx_error(ctx), "replaces"));
@@ -547,17 +564,19 @@ test_agrees_with_openssl(void **state)
 		X509_VERIFY_PARAM *vp;
 		STACK_OF(X509) *unt = sk_X509_new_null();
 		STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
-		const char *ufiles[] = { r->unt1, r->unt2 };
-		const char *cfiles[] = { r->crl1, r->crl2 };
+		const char *ufiles[] = {r->unt1, r->unt2};
+		const char *cfiles[] = {r->crl1, r->crl2};
 		int bare, ours = -1;
 		json_t *rep;
 
 		assert_int_equal(ck_load_file(ctx, pki(r->cert), &b), CK_OK);
-		assert_int_equal(ck_load_file(ctx, pki(r->roots ? r->roots :
-		    "root-ca.pem"), &rb), CK_OK);
+		assert_int_equal(
+		    ck_load_file(
+		        ctx, pki(r->roots ? r->roots : "root-ca.pem"), &rb),
+		    CK_OK);
 		for (size_t j = 0; j < ck_bundle_count(rb, CK_OBJ_CERT); j++)
-			X509_STORE_add_cert(store, ck_bundle_get0_cert(rb,
-			    j)->x509);
+			X509_STORE_add_cert(
+			    store, ck_bundle_get0_cert(rb, j)->x509);
 		for (size_t j = 1; j < ck_bundle_count(b, CK_OBJ_CERT); j++) {
 			X509 *x = ck_bundle_get0_cert(b, j)->x509;
 
@@ -567,10 +586,10 @@ test_agrees_with_openssl(void **state)
 		for (int k = 0; k < 2; k++) {
 			if (ufiles[k] == NULL)
 				continue;
-			assert_int_equal(ck_load_file(ctx, pki(ufiles[k]), &tmp),
-			    CK_OK);
-			for (size_t j = 0; j < ck_bundle_count(tmp, CK_OBJ_CERT);
-			    j++) {
+			assert_int_equal(
+			    ck_load_file(ctx, pki(ufiles[k]), &tmp), CK_OK);
+			for (size_t j = 0;
+			     j < ck_bundle_count(tmp, CK_OBJ_CERT); j++) {
 				X509 *x = ck_bundle_get0_cert(tmp, j)->x509;
 
 				X509_up_ref(x);
@@ -581,29 +600,30 @@ test_agrees_with_openssl(void **state)
 		for (int k = 0; k < 2; k++) {
 			if (cfiles[k] == NULL)
 				continue;
-			assert_int_equal(ck_load_file(ctx, pki(cfiles[k]), &tmp),
-			    CK_OK);
+			assert_int_equal(
+			    ck_load_file(ctx, pki(cfiles[k]), &tmp), CK_OK);
 			X509_CRL_up_ref(cki_bundle_get(tmp, CK_OBJ_CRL, 0));
-			sk_X509_CRL_push(crls, cki_bundle_get(tmp, CK_OBJ_CRL, 0));
+			sk_X509_CRL_push(
+			    crls, cki_bundle_get(tmp, CK_OBJ_CRL, 0));
 			ck_bundle_free(tmp);
 		}
-		X509_STORE_CTX_init(xsc, store, ck_bundle_get0_cert(b, 0)->x509,
-		    unt);
+		X509_STORE_CTX_init(
+		    xsc, store, ck_bundle_get0_cert(b, 0)->x509, unt);
 		vp = X509_STORE_CTX_get0_param(xsc);
-		X509_VERIFY_PARAM_set_time(vp, (time_t)(r->at ? r->at :
-		    PINNED_TIME));
+		X509_VERIFY_PARAM_set_time(
+		    vp, (time_t)(r->at ? r->at : PINNED_TIME));
 		X509_VERIFY_PARAM_set_auth_level(vp, 2);
 		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
 		if (r->crl1) {
 			X509_STORE_CTX_set0_crls(xsc, crls);
-			X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK |
-			    X509_V_FLAG_CRL_CHECK_ALL);
+			X509_VERIFY_PARAM_set_flags(vp,
+			    X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 		}
 		if (r->depth >= 0)
 			X509_VERIFY_PARAM_set_depth(vp, r->depth);
 		if (r->host) {
-			X509_VERIFY_PARAM_set_hostflags(vp,
-			    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+			X509_VERIFY_PARAM_set_hostflags(
+			    vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 			X509_VERIFY_PARAM_set1_host(vp, r->host, 0);
 		}
 		if (r->ip)
@@ -611,15 +631,18 @@ test_agrees_with_openssl(void **state)
 		if (r->email)
 			X509_VERIFY_PARAM_set1_email(vp, r->email, 0);
 		if (r->purpose != ANY)
-			X509_STORE_CTX_set_purpose(xsc, r->purpose == SRV ?
-			    X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT);
+			X509_STORE_CTX_set_purpose(xsc,
+			    r->purpose == SRV ? X509_PURPOSE_SSL_SERVER
+			                      : X509_PURPOSE_SSL_CLIENT);
 		bare = X509_verify_cert(xsc);
 		rep = run_row(r, &ours);
 		if (bare != ours)
-			fail_msg("%s: certkit says %d, X509_verify_cert says %d "
-			    "(%s)", r->name, ours, bare,
+			fail_msg(
+			    "%s: certkit says %d, X509_verify_cert says %d "
+			    "(%s)",
+			    r->name, ours, bare,
 			    X509_verify_cert_error_string(
-			    X509_STORE_CTX_get_error(xsc)));
+			        X509_STORE_CTX_get_error(xsc)));
 		json_decref(rep);
 		X509_STORE_CTX_free(xsc);
 		X509_STORE_free(store);
@@ -639,19 +662,20 @@ test_params_refused(void **state)
 	static const struct {
 		const char *host, *ip, *email;
 	} bad[] = {
-		{ "", NULL, NULL },
-		{ NULL, "", NULL },
-		{ NULL, NULL, "" },
-		{ "device.example.test", "192.0.2.10", NULL },
-		{ "device.example.test", NULL, "admin@example.test" },
-		{ NULL, "192.0.2.10", "admin@example.test" },
-		{ NULL, "192.0.2.300", NULL },
+	    {"", NULL, NULL},
+	    {NULL, "", NULL},
+	    {NULL, NULL, ""},
+	    {"device.example.test", "192.0.2.10", NULL},
+	    {"device.example.test", NULL, "admin@example.test"},
+	    {NULL, "192.0.2.10", "admin@example.test"},
+	    {NULL, "192.0.2.300", NULL},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_ctx *ctx = ck_ctx_new();
 		X509_STORE *store = X509_STORE_new();
-		X509 *leaf = load_x509("leaf.pem"), *root = load_x509("int-ca.pem");
+		X509 *leaf = load_x509("leaf.pem"),
+		     *root = load_x509("int-ca.pem");
 		struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
 		json_t *rep = NULL;
 		int valid = -1;
@@ -662,8 +686,9 @@ test_params_refused(void **state)
 		p.host = bad[i].host;
 		p.ip = bad[i].ip;
 		p.email = bad[i].email;
-		assert_int_equal(cki_verify_chain(ctx, store, leaf, NULL, &p,
-		    &rep, &valid), CK_E_USAGE);
+		assert_int_equal(
+		    cki_verify_chain(ctx, store, leaf, NULL, &p, &rep, &valid),
+		    CK_E_USAGE);
 		assert_null(rep);
 		assert_int_equal(valid, 0);
 		X509_free(leaf);
@@ -682,27 +707,28 @@ test_name_always_checked(void **state)
 		const char *host, *ip;
 		int valid;
 	} c[] = {
-		{ NULL, "192.0.2.10", 1 },
-		{ NULL, "192.0.2.11", 0 },
-		{ NULL, "10.0.0.1", 0 },
-		{ NULL, "::1", 0 },
-		{ "device.example.test", NULL, 1 },
-		{ "evil.example.test", NULL, 0 },
-		/* An IP literal given as a host is matched as an IP. */
-		{ "192.0.2.10", NULL, 1 },
-		{ "192.0.2.11", NULL, 0 },
+	    {NULL, "192.0.2.10", 1},
+	    {NULL, "192.0.2.11", 0},
+	    {NULL, "10.0.0.1", 0},
+	    {NULL, "::1", 0},
+	    {"device.example.test", NULL, 1},
+	    {"evil.example.test", NULL, 0},
+	    /* An IP literal given as a host is matched as an IP. */
+	    {"192.0.2.10", NULL, 1},
+	    {"192.0.2.11", NULL, 0},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		struct row r = { "name", "chain.pem", NULL, NULL, NULL, NULL,
-			NULL, c[i].host, c[i].ip, NULL, SRV, 0, -1, 0, NULL, 0,
-			NULL };
+		struct row r = {"name", "chain.pem", NULL, NULL, NULL, NULL,
+		    NULL, c[i].host, c[i].ip, NULL, SRV, 0, -1, 0, NULL, 0,
+		    NULL};
 		int valid = -1;
 		json_t *rep = run_row(&r, &valid);
 
 		if (valid != c[i].valid)
-			fail_msg("host %s ip %s: valid=%d", c[i].host ? c[i].host :
-			    "-", c[i].ip ? c[i].ip : "-", valid);
+			fail_msg("host %s ip %s: valid=%d",
+			    c[i].host ? c[i].host : "-",
+			    c[i].ip ? c[i].ip : "-", valid);
 		json_decref(rep);
 	}
 }
@@ -720,46 +746,49 @@ test_setters(void **state)
 
 	(void)state;
 	assert_int_equal(ck_verify_opts_set_host(o, ""), CK_E_USAGE);
-	assert_int_equal(ck_verify_opts_set_host(o, "*.example.test"),
-	    CK_E_USAGE);
+	assert_int_equal(
+	    ck_verify_opts_set_host(o, "*.example.test"), CK_E_USAGE);
 	assert_int_equal(ck_verify_opts_set_host(o, "a b"), CK_E_USAGE);
 	assert_int_equal(ck_verify_opts_set_host(o, NULL), CK_E_USAGE);
-	assert_int_equal(ck_verify_opts_set_host(o, "device.example.test"),
-	    CK_OK);
-	assert_int_equal(ck_verify_opts_set_ip(ctx, o, "192.0.2.300"),
-	    CK_E_USAGE);
-	assert_non_null(strstr(ck_ctx_error(ctx), "'192.0.2.300' is not an IP"));
-	assert_int_equal(ck_verify_opts_set_ip(ctx, o, "device.example.test"),
-	    CK_E_USAGE);
+	assert_int_equal(
+	    ck_verify_opts_set_host(o, "device.example.test"), CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_set_ip(ctx, o, "192.0.2.300"), CK_E_USAGE);
+	assert_non_null(
+	    strstr(ck_ctx_error(ctx), "'192.0.2.300' is not an IP"));
+	assert_int_equal(
+	    ck_verify_opts_set_ip(ctx, o, "device.example.test"), CK_E_USAGE);
 	assert_int_equal(ck_verify_opts_set_ip(ctx, o, "2001:db8::10"), CK_OK);
 	assert_int_equal(ck_verify_opts_set_email(o, "nope"), CK_E_USAGE);
 	assert_int_equal(ck_verify_opts_set_email(o, "@x"), CK_E_USAGE);
 	assert_int_equal(ck_verify_opts_set_email(o, "a@b@c"), CK_E_USAGE);
-	assert_int_equal(ck_verify_opts_set_email(o, "admin@example.test"),
-	    CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_set_email(o, "admin@example.test"), CK_OK);
 	/* Roots, intermediates and CRLs that are not what they claim. */
-	assert_int_equal(ck_verify_opts_add_roots(ctx, o, pki("nonexistent.pem")),
-	    CK_E_IO);
+	assert_int_equal(
+	    ck_verify_opts_add_roots(ctx, o, pki("nonexistent.pem")), CK_E_IO);
 	assert_non_null(strstr(ck_ctx_error(ctx), "nonexistent.pem"));
-	assert_int_equal(ck_verify_opts_add_roots(ctx, o, pki("leaf.key")),
+	assert_int_equal(
+	    ck_verify_opts_add_roots(ctx, o, pki("leaf.key")), CK_E_FORMAT);
+	assert_non_null(strstr(
+	    ck_ctx_error(ctx), "this is a private key, not a certificate"));
+	assert_int_equal(
+	    ck_verify_opts_add_roots(ctx, o, pki("html.der")), CK_E_FORMAT);
+	assert_non_null(strstr(ck_ctx_error(ctx), "html.der"));
+	assert_int_equal(
+	    ck_verify_opts_add_untrusted(ctx, o, pki("int-ca.crl")),
 	    CK_E_FORMAT);
 	assert_non_null(strstr(ck_ctx_error(ctx),
-	    "this is a private key, not a certificate"));
-	assert_int_equal(ck_verify_opts_add_roots(ctx, o, pki("html.der")),
-	    CK_E_FORMAT);
-	assert_non_null(strstr(ck_ctx_error(ctx), "html.der"));
-	assert_int_equal(ck_verify_opts_add_untrusted(ctx, o, pki("int-ca.crl")),
-	    CK_E_FORMAT);
-	assert_non_null(strstr(ck_ctx_error(ctx), "this is a CRL, not a "
+	    "this is a CRL, not a "
 	    "certificate"));
-	assert_int_equal(ck_verify_opts_add_crl(ctx, o, pki("int-ca.pem")),
-	    CK_E_FORMAT);
+	assert_int_equal(
+	    ck_verify_opts_add_crl(ctx, o, pki("int-ca.pem")), CK_E_FORMAT);
 	assert_non_null(strstr(ck_ctx_error(ctx), "not a CRL"));
-	assert_int_equal(ck_verify_opts_add_crl(ctx, o, pki("empty.pem")),
-	    CK_E_FORMAT);
+	assert_int_equal(
+	    ck_verify_opts_add_crl(ctx, o, pki("empty.pem")), CK_E_FORMAT);
 	/* Nothing to verify. */
-	assert_int_equal(ck_verify_opts_add_roots(ctx, o, pki("root-ca.pem")),
-	    CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_add_roots(ctx, o, pki("root-ca.pem")), CK_OK);
 	assert_int_equal(ck_verify(ctx, o, empty, &json, &valid), CK_E_USAGE);
 	assert_null(json);
 	assert_int_equal(valid, 0);
@@ -851,12 +880,12 @@ test_system_store(void **state)
 		int valid;
 		const char *msg;
 	} c[] = {
-		{ "root-ca.pem", "/nonexistent-dir", CK_OK, 1, NULL },
-		{ "nonexistent.pem", "/nonexistent-dir", CK_E_IO, 0,
-		    "SSL_CERT_FILE=" },
-		{ "text.txt", "/nonexistent-dir", CK_E_NOTFOUND, 0,
-		    "system trust store is missing or empty" },
-		{ "int-ca.pem", "/nonexistent-dir", CK_OK, 0, NULL },
+	    {"root-ca.pem", "/nonexistent-dir", CK_OK, 1, NULL},
+	    {"nonexistent.pem", "/nonexistent-dir", CK_E_IO, 0,
+	        "SSL_CERT_FILE="},
+	    {"text.txt", "/nonexistent-dir", CK_E_NOTFOUND, 0,
+	        "system trust store is missing or empty"},
+	    {"int-ca.pem", "/nonexistent-dir", CK_OK, 0, NULL},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
@@ -870,7 +899,8 @@ test_system_store(void **state)
 		setenv("SSL_CERT_FILE", pki(c[i].file), 1);
 		setenv("SSL_CERT_DIR", c[i].dir, 1);
 		ck_ctx_set_time(ctx, PINNED_TIME);
-		assert_int_equal(ck_load_file(ctx, pki("chain.pem"), &b), CK_OK);
+		assert_int_equal(
+		    ck_load_file(ctx, pki("chain.pem"), &b), CK_OK);
 		st = ck_verify(ctx, o, b, &json, &valid);
 		if (st != c[i].st)
 			fail_msg("%s: status %d: %s", c[i].file, st,
@@ -879,13 +909,14 @@ test_system_store(void **state)
 		if (c[i].msg)
 			assert_non_null(strstr(ck_ctx_error(ctx), c[i].msg));
 		if (st == CK_OK) {
-			assert_non_null(strstr(json, "\"partial_chain\":false"));
+			assert_non_null(
+			    strstr(json, "\"partial_chain\":false"));
 			assert_non_null(strstr(json, "the system trust store"));
 			/* A second call reuses the store loaded once. */
 			ck_free(json);
 			json = NULL;
-			assert_int_equal(ck_verify(ctx, o, b, &json, &valid),
-			    CK_OK);
+			assert_int_equal(
+			    ck_verify(ctx, o, b, &json, &valid), CK_OK);
 			assert_int_equal(valid, c[i].valid);
 		}
 		if (c[i].file[0] == 'i')
@@ -903,21 +934,23 @@ static void
 test_code_map(void **state)
 {
 	(void)state;
-	assert_string_equal(cki_verify_code(X509_V_ERR_CERT_HAS_EXPIRED),
-	    "cert_expired");
-	assert_string_equal(cki_verify_code(X509_V_ERR_HOSTNAME_MISMATCH),
-	    "hostname_mismatch");
+	assert_string_equal(
+	    cki_verify_code(X509_V_ERR_CERT_HAS_EXPIRED), "cert_expired");
+	assert_string_equal(
+	    cki_verify_code(X509_V_ERR_HOSTNAME_MISMATCH), "hostname_mismatch");
 	assert_string_equal(cki_verify_code(X509_V_ERR_IP_ADDRESS_MISMATCH),
 	    "hostname_mismatch");
-	assert_string_equal(cki_verify_code(
-	    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY), "incomplete_chain");
-	assert_string_equal(cki_verify_code(X509_V_ERR_CA_MD_TOO_WEAK),
-	    "weak_signature");
-	assert_string_equal(cki_verify_code(X509_V_ERR_CERT_REVOKED), "revoked");
+	assert_string_equal(
+	    cki_verify_code(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY),
+	    "incomplete_chain");
+	assert_string_equal(
+	    cki_verify_code(X509_V_ERR_CA_MD_TOO_WEAK), "weak_signature");
+	assert_string_equal(
+	    cki_verify_code(X509_V_ERR_CERT_REVOKED), "revoked");
 	assert_string_equal(cki_verify_code(X509_V_ERR_PERMITTED_VIOLATION),
 	    "name_constraints");
-	assert_string_equal(cki_verify_code(X509_V_ERR_INVALID_CA),
-	    "invalid_ca");
+	assert_string_equal(
+	    cki_verify_code(X509_V_ERR_INVALID_CA), "invalid_ca");
 	assert_string_equal(cki_verify_code(12345), "malformed");
 }
 
@@ -925,17 +958,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rows),
-		cmocka_unit_test(test_all_findings),
-		cmocka_unit_test(test_never_valid_hostile_store),
-		cmocka_unit_test(test_store_with_custom_steps),
-		cmocka_unit_test(test_agrees_with_openssl),
-		cmocka_unit_test(test_params_refused),
-		cmocka_unit_test(test_name_always_checked),
-		cmocka_unit_test(test_setters),
-		cmocka_unit_test(test_roots_dir),
-		cmocka_unit_test(test_system_store),
-		cmocka_unit_test(test_code_map),
+	    cmocka_unit_test(test_rows),
+	    cmocka_unit_test(test_all_findings),
+	    cmocka_unit_test(test_never_valid_hostile_store),
+	    cmocka_unit_test(test_store_with_custom_steps),
+	    cmocka_unit_test(test_agrees_with_openssl),
+	    cmocka_unit_test(test_params_refused),
+	    cmocka_unit_test(test_name_always_checked),
+	    cmocka_unit_test(test_setters),
+	    cmocka_unit_test(test_roots_dir),
+	    cmocka_unit_test(test_system_store),
+	    cmocka_unit_test(test_code_map),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,8 @@ pki_dir(void)
 	const char *d = getenv("CERTKIT_TEST_PKI");
 
 	if (d == NULL || d[0] == '\0') {
-		fprintf(stderr, "CERTKIT_TEST_PKI is not set; run under ctest\n");
+		fprintf(
+		    stderr, "CERTKIT_TEST_PKI is not set; run under ctest\n");
 		exit(1);
 	}
 	return d;
