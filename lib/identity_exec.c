@@ -131,7 +131,7 @@ cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
 			    left > 0 ? (int)(left > 200 ? 200 : left) : 100);
 
 			if (r > 0) {
-				char buf[1024];
+				char buf[HOOK_OUTPUT_MAX];
 				ssize_t n = read(pfd[0], buf, sizeof(buf));
 
 				if (n > 0)
@@ -148,7 +148,7 @@ cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
 		if (w == pid) {
 			/* Drain what is left without blocking. */
 			if (open_pipe) {
-				char buf[1024];
+				char buf[HOOK_OUTPUT_MAX];
 				ssize_t n;
 
 				fcntl(pfd[0], F_SETFL, O_NONBLOCK);

@@ -1,0 +1,347 @@
+/*
+ * doctor_int.h: what the connection doctor's files share.
+ *
+ *   doctor.c          the public API (ck_doctor_*), loading the stores, the
+ *                     run and the report
+ *   doctor_parse.c    endpoint specs, URLs, --resolve, --dns, proxy URLs,
+ *                     NO_PROXY, pins, HTTP responses and dates (pure)
+ *   doctor_profile.c  the INI profile
+ *   doctor_diag.c     turning what a probe observed into diagnosis codes
+ *                     (pure: no I/O, testable with synthetic observations)
+ *   probe.c           the libevent state machine that observes an endpoint
+ *
+ * The split is the design: probe.c only records facts (DNS answers, errno,
+ * alerts, the bytes a peer sent, the presented chain, HTTP status), and
+ * doctor_diag.c alone decides what they mean. A fact that needs more I/O to
+ * be explained (an AIA fetch, a handshake without SNI, one HTTP exchange)
+ * is asked for through struct cki_need; the probe does it and asks again.
+ */
+#ifndef CERTKIT_DOCTOR_INT_H
+#define CERTKIT_DOCTOR_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "ck_internal.h"
+#include "certkit/doctor.h"
+
+#define CKI_DOC_DEFAULT_TIMEOUT_MS 5000
+#define CKI_DOC_DEFAULT_PARALLEL 32
+#define CKI_DOC_MAX_PARALLEL 1024
+#define CKI_DOC_MAX_ENDPOINTS 100000
+#define CKI_DOC_MAX_ADDRS 8
+#define CKI_DOC_MAX_HOST 256
+/* Warn when a certificate of the chain expires within this many days. */
+#define CKI_DOC_EXPIRY_WARN_DAYS 30
+/* HTTP Date farther than this from the local clock is a skewed clock. */
+#define CKI_DOC_SKEW_TOLERANCE_S 600
+/* The most AIA fetches one endpoint may make (RFC 5280 4.2.2.1). */
+#define CKI_DOC_MAX_AIA 3
+/* Largest AIA response and HTTP header block read. */
+#define CKI_DOC_MAX_AIA_BODY (64 * 1024)
+#define CKI_DOC_MAX_HTTP_HEAD 8192
+
+enum cki_expect {
+	CKI_EXPECT_UNKNOWN = 0,
+	CKI_EXPECT_PUBLIC = 1,
+	CKI_EXPECT_PRIVATE = 2,
+};
+
+/* A parsed "host[:port]". host has no brackets. */
+struct cki_hostport {
+	char host[CKI_DOC_MAX_HOST];
+	uint16_t port;
+	bool is_ip;
+};
+
+/* A parsed proxy URL: http://[user:pass@]host[:port]. */
+struct cki_proxy {
+	char host[CKI_DOC_MAX_HOST];
+	uint16_t port;
+	bool is_ip;
+	char *auth;    /* base64("user:pass") for Basic (RFC 7617), or NULL;
+	                  wiped on free */
+	char *display; /* "http://user:***@host:port": never the password */
+};
+
+/* One endpoint to test, from the command line or a profile section. */
+struct cki_endpoint {
+	char *name;   /* profile section, or NULL */
+	char *origin; /* "FILE:LINE" or "command line" */
+	char host[CKI_DOC_MAX_HOST];
+	uint16_t port;
+	bool is_ip;
+	int expect; /* enum cki_expect */
+	unsigned char (*pins)[32];
+	size_t npins;
+	char *client_cert, *client_key;
+	char **required_roots;
+	size_t nrequired;
+	char *proxy;  /* profile "proxy =": NULL default, "" none */
+	char **addrs; /* profile "address =" or --resolve: skip DNS */
+	size_t naddrs;
+	bool cli; /* from the command line (--public applies) */
+};
+
+void cki_endpoint_clear(struct cki_endpoint *e);
+
+/* ---- doctor_parse.c ---------------------------------------------------- */
+/* "host", "host:port", "[v6]:port", "v6", "https://host[:port][/path]".
+ * On failure writes why into err. */
+bool cki_doc_parse_endpoint(
+    const char *spec, struct cki_hostport *out, char *err, size_t errlen);
+/* A DNS name (RFC 1123 2.1, underscores allowed) or an IP literal. */
+bool cki_doc_valid_host(const char *host, bool *is_ip);
+/* curl's --resolve: "HOST:PORT:ADDR[,ADDR...]". Fills hp and addrs. */
+bool cki_doc_parse_resolve(const char *spec, struct cki_hostport *hp,
+    char ***addrs, size_t *naddrs, char *err, size_t errlen);
+/* "ADDR[:PORT]" (port 53 by default) into a socket address. */
+bool cki_doc_parse_dns(const char *spec, struct sockaddr_storage *ss,
+    socklen_t *len, char *err, size_t errlen);
+/* An IP literal and port into a socket address. */
+bool cki_doc_sockaddr(
+    const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
+/* Proxy URL. */
+bool cki_doc_parse_proxy(
+    const char *url, struct cki_proxy *out, char *err, size_t errlen);
+void cki_proxy_clear(struct cki_proxy *p);
+/* NO_PROXY (curl's rules): "*", comma/space separated names (suffix match
+ * on a label boundary, a leading "." or "*." ignored), IP literals, CIDR
+ * blocks, each optionally ":PORT". */
+bool cki_doc_no_proxy_match(
+    const char *no_proxy, const char *host, uint16_t port);
+/* A SPKI SHA-256 pin: 64 hex digits (colons allowed) or base64 of 32 bytes,
+ * optionally prefixed "sha256/" or "pin-sha256:". */
+bool cki_doc_parse_pin(const char *s, unsigned char out[32]);
+/* RFC 9110 5.6.7 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), and the
+ * obsolete RFC 850 and asctime forms. */
+bool cki_doc_parse_http_date(const char *s, int64_t *out);
+/*
+ * Parses an HTTP/1.x response head (status line and headers, up to the blank
+ * line). Returns 1 when complete, 0 when more bytes are needed, -1 when the
+ * bytes are not HTTP. Header values are copied into the optional outputs.
+ */
+struct cki_http_head {
+	int status;
+	char reason[64];
+	char date[64];
+	char proxy_auth[128]; /* Proxy-Authenticate */
+	char location[256];
+	size_t head_len; /* bytes up to and including the blank line */
+};
+int cki_doc_parse_http_head(
+    const char *buf, size_t len, struct cki_http_head *h);
+
+/* ---- probe_dns.c: RFC 1035 messages for --dns ---------------------------- */
+#define CKI_DNS_UNREACHABLE 71 /* ICMP port unreachable from the server */
+/* Builds a standard query (RD set, one question, class IN). Returns its
+ * length, or 0 if the name cannot be encoded. */
+size_t cki_dns_query(const char *name, uint16_t qtype, uint16_t id,
+    unsigned char *buf, size_t size);
+/* Parses a reply to that query. Returns false when the message is not a
+ * reply to it (wrong ID, question, or malformed header). Otherwise sets
+ * *rcode, *truncated and up to `max` addresses of type qtype. */
+bool cki_dns_reply(const unsigned char *m, size_t len, uint16_t id,
+    const char *name, uint16_t qtype, int *rcode, bool *truncated,
+    char (*addrs)[64], size_t max, size_t *n);
+
+/* ---- doctor_profile.c -------------------------------------------------- */
+/* Appends the profile's endpoints. Relative certificate paths are taken
+ * relative to the profile's directory. */
+ck_status cki_doc_load_profile(ck_ctx *ctx, const char *path,
+    struct cki_endpoint **eps, size_t *n, size_t *cap);
+ck_status cki_doc_load_profile_mem(ck_ctx *ctx, const char *name,
+    const char *text, size_t len, struct cki_endpoint **eps, size_t *n,
+    size_t *cap);
+ck_status cki_doc_push_endpoint(ck_ctx *ctx, struct cki_endpoint **eps,
+    size_t *n, size_t *cap, struct cki_endpoint *e);
+
+/* ---- what a probe observed (filled by probe.c, read by doctor_diag.c) -- */
+enum cki_stage {
+	CKI_ST_NONE = 0,
+	CKI_ST_DNS,
+	CKI_ST_TCP,
+	CKI_ST_PROXY,
+	CKI_ST_TLS,
+	CKI_ST_APP,
+	CKI_ST_EXTRA,
+	CKI_ST_COUNT
+};
+extern const char *const cki_stage_names[CKI_ST_COUNT];
+
+/* One TLS connection attempt. */
+struct cki_hs {
+	bool attempted;
+	bool done;        /* handshake completed */
+	int failed_stage; /* enum cki_stage where it stopped, or NONE */
+	bool timed_out;
+	int err_no;              /* errno of the failing call, 0 if none */
+	bool reset, eof;         /* ECONNRESET/EPIPE; orderly close */
+	char ssl_reason[128];    /* OpenSSL's reason string, "" if none */
+	int ssl_reason_code;     /* ERR_GET_REASON, 0 if none */
+	size_t bytes_in;         /* raw bytes the server sent */
+	unsigned char first[64]; /* and the first of them */
+	size_t nfirst;
+	bool hello_sent;       /* our ClientHello went out */
+	long long hello_acked; /* bytes the peer's TCP acknowledged when the
+	                          connection was reset (TCP_INFO); -1 unknown */
+	bool server_hello;     /* RFC 8446 4.1.3 */
+	bool cert_request;     /* RFC 8446 4.3.2 / RFC 5246 7.4.4 */
+	bool cert_sent;        /* we sent a non-empty Certificate */
+	int alert_in;          /* description of an alert received, -1 */
+	int alert_in_level;
+	bool alert_after_hs; /* ...after the handshake completed */
+	int alert_out;       /* alert we sent, -1 */
+	char version[16], cipher[64], alpn[32];
+	STACK_OF(X509) * chain; /* presented, leaf first (owned) */
+	unsigned char *ocsp;    /* stapled response (RFC 6066 8), owned */
+	size_t ocsp_len;
+	/* the one application-data exchange */
+	bool app_tried;
+	int http_status; /* 0: none */
+	char http_reason[64];
+	int64_t http_date; /* 0: none */
+	bool h2;           /* ALPN h2: no HTTP/1.1 exchange was made */
+};
+
+struct cki_aia {
+	char url[512];
+	char result[160]; /* "ok: 1 certificate", "HTTP 404", ... */
+	bool ok;
+};
+
+struct cki_obs {
+	/* DNS */
+	bool dns_used;          /* a query was sent */
+	const char *dns_server; /* "system resolver" or "ADDR:PORT" */
+	const char *dns_name;   /* the name asked */
+	int dns_rcode;          /* DNS_ERR_* or -1 when not asked */
+	bool dns_timeout;
+	char dns_answers[CKI_DOC_MAX_ADDRS][64];
+	size_t ndns;
+	bool dns_for_proxy; /* the name was the proxy's */
+	/* TCP */
+	char address[64]; /* "ADDR:PORT" connected to (or tried) */
+	bool via_proxy;
+	const struct cki_proxy *proxy;
+	int proxy_status;      /* CONNECT reply status, 0 if none */
+	char proxy_line[128];  /* its status line */
+	char proxy_authn[128]; /* Proxy-Authenticate */
+	bool proxy_garbage;    /* reply was not HTTP */
+	/* TLS passes */
+	struct cki_hs main;
+	struct cki_hs nosni;  /* only when the name check failed */
+	struct cki_hs legacy; /* only after a version/cipher mismatch */
+	struct cki_hs quiet;  /* only after an ambiguous reset: connect and
+	                         send nothing; does the peer still reset? */
+	/* evidence fetched */
+	STACK_OF(X509) * fetched; /* via AIA (owned) */
+	struct cki_aia aia[CKI_DOC_MAX_AIA];
+	size_t naia;
+	/* timings (ms) per stage, -1 when the stage did not run */
+	int64_t ms[CKI_ST_COUNT];
+	bool have_client_cert; /* an identity was configured */
+};
+
+void cki_obs_init(struct cki_obs *o);
+void cki_obs_clear(struct cki_obs *o);
+void cki_hs_clear(struct cki_hs *h);
+
+/* What the diagnosis needs before it can conclude. */
+struct cki_need {
+	bool app;          /* one HTTP exchange on the open connection */
+	bool nosni;        /* a handshake without SNI */
+	bool legacy;       /* a handshake allowing TLS 1.0+ and any cipher */
+	bool quiet;        /* a connection that sends nothing */
+	char aia_url[512]; /* fetch this caIssuers URL ("": none) */
+};
+
+/* The context of a diagnosis: the stores and the clock. */
+struct cki_diag_env {
+	X509_STORE *trust;            /* the device's store */
+	STACK_OF(X509) * trust_certs; /* its certificates */
+	const char *trust_source;     /* words, for the report */
+	STACK_OF(X509) * ref;         /* reference roots (explain only) */
+	const char *ref_source;
+	int64_t now;        /* the clock used (--at or real) */
+	bool at_given;      /* --at was given */
+	int64_t build_time; /* when certkit was built */
+	int timeout_ms;
+};
+
+/*
+ * Diagnoses one endpoint. Returns the endpoint's report object (with
+ * "status", "diagnosis", "chain", "tls", ...), or NULL with *need set when
+ * more evidence must be gathered first. Never returns NULL without a need,
+ * except on allocation failure (then *nomem is set).
+ */
+json_t *cki_doc_diagnose(const struct cki_diag_env *env,
+    const struct cki_endpoint *ep, struct cki_obs *obs, struct cki_need *need,
+    bool *nomem);
+
+/*
+ * Cross-endpoint signals, after every endpoint is done: when several
+ * endpoints all present certificates not yet valid (or all expired), the
+ * clock is what is wrong (clock_skew). Rewrites the reports in place.
+ */
+void cki_doc_cross_check(const struct cki_diag_env *env, json_t *endpoints);
+
+/* Known SSL-inspection products: the vendor a name matches, or NULL. */
+const char *cki_doc_inspection_vendor(const char *name);
+/* A factory/default certificate name ("localhost", ...). */
+bool cki_doc_default_name(const char *name);
+/* The build time of certkit, from __DATE__ and __TIME__. */
+int64_t cki_doc_build_time(void);
+/* The alert's name (RFC 8446 6): "certificate_required", ... */
+const char *cki_doc_alert_name(int desc);
+
+/* ---- probe.c ----------------------------------------------------------- */
+struct cki_doc_run;
+
+struct cki_doc_cfg {
+	ck_ctx *ctx;
+	const struct cki_endpoint *eps;
+	size_t nep;
+	const struct cki_diag_env *env;
+	const struct cki_proxy *proxy; /* for endpoints without their own */
+	const char *no_proxy;          /* applies to an env proxy only */
+	bool proxy_from_env;
+	const struct sockaddr_storage *dns; /* NULL: the system resolver */
+	socklen_t dns_len;
+	const char *dns_display;
+	int timeout_ms;
+	int parallel;
+	SSL_CTX *ssl; /* shared, no client identity */
+	ck_doctor_progress_cb progress;
+	void *progress_arg;
+	/* per-endpoint client identity: index -> SSL_CTX (borrowed) */
+	SSL_CTX **ep_ssl;
+};
+
+/* What the run keeps of a finished endpoint besides its serialized report:
+ * enough for the summary and the cross-endpoint checks, so the reports
+ * themselves need not stay in memory as JSON trees. */
+struct cki_doc_meta {
+	char code[32]; /* the primary diagnosis */
+	char status[16];
+	bool has_chain;
+};
+/* The primary code, status and chain presence of an endpoint report. */
+void cki_doc_meta_of(json_t *report, struct cki_doc_meta *m);
+/* True when cki_doc_cross_check() would change something. */
+bool cki_doc_cross_needed(const struct cki_doc_meta *m, size_t n);
+
+/* Runs every endpoint; results[i] receives endpoint i's report, compact
+ * JSON text (free()), and meta[i] its summary. */
+ck_status cki_doc_probe_all(
+    const struct cki_doc_cfg *cfg, char **results, struct cki_doc_meta *meta);
+
+/* The doctor's client SSL_CTX (RFC 6066 3 SNI is set per connection). */
+SSL_CTX *cki_doc_ssl_ctx(ck_ctx *ctx, bool legacy);
+
+#endif /* CERTKIT_DOCTOR_INT_H */

@@ -1,0 +1,590 @@
+/*
+ * doctor_profile.c: the doctor's INI profile, one section per endpoint.
+ *
+ *     ; the Nx Cloud services a Nx Witness server depends on
+ *     [nx-cloud]
+ *     host = nxvms.com            ; or host:port, or https://host/
+ *     port = 443                  ; default 443
+ *     expect = public             ; public | private
+ *     pin = sha256/BASE64, HEX    ; SPKI SHA-256 of the expected issuer/root
+ *     client_cert = gw.p12        ; relative to the profile's directory
+ *     client_key = gw.key         ; optional when client_cert holds the key
+ *     required_roots = ISRG Root X1, Starfield Root Certificate Authority - G2
+ *     proxy = http://proxy:3128   ; this endpoint only ("" or none: direct)
+ *     address = 192.0.2.7         ; connect here, skip DNS (like --resolve)
+ *
+ * Guarantees:
+ *  1. Every error names FILE:LINE, what was expected and what was found.
+ *  2. A key this file does not know is an error (a typo must not silently
+ *     drop a pin); a scalar key given twice is an error; a section given
+ *     twice is an error.
+ *  3. pin and required_roots may be repeated or continued on indented lines;
+ *     the values add up.
+ *  4. A profile is all or nothing: on any error no endpoint is added.
+ */
+#include <ctype.h>
+#include <libgen.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "doctor_int.h"
+
+#define PROFILE_LINE_MAX 4096
+
+struct pstate {
+	ck_ctx *ctx;
+	const char *name; /* file name for messages */
+	const char *dir;  /* its directory, for relative paths */
+	const char *text;
+	size_t len, off;
+	int line;
+	int section_line; /* line of the current [section] header */
+	int long_line;
+	bool failed, nomem;
+	struct cki_endpoint cur;
+	bool have_cur;
+	int cur_host_line, cur_port_line;
+	unsigned int seen; /* scalar keys seen in this section (bits) */
+	int seen_line[8];
+	char **done_sections; /* closed section names */
+	size_t ndone;
+	struct cki_endpoint *eps;
+	size_t n, cap;
+	char section[CKI_DOC_MAX_HOST];
+};
+
+static const char *const keys[] = {"host", "port", "expect", "client_cert",
+    "client_key", "proxy", "address", "pin", "required_roots", NULL};
+#define KEYS_TEXT                                                              \
+	"host, port, expect, pin, client_cert, client_key, "                   \
+	"required_roots, proxy, address"
+
+static void perr(struct pstate *ps, ck_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+perr(struct pstate *ps, ck_status st, const char *fmt, ...)
+{
+	char msg[CKI_ERRLEN];
+	va_list ap;
+
+	if (ps->failed)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ps->failed = true;
+	cki_err(ps->ctx, st, "%s:%d: %s", ps->name, ps->line, msg);
+}
+
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct pstate *ps = stream;
+	size_t n = 0, cap = (size_t)num - 1;
+	size_t start;
+
+	if (ps->off >= ps->len)
+		return NULL;
+	ps->line++;
+	start = ps->off;
+	while (ps->off < ps->len) {
+		char c = ps->text[ps->off++];
+
+		if (c == '\n')
+			break;
+		if (n < cap)
+			str[n++] = c;
+		else if (c != '\r' && ps->long_line == 0)
+			ps->long_line = ps->line;
+	}
+	str[n] = '\0';
+	{
+		/* Remember where each section starts, for "has no host". */
+		size_t i = start;
+
+		while (
+		    i < ps->len && (ps->text[i] == ' ' || ps->text[i] == '\t'))
+			i++;
+		if (i < ps->len && ps->text[i] == '[')
+			ps->section_line = ps->line;
+	}
+	return str;
+}
+
+static char *
+resolve_path(struct pstate *ps, const char *v)
+{
+	char *out;
+	size_t n;
+
+	if (v[0] == '/' || ps->dir == NULL)
+		return strdup(v);
+	n = strlen(ps->dir) + strlen(v) + 2;
+	if ((out = malloc(n)) != NULL)
+		snprintf(out, n, "%s/%s", ps->dir, v);
+	return out;
+}
+
+static bool
+add_str(char ***v, size_t *n, const char *s, size_t len)
+{
+	char **nv;
+
+	if ((nv = realloc(*v, (*n + 1) * sizeof(**v))) == NULL)
+		return false;
+	*v = nv;
+	if ((nv[*n] = strndup(s, len)) == NULL)
+		return false;
+	(*n)++;
+	return true;
+}
+
+/* Splits on commas (and, for pins, whitespace), trimming items. */
+static bool
+each_item(struct pstate *ps, const char *value, bool ws_sep,
+    bool (*fn)(struct pstate *, const char *, size_t))
+{
+	const char *p = value;
+	const char *seps = ws_sep ? ", \t\r\n" : ",\r\n";
+
+	while (*p != '\0') {
+		size_t n;
+
+		p += strspn(p, seps);
+		if (!ws_sep)
+			while (*p == ' ' || *p == '\t')
+				p++;
+		n = strcspn(p, seps);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n > 0 && !fn(ps, p, n))
+			return false;
+		p += strcspn(p, ws_sep ? ", \t\r\n" : ",\r\n");
+	}
+	return true;
+}
+
+static bool
+add_pin(struct pstate *ps, const char *s, size_t n)
+{
+	char buf[128];
+	unsigned char(*np)[32];
+
+	if (n >= sizeof(buf)) {
+		perr(ps, CK_E_FORMAT,
+		    "pin in [%s] is too long: expected the "
+		    "SPKI SHA-256 as 64 hex digits or 44 base64 characters",
+		    ps->section);
+		return false;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if ((np = realloc(ps->cur.pins, (ps->cur.npins + 1) * 32)) == NULL) {
+		ps->nomem = true;
+		return false;
+	}
+	ps->cur.pins = np;
+	if (!cki_doc_parse_pin(buf, ps->cur.pins[ps->cur.npins])) {
+		perr(ps, CK_E_FORMAT,
+		    "pin '%s' in [%s]: expected the SPKI "
+		    "SHA-256 (RFC 7469) as 64 hex digits or sha256/BASE64",
+		    buf, ps->section);
+		return false;
+	}
+	ps->cur.npins++;
+	return true;
+}
+
+static bool
+add_root(struct pstate *ps, const char *s, size_t n)
+{
+	if (!add_str(&ps->cur.required_roots, &ps->cur.nrequired, s, n)) {
+		ps->nomem = true;
+		return false;
+	}
+	return true;
+}
+
+static bool
+add_addr(struct pstate *ps, const char *s, size_t n)
+{
+	char buf[CKI_DOC_MAX_HOST];
+	bool ip;
+
+	if (n > 1 && s[0] == '[' && s[n - 1] == ']') {
+		s++;
+		n -= 2;
+	}
+	if (n >= sizeof(buf) || ps->cur.naddrs == CKI_DOC_MAX_ADDRS) {
+		perr(ps, CK_E_FORMAT,
+		    "address in [%s]: too long or more "
+		    "than %d addresses",
+		    ps->section, CKI_DOC_MAX_ADDRS);
+		return false;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (!cki_doc_valid_host(buf, &ip) || !ip) {
+		perr(ps, CK_E_FORMAT,
+		    "address '%s' in [%s]: expected an IP "
+		    "address (use host = for a name)",
+		    buf, ps->section);
+		return false;
+	}
+	if (!add_str(&ps->cur.addrs, &ps->cur.naddrs, buf, n)) {
+		ps->nomem = true;
+		return false;
+	}
+	return true;
+}
+
+static void
+finish_section(struct pstate *ps)
+{
+	char *name;
+
+	if (!ps->have_cur)
+		return;
+	ps->have_cur = false;
+	if (!ps->failed && ps->cur.host[0] == '\0') {
+		int saved = ps->line;
+
+		ps->line = ps->cur_host_line;
+		perr(ps, CK_E_FORMAT,
+		    "[%s] has no 'host =': every endpoint "
+		    "section needs one",
+		    ps->section);
+		ps->line = saved;
+	}
+	if (!ps->failed) {
+		if (cki_doc_push_endpoint(
+		        ps->ctx, &ps->eps, &ps->n, &ps->cap, &ps->cur) != CK_OK)
+			ps->nomem = true;
+	}
+	cki_endpoint_clear(&ps->cur);
+	if ((name = strdup(ps->section)) == NULL) {
+		ps->nomem = true;
+		return;
+	}
+	{
+		char **nd =
+		    realloc(ps->done_sections, (ps->ndone + 1) * sizeof(*nd));
+
+		if (nd == NULL) {
+			free(name);
+			ps->nomem = true;
+			return;
+		}
+		ps->done_sections = nd;
+		nd[ps->ndone++] = name;
+	}
+}
+
+static bool
+start_section(struct pstate *ps, const char *section)
+{
+	char origin[CKI_ERRLEN];
+
+	for (size_t i = 0; i < ps->ndone; i++) {
+		if (strcmp(ps->done_sections[i], section) == 0) {
+			perr(ps, CK_E_FORMAT,
+			    "[%s] appears twice: each "
+			    "endpoint needs its own section name",
+			    section);
+			return false;
+		}
+	}
+	if (strlen(section) >= sizeof(ps->section)) {
+		perr(ps, CK_E_FORMAT,
+		    "section name is longer than %d "
+		    "characters",
+		    CKI_DOC_MAX_HOST - 1);
+		return false;
+	}
+	memset(&ps->cur, 0, sizeof(ps->cur));
+	ps->have_cur = true;
+	ps->seen = 0;
+	snprintf(ps->section, sizeof(ps->section), "%s", section);
+	ps->cur_host_line = ps->section_line;
+	ps->cur.port = 0;
+	snprintf(origin, sizeof(origin), "%s:%d", ps->name, ps->section_line);
+	if ((ps->cur.name = strdup(section)) == NULL ||
+	    (ps->cur.origin = strdup(origin)) == NULL) {
+		ps->nomem = true;
+		return false;
+	}
+	return true;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct pstate *ps = user;
+	int k;
+	size_t vl;
+	char *v = NULL;
+
+	if (ps->failed || ps->nomem)
+		return 0;
+	if (section[0] == '\0') {
+		perr(ps, CK_E_FORMAT,
+		    "'%s' is outside any [section]: each "
+		    "endpoint is a [NAME] section with host = ...",
+		    name);
+		return 0;
+	}
+	if (!ps->have_cur || strcmp(section, ps->section) != 0) {
+		finish_section(ps);
+		if (ps->failed || ps->nomem || !start_section(ps, section))
+			return 0;
+	}
+	for (k = 0; keys[k] != NULL; k++)
+		if (strcmp(keys[k], name) == 0)
+			break;
+	if (keys[k] == NULL) {
+		perr(ps, CK_E_FORMAT,
+		    "unknown key '%s' in [%s]: expected one "
+		    "of " KEYS_TEXT,
+		    name, section);
+		return 0;
+	}
+	/* Scalar keys (the first seven) may be given once. */
+	if (k < 7) {
+		if (ps->seen & (1u << k)) {
+			perr(ps, CK_E_FORMAT,
+			    "'%s' is given twice in [%s] "
+			    "(first on line %d)",
+			    name, section, ps->seen_line[k]);
+			return 0;
+		}
+		ps->seen |= 1u << k;
+		ps->seen_line[k] = ps->line;
+	}
+	vl = strlen(value);
+	if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+		v = strndup(value + 1, vl - 2);
+	} else {
+		v = strdup(value);
+	}
+	if (v == NULL) {
+		ps->nomem = true;
+		return 0;
+	}
+	switch (k) {
+	case 0: { /* host */
+		struct cki_hostport hp;
+		char why[256];
+
+		ps->cur_host_line = ps->line;
+		if (!cki_doc_parse_endpoint(v, &hp, why, sizeof(why))) {
+			perr(ps, CK_E_FORMAT, "host in [%s]: %s", section, why);
+			break;
+		}
+		memcpy(ps->cur.host, hp.host, sizeof(ps->cur.host));
+		ps->cur.is_ip = hp.is_ip;
+		if (ps->cur.port == 0 || !(ps->seen & 2u))
+			ps->cur.port = hp.port;
+		break;
+	}
+	case 1: { /* port */
+		char *end;
+		long p;
+
+		errno = 0;
+		p = strtol(v, &end, 10);
+		if (v[0] == '\0' || *end != '\0' || errno != 0 || p < 1 ||
+		    p > 65535) {
+			perr(ps, CK_E_FORMAT,
+			    "port '%s' in [%s]: expected a "
+			    "number from 1 to 65535",
+			    v, section);
+			break;
+		}
+		ps->cur.port = (uint16_t)p;
+		break;
+	}
+	case 2: /* expect */
+		if (strcasecmp(v, "public") == 0) {
+			ps->cur.expect = CKI_EXPECT_PUBLIC;
+		} else if (strcasecmp(v, "private") == 0) {
+			ps->cur.expect = CKI_EXPECT_PRIVATE;
+		} else {
+			perr(ps, CK_E_FORMAT,
+			    "expect '%s' in [%s]: expected "
+			    "'public' or 'private'",
+			    v, section);
+		}
+		break;
+	case 3: /* client_cert */
+	case 4: /* client_key */
+		if (v[0] == '\0') {
+			perr(ps, CK_E_FORMAT,
+			    "%s in [%s] is empty: expected "
+			    "a file name",
+			    name, section);
+			break;
+		}
+		{
+			char *path = resolve_path(ps, v);
+
+			if (path == NULL) {
+				ps->nomem = true;
+				break;
+			}
+			if (k == 3)
+				ps->cur.client_cert = path;
+			else
+				ps->cur.client_key = path;
+		}
+		break;
+	case 5: { /* proxy */
+		struct cki_proxy px;
+		char why[256];
+
+		if (v[0] != '\0' && strcasecmp(v, "none") != 0 &&
+		    strcasecmp(v, "direct") != 0) {
+			if (!cki_doc_parse_proxy(v, &px, why, sizeof(why))) {
+				perr(ps, CK_E_FORMAT, "proxy in [%s]: %s",
+				    section, why);
+				break;
+			}
+			cki_proxy_clear(&px);
+			ps->cur.proxy = strdup(v);
+		} else {
+			ps->cur.proxy = strdup("");
+		}
+		if (ps->cur.proxy == NULL)
+			ps->nomem = true;
+		break;
+	}
+	case 6: /* address */ each_item(ps, v, true, add_addr); break;
+	case 7: /* pin */ each_item(ps, v, true, add_pin); break;
+	case 8: /* required_roots */ each_item(ps, v, false, add_root); break;
+	}
+	if (ps->cur.proxy != NULL && k == 5) {
+		/* Wipe a proxy password from the copy of the value. */
+		OPENSSL_cleanse(v, strlen(v));
+	}
+	free(v);
+	return ps->failed || ps->nomem ? 0 : 1;
+}
+
+static void
+pstate_free(struct pstate *ps)
+{
+	cki_endpoint_clear(&ps->cur);
+	for (size_t i = 0; i < ps->ndone; i++)
+		free(ps->done_sections[i]);
+	free(ps->done_sections);
+}
+
+static ck_status
+parse(ck_ctx *ctx, const char *name, const char *dir, const char *text,
+    size_t len, struct cki_endpoint **eps, size_t *n, size_t *cap)
+{
+	struct pstate ps;
+	ck_status rv = CK_E_FORMAT;
+	size_t before = *n;
+	int r;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.ctx = ctx;
+	ps.name = name;
+	ps.dir = dir;
+	ps.text = text;
+	ps.len = len;
+	ps.eps = *eps;
+	ps.n = *n;
+	ps.cap = *cap;
+	if (memchr(text, '\0', len) != NULL) {
+		rv = cki_err(ctx, CK_E_FORMAT,
+		    "%s: expected an INI text "
+		    "profile, found a NUL byte (a binary file?)",
+		    name);
+		goto out;
+	}
+	r = ini_parse_stream(reader, &ps, handler, &ps);
+	if (ps.nomem) {
+		rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (ps.failed)
+		goto out;
+	if (ps.long_line != 0) {
+		rv = cki_err(ctx, CK_E_FORMAT,
+		    "%s:%d: line is longer than %d "
+		    "characters",
+		    name, ps.long_line, PROFILE_LINE_MAX);
+		goto out;
+	}
+	if (r != 0) {
+		rv = cki_err(ctx, CK_E_FORMAT,
+		    "%s:%d: expected '[NAME]', "
+		    "'key = value' or a comment starting with ';' or '#'",
+		    name, r);
+		goto out;
+	}
+	ps.line = ps.section_line;
+	finish_section(&ps);
+	if (ps.nomem) {
+		rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (ps.failed)
+		goto out;
+	if (ps.n == before) {
+		rv = cki_err(ctx, CK_E_FORMAT,
+		    "%s: no endpoints: expected "
+		    "[NAME] sections with 'host = HOST'",
+		    name);
+		goto out;
+	}
+	rv = CK_OK;
+out:
+	if (rv != CK_OK) {
+		/* All or nothing (guarantee 4). */
+		for (size_t i = before; i < ps.n; i++)
+			cki_endpoint_clear(&ps.eps[i]);
+		ps.n = before;
+	}
+	*eps = ps.eps;
+	*n = ps.n;
+	*cap = ps.cap;
+	pstate_free(&ps);
+	return rv;
+}
+
+ck_status
+cki_doc_load_profile_mem(ck_ctx *ctx, const char *name, const char *text,
+    size_t len, struct cki_endpoint **eps, size_t *n, size_t *cap)
+{
+	return parse(ctx, name, NULL, text, len, eps, n, cap);
+}
+
+ck_status
+cki_doc_load_profile(ck_ctx *ctx, const char *path, struct cki_endpoint **eps,
+    size_t *n, size_t *cap)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char *copy = NULL;
+	ck_status rv;
+
+	if ((rv = cki_read_file(ctx, path, &buf, &len)) != CK_OK)
+		return rv;
+	if ((copy = strdup(path)) == NULL) {
+		free(buf);
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	}
+	rv = parse(
+	    ctx, path, dirname(copy), (const char *)buf, len, eps, n, cap);
+	free(copy);
+	free(buf);
+	return rv;
+}

@@ -1,0 +1,209 @@
+#!/bin/sh
+# doctor_basic.sh: certkit doctor against real peers on 127.0.0.1:
+# `openssl s_server` (ok, incomplete chain, untrusted/missing root,
+# hostname mismatch, fallback certificate, expired, self-signed, weak key,
+# TLS 1.0 only, client certificates), a plaintext HTTP server (not_tls), a
+# silent listener (handshake_timeout) and a closed port (tcp_refused).
+#
+# Env: CERTKIT (the binary), CERTKIT_TEST_PKI (the test PKI). Every wait is
+# bounded; every server is killed on exit. Verification time is pinned.
+set -u
+: "${CERTKIT:?}" "${CERTKIT_TEST_PKI:?}"
+P=$CERTKIT_TEST_PKI
+AT=2026-06-01T00:00:00Z
+OPENSSL=${OPENSSL:-openssl}
+command -v python3 >/dev/null 2>&1 || { echo "python3 is required"; exit 1; }
+unset HTTPS_PROXY https_proxy NO_PROXY no_proxy SSL_CERT_FILE SSL_CERT_DIR
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/certkit-doctor.XXXXXX")
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$W/out" ] && sed 's/^/  | /' "$W/out" | head -60; }
+
+cat "$P/root-ca.pem" "$P/int-ca.pem" >"$W/root+int.pem"
+
+# start NAME CMD...: runs a server on a random free port (retried if the
+# port is taken), waits up to 5 s until it accepts, sets $PORT.
+start() {
+	name=$1
+	shift
+	tries=0
+	while [ $tries -lt 8 ]; do
+		tries=$((tries + 1))
+		PORT=$(python3 -c 'import random; print(random.randint(20000, 60000))')
+		# shellcheck disable=SC2046
+		# exec: the background job is the server itself, so the
+		# trap's kill reaches it.
+		eval "exec $(printf '%s' "$*" | sed "s/@PORT@/$PORT/g")" >"$W/$name.log" 2>&1 &
+		pid=$!
+		PIDS="$PIDS $pid"
+		i=0
+		while [ $i -lt 50 ]; do
+			if python3 - "$PORT" <<'EOF' 2>/dev/null
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2)
+s.close()
+EOF
+			then
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill "$pid" 2>/dev/null
+	done
+	echo "cannot start $name" >&2
+	cat "$W/$name.log" >&2
+	return 1
+}
+
+# doctor ARGS...: runs certkit doctor --json with a 60 s bound.
+doctor() {
+	timeout 60 "$CERTKIT" doctor --json --at "$AT" --timeout 2 "$@" >"$W/out" 2>"$W/err"
+	echo $? >"$W/rc"
+}
+
+# jq-like check with python: check 'EXPR' (EXPR is Python over r = report,
+# e = first endpoint, d = primary diagnosis).
+check() {
+	python3 - "$W/out" "$1" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+e = r["endpoints"][0]
+d = e["diagnosis"][0]
+ok = eval(sys.argv[2])
+sys.exit(0 if ok else 1)
+EOF
+}
+
+expect() {
+	# expect NAME EXIT 'PYTHON-EXPR'
+	rc=$(cat "$W/rc")
+	if [ "$rc" = "$2" ] && check "$3"; then ok "$1"; else echo "  exit $rc"; cat "$W/err"; bad "$1"; fi
+}
+
+R=device.example.test
+SRV="$OPENSSL s_server -accept 127.0.0.1:@PORT@ -www -quiet"
+
+# ---- ok, and the JSON schema --------------------------------------------------
+start ok "$SRV -cert $P/leaf.pem -key $P/leaf.key -cert_chain $P/int-ca.pem"
+doctor --trust "$P/root-ca.pem" --reference "$P/root-ca.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
+expect "ok: a complete chain to a trusted root is online" 0 \
+  'e["status"] == "online" and d["code"] == "ok" and r["summary"]["online"] == 1'
+expect "the report has the documented schema" 0 \
+  'set(["endpoint","status","diagnosis","chain","tls","timings_ms"]) <= set(e) and set(["code","severity","summary","evidence","remedies"]) <= set(d) and set(["depth","subject","issuer","not_before","not_after","sha256","spki_sha256"]) <= set(e["chain"][0]) and e["tls"]["version"].startswith("TLSv1") and set(["online","unreachable","offline"]) <= set(r["summary"]) and e["endpoint"] == "'"$R:$PORT"'"'
+timeout 60 "$CERTKIT" doctor --at "$AT" --trust "$P/root-ca.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT" >"$W/out" 2>&1
+if [ $? = 0 ] && grep -q "depth=1 C = US, O = certkit tests, CN = certkit Test Issuing CA" "$W/out" &&
+    grep -q "Summary: 1 endpoint: 1 online" "$W/out"; then
+	ok "text output shows the chain s_client style and a summary"
+else
+	bad "text output shows the chain s_client style and a summary"
+fi
+
+# ---- hostname: a certificate for another name, and a fallback certificate -------
+doctor --trust "$P/root-ca.pem" --resolve "wrong.example.test:$PORT:127.0.0.1" "wrong.example.test:$PORT"
+expect "one certificate for every name (also without SNI) is a fallback certificate" 1 \
+  'd["code"] == "fallback_certificate" and e["status"] == "unreachable"'
+doctor --trust "$P/root-ca.pem" "127.0.0.1:$PORT"
+expect "an IP address the certificate does not cover is hostname_mismatch" 1 \
+  'd["code"] == "hostname_mismatch" and "IP:192.0.2.10" in d["evidence"]["certificate_names"]'
+
+start sni "$SRV -cert $P/other-leaf.pem -key $P/other-leaf.key -servername mismatch.example.test -cert2 $P/leaf.pem -key2 $P/leaf.key"
+doctor --trust "$W/root+int.pem" --resolve "mismatch.example.test:$PORT:127.0.0.1" "mismatch.example.test:$PORT"
+expect "a certificate chosen for the SNI name but for another name is hostname_mismatch" 1 \
+  'd["code"] == "hostname_mismatch" and d["evidence"]["requested"] == "mismatch.example.test"'
+
+# ---- the error-20 family --------------------------------------------------------
+start incomplete "$SRV -cert $P/leaf.pem -key $P/leaf.key"
+doctor --trust "$P/root-ca.pem" --reference "$W/root+int.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
+expect "a server that omits its intermediate is incomplete_chain, verifiable once completed" 1 \
+  'd["code"] == "incomplete_chain" and d["evidence"]["verifies_once_completed"] is True and d["evidence"]["missing"][0]["name"] == "certkit Test Issuing CA"'
+
+start untrusted "$SRV -cert $P/other-leaf.pem -key $P/other-leaf.key -cert_chain $P/other-root.pem"
+doctor --trust "$P/root-ca.pem" --reference "$P/root-ca.pem" --resolve "other.example.test:$PORT:127.0.0.1" "other.example.test:$PORT"
+expect "a private CA not in any reference is untrusted_root, with the command that trusts it" 1 \
+  'd["code"] == "untrusted_root" and d["evidence"]["root"]["name"] == "Other Untrusted Root" and any("certkit trust add --from other.example.test:" in c for c in d["commands"])'
+doctor --public --trust "$P/root-ca.pem" --reference "$P/root-ca.pem" --resolve "other.example.test:$PORT:127.0.0.1" "other.example.test:$PORT"
+expect "the same chain on a public endpoint is tls_interception" 1 \
+  'd["code"] == "tls_interception" and d["evidence"]["inspecting_ca"]["name"] == "Other Untrusted Root" and len(d["remedies"]) >= 5'
+
+start full "$SRV -cert $P/leaf.pem -key $P/leaf.key -cert_chain $P/int-ca.pem"
+doctor --trust "$P/other-root.pem" --reference "$P/root-ca.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
+expect "a public root missing from the device's store is missing_root, named" 1 \
+  'd["code"] == "missing_root" and d["evidence"]["root"]["name"] == "certkit Test Root CA" and "certkit trust add --reference \"certkit Test Root CA\"" in d["commands"]'
+
+# ---- the server's certificate ------------------------------------------------------
+start expired "$SRV -cert $P/leaf-expired.pem -key $P/leaf-expired.key -cert_chain $P/int-ca.pem"
+doctor --trust "$P/root-ca.pem" --resolve "expired.example.test:$PORT:127.0.0.1" "expired.example.test:$PORT"
+expect "an expired certificate is cert_expired" 1 \
+  'd["code"] == "cert_expired" and d["evidence"]["depth"] == 0'
+
+start selfsigned "$SRV -cert $P/leaf-selfsigned.pem -key $P/leaf-selfsigned.key"
+doctor --trust "$P/root-ca.pem" --reference "$P/root-ca.pem" --resolve "selfsigned.example.test:$PORT:127.0.0.1" "selfsigned.example.test:$PORT"
+expect "a self-signed server certificate is self_signed_leaf" 1 \
+  'd["code"] == "self_signed_leaf"'
+
+start weakkey "$SRV -cipher DEFAULT@SECLEVEL=0 -cert $P/leaf-weakkey.pem -key $P/leaf-weakkey.key -cert_chain $P/int-ca.pem"
+doctor --trust "$P/root-ca.pem" --resolve "weakkey.example.test:$PORT:127.0.0.1" "weakkey.example.test:$PORT"
+expect "an RSA-1024 key is weak_key" 1 \
+  'd["code"] == "weak_key" and d["evidence"]["key_bits"] == 1024'
+
+# ---- the handshake ------------------------------------------------------------------
+start tls10 "$SRV -tls1 -cipher DEFAULT@SECLEVEL=0 -cert $P/leaf.pem -key $P/leaf.key -cert_chain $P/int-ca.pem"
+doctor --trust "$P/root-ca.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
+expect "a TLS 1.0-only server is tls_protocol_mismatch, naming its version" 1 \
+  'd["code"] == "tls_protocol_mismatch" and d["evidence"].get("server_version") == "TLSv1"'
+
+start http "python3 -u -m http.server --bind 127.0.0.1 @PORT@ --directory $W"
+doctor --trust "$P/root-ca.pem" "127.0.0.1:$PORT"
+expect "plain HTTP on the port is not_tls, quoting the answer" 1 \
+  'd["code"] == "not_tls" and ("HTTP" in d["evidence"]["first_bytes"].upper() or "HTML" in d["evidence"]["first_bytes"].upper())'
+
+start silent "python3 -u -c 'import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"127.0.0.1\", @PORT@)); s.listen(16)
+c=[]
+while True:
+    a,_=s.accept(); c.append(a)'"
+doctor --trust "$P/root-ca.pem" --timeout 1 "127.0.0.1:$PORT"
+expect "a listener that never answers the hello is handshake_timeout" 1 \
+  'd["code"] == "handshake_timeout" and e["status"] == "unreachable"'
+
+# A port that was just free: bind, note, close.
+DEAD=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+doctor --trust "$P/root-ca.pem" "127.0.0.1:$DEAD"
+expect "a closed port is tcp_refused and offline" 1 \
+  'd["code"] == "tcp_refused" and e["status"] == "offline" and r["summary"]["offline"] == 1'
+
+# ---- client certificates ----------------------------------------------------------------
+start mtls "$SRV -Verify 1 -verify_return_error -CAfile $W/root+int.pem -cert $P/leaf.pem -key $P/leaf.key -cert_chain $P/int-ca.pem"
+doctor --trust "$P/root-ca.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
+expect "a server that requires a client certificate is client_cert_required" 1 \
+  'd["code"] == "client_cert_required" and e["tls"]["client_certificate_requested"] is True'
+doctor --trust "$P/root-ca.pem" --cert "$P/leaf-client.pem" --key "$P/leaf-client.key" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
+expect "with the device's certificate the same server is online" 0 \
+  'd["code"] == "ok" and e["tls"]["client_certificate_sent"] is True'
+doctor --trust "$P/root-ca.pem" --cert "$P/other-leaf.pem" --key "$P/other-leaf.key" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
+expect "a certificate from a CA the server does not know is client_cert_rejected (unknown_ca)" 1 \
+  'd["code"] == "client_cert_rejected" and d["evidence"]["reason"] == "unknown_ca"'
+doctor --trust "$P/root-ca.pem" --cert "$P/leaf.p12" --password-file "$P/password.txt" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
+expect "a PKCS#12 client identity with its password works" 0 \
+  'd["code"] == "ok"'
+
+# ---- input errors ------------------------------------------------------------------------
+timeout 20 "$CERTKIT" doctor --trust "$P/root-ca.pem" "bad host:443" >"$W/out" 2>&1
+if [ $? = 2 ] && grep -q "bad host" "$W/out"; then ok "a bad endpoint is a usage error naming it"; else bad "a bad endpoint is a usage error naming it"; fi
+timeout 20 "$CERTKIT" doctor --trust "$W/nonexistent.pem" "$R" >"$W/out" 2>&1
+if [ $? = 2 ] && grep -q "nonexistent.pem" "$W/out"; then ok "a missing trust store is an input error naming it"; else bad "a missing trust store is an input error naming it"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
