@@ -76,6 +76,9 @@ check "curl --cacert out/ca-bundle.pem" curl -sS --max-time 10 \
 check "curl --capath out/certs" curl -sS --max-time 10 \
     --capath "$H/trust/out/certs" -o /dev/null \
     "https://127.0.0.1:$PORT/"
+# The doctor uses the effective store by default (no --trust given).
+check "certkit doctor trusts the server through the effective store" \
+    "$CERTKIT" --home "$H" doctor --timeout 5 "127.0.0.1:$PORT"
 
 # 4. keytool lists every anchor as a trustedCertEntry.
 if command -v keytool >/dev/null 2>&1; then
@@ -104,6 +107,8 @@ check "curl now rejects the server" sh -c \
     "! curl -sS --max-time 10 --cacert '$H/trust/out/ca-bundle.pem' -o /dev/null https://127.0.0.1:$PORT/"
 check "openssl -CApath now fails too" sh -c \
     "! openssl verify -no-CAfile -CApath '$H/trust/out/certs' -untrusted '$PKI/int-ca.pem' '$W/srv.pem'"
+check "and certkit doctor, by default, no longer does" sh -c \
+    "\"$CERTKIT\" --home '$H' doctor --json --timeout 5 127.0.0.1:$PORT | grep -q '\"status\": *\"unreachable\"'"
 
 # 6. trust add --from: the chain is shown, the topmost CA is added.
 check "add --from without --yes and without a tty refuses" sh -c \
