@@ -1326,10 +1326,13 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 
 			alias_from(cc->x509, base, sizeof(base));
 			snprintf(newa[nnew], sizeof(newa[0]), "%s", base);
-			for (int k = 2; alias_taken(s, newa, nnew, newa[nnew]);
+			/* "NAME-2", "NAME-3"...: the name is cut so that the
+			 * suffix always fits (and the alias stays unique). */
+			for (int k = 2; alias_taken(s, newa, nnew, newa[nnew]) &&
+			     k < 100000;
 			     k++)
-				snprintf(newa[nnew], sizeof(newa[0]), "%s-%d",
-				    base, k);
+				snprintf(newa[nnew], sizeof(newa[0]), "%.*s-%d",
+				    (int)sizeof(newa[0]) - 12, base, k);
 		}
 		newi[nnew++] = i;
 	}
