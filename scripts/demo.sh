@@ -10,8 +10,14 @@ certkit="$build/certkit"
 work=$(mktemp -d "${TMPDIR:-/tmp}/certkit-demo.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
+# Bold only on a terminal, and never with NO_COLOR (https://no-color.org).
+bold="" plain=""
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-}" != dumb ]; then
+	bold=$(printf '\033[1m') plain=$(printf '\033[0m')
+fi
+
 step() {
-	printf '\n\033[1m$ %s\033[0m\n' "$*" | sed "s#$work/pki/##g; s#$certkit#certkit#"
+	printf '\n%s$ %s%s\n' "$bold" "$*" "$plain" | sed "s#$work/pki/##g; s#$certkit#certkit#"
 	"$@"
 }
 
