@@ -1328,7 +1328,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 			snprintf(newa[nnew], sizeof(newa[0]), "%s", base);
 			/* "NAME-2", "NAME-3"...: the name is cut so that the
 			 * suffix always fits (and the alias stays unique). */
-			for (int k = 2; alias_taken(s, newa, nnew, newa[nnew]) &&
+			for (int k = 2;
+			     alias_taken(s, newa, nnew, newa[nnew]) &&
 			     k < 100000;
 			     k++)
 				snprintf(newa[nnew], sizeof(newa[0]), "%.*s-%d",
