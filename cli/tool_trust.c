@@ -123,6 +123,26 @@ fail(const ck_ctx *ctx)
 	return ck_ctx_status(ctx) == CK_E_REFUSED ? TOOL_USAGE : rc;
 }
 
+/* A store call failed: the message and the exit code, the store closed. */
+static int
+fail_store(const ck_ctx *ctx, ck_trust *t)
+{
+	int rc = fail(ctx);
+
+	ck_trust_free(t);
+	return rc;
+}
+
+/* Wipes and frees a password read from --password-file. */
+static void
+free_password(char *pw)
+{
+	if (pw != NULL) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+}
+
 static ck_status
 open_store(ck_ctx *ctx, ck_trust **t)
 {
@@ -340,9 +360,7 @@ do_list(ck_ctx *ctx, int argc, char **argv)
 	}
 	if (open_store(ctx, &t) != CK_OK ||
 	    ck_trust_list(t, src, &json) != CK_OK) {
-		rc = fail(ctx);
-		ck_trust_free(t);
-		return rc;
+		return fail_store(ctx, t);
 	}
 	ck_trust_free(t);
 	doc = tool_parse_report(json);
@@ -682,7 +700,7 @@ do_remove(ck_ctx *ctx, int argc, char **argv)
 	bool as_json = false;
 	ck_trust *t = NULL;
 	char *json = NULL;
-	int c, rc;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -697,9 +715,7 @@ do_remove(ck_ctx *ctx, int argc, char **argv)
 	}
 	if (open_store(ctx, &t) != CK_OK ||
 	    ck_trust_remove(t, argv[optind], &json) != CK_OK) {
-		rc = fail(ctx);
-		ck_trust_free(t);
-		return rc;
+		return fail_store(ctx, t);
 	}
 	ck_trust_free(t);
 	return print_change(ctx, json, as_json);
@@ -722,7 +738,7 @@ do_distrust(ck_ctx *ctx, int argc, char **argv)
 	ck_trust *t = NULL;
 	char *json = NULL;
 	ck_status st;
-	int c, rc;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -749,9 +765,7 @@ do_distrust(ck_ctx *ctx, int argc, char **argv)
 		return TOOL_USAGE;
 	}
 	if (open_store(ctx, &t) != CK_OK) {
-		rc = fail(ctx);
-		ck_trust_free(t);
-		return rc;
+		return fail_store(ctx, t);
 	}
 	if (expired)
 		st = ck_trust_distrust_expired(t, reason, &json);
@@ -817,10 +831,8 @@ do_audit(ck_ctx *ctx, int argc, char **argv)
 	}
 	if (open_store(ctx, &t) != CK_OK ||
 	    ck_trust_audit(t, req, nreq, profile, &json, &clean) != CK_OK) {
-		rc = fail(ctx);
-		ck_trust_free(t);
 		free(req);
-		return rc;
+		return fail_store(ctx, t);
 	}
 	ck_trust_free(t);
 	free(req);
@@ -938,10 +950,7 @@ do_export(ck_ctx *ctx, int argc, char **argv)
 	    strcmp(fmt, "p12") == 0 && pw == NULL ? ", password \"changeit\""
 	                                          : "");
 out:
-	if (pw != NULL) {
-		explicit_bzero(pw, strlen(pw));
-		free(pw);
-	}
+	free_password(pw);
 	ck_trust_free(t);
 	return rc;
 }
@@ -960,6 +969,7 @@ do_rebuild(ck_ctx *ctx, int argc, char **argv)
 	bool dflt = false, as_json = false;
 	ck_trust *t = NULL;
 	char *json = NULL, *pw = NULL;
+	json_t *doc;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -992,25 +1002,17 @@ do_rebuild(ck_ctx *ctx, int argc, char **argv)
 		rc = fail(ctx);
 		goto out;
 	}
+	doc = tool_parse_report(json);
+	ck_free(json);
 	if (as_json) {
-		json_t *doc = tool_parse_report(json);
-
-		ck_free(json);
 		rc = tool_print_json(doc);
-		json_decref(doc);
 	} else {
-		json_t *doc = tool_parse_report(json);
-
-		ck_free(json);
 		print_rebuild(doc);
-		json_decref(doc);
 		rc = TOOL_OK;
 	}
+	json_decref(doc);
 out:
-	if (pw != NULL) {
-		explicit_bzero(pw, strlen(pw));
-		free(pw);
-	}
+	free_password(pw);
 	ck_trust_free(t);
 	return rc;
 }

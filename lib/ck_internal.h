@@ -80,10 +80,27 @@ bool cki_load_legacy_provider(ck_ctx *ctx);
 /* Reads a whole regular file (at most CKI_MAX_FILE bytes). */
 ck_status cki_read_file(
     ck_ctx *ctx, const char *path, uint8_t **buf, size_t *len);
+/* Reads a file's first line (without CR/LF) into a fresh string: for
+ * password files, so the rest of what was read is wiped. */
+ck_status cki_read_first_line(ck_ctx *ctx, const char *path, char **line);
 /* Creates a directory and its parents, mode `mode`. */
 ck_status cki_mkdirs(ck_ctx *ctx, const char *path, unsigned int mode);
 /* fsyncs a directory. */
 ck_status cki_fsync_dir(ck_ctx *ctx, const char *dir);
+/* Writes all of data to fd, retrying on EINTR and short writes; `name`
+ * names the file in the message. Honours CERTKIT_FAULT=write. */
+ck_status cki_write_all(
+    ck_ctx *ctx, int fd, const char *name, const void *data, size_t len);
+/* Creates `path` (O_EXCL, mode `mode` whatever the umask), writes data and,
+ * if `sync`, fsyncs it (CERTKIT_FAULT=write|fsync): for files of a
+ * directory nobody reads yet. On failure the file may stay, half-written. */
+ck_status cki_write_new(ck_ctx *ctx, const char *path, const void *data,
+    size_t len, unsigned int mode, bool sync);
+/* Renames `tmp` (a file or symlink made ready) over `path`, removing `tmp`
+ * if that fails (CERTKIT_FAULT=rename), then fsyncs `dir`, the directory
+ * holding both. */
+ck_status cki_replace(
+    ck_ctx *ctx, const char *tmp, const char *path, const char *dir);
 /* Test hook: when CERTKIT_FAULT is "write", "fsync" or "rename", the atomic
  * writer fails at that step, as a full disk or a crash would. */
 bool cki_fault(const char *step);

@@ -103,6 +103,28 @@ err:
 }
 
 ck_status
+cki_read_first_line(ck_ctx *ctx, const char *path, char **line)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, n;
+	ck_status rv;
+
+	*line = NULL;
+	if ((rv = cki_read_file(ctx, path, &buf, &len)) != CK_OK)
+		return rv;
+	for (n = 0; n < len && buf[n] != '\n' && buf[n] != '\r'; n++)
+		;
+	if ((*line = malloc(n + 1)) == NULL) {
+		OPENSSL_clear_free(buf, len);
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	}
+	memcpy(*line, buf, n);
+	(*line)[n] = '\0';
+	OPENSSL_clear_free(buf, len);
+	return CK_OK;
+}
+
+ck_status
 cki_fsync_dir(ck_ctx *ctx, const char *dir)
 {
 	int fd;
@@ -145,9 +167,12 @@ cki_mkdirs(ck_ctx *ctx, const char *path, unsigned int mode)
 	return CK_OK;
 }
 
-static ck_status
-write_all(ck_ctx *ctx, int fd, const char *tmp, const uint8_t *p, size_t len)
+ck_status
+cki_write_all(
+    ck_ctx *ctx, int fd, const char *name, const void *data, size_t len)
 {
+	const uint8_t *p = data;
+
 	while (len > 0) {
 		ssize_t w;
 
@@ -161,11 +186,57 @@ write_all(ck_ctx *ctx, int fd, const char *tmp, const uint8_t *p, size_t len)
 			continue;
 		if (w == -1)
 			return cki_err(ctx, CK_E_IO, "%s: write failed: %s",
-			    tmp, strerror(errno));
+			    name, strerror(errno));
 		p += w;
 		len -= (size_t)w;
 	}
 	return CK_OK;
+}
+
+ck_status
+cki_write_new(ck_ctx *ctx, const char *path, const void *data, size_t len,
+    unsigned int mode, bool sync)
+{
+	int fd;
+	ck_status rv = CK_E_IO;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+	if (fd == -1)
+		return cki_err(ctx, CK_E_IO, "%s: cannot create: %s", path,
+		    strerror(errno));
+	/* The umask must not widen or narrow a key file's mode. */
+	if (fchmod(fd, (mode_t)mode) == -1) {
+		cki_err(ctx, CK_E_IO, "%s: chmod failed: %s", path,
+		    strerror(errno));
+		goto err;
+	}
+	if ((rv = cki_write_all(ctx, fd, path, data, len)) != CK_OK)
+		goto err;
+	rv = CK_E_IO;
+	if (sync && (cki_fault("fsync") ? (errno = EIO, 1) : fsync(fd) == -1)) {
+		cki_err(ctx, CK_E_IO, "%s: fsync failed: %s", path,
+		    strerror(errno));
+		goto err;
+	}
+	rv = CK_OK;
+err:
+	if (close(fd) == -1 && rv == CK_OK)
+		rv = cki_err(ctx, CK_E_IO, "%s: close failed: %s", path,
+		    strerror(errno));
+	return rv;
+}
+
+ck_status
+cki_replace(ck_ctx *ctx, const char *tmp, const char *path, const char *dir)
+{
+	if (cki_fault("rename") ? (errno = EIO, 1) : rename(tmp, path) == -1) {
+		int e = errno;
+
+		(void)unlink(tmp);
+		return cki_err(
+		    ctx, CK_E_IO, "%s: cannot replace: %s", path, strerror(e));
+	}
+	return cki_fsync_dir(ctx, dir);
 }
 
 ck_status
@@ -196,7 +267,7 @@ ck_write_file_atomic(ck_ctx *ctx, const char *path, const void *data,
 		    ctx, CK_E_IO, "%s: chmod failed: %s", tmp, strerror(errno));
 		goto err;
 	}
-	if ((rv = write_all(ctx, fd, tmp, data, len)) != CK_OK)
+	if ((rv = cki_write_all(ctx, fd, tmp, data, len)) != CK_OK)
 		goto err;
 	rv = CK_E_IO;
 	if (cki_fault("fsync") ? (errno = EIO, 1) : fsync(fd) == -1) {
@@ -210,13 +281,7 @@ ck_write_file_atomic(ck_ctx *ctx, const char *path, const void *data,
 		    ctx, CK_E_IO, "%s: close failed: %s", tmp, strerror(errno));
 		goto err;
 	}
-	fd = -1;
-	if (cki_fault("rename") ? (errno = EIO, 1) : rename(tmp, path) == -1) {
-		cki_err(ctx, CK_E_IO, "%s: cannot replace: %s", path,
-		    strerror(errno));
-		goto err;
-	}
-	return cki_fsync_dir(ctx, dir);
+	return cki_replace(ctx, tmp, path, dir);
 err:
 	if (fd != -1)
 		close(fd);

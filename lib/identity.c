@@ -628,15 +628,63 @@ err:
 	return rv;
 }
 
+/*
+ * The report of a commit that succeeded or was refused (a refused change
+ * still says what was checked), the refusal's message and status kept;
+ * any other failure passes through. Takes `report`.
+ */
+static ck_status
+commit_report(ck_identity *id, ck_status rv, json_t *report, char **json)
+{
+	char *msg;
+	ck_status out;
+
+	if (rv != CK_OK && rv != CK_E_REFUSED) {
+		json_decref(report);
+		return rv;
+	}
+	msg = rv == CK_E_REFUSED ? strdup(id->ctx->err) : NULL;
+	out = report_out(id, report, json);
+	if (rv == CK_E_REFUSED) {
+		cki_err(
+		    id->ctx, CK_E_REFUSED, "%s", msg != NULL ? msg : "refused");
+		out = CK_E_REFUSED;
+	}
+	free(msg);
+	return out;
+}
+
 /* ---- init, reset, ensure ------------------------------------------------ */
+
+/* init and reset: a new default identity, reported as `action`. */
+static ck_status
+new_default(ck_identity *id, const char *action, char **json)
+{
+	struct cki_names n = {0};
+	json_t *report = NULL;
+	ck_status rv;
+
+	if ((rv = cki_names_collect(id, &n)) != CK_OK)
+		return rv;
+	if ((report = json_pack("{s:s}", "action", action)) == NULL) {
+		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
+	if ((rv = make_default(id, &n, action, report)) != CK_OK)
+		goto err;
+	rv = report_out(id, report, json);
+	report = NULL;
+err:
+	json_decref(report);
+	cki_names_free(&n);
+	cki_unlock(id);
+	return rv;
+}
 
 ck_status
 ck_identity_init(ck_identity *id, char **json)
 {
-	struct cki_names n = {0};
-	json_t *report = NULL;
 	char cur[256];
-	ck_status rv;
 
 	cki_begin(id->ctx);
 	*json = NULL;
@@ -651,47 +699,15 @@ ck_identity_init(ck_identity *id, char **json)
 		    "already (version %s); certkit identity status shows it, "
 		    "reset replaces it with a new default",
 		    id->dir, cur);
-	if ((rv = cki_names_collect(id, &n)) != CK_OK)
-		return rv;
-	if ((report = json_pack("{s:s}", "action", "init")) == NULL) {
-		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
-		goto err;
-	}
-	if ((rv = make_default(id, &n, "init", report)) != CK_OK)
-		goto err;
-	rv = report_out(id, report, json);
-	report = NULL;
-err:
-	json_decref(report);
-	cki_names_free(&n);
-	cki_unlock(id);
-	return rv;
+	return new_default(id, "init", json);
 }
 
 ck_status
 ck_identity_reset(ck_identity *id, char **json)
 {
-	struct cki_names n = {0};
-	json_t *report = NULL;
-	ck_status rv;
-
 	cki_begin(id->ctx);
 	*json = NULL;
-	if ((rv = cki_names_collect(id, &n)) != CK_OK)
-		return rv;
-	if ((report = json_pack("{s:s}", "action", "reset")) == NULL) {
-		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
-		goto err;
-	}
-	if ((rv = make_default(id, &n, "reset", report)) != CK_OK)
-		goto err;
-	rv = report_out(id, report, json);
-	report = NULL;
-err:
-	json_decref(report);
-	cki_names_free(&n);
-	cki_unlock(id);
-	return rv;
+	return new_default(id, "reset", json);
 }
 
 /*
@@ -1285,19 +1301,8 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 			(void)unlink(pend);
 		}
 	}
-	if (rv == CK_OK || rv == CK_E_REFUSED) {
-		char *err = rv == CK_E_REFUSED ? strdup(id->ctx->err) : NULL;
-		ck_status keep = rv;
-
-		rv = report_out(id, report, json);
-		report = NULL;
-		if (keep == CK_E_REFUSED) {
-			cki_err(id->ctx, CK_E_REFUSED, "%s",
-			    err != NULL ? err : "refused");
-			rv = CK_E_REFUSED;
-		}
-		free(err);
-	}
+	rv = commit_report(id, rv, report, json);
+	report = NULL;
 err:
 	json_decref(report);
 	json_decref(extra);
@@ -1419,19 +1424,8 @@ ck_identity_restore(ck_identity *id, const char *backup_id, char **json)
 		goto err;
 	}
 	rv = validate_and_commit(id, &m, given, "restore", dir, report, NULL);
-	if (rv == CK_OK || rv == CK_E_REFUSED) {
-		char *msg = rv == CK_E_REFUSED ? strdup(id->ctx->err) : NULL;
-		ck_status keep = rv;
-
-		rv = report_out(id, report, json);
-		report = NULL;
-		if (keep == CK_E_REFUSED) {
-			cki_err(id->ctx, CK_E_REFUSED, "%s",
-			    msg != NULL ? msg : "refused");
-			rv = CK_E_REFUSED;
-		}
-		free(msg);
-	}
+	rv = commit_report(id, rv, report, json);
+	report = NULL;
 err:
 	json_decref(report);
 	sk_X509_pop_free(given, X509_free);

@@ -261,8 +261,6 @@ err:
 ck_status
 cki_p12_password(ck_identity *id, char **pw)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0, n;
 	ck_status rv;
 
 	*pw = NULL;
@@ -271,20 +269,11 @@ cki_p12_password(ck_identity *id, char **pw)
 			return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 		return CK_OK;
 	}
-	if ((rv = cki_read_file(
-	         id->ctx, id->conf.p12_password_file, &buf, &len)) != CK_OK)
-		return cki_err(id->ctx, rv, "[identity] p12_password_file: %s",
+	rv = cki_read_first_line(id->ctx, id->conf.p12_password_file, pw);
+	if (rv != CK_OK)
+		rv = cki_err(id->ctx, rv, "[identity] p12_password_file: %s",
 		    id->ctx->err);
-	for (n = 0; n < len && buf[n] != '\n' && buf[n] != '\r'; n++)
-		;
-	if ((*pw = malloc(n + 1)) == NULL) {
-		OPENSSL_clear_free(buf, len);
-		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
-	}
-	memcpy(*pw, buf, n);
-	(*pw)[n] = '\0';
-	OPENSSL_clear_free(buf, len);
-	return CK_OK;
+	return rv;
 }
 
 /* ---- locking and recovery ----------------------------------------------- */
@@ -414,52 +403,12 @@ write_new(ck_ctx *ctx, const char *dir, const char *name, const void *data,
     size_t len, unsigned int mode)
 {
 	char path[CKI_PATH];
-	const uint8_t *p = data;
-	int fd;
-	ck_status rv = CK_E_IO;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    sizeof(path))
 		return cki_err(
 		    ctx, CK_E_USAGE, "%s/%s: path too long", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
-	if (fd == -1)
-		return cki_err(ctx, CK_E_IO, "%s: cannot create: %s", path,
-		    strerror(errno));
-	if (fchmod(fd, (mode_t)mode) == -1) {
-		cki_err(ctx, CK_E_IO, "%s: chmod: %s", path, strerror(errno));
-		goto err;
-	}
-	while (len > 0) {
-		ssize_t w;
-
-		if (cki_fault("write")) {
-			errno = ENOSPC;
-			w = -1;
-		} else {
-			w = write(fd, p, len);
-		}
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1) {
-			cki_err(ctx, CK_E_IO, "%s: write failed: %s", path,
-			    strerror(errno));
-			goto err;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (cki_fault("fsync") || fsync(fd) == -1) {
-		cki_err(ctx, CK_E_IO, "%s: fsync failed: %s", path,
-		    strerror(errno ? errno : EIO));
-		goto err;
-	}
-	rv = CK_OK;
-err:
-	if (close(fd) == -1 && rv == CK_OK)
-		rv = cki_err(ctx, CK_E_IO, "%s: close failed: %s", path,
-		    strerror(errno));
-	return rv;
+	return cki_write_new(ctx, path, data, len, mode, true);
 }
 
 /* A ck_bundle view of the material: key (if with_key), leaf, chain. */
@@ -678,13 +627,7 @@ flip(ck_identity *id, const char *vid)
 	cki_crash_point("flip-symlink");
 	/* rename(2) replaces the old link atomically: a reader sees the old
 	 * target or the new one, never no `current`. */
-	if (cki_fault("rename") || rename(tmp, cur) == -1) {
-		rv = cki_err(id->ctx, CK_E_IO, "%s: cannot replace: %s", cur,
-		    strerror(errno ? errno : EIO));
-		(void)unlink(tmp);
-		return rv;
-	}
-	return cki_fsync_dir(id->ctx, id->dir);
+	return cki_replace(id->ctx, tmp, cur, id->dir);
 }
 
 /* "20261122T043100Z" (UTC, real clock: this names an event on disk). */

@@ -1147,6 +1147,22 @@ tls_done(struct probe *p)
 	diagnose(p);
 }
 
+/* After a TLS call returned r: true if OpenSSL must read or write on the
+ * socket first (the step is then re-armed for that event); *e is the
+ * SSL_get_error(3) code either way. */
+static bool
+tls_would_block(struct probe *p, int r, int *e)
+{
+	*e = SSL_get_error(p->c.ssl, r);
+	if (*e == SSL_ERROR_WANT_READ)
+		conn_wait(p, EV_READ);
+	else if (*e == SSL_ERROR_WANT_WRITE)
+		conn_wait(p, EV_WRITE);
+	else
+		return false;
+	return true;
+}
+
 static void
 tls_step(struct probe *p)
 {
@@ -1160,15 +1176,8 @@ tls_step(struct probe *p)
 		tls_done(p);
 		return;
 	}
-	e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ) {
-		conn_wait(p, EV_READ);
+	if (tls_would_block(p, r, &e))
 		return;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		conn_wait(p, EV_WRITE);
-		return;
-	}
 	tls_fail(p, e);
 }
 
@@ -1215,15 +1224,8 @@ app_step(struct probe *p)
 			}
 			continue;
 		}
-		e = SSL_get_error(c->ssl, r);
-		if (e == SSL_ERROR_WANT_READ) {
-			conn_wait(p, EV_READ);
+		if (tls_would_block(p, r, &e))
 			return;
-		}
-		if (e == SSL_ERROR_WANT_WRITE) {
-			conn_wait(p, EV_WRITE);
-			return;
-		}
 		app_finish(p);
 		return;
 	}
@@ -1249,15 +1251,8 @@ app_step(struct probe *p)
 			}
 			continue;
 		}
-		e = SSL_get_error(c->ssl, r);
-		if (e == SSL_ERROR_WANT_READ) {
-			conn_wait(p, EV_READ);
+		if (tls_would_block(p, r, &e))
 			return;
-		}
-		if (e == SSL_ERROR_WANT_WRITE) {
-			conn_wait(p, EV_WRITE);
-			return;
-		}
 		if (e == SSL_ERROR_ZERO_RETURN)
 			c->hs->eof = true;
 		app_finish(p);

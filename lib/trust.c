@@ -105,8 +105,8 @@ cki_x509_spki(X509 *x, char spki[65])
 	ck_cert_spki_sha256(&c, spki);
 }
 
-static char *
-name_entry(X509 *x, int nid)
+char *
+cki_x509_subject_field(X509 *x, int nid)
 {
 	X509_NAME *n = X509_get_subject_name(x);
 	int i = X509_NAME_get_index_by_NID(n, nid, -1);
@@ -132,11 +132,11 @@ cki_x509_label(X509 *x)
 {
 	char *s;
 
-	if ((s = name_entry(x, NID_commonName)) != NULL)
+	if ((s = cki_x509_subject_field(x, NID_commonName)) != NULL)
 		return s;
-	if ((s = name_entry(x, NID_organizationalUnitName)) != NULL)
+	if ((s = cki_x509_subject_field(x, NID_organizationalUnitName)) != NULL)
 		return s;
-	if ((s = name_entry(x, NID_organizationName)) != NULL)
+	if ((s = cki_x509_subject_field(x, NID_organizationName)) != NULL)
 		return s;
 	return cki_name_oneline(X509_get_subject_name(x));
 }
@@ -450,6 +450,19 @@ cki_trust_unlock(ck_trust *t)
 	(void)flock(t->lock_fd, LOCK_UN);
 	close(t->lock_fd);
 	t->lock_fd = -1;
+}
+
+ck_status
+cki_trust_lock_load(ck_trust *t, bool exclusive, struct cki_tstate **s)
+{
+	ck_status rv;
+
+	*s = NULL;
+	if ((rv = cki_trust_lock(t, exclusive)) != CK_OK)
+		return rv;
+	if ((rv = cki_trust_state_load(t, s)) != CK_OK)
+		cki_trust_unlock(t);
+	return rv;
 }
 
 /* ---- reading the inputs ------------------------------------------------- */
@@ -918,10 +931,8 @@ ck_trust_list(ck_trust *t, ck_trust_source src, char **json)
 	if ((unsigned)src > CK_TRUST_DISTRUSTED)
 		return cki_err(
 		    t->ctx, CK_E_USAGE, "unknown trust source %d", (int)src);
-	if ((rv = cki_trust_lock(t, false)) != CK_OK)
+	if ((rv = cki_trust_lock_load(t, false, &s)) != CK_OK)
 		return rv;
-	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
-		goto err;
 	now = (int64_t)cki_now(t->ctx);
 	if ((doc = state_header(t, s, names[src])) == NULL ||
 	    (arr = json_array()) == NULL)
@@ -970,10 +981,8 @@ ck_trust_effective(ck_trust *t, ck_bundle **out)
 
 	cki_begin(t->ctx);
 	*out = NULL;
-	if ((rv = cki_trust_lock(t, false)) != CK_OK)
+	if ((rv = cki_trust_lock_load(t, false, &s)) != CK_OK)
 		return rv;
-	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
-		goto err;
 	if ((b = ck_bundle_new()) == NULL)
 		goto nomem;
 	for (size_t i = 0; i < s->nall; i++) {
@@ -1451,10 +1460,8 @@ ck_trust_remove(ck_trust *t, const char *what, char **json)
 
 	cki_begin(t->ctx);
 	*json = NULL;
-	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+	if ((rv = cki_trust_lock_load(t, true, &s)) != CK_OK)
 		return rv;
-	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
-		goto err;
 	if ((a = find_anchor(s, what)) == NULL) {
 		char hex[65];
 		enum cki_pin kind;
@@ -1617,10 +1624,8 @@ ck_trust_distrust(
 
 	cki_begin(t->ctx);
 	*json = NULL;
-	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+	if ((rv = cki_trust_lock_load(t, true, &s)) != CK_OK)
 		return rv;
-	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
-		goto err;
 	if ((a = find_anchor(s, what)) != NULL) {
 		memcpy(nd.hex, a->fp, 65);
 		found = true;
@@ -1689,10 +1694,8 @@ ck_trust_distrust_expired(ck_trust *t, const char *reason, char **json)
 
 	cki_begin(t->ctx);
 	*json = NULL;
-	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+	if ((rv = cki_trust_lock_load(t, true, &s)) != CK_OK)
 		return rv;
-	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
-		goto err;
 	if ((nd = calloc(s->nall ? s->nall : 1, sizeof(*nd))) == NULL)
 		goto nomem;
 	for (size_t i = 0; i < s->nall; i++) {
@@ -1737,10 +1740,8 @@ ck_trust_undistrust(ck_trust *t, const char *what, char **json)
 
 	cki_begin(t->ctx);
 	*json = NULL;
-	if ((rv = cki_trust_lock(t, true)) != CK_OK)
+	if ((rv = cki_trust_lock_load(t, true, &s)) != CK_OK)
 		return rv;
-	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
-		goto err;
 	if ((a = find_anchor(s, what)) != NULL)
 		memcpy(hex, a->fp, 65);
 	else if (!cki_fp_parse(what, hex, &kind, &ex)) {

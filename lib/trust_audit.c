@@ -52,28 +52,6 @@ struct audit {
 	json_t *findings;
 };
 
-static char *
-subject_field(X509 *x, int nid)
-{
-	X509_NAME *n = X509_get_subject_name(x);
-	int i = X509_NAME_get_index_by_NID(n, nid, -1);
-	unsigned char *u = NULL;
-	char *out;
-	int len;
-
-	if (i < 0)
-		return NULL;
-	len = ASN1_STRING_to_UTF8(
-	    &u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
-	if (len <= 0) {
-		OPENSSL_free(u);
-		return NULL;
-	}
-	out = strndup((char *)u, (size_t)len);
-	OPENSSL_free(u);
-	return out;
-}
-
 static void
 finding(struct audit *a, const char *code, const char *severity,
     const struct cki_tcert *c, const char *message, const char *fix)
@@ -135,7 +113,7 @@ fix_remove(const struct cki_tcert *c, const char *why, char *buf, size_t size)
 static bool
 cn_is(X509 *x, const char *name)
 {
-	char *cn = subject_field(x, NID_commonName);
+	char *cn = cki_x509_subject_field(x, NID_commonName);
 	bool r = cn != NULL && strcasecmp(cn, name) == 0;
 
 	free(cn);
@@ -148,7 +126,7 @@ static const struct cki_tcert *
 replacement(struct audit *a, const struct cki_tcert *c)
 {
 	const struct cki_tstate *s = a->s;
-	char *org = subject_field(c->x, NID_organizationName);
+	char *org = cki_x509_subject_field(c->x, NID_organizationName);
 	const struct cki_tcert *best = NULL;
 
 	for (size_t k = 0;
@@ -176,7 +154,7 @@ replacement(struct audit *a, const struct cki_tcert *c)
 			best = o;
 			break;
 		}
-		oorg = subject_field(o->x, NID_organizationName);
+		oorg = cki_x509_subject_field(o->x, NID_organizationName);
 		if (org != NULL && oorg != NULL && strcmp(org, oorg) == 0)
 			best = o;
 		free(oorg);
@@ -738,9 +716,7 @@ ck_trust_audit(ck_trust *t, const char *const *require, size_t nrequire,
 		rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
-	if ((rv = cki_trust_lock(t, false)) != CK_OK)
-		goto err;
-	if ((rv = cki_trust_state_load(t, &s)) != CK_OK)
+	if ((rv = cki_trust_lock_load(t, false, &s)) != CK_OK)
 		goto err;
 	a.s = s;
 	a.now = (int64_t)cki_now(t->ctx);

@@ -60,28 +60,13 @@
 ck_status
 cki_trust_p12_password(ck_trust *t, char **pw)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0, n;
-	ck_status rv;
-
 	*pw = NULL;
 	if (access(t->pwfile, F_OK) == -1) {
 		if ((*pw = strdup(CKI_TRUST_DEFAULT_P12PW)) == NULL)
 			return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
 		return CK_OK;
 	}
-	if ((rv = cki_read_file(t->ctx, t->pwfile, &buf, &len)) != CK_OK)
-		return rv;
-	for (n = 0; n < len && buf[n] != '\n' && buf[n] != '\r'; n++)
-		;
-	if ((*pw = malloc(n + 1)) == NULL) {
-		OPENSSL_clear_free(buf, len);
-		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-	}
-	memcpy(*pw, buf, n);
-	(*pw)[n] = '\0';
-	OPENSSL_clear_free(buf, len);
-	return CK_OK;
+	return cki_read_first_line(t->ctx, t->pwfile, pw);
 }
 
 STACK_OF(X509) * cki_trust_effective_stack(const struct cki_tstate *s)
@@ -122,65 +107,6 @@ make_bundle(ck_trust *t, const struct cki_tstate *s, BIO *bio)
 		free(label);
 	}
 	return CK_OK;
-}
-
-static ck_status
-write_fd_all(
-    ck_ctx *ctx, int fd, const char *path, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t w;
-
-		if (cki_fault("write")) {
-			errno = ENOSPC;
-			w = -1;
-		} else {
-			w = write(fd, p, len);
-		}
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return cki_err(ctx, CK_E_IO, "%s: write failed: %s",
-			    path, strerror(errno));
-		p += w;
-		len -= (size_t)w;
-	}
-	return CK_OK;
-}
-
-/* Writes a new file in a directory nobody reads yet; `sync` fsyncs it. */
-static ck_status
-write_new(ck_ctx *ctx, const char *path, const void *data, size_t len,
-    unsigned int mode, bool sync)
-{
-	int fd;
-	ck_status rv;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
-	if (fd == -1)
-		return cki_err(ctx, CK_E_IO, "%s: cannot create: %s", path,
-		    strerror(errno));
-	if ((rv = write_fd_all(ctx, fd, path, data, len)) != CK_OK)
-		goto err;
-	if (fchmod(fd, (mode_t)mode) == -1 ||
-	    (sync && (cki_fault("fsync") || fsync(fd) == -1))) {
-		rv = cki_err(ctx, CK_E_IO, "%s: fsync failed: %s", path,
-		    strerror(errno ? errno : EIO));
-		goto err;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		rv = cki_err(ctx, CK_E_IO, "%s: close failed: %s", path,
-		    strerror(errno));
-		goto err;
-	}
-	return CK_OK;
-err:
-	if (fd != -1)
-		close(fd);
-	return rv;
 }
 
 /* True if `path` is a regular file holding exactly `data`. */
@@ -262,8 +188,8 @@ write_hashed_dir(ck_ctx *ctx, STACK_OF(X509) * sk, const char *dir,
 			 */
 			if (nlinked != NULL)
 				(*nlinked)++;
-		} else if ((rv = write_new(ctx, path, data, (size_t)len, 0644,
-		                true)) != CK_OK) {
+		} else if ((rv = cki_write_new(ctx, path, data, (size_t)len,
+		                0644, true)) != CK_OK) {
 			goto err;
 		}
 		if (files != NULL)
@@ -470,14 +396,7 @@ publish(ck_trust *t, const char *gen)
 	if (symlink(target, tmp) == -1)
 		return cki_err(t->ctx, CK_E_IO, "%s: cannot create link: %s",
 		    tmp, strerror(errno));
-	if (cki_fault("rename") || rename(tmp, t->out) == -1) {
-		int e = errno ? errno : EIO;
-
-		(void)unlink(tmp);
-		return cki_err(t->ctx, CK_E_IO, "%s: cannot replace: %s",
-		    t->out, strerror(e));
-	}
-	return cki_fsync_dir(t->ctx, t->dir);
+	return cki_replace(t->ctx, tmp, t->out, t->dir);
 }
 
 static void
@@ -571,8 +490,8 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 	blen = BIO_get_mem_data(bio, &bundle);
 	hex_sha256(bundle, (size_t)blen, bsum);
 	snprintf(path, sizeof(path), "%s/ca-bundle.pem", gdir);
-	if ((rv = write_new(t->ctx, path, bundle, (size_t)blen, 0644, true)) !=
-	    CK_OK)
+	if ((rv = cki_write_new(
+	         t->ctx, path, bundle, (size_t)blen, 0644, true)) != CK_OK)
 		goto err;
 	json_object_set_new(manifest, "ca_bundle_sha256", json_string(bsum));
 	test_pause(1);
@@ -592,7 +511,8 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 	    (rv = make_p12(t, sk, pw, &p12, &p12len)) != CK_OK)
 		goto err;
 	snprintf(path, sizeof(path), "%s/truststore.p12", gdir);
-	if ((rv = write_new(t->ctx, path, p12, p12len, 0644, true)) != CK_OK)
+	if ((rv = cki_write_new(t->ctx, path, p12, p12len, 0644, true)) !=
+	    CK_OK)
 		goto err;
 	test_pause(3);
 
@@ -611,8 +531,8 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 	if ((mtext = json_dumps(manifest, JSON_INDENT(1))) == NULL)
 		goto nomem;
 	snprintf(path, sizeof(path), "%s/manifest.json", gdir);
-	if ((rv = write_new(t->ctx, path, mtext, strlen(mtext), 0644, true)) !=
-	        CK_OK ||
+	if ((rv = cki_write_new(
+	         t->ctx, path, mtext, strlen(mtext), 0644, true)) != CK_OK ||
 	    (rv = cki_fsync_dir(t->ctx, gdir)) != CK_OK ||
 	    (rv = cki_fsync_dir(t->ctx, t->gens)) != CK_OK)
 		goto err;
@@ -670,10 +590,8 @@ load_locked(ck_trust *t, struct cki_tstate **s)
 {
 	ck_status rv;
 
-	if ((rv = cki_trust_lock(t, false)) != CK_OK)
-		return rv;
-	rv = cki_trust_state_load(t, s);
-	cki_trust_unlock(t);
+	if ((rv = cki_trust_lock_load(t, false, s)) == CK_OK)
+		cki_trust_unlock(t);
 	return rv;
 }
 

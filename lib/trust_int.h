@@ -89,11 +89,18 @@ struct cki_tstate {
 ck_status cki_trust_lock(ck_trust *t, bool exclusive);
 void cki_trust_unlock(ck_trust *t);
 ck_status cki_trust_state_load(ck_trust *t, struct cki_tstate **out);
+/* Locks the store (shared, or exclusive for a change) and loads its state;
+ * on failure nothing stays locked and *s is NULL. */
+ck_status cki_trust_lock_load(
+    ck_trust *t, bool exclusive, struct cki_tstate **s);
 void cki_trust_state_free(struct cki_tstate *s);
 /* The certificate's SHA-256 and SPKI SHA-256 (lower-case hex). */
 void cki_x509_fp(X509 *x, char fp[65]);
 void cki_x509_spki(X509 *x, char spki[65]);
-/* A short human label: the CN, else O, else the one-line subject. */
+/* The first subject attribute `nid` as a UTF-8 string (free()), or NULL
+ * if absent or empty. */
+char *cki_x509_subject_field(X509 *x, int nid);
+/* A short human label: the CN, else OU, else O, else the one-line subject. */
 char *cki_x509_label(X509 *x);
 /* Normalises a fingerprint ("AB:CD..", "sha256:..", "SHA256 Fingerprint=")
  * into 64 lower-case hex. Returns false if it is not one. *kind is set from
