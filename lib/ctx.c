@@ -88,11 +88,17 @@ cki_begin(ck_ctx *ctx)
 	ERR_clear_error();
 }
 
+/* Formats into a scratch buffer first: callers wrap the deeper message by
+ * passing ctx->err itself as an argument, and vsnprintf's destination must
+ * not overlap its arguments (C11 7.21.6.12: restrict). */
 static ck_status
 seterr(ck_ctx *ctx, ck_status st, const char *fmt, va_list ap)
 {
+	char msg[sizeof(ctx->err)];
+
 	ctx->status = st;
-	vsnprintf(ctx->err, sizeof(ctx->err), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(ctx->err, msg, sizeof(msg));
 	return st;
 }
 

@@ -403,6 +403,9 @@ pct_decode(char *s)
 			lo = isdigit((unsigned char)r[2])
 			    ? r[2] - '0'
 			    : tolower((unsigned char)r[2]) - 'a' + 10;
+			/* A %00 would cut the credentials short. */
+			if (hi == 0 && lo == 0)
+				return false;
 			*w++ = (char)(hi * 16 + lo);
 			r += 2;
 		} else {
@@ -413,31 +416,53 @@ pct_decode(char *s)
 	return true;
 }
 
+/* The URL as it may be shown: a password in its userinfo (RFC 3986 3.2.1)
+ * becomes "***", so an error message never prints it. */
+static void
+redact_url(const char *url, char *out, size_t size)
+{
+	const char *auth = strstr(url, "://"), *at = NULL, *colon;
+	size_t n;
+
+	auth = auth != NULL ? auth + 3 : url;
+	n = strcspn(auth, "/?#");
+	for (const char *q = auth; q < auth + n; q++)
+		if (*q == '@')
+			at = q;
+	colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon == NULL) {
+		snprintf(out, size, "%s", url);
+		return;
+	}
+	snprintf(out, size, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
 bool
 cki_doc_parse_proxy(
     const char *url, struct cki_proxy *out, char *err, size_t errlen)
 {
 	const char *p = url, *at, *end;
 	struct cki_hostport hp;
-	char *ui = NULL;
+	char *ui = NULL, shown[CKI_DOC_MAX_HOST + 64];
 	size_t uisz = 0;
 	bool ok = false;
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
+	redact_url(url, shown, sizeof(shown));
 	if (strncasecmp(p, "http://", 7) == 0) {
 		p += 7;
 	} else if (strstr(p, "://") != NULL) {
 		snprintf(err, errlen,
 		    "'%s': only http:// proxies are "
 		    "supported (HTTP CONNECT, RFC 9110 9.3.6)",
-		    url);
+		    shown);
 		return false;
 	}
 	n = strcspn(p, "/?#");
 	end = p + n;
 	if (*end != '\0' && strcmp(end, "/") != 0) {
-		snprintf(err, errlen, "'%s': a proxy URL has no path", url);
+		snprintf(err, errlen, "'%s': a proxy URL has no path", shown);
 		return false;
 	}
 	at = NULL;
@@ -589,7 +614,9 @@ no_proxy_entry(const char *e, size_t n, const char *host, uint16_t port)
 		*slash = '\0';
 		errno = 0;
 		bits = strtol(slash + 1, &endp, 10);
-		if (errno != 0 || *endp != '\0' || endp == slash + 1)
+		/* Range-check before the cast: "/4294967304" is no "/8". */
+		if (errno != 0 || *endp != '\0' || endp == slash + 1 ||
+		    bits < 0 || bits > 128)
 			return false;
 		return cidr_match(name, (int)bits, host);
 	}
@@ -752,7 +779,8 @@ cki_doc_parse_http_date(const char *s, int64_t *out)
 		p++;
 		while (*p == ' ')
 			p++;
-		if (isdigit((unsigned char)p[0]) && p[2] == ' ') {
+		if (isdigit((unsigned char)p[0]) && p[1] != '\0' &&
+		    p[2] == ' ') {
 			/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
 			if (!two(p, &d) || (mo = month_index(p + 3)) == 0 ||
 			    p[6] != ' ')
@@ -847,14 +875,19 @@ cki_doc_parse_http_head(const char *buf, size_t len, struct cki_http_head *h)
 	if (end == NULL)
 		return 0;
 	h->head_len = (size_t)(end - buf);
-	if (h->head_len < 12 || buf[5] < '0' || buf[5] > '9' || buf[6] != '.' ||
-	    buf[8] != ' ' || !isdigit((unsigned char)buf[9]) ||
+	/* RFC 9112 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT; the status
+	 * line ends no earlier than after the 3-digit code, so the reason's
+	 * length below cannot go negative. */
+	nl = memchr(buf, '\n', h->head_len);
+	if (h->head_len < 12 || nl == NULL || nl < buf + 12 ||
+	    !isdigit((unsigned char)buf[5]) || buf[6] != '.' ||
+	    !isdigit((unsigned char)buf[7]) || buf[8] != ' ' ||
+	    !isdigit((unsigned char)buf[9]) ||
 	    !isdigit((unsigned char)buf[10]) ||
 	    !isdigit((unsigned char)buf[11]))
 		return -1;
 	h->status =
 	    (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-	nl = memchr(buf, '\n', h->head_len);
 	copy_value(
 	    h->reason, sizeof(h->reason), buf + 12, (size_t)(nl - buf - 12));
 	for (line = nl + 1; line < end; line = nl + 1) {

@@ -467,7 +467,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 	case 7: /* pin */ each_item(ps, v, true, add_pin); break;
 	case 8: /* required_roots */ each_item(ps, v, false, add_root); break;
 	}
-	if (ps->cur.proxy != NULL && k == 5) {
+	if (k == 5) {
 		/* Wipe a proxy password from the copy of the value. */
 		OPENSSL_cleanse(v, strlen(v));
 	}

@@ -102,24 +102,74 @@ no_proxy_for(const char *host)
 	return false;
 }
 
+/* The proxy URL as it may be shown: the password in its userinfo (RFC
+ * 3986 3.2.1) becomes "***", so no error message ever prints it. */
+static void
+redact_url(const char *url, char *out, size_t size)
+{
+	const char *auth = strstr(url, "://"), *at = NULL, *colon;
+	size_t n;
+
+	auth = auth != NULL ? auth + 3 : url;
+	n = strcspn(auth, "/?#");
+	for (const char *q = auth; q < auth + n; q++)
+		if (*q == '@')
+			at = q;
+	colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon == NULL)
+		snprintf(out, size, "%s", url);
+	else
+		snprintf(out, size, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
+/* RFC 3986 2.1: "p%40ss" is the password "p@ss", as curl reads it. A %00
+ * would cut the credentials short: refused. In place. */
+static bool
+pct_decode(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r != '\0'; r++) {
+		char hex[3];
+
+		if (*r != '%') {
+			*w++ = *r;
+			continue;
+		}
+		if (!isxdigit((unsigned char)r[1]) ||
+		    !isxdigit((unsigned char)r[2]))
+			return false;
+		hex[0] = r[1];
+		hex[1] = r[2];
+		hex[2] = '\0';
+		if ((*w++ = (char)strtol(hex, NULL, 16)) == '\0')
+			return false;
+		r += 2;
+	}
+	*w = '\0';
+	return true;
+}
+
 /* "http://[user:pass@]host[:port][/]"; false with a message if bad. */
 static ck_status
 parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
 {
+	char shown[600];
 	const char *s = url, *at, *end, *colon;
 	size_t n;
 
 	memset(p, 0, sizeof(*p));
+	redact_url(url, shown, sizeof(shown));
 	if (strncasecmp(s, "https://", 8) == 0)
 		return cki_err(ctx, CK_E_USAGE,
 		    "proxy %s: only http:// proxies are supported (the tunnel "
 		    "to the server is TLS already)",
-		    url);
+		    shown);
 	if (strncasecmp(s, "http://", 7) == 0)
 		s += 7;
 	else if (strstr(s, "://") != NULL)
 		return cki_err(ctx, CK_E_USAGE,
-		    "proxy %s: expected http://HOST:PORT", url);
+		    "proxy %s: expected http://HOST:PORT", shown);
 	end = s + strcspn(s, "/");
 	at = memchr(s, '@', (size_t)(end - s));
 	if (at != NULL) {
@@ -128,6 +178,11 @@ parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
 			return cki_err(
 			    ctx, CK_E_USAGE, "proxy credentials too long");
 		memcpy(p->auth, s, n);
+		if (!pct_decode(p->auth))
+			return cki_err(ctx, CK_E_USAGE,
+			    "proxy %s: bad %%-escape in the user name or "
+			    "password",
+			    shown);
 		s = at + 1;
 	}
 	if (*s == '[') {
@@ -135,7 +190,7 @@ parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
 
 		if (rb == NULL)
 			return cki_err(
-			    ctx, CK_E_USAGE, "proxy %s: unclosed '['", url);
+			    ctx, CK_E_USAGE, "proxy %s: unclosed '['", shown);
 		n = (size_t)(rb - s - 1);
 		if (n >= sizeof(p->host))
 			return cki_err(ctx, CK_E_USAGE, "proxy host too long");
@@ -152,14 +207,14 @@ parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
 		n = (size_t)(end - colon - 1);
 		if (n == 0 || n >= sizeof(p->port))
 			return cki_err(
-			    ctx, CK_E_USAGE, "proxy %s: bad port", url);
+			    ctx, CK_E_USAGE, "proxy %s: bad port", shown);
 		memcpy(p->port, colon + 1, n);
 	} else {
 		snprintf(p->port, sizeof(p->port), "1080"); /* curl's default */
 	}
 	if (p->host[0] == '\0' || !port_ok(p->port))
 		return cki_err(ctx, CK_E_USAGE,
-		    "proxy %s: expected http://HOST:PORT", url);
+		    "proxy %s: expected http://HOST:PORT", shown);
 	return CK_OK;
 }
 
@@ -479,6 +534,14 @@ ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
 	if (host == NULL || host[0] == '\0' || strlen(host) > 253)
 		return cki_err(
 		    ctx, CK_E_USAGE, "expected a host name or address");
+	/* The host goes into the CONNECT request line and Host header (RFC
+	 * 9110 9.3.6): a CR, LF or space there would forge headers. */
+	for (const char *c = host; *c != '\0'; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return cki_err(ctx, CK_E_USAGE,
+			    "expected a host name or address, found a space "
+			    "or a control character at byte %zu",
+			    (size_t)(c - host) + 1);
 	if (port == NULL)
 		port = "443";
 	if (!port_ok(port))
@@ -500,7 +563,7 @@ ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
 	}
 	if (purl != NULL) {
 		if ((rv = parse_proxy(ctx, purl, &px)) != CK_OK)
-			return rv;
+			goto err; /* px may hold the credentials: wiped there */
 		snprintf(who, sizeof(who), "%s%s%s:%s (via proxy %s:%s)",
 		    strchr(host, ':') ? "[" : "", host,
 		    strchr(host, ':') ? "]" : "", port, px.host, px.port);

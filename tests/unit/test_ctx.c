@@ -2,6 +2,7 @@
  * test_ctx.c: the context (lib/ctx.c): error discipline, password sources,
  * and RFC 3339 time parsing.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "ck_internal.h"
@@ -77,6 +78,45 @@ test_error_discipline(void **state)
 	ck_ctx_free(NULL);
 }
 
+/* Callers wrap the deeper message in a new one by passing ctx->err as an
+ * argument (identity restore, p12_password_file): the formatter must not
+ * read the buffer it is writing. */
+static void
+test_error_wraps_itself(void **state)
+{
+	static const char *const inner[] = {
+	    "f.pem: file is empty", "", "x", "pw: no such file or directory"};
+	ck_ctx *ctx = ck_ctx_new();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(inner) / sizeof(inner[0]); i++) {
+		char want[CKI_ERRLEN], big[CKI_ERRLEN + 64];
+
+		/* The deeper message last, as identity restore wraps it. */
+		cki_begin(ctx);
+		cki_err(ctx, CK_E_IO, "%s", inner[i]);
+		cki_err(ctx, CK_E_FORMAT, "backup %s cannot be restored: %s",
+		    "B1", ctx->err);
+		snprintf(want, sizeof(want), "backup B1 cannot be restored: %s",
+		    inner[i]);
+		assert_string_equal(ck_ctx_error(ctx), want);
+		assert_int_equal(ck_ctx_status(ctx), CK_E_FORMAT);
+		/* ...and first. */
+		cki_err(ctx, CK_E_IO, "%s", inner[i]);
+		cki_err(ctx, CK_E_IO, "%s (%s)", ctx->err, "B1");
+		snprintf(want, sizeof(want), "%s (B1)", inner[i]);
+		assert_string_equal(ck_ctx_error(ctx), want);
+		/* An over-long wrapped message is cut, never overrun. */
+		memset(big, 'a', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		cki_err(ctx, CK_E_IO, "%s", big);
+		cki_err(ctx, CK_E_IO, "wrap: %s", ctx->err);
+		assert_int_equal(strlen(ck_ctx_error(ctx)), CKI_ERRLEN - 1);
+		assert_int_equal(strncmp(ck_ctx_error(ctx), "wrap: aaa", 9), 0);
+	}
+	ck_ctx_free(ctx);
+}
+
 static void
 test_password_sources(void **state)
 {
@@ -115,6 +155,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_time),
 	    cmocka_unit_test(test_error_discipline),
+	    cmocka_unit_test(test_error_wraps_itself),
 	    cmocka_unit_test(test_password_sources),
 	    cmocka_unit_test(test_clock),
 	};

@@ -191,6 +191,7 @@ test_proxy(void **state)
 	    {"http://admin@proxy:3128", false, NULL, 0, NULL, NULL},
 	    {"http://proxy:3128/path", false, NULL, 0, NULL, NULL},
 	    {"http://a:b%zz@proxy:1", false, NULL, 0, NULL, NULL},
+	    {"http://a:b%00c@proxy:1", false, NULL, 0, NULL, NULL},
 	    {"http://proxy:99999", false, NULL, 0, NULL, NULL},
 	};
 	char err[256];
@@ -214,6 +215,34 @@ test_proxy(void **state)
 			/* Never the password in what is shown. */
 			assert_null(strstr(p.display, "p@ss"));
 		}
+		cki_proxy_clear(&p);
+	}
+}
+
+/* A rejected proxy URL is quoted in the error: never with its password. */
+static void
+test_proxy_errors_hide_password(void **state)
+{
+	static const char *const bad[] = {
+	    "https://admin:s3cret@proxy:3128",
+	    "socks5://admin:s3cret@proxy:1080",
+	    "http://admin:s3cret@proxy:3128/path",
+	    "admin:s3cret@proxy:3128?x",
+	    "http://admin:s3cret@proxy:99999",
+	    "http://admin:s3cret@bad_host-:1",
+	};
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cki_proxy p;
+
+		err[0] = '\0';
+		assert_false(cki_doc_parse_proxy(bad[i], &p, err, sizeof(err)));
+		assert_null(p.auth);
+		if (err[0] == '\0' || strstr(err, "s3cret") != NULL)
+			fail_msg("'%s': the error shows the password: %s",
+			    bad[i], err);
 		cki_proxy_clear(&p);
 	}
 }
@@ -245,6 +274,9 @@ test_no_proxy(void **state)
 	    {"192.168.1.0/24", "192.168.1.77", 443, true},
 	    {"2001:db8::/32", "2001:db8:1::5", 443, true},
 	    {"2001:db8::/32", "2001:db9::5", 443, false},
+	    /* 2^32 + 8 bits is no /8, whatever the cast to int makes it */
+	    {"10.0.0.0/4294967304", "10.20.30.40", 443, false},
+	    {"10.0.0.0/-4294967288", "10.20.30.40", 443, false},
 	    {"10.0.0.0/40", "10.0.0.1", 443, false},
 	    {"127.0.0.1", "127.0.0.2", 443, false},
 	    {"", "example.com", 443, false},
@@ -327,12 +359,23 @@ test_http_date(void **state)
 	    {"Mon, 32 Jun 2026 00:00:00 GMT", false, 0},
 	    {"yesterday", false, 0},
 	    {"", false, 0},
+	    /* cut short right after the day's first digit: no read past
+	     * the end (each input is copied to the heap, ASan watches) */
+	    {"Mon, 0", false, 0},
+	    {"Mon,5", false, 0},
+	    {"Mon, 01", false, 0},
+	    {"Mon, 01 Jun", false, 0},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		int64_t v = 0;
-		bool ok = cki_doc_parse_http_date(t[i].in, &v);
+		char *in = strdup(t[i].in);
+		bool ok;
+
+		assert_non_null(in);
+		ok = cki_doc_parse_http_date(in, &v);
+		free(in);
 
 		if (ok != t[i].ok)
 			fail_msg("date '%s': expected %s", t[i].in,
@@ -365,12 +408,27 @@ test_http_head(void **state)
 	    {"\x16\x03\x01\x00\x05", -1, 0, "", ""},
 	    {"HTTP/1.1 2x0 OK\r\n\r\n", -1, 0, "", ""},
 	    {"HTTP/x.1 200 OK\r\n\r\n", -1, 0, "", ""},
+	    /* A line end inside the status line, before the reason: found
+	     * by fuzz_doctor_parse (the reason's length went negative). */
+	    {"HTTP/1.\n 407 Pro\r\nProxy-Authenticate: Basic\r\n\r\n", -1, 0,
+	        "", ""},
+	    {"HTTP/1.1\n200 OK\n\n", -1, 0, "", ""},
+	    {"HTTP/1.1 200\r\n\r\n", 1, 200, "", ""},
+	    {"HTTP/1.1 200\n\n", 1, 200, "", ""},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct cki_http_head h;
-		int rc = cki_doc_parse_http_head(t[i].in, strlen(t[i].in), &h);
+		/* Exactly sized on the heap: ASan sees any over-read. */
+		size_t len = strlen(t[i].in);
+		char *in = malloc(len);
+		int rc;
+
+		assert_non_null(in);
+		memcpy(in, t[i].in, len);
+		rc = cki_doc_parse_http_head(in, len, &h);
+		free(in);
 
 		if (rc != t[i].rc)
 			fail_msg(
@@ -407,6 +465,7 @@ main(void)
 	    cmocka_unit_test(test_resolve),
 	    cmocka_unit_test(test_dns),
 	    cmocka_unit_test(test_proxy),
+	    cmocka_unit_test(test_proxy_errors_hide_password),
 	    cmocka_unit_test(test_no_proxy),
 	    cmocka_unit_test(test_pins),
 	    cmocka_unit_test(test_http_date),

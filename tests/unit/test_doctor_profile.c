@@ -108,6 +108,9 @@ test_errors(void **state)
 	        "p.ini:3: address 'gw.example' in [a]: expected an IP"},
 	    {"[a]\nhost = a\nproxy = socks5://p:1\n",
 	        "p.ini:3: proxy in [a]: "},
+	    /* the rejected URL is quoted without its password */
+	    {"[a]\nhost = a\nproxy = https://u:s3cret@p:1\n",
+	        "p.ini:3: proxy in [a]: 'https://u:***@p:1'"},
 	    {"[a]\nhost = a\nclient_cert =\n",
 	        "p.ini:3: client_cert in [a] is empty"},
 	    {"[a]\nport = 443\n", "p.ini:1: [a] has no 'host ='"},
@@ -130,6 +133,7 @@ test_errors(void **state)
 		if (strstr(ck_ctx_error(ctx), t[i].msg) == NULL)
 			fail_msg("case %zu: '%s' lacks '%s'", i,
 			    ck_ctx_error(ctx), t[i].msg);
+		assert_null(strstr(ck_ctx_error(ctx), "s3cret"));
 		/* All or nothing. */
 		assert_int_equal(l.n, 0);
 		eplist_free(&l);

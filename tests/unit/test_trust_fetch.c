@@ -22,6 +22,7 @@ struct peer {
 	int lfd;
 	char port[8];
 	const char *reply; /* sent after reading the request; NULL: silent */
+	char got[2048];    /* the request it read */
 	pthread_t th;
 };
 
@@ -35,7 +36,10 @@ serve(void *arg)
 	if (c == -1)
 		return NULL;
 	if (p->reply != NULL) {
-		(void)recv(c, buf, sizeof(buf), 0);
+		ssize_t n = recv(c, buf, sizeof(buf) - 1, 0);
+
+		buf[n > 0 ? n : 0] = '\0';
+		memcpy(p->got, buf, sizeof(p->got));
 		(void)send(c, p->reply, strlen(p->reply), MSG_NOSIGNAL);
 		close(c);
 	} else {
@@ -52,6 +56,7 @@ peer_start(struct peer *p, const char *reply)
 	socklen_t len = sizeof(sa);
 
 	p->reply = reply;
+	p->got[0] = '\0';
 	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(p->lfd >= 0);
 	sa.sin_family = AF_INET;
@@ -82,6 +87,9 @@ test_bad_arguments(void **state)
 	    {"127.0.0.1", "0", "is not a number from 1 to 65535"},
 	    {"127.0.0.1", "70000", "is not a number from 1 to 65535"},
 	    {"127.0.0.1", "https", "is not a number"},
+	    /* would forge a header in the CONNECT request */
+	    {"dev.example.test\r\nX-Evil: 1", "443", "control character"},
+	    {"dev example", "443", "control character"},
 	};
 	ck_ctx *ctx = ck_ctx_new();
 
@@ -214,6 +222,58 @@ test_proxy(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* The proxy password is never printed, and its %-escapes are decoded
+ * before it is sent (RFC 3986 2.1, as curl does). */
+static void
+test_proxy_credentials(void **state)
+{
+	static const struct {
+		const char *url, *msg;
+	} bad[] = {
+	    {"https://admin:s3cret@127.0.0.1:1", "admin:***@127.0.0.1"},
+	    {"socks5://admin:s3cret@127.0.0.1:1", "admin:***@127.0.0.1"},
+	    {"http://admin:s3cret@127.0.0.1:http", "admin:***@127.0.0.1:http"},
+	    {"http://admin:s3cret@127.0.0.1:0", "admin:***@"},
+	    {"http://admin:s3cret@[::1:1", "unclosed"},
+	    {"http://admin:s3cret%zz@127.0.0.1:1", "%-escape"},
+	    {"http://admin:s3cret%00x@127.0.0.1:1", "%-escape"},
+	};
+	ck_ctx *ctx = ck_ctx_new();
+	struct peer p;
+	char url[96];
+	ck_bundle *b = NULL;
+
+	(void)state;
+	unsetenv("NO_PROXY");
+	unsetenv("no_proxy");
+	unsetenv("https_proxy");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("HTTPS_PROXY", bad[i].url, 1);
+		assert_int_equal(ck_fetch_chain(ctx, "x.example.test", "443",
+		                     NULL, 1000, &b),
+		    CK_E_USAGE);
+		assert_null(b);
+		if (strstr(ck_ctx_error(ctx), bad[i].msg) == NULL ||
+		    strstr(ck_ctx_error(ctx), "s3cret") != NULL)
+			fail_msg("%s: expected '%s' and no password, got: %s",
+			    bad[i].url, bad[i].msg, ck_ctx_error(ctx));
+	}
+	/* base64("admin:p@ss w") is YWRtaW46cEBzcyB3 (RFC 7617 2). */
+	peer_start(&p, "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+	snprintf(
+	    url, sizeof(url), "http://admin:p%%40ss%%20w@127.0.0.1:%s", p.port);
+	setenv("HTTPS_PROXY", url, 1);
+	assert_int_equal(
+	    ck_fetch_chain(ctx, "x.example.test", "443", NULL, 3000, &b),
+	    CK_E_NETWORK);
+	peer_stop(&p);
+	assert_non_null(
+	    strstr(p.got, "Proxy-Authorization: Basic YWRtaW46cEBzcyB3\r\n"));
+	assert_null(strstr(ck_ctx_error(ctx), "p%40ss"));
+	unsetenv("HTTPS_PROXY");
+	ck_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -223,6 +283,7 @@ main(void)
 	    cmocka_unit_test(test_plain_http_peer),
 	    cmocka_unit_test(test_silent_peer_times_out),
 	    cmocka_unit_test(test_proxy),
+	    cmocka_unit_test(test_proxy_credentials),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
