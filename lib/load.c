@@ -211,6 +211,33 @@ p12_try(ck_ctx *ctx, PKCS12 *p12, const char *pw, EVP_PKEY **key, X509 **cert,
 	    PKCS12_parse(p12, pw, key, cert, ca);
 }
 
+/*
+ * The MAC's iteration count comes from the file (RFC 7292 appendix B.2 and
+ * C): a hostile file can ask for 2^31-1 rounds, hours of CPU per password
+ * tried. Real files use 1 to a few hundred thousand (OpenSSL 2048, Java
+ * 10000), so anything above this is refused before any key derivation.
+ */
+#define CKI_P12_MAX_ITER 1000000
+
+static ck_status
+p12_check_iterations(ck_ctx *ctx, PKCS12 *p12, const char *name)
+{
+	const ASN1_INTEGER *iter = NULL;
+	long n;
+
+	if (!PKCS12_mac_present(p12))
+		return CK_OK;
+	PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+	n = iter != NULL ? ASN1_INTEGER_get(iter) : 1; /* absent: 1 */
+	if (n < 1 || n > CKI_P12_MAX_ITER)
+		return cki_err(ctx, CK_E_FORMAT,
+		    "%s: the PKCS#12 MAC asks for %ld key-derivation "
+		    "iterations; certkit refuses more than %d (real files use "
+		    "a few thousand), since opening it would take hours",
+		    name, n, CKI_P12_MAX_ITER);
+	return CK_OK;
+}
+
 static ck_status
 take_pkcs12(ck_ctx *ctx, ck_bundle *b, PKCS12 *p12, const char *name)
 {
@@ -221,8 +248,9 @@ take_pkcs12(ck_ctx *ctx, ck_bundle *b, PKCS12 *p12, const char *name)
 	STACK_OF(X509) *ca = NULL;
 	ck_status st;
 
-	if ((st = p12_password(ctx, p12, name, pw, sizeof(pw), &nullpw)) !=
-	    CK_OK)
+	if ((st = p12_check_iterations(ctx, p12, name)) != CK_OK ||
+	    (st = p12_password(ctx, p12, name, pw, sizeof(pw), &nullpw)) !=
+	        CK_OK)
 		goto out;
 	if (PKCS12_mac_present(p12)) {
 		ok = p12_try(ctx, p12, nullpw ? NULL : pw, &key, &cert, &ca);

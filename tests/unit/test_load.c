@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pkcs12.h>
+
 #include "ck_internal.h"
 #include "testutil.h"
 
@@ -321,6 +323,48 @@ test_accessors(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* A PKCS#12 file whose MAC asks for 2^31-1 iterations is refused at once,
+ * before any key derivation (it would otherwise take hours). */
+static void
+test_p12_iterations_bounded(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+	ck_bundle *b = NULL;
+	uint8_t *buf = NULL, *der = NULL, *p;
+	size_t len = 0;
+	const ASN1_INTEGER *iter = NULL;
+	const unsigned char *q;
+	PKCS12 *p12;
+	int n;
+
+	(void)state;
+	assert_int_equal(
+	    cki_read_file(ctx, pki("leaf.p12"), &buf, &len), CK_OK);
+	q = buf;
+	p12 = d2i_PKCS12(NULL, &q, (long)len);
+	assert_non_null(p12);
+	PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+	assert_non_null(iter);
+	/* Forge the count in place: the field is the file's to choose. */
+	assert_int_equal(
+	    ASN1_INTEGER_set((ASN1_INTEGER *)(uintptr_t)iter, INT32_MAX), 1);
+	n = i2d_PKCS12(p12, NULL);
+	assert_true(n > 0);
+	der = p = malloc((size_t)n);
+	assert_int_equal(i2d_PKCS12(p12, &p), n);
+	assert_int_equal(ck_ctx_set_password(ctx, "secret"), CK_OK);
+	assert_int_equal(
+	    ck_load_mem(ctx, "hostile.p12", der, (size_t)n, &b), CK_E_FORMAT);
+	assert_non_null(strstr(ck_ctx_error(ctx),
+	    "hostile.p12: the PKCS#12 MAC asks for 2147483647 key-derivation "
+	    "iterations"));
+	assert_null(b);
+	free(der);
+	free(buf);
+	PKCS12_free(p12);
+	ck_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -331,6 +375,7 @@ main(void)
 	    cmocka_unit_test(test_expect),
 	    cmocka_unit_test(test_key_match),
 	    cmocka_unit_test(test_accessors),
+	    cmocka_unit_test(test_p12_iterations_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
