@@ -207,8 +207,9 @@ check_key(struct cki_idfindings *f, X509 *leaf)
 	id = EVP_PKEY_get_base_id(pk);
 	bits = EVP_PKEY_get_bits(pk);
 	cki_key_desc(pk, desc, sizeof(desc));
-	/* NIST SP 800-131A rev. 2: 112-bit security at least. */
-	if ((id == EVP_PKEY_RSA && bits < 2048) ||
+	/* NIST SP 800-131A rev. 2: 112-bit security at least, whatever the
+	 * key type (RSA-PSS included). */
+	if (EVP_PKEY_get_security_bits(pk) < 112 ||
 	    (id == EVP_PKEY_EC && bits < 256) || id == EVP_PKEY_DSA)
 		cki_finding(f, "error", "weak_key",
 		    "the certificate's key is %s; at least RSA 2048 or EC "
@@ -349,6 +350,9 @@ verify_chain(
 		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
 	X509_VERIFY_PARAM_set_time(vp, cki_now(id->ctx));
 	X509_VERIFY_PARAM_set_purpose(vp, X509_PURPOSE_SSL_SERVER);
+	/* Level 2 (112-bit security) covers every certificate of the chain,
+	 * not only the leaf checked above: a weak intermediate is refused. */
+	X509_VERIFY_PARAM_set_auth_level(vp, 2);
 	r = X509_verify_cert(vc);
 	if (r != 1) {
 		int e = X509_STORE_CTX_get_error(vc);

@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -508,6 +509,8 @@ SIMPLE_LEAF(revoked_exts, "serverAuth", "DNS:revoked.example.test");
 SIMPLE_LEAF(nc_ok_exts, "serverAuth", "DNS:ok.allowed.test");
 SIMPLE_LEAF(nc_bad_exts, "serverAuth", "DNS:evil.example.test");
 SIMPLE_LEAF(sub_leaf_exts, "serverAuth", "DNS:deep.example.test");
+SIMPLE_LEAF(weakint_exts, "serverAuth", "DNS:weakint.example.test");
+SIMPLE_LEAF(pss_exts, "serverAuth", "DNS:pss.example.test");
 SIMPLE_LEAF(codesign_exts, "codeSigning", "DNS:codesign.example.test");
 
 /* Self-signed end-entity: no keyUsage, so OpenSSL treats it as self-signed
@@ -536,8 +539,8 @@ main(int argc, char **argv)
 	time_t y2030 = utc(2030, 1, 1), y2031 = utc(2031, 1, 1);
 	time_t y2035 = utc(2035, 1, 1), y2040 = utc(2040, 1, 1);
 	EVP_PKEY *root_key, *int_key, *leaf_key, *other_key, *nc_key, *sub_key;
-	EVP_PKEY *revoked_key;
-	X509 *root, *ica, *leaf, *other, *nc, *sub, *revoked;
+	EVP_PKEY *revoked_key, *weakint_key, *pss_key;
+	X509 *root, *ica, *leaf, *other, *nc, *sub, *revoked, *weakint;
 
 	if (argc == 4 && strcmp(argv[1], "--leaves") == 0) {
 		char *end;
@@ -643,8 +646,39 @@ main(int argc, char **argv)
 	              y2025, y2027, sub_leaf_exts, NULL},
 	    0, sub, sub_key);
 
+	/* Keys under 112-bit security that a check by key type can miss: an
+	 * RSA-1024 intermediate, and a 1024-bit RSA-PSS leaf. */
+	weakint_key = rsa_key(1024);
+	weakint = make_cert(
+	    &(struct certspec){"weak-int-ca", "certkit Weak RSA-1024 CA", NULL,
+	        y2020, y2035, int_exts, NULL},
+	    weakint_key, root, root_key);
+	make_leaf(&(struct certspec){"leaf-weakint", "weakint.example.test",
+	              NULL, y2025, y2027, weakint_exts, NULL},
+	    0, weakint, weakint_key);
+	{
+		EVP_PKEY_CTX *kc =
+		    EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+
+		pss_key = NULL;
+		CHECK(kc != NULL && EVP_PKEY_keygen_init(kc) > 0 &&
+		        EVP_PKEY_CTX_set_rsa_keygen_bits(kc, 1024) > 0 &&
+		        EVP_PKEY_generate(kc, &pss_key) > 0,
+		    "cannot generate RSA-PSS-1024 key");
+		EVP_PKEY_CTX_free(kc);
+	}
+	CHECK(pss_key != NULL, "cannot generate RSA-PSS-1024 key");
+	X509_free(
+	    make_cert(&(struct certspec){"leaf-pss1024", "pss.example.test",
+	                  NULL, y2025, y2027, pss_exts, NULL},
+	        pss_key, ica, int_key));
+
 	if (leaves > 0)
 		write_many_leaves(leaves, ica, int_key);
+
+	X509_free(weakint);
+	EVP_PKEY_free(weakint_key);
+	EVP_PKEY_free(pss_key);
 
 	X509_free(sub);
 	X509_free(nc);
