@@ -2463,6 +2463,16 @@ diag_ocsp(struct dctx *c, struct chainx *x, json_t *tls)
 		rem(d, "Check the server's OCSP stapling configuration");
 		goto out;
 	}
+	/* A response dated in the future is not believed (RFC 6960 4.2.2.1
+	 * thisUpdate; 5 minutes of clock tolerance, as OCSP_check_validity). */
+	if (thisu != NULL && x_time(thisu) > c->env->now + 300) {
+		d = dx_add(c->l, "ocsp_invalid", "warning", R_WARN,
+		    "the stapled OCSP response of %s is dated in the future",
+		    c->hp);
+		ev_time(d, "this_update", x_time(thisu));
+		rem(d, "Check the clocks of the server and of this device");
+		word = "unverified";
+	}
 	{
 		/* The signature must chain to the device's store (RFC 6960
 		 * 4.2.2.2); the store's time is the diagnosis time. */
@@ -2489,7 +2499,12 @@ diag_ocsp(struct dctx *c, struct chainx *x, json_t *tls)
 			word = "unverified";
 		}
 	}
-	if (status == V_OCSP_CERTSTATUS_REVOKED) {
+	/* Only a verified, current response may say "revoked": anyone on the
+	 * path can staple a forged one. An unverified one was warned about. */
+	if (status == V_OCSP_CERTSTATUS_REVOKED &&
+	    strcmp(word, "unverified") == 0) {
+		/* nothing more: the warning above says why it is ignored */
+	} else if (status == V_OCSP_CERTSTATUS_REVOKED) {
 		word = "revoked";
 		d = dx_add(c->l, "revoked", "error", R_REVOKED,
 		    "the certificate of %s is revoked (stapled OCSP response)",

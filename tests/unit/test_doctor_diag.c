@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 
 #include "testutil.h"
@@ -869,6 +870,127 @@ test_cross_check(void **state)
 	env_free(&v);
 }
 
+/* ---- stapled OCSP ------------------------------------------------------ */
+
+static unsigned char *g_ocsp;
+static size_t g_ocsp_len;
+
+/* A stapled response for leaf.pem (issuer int-ca), signed by `signer`. */
+static void
+make_ocsp(const char *signer, const char *signer_key, int st, int64_t this_upd)
+{
+	X509 *leaf = load("leaf.pem"), *issuer = load("int-ca.pem");
+	X509 *sx = load(signer);
+	FILE *f = fopen(pki(signer_key), "r");
+	EVP_PKEY *key =
+	    f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+	OCSP_CERTID *id = OCSP_cert_to_id(NULL, leaf, issuer);
+	ASN1_TIME *tu = ASN1_TIME_set(NULL, (time_t)this_upd);
+	ASN1_TIME *rev = ASN1_TIME_set(NULL, (time_t)(this_upd - 86400));
+	OCSP_RESPONSE *resp;
+	unsigned char *der = NULL;
+	int n;
+
+	if (f != NULL)
+		fclose(f);
+	assert_non_null(key);
+	assert_non_null(OCSP_basic_add1_status(bs, id, st,
+	    st == V_OCSP_CERTSTATUS_REVOKED ? OCSP_REVOKED_STATUS_KEYCOMPROMISE
+	                                    : 0,
+	    st == V_OCSP_CERTSTATUS_REVOKED ? rev : NULL, tu, NULL));
+	assert_int_equal(
+	    OCSP_basic_sign(bs, sx, key, EVP_sha256(), NULL, 0), 1);
+	resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+	n = i2d_OCSP_RESPONSE(resp, &der);
+	assert_true(n > 0);
+	free(g_ocsp);
+	g_ocsp = malloc((size_t)n);
+	memcpy(g_ocsp, der, (size_t)n);
+	g_ocsp_len = (size_t)n;
+	OPENSSL_free(der);
+	OCSP_RESPONSE_free(resp);
+	OCSP_CERTID_free(id);
+	OCSP_BASICRESP_free(bs);
+	ASN1_TIME_free(tu);
+	ASN1_TIME_free(rev);
+	EVP_PKEY_free(key);
+	X509_free(sx);
+	X509_free(issuer);
+	X509_free(leaf);
+}
+
+static void
+staple(struct cki_obs *o, struct cki_endpoint *ep)
+{
+	(void)ep;
+	o->main.ocsp = g_ocsp;
+	o->main.ocsp_len = g_ocsp_len;
+	g_ocsp = NULL; /* the observation owns it now */
+}
+
+static bool
+has_code(json_t *r, const char *want)
+{
+	json_t *d = json_object_get(r, "diagnosis");
+
+	for (size_t i = 0; i < json_array_size(d); i++)
+		if (strcmp(json_string_value(
+		               json_object_get(json_array_get(d, i), "code")),
+		        want) == 0)
+			return true;
+	return false;
+}
+
+/* Only a verified, current stapled response may say "revoked": a forged
+ * one (signed by a CA the device does not trust) or one dated in the future
+ * is a warning, never the diagnosis. */
+static void
+test_stapled_ocsp(void **state)
+{
+	static const struct {
+		const char *name, *signer, *key;
+		int status;
+		int64_t this_update;
+		const char *primary, *ocsp;
+		bool warned;
+	} rows[] = {
+	    {"revoked, signed by the issuer", "int-ca.pem", "int-ca.key",
+	        V_OCSP_CERTSTATUS_REVOKED, PINNED_TIME - 3600, "revoked",
+	        "revoked", false},
+	    {"good, signed by the issuer", "int-ca.pem", "int-ca.key",
+	        V_OCSP_CERTSTATUS_GOOD, PINNED_TIME - 3600, "ok", "good",
+	        false},
+	    {"revoked, forged by an untrusted CA", "other-root.pem",
+	        "other-root.key", V_OCSP_CERTSTATUS_REVOKED, PINNED_TIME - 3600,
+	        "ok", "unverified", true},
+	    {"revoked, dated in the future", "int-ca.pem", "int-ca.key",
+	        V_OCSP_CERTSTATUS_REVOKED, PINNED_TIME + 2 * 86400, "ok",
+	        "unverified", true},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *r;
+
+		make_ocsp(rows[i].signer, rows[i].key, rows[i].status,
+		    rows[i].this_update);
+		r = chain_case(
+		    ROOT, ROOT, "device.example.test", 0, LEAF_INT, staple);
+		if (strcmp(code(r), rows[i].primary) != 0 ||
+		    strcmp(json_string_value(json_object_get(
+		               json_object_get(r, "tls"), "ocsp")),
+		        rows[i].ocsp) != 0 ||
+		    has_code(r, "ocsp_invalid") != rows[i].warned)
+			fail_msg("%s: primary %s, ocsp %s, warned %d",
+			    rows[i].name, code(r),
+			    json_string_value(json_object_get(
+			        json_object_get(r, "tls"), "ocsp")),
+			    has_code(r, "ocsp_invalid"));
+		json_decref(r);
+	}
+}
+
 int
 main(void)
 {
@@ -889,6 +1011,7 @@ main(void)
 	    cmocka_unit_test(test_client_auth_after_handshake),
 	    cmocka_unit_test(test_vendors),
 	    cmocka_unit_test(test_cross_check),
+	    cmocka_unit_test(test_stapled_ocsp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
