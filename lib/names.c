@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -128,34 +130,70 @@ ck_cert_common_name(const ck_cert *c)
 	return out;
 }
 
-void
-ck_cert_sha256(const ck_cert *c, char out[65])
+/*
+ * SHA-256, fetched from the default provider once per process. EVP_sha256()
+ * is a legacy handle without a provider: every digest made with it fetches
+ * the implementation again, taking the provider store's locks each time,
+ * which dominated bulk verification. The fetched EVP_MD is immutable and
+ * safe to share between threads; it lives until the process exits.
+ */
+static CRYPTO_ONCE sha256_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_MD *sha256_md;
+
+static void
+sha256_fetch(void)
 {
-	unsigned char md[32];
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* NULL if the provider has no SHA-256 (then every digest is ""). */
+static const EVP_MD *
+sha256(void)
+{
+	if (!CRYPTO_THREAD_run_once(&sha256_once, sha256_fetch))
+		return NULL;
+	return sha256_md;
+}
+
+/* SHA-256 of `len` bytes at `der`, as 64 hex digits; "" on failure. */
+static void
+sha256_hex(const unsigned char *der, int len, char out[65])
+{
+	const EVP_MD *md = sha256();
+	unsigned char dg[32];
 	unsigned int n = 0;
 
-	if (!X509_digest(c->x509, EVP_sha256(), md, &n) || n != 32) {
+	if (md == NULL || der == NULL || len <= 0 ||
+	    !EVP_Digest(der, (size_t)len, dg, &n, md, NULL) || n != 32) {
 		out[0] = '\0';
 		return;
 	}
-	cki_hex(md, 32, out);
+	cki_hex(dg, 32, out);
+}
+
+void
+ck_cert_sha256(const ck_cert *c, char out[65])
+{
+	unsigned char *der = NULL;
+	int len;
+
+	/* The fingerprint is over the certificate's DER encoding, as
+	 * X509_digest() computes it (OpenSSL keeps the encoding it parsed). */
+	len = i2d_X509(c->x509, &der);
+	sha256_hex(der, len, out);
+	OPENSSL_free(der);
 }
 
 void
 ck_cert_spki_sha256(const ck_cert *c, char out[65])
 {
-	unsigned char *der = NULL, md[32];
+	unsigned char *der = NULL;
 	int len;
 
 	/* The pin is over the DER SubjectPublicKeyInfo (RFC 7469 section 2.4).
 	 */
 	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c->x509), &der);
-	if (len <= 0 ||
-	    !EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL)) {
-		out[0] = '\0';
-	} else {
-		cki_hex(md, 32, out);
-	}
+	sha256_hex(der, len, out);
 	OPENSSL_free(der);
 }
 

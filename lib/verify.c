@@ -1383,12 +1383,14 @@ nomem:
 /* ---- the chain and the parameters ------------------------------------------
  */
 
-/* The fields of a chain entry that depend on the certificate only. */
+/* The fields of a chain entry that depend on the certificate only.
+ * `issuer`: the issuer's name as text, already made (a reference is
+ * taken), or NULL to make it here. */
 static json_t *
-cert_fields(X509 *x)
+cert_fields(X509 *x, json_t *issuer)
 {
 	json_t *o = json_object();
-	char *sub = subject_of(x), *iss = issuer_of(x);
+	char *sub = subject_of(x), *iss = issuer ? NULL : issuer_of(x);
 	char nb[32], na[32], fp[65], spki[65];
 	int bad = o == NULL;
 
@@ -1397,7 +1399,7 @@ cert_fields(X509 *x)
 	cert_sha256(x, fp);
 	cert_spki_sha256(x, spki);
 	bad |= jadd(o, "subject", jstr(sub));
-	bad |= jadd(o, "issuer", jstr(iss));
+	bad |= jadd(o, "issuer", issuer ? json_incref(issuer) : jstr(iss));
 	bad |= jadd(o, "not_before", json_string(nb));
 	bad |= jadd(o, "not_after", json_string(na));
 	bad |= jadd(o, "sha256", json_string(fp));
@@ -1411,29 +1413,60 @@ cert_fields(X509 *x)
 	return o;
 }
 
+/* Two names with the same DER encoding print the same (the text is made
+ * from the encoded attributes alone). */
+static bool
+same_name_der(const X509_NAME *a, const X509_NAME *b)
+{
+	const unsigned char *da = NULL, *db = NULL;
+	size_t la = 0, lb = 0;
+
+	return X509_NAME_get0_der(a, &da, &la) == 1 &&
+	    X509_NAME_get0_der(b, &db, &lb) == 1 && la == lb &&
+	    memcmp(da, db, la) == 0;
+}
+
 /*
  * The cache of CA certificates' fields (struct cki_verify_cache): in bulk
  * verification every leaf has the same intermediates and root, whose names
  * and digests are worth computing once. A slot holds a reference to its
  * certificate, so the pointer cannot be reused by another one while cached.
+ * A leaf is not cached, but its issuer's name usually is: the subject of
+ * a cached CA certificate with the same encoded name.
  * Returns a new reference, or NULL if memory ran out.
  */
 static json_t *
 cached_fields(struct cki_verify_cache *c, X509 *x)
 {
-	json_t *f = NULL;
+	json_t *f = NULL, *iss = NULL;
 	unsigned int i;
 
-	if (c == NULL || X509_check_ca(x) == 0)
-		return cert_fields(x);
+	if (c == NULL)
+		return cert_fields(x, NULL);
+	if (X509_check_ca(x) == 0) {
+		const X509_NAME *in = X509_get_issuer_name(x);
+
+		if (!CRYPTO_THREAD_read_lock(c->lock))
+			return cert_fields(x, NULL);
+		for (i = 0; iss == NULL && i < CKI_VERIFY_CACHE_SLOTS; i++)
+			if (c->slot[i].x != NULL &&
+			    same_name_der(
+			        X509_get_subject_name(c->slot[i].x), in))
+				iss = json_incref(json_object_get(
+				    c->slot[i].fields, "subject"));
+		CRYPTO_THREAD_unlock(c->lock);
+		f = cert_fields(x, iss);
+		json_decref(iss);
+		return f;
+	}
 	if (!CRYPTO_THREAD_write_lock(c->lock))
-		return cert_fields(x);
+		return cert_fields(x, NULL);
 	for (i = 0; i < CKI_VERIFY_CACHE_SLOTS; i++)
 		if (c->slot[i].x == x) {
 			f = json_incref(c->slot[i].fields);
 			break;
 		}
-	if (f == NULL && (f = cert_fields(x)) != NULL && X509_up_ref(x)) {
+	if (f == NULL && (f = cert_fields(x, NULL)) != NULL && X509_up_ref(x)) {
 		i = c->next++ % CKI_VERIFY_CACHE_SLOTS;
 		X509_free(c->slot[i].x);
 		json_decref(c->slot[i].fields);
