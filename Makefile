@@ -39,7 +39,8 @@ check: deps
 	cmake --build $(CHECK_BUILD)
 	cd $(CHECK_BUILD) && ctest --output-on-failure -j $(JOBS)
 
-bench: deps
+bench:
+	@scripts/deps --bench
 	cmake -S . -B $(BENCH_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BENCH_BUILD)
 	sh bench/run.sh $(BENCH_BUILD)
