@@ -58,6 +58,7 @@
 #include <openssl/x509v3.h>
 
 #include "identity_int.h"
+#include "reference_int.h"
 
 #define MAX_DEPTH 10
 #define SOON_DAYS 30
@@ -383,9 +384,13 @@ ck_status
 cki_check_material(ck_identity *id, struct cki_material *m,
     STACK_OF(X509) * given, const struct cki_names *n, struct cki_idfindings *f)
 {
-	STACK_OF(X509) * stores[2] = {NULL, NULL};
-	const char *store_name[2] = {
-	    "the device's trust store", "the system store"};
+	/* Where a missing issuer is looked for, in this order. The reference
+	 * roots are borrowed (reference.c owns them): stores[2] is a shallow
+	 * copy of that stack. */
+	STACK_OF(X509) * stores[3] = {NULL, NULL, NULL};
+	const char *store_name[3] = {"the device's trust store",
+	    "the system store",
+	    "certkit's reference roots (Mozilla's, embedded at build time)"};
 	char trustp[CKI_PATH], l[300], il[300];
 	const char *sys;
 	X509 *cur, *iss;
@@ -419,7 +424,8 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 		int src = -1;
 
 		if ((iss = find_issuer(given, cur, m->leaf)) == NULL) {
-			if (stores[0] == NULL && stores[1] == NULL) {
+			if (stores[0] == NULL && stores[1] == NULL &&
+			    stores[2] == NULL) {
 				if (cki_id_path(id, trustp,
 				        "../trust/out/ca-bundle.pem") == CK_OK)
 					stores[0] = load_pem_file(trustp);
@@ -427,8 +433,9 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 				stores[1] = load_pem_file(sys != NULL
 				        ? sys
 				        : X509_get_default_cert_file());
+				stores[2] = sk_X509_dup(cki_reference_certs());
 			}
-			for (src = 0; src < 2 && iss == NULL; src++)
+			for (src = 0; src < 3 && iss == NULL; src++)
 				if (stores[src] != NULL &&
 				    (iss = find_issuer(
 				         stores[src], cur, NULL)) != NULL)
@@ -456,9 +463,12 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 					    "chain_incomplete",
 					    "the issuer of %s, \"%s\", was "
 					    "found neither in the files given "
-					    "nor in the trust store or system "
-					    "store: clients that lack it will "
-					    "fail; give it with --chain",
+					    "nor in the trust store, the "
+					    "system "
+					    "store or certkit's reference "
+					    "roots: "
+					    "clients that lack it will fail; "
+					    "give it with --chain",
 					    l, in != NULL ? in : "?");
 					free(in);
 				}
@@ -505,5 +515,6 @@ unrelated:
 out:
 	sk_X509_pop_free(stores[0], X509_free);
 	sk_X509_pop_free(stores[1], X509_free);
+	sk_X509_free(stores[2]); /* borrowed certificates */
 	return rv;
 }

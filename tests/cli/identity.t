@@ -230,6 +230,11 @@ run: CERTKIT_HOME=$T CERTKIT_HOSTNAME=device.example.test CERTKIT_IPS=192.0.2.10
 exit: 2
 stdout: warning chain_incomplete: the issuer of "device.example.test", "C = US, O = certkit tests, CN = certkit Test Issuing CA", was found neither
 
+name: install: a missing issuer is looked for in the reference roots too
+run: CERTKIT_HOME=$T CERTKIT_HOSTNAME=device.example.test CERTKIT_IPS=192.0.2.10 $CERTKIT identity install --json --cert $PKI/leaf.pem --key $PKI/leaf.key --at 2026-06-01T00:00:00Z
+exit: 2
+stdout: nor in the trust store, the system store or certkit's reference roots
+
 name: install with no key anywhere says where it looked
 run: CERTKIT_HOME=$T $CERTKIT identity install --cert $PKI/leaf.pem
 exit: 2
