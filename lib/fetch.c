@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 
 #include "ck_internal.h"
+#include "doctor_int.h"
 #include "certkit/probe.h"
 
 struct proxy {
@@ -67,39 +68,25 @@ port_ok(const char *p)
 	return errno == 0 && *end == '\0' && v >= 1 && v <= 65535;
 }
 
-/* NO_PROXY: "*", or host names / domain suffixes, comma-separated. */
+/* NO_PROXY, read and matched exactly as the doctor does (curl's rules:
+ * names and suffixes, IP addresses, CIDR ranges, ports; the lower-case
+ * variable first), so `trust add --from` and `doctor` agree. */
 static bool
-no_proxy_for(const char *host)
+no_proxy_for(const char *host, const char *port)
 {
-	const char *np = getenv("NO_PROXY");
-	size_t hl = strlen(host);
+	const char *np = getenv("no_proxy");
+	char *end;
+	long p;
 
 	if (np == NULL || np[0] == '\0')
-		np = getenv("no_proxy");
-	if (np == NULL)
+		np = getenv("NO_PROXY");
+	if (np == NULL || np[0] == '\0')
 		return false;
-	while (*np != '\0') {
-		size_t n;
-		const char *e;
-
-		while (*np == ',' || isspace((unsigned char)*np))
-			np++;
-		n = strcspn(np, ", \t");
-		e = np;
-		if (n == 1 && *e == '*')
-			return true;
-		if (n > 0 && *e == '.') {
-			e++;
-			n--;
-		}
-		if (n > 0 &&
-		    ((hl == n && strncasecmp(host, e, n) == 0) ||
-		        (hl > n && host[hl - n - 1] == '.' &&
-		            strncasecmp(host + hl - n, e, n) == 0)))
-			return true;
-		np += strcspn(np, ",");
-	}
-	return false;
+	errno = 0;
+	p = strtol(port, &end, 10);
+	if (errno != 0 || *end != '\0' || p < 1 || p > 65535)
+		p = 443;
+	return cki_doc_no_proxy_match(np, host, (uint16_t)p);
 }
 
 /* The proxy URL as it may be shown: the password in its userinfo (RFC
@@ -555,10 +542,11 @@ ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
 	snprintf(who, sizeof(who), "%s%s%s:%s", strchr(host, ':') ? "[" : "",
 	    host, strchr(host, ':') ? "]" : "", port);
 	if (connect_addr == NULL) {
-		purl = getenv("HTTPS_PROXY");
+		purl = getenv("https_proxy");
 		if (purl == NULL || purl[0] == '\0')
-			purl = getenv("https_proxy");
-		if (purl != NULL && (purl[0] == '\0' || no_proxy_for(host)))
+			purl = getenv("HTTPS_PROXY");
+		if (purl != NULL &&
+		    (purl[0] == '\0' || no_proxy_for(host, port)))
 			purl = NULL;
 	}
 	if (purl != NULL) {

@@ -173,6 +173,10 @@ EOF
 	HTTPS_PROXY=http://127.0.0.1:$PPORT NO_PROXY=127.0.0.1 "$CERTKIT" --home "$W/h3" \
 	    trust add --from "127.0.0.1:$PORT" --yes >"$W/out" 2>&1
 	check "NO_PROXY bypasses the proxy" test ! -s "$W/proxy.log"
+	rm -rf "$W/h4"
+	HTTPS_PROXY=http://127.0.0.1:$PPORT NO_PROXY=127.0.0.0/8 "$CERTKIT" --home "$W/h4" \
+	    trust add --from "127.0.0.1:$PORT" --yes >"$W/out" 2>&1
+	check "NO_PROXY matches a CIDR range, as in the doctor" test ! -s "$W/proxy.log"
 	HTTPS_PROXY=http://127.0.0.1:1 "$CERTKIT" --home "$W/h4" trust add \
 	    --from "127.0.0.1:$PORT" --yes --timeout 3 >"$W/out" 2>&1
 	check "a dead proxy is named in the error" grep -q "via proxy 127.0.0.1:1" "$W/out"
