@@ -116,6 +116,8 @@ ck_cert *cki_cert_wrap(X509 *x);
 ck_key *cki_key_wrap(EVP_PKEY *k);
 
 /* ---- names.c ------------------------------------------------------------ */
+/* True if `issuer` issued `x`: names chain and the signature verifies. */
+bool cki_x509_issued_by(X509 *x, X509 *issuer);
 /* "C = US, O = Example, CN = host" (the s_client style). Caller frees. */
 char *cki_name_oneline(const X509_NAME *name);
 /* Lower-case hex of a buffer into out (2*len+1 bytes). */

@@ -388,17 +388,6 @@ x_same_ca(X509 *a, X509 *b)
 	    EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
 }
 
-static bool
-x_issued_by(X509 *x, X509 *issuer)
-{
-	EVP_PKEY *pk;
-
-	if (X509_check_issued(issuer, x) != X509_V_OK)
-		return false;
-	pk = X509_get0_pubkey(issuer);
-	return pk != NULL && X509_verify(x, pk) == 1;
-}
-
 static X509 *
 list_find_ca(STACK_OF(X509) * l, X509 *x)
 {
@@ -417,7 +406,7 @@ list_find_issuer(STACK_OF(X509) * l, X509 *x, int64_t now)
 	for (int i = 0; i < sk_X509_num(l); i++) {
 		X509 *c = sk_X509_value(l, i);
 
-		if (c == x || !x_issued_by(x, c))
+		if (c == x || !cki_x509_issued_by(x, c))
 			continue;
 		if (x_time(X509_get0_notBefore(c)) <= now &&
 		    now <= x_time(X509_get0_notAfter(c)))
@@ -1990,7 +1979,8 @@ explain_expired_ca(struct dctx *c, struct chainx *x)
 			    x_time(X509_get0_notBefore(r)) > env->now ||
 			    X509_cmp(r, cb) == 0)
 				continue;
-			if (x_same_ca(r, cb) || (b < idx && x_issued_by(cb, r)))
+			if (x_same_ca(r, cb) ||
+			    (b < idx && cki_x509_issued_by(cb, r)))
 				alt = r;
 		}
 	}

@@ -128,24 +128,14 @@ static STACK_OF(X509) * load_pem_file(const char *path)
 	return sk;
 }
 
-static bool
-issued(X509 *issuer, X509 *x)
-{
-	EVP_PKEY *pk;
-
-	if (X509_check_issued(issuer, x) != X509_V_OK)
-		return false;
-	pk = X509_get0_pubkey(issuer);
-	return pk != NULL && X509_verify(x, pk) == 1;
-}
-
 static X509 *
 find_issuer(STACK_OF(X509) * pool, X509 *x, X509 *skip)
 {
 	for (int i = 0; i < sk_X509_num(pool); i++) {
 		X509 *c = sk_X509_value(pool, i);
 
-		if (c != skip && X509_cmp(c, x) != 0 && issued(c, x))
+		if (c != skip && X509_cmp(c, x) != 0 &&
+		    cki_x509_issued_by(x, c))
 			return c;
 	}
 	return NULL;
@@ -159,7 +149,7 @@ named_issuer(STACK_OF(X509) * pool, X509 *x, X509 *skip)
 		X509 *c = sk_X509_value(pool, i);
 
 		if (c != skip && X509_check_issued(c, x) == X509_V_OK &&
-		    !issued(c, x))
+		    !cki_x509_issued_by(x, c))
 			return c;
 	}
 	return NULL;

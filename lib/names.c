@@ -228,16 +228,22 @@ ck_cert_is_self_signed(const ck_cert *c)
 	return X509_self_signed(c->x509, 1) == 1;
 }
 
-int
-ck_cert_issued_by(const ck_cert *c, const ck_cert *issuer)
+bool
+cki_x509_issued_by(X509 *x, X509 *issuer)
 {
 	EVP_PKEY *pk;
 
-	if (X509_check_issued(issuer->x509, c->x509) != X509_V_OK)
-		return 0;
-	if ((pk = X509_get0_pubkey(issuer->x509)) == NULL)
-		return 0;
-	return X509_verify(c->x509, pk) == 1;
+	/* RFC 5280 6.1.3 (a): the names chain and the signature verifies. */
+	if (X509_check_issued(issuer, x) != X509_V_OK)
+		return false;
+	pk = X509_get0_pubkey(issuer);
+	return pk != NULL && X509_verify(x, pk) == 1;
+}
+
+int
+ck_cert_issued_by(const ck_cert *c, const ck_cert *issuer)
+{
+	return cki_x509_issued_by(c->x509, issuer->x509);
 }
 
 char *
