@@ -628,6 +628,10 @@ no_proxy_entry(const char *e, size_t n, const char *host, uint16_t port)
 		    inet_pton(af, host, b) == 1 &&
 		    memcmp(a, b, af == AF_INET ? 4 : 16) == 0;
 	}
+	/* An IP address is matched by address or range only, never as a name
+	 * suffix: "0.0.1" must not cover 10.0.0.1 (curl does the same). */
+	if (is_ipv4(host) || is_ipv6(host))
+		return false;
 	/* curl: a leading "." (or "*.") is ignored; the entry matches the
 	 * name itself and every name below it, on a label boundary. */
 	if (name[0] == '*' && name[1] == '.')

@@ -263,6 +263,10 @@ test_no_proxy(void **state)
 	    {"*.example.com", "a.b.example.com", 443, true},
 	    {"example.com", "badexample.com", 443, false},
 	    {"example.com", "example.com.evil", 443, false},
+	    /* An IP host is matched by address or range, never as a name. */
+	    {"0.0.1", "10.0.0.1", 443, false},
+	    {".0.1", "10.0.0.1", 443, false},
+	    {"0.1", "10.0.0.1", 443, false},
 	    {"EXAMPLE.COM", "api.example.com", 443, true},
 	    {"example.com:8443", "example.com", 8443, true},
 	    {"example.com:8443", "example.com", 443, false},
