@@ -139,8 +139,15 @@ cki_dns_reply(const unsigned char *m, size_t len, uint16_t id, const char *name,
 	    u16(m + off + 2) != 1)
 		return false;
 	off += 4;
+	/* Only records owned by the question's name, or by a name a CNAME of
+	 * it points to (RFC 1034 3.6.2), are answers to it. */
+	char owners[8][256];
+	size_t nown = 1;
+
+	memcpy(owners[0], want, sizeof(owners[0]));
 	for (uint16_t i = 0; i < an; i++) {
 		uint16_t type, cls, rdlen;
+		bool owned = false;
 
 		if (!read_name(m, len, &off, qn, sizeof(qn)) || off + 10 > len)
 			return true; /* keep what was read */
@@ -150,7 +157,17 @@ cki_dns_reply(const unsigned char *m, size_t len, uint16_t id, const char *name,
 		off += 10;
 		if (off + rdlen > len)
 			return true;
-		if (cls == 1 && type == qtype && *n < max &&
+		for (size_t k = 0; k < nown && !owned; k++)
+			owned = strcasecmp(qn, owners[k]) == 0;
+		if (owned && cls == 1 && type == 5 && nown < 8) {
+			size_t roff = off;
+
+			if (read_name(m, len, &roff, owners[nown],
+			        sizeof(owners[0])) &&
+			    roff == off + rdlen)
+				nown++;
+		}
+		if (owned && cls == 1 && type == qtype && *n < max &&
 		    ((type == 1 && rdlen == 4) || (type == 28 && rdlen == 16)))
 			if (inet_ntop(type == 1 ? AF_INET : AF_INET6, m + off,
 			        addrs[*n], 64) != NULL)

@@ -129,12 +129,74 @@ test_reply(void **state)
 	assert_int_equal(n, 1);
 }
 
+/* Records that answer another name are not answers: a server (or a spoofer)
+ * adding an A record for some other name must not redirect the probe. A
+ * CNAME chain from the question is followed. */
+static void
+test_reply_owner(void **state)
+{
+	unsigned char m[512];
+	char addrs[4][64];
+	size_t len, n;
+	int rcode;
+	bool tc;
+
+	(void)state;
+	/* One answer owned by "evil.test", not by "ok.lab.test". */
+	len = cki_dns_query("ok.lab.test", 1, 7, m, 512);
+	m[2] = 0x81;
+	m[3] = 0x80;
+	m[7] = 1;
+	memcpy(m + len,
+	    "\x04"
+	    "evil"
+	    "\x04"
+	    "test"
+	    "\x00",
+	    11);
+	len += 11;
+	memcpy(m + len,
+	    "\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x0a\x00\x00\x01", 14);
+	len += 14;
+	assert_true(cki_dns_reply(
+	    m, len, 7, "ok.lab.test", 1, &rcode, &tc, addrs, 4, &n));
+	assert_int_equal(n, 0);
+
+	/* ok.lab.test CNAME cdn.test; cdn.test A 10.0.0.2: followed. */
+	len = cki_dns_query("ok.lab.test", 1, 8, m, 512);
+	m[2] = 0x81;
+	m[3] = 0x80;
+	m[7] = 2;
+	m[len++] = 0xc0;
+	m[len++] = 12;
+	memcpy(m + len, "\x00\x05\x00\x01\x00\x00\x00\x3c\x00\x0a", 10);
+	len += 10;
+	memcpy(m + len,
+	    "\x03"
+	    "cdn\x04test\x00",
+	    10);
+	len += 10;
+	memcpy(m + len,
+	    "\x03"
+	    "cdn\x04test\x00",
+	    10);
+	len += 10;
+	memcpy(m + len,
+	    "\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x0a\x00\x00\x02", 14);
+	len += 14;
+	assert_true(cki_dns_reply(
+	    m, len, 8, "ok.lab.test", 1, &rcode, &tc, addrs, 4, &n));
+	assert_int_equal(n, 1);
+	assert_string_equal(addrs[0], "10.0.0.2");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_query),
 	    cmocka_unit_test(test_reply),
+	    cmocka_unit_test(test_reply_owner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
