@@ -6,14 +6,28 @@
  *   resolve ──► connect (non-blocking, poll) ──► [proxy CONNECT] ──► TLS
  *   handshake (SNI, verification off) ──► the peer's chain
  *
- * One deadline covers connect, proxy and handshake. Every failure names
- * the peer, the stage and what was seen.
+ * One deadline covers name lookup, connect, proxy and handshake. Every
+ * failure names the peer, the stage and what was seen.
+ *
+ * Name lookup: an IP literal never touches the resolver (AI_NUMERICHOST).
+ * A name goes to glibc's getaddrinfo_a() (in libc since glibc 2.34), so a
+ * dead DNS server cannot add its own retries (5 s x attempts x servers,
+ * resolv.conf(5)) to the caller's timeout. Its completion callback runs in
+ * a thread of its own; the job (gaicb, name, hints, result) is shared by
+ * that callback and the caller, and whichever of the two finishes last
+ * frees it, so a caller that gave up leaks nothing and nothing writes
+ * freed memory. With a proxy only the proxy's name is resolved here: the
+ * target's name is the proxy's to resolve (RFC 9110 9.3.6).
  */
+#define _GNU_SOURCE 1 /* getaddrinfo_a, gai_cancel */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,21 +241,223 @@ wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
+/* One asynchronous lookup, shared by the caller and the completion
+ * callback: the last of the two to let go frees it (job_free). */
+struct dns_job {
+	struct gaicb cb;
+	struct addrinfo hints;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* signalled when done */
+	bool done;         /* the callback has seen the lookup finish */
+	bool abandoned;    /* the caller gave up: the callback frees */
+	char name[256];
+	char service[8];
+};
+
+/* Test seam: the completion callback sleeps this long first, as a slow
+ * DNS server would (tests/unit/test_trust_fetch.c). 0 in production. */
+static atomic_int dns_test_delay_ms;
+/* Jobs not yet freed (lets the tests prove an abandoned one is freed). */
+static atomic_int dns_jobs_live;
+
+static void
+job_free(struct dns_job *j)
+{
+	if (j->cb.ar_result != NULL)
+		freeaddrinfo(j->cb.ar_result);
+	pthread_cond_destroy(&j->cv);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+	atomic_fetch_sub(&dns_jobs_live, 1);
+}
+
+/* SIGEV_THREAD callback: runs in its own thread once the lookup ended. */
+static void
+dns_done(union sigval sv)
+{
+	struct dns_job *j = sv.sival_ptr;
+	int delay = atomic_load(&dns_test_delay_ms);
+	bool free_it;
+
+	if (delay > 0) {
+		struct timespec ts = {
+		    delay / 1000, (long)(delay % 1000) * 1000000};
+
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
+	pthread_mutex_lock(&j->mu);
+	j->done = true;
+	free_it = j->abandoned;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	if (free_it)
+		job_free(j);
+}
+
+/* Waits on j->cv until j->done or the deadline; called with j->mu held. */
+static void
+job_wait(struct dns_job *j, int64_t deadline)
+{
+	while (!j->done) {
+		struct timespec ts;
+		int64_t left = deadline - mono_ms();
+
+		if (left <= 0)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)(left / 1000);
+		ts.tv_nsec += (long)(left % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		(void)pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+	}
+}
+
+/*
+ * Resolves host:port before the deadline. `who` names the peer in errors,
+ * timeout_ms is the caller's budget as it will be quoted. An IP literal is
+ * converted without the resolver; a name is looked up asynchronously and
+ * abandoned (cancelled, or left to the callback to free) at the deadline.
+ */
+static ck_status
+resolve(ck_ctx *ctx, const char *host, const char *port, const char *who,
+    int64_t deadline, int timeout_ms, struct addrinfo **res)
+{
+	struct addrinfo hints;
+	struct dns_job *j = NULL;
+	struct gaicb *list[1];
+	struct sigevent sev;
+	pthread_condattr_t ca;
+	bool free_it = true;
+	ck_status rv = CK_OK;
+	int r;
+
+	*res = NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	if ((r = getaddrinfo(host, port, &hints, res)) == 0)
+		goto err; /* an IP literal: the resolver is never asked */
+	*res = NULL;
+	if (r != EAI_NONAME) {
+		rv = cki_err(ctx, CK_E_NETWORK, "%s: cannot resolve %s: %s",
+		    who, host, gai_strerror(r));
+		goto err;
+	}
+	if (strlen(host) >= sizeof(j->name) ||
+	    strlen(port) >= sizeof(j->service)) {
+		rv = cki_err(ctx, CK_E_USAGE,
+		    "%s: expected a host name of at most 253 characters "
+		    "and a port number",
+		    who);
+		goto err;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
+	atomic_fetch_add(&dns_jobs_live, 1);
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	memcpy(j->name, host, strlen(host) + 1);
+	memcpy(j->service, port, strlen(port) + 1);
+	j->hints.ai_socktype = SOCK_STREAM;
+	j->hints.ai_family = AF_UNSPEC;
+	j->hints.ai_flags = AI_NUMERICSERV;
+	j->cb.ar_name = j->name;
+	j->cb.ar_service = j->service;
+	j->cb.ar_request = &j->hints;
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD;
+	sev.sigev_notify_function = dns_done;
+	sev.sigev_value.sival_ptr = j;
+	list[0] = &j->cb;
+	if ((r = getaddrinfo_a(GAI_NOWAIT, list, 1, &sev)) != 0) {
+		rv = cki_err(ctx, CK_E_NETWORK,
+		    "%s: cannot start the name lookup of %s: %s", who, host,
+		    gai_strerror(r));
+		goto err; /* nothing queued: no callback will come */
+	}
+	pthread_mutex_lock(&j->mu);
+	job_wait(j, deadline);
+	if (!j->done) {
+		pthread_mutex_unlock(&j->mu);
+		/* Still queued: removed, and no callback will come. Running
+		 * or finished: the callback will come and frees the job. */
+		if (gai_cancel(&j->cb) != EAI_CANCELED) {
+			pthread_mutex_lock(&j->mu);
+			free_it = j->done; /* it came meanwhile */
+			j->abandoned = true;
+			pthread_mutex_unlock(&j->mu);
+		}
+		rv = cki_err(ctx, CK_E_NETWORK,
+		    "%s: cannot resolve %s: the name lookup did not finish "
+		    "within %d ms (the DNS server may be unreachable or slow; "
+		    "check /etc/resolv.conf, or give an IP address)",
+		    who, host, timeout_ms);
+		goto err;
+	}
+	pthread_mutex_unlock(&j->mu);
+	if ((r = gai_error(&j->cb)) != 0) {
+		rv = cki_err(ctx, CK_E_NETWORK, "%s: cannot resolve %s: %s",
+		    who, host, gai_strerror(r));
+		goto err;
+	}
+	*res = j->cb.ar_result;
+	j->cb.ar_result = NULL;
+err:
+	if (j != NULL && free_it)
+		job_free(j);
+	return rv;
+}
+
+/* Test seams (tests/unit/test_trust_fetch.c); not exported (export.map). */
+void cki_fetch_test_dns_delay(int ms);
+int cki_fetch_test_dns_jobs(void);
+ck_status cki_fetch_test_resolve(ck_ctx *ctx, const char *host,
+    const char *port, int timeout_ms, struct addrinfo **res);
+
+void
+cki_fetch_test_dns_delay(int ms)
+{
+	atomic_store(&dns_test_delay_ms, ms);
+}
+
+int
+cki_fetch_test_dns_jobs(void)
+{
+	return atomic_load(&dns_jobs_live);
+}
+
+ck_status
+cki_fetch_test_resolve(ck_ctx *ctx, const char *host, const char *port,
+    int timeout_ms, struct addrinfo **res)
+{
+	cki_begin(ctx);
+	return resolve(
+	    ctx, host, port, host, mono_ms() + timeout_ms, timeout_ms, res);
+}
+
 static ck_status
 connect_to(ck_ctx *ctx, const char *host, const char *port, const char *who,
     int64_t deadline, int timeout_ms, int *fdp)
 {
-	struct addrinfo hints, *res = NULL, *ai;
+	struct addrinfo *res = NULL, *ai;
 	char why[512] = "";
-	int fd = -1, r;
+	int fd = -1;
+	ck_status rv;
 
 	*fdp = -1;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_family = AF_UNSPEC;
-	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
-		return cki_err(ctx, CK_E_NETWORK, "%s: cannot resolve %s: %s",
-		    who, host, gai_strerror(r));
+	if ((rv = resolve(ctx, host, port, who, deadline, timeout_ms, &res)) !=
+	    CK_OK)
+		return rv;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		int err = 0;
 		socklen_t el = sizeof(err);

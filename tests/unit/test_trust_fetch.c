@@ -5,6 +5,7 @@
  * tests/interop/trust.sh.
  */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +18,34 @@
 #include "testutil.h"
 #include "ck_internal.h"
 #include "certkit/probe.h"
+
+/* Test seams in lib/fetch.c (not exported, not in a header). */
+void cki_fetch_test_dns_delay(int ms);
+int cki_fetch_test_dns_jobs(void);
+ck_status cki_fetch_test_resolve(ck_ctx *ctx, const char *host,
+    const char *port, int timeout_ms, struct addrinfo **res);
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits (bounded) until every lookup job fetch.c started has been freed,
+ * including those a caller gave up on. */
+static void
+assert_dns_jobs_freed(int within_ms)
+{
+	int64_t end = now_ms() + within_ms;
+	struct timespec tick = {0, 20 * 1000000};
+
+	while (cki_fetch_test_dns_jobs() != 0 && now_ms() < end)
+		nanosleep(&tick, NULL);
+	assert_int_equal(cki_fetch_test_dns_jobs(), 0);
+}
 
 struct peer {
 	int lfd;
@@ -274,6 +303,152 @@ test_proxy_credentials(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* IP literals never reach the resolver: even a resolver that would take
+ * 5 s (the seam delays every real lookup) leaves them unaffected. */
+static void
+test_ip_literal_skips_resolver(void **state)
+{
+	static const char *const lits[] = {"127.0.0.1", "::1"};
+	struct peer p;
+	ck_ctx *ctx = ck_ctx_new();
+	ck_bundle *b = NULL;
+	int64_t t0;
+
+	(void)state;
+	unsetenv("HTTPS_PROXY");
+	unsetenv("https_proxy");
+	cki_fetch_test_dns_delay(5000);
+	for (size_t i = 0; i < sizeof(lits) / sizeof(lits[0]); i++) {
+		struct addrinfo *res = NULL;
+
+		t0 = now_ms();
+		assert_int_equal(
+		    cki_fetch_test_resolve(ctx, lits[i], "443", 200, &res),
+		    CK_OK);
+		assert_non_null(res);
+		assert_true(now_ms() - t0 < 100);
+		assert_int_equal(cki_fetch_test_dns_jobs(), 0);
+		freeaddrinfo(res);
+	}
+	/* the whole fetch against a test peer reaches the TLS stage */
+	peer_start(&p, "HTTP/1.1 400 Bad Request\r\n\r\n");
+	t0 = now_ms();
+	assert_int_equal(
+	    ck_fetch_chain(ctx, "127.0.0.1", p.port, NULL, 3000, &b),
+	    CK_E_NETWORK);
+	assert_null(b);
+	assert_true(now_ms() - t0 < 2000);
+	assert_non_null(strstr(ck_ctx_error(ctx), "did not answer with TLS"));
+	peer_stop(&p);
+	cki_fetch_test_dns_delay(0);
+	ck_ctx_free(ctx);
+}
+
+/* A name lookup (localhost, from /etc/hosts) within its deadline works;
+ * one that cannot finish in time fails at the deadline, names the host,
+ * and its job is still freed once the lookup ends (ASan/LSan watch). */
+static void
+test_name_lookup_deadline(void **state)
+{
+	static const struct {
+		int delay_ms, timeout_ms;
+		ck_status want;
+	} cases[] = {
+	    {0, 2000, CK_OK},
+	    {300, 2000, CK_OK}, /* slow but in time */
+	    {1500, 300, CK_E_NETWORK},
+	    {1500, 1, CK_E_NETWORK},
+	};
+	ck_ctx *ctx = ck_ctx_new();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct addrinfo *res = NULL;
+		char want[64];
+		int64_t t0 = now_ms(), took;
+		ck_status st;
+
+		cki_fetch_test_dns_delay(cases[i].delay_ms);
+		st = cki_fetch_test_resolve(
+		    ctx, "localhost", "443", cases[i].timeout_ms, &res);
+		took = now_ms() - t0;
+		if (st != cases[i].want)
+			fail_msg("case %zu: got %d (%s)", i, (int)st,
+			    ck_ctx_error(ctx));
+		if (st == CK_OK) {
+			assert_non_null(res);
+			assert_true(took >= cases[i].delay_ms);
+			freeaddrinfo(res);
+		} else {
+			assert_null(res);
+			assert_true(took <= cases[i].timeout_ms + 500);
+			snprintf(want, sizeof(want), "within %d ms",
+			    cases[i].timeout_ms);
+			assert_non_null(strstr(ck_ctx_error(ctx), want));
+			assert_non_null(strstr(ck_ctx_error(ctx),
+			    "localhost: cannot resolve localhost"));
+			assert_non_null(
+			    strstr(ck_ctx_error(ctx), "DNS server"));
+		}
+		assert_dns_jobs_freed(cases[i].delay_ms + 2000);
+	}
+	cki_fetch_test_dns_delay(0);
+	ck_ctx_free(ctx);
+}
+
+/* Through ck_fetch_chain: the lookup shares the one --timeout; with a
+ * proxy only the proxy's name is looked up, and its lookup is bounded. */
+static void
+test_fetch_lookup_timeout(void **state)
+{
+	struct peer p;
+	char url[64];
+	ck_ctx *ctx = ck_ctx_new();
+	ck_bundle *b = NULL;
+	int64_t t0;
+
+	(void)state;
+	unsetenv("HTTPS_PROXY");
+	unsetenv("https_proxy");
+	unsetenv("NO_PROXY");
+	unsetenv("no_proxy");
+	cki_fetch_test_dns_delay(3000);
+	t0 = now_ms();
+	assert_int_equal(ck_fetch_chain(ctx, "localhost", "443", NULL, 400, &b),
+	    CK_E_NETWORK);
+	assert_true(now_ms() - t0 <= 400 + 500);
+	assert_null(b);
+	assert_non_null(strstr(ck_ctx_error(ctx),
+	    "localhost:443: cannot resolve localhost: the name lookup did "
+	    "not finish within 400 ms"));
+	/* proxy named by its name: that lookup is bounded too */
+	setenv("HTTPS_PROXY", "http://localhost:1", 1);
+	t0 = now_ms();
+	assert_int_equal(
+	    ck_fetch_chain(ctx, "device.example.test", "443", NULL, 400, &b),
+	    CK_E_NETWORK);
+	assert_true(now_ms() - t0 <= 400 + 500);
+	assert_non_null(strstr(ck_ctx_error(ctx), "cannot resolve localhost"));
+	assert_non_null(strstr(ck_ctx_error(ctx), "via proxy localhost:1"));
+	/* proxy by address: the target's name is never looked up here (the
+	 * 3 s seam would blow the deadline), the proxy gets it verbatim */
+	peer_start(&p, "HTTP/1.1 403 Forbidden\r\n\r\n");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s", p.port);
+	setenv("HTTPS_PROXY", url, 1);
+	t0 = now_ms();
+	assert_int_equal(
+	    ck_fetch_chain(ctx, "device.example.test", "443", NULL, 2000, &b),
+	    CK_E_NETWORK);
+	assert_true(now_ms() - t0 < 1000);
+	assert_non_null(strstr(ck_ctx_error(ctx), "refused CONNECT"));
+	peer_stop(&p);
+	assert_non_null(strstr(p.got, "CONNECT device.example.test:443 "));
+	unsetenv("HTTPS_PROXY");
+	cki_fetch_test_dns_delay(0);
+	assert_dns_jobs_freed(5000);
+	ck_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -284,6 +459,9 @@ main(void)
 	    cmocka_unit_test(test_silent_peer_times_out),
 	    cmocka_unit_test(test_proxy),
 	    cmocka_unit_test(test_proxy_credentials),
+	    cmocka_unit_test(test_ip_literal_skips_resolver),
+	    cmocka_unit_test(test_name_lookup_deadline),
+	    cmocka_unit_test(test_fetch_lookup_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
