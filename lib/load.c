@@ -28,8 +28,14 @@
  *     tried before any prompt.
  *  4. Legacy PKCS#12 (RC2-40 / 3DES, as Windows and IIS export) loads
  *     OpenSSL's legacy provider on demand.
+ *  5. No file can pin the CPU: every key derivation cost it asks for (the
+ *     PKCS#12 MAC, its encrypted safes and shrouded key bags, an encrypted
+ *     PKCS#8 key; PBES1, PBKDF2 or scrypt) is checked against a bound
+ *     before that derivation runs.
  */
 #include <ctype.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,21 +202,6 @@ p12_password(ck_ctx *ctx, PKCS12 *p12, const char *name, char *buf, size_t size,
 	return CK_OK;
 }
 
-/* PKCS12_parse with one candidate password; retried with the legacy
- * provider, since RC2-40-CBC and friends live there only and Windows and IIS
- * still export them by default. */
-static bool
-p12_try(ck_ctx *ctx, PKCS12 *p12, const char *pw, EVP_PKEY **key, X509 **cert,
-    STACK_OF(X509) * *ca)
-{
-	ERR_clear_error();
-	if (PKCS12_parse(p12, pw, key, cert, ca))
-		return true;
-	ERR_clear_error();
-	return cki_load_legacy_provider(ctx) &&
-	    PKCS12_parse(p12, pw, key, cert, ca);
-}
-
 /*
  * The MAC's iteration count comes from the file (RFC 7292 appendix B.2 and
  * C): a hostile file can ask for 2^31-1 rounds, hours of CPU per password
@@ -238,6 +229,263 @@ p12_check_iterations(ck_ctx *ctx, PKCS12 *p12, const char *name)
 	return CK_OK;
 }
 
+/*
+ * The password-based encryption of a PKCS#12 safe or bag and of an encrypted
+ * PKCS#8 key carries its own cost, also chosen by the file: PBES1 (RFC 8018
+ * 6.1, and RFC 7292 appendix C for pbeWithSHAAnd...) a PBEParameter
+ * iteration count, PBES2 (RFC 8018 6.2) with PBKDF2 (RFC 8018 5.2) a
+ * PBKDF2-params iteration count, PBES2 with scrypt (RFC 7914 section 7) a
+ * cost N, block size r and parallelism p. Each is checked against the same
+ * bound before anything is decrypted. Default scrypt as written by
+ * 'openssl pkcs8 -scrypt' is N=16384 r=8 p=1 (N*r*p = 2^17); 2^22 leaves
+ * room for stronger settings and is still about a second of work.
+ */
+#define CKI_SCRYPT_MAX_WORK (UINT64_C(1) << 22)
+/* Each encryption of a PKCS#12 file is bounded alone, but a file may hold
+ * any number of safes and bags: their costs (iterations, scrypt N*r*p)
+ * added up are bounded too. Real files hold two encryptions of 2048. */
+#define CKI_PBE_MAX_TOTAL INT64_C(8000000)
+
+/* The count of an INTEGER, or INT64_MAX if it does not fit (too large to
+ * run either way). */
+static int64_t
+asn1_count(const ASN1_INTEGER *a)
+{
+	int64_t v;
+
+	if (a == NULL)
+		return 1;
+	if (!ASN1_INTEGER_get_int64(&v, a))
+		v = INT64_MAX;
+	return v;
+}
+
+static ck_status
+iter_refuse(ck_ctx *ctx, const char *what, const char *kdf, int64_t n)
+{
+	return cki_err(ctx, CK_E_FORMAT,
+	    "%s: its %s encryption asks for %lld key-derivation iterations; "
+	    "certkit refuses more than %d (real files use a few thousand), "
+	    "since opening it would take hours",
+	    what, kdf, (long long)n, CKI_P12_MAX_ITER);
+}
+
+static ck_status
+pbe_check(ck_ctx *ctx, const X509_ALGOR *alg, const char *what, int64_t *total)
+{
+	const ASN1_OBJECT *oid;
+	const void *pv;
+	int ptype, nid;
+	PBEPARAM *pbe = NULL;
+	PBE2PARAM *pbe2 = NULL;
+	PBKDF2PARAM *kdf = NULL;
+	SCRYPT_PARAMS *sp = NULL;
+	ck_status st = CK_OK;
+	int64_t n = 0;
+
+	if (alg == NULL)
+		goto out;
+	X509_ALGOR_get0(&oid, &ptype, &pv, alg);
+	nid = OBJ_obj2nid(oid);
+	if (nid == NID_pbes2) {
+		pbe2 = ASN1_TYPE_unpack_sequence(
+		    ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
+		if (pbe2 == NULL || pbe2->keyfunc == NULL)
+			goto damaged;
+		nid = OBJ_obj2nid(pbe2->keyfunc->algorithm);
+		if (nid == NID_id_pbkdf2) {
+			kdf = ASN1_TYPE_unpack_sequence(
+			    ASN1_ITEM_rptr(PBKDF2PARAM),
+			    pbe2->keyfunc->parameter);
+			if (kdf == NULL)
+				goto damaged;
+			n = asn1_count(kdf->iter);
+			if (n > CKI_P12_MAX_ITER)
+				st = iter_refuse(ctx, what, "PBKDF2", n);
+		} else if (nid == NID_id_scrypt) {
+			uint64_t N, r, p;
+
+			sp = ASN1_TYPE_unpack_sequence(
+			    ASN1_ITEM_rptr(SCRYPT_PARAMS),
+			    pbe2->keyfunc->parameter);
+			if (sp == NULL ||
+			    !ASN1_INTEGER_get_uint64(&N, sp->costParameter) ||
+			    !ASN1_INTEGER_get_uint64(&r, sp->blockSize) ||
+			    !ASN1_INTEGER_get_uint64(
+			        &p, sp->parallelizationParameter))
+				goto damaged;
+			/* Each factor is checked first so the product
+			 * cannot overflow. */
+			if (N < 2 || r < 1 || p < 1 ||
+			    N > CKI_SCRYPT_MAX_WORK ||
+			    r > CKI_SCRYPT_MAX_WORK ||
+			    p > CKI_SCRYPT_MAX_WORK ||
+			    N * r > CKI_SCRYPT_MAX_WORK ||
+			    N * r * p > CKI_SCRYPT_MAX_WORK)
+				st = cki_err(ctx, CK_E_FORMAT,
+				    "%s: its scrypt encryption asks for cost "
+				    "N=%llu r=%llu p=%llu; certkit refuses "
+				    "N*r*p above %llu (real files use "
+				    "N=16384 r=8 p=1), since opening it would "
+				    "take hours",
+				    what, (unsigned long long)N,
+				    (unsigned long long)r,
+				    (unsigned long long)p,
+				    (unsigned long long)CKI_SCRYPT_MAX_WORK);
+			else
+				n = (int64_t)(N * r * p);
+		}
+		/* Any other KDF: OpenSSL has none, and decryption fails
+		 * with its own message. */
+		goto sum;
+	}
+	/* PBES1 and the PKCS#12 PBEs all take a PBEParameter; other
+	 * algorithms are not password-based and cost nothing to derive. */
+	if (!EVP_PBE_find(EVP_PBE_TYPE_OUTER, nid, NULL, NULL, NULL))
+		goto out;
+	pbe =
+	    ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), alg->parameter);
+	if (pbe == NULL)
+		goto damaged;
+	n = asn1_count(pbe->iter);
+	if (n > CKI_P12_MAX_ITER)
+		st = iter_refuse(ctx, what, OBJ_nid2sn(nid), n);
+sum:
+	/* A count below 1 costs one round (or fails) in OpenSSL. */
+	if (st == CK_OK && total != NULL && n > 0 &&
+	    (*total += n) > CKI_PBE_MAX_TOTAL)
+		st = cki_err(ctx, CK_E_FORMAT,
+		    "%s: with it the file asks for %lld key-derivation "
+		    "iterations in all; certkit refuses more than %lld (real "
+		    "files use a few thousand), since opening it would take "
+		    "hours",
+		    what, (long long)*total, (long long)CKI_PBE_MAX_TOTAL);
+	goto out;
+damaged:
+	st = cki_err(ctx, CK_E_FORMAT,
+	    "%s: its password-based encryption parameters are damaged "
+	    "(expected RFC 8018 PBES1 or PBES2 parameters)",
+	    what);
+out:
+	PBEPARAM_free(pbe);
+	PBE2PARAM_free(pbe2);
+	PBKDF2PARAM_free(kdf);
+	SCRYPT_PARAMS_free(sp);
+	return st;
+}
+
+/* Checks the shrouded key bags in bags, descending into nested
+ * safeContents bags (RFC 7292 4.2.6). */
+static ck_status
+p12_check_bags(ck_ctx *ctx, const STACK_OF(PKCS12_SAFEBAG) * bags,
+    const char *where, int depth, int64_t *total)
+{
+	char what[700];
+	ck_status st = CK_OK;
+
+	for (int i = 0; st == CK_OK && i < sk_PKCS12_SAFEBAG_num(bags); i++) {
+		const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+		const X509_ALGOR *alg = NULL;
+
+		switch (PKCS12_SAFEBAG_get_nid(bag)) {
+		case NID_pkcs8ShroudedKeyBag:
+			X509_SIG_get0(
+			    PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
+			snprintf(what, sizeof(what), "%s, shrouded key bag %d",
+			    where, i + 1);
+			st = pbe_check(ctx, alg, what, total);
+			break;
+		case NID_safeContentsBag:
+			/* The ASN.1 decoder already bounds nesting; depth
+			 * is a second guard. */
+			if (depth >= 8)
+				break;
+			snprintf(
+			    what, sizeof(what), "%s, bag %d", where, i + 1);
+			st = p12_check_bags(ctx, PKCS12_SAFEBAG_get0_safes(bag),
+			    what, depth + 1, total);
+			break;
+		default: break;
+		}
+	}
+	return st;
+}
+
+/*
+ * Checks the cost of every password-based encryption in the file before
+ * PKCS12_parse runs any: the authSafe's encrypted safes (RFC 7292 5.1,
+ * PKCS#7 encryptedData) and the shrouded key bags of the plain safes.
+ * Shrouded key bags inside an encrypted safe are visible only after that
+ * safe is decrypted: when pw is given (have_pw), the safe, whose own cost
+ * is checked first, is decrypted with it here and its bags checked too; a
+ * safe that does not decrypt is left to PKCS12_parse, which fails on it.
+ */
+static ck_status
+p12_check_pbe(
+    ck_ctx *ctx, PKCS12 *p12, const char *name, const char *pw, bool have_pw)
+{
+	char what[600];
+	STACK_OF(PKCS7) *safes = NULL;
+	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+	ck_status st = CK_OK;
+	int64_t total = 0;
+
+	if ((safes = PKCS12_unpack_authsafes(p12)) == NULL)
+		goto out; /* PKCS12_parse reports the damage */
+	for (int i = 0; st == CK_OK && i < sk_PKCS7_num(safes); i++) {
+		PKCS7 *p7 = sk_PKCS7_value(safes, i);
+
+		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+		bags = NULL;
+		if (PKCS7_type_is_data(p7)) {
+			snprintf(what, sizeof(what), "%s: PKCS#12 safe %d",
+			    name, i + 1);
+			bags = PKCS12_unpack_p7data(p7);
+		} else if (PKCS7_type_is_encrypted(p7)) {
+			snprintf(what, sizeof(what),
+			    "%s: PKCS#12 encrypted safe %d", name, i + 1);
+			if (p7->d.encrypted == NULL ||
+			    p7->d.encrypted->enc_data == NULL)
+				continue; /* PKCS12_parse reports it */
+			st = pbe_check(ctx,
+			    p7->d.encrypted->enc_data->algorithm, what, &total);
+			if (st != CK_OK || !have_pw)
+				continue;
+			ERR_clear_error();
+			bags = PKCS12_unpack_p7encdata(p7, pw, -1);
+			if (bags == NULL && cki_load_legacy_provider(ctx))
+				bags = PKCS12_unpack_p7encdata(p7, pw, -1);
+			ERR_clear_error();
+		}
+		if (bags != NULL)
+			st = p12_check_bags(ctx, bags, what, 0, &total);
+	}
+out:
+	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	return st;
+}
+
+/* PKCS12_parse with one candidate password, after p12_check_pbe has
+ * checked the cost of every encryption that password opens; retried with
+ * the legacy provider, since RC2-40-CBC and friends live there only and
+ * Windows and IIS still export them by default. A refused cost is left in
+ * *st, and no later candidate is tried. */
+static bool
+p12_try(ck_ctx *ctx, PKCS12 *p12, const char *name, const char *pw,
+    EVP_PKEY **key, X509 **cert, STACK_OF(X509) * *ca, ck_status *st)
+{
+	if (*st != CK_OK ||
+	    (*st = p12_check_pbe(ctx, p12, name, pw, true)) != CK_OK)
+		return false;
+	ERR_clear_error();
+	if (PKCS12_parse(p12, pw, key, cert, ca))
+		return true;
+	ERR_clear_error();
+	return cki_load_legacy_provider(ctx) &&
+	    PKCS12_parse(p12, pw, key, cert, ca);
+}
+
 static ck_status
 take_pkcs12(ck_ctx *ctx, ck_bundle *b, PKCS12 *p12, const char *name)
 {
@@ -249,18 +497,23 @@ take_pkcs12(ck_ctx *ctx, ck_bundle *b, PKCS12 *p12, const char *name)
 	ck_status st;
 
 	if ((st = p12_check_iterations(ctx, p12, name)) != CK_OK ||
+	    (st = p12_check_pbe(ctx, p12, name, NULL, false)) != CK_OK ||
 	    (st = p12_password(ctx, p12, name, pw, sizeof(pw), &nullpw)) !=
 	        CK_OK)
 		goto out;
 	if (PKCS12_mac_present(p12)) {
-		ok = p12_try(ctx, p12, nullpw ? NULL : pw, &key, &cert, &ca);
+		ok = p12_try(
+		    ctx, p12, name, nullpw ? NULL : pw, &key, &cert, &ca, &st);
 	} else {
 		/* Without a MAC nothing tells the password in advance: try
 		 * none, empty, then the one given. */
-		ok = p12_try(ctx, p12, NULL, &key, &cert, &ca) ||
-		    p12_try(ctx, p12, "", &key, &cert, &ca) ||
-		    (!nullpw && p12_try(ctx, p12, pw, &key, &cert, &ca));
+		ok = p12_try(ctx, p12, name, NULL, &key, &cert, &ca, &st) ||
+		    p12_try(ctx, p12, name, "", &key, &cert, &ca, &st) ||
+		    (!nullpw &&
+		        p12_try(ctx, p12, name, pw, &key, &cert, &ca, &st));
 	}
+	if (st != CK_OK)
+		goto out;
 	if (!ok) {
 		if (nullpw && !cki_have_password(ctx))
 			st = cki_err(ctx, CK_E_PASSWORD,
@@ -415,9 +668,16 @@ load_der(
 		/* An encrypted PKCS#8 key (RFC 5958 EncryptedPrivateKeyInfo).
 		 */
 		struct pwstate pw = {ctx, name, false, false};
-		BIO *bio = BIO_new_mem_buf(buf, (int)len);
+		const X509_ALGOR *alg = NULL;
+		BIO *bio;
 
+		snprintf(o, sizeof(o), "%s: encrypted private key", name);
+		X509_SIG_get0(sig, &alg, NULL);
+		st = pbe_check(ctx, alg, o, NULL);
 		X509_SIG_free(sig);
+		if (st != CK_OK)
+			return st;
+		bio = BIO_new_mem_buf(buf, (int)len);
 		pk = bio != NULL
 		    ? d2i_PKCS8PrivateKey_bio(bio, NULL, pem_pw_cb, &pw)
 		    : NULL;
@@ -528,6 +788,37 @@ static const char *const KEY_LABELS[] = {"PRIVATE KEY", "ENCRYPTED PRIVATE KEY",
 static const char *const SKIP_LABELS[] = {"EC PARAMETERS", "DH PARAMETERS",
     "X9.42 DH PARAMETERS", "DSA PARAMETERS", NULL};
 
+/* Checks the encryption cost of the ENCRYPTED PRIVATE KEY block in bio
+ * without consuming it. */
+static ck_status
+pem_pkcs8_check(ck_ctx *ctx, BIO *bio, const char *origin)
+{
+	char *data = NULL;
+	long n = BIO_get_mem_data(bio, &data);
+	BIO *peek = NULL;
+	X509_SIG *sig = NULL;
+	const X509_ALGOR *alg = NULL;
+	ck_status st;
+
+	if (n <= 0 || n > INT_MAX ||
+	    (peek = BIO_new_mem_buf(data, (int)n)) == NULL) {
+		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		goto out;
+	}
+	ERR_clear_error();
+	if ((sig = PEM_read_bio_PKCS8(peek, NULL, NULL, NULL)) == NULL) {
+		st = cki_err(ctx, CK_E_FORMAT, "%s is damaged: %s", origin,
+		    cki_ossl_reason());
+		goto out;
+	}
+	X509_SIG_get0(sig, &alg, NULL);
+	st = pbe_check(ctx, alg, origin, NULL);
+out:
+	X509_SIG_free(sig);
+	BIO_free(peek);
+	return st;
+}
+
 /* Parses one clean PEM block (text in bio) according to its label. */
 static ck_status
 pem_block(ck_ctx *ctx, ck_bundle *b, const char *label, BIO *bio,
@@ -566,9 +857,16 @@ pem_block(ck_ctx *ctx, ck_bundle *b, const char *label, BIO *bio,
 	}
 	if (label_is(label, KEY_LABELS)) {
 		struct pwstate pw = {ctx, name, false, false};
-		EVP_PKEY *k =
-		    PEM_read_bio_PrivateKey(bio, NULL, pem_pw_cb, &pw);
+		EVP_PKEY *k;
 
+		/* RFC 5958 EncryptedPrivateKeyInfo: its cost is checked
+		 * before the password callback runs. Traditional encrypted
+		 * PEM (Proc-Type, DEK-Info) derives its key with one MD5
+		 * round and needs no bound. */
+		if (strcmp(label, "ENCRYPTED PRIVATE KEY") == 0 &&
+		    (st = pem_pkcs8_check(ctx, bio, origin)) != CK_OK)
+			return st;
+		k = PEM_read_bio_PrivateKey(bio, NULL, pem_pw_cb, &pw);
 		if (k == NULL && pw.none)
 			return cki_err(ctx, CK_E_PASSWORD,
 			    "%s is encrypted: give the password with "

@@ -3,11 +3,17 @@
  * its error messages. Table-driven: each row is a file, the password source,
  * and what must come out.
  */
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/x509.h>
 
 #include "ck_internal.h"
 #include "testutil.h"
@@ -365,6 +371,337 @@ test_p12_iterations_bounded(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* ---- encryption cost bounds (PBES1, PBES2/PBKDF2, scrypt) ------------- */
+
+/* Sets the cost in alg (a PBES1 or PBES2 AlgorithmIdentifier) to n: the
+ * iteration count, or scrypt's N. The structure is unpacked, changed and
+ * packed again, so the result is a well-formed file asking for n. */
+static void
+forge_alg(X509_ALGOR *alg, long n)
+{
+	if (OBJ_obj2nid(alg->algorithm) == NID_pbes2) {
+		PBE2PARAM *pbe2 = ASN1_TYPE_unpack_sequence(
+		    ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
+
+		assert_non_null(pbe2);
+		if (OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_scrypt) {
+			SCRYPT_PARAMS *sp = ASN1_TYPE_unpack_sequence(
+			    ASN1_ITEM_rptr(SCRYPT_PARAMS),
+			    pbe2->keyfunc->parameter);
+
+			assert_non_null(sp);
+			assert_int_equal(
+			    ASN1_INTEGER_set(sp->costParameter, n), 1);
+			assert_non_null(ASN1_TYPE_pack_sequence(
+			    ASN1_ITEM_rptr(SCRYPT_PARAMS), sp,
+			    &pbe2->keyfunc->parameter));
+			SCRYPT_PARAMS_free(sp);
+		} else {
+			PBKDF2PARAM *kdf = ASN1_TYPE_unpack_sequence(
+			    ASN1_ITEM_rptr(PBKDF2PARAM),
+			    pbe2->keyfunc->parameter);
+
+			assert_non_null(kdf);
+			assert_int_equal(ASN1_INTEGER_set(kdf->iter, n), 1);
+			assert_non_null(
+			    ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
+			        kdf, &pbe2->keyfunc->parameter));
+			PBKDF2PARAM_free(kdf);
+		}
+		assert_non_null(ASN1_TYPE_pack_sequence(
+		    ASN1_ITEM_rptr(PBE2PARAM), pbe2, &alg->parameter));
+		PBE2PARAM_free(pbe2);
+	} else {
+		PBEPARAM *pbe = ASN1_TYPE_unpack_sequence(
+		    ASN1_ITEM_rptr(PBEPARAM), alg->parameter);
+
+		assert_non_null(pbe);
+		assert_int_equal(ASN1_INTEGER_set(pbe->iter, n), 1);
+		assert_non_null(ASN1_TYPE_pack_sequence(
+		    ASN1_ITEM_rptr(PBEPARAM), pbe, &alg->parameter));
+		PBEPARAM_free(pbe);
+	}
+}
+
+static X509_ALGOR *
+sig_alg(const X509_SIG *sig)
+{
+	const X509_ALGOR *alg = NULL;
+
+	X509_SIG_get0(sig, &alg, NULL);
+	assert_non_null(alg);
+	return (X509_ALGOR *)(uintptr_t)alg; /* the file's to forge */
+}
+
+enum forge {
+	F_P12_ENCSAFE,  /* the encrypted (certificate) safe of a PKCS#12 */
+	F_P12_SHROUDED, /* the shrouded key bag in a plain PKCS#12 safe */
+	F_P12_INNER,    /* a shrouded key bag moved into an encrypted safe */
+	F_P12_MANY,     /* the encrypted safe, forged, then copied 8 times */
+	F_PKCS8_DER,    /* an encrypted PKCS#8 key, DER */
+	F_PKCS8_PEM,    /* the same, PEM */
+	F_PKCS8_SCRYPT, /* a PKCS#8 key under PBES2/scrypt, PEM */
+};
+
+/* Bags of the safes of p12, forged as kind says; the file is re-MACed with
+ * "secret" so only the cost, never the MAC, can stop it. */
+static void
+forge_p12(PKCS12 *p12, enum forge kind, long n)
+{
+	STACK_OF(PKCS7) *safes = PKCS12_unpack_authsafes(p12);
+	bool done = false;
+
+	assert_non_null(safes);
+	for (int i = 0; i < sk_PKCS7_num(safes); i++) {
+		PKCS7 *p7 = sk_PKCS7_value(safes, i);
+		STACK_OF(PKCS12_SAFEBAG) * bags;
+
+		if (PKCS7_type_is_encrypted(p7) &&
+		    (kind == F_P12_ENCSAFE || kind == F_P12_MANY)) {
+			forge_alg(p7->d.encrypted->enc_data->algorithm, n);
+			done = true;
+		}
+		if (!PKCS7_type_is_data(p7) || kind == F_P12_ENCSAFE ||
+		    kind == F_P12_MANY)
+			continue;
+		bags = PKCS12_unpack_p7data(p7);
+		assert_non_null(bags);
+		for (int j = 0; j < sk_PKCS12_SAFEBAG_num(bags); j++) {
+			PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, j);
+
+			if (PKCS12_SAFEBAG_get_nid(bag) !=
+			    NID_pkcs8ShroudedKeyBag)
+				continue;
+			forge_alg(sig_alg(PKCS12_SAFEBAG_get0_pkcs8(bag)), n);
+			done = true;
+		}
+		/* Re-pack the safe: plain, or encrypted with an ordinary
+		 * cost so that its shrouded bag is visible only to a reader
+		 * that decrypts the safe first. */
+		p7 = kind == F_P12_INNER
+		    ? PKCS12_pack_p7encdata(
+		          NID_aes_256_cbc, "secret", -1, NULL, 0, 2048, bags)
+		    : PKCS12_pack_p7data(bags);
+		assert_non_null(p7);
+		/* sk_set returns the new element, not the one replaced. */
+		PKCS7_free(sk_PKCS7_value(safes, i));
+		(void)sk_PKCS7_set(safes, i, p7);
+		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	}
+	assert_true(done);
+	/* Each copy alone is within the bound; together they are not. */
+	for (int i = 0; kind == F_P12_MANY && i < 8; i++) {
+		PKCS7 *p7 = PKCS7_dup(sk_PKCS7_value(safes, 0));
+
+		assert_non_null(p7);
+		assert_true(sk_PKCS7_push(safes, p7) > 0);
+	}
+	assert_int_equal(PKCS12_pack_authsafes(p12, safes), 1);
+	assert_int_equal(
+	    PKCS12_set_mac(p12, "secret", -1, NULL, 0, 2048, EVP_sha256()), 1);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+}
+
+/* An encrypted PKCS#8 key of the test PKI: the file's own, or the same key
+ * encrypted again under scrypt with its usual cost (N=16384 r=8 p=1). */
+static X509_SIG *
+pkcs8_key(bool scrypt)
+{
+	BIO *bio =
+	    BIO_new_file(pki(scrypt ? "leaf.key" : "leaf-pkcs8-enc.key"), "r");
+	X509_SIG *sig;
+
+	assert_non_null(bio);
+	if (scrypt) {
+		PKCS8_PRIV_KEY_INFO *p8 =
+		    PEM_read_bio_PKCS8_PRIV_KEY_INFO(bio, NULL, NULL, NULL);
+		X509_ALGOR *alg;
+
+		assert_non_null(p8);
+		alg = PKCS5_pbe2_set_scrypt(
+		    EVP_aes_256_cbc(), NULL, 0, NULL, 16384, 8, 1);
+		assert_non_null(alg);
+		sig = PKCS8_set0_pbe("secret", -1, p8, alg);
+		if (sig == NULL)
+			X509_ALGOR_free(alg);
+		PKCS8_PRIV_KEY_INFO_free(p8);
+	} else {
+		sig = PEM_read_bio_PKCS8(bio, NULL, NULL, NULL);
+	}
+	BIO_free(bio);
+	assert_non_null(sig);
+	return sig;
+}
+
+/* The forged file, as kind says, with cost n; *len its size. */
+static uint8_t *
+forged_file(enum forge kind, const char *file, long n, size_t *len)
+{
+	uint8_t *buf = NULL, *der = NULL, *p;
+	const unsigned char *q;
+	int dn = 0;
+
+	if (kind <= F_P12_MANY) {
+		ck_ctx *ctx = ck_ctx_new();
+		PKCS12 *p12;
+
+		assert_int_equal(
+		    cki_read_file(ctx, pki(file), &buf, len), CK_OK);
+		q = buf;
+		p12 = d2i_PKCS12(NULL, &q, (long)*len);
+		assert_non_null(p12);
+		forge_p12(p12, kind, n);
+		dn = i2d_PKCS12(p12, NULL);
+		assert_true(dn > 0);
+		der = p = malloc((size_t)dn);
+		assert_non_null(der);
+		assert_int_equal(i2d_PKCS12(p12, &p), dn);
+		PKCS12_free(p12);
+		free(buf);
+		ck_ctx_free(ctx);
+	} else {
+		X509_SIG *sig = pkcs8_key(kind == F_PKCS8_SCRYPT);
+
+		forge_alg(sig_alg(sig), n);
+		if (kind == F_PKCS8_DER) {
+			dn = i2d_X509_SIG(sig, NULL);
+			assert_true(dn > 0);
+			der = p = malloc((size_t)dn);
+			assert_non_null(der);
+			assert_int_equal(i2d_X509_SIG(sig, &p), dn);
+		} else {
+			BIO *bio = BIO_new(BIO_s_mem());
+			char *data;
+			long bn;
+
+			assert_non_null(bio);
+			assert_int_equal(PEM_write_bio_PKCS8(bio, sig), 1);
+			bn = BIO_get_mem_data(bio, &data);
+			assert_true(bn > 0);
+			dn = (int)bn;
+			der = malloc((size_t)dn);
+			assert_non_null(der);
+			memcpy(der, data, (size_t)dn);
+			BIO_free(bio);
+		}
+		X509_SIG_free(sig);
+	}
+	*len = (size_t)dn;
+	return der;
+}
+
+struct costrow {
+	enum forge kind;
+	const char *file; /* PKI file forged (PKCS#12 kinds) */
+	const char *name; /* name the loader is given */
+	long ok_cost;     /* ordinary cost: must load */
+	long bad_cost;    /* forged cost: must be refused */
+	size_t certs, keys;
+	const char *msg; /* with cost INT32_MAX */
+};
+
+#define HUGE_MSG(what)                                                         \
+	what " asks for 2147483647 key-derivation iterations; certkit "        \
+	     "refuses more than 1000000"
+
+static const struct costrow costrows[] = {
+    {F_P12_ENCSAFE, "leaf.p12", "hostile.p12", 2048, INT32_MAX, 3, 1,
+        "hostile.p12: PKCS#12 encrypted safe 1: " HUGE_MSG(
+            "its PBKDF2 encryption")},
+    {F_P12_ENCSAFE, "leaf-legacy.p12", "hostile.p12", 2048, INT32_MAX, 3, 1,
+        "hostile.p12: PKCS#12 encrypted safe 1: " HUGE_MSG(
+            "its PBE-SHA1-RC2-40 encryption")},
+    {F_P12_SHROUDED, "leaf.p12", "hostile.p12", 2048, INT32_MAX, 3, 1,
+        "hostile.p12: PKCS#12 safe 2, shrouded key bag 1: " HUGE_MSG(
+            "its PBKDF2 encryption")},
+    {F_P12_SHROUDED, "leaf-legacy.p12", "hostile.p12", 2048, INT32_MAX, 3, 1,
+        "hostile.p12: PKCS#12 safe 2, shrouded key bag 1: " HUGE_MSG(
+            "its PBE-SHA1-3DES encryption")},
+    {F_P12_INNER, "leaf.p12", "hostile.p12", 2048, INT32_MAX, 3, 1,
+        "hostile.p12: PKCS#12 encrypted safe 2, shrouded key bag 1: " HUGE_MSG(
+            "its PBKDF2 encryption")},
+    {F_PKCS8_DER, NULL, "hostile.der", 2048, INT32_MAX, 0, 1,
+        "hostile.der: encrypted private key: " HUGE_MSG(
+            "its PBKDF2 encryption")},
+    {F_PKCS8_PEM, NULL, "hostile.key", 2048, INT32_MAX, 0, 1,
+        "hostile.key: block 1 (ENCRYPTED PRIVATE KEY): " HUGE_MSG(
+            "its PBKDF2 encryption")},
+    {F_PKCS8_SCRYPT, NULL, "hostile.key", 16384, INT32_MAX, 0, 1,
+        "hostile.key: block 1 (ENCRYPTED PRIVATE KEY): its scrypt "
+        "encryption asks for cost N=2147483647 r=8 p=1; certkit refuses "
+        "N*r*p above 4194304"},
+    {F_P12_MANY, "leaf.p12", "hostile.p12", 2048, 1000000, 27, 1,
+        "hostile.p12: PKCS#12 encrypted safe 9: with it the file asks for "
+        "8002048 key-derivation iterations in all; certkit refuses more "
+        "than 8000000"},
+};
+
+static void
+on_alarm(int sig)
+{
+	static const char m[] =
+	    "test_encryption_cost_bounded: a forged file "
+	    "was decrypted at its forged cost (over 20 s)\n";
+
+	(void)sig;
+	(void)!write(2, m, sizeof(m) - 1);
+	_exit(1);
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+test_encryption_cost_bounded(void **state)
+{
+	(void)state;
+	/* If a check is missing, the load runs for hours: fail instead. */
+	signal(SIGALRM, on_alarm);
+	alarm(20);
+	for (size_t i = 0; i < sizeof(costrows) / sizeof(costrows[0]); i++) {
+		const struct costrow *r = &costrows[i];
+		ck_ctx *ctx = ck_ctx_new();
+		ck_bundle *b = NULL;
+		uint8_t *buf;
+		size_t len;
+		double t;
+
+		print_message("cost row %zu: %s\n", i, r->msg);
+		assert_int_equal(ck_ctx_set_password(ctx, "secret"), CK_OK);
+		/* The same forging with an ordinary cost loads: the forged
+		 * file is well-formed, so only the cost can stop it. */
+		buf = forged_file(r->kind, r->file, r->ok_cost, &len);
+		assert_int_equal(
+		    ck_load_mem(ctx, r->name, buf, len, &b), CK_OK);
+		assert_int_equal(ck_bundle_count(b, CK_OBJ_CERT), r->certs);
+		assert_int_equal(ck_bundle_count(b, CK_OBJ_KEY), r->keys);
+		ck_bundle_free(b);
+		b = NULL;
+		free(buf);
+
+		buf = forged_file(r->kind, r->file, r->bad_cost, &len);
+		t = now();
+		assert_int_equal(
+		    ck_load_mem(ctx, r->name, buf, len, &b), CK_E_FORMAT);
+		t = now() - t;
+		assert_null(b);
+		if (strstr(ck_ctx_error(ctx), r->msg) == NULL)
+			fail_msg("got \"%s\", want \"%s\"", ck_ctx_error(ctx),
+			    r->msg);
+		assert_true(t < 0.5);
+		free(buf);
+		ck_ctx_free(ctx);
+	}
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+}
+
 int
 main(void)
 {
@@ -376,6 +713,7 @@ main(void)
 	    cmocka_unit_test(test_key_match),
 	    cmocka_unit_test(test_accessors),
 	    cmocka_unit_test(test_p12_iterations_bounded),
+	    cmocka_unit_test(test_encryption_cost_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
