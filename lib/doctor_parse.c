@@ -143,7 +143,7 @@ parse_hostport(const char *s, size_t n, uint16_t def_port,
 		size_t rest;
 
 		if (rb == NULL) {
-			snprintf(err, errlen, "'[' without a closing ']'");
+			snprintf(err, errlen, "unclosed '[': no closing ']'");
 			return false;
 		}
 		if (!set_host(out, s + 1, (size_t)(rb - s - 1), err, errlen))
@@ -511,8 +511,14 @@ cki_doc_parse_proxy(
 		out->auth = (char *)b64;
 		p = at + 1;
 	}
-	if (!parse_hostport(p, (size_t)(end - p), 1080, &hp, err, errlen))
+	if (!parse_hostport(p, (size_t)(end - p), 1080, &hp, err, errlen)) {
+		/* Name the (redacted) URL the bad host or port is in. */
+		char inner[256];
+
+		snprintf(inner, sizeof(inner), "%s", err);
+		snprintf(err, errlen, "'%s': %s", shown, inner);
 		goto out;
+	}
 	memcpy(out->host, hp.host, sizeof(out->host));
 	out->port = hp.port;
 	out->is_ip = hp.is_ip;

@@ -45,12 +45,6 @@
 #include "doctor_int.h"
 #include "certkit/probe.h"
 
-struct proxy {
-	char host[256];
-	char port[8];
-	char auth[512]; /* "user:pass", or "" */
-};
-
 static int64_t
 mono_ms(void)
 {
@@ -101,122 +95,6 @@ no_proxy_for(const char *host, const char *port)
 	if (errno != 0 || *end != '\0' || p < 1 || p > 65535)
 		p = 443;
 	return cki_doc_no_proxy_match(np, host, (uint16_t)p);
-}
-
-/* The proxy URL as it may be shown: the password in its userinfo (RFC
- * 3986 3.2.1) becomes "***", so no error message ever prints it. */
-static void
-redact_url(const char *url, char *out, size_t size)
-{
-	const char *auth = strstr(url, "://"), *at = NULL, *colon;
-	size_t n;
-
-	auth = auth != NULL ? auth + 3 : url;
-	n = strcspn(auth, "/?#");
-	for (const char *q = auth; q < auth + n; q++)
-		if (*q == '@')
-			at = q;
-	colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-	if (colon == NULL)
-		snprintf(out, size, "%s", url);
-	else
-		snprintf(out, size, "%.*s:***%s", (int)(colon - url), url, at);
-}
-
-/* RFC 3986 2.1: "p%40ss" is the password "p@ss", as curl reads it. A %00
- * would cut the credentials short: refused. In place. */
-static bool
-pct_decode(char *s)
-{
-	char *w = s;
-
-	for (const char *r = s; *r != '\0'; r++) {
-		char hex[3];
-
-		if (*r != '%') {
-			*w++ = *r;
-			continue;
-		}
-		if (!isxdigit((unsigned char)r[1]) ||
-		    !isxdigit((unsigned char)r[2]))
-			return false;
-		hex[0] = r[1];
-		hex[1] = r[2];
-		hex[2] = '\0';
-		if ((*w++ = (char)strtol(hex, NULL, 16)) == '\0')
-			return false;
-		r += 2;
-	}
-	*w = '\0';
-	return true;
-}
-
-/* "http://[user:pass@]host[:port][/]"; false with a message if bad. */
-static ck_status
-parse_proxy(ck_ctx *ctx, const char *url, struct proxy *p)
-{
-	char shown[600];
-	const char *s = url, *at, *end, *colon;
-	size_t n;
-
-	memset(p, 0, sizeof(*p));
-	redact_url(url, shown, sizeof(shown));
-	if (strncasecmp(s, "https://", 8) == 0)
-		return cki_err(ctx, CK_E_USAGE,
-		    "proxy %s: only http:// proxies are supported (the tunnel "
-		    "to the server is TLS already)",
-		    shown);
-	if (strncasecmp(s, "http://", 7) == 0)
-		s += 7;
-	else if (strstr(s, "://") != NULL)
-		return cki_err(ctx, CK_E_USAGE,
-		    "proxy %s: expected http://HOST:PORT", shown);
-	end = s + strcspn(s, "/");
-	at = memchr(s, '@', (size_t)(end - s));
-	if (at != NULL) {
-		n = (size_t)(at - s);
-		if (n >= sizeof(p->auth))
-			return cki_err(
-			    ctx, CK_E_USAGE, "proxy credentials too long");
-		memcpy(p->auth, s, n);
-		if (!pct_decode(p->auth))
-			return cki_err(ctx, CK_E_USAGE,
-			    "proxy %s: bad %%-escape in the user name or "
-			    "password",
-			    shown);
-		s = at + 1;
-	}
-	if (*s == '[') {
-		const char *rb = memchr(s, ']', (size_t)(end - s));
-
-		if (rb == NULL)
-			return cki_err(
-			    ctx, CK_E_USAGE, "proxy %s: unclosed '['", shown);
-		n = (size_t)(rb - s - 1);
-		if (n >= sizeof(p->host))
-			return cki_err(ctx, CK_E_USAGE, "proxy host too long");
-		memcpy(p->host, s + 1, n);
-		colon = rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		colon = memchr(s, ':', (size_t)(end - s));
-		n = (size_t)((colon ? colon : end) - s);
-		if (n >= sizeof(p->host))
-			return cki_err(ctx, CK_E_USAGE, "proxy host too long");
-		memcpy(p->host, s, n);
-	}
-	if (colon != NULL) {
-		n = (size_t)(end - colon - 1);
-		if (n == 0 || n >= sizeof(p->port))
-			return cki_err(
-			    ctx, CK_E_USAGE, "proxy %s: bad port", shown);
-		memcpy(p->port, colon + 1, n);
-	} else {
-		snprintf(p->port, sizeof(p->port), "1080"); /* curl's default */
-	}
-	if (p->host[0] == '\0' || !port_ok(p->port))
-		return cki_err(ctx, CK_E_USAGE,
-		    "proxy %s: expected http://HOST:PORT", shown);
-	return CK_OK;
 }
 
 /* Waits for `events` on fd until the deadline; false on timeout. */
@@ -529,7 +407,7 @@ send_all(ck_ctx *ctx, int fd, const char *buf, size_t len, const char *who,
 
 /* HTTP CONNECT through the proxy (RFC 9110 section 9.3.6). */
 static ck_status
-tunnel(ck_ctx *ctx, int fd, const struct proxy *p, const char *host,
+tunnel(ck_ctx *ctx, int fd, const struct cki_proxy *p, const char *host,
     const char *port, int64_t deadline)
 {
 	char req[2048], resp[4096], who[300], auth[800] = "";
@@ -538,17 +416,11 @@ tunnel(ck_ctx *ctx, int fd, const struct proxy *p, const char *host,
 	int code = 0, n;
 	ck_status rv;
 
-	snprintf(who, sizeof(who), "proxy %s:%s", p->host, p->port);
-	if (p->auth[0] != '\0') {
-		unsigned char b64[700];
-
-		/* RFC 7617: Basic credentials, base64 of "user:pass". */
-		EVP_EncodeBlock(
-		    b64, (const unsigned char *)p->auth, (int)strlen(p->auth));
+	snprintf(who, sizeof(who), "proxy %s:%u", p->host, (unsigned)p->port);
+	/* RFC 7617: Basic credentials (p->auth is base64 of "user:pass"). */
+	if (p->auth != NULL)
 		snprintf(auth, sizeof(auth),
-		    "Proxy-Authorization: Basic %s\r\n", b64);
-		OPENSSL_cleanse(b64, sizeof(b64));
-	}
+		    "Proxy-Authorization: Basic %s\r\n", p->auth);
 	n = snprintf(req, sizeof(req),
 	    "CONNECT %s%s%s:%s HTTP/1.1\r\n"
 	    "Host: %s%s%s:%s\r\nUser-Agent: certkit/%s\r\n%s\r\n",
@@ -725,7 +597,7 @@ ck_status
 ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
     const char *connect_addr, int timeout_ms, ck_bundle **chain)
 {
-	struct proxy px;
+	struct cki_proxy px = {0};
 	const char *purl = NULL;
 	char who[400];
 	int64_t deadline;
@@ -766,23 +638,29 @@ ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
 			purl = NULL;
 	}
 	if (purl != NULL) {
-		if ((rv = parse_proxy(ctx, purl, &px)) != CK_OK)
+		char why[600], pport[8];
+
+		/* The doctor's parser: one reading of proxy URLs, credentials
+		 * %-decoded and never shown. */
+		if (!cki_doc_parse_proxy(purl, &px, why, sizeof(why))) {
+			rv = cki_err(ctx, CK_E_USAGE, "proxy %s", why);
 			goto err; /* px may hold the credentials: wiped there */
+		}
+		snprintf(pport, sizeof(pport), "%u", (unsigned)px.port);
 		snprintf(who, sizeof(who), "%s%s%s:%s (via proxy %s:%s)",
 		    strchr(host, ':') ? "[" : "", host,
-		    strchr(host, ':') ? "]" : "", port, px.host, px.port);
-		if ((rv = connect_to(ctx, px.host, px.port, who, deadline,
+		    strchr(host, ':') ? "]" : "", port, px.host, pport);
+		if ((rv = connect_to(ctx, px.host, pport, who, deadline,
 		         timeout_ms, &fd)) != CK_OK ||
 		    (rv = tunnel(ctx, fd, &px, host, port, deadline)) != CK_OK)
 			goto err;
-		OPENSSL_cleanse(&px, sizeof(px));
 	} else if ((rv = connect_to(ctx, connect_addr ? connect_addr : host,
 	                port, who, deadline, timeout_ms, &fd)) != CK_OK) {
 		goto err;
 	}
 	rv = handshake(ctx, fd, host, who, deadline, timeout_ms, chain);
 err:
-	OPENSSL_cleanse(&px, sizeof(px));
+	cki_proxy_clear(&px); /* wipes the credentials */
 	if (fd != -1)
 		close(fd);
 	return rv;
