@@ -64,6 +64,9 @@ const char *tool_c(FILE *f, enum tool_colour c);
  * cannot be read.
  */
 bool tool_password_setup(ck_ctx *ctx, const char *password_file);
+/* Prints `prompt` on the terminal and reads one line with echo off into
+ * buf. Returns its length, or -1 when there is no terminal. */
+int tool_tty_read(const char *prompt, char *buf, size_t size);
 /* Reads a password file's first line into a fresh string (caller wipes). */
 char *tool_read_password_file(const char *path);
 

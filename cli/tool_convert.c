@@ -27,11 +27,9 @@
  *     except that a failure writing --key-out after OUT leaves OUT new.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -326,41 +324,17 @@ check_opts(struct opts *o, int nfiles)
 static char *
 prompt_new_password(const char *what)
 {
-	char a[1024], b[1024];
-	struct termios old, quiet;
+	char a[1024], b[1024], prompt[600];
 	char *out = NULL;
-	int fd;
 
-	if (!isatty(STDIN_FILENO) ||
-	    (fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) == -1)
+	if (!isatty(STDIN_FILENO))
 		return NULL;
-	for (int round = 0; round < 2; round++) {
-		char *buf = round == 0 ? a : b;
-		size_t len = 0;
-		bool have = tcgetattr(fd, &old) == 0;
-
-		dprintf(fd,
-		    round == 0 ? "New password for %s: "
-		               : "Again, to confirm: ",
-		    what);
-		if (have) {
-			quiet = old;
-			quiet.c_lflag &= ~(tcflag_t)ECHO;
-			(void)tcsetattr(fd, TCSAFLUSH, &quiet);
-		}
-		while (len + 1 < sizeof(a)) {
-			char ch;
-
-			if (read(fd, &ch, 1) != 1 || ch == '\n' || ch == '\r')
-				break;
-			buf[len++] = ch;
-		}
-		buf[len] = '\0';
-		if (have)
-			(void)tcsetattr(fd, TCSAFLUSH, &old);
-		dprintf(fd, "\n");
+	snprintf(prompt, sizeof(prompt), "New password for %s: ", what);
+	if (tool_tty_read(prompt, a, sizeof(a)) < 0 ||
+	    tool_tty_read("Again, to confirm: ", b, sizeof(b)) < 0) {
+		OPENSSL_cleanse(a, sizeof(a));
+		return NULL;
 	}
-	close(fd);
 	if (strcmp(a, b) != 0)
 		tool_err("the two passwords differ; nothing was written");
 	else if ((out = strdup(a)) == NULL)

@@ -114,20 +114,20 @@ tool_read_password_file(const char *path)
 	}
 }
 
-/* Prompts on the terminal with echo off. */
-static int
-tty_password_cb(char *buf, size_t size, const char *what, void *arg)
+int
+tool_tty_read(const char *prompt, char *buf, size_t size)
 {
 	struct termios old, quiet;
-	int fd, n = -1;
-	ssize_t r;
+	bool have;
 	size_t len = 0;
+	int fd;
 
-	(void)arg;
-	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) == -1)
+	if (size == 0 || (fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) == -1)
 		return -1;
-	dprintf(fd, "Password for %s: ", what);
-	if (tcgetattr(fd, &old) == 0) {
+	dprintf(fd, "%s", prompt);
+	/* Restore only what was read: without a terminal state there is
+	 * nothing to put back. */
+	if ((have = tcgetattr(fd, &old) == 0)) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		(void)tcsetattr(fd, TCSAFLUSH, &quiet);
@@ -135,17 +135,27 @@ tty_password_cb(char *buf, size_t size, const char *what, void *arg)
 	while (len + 1 < size) {
 		char c;
 
-		r = read(fd, &c, 1);
-		if (r != 1 || c == '\n' || c == '\r')
+		if (read(fd, &c, 1) != 1 || c == '\n' || c == '\r')
 			break;
 		buf[len++] = c;
 	}
 	buf[len] = '\0';
-	n = (int)len;
-	(void)tcsetattr(fd, TCSAFLUSH, &old);
+	if (have)
+		(void)tcsetattr(fd, TCSAFLUSH, &old);
 	dprintf(fd, "\n");
 	close(fd);
-	return n;
+	return (int)len;
+}
+
+/* The library's password callback: a prompt on the terminal. */
+static int
+tty_password_cb(char *buf, size_t size, const char *what, void *arg)
+{
+	char prompt[600];
+
+	(void)arg;
+	snprintf(prompt, sizeof(prompt), "Password for %s: ", what);
+	return tool_tty_read(prompt, buf, size);
 }
 
 bool
