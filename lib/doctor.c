@@ -465,7 +465,6 @@ static ck_status
 load_reference(ck_doctor *d, STACK_OF(X509) * *out, char *src, size_t srclen)
 {
 	STACK_OF(X509) *l = NULL;
-	const STACK_OF(X509) * emb;
 	ck_status st;
 
 	if (d->reference != NULL) {
@@ -476,26 +475,14 @@ load_reference(ck_doctor *d, STACK_OF(X509) * *out, char *src, size_t srclen)
 			return st;
 		}
 		snprintf(src, srclen, "%s", d->reference);
-	} else if ((emb = cki_reference_certs()) != NULL &&
-	    sk_X509_num(emb) > 0) {
-		/* The embedded Mozilla set: a device whose own store is
-		 * damaged can still be explained. */
-		if ((l = sk_X509_new_null()) == NULL)
-			return cki_err(d->ctx, CK_E_NOMEM, "out of memory");
-		for (int i = 0; i < sk_X509_num(emb); i++) {
-			X509 *x = sk_X509_value(emb, i);
-
-			if (!X509_up_ref(x) || !sk_X509_push(l, x)) {
-				X509_free(x);
-				sk_X509_pop_free(l, X509_free);
-				return cki_err(
-				    d->ctx, CK_E_NOMEM, "out of memory");
-			}
-		}
+	} else if (cki_reference_pem_len > 0) {
+		/* The embedded Mozilla set, so a device whose own store is
+		 * damaged can still be explained. Left NULL here: the
+		 * diagnosis parses it (once per process) only when a failure
+		 * needs explaining, not at every start. */
 		snprintf(src, srclen,
-		    "the reference set (Mozilla roots, %d, "
-		    "embedded)",
-		    sk_X509_num(l));
+		    "the reference set (Mozilla roots, %u, embedded)",
+		    cki_reference_files);
 	} else {
 		const char *f = X509_get_default_cert_file();
 

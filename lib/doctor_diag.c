@@ -54,6 +54,7 @@
 #include <openssl/x509v3.h>
 
 #include "doctor_int.h"
+#include "reference_int.h"
 
 const char *const cki_stage_names[CKI_ST_COUNT] = {
     "none", "dns", "tcp", "proxy", "tls", "client_auth", "evidence"};
@@ -388,8 +389,15 @@ x_same_ca(X509 *a, X509 *b)
 	    EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
 }
 
+/* The reference roots: the file given, else the embedded set, parsed the
+ * first time a diagnosis needs it (reference.c caches it). */
+static const STACK_OF(X509) * ref_roots(const struct cki_diag_env *env)
+{
+	return env->ref != NULL ? env->ref : cki_reference_certs();
+}
+
 static X509 *
-list_find_ca(STACK_OF(X509) * l, X509 *x)
+list_find_ca(const STACK_OF(X509) * l, X509 *x)
 {
 	for (int i = 0; i < sk_X509_num(l); i++)
 		if (x_same_ca(sk_X509_value(l, i), x))
@@ -399,7 +407,7 @@ list_find_ca(STACK_OF(X509) * l, X509 *x)
 
 /* The issuer of x in l, preferring one valid at `now`. */
 static X509 *
-list_find_issuer(STACK_OF(X509) * l, X509 *x, int64_t now)
+list_find_issuer(const STACK_OF(X509) * l, X509 *x, int64_t now)
 {
 	X509 *any = NULL;
 
@@ -1817,15 +1825,16 @@ explain_untrusted(struct dctx *c, struct chainx *x, bool pin_fail,
 				x->unknown_top = top;
 				break;
 			}
-			if (list_find_ca(env->ref, top) != NULL) {
-				x->missing_root = list_find_ca(env->ref, top);
+			if (list_find_ca(ref_roots(env), top) != NULL) {
+				x->missing_root =
+				    list_find_ca(ref_roots(env), top);
 			} else {
 				x->unknown_top = top;
 			}
 			break;
 		}
 		src = env->ref_source;
-		iss = list_find_issuer(env->ref, top, env->now);
+		iss = list_find_issuer(ref_roots(env), top, env->now);
 		if (iss == NULL) {
 			src = "AIA";
 			iss = list_find_issuer(c->obs->fetched, top, env->now);
@@ -1972,8 +1981,9 @@ explain_expired_ca(struct dctx *c, struct chainx *x)
 
 		if (cb == NULL)
 			continue;
-		for (int i = 0; i < sk_X509_num(env->ref) && alt == NULL; i++) {
-			X509 *r = sk_X509_value(env->ref, i);
+		for (int i = 0; i < sk_X509_num(ref_roots(env)) && alt == NULL;
+		     i++) {
+			X509 *r = sk_X509_value(ref_roots(env), i);
 
 			if (x_time(X509_get0_notAfter(r)) < env->now ||
 			    x_time(X509_get0_notBefore(r)) > env->now ||
@@ -2649,9 +2659,9 @@ diag_required_roots(struct dctx *c)
 		}
 		if (have)
 			continue;
-		for (int k = 0; k < sk_X509_num(c->env->ref) && ref == NULL;
-		     k++) {
-			X509 *r = sk_X509_value(c->env->ref, k);
+		for (int k = 0;
+		     k < sk_X509_num(ref_roots(c->env)) && ref == NULL; k++) {
+			X509 *r = sk_X509_value(ref_roots(c->env), k);
 			char *label = x_label(r);
 
 			if (label != NULL && strcasecmp(label, want) == 0)

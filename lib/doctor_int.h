@@ -266,7 +266,9 @@ struct cki_diag_env {
 	X509_STORE *trust;            /* the device's store */
 	STACK_OF(X509) * trust_certs; /* its certificates */
 	const char *trust_source;     /* words, for the report */
-	STACK_OF(X509) * ref;         /* reference roots (explain only) */
+	STACK_OF(X509) * ref;         /* reference roots (explain only);
+	                                 NULL: the embedded set, parsed on
+	                                 first use (ref_roots) */
 	const char *ref_source;
 	int64_t now;        /* the clock used (--at or real) */
 	bool at_given;      /* --at was given */
