@@ -34,10 +34,25 @@
  *       a reference root ──► missing_root
  *   nothing found: inspection vendor, public endpoint or pin mismatch
  *                                         ──► tls_interception
- *                  otherwise              ──► untrusted_root
+ *                  top is self-signed     ──► untrusted_root
+ *                  otherwise: the server omits an issuer no store has
+ *                  (the failed AIA fetch in the evidence)
+ *                                         ──► incomplete_chain
  *
  * An expired root in the store (or an expired cross-sign) with a valid
  * reference root that would replace it is expired_root_in_store.
+ *
+ * The name: a placeholder (a default name such as localhost, or a
+ * self-signed certificate the server also gives without SNI) is
+ * fallback_certificate; any other certificate for another name is
+ * hostname_mismatch, even when the server gives it without SNI too (its
+ * only certificate, or a default shown for a site it did not load: that
+ * reading goes into the evidence).
+ *
+ * The clock: a certificate not valid yet is clock_skew when the device's
+ * own trust anchor is not valid yet either, when the clock (real or --at)
+ * reads before the day certkit was built, or when the server's HTTP Date
+ * makes the certificate valid.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -313,13 +328,12 @@ x_spki(X509 *x, char out[65])
 		out[0] = '\0';
 }
 
-/* The common name, else O, else OU, else the one-line subject. */
+/* The common name, else O, else OU, else the one-line name. */
 static char *
-x_label(X509 *x)
+name_label(const X509_NAME *n)
 {
 	static const int nids[] = {
 	    NID_commonName, NID_organizationName, NID_organizationalUnitName};
-	X509_NAME *n = X509_get_subject_name(x);
 
 	for (size_t k = 0; k < 3; k++) {
 		int i = X509_NAME_get_index_by_NID(n, nids[k], -1);
@@ -340,6 +354,12 @@ x_label(X509 *x)
 		return out;
 	}
 	return cki_name_oneline(n);
+}
+
+static char *
+x_label(X509 *x)
+{
+	return name_label(X509_get_subject_name(x));
 }
 
 /* ASN1_TIME to seconds since the epoch, without allocating (it runs
@@ -1678,50 +1698,30 @@ diag_interception(struct dctx *c, struct chainx *x, const char *vendor,
 	free(label);
 }
 
+/* The chain ends at a self-signed root the device does not trust. */
 static void
-diag_untrusted_root(struct dctx *c, X509 *top)
+diag_untrusted_root(struct dctx *c, X509 *root)
 {
-	bool sent = top != NULL && x_self_signed(top);
-	char *label = top != NULL ? x_label(top) : NULL;
-	char *iss =
-	    top != NULL ? cki_name_oneline(X509_get_issuer_name(top)) : NULL;
-	char fp[65] = "";
+	char *label = x_label(root);
+	char fp[65];
 	struct dx *d;
 
-	if (sent)
-		x_fp(top, fp);
+	x_fp(root, fp);
 	d = dx_add(c->l, "untrusted_root", "error", R_UNTRUSTED,
-	    sent ? "%s uses a private CA the device does not trust: %s"
-	         : "%s uses a private CA the device does not trust: the chain "
-	           "ends "
-	           "at an issuer named \"%s\", which the server does not send",
-	    c->hp, sent ? (label ? label : "?") : (iss ? iss : "?"));
-	if (sent)
-		ev_cert(d, "root", top);
-	else {
-		ev_cert(d, "top", top);
-		ev_str(d, "missing_issuer", iss);
-	}
+	    "%s uses a private CA the device does not trust: %s", c->hp,
+	    label ? label : "?");
+	ev_cert(d, "root", root);
 	ev_str(d, "trust_store", c->env->trust_source);
-	if (sent) {
-		remcmd(d,
-		    "Confirm the fingerprint with the server's admin, then "
-		    "trust this CA",
-		    "certkit trust add --from %s   # expect "
-		    "SHA-256 %s",
-		    c->hp, fp);
-	} else {
-		rem(d,
-		    "Get the CA certificate \"%s\" from the server's admin "
-		    "(or the PKI team), check its fingerprint, then run: "
-		    "certkit trust add CA-FILE",
-		    iss ? iss : "?");
-	}
+	remcmd(d,
+	    "Confirm the fingerprint with the server's admin, then "
+	    "trust this CA",
+	    "certkit trust add --from %s   # expect "
+	    "SHA-256 %s",
+	    c->hp, fp);
 	rem(d,
 	    "Or install a certificate from a publicly trusted CA on the "
 	    "server");
 	free(label);
-	free(iss);
 }
 
 static void
@@ -1753,20 +1753,92 @@ diag_missing_root(
 	free(label);
 }
 
+/*
+ * Why the issuer of `orphan` (the chain's top, not self-signed, its issuer
+ * in no store) could not be had, into why[]; its caIssuers URL (RFC 5280
+ * 4.2.2.1) into url[] ("" when it names none) and what fetching it gave
+ * into *a (NULL when it was not fetched).
+ */
 static void
-diag_incomplete(struct dctx *c, struct chainx *x, bool verifies)
+orphan_why(const struct dctx *c, X509 *orphan, char *why, size_t wsize,
+    char url[512], const struct cki_aia **a)
+{
+	AUTHORITY_INFO_ACCESS *aia =
+	    X509_get_ext_d2i(orphan, NID_info_access, NULL, NULL);
+
+	url[0] = '\0';
+	*a = NULL;
+	for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(aia) && !url[0]; i++) {
+		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+		const ASN1_IA5STRING *u;
+
+		if (OBJ_obj2nid(ad->method) != NID_ad_ca_issuers ||
+		    ad->location->type != GEN_URI)
+			continue;
+		u = ad->location->d.uniformResourceIdentifier;
+		snprintf(url, 512, "%.*s", ASN1_STRING_length(u),
+		    (const char *)ASN1_STRING_get0_data(u));
+	}
+	AUTHORITY_INFO_ACCESS_free(aia);
+	for (size_t k = 0; url[0] != '\0' && k < c->obs->naia; k++)
+		if (strcmp(c->obs->aia[k].url, url) == 0)
+			*a = &c->obs->aia[k];
+	if (url[0] == '\0')
+		snprintf(why, wsize,
+		    "its certificate names no URL to fetch it from (AIA "
+		    "caIssuers)");
+	else if (*a == NULL)
+		snprintf(why, wsize,
+		    "the device could not fetch it from %s: %s", url,
+		    strncasecmp(url, "http://", 7) != 0 ? "not an http:// URL"
+		                                        : "not fetched");
+	else if ((*a)->ok)
+		snprintf(why, wsize,
+		    "the device could not fetch it from %s: the answer holds "
+		    "no certificate that issued the chain's top",
+		    url);
+	else
+		snprintf(why, wsize,
+		    "the device could not fetch it from %s: %s", url,
+		    (*a)->result);
+}
+
+/* The server omits intermediates: those found (x->completion), and, when
+ * `orphan` is set, the issuer of the chain's top that nobody here has. */
+static void
+diag_incomplete(struct dctx *c, struct chainx *x, bool verifies, X509 *orphan)
 {
 	X509 *first = sk_X509_value(x->completion, 0);
-	char *label = x_label(first);
+	char *label = first != NULL ? x_label(first) : NULL;
+	char *iss =
+	    orphan != NULL ? name_label(X509_get_issuer_name(orphan)) : NULL;
+	char why[700] = "", url[512] = "";
+	const struct cki_aia *a = NULL;
 	json_t *miss = json_array();
 	struct dx *d;
 
-	d = dx_add(c->l, "incomplete_chain", "error", R_INCOMPLETE,
-	    "%s does not send its intermediate certificate \"%s\"%s", c->hp,
-	    label ? label : "?",
-	    verifies ? "; the chain verifies once it is "
-	               "completed"
-	             : "");
+	if (orphan != NULL)
+		orphan_why(c, orphan, why, sizeof(why), url, &a);
+	if (first == NULL) {
+		char *top = x_label(orphan);
+
+		d = dx_add(c->l, "incomplete_chain", "error", R_INCOMPLETE,
+		    "%s does not send \"%s\", the issuer of \"%s\": the "
+		    "server must send it; %s",
+		    c->hp, iss ? iss : "?", top ? top : "?", why);
+		free(top);
+	} else if (orphan != NULL)
+		d = dx_add(c->l, "incomplete_chain", "error", R_INCOMPLETE,
+		    "%s does not send its intermediate certificate \"%s\" nor "
+		    "its issuer \"%s\": the server must send them; %s",
+		    c->hp, label ? label : "?", iss ? iss : "?", why);
+	else
+		d = dx_add(c->l, "incomplete_chain", "error", R_INCOMPLETE,
+		    "%s does not send its intermediate certificate \"%s\"%s",
+		    c->hp, label ? label : "?",
+		    verifies ? "; the chain verifies once it is "
+		               "completed"
+		             : "");
 	for (int i = 0; i < sk_X509_num(x->completion); i++) {
 		json_t *r = cert_ref(sk_X509_value(x->completion, i));
 
@@ -1778,14 +1850,35 @@ diag_incomplete(struct dctx *c, struct chainx *x, bool verifies)
 	json_object_set_new(
 	    d->evidence, "verifies_once_completed", json_boolean(verifies));
 	ev_int(d, "certificates_sent", sk_X509_num(x->presented));
+	if (orphan != NULL) {
+		char *subj = cki_name_oneline(X509_get_issuer_name(orphan));
+
+		ev_str(d, "missing_issuer", iss);
+		ev_str(d, "missing_issuer_subject", subj);
+		ev_cert(d, "top", orphan);
+		if (url[0] != '\0') {
+			ev_str(d, "aia_url", url);
+			ev_str(d, "aia_result",
+			    a != NULL ? a->result : "not fetched");
+		}
+		free(subj);
+	}
 	rem(d,
 	    "Fix the server: configure the full chain (the leaf followed by "
 	    "its intermediates, e.g. fullchain.pem rather than cert.pem)");
 	rem(d,
 	    "Browsers hide this by fetching the intermediate themselves; "
 	    "devices and most TLS libraries do not");
+	if (orphan != NULL)
+		rem(d,
+		    "If \"%s\" is the root of a private CA rather than an "
+		    "intermediate, the device must trust it: get it from the "
+		    "server's admin, check its fingerprint, then run: certkit "
+		    "trust add CA-FILE",
+		    iss ? iss : "?");
 	remcmd(d, "Check the server after the fix", "certkit doctor %s", c->hp);
 	free(label);
+	free(iss);
 }
 
 /*
@@ -1800,7 +1893,7 @@ explain_untrusted(struct dctx *c, struct chainx *x, bool pin_fail,
 	STACK_OF(X509) *untrusted = NULL;
 	struct vres v;
 	bool verifies = false, have_v = false;
-	X509 *top = NULL;
+	X509 *top = NULL, *orphan = NULL;
 
 	if ((untrusted = sk_X509_dup(x->presented)) == NULL)
 		return;
@@ -1892,8 +1985,15 @@ explain_untrusted(struct dctx *c, struct chainx *x, bool pin_fail,
 		sk_X509_push(untrusted, iss);
 	}
 	x->explained = true;
-	if (sk_X509_num(x->completion) > 0)
-		diag_incomplete(c, x, verifies);
+	/* A top that is not self-signed, whose issuer nobody here has: the
+	 * server omits it (unless interception explains it better). */
+	if (x->unknown_top != NULL && !x_self_signed(x->unknown_top) &&
+	    vendor == NULL && !pin_fail && !c->is_public) {
+		orphan = x->unknown_top;
+		x->unknown_top = NULL;
+	}
+	if (sk_X509_num(x->completion) > 0 || orphan != NULL)
+		diag_incomplete(c, x, verifies, orphan);
 	if (x->missing_root != NULL) {
 		diag_missing_root(c, x->missing_root, "error",
 		    sk_X509_num(x->completion) > 0 ? "and then" : NULL);
@@ -2083,8 +2183,7 @@ diag_clock(struct dctx *c, X509 *leaf, const char *why, bool nyv)
 		ev_int(
 		    d, "skew_seconds", (long long)(c->env->now - h->http_date));
 	}
-	if (!c->env->at_given)
-		ev_time(d, "certkit_built", c->env->build_time);
+	ev_time(d, "certkit_built", c->env->build_time);
 	ev_time(d, nyv ? "cert_not_before" : "cert_not_after",
 	    nyv ? x_time(X509_get0_notBefore(leaf))
 	        : x_time(X509_get0_notAfter(leaf)));
@@ -2096,6 +2195,73 @@ diag_clock(struct dctx *c, X509 *leaf, const char *why, bool nyv)
 	rem(d,
 	    "TLS checks dates, so every secure connection fails until "
 	    "the clock is right");
+}
+
+/* A certificate of the device's own store that is not valid yet at
+ * env->now, or NULL. */
+static X509 *
+nyv_anchor(const struct dctx *c, const struct chainx *x)
+{
+	const STACK_OF(X509) *tc = c->env->trust_certs;
+
+	for (int i = 0; i < x->v.ne; i++) {
+		if (x->v.e[i].err != X509_V_ERR_CERT_NOT_YET_VALID ||
+		    x->v.e[i].cert == NULL)
+			continue;
+		for (int k = 0; k < sk_X509_num(tc); k++)
+			if (X509_cmp(sk_X509_value(tc, k), x->v.e[i].cert) == 0)
+				return x->v.e[i].cert;
+	}
+	return NULL;
+}
+
+/* "the server's", "the root" (a self-signed top) or "an intermediate"
+ * for the certificate at depth in the chain the device built. */
+static const char *
+depth_word(const struct chainx *x, int depth)
+{
+	X509 *cert = sk_X509_value(x->v.built, depth);
+
+	if (depth == 0)
+		return "the server's";
+	if (depth == sk_X509_num(x->v.built) - 1 && cert != NULL &&
+	    x_looks_self_signed(cert))
+		return "the root";
+	return "an intermediate";
+}
+
+/*
+ * A certificate not valid yet means a wrong clock when the device's own
+ * trust anchor is not valid yet either (nobody installs a root before its
+ * time), or when the clock (the real one or --at, which stands for the
+ * device's) reads before the day certkit was built. Returns true when
+ * diagnosed.
+ */
+static bool
+nyv_clock(struct dctx *c, struct chainx *x, X509 *cert)
+{
+	X509 *anchor = nyv_anchor(c, x);
+	char why[400], t[32];
+
+	if (anchor != NULL) {
+		char *label = x_label(anchor);
+
+		cki_fmt_time(x_time(X509_get0_notBefore(anchor)), t);
+		snprintf(why, sizeof(why),
+		    "its own trust anchor \"%s\" is not valid until %.10s",
+		    label ? label : "?", t);
+		free(label);
+		diag_clock(c, anchor, why, true);
+		return true;
+	}
+	if (c->env->now < c->env->build_time - 86400) {
+		diag_clock(c, cert,
+		    "it is earlier than the day this "
+		    "certkit was built",
+		    true);
+		return true;
+	}
+	return false;
 }
 
 static void
@@ -2110,15 +2276,10 @@ diag_time(struct dctx *c, struct chainx *x)
 	if (nyv != NULL) {
 		X509 *cert = nyv->cert;
 		int64_t nb = x_time(X509_get0_notBefore(cert));
+		char *label;
 
-		if (!c->env->at_given &&
-		    c->env->now < c->env->build_time - 86400) {
-			diag_clock(c, cert,
-			    "it is earlier than the day this "
-			    "certkit was built",
-			    true);
+		if (nyv_clock(c, x, cert))
 			return;
-		}
 		if (h->http_date != 0 && valid_at(cert, h->http_date) &&
 		    llabs((long long)(h->http_date - c->env->now)) >
 		        CKI_DOC_SKEW_TOLERANCE_S) {
@@ -2129,20 +2290,11 @@ diag_time(struct dctx *c, struct chainx *x)
 			return;
 		}
 		cki_fmt_time(nb, t);
+		label = x_label(cert);
 		d = dx_add(c->l, "cert_not_yet_valid", "error", R_TIME,
-		    "%s certificate \"%s\" is not valid before %s",
-		    nyv->depth == 0 ? "the server's" : "the chain's", "", t);
-		{
-			char *label = x_label(cert);
-
-			snprintf(d->summary, sizeof(d->summary),
-			    "%s "
-			    "certificate \"%s\" is not valid until %s",
-			    nyv->depth == 0 ? "the server's"
-			                    : "an intermediate",
-			    label ? label : "?", t);
-			free(label);
-		}
+		    "%s certificate \"%s\" is not valid until %s",
+		    depth_word(x, nyv->depth), label ? label : "?", t);
+		free(label);
 		ev_cert(d, "certificate", cert);
 		ev_int(d, "depth", nyv->depth);
 		ev_str(d, "not_before", t);
@@ -2173,11 +2325,7 @@ diag_time(struct dctx *c, struct chainx *x)
 		cki_fmt_time(na, t);
 		d = dx_add(c->l, "cert_expired", "error", R_TIME,
 		    "%s certificate \"%s\" expired on %.10s (%lld days ago)",
-		    exp->depth == 0 ? "the server's"
-		        : exp->depth == sk_X509_num(x->v.built) - 1
-		        ? "the root"
-		        : "an intermediate",
-		    label ? label : "?", t,
+		    depth_word(x, exp->depth), label ? label : "?", t,
 		    (long long)((c->env->now - na) / 86400));
 		ev_cert(d, "certificate", cert);
 		ev_int(d, "depth", exp->depth);
@@ -2203,6 +2351,26 @@ diag_time(struct dctx *c, struct chainx *x)
 	}
 }
 
+/* hostname_mismatch for the certificate a server also gives without SNI:
+ * it may be its default one, shown because the site's was not loaded. */
+static void
+name_other_reading(struct dctx *c, struct dx *d)
+{
+	char buf[400];
+
+	snprintf(buf, sizeof(buf),
+	    "the server gives the same certificate without SNI: it may be its "
+	    "default certificate, shown because none is loaded for %s",
+	    c->ep->host);
+	ev_str(d, "other_reading", buf);
+	rem(d,
+	    "If %s should have its own certificate on this server, it is not "
+	    "loaded: check the certificate/keystore path, that the file is "
+	    "readable by the service, and its password; then restart the "
+	    "service",
+	    c->ep->host);
+}
+
 static bool
 diag_name(struct dctx *c, struct chainx *x)
 {
@@ -2210,7 +2378,8 @@ diag_name(struct dctx *c, struct chainx *x)
 	X509 *leaf = x->leaf;
 	STACK_OF(GENERAL_NAME) * sans;
 	json_t *names = json_array();
-	bool is_default = false, same_nosni = false;
+	bool is_default = false, same_nosni = false, nosni_known = false;
+	bool placeholder;
 	char fp[65];
 	int rc;
 	struct dx *d;
@@ -2296,14 +2465,22 @@ diag_name(struct dctx *c, struct chainx *x)
 
 			x_fp(sk_X509_value(c->obs->nosni.chain, 0), fp2);
 			same_nosni = strcmp(fp, fp2) == 0;
+			nosni_known = true;
 		}
 	}
-	if (is_default || same_nosni) {
+	/* A placeholder: a default name, or the server's self-signed
+	 * certificate that it also gives without SNI. A CA-issued certificate
+	 * for another name is a name to fix, even when it is the only one
+	 * the server has (the same without SNI): nothing tells that from a
+	 * default certificate shown for a site that was not loaded, so that
+	 * reading goes into the evidence. */
+	placeholder = is_default || (same_nosni && x_self_signed(leaf));
+	if (placeholder) {
 		d = dx_add(c->l, "fallback_certificate", "error", R_FALLBACK,
 		    "%s answers with its %s certificate instead of one for %s",
 		    c->obs->address,
 		    is_default ? "default (localhost/factory)"
-		               : "default (no-SNI)",
+		               : "default (self-signed, no-SNI)",
 		    ep->host);
 		ev_cert(d, "certificate", leaf);
 		json_object_set_new(d->evidence, "certificate_names", names);
@@ -2311,8 +2488,8 @@ diag_name(struct dctx *c, struct chainx *x)
 		ev_str(d, "why",
 		    is_default ? "the certificate names a "
 		                 "default host (localhost or a factory name)"
-		               : "the server returns the same certificate "
-		                 "without SNI");
+		               : "a self-signed certificate, the one the "
+		                 "server returns without SNI");
 		rem(d,
 		    "The server did not load the certificate configured for "
 		    "%s: check the certificate/keystore path, that the file "
@@ -2335,6 +2512,9 @@ diag_name(struct dctx *c, struct chainx *x)
 	ev_cert(d, "certificate", leaf);
 	json_object_set_new(d->evidence, "certificate_names", names);
 	ev_str(d, "requested", ep->host);
+	if (nosni_known)
+		json_object_set_new(
+		    d->evidence, "same_without_sni", json_boolean(same_nosni));
 	if (ep->is_ip)
 		rem(d,
 		    "The device connects by IP address, and the certificate "
@@ -2350,6 +2530,8 @@ diag_name(struct dctx *c, struct chainx *x)
 	rem(d,
 	    "Modern clients ignore the CN: the name must be in the "
 	    "subjectAltName (RFC 6125 6.4.4)");
+	if (same_nosni)
+		name_other_reading(c, d);
 	return false;
 }
 

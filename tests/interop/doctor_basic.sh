@@ -2,6 +2,7 @@
 # doctor_basic.sh: certkit doctor against real peers on 127.0.0.1:
 # `openssl s_server` (ok, incomplete chain, untrusted/missing root,
 # hostname mismatch, fallback certificate, expired, self-signed, weak key,
+# a device clock in 2012, an intermediate behind an unreachable AIA URL,
 # TLS 1.0 only, client certificates), a plaintext HTTP server (not_tls), a
 # silent listener (handshake_timeout) and a closed port (tcp_refused).
 #
@@ -66,10 +67,16 @@ EOF
 	return 1
 }
 
-# doctor ARGS...: runs certkit doctor --json with a 60 s bound.
-doctor() {
-	timeout 60 "$CERTKIT" doctor --json --at "$AT" --timeout 2 "$@" >"$W/out" 2>"$W/err"
+# doctor_at TIME ARGS...: runs certkit doctor --json --at TIME with a 60 s
+# bound; doctor ARGS... does it at the pinned time.
+doctor_at() {
+	at=$1
+	shift
+	timeout 60 "$CERTKIT" doctor --json --at "$at" --timeout 2 "$@" >"$W/out" 2>"$W/err"
 	echo $? >"$W/rc"
+}
+doctor() {
+	doctor_at "$AT" "$@"
 }
 
 # jq-like check with python: check 'EXPR' (EXPR is Python over r = report,
@@ -110,9 +117,12 @@ else
 fi
 
 # ---- hostname: a certificate for another name, and a fallback certificate -------
+# Its only certificate, CA-issued, is for another name, with or without SNI:
+# the fix is the name. That it may be the server's default certificate is
+# the other reading, said in the evidence.
 doctor --trust "$P/root-ca.pem" --resolve "wrong.example.test:$PORT:127.0.0.1" "wrong.example.test:$PORT"
-expect "one certificate for every name (also without SNI) is a fallback certificate" 1 \
-  'd["code"] == "fallback_certificate" and e["status"] == "unreachable"'
+expect "one CA-issued certificate for another name (also without SNI) is hostname_mismatch, the default-certificate reading in the evidence" 1 \
+  'd["code"] == "hostname_mismatch" and e["status"] == "unreachable" and d["evidence"]["same_without_sni"] is True and "default" in d["evidence"]["other_reading"] and not any(x["code"] == "fallback_certificate" for x in e["diagnosis"])'
 doctor --trust "$P/root-ca.pem" "127.0.0.1:$PORT"
 expect "an IP address the certificate does not cover is hostname_mismatch" 1 \
   'd["code"] == "hostname_mismatch" and "IP:192.0.2.10" in d["evidence"]["certificate_names"]'
@@ -135,11 +145,83 @@ expect "a private CA not in any reference is untrusted_root, with the command th
 doctor --public --trust "$P/root-ca.pem" --reference "$P/root-ca.pem" --resolve "other.example.test:$PORT:127.0.0.1" "other.example.test:$PORT"
 expect "the same chain on a public endpoint is tls_interception" 1 \
   'd["code"] == "tls_interception" and d["evidence"]["inspecting_ca"]["name"] == "Other Untrusted Root" and len(d["remedies"]) >= 5'
+doctor --trust "$P/other-root.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
+expect "a trusted server whose only certificate is for other.example.test is hostname_mismatch" 1 \
+  'd["code"] == "hostname_mismatch" and "DNS:other.example.test" in d["evidence"]["certificate_names"] and d["evidence"]["same_without_sni"] is True and not any(x["code"] == "fallback_certificate" for x in e["diagnosis"])'
 
 start full "$SRV -cert $P/leaf.pem -key $P/leaf.key -cert_chain $P/int-ca.pem"
 doctor --trust "$P/other-root.pem" --reference "$P/root-ca.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
 expect "a public root missing from the device's store is missing_root, named" 1 \
   'd["code"] == "missing_root" and d["evidence"]["root"]["name"] == "certkit Test Root CA" and "certkit trust add --reference \"certkit Test Root CA\"" in d["commands"]'
+
+# ---- the device's clock ---------------------------------------------------------
+# 2012: before every certificate of the chain, the trust anchor in the
+# device's own store included, and before certkit was built.
+doctor_at 2012-03-04T05:06:07Z --trust "$P/root-ca.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
+expect "a device clock in 2012, before its own trust anchor, is clock_skew" 1 \
+  'd["code"] == "clock_skew" and d["evidence"]["local_time"] == "2012-03-04T05:06:07Z" and d["evidence"]["certificate"]["name"] == "certkit Test Root CA" and "certkit_built" in d["evidence"] and not any(x["code"] == "cert_not_yet_valid" for x in e["diagnosis"])'
+timeout 60 "$CERTKIT" doctor --at 2012-03-04T05:06:07Z --timeout 2 --trust "$P/root-ca.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT" >"$W/out" 2>&1
+if grep -q "clock_skew" "$W/out" && ! grep -qi "intermediate[^\"]*\"certkit Test Root CA\"" "$W/out"; then
+	ok "the text report never calls the root an intermediate"
+else
+	bad "the text report never calls the root an intermediate"
+fi
+
+# ---- certificates made here, valid from now (NOW is 2 minutes later) ----------
+# An intermediate the server omits, behind an AIA URL to a closed port on
+# 127.0.0.1, and a self-signed "localhost" placeholder.
+G=$W/gen
+mkdir "$G"
+AIADEAD=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+cat >"$G/ossl.cnf" <<EOF
+[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[leaf]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:aia.example.test
+authorityKeyIdentifier = keyid
+authorityInfoAccess = caIssuers;URI:http://127.0.0.1:$AIADEAD/int.der
+[localhost]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
+EOF
+# gen NAME SUBJECT EXTENSIONS [ISSUER]: an EC P-256 key and a 365-day
+# certificate, self-signed without ISSUER.
+gen() {
+	$OPENSSL req -config "$G/ossl.cnf" -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -keyout "$G/$1.key" -subj "$2" -out "$G/$1.csr" 2>>"$G/log" || return 1
+	if [ $# -ge 4 ]; then
+		$OPENSSL x509 -req -in "$G/$1.csr" -CA "$G/$4.pem" -CAkey "$G/$4.key" \
+		    -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" -days 365 \
+		    -extfile "$G/ossl.cnf" -extensions "$3" -out "$G/$1.pem" 2>>"$G/log"
+	else
+		$OPENSSL x509 -req -in "$G/$1.csr" -signkey "$G/$1.key" -days 365 \
+		    -extfile "$G/ossl.cnf" -extensions "$3" -out "$G/$1.pem" 2>>"$G/log"
+	fi
+}
+gen aroot "/CN=AIA Test Root" ca && gen aint "/CN=AIA Test Issuing CA" ca aroot &&
+    gen aleaf "/CN=aia.example.test" leaf aint && gen lh "/CN=localhost" localhost ||
+    { cat "$G/log"; bad "generate the certificates"; }
+NOW=$(python3 -c 'import time; print(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120)))')
+
+start aia "$SRV -cert $G/aleaf.pem -key $G/aleaf.key"
+doctor_at "$NOW" --trust "$G/aroot.pem" --reference "$G/aroot.pem" --resolve "aia.example.test:$PORT:127.0.0.1" "aia.example.test:$PORT"
+expect "an omitted intermediate whose AIA URL cannot be fetched is incomplete_chain, with the URL and the failure" 1 \
+  'd["code"] == "incomplete_chain" and d["evidence"]["missing_issuer"] == "AIA Test Issuing CA" and d["evidence"]["aia_url"] == "http://127.0.0.1:'"$AIADEAD"'/int.der" and "connection failed" in d["evidence"]["aia_result"] and "could not fetch it from http://127.0.0.1:'"$AIADEAD"'/int.der" in d["summary"] and not any(x["code"] == "untrusted_root" for x in e["diagnosis"])'
+
+start localhost "$SRV -cert $G/lh.pem -key $G/lh.key"
+doctor_at "$NOW" --trust "$P/root-ca.pem" --resolve "camera.example.test:$PORT:127.0.0.1" "camera.example.test:$PORT"
+expect "a self-signed localhost placeholder is fallback_certificate" 1 \
+  'd["code"] == "fallback_certificate" and "DNS:localhost" in d["evidence"]["certificate_names"]'
 
 # ---- the server's certificate ------------------------------------------------------
 start expired "$SRV -cert $P/leaf-expired.pem -key $P/leaf-expired.key -cert_chain $P/int-ca.pem"

@@ -40,6 +40,12 @@ static STACK_OF(X509) * stack(const char *const *files)
 	return s;
 }
 
+/* The device's clock (--at) and certkit's build date for the next env_make:
+ * PINNED_TIME, and a build date half a year before it, unless a test sets
+ * them. A fixed build date: no result may depend on when the test was
+ * built. */
+static int64_t g_now, g_build;
+
 struct env {
 	struct cki_diag_env e;
 	STACK_OF(X509) * tcerts, *ref;
@@ -60,9 +66,10 @@ env_make(struct env *v, const char *const *trust, const char *const *ref)
 	v->e.trust_source = "test trust";
 	v->e.ref = v->ref;
 	v->e.ref_source = "test reference";
-	v->e.now = PINNED_TIME;
+	v->e.now = g_now != 0 ? g_now : PINNED_TIME;
 	v->e.at_given = true;
-	v->e.build_time = cki_doc_build_time();
+	v->e.build_time =
+	    g_build != 0 ? g_build : PINNED_TIME - INT64_C(183) * 86400;
 	v->e.timeout_ms = 1000;
 }
 
@@ -157,6 +164,33 @@ static const char *
 ev_s(json_t *r, const char *k)
 {
 	return json_string_value(json_object_get(evidence(r), k));
+}
+
+static const char *
+summary(json_t *r)
+{
+	return json_string_value(json_object_get(
+	    json_array_get(json_object_get(r, "diagnosis"), 0), "summary"));
+}
+
+/* The diagnosis entry with this code, or NULL. */
+static json_t *
+entry(json_t *r, const char *c)
+{
+	json_t *l = json_object_get(r, "diagnosis");
+
+	for (size_t i = 0; i < json_array_size(l); i++)
+		if (strcmp(json_string_value(
+		               json_object_get(json_array_get(l, i), "code")),
+		        c) == 0)
+			return json_array_get(l, i);
+	return NULL;
+}
+
+static bool
+has_code(json_t *r, const char *c)
+{
+	return entry(r, c) != NULL;
 }
 
 /* ---- network and handshake facts ------------------------------------------
@@ -485,14 +519,39 @@ test_incomplete_chain(void **state)
 	    "certkit Test Issuing CA");
 	json_decref(r);
 	/* Not in the reference: the AIA URL is asked for; when it fails,
-	 * the issuer stays unknown: a private CA. */
+	 * the chain's top (not self-signed) still lacks its issuer: the
+	 * server must send it. Never untrusted_root, whose fix would be to
+	 * trust a CA nobody has the file for. */
 	r = chain_case(ROOT, ROOT, "device.example.test", 0, LEAF, NULL);
-	assert_string_equal(code(r), "untrusted_root");
+	assert_string_equal(code(r), "incomplete_chain");
 	assert_non_null(json_object_get(r, "aia"));
 	assert_string_equal(
 	    json_string_value(json_object_get(
 	        json_array_get(json_object_get(r, "aia"), 0), "url")),
 	    "http://127.0.0.1:8080/int-ca.der");
+	assert_string_equal(
+	    ev_s(r, "missing_issuer"), "certkit Test Issuing CA");
+	assert_string_equal(
+	    ev_s(r, "aia_url"), "http://127.0.0.1:8080/int-ca.der");
+	assert_string_equal(ev_s(r, "aia_result"), "HTTP 404");
+	assert_non_null(strstr(summary(r),
+	    "the server must send it; the device could not fetch it from "
+	    "http://127.0.0.1:8080/int-ca.der: HTTP 404"));
+	assert_false(has_code(r, "untrusted_root"));
+	json_decref(r);
+	/* No AIA URL at all: the same, saying so. */
+	r = chain_case(ROOT, ROOT, "deep.example.test", 0,
+	    (const char *const[]){"sub-leaf.pem", NULL}, NULL);
+	assert_string_equal(code(r), "incomplete_chain");
+	assert_string_equal(
+	    ev_s(r, "missing_issuer"), "certkit Sub CA (violates pathlen)");
+	assert_null(ev_s(r, "aia_url"));
+	assert_non_null(strstr(summary(r), "names no URL"));
+	json_decref(r);
+	/* On a public service the same unknown issuer is interception. */
+	r = chain_case(
+	    ROOT, ROOT, "device.example.test", CKI_EXPECT_PUBLIC, LEAF, NULL);
+	assert_string_equal(code(r), "tls_interception");
 	json_decref(r);
 }
 
@@ -633,7 +692,59 @@ test_dates(void **state)
 	json_decref(r);
 	r = chain_case(ROOT, ROOT, "future.example.test", 0, nyv, NULL);
 	assert_string_equal(code(r), "cert_not_yet_valid");
+	assert_non_null(strstr(summary(r), "the server's certificate"));
 	json_decref(r);
+}
+
+/* The device's clock in 2012: every certificate, the trust anchor in its
+ * own store included, is not valid yet. */
+static void
+test_clock_2012(void **state)
+{
+	static const char *const other[] = {
+	    "other-leaf.pem", "other-root.pem", NULL};
+	static const char *const nyv[] = {
+	    "leaf-notyet.pem", "int-ca.pem", NULL};
+	json_t *r, *e;
+
+	(void)state;
+	g_now = INT64_C(1330837567);   /* 2012-03-04T05:06:07Z */
+	g_build = INT64_C(1262304000); /* 2010-01-01: not the signal here */
+	r = chain_case(ROOT, ROOT, "device.example.test", 0, LEAF_INT, NULL);
+	assert_string_equal(code(r), "clock_skew");
+	assert_string_equal(ev_s(r, "local_time"), "2012-03-04T05:06:07Z");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(evidence(r), "certificate"), "name")),
+	    "certkit Test Root CA");
+	assert_non_null(strstr(summary(r), "its own trust anchor"));
+	assert_false(has_code(r, "cert_not_yet_valid"));
+	json_decref(r);
+	/* A root the device does not have is not its clock's witness; and
+	 * it is "the root", never "an intermediate". */
+	r = chain_case(ROOT, ROOT, "other.example.test", 0, other, NULL);
+	assert_string_equal(code(r), "untrusted_root");
+	e = entry(r, "cert_not_yet_valid");
+	assert_non_null(e);
+	assert_non_null(strstr(json_string_value(json_object_get(e, "summary")),
+	    "the root certificate \"Other Untrusted Root\""));
+	json_decref(r);
+	/* --at before the day certkit was built is a wrong clock too. */
+	g_now = 0;
+	g_build = PINNED_TIME + INT64_C(30) * 86400;
+	r = chain_case(ROOT, ROOT, "future.example.test", 0, nyv, NULL);
+	assert_string_equal(code(r), "clock_skew");
+	assert_non_null(strstr(summary(r), "built"));
+	json_decref(r);
+}
+
+/* Back to the pinned clock, also after a failed assertion. */
+static int
+reset_clock(void **state)
+{
+	(void)state;
+	g_now = g_build = 0;
+	return 0;
 }
 
 static void
@@ -686,14 +797,36 @@ nosni_same(struct cki_obs *o, struct cki_endpoint *ep)
 }
 
 static void
+nosni_selfsigned(struct cki_obs *o, struct cki_endpoint *ep)
+{
+	(void)ep;
+	o->nosni.attempted = o->nosni.done = true;
+	o->nosni.chain =
+	    stack((const char *const[]){"leaf-selfsigned.pem", NULL});
+}
+
+static void
 test_names(void **state)
 {
 	json_t *r;
 
 	(void)state;
-	/* Same certificate without SNI: the server's default. */
+	/* One CA-issued certificate for another name, also without SNI: the
+	 * fix is the name; that it may be the server's default certificate
+	 * is the other reading, in the evidence. */
 	r = chain_case(
 	    ROOT, ROOT, "primary-host.example", 0, LEAF_INT, nosni_same);
+	assert_string_equal(code(r), "hostname_mismatch");
+	assert_true(
+	    json_is_true(json_object_get(evidence(r), "same_without_sni")));
+	assert_non_null(strstr(ev_s(r, "other_reading"), "default"));
+	assert_false(has_code(r, "fallback_certificate"));
+	json_decref(r);
+	/* A self-signed certificate it also gives without SNI: the
+	 * server's placeholder. */
+	r = chain_case(ROOT, ROOT, "primary-host.example", 0,
+	    (const char *const[]){"leaf-selfsigned.pem", NULL},
+	    nosni_selfsigned);
 	assert_string_equal(code(r), "fallback_certificate");
 	json_decref(r);
 	/* Another certificate without SNI: the one chosen does not fit. */
@@ -701,6 +834,9 @@ test_names(void **state)
 	    ROOT, ROOT, "primary-host.example", 0, LEAF_INT, nosni_other);
 	assert_string_equal(code(r), "hostname_mismatch");
 	assert_string_equal(ev_s(r, "requested"), "primary-host.example");
+	assert_true(
+	    json_is_false(json_object_get(evidence(r), "same_without_sni")));
+	assert_null(ev_s(r, "other_reading"));
 	json_decref(r);
 	/* By IP address, no SNI to compare: a mismatch. */
 	r = chain_case(ROOT, ROOT, "198.51.100.7", 0, LEAF_INT, NULL);
@@ -929,19 +1065,6 @@ staple(struct cki_obs *o, struct cki_endpoint *ep)
 	g_ocsp = NULL; /* the observation owns it now */
 }
 
-static bool
-has_code(json_t *r, const char *want)
-{
-	json_t *d = json_object_get(r, "diagnosis");
-
-	for (size_t i = 0; i < json_array_size(d); i++)
-		if (strcmp(json_string_value(
-		               json_object_get(json_array_get(d, i), "code")),
-		        want) == 0)
-			return true;
-	return false;
-}
-
 /* Only a verified, current stapled response may say "revoked": a forged
  * one (signed by a CA the device does not trust) or one dated in the future
  * is a warning, never the diagnosis. */
@@ -1005,6 +1128,7 @@ main(void)
 	    cmocka_unit_test(test_pins),
 	    cmocka_unit_test(test_dates),
 	    cmocka_unit_test(test_clock_skew),
+	    cmocka_unit_test_teardown(test_clock_2012, reset_clock),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_self_signed_and_weak),
 	    cmocka_unit_test(test_warnings),
