@@ -1881,6 +1881,75 @@ diag_incomplete(struct dctx *c, struct chainx *x, bool verifies, X509 *orphan)
 	free(iss);
 }
 
+/* The server's certificate is self-signed and the device does not trust
+ * it. */
+static void
+diag_self_signed_leaf(struct dctx *c, struct chainx *x)
+{
+	char fp[65];
+	struct dx *d;
+
+	x_fp(x->leaf, fp);
+	d = dx_add(c->l, "self_signed_leaf", "error", R_SELFSIGNED,
+	    "%s presents a self-signed "
+	    "certificate%s",
+	    c->hp,
+	    c->is_public ? "; a public "
+	                   "service never does: something else answers "
+	                   "(a captive portal, a proxy, a misrouted "
+	                   "name)"
+	                 : " (the device's factory default)");
+	ev_cert(d, "certificate", x->leaf);
+	rem(d,
+	    "Best: install a certificate from the site's CA "
+	    "or a public CA on %s",
+	    c->ep->host);
+	remcmd(d,
+	    "Or, for a device you control, pin this exact "
+	    "certificate after checking its fingerprint",
+	    "certkit trust add --force --from %s   # expect "
+	    "SHA-256 %s",
+	    c->hp, fp);
+	rem(d,
+	    "If the certificate has expired, have the server "
+	    "generate a new one (for Nx Witness: delete "
+	    "default.pem / cert.pem and restart the server)");
+}
+
+/* The verdict once explain_untrusted() has walked up the chain. */
+static void
+untrusted_verdict(struct dctx *c, struct chainx *x, bool verifies,
+    bool pin_fail, const char *vendor, X509 *who)
+{
+	X509 *orphan = NULL;
+
+	/* A top that is not self-signed, whose issuer nobody here has: the
+	 * server omits it (unless interception explains it better). */
+	if (x->unknown_top != NULL && !x_self_signed(x->unknown_top) &&
+	    vendor == NULL && !pin_fail && !c->is_public) {
+		orphan = x->unknown_top;
+		x->unknown_top = NULL;
+	}
+	if (sk_X509_num(x->completion) > 0 || orphan != NULL)
+		diag_incomplete(c, x, verifies, orphan);
+	if (x->missing_root != NULL) {
+		diag_missing_root(c, x->missing_root, "error",
+		    sk_X509_num(x->completion) > 0 ? "and then" : NULL);
+	} else if (x->unknown_top != NULL) {
+		bool leaf_only =
+		    x->unknown_top == x->leaf && x_self_signed(x->leaf);
+
+		if (vendor != NULL || pin_fail ||
+		    (c->is_public && !leaf_only)) {
+			diag_interception(c, x, vendor, who, pin_fail, false);
+		} else if (leaf_only) {
+			diag_self_signed_leaf(c, x);
+		} else {
+			diag_untrusted_root(c, x->unknown_top);
+		}
+	}
+}
+
 /*
  * Explains the error-20 family (see the diagram at the top). May set
  * need->aia_url and return without a verdict.
@@ -1893,7 +1962,7 @@ explain_untrusted(struct dctx *c, struct chainx *x, bool pin_fail,
 	STACK_OF(X509) *untrusted = NULL;
 	struct vres v;
 	bool verifies = false, have_v = false;
-	X509 *top = NULL, *orphan = NULL;
+	X509 *top = NULL;
 
 	if ((untrusted = sk_X509_dup(x->presented)) == NULL)
 		return;
@@ -1985,60 +2054,7 @@ explain_untrusted(struct dctx *c, struct chainx *x, bool pin_fail,
 		sk_X509_push(untrusted, iss);
 	}
 	x->explained = true;
-	/* A top that is not self-signed, whose issuer nobody here has: the
-	 * server omits it (unless interception explains it better). */
-	if (x->unknown_top != NULL && !x_self_signed(x->unknown_top) &&
-	    vendor == NULL && !pin_fail && !c->is_public) {
-		orphan = x->unknown_top;
-		x->unknown_top = NULL;
-	}
-	if (sk_X509_num(x->completion) > 0 || orphan != NULL)
-		diag_incomplete(c, x, verifies, orphan);
-	if (x->missing_root != NULL) {
-		diag_missing_root(c, x->missing_root, "error",
-		    sk_X509_num(x->completion) > 0 ? "and then" : NULL);
-	} else if (x->unknown_top != NULL) {
-		bool leaf_only =
-		    x->unknown_top == x->leaf && x_self_signed(x->leaf);
-
-		if (vendor != NULL || pin_fail ||
-		    (c->is_public && !leaf_only)) {
-			diag_interception(c, x, vendor, who, pin_fail, false);
-		} else if (leaf_only) {
-			char fp[65];
-			struct dx *d;
-
-			x_fp(x->leaf, fp);
-			d = dx_add(c->l, "self_signed_leaf", "error",
-			    R_SELFSIGNED,
-			    "%s presents a self-signed "
-			    "certificate%s",
-			    c->hp,
-			    c->is_public
-			        ? "; a public "
-			          "service never does: something else answers "
-			          "(a captive portal, a proxy, a misrouted "
-			          "name)"
-			        : " (the device's factory default)");
-			ev_cert(d, "certificate", x->leaf);
-			rem(d,
-			    "Best: install a certificate from the site's CA "
-			    "or a public CA on %s",
-			    c->ep->host);
-			remcmd(d,
-			    "Or, for a device you control, pin this exact "
-			    "certificate after checking its fingerprint",
-			    "certkit trust add --force --from %s   # expect "
-			    "SHA-256 %s",
-			    c->hp, fp);
-			rem(d,
-			    "If the certificate has expired, have the server "
-			    "generate a new one (for Nx Witness: delete "
-			    "default.pem / cert.pem and restart the server)");
-		} else {
-			diag_untrusted_root(c, x->unknown_top);
-		}
-	}
+	untrusted_verdict(c, x, verifies, pin_fail, vendor, who);
 out:
 	if (have_v)
 		vres_free(&v);
@@ -2371,30 +2387,14 @@ name_other_reading(struct dctx *c, struct dx *d)
 	    c->ep->host);
 }
 
-static bool
-diag_name(struct dctx *c, struct chainx *x)
+/* The leaf's DNS and IP SANs and CN ("DNS:x", "IP:x", "CN:x"); sets
+ * *is_default when one of them is a default name (localhost, ...). */
+static json_t *
+leaf_names(X509 *leaf, bool *is_default)
 {
-	const struct cki_endpoint *ep = c->ep;
-	X509 *leaf = x->leaf;
 	STACK_OF(GENERAL_NAME) * sans;
 	json_t *names = json_array();
-	bool is_default = false, same_nosni = false, nosni_known = false;
-	bool placeholder;
-	char fp[65];
-	int rc;
-	struct dx *d;
 
-	/* RFC 6125 6.4 (names) / RFC 5280 4.2.1.6 (IP SANs); OpenSSL's
-	 * matcher, as the device would run it, with no partial wildcards. */
-	if (ep->is_ip)
-		rc = X509_check_ip_asc(leaf, ep->host, 0);
-	else
-		rc = X509_check_host(leaf, ep->host, 0,
-		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
-	if (rc == 1) {
-		json_decref(names);
-		return true;
-	}
 	sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
 	for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
 		GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
@@ -2405,7 +2405,7 @@ diag_name(struct dctx *c, struct chainx *x)
 			    ASN1_STRING_length(g->d.dNSName),
 			    (const char *)ASN1_STRING_get0_data(g->d.dNSName));
 			if (cki_doc_default_name(buf + 4))
-				is_default = true;
+				*is_default = true;
 		} else if (g->type == GEN_IPADD) {
 			const unsigned char *ip =
 			    ASN1_STRING_get0_data(g->d.iPAddress);
@@ -2418,7 +2418,7 @@ diag_name(struct dctx *c, struct chainx *x)
 				inet_ntop(AF_INET6, ip, ipb, sizeof(ipb));
 			snprintf(buf, sizeof(buf), "IP:%s", ipb);
 			if (cki_doc_default_name(ipb))
-				is_default = true;
+				*is_default = true;
 		} else {
 			continue;
 		}
@@ -2444,12 +2444,75 @@ diag_name(struct dctx *c, struct chainx *x)
 			char buf[300];
 
 			if (cki_doc_default_name(cn))
-				is_default = true;
+				*is_default = true;
 			snprintf(buf, sizeof(buf), "CN:%s", cn);
 			json_array_append_new(names, json_string(buf));
 			free(cn);
 		}
 	}
+	return names;
+}
+
+/* The server answers with a placeholder certificate (see diag_name). Takes
+ * `names`. */
+static void
+diag_fallback(struct dctx *c, X509 *leaf, json_t *names, bool is_default)
+{
+	const struct cki_endpoint *ep = c->ep;
+	struct dx *d;
+
+	d = dx_add(c->l, "fallback_certificate", "error", R_FALLBACK,
+	    "%s answers with its %s certificate instead of one for %s",
+	    c->obs->address,
+	    is_default ? "default (localhost/factory)"
+	               : "default (self-signed, no-SNI)",
+	    ep->host);
+	ev_cert(d, "certificate", leaf);
+	json_object_set_new(d->evidence, "certificate_names", names);
+	ev_str(d, "requested", ep->host);
+	ev_str(d, "why",
+	    is_default ? "the certificate names a "
+	                 "default host (localhost or a factory name)"
+	               : "a self-signed certificate, the one the "
+	                 "server returns without SNI");
+	rem(d,
+	    "The server did not load the certificate configured for "
+	    "%s: check the certificate/keystore path, that the file "
+	    "is readable by the service, and its password; then "
+	    "restart the service",
+	    ep->host);
+	rem(d,
+	    "For SAFEQ Cloud: check default-keystore-file and "
+	    "default-keystore-password in application.conf");
+	rem(d,
+	    "If the server has several sites, add %s to the "
+	    "certificate or virtual host it serves",
+	    ep->host);
+	remcmd(d, "Check the result", "certkit doctor %s", c->hp);
+}
+
+static bool
+diag_name(struct dctx *c, struct chainx *x)
+{
+	const struct cki_endpoint *ep = c->ep;
+	X509 *leaf = x->leaf;
+	json_t *names;
+	bool is_default = false, same_nosni = false, nosni_known = false;
+	bool placeholder;
+	char fp[65];
+	int rc;
+	struct dx *d;
+
+	/* RFC 6125 6.4 (names) / RFC 5280 4.2.1.6 (IP SANs); OpenSSL's
+	 * matcher, as the device would run it, with no partial wildcards. */
+	if (ep->is_ip)
+		rc = X509_check_ip_asc(leaf, ep->host, 0);
+	else
+		rc = X509_check_host(leaf, ep->host, 0,
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+	if (rc == 1)
+		return true;
+	names = leaf_names(leaf, &is_default);
 	x_fp(leaf, fp);
 	if (!is_default && !ep->is_ip) {
 		/* Is it the certificate the server also gives without SNI
@@ -2476,34 +2539,7 @@ diag_name(struct dctx *c, struct chainx *x)
 	 * reading goes into the evidence. */
 	placeholder = is_default || (same_nosni && x_self_signed(leaf));
 	if (placeholder) {
-		d = dx_add(c->l, "fallback_certificate", "error", R_FALLBACK,
-		    "%s answers with its %s certificate instead of one for %s",
-		    c->obs->address,
-		    is_default ? "default (localhost/factory)"
-		               : "default (self-signed, no-SNI)",
-		    ep->host);
-		ev_cert(d, "certificate", leaf);
-		json_object_set_new(d->evidence, "certificate_names", names);
-		ev_str(d, "requested", ep->host);
-		ev_str(d, "why",
-		    is_default ? "the certificate names a "
-		                 "default host (localhost or a factory name)"
-		               : "a self-signed certificate, the one the "
-		                 "server returns without SNI");
-		rem(d,
-		    "The server did not load the certificate configured for "
-		    "%s: check the certificate/keystore path, that the file "
-		    "is readable by the service, and its password; then "
-		    "restart the service",
-		    ep->host);
-		rem(d,
-		    "For SAFEQ Cloud: check default-keystore-file and "
-		    "default-keystore-password in application.conf");
-		rem(d,
-		    "If the server has several sites, add %s to the "
-		    "certificate or virtual host it serves",
-		    ep->host);
-		remcmd(d, "Check the result", "certkit doctor %s", c->hp);
+		diag_fallback(c, leaf, names, is_default);
 		return false;
 	}
 	d = dx_add(c->l, "hostname_mismatch", "error", R_NAME,
