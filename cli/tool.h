@@ -76,10 +76,29 @@ const char *tool_home(void);
 /* Parses --at; prints the error and returns false on bad input. */
 bool tool_set_time(ck_ctx *ctx, const char *text);
 
-/* Prints a JSON document (from the library) to stdout, indented. */
+/*
+ * Untrusted text (certificate names, peer text, file names) for the
+ * terminal: every string printed as text goes through ck_text_escape(), the
+ * library's one escaper. tool_esc() returns an escaped copy that stays valid
+ * for the next 7 calls (a ring), so one printf can take several.
+ * tool_err()/tool_warn() escape their whole message.
+ */
+const char *tool_esc(const char *s);
+/* A JSON string of a file name or other outside text: exact when it is
+ * UTF-8, else escaped as above (jansson takes UTF-8 only); the library does
+ * the same for its reports. NULL only when out of memory. */
+json_t *tool_json_str(const char *s);
+/* Escapes every string of a parsed report in place (for text output). */
+void tool_escape_doc(json_t *doc);
+
+/* Prints a JSON document (from the library) to stdout, indented, in ASCII:
+ * the values stay exact (JSON escapes them), nothing reaches a terminal
+ * raw. */
 int tool_print_json(json_t *doc);
-/* Parses a JSON report returned by the library; exits on internal error. */
-json_t *tool_parse_report(const char *json);
+/* Parses a JSON report returned by the library; exits on internal error.
+ * `text`: the report is for text output, so every string in it is escaped
+ * (tool_escape_doc); JSON output keeps the exact values. */
+json_t *tool_parse_report(const char *json, bool text);
 
 /* "expires in N days" / "EXPIRED N days ago" / "not valid for N more days". */
 void tool_validity_phrase(char *out, size_t size, long long not_before,

@@ -460,7 +460,7 @@ file_json(const char *path, const char *format, const ck_bundle *b,
 {
 	json_t *f = json_object();
 
-	json_object_set_new(f, "path", json_string(path));
+	json_object_set_new(f, "path", tool_json_str(path));
 	json_object_set_new(f, "format", json_string(format));
 	json_object_set_new(
 	    f, "mode", json_string(holds_key ? "0600" : "0644"));
@@ -487,7 +487,8 @@ print_file(json_t *f)
 	const char *prot = json_string_value(json_object_get(f, "protection"));
 	int parts = 0;
 
-	printf("wrote %s: ", json_string_value(json_object_get(f, "path")));
+	printf("wrote %s: ",
+	    tool_esc(json_string_value(json_object_get(f, "path"))));
 	for (int i = 0; i < 4; i++) {
 		json_int_t n = json_integer_value(json_object_get(f, keys[i]));
 

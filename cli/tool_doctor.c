@@ -339,6 +339,7 @@ stream_report(FILE *out, const char *report)
 		         JSON_DISABLE_EOF_CHECK, &err)) == NULL)
 			goto out;
 		off += (size_t)err.position;
+		tool_escape_doc(e);
 		render_endpoint(out, e, n == 0);
 		json_decref(e);
 		n++;
@@ -351,6 +352,7 @@ stream_report(FILE *out, const char *report)
 	tailtext[0] = '{';
 	if ((tail = json_loads(tailtext, 0, NULL)) == NULL)
 		goto out;
+	tool_escape_doc(tail);
 	rv = render_summary(out, json_object_get(tail, "summary"), n);
 out:
 	json_decref(tail);
@@ -551,7 +553,7 @@ cmd_doctor(int argc, char **argv)
 	if ((rv = stream_report(stdout, report)) >= 0)
 		goto out;
 	/* Not the streaming shape: render from the whole tree. */
-	doc = tool_parse_report(report);
+	doc = tool_parse_report(report, true);
 	rv = tool_doctor_render(stdout, doc);
 out:
 	json_decref(doc);

@@ -564,7 +564,7 @@ finish(struct opts *o, ck_ctx *ctx, ck_status st, char *json)
 
 	if (json == NULL)
 		return tool_ctx_fail(ctx);
-	doc = tool_parse_report(json);
+	doc = tool_parse_report(json, !o->json);
 	ck_free(json);
 	if (o->json) {
 		tool_print_json(doc);
@@ -737,7 +737,7 @@ cmd_identity(int argc, char **argv)
 			goto out;
 		}
 		if (!tool_g.quiet)
-			printf("wrote %s (%s%s)\n", o.out, o.format,
+			printf("wrote %s (%s%s)\n", tool_esc(o.out), o.format,
 			    fmt == CK_FMT_P12 || o.with_key
 			        ? ", with the private key, mode 0600"
 			        : "");

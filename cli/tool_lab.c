@@ -249,7 +249,7 @@ run_demo(ck_ctx *ctx, ck_lab *lab, json_t *labdoc, int timeout_s, bool json)
 		rc = tool_ctx_fail(ctx);
 		goto out;
 	}
-	report = tool_parse_report(text);
+	report = tool_parse_report(text, !json);
 	check = check_report(labdoc, report, &bad);
 	if (json) {
 		doc = json_pack("{s:O, s:O, s:{s:b, s:I, s:O}}", "lab", labdoc,
@@ -371,7 +371,7 @@ cmd_lab(int argc, char **argv)
 		tool_err("out of memory");
 		goto out;
 	}
-	labdoc = tool_parse_report(labtext);
+	labdoc = tool_parse_report(labtext, !json);
 	if (serve) {
 		if (json)
 			tool_print_json(labdoc);

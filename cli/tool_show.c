@@ -709,7 +709,7 @@ cmd_show(int argc, char **argv)
 		rv = tool_ctx_fail(ctx);
 		goto out;
 	}
-	doc = tool_parse_report(report);
+	doc = tool_parse_report(report, !as_json);
 	if (as_json) {
 		if (tool_print_json(doc) != TOOL_OK) {
 			rv = TOOL_PROBLEM;

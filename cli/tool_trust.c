@@ -243,7 +243,7 @@ print_rebuild(const json_t *r)
 static int
 print_change(ck_ctx *ctx, char *json, bool as_json)
 {
-	json_t *doc = tool_parse_report(json), *a, *o;
+	json_t *doc = tool_parse_report(json, !as_json), *a, *o;
 	size_t i;
 	int rc = TOOL_OK;
 
@@ -363,7 +363,7 @@ do_list(ck_ctx *ctx, int argc, char **argv)
 		return fail_store(ctx, t);
 	}
 	ck_trust_free(t);
-	doc = tool_parse_report(json);
+	doc = tool_parse_report(json, !as_json);
 	ck_free(json);
 	if (as_json) {
 		rc = tool_print_json(doc);
@@ -836,7 +836,7 @@ do_audit(ck_ctx *ctx, int argc, char **argv)
 	}
 	ck_trust_free(t);
 	free(req);
-	doc = tool_parse_report(json);
+	doc = tool_parse_report(json, !as_json);
 	ck_free(json);
 	if (as_json) {
 		rc = tool_print_json(doc);
@@ -946,7 +946,8 @@ do_export(ck_ctx *ctx, int argc, char **argv)
 		rc = fail(ctx);
 		goto out;
 	}
-	printf("Exported the effective store to %s (%s%s)\n", out, fmt,
+	printf("Exported the effective store to %s (%s%s)\n", tool_esc(out),
+	    fmt,
 	    strcmp(fmt, "p12") == 0 && pw == NULL ? ", password \"changeit\""
 	                                          : "");
 out:
@@ -1002,7 +1003,7 @@ do_rebuild(ck_ctx *ctx, int argc, char **argv)
 		rc = fail(ctx);
 		goto out;
 	}
-	doc = tool_parse_report(json);
+	doc = tool_parse_report(json, !as_json);
 	ck_free(json);
 	if (as_json) {
 		rc = tool_print_json(doc);

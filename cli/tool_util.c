@@ -15,15 +15,103 @@
 
 struct tool_global tool_g;
 
+/* Messages name files and quote the library's errors: the whole message
+ * goes through the escaper (tool_esc), since no message format holds a
+ * control character of its own. */
 static void
 vmsg(const char *kind, const char *fmt, va_list ap)
 {
+	char buf[2048];
+
+	if (vsnprintf(buf, sizeof(buf), fmt, ap) < 0)
+		buf[0] = '\0';
 	fputs("certkit: ", stderr);
 	if (kind != NULL)
 		fprintf(stderr, "%s%s%s", tool_c(stderr, TC_YELLOW), kind,
 		    tool_c(stderr, TC_RESET));
-	vfprintf(stderr, fmt, ap);
+	fputs(tool_esc(buf), stderr);
 	fputc('\n', stderr);
+}
+
+const char *
+tool_esc(const char *s)
+{
+	/* A ring, so one printf can take several; each is freed when its
+	 * slot comes round again (and the last ones at exit). */
+	static char *ring[8];
+	static unsigned next;
+	char *e;
+
+	if (s == NULL)
+		return "(null)";
+	if ((e = ck_text_escape(s)) == NULL)
+		return "(out of memory)";
+	ck_free(ring[next]);
+	ring[next] = e;
+	next = (next + 1) % (sizeof(ring) / sizeof(ring[0]));
+	return e;
+}
+
+json_t *
+tool_json_str(const char *s)
+{
+	json_t *j = json_string(s);
+
+	return j != NULL ? j : json_string(tool_esc(s));
+}
+
+/* Escapes every string of a report in place, object keys included. */
+static bool
+escape_tree(json_t *j, int depth)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	char *e;
+
+	/* Reports nest a few levels; deeper is not ours to print. */
+	if (depth > 64)
+		return true;
+	if (json_is_string(j)) {
+		if ((e = ck_text_escape(json_string_value(j))) == NULL)
+			return false;
+		if (strcmp(e, json_string_value(j)) != 0 &&
+		    json_string_set(j, e) != 0) {
+			ck_free(e);
+			return false;
+		}
+		ck_free(e);
+	} else if (json_is_array(j)) {
+		for (i = 0; i < json_array_size(j); i++)
+			if (!escape_tree(json_array_get(j, i), depth + 1))
+				return false;
+	} else if (json_is_object(j)) {
+		void *tmp;
+
+		json_object_foreach_safe(j, tmp, k, v)
+		{
+			if (!escape_tree(v, depth + 1) ||
+			    (e = ck_text_escape(k)) == NULL)
+				return false;
+			if (strcmp(e, k) != 0 &&
+			    (json_object_set(j, e, v) != 0 ||
+			        json_object_del(j, k) != 0)) {
+				ck_free(e);
+				return false;
+			}
+			ck_free(e);
+		}
+	}
+	return true;
+}
+
+void
+tool_escape_doc(json_t *doc)
+{
+	if (!escape_tree(doc, 0)) {
+		tool_err("out of memory");
+		exit(TOOL_PROBLEM);
+	}
 }
 
 void
@@ -210,8 +298,11 @@ int
 tool_print_json(json_t *doc)
 {
 	/* One string, one write: json_dumpf writes token by token, which
-	 * costs more than the report itself on bulk runs. */
-	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	 * costs more than the report itself on bulk runs. ASCII: every control
+	 * and non-ASCII character as \\uXXXX, so the values stay exact and
+	 * the output is safe on a terminal too. */
+	char *s = json_dumps(
+	    doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 
 	if (s == NULL)
 		return TOOL_PROBLEM;
@@ -222,7 +313,7 @@ tool_print_json(json_t *doc)
 }
 
 json_t *
-tool_parse_report(const char *json)
+tool_parse_report(const char *json, bool text)
 {
 	json_error_t e;
 	json_t *doc = json_loads(json, 0, &e);
@@ -232,6 +323,8 @@ tool_parse_report(const char *json)
 		    e.text);
 		exit(TOOL_PROBLEM);
 	}
+	if (text)
+		tool_escape_doc(doc);
 	return doc;
 }
 

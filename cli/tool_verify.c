@@ -104,12 +104,12 @@ print_report(const char *label, const json_t *rep, bool quiet)
 	if (json_is_true(json_object_get(rep, "valid"))) {
 		if (quiet)
 			return;
-		printf("%s: %sOK%s\n", label, tool_c(stdout, TC_GREEN),
-		    tool_c(stdout, TC_RESET));
+		printf("%s: %sOK%s\n", tool_esc(label),
+		    tool_c(stdout, TC_GREEN), tool_c(stdout, TC_RESET));
 		print_chain(chain, "  ");
 		return;
 	}
-	printf("%s: %sINVALID%s\n", label, tool_c(stdout, TC_RED),
+	printf("%s: %sINVALID%s\n", tool_esc(label), tool_c(stdout, TC_RED),
 	    tool_c(stdout, TC_RESET));
 	json_array_foreach(findings, i, f)
 	{
@@ -171,7 +171,7 @@ verify_one(struct run *r, const char *file, long index, const ck_bundle *target)
 		ck_free(json);
 		return;
 	}
-	rep = tool_parse_report(json);
+	rep = tool_parse_report(json, r->results == NULL);
 	ck_free(json);
 	if (r->results == NULL) {
 		print_report(label, rep, r->opt->quiet || tool_g.quiet);
@@ -179,7 +179,7 @@ verify_one(struct run *r, const char *file, long index, const ck_bundle *target)
 		return;
 	}
 	/* "file" first, then the library's report as it is. */
-	if ((out = json_pack("{s:s}", "file", label)) == NULL ||
+	if ((out = json_pack("{s:o}", "file", tool_json_str(label))) == NULL ||
 	    json_object_update(out, rep) != 0 ||
 	    json_array_append_new(r->results, out) != 0) {
 		tool_err("out of memory");
@@ -435,9 +435,9 @@ cmd_verify(int argc, char **argv)
 			worse(&r, TOOL_USAGE);
 			if (r.results != NULL)
 				json_array_append_new(r.results,
-				    json_pack("{s:s, s:b, s:s}", "file",
-				        argv[i], "valid", 0, "error",
-				        ck_ctx_error(r.ctx)));
+				    json_pack("{s:o, s:b, s:s}", "file",
+				        tool_json_str(argv[i]), "valid", 0,
+				        "error", ck_ctx_error(r.ctx)));
 			continue;
 		}
 		if (o.each)

@@ -631,7 +631,8 @@ cross_check(ck_ctx *ctx, const struct cki_diag_env *env, char **results,
 	cki_doc_cross_check(env, eps);
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(eps, i);
-		char *t = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		char *t = json_dumps(
+		    e, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 
 		if (t == NULL) {
 			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
@@ -868,7 +869,8 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	    "time_given", env.at_given, "trust", tsrc, "reference", rsrc,
 	    "timeout_ms", d->timeout_ms, "parallel", d->parallel);
 	if (tail == NULL ||
-	    (tail_s = json_dumps(tail, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    (tail_s = json_dumps(tail,
+	         JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)) ==
 	        NULL ||
 	    (*json = assemble(results, d->n, tail_s)) == NULL) {
 		st = cki_err(d->ctx, CK_E_NOMEM, "out of memory");

@@ -1173,15 +1173,6 @@ set_aside(ck_trust *t, const char *path, const char *dir, json_t *rebuild)
 	return CK_OK;
 }
 
-static bool
-from_newline_free(char *s)
-{
-	for (char *p = s; *p != '\0'; p++)
-		if (iscntrl((unsigned char)*p))
-			*p = ' ';
-	return true;
-}
-
 ck_status
 ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
     unsigned int flags, char **json)
@@ -1349,9 +1340,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 	/* Write the new anchors, then rebuild; undo everything on failure. */
 	for (written = 0; written < nnew; written++) {
 		ck_cert *cc = ck_bundle_get0_cert(b, newi[written]);
-		char *path,
-		    *from =
-		        strdup(ck_bundle_origin(b, CK_OBJ_CERT, newi[written]));
+		const char *o = ck_bundle_origin(b, CK_OBJ_CERT, newi[written]);
+		char *path, *from = cki_esc_dup(o, strlen(o));
 		char file[CKI_TRUST_MAX_ALIAS + 16];
 
 		snprintf(file, sizeof(file), "%s.pem", newa[written]);
@@ -1359,7 +1349,6 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 			free(from);
 			goto nomem;
 		}
-		from_newline_free(from);
 		rv = write_anchor(t, path, newa[written], cc->x509, from);
 		free(path);
 		free(from);
@@ -1539,9 +1528,9 @@ write_distrust(
 	snprintf(name, sizeof(name), "%s-%s",
 	    d->kind == CKI_PIN_SPKI ? "spki" : "sha256", d->hex);
 	if ((*pathp = pjoin(t->distrust, name)) == NULL ||
-	    (r = strdup(reason != NULL ? reason : "")) == NULL)
+	    (r = cki_esc_dup(reason != NULL ? reason : "",
+	         reason != NULL ? strlen(reason) : 0)) == NULL)
 		goto nomem;
-	from_newline_free(r);
 	cki_fmt_time((int64_t)time(NULL), now);
 	n = strlen(r) + (d->subject ? strlen(d->subject) : 0) + 256;
 	if ((text = malloc(n)) == NULL)

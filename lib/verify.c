@@ -220,17 +220,15 @@ sb_add(struct sb *b, const char *fmt, ...)
 		b->n = sizeof(b->s) - 1;
 }
 
-/* Appends bytes from a certificate, escaping anything that is not
- * printable ASCII as \xNN (invariant 5). */
+/* Appends bytes from a certificate through the one escaper (cki_esc,
+ * invariant 5). */
 static void
 sb_safe(struct sb *b, const unsigned char *p, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-			sb_add(b, "%c", p[i]);
-		else
-			sb_add(b, "\\x%02x", p[i]);
-	}
+	if (b->n >= sizeof(b->s) - 1)
+		return;
+	(void)cki_esc(b->s + b->n, sizeof(b->s) - b->n, (const char *)p, len);
+	b->n += strlen(b->s + b->n);
 }
 
 /* ---- reading certificates ----------------------------------------------- */

@@ -62,6 +62,17 @@ const char *ck_status_name(ck_status st);
 /* Frees memory returned by libcertkit (reports, strings, buffers). */
 void ck_free(void *p);
 
+/*
+ * Untrusted text (a certificate's names, a peer's answer, a file name),
+ * made safe to print on a terminal: printable ASCII and valid UTF-8 stay;
+ * every byte of a control character (C0 including LF and TAB, DEL, C1), of
+ * a bidirectional override, and of invalid UTF-8 becomes \xNN. Backslashes
+ * stay, so escaping twice changes nothing. Error messages
+ * (ck_ctx_error()) are escaped already; JSON reports keep exact values.
+ * Caller frees with ck_free(); NULL only when out of memory.
+ */
+char *ck_text_escape(const char *s) CK_WUR;
+
 /* ------------------------------------------------------------------------
  * Context: error detail, password source, and the clock.
  * ------------------------------------------------------------------------ */
