@@ -303,28 +303,6 @@ type_key(ck_obj_type t)
 	return "objects";
 }
 
-json_t *
-cki_json_str(const char *s)
-{
-	json_t *j;
-	struct cki_sb sb = {0};
-	char *esc;
-
-	if (s == NULL)
-		return json_null();
-	if ((j = json_string(s)) != NULL)
-		return j;
-	/* Not UTF-8 (a damaged name or URI, a file name in another
-	 * encoding): the escaper keeps the valid UTF-8 and writes the rest as
-	 * \xNN, as a terminal would be shown it. */
-	cki_sb_esc(&sb, s, strlen(s));
-	if ((esc = cki_sb_take(&sb)) == NULL)
-		return NULL;
-	j = json_string(esc);
-	free(esc);
-	return j;
-}
-
 static ck_status
 finding_json(const struct cki_finding *f, json_t *arr)
 {

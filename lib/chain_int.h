@@ -129,9 +129,6 @@ ck_status cki_findings_add(struct cki_findings *fs, const char *code,
     enum cki_severity sev, char *message, char *fix, ck_obj_type type,
     const size_t *idx, size_t nidx);
 void cki_findings_clear(struct cki_findings *fs);
-/* json_string(), or for bytes that are not UTF-8 an escaped copy ("\xNN"),
- * so a damaged certificate never makes a report fail. NULL gives null. */
-json_t *cki_json_str(const char *s);
 /* Appends each finding as a JSON object to arr. */
 ck_status cki_findings_json(const struct cki_findings *fs, json_t *arr);
 

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -131,6 +132,11 @@ ck_key *cki_key_wrap(EVP_PKEY *k);
 size_t cki_esc(char *out, size_t size, const char *s, size_t len);
 /* The same, into a fresh string (free()); NULL only when out of memory. */
 char *cki_esc_dup(const char *s, size_t len);
+/* The one way a string from outside (a file name, --home, a certificate's
+ * or a peer's text) goes into a report: json_string() when it is UTF-8,
+ * else (jansson takes UTF-8 only) the cki_esc() copy, so such a name never
+ * makes a report fail. NULL gives JSON null; NULL only when out of memory. */
+json_t *cki_json_str(const char *s);
 /* True if `issuer` issued `x`: names chain and the signature verifies. */
 bool cki_x509_issued_by(X509 *x, X509 *issuer);
 /* "C = US, O = Example, CN = host" (the s_client style). Caller frees. */

@@ -123,6 +123,23 @@ cki_esc_dup(const char *s, size_t len)
 	return out;
 }
 
+json_t *
+cki_json_str(const char *s)
+{
+	json_t *j;
+	char *esc;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	if ((esc = cki_esc_dup(s, strlen(s))) == NULL)
+		return NULL;
+	j = json_string(esc);
+	free(esc);
+	return j;
+}
+
 char *
 ck_text_escape(const char *s)
 {

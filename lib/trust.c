@@ -899,10 +899,10 @@ distrust_json(const struct cki_tstate *s, const struct cki_distrust *e)
 	for (size_t i = 0; i < s->nall && hit == NULL; i++)
 		if (s->all[i].distrusted == e)
 			hit = &s->all[i];
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:b, s:s}", "by",
+	return json_pack("{s:s, s:s, s:o, s:s?, s:s?, s:b, s:o}", "by",
 	    e->kind == CKI_PIN_SPKI ? "spki" : "sha256", "value", e->hex,
-	    "reason", e->reason, "date", e->date, "subject", e->subject,
-	    "present", hit != NULL, "file", e->path);
+	    "reason", cki_json_str(e->reason), "date", e->date, "subject",
+	    e->subject, "present", hit != NULL, "file", cki_json_str(e->path));
 }
 
 static json_t *
@@ -911,9 +911,9 @@ state_header(ck_trust *t, const struct cki_tstate *s, const char *what)
 	char now[32];
 
 	cki_fmt_time((int64_t)cki_now(t->ctx), now);
-	return json_pack("{s:s, s:s, s:s, s:b, s:s}", "source", what, "store",
-	    t->dir, "system_bundle", s->system_path, "system_bundle_missing",
-	    s->system_missing, "at", now);
+	return json_pack("{s:s, s:o, s:o, s:b, s:s}", "source", what, "store",
+	    cki_json_str(t->dir), "system_bundle", cki_json_str(s->system_path),
+	    "system_bundle_missing", s->system_missing, "at", now);
 }
 
 ck_status
@@ -1371,7 +1371,7 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 		cki_x509_spki(cc->x509, tc.spki);
 		o = cki_trust_cert_json(&tc, now);
 		json_object_set_new(o, "origin",
-		    json_string(ck_bundle_origin(b, CK_OBJ_CERT, newi[i])));
+		    cki_json_str(ck_bundle_origin(b, CK_OBJ_CERT, newi[i])));
 		for (size_t j = 0; j < s->nall; j++)
 			if (strcmp(s->all[j].fp, tc.fp) == 0)
 				json_object_set_new(

@@ -554,12 +554,13 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 		json_object_set_new(report, "distrusted_excluded",
 		    json_integer((json_int_t)ndist));
 		json_object_set_new(
-		    report, "system_bundle", json_string(s->system_path));
+		    report, "system_bundle", cki_json_str(s->system_path));
 		json_object_set_new(report, "system_bundle_missing",
 		    json_boolean(s->system_missing));
 		json_object_set_new(report, "outputs",
-		    json_pack("{s:s, s:s, s:s}", "bundle", t->bundle, "certs",
-		        t->certs, "p12", t->p12));
+		    json_pack("{s:o, s:o, s:o}", "bundle",
+		        cki_json_str(t->bundle), "certs",
+		        cki_json_str(t->certs), "p12", cki_json_str(t->p12)));
 		json_object_set_new(
 		    report, "certs_reused", json_integer(nlinked));
 		json_object_set_new(
