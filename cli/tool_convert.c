@@ -367,7 +367,7 @@ dup_or_complain(const char *s)
  * and the summary.
  */
 static int
-output_password(const struct opts *o, char **pw, const char **src)
+output_password(ck_ctx *ctx, const struct opts *o, char **pw, const char **src)
 {
 	const char *env = getenv("CERTKIT_OUT_PASSWORD");
 	const char *inenv = getenv("CERTKIT_PASSWORD");
@@ -416,11 +416,11 @@ output_password(const struct opts *o, char **pw, const char **src)
 			return TOOL_USAGE;
 		}
 	}
-	if ((*pw)[0] == '\0') {
-		tool_err("%s: the output password (from %s) is empty. Java "
-		         "cannot open a PKCS#12 file whose MAC uses an empty "
-		         "password, and it protects nothing: give a real one%s",
-		    o->out, *src,
+	if (ck_write_password_check(
+	        ctx, p12 ? CK_FMT_P12 : (ck_format)o->to, *pw) != CK_OK) {
+		/* The library's one message, with where the password came
+		 * from. */
+		tool_err("%s: %s (from %s)%s", o->out, ck_ctx_error(ctx), *src,
 		    p12 ? ", or --no-password for a deliberately unprotected "
 		          "file"
 		        : "");
@@ -724,7 +724,7 @@ cmd_convert(int argc, char **argv)
 	}
 
 	/* Rule 4: passwords. */
-	if ((r = output_password(&o, &pw, &pwsrc)) >= 0) {
+	if ((r = output_password(ctx, &o, &pw, &pwsrc)) >= 0) {
 		rv = r;
 		goto err;
 	}

@@ -989,10 +989,9 @@ do_rebuild(ck_ctx *ctx, int argc, char **argv)
 	}
 	if (pwfile != NULL && (pw = tool_read_password_file(pwfile)) == NULL)
 		return TOOL_USAGE;
-	if (pw != NULL && pw[0] == '\0') {
-		tool_err("%s: the password is empty; Java needs one for a "
-		         "truststore (use --default-password for \"changeit\")",
-		    pwfile);
+	if (ck_write_password_check(ctx, CK_FMT_P12, pw) != CK_OK) {
+		tool_err("%s: %s, or --default-password for \"changeit\"",
+		    pwfile, ck_ctx_error(ctx));
 		free(pw);
 		return TOOL_USAGE;
 	}

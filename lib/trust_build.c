@@ -221,6 +221,11 @@ empty_p12(ck_trust *t, const char *password, uint8_t **out, size_t *len)
 
 	*out = NULL;
 	*len = 0;
+	if ((rv = ck_write_password_check(t->ctx, CK_FMT_P12, password)) !=
+	    CK_OK) {
+		sk_PKCS7_free(safes);
+		return rv;
+	}
 	if (safes == NULL ||
 	    (p12 = PKCS12_add_safes_ex(safes, 0, NULL, NULL)) == NULL ||
 	    !PKCS12_set_mac(p12, password, -1, NULL, 0, 2048, EVP_sha256()) ||

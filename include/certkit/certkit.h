@@ -253,10 +253,13 @@ typedef enum ck_format {
 } ck_format;
 
 typedef struct ck_write_opts {
-	const char *password; /* PKCS#12 password; NULL or "" means none */
-	const char *name;     /* PKCS#12 friendly name of the key entry */
-	int java_trusted;     /* PKCS#12: mark certificates trusted for Java */
-	int p7b_pem;          /* PKCS#7: 1 writes PEM, 0 writes DER */
+	/* PKCS#12 password, or the one that encrypts PEM/DER keys. NULL means
+	 * none (PKCS#12: no encryption, no MAC); "" is refused (CK_E_USAGE,
+	 * see ck_write_password_check). */
+	const char *password;
+	const char *name; /* PKCS#12 friendly name of the key entry */
+	int java_trusted; /* PKCS#12: mark certificates trusted for Java */
+	int p7b_pem;      /* PKCS#7: 1 writes PEM, 0 writes DER */
 } ck_write_opts;
 
 /*
@@ -270,6 +273,15 @@ ck_status ck_write_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
 /* Serialises into memory. Caller frees *out with ck_free(). */
 ck_status ck_encode_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
     const ck_write_opts *wo, uint8_t **out, size_t *len) CK_WUR;
+
+/*
+ * CK_OK, or CK_E_USAGE with certkit's one message for it, when `password`
+ * is "" for an output in `fmt`: a PKCS#12 file or an encrypted key under an
+ * empty password protects nothing. NULL (no password) passes. The writers
+ * refuse it themselves; callers check early to fail before any work.
+ */
+ck_status ck_write_password_check(
+    ck_ctx *ctx, ck_format fmt, const char *password) CK_WUR;
 
 /* ck_write_bundle_ex / ck_encode_bundle_ex flags. */
 /* PKCS#12: 3DES and a SHA-1 MAC, for Windows Server 2016, Java 8 and older
