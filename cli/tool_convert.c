@@ -421,7 +421,8 @@ output_password(ck_ctx *ctx, const struct opts *o, char **pw, const char **src)
 		/* The library's one message, with where the password came
 		 * from. */
 		tool_err("%s: %s (from %s)%s", o->out, ck_ctx_error(ctx), *src,
-		    p12 ? ", or --no-password for a deliberately unprotected "
+		    p12 && (*pw)[0] == '\0'
+		        ? ", or --no-password for a deliberately unprotected "
 		          "file"
 		        : "");
 		pw_free(*pw);

@@ -175,31 +175,47 @@ tool_c(FILE *f, enum tool_colour c)
 	return tool_color(f) ? esc[c] : "";
 }
 
+/*
+ * The first line of a password file. A file that cannot be read (a
+ * directory), a NUL byte (a device such as /dev/zero, a binary file) or a
+ * first line longer than CK_PASSWORD_MAX is an error that says so, never a
+ * password that then fails as "wrong". An empty file is the empty password.
+ */
 char *
 tool_read_password_file(const char *path)
 {
-	char buf[1024];
+	char buf[CK_PASSWORD_MAX + 2], *p = NULL;
+	const char *bad = NULL;
+	size_t n = 0;
 	FILE *f;
-	size_t n;
+	int c = 0;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		tool_err("%s: cannot read the password file: %s", path,
 		    strerror(errno));
 		return NULL;
 	}
-	if (fgets(buf, sizeof(buf), f) == NULL)
-		buf[0] = '\0'; /* an empty file is the empty password */
-	fclose(f);
-	n = strcspn(buf, "\r\n");
+	while (n < sizeof(buf) - 1 && (c = getc(f)) != EOF && c != '\n' &&
+	    c != '\r' && c != '\0')
+		buf[n++] = (char)c;
 	buf[n] = '\0';
-	{
-		char *p = strdup(buf);
-
-		explicit_bzero(buf, sizeof(buf));
-		if (p == NULL)
-			tool_err("out of memory");
-		return p;
-	}
+	if (ferror(f))
+		tool_err("%s: cannot read the password file: %s", path,
+		    strerror(errno));
+	else if (c == '\0')
+		bad = "holds a NUL byte: it is not a text file with the "
+		      "password on its first line";
+	else if (n > CK_PASSWORD_MAX)
+		tool_err("%s: the password file's first line is longer than "
+		         "%d bytes, the longest password certkit takes",
+		    path, CK_PASSWORD_MAX);
+	else if ((p = strdup(buf)) == NULL)
+		tool_err("out of memory");
+	if (bad != NULL)
+		tool_err("%s: the password file %s", path, bad);
+	fclose(f);
+	explicit_bzero(buf, sizeof(buf));
+	return p;
 }
 
 int
@@ -265,7 +281,9 @@ tool_password_setup(ck_ctx *ctx, const char *password_file)
 		ck_ctx_set_password_cb(ctx, tty_password_cb, NULL);
 	}
 	if (!ok)
-		tool_err("out of memory");
+		tool_err("%s: %s",
+		    password_file != NULL ? password_file : "CERTKIT_PASSWORD",
+		    ck_ctx_error(ctx));
 	return ok;
 }
 

@@ -155,7 +155,13 @@ ck_status
 ck_ctx_set_password(ck_ctx *ctx, const char *password)
 {
 	char *copy = NULL;
+	size_t n = password != NULL ? strlen(password) : 0;
 
+	if (n > CK_PASSWORD_MAX)
+		return cki_err(ctx, CK_E_USAGE,
+		    "the password is %zu bytes long; certkit takes at most %d "
+		    "(OpenSSL reads PEM passwords into a buffer of %d bytes)",
+		    n, CK_PASSWORD_MAX, CK_PASSWORD_MAX + 1);
 	if (password != NULL && (copy = strdup(password)) == NULL)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	if (ctx->password != NULL)

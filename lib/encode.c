@@ -149,6 +149,11 @@ ck_write_password_check(ck_ctx *ctx, ck_format fmt, const char *password)
 	cki_begin(ctx);
 	if (password != NULL && password[0] == '\0')
 		return empty_password(ctx, fmt);
+	if (password != NULL && strlen(password) > CK_PASSWORD_MAX)
+		return cki_err(ctx, CK_E_USAGE,
+		    "the password is %zu bytes long; certkit takes at most %d, "
+		    "and could not open the file again",
+		    strlen(password), CK_PASSWORD_MAX);
 	return CK_OK;
 }
 

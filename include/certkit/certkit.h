@@ -97,7 +97,12 @@ void ck_ctx_clear_error(ck_ctx *ctx);
 typedef int (*ck_password_cb)(
     char *buf, size_t size, const char *what, void *arg);
 void ck_ctx_set_password_cb(ck_ctx *ctx, ck_password_cb cb, void *arg);
-/* A fixed password (copied; wiped on free). NULL removes it. */
+/* The longest password certkit takes, in bytes: OpenSSL hands PEM password
+ * callbacks a 1024-byte buffer (PEM_BUFSIZE), so a longer one could never
+ * open an encrypted PEM key, and certkit takes one limit for every format. */
+#define CK_PASSWORD_MAX 1023
+/* A fixed password (copied; wiped on free). NULL removes it. Longer than
+ * CK_PASSWORD_MAX: CK_E_USAGE, saying so. */
 ck_status ck_ctx_set_password(ck_ctx *ctx, const char *password) CK_WUR;
 
 /*
@@ -277,7 +282,8 @@ ck_status ck_encode_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
 /*
  * CK_OK, or CK_E_USAGE with certkit's one message for it, when `password`
  * is "" for an output in `fmt`: a PKCS#12 file or an encrypted key under an
- * empty password protects nothing. NULL (no password) passes. The writers
+ * empty password protects nothing; or when it is longer than
+ * CK_PASSWORD_MAX, so no certkit could open the file. NULL passes. The writers
  * refuse it themselves; callers check early to fail before any work.
  */
 ck_status ck_write_password_check(
