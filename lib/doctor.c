@@ -29,6 +29,7 @@
 
 #include "doctor_int.h"
 #include "reference_int.h"
+#include "verify_int.h"
 
 struct cki_resolve {
 	struct cki_hostport hp;
@@ -327,12 +328,15 @@ ck_doctor_set_progress_cb(ck_doctor *d, ck_doctor_progress_cb cb, void *arg)
  * ------------------------------------------------------------------ */
 
 static ck_status
-add_bundle_certs(ck_ctx *ctx, const char *path, STACK_OF(X509) * out)
+add_bundle_certs(
+    ck_ctx *ctx, const char *path, STACK_OF(X509) * out, bool expect)
 {
 	ck_bundle *b = NULL;
 	ck_status st;
 
-	if ((st = ck_load_file(ctx, path, &b)) != CK_OK)
+	st = expect ? ck_load_expect(ctx, path, CK_OBJ_CERT, &b)
+	            : ck_load_file(ctx, path, &b);
+	if (st != CK_OK)
 		return st;
 	for (size_t i = 0; i < ck_bundle_count(b, CK_OBJ_CERT); i++) {
 		X509 *x = ck_bundle_get0_cert(b, i)->x509;
@@ -359,8 +363,12 @@ load_certs(ck_ctx *ctx, const char *path, STACK_OF(X509) * out)
 
 	if (stat(path, &st) != 0)
 		return cki_err(ctx, CK_E_IO, "%s: %s", path, strerror(errno));
+	/* The trust store yields certificates, or it is verify's input error
+	 * (cki_no_anchors). */
+	if (S_ISREG(st.st_mode) && st.st_size == 0)
+		return cki_no_anchors(ctx, path, false, 0);
 	if (!S_ISDIR(st.st_mode))
-		return add_bundle_certs(ctx, path, out);
+		return add_bundle_certs(ctx, path, out, true);
 	if ((dir = opendir(path)) == NULL)
 		return cki_err(ctx, CK_E_IO,
 		    "%s: cannot read the directory: %s", path, strerror(errno));
@@ -376,7 +384,7 @@ load_certs(ck_ctx *ctx, const char *path, STACK_OF(X509) * out)
 		files++;
 		/* A store directory may hold other files (a README, a
 		 * .crl): skip what holds no certificate. */
-		if (add_bundle_certs(ctx, full, out) == CK_E_NOMEM) {
+		if (add_bundle_certs(ctx, full, out, false) == CK_E_NOMEM) {
 			rv = CK_E_NOMEM;
 			break;
 		}
@@ -386,10 +394,7 @@ load_certs(ck_ctx *ctx, const char *path, STACK_OF(X509) * out)
 	if (rv != CK_OK)
 		return cki_err(ctx, rv, "out of memory");
 	if (sk_X509_num(out) == 0)
-		return cki_err(ctx, CK_E_FORMAT,
-		    "%s: the directory holds no "
-		    "certificates",
-		    path);
+		return cki_no_anchors(ctx, path, true, files);
 	return CK_OK;
 }
 
