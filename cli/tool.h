@@ -67,8 +67,23 @@ bool tool_password_setup(ck_ctx *ctx, const char *password_file);
 /* Prints `prompt` on the terminal and reads one line with echo off into
  * buf. Returns its length, or -1 when there is no terminal. */
 int tool_tty_read(const char *prompt, char *buf, size_t size);
-/* Reads a password file's first line into a fresh string (caller wipes). */
+/* Reads a password file's first line into a fresh string (caller wipes).
+ * "-" reads it from standard input. */
 char *tool_read_password_file(const char *path);
+
+/*
+ * "-" (the rule is in tool_util.c): tool_load() loads a FILE operand, "-"
+ * being standard input ("(stdin)" in messages), as ck_load_file() (want <
+ * 0) or ck_load_expect() (want a ck_obj_type) do. On failure the message is
+ * tool_load_error(). Standard input is read once per command:
+ * tool_take_stdin() claims it, or says why not and returns false.
+ * tool_path_arg() refuses "-" for an option that names a file (an output,
+ * or a path read by name), saying so; true when path is not "-".
+ */
+ck_status tool_load(ck_ctx *ctx, const char *path, int want, ck_bundle **out);
+const char *tool_load_error(const ck_ctx *ctx);
+bool tool_take_stdin(const char *what);
+bool tool_path_arg(const char *opt, const char *path);
 
 /* The state directory: --home, $CERTKIT_HOME, else /var/lib/certkit. */
 const char *tool_home(void);

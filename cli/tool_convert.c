@@ -315,6 +315,11 @@ check_opts(struct opts *o, int nfiles)
 		tool_err("convert: %s", bad);
 		return TOOL_USAGE;
 	}
+	/* Not standard output: the output is replaced atomically
+	 * (ck_write_file_atomic), which standard output cannot be. */
+	if (!tool_path_arg("--out", o->out) ||
+	    !tool_path_arg("--key-out", o->key_out))
+		return TOOL_USAGE;
 	return -1;
 }
 
@@ -440,10 +445,10 @@ load_into(ck_ctx *ctx, ck_bundle *all, const char *path, int want)
 	ck_bundle *b = NULL;
 	ck_status st;
 
-	st = want < 0 ? ck_load_file(ctx, path, &b)
-	              : ck_load_expect(ctx, path, (ck_obj_type)want, &b);
-	if (st != CK_OK)
-		return tool_ctx_fail(ctx);
+	if ((st = tool_load(ctx, path, want, &b)) != CK_OK) {
+		tool_err("%s", tool_load_error(ctx));
+		return st == CK_E_NOMEM ? TOOL_PROBLEM : TOOL_USAGE;
+	}
 	st = ck_bundle_merge(all, b);
 	ck_bundle_free(b);
 	if (st != CK_OK) {

@@ -444,6 +444,8 @@ cmd_doctor(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_PROFILE:
+			if (!tool_path_arg("--profile", optarg))
+				goto out;
 			if (ck_doctor_load_profile(d, optarg) != CK_OK) {
 				rv = tool_ctx_fail(ctx);
 				goto out;
@@ -497,6 +499,10 @@ cmd_doctor(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!tool_path_arg("--trust", trust) ||
+	    !tool_path_arg("--reference", ref) ||
+	    !tool_path_arg("--cert", cert) || !tool_path_arg("--key", key))
+		goto out;
 	for (int i = optind; i < argc; i++) {
 		if (ck_doctor_add_endpoint(d, argv[i]) != CK_OK) {
 			rv = tool_ctx_fail(ctx);

@@ -243,6 +243,12 @@ parse(int argc, char **argv, struct opts *o)
 		case O_WITHKEY: o->with_key = true; break;
 		}
 	}
+	if (!tool_path_arg("--out", o->out) ||
+	    !tool_path_arg("--cert", o->cert) ||
+	    !tool_path_arg("--key", o->keyfile) ||
+	    !tool_path_arg("--chain", o->chain) ||
+	    !tool_path_arg("--p12", o->p12))
+		return TOOL_USAGE;
 	if (strcmp(o->sub, "restore") == 0) {
 		if (optind != argc - 1) {
 			tool_err("identity restore: expected one BACKUP-ID "

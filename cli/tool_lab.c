@@ -298,7 +298,11 @@ cmd_lab(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dir = optarg; break;
+		case 'd':
+			if (!tool_path_arg("--dir", optarg))
+				return TOOL_USAGE;
+			dir = optarg;
+			break;
 		case 's': serve = true; break;
 		case 'D': demo = true; break;
 		case 'j': json = true; break;

@@ -591,7 +591,11 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 		case 'F': from = optarg; break;
 		case 'y': yes = true; break;
 		case 'r': ref = optarg; break;
-		case 'R': reffile = optarg; break;
+		case 'R':
+			if (!tool_path_arg("--reference-file", optarg))
+				return TOOL_USAGE;
+			reffile = optarg;
+			break;
 		case 'p': pwfile = optarg; break;
 		case 'j': as_json = true; break;
 		case 'a':
@@ -661,9 +665,9 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 		for (int i = optind; i < argc; i++) {
 			ck_bundle *b = NULL;
 
-			if (ck_load_expect(ctx, argv[i], CK_OBJ_CERT, &b) !=
-			    CK_OK) {
-				rc = fail(ctx);
+			if (tool_load(ctx, argv[i], CK_OBJ_CERT, &b) != CK_OK) {
+				tool_err("%s", tool_load_error(ctx));
+				rc = TOOL_USAGE;
 				goto out;
 			}
 			if (ck_bundle_merge(in, b) != CK_OK) {
@@ -808,7 +812,13 @@ do_audit(ck_ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': req[nreq++] = optarg; break;
-		case 'p': profile = optarg; break;
+		case 'p':
+			if (!tool_path_arg("--profile", optarg)) {
+				free(req);
+				return TOOL_USAGE;
+			}
+			profile = optarg;
+			break;
 		case 'j': as_json = true; break;
 		case 'a':
 			if (!tool_set_time(ctx, optarg)) {
@@ -922,6 +932,8 @@ do_export(ck_ctx *ctx, int argc, char **argv)
 		tool_err("trust export: --format and --out are required");
 		return tool_usage(stderr, usage_export, TOOL_USAGE);
 	}
+	if (!tool_path_arg("--out", out))
+		return TOOL_USAGE;
 	if (strcmp(fmt, "pem") != 0 && strcmp(fmt, "dir") != 0 &&
 	    strcmp(fmt, "p12") != 0) {
 		tool_err("--format '%s': expected pem, dir or p12", fmt);

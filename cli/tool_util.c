@@ -190,7 +190,15 @@ tool_read_password_file(const char *path)
 	FILE *f;
 	int c = 0;
 
-	if ((f = fopen(path, "r")) == NULL) {
+	if (strcmp(path, "-") == 0) {
+		if (!tool_take_stdin("--password-file"))
+			return NULL;
+		/* Our own stream on fd 0: stdio's stdin stays unused. */
+		f = fdopen(dup(STDIN_FILENO), "r");
+	} else {
+		f = fopen(path, "r");
+	}
+	if (f == NULL) {
 		tool_err("%s: cannot read the password file: %s", path,
 		    strerror(errno));
 		return NULL;
@@ -372,4 +380,134 @@ tool_usage(FILE *f, const char *text, int code)
 {
 	fputs(text, f);
 	return code;
+}
+
+/* ---- "-": standard input -------------------------------------------------
+ *
+ * The rule (man certkit, "FILES AND -"): "-" is standard input for the FILE
+ * operands a command reads (show, verify, convert, trust add) and for
+ * --password-file; standard input is read once per command. It is never
+ * standard output, and options that name a file by its path (--out,
+ * --key-out, --roots, --trust, ...) refuse it: outputs are replaced
+ * atomically, which standard output cannot be, and those paths are read by
+ * name. A file named "-" is given as "./-".
+ */
+
+#define STDIN_MAX (64u * 1024u * 1024u)
+
+static bool stdin_taken;
+static char load_err[512];
+
+bool
+tool_take_stdin(const char *what)
+{
+	if (stdin_taken) {
+		tool_err("%s -: standard input was read already; it can be "
+		         "given as - once per command",
+		    what);
+		return false;
+	}
+	stdin_taken = true;
+	return true;
+}
+
+/* Reads all of standard input (at most STDIN_MAX bytes) into *buf. */
+static ck_status
+read_stdin(unsigned char **bufp, size_t *lenp, size_t *capp)
+{
+	unsigned char *buf = NULL, *nb;
+	size_t len = 0, cap = 0;
+	ck_status st = CK_OK;
+	ssize_t r;
+
+	for (;;) {
+		if (len == cap) {
+			if (cap >= STDIN_MAX) {
+				snprintf(load_err, sizeof(load_err),
+				    "(stdin): larger than %u bytes", STDIN_MAX);
+				st = CK_E_IO;
+				break;
+			}
+			cap = cap ? cap * 2 : 65536;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				snprintf(load_err, sizeof(load_err),
+				    "out of memory");
+				st = CK_E_NOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		if ((r = read(STDIN_FILENO, buf + len, cap - len)) == 0)
+			break;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(load_err, sizeof(load_err),
+			    "(stdin): cannot read standard input: %s",
+			    strerror(errno));
+			st = CK_E_IO;
+			break;
+		}
+		len += (size_t)r;
+	}
+	*bufp = buf;
+	*lenp = len;
+	*capp = cap;
+	return st;
+}
+
+ck_status
+tool_load(ck_ctx *ctx, const char *path, int want, ck_bundle **out)
+{
+	static const char *const noun[] = {
+	    "certificate", "private key", "CSR", "CRL"};
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ck_status st;
+
+	load_err[0] = '\0';
+	*out = NULL;
+	if (strcmp(path, "-") != 0)
+		return want < 0
+		    ? ck_load_file(ctx, path, out)
+		    : ck_load_expect(ctx, path, (ck_obj_type)want, out);
+	if (stdin_taken) {
+		snprintf(load_err, sizeof(load_err),
+		    "-: standard input was read already; it can be given as - "
+		    "once per command");
+		return CK_E_USAGE;
+	}
+	stdin_taken = true;
+	if ((st = read_stdin(&buf, &len, &cap)) == CK_OK &&
+	    (st = ck_load_mem(ctx, "(stdin)", buf, len, out)) == CK_OK &&
+	    want >= 0 && want < 4 &&
+	    ck_bundle_count(*out, (ck_obj_type)want) == 0) {
+		snprintf(load_err, sizeof(load_err), "(stdin): holds no %s",
+		    noun[want]);
+		ck_bundle_free(*out);
+		*out = NULL;
+		st = CK_E_FORMAT;
+	}
+	/* The input may hold an unencrypted private key. */
+	if (buf != NULL)
+		explicit_bzero(buf, cap);
+	free(buf);
+	return st;
+}
+
+const char *
+tool_load_error(const ck_ctx *ctx)
+{
+	return load_err[0] ? load_err : ck_ctx_error(ctx);
+}
+
+bool
+tool_path_arg(const char *opt, const char *path)
+{
+	if (path == NULL || strcmp(path, "-") != 0)
+		return true;
+	tool_err("%s -: standard input and output are not accepted here: %s "
+	         "names a file (give a file named - as ./-)",
+	    opt, opt);
+	return false;
 }

@@ -387,6 +387,15 @@ configure(ck_ctx *ctx, ck_verify_opts *vo, const struct vopts *o)
 	if (!tool_password_setup(ctx, o->pwfile))
 		return TOOL_USAGE;
 	for (size_t i = 0; i < o->nroots; i++)
+		if (!tool_path_arg("--roots", o->roots[i]))
+			return TOOL_USAGE;
+	for (size_t i = 0; i < o->nuntrusted; i++)
+		if (!tool_path_arg("--untrusted", o->untrusted[i]))
+			return TOOL_USAGE;
+	for (size_t i = 0; i < o->ncrls; i++)
+		if (!tool_path_arg("--crl", o->crls[i]))
+			return TOOL_USAGE;
+	for (size_t i = 0; i < o->nroots; i++)
 		if (ck_verify_opts_add_roots(ctx, vo, o->roots[i]) != CK_OK) {
 			tool_err("--roots %s", ck_ctx_error(ctx));
 			return TOOL_USAGE;
@@ -430,14 +439,14 @@ cmd_verify(int argc, char **argv)
 	for (int i = optind; i < argc && !r.stop; i++) {
 		ck_bundle *b = NULL;
 
-		if (ck_load_expect(r.ctx, argv[i], CK_OBJ_CERT, &b) != CK_OK) {
-			tool_err("%s", ck_ctx_error(r.ctx));
+		if (tool_load(r.ctx, argv[i], CK_OBJ_CERT, &b) != CK_OK) {
+			tool_err("%s", tool_load_error(r.ctx));
 			worse(&r, TOOL_USAGE);
 			if (r.results != NULL)
 				json_array_append_new(r.results,
 				    json_pack("{s:o, s:b, s:s}", "file",
 				        tool_json_str(argv[i]), "valid", 0,
-				        "error", ck_ctx_error(r.ctx)));
+				        "error", tool_load_error(r.ctx)));
 			continue;
 		}
 		if (o.each)
