@@ -67,8 +67,23 @@ bool tool_password_setup(ck_ctx *ctx, const char *password_file);
 /* Prints `prompt` on the terminal and reads one line with echo off into
  * buf. Returns its length, or -1 when there is no terminal. */
 int tool_tty_read(const char *prompt, char *buf, size_t size);
-/* Reads a password file's first line into a fresh string (caller wipes). */
+/* Reads a password file's first line into a fresh string (caller wipes).
+ * "-" reads it from standard input. */
 char *tool_read_password_file(const char *path);
+
+/*
+ * "-" (the rule is in tool_util.c): tool_load() loads a FILE operand, "-"
+ * being standard input ("(stdin)" in messages), as ck_load_file() (want <
+ * 0) or ck_load_expect() (want a ck_obj_type) do. On failure the message is
+ * tool_load_error(). Standard input is read once per command:
+ * tool_take_stdin() claims it, or says why not and returns false.
+ * tool_path_arg() refuses "-" for an option that names a file (an output,
+ * or a path read by name), saying so; true when path is not "-".
+ */
+ck_status tool_load(ck_ctx *ctx, const char *path, int want, ck_bundle **out);
+const char *tool_load_error(const ck_ctx *ctx);
+bool tool_take_stdin(const char *what);
+bool tool_path_arg(const char *opt, const char *path);
 
 /* The state directory: --home, $CERTKIT_HOME, else /var/lib/certkit. */
 const char *tool_home(void);
@@ -76,10 +91,29 @@ const char *tool_home(void);
 /* Parses --at; prints the error and returns false on bad input. */
 bool tool_set_time(ck_ctx *ctx, const char *text);
 
-/* Prints a JSON document (from the library) to stdout, indented. */
+/*
+ * Untrusted text (certificate names, peer text, file names) for the
+ * terminal: every string printed as text goes through ck_text_escape(), the
+ * library's one escaper. tool_esc() returns an escaped copy that stays valid
+ * for the next 7 calls (a ring), so one printf can take several.
+ * tool_err()/tool_warn() escape their whole message.
+ */
+const char *tool_esc(const char *s);
+/* A JSON string of a file name or other outside text: exact when it is
+ * UTF-8, else escaped as above (jansson takes UTF-8 only); the library does
+ * the same for its reports. NULL only when out of memory. */
+json_t *tool_json_str(const char *s);
+/* Escapes every string of a parsed report in place (for text output). */
+void tool_escape_doc(json_t *doc);
+
+/* Prints a JSON document (from the library) to stdout, indented, in ASCII:
+ * the values stay exact (JSON escapes them), nothing reaches a terminal
+ * raw. */
 int tool_print_json(json_t *doc);
-/* Parses a JSON report returned by the library; exits on internal error. */
-json_t *tool_parse_report(const char *json);
+/* Parses a JSON report returned by the library; exits on internal error.
+ * `text`: the report is for text output, so every string in it is escaped
+ * (tool_escape_doc); JSON output keeps the exact values. */
+json_t *tool_parse_report(const char *json, bool text);
 
 /* "expires in N days" / "EXPIRED N days ago" / "not valid for N more days". */
 void tool_validity_phrase(char *out, size_t size, long long not_before,

@@ -315,6 +315,11 @@ check_opts(struct opts *o, int nfiles)
 		tool_err("convert: %s", bad);
 		return TOOL_USAGE;
 	}
+	/* Not standard output: the output is replaced atomically
+	 * (ck_write_file_atomic), which standard output cannot be. */
+	if (!tool_path_arg("--out", o->out) ||
+	    !tool_path_arg("--key-out", o->key_out))
+		return TOOL_USAGE;
 	return -1;
 }
 
@@ -367,7 +372,7 @@ dup_or_complain(const char *s)
  * and the summary.
  */
 static int
-output_password(const struct opts *o, char **pw, const char **src)
+output_password(ck_ctx *ctx, const struct opts *o, char **pw, const char **src)
 {
 	const char *env = getenv("CERTKIT_OUT_PASSWORD");
 	const char *inenv = getenv("CERTKIT_PASSWORD");
@@ -416,12 +421,13 @@ output_password(const struct opts *o, char **pw, const char **src)
 			return TOOL_USAGE;
 		}
 	}
-	if ((*pw)[0] == '\0') {
-		tool_err("%s: the output password (from %s) is empty. Java "
-		         "cannot open a PKCS#12 file whose MAC uses an empty "
-		         "password, and it protects nothing: give a real one%s",
-		    o->out, *src,
-		    p12 ? ", or --no-password for a deliberately unprotected "
+	if (ck_write_password_check(
+	        ctx, p12 ? CK_FMT_P12 : (ck_format)o->to, *pw) != CK_OK) {
+		/* The library's one message, with where the password came
+		 * from. */
+		tool_err("%s: %s (from %s)%s", o->out, ck_ctx_error(ctx), *src,
+		    p12 && (*pw)[0] == '\0'
+		        ? ", or --no-password for a deliberately unprotected "
 		          "file"
 		        : "");
 		pw_free(*pw);
@@ -439,10 +445,10 @@ load_into(ck_ctx *ctx, ck_bundle *all, const char *path, int want)
 	ck_bundle *b = NULL;
 	ck_status st;
 
-	st = want < 0 ? ck_load_file(ctx, path, &b)
-	              : ck_load_expect(ctx, path, (ck_obj_type)want, &b);
-	if (st != CK_OK)
-		return tool_ctx_fail(ctx);
+	if ((st = tool_load(ctx, path, want, &b)) != CK_OK) {
+		tool_err("%s", tool_load_error(ctx));
+		return st == CK_E_NOMEM ? TOOL_PROBLEM : TOOL_USAGE;
+	}
 	st = ck_bundle_merge(all, b);
 	ck_bundle_free(b);
 	if (st != CK_OK) {
@@ -460,7 +466,7 @@ file_json(const char *path, const char *format, const ck_bundle *b,
 {
 	json_t *f = json_object();
 
-	json_object_set_new(f, "path", json_string(path));
+	json_object_set_new(f, "path", tool_json_str(path));
 	json_object_set_new(f, "format", json_string(format));
 	json_object_set_new(
 	    f, "mode", json_string(holds_key ? "0600" : "0644"));
@@ -487,7 +493,8 @@ print_file(json_t *f)
 	const char *prot = json_string_value(json_object_get(f, "protection"));
 	int parts = 0;
 
-	printf("wrote %s: ", json_string_value(json_object_get(f, "path")));
+	printf("wrote %s: ",
+	    tool_esc(json_string_value(json_object_get(f, "path"))));
 	for (int i = 0; i < 4; i++) {
 		json_int_t n = json_integer_value(json_object_get(f, keys[i]));
 
@@ -723,7 +730,7 @@ cmd_convert(int argc, char **argv)
 	}
 
 	/* Rule 4: passwords. */
-	if ((r = output_password(&o, &pw, &pwsrc)) >= 0) {
+	if ((r = output_password(ctx, &o, &pw, &pwsrc)) >= 0) {
 		rv = r;
 		goto err;
 	}

@@ -339,6 +339,7 @@ stream_report(FILE *out, const char *report)
 		         JSON_DISABLE_EOF_CHECK, &err)) == NULL)
 			goto out;
 		off += (size_t)err.position;
+		tool_escape_doc(e);
 		render_endpoint(out, e, n == 0);
 		json_decref(e);
 		n++;
@@ -351,6 +352,7 @@ stream_report(FILE *out, const char *report)
 	tailtext[0] = '{';
 	if ((tail = json_loads(tailtext, 0, NULL)) == NULL)
 		goto out;
+	tool_escape_doc(tail);
 	rv = render_summary(out, json_object_get(tail, "summary"), n);
 out:
 	json_decref(tail);
@@ -442,6 +444,8 @@ cmd_doctor(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_PROFILE:
+			if (!tool_path_arg("--profile", optarg))
+				goto out;
 			if (ck_doctor_load_profile(d, optarg) != CK_OK) {
 				rv = tool_ctx_fail(ctx);
 				goto out;
@@ -495,6 +499,10 @@ cmd_doctor(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!tool_path_arg("--trust", trust) ||
+	    !tool_path_arg("--reference", ref) ||
+	    !tool_path_arg("--cert", cert) || !tool_path_arg("--key", key))
+		goto out;
 	for (int i = optind; i < argc; i++) {
 		if (ck_doctor_add_endpoint(d, argv[i]) != CK_OK) {
 			rv = tool_ctx_fail(ctx);
@@ -551,7 +559,7 @@ cmd_doctor(int argc, char **argv)
 	if ((rv = stream_report(stdout, report)) >= 0)
 		goto out;
 	/* Not the streaming shape: render from the whole tree. */
-	doc = tool_parse_report(report);
+	doc = tool_parse_report(report, true);
 	rv = tool_doctor_render(stdout, doc);
 out:
 	json_decref(doc);

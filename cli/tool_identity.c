@@ -243,6 +243,12 @@ parse(int argc, char **argv, struct opts *o)
 		case O_WITHKEY: o->with_key = true; break;
 		}
 	}
+	if (!tool_path_arg("--out", o->out) ||
+	    !tool_path_arg("--cert", o->cert) ||
+	    !tool_path_arg("--key", o->keyfile) ||
+	    !tool_path_arg("--chain", o->chain) ||
+	    !tool_path_arg("--p12", o->p12))
+		return TOOL_USAGE;
 	if (strcmp(o->sub, "restore") == 0) {
 		if (optind != argc - 1) {
 			tool_err("identity restore: expected one BACKUP-ID "
@@ -564,7 +570,7 @@ finish(struct opts *o, ck_ctx *ctx, ck_status st, char *json)
 
 	if (json == NULL)
 		return tool_ctx_fail(ctx);
-	doc = tool_parse_report(json);
+	doc = tool_parse_report(json, !o->json);
 	ck_free(json);
 	if (o->json) {
 		tool_print_json(doc);
@@ -737,7 +743,7 @@ cmd_identity(int argc, char **argv)
 			goto out;
 		}
 		if (!tool_g.quiet)
-			printf("wrote %s (%s%s)\n", o.out, o.format,
+			printf("wrote %s (%s%s)\n", tool_esc(o.out), o.format,
 			    fmt == CK_FMT_P12 || o.with_key
 			        ? ", with the private key, mode 0600"
 			        : "");

@@ -249,7 +249,7 @@ run_demo(ck_ctx *ctx, ck_lab *lab, json_t *labdoc, int timeout_s, bool json)
 		rc = tool_ctx_fail(ctx);
 		goto out;
 	}
-	report = tool_parse_report(text);
+	report = tool_parse_report(text, !json);
 	check = check_report(labdoc, report, &bad);
 	if (json) {
 		doc = json_pack("{s:O, s:O, s:{s:b, s:I, s:O}}", "lab", labdoc,
@@ -298,7 +298,11 @@ cmd_lab(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dir = optarg; break;
+		case 'd':
+			if (!tool_path_arg("--dir", optarg))
+				return TOOL_USAGE;
+			dir = optarg;
+			break;
 		case 's': serve = true; break;
 		case 'D': demo = true; break;
 		case 'j': json = true; break;
@@ -371,7 +375,7 @@ cmd_lab(int argc, char **argv)
 		tool_err("out of memory");
 		goto out;
 	}
-	labdoc = tool_parse_report(labtext);
+	labdoc = tool_parse_report(labtext, !json);
 	if (serve) {
 		if (json)
 			tool_print_json(labdoc);

@@ -48,7 +48,6 @@ static const char usage_text[] =
     "password).\n";
 
 /* Largest standard input read, as for files (CKI_MAX_FILE). */
-#define STDIN_MAX (64u * 1024u * 1024u)
 #define LABEL_W 12
 #define WRAP_W 78
 /* Revoked serials printed per CRL; --json lists up to 1000. */
@@ -57,51 +56,6 @@ static const char usage_text[] =
 enum { O_JSON = 256, O_PWFILE, O_AT, O_HELP };
 
 /* ---- loading ------------------------------------------------------------ */
-
-static ck_status
-load_stdin(ck_ctx *ctx, ck_bundle **out)
-{
-	unsigned char *buf = NULL, *nb;
-	size_t len = 0, cap = 0;
-	ssize_t r;
-	ck_status st;
-
-	for (;;) {
-		if (len == cap) {
-			if (cap >= STDIN_MAX) {
-				tool_err(
-				    "(stdin): larger than %u bytes", STDIN_MAX);
-				st = CK_E_IO;
-				goto out;
-			}
-			cap = cap ? cap * 2 : 65536;
-			if ((nb = realloc(buf, cap)) == NULL) {
-				tool_err("out of memory");
-				st = CK_E_NOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		r = read(STDIN_FILENO, buf + len, cap - len);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			tool_err("(stdin): cannot read standard input");
-			st = CK_E_IO;
-			goto out;
-		}
-		len += (size_t)r;
-	}
-	st = ck_load_mem(ctx, "(stdin)", buf, len, out);
-	if (st != CK_OK)
-		tool_err("%s", ck_ctx_error(ctx));
-out:
-	/* The input may hold an unencrypted private key. */
-	if (buf != NULL)
-		explicit_bzero(buf, cap);
-	free(buf);
-	return st;
-}
 
 /* Loads every file into one bundle. Returns false (after printing each
  * file's error) if any could not be loaded. */
@@ -114,13 +68,8 @@ load_all(ck_ctx *ctx, int n, char **files, ck_bundle *all)
 		ck_bundle *b = NULL;
 		ck_status st;
 
-		if (strcmp(files[i], "-") == 0) {
-			st = load_stdin(ctx, &b);
-		} else {
-			st = ck_load_file(ctx, files[i], &b);
-			if (st != CK_OK)
-				tool_err("%s", ck_ctx_error(ctx));
-		}
+		if ((st = tool_load(ctx, files[i], -1, &b)) != CK_OK)
+			tool_err("%s", tool_load_error(ctx));
 		if (st == CK_OK && ck_bundle_merge(all, b) != CK_OK) {
 			tool_err("out of memory");
 			st = CK_E_NOMEM;
@@ -709,7 +658,7 @@ cmd_show(int argc, char **argv)
 		rv = tool_ctx_fail(ctx);
 		goto out;
 	}
-	doc = tool_parse_report(report);
+	doc = tool_parse_report(report, !as_json);
 	if (as_json) {
 		if (tool_print_json(doc) != TOOL_OK) {
 			rv = TOOL_PROBLEM;

@@ -243,7 +243,7 @@ print_rebuild(const json_t *r)
 static int
 print_change(ck_ctx *ctx, char *json, bool as_json)
 {
-	json_t *doc = tool_parse_report(json), *a, *o;
+	json_t *doc = tool_parse_report(json, !as_json), *a, *o;
 	size_t i;
 	int rc = TOOL_OK;
 
@@ -363,7 +363,7 @@ do_list(ck_ctx *ctx, int argc, char **argv)
 		return fail_store(ctx, t);
 	}
 	ck_trust_free(t);
-	doc = tool_parse_report(json);
+	doc = tool_parse_report(json, !as_json);
 	ck_free(json);
 	if (as_json) {
 		rc = tool_print_json(doc);
@@ -591,7 +591,11 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 		case 'F': from = optarg; break;
 		case 'y': yes = true; break;
 		case 'r': ref = optarg; break;
-		case 'R': reffile = optarg; break;
+		case 'R':
+			if (!tool_path_arg("--reference-file", optarg))
+				return TOOL_USAGE;
+			reffile = optarg;
+			break;
 		case 'p': pwfile = optarg; break;
 		case 'j': as_json = true; break;
 		case 'a':
@@ -661,9 +665,9 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 		for (int i = optind; i < argc; i++) {
 			ck_bundle *b = NULL;
 
-			if (ck_load_expect(ctx, argv[i], CK_OBJ_CERT, &b) !=
-			    CK_OK) {
-				rc = fail(ctx);
+			if (tool_load(ctx, argv[i], CK_OBJ_CERT, &b) != CK_OK) {
+				tool_err("%s", tool_load_error(ctx));
+				rc = TOOL_USAGE;
 				goto out;
 			}
 			if (ck_bundle_merge(in, b) != CK_OK) {
@@ -808,7 +812,13 @@ do_audit(ck_ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': req[nreq++] = optarg; break;
-		case 'p': profile = optarg; break;
+		case 'p':
+			if (!tool_path_arg("--profile", optarg)) {
+				free(req);
+				return TOOL_USAGE;
+			}
+			profile = optarg;
+			break;
 		case 'j': as_json = true; break;
 		case 'a':
 			if (!tool_set_time(ctx, optarg)) {
@@ -836,7 +846,7 @@ do_audit(ck_ctx *ctx, int argc, char **argv)
 	}
 	ck_trust_free(t);
 	free(req);
-	doc = tool_parse_report(json);
+	doc = tool_parse_report(json, !as_json);
 	ck_free(json);
 	if (as_json) {
 		rc = tool_print_json(doc);
@@ -922,6 +932,8 @@ do_export(ck_ctx *ctx, int argc, char **argv)
 		tool_err("trust export: --format and --out are required");
 		return tool_usage(stderr, usage_export, TOOL_USAGE);
 	}
+	if (!tool_path_arg("--out", out))
+		return TOOL_USAGE;
 	if (strcmp(fmt, "pem") != 0 && strcmp(fmt, "dir") != 0 &&
 	    strcmp(fmt, "p12") != 0) {
 		tool_err("--format '%s': expected pem, dir or p12", fmt);
@@ -946,7 +958,8 @@ do_export(ck_ctx *ctx, int argc, char **argv)
 		rc = fail(ctx);
 		goto out;
 	}
-	printf("Exported the effective store to %s (%s%s)\n", out, fmt,
+	printf("Exported the effective store to %s (%s%s)\n", tool_esc(out),
+	    fmt,
 	    strcmp(fmt, "p12") == 0 && pw == NULL ? ", password \"changeit\""
 	                                          : "");
 out:
@@ -988,10 +1001,9 @@ do_rebuild(ck_ctx *ctx, int argc, char **argv)
 	}
 	if (pwfile != NULL && (pw = tool_read_password_file(pwfile)) == NULL)
 		return TOOL_USAGE;
-	if (pw != NULL && pw[0] == '\0') {
-		tool_err("%s: the password is empty; Java needs one for a "
-		         "truststore (use --default-password for \"changeit\")",
-		    pwfile);
+	if (ck_write_password_check(ctx, CK_FMT_P12, pw) != CK_OK) {
+		tool_err("%s: %s, or --default-password for \"changeit\"",
+		    pwfile, ck_ctx_error(ctx));
 		free(pw);
 		return TOOL_USAGE;
 	}
@@ -1002,7 +1014,7 @@ do_rebuild(ck_ctx *ctx, int argc, char **argv)
 		rc = fail(ctx);
 		goto out;
 	}
-	doc = tool_parse_report(json);
+	doc = tool_parse_report(json, !as_json);
 	ck_free(json);
 	if (as_json) {
 		rc = tool_print_json(doc);

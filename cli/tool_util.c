@@ -15,15 +15,103 @@
 
 struct tool_global tool_g;
 
+/* Messages name files and quote the library's errors: the whole message
+ * goes through the escaper (tool_esc), since no message format holds a
+ * control character of its own. */
 static void
 vmsg(const char *kind, const char *fmt, va_list ap)
 {
+	char buf[2048];
+
+	if (vsnprintf(buf, sizeof(buf), fmt, ap) < 0)
+		buf[0] = '\0';
 	fputs("certkit: ", stderr);
 	if (kind != NULL)
 		fprintf(stderr, "%s%s%s", tool_c(stderr, TC_YELLOW), kind,
 		    tool_c(stderr, TC_RESET));
-	vfprintf(stderr, fmt, ap);
+	fputs(tool_esc(buf), stderr);
 	fputc('\n', stderr);
+}
+
+const char *
+tool_esc(const char *s)
+{
+	/* A ring, so one printf can take several; each is freed when its
+	 * slot comes round again (and the last ones at exit). */
+	static char *ring[8];
+	static unsigned next;
+	char *e;
+
+	if (s == NULL)
+		return "(null)";
+	if ((e = ck_text_escape(s)) == NULL)
+		return "(out of memory)";
+	ck_free(ring[next]);
+	ring[next] = e;
+	next = (next + 1) % (sizeof(ring) / sizeof(ring[0]));
+	return e;
+}
+
+json_t *
+tool_json_str(const char *s)
+{
+	json_t *j = json_string(s);
+
+	return j != NULL ? j : json_string(tool_esc(s));
+}
+
+/* Escapes every string of a report in place, object keys included. */
+static bool
+escape_tree(json_t *j, int depth)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	char *e;
+
+	/* Reports nest a few levels; deeper is not ours to print. */
+	if (depth > 64)
+		return true;
+	if (json_is_string(j)) {
+		if ((e = ck_text_escape(json_string_value(j))) == NULL)
+			return false;
+		if (strcmp(e, json_string_value(j)) != 0 &&
+		    json_string_set(j, e) != 0) {
+			ck_free(e);
+			return false;
+		}
+		ck_free(e);
+	} else if (json_is_array(j)) {
+		for (i = 0; i < json_array_size(j); i++)
+			if (!escape_tree(json_array_get(j, i), depth + 1))
+				return false;
+	} else if (json_is_object(j)) {
+		void *tmp;
+
+		json_object_foreach_safe(j, tmp, k, v)
+		{
+			if (!escape_tree(v, depth + 1) ||
+			    (e = ck_text_escape(k)) == NULL)
+				return false;
+			if (strcmp(e, k) != 0 &&
+			    (json_object_set(j, e, v) != 0 ||
+			        json_object_del(j, k) != 0)) {
+				ck_free(e);
+				return false;
+			}
+			ck_free(e);
+		}
+	}
+	return true;
+}
+
+void
+tool_escape_doc(json_t *doc)
+{
+	if (!escape_tree(doc, 0)) {
+		tool_err("out of memory");
+		exit(TOOL_PROBLEM);
+	}
 }
 
 void
@@ -87,31 +175,55 @@ tool_c(FILE *f, enum tool_colour c)
 	return tool_color(f) ? esc[c] : "";
 }
 
+/*
+ * The first line of a password file. A file that cannot be read (a
+ * directory), a NUL byte (a device such as /dev/zero, a binary file) or a
+ * first line longer than CK_PASSWORD_MAX is an error that says so, never a
+ * password that then fails as "wrong". An empty file is the empty password.
+ */
 char *
 tool_read_password_file(const char *path)
 {
-	char buf[1024];
+	char buf[CK_PASSWORD_MAX + 2], *p = NULL;
+	const char *bad = NULL;
+	size_t n = 0;
 	FILE *f;
-	size_t n;
+	int c = 0;
 
-	if ((f = fopen(path, "r")) == NULL) {
+	if (strcmp(path, "-") == 0) {
+		if (!tool_take_stdin("--password-file"))
+			return NULL;
+		/* Our own stream on fd 0: stdio's stdin stays unused. */
+		f = fdopen(dup(STDIN_FILENO), "r");
+	} else {
+		f = fopen(path, "r");
+	}
+	if (f == NULL) {
 		tool_err("%s: cannot read the password file: %s", path,
 		    strerror(errno));
 		return NULL;
 	}
-	if (fgets(buf, sizeof(buf), f) == NULL)
-		buf[0] = '\0'; /* an empty file is the empty password */
-	fclose(f);
-	n = strcspn(buf, "\r\n");
+	while (n < sizeof(buf) - 1 && (c = getc(f)) != EOF && c != '\n' &&
+	    c != '\r' && c != '\0')
+		buf[n++] = (char)c;
 	buf[n] = '\0';
-	{
-		char *p = strdup(buf);
-
-		explicit_bzero(buf, sizeof(buf));
-		if (p == NULL)
-			tool_err("out of memory");
-		return p;
-	}
+	if (ferror(f))
+		tool_err("%s: cannot read the password file: %s", path,
+		    strerror(errno));
+	else if (c == '\0')
+		bad = "holds a NUL byte: it is not a text file with the "
+		      "password on its first line";
+	else if (n > CK_PASSWORD_MAX)
+		tool_err("%s: the password file's first line is longer than "
+		         "%d bytes, the longest password certkit takes",
+		    path, CK_PASSWORD_MAX);
+	else if ((p = strdup(buf)) == NULL)
+		tool_err("out of memory");
+	if (bad != NULL)
+		tool_err("%s: the password file %s", path, bad);
+	fclose(f);
+	explicit_bzero(buf, sizeof(buf));
+	return p;
 }
 
 int
@@ -177,7 +289,9 @@ tool_password_setup(ck_ctx *ctx, const char *password_file)
 		ck_ctx_set_password_cb(ctx, tty_password_cb, NULL);
 	}
 	if (!ok)
-		tool_err("out of memory");
+		tool_err("%s: %s",
+		    password_file != NULL ? password_file : "CERTKIT_PASSWORD",
+		    ck_ctx_error(ctx));
 	return ok;
 }
 
@@ -210,8 +324,11 @@ int
 tool_print_json(json_t *doc)
 {
 	/* One string, one write: json_dumpf writes token by token, which
-	 * costs more than the report itself on bulk runs. */
-	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	 * costs more than the report itself on bulk runs. ASCII: every control
+	 * and non-ASCII character as \\uXXXX, so the values stay exact and
+	 * the output is safe on a terminal too. */
+	char *s = json_dumps(
+	    doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 
 	if (s == NULL)
 		return TOOL_PROBLEM;
@@ -222,7 +339,7 @@ tool_print_json(json_t *doc)
 }
 
 json_t *
-tool_parse_report(const char *json)
+tool_parse_report(const char *json, bool text)
 {
 	json_error_t e;
 	json_t *doc = json_loads(json, 0, &e);
@@ -232,6 +349,8 @@ tool_parse_report(const char *json)
 		    e.text);
 		exit(TOOL_PROBLEM);
 	}
+	if (text)
+		tool_escape_doc(doc);
 	return doc;
 }
 
@@ -261,4 +380,134 @@ tool_usage(FILE *f, const char *text, int code)
 {
 	fputs(text, f);
 	return code;
+}
+
+/* ---- "-": standard input -------------------------------------------------
+ *
+ * The rule (man certkit, "FILES AND -"): "-" is standard input for the FILE
+ * operands a command reads (show, verify, convert, trust add) and for
+ * --password-file; standard input is read once per command. It is never
+ * standard output, and options that name a file by its path (--out,
+ * --key-out, --roots, --trust, ...) refuse it: outputs are replaced
+ * atomically, which standard output cannot be, and those paths are read by
+ * name. A file named "-" is given as "./-".
+ */
+
+#define STDIN_MAX (64u * 1024u * 1024u)
+
+static bool stdin_taken;
+static char load_err[512];
+
+bool
+tool_take_stdin(const char *what)
+{
+	if (stdin_taken) {
+		tool_err("%s -: standard input was read already; it can be "
+		         "given as - once per command",
+		    what);
+		return false;
+	}
+	stdin_taken = true;
+	return true;
+}
+
+/* Reads all of standard input (at most STDIN_MAX bytes) into *buf. */
+static ck_status
+read_stdin(unsigned char **bufp, size_t *lenp, size_t *capp)
+{
+	unsigned char *buf = NULL, *nb;
+	size_t len = 0, cap = 0;
+	ck_status st = CK_OK;
+	ssize_t r;
+
+	for (;;) {
+		if (len == cap) {
+			if (cap >= STDIN_MAX) {
+				snprintf(load_err, sizeof(load_err),
+				    "(stdin): larger than %u bytes", STDIN_MAX);
+				st = CK_E_IO;
+				break;
+			}
+			cap = cap ? cap * 2 : 65536;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				snprintf(load_err, sizeof(load_err),
+				    "out of memory");
+				st = CK_E_NOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		if ((r = read(STDIN_FILENO, buf + len, cap - len)) == 0)
+			break;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(load_err, sizeof(load_err),
+			    "(stdin): cannot read standard input: %s",
+			    strerror(errno));
+			st = CK_E_IO;
+			break;
+		}
+		len += (size_t)r;
+	}
+	*bufp = buf;
+	*lenp = len;
+	*capp = cap;
+	return st;
+}
+
+ck_status
+tool_load(ck_ctx *ctx, const char *path, int want, ck_bundle **out)
+{
+	static const char *const noun[] = {
+	    "certificate", "private key", "CSR", "CRL"};
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ck_status st;
+
+	load_err[0] = '\0';
+	*out = NULL;
+	if (strcmp(path, "-") != 0)
+		return want < 0
+		    ? ck_load_file(ctx, path, out)
+		    : ck_load_expect(ctx, path, (ck_obj_type)want, out);
+	if (stdin_taken) {
+		snprintf(load_err, sizeof(load_err),
+		    "-: standard input was read already; it can be given as - "
+		    "once per command");
+		return CK_E_USAGE;
+	}
+	stdin_taken = true;
+	if ((st = read_stdin(&buf, &len, &cap)) == CK_OK &&
+	    (st = ck_load_mem(ctx, "(stdin)", buf, len, out)) == CK_OK &&
+	    want >= 0 && want < 4 &&
+	    ck_bundle_count(*out, (ck_obj_type)want) == 0) {
+		snprintf(load_err, sizeof(load_err), "(stdin): holds no %s",
+		    noun[want]);
+		ck_bundle_free(*out);
+		*out = NULL;
+		st = CK_E_FORMAT;
+	}
+	/* The input may hold an unencrypted private key. */
+	if (buf != NULL)
+		explicit_bzero(buf, cap);
+	free(buf);
+	return st;
+}
+
+const char *
+tool_load_error(const ck_ctx *ctx)
+{
+	return load_err[0] ? load_err : ck_ctx_error(ctx);
+}
+
+bool
+tool_path_arg(const char *opt, const char *path)
+{
+	if (path == NULL || strcmp(path, "-") != 0)
+		return true;
+	tool_err("%s -: standard input and output are not accepted here: %s "
+	         "names a file (give a file named - as ./-)",
+	    opt, opt);
+	return false;
 }

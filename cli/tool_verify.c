@@ -104,12 +104,12 @@ print_report(const char *label, const json_t *rep, bool quiet)
 	if (json_is_true(json_object_get(rep, "valid"))) {
 		if (quiet)
 			return;
-		printf("%s: %sOK%s\n", label, tool_c(stdout, TC_GREEN),
-		    tool_c(stdout, TC_RESET));
+		printf("%s: %sOK%s\n", tool_esc(label),
+		    tool_c(stdout, TC_GREEN), tool_c(stdout, TC_RESET));
 		print_chain(chain, "  ");
 		return;
 	}
-	printf("%s: %sINVALID%s\n", label, tool_c(stdout, TC_RED),
+	printf("%s: %sINVALID%s\n", tool_esc(label), tool_c(stdout, TC_RED),
 	    tool_c(stdout, TC_RESET));
 	json_array_foreach(findings, i, f)
 	{
@@ -171,7 +171,7 @@ verify_one(struct run *r, const char *file, long index, const ck_bundle *target)
 		ck_free(json);
 		return;
 	}
-	rep = tool_parse_report(json);
+	rep = tool_parse_report(json, r->results == NULL);
 	ck_free(json);
 	if (r->results == NULL) {
 		print_report(label, rep, r->opt->quiet || tool_g.quiet);
@@ -179,7 +179,7 @@ verify_one(struct run *r, const char *file, long index, const ck_bundle *target)
 		return;
 	}
 	/* "file" first, then the library's report as it is. */
-	if ((out = json_pack("{s:s}", "file", label)) == NULL ||
+	if ((out = json_pack("{s:o}", "file", tool_json_str(label))) == NULL ||
 	    json_object_update(out, rep) != 0 ||
 	    json_array_append_new(r->results, out) != 0) {
 		tool_err("out of memory");
@@ -387,6 +387,15 @@ configure(ck_ctx *ctx, ck_verify_opts *vo, const struct vopts *o)
 	if (!tool_password_setup(ctx, o->pwfile))
 		return TOOL_USAGE;
 	for (size_t i = 0; i < o->nroots; i++)
+		if (!tool_path_arg("--roots", o->roots[i]))
+			return TOOL_USAGE;
+	for (size_t i = 0; i < o->nuntrusted; i++)
+		if (!tool_path_arg("--untrusted", o->untrusted[i]))
+			return TOOL_USAGE;
+	for (size_t i = 0; i < o->ncrls; i++)
+		if (!tool_path_arg("--crl", o->crls[i]))
+			return TOOL_USAGE;
+	for (size_t i = 0; i < o->nroots; i++)
 		if (ck_verify_opts_add_roots(ctx, vo, o->roots[i]) != CK_OK) {
 			tool_err("--roots %s", ck_ctx_error(ctx));
 			return TOOL_USAGE;
@@ -430,14 +439,14 @@ cmd_verify(int argc, char **argv)
 	for (int i = optind; i < argc && !r.stop; i++) {
 		ck_bundle *b = NULL;
 
-		if (ck_load_expect(r.ctx, argv[i], CK_OBJ_CERT, &b) != CK_OK) {
-			tool_err("%s", ck_ctx_error(r.ctx));
+		if (tool_load(r.ctx, argv[i], CK_OBJ_CERT, &b) != CK_OK) {
+			tool_err("%s", tool_load_error(r.ctx));
 			worse(&r, TOOL_USAGE);
 			if (r.results != NULL)
 				json_array_append_new(r.results,
-				    json_pack("{s:s, s:b, s:s}", "file",
-				        argv[i], "valid", 0, "error",
-				        ck_ctx_error(r.ctx)));
+				    json_pack("{s:o, s:b, s:s}", "file",
+				        tool_json_str(argv[i]), "valid", 0,
+				        "error", tool_load_error(r.ctx)));
 			continue;
 		}
 		if (o.each)

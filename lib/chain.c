@@ -81,6 +81,21 @@ cki_sb_printf(struct cki_sb *sb, const char *fmt, ...)
 	sb->n += (size_t)len;
 }
 
+void
+cki_sb_esc(struct cki_sb *sb, const void *p, size_t len)
+{
+	char *e;
+
+	if (sb->failed)
+		return;
+	if ((e = cki_esc_dup(p, len)) == NULL) {
+		sb->failed = true;
+		return;
+	}
+	cki_sb_printf(sb, "%s", e);
+	free(e);
+}
+
 char *
 cki_sb_take(struct cki_sb *sb)
 {
@@ -99,10 +114,13 @@ cki_sb_take(struct cki_sb *sb)
 char *
 cki_cert_label(const ck_cert *c)
 {
-	char *s = ck_cert_common_name(c);
+	char *s = ck_cert_common_name(c), *e;
 
-	if (s != NULL && s[0] != '\0')
-		return s;
+	if (s != NULL && s[0] != '\0') {
+		e = cki_esc_dup(s, strlen(s));
+		free(s);
+		return e;
+	}
 	free(s);
 	s = ck_cert_subject(c);
 	if (s != NULL && s[0] != '\0')
@@ -283,31 +301,6 @@ type_key(ck_obj_type t)
 	case CK_OBJ_CRL: return "crls";
 	}
 	return "objects";
-}
-
-json_t *
-cki_json_str(const char *s)
-{
-	json_t *j;
-	struct cki_sb sb = {0};
-	char *esc;
-
-	if (s == NULL)
-		return json_null();
-	if ((j = json_string(s)) != NULL)
-		return j;
-	/* Not UTF-8 (a damaged name or URI): keep ASCII, escape the rest. */
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p >= 0x20 && *p < 0x7f)
-			cki_sb_printf(&sb, "%c", *p);
-		else
-			cki_sb_printf(&sb, "\\x%02x", *p);
-	}
-	if ((esc = cki_sb_take(&sb)) == NULL)
-		return NULL;
-	j = json_string(esc);
-	free(esc);
-	return j;
 }
 
 static ck_status

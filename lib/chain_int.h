@@ -99,8 +99,8 @@ json_t *cki_chain_json(const struct cki_chain *ch);
 const char *cki_role_name(enum cki_role r);
 const char *cki_severity_name(enum cki_severity s);
 
-/* A short label for messages: the CN, else the one-line subject. Caller
- * frees. Never NULL unless out of memory. */
+/* A short label for messages: the CN, else the one-line subject, escaped
+ * (cki_esc). Caller frees. Never NULL unless out of memory. */
 char *cki_cert_label(const ck_cert *c);
 /* `certificate 3 "device.example.test"` / `certificates 3 "a", 5 "b" and 2
  * more`, appended to a growing string (see cki_sb). */
@@ -111,6 +111,8 @@ struct cki_sb {
 };
 void cki_sb_printf(struct cki_sb *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends untrusted bytes through the one escaper (cki_esc). */
+void cki_sb_esc(struct cki_sb *sb, const void *p, size_t len);
 /* Takes the string (NULL if an append failed); the builder is reset. */
 char *cki_sb_take(struct cki_sb *sb);
 void cki_sb_cert_list(
@@ -127,9 +129,6 @@ ck_status cki_findings_add(struct cki_findings *fs, const char *code,
     enum cki_severity sev, char *message, char *fix, ck_obj_type type,
     const size_t *idx, size_t nidx);
 void cki_findings_clear(struct cki_findings *fs);
-/* json_string(), or for bytes that are not UTF-8 an escaped copy ("\xNN"),
- * so a damaged certificate never makes a report fail. NULL gives null. */
-json_t *cki_json_str(const char *s);
 /* Appends each finding as a JSON object to arr. */
 ck_status cki_findings_json(const struct cki_findings *fs, json_t *arr);
 

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -116,6 +117,26 @@ ck_cert *cki_cert_wrap(X509 *x);
 ck_key *cki_key_wrap(EVP_PKEY *k);
 
 /* ---- names.c ------------------------------------------------------------ */
+/*
+ * The one escaper of untrusted text (certificate names, peer text, file
+ * names) for a terminal or a log. It keeps printable ASCII and valid UTF-8,
+ * and writes as \xNN (lower-case hex) every byte of: a C0 control (LF and
+ * TAB included: a value is one line), DEL, a C1 control (U+0080..U+009F, a
+ * terminal may act on them), a bidirectional override or isolate
+ * (U+202A..U+202E, U+2066..U+2069, which reorder what is shown), and any
+ * byte that is not valid UTF-8. A backslash stays, so escaping twice changes
+ * nothing. Writes at most size-1 bytes and a NUL into out (never cutting an
+ * escape or a character); returns the length the whole result needs, so
+ * size 0 measures.
+ */
+size_t cki_esc(char *out, size_t size, const char *s, size_t len);
+/* The same, into a fresh string (free()); NULL only when out of memory. */
+char *cki_esc_dup(const char *s, size_t len);
+/* The one way a string from outside (a file name, --home, a certificate's
+ * or a peer's text) goes into a report: json_string() when it is UTF-8,
+ * else (jansson takes UTF-8 only) the cki_esc() copy, so such a name never
+ * makes a report fail. NULL gives JSON null; NULL only when out of memory. */
+json_t *cki_json_str(const char *s);
 /* True if `issuer` issued `x`: names chain and the signature verifies. */
 bool cki_x509_issued_by(X509 *x, X509 *issuer);
 /* "C = US, O = Example, CN = host" (the s_client style). Caller frees. */

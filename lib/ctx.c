@@ -90,15 +90,21 @@ cki_begin(ck_ctx *ctx)
 
 /* Formats into a scratch buffer first: callers wrap the deeper message by
  * passing ctx->err itself as an argument, and vsnprintf's destination must
- * not overlap its arguments (C11 7.21.6.12: restrict). */
+ * not overlap its arguments (C11 7.21.6.12: restrict). Then escapes it
+ * (cki_esc): messages name files and quote peers and certificates, and no
+ * message format holds a control character of its own, so the whole
+ * message is one safe line. */
 static ck_status
 seterr(ck_ctx *ctx, ck_status st, const char *fmt, va_list ap)
 {
 	char msg[sizeof(ctx->err)];
+	int n;
 
 	ctx->status = st;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	memcpy(ctx->err, msg, sizeof(msg));
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
+		msg[0] = '\0';
+	(void)cki_esc(ctx->err, sizeof(ctx->err), msg, strlen(msg));
 	return st;
 }
 
@@ -149,7 +155,13 @@ ck_status
 ck_ctx_set_password(ck_ctx *ctx, const char *password)
 {
 	char *copy = NULL;
+	size_t n = password != NULL ? strlen(password) : 0;
 
+	if (n > CK_PASSWORD_MAX)
+		return cki_err(ctx, CK_E_USAGE,
+		    "the password is %zu bytes long; certkit takes at most %d "
+		    "(OpenSSL reads PEM passwords into a buffer of %d bytes)",
+		    n, CK_PASSWORD_MAX, CK_PASSWORD_MAX + 1);
 	if (password != NULL && (copy = strdup(password)) == NULL)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	if (ctx->password != NULL)

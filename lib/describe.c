@@ -85,17 +85,11 @@ push(json_t *a, json_t *v, int *bad)
 		*bad = 1;
 }
 
-/* Bytes from an IA5String/OCTET STRING: printable ASCII as is, the rest
- * as \xNN. */
+/* Bytes from an IA5String/OCTET STRING, through the one escaper. */
 static void
 sb_bytes(struct cki_sb *sb, const unsigned char *p, int len)
 {
-	for (int i = 0; i < len; i++) {
-		if (p[i] >= 0x20 && p[i] < 0x7f)
-			cki_sb_printf(sb, "%c", p[i]);
-		else
-			cki_sb_printf(sb, "\\x%02x", p[i]);
-	}
+	cki_sb_esc(sb, p, len > 0 ? (size_t)len : 0);
 }
 
 static json_t *

@@ -29,6 +29,7 @@
 
 #include "doctor_int.h"
 #include "reference_int.h"
+#include "verify_int.h"
 
 struct cki_resolve {
 	struct cki_hostport hp;
@@ -327,12 +328,15 @@ ck_doctor_set_progress_cb(ck_doctor *d, ck_doctor_progress_cb cb, void *arg)
  * ------------------------------------------------------------------ */
 
 static ck_status
-add_bundle_certs(ck_ctx *ctx, const char *path, STACK_OF(X509) * out)
+add_bundle_certs(
+    ck_ctx *ctx, const char *path, STACK_OF(X509) * out, bool expect)
 {
 	ck_bundle *b = NULL;
 	ck_status st;
 
-	if ((st = ck_load_file(ctx, path, &b)) != CK_OK)
+	st = expect ? ck_load_expect(ctx, path, CK_OBJ_CERT, &b)
+	            : ck_load_file(ctx, path, &b);
+	if (st != CK_OK)
 		return st;
 	for (size_t i = 0; i < ck_bundle_count(b, CK_OBJ_CERT); i++) {
 		X509 *x = ck_bundle_get0_cert(b, i)->x509;
@@ -359,8 +363,12 @@ load_certs(ck_ctx *ctx, const char *path, STACK_OF(X509) * out)
 
 	if (stat(path, &st) != 0)
 		return cki_err(ctx, CK_E_IO, "%s: %s", path, strerror(errno));
+	/* The trust store yields certificates, or it is verify's input error
+	 * (cki_no_anchors). */
+	if (S_ISREG(st.st_mode) && st.st_size == 0)
+		return cki_no_anchors(ctx, path, false, 0);
 	if (!S_ISDIR(st.st_mode))
-		return add_bundle_certs(ctx, path, out);
+		return add_bundle_certs(ctx, path, out, true);
 	if ((dir = opendir(path)) == NULL)
 		return cki_err(ctx, CK_E_IO,
 		    "%s: cannot read the directory: %s", path, strerror(errno));
@@ -376,7 +384,7 @@ load_certs(ck_ctx *ctx, const char *path, STACK_OF(X509) * out)
 		files++;
 		/* A store directory may hold other files (a README, a
 		 * .crl): skip what holds no certificate. */
-		if (add_bundle_certs(ctx, full, out) == CK_E_NOMEM) {
+		if (add_bundle_certs(ctx, full, out, false) == CK_E_NOMEM) {
 			rv = CK_E_NOMEM;
 			break;
 		}
@@ -386,10 +394,7 @@ load_certs(ck_ctx *ctx, const char *path, STACK_OF(X509) * out)
 	if (rv != CK_OK)
 		return cki_err(ctx, rv, "out of memory");
 	if (sk_X509_num(out) == 0)
-		return cki_err(ctx, CK_E_FORMAT,
-		    "%s: the directory holds no "
-		    "certificates",
-		    path);
+		return cki_no_anchors(ctx, path, true, files);
 	return CK_OK;
 }
 
@@ -631,7 +636,8 @@ cross_check(ck_ctx *ctx, const struct cki_diag_env *env, char **results,
 	cki_doc_cross_check(env, eps);
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(eps, i);
-		char *t = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		char *t = json_dumps(
+		    e, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 
 		if (t == NULL) {
 			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
@@ -863,12 +869,14 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	if ((st = cross_check(d->ctx, &env, results, meta, d->n)) != CK_OK)
 		goto err;
 	cki_fmt_time(env.now, at);
-	tail = json_pack("{s:o, s:s, s:b, s:s, s:s, s:i, s:i}", "summary",
+	tail = json_pack("{s:o, s:s, s:b, s:o, s:o, s:i, s:i}", "summary",
 	    summary_json(meta, d->n, mono_ms() - t0, &online), "time", at,
-	    "time_given", env.at_given, "trust", tsrc, "reference", rsrc,
-	    "timeout_ms", d->timeout_ms, "parallel", d->parallel);
+	    "time_given", env.at_given, "trust", cki_json_str(tsrc),
+	    "reference", cki_json_str(rsrc), "timeout_ms", d->timeout_ms,
+	    "parallel", d->parallel);
 	if (tail == NULL ||
-	    (tail_s = json_dumps(tail, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    (tail_s = json_dumps(tail,
+	         JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)) ==
 	        NULL ||
 	    (*json = assemble(results, d->n, tail_s)) == NULL) {
 		st = cki_err(d->ctx, CK_E_NOMEM, "out of memory");

@@ -695,7 +695,7 @@ static void
 ev_str(struct dx *d, const char *k, const char *v)
 {
 	if (v != NULL)
-		json_object_set_new(d->evidence, k, json_string(v));
+		json_object_set_new(d->evidence, k, cki_json_str(v));
 }
 
 static void

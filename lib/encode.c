@@ -29,7 +29,7 @@
  *              legacy  pbeWithSHAAnd3-KeyTripleDES-CBC for both, SHA-1 MAC
  *                      (CK_WRITE_P12_LEGACY): what Windows Server 2016 and
  *                      Java 8 read. Needs no legacy provider.
- *              none    wo->password NULL or "": no encryption and no MAC
+ *              none    wo->password NULL: no encryption and no MAC
  *                      (openssl pkcs12 -nomac -keypbe NONE -certpbe NONE).
  *
  * Invariants:
@@ -41,6 +41,10 @@
  *  3. Nothing in the bundle is dropped silently: what a format cannot carry is
  *     an error naming what and why. Callers choose what to write with
  *     ck_bundle_select().
+ *  4. An empty password is refused (ck_write_password_check, one message):
+ *     a PKCS#12 file under "" keeps its key readable by anyone and its MAC
+ *     proves nothing, and an encrypted key under "" is no better. "None" is
+ *     asked for with a NULL password, never with "".
  */
 #include <errno.h>
 #include <libgen.h>
@@ -119,9 +123,38 @@ describe_counts(const ck_bundle *b, char *out, size_t size)
 static const char *
 pw_or_null(const ck_write_opts *wo)
 {
-	return wo != NULL && wo->password != NULL && wo->password[0] != '\0'
-	    ? wo->password
-	    : NULL;
+	return wo != NULL ? wo->password : NULL;
+}
+
+/* Invariant 4: the one message for an empty password, by format. */
+static ck_status
+empty_password(ck_ctx *ctx, ck_format fmt)
+{
+	if (fmt == CK_FMT_P12)
+		return cki_err(ctx, CK_E_USAGE,
+		    "the PKCS#12 password is empty: a PKCS#12 file under an "
+		    "empty password keeps its private key readable by anyone "
+		    "and its MAC proves nothing (Java cannot open it either); "
+		    "give a real password");
+	return cki_err(ctx, CK_E_USAGE,
+	    "the password to encrypt the %s private key is empty: it would "
+	    "protect nothing; give a real password, or none to write the "
+	    "key unencrypted",
+	    cki_format_name(fmt));
+}
+
+ck_status
+ck_write_password_check(ck_ctx *ctx, ck_format fmt, const char *password)
+{
+	cki_begin(ctx);
+	if (password != NULL && password[0] == '\0')
+		return empty_password(ctx, fmt);
+	if (password != NULL && strlen(password) > CK_PASSWORD_MAX)
+		return cki_err(ctx, CK_E_USAGE,
+		    "the password is %zu bytes long; certkit takes at most %d, "
+		    "and could not open the file again",
+		    strlen(password), CK_PASSWORD_MAX);
+	return CK_OK;
 }
 
 /* Moves a memory BIO's contents into a malloc'ed buffer (ck_free() frees
@@ -576,6 +609,10 @@ encode(ck_ctx *ctx, const ck_bundle *b, ck_format fmt, const ck_write_opts *wo,
 			return cki_err(ctx, CK_E_USAGE,
 			    "PEM: nothing to write: the bundle is empty");
 	}
+	/* Invariant 4. PEM and DER use the password for keys only. */
+	if (wo != NULL && wo->password != NULL && wo->password[0] == '\0' &&
+	    (fmt == CK_FMT_P12 || ck_bundle_count(b, CK_OBJ_KEY) > 0))
+		return empty_password(ctx, fmt);
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	switch (fmt) {

@@ -465,7 +465,7 @@ ck_identity_status(ck_identity *id, char **json)
 		json_decref(problems);
 		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 	}
-	json_object_set_new(report, "directory", json_string(id->dir));
+	json_object_set_new(report, "directory", cki_json_str(id->dir));
 	if (!cki_current_id(id, cur)) {
 		json_object_set_new(report, "present", json_false());
 		problem(problems, "error", "not_managed",
@@ -913,7 +913,7 @@ ck_identity_csr(
 	BIO *kb = NULL, *rb = NULL;
 	BUF_MEM *km, *rm;
 	char spki[65], kpath[CKI_PATH], cpath[CKI_PATH], pdir[CKI_PATH], kd[64];
-	char *subj = NULL;
+	char *subj = NULL, *text = NULL;
 	json_t *report = NULL;
 	bool key_written = false;
 	ck_status rv;
@@ -953,6 +953,18 @@ ck_identity_csr(
 	    (rv = cki_id_path(id, cpath, "pending/%.16s.csr.pem", spki)) !=
 	        CK_OK)
 		goto err;
+	/* The report first (paths need not be UTF-8: cki_json_str): once the
+	 * CSR is out, nothing may fail and take its pending key with it. */
+	subj = cki_name_oneline(X509_REQ_get_subject_name(req));
+	cki_key_desc(key, kd, sizeof(kd));
+	report = json_pack("{s:s, s:o, s:s?, s:o, s:s, s:o, s:s}", "action",
+	    "csr", "out", cki_json_str(out_path), "subject", subj, "names",
+	    names_json(&n), "key", kd, "pending_key", cki_json_str(kpath),
+	    "spki_sha256", spki);
+	if (report == NULL || (rv = report_out(id, report, &text)) != CK_OK) {
+		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
 	if ((rv = cki_lock(id)) != CK_OK ||
 	    (rv = cki_mkdirs(id->ctx, pdir, 0700)) != CK_OK)
 		goto err;
@@ -967,16 +979,8 @@ ck_identity_csr(
 	    (rv = ck_write_file_atomic(
 	         id->ctx, out_path, rm->data, rm->length, 0644)) != CK_OK)
 		goto err;
-	subj = cki_name_oneline(X509_REQ_get_subject_name(req));
-	cki_key_desc(key, kd, sizeof(kd));
-	report = json_pack("{s:s, s:s, s:s?, s:o, s:s, s:s, s:s}", "action",
-	    "csr", "out", out_path, "subject", subj, "names", names_json(&n),
-	    "key", kd, "pending_key", kpath, "spki_sha256", spki);
-	if (report == NULL) {
-		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
-		goto err;
-	}
-	rv = report_out(id, report, json);
+	*json = text;
+	text = NULL;
 	key_written = false;
 err:
 	if (key_written) {
@@ -984,6 +988,7 @@ err:
 		(void)unlink(cpath);
 	}
 	free(subj);
+	free(text);
 	BIO_free(kb); /* secure memory: wiped */
 	BIO_free(rb);
 	X509_REQ_free(req);
@@ -1277,12 +1282,12 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 	x509_sha256(m.leaf, fp);
 	cki_key_desc(m.key, kd, sizeof(kd));
 	cki_fmt_time((int64_t)time(NULL), now);
-	m.meta = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s?, s:s?}}",
+	m.meta = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:o, s:o, s:o}}",
 	    "kind", cki_kind_of(m.leaf), "created", now, "source", "install",
-	    "sha256", fp, "key", kd, "input", "cert", cert_path, "key",
-	    key_from, "chain", chain_path);
-	report = json_pack("{s:s, s:s, s:s}", "action", "install", "input",
-	    cert_path, "key_from", key_from);
+	    "sha256", fp, "key", kd, "input", "cert", cki_json_str(cert_path),
+	    "key", cki_json_str(key_from), "chain", cki_json_str(chain_path));
+	report = json_pack("{s:s, s:o, s:o}", "action", "install", "input",
+	    cki_json_str(cert_path), "key_from", cki_json_str(key_from));
 	if (m.meta == NULL || report == NULL) {
 		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 		goto err;
@@ -1325,7 +1330,8 @@ ck_identity_backups(ck_identity *id, char **json)
 	cki_begin(id->ctx);
 	*json = NULL;
 	if ((list = cki_backups_json(id)) == NULL ||
-	    (report = json_pack("{s:s, s:I, s:o}", "directory", id->dir, "keep",
+	    (report = json_pack("{s:o, s:I, s:o}", "directory",
+	         cki_json_str(id->dir), "keep",
 	         (json_int_t)id->conf.keep_backups, "backups", list)) == NULL)
 		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 	return report_out(id, report, json);

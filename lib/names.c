@@ -14,6 +14,140 @@
 
 #include "ck_internal.h"
 
+/* ---- the escaper of untrusted text (ck_internal.h) ----------------------- */
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), with its code
+ * point in *cp; 0 if the bytes there are not valid UTF-8 (RFC 3629 section
+ * 4: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t
+utf8_seq(const unsigned char *p, size_t n, unsigned long *cp)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	*cp = p[0] & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = (*cp << 6) | (p[i] & 0x3f);
+	}
+	return len;
+}
+
+/* Bytes at p to copy as they are (1..4), or 0: escape the byte p[0] (and
+ * *esc_len bytes in all, the whole of a character that must not show). */
+static size_t
+keep_len(const unsigned char *p, size_t n, size_t *esc_len)
+{
+	unsigned long cp = 0;
+	size_t len;
+
+	*esc_len = 1;
+	if (p[0] >= 0x20 && p[0] < 0x7f)
+		return 1;
+	if (p[0] < 0x80 || (len = utf8_seq(p, n, &cp)) == 0)
+		return 0;
+	if (cp <= 0x9f || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069)) {
+		*esc_len = len;
+		return 0;
+	}
+	return len;
+}
+
+size_t
+cki_esc(char *out, size_t size, const char *s, size_t len)
+{
+	static const char hx[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t need = 0, off = 0, i = 0, k, e;
+	bool fits = size > 0;
+
+	while (i < len) {
+		if ((k = keep_len(p + i, len - i, &e)) > 0) {
+			if (fits && off + k < size) {
+				memcpy(out + off, p + i, k);
+				off += k;
+			} else {
+				fits = false;
+			}
+			need += k;
+			i += k;
+			continue;
+		}
+		for (size_t j = 0; j < e; j++, i++) {
+			if (fits && off + 4 < size) {
+				out[off++] = '\\';
+				out[off++] = 'x';
+				out[off++] = hx[p[i] >> 4];
+				out[off++] = hx[p[i] & 15];
+			} else {
+				fits = false;
+			}
+			need += 4;
+		}
+	}
+	if (size > 0)
+		out[off] = '\0';
+	return need;
+}
+
+char *
+cki_esc_dup(const char *s, size_t len)
+{
+	size_t need = cki_esc(NULL, 0, s, len);
+	char *out = malloc(need + 1);
+
+	if (out != NULL)
+		(void)cki_esc(out, need + 1, s, len);
+	return out;
+}
+
+json_t *
+cki_json_str(const char *s)
+{
+	json_t *j;
+	char *esc;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	if ((esc = cki_esc_dup(s, strlen(s))) == NULL)
+		return NULL;
+	j = json_string(esc);
+	free(esc);
+	return j;
+}
+
+char *
+ck_text_escape(const char *s)
+{
+	return cki_esc_dup(s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+}
+
+/* The name as OpenSSL prints it (C0 controls already as \XX), then through
+ * the escaper, which also catches C1 controls and bidi overrides in UTF-8. */
 char *
 cki_name_oneline(const X509_NAME *name)
 {
@@ -29,10 +163,7 @@ cki_name_oneline(const X509_NAME *name)
 	        (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) |
 	            ASN1_STRFLGS_UTF8_CONVERT) >= 0) {
 		BIO_get_mem_ptr(bio, &mem);
-		if ((out = malloc(mem->length + 1)) != NULL) {
-			memcpy(out, mem->data, mem->length);
-			out[mem->length] = '\0';
-		}
+		out = cki_esc_dup(mem->data, mem->length);
 	}
 	BIO_free(bio);
 	return out;

@@ -899,10 +899,10 @@ distrust_json(const struct cki_tstate *s, const struct cki_distrust *e)
 	for (size_t i = 0; i < s->nall && hit == NULL; i++)
 		if (s->all[i].distrusted == e)
 			hit = &s->all[i];
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:b, s:s}", "by",
+	return json_pack("{s:s, s:s, s:o, s:s?, s:s?, s:b, s:o}", "by",
 	    e->kind == CKI_PIN_SPKI ? "spki" : "sha256", "value", e->hex,
-	    "reason", e->reason, "date", e->date, "subject", e->subject,
-	    "present", hit != NULL, "file", e->path);
+	    "reason", cki_json_str(e->reason), "date", e->date, "subject",
+	    e->subject, "present", hit != NULL, "file", cki_json_str(e->path));
 }
 
 static json_t *
@@ -911,9 +911,9 @@ state_header(ck_trust *t, const struct cki_tstate *s, const char *what)
 	char now[32];
 
 	cki_fmt_time((int64_t)cki_now(t->ctx), now);
-	return json_pack("{s:s, s:s, s:s, s:b, s:s}", "source", what, "store",
-	    t->dir, "system_bundle", s->system_path, "system_bundle_missing",
-	    s->system_missing, "at", now);
+	return json_pack("{s:s, s:o, s:o, s:b, s:s}", "source", what, "store",
+	    cki_json_str(t->dir), "system_bundle", cki_json_str(s->system_path),
+	    "system_bundle_missing", s->system_missing, "at", now);
 }
 
 ck_status
@@ -1173,15 +1173,6 @@ set_aside(ck_trust *t, const char *path, const char *dir, json_t *rebuild)
 	return CK_OK;
 }
 
-static bool
-from_newline_free(char *s)
-{
-	for (char *p = s; *p != '\0'; p++)
-		if (iscntrl((unsigned char)*p))
-			*p = ' ';
-	return true;
-}
-
 ck_status
 ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
     unsigned int flags, char **json)
@@ -1349,9 +1340,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 	/* Write the new anchors, then rebuild; undo everything on failure. */
 	for (written = 0; written < nnew; written++) {
 		ck_cert *cc = ck_bundle_get0_cert(b, newi[written]);
-		char *path,
-		    *from =
-		        strdup(ck_bundle_origin(b, CK_OBJ_CERT, newi[written]));
+		const char *o = ck_bundle_origin(b, CK_OBJ_CERT, newi[written]);
+		char *path, *from = cki_esc_dup(o, strlen(o));
 		char file[CKI_TRUST_MAX_ALIAS + 16];
 
 		snprintf(file, sizeof(file), "%s.pem", newa[written]);
@@ -1359,7 +1349,6 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 			free(from);
 			goto nomem;
 		}
-		from_newline_free(from);
 		rv = write_anchor(t, path, newa[written], cc->x509, from);
 		free(path);
 		free(from);
@@ -1382,7 +1371,7 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 		cki_x509_spki(cc->x509, tc.spki);
 		o = cki_trust_cert_json(&tc, now);
 		json_object_set_new(o, "origin",
-		    json_string(ck_bundle_origin(b, CK_OBJ_CERT, newi[i])));
+		    cki_json_str(ck_bundle_origin(b, CK_OBJ_CERT, newi[i])));
 		for (size_t j = 0; j < s->nall; j++)
 			if (strcmp(s->all[j].fp, tc.fp) == 0)
 				json_object_set_new(
@@ -1539,9 +1528,9 @@ write_distrust(
 	snprintf(name, sizeof(name), "%s-%s",
 	    d->kind == CKI_PIN_SPKI ? "spki" : "sha256", d->hex);
 	if ((*pathp = pjoin(t->distrust, name)) == NULL ||
-	    (r = strdup(reason != NULL ? reason : "")) == NULL)
+	    (r = cki_esc_dup(reason != NULL ? reason : "",
+	         reason != NULL ? strlen(reason) : 0)) == NULL)
 		goto nomem;
-	from_newline_free(r);
 	cki_fmt_time((int64_t)time(NULL), now);
 	n = strlen(r) + (d->subject ? strlen(d->subject) : 0) + 256;
 	if ((text = malloc(n)) == NULL)

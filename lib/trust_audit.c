@@ -749,14 +749,15 @@ ck_trust_audit(ck_trust *t, const char *const *require, size_t nrequire,
 			nwarn++;
 	}
 	*clean = nerr + nwarn == 0;
-	doc = json_pack("{s:s, s:s, s:s, s:b, s:{s:I, s:I, s:I}, s:o, s:o, "
+	doc = json_pack("{s:o, s:s, s:o, s:b, s:{s:I, s:I, s:I}, s:o, s:o, "
 	                "s:{s:I, s:I}, s:b}",
-	    "store", t->dir, "at", at, "system_bundle", s->system_path,
-	    "system_bundle_missing", s->system_missing, "counts", "effective",
-	    (json_int_t)neff, "custom", (json_int_t)s->nanchors,
-	    "distrust_entries", (json_int_t)s->ndist, "required", reqout,
-	    "findings", a.findings, "summary", "errors", (json_int_t)nerr,
-	    "warnings", (json_int_t)nwarn, "clean", *clean);
+	    "store", cki_json_str(t->dir), "at", at, "system_bundle",
+	    cki_json_str(s->system_path), "system_bundle_missing",
+	    s->system_missing, "counts", "effective", (json_int_t)neff,
+	    "custom", (json_int_t)s->nanchors, "distrust_entries",
+	    (json_int_t)s->ndist, "required", reqout, "findings", a.findings,
+	    "summary", "errors", (json_int_t)nerr, "warnings",
+	    (json_int_t)nwarn, "clean", *clean);
 	a.findings = NULL;
 	rv = cki_trust_json_out(t, doc, json);
 	goto err;

@@ -221,6 +221,11 @@ empty_p12(ck_trust *t, const char *password, uint8_t **out, size_t *len)
 
 	*out = NULL;
 	*len = 0;
+	if ((rv = ck_write_password_check(t->ctx, CK_FMT_P12, password)) !=
+	    CK_OK) {
+		sk_PKCS7_free(safes);
+		return rv;
+	}
 	if (safes == NULL ||
 	    (p12 = PKCS12_add_safes_ex(safes, 0, NULL, NULL)) == NULL ||
 	    !PKCS12_set_mac(p12, password, -1, NULL, 0, 2048, EVP_sha256()) ||
@@ -554,12 +559,13 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 		json_object_set_new(report, "distrusted_excluded",
 		    json_integer((json_int_t)ndist));
 		json_object_set_new(
-		    report, "system_bundle", json_string(s->system_path));
+		    report, "system_bundle", cki_json_str(s->system_path));
 		json_object_set_new(report, "system_bundle_missing",
 		    json_boolean(s->system_missing));
 		json_object_set_new(report, "outputs",
-		    json_pack("{s:s, s:s, s:s}", "bundle", t->bundle, "certs",
-		        t->certs, "p12", t->p12));
+		    json_pack("{s:o, s:o, s:o}", "bundle",
+		        cki_json_str(t->bundle), "certs",
+		        cki_json_str(t->certs), "p12", cki_json_str(t->p12)));
 		json_object_set_new(
 		    report, "certs_reused", json_integer(nlinked));
 		json_object_set_new(

@@ -220,17 +220,15 @@ sb_add(struct sb *b, const char *fmt, ...)
 		b->n = sizeof(b->s) - 1;
 }
 
-/* Appends bytes from a certificate, escaping anything that is not
- * printable ASCII as \xNN (invariant 5). */
+/* Appends bytes from a certificate through the one escaper (cki_esc,
+ * invariant 5). */
 static void
 sb_safe(struct sb *b, const unsigned char *p, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-			sb_add(b, "%c", p[i]);
-		else
-			sb_add(b, "\\x%02x", p[i]);
-	}
+	if (b->n >= sizeof(b->s) - 1)
+		return;
+	(void)cki_esc(b->s + b->n, sizeof(b->s) - b->n, (const char *)p, len);
+	b->n += strlen(b->s + b->n);
 }
 
 /* ---- reading certificates ----------------------------------------------- */
@@ -1910,12 +1908,7 @@ add_roots_dir(ck_ctx *ctx, ck_verify_opts *o, const char *dir)
 			goto err;
 	}
 	if (found == 0)
-		st = cki_err(ctx, CK_E_FORMAT,
-		    "%s: none of the %zu files in this directory holds a "
-		    "certificate; expected trust anchor certificates (PEM, "
-		    "DER, "
-		    "PKCS#7 or PKCS#12)",
-		    dir, files);
+		st = cki_no_anchors(ctx, dir, true, files);
 err:
 	closedir(d);
 	for (size_t i = 0; i < n; i++)
@@ -1923,6 +1916,26 @@ err:
 	free(names);
 	ck_ctx_free(quiet);
 	return st;
+}
+
+ck_status
+cki_no_anchors(ck_ctx *ctx, const char *path, bool dir, size_t files)
+{
+	char why[96];
+
+	if (!dir)
+		snprintf(why, sizeof(why), "the file is empty");
+	else if (files == 0)
+		snprintf(why, sizeof(why), "the directory is empty");
+	else
+		snprintf(why, sizeof(why),
+		    "none of the %zu files in the directory holds a "
+		    "certificate",
+		    files);
+	return cki_err(ctx, CK_E_FORMAT,
+	    "%s: no trust anchor in it: %s; expected CA certificates (PEM, "
+	    "DER, PKCS#7 or PKCS#12) in a file or a directory of files",
+	    path, why);
 }
 
 /* "the trust anchors given (a.pem, dir/)": the words messages use. */
@@ -1956,6 +1969,8 @@ ck_verify_opts_add_roots(ck_ctx *ctx, ck_verify_opts *o, const char *path)
 		                    : strerror(errno));
 	if (S_ISDIR(sbuf.st_mode)) {
 		st = add_roots_dir(ctx, o, path);
+	} else if (S_ISREG(sbuf.st_mode) && sbuf.st_size == 0) {
+		st = cki_no_anchors(ctx, path, false, 0);
 	} else {
 		/* RFC 5280 6.1: whatever the file holds is an anchor, be it
 		 * self-signed or not (X509_V_FLAG_PARTIAL_CHAIN). */

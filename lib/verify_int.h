@@ -91,6 +91,14 @@ struct cki_verify_cache *cki_verify_cache_new(void);
 void cki_verify_cache_free(struct cki_verify_cache *c);
 
 /*
+ * The one input error for a trust store that yields no certificate, be it
+ * verify's --roots or the doctor's --trust: an empty file (dir false), an
+ * empty directory or one whose `files` regular files hold none. CK_E_FORMAT
+ * (exit 2).
+ */
+ck_status cki_no_anchors(ck_ctx *ctx, const char *path, bool dir, size_t files);
+
+/*
  * Verifies `leaf` against `anchors`, building the chain from `untrusted`
  * (may be NULL) and the anchors. See the contract above.
  */

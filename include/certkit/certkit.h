@@ -62,6 +62,17 @@ const char *ck_status_name(ck_status st);
 /* Frees memory returned by libcertkit (reports, strings, buffers). */
 void ck_free(void *p);
 
+/*
+ * Untrusted text (a certificate's names, a peer's answer, a file name),
+ * made safe to print on a terminal: printable ASCII and valid UTF-8 stay;
+ * every byte of a control character (C0 including LF and TAB, DEL, C1), of
+ * a bidirectional override, and of invalid UTF-8 becomes \xNN. Backslashes
+ * stay, so escaping twice changes nothing. Error messages
+ * (ck_ctx_error()) are escaped already; JSON reports keep exact values.
+ * Caller frees with ck_free(); NULL only when out of memory.
+ */
+char *ck_text_escape(const char *s) CK_WUR;
+
 /* ------------------------------------------------------------------------
  * Context: error detail, password source, and the clock.
  * ------------------------------------------------------------------------ */
@@ -86,7 +97,12 @@ void ck_ctx_clear_error(ck_ctx *ctx);
 typedef int (*ck_password_cb)(
     char *buf, size_t size, const char *what, void *arg);
 void ck_ctx_set_password_cb(ck_ctx *ctx, ck_password_cb cb, void *arg);
-/* A fixed password (copied; wiped on free). NULL removes it. */
+/* The longest password certkit takes, in bytes: OpenSSL hands PEM password
+ * callbacks a 1024-byte buffer (PEM_BUFSIZE), so a longer one could never
+ * open an encrypted PEM key, and certkit takes one limit for every format. */
+#define CK_PASSWORD_MAX 1023
+/* A fixed password (copied; wiped on free). NULL removes it. Longer than
+ * CK_PASSWORD_MAX: CK_E_USAGE, saying so. */
 ck_status ck_ctx_set_password(ck_ctx *ctx, const char *password) CK_WUR;
 
 /*
@@ -242,10 +258,13 @@ typedef enum ck_format {
 } ck_format;
 
 typedef struct ck_write_opts {
-	const char *password; /* PKCS#12 password; NULL or "" means none */
-	const char *name;     /* PKCS#12 friendly name of the key entry */
-	int java_trusted;     /* PKCS#12: mark certificates trusted for Java */
-	int p7b_pem;          /* PKCS#7: 1 writes PEM, 0 writes DER */
+	/* PKCS#12 password, or the one that encrypts PEM/DER keys. NULL means
+	 * none (PKCS#12: no encryption, no MAC); "" is refused (CK_E_USAGE,
+	 * see ck_write_password_check). */
+	const char *password;
+	const char *name; /* PKCS#12 friendly name of the key entry */
+	int java_trusted; /* PKCS#12: mark certificates trusted for Java */
+	int p7b_pem;      /* PKCS#7: 1 writes PEM, 0 writes DER */
 } ck_write_opts;
 
 /*
@@ -259,6 +278,16 @@ ck_status ck_write_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
 /* Serialises into memory. Caller frees *out with ck_free(). */
 ck_status ck_encode_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
     const ck_write_opts *wo, uint8_t **out, size_t *len) CK_WUR;
+
+/*
+ * CK_OK, or CK_E_USAGE with certkit's one message for it, when `password`
+ * is "" for an output in `fmt`: a PKCS#12 file or an encrypted key under an
+ * empty password protects nothing; or when it is longer than
+ * CK_PASSWORD_MAX, so no certkit could open the file. NULL passes. The writers
+ * refuse it themselves; callers check early to fail before any work.
+ */
+ck_status ck_write_password_check(
+    ck_ctx *ctx, ck_format fmt, const char *password) CK_WUR;
 
 /* ck_write_bundle_ex / ck_encode_bundle_ex flags. */
 /* PKCS#12: 3DES and a SHA-1 MAC, for Windows Server 2016, Java 8 and older

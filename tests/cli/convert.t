@@ -139,8 +139,8 @@ stderr: o.p12: a PKCS#12 file needs a password: give it with --out-password-file
 name: an empty output password file is refused, and says why
 run: : > $T/empty; $CERTKIT convert --to p12 --out-password-file $T/empty --out $T/o.p12 $PKI/chain.pem
 exit: 2
-stderr: the output password (from
-stderr: is empty. Java cannot open a PKCS#12 file whose MAC uses an empty password
+stderr: o.p12: the PKCS#12 password is empty: a PKCS#12 file under an empty password keeps its private key readable by anyone
+stderr: (from /
 
 name: an empty input password file does not become the output password
 run: : > $T/empty; $CERTKIT convert --to p12 --password-file $T/empty --out $T/o.p12 $PKI/leaf-empty.p12

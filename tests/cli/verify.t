@@ -232,7 +232,7 @@ stderr: leaf.key: this is a private key, not a certificate
 name: a roots directory with no certificate in it
 run: cp "$PKI/text.txt" "$PKI/int-ca.crl" "$T/" && $CERTKIT verify --roots "$T" "$PKI/chain.pem"
 exit: 2
-stderr: none of the 2 files in this directory holds a certificate
+stderr: none of the 2 files in the directory holds a certificate
 
 name: a bad --ip
 run: $CERTKIT verify --roots "$PKI/root-ca.pem" --ip 192.0.2.300 "$PKI/chain.pem"

@@ -523,6 +523,104 @@ static const struct ext selfsigned_exts[] = {
     {0, NULL},
 };
 
+/* ---- hostile names ---------------------------------------------------- */
+
+/*
+ * The bytes a hostile server puts in its names to attack a terminal: a
+ * window title (OSC 0 ... BEL), a clear screen (CSI 2J), CR/LF to forge a
+ * line, a NUL to cut a C string, a raw C1 CSI (0x9b) and its UTF-8 form
+ * (U+009B), and a right-to-left override (U+202E).
+ */
+#define HOSTILE_CN                                                             \
+	"evil\x1b]0;PWNED\x07\x1b[2J\r\nFAKE: ONLINE\x00tail\xc2\x9b"          \
+	"31m\xe2\x80\xae"
+#define HOSTILE_O "O\x1b[31mred\x7f\r\nFAKE: ORG"
+
+static X509_NAME *
+hostile_name(const char *cn, size_t cnlen)
+{
+	X509_NAME *n = X509_NAME_new();
+
+	CHECK(n != NULL, "out of memory");
+	CHECK(X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC,
+	          (const unsigned char *)"US", -1, -1, 0) &&
+	        X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
+	            (const unsigned char *)HOSTILE_O, -1, -1, 0) &&
+	        X509_NAME_add_entry_by_txt(n, "CN", V_ASN1_UTF8STRING,
+	            (const unsigned char *)cn, (int)cnlen, -1, 0),
+	    "cannot build a hostile name");
+	return n;
+}
+
+/* A SAN dNSName (IA5String, bytes as given) with ESC, BEL, CR, LF and a raw
+ * 0x9b. */
+static void
+add_hostile_san(X509 *x)
+{
+	static const char dns[] =
+	    "x\x1b]2;TITLE\x07\r\nFAKE: ONLINE\x9b.example.test";
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+	CHECK(gens != NULL && gn != NULL && ia5 != NULL &&
+	        ASN1_STRING_set(ia5, dns, (int)sizeof(dns) - 1),
+	    "out of memory");
+	GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+	CHECK(sk_GENERAL_NAME_push(gens, gn), "out of memory");
+	CHECK(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0) == 1,
+	    "cannot add a hostile SAN");
+	GENERAL_NAMES_free(gens);
+}
+
+/* hostile-ca.pem (a self-signed CA) and hostile-leaf.pem (issued by it,
+ * with a hostile SAN); both with HOSTILE_CN and HOSTILE_O, and keys. */
+static void
+make_hostile(time_t nb, time_t na)
+{
+	static const char cn[] = HOSTILE_CN;
+	EVP_PKEY *cakey = ec_key(), *key = ec_key();
+	X509 *ca = X509_new(), *x = X509_new();
+	X509_NAME *n = hostile_name(cn, sizeof(cn) - 1);
+	ASN1_INTEGER *serial;
+
+	CHECK(ca != NULL && x != NULL, "out of memory");
+	for (int i = 0; i < 2; i++) {
+		X509 *c = i == 0 ? ca : x;
+
+		serial = serial_for(i == 0 ? "hostile-ca" : "hostile-leaf");
+		CHECK(X509_set_version(c, X509_VERSION_3) &&
+		        X509_set_serialNumber(c, serial) &&
+		        X509_set_subject_name(c, n) &&
+		        X509_set_issuer_name(c, n) &&
+		        X509_set_pubkey(c, i == 0 ? cakey : key),
+		    "cannot build a hostile certificate");
+		ASN1_INTEGER_free(serial);
+		set_time(X509_getm_notBefore(c), nb, "notBefore");
+		set_time(X509_getm_notAfter(c), na, "notAfter");
+	}
+	add_ext(ca, ca, NID_basic_constraints, "critical,CA:TRUE");
+	add_ext(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign");
+	add_ext(ca, ca, NID_subject_key_identifier, "hash");
+	add_ext(ca, x, NID_basic_constraints, "CA:FALSE");
+	add_ext(ca, x, NID_ext_key_usage, "serverAuth");
+	add_ext(ca, x, NID_authority_key_identifier, "keyid:always");
+	add_hostile_san(x);
+	CHECK(X509_sign(ca, cakey, EVP_sha256()) > 0 &&
+	        X509_sign(x, cakey, EVP_sha256()) > 0,
+	    "cannot sign a hostile certificate");
+	write_certs("hostile-ca.pem", ca, (X509 *)NULL);
+	write_certs("hostile-leaf.pem", x, (X509 *)NULL);
+	write_certs("hostile-chain.pem", x, ca, (X509 *)NULL);
+	write_key("hostile-ca", cakey);
+	write_key("hostile-leaf", key);
+	X509_NAME_free(n);
+	X509_free(ca);
+	X509_free(x);
+	EVP_PKEY_free(cakey);
+	EVP_PKEY_free(key);
+}
+
 static void
 usage(void)
 {
@@ -672,6 +770,8 @@ main(int argc, char **argv)
 	    make_cert(&(struct certspec){"leaf-pss1024", "pss.example.test",
 	                  NULL, y2025, y2027, pss_exts, NULL},
 	        pss_key, ica, int_key));
+
+	make_hostile(y2025, y2027);
 
 	if (leaves > 0)
 		write_many_leaves(leaves, ica, int_key);

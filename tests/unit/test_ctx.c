@@ -78,6 +78,25 @@ test_error_discipline(void **state)
 	ck_ctx_free(NULL);
 }
 
+/* A message names files and quotes peers: it is one line of safe text
+ * (cki_esc), and wrapping it escapes nothing twice. */
+static void
+test_error_escaped(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+
+	(void)state;
+	cki_err(ctx, CK_E_IO, "%s: no such file",
+	    "/tmp/evil\x1b]0;T\x07\nFAKE: ONLINE\xff.pem");
+	assert_string_equal(ck_ctx_error(ctx),
+	    "/tmp/evil\\x1b]0;T\\x07\\x0aFAKE: ONLINE\\xff.pem: no such file");
+	cki_err(ctx, CK_E_IO, "wrapped: %s", ctx->err);
+	assert_string_equal(ck_ctx_error(ctx),
+	    "wrapped: /tmp/evil\\x1b]0;T\\x07\\x0aFAKE: ONLINE\\xff.pem: no "
+	    "such file");
+	ck_ctx_free(ctx);
+}
+
 /* Callers wrap the deeper message in a new one by passing ctx->err as an
  * argument (identity restore, p12_password_file): the formatter must not
  * read the buffer it is writing. */
@@ -156,6 +175,7 @@ main(void)
 	    cmocka_unit_test(test_parse_time),
 	    cmocka_unit_test(test_error_discipline),
 	    cmocka_unit_test(test_error_wraps_itself),
+	    cmocka_unit_test(test_error_escaped),
 	    cmocka_unit_test(test_password_sources),
 	    cmocka_unit_test(test_clock),
 	};

@@ -135,8 +135,6 @@ static const struct rt_case {
         NULL},
     {"P12 no password", {"leaf.key", "chain.pem"}, NULL, CK_FMT_P12, {0}, 0,
         NULL, 2, 1, 0, 0, NULL},
-    {"P12 empty password means none", {"chain.pem"}, NULL, CK_FMT_P12,
-        {.password = ""}, 0, NULL, 2, 0, 0, 0, NULL},
 };
 
 static void
@@ -527,6 +525,18 @@ static const struct bad_case {
     {"P12 two keys", {"leaf.key", "other-leaf.key", "leaf.pem"}, CK_FMT_P12,
         {.password = "x"}, 0, CK_E_USAGE,
         "takes one private key, but the bundle has 2"},
+    /* An empty password protects nothing (encode.c invariant 4). */
+    {"P12 empty password", {"leaf.key", "chain.pem"}, CK_FMT_P12,
+        {.password = ""}, 0, CK_E_USAGE,
+        "the PKCS#12 password is empty: a PKCS#12 file under an empty "
+        "password keeps its private key readable by anyone"},
+    {"P12 certificates only, empty password", {"chain.pem"}, CK_FMT_P12,
+        {.password = ""}, 0, CK_E_USAGE, "the PKCS#12 password is empty"},
+    {"PEM key, empty password", {"leaf.key", "leaf.pem"}, CK_FMT_PEM,
+        {.password = ""}, 0, CK_E_USAGE,
+        "the password to encrypt the PEM private key is empty"},
+    {"DER key, empty password", {"leaf.key"}, CK_FMT_DER, {.password = ""}, 0,
+        CK_E_USAGE, "the password to encrypt the DER private key is empty"},
     {"bad format", {"leaf.pem"}, (ck_format)9, {0}, 0, CK_E_USAGE,
         "unknown output format 9"},
     {"bad flags", {"leaf.pem"}, CK_FMT_P12, {0}, 0x80, CK_E_USAGE,

@@ -1,0 +1,140 @@
+/*
+ * test_names.c: lib/names.c: the one escaper of untrusted text (cki_esc,
+ * ck_text_escape) and the one-line names built on it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "ck_internal.h"
+#include "testutil.h"
+
+struct escrow {
+	const char *in;
+	size_t len;
+	const char *want;
+};
+
+#define ROW(s, w)                                                              \
+	{                                                                      \
+		s, sizeof(s) - 1, w                                            \
+	}
+
+static const struct escrow escrows[] = {
+    ROW("device.example.test", "device.example.test"),
+    ROW("", ""),
+    /* C0 controls, LF and TAB included; DEL. */
+    ROW("a\x1b]0;T\x07z", "a\\x1b]0;T\\x07z"),
+    ROW("l1\r\nFAKE: ONLINE", "l1\\x0d\\x0aFAKE: ONLINE"),
+    ROW("t\tu\x7f", "t\\x09u\\x7f"),
+    ROW("nul\0cut", "nul\\x00cut"),
+    /* Valid UTF-8 stays; C1 controls in UTF-8 and raw do not. */
+    ROW("M\xc3\xbcller \xe6\x97\xa5\xf0\x9f\x94\x92",
+        "M\xc3\xbcller \xe6\x97\xa5\xf0\x9f\x94\x92"),
+    ROW("\xc2\x9b"
+        "31m",
+        "\\xc2\\x9b31m"),
+    ROW("\xc2\x80|\xc2\x9f|\xc2\xa0", "\\xc2\\x80|\\xc2\\x9f|\xc2\xa0"),
+    ROW("raw\x9b", "raw\\x9b"),
+    /* Bidi overrides and isolates; other format characters stay. */
+    ROW("a\xe2\x80\xae"
+        "b\xe2\x81\xa6"
+        "c\xe2\x80\x8e",
+        "a\\xe2\\x80\\xaeb\\xe2\\x81\\xa6c\xe2\x80\x8e"),
+    /* Invalid UTF-8: lone continuation, overlong, surrogate, > U+10FFFF,
+     * truncated sequence, non-UTF-8 file name byte. */
+    ROW("\x80", "\\x80"),
+    ROW("\xc0\xaf", "\\xc0\\xaf"),
+    ROW("\xed\xa0\x80", "\\xed\\xa0\\x80"),
+    ROW("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"),
+    ROW("\xe6\x97", "\\xe6\\x97"),
+    ROW("name\xff.pem", "name\\xff.pem"),
+    /* A backslash stays, so escaping twice changes nothing. */
+    ROW("C:\\x1b", "C:\\x1b"),
+};
+
+static void
+test_escape_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(escrows) / sizeof(escrows[0]); i++) {
+		const struct escrow *r = &escrows[i];
+		char *e = cki_esc_dup(r->in, r->len), *twice;
+
+		assert_non_null(e);
+		assert_string_equal(e, r->want);
+		assert_int_equal(
+		    cki_esc(NULL, 0, r->in, r->len), strlen(r->want));
+		twice = cki_esc_dup(e, strlen(e));
+		assert_string_equal(twice, e);
+		free(twice);
+		free(e);
+	}
+}
+
+/* A short buffer gets whole characters and whole escapes only, and the
+ * return value still says what the whole result needs. */
+static void
+test_escape_bounded(void **state)
+{
+	char out[8];
+
+	(void)state;
+	assert_int_equal(cki_esc(out, sizeof(out), "abc\x1b\x1b", 5), 11);
+	assert_string_equal(out, "abc\\x1b");
+	assert_int_equal(cki_esc(out, 6, "ab\xe6\x97\xa5z", 6), 6);
+	assert_string_equal(out, "ab\xe6\x97\xa5");
+	assert_int_equal(cki_esc(out, 5, "ab\xe6\x97\xa5z", 6), 6);
+	assert_string_equal(out, "ab");
+	assert_int_equal(cki_esc(out, 1, "x", 1), 1);
+	assert_string_equal(out, "");
+}
+
+static void
+test_public_escape(void **state)
+{
+	char *e;
+
+	(void)state;
+	e = ck_text_escape("evil\x1b[2J\nFAKE");
+	assert_string_equal(e, "evil\\x1b[2J\\x0aFAKE");
+	ck_free(e);
+	e = ck_text_escape(NULL);
+	assert_string_equal(e, "");
+	ck_free(e);
+}
+
+/* OpenSSL escapes C0 in names itself (\1B); C1 controls and bidi overrides
+ * in UTF-8 reach the escaper. */
+static void
+test_name_oneline(void **state)
+{
+	static const char cn[] = "a\x1b[2J\xc2\x9b"
+	                         "b\xe2\x80\xae"
+	                         "c";
+	X509_NAME *n = X509_NAME_new();
+	char *s;
+
+	(void)state;
+	assert_true(X509_NAME_add_entry_by_txt(
+	    n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0));
+	s = cki_name_oneline(n);
+	assert_non_null(s);
+	assert_string_equal(s, "CN = a\\1B[2J\\xc2\\x9bb\\xe2\\x80\\xaec");
+	free(s);
+	X509_NAME_free(n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_escape_table),
+	    cmocka_unit_test(test_escape_bounded),
+	    cmocka_unit_test(test_public_escape),
+	    cmocka_unit_test(test_name_oneline),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
