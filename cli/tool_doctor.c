@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -386,6 +387,21 @@ parse_seconds(const char *s, int *ms)
 	return true;
 }
 
+/* `--profile a.ini b.ini` leaves b.ini as an endpoint: an argument that
+ * ends in ".ini" (no such top-level domain), or a path with a '/' (never
+ * HOST[:PORT]) to an existing file, was meant as a profile. */
+static bool
+names_file(const char *arg)
+{
+	size_t n = strlen(arg);
+	struct stat st;
+
+	if (n > 4 && strcasecmp(arg + n - 4, ".ini") == 0)
+		return true;
+	return strchr(arg, '/') != NULL && strstr(arg, "://") == NULL &&
+	    stat(arg, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
 int
 cmd_doctor(int argc, char **argv)
 {
@@ -496,6 +512,13 @@ cmd_doctor(int argc, char **argv)
 		}
 	}
 	for (int i = optind; i < argc; i++) {
+		if (names_file(argv[i])) {
+			tool_err("'%s' looks like a profile, not an endpoint "
+			         "(HOST[:PORT]): give each profile with its "
+			         "own --profile FILE",
+			    argv[i]);
+			goto out;
+		}
 		if (ck_doctor_add_endpoint(d, argv[i]) != CK_OK) {
 			rv = tool_ctx_fail(ctx);
 			goto out;

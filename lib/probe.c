@@ -501,8 +501,10 @@ gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 
 	p->gai = NULL;
 	p->dns_sync = true;
+	/* On failure res is NULL, and evutil_freeaddrinfo(NULL) crashes. */
 	if (result == EVUTIL_EAI_CANCEL || !p->active) {
-		evutil_freeaddrinfo(res);
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
 		return;
 	}
 	/* IPv4 first: fewer networks route IPv6. */
@@ -523,7 +525,8 @@ gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 				continue;
 			add_addr(p, buf, target_port(p));
 		}
-	evutil_freeaddrinfo(res);
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
 	if (result == EVUTIL_EAI_NONAME)
 		rcode = DNS_ERR_NOTEXIST;
 	else if (result == EVUTIL_EAI_NODATA)
