@@ -339,8 +339,8 @@ cmd_lab(int argc, char **argv)
 		dir = tmp;
 	}
 	/* SIGINT/SIGTERM are taken with sigwait() (--serve); block them
-	 * before the lab thread starts so it never receives them. A peer
-	 * that resets must not kill the demo with SIGPIPE. */
+	 * before the lab thread starts so it never receives them. (SIGPIPE:
+	 * main.c, and the library never raises it.) */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -358,7 +358,6 @@ cmd_lab(int argc, char **argv)
 			sigaddset(&set, SIGHUP);
 		pthread_sigmask(SIG_BLOCK, &set, NULL);
 	}
-	signal(SIGPIPE, SIG_IGN);
 	if ((ctx = ck_ctx_new()) == NULL) {
 		tool_err("out of memory");
 		goto out;

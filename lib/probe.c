@@ -40,6 +40,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1055,7 +1057,7 @@ tls_start(struct probe *p)
 	stage_begin(p, CKI_ST_TLS, p->run->cfg->timeout_ms);
 	c->state = C_TLS;
 	if (ctx == NULL || (c->ssl = SSL_new(ctx)) == NULL ||
-	    (bio = BIO_new_socket(c->fd, BIO_NOCLOSE)) == NULL) {
+	    (bio = cki_bio_new_socket(c->fd)) == NULL) {
 		p->run->nomem = true;
 		conn_fail(p, CKI_ST_TLS, 0, false);
 		return;
@@ -1668,12 +1670,42 @@ launch(struct cki_doc_run *r)
 		event_base_loopexit(r->base, NULL);
 }
 
+/* libevent writes the AIA request (evhttp) with writev(2), which takes no
+ * MSG_NOSIGNAL (the TLS connections use sockbio.c): SIGPIPE is blocked in
+ * this thread while the loop runs, and one that a write raised meanwhile
+ * (sent to the writing thread) is taken off before the mask returns. */
+static void
+sigpipe_hold(sigset_t *old, bool *was_pending)
+{
+	sigset_t pipe, now;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	*was_pending = sigpending(&now) == 0 && sigismember(&now, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe, old);
+}
+
+static void
+sigpipe_release(const sigset_t *old, bool was_pending)
+{
+	sigset_t pipe;
+	struct timespec zero = {0, 0};
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	if (!was_pending)
+		(void)sigtimedwait(&pipe, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 ck_status
 cki_doc_probe_all(
     const struct cki_doc_cfg *cfg, char **results, struct cki_doc_meta *meta)
 {
 	struct cki_doc_run r;
 	struct event_config *ecfg;
+	sigset_t oldmask;
+	bool was_pending;
 	ck_status rv = CK_E_NOMEM;
 
 	memset(&r, 0, sizeof(r));
@@ -1706,6 +1738,7 @@ cki_doc_probe_all(
 		    "an event loop");
 		goto out;
 	}
+	sigpipe_hold(&oldmask, &was_pending);
 	launch(&r);
 	while (r.done < cfg->nep) {
 		if (event_base_dispatch(r.base) < 0)
@@ -1717,6 +1750,7 @@ cki_doc_probe_all(
 		        0)
 			break;
 	}
+	sigpipe_release(&oldmask, was_pending);
 	if (r.done < cfg->nep) {
 		rv = cki_err(cfg->ctx, CK_E_INTERNAL,
 		    "the event loop stopped "
