@@ -853,7 +853,7 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	cfg.dns_len = d->dns_len;
 	cfg.dns_display = d->dns_set ? d->dns_text : "system resolver";
 	cfg.timeout_ms = d->timeout_ms;
-	cfg.parallel = d->parallel;
+	cfg.parallel = cki_doc_fd_parallel(d->parallel);
 	cfg.ssl = shared;
 	cfg.ep_ssl = ep_ssl;
 	cfg.progress = d->progress;
@@ -866,7 +866,7 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	tail = json_pack("{s:o, s:s, s:b, s:s, s:s, s:i, s:i}", "summary",
 	    summary_json(meta, d->n, mono_ms() - t0, &online), "time", at,
 	    "time_given", env.at_given, "trust", tsrc, "reference", rsrc,
-	    "timeout_ms", d->timeout_ms, "parallel", d->parallel);
+	    "timeout_ms", d->timeout_ms, "parallel", cfg.parallel);
 	if (tail == NULL ||
 	    (tail_s = json_dumps(tail, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
 	        NULL ||

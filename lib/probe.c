@@ -36,8 +36,10 @@
  *     thousand endpoints that fail at once do not grow the stack.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>
 #include <pthread.h>
@@ -47,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -143,6 +146,8 @@ struct cki_doc_run {
 	struct cki_doc_meta *meta;
 	bool launching;
 	bool nomem;
+	int local_errno; /* EMFILE/ENFILE: this process, not a server */
+	char local_ep[CKI_DOC_MAX_HOST + 8];
 };
 
 static void advance(struct probe *p, json_t *result, struct cki_need *need);
@@ -301,7 +306,7 @@ probe_finish(struct probe *p, json_t *result)
 		    json_dumps(result, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(result);
 	}
-	if (r->results[p->idx] == NULL)
+	if (r->results[p->idx] == NULL && r->local_errno == 0)
 		r->nomem = true;
 	probe_free(p);
 	r->inflight--;
@@ -312,6 +317,29 @@ probe_finish(struct probe *p, json_t *result)
 		launch(r);
 	if (r->done == r->cfg->nep)
 		event_base_loopexit(r->base, NULL);
+}
+
+/* A socket could not be made because this process (EMFILE) or the system
+ * (ENFILE) is out of descriptors: a local error, never a finding about the
+ * server. The run stops and says so (cki_doc_probe_all). */
+static bool
+local_fail(struct probe *p, int e)
+{
+	struct cki_doc_run *r = p->run;
+
+	if (e != EMFILE && e != ENFILE)
+		return false;
+	if (r->local_errno == 0) {
+		r->local_errno = e;
+		snprintf(r->local_ep, sizeof(r->local_ep),
+		    strchr(p->ep->host, ':') ? "[%s]:%u" : "%s:%u", p->ep->host,
+		    p->ep->port);
+	}
+	conn_close(p);
+	udp_close(p);
+	probe_finish(p, NULL);
+	event_base_loopexit(r->base, NULL);
+	return true;
 }
 
 /* Diagnose with what is known now and act on the answer. */
@@ -656,6 +684,8 @@ udp_send(struct probe *p)
 	    (p->dretry = evtimer_new(p->run->base, udp_retry, p)) == NULL) {
 		int e = errno;
 
+		if (p->dfd < 0 && local_fail(p, e))
+			return;
 		udp_close(p);
 		dns_done(p,
 		    e == ECONNREFUSED ? CKI_DNS_UNREACHABLE : DNS_ERR_UNKNOWN,
@@ -733,7 +763,8 @@ tcp_try(struct probe *p)
 	c->fd = socket(
 	    sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
-		conn_fail(p, CKI_ST_TCP, errno, false);
+		if (!local_fail(p, errno))
+			conn_fail(p, CKI_ST_TCP, errno, false);
 		return;
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1647,7 +1678,8 @@ launch(struct cki_doc_run *r)
 	r->launching = true;
 	/* Probes are a pool of cfg->parallel slots, reused: memory does not
 	 * grow with the number of endpoints. */
-	for (size_t slot = 0; slot < r->nslots && r->next < r->cfg->nep;) {
+	for (size_t slot = 0; slot < r->nslots && r->next < r->cfg->nep &&
+	     r->local_errno == 0;) {
 		struct probe *p = &r->p[slot];
 
 		if (p->active) {
@@ -1666,8 +1698,90 @@ launch(struct cki_doc_run *r)
 		probe_start(p);
 	}
 	r->launching = false;
-	if (r->done == r->cfg->nep)
+	if (r->done == r->cfg->nep || r->local_errno != 0)
 		event_base_loopexit(r->base, NULL);
+}
+
+/* Descriptors kept free for what the run needs besides one socket per
+ * endpoint in flight: the event loop and its signal pair, the resolver's
+ * sockets, files the caller opens meanwhile. */
+#define FD_RESERVE 16
+/* Fewer free than this and libevent cannot even start (it exits the
+ * process when its signal socketpair fails). */
+#define FD_MIN 8
+
+/* The descriptor limit and how many are open now (Linux /proc; else a
+ * guess of FD_RESERVE). False when there is no limit. */
+static bool
+fd_usage(long *limit, long *open)
+{
+	struct rlimit rl;
+	DIR *d;
+	struct dirent *e;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LONG_MAX)
+		return false;
+	*limit = (long)rl.rlim_cur;
+	*open = FD_RESERVE;
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return true;
+	*open = -1; /* the directory's own descriptor */
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			(*open)++;
+	closedir(d);
+	return true;
+}
+
+int
+cki_doc_fd_parallel(int parallel)
+{
+	long limit, open, room;
+
+	/* Each endpoint in flight holds at most one socket at a time (TCP,
+	 * or the --dns query, or the AIA fetch: one after the other). */
+	if (!fd_usage(&limit, &open))
+		return parallel;
+	room = limit - open - FD_RESERVE;
+	if (room < 1)
+		room = 1;
+	return room < parallel ? (int)room : parallel;
+}
+
+/* A local EMFILE/ENFILE: its own error, naming the limit and the fix. */
+static ck_status
+local_error(const struct cki_doc_cfg *cfg, const struct cki_doc_run *r)
+{
+	long limit = 0, open = 0;
+	char lim[64] = "";
+
+	if (fd_usage(&limit, &open))
+		snprintf(lim, sizeof(lim), ", limit %ld", limit);
+	if (r->local_errno == ENFILE)
+		return cki_err(cfg->ctx, CK_E_IO,
+		    "cannot open a socket for %s: the system is out of file "
+		    "descriptors (ENFILE): a local limit, not a finding about "
+		    "the server; retry when fewer files are open",
+		    r->local_ep);
+	return cki_err(cfg->ctx, CK_E_IO,
+	    "cannot open a socket for %s: too many open files in this "
+	    "process (EMFILE%s): a local limit, not a finding about the "
+	    "server; lower --parallel or raise ulimit -n",
+	    r->local_ep, lim);
+}
+
+static ck_status
+fd_precheck(const struct cki_doc_cfg *cfg)
+{
+	long limit, open;
+
+	if (fd_usage(&limit, &open) && limit - open < FD_MIN)
+		return cki_err(cfg->ctx, CK_E_IO,
+		    "only %ld file descriptors are free (limit %ld, %ld "
+		    "open): the doctor needs at least %d; raise ulimit -n",
+		    limit - open < 0 ? 0 : limit - open, limit, open, FD_MIN);
+	return CK_OK;
 }
 
 /* libevent writes the AIA request (evhttp) with writev(2), which takes no
@@ -1722,6 +1836,8 @@ cki_doc_probe_all(
 		r.p[i].c.fd = -1;
 		r.p[i].dfd = -1;
 	}
+	if ((rv = fd_precheck(cfg)) != CK_OK)
+		goto out;
 	/* The changelist folds the delete-and-add of a one-shot event that
 	 * is re-armed in its own callback into nothing: no epoll_ctl per
 	 * wait (libevent's EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST; no fd is
@@ -1740,7 +1856,7 @@ cki_doc_probe_all(
 	}
 	sigpipe_hold(&oldmask, &was_pending);
 	launch(&r);
-	while (r.done < cfg->nep) {
+	while (r.done < cfg->nep && r.local_errno == 0) {
 		if (event_base_dispatch(r.base) < 0)
 			break;
 		if (r.done < cfg->nep && r.inflight == 0 && r.next >= cfg->nep)
@@ -1751,6 +1867,10 @@ cki_doc_probe_all(
 			break;
 	}
 	sigpipe_release(&oldmask, was_pending);
+	if (r.local_errno != 0) {
+		rv = local_error(cfg, &r);
+		goto out;
+	}
 	if (r.done < cfg->nep) {
 		rv = cki_err(cfg->ctx, CK_E_INTERNAL,
 		    "the event loop stopped "
