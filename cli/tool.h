@@ -76,6 +76,11 @@ const char *tool_home(void);
 /* Parses --at; prints the error and returns false on bad input. */
 bool tool_set_time(ck_ctx *ctx, const char *text);
 
+/* Parses --timeout SECONDS (0.1 to 600, at most 3 decimals: the range
+ * CK_TIMEOUT_MIN_MS..CK_TIMEOUT_MAX_MS) into *ms; prints the one message
+ * and returns false on bad input. For doctor, lab and trust add --from. */
+bool tool_parse_timeout(const char *text, int *ms);
+
 /* Prints a JSON document (from the library) to stdout, indented. */
 int tool_print_json(json_t *doc);
 /* Parses a JSON report returned by the library; exits on internal error. */

@@ -374,19 +374,6 @@ progress(size_t done, size_t total, void *arg)
 	fflush(stderr);
 }
 
-static bool
-parse_seconds(const char *s, int *ms)
-{
-	char *end;
-	double v;
-
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || !(v >= 0.1 && v <= 600))
-		return false;
-	*ms = (int)(v * 1000.0 + 0.5);
-	return true;
-}
-
 /* `--profile a.ini b.ini` leaves b.ini as an endpoint: an argument that
  * ends in ".ini" (no such top-level domain), or a path with a '/' (never
  * HOST[:PORT]) to an existing file, was meant as a profile. */
@@ -478,13 +465,8 @@ cmd_doctor(int argc, char **argv)
 		case O_AT: at = optarg; break;
 		case O_PUBLIC: pub = true; break;
 		case O_TIMEOUT:
-			if (!parse_seconds(optarg, &timeout_ms)) {
-				tool_err(
-				    "--timeout '%s': expected seconds from "
-				    "0.1 to 600",
-				    optarg);
+			if (!tool_parse_timeout(optarg, &timeout_ms))
 				goto out;
-			}
 			break;
 		case O_PARALLEL: {
 			char *end;

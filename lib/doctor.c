@@ -305,7 +305,9 @@ ck_doctor_set_public(ck_doctor *d, int public_)
 void
 ck_doctor_set_timeout_ms(ck_doctor *d, int ms)
 {
-	d->timeout_ms = ms < 100 ? 100 : ms > 600000 ? 600000 : ms;
+	d->timeout_ms = ms < CK_TIMEOUT_MIN_MS ? CK_TIMEOUT_MIN_MS
+	    : ms > CK_TIMEOUT_MAX_MS           ? CK_TIMEOUT_MAX_MS
+	                                       : ms;
 }
 
 void

@@ -629,6 +629,10 @@ ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
 		    host, port);
 	if (timeout_ms <= 0)
 		timeout_ms = 10000;
+	/* The one range of network timeouts (certkit.h). */
+	timeout_ms = timeout_ms < CK_TIMEOUT_MIN_MS ? CK_TIMEOUT_MIN_MS
+	    : timeout_ms > CK_TIMEOUT_MAX_MS        ? CK_TIMEOUT_MAX_MS
+	                                            : timeout_ms;
 	deadline = mono_ms() + timeout_ms;
 	snprintf(who, sizeof(who), "%s%s%s:%s", strchr(host, ':') ? "[" : "",
 	    host, strchr(host, ':') ? "]" : "", port);
