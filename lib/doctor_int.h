@@ -57,6 +57,7 @@ struct cki_hostport {
 	char host[CKI_DOC_MAX_HOST];
 	uint16_t port;
 	bool is_ip;
+	bool has_port; /* the port was given, not the default */
 };
 
 /* A parsed proxy URL: http://[user:pass@]host[:port]. */
