@@ -585,8 +585,13 @@ ensure_dns(struct cki_doc_run *r)
 		return false;
 	if (cfg->dns != NULL &&
 	    evdns_base_nameserver_sockaddr_add(r->dns,
-	        (const struct sockaddr *)cfg->dns, cfg->dns_len, 0) != 0)
+	        (const struct sockaddr *)cfg->dns, cfg->dns_len, 0) != 0) {
+		/* Not half made: a base without the server would be reused
+		 * by the next call as if it were ready. */
+		evdns_base_free(r->dns, 0);
+		r->dns = NULL;
 		return false;
+	}
 	/* Two tries within the stage's timeout; never mark the server down
 	 * (one silent name must not fail the others); no 0x20 case games
 	 * (RFC draft-vixie-dnsext-dns0x20), which some resolvers mangle. */
