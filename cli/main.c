@@ -3,6 +3,7 @@
  * table. Each command lives in its own tool_NAME.c.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,17 @@ usage(FILE *f, int code)
 	return code;
 }
 
+/* A write to a peer or pipe that is gone must give EPIPE, never a silent
+ * death (exit 141, the whole report lost). The library already sends with
+ * MSG_NOSIGNAL; this covers the tool. A handler rather than SIG_IGN:
+ * execve(2) resets a handled signal to its default, so the commands certkit
+ * runs (identity's on_change) start with the usual SIGPIPE. */
+static void
+on_sigpipe(int sig)
+{
+	(void)sig;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -53,8 +65,14 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	struct sigaction sa;
 	int c;
 
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigpipe;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
 	/* '+': stop at the command name; its options are its own. */
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {

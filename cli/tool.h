@@ -91,6 +91,11 @@ const char *tool_home(void);
 /* Parses --at; prints the error and returns false on bad input. */
 bool tool_set_time(ck_ctx *ctx, const char *text);
 
+/* Parses --timeout SECONDS (0.1 to 600, at most 3 decimals: the range
+ * CK_TIMEOUT_MIN_MS..CK_TIMEOUT_MAX_MS) into *ms; prints the one message
+ * and returns false on bad input. For doctor, lab and trust add --from. */
+bool tool_parse_timeout(const char *text, int *ms);
+
 /*
  * Untrusted text (certificate names, peer text, file names) for the
  * terminal: every string printed as text goes through ck_text_escape(), the

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -375,17 +376,19 @@ progress(size_t done, size_t total, void *arg)
 	fflush(stderr);
 }
 
+/* `--profile a.ini b.ini` leaves b.ini as an endpoint: an argument that
+ * ends in ".ini" (no such top-level domain), or a path with a '/' (never
+ * HOST[:PORT]) to an existing file, was meant as a profile. */
 static bool
-parse_seconds(const char *s, int *ms)
+names_file(const char *arg)
 {
-	char *end;
-	double v;
+	size_t n = strlen(arg);
+	struct stat st;
 
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || !(v >= 0.1 && v <= 600))
-		return false;
-	*ms = (int)(v * 1000.0 + 0.5);
-	return true;
+	if (n > 4 && strcasecmp(arg + n - 4, ".ini") == 0)
+		return true;
+	return strchr(arg, '/') != NULL && strstr(arg, "://") == NULL &&
+	    stat(arg, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 int
@@ -466,13 +469,8 @@ cmd_doctor(int argc, char **argv)
 		case O_AT: at = optarg; break;
 		case O_PUBLIC: pub = true; break;
 		case O_TIMEOUT:
-			if (!parse_seconds(optarg, &timeout_ms)) {
-				tool_err(
-				    "--timeout '%s': expected seconds from "
-				    "0.1 to 600",
-				    optarg);
+			if (!tool_parse_timeout(optarg, &timeout_ms))
 				goto out;
-			}
 			break;
 		case O_PARALLEL: {
 			char *end;
@@ -504,6 +502,13 @@ cmd_doctor(int argc, char **argv)
 	    !tool_path_arg("--cert", cert) || !tool_path_arg("--key", key))
 		goto out;
 	for (int i = optind; i < argc; i++) {
+		if (names_file(argv[i])) {
+			tool_err("'%s' looks like a profile, not an endpoint "
+			         "(HOST[:PORT]): give each profile with its "
+			         "own --profile FILE",
+			    argv[i]);
+			goto out;
+		}
 		if (ck_doctor_add_endpoint(d, argv[i]) != CK_OK) {
 			rv = tool_ctx_fail(ctx);
 			goto out;

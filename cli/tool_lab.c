@@ -219,7 +219,7 @@ print_check(FILE *f, json_t *check, size_t bad)
 }
 
 static int
-run_demo(ck_ctx *ctx, ck_lab *lab, json_t *labdoc, int timeout_s, bool json)
+run_demo(ck_ctx *ctx, ck_lab *lab, json_t *labdoc, int timeout_ms, bool json)
 {
 	ck_doctor *d = NULL;
 	char *text = NULL;
@@ -242,7 +242,7 @@ run_demo(ck_ctx *ctx, ck_lab *lab, json_t *labdoc, int timeout_s, bool json)
 	/* The black holes (handshake, TCP, DNS timeouts) each cost one
 	 * stage timeout; they run in parallel, so the demo takes about that
 	 * long. */
-	ck_doctor_set_timeout_ms(d, timeout_s * 1000);
+	ck_doctor_set_timeout_ms(d, timeout_ms);
 	if (!json && isatty(STDERR_FILENO))
 		ck_doctor_set_progress_cb(d, progress, stderr);
 	if (ck_doctor_run(d, &text, &all_online) != CK_OK) {
@@ -287,9 +287,7 @@ cmd_lab(int argc, char **argv)
 	const char *dir = NULL;
 	char tmp[PATH_MAX] = "";
 	bool serve = false, demo = false, json = false;
-	int c, timeout_s = 2, rc = TOOL_PROBLEM, sig;
-	long v;
-	char *end;
+	int c, timeout_ms = 2000, rc = TOOL_PROBLEM, sig;
 	ck_ctx *ctx = NULL;
 	ck_lab *lab = NULL;
 	char *labtext = NULL;
@@ -307,15 +305,8 @@ cmd_lab(int argc, char **argv)
 		case 'D': demo = true; break;
 		case 'j': json = true; break;
 		case 't':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || v < 1 || v > 60) {
-				tool_err("--timeout: '%s' is not a number of "
-				         "seconds from 1 to 60",
-				    optarg);
+			if (!tool_parse_timeout(optarg, &timeout_ms))
 				return TOOL_USAGE;
-			}
-			timeout_s = (int)v;
 			break;
 		case 'h': return tool_usage(stdout, usage_text, TOOL_OK);
 		default: return tool_usage(stderr, usage_text, TOOL_USAGE);
@@ -343,8 +334,8 @@ cmd_lab(int argc, char **argv)
 		dir = tmp;
 	}
 	/* SIGINT/SIGTERM are taken with sigwait() (--serve); block them
-	 * before the lab thread starts so it never receives them. A peer
-	 * that resets must not kill the demo with SIGPIPE. */
+	 * before the lab thread starts so it never receives them. (SIGPIPE:
+	 * main.c, and the library never raises it.) */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -362,7 +353,6 @@ cmd_lab(int argc, char **argv)
 			sigaddset(&set, SIGHUP);
 		pthread_sigmask(SIG_BLOCK, &set, NULL);
 	}
-	signal(SIGPIPE, SIG_IGN);
 	if ((ctx = ck_ctx_new()) == NULL) {
 		tool_err("out of memory");
 		goto out;
@@ -398,7 +388,7 @@ cmd_lab(int argc, char **argv)
 			fputc('\n', stdout);
 			fflush(stdout);
 		}
-		rc = run_demo(ctx, lab, labdoc, timeout_s, json);
+		rc = run_demo(ctx, lab, labdoc, timeout_ms, json);
 	}
 out:
 	ck_lab_stop(lab);

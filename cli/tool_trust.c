@@ -465,8 +465,8 @@ confirm(const char *question)
 
 /* Fetches the chain, shows it, picks the certificate to add. */
 static int
-from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout, bool yes,
-    ck_bundle **out)
+from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout_ms,
+    bool yes, ck_bundle **out)
 {
 	char host[300], port[16], q[600];
 	ck_bundle *chain = NULL, *pick = NULL;
@@ -480,8 +480,7 @@ from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout, bool yes,
 		    spec);
 		return TOOL_USAGE;
 	}
-	if (ck_fetch_chain(ctx, host, port, NULL, timeout * 1000, &chain) !=
-	    CK_OK)
+	if (ck_fetch_chain(ctx, host, port, NULL, timeout_ms, &chain) != CK_OK)
 		return fail(ctx);
 	n = ck_bundle_count(chain, CK_OBJ_CERT);
 	printf("%s:%s presented %zu certificate%s (fetched, NOT verified: "
@@ -576,7 +575,8 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 	};
 	const char *alias = NULL, *from = NULL, *ref = NULL, *reffile = NULL;
 	const char *pwfile = NULL;
-	long depth = -1, timeout = 10;
+	long depth = -1;
+	int timeout_ms = 10000;
 	bool yes = false, as_json = false;
 	unsigned int flags = 0;
 	ck_bundle *in = NULL;
@@ -612,14 +612,8 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		case 't':
-			errno = 0;
-			timeout = strtol(optarg, &end, 10);
-			if (errno || *end || timeout < 1 || timeout > 300) {
-				tool_err("--timeout '%s': expected 1 to 300 "
-				         "seconds",
-				    optarg);
+			if (!tool_parse_timeout(optarg, &timeout_ms))
 				return TOOL_USAGE;
-			}
 			break;
 		case 'h': return tool_usage(stdout, usage_add, TOOL_OK);
 		default: return tool_usage(stderr, usage_add, TOOL_USAGE);
@@ -640,7 +634,7 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 	}
 	if (from != NULL) {
 		if ((rc = from_endpoint(
-		         ctx, from, depth, (int)timeout, yes, &in)) != TOOL_OK)
+		         ctx, from, depth, timeout_ms, yes, &in)) != TOOL_OK)
 			return rc;
 	} else if (ref != NULL) {
 		ck_cert *rc_cert = NULL;

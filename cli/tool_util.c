@@ -320,6 +320,36 @@ tool_set_time(ck_ctx *ctx, const char *text)
 	return true;
 }
 
+bool
+tool_parse_timeout(const char *text, int *ms)
+{
+	const char *p = text;
+	long v = 0;
+	int frac = 0;
+
+	/* Digits and at most three decimals: no sign, exponent, "inf" or
+	 * locale-dependent comma, and no overflow. */
+	while (*p >= '0' && *p <= '9' && v <= CK_TIMEOUT_MAX_MS)
+		v = v * 10 + (*p++ - '0');
+	v *= 1000;
+	if (*p == '.' && p[1] != '\0') {
+		long scale = 100;
+
+		for (p++; *p >= '0' && *p <= '9' && frac < 3; p++, frac++) {
+			v += (*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (p == text || *p != '\0' || v < CK_TIMEOUT_MIN_MS ||
+	    v > CK_TIMEOUT_MAX_MS) {
+		tool_err("--timeout '%s': expected seconds from %g to %d", text,
+		    CK_TIMEOUT_MIN_MS / 1000.0, CK_TIMEOUT_MAX_MS / 1000);
+		return false;
+	}
+	*ms = (int)v;
+	return true;
+}
+
 int
 tool_print_json(json_t *doc)
 {

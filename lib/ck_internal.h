@@ -77,6 +77,12 @@ time_t cki_now(const ck_ctx *ctx);
 /* Loads OpenSSL's legacy provider (RC2, RC4, DES) once per process. */
 bool cki_load_legacy_provider(ck_ctx *ctx);
 
+/* ---- sockbio.c ---------------------------------------------------------- */
+/* A socket BIO for fd that never raises SIGPIPE (MSG_NOSIGNAL), otherwise as
+ * BIO_new_socket(fd, BIO_NOCLOSE). Every TLS connection over a socket uses
+ * it. NULL if out of memory. */
+BIO *cki_bio_new_socket(int fd);
+
 /* ---- fileio.c ----------------------------------------------------------- */
 /* Reads a whole regular file (at most CKI_MAX_FILE bytes). */
 ck_status cki_read_file(

@@ -306,7 +306,9 @@ ck_doctor_set_public(ck_doctor *d, int public_)
 void
 ck_doctor_set_timeout_ms(ck_doctor *d, int ms)
 {
-	d->timeout_ms = ms < 100 ? 100 : ms > 600000 ? 600000 : ms;
+	d->timeout_ms = ms < CK_TIMEOUT_MIN_MS ? CK_TIMEOUT_MIN_MS
+	    : ms > CK_TIMEOUT_MAX_MS           ? CK_TIMEOUT_MAX_MS
+	                                       : ms;
 }
 
 void
@@ -859,7 +861,7 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	cfg.dns_len = d->dns_len;
 	cfg.dns_display = d->dns_set ? d->dns_text : "system resolver";
 	cfg.timeout_ms = d->timeout_ms;
-	cfg.parallel = d->parallel;
+	cfg.parallel = cki_doc_fd_parallel(d->parallel);
 	cfg.ssl = shared;
 	cfg.ep_ssl = ep_ssl;
 	cfg.progress = d->progress;
@@ -873,7 +875,7 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	    summary_json(meta, d->n, mono_ms() - t0, &online), "time", at,
 	    "time_given", env.at_given, "trust", cki_json_str(tsrc),
 	    "reference", cki_json_str(rsrc), "timeout_ms", d->timeout_ms,
-	    "parallel", d->parallel);
+	    "parallel", cfg.parallel);
 	if (tail == NULL ||
 	    (tail_s = json_dumps(tail,
 	         JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)) ==

@@ -57,6 +57,7 @@ struct cki_hostport {
 	char host[CKI_DOC_MAX_HOST];
 	uint16_t port;
 	bool is_ip;
+	bool has_port; /* the port was given, not the default */
 };
 
 /* A parsed proxy URL: http://[user:pass@]host[:port]. */
@@ -338,6 +339,9 @@ void cki_doc_meta_of(json_t *report, struct cki_doc_meta *m);
 /* True when cki_doc_cross_check() would change something. */
 bool cki_doc_cross_needed(const struct cki_doc_meta *m, size_t n);
 
+/* parallel, lowered to what the descriptor limit (RLIMIT_NOFILE) leaves
+ * room for; at least 1. */
+int cki_doc_fd_parallel(int parallel);
 /* Runs every endpoint; results[i] receives endpoint i's report, compact
  * JSON text (free()), and meta[i] its summary. */
 ck_status cki_doc_probe_all(

@@ -165,6 +165,7 @@ parse_hostport(const char *s, size_t n, uint16_t def_port,
 			    (int)rest, rb + 1);
 			return false;
 		}
+		out->has_port = true;
 		return true;
 	}
 	colon = memchr(s, ':', n);
@@ -193,6 +194,7 @@ parse_hostport(const char *s, size_t n, uint16_t def_port,
 		    (int)(n - (size_t)(colon - s) - 1), colon + 1);
 		return false;
 	}
+	out->has_port = true;
 	return true;
 }
 

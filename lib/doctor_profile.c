@@ -21,6 +21,10 @@
  *  3. pin and required_roots may be repeated or continued on indented lines;
  *     the values add up.
  *  4. A profile is all or nothing: on any error no endpoint is added.
+ *  5. Nothing inih would read its own way passes silently: a malformed
+ *     [section] header, a section without keys, an overlong line or section
+ *     name are errors on their own line (the reader checks each line before
+ *     inih sees it); host = HOST:PORT and a different port = conflict.
  */
 #include <ctype.h>
 #include <libgen.h>
@@ -34,7 +38,9 @@
 
 #include "doctor_int.h"
 
-#define PROFILE_LINE_MAX 4096
+/* inih keeps a section name in 50 bytes (MAX_SECTION) and cuts a longer
+ * one silently: longer names are refused before it sees them. */
+#define PROFILE_SECTION_MAX 49
 
 struct pstate {
 	ck_ctx *ctx;
@@ -44,12 +50,15 @@ struct pstate {
 	size_t len, off;
 	int line;
 	int section_line; /* line of the current [section] header */
-	int long_line;
+	bool after_key;   /* an indented line continues the last value */
+	int bare_line;    /* a [section] with no key yet (inih skips it) */
+	char bare[PROFILE_SECTION_MAX + 1];
 	bool failed, nomem;
 	struct cki_endpoint cur;
 	bool have_cur;
 	int cur_host_line, cur_port_line;
-	unsigned int seen; /* scalar keys seen in this section (bits) */
+	bool host_has_port; /* host = HOST:PORT in this section */
+	unsigned int seen;  /* scalar keys seen in this section (bits) */
 	int seen_line[8];
 	char **done_sections; /* closed section names */
 	size_t ndone;
@@ -82,37 +91,103 @@ perr(struct pstate *ps, ck_status st, const char *fmt, ...)
 	cki_err(ps->ctx, st, "%s:%d: %s", ps->name, ps->line, msg);
 }
 
+/* A line that inih takes as a [section] header: the whole line must be
+ * '[NAME]', NAME not empty and short enough, then only a comment. inih
+ * itself would cut a long name, and take '[a' or '[]' as an error it
+ * reports late or not at all, while the keys below it land in the
+ * previous section. */
+static bool
+check_header(struct pstate *ps, const char *h)
+{
+	const char *rb = strchr(h, ']'), *name = h + 1, *rest;
+	size_t n;
+
+	if (rb == NULL) {
+		perr(ps, CK_E_FORMAT,
+		    "malformed section header '%.60s%s': expected '[NAME]' "
+		    "with a closing ']'",
+		    h, strlen(h) > 60 ? "..." : "");
+		return false;
+	}
+	while (*name == ' ' || *name == '\t')
+		name++;
+	n = (size_t)(rb - name);
+	while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
+	rest = rb + 1 + strspn(rb + 1, " \t\r");
+	if (n == 0)
+		perr(ps, CK_E_FORMAT,
+		    "empty section name '%.*s': expected '[NAME]'",
+		    (int)(rb - h + 1), h);
+	else if ((size_t)(rb - h - 1) > PROFILE_SECTION_MAX)
+		perr(ps, CK_E_FORMAT,
+		    "section name '%.40s...' is %zu characters long: "
+		    "expected at most %d",
+		    h + 1, (size_t)(rb - h - 1), PROFILE_SECTION_MAX);
+	else if (*rest != '\0' && *rest != ';' && *rest != '#')
+		perr(ps, CK_E_FORMAT,
+		    "unexpected '%.40s' after the section header [%.*s]: "
+		    "expected only a comment",
+		    rest, (int)(rb - h - 1), h + 1);
+	else
+		return true;
+	return false;
+}
+
+/* The last [section] had no key at all: inih never shows it to the
+ * handler, so it would vanish without a word. */
+static bool
+bare_section(struct pstate *ps)
+{
+	int saved = ps->line;
+
+	if (ps->bare_line == 0)
+		return true;
+	ps->line = ps->bare_line;
+	perr(ps, CK_E_FORMAT,
+	    "[%s] has no 'host =': every endpoint section needs one", ps->bare);
+	ps->line = saved;
+	return false;
+}
+
 static char *
 reader(char *str, int num, void *stream)
 {
 	struct pstate *ps = stream;
 	size_t n = 0, cap = (size_t)num - 1;
-	size_t start;
+	const char *h;
 
-	if (ps->off >= ps->len)
+	if (ps->failed || ps->nomem || ps->off >= ps->len)
 		return NULL;
 	ps->line++;
-	start = ps->off;
 	while (ps->off < ps->len) {
 		char c = ps->text[ps->off++];
 
 		if (c == '\n')
 			break;
-		if (n < cap)
+		if (n < cap) {
 			str[n++] = c;
-		else if (c != '\r' && ps->long_line == 0)
-			ps->long_line = ps->line;
+		} else if (c != '\r') {
+			/* An error on its own line, before inih reads a cut
+			 * line as something else. */
+			perr(ps, CK_E_FORMAT,
+			    "line is longer than %zu characters", cap);
+			return NULL;
+		}
 	}
 	str[n] = '\0';
-	{
-		/* Remember where each section starts, for "has no host". */
-		size_t i = start;
-
-		while (
-		    i < ps->len && (ps->text[i] == ' ' || ps->text[i] == '\t'))
-			i++;
-		if (i < ps->len && ps->text[i] == '[')
-			ps->section_line = ps->line;
+	h = str + strspn(str, " \t");
+	/* A header, unless an indented line continues a value (as inih
+	 * reads it). Remember where each section starts, for "has no
+	 * host". */
+	if (*h == '[' && (h == str || !ps->after_key)) {
+		if (!check_header(ps, h) || !bare_section(ps))
+			return NULL;
+		ps->section_line = ps->line;
+		ps->after_key = false;
+		ps->bare_line = ps->line;
+		snprintf(ps->bare, sizeof(ps->bare), "%.*s",
+		    (int)strcspn(h + 1, "]"), h + 1);
 	}
 	return str;
 }
@@ -310,6 +385,7 @@ start_section(struct pstate *ps, const char *section)
 	memset(&ps->cur, 0, sizeof(ps->cur));
 	ps->have_cur = true;
 	ps->seen = 0;
+	ps->host_has_port = false;
 	snprintf(ps->section, sizeof(ps->section), "%s", section);
 	ps->cur_host_line = ps->section_line;
 	ps->cur.port = 0;
@@ -322,6 +398,28 @@ start_section(struct pstate *ps, const char *section)
 	return true;
 }
 
+/* host = HOST:PORT and port = N that disagree: neither may win silently.
+ * host is the host value when it comes second, else NULL. */
+static void
+port_conflict(struct pstate *ps, const char *section, const char *host,
+    uint16_t port, int other_line)
+{
+	if (host != NULL)
+		perr(ps, CK_E_FORMAT,
+		    "host = %s in [%s] gives a port that conflicts with "
+		    "port = %u (line %d): give the port once",
+		    host, section, port, other_line);
+	else
+		perr(ps, CK_E_FORMAT,
+		    "port = %u in [%s] conflicts with the port in host = "
+		    "%s%s%s:%u (line %d): give the port once",
+		    port, section,
+		    ps->cur.is_ip && strchr(ps->cur.host, ':') ? "[" : "",
+		    ps->cur.host,
+		    ps->cur.is_ip && strchr(ps->cur.host, ':') ? "]" : "",
+		    ps->cur.port, other_line);
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
@@ -332,6 +430,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 
 	if (ps->failed || ps->nomem)
 		return 0;
+	ps->after_key = true;
+	ps->bare_line = 0;
 	if (section[0] == '\0') {
 		perr(ps, CK_E_FORMAT,
 		    "'%s' is outside any [section]: each "
@@ -388,7 +488,11 @@ handler(void *user, const char *section, const char *name, const char *value)
 		}
 		memcpy(ps->cur.host, hp.host, sizeof(ps->cur.host));
 		ps->cur.is_ip = hp.is_ip;
-		if (ps->cur.port == 0 || !(ps->seen & 2u))
+		ps->host_has_port = hp.has_port;
+		if (hp.has_port && (ps->seen & 2u) && ps->cur.port != hp.port)
+			port_conflict(
+			    ps, section, v, ps->cur.port, ps->seen_line[1]);
+		else if (hp.has_port || !(ps->seen & 2u))
 			ps->cur.port = hp.port;
 		break;
 	}
@@ -404,6 +508,11 @@ handler(void *user, const char *section, const char *name, const char *value)
 			    "port '%s' in [%s]: expected a "
 			    "number from 1 to 65535",
 			    v, section);
+			break;
+		}
+		if (ps->host_has_port && ps->cur.port != (uint16_t)p) {
+			port_conflict(
+			    ps, section, NULL, (uint16_t)p, ps->cur_host_line);
 			break;
 		}
 		ps->cur.port = (uint16_t)p;
@@ -514,15 +623,10 @@ parse(ck_ctx *ctx, const char *name, const char *dir, const char *text,
 		rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
 		goto out;
 	}
+	if (!ps.failed)
+		(void)bare_section(&ps);
 	if (ps.failed)
 		goto out;
-	if (ps.long_line != 0) {
-		rv = cki_err(ctx, CK_E_FORMAT,
-		    "%s:%d: line is longer than %d "
-		    "characters",
-		    name, ps.long_line, PROFILE_LINE_MAX);
-		goto out;
-	}
 	if (r != 0) {
 		rv = cki_err(ctx, CK_E_FORMAT,
 		    "%s:%d: expected '[NAME]', "

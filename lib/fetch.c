@@ -484,6 +484,7 @@ handshake(ck_ctx *ctx, int fd, const char *host, const char *who,
 {
 	SSL_CTX *sctx = NULL;
 	SSL *ssl = NULL;
+	BIO *bio;
 	STACK_OF(X509) * sk;
 	ck_bundle *b = NULL;
 	ck_status rv = CK_E_NETWORK;
@@ -507,10 +508,12 @@ handshake(ck_ctx *ctx, int fd, const char *host, const char *who,
 		    ctx, CK_E_USAGE, "%s: cannot send '%s' as SNI", who, host);
 		goto err;
 	}
-	if (!SSL_set_fd(ssl, fd)) {
-		rv = cki_err(ctx, CK_E_INTERNAL, "SSL_set_fd failed");
+	/* No SIGPIPE when the server has hung up (sockbio.c). */
+	if ((bio = cki_bio_new_socket(fd)) == NULL) {
+		rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
+	SSL_set_bio(ssl, bio, bio);
 	SSL_set_connect_state(ssl);
 	for (;;) {
 		ERR_clear_error();
@@ -626,6 +629,10 @@ ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
 		    host, port);
 	if (timeout_ms <= 0)
 		timeout_ms = 10000;
+	/* The one range of network timeouts (certkit.h). */
+	timeout_ms = timeout_ms < CK_TIMEOUT_MIN_MS ? CK_TIMEOUT_MIN_MS
+	    : timeout_ms > CK_TIMEOUT_MAX_MS        ? CK_TIMEOUT_MAX_MS
+	                                            : timeout_ms;
 	deadline = mono_ms() + timeout_ms;
 	snprintf(who, sizeof(who), "%s%s%s:%s", strchr(host, ':') ? "[" : "",
 	    host, strchr(host, ':') ? "]" : "", port);

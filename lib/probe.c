@@ -36,15 +36,20 @@
  *     thousand endpoints that fail at once do not grow the stack.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,6 +146,8 @@ struct cki_doc_run {
 	struct cki_doc_meta *meta;
 	bool launching;
 	bool nomem;
+	int local_errno; /* EMFILE/ENFILE: this process, not a server */
+	char local_ep[CKI_DOC_MAX_HOST + 8];
 };
 
 static void advance(struct probe *p, json_t *result, struct cki_need *need);
@@ -299,7 +306,7 @@ probe_finish(struct probe *p, json_t *result)
 		    json_dumps(result, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(result);
 	}
-	if (r->results[p->idx] == NULL)
+	if (r->results[p->idx] == NULL && r->local_errno == 0)
 		r->nomem = true;
 	probe_free(p);
 	r->inflight--;
@@ -310,6 +317,29 @@ probe_finish(struct probe *p, json_t *result)
 		launch(r);
 	if (r->done == r->cfg->nep)
 		event_base_loopexit(r->base, NULL);
+}
+
+/* A socket could not be made because this process (EMFILE) or the system
+ * (ENFILE) is out of descriptors: a local error, never a finding about the
+ * server. The run stops and says so (cki_doc_probe_all). */
+static bool
+local_fail(struct probe *p, int e)
+{
+	struct cki_doc_run *r = p->run;
+
+	if (e != EMFILE && e != ENFILE)
+		return false;
+	if (r->local_errno == 0) {
+		r->local_errno = e;
+		snprintf(r->local_ep, sizeof(r->local_ep),
+		    strchr(p->ep->host, ':') ? "[%s]:%u" : "%s:%u", p->ep->host,
+		    p->ep->port);
+	}
+	conn_close(p);
+	udp_close(p);
+	probe_finish(p, NULL);
+	event_base_loopexit(r->base, NULL);
+	return true;
 }
 
 /* Diagnose with what is known now and act on the answer. */
@@ -501,8 +531,10 @@ gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 
 	p->gai = NULL;
 	p->dns_sync = true;
+	/* On failure res is NULL, and evutil_freeaddrinfo(NULL) crashes. */
 	if (result == EVUTIL_EAI_CANCEL || !p->active) {
-		evutil_freeaddrinfo(res);
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
 		return;
 	}
 	/* IPv4 first: fewer networks route IPv6. */
@@ -523,7 +555,8 @@ gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 				continue;
 			add_addr(p, buf, target_port(p));
 		}
-	evutil_freeaddrinfo(res);
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
 	if (result == EVUTIL_EAI_NONAME)
 		rcode = DNS_ERR_NOTEXIST;
 	else if (result == EVUTIL_EAI_NODATA)
@@ -552,8 +585,13 @@ ensure_dns(struct cki_doc_run *r)
 		return false;
 	if (cfg->dns != NULL &&
 	    evdns_base_nameserver_sockaddr_add(r->dns,
-	        (const struct sockaddr *)cfg->dns, cfg->dns_len, 0) != 0)
+	        (const struct sockaddr *)cfg->dns, cfg->dns_len, 0) != 0) {
+		/* Not half made: a base without the server would be reused
+		 * by the next call as if it were ready. */
+		evdns_base_free(r->dns, 0);
+		r->dns = NULL;
 		return false;
+	}
 	/* Two tries within the stage's timeout; never mark the server down
 	 * (one silent name must not fail the others); no 0x20 case games
 	 * (RFC draft-vixie-dnsext-dns0x20), which some resolvers mangle. */
@@ -651,6 +689,8 @@ udp_send(struct probe *p)
 	    (p->dretry = evtimer_new(p->run->base, udp_retry, p)) == NULL) {
 		int e = errno;
 
+		if (p->dfd < 0 && local_fail(p, e))
+			return;
 		udp_close(p);
 		dns_done(p,
 		    e == ECONNREFUSED ? CKI_DNS_UNREACHABLE : DNS_ERR_UNKNOWN,
@@ -728,7 +768,8 @@ tcp_try(struct probe *p)
 	c->fd = socket(
 	    sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
-		conn_fail(p, CKI_ST_TCP, errno, false);
+		if (!local_fail(p, errno))
+			conn_fail(p, CKI_ST_TCP, errno, false);
 		return;
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1052,7 +1093,7 @@ tls_start(struct probe *p)
 	stage_begin(p, CKI_ST_TLS, p->run->cfg->timeout_ms);
 	c->state = C_TLS;
 	if (ctx == NULL || (c->ssl = SSL_new(ctx)) == NULL ||
-	    (bio = BIO_new_socket(c->fd, BIO_NOCLOSE)) == NULL) {
+	    (bio = cki_bio_new_socket(c->fd)) == NULL) {
 		p->run->nomem = true;
 		conn_fail(p, CKI_ST_TLS, 0, false);
 		return;
@@ -1642,7 +1683,8 @@ launch(struct cki_doc_run *r)
 	r->launching = true;
 	/* Probes are a pool of cfg->parallel slots, reused: memory does not
 	 * grow with the number of endpoints. */
-	for (size_t slot = 0; slot < r->nslots && r->next < r->cfg->nep;) {
+	for (size_t slot = 0; slot < r->nslots && r->next < r->cfg->nep &&
+	     r->local_errno == 0;) {
 		struct probe *p = &r->p[slot];
 
 		if (p->active) {
@@ -1661,8 +1703,118 @@ launch(struct cki_doc_run *r)
 		probe_start(p);
 	}
 	r->launching = false;
-	if (r->done == r->cfg->nep)
+	if (r->done == r->cfg->nep || r->local_errno != 0)
 		event_base_loopexit(r->base, NULL);
+}
+
+/* Descriptors kept free for what the run needs besides one socket per
+ * endpoint in flight: the event loop and its signal pair, the resolver's
+ * sockets, files the caller opens meanwhile. */
+#define FD_RESERVE 16
+/* Fewer free than this and libevent cannot even start (it exits the
+ * process when its signal socketpair fails). */
+#define FD_MIN 8
+
+/* The descriptor limit and how many are open now (Linux /proc; else a
+ * guess of FD_RESERVE). False when there is no limit. */
+static bool
+fd_usage(long *limit, long *open)
+{
+	struct rlimit rl;
+	DIR *d;
+	struct dirent *e;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LONG_MAX)
+		return false;
+	*limit = (long)rl.rlim_cur;
+	*open = FD_RESERVE;
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return true;
+	*open = -1; /* the directory's own descriptor */
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			(*open)++;
+	closedir(d);
+	return true;
+}
+
+int
+cki_doc_fd_parallel(int parallel)
+{
+	long limit, open, room;
+
+	/* Each endpoint in flight holds at most one socket at a time (TCP,
+	 * or the --dns query, or the AIA fetch: one after the other). */
+	if (!fd_usage(&limit, &open))
+		return parallel;
+	room = limit - open - FD_RESERVE;
+	if (room < 1)
+		room = 1;
+	return room < parallel ? (int)room : parallel;
+}
+
+/* A local EMFILE/ENFILE: its own error, naming the limit and the fix. */
+static ck_status
+local_error(const struct cki_doc_cfg *cfg, const struct cki_doc_run *r)
+{
+	long limit = 0, open = 0;
+	char lim[64] = "";
+
+	if (fd_usage(&limit, &open))
+		snprintf(lim, sizeof(lim), ", limit %ld", limit);
+	if (r->local_errno == ENFILE)
+		return cki_err(cfg->ctx, CK_E_IO,
+		    "cannot open a socket for %s: the system is out of file "
+		    "descriptors (ENFILE): a local limit, not a finding about "
+		    "the server; retry when fewer files are open",
+		    r->local_ep);
+	return cki_err(cfg->ctx, CK_E_IO,
+	    "cannot open a socket for %s: too many open files in this "
+	    "process (EMFILE%s): a local limit, not a finding about the "
+	    "server; lower --parallel or raise ulimit -n",
+	    r->local_ep, lim);
+}
+
+static ck_status
+fd_precheck(const struct cki_doc_cfg *cfg)
+{
+	long limit, open;
+
+	if (fd_usage(&limit, &open) && limit - open < FD_MIN)
+		return cki_err(cfg->ctx, CK_E_IO,
+		    "only %ld file descriptors are free (limit %ld, %ld "
+		    "open): the doctor needs at least %d; raise ulimit -n",
+		    limit - open < 0 ? 0 : limit - open, limit, open, FD_MIN);
+	return CK_OK;
+}
+
+/* libevent writes the AIA request (evhttp) with writev(2), which takes no
+ * MSG_NOSIGNAL (the TLS connections use sockbio.c): SIGPIPE is blocked in
+ * this thread while the loop runs, and one that a write raised meanwhile
+ * (sent to the writing thread) is taken off before the mask returns. */
+static void
+sigpipe_hold(sigset_t *old, bool *was_pending)
+{
+	sigset_t pipe, now;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	*was_pending = sigpending(&now) == 0 && sigismember(&now, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe, old);
+}
+
+static void
+sigpipe_release(const sigset_t *old, bool was_pending)
+{
+	sigset_t pipe;
+	struct timespec zero = {0, 0};
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	if (!was_pending)
+		(void)sigtimedwait(&pipe, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 ck_status
@@ -1671,6 +1823,8 @@ cki_doc_probe_all(
 {
 	struct cki_doc_run r;
 	struct event_config *ecfg;
+	sigset_t oldmask;
+	bool was_pending;
 	ck_status rv = CK_E_NOMEM;
 
 	memset(&r, 0, sizeof(r));
@@ -1687,6 +1841,8 @@ cki_doc_probe_all(
 		r.p[i].c.fd = -1;
 		r.p[i].dfd = -1;
 	}
+	if ((rv = fd_precheck(cfg)) != CK_OK)
+		goto out;
 	/* The changelist folds the delete-and-add of a one-shot event that
 	 * is re-armed in its own callback into nothing: no epoll_ctl per
 	 * wait (libevent's EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST; no fd is
@@ -1703,8 +1859,9 @@ cki_doc_probe_all(
 		    "an event loop");
 		goto out;
 	}
+	sigpipe_hold(&oldmask, &was_pending);
 	launch(&r);
-	while (r.done < cfg->nep) {
+	while (r.done < cfg->nep && r.local_errno == 0) {
 		if (event_base_dispatch(r.base) < 0)
 			break;
 		if (r.done < cfg->nep && r.inflight == 0 && r.next >= cfg->nep)
@@ -1713,6 +1870,11 @@ cki_doc_probe_all(
 		    event_base_get_num_events(r.base, EVENT_BASE_COUNT_ADDED) ==
 		        0)
 			break;
+	}
+	sigpipe_release(&oldmask, was_pending);
+	if (r.local_errno != 0) {
+		rv = local_error(cfg, &r);
+		goto out;
 	}
 	if (r.done < cfg->nep) {
 		rv = cki_err(cfg->ctx, CK_E_INTERNAL,

@@ -192,6 +192,19 @@ handshake(
 	return true;
 }
 
+/* One end of the pair, written with MSG_NOSIGNAL (sockbio.c): a side that
+ * gave up and closed must not kill the process with SIGPIPE. */
+static bool
+set_socket(SSL *ssl, int fd)
+{
+	BIO *b = cki_bio_new_socket(fd);
+
+	if (b == NULL)
+		return false;
+	SSL_set_bio(ssl, b, b);
+	return true;
+}
+
 ck_status
 cki_selftest(ck_ctx *ctx, const char *fullchain, const char *key, X509 *anchor,
     const struct cki_strlist *dns, const struct cki_strlist *ip, int timeout_ms,
@@ -229,7 +242,7 @@ cki_selftest(ck_ctx *ctx, const char *fullchain, const char *key, X509 *anchor,
 		goto err;
 	}
 	if ((srv = SSL_new(sctx)) == NULL || (cli = SSL_new(cctx)) == NULL ||
-	    SSL_set_fd(srv, fds[0]) != 1 || SSL_set_fd(cli, fds[1]) != 1) {
+	    !set_socket(srv, fds[0]) || !set_socket(cli, fds[1])) {
 		rv = cki_err(
 		    ctx, CK_E_INTERNAL, "self-test: %s", cki_ossl_reason());
 		goto err;

@@ -115,6 +115,12 @@ int64_t ck_ctx_time(const ck_ctx *ctx);
 /* Parses RFC 3339 ("2026-06-01T00:00:00Z", offsets allowed) or a bare date. */
 ck_status ck_parse_time(ck_ctx *ctx, const char *text, int64_t *out) CK_WUR;
 
+/* The one range of network timeouts, in milliseconds: the doctor's stages
+ * (ck_doctor_set_timeout_ms), ck_fetch_chain, and the tool's --timeout of
+ * doctor, lab and trust add --from. Values outside are clamped to it. */
+#define CK_TIMEOUT_MIN_MS 100
+#define CK_TIMEOUT_MAX_MS 600000
+
 /* ------------------------------------------------------------------------
  * Objects and the loader.
  * ------------------------------------------------------------------------ */

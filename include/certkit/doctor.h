@@ -44,9 +44,12 @@ ck_status ck_doctor_set_client_identity(
 ck_status ck_doctor_set_dns(ck_doctor *d, const char *addr) CK_WUR;
 /* Treat the command-line endpoints as public cloud services. */
 void ck_doctor_set_public(ck_doctor *d, int public_);
-/* Per-stage timeout in milliseconds (default 5000). */
+/* Per-stage timeout in milliseconds (default 5000), clamped to
+ * CK_TIMEOUT_MIN_MS..CK_TIMEOUT_MAX_MS. */
 void ck_doctor_set_timeout_ms(ck_doctor *d, int ms);
-/* Connections in flight at once (default 32). */
+/* Connections in flight at once (default 32; 1 to 1024). The run lowers it
+ * to what the descriptor limit (RLIMIT_NOFILE) leaves room for; running out
+ * of descriptors anyway fails the run with CK_E_IO, never a finding. */
 void ck_doctor_set_parallel(ck_doctor *d, int n);
 /* Called after each endpoint finishes: done of total. */
 typedef void (*ck_doctor_progress_cb)(size_t done, size_t total, void *arg);

@@ -30,9 +30,11 @@ extern "C" {
  *    is used through an HTTP CONNECT tunnel (RFC 9110 section 9.3.6),
  *    unless NO_PROXY / no_proxy names the host ("*", a host, or a domain
  *    suffix; comma-separated).
- *  - timeout_ms bounds connecting, the proxy and the handshake together
- *    (<= 0 means 10000). Name resolution uses the system resolver and its
- *    own timeouts (resolv.conf).
+ *  - timeout_ms bounds name lookup, connecting, the proxy and the
+ *    handshake together (<= 0 means 10000; else clamped to
+ *    CK_TIMEOUT_MIN_MS..CK_TIMEOUT_MAX_MS).
+ *  - A peer that hangs up is an error, never a SIGPIPE: the library sends
+ *    with MSG_NOSIGNAL whatever the caller's signal disposition.
  *  - A server that requires a client certificate still presents its chain
  *    first; that chain is returned even though the handshake then fails.
  *

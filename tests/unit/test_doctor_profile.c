@@ -119,6 +119,33 @@ test_errors(void **state)
 	    {"[a]\nhost = a\nthis line is wrong\n", "p.ini:3: expected"},
 	    {"; nothing\n", "p.ini: no endpoints"},
 	    {"", "p.ini: no endpoints"},
+	    /* A malformed header is an error on its own line, never keys
+	     * that land in the section before it. */
+	    {"[a\nhost = a\n", "p.ini:1: malformed section header '[a'"},
+	    {"[ok]\nhost = a\n[a\nhost = b\n",
+	        "p.ini:3: malformed section header '[a'"},
+	    {"[ok]\nhost = a\n[a\n", "p.ini:3: malformed section header"},
+	    {"[]\nhost = a\n", "p.ini:1: empty section name '[]'"},
+	    {"[ok]\nhost = a\n[  ]\nhost = b\n",
+	        "p.ini:3: empty section name '[  ]'"},
+	    {"[a] b\nhost = a\n", "p.ini:1: unexpected 'b' after the section"},
+	    /* indented after a key: inih continues the value (here: host) */
+	    {"[ok]\nhost = a\n  [b\n", "p.ini:3: 'host' is given twice"},
+	    /* inih would cut it to 49 characters without a word */
+	    {"[aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\nhost = a\n",
+	        "p.ini:1: section name 'aaaaaaaaaa"},
+	    /* a section with no key at all was dropped without a word */
+	    {"[ok]\nhost = a\n[b]\n", "p.ini:3: [b] has no 'host ='"},
+	    {"[b]\n[ok]\nhost = a\n", "p.ini:1: [b] has no 'host ='"},
+	    /* host = HOST:PORT and port = N: a conflict, in either order */
+	    {"[a]\nhost = h:40010\nport = 99\n",
+	        "p.ini:3: port = 99 in [a] conflicts with the port in host = "
+	        "h:40010 (line 2)"},
+	    {"[a]\nport = 99\nhost = h:40010\n",
+	        "p.ini:3: host = h:40010 in [a] gives a port that conflicts "
+	        "with port = 99 (line 2)"},
+	    {"[a]\nhost = [2001:db8::1]:5\nport = 6\n",
+	        "host = [2001:db8::1]:5 (line 2)"},
 	};
 
 	(void)state;
@@ -139,6 +166,73 @@ test_errors(void **state)
 		eplist_free(&l);
 		ck_ctx_free(ctx);
 	}
+}
+
+/* Overlong lines, a 5,000-character header among them: an error on that
+ * line, naming the real limit. */
+static void
+test_long_lines(void **state)
+{
+	static const struct {
+		const char *pre, *post, *where;
+	} t[] = {
+	    {"[", "]\nhost = a\n", "p.ini:1: "},
+	    {"[ok]\nhost = a\n[", "]\nhost = b\n", "p.ini:3: "},
+	    {"[ok]\nhost = a\nrequired_roots = ", "\n", "p.ini:3: "},
+	};
+	char *big = malloc(5001), *text = malloc(5100);
+
+	(void)state;
+	assert_non_null(big);
+	assert_non_null(text);
+	memset(big, 'x', 5000);
+	big[5000] = '\0';
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_ctx *ctx = ck_ctx_new();
+		struct eplist l = {0};
+
+		snprintf(text, 5100, "%s%s%s", t[i].pre, big, t[i].post);
+		assert_int_equal(parse(ctx, text, &l), CK_E_FORMAT);
+		if (strstr(ck_ctx_error(ctx), t[i].where) == NULL ||
+		    strstr(ck_ctx_error(ctx), "line is longer than") == NULL ||
+		    strstr(ck_ctx_error(ctx), "4096") != NULL)
+			fail_msg("case %zu: %s", i, ck_ctx_error(ctx));
+		assert_int_equal(l.n, 0);
+		eplist_free(&l);
+		ck_ctx_free(ctx);
+	}
+	free(big);
+	free(text);
+}
+
+/* What the new checks must still accept. */
+static void
+test_headers_and_ports_ok(void **state)
+{
+	static const char text[] = "[a] ; a comment after the header\n"
+	                           "host = h:99\n"
+	                           "port = 99\n"
+	                           "[b]\n"
+	                           "port = 8443\n"
+	                           "host = https://h/\n"
+	                           "[c]   \n"
+	                           "host = h\n"
+	                           "required_roots = One Root,\n"
+	                           "  [Bracketed] Root\n";
+	ck_ctx *ctx = ck_ctx_new();
+	struct eplist l = {0};
+
+	(void)state;
+	if (parse(ctx, text, &l) != CK_OK)
+		fail_msg("%s", ck_ctx_error(ctx));
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.v[0].port, 99);
+	assert_int_equal(l.v[1].port, 8443);
+	assert_string_equal(l.v[2].name, "c");
+	assert_int_equal(l.v[2].nrequired, 2);
+	assert_string_equal(l.v[2].required_roots[1], "[Bracketed] Root");
+	eplist_free(&l);
+	ck_ctx_free(ctx);
 }
 
 static void
@@ -218,6 +312,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_long_lines),
+	    cmocka_unit_test(test_headers_and_ports_ok),
 	    cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_shipped),
 	};
