@@ -924,6 +924,11 @@ ck_identity_csr(
 		return cki_err(id->ctx, CK_E_USAGE,
 		    "csr: --out FILE is "
 		    "required");
+	if (cki_path_under(out_path, id->dir))
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "csr: %s is inside the identity store %s; write the "
+		    "request to a path outside it",
+		    out_path, id->dir);
 	if ((rv = cki_names_collect(id, &n)) != CK_OK)
 		goto err;
 	if ((key = cki_keygen(id->ctx, id->conf.key)) == NULL) {
@@ -1462,6 +1467,12 @@ ck_identity_export(
 		    "export: DER holds one "
 		    "object; for the key too use --format pem --with-key, or "
 		    "--format p12");
+	if (cki_path_under(path, id->dir))
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "export: %s is inside the identity store %s; writing it "
+		    "would replace the files being exported. Export to a path "
+		    "outside it",
+		    path, id->dir);
 	if (!cki_current_id(id, cur) || cur[0] == '\0')
 		return cki_err(id->ctx, CK_E_NOTFOUND,
 		    "%s: there is no "

@@ -280,6 +280,22 @@ stdout: Exported the effective store to
 stdout: password "changeit"
 stdout: 2
 
+name: export over the system bundle (an input) is refused; it stays as it was
+run: cp $PKI/other-root.pem $T/sys.pem && ln $T/sys.pem $T/sys-link.pem; export SSL_CERT_FILE=$T/sys.pem
+run: $CERTKIT --home $T/h trust add $PKI/root-ca.pem >/dev/null
+run: $CERTKIT --home $T/h trust export --format pem --out $T/sys-link.pem; echo "rc=$?"; cmp $T/sys.pem $PKI/other-root.pem && echo system-intact
+stdout: rc=2
+stdout: system-intact
+stderr: is the system bundle
+
+name: export into the store's own outputs is refused
+run: export SSL_CERT_FILE=$PKI/other-root.pem
+run: $CERTKIT --home $T/h trust add $PKI/root-ca.pem >/dev/null
+run: $CERTKIT --home $T/h trust export --format pem --out $T/h/trust/out/ca-bundle.pem; echo "rc=$?"; $CERTKIT --home $T/h trust export --format dir --out $T/h/trust/newdir; echo "rc=$?"
+stdout: rc=2
+!stdout: rc=0
+stderr: is inside the trust store
+
 name: export rejects an unknown format and a non-empty directory
 run: $CERTKIT --home $T/h trust export --format der --out $T/x; mkdir $T/full; touch $T/full/f; $CERTKIT --home $T/h trust export --format dir --out $T/full
 exit: 2
