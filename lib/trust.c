@@ -1228,6 +1228,13 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 		bool dup = false;
 		char *label;
 
+		/* The same certificate twice in the input counts once,
+		 * whether it is new or already an anchor. */
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = X509_cmp(ck_bundle_get0_cert(b, j)->x509,
+			          cc->x509) == 0;
+		if (dup)
+			continue;
 		cki_x509_fp(cc->x509, tc.fp);
 		cki_x509_spki(cc->x509, tc.spki);
 		for (size_t j = 0; j < s->nanchors && why == NULL; j++)
@@ -1236,12 +1243,6 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 				tc.src = CKI_SRC_CUSTOM;
 				why = "already a custom anchor";
 			}
-		for (size_t j = 0; j < nnew && why == NULL; j++)
-			if (X509_cmp(ck_bundle_get0_cert(b, newi[j])->x509,
-			        cc->x509) == 0)
-				dup = true;
-		if (dup)
-			continue; /* the same certificate twice in the input */
 		if (why != NULL) {
 			json_t *o = cki_trust_cert_json(&tc, now);
 
@@ -1345,6 +1346,13 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 				    (int)sizeof(newa[0]) - 12, base, k);
 		}
 		newi[nnew++] = i;
+	}
+	/* Nothing new: the outputs already hold all of it; no rebuild, and
+	 * the report has no "rebuild" (docs/json.md). */
+	if (nnew == 0) {
+		rv = cki_trust_json_out(t, doc, json);
+		doc = NULL;
+		goto err;
 	}
 	/* Write the new anchors, then rebuild; undo everything on failure. */
 	for (written = 0; written < nnew; written++) {

@@ -40,6 +40,19 @@ run: $CERTKIT --home $T/h trust add --alias again $PKI/root-ca.der; ls $T/h/trus
 stdout: Unchanged: certkit Test Root CA is already the anchor 'certkit-test-root-ca'
 !stdout: again.pem
 
+name: re-adding an anchor (even twice in one file) says so once and rebuilds nothing
+run: export SSL_CERT_FILE=$PKI/other-root.pem
+run: $CERTKIT --home $T/h trust add $PKI/root-ca.pem >/dev/null
+run: cat $PKI/root-ca.pem $PKI/root-ca.pem >$T/two.pem; before=$(readlink $T/h/trust/out)
+run: $CERTKIT --home $T/h trust add $T/two.pem >$T/o; echo "rc=$?"; cat $T/o; echo "lines=$(grep -c Unchanged $T/o)"
+run: [ "$(readlink $T/h/trust/out)" = "$before" ] && echo same-generation
+run: echo "rebuild-keys=$($CERTKIT --home $T/h trust add --json $PKI/root-ca.pem | grep -c '"rebuild"')"
+stdout: rc=0
+stdout: lines=1
+stdout: same-generation
+stdout: rebuild-keys=0
+!stdout: Rebuilt the outputs
+
 name: a leaf is refused with an explanation
 run: export SSL_CERT_FILE=$PKI/other-root.pem
 run: $CERTKIT --home $T/h trust add $PKI/leaf.pem
