@@ -30,6 +30,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -323,6 +324,69 @@ check_opts(struct opts *o, int nfiles)
 	return -1;
 }
 
+/* ---- output is not an input ---------------------------------------------- */
+
+/* True if `a` and `b` name one existing file: the same inode, so hard links
+ * and other spellings of the path count. */
+static bool
+same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The input (FILE, --chain, --key or a password file) that `out` would
+ * replace, or NULL. Everything is read before OUT is written, but a
+ * private key that goes to neither output would be lost with the file. */
+static const char *
+input_of(const struct opts *o, int argc, char **argv, const char *out)
+{
+	for (int i = optind; i < argc; i++)
+		if (same_file(out, argv[i]))
+			return argv[i];
+	for (size_t i = 0; i < o->nchains; i++)
+		if (same_file(out, o->chains[i]))
+			return o->chains[i];
+	for (size_t i = 0; i < o->nkeys; i++)
+		if (same_file(out, o->keys[i]))
+			return o->keys[i];
+	if (o->pwfile != NULL && same_file(out, o->pwfile))
+		return o->pwfile;
+	if (o->outpwfile != NULL && same_file(out, o->outpwfile))
+		return o->outpwfile;
+	return NULL;
+}
+
+/* Refuses (exit 2) an output that is one of the inputs, or --key-out that
+ * is OUT under another name. */
+static int
+check_outputs(const struct opts *o, int argc, char **argv)
+{
+	const char *outs[2] = {o->out, o->key_out}, *in;
+
+	for (int i = 0; i < 2; i++) {
+		if (outs[i] == NULL ||
+		    (in = input_of(o, argc, argv, outs[i])) == NULL)
+			continue;
+		tool_err("convert: %s%s is the input %s%s; writing it would "
+		         "destroy what is being read (a private key in it "
+		         "would be lost). Write to a new file, check it, then "
+		         "move it over the old one",
+		    i == 0 ? "--out " : "--key-out ", outs[i], in,
+		    strcmp(in, outs[i]) == 0 ? "" : " (the same file)");
+		return TOOL_USAGE;
+	}
+	if (o->key_out != NULL && same_file(o->out, o->key_out)) {
+		tool_err("convert: --key-out %s is the same file as --out %s; "
+		         "use --include-key to put the key in OUT",
+		    o->key_out, o->out);
+		return TOOL_USAGE;
+	}
+	return -1;
+}
+
 /* ---- passwords ----------------------------------------------------------- */
 
 /* Prompts twice on the terminal, echo off. NULL if there is no terminal. */
@@ -563,7 +627,8 @@ cmd_convert(int argc, char **argv)
 
 	if ((rv = parse(argc, argv, &o)) >= 0)
 		goto err;
-	if ((rv = check_opts(&o, argc - optind)) >= 0)
+	if ((rv = check_opts(&o, argc - optind)) >= 0 ||
+	    (rv = check_outputs(&o, argc, argv)) >= 0)
 		goto err;
 	rv = TOOL_PROBLEM;
 	if ((ctx = ck_ctx_new()) == NULL || (all = ck_bundle_new()) == NULL) {

@@ -654,6 +654,8 @@ cmd_identity(int argc, char **argv)
 		rc = tool_ctx_fail(ctx);
 		goto out;
 	}
+	if (ck_identity_recovered(id) != NULL)
+		tool_warn("%s", ck_identity_recovered(id));
 	for (size_t i = 0; i < o.nnames; i++)
 		if (ck_identity_add_name(id, o.names[i]) != CK_OK)
 			goto usage;

@@ -239,6 +239,16 @@ print_rebuild(const json_t *r)
 		    jstr(r, "system_bundle"));
 }
 
+/* A change killed before it finished was rolled back by this command. */
+static void
+note_recovered(const json_t *doc)
+{
+	const char *r = json_string_value(json_object_get(doc, "recovered"));
+
+	if (r != NULL)
+		tool_warn("%s", r);
+}
+
 /* Prints a change report (add/remove/distrust) and frees it. */
 static int
 print_change(ck_ctx *ctx, char *json, bool as_json)
@@ -248,6 +258,7 @@ print_change(ck_ctx *ctx, char *json, bool as_json)
 	int rc = TOOL_OK;
 
 	ck_free(json);
+	note_recovered(doc);
 	if (as_json) {
 		rc = tool_print_json(doc);
 		json_decref(doc);
@@ -365,6 +376,7 @@ do_list(ck_ctx *ctx, int argc, char **argv)
 	ck_trust_free(t);
 	doc = tool_parse_report(json, !as_json);
 	ck_free(json);
+	note_recovered(doc);
 	if (as_json) {
 		rc = tool_print_json(doc);
 		json_decref(doc);
@@ -1010,6 +1022,7 @@ do_rebuild(ck_ctx *ctx, int argc, char **argv)
 	}
 	doc = tool_parse_report(json, !as_json);
 	ck_free(json);
+	note_recovered(doc);
 	if (as_json) {
 		rc = tool_print_json(doc);
 	} else {

@@ -108,6 +108,12 @@ ck_status cki_write_new(ck_ctx *ctx, const char *path, const void *data,
  * holding both. */
 ck_status cki_replace(
     ck_ctx *ctx, const char *tmp, const char *path, const char *dir);
+/* True if `a` and `b` both exist and are one file (st_dev and st_ino): hard
+ * links and other spellings of a path count. */
+bool cki_same_file(const char *a, const char *b);
+/* True if `path` (or, when it does not exist, its directory), resolved, is
+ * `dir` or inside it: an output that would land in a store's own files. */
+bool cki_path_under(const char *path, const char *dir);
 /* Test hook: when CERTKIT_FAULT is "write", "fsync" or "rename", the atomic
  * writer fails at that step, as a full disk or a crash would. */
 bool cki_fault(const char *step);

@@ -7,6 +7,19 @@
  * `path` (atomic on POSIX), then fsyncs the directory so the rename itself
  * survives a power cut. The temporary file is removed on every failure.
  *
+ * What may be at `path` (checked with lstat(2) before anything is written):
+ *  - nothing, or a regular file: it is replaced as above;
+ *  - a symbolic link: the write goes through to the file the link resolves
+ *    to (realpath(3)), which is replaced atomically in its own directory;
+ *    the link itself is kept, so an admin's /etc/ssl/... -> /data/...
+ *    link keeps working. A link that resolves to nothing (dangling) or to
+ *    something that is not a regular file is refused;
+ *  - anything else (a device such as /dev/stdout or /dev/full, a FIFO, a
+ *    socket, a directory) is refused with CK_E_USAGE: renaming over it
+ *    would silently replace the device node with a file.
+ * The trust store's and the identity's own symlink flips ("out",
+ * "current") do not come through here: they use cki_replace().
+ *
  * Fault injection: CERTKIT_FAULT=write|fsync|rename makes that step fail, as
  * a full disk or an I/O error would; tests use it to prove the guarantee.
  */
@@ -239,16 +252,90 @@ cki_replace(ck_ctx *ctx, const char *tmp, const char *path, const char *dir)
 	return cki_fsync_dir(ctx, dir);
 }
 
+/* "a character device", for the refusal message. */
+static const char *
+kind_of(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISFIFO(m))
+		return "a FIFO (named pipe)";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
+/*
+ * Where the atomic writer may put its file: `path` itself when it is absent
+ * or a regular file, the file a symlink resolves to, or an error (see the
+ * header comment). `real` receives the path to replace.
+ */
+static ck_status
+write_target(ck_ctx *ctx, const char *path, char *real, size_t size)
+{
+	struct stat st;
+	char *r;
+	size_t n;
+
+	if (lstat(path, &st) == -1) {
+		if (errno == ENAMETOOLONG)
+			return cki_err(
+			    ctx, CK_E_USAGE, "%s: path too long", path);
+		if (errno != ENOENT)
+			return cki_err(
+			    ctx, CK_E_IO, "%s: %s", path, strerror(errno));
+		r = NULL;
+	} else if (S_ISREG(st.st_mode)) {
+		r = NULL;
+	} else if (!S_ISLNK(st.st_mode)) {
+		return cki_err(ctx, CK_E_USAGE,
+		    "%s: is %s; certkit writes a file by replacing it, and "
+		    "would replace this with a regular file. Write to a "
+		    "regular file (or a new name) instead",
+		    path, kind_of(st.st_mode));
+	} else if ((r = realpath(path, NULL)) == NULL) {
+		return cki_err(ctx, CK_E_USAGE,
+		    "%s: is a symbolic link that resolves to nothing (%s); "
+		    "certkit writes through a link to its file, so create "
+		    "the target or remove the link",
+		    path, strerror(errno));
+	} else if (stat(r, &st) == -1 || !S_ISREG(st.st_mode)) {
+		ck_status rv = cki_err(ctx, CK_E_USAGE,
+		    "%s: is a symbolic link to %s, which is %s; certkit "
+		    "writes through a link only to a regular file",
+		    path, r, kind_of(st.st_mode));
+
+		free(r);
+		return rv;
+	}
+	n = strlen(r != NULL ? r : path);
+	if (n >= size) {
+		free(r);
+		return cki_err(ctx, CK_E_USAGE, "%s: path too long", path);
+	}
+	memcpy(real, r != NULL ? r : path, n + 1);
+	free(r);
+	return CK_OK;
+}
+
 ck_status
 ck_write_file_atomic(ck_ctx *ctx, const char *path, const void *data,
     size_t len, unsigned int mode)
 {
-	char tmp[4096], dirbuf[4096];
+	char tmp[4096], dirbuf[4096], real[4096];
 	const char *dir;
 	int fd = -1, n;
 	ck_status rv = CK_E_IO;
 
 	cki_begin(ctx);
+	if ((rv = write_target(ctx, path, real, sizeof(real))) != CK_OK)
+		return rv;
+	rv = CK_E_IO;
+	path = real;
 	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(tmp) || strlen(path) >= sizeof(dirbuf))
 		return cki_err(ctx, CK_E_USAGE, "%s: path too long", path);
@@ -287,4 +374,37 @@ err:
 		close(fd);
 	(void)unlink(tmp);
 	return rv;
+}
+
+bool
+cki_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+bool
+cki_path_under(const char *path, const char *dir)
+{
+	char pbuf[4096], *rp = NULL, *rd = NULL, *parent;
+	size_t n;
+	bool under = false;
+
+	/* A new file: its directory decides (resolved, so links count). */
+	if ((rp = realpath(path, NULL)) == NULL &&
+	    strlen(path) < sizeof(pbuf)) {
+		memcpy(pbuf, path, strlen(path) + 1);
+		parent = dirname(pbuf);
+		rp = realpath(parent, NULL);
+	}
+	if (rp != NULL && (rd = realpath(dir, NULL)) != NULL) {
+		n = strlen(rd);
+		under =
+		    strncmp(rp, rd, n) == 0 && (rp[n] == '\0' || rp[n] == '/');
+	}
+	free(rp);
+	free(rd);
+	return under;
 }

@@ -96,7 +96,8 @@ ck_identity_open(ck_ctx *ctx, const char *home, ck_identity **out)
 	}
 	if ((rv = cki_config_load(ctx, home, &id->cfg)) != CK_OK ||
 	    (rv = cki_config_identity(ctx, id->cfg, &id->conf)) != CK_OK ||
-	    (rv = check_conf_names(id)) != CK_OK)
+	    (rv = check_conf_names(id)) != CK_OK ||
+	    (rv = cki_settle(id)) != CK_OK)
 		goto err;
 	*out = id;
 	return CK_OK;
@@ -111,6 +112,7 @@ ck_identity_free(ck_identity *id)
 	if (id == NULL)
 		return;
 	cki_unlock(id);
+	json_decref(id->recovered);
 	cki_identity_conf_free(&id->conf);
 	cki_config_free(id->cfg);
 	free(id);
@@ -204,10 +206,22 @@ ck_identity_set_force(ck_identity *id, int force)
 
 /* ---- shared helpers ----------------------------------------------------- */
 
+const char *
+ck_identity_recovered(const ck_identity *id)
+{
+	return id->recovered != NULL
+	    ? json_string_value(json_object_get(id->recovered, "message"))
+	    : NULL;
+}
+
 static ck_status
 report_out(ck_identity *id, json_t *report, char **json)
 {
-	char *s = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *s;
+
+	if (id->recovered != NULL && json_is_object(report))
+		json_object_set(report, "recovered", id->recovered);
+	s = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	json_decref(report);
 	if (s == NULL)
@@ -924,6 +938,11 @@ ck_identity_csr(
 		return cki_err(id->ctx, CK_E_USAGE,
 		    "csr: --out FILE is "
 		    "required");
+	if (cki_path_under(out_path, id->dir))
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "csr: %s is inside the identity store %s; write the "
+		    "request to a path outside it",
+		    out_path, id->dir);
 	if ((rv = cki_names_collect(id, &n)) != CK_OK)
 		goto err;
 	if ((key = cki_keygen(id->ctx, id->conf.key)) == NULL) {
@@ -1468,6 +1487,12 @@ ck_identity_export(
 		    "export: DER holds one "
 		    "object; for the key too use --format pem --with-key, or "
 		    "--format p12");
+	if (cki_path_under(path, id->dir))
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "export: %s is inside the identity store %s; writing it "
+		    "would replace the files being exported. Export to a path "
+		    "outside it",
+		    path, id->dir);
 	if (!cki_current_id(id, cur) || cur[0] == '\0')
 		return cki_err(id->ctx, CK_E_NOTFOUND,
 		    "%s: there is no "

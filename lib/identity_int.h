@@ -41,7 +41,8 @@ struct ck_identity {
 	struct cki_identity_conf conf;
 	bool names_set, ips_set; /* overridden on the command line */
 	int force;
-	int lock_fd; /* -1 when not held */
+	int lock_fd;       /* -1 when not held */
+	json_t *recovered; /* what cki_settle did, or NULL */
 };
 
 /* The names the identity must carry: configured (or given), and detected. */
@@ -110,6 +111,10 @@ void cki_unlock(ck_identity *id);
 /* Removes what a crash left (temporary files and directories, versions
  * nothing points at). Needs the lock. */
 void cki_recover(ck_identity *id);
+/* Settles a change a killed process left unconfirmed (the .change marker,
+ * identity_store.c): rolls it back, records it in id->recovered. One
+ * access(2) when there is none. */
+ck_status cki_settle(ck_identity *id);
 /*
  * The one path of every change: writes m as a new version, backs up the
  * current one, flips, self-tests, runs on_change, rolls back on failure.

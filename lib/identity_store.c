@@ -26,11 +26,32 @@
  *   rename to versions/NEW    ─► crash: current = OLD; NEW removed later
  *   copy OLD to backups/.tmp  ─► crash: current = OLD
  *   rename to backups/BID     ─► crash: current = OLD (and a spare backup)
+ *   write .change (marker)    ─► crash: current = OLD
  *   symlink current.tmp.PID,
- *   rename over current       ─► crash: current = NEW, OLD backed up
+ *   rename over current       ─► crash: current = NEW, OLD backed up;
+ *                                the next command rolls back (below)
  *   self-test on current/     ─► fails: flip back to OLD ("rolled back")
  *   on_change                 ─► fails: flip back to OLD, on_change again
+ *   remove .change            ─► the change is settled (committed)
  *   remove versions/OLD, prune backups
+ *
+ * The marker HOME/identity/.change names the change whose self-test and
+ * on_change have not finished yet:
+ *
+ *   certkit identity change 1
+ *   old OLDID          (empty: there was no identity)
+ *   new NEWID
+ *   backup BID         (empty: nothing was backed up)
+ *   action ACTION
+ *
+ * A process killed in that window (kill -9 during a slow on_change) leaves
+ * it behind. Every command that opens the identity (ck_identity_open:
+ * status, ensure, install, reset, restore, export, ...) finds it and
+ * settles it (cki_settle) before anything else: when `current` is NEW it
+ * rolls back to OLD as a failed on_change would (flip, remove NEW and its
+ * backup, run on_change again with CERTKIT_IDENTITY_ACTION=rollback); when
+ * it is OLD the change never became visible. It says so in the command's
+ * report ("recovered") and through ck_identity_recovered().
  *
  * Invariants:
  *  1. `current` always names a complete version: a version directory is
@@ -363,7 +384,8 @@ cki_recover(ck_identity *id)
 		         */
 	if ((d = opendir(id->dir)) != NULL) {
 		while ((e = readdir(d)) != NULL)
-			if (strncmp(e->d_name, "current.tmp.", 12) == 0 &&
+			if ((strncmp(e->d_name, "current.tmp.", 12) == 0 ||
+			        strncmp(e->d_name, ".change.tmp.", 12) == 0) &&
 			    cki_id_path(id, path, "%s", e->d_name) == CK_OK)
 				(void)unlink(path);
 		closedir(d);
@@ -845,6 +867,179 @@ nomem:
 	return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 }
 
+/* ---- the unsettled-change marker ---------------------------------------- */
+
+#define CHANGE_HEADER "certkit identity change 1\n"
+
+static ck_status
+marker_write(ck_identity *id, const char *old, const char *vid, const char *bid,
+    const char *action)
+{
+	char path[CKI_PATH], text[1024];
+	int n;
+	ck_status rv;
+
+	if ((rv = cki_id_path(id, path, ".change")) != CK_OK)
+		return rv;
+	n = snprintf(text, sizeof(text),
+	    CHANGE_HEADER "old %s\nnew %s\nbackup %s\naction %s\n", old, vid,
+	    bid, action);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return cki_err(
+		    id->ctx, CK_E_INTERNAL, "change marker too long");
+	return ck_write_file_atomic(id->ctx, path, text, (size_t)n, 0644);
+}
+
+static ck_status
+marker_clear(ck_identity *id)
+{
+	char path[CKI_PATH];
+	ck_status rv;
+
+	if ((rv = cki_id_path(id, path, ".change")) != CK_OK)
+		return rv;
+	if (unlink(path) == -1 && errno != ENOENT)
+		return cki_err(id->ctx, CK_E_IO, "%s: cannot remove: %s", path,
+		    strerror(errno));
+	return cki_fsync_dir(id->ctx, id->dir);
+}
+
+/* The value of "KEY VALUE" in the marker; "" when absent or empty. An ID
+ * is a file name certkit made: no '/', no leading '.'. */
+static bool
+marker_field(const char *text, const char *key, char *out, size_t size)
+{
+	size_t kl = strlen(key), n;
+	const char *p;
+
+	out[0] = '\0';
+	for (p = text; p != NULL && *p != '\0';
+	     p = strchr(p, '\n'), p += p != NULL) {
+		if (strncmp(p, key, kl) != 0 || p[kl] != ' ')
+			continue;
+		p += kl + 1;
+		n = strcspn(p, "\n");
+		if (n >= size || memchr(p, '/', n) != NULL ||
+		    (n > 0 && p[0] == '.'))
+			return false;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return true;
+	}
+	return true;
+}
+
+/* Rolls `current` back from vid to old, as a failed on_change does. */
+static ck_status
+settle_rollback(ck_identity *id, const char *old, const char *vid,
+    const char *bid, json_t *rec)
+{
+	char p[CKI_PATH], curdir[CKI_PATH];
+	ck_status rv;
+
+	if ((rv = flip(id, old)) != CK_OK)
+		return rv;
+	if (cki_id_path(id, p, "versions/%s", vid) == CK_OK)
+		(void)rmtree(p);
+	if (bid[0] != '\0' && cki_id_path(id, p, "backups/%s", bid) == CK_OK)
+		(void)rmtree(p);
+	if (id->conf.on_change != NULL &&
+	    cki_id_path(id, curdir, "current") == CK_OK)
+		json_object_set_new(rec, "on_change_after_rollback",
+		    cki_run_hook(id->conf.on_change, id->conf.on_change_timeout,
+		        curdir, "rollback"));
+	return CK_OK;
+}
+
+ck_status
+cki_settle(ck_identity *id)
+{
+	char path[CKI_PATH], cur[256], old[256], vid[256], bid[256], act[64];
+	char msg[1200];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char *text = NULL;
+	bool had_lock = id->lock_fd != -1;
+	json_t *rec = NULL;
+	ck_status rv;
+
+	if ((rv = cki_id_path(id, path, ".change")) != CK_OK)
+		return rv;
+	if (access(path, F_OK) == -1)
+		return CK_OK; /* the usual case: one stat, no lock */
+	if ((rv = cki_lock(id)) != CK_OK)
+		return rv;
+	if (access(path, F_OK) == -1)
+		goto out; /* another process settled it meanwhile */
+	if ((rv = cki_read_file(id->ctx, path, &buf, &len)) != CK_OK)
+		goto out;
+	if ((text = calloc(1, len + 1)) == NULL) {
+		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(text, buf, len);
+	if (strncmp(text, CHANGE_HEADER, strlen(CHANGE_HEADER)) != 0 ||
+	    !marker_field(text, "old", old, sizeof(old)) ||
+	    !marker_field(text, "new", vid, sizeof(vid)) ||
+	    !marker_field(text, "backup", bid, sizeof(bid)) ||
+	    !marker_field(text, "action", act, sizeof(act)) || vid[0] == '\0') {
+		rv = cki_err(id->ctx, CK_E_FORMAT,
+		    "%s: not a change marker certkit wrote; move it away",
+		    path);
+		goto out;
+	}
+	if (!cki_current_id(id, cur)) {
+		rv = cki_err(id->ctx, CK_E_REFUSED,
+		    "%s/current: is not a symlink into versions/ made by "
+		    "certkit; move it away first",
+		    id->dir);
+		goto out;
+	}
+	if ((rec = json_pack("{s:s, s:s, s:s}", "action", act, "from", vid,
+	         "to", old)) == NULL) {
+		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (strcmp(cur, vid) == 0 && old[0] != '\0') {
+		if ((rv = settle_rollback(id, old, vid, bid, rec)) != CK_OK)
+			goto out;
+		snprintf(msg, sizeof(msg),
+		    "an identity %s was killed before its self-test and "
+		    "on_change finished; it was rolled back: current is %s "
+		    "again (%s was removed)",
+		    act, old, vid);
+	} else if (strcmp(cur, vid) == 0) {
+		snprintf(msg, sizeof(msg),
+		    "an identity %s was killed before its self-test and "
+		    "on_change finished; there is no earlier identity to go "
+		    "back to, so %s stays current",
+		    act, vid);
+	} else {
+		snprintf(msg, sizeof(msg),
+		    "an identity %s was killed before it took effect; current "
+		    "is still %s",
+		    act, cur[0] ? cur : "(none)");
+	}
+	json_object_set_new(rec, "outcome",
+	    json_string(strcmp(cur, vid) != 0 ? "not_applied"
+	            : old[0] != '\0'          ? "rolled_back"
+	                                      : "kept"));
+	json_object_set_new(rec, "message", json_string(msg));
+	if ((rv = marker_clear(id)) != CK_OK)
+		goto out;
+	cki_recover(id);
+	json_decref(id->recovered);
+	id->recovered = rec;
+	rec = NULL;
+out:
+	json_decref(rec);
+	free(text);
+	free(buf);
+	if (!had_lock)
+		cki_unlock(id);
+	return rv;
+}
+
 ck_status
 cki_commit(ck_identity *id, struct cki_material *m, const char *action,
     const struct cki_names *names, json_t *report)
@@ -942,10 +1137,12 @@ cki_commit(ck_identity *id, struct cki_material *m, const char *action,
 		cki_crash_point("backup-written");
 	}
 
-	/* 3. The flip. */
-	if ((rv = flip(id, vid)) != CK_OK) {
+	/* 3. The marker, then the flip. */
+	if ((rv = marker_write(id, old, vid, bid, action)) != CK_OK ||
+	    (rv = flip(id, vid)) != CK_OK) {
 		if (bid[0] != '\0')
 			(void)rmtree(bdir);
+		(void)marker_clear(id);
 		goto undo_version;
 	}
 	flipped = true;
@@ -994,6 +1191,9 @@ cki_commit(ck_identity *id, struct cki_material *m, const char *action,
 			goto rollback;
 		}
 	}
+	/* Settled: a crash from here on keeps the new version. */
+	if ((rv = marker_clear(id)) != CK_OK)
+		goto rollback;
 	cki_crash_point("on-change-done");
 
 	/* 6. Clean up: the old version lives on in its backup. */
@@ -1028,6 +1228,7 @@ rollback:
 		    cki_run_hook(id->conf.on_change, id->conf.on_change_timeout,
 		        curdir, "rollback"));
 	}
+	(void)marker_clear(id);
 	rv = CK_OK;
 	goto out;
 

@@ -7,6 +7,7 @@
  *
  *   trust/
  *     .lock                 flock(2) target; holds the pid of the writer
+ *     .journal              the change in progress (trust_journal.c)
  *     anchors/ALIAS.pem     one custom anchor per file (format A)
  *     distrust/KIND-HEX     one distrust entry per file (format B)
  *     truststore.password   PKCS#12 password, mode 0600 (optional; first
@@ -41,7 +42,9 @@
  *     shared lock. The lock is waited for at most lock_timeout_ms, then the
  *     call fails with CK_E_LOCKED naming the holder.
  *  2. A change is all or nothing: if the rebuild fails, the input files it
- *     wrote are removed (or restored) before the error is returned.
+ *     wrote are removed (or restored) before the error is returned; if the
+ *     process is killed, the next one to take the lock rolls the change
+ *     back from its journal (trust_journal.c), readers included.
  *  3. The outputs always come from one in-memory effective set, and are
  *     published by one rename(2) of the "out" symlink (trust_build.c).
  *  4. Distrust wins over every layer: a distrusted certificate never
@@ -67,6 +70,10 @@
 #include "trust_int.h"
 
 /* ---- small helpers ------------------------------------------------------ */
+
+#define RECOVERED                                                              \
+	"a change that was killed before it finished was found and rolled "    \
+	"back: the inputs and the outputs are as they were before it"
 
 static char *
 pjoin(const char *a, const char *b)
@@ -233,6 +240,8 @@ cki_trust_json_out(ck_trust *t, json_t *doc, char **json)
 	*json = NULL;
 	if (doc == NULL)
 		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	if (t->recovered && json_is_object(doc))
+		json_object_set_new(doc, "recovered", json_string(RECOVERED));
 	*json = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	if (*json == NULL)
@@ -386,12 +395,88 @@ ck_trust_p12_path(const ck_trust *t)
  * anchors while a change is half-applied; when the store does not exist
  * yet there is nothing to protect and no lock is taken.
  */
+/* Waits (at most lock_timeout_ms) for flock(fd, op). */
+static ck_status
+lock_wait(ck_trust *t, int fd, int op, const char *path)
+{
+	struct timespec nap = {0, 20 * 1000 * 1000};
+	char pid[32];
+	int waited = 0;
+
+	while (flock(fd, op | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return cki_err(t->ctx, CK_E_IO, "%s: flock failed: %s",
+			    path, strerror(errno));
+		if (waited >= t->lock_timeout_ms) {
+			ssize_t r = pread(fd, pid, sizeof(pid) - 1, 0);
+
+			pid[r > 0 ? r : 0] = '\0';
+			pid[strcspn(pid, "\r\n")] = '\0';
+			return cki_err(t->ctx, CK_E_LOCKED,
+			    "%s: another process is changing the trust store "
+			    "(%s%s); waited %d ms. Try again when it has "
+			    "finished; `fuser %s` shows who holds it",
+			    path, pid[0] ? "pid " : "holder unknown", pid,
+			    t->lock_timeout_ms, path);
+		}
+		nanosleep(&nap, NULL);
+		waited += 20;
+	}
+	return CK_OK;
+}
+
+/* A change that a killed process left half-done (trust_journal.c) is
+ * rolled back by whoever takes the lock next; a reader takes the
+ * exclusive lock for it, then goes back to the shared one. */
+/* A journal's temporary file that a writer killed while writing the
+ * journal left (nothing else had changed yet). Under the exclusive lock no
+ * writer is alive, so any such file is garbage. */
+static void
+drop_journal_temps(ck_trust *t)
+{
+	DIR *d = opendir(t->dir);
+	struct dirent *de;
+	char path[PATH_MAX];
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, ".journal.tmp.", 13) == 0 &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", t->dir,
+		        de->d_name) < sizeof(path))
+			(void)unlink(path);
+	closedir(d);
+}
+
+static ck_status
+recover_if_needed(ck_trust *t, bool exclusive, const char *lockpath)
+{
+	char jpath[PATH_MAX];
+	ck_status rv;
+
+	if (exclusive)
+		drop_journal_temps(t);
+
+	snprintf(jpath, sizeof(jpath), "%s/.journal", t->dir);
+	if (access(jpath, F_OK) == -1) {
+		snprintf(jpath, sizeof(jpath), "%s/.journal.done", t->dir);
+		if (access(jpath, F_OK) == -1)
+			return CK_OK;
+	}
+	if (!exclusive &&
+	    (rv = lock_wait(t, t->lock_fd, LOCK_EX, lockpath)) != CK_OK)
+		return rv;
+	rv = cki_trust_recover(t);
+	if (!exclusive && rv == CK_OK)
+		rv = lock_wait(t, t->lock_fd, LOCK_SH, lockpath);
+	return rv;
+}
+
 ck_status
 cki_trust_lock(ck_trust *t, bool exclusive)
 {
 	char path[PATH_MAX], pid[32];
-	struct timespec nap = {0, 20 * 1000 * 1000};
-	int waited = 0, fd;
+	int fd;
 	ck_status st;
 
 	if (t->lock_fd != -1)
@@ -409,28 +494,10 @@ cki_trust_lock(ck_trust *t, bool exclusive)
 	if (fd == -1)
 		return cki_err(t->ctx, CK_E_IO,
 		    "%s: cannot open the lock file: %s", path, strerror(errno));
-	while (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			st = cki_err(t->ctx, CK_E_IO, "%s: flock failed: %s",
-			    path, strerror(errno));
-			close(fd);
-			return st;
-		}
-		if (waited >= t->lock_timeout_ms) {
-			ssize_t r = pread(fd, pid, sizeof(pid) - 1, 0);
-
-			pid[r > 0 ? r : 0] = '\0';
-			pid[strcspn(pid, "\r\n")] = '\0';
-			close(fd);
-			return cki_err(t->ctx, CK_E_LOCKED,
-			    "%s: another process is changing the trust store "
-			    "(%s%s); waited %d ms. Try again when it has "
-			    "finished; `fuser %s` shows who holds it",
-			    path, pid[0] ? "pid " : "holder unknown", pid,
-			    t->lock_timeout_ms, path);
-		}
-		nanosleep(&nap, NULL);
-		waited += 20;
+	if ((st = lock_wait(t, fd, exclusive ? LOCK_EX : LOCK_SH, path)) !=
+	    CK_OK) {
+		close(fd);
+		return st;
 	}
 	if (exclusive) {
 		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
@@ -439,7 +506,9 @@ cki_trust_lock(ck_trust *t, bool exclusive)
 			(void)0; /* the pid is only a hint for the message */
 	}
 	t->lock_fd = fd;
-	return CK_OK;
+	if ((st = recover_if_needed(t, exclusive, path)) != CK_OK)
+		cki_trust_unlock(t);
+	return st;
 }
 
 void
@@ -1118,7 +1187,8 @@ write_anchor(
 	    "# alias: %s\n# subject: %s\n"
 	    "# added: %s\n# from: %s\n%s",
 	    alias, subj, now, from, pem);
-	rv = ck_write_file_atomic(t->ctx, path, text, n, 0644);
+	/* A new file, named in the journal: no temporary name needed. */
+	rv = cki_write_new(t->ctx, path, text, n, 0644, true);
 	goto out;
 nomem:
 	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
@@ -1142,35 +1212,82 @@ rolled_back(ck_trust *t, ck_status st)
 	    msg);
 }
 
-/*
- * Takes an input file out by renaming it to a dotfile (which the readers
- * ignore), rebuilds, then deletes it; on failure renames it back. rename(2)
- * needs no free space, so a full disk cannot strand the change half-done.
- */
-static ck_status
-set_aside(ck_trust *t, const char *path, const char *dir, json_t *rebuild)
+ck_status
+cki_trust_recover(ck_trust *t)
 {
-	char aside[PATH_MAX];
-	const char *base = strrchr(path, '/');
+	json_t *r = json_object();
+	bool found = false;
 	ck_status rv;
 
-	snprintf(aside, sizeof(aside), "%s/.%s.removed", dir,
-	    base != NULL ? base + 1 : path);
-	if (rename(path, aside) == -1)
-		return cki_err(t->ctx, CK_E_IO, "%s: cannot remove: %s", path,
-		    strerror(errno));
-	if ((rv = cki_fsync_dir(t->ctx, dir)) != CK_OK ||
-	    (rv = rebuild_locked(t, rebuild)) != CK_OK) {
-		if (rename(aside, path) == -1)
-			return cki_err(t->ctx, rv,
-			    "%s; and %s could not be put "
-			    "back from %s: %s",
-			    ck_ctx_error(t->ctx), path, aside, strerror(errno));
-		(void)cki_fsync_dir(t->ctx, dir);
-		return rolled_back(t, rv);
+	if ((rv = cki_tj_finish(t, &found)) != CK_OK || found)
+		found = false; /* committed: nothing to say */
+	else if ((rv = cki_tj_undo(t, &found)) == CK_OK && found &&
+	    (rv = rebuild_locked(t, r)) == CK_OK)
+		rv = cki_tj_forget(t);
+	json_decref(r);
+	if (rv != CK_OK) {
+		char msg[CKI_ERRLEN];
+
+		snprintf(msg, sizeof(msg), "%s", ck_ctx_error(t->ctx));
+		return cki_err(t->ctx, rv,
+		    "%s/.journal: a change that was killed before it finished "
+		    "could not be rolled back: %s",
+		    t->dir, msg);
 	}
-	(void)unlink(aside);
+	t->recovered = found;
 	return CK_OK;
+}
+
+/* A failed change: puts the inputs back as the journal says; the outputs
+ * were not published (the build flips "out" last). */
+static ck_status
+undo_change(ck_trust *t, ck_status st)
+{
+	char msg[CKI_ERRLEN];
+	bool found;
+
+	snprintf(msg, sizeof(msg), "%s", ck_ctx_error(t->ctx));
+	if (cki_tj_undo(t, &found) != CK_OK || cki_tj_forget(t) != CK_OK)
+		return cki_err(t->ctx, st,
+		    "%s; and the change could not be undone (%s): the next "
+		    "certkit trust command will roll it back",
+		    msg, ck_ctx_error(t->ctx));
+	cki_err(t->ctx, st, "%s", msg);
+	return rolled_back(t, st);
+}
+
+/*
+ * Takes the input file DIR/NAME out (remove, undistrust): journals it,
+ * renames it to a dotfile (which the readers ignore), rebuilds, then
+ * commits; on failure it is renamed back. rename(2) needs no free space,
+ * so a full disk cannot strand the change half-done.
+ */
+static ck_status
+set_aside(ck_trust *t, const char *sub, const char *dir, const char *path,
+    json_t *rebuild)
+{
+	const char *base = strrchr(path, '/');
+	struct cki_tjournal j;
+	ck_status rv;
+
+	base = base != NULL ? base + 1 : path;
+	cki_tj_init(&j);
+	if ((rv = cki_tj_add(t, &j, '-', sub, base)) != CK_OK)
+		goto out;
+	if ((rv = cki_tj_begin(t, &j)) != CK_OK) {
+		rv = undo_change(t, rv);
+		goto out;
+	}
+	if ((rv = cki_tj_set_aside(t, sub, base)) != CK_OK ||
+	    (rv = cki_fsync_dir(t->ctx, dir)) != CK_OK ||
+	    (rv = rebuild_locked(t, rebuild)) != CK_OK) {
+		rv = undo_change(t, rv);
+		goto out;
+	}
+	rv = cki_tj_commit(t, &j);
+out:
+	cki_tj_free(&j);
+	return rv;
 }
 
 ck_status
@@ -1181,12 +1298,14 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 	size_t n = ck_bundle_count(b, CK_OBJ_CERT), nnew = 0, written = 0;
 	char(*newa)[CKI_TRUST_MAX_ALIAS + 8] = NULL;
 	size_t *newi = NULL;
+	struct cki_tjournal jr;
 	json_t *doc = NULL, *added, *unchanged, *rebuild;
 	int64_t now = (int64_t)cki_now(t->ctx);
 	ck_status rv;
 
 	cki_begin(t->ctx);
 	*json = NULL;
+	cki_tj_init(&jr);
 	if (n == 0)
 		return cki_err(t->ctx, CK_E_USAGE,
 		    "nothing to add: the input holds no certificate");
@@ -1219,6 +1338,13 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 		bool dup = false;
 		char *label;
 
+		/* The same certificate twice in the input counts once,
+		 * whether it is new or already an anchor. */
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = X509_cmp(ck_bundle_get0_cert(b, j)->x509,
+			          cc->x509) == 0;
+		if (dup)
+			continue;
 		cki_x509_fp(cc->x509, tc.fp);
 		cki_x509_spki(cc->x509, tc.spki);
 		for (size_t j = 0; j < s->nanchors && why == NULL; j++)
@@ -1227,12 +1353,6 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 				tc.src = CKI_SRC_CUSTOM;
 				why = "already a custom anchor";
 			}
-		for (size_t j = 0; j < nnew && why == NULL; j++)
-			if (X509_cmp(ck_bundle_get0_cert(b, newi[j])->x509,
-			        cc->x509) == 0)
-				dup = true;
-		if (dup)
-			continue; /* the same certificate twice in the input */
 		if (why != NULL) {
 			json_t *o = cki_trust_cert_json(&tc, now);
 
@@ -1337,13 +1457,32 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 		}
 		newi[nnew++] = i;
 	}
-	/* Write the new anchors, then rebuild; undo everything on failure. */
+	/* Nothing new: the outputs already hold all of it; no rebuild, and
+	 * the report has no "rebuild" (docs/json.md). */
+	if (nnew == 0) {
+		rv = cki_trust_json_out(t, doc, json);
+		doc = NULL;
+		goto err;
+	}
+	/* Journal, write the new anchors, rebuild, commit; undo everything
+	 * on failure, and the next command does if this one is killed. */
+	for (size_t i = 0; i < nnew; i++) {
+		char file[CKI_TRUST_MAX_ALIAS + 16];
+
+		snprintf(file, sizeof(file), "%s.pem", newa[i]);
+		if ((rv = cki_tj_add(t, &jr, '+', "anchors", file)) != CK_OK)
+			goto err;
+	}
+	if ((rv = cki_tj_begin(t, &jr)) != CK_OK)
+		goto undo;
 	for (written = 0; written < nnew; written++) {
 		ck_cert *cc = ck_bundle_get0_cert(b, newi[written]);
 		const char *o = ck_bundle_origin(b, CK_OBJ_CERT, newi[written]);
 		char *path, *from = cki_esc_dup(o, strlen(o));
 		char file[CKI_TRUST_MAX_ALIAS + 16];
 
+		if (written == nnew / 2)
+			cki_tj_crash_point("inputs-partial");
 		snprintf(file, sizeof(file), "%s.pem", newa[written]);
 		if (from == NULL || (path = pjoin(t->anchors, file)) == NULL) {
 			free(from);
@@ -1357,10 +1496,13 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 	}
 	if ((rv = cki_fsync_dir(t->ctx, t->anchors)) != CK_OK)
 		goto undo;
+	cki_tj_crash_point("inputs-written");
 	rebuild = json_object();
 	json_object_set_new(doc, "rebuild", rebuild);
 	if ((rv = rebuild_locked(t, rebuild)) != CK_OK)
 		goto undo;
+	if ((rv = cki_tj_commit(t, &jr)) != CK_OK)
+		goto err;
 	for (size_t i = 0; i < nnew; i++) {
 		ck_cert *cc = ck_bundle_get0_cert(b, newi[i]);
 		struct cki_tcert tc = {
@@ -1397,15 +1539,7 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 	doc = NULL;
 	goto err;
 undo:
-	for (size_t i = 0; i < written; i++) {
-		char file[CKI_TRUST_MAX_ALIAS + 16], *path;
-
-		snprintf(file, sizeof(file), "%s.pem", newa[i]);
-		if ((path = pjoin(t->anchors, file)) != NULL)
-			(void)unlink(path);
-		free(path);
-	}
-	rv = rolled_back(t, rv);
+	rv = undo_change(t, rv);
 	goto err;
 nomem:
 	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
@@ -1413,6 +1547,7 @@ nomem:
 		goto undo;
 err:
 	json_decref(doc);
+	cki_tj_free(&jr);
 	cki_trust_state_free(s);
 	cki_trust_unlock(t);
 	free(newa);
@@ -1494,7 +1629,7 @@ ck_trust_remove(ck_trust *t, const char *what, char **json)
 	}
 	rebuild = json_object();
 	json_object_set_new(doc, "rebuild", rebuild);
-	if ((rv = set_aside(t, path, t->anchors, rebuild)) != CK_OK)
+	if ((rv = set_aside(t, "anchors", t->anchors, path, rebuild)) != CK_OK)
 		goto err;
 	rv = cki_trust_json_out(t, doc, json);
 	doc = NULL;
@@ -1540,7 +1675,8 @@ write_distrust(
 	    "# The file name says what is distrusted; these lines are notes.\n"
 	    "subject: %s\nreason: %s\ndate: %s\n",
 	    d->subject ? d->subject : "(not present when distrusted)", r, now);
-	rv = ck_write_file_atomic(t->ctx, *pathp, text, n, 0644);
+	/* A new file, named in the journal: no temporary name needed. */
+	rv = cki_write_new(t->ctx, *pathp, text, n, 0644, true);
 	goto out;
 nomem:
 	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
@@ -1550,52 +1686,62 @@ out:
 	return rv;
 }
 
-/* Writes entries, rebuilds, reports; removes the entries on failure. */
+/* Journals the entries, writes them, rebuilds, commits and reports;
+ * removes the entries on failure. */
 static ck_status
 apply_distrust(ck_trust *t, struct cki_tstate *s, struct newdist *nd, size_t nn,
     const char *reason, json_t *doc, char **json)
 {
-	char **paths = calloc(nn ? nn : 1, sizeof(char *));
-	size_t written = 0;
+	struct cki_tjournal j;
 	json_t *rebuild, *arr = json_object_get(doc, "distrusted");
-	ck_status rv;
+	char *path = NULL;
+	ck_status rv = CK_OK;
 
 	(void)s;
-	if (paths == NULL)
-		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	cki_tj_init(&j);
+	for (size_t i = 0; i < nn && rv == CK_OK; i++) {
+		char name[80];
+
+		snprintf(name, sizeof(name), "%s-%s",
+		    nd[i].kind == CKI_PIN_SPKI ? "spki" : "sha256", nd[i].hex);
+		rv = cki_tj_add(t, &j, '+', "distrust", name);
+	}
+	if (rv != CK_OK || nn == 0)
+		goto report;
 	if ((rv = cki_mkdirs(t->ctx, t->distrust, 0755)) != CK_OK)
 		goto err;
-	for (; written < nn; written++) {
-		rv = write_distrust(t, &nd[written], reason, &paths[written]);
-		if (rv != CK_OK) {
-			written++; /* its path is set; unlink is harmless */
+	if ((rv = cki_tj_begin(t, &j)) != CK_OK)
+		goto undo;
+	for (size_t i = 0; i < nn; i++) {
+		if (i == nn / 2)
+			cki_tj_crash_point("inputs-partial");
+		rv = write_distrust(t, &nd[i], reason, &path);
+		free(path);
+		path = NULL;
+		if (rv != CK_OK)
 			goto undo;
-		}
 		json_array_append_new(arr,
 		    json_pack("{s:s, s:s, s:s?, s:s?}", "by",
-		        nd[written].kind == CKI_PIN_SPKI ? "spki" : "sha256",
-		        "value", nd[written].hex, "subject",
-		        nd[written].subject, "reason", reason));
+		        nd[i].kind == CKI_PIN_SPKI ? "spki" : "sha256", "value",
+		        nd[i].hex, "subject", nd[i].subject, "reason", reason));
 	}
-	if (nn > 0) {
-		if ((rv = cki_fsync_dir(t->ctx, t->distrust)) != CK_OK)
-			goto undo;
-		rebuild = json_object();
-		json_object_set_new(doc, "rebuild", rebuild);
-		if ((rv = rebuild_locked(t, rebuild)) != CK_OK)
-			goto undo;
-	}
-	rv = cki_trust_json_out(t, json_incref(doc), json);
+	if ((rv = cki_fsync_dir(t->ctx, t->distrust)) != CK_OK)
+		goto undo;
+	cki_tj_crash_point("inputs-written");
+	rebuild = json_object();
+	json_object_set_new(doc, "rebuild", rebuild);
+	if ((rv = rebuild_locked(t, rebuild)) != CK_OK)
+		goto undo;
+	if ((rv = cki_tj_commit(t, &j)) != CK_OK)
+		goto err;
+report:
+	if (rv == CK_OK)
+		rv = cki_trust_json_out(t, json_incref(doc), json);
 	goto err;
 undo:
-	for (size_t i = 0; i < written; i++)
-		if (paths[i] != NULL)
-			(void)unlink(paths[i]);
-	rv = rolled_back(t, rv);
+	rv = undo_change(t, rv);
 err:
-	for (size_t i = 0; i < nn; i++)
-		free(paths[i]);
-	free(paths);
+	cki_tj_free(&j);
 	return rv;
 }
 
@@ -1688,8 +1834,15 @@ ck_trust_distrust_expired(ck_trust *t, const char *reason, char **json)
 	if ((nd = calloc(s->nall ? s->nall : 1, sizeof(*nd))) == NULL)
 		goto nomem;
 	for (size_t i = 0; i < s->nall; i++) {
+		bool dup = false;
+
 		if (s->all[i].distrusted != NULL ||
 		    strcmp(cki_x509_validity(s->all[i].x, now), "expired") != 0)
+			continue;
+		/* One entry per certificate, present in two layers or not. */
+		for (size_t k = 0; k < nn && !dup; k++)
+			dup = strcmp(nd[k].hex, s->all[i].fp) == 0;
+		if (dup)
 			continue;
 		nd[nn].kind = CKI_PIN_CERT;
 		memcpy(nd[nn].hex, s->all[i].fp, 65);
@@ -1757,7 +1910,8 @@ ck_trust_undistrust(ck_trust *t, const char *what, char **json)
 		goto nomem;
 	rebuild = json_object();
 	json_object_set_new(doc, "rebuild", rebuild);
-	if ((rv = set_aside(t, e->path, t->distrust, rebuild)) != CK_OK)
+	if ((rv = set_aside(t, "distrust", t->distrust, e->path, rebuild)) !=
+	    CK_OK)
 		goto err;
 	rv = cki_trust_json_out(t, doc, json);
 	doc = NULL;

@@ -601,6 +601,27 @@ load_locked(ck_trust *t, struct cki_tstate **s)
 	return rv;
 }
 
+/* An export never writes over one of its own inputs: the system bundle
+ * (export --out /etc/ssl/certs/ca-certificates.crt would fold the custom
+ * anchors into the system layer for good) or the store's own files. */
+static ck_status
+export_target_ok(ck_trust *t, const struct cki_tstate *s, const char *path)
+{
+	if (s->system_path != NULL && cki_same_file(path, s->system_path))
+		return cki_err(t->ctx, CK_E_USAGE,
+		    "%s: is the system bundle, an input of the store; "
+		    "exporting over it would make every custom anchor a "
+		    "system root that `trust remove` cannot take out. Export "
+		    "to another path",
+		    path);
+	if (cki_path_under(path, t->dir))
+		return cki_err(t->ctx, CK_E_USAGE,
+		    "%s: is inside the trust store %s; the outputs there are "
+		    "rebuilt by certkit. Export to a path outside it",
+		    path, t->dir);
+	return CK_OK;
+}
+
 ck_status
 ck_trust_export(
     ck_trust *t, ck_format fmt, const char *path, const char *password)
@@ -621,6 +642,8 @@ ck_trust_export(
 		    fmt == CK_FMT_DER ? "DER" : "PKCS#7");
 	if ((rv = load_locked(t, &s)) != CK_OK)
 		return rv;
+	if ((rv = export_target_ok(t, s, path)) != CK_OK)
+		goto err;
 	if ((sk = cki_trust_effective_stack(s)) == NULL) {
 		rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
 		goto err;
@@ -684,9 +707,10 @@ ck_trust_export_dir(ck_trust *t, const char *path)
 	}
 	if ((rv = load_locked(t, &s)) != CK_OK)
 		return rv;
-	if ((sk = cki_trust_effective_stack(s)) == NULL)
+	rv = export_target_ok(t, s, path);
+	if (rv == CK_OK && (sk = cki_trust_effective_stack(s)) == NULL)
 		rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-	else
+	else if (rv == CK_OK)
 		rv = write_hashed_dir(t->ctx, sk, path, NULL, NULL, NULL);
 	sk_X509_free(sk);
 	cki_trust_state_free(s);

@@ -31,7 +31,8 @@ struct ck_trust {
 	char *pwfile;   /* HOME/trust/truststore.password */
 	char *system;   /* explicit system bundle, or NULL */
 	int lock_timeout_ms;
-	int lock_fd; /* -1 when not held */
+	int lock_fd;    /* -1 when not held */
+	bool recovered; /* this handle rolled back a killed change */
 };
 
 /* One custom anchor: anchors/ALIAS.pem. */
@@ -127,5 +128,37 @@ ck_status cki_trust_build(
 STACK_OF(X509) * cki_trust_effective_stack(const struct cki_tstate *s);
 /* Reads the truststore password (default "changeit"). Caller wipes. */
 ck_status cki_trust_p12_password(ck_trust *t, char **pw);
+
+/* ---- trust_journal.c ---------------------------------------------------- */
+/* The journal of one change being built in memory (see trust_journal.c). */
+struct cki_tjournal {
+	char *text;
+	size_t len, cap;
+};
+void cki_tj_init(struct cki_tjournal *j);
+void cki_tj_free(struct cki_tjournal *j);
+/* Records that the change creates ('+') or takes out ('-') DIR/NAME, DIR
+ * being "anchors" or "distrust". */
+ck_status cki_tj_add(ck_trust *t, struct cki_tjournal *j, char op,
+    const char *dir, const char *name);
+/* Writes the journal; no input may change before this returns CK_OK. */
+ck_status cki_tj_begin(ck_trust *t, const struct cki_tjournal *j);
+/* Takes DIR/NAME out (a '-' line) by renaming it to DIR/.NAME.removed. */
+ck_status cki_tj_set_aside(ck_trust *t, const char *dir, const char *name);
+/* After the rebuild: deletes the journal (the commit point), then the
+ * set-aside files. */
+ck_status cki_tj_commit(ck_trust *t, struct cki_tjournal *j);
+/* Puts the inputs back as the journal on disk says, if there is one
+ * (*found); the journal stays until cki_tj_forget. */
+ck_status cki_tj_undo(ck_trust *t, bool *found);
+/* Finishes a committed change (.journal.done) a killed process left. */
+ck_status cki_tj_finish(ck_trust *t, bool *found);
+ck_status cki_tj_forget(ck_trust *t);
+/* Test hook: CERTKIT_TRUST_CRASH_AT=step makes the process _exit(9). */
+void cki_tj_crash_point(const char *step);
+/* Finishes a committed change, or rolls back an unfinished one, that a
+ * killed process left (trust.c): undo, rebuild, forget. Needs the
+ * exclusive lock. */
+ck_status cki_trust_recover(ck_trust *t);
 
 #endif /* CERTKIT_TRUST_INT_H */

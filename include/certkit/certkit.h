@@ -318,7 +318,10 @@ ck_status ck_write_bundle_ex(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
 ck_status ck_bundle_select(ck_ctx *ctx, const ck_bundle *b, unsigned int types,
     size_t index, ck_bundle **out) CK_WUR;
 
-/* Replaces `path` atomically with `len` bytes of `data`, mode `mode`. */
+/* Replaces `path` atomically with `len` bytes of `data`, mode `mode`.
+ * `path` must be absent or a regular file; a symbolic link is written
+ * through (its target is replaced, the link kept). Anything else (a device,
+ * a FIFO, a directory, a dangling link) is CK_E_USAGE and left alone. */
 ck_status ck_write_file_atomic(ck_ctx *ctx, const char *path, const void *data,
     size_t len, unsigned int mode) CK_WUR;
 

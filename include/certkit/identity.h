@@ -102,6 +102,15 @@ ck_status ck_identity_reset(ck_identity *id, char **json) CK_WUR;
 ck_status ck_identity_export(
     ck_identity *id, ck_format fmt, int with_key, const char *path) CK_WUR;
 
+/*
+ * A change that a killed process left unconfirmed (killed during the
+ * self-test or on_change) is settled by ck_identity_open: rolled back to the
+ * previous identity, with on_change run again (action "rollback"). This
+ * returns what was done, one sentence, or NULL when there was nothing to
+ * settle. The JSON reports carry it too, as "recovered".
+ */
+const char *ck_identity_recovered(const ck_identity *id);
+
 #ifdef __cplusplus
 }
 #endif

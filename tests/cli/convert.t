@@ -239,9 +239,31 @@ stdout: "type": "key",
 stdout: "reason": "PKCS#7 cannot carry a private key; write it with --key-out FILE"
 stdout: "format": "PKCS#7 PEM",
 
-name: converting in place is safe (atomic rename)
-run: cp $PKI/reversed.pem $T/r.pem && $CERTKIT convert --normalize --out $T/r.pem $T/r.pem && cmp $T/r.pem $PKI/fullchain.pem && echo done
-stdout: done
+name: --out equal to an input is refused: a key+chain file keeps its key
+run: cat $PKI/leaf.key $PKI/fullchain.pem >$T/haproxy.pem && cp $T/haproxy.pem $T/orig.pem; $CERTKIT convert --normalize --out $T/haproxy.pem $T/haproxy.pem; echo "rc=$?"; cmp $T/haproxy.pem $T/orig.pem && echo intact
+exit: 0
+stdout: rc=2
+stdout: intact
+stderr: is the input
+stderr: Write to a new file
+
+name: --out that is an input under another name (hard link, ./ path) is refused
+run: cp $PKI/reversed.pem $T/r.pem && ln $T/r.pem $T/hard.pem && cd $T && $CERTKIT convert --normalize --out hard.pem ./r.pem; echo "rc=$?"; cmp r.pem $PKI/reversed.pem && echo intact
+stdout: rc=2
+stdout: intact
+stderr: (the same file)
+
+name: --key-out equal to an input (--key) is refused, nothing written
+run: cp $PKI/leaf.key $T/k.pem && $CERTKIT convert --to pem --out $T/c.pem --key-out $T/k.pem --key $T/k.pem $PKI/leaf.pem; echo "rc=$?"; cmp $T/k.pem $PKI/leaf.key && echo intact; ls $T
+stdout: rc=2
+stdout: intact
+!stdout: c.pem
+stderr: --key-out
+
+name: --key-out and --out one file under two names
+run: cd $T && ln -s x.pem y.pem && touch x.pem && $CERTKIT convert --to pem --out x.pem --key-out y.pem $PKI/leaf.key $PKI/leaf.pem
+exit: 2
+stderr: is the same file as --out
 
 name: a failed write leaves the old file byte-identical and no temp file
 run: cp $PKI/chain.pem $T/out.pem; CERTKIT_FAULT=rename $CERTKIT convert --to pem --out $T/out.pem $PKI/fullchain.pem; echo "rc=$?"; cmp $T/out.pem $PKI/chain.pem && echo intact; ls $T
@@ -343,3 +365,19 @@ run: $CERTKIT convert --to p12 --out-password-file $PKI/password.txt --out $T/m.
 stdout: m.p12: 1 key, 2 certificates (PKCS#12, AES-256, mode 0600)
 stderr: 1 CSR from the input was not written: PKCS#12 cannot carry a CSR
 stderr: 1 CRL from the input was not written: PKCS#12 carries no CRLs; use --to pem or --to p7b
+
+name: --out a FIFO (as /dev/stdout can be) is refused and stays a FIFO
+run: mkfifo $T/fifo && $CERTKIT convert --to pem --out $T/fifo $PKI/leaf.pem; echo "rc=$?"; test -p $T/fifo && echo still-fifo
+stdout: rc=2
+stdout: still-fifo
+stderr: is a FIFO (named pipe)
+
+name: --out a symlink writes through to its target and keeps the link
+run: cd $T && mkdir real && echo old >real/cert.pem && ln -s real/cert.pem link.pem && $CERTKIT convert --to pem --out link.pem $PKI/leaf.pem && test -L link.pem && echo link-kept && grep -c BEGIN real/cert.pem
+stdout: link-kept
+stdout: 1
+
+name: --out a dangling symlink is refused
+run: cd $T && ln -s nowhere/x.pem link.pem && $CERTKIT convert --to pem --out link.pem $PKI/leaf.pem
+exit: 2
+stderr: resolves to nothing

@@ -329,6 +329,32 @@ stdout: export-p12-ok
 stdout: 600
 stdout: subject=CN = nvr01
 
+name: export into the identity store itself is refused; the key stays
+run: export CERTKIT_HOME=$T CERTKIT_HOSTNAME=nvr01
+run: $CERTKIT identity init >/dev/null || exit 9
+run: cp $T/identity/current/key.pem $T/key.orig
+run: $CERTKIT identity export --format der --out $T/identity/current/key.pem; echo "rc=$?"; cmp $T/key.orig $T/identity/current/key.pem && echo key-intact
+stdout: rc=2
+stdout: key-intact
+stderr: is inside the identity store
+
+name: csr into the identity store is refused
+run: export CERTKIT_HOME=$T CERTKIT_HOSTNAME=nvr01
+run: $CERTKIT identity init >/dev/null || exit 9
+run: cp $T/identity/current/cert.pem $T/cert.orig
+run: $CERTKIT identity csr --out $T/identity/current/cert.pem; echo "rc=$?"; cmp $T/cert.orig $T/identity/current/cert.pem && echo cert-intact
+stdout: rc=2
+stdout: cert-intact
+stderr: csr: 
+
+name: export to a FIFO (a device) is refused
+run: export CERTKIT_HOME=$T CERTKIT_HOSTNAME=nvr01
+run: $CERTKIT identity init >/dev/null || exit 9
+run: mkfifo $T/dev && $CERTKIT identity export --format pem --out $T/dev; echo "rc=$?"; test -p $T/dev && echo still-fifo
+stdout: rc=2
+stdout: still-fifo
+stderr: is a FIFO
+
 name: export with no identity says to init
 run: CERTKIT_HOME=$T $CERTKIT identity export --format pem --out $T/x.pem
 exit: 2

@@ -40,6 +40,19 @@ run: $CERTKIT --home $T/h trust add --alias again $PKI/root-ca.der; ls $T/h/trus
 stdout: Unchanged: certkit Test Root CA is already the anchor 'certkit-test-root-ca'
 !stdout: again.pem
 
+name: re-adding an anchor (even twice in one file) says so once and rebuilds nothing
+run: export SSL_CERT_FILE=$PKI/other-root.pem
+run: $CERTKIT --home $T/h trust add $PKI/root-ca.pem >/dev/null
+run: cat $PKI/root-ca.pem $PKI/root-ca.pem >$T/two.pem; before=$(readlink $T/h/trust/out)
+run: $CERTKIT --home $T/h trust add $T/two.pem >$T/o; echo "rc=$?"; cat $T/o; echo "lines=$(grep -c Unchanged $T/o)"
+run: [ "$(readlink $T/h/trust/out)" = "$before" ] && echo same-generation
+run: echo "rebuild-keys=$($CERTKIT --home $T/h trust add --json $PKI/root-ca.pem | grep -c '"rebuild"')"
+stdout: rc=0
+stdout: lines=1
+stdout: same-generation
+stdout: rebuild-keys=0
+!stdout: Rebuilt the outputs
+
 name: a leaf is refused with an explanation
 run: export SSL_CERT_FILE=$PKI/other-root.pem
 run: $CERTKIT --home $T/h trust add $PKI/leaf.pem
@@ -280,6 +293,22 @@ stdout: Exported the effective store to
 stdout: password "changeit"
 stdout: 2
 
+name: export over the system bundle (an input) is refused; it stays as it was
+run: cp $PKI/other-root.pem $T/sys.pem && ln $T/sys.pem $T/sys-link.pem; export SSL_CERT_FILE=$T/sys.pem
+run: $CERTKIT --home $T/h trust add $PKI/root-ca.pem >/dev/null
+run: $CERTKIT --home $T/h trust export --format pem --out $T/sys-link.pem; echo "rc=$?"; cmp $T/sys.pem $PKI/other-root.pem && echo system-intact
+stdout: rc=2
+stdout: system-intact
+stderr: is the system bundle
+
+name: export into the store's own outputs is refused
+run: export SSL_CERT_FILE=$PKI/other-root.pem
+run: $CERTKIT --home $T/h trust add $PKI/root-ca.pem >/dev/null
+run: $CERTKIT --home $T/h trust export --format pem --out $T/h/trust/out/ca-bundle.pem; echo "rc=$?"; $CERTKIT --home $T/h trust export --format dir --out $T/h/trust/newdir; echo "rc=$?"
+stdout: rc=2
+!stdout: rc=0
+stderr: is inside the trust store
+
 name: export rejects an unknown format and a non-empty directory
 run: $CERTKIT --home $T/h trust export --format der --out $T/x; mkdir $T/full; touch $T/full/f; $CERTKIT --home $T/h trust export --format dir --out $T/full
 exit: 2
@@ -322,9 +351,11 @@ run:   kill -9 $pid; wait $pid 2>/dev/null
 run:   cmp $T/before $T/h/trust/out/ca-bundle.pem && echo "step $step: old outputs"
 run:   ls $T/h/trust/out/certs | wc -l | sed "s/^/step $step certs: /"
 run: done
-run: $CERTKIT --home $T/h trust rebuild | head -1; ls $T/h/trust/generations | wc -l
+run: $CERTKIT --home $T/h trust rebuild | head -1; ls $T/h/trust/generations | wc -l; ls $T/h/trust/anchors
 stdout: step 1: old outputs
 stdout: step 2: old outputs
 stdout: step 3: old outputs
 stdout: step 3 certs: 2
-stdout: Rebuilt the outputs: 3 certificates
+stdout: Rebuilt the outputs: 2 certificates
+!stdout: certkit-test-issuing-ca
+stderr: was killed before it finished was found and rolled back

@@ -166,9 +166,63 @@ while [ $i -lt 12 ]; do
 		changed=$((changed + 1))
 		check_whole "$h" "$cur" "$new" "kill -9 #$i: current is whole (changed)"
 	fi
+	# The next command settles a change killed before its self-test
+	# finished (rolls it back); the next round starts from there.
+	CERTKIT_HOME=$h "$CERTKIT" identity status --at $AT >/dev/null 2>&1
+	[ -e "$h/identity/.change" ] && bad "kill -9 #$i: the change marker outlived the next command"
 done
 echo "# kill -9: $changed changes completed, $unchanged interrupted before the flip"
 check_recovers "$h" "kill -9 series"
+
+# kill -9 during a slow on_change: the next command (status, ensure,
+# export) finds the unsettled change, rolls it back, runs on_change again
+# (action "rollback") and says so; the new version is gone.
+for pair in reset:status install:ensure reset:export; do
+	change=${pair%%:*} next=${pair#*:}
+	h="$work/hook-$change-$next"
+	rm -rf "$h"; cp -a "$tpl" "$h"
+	{
+		echo '#!/bin/sh'
+		echo "echo \"\$CERTKIT_IDENTITY_ACTION \$\$\" >>'$h/hook.log'"
+		echo '[ "$CERTKIT_IDENTITY_ACTION" = rollback ] && exit 0'
+		echo 'sleep 60'
+	} >"$h/hook.sh"
+	printf '[identity]\non_change = sh %s/hook.sh\non_change_timeout = 120\n' "$h" >"$h/certkit.conf"
+	if [ $change = reset ]; then
+		CERTKIT_HOME=$h "$CERTKIT" identity reset --at $AT >/dev/null 2>&1 &
+	else
+		CERTKIT_HOME=$h "$CERTKIT" identity install --at $AT --cert "$PKI/leaf.pem" \
+		    --key "$PKI/leaf.key" --chain "$PKI/int-ca.pem" >/dev/null 2>&1 &
+	fi
+	pid=$!
+	i=0
+	while ! [ -s "$h/hook.log" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	hpid=$(awk 'NR == 1 { print $2 }' "$h/hook.log" 2>/dev/null)
+	[ -n "$hpid" ] && kill -9 -- "-$hpid" 2>/dev/null
+	label="kill -9 of $change during on_change, then $next"
+	if [ "$(fp "$h/identity/current/cert.pem")" = "$OLD" ]; then
+		bad "$label: the window was missed (current is still old)"
+		continue
+	fi
+	case $next in
+	export) CERTKIT_HOME=$h "$CERTKIT" identity export --format pem --out "$h/x.pem" >"$work/out" 2>"$work/err" ;;
+	*) CERTKIT_HOME=$h "$CERTKIT" identity $next --at $AT --json >"$work/out" 2>"$work/err" ;;
+	esac
+	rc=$?
+	why=""
+	[ $rc -le 1 ] || why="exit $rc: $(cat "$work/err")"
+	[ "$(fp "$h/identity/current/cert.pem")" = "$OLD" ] || why="$why; current is not the old identity again"
+	grep -q "rolled back" "$work/err" || why="$why; stderr does not say it rolled back"
+	[ $next = export ] || grep -q '"recovered"' "$work/out" || why="$why; no \"recovered\" in the JSON"
+	grep -q "^rollback " "$h/hook.log" || why="$why; on_change was not run again for the rollback"
+	[ -e "$h/identity/.change" ] && why="$why; the marker is still there"
+	[ "$(ls "$h/identity/versions" | wc -l)" = 1 ] || why="$why; $(ls "$h/identity/versions" | wc -l) versions"
+	if [ -z "$why" ]; then ok "$label: rolled back and said so"; else bad "$label: $why"; fi
+	CERTKIT_HOME=$h "$CERTKIT" identity status --at $AT >/dev/null 2>"$work/err2"
+	grep -q "rolled back" "$work/err2" && bad "$label: the rollback is reported twice"
+done
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

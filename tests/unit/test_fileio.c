@@ -276,10 +276,12 @@ test_write_errors(void **state)
 	 * buffer cuts off "path too long"; only the status is checked.) */
 	assert_int_equal(
 	    ck_write_file_atomic(ctx, longpath, "x", 1, 0644), CK_E_USAGE);
-	/* The target is a directory: rename() refuses, nothing is lost. */
+	/* The target is a directory: refused, nothing is lost. */
 	assert_int_equal(mkdir(join(&t, "adir"), 0755), 0);
 	assert_int_equal(
-	    ck_write_file_atomic(ctx, join(&t, "adir"), "x", 1, 0644), CK_E_IO);
+	    ck_write_file_atomic(ctx, join(&t, "adir"), "x", 1, 0644),
+	    CK_E_USAGE);
+	assert_non_null(strstr(ck_ctx_error(ctx), "is a directory"));
 	assert_int_equal(temp_files(&t), 0);
 	/* An empty write is a valid, empty file. */
 	assert_int_equal(
@@ -290,6 +292,62 @@ test_write_errors(void **state)
 		assert_int_equal(stat(join(&t, "empty"), &st), 0);
 		assert_int_equal(st.st_size, 0);
 	}
+	rmtmp(&t);
+	ck_ctx_free(ctx);
+}
+
+/* Only an absent path or a regular file is replaced; a device, a FIFO or a
+ * socket is refused and left as it is (as root, renaming over /dev/stdout
+ * turned it into a file); a symlink is written through, and kept. */
+static void
+test_only_regular_files_replaced(void **state)
+{
+	struct tmpdir t;
+	ck_ctx *ctx = ck_ctx_new();
+	struct stat st;
+	char *got;
+
+	(void)state;
+	mktmp(&t);
+	assert_int_equal(mkfifo(join(&t, "fifo"), 0644), 0);
+	assert_int_equal(
+	    ck_write_file_atomic(ctx, join(&t, "fifo"), "x", 1, 0644),
+	    CK_E_USAGE);
+	assert_non_null(strstr(ck_ctx_error(ctx), "is a FIFO"));
+	assert_int_equal(lstat(join(&t, "fifo"), &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	/* A link to a regular file: the target gets the content, the link
+	 * stays a link. */
+	put(join(&t, "real.pem"), "old\n");
+	assert_int_equal(symlink("real.pem", join(&t, "link.pem")), 0);
+	assert_int_equal(
+	    ck_write_file_atomic(ctx, join(&t, "link.pem"), "new", 3, 0600),
+	    CK_OK);
+	assert_int_equal(lstat(join(&t, "link.pem"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	got = slurp(join(&t, "real.pem"));
+	assert_string_equal(got, "new");
+	free(got);
+	assert_int_equal(stat(join(&t, "real.pem"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* A link to a FIFO, and a dangling link: refused, left alone. */
+	assert_int_equal(symlink("fifo", join(&t, "tofifo")), 0);
+	assert_int_equal(
+	    ck_write_file_atomic(ctx, join(&t, "tofifo"), "x", 1, 0644),
+	    CK_E_USAGE);
+	assert_int_equal(symlink("nowhere", join(&t, "dangling")), 0);
+	assert_int_equal(
+	    ck_write_file_atomic(ctx, join(&t, "dangling"), "x", 1, 0644),
+	    CK_E_USAGE);
+	assert_non_null(strstr(ck_ctx_error(ctx), "resolves to nothing"));
+	assert_int_equal(lstat(join(&t, "dangling"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	/* A character device (not replaceable as a user, but checked first:
+	 * the message says what it is). */
+	assert_int_equal(
+	    ck_write_file_atomic(ctx, "/dev/null", "x", 1, 0644), CK_E_USAGE);
+	assert_non_null(strstr(ck_ctx_error(ctx), "character device"));
+	assert_int_equal(temp_files(&t), 0);
 	rmtmp(&t);
 	ck_ctx_free(ctx);
 }
@@ -367,6 +425,7 @@ main(void)
 	    cmocka_unit_test(test_fault_new_file_leaves_nothing),
 	    cmocka_unit_test(test_planted_temp_symlink_not_followed),
 	    cmocka_unit_test(test_write_errors),
+	    cmocka_unit_test(test_only_regular_files_replaced),
 	    cmocka_unit_test(test_read_file),
 	    cmocka_unit_test(test_mkdirs),
 	};
