@@ -28,7 +28,9 @@ $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
-demo: deps-build $(BUILD)/build.ninja
+# Configured only after deps-build, even under make -j: configuring needs them.
+demo: deps-build
+	@$(MAKE) --no-print-directory $(BUILD)/build.ninja
 	cmake --build $(BUILD) --target certkit_cli mkpki
 	sh scripts/demo.sh $(BUILD)
 
