@@ -32,6 +32,13 @@
  *     PKCS#12 MAC, its encrypted safes and shrouded key bags, an encrypted
  *     PKCS#8 key; PBES1, PBKDF2 or scrypt) is checked against a bound
  *     before that derivation runs.
+ *  6. No file can exhaust the memory of a small device: one input holds at
+ *     most CKI_LOAD_MAX_OBJECTS objects (certificates, keys, CSRs and CRLs
+ *     together) and CKI_MAX_FILE bytes. A parsed certificate costs OpenSSL
+ *     about 6 KB, several times its PEM text; with the report streamed one
+ *     certificate at a time (ck_describe_each), `certkit show` of any one
+ *     input stays under 512 MiB. A PEM file is refused on its block count
+ *     before anything in it is parsed.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -50,6 +57,11 @@
 #include "ck_internal.h"
 
 #define WHAT_WE_READ "a certificate, key, CSR, CRL, PKCS#7 or PKCS#12 file"
+/* Objects one input may hold (guarantee 6); man/certkit-show.md says it. */
+#define CKI_LOAD_MAX_OBJECTS 25000
+#define TOO_MANY                                                               \
+	"certkit reads at most %d objects (certificates, keys, CSRs and "      \
+	"CRLs) from one input, to bound its memory; split the file"
 
 /* ---- password plumbing ------------------------------------------------- */
 
@@ -79,8 +91,18 @@ pem_pw_cb(char *buf, int size, int rwflag, void *u)
 static ck_status
 push(ck_ctx *ctx, ck_bundle *b, ck_obj_type t, void *obj, const char *origin)
 {
+	size_t n = ck_bundle_count(b, CK_OBJ_CERT) +
+	    ck_bundle_count(b, CK_OBJ_KEY) + ck_bundle_count(b, CK_OBJ_CSR) +
+	    ck_bundle_count(b, CK_OBJ_CRL);
+
 	if (obj == NULL)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	if (n >= CKI_LOAD_MAX_OBJECTS) {
+		cki_obj_free(t, obj);
+		return cki_err(ctx, CK_E_FORMAT,
+		    "%s: too many objects: this is object %zu; " TOO_MANY,
+		    origin, n + 1, CKI_LOAD_MAX_OBJECTS);
+	}
 	if (cki_bundle_push(b, t, obj, origin) != CK_OK) {
 		cki_obj_free(t, obj);
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
@@ -894,6 +916,25 @@ damaged:
 	    ctx, CK_E_FORMAT, "%s is damaged: %s", origin, cki_ossl_reason());
 }
 
+/* Refuses a PEM file of more blocks than one input may hold, before any is
+ * parsed (guarantee 6): counting costs a scan, parsing 100,000 blocks
+ * costs half a gigabyte. */
+static ck_status
+pem_count(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len)
+{
+	char label[80];
+	size_t off = 0, blocks = 0;
+	struct line ln;
+
+	while (next_line(buf, len, &off, &ln))
+		if (pem_marker(&ln, "BEGIN", label, sizeof(label)))
+			blocks++;
+	if (blocks <= CKI_LOAD_MAX_OBJECTS)
+		return CK_OK;
+	return cki_err(ctx, CK_E_FORMAT, "%s: holds %zu PEM blocks; " TOO_MANY,
+	    name, blocks, CKI_LOAD_MAX_OBJECTS);
+}
+
 static ck_status
 load_pem(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
     size_t len, char *skipped, size_t skipped_size)
@@ -906,6 +947,8 @@ load_pem(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
 	ck_status st = CK_OK;
 
 	skipped[0] = '\0';
+	if ((st = pem_count(ctx, name, buf, len)) != CK_OK)
+		return st;
 	while (next_line(buf, len, &off, &ln)) {
 		if (!pem_marker(&ln, "BEGIN", label, sizeof(label)))
 			continue; /* text outside blocks is allowed */
