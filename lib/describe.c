@@ -18,7 +18,9 @@
  *     embedded NUL in a dNSName, say) are shown as \xNN, never dropped or
  *     passed through.
  *  4. Long lists are capped (CRL entries at CKI_DESCRIBE_MAX_REVOKED, key
- *     matches at CKI_DESCRIBE_MAX_MATCHES) with the full count alongside.
+ *     matches at CKI_DESCRIBE_MAX_MATCHES) with the full count alongside;
+ *     a certificate's "keys" lists at most CKI_DESCRIBE_MAX_MATCHES, and a
+ *     report at most CKI_DESCRIBE_MAX_PAIRS key-certificate pairs.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -34,6 +36,10 @@
 
 #define CKI_DESCRIBE_MAX_REVOKED 1000
 #define CKI_DESCRIBE_MAX_MATCHES 100
+/* Key-certificate pairs listed in one report, over all keys and
+ * certificates (each pair costs a JSON object): n copies of a key and its
+ * certificate would otherwise list 100 * n. Counts stay complete. */
+#define CKI_DESCRIBE_MAX_PAIRS 10000
 /* Below these sizes a key is weak (NIST SP 800-57 part 1, table 2: 112-bit
  * security needs RSA/DSA 2048 and EC 224). */
 #define WEAK_RSA_BITS 2048
@@ -62,6 +68,7 @@ struct desc {
 	bool *spki_ok;
 	struct pubkey_ix *pubix;    /* certificates by SPKI digest */
 	int fallback_scans;         /* key-to-certificate linear scans left */
+	size_t pairs_listed;        /* key matches and certificate keys */
 	json_t **cert_keys;         /* per certificate: matching key indices */
 	struct revocation *revoked; /* per certificate */
 	long *crl_signer;           /* per CRL: issuing certificate or -1 */
@@ -883,9 +890,17 @@ record_match(
 
 	if (d->cert_keys[i] == NULL && (d->cert_keys[i] = json_array()) == NULL)
 		*bad = 1;
-	push(d->cert_keys[i], json_integer((json_int_t)k + 1), bad);
-	if ((*total)++ >= CKI_DESCRIBE_MAX_MATCHES)
+	/* A certificate lists at most as many keys as a key certificates:
+	 * n copies of a key and its certificate must not cost n * n. */
+	if (json_array_size(d->cert_keys[i]) < CKI_DESCRIBE_MAX_MATCHES &&
+	    d->pairs_listed < CKI_DESCRIBE_MAX_PAIRS) {
+		d->pairs_listed++;
+		push(d->cert_keys[i], json_integer((json_int_t)k + 1), bad);
+	}
+	if ((*total)++ >= CKI_DESCRIBE_MAX_MATCHES ||
+	    d->pairs_listed >= CKI_DESCRIBE_MAX_PAIRS)
 		return;
+	d->pairs_listed++;
 	e = json_object();
 	put(e, "index", json_integer((json_int_t)i + 1), bad);
 	put(e, "subject", jname(X509_get_subject_name(d->certs[i]->x509)), bad);
@@ -922,10 +937,13 @@ key_json(struct desc *d, size_t k, size_t *nmatch)
 			else
 				hi = mid;
 		}
-		/* Equal digests are sorted by position: file order. */
+		/* Equal digests are sorted by position: file order. Past
+		 * the listed matches an equal SPKI digest is the same key
+		 * and is only counted (EVP_PKEY_eq costs microseconds). */
 		for (; lo < d->ncert && memcmp(d->pubix[lo].md, md, 32) == 0;
 		     lo++)
-			if (ck_key_matches_cert(
+			if (total >= CKI_DESCRIBE_MAX_MATCHES ||
+			    ck_key_matches_cert(
 			        key, d->certs[d->pubix[lo].pos]))
 				record_match(
 				    d, k, d->pubix[lo].pos, m, &total, &bad);
