@@ -46,6 +46,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -916,6 +918,34 @@ damaged:
 	    ctx, CK_E_FORMAT, "%s is damaged: %s", origin, cki_ossl_reason());
 }
 
+/* A large file's text, released page by page behind the PEM parser
+ * (guarantee 6): a parsed certificate costs several times its text, and
+ * the text is not read again. `base` is a private anonymous mapping (NULL:
+ * nothing to release); pages before `done` are wiped and returned. */
+struct text_release {
+	uint8_t *base;
+	size_t len, done;
+};
+
+#define RELEASE_MIN (1u << 20)  /* files from this size are released */
+#define RELEASE_STEP (1u << 18) /* in steps of at least this much */
+
+static void
+release_upto(struct text_release *r, const uint8_t *p)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), upto;
+
+	if (r == NULL || r->base == NULL || pg == 0 || pg == (size_t)-1)
+		return;
+	upto = (size_t)(p - r->base) / pg * pg;
+	if (upto < r->done + RELEASE_STEP || upto > r->len)
+		return;
+	/* The text may hold an unencrypted private key. */
+	explicit_bzero(r->base + r->done, upto - r->done);
+	(void)madvise(r->base + r->done, upto - r->done, MADV_DONTNEED);
+	r->done = upto;
+}
+
 /* Refuses a PEM file of more blocks than one input may hold, before any is
  * parsed (guarantee 6): counting costs a scan, parsing 100,000 blocks
  * costs half a gigabyte. */
@@ -937,7 +967,7 @@ pem_count(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len)
 
 static ck_status
 load_pem(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
-    size_t len, char *skipped, size_t skipped_size)
+    size_t len, struct text_release *rel, char *skipped, size_t skipped_size)
 {
 	char label[80], endlabel[80], origin[600];
 	size_t off = 0, body = 0;
@@ -1004,6 +1034,7 @@ load_pem(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
 		}
 		if ((st = pem_block(ctx, b, label, bio, origin, name)) != CK_OK)
 			goto out;
+		release_upto(rel, buf + off);
 	}
 	if (block == 0)
 		st = cki_err(ctx, CK_E_FORMAT,
@@ -1091,9 +1122,9 @@ contains(const uint8_t *buf, size_t len, const char *needle)
 	return false;
 }
 
-ck_status
-ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
-    ck_bundle **out)
+static ck_status
+load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
+    struct text_release *rel, ck_bundle **out)
 {
 	ck_bundle *b = NULL;
 	char skipped[80] = "";
@@ -1114,7 +1145,8 @@ ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
 		len -= 3;
 	}
 	if (contains(buf, len, "-----BEGIN "))
-		st = load_pem(ctx, b, name, buf, len, skipped, sizeof(skipped));
+		st = load_pem(
+		    ctx, b, name, buf, len, rel, skipped, sizeof(skipped));
 	else if (len >= 2 && buf[0] == 0x30)
 		st = load_der(ctx, b, name, buf, len);
 	else
@@ -1136,18 +1168,43 @@ ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
 }
 
 ck_status
+ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
+    ck_bundle **out)
+{
+	return load_mem(ctx, name, buf, len, NULL, out);
+}
+
+ck_status
 ck_load_file(ck_ctx *ctx, const char *path, ck_bundle **out)
 {
+	struct text_release rel = {NULL, 0, 0};
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	void *m;
 	ck_status st;
 
 	cki_begin(ctx);
 	*out = NULL;
 	if ((st = cki_read_file(ctx, path, &buf, &len)) != CK_OK)
 		return st;
-	st = ck_load_mem(ctx, path, buf, len, out);
-	/* The buffer may hold an unencrypted private key. */
+	/* A large file moves to pages of its own, which the PEM parser
+	 * gives back as it goes (guarantee 6). */
+	if (len >= RELEASE_MIN &&
+	    (m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) != MAP_FAILED) {
+		memcpy(m, buf, len);
+		OPENSSL_clear_free(buf, len);
+		buf = NULL;
+		rel.base = m;
+		rel.len = len;
+	}
+	st = load_mem(
+	    ctx, path, rel.base != NULL ? rel.base : buf, len, &rel, out);
+	/* The text may hold an unencrypted private key. */
+	if (rel.base != NULL) {
+		explicit_bzero(rel.base + rel.done, len - rel.done);
+		munmap(rel.base, len);
+	}
 	OPENSSL_clear_free(buf, len);
 	return st;
 }
