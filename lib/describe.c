@@ -20,7 +20,8 @@
  *  4. Long lists are capped (CRL entries at CKI_DESCRIBE_MAX_REVOKED, key
  *     matches at CKI_DESCRIBE_MAX_MATCHES) with the full count alongside;
  *     a certificate's "keys" lists at most CKI_DESCRIBE_MAX_MATCHES, and a
- *     report at most CKI_DESCRIBE_MAX_PAIRS key-certificate pairs.
+ *     report at most CKI_DESCRIBE_MAX_PAIRS key-certificate pairs (and as
+ *     many CSR-key pairs).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -69,6 +70,8 @@ struct desc {
 	struct pubkey_ix *pubix;    /* certificates by SPKI digest */
 	int fallback_scans;         /* key-to-certificate linear scans left */
 	size_t pairs_listed;        /* key matches and certificate keys */
+	size_t csr_pairs_listed;    /* CSR keys */
+	struct pubkey_ix *keyix;    /* private keys by SPKI digest */
 	json_t **cert_keys;         /* per certificate: matching key indices */
 	struct revocation *revoked; /* per certificate */
 	long *crl_signer;           /* per CRL: issuing certificate or -1 */
@@ -882,6 +885,44 @@ index_certs_by_key(struct desc *d)
 	return CK_OK;
 }
 
+/* The private keys by the digest of their public key, so that n CSRs and
+ * n keys are matched in n log n, not n * n. */
+static ck_status
+index_keys(struct desc *d)
+{
+	size_t n = ck_bundle_count(d->b, CK_OBJ_KEY);
+
+	if (n == 0)
+		return CK_OK;
+	if ((d->keyix = calloc(n, sizeof(*d->keyix))) == NULL)
+		return CK_E_NOMEM;
+	for (size_t k = 0; k < n; k++) {
+		if (!pub_digest(
+		        ck_bundle_get0_key(d->b, k)->pkey, d->keyix[k].md))
+			memset(d->keyix[k].md, 0, 32);
+		d->keyix[k].pos = k;
+	}
+	qsort(d->keyix, n, sizeof(*d->keyix), cmp_pub);
+	return CK_OK;
+}
+
+/* The first entry of ix[0..n) with digest md (n if none). */
+static size_t
+ix_first(const struct pubkey_ix *ix, size_t n, const unsigned char md[32])
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(ix[mid].md, md, 32) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static void
 record_match(
     struct desc *d, size_t k, size_t i, json_t *m, size_t *total, int *bad)
@@ -1001,16 +1042,29 @@ csr_json(struct desc *d, size_t k, bool *sig_ok)
 	put(o, "signature", jsig(alg, mdnid, md_weak(mdnid)), &bad);
 	put(o, "signature_valid", json_boolean(*sig_ok), &bad);
 	if (pk != NULL && pub_digest(pk, md)) {
+		size_t nk = ck_bundle_count(d->b, CK_OBJ_KEY);
+
 		cki_hex(md, 32, hex);
 		put(o, "spki_sha256", json_string(hex), &bad);
+		/* Which private keys of the bundle the request was made
+		 * from (at most CKI_DESCRIBE_MAX_MATCHES, in file order). */
+		for (size_t i = ix_first(d->keyix, nk, md); d->keyix != NULL &&
+		     i < nk && memcmp(d->keyix[i].md, md, 32) == 0 &&
+		     json_array_size(keys) < CKI_DESCRIBE_MAX_MATCHES &&
+		     d->csr_pairs_listed < CKI_DESCRIBE_MAX_PAIRS;
+		     i++) {
+			size_t kp = d->keyix[i].pos;
+
+			if (EVP_PKEY_eq(
+			        ck_bundle_get0_key(d->b, kp)->pkey, pk) == 1) {
+				d->csr_pairs_listed++;
+				push(keys, json_integer((json_int_t)kp + 1),
+				    &bad);
+			}
+		}
 	} else {
 		put(o, "spki_sha256", json_null(), &bad);
 	}
-	/* Which private keys of the bundle the request was made from. */
-	for (size_t i = 0; pk != NULL && i < ck_bundle_count(d->b, CK_OBJ_KEY);
-	     i++)
-		if (EVP_PKEY_eq(ck_bundle_get0_key(d->b, i)->pkey, pk) == 1)
-			push(keys, json_integer((json_int_t)i + 1), &bad);
 	put(o, "keys", keys, &bad);
 	GENERAL_NAMES_free(san);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -1309,6 +1363,7 @@ desc_free(struct desc *d)
 	cki_chain_free(d->ch);
 	cki_findings_clear(&d->fs);
 	free(d->pubix);
+	free(d->keyix);
 	free(d->spki);
 	free(d->spki_ok);
 	for (size_t i = 0; d->cert_keys != NULL && i < d->ncert; i++)
@@ -1496,7 +1551,7 @@ prepare(struct desc *d, struct idxlist *l, json_t *parts[P_N])
 	    (d->crl_sig_ok = calloc(ncrl + 1, sizeof(*d->crl_sig_ok))) ==
 	        NULL ||
 	    (l->v = malloc((d->ncert + 1) * sizeof(*l->v))) == NULL ||
-	    index_certs_by_key(d) != CK_OK)
+	    index_certs_by_key(d) != CK_OK || index_keys(d) != CK_OK)
 		return CK_E_NOMEM;
 	for (size_t k = 0; k < ncrl; k++)
 		find_crl_signer(d, k);

@@ -741,6 +741,51 @@ test_many_copies_of_a_key(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* 150 copies of a key, its certificate, a CRL and a CSR made from the key
+ * (mixed.pem): the CSRs list at most 100 keys each and are matched through
+ * an index (it was every CSR against every key, n * n in time and memory). */
+static void
+test_many_csrs_and_keys(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+	FILE *f = fopen(pki("mixed.pem"), "rb");
+	char one[8192], *all;
+	size_t n, listed = 0, i;
+	ck_bundle *b = NULL;
+	char *text = NULL;
+	json_t *doc, *r;
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(one, 1, sizeof(one), f);
+	fclose(f);
+	assert_true(n > 0 && n < sizeof(one));
+	assert_non_null(all = malloc(n * 150));
+	for (i = 0; i < 150; i++)
+		memcpy(all + i * n, one, n);
+	assert_int_equal(
+	    ck_load_mem(ctx, "mixed150", (uint8_t *)all, n * 150, &b), CK_OK);
+	free(all);
+	assert_int_equal(ck_bundle_count(b, CK_OBJ_CSR), 150);
+	assert_int_equal(ck_describe(ctx, b, &text), CK_OK);
+	doc = json_loads(text, 0, NULL);
+	assert_non_null(doc);
+	json_array_foreach(json_object_get(doc, "csrs"), i, r)
+	{
+		assert_true(json_array_size(json_object_get(r, "keys")) <= 100);
+		listed += json_array_size(json_object_get(r, "keys"));
+	}
+	r = json_array_get(json_object_get(doc, "csrs"), 0);
+	assert_int_equal(
+	    json_integer_value(json_array_get(json_object_get(r, "keys"), 0)),
+	    1);
+	assert_true(listed > 0 && listed <= 10000);
+	json_decref(doc);
+	ck_free(text);
+	ck_bundle_free(b);
+	ck_ctx_free(ctx);
+}
+
 struct members {
 	char order[256];
 	int certs;
@@ -805,6 +850,7 @@ main(void)
 	    cmocka_unit_test(test_key_compressed_point),
 	    cmocka_unit_test(test_empty_and_usage),
 	    cmocka_unit_test(test_many_copies_of_a_key),
+	    cmocka_unit_test(test_many_csrs_and_keys),
 	    cmocka_unit_test(test_describe_each),
 	};
 
