@@ -7,7 +7,9 @@
 #  - a PEM file of 30,000 certificates: refused (exit 2) naming the file, the
 #    limit and the count found, before parsing, within the same bound;
 #  - 25,000 small EC certificates (the most objects one input may hold, the
-#    most memory per byte): accepted, under 512 MiB.
+#    most memory per byte): accepted, under 512 MiB;
+#  - 5,000 copies of a key, its certificates, a CRL and a CSR (25,000
+#    objects that all match each other): accepted, under 512 MiB.
 # Skipped (77) in sanitizer builds, whose shadow memory is not ours.
 #
 # Env: CERTKIT, CERTKIT_TEST_PKI, CERTKIT_BUILD (for peakrss and mkpki).
@@ -84,6 +86,15 @@ peak max "$CERTKIT" show --at $AT "$W/max.pem"
 if [ $rc -le 1 ]; then ok "25,000 certificates accepted"; else bad "25,000 certificates: exit $rc"; head -3 "$W/max.err"; fi
 within "show of 25,000 small certificates ($in KiB)" "$kb" $((512 * 1024))
 echo "# 25,000 small certificates: $kb KiB for $in KiB, $(( (kb - base) * 10 / in ))/10 times the input beyond the process"
+
+# 5,000 copies of a key, its certificate and intermediate, a CRL and a CSR
+# from the key: 25,000 objects that all match each other.
+awk 'NR == FNR { s = s $0 "\n"; next } END { for (i = 0; i < 5000; i++) printf "%s", s }' \
+	"$P/mixed.pem" /dev/null >"$W/pairs.pem"
+in=$(size_kb "$W/pairs.pem")
+peak pairs "$CERTKIT" show --at $AT "$W/pairs.pem"
+if [ $rc -le 1 ]; then ok "5,000 key/certificate/CSR copies accepted"; else bad "key/certificate/CSR copies: exit $rc"; head -3 "$W/pairs.err"; fi
+within "show of 5,000 key/certificate/CSR copies ($in KiB)" "$kb" $((512 * 1024))
 
 echo "# $pass passed, $fail failed"
 [ $fail -eq 0 ]
