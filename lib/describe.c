@@ -22,6 +22,10 @@
  *     a certificate's "keys" lists at most CKI_DESCRIBE_MAX_MATCHES, and a
  *     report at most CKI_DESCRIBE_MAX_PAIRS key-certificate pairs (and as
  *     many CSR-key pairs).
+ *  5. Memory is bounded by the certificates themselves: ck_describe_each
+ *     hands the report over one certificate at a time and builds the
+ *     chain member as text, so no tree of the whole report exists (it cost
+ *     about 13 KB per certificate, twice what OpenSSL's X509 does).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
