@@ -2,11 +2,13 @@
 #
 #   make demo    install missing build deps, build, run the main job
 #   make check   install missing deps, fresh -Werror ASan/UBSan build, every test
+#                (the memory bounds of tests/mem in a Release build)
 #   make bench   release build, run bench/, rewrite docs/PERFORMANCE.md
 #   make fuzz    clang libFuzzer build, run each target for FUZZ_SECONDS
 #   make install PREFIX=/usr/local
 BUILD       ?= build
 CHECK_BUILD ?= build-check
+MEM_BUILD   ?= build-check-mem
 BENCH_BUILD ?= build-bench
 FUZZ_BUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 60
@@ -39,6 +41,11 @@ check: deps
 	cmake -S . -B $(CHECK_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 		-DCERTKIT_WERROR=ON -DCERTKIT_SANITIZE=ON
 	cmake --build $(CHECK_BUILD)
+	# Memory bounds need a build without sanitizers (tests/mem).
+	cmake -S . -B $(MEM_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+		-DCERTKIT_WERROR=ON
+	cmake --build $(MEM_BUILD) --target certkit_cli mkpki peakrss
+	cd $(MEM_BUILD) && ctest --output-on-failure -R '^mem_'
 	cd $(CHECK_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench:
@@ -57,4 +64,4 @@ install: all
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(CHECK_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(CHECK_BUILD) $(MEM_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD)

@@ -5,8 +5,10 @@
  * Every FILE is loaded (the content decides the format) and merged into one
  * bundle, so a key given next to its certificate is matched to it and the
  * certificates are analysed as one chain. The library's "show" report
- * (ck_describe, docs/json-show.md) is printed as JSON with --json, or
- * rendered as text from that same document, so the two never disagree.
+ * (ck_describe_each, the "show" schema of docs/json.md) is printed as JSON
+ * with --json, or rendered as text from that same document, so the two
+ * never disagree. The report is streamed one certificate at a time (see
+ * "streaming" below).
  *
  * Exit status: 0 when nothing of severity "error" was found, 1 when
  * something was (an expired or not yet valid certificate, a gap, a leaf not
@@ -221,17 +223,34 @@ print_names(json_t *sans)
 		line_print("Names", &l);
 }
 
+/* The report's "label" of certificate `index` (1-based), from the bundle:
+ * the report arrives one certificate at a time, and a certificate names
+ * its issuer, which may come later. Valid until the next call. */
 static const char *
-cert_label(json_t *doc, long long index)
+cert_label(const ck_bundle *b, long long index)
 {
-	json_t *c = json_array_get(
-	    json_object_get(doc, "certificates"), (size_t)(index - 1));
+	static char *last;
+	ck_cert *c =
+	    index >= 1 && (size_t)index <= ck_bundle_count(b, CK_OBJ_CERT)
+	    ? ck_bundle_get0_cert(b, (size_t)(index - 1))
+	    : NULL;
 
-	return c != NULL ? str(c, "label") : "?";
+	ck_free(last);
+	last = c != NULL ? ck_cert_label(c) : NULL;
+	return last != NULL ? last : "?";
 }
 
+/* What the text needs of one chain link, kept instead of its JSON (a
+ * jansson object per certificate costs more than a kilobyte). */
+struct link {
+	long long issuer, dup_of; /* 1-based; 0: none */
+	bool issued_by_next, self_signed;
+	char role[16];
+};
+
 static void
-print_cert(ck_ctx *ctx, json_t *doc, json_t *c)
+print_cert(ck_ctx *ctx, const ck_bundle *b, json_t *doc,
+    const struct link *link, json_t *c)
 {
 	FILE *o = stdout;
 	json_t *bc = json_object_get(c, "basic_constraints");
@@ -239,9 +258,6 @@ print_cert(ck_ctx *ctx, json_t *doc, json_t *c)
 	json_t *eku = json_object_get(c, "extended_key_usage");
 	json_t *aia = json_object_get(c, "aia");
 	json_t *nc = json_object_get(c, "name_constraints");
-	json_t *link = json_array_get(
-	    json_object_get(json_object_get(doc, "chain"), "links"),
-	    (size_t)(num(c, "index") - 1));
 	json_t *keys = json_object_get(c, "keys"), *rev, *v;
 	const char *validity = str(c, "validity");
 	int64_t nb = 0, na = 0, now = 0;
@@ -300,17 +316,14 @@ print_cert(ck_ctx *ctx, json_t *doc, json_t *c)
 	printf("%s", str(c, "role"));
 	if (json_is_true(json_object_get(c, "self_signed")))
 		printf(", self-signed");
-	else if (json_is_integer(json_object_get(link, "issuer")))
-		printf(", issued by certificate %lld \"%s\"%s",
-		    num(link, "issuer"), cert_label(doc, num(link, "issuer")),
-		    json_is_true(json_object_get(link, "issued_by_next"))
-		        ? " (the next one)"
-		        : "");
+	else if (link->issuer > 0)
+		printf(", issued by certificate %lld \"%s\"%s", link->issuer,
+		    cert_label(b, link->issuer),
+		    link->issued_by_next ? " (the next one)" : "");
 	else
 		printf(", its issuer is not in this bundle");
-	if (json_is_integer(json_object_get(link, "duplicate_of")))
-		printf(
-		    " (a copy of certificate %lld)", num(link, "duplicate_of"));
+	if (link->dup_of > 0)
+		printf(" (a copy of certificate %lld)", link->dup_of);
 	putchar('\n');
 	if (json_is_string(json_object_get(c, "ski"))) {
 		label("SKI");
@@ -358,7 +371,7 @@ print_cert(ck_ctx *ctx, json_t *doc, json_t *c)
 }
 
 static void
-print_key(json_t *doc, json_t *k)
+print_key(const ck_bundle *b, json_t *doc, json_t *k)
 {
 	FILE *o = stdout;
 	json_t *m = json_object_get(k, "matches"), *v;
@@ -372,7 +385,7 @@ print_key(json_t *doc, json_t *k)
 	label("Matches");
 	if (json_array_size(m) == 0) {
 		printf("%s\n",
-		    json_array_size(json_object_get(doc, "certificates")) > 0
+		    ck_bundle_count(b, CK_OBJ_CERT) > 0
 		        ? "no certificate given here"
 		        : "(no certificates given to compare with)");
 	}
@@ -381,7 +394,7 @@ print_key(json_t *doc, json_t *k)
 		if (i > 0)
 			label("");
 		printf("%scertificate %lld \"%s\"%s\n", tool_c(o, TC_GREEN),
-		    num(v, "index"), cert_label(doc, num(v, "index")),
+		    num(v, "index"), cert_label(b, num(v, "index")),
 		    tool_c(o, TC_RESET));
 	}
 	if ((long long)json_array_size(m) < num(k, "matches_total")) {
@@ -425,7 +438,7 @@ print_csr(json_t *doc, json_t *r)
 }
 
 static void
-print_crl(json_t *doc, json_t *r)
+print_crl(const ck_bundle *b, json_t *r)
 {
 	FILE *o = stdout;
 	json_t *list = json_object_get(r, "revoked"), *v;
@@ -452,7 +465,7 @@ print_crl(json_t *doc, json_t *r)
 	if (json_is_integer(json_object_get(r, "issuer_certificate")))
 		printf("certificate %lld \"%s\" (signature verifies)\n",
 		    num(r, "issuer_certificate"),
-		    cert_label(doc, num(r, "issuer_certificate")));
+		    cert_label(b, num(r, "issuer_certificate")));
 	else if (json_is_false(json_object_get(r, "signature_valid")))
 		printf("%sSIGNATURE DOES NOT VERIFY%s with the issuer's "
 		       "certificate given\n",
@@ -479,7 +492,8 @@ print_crl(json_t *doc, json_t *r)
 }
 
 static void
-print_chain(json_t *doc)
+print_chain(
+    const ck_bundle *b, json_t *doc, const struct link *links, size_t nlinks)
 {
 	json_t *chains =
 	           json_object_get(json_object_get(doc, "chain"), "chains"),
@@ -501,7 +515,7 @@ print_chain(json_t *doc)
 			char item[512];
 			int n = snprintf(item, sizeof(item), "%s%lld \"%s\"",
 			    k ? " <- " : "", (long long)json_integer_value(v),
-			    cert_label(doc, json_integer_value(v)));
+			    cert_label(b, json_integer_value(v)));
 
 			if (k > 0 && col + n > WRAP_W) {
 				printf("\n     ");
@@ -512,12 +526,15 @@ print_chain(json_t *doc)
 			last = v;
 		}
 		if (last != NULL) {
-			json_t *c =
-			    json_array_get(json_object_get(doc, "certificates"),
-			        (size_t)(json_integer_value(last) - 1));
+			/* Its link holds the certificate's role and
+			 * self_signed (the certificates are gone by now). */
+			json_int_t li = json_integer_value(last);
+			const struct link *c = li >= 1 && (size_t)li <= nlinks
+			    ? &links[li - 1]
+			    : NULL;
 
-			if (json_is_true(json_object_get(c, "self_signed")))
-				printf(" (%s, self-signed)", str(c, "role"));
+			if (c != NULL && c->self_signed)
+				printf(" (%s, self-signed)", c->role);
 			else
 				printf(" (issuer not in this bundle)");
 		}
@@ -593,22 +610,223 @@ print_findings(json_t *doc)
 	}
 }
 
+/* Everything after the certificates, in the text report's order. */
 static void
-print_text(ck_ctx *ctx, json_t *doc)
+print_rest(
+    const ck_bundle *b, json_t *doc, const struct link *links, size_t nlinks)
 {
 	json_t *v;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "certificates"), i, v)
-	    print_cert(ctx, doc, v);
 	json_array_foreach(json_object_get(doc, "keys"), i, v)
-	    print_key(doc, v);
+	    print_key(b, doc, v);
 	json_array_foreach(json_object_get(doc, "csrs"), i, v)
 	    print_csr(doc, v);
-	json_array_foreach(json_object_get(doc, "crls"), i, v)
-	    print_crl(doc, v);
-	print_chain(doc);
+	json_array_foreach(json_object_get(doc, "crls"), i, v) print_crl(b, v);
+	print_chain(b, doc, links, nlinks);
 	print_findings(doc);
+}
+
+/* ---- streaming ---------------------------------------------------------
+ * The report arrives from ck_describe_each one member at a time, the
+ * certificates last and one by one: each is printed and freed, so a bundle
+ * of many certificates never exists as one JSON document here (that would
+ * cost several times the certificates themselves). --json prints the same
+ * text json_dumps(JSON_INDENT(2)) would print for the whole document. */
+
+/* Members before "certificates" in the document, then after it. */
+enum { M_HEAD = 4, M_ALL = 9 };
+static const char *const members[M_ALL] = {"report", "version", "at", "summary",
+    "keys", "csrs", "crls", "chain", "findings"};
+
+struct stream {
+	ck_ctx *ctx;
+	const ck_bundle *b;
+	bool as_json;
+	json_t *doc;        /* text: the members but "certificates" and the
+	                       chain's links; --json: "summary" only */
+	char *raw[M_ALL];   /* --json: each member's compact text */
+	struct link *links; /* text: the chain's links */
+	size_t nlinks, ncert;
+};
+
+static void
+stream_clear(struct stream *st)
+{
+	json_decref(st->doc);
+	for (int i = 0; i < M_ALL; i++)
+		free(st->raw[i]);
+	free(st->links);
+}
+
+/* Prints compact JSON as json_dumps(JSON_INDENT(2)) prints it, nested
+ * `depth` levels deep: no value is parsed, so a member of any size costs
+ * nothing here. */
+static void
+put_pretty(const char *p, int depth)
+{
+	bool in_str = false;
+
+	for (; *p != '\0'; p++) {
+		if (in_str) {
+			putchar(*p);
+			if (*p == '\\' && p[1] != '\0')
+				putchar(*++p);
+			else if (*p == '"')
+				in_str = false;
+			continue;
+		}
+		if ((*p == '{' && p[1] == '}') || (*p == '[' && p[1] == ']')) {
+			putchar(*p++);
+			putchar(*p);
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+			printf("%c\n%*s", *p, depth * 2, "");
+		} else if (*p == '}' || *p == ']') {
+			depth--;
+			printf("\n%*s%c", depth * 2, "", *p);
+		} else if (*p == ',') {
+			printf(",\n%*s", depth * 2, "");
+		} else if (*p == ':') {
+			fputs(": ", stdout);
+		} else {
+			in_str = *p == '"';
+			putchar(*p);
+		}
+	}
+}
+
+static void
+put_members(struct stream *st, int from, int to)
+{
+	for (int i = from; i < to; i++) {
+		printf("%s\n  \"%s\": ", i == 0 ? "{" : ",", members[i]);
+		put_pretty(st->raw[i] != NULL ? st->raw[i] : "null", 1);
+	}
+}
+
+static void
+set_link(struct link *l, json_t *v)
+{
+	l->issuer = num(v, "issuer");
+	l->dup_of = num(v, "duplicate_of");
+	l->issued_by_next = json_is_true(json_object_get(v, "issued_by_next"));
+	l->self_signed = json_is_true(json_object_get(v, "self_signed"));
+	snprintf(l->role, sizeof(l->role), "%s", str(v, "role"));
+}
+
+/* Text: the chain member, its links kept as struct link and parsed one at
+ * a time (never one tree of them all). The library writes compact JSON,
+ * "links" first. */
+static ck_status
+keep_chain(struct stream *st, const char *json)
+{
+	static const char pfx[] = "{\"links\":[";
+	size_t len = strlen(json), max = ck_bundle_count(st->b, CK_OBJ_CERT);
+	const char *p = json + sizeof(pfx) - 1;
+	json_error_t e;
+	json_t *v;
+	char *rest;
+
+	if (strncmp(json, pfx, sizeof(pfx) - 1) != 0 ||
+	    (st->links = calloc(max + 1, sizeof(*st->links))) == NULL)
+		return CK_E_INTERNAL;
+	while (*p != ']' && *p != '\0') {
+		v = json_loadb(
+		    p, len - (size_t)(p - json), JSON_DISABLE_EOF_CHECK, &e);
+		if (v == NULL || st->nlinks == max) {
+			json_decref(v);
+			return CK_E_INTERNAL;
+		}
+		set_link(&st->links[st->nlinks++], v);
+		json_decref(v);
+		p += e.position;
+		p += *p == ',';
+	}
+	if (*p++ != ']' || (rest = malloc(strlen(p) + 2)) == NULL)
+		return CK_E_INTERNAL;
+	rest[0] = '{';
+	memcpy(rest + 1, p + (*p == ','), strlen(p + (*p == ',')) + 1);
+	v = json_loads(rest, 0, NULL);
+	free(rest);
+	if (v == NULL)
+		return CK_E_INTERNAL;
+	return json_object_set_new(st->doc, "chain", v) == 0 ? CK_OK
+	                                                     : CK_E_NOMEM;
+}
+
+static ck_status
+keep_member(struct stream *st, const char *member, const char *json)
+{
+	json_t *v;
+	int i = 0;
+
+	while (i < M_ALL && strcmp(members[i], member) != 0)
+		i++;
+	if (i == M_ALL)
+		return CK_E_INTERNAL;
+	if (st->as_json && (st->raw[i] = strdup(json)) == NULL)
+		return CK_E_NOMEM;
+	if (st->as_json && strcmp(member, "summary") != 0)
+		return CK_OK;
+	if (strcmp(member, "chain") == 0)
+		return keep_chain(st, json);
+	if ((v = json_loads(json, JSON_DECODE_ANY, NULL)) == NULL)
+		return CK_E_INTERNAL;
+	if (!st->as_json)
+		tool_escape_doc(v);
+	return json_object_set_new(st->doc, member, v) == 0 ? CK_OK
+	                                                    : CK_E_NOMEM;
+}
+
+static ck_status
+on_member(void *user, const char *member, const char *json)
+{
+	static const struct link none;
+	struct stream *st = user;
+	json_t *v;
+	long long i;
+
+	if (strcmp(member, "certificates") != 0)
+		return keep_member(st, member, json);
+	if (st->as_json) {
+		if (st->ncert++ == 0) {
+			put_members(st, 0, M_HEAD);
+			fputs(",\n  \"certificates\": [", stdout);
+		} else {
+			putchar(',');
+		}
+		fputs("\n    ", stdout);
+		put_pretty(json, 2);
+		return CK_OK;
+	}
+	if ((v = json_loads(json, 0, NULL)) == NULL)
+		return CK_E_INTERNAL;
+	tool_escape_doc(v); /* text: every string from the file is escaped */
+	i = num(v, "index");
+	print_cert(st->ctx, st->b, st->doc,
+	    i >= 1 && (size_t)i <= st->nlinks ? &st->links[i - 1] : &none, v);
+	st->ncert++;
+	json_decref(v);
+	return CK_OK;
+}
+
+/* After the last certificate: the rest of the report. */
+static void
+finish(struct stream *st)
+{
+	if (!st->as_json) {
+		print_rest(st->b, st->doc, st->links, st->nlinks);
+		return;
+	}
+	if (st->ncert == 0) {
+		put_members(st, 0, M_HEAD);
+		fputs(",\n  \"certificates\": []", stdout);
+	} else {
+		fputs("\n  ]", stdout);
+	}
+	put_members(st, M_HEAD, M_ALL);
+	fputs("\n}\n", stdout);
 }
 
 /* ---- the command -------------------------------------------------------- */
@@ -627,10 +845,10 @@ cmd_show(int argc, char **argv)
 	bool as_json = false;
 	ck_ctx *ctx = NULL;
 	ck_bundle *all = NULL;
-	char *report = NULL;
-	json_t *doc = NULL;
+	struct stream st;
 	int c, rv = TOOL_USAGE;
 
+	memset(&st, 0, sizeof(st));
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case O_JSON: as_json = true; break;
@@ -654,24 +872,24 @@ cmd_show(int argc, char **argv)
 		goto out;
 	if (!load_all(ctx, argc - optind, argv + optind, all))
 		goto out;
-	if (ck_describe(ctx, all, &report) != CK_OK) {
+	st.ctx = ctx;
+	st.b = all;
+	st.as_json = as_json;
+	if ((st.doc = json_object()) == NULL) {
+		tool_err("out of memory");
+		rv = TOOL_PROBLEM;
+		goto out;
+	}
+	if (ck_describe_each(ctx, all, on_member, &st) != CK_OK) {
 		rv = tool_ctx_fail(ctx);
 		goto out;
 	}
-	doc = tool_parse_report(report, !as_json);
-	if (as_json) {
-		if (tool_print_json(doc) != TOOL_OK) {
-			rv = TOOL_PROBLEM;
-			goto out;
-		}
-	} else {
-		print_text(ctx, doc);
-	}
-	rv = num(json_object_get(doc, "summary"), "errors") > 0 ? TOOL_PROBLEM
-	                                                        : TOOL_OK;
+	finish(&st);
+	rv = num(json_object_get(st.doc, "summary"), "errors") > 0
+	    ? TOOL_PROBLEM
+	    : TOOL_OK;
 out:
-	json_decref(doc);
-	ck_free(report);
+	stream_clear(&st);
 	ck_bundle_free(all);
 	ck_ctx_free(ctx);
 	return rv;

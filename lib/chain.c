@@ -1103,6 +1103,47 @@ fail:
 	return NULL;
 }
 
+/* The same document as cki_chain_json, as the compact text json_dumps
+ * (JSON_COMPACT | JSON_PRESERVE_ORDER) gives, written directly: a jansson
+ * object per certificate costs more than a kilobyte, and the report of a
+ * large bundle must not hold one for each. */
+char *
+cki_chain_json_text(const struct cki_chain *ch)
+{
+	struct cki_sb sb = {0};
+
+	cki_sb_printf(&sb, "{\"links\":[");
+	for (size_t i = 0; i < ch->n && !sb.failed; i++) {
+		const struct cki_chain_pos *p = &ch->pos[i];
+		char issuer[24] = "null", dup[24] = "null";
+
+		if (p->issuer >= 0)
+			snprintf(issuer, sizeof(issuer), "%ld", p->issuer + 1);
+		if (p->dup_of >= 0)
+			snprintf(dup, sizeof(dup), "%ld", p->dup_of + 1);
+		cki_sb_printf(&sb,
+		    "%s{\"index\":%zu,\"role\":\"%s\",\"issued_by_next\":%s,"
+		    "\"issuer\":%s,\"self_signed\":%s,\"duplicate_of\":%s}",
+		    i > 0 ? "," : "", i + 1, cki_role_name(p->role),
+		    p->issued_by_next ? "true" : "false", issuer,
+		    p->self_signed ? "true" : "false", dup);
+	}
+	cki_sb_printf(&sb, "],\"order\":[");
+	for (size_t k = 0; k < ch->norder && !sb.failed; k++)
+		cki_sb_printf(&sb, "%s%zu", k > 0 ? "," : "", ch->order[k] + 1);
+	cki_sb_printf(&sb, "],\"chains\":[");
+	for (size_t c = 0; c < ch->npaths && !sb.failed; c++) {
+		cki_sb_printf(&sb, "%s[", c > 0 ? "," : "");
+		for (size_t k = ch->path_start[c]; k < ch->path_start[c + 1];
+		     k++)
+			cki_sb_printf(&sb, "%s%zu",
+			    k > ch->path_start[c] ? "," : "", ch->paths[k] + 1);
+		cki_sb_printf(&sb, "]");
+	}
+	cki_sb_printf(&sb, "]}");
+	return cki_sb_take(&sb);
+}
+
 /* ---- ck_bundle_normalize ------------------------------------------------- */
 
 ck_status

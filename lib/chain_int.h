@@ -95,6 +95,8 @@ void cki_chain_free(struct cki_chain *ch);
 
 /* {"links": [...], "order": [...], "chains": [[...]]}; positions 1-based. */
 json_t *cki_chain_json(const struct cki_chain *ch);
+/* The same as compact JSON text, built without a tree (NULL: no memory). */
+char *cki_chain_json_text(const struct cki_chain *ch);
 
 const char *cki_role_name(enum cki_role r);
 const char *cki_severity_name(enum cki_severity s);

@@ -18,7 +18,14 @@
  *     embedded NUL in a dNSName, say) are shown as \xNN, never dropped or
  *     passed through.
  *  4. Long lists are capped (CRL entries at CKI_DESCRIBE_MAX_REVOKED, key
- *     matches at CKI_DESCRIBE_MAX_MATCHES) with the full count alongside.
+ *     matches at CKI_DESCRIBE_MAX_MATCHES) with the full count alongside;
+ *     a certificate's "keys" lists at most CKI_DESCRIBE_MAX_MATCHES, and a
+ *     report at most CKI_DESCRIBE_MAX_PAIRS key-certificate pairs (and as
+ *     many CSR-key pairs).
+ *  5. Memory is bounded by the certificates themselves: ck_describe_each
+ *     hands the report over one certificate at a time and builds the
+ *     chain member as text, so no tree of the whole report exists (it cost
+ *     about 13 KB per certificate, twice what OpenSSL's X509 does).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -34,6 +41,10 @@
 
 #define CKI_DESCRIBE_MAX_REVOKED 1000
 #define CKI_DESCRIBE_MAX_MATCHES 100
+/* Key-certificate pairs listed in one report, over all keys and
+ * certificates (each pair costs a JSON object): n copies of a key and its
+ * certificate would otherwise list 100 * n. Counts stay complete. */
+#define CKI_DESCRIBE_MAX_PAIRS 10000
 /* Below these sizes a key is weak (NIST SP 800-57 part 1, table 2: 112-bit
  * security needs RSA/DSA 2048 and EC 224). */
 #define WEAK_RSA_BITS 2048
@@ -62,6 +73,9 @@ struct desc {
 	bool *spki_ok;
 	struct pubkey_ix *pubix;    /* certificates by SPKI digest */
 	int fallback_scans;         /* key-to-certificate linear scans left */
+	size_t pairs_listed;        /* key matches and certificate keys */
+	size_t csr_pairs_listed;    /* CSR keys */
+	struct pubkey_ix *keyix;    /* private keys by SPKI digest */
 	json_t **cert_keys;         /* per certificate: matching key indices */
 	struct revocation *revoked; /* per certificate */
 	long *crl_signer;           /* per CRL: issuing certificate or -1 */
@@ -869,6 +883,44 @@ index_certs_by_key(struct desc *d)
 	return CK_OK;
 }
 
+/* The private keys by the digest of their public key, so that n CSRs and
+ * n keys are matched in n log n, not n * n. */
+static ck_status
+index_keys(struct desc *d)
+{
+	size_t n = ck_bundle_count(d->b, CK_OBJ_KEY);
+
+	if (n == 0)
+		return CK_OK;
+	if ((d->keyix = calloc(n, sizeof(*d->keyix))) == NULL)
+		return CK_E_NOMEM;
+	for (size_t k = 0; k < n; k++) {
+		if (!pub_digest(
+		        ck_bundle_get0_key(d->b, k)->pkey, d->keyix[k].md))
+			memset(d->keyix[k].md, 0, 32);
+		d->keyix[k].pos = k;
+	}
+	qsort(d->keyix, n, sizeof(*d->keyix), cmp_pub);
+	return CK_OK;
+}
+
+/* The first entry of ix[0..n) with digest md (n if none). */
+static size_t
+ix_first(const struct pubkey_ix *ix, size_t n, const unsigned char md[32])
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(ix[mid].md, md, 32) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static void
 record_match(
     struct desc *d, size_t k, size_t i, json_t *m, size_t *total, int *bad)
@@ -877,9 +929,17 @@ record_match(
 
 	if (d->cert_keys[i] == NULL && (d->cert_keys[i] = json_array()) == NULL)
 		*bad = 1;
-	push(d->cert_keys[i], json_integer((json_int_t)k + 1), bad);
-	if ((*total)++ >= CKI_DESCRIBE_MAX_MATCHES)
+	/* A certificate lists at most as many keys as a key certificates:
+	 * n copies of a key and its certificate must not cost n * n. */
+	if (json_array_size(d->cert_keys[i]) < CKI_DESCRIBE_MAX_MATCHES &&
+	    d->pairs_listed < CKI_DESCRIBE_MAX_PAIRS) {
+		d->pairs_listed++;
+		push(d->cert_keys[i], json_integer((json_int_t)k + 1), bad);
+	}
+	if ((*total)++ >= CKI_DESCRIBE_MAX_MATCHES ||
+	    d->pairs_listed >= CKI_DESCRIBE_MAX_PAIRS)
 		return;
+	d->pairs_listed++;
 	e = json_object();
 	put(e, "index", json_integer((json_int_t)i + 1), bad);
 	put(e, "subject", jname(X509_get_subject_name(d->certs[i]->x509)), bad);
@@ -916,10 +976,13 @@ key_json(struct desc *d, size_t k, size_t *nmatch)
 			else
 				hi = mid;
 		}
-		/* Equal digests are sorted by position: file order. */
+		/* Equal digests are sorted by position: file order. Past
+		 * the listed matches an equal SPKI digest is the same key
+		 * and is only counted (EVP_PKEY_eq costs microseconds). */
 		for (; lo < d->ncert && memcmp(d->pubix[lo].md, md, 32) == 0;
 		     lo++)
-			if (ck_key_matches_cert(
+			if (total >= CKI_DESCRIBE_MAX_MATCHES ||
+			    ck_key_matches_cert(
 			        key, d->certs[d->pubix[lo].pos]))
 				record_match(
 				    d, k, d->pubix[lo].pos, m, &total, &bad);
@@ -977,16 +1040,29 @@ csr_json(struct desc *d, size_t k, bool *sig_ok)
 	put(o, "signature", jsig(alg, mdnid, md_weak(mdnid)), &bad);
 	put(o, "signature_valid", json_boolean(*sig_ok), &bad);
 	if (pk != NULL && pub_digest(pk, md)) {
+		size_t nk = ck_bundle_count(d->b, CK_OBJ_KEY);
+
 		cki_hex(md, 32, hex);
 		put(o, "spki_sha256", json_string(hex), &bad);
+		/* Which private keys of the bundle the request was made
+		 * from (at most CKI_DESCRIBE_MAX_MATCHES, in file order). */
+		for (size_t i = ix_first(d->keyix, nk, md); d->keyix != NULL &&
+		     i < nk && memcmp(d->keyix[i].md, md, 32) == 0 &&
+		     json_array_size(keys) < CKI_DESCRIBE_MAX_MATCHES &&
+		     d->csr_pairs_listed < CKI_DESCRIBE_MAX_PAIRS;
+		     i++) {
+			size_t kp = d->keyix[i].pos;
+
+			if (EVP_PKEY_eq(
+			        ck_bundle_get0_key(d->b, kp)->pkey, pk) == 1) {
+				d->csr_pairs_listed++;
+				push(keys, json_integer((json_int_t)kp + 1),
+				    &bad);
+			}
+		}
 	} else {
 		put(o, "spki_sha256", json_null(), &bad);
 	}
-	/* Which private keys of the bundle the request was made from. */
-	for (size_t i = 0; pk != NULL && i < ck_bundle_count(d->b, CK_OBJ_KEY);
-	     i++)
-		if (EVP_PKEY_eq(ck_bundle_get0_key(d->b, i)->pkey, pk) == 1)
-			push(keys, json_integer((json_int_t)i + 1), &bad);
 	put(o, "keys", keys, &bad);
 	GENERAL_NAMES_free(san);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -1285,6 +1361,7 @@ desc_free(struct desc *d)
 	cki_chain_free(d->ch);
 	cki_findings_clear(&d->fs);
 	free(d->pubix);
+	free(d->keyix);
 	free(d->spki);
 	free(d->spki_ok);
 	for (size_t i = 0; d->cert_keys != NULL && i < d->ncert; i++)
@@ -1319,116 +1396,105 @@ all_findings(struct desc *d, json_t *arr, size_t count[3])
 	return CK_OK;
 }
 
-ck_status
-ck_describe(ck_ctx *ctx, const ck_bundle *b, char **json)
+/* The members of the report other than "certificates", in the order
+ * ck_describe_each delivers them. */
+enum part {
+	P_REPORT,
+	P_VERSION,
+	P_AT,
+	P_SUMMARY,
+	P_KEYS,
+	P_CSRS,
+	P_CRLS,
+	P_CHAIN,
+	P_FINDINGS,
+	P_N
+};
+static const char *const part_name[P_N] = {"report", "version", "at", "summary",
+    "keys", "csrs", "crls", "chain", "findings"};
+
+static void
+parts_free(json_t *parts[P_N])
 {
-	struct desc d;
-	json_t *doc = NULL, *certs = NULL, *keys = NULL, *csrs = NULL,
-	       *crls = NULL, *findings = NULL, *summary = NULL;
-	struct idxlist l = {NULL, 0};
-	size_t nkey, ncsr, ncrl, count[3] = {0, 0, 0};
+	for (int i = 0; i < P_N; i++)
+		json_decref(parts[i]);
+}
+
+/* Keys first: matching fills cert_keys, which certificates list. */
+static ck_status
+keys_part(struct desc *d, json_t *keys)
+{
 	int bad = 0;
-	ck_status rv = CK_E_NOMEM;
 
-	cki_begin(ctx);
-	memset(&d, 0, sizeof(d));
-	if (json != NULL)
-		*json = NULL;
-	if (b == NULL || json == NULL)
-		return cki_err(ctx, CK_E_USAGE,
-		    "ck_describe: no bundle or no "
-		    "output pointer");
-	d.ctx = ctx;
-	d.b = b;
-	d.now = (int64_t)cki_now(ctx);
-	d.certs = (ck_cert *const *)b->list[CK_OBJ_CERT].obj;
-	d.corigin = b->list[CK_OBJ_CERT].origin;
-	d.ncert = b->list[CK_OBJ_CERT].n;
-	d.fallback_scans = 16;
-	nkey = ck_bundle_count(b, CK_OBJ_KEY);
-	ncsr = ck_bundle_count(b, CK_OBJ_CSR);
-	ncrl = ck_bundle_count(b, CK_OBJ_CRL);
-
-	if ((rv = cki_chain_analyze(ctx, d.certs, d.corigin, d.ncert, &d.ch)) !=
-	    CK_OK)
-		goto err;
-	rv = CK_E_NOMEM;
-	if ((d.cert_keys = calloc(d.ncert + 1, sizeof(*d.cert_keys))) == NULL ||
-	    (d.revoked = calloc(d.ncert + 1, sizeof(*d.revoked))) == NULL ||
-	    (d.crl_signer = calloc(ncrl + 1, sizeof(*d.crl_signer))) == NULL ||
-	    (d.crl_sig_ok = calloc(ncrl + 1, sizeof(*d.crl_sig_ok))) == NULL ||
-	    (l.v = malloc((d.ncert + 1) * sizeof(*l.v))) == NULL ||
-	    index_certs_by_key(&d) != CK_OK)
-		goto err;
-	for (size_t k = 0; k < ncrl; k++)
-		find_crl_signer(&d, k);
-	find_revocations(&d);
-	if (cert_findings(&d, &l) != CK_OK)
-		goto err;
-
-	doc = json_object();
-	certs = json_array();
-	keys = json_array();
-	csrs = json_array();
-	crls = json_array();
-	findings = json_array();
-	summary = json_object();
-	if (doc == NULL || certs == NULL || keys == NULL || csrs == NULL ||
-	    crls == NULL || findings == NULL || summary == NULL)
-		goto err;
-
-	/* Keys first: matching fills cert_keys, which certificates list. */
-	for (size_t k = 0; k < nkey; k++) {
+	for (size_t k = 0; k < ck_bundle_count(d->b, CK_OBJ_KEY); k++) {
 		size_t nmatch = 0;
 
-		push(keys, key_json(&d, k, &nmatch), &bad);
-		if (!bad && nmatch == 0 && d.ncert > 0 &&
-		    other_finding(&d, "key_mismatch", CKI_SEV_ERROR, CK_OBJ_KEY,
+		push(keys, key_json(d, k, &nmatch), &bad);
+		if (bad)
+			return CK_E_NOMEM;
+		if (nmatch == 0 && d->ncert > 0 &&
+		    other_finding(d, "key_mismatch", CKI_SEV_ERROR, CK_OBJ_KEY,
 		        k,
 		        "matches none of the certificates given: it is not "
 		        "the key of any of them",
 		        "Find the certificate issued for this key (its "
 		        "spki_sha256 equals the key's), or make a "
 		        "new CSR from this key and have it signed.") != CK_OK)
-			goto err;
+			return CK_E_NOMEM;
 	}
-	for (size_t i = 0; i < d.ncert; i++)
-		push(certs, cert_json(&d, i), &bad);
-	for (size_t k = 0; k < ncsr; k++) {
+	return CK_OK;
+}
+
+static ck_status
+csrs_part(struct desc *d, json_t *csrs)
+{
+	int bad = 0;
+
+	for (size_t k = 0; k < ck_bundle_count(d->b, CK_OBJ_CSR); k++) {
 		bool ok = false;
 
-		push(csrs, csr_json(&d, k, &ok), &bad);
-		if (!bad && !ok &&
-		    other_finding(&d, "csr_bad_signature", CKI_SEV_ERROR,
+		push(csrs, csr_json(d, k, &ok), &bad);
+		if (bad)
+			return CK_E_NOMEM;
+		if (!ok &&
+		    other_finding(d, "csr_bad_signature", CKI_SEV_ERROR,
 		        CK_OBJ_CSR, k,
 		        "has a signature that does not verify "
 		        "with its own public key: it is damaged or was altered",
 		        "Make the CSR again from the private key; a CA rejects "
 		        "this one.") != CK_OK)
-			goto err;
+			return CK_E_NOMEM;
 	}
-	for (size_t k = 0; k < ncrl; k++) {
+	return CK_OK;
+}
+
+static ck_status
+crls_part(struct desc *d, json_t *crls)
+{
+	int bad = 0;
+
+	for (size_t k = 0; k < ck_bundle_count(d->b, CK_OBJ_CRL); k++) {
 		int status = 0;
 
-		push(crls, crl_json(&d, k, &status), &bad);
+		push(crls, crl_json(d, k, &status), &bad);
 		if (bad)
-			break;
+			return CK_E_NOMEM;
 		if (status == 1 &&
-		    other_finding(&d, "crl_stale", CKI_SEV_WARNING, CK_OBJ_CRL,
+		    other_finding(d, "crl_stale", CKI_SEV_WARNING, CK_OBJ_CRL,
 		        k,
 		        "is past its nextUpdate time; verifiers that check "
 		        "revocation reject it (RFC 5280 6.3.3)",
 		        "Download a fresh CRL from the CA (the URL is in the "
 		        "certificates' CRL distribution points).") != CK_OK)
-			goto err;
+			return CK_E_NOMEM;
 		if (status == 2 &&
-		    other_finding(&d, "crl_not_yet_valid", CKI_SEV_WARNING,
+		    other_finding(d, "crl_not_yet_valid", CKI_SEV_WARNING,
 		        CK_OBJ_CRL, k, "has a lastUpdate time in the future",
 		        "Check this machine's clock (NTP) and the CA's.") !=
 		        CK_OK)
-			goto err;
-		if (d.crl_sig_ok[k] == 0 &&
-		    other_finding(&d, "crl_bad_signature", CKI_SEV_ERROR,
+			return CK_E_NOMEM;
+		if (d->crl_sig_ok[k] == 0 &&
+		    other_finding(d, "crl_bad_signature", CKI_SEV_ERROR,
 		        CK_OBJ_CRL, k,
 		        "names an issuer present in the bundle "
 		        "whose key does not verify its signature",
@@ -1436,49 +1502,227 @@ ck_describe(ck_ctx *ctx, const ck_bundle *b, char **json)
 		        "copy "
 		        "is damaged or belongs to another CA of the same "
 		        "name.") != CK_OK)
-			goto err;
+			return CK_E_NOMEM;
 	}
-	if (bad || all_findings(&d, findings, count) != CK_OK)
-		goto err;
+	return CK_OK;
+}
 
-	put(summary, "certificates", json_integer((json_int_t)d.ncert), &bad);
-	put(summary, "keys", json_integer((json_int_t)nkey), &bad);
-	put(summary, "csrs", json_integer((json_int_t)ncsr), &bad);
-	put(summary, "crls", json_integer((json_int_t)ncrl), &bad);
+static json_t *
+summary_part(struct desc *d, const size_t count[3])
+{
+	json_t *summary = json_object();
+	int bad = summary == NULL;
+
+	put(summary, "certificates", json_integer((json_int_t)d->ncert), &bad);
+	put(summary, "keys",
+	    json_integer((json_int_t)ck_bundle_count(d->b, CK_OBJ_KEY)), &bad);
+	put(summary, "csrs",
+	    json_integer((json_int_t)ck_bundle_count(d->b, CK_OBJ_CSR)), &bad);
+	put(summary, "crls",
+	    json_integer((json_int_t)ck_bundle_count(d->b, CK_OBJ_CRL)), &bad);
 	put(summary, "errors", json_integer((json_int_t)count[0]), &bad);
 	put(summary, "warnings", json_integer((json_int_t)count[1]), &bad);
 	put(summary, "infos", json_integer((json_int_t)count[2]), &bad);
+	if (bad) {
+		json_decref(summary);
+		summary = NULL;
+	}
+	return summary;
+}
 
-	put(doc, "report", json_string("show"), &bad);
-	put(doc, "version", json_integer(1), &bad);
-	put(doc, "at", jtime(d.now), &bad);
-	put(doc, "summary", summary, &bad);
-	put(doc, "certificates", certs, &bad);
-	put(doc, "keys", keys, &bad);
-	put(doc, "csrs", csrs, &bad);
-	put(doc, "crls", crls, &bad);
-	put(doc, "chain", cki_chain_json(d.ch), &bad);
-	put(doc, "findings", findings, &bad);
-	summary = certs = keys = csrs = crls = findings = NULL;
-	if (bad)
+/* Everything but the certificates' own reports: the analysis, the keys,
+ * CSRs and CRLs, the findings and the summary. */
+static ck_status
+prepare(struct desc *d, struct idxlist *l, json_t *parts[P_N])
+{
+	size_t ncrl = ck_bundle_count(d->b, CK_OBJ_CRL), count[3] = {0, 0, 0};
+	ck_status rv;
+
+	if ((rv = cki_chain_analyze(
+	         d->ctx, d->certs, d->corigin, d->ncert, &d->ch)) != CK_OK)
+		return rv;
+	if ((d->cert_keys = calloc(d->ncert + 1, sizeof(*d->cert_keys))) ==
+	        NULL ||
+	    (d->revoked = calloc(d->ncert + 1, sizeof(*d->revoked))) == NULL ||
+	    (d->crl_signer = calloc(ncrl + 1, sizeof(*d->crl_signer))) ==
+	        NULL ||
+	    (d->crl_sig_ok = calloc(ncrl + 1, sizeof(*d->crl_sig_ok))) ==
+	        NULL ||
+	    (l->v = malloc((d->ncert + 1) * sizeof(*l->v))) == NULL ||
+	    index_certs_by_key(d) != CK_OK || index_keys(d) != CK_OK)
+		return CK_E_NOMEM;
+	for (size_t k = 0; k < ncrl; k++)
+		find_crl_signer(d, k);
+	find_revocations(d);
+	if (cert_findings(d, l) != CK_OK)
+		return CK_E_NOMEM;
+	for (int i = P_KEYS; i <= P_CRLS; i++)
+		if ((parts[i] = json_array()) == NULL)
+			return CK_E_NOMEM;
+	if ((parts[P_FINDINGS] = json_array()) == NULL ||
+	    keys_part(d, parts[P_KEYS]) != CK_OK ||
+	    csrs_part(d, parts[P_CSRS]) != CK_OK ||
+	    crls_part(d, parts[P_CRLS]) != CK_OK ||
+	    all_findings(d, parts[P_FINDINGS], count) != CK_OK ||
+	    (parts[P_SUMMARY] = summary_part(d, count)) == NULL ||
+	    (parts[P_REPORT] = json_string("show")) == NULL ||
+	    (parts[P_VERSION] = json_integer(1)) == NULL ||
+	    (parts[P_AT] = jtime(d->now)) == NULL)
+		return CK_E_NOMEM;
+	return CK_OK;
+}
+
+/* Hands one member (compact JSON, in ASCII: the values stay exact and no
+ * raw byte of a certificate reaches a terminal through it) to the caller,
+ * freeing its tree first: the caller may build its own from the text. */
+static ck_status
+deliver(ck_describe_fn fn, void *user, const char *member, json_t **v)
+{
+	char *s = *v != NULL ? json_dumps(*v,
+	                           JSON_COMPACT | JSON_PRESERVE_ORDER |
+	                               JSON_ENCODE_ANY | JSON_ENSURE_ASCII)
+	                     : NULL;
+	ck_status rv;
+
+	json_decref(*v);
+	*v = NULL;
+	if (s == NULL)
+		return CK_E_NOMEM;
+	rv = fn(user, member, s);
+	free(s);
+	return rv;
+}
+
+ck_status
+ck_describe_each(ck_ctx *ctx, const ck_bundle *b, ck_describe_fn fn, void *user)
+{
+	struct desc d;
+	json_t *parts[P_N] = {NULL};
+	struct idxlist l = {NULL, 0};
+	ck_status rv;
+
+	cki_begin(ctx);
+	memset(&d, 0, sizeof(d));
+	if (b == NULL || fn == NULL)
+		return cki_err(ctx, CK_E_USAGE,
+		    "ck_describe: no bundle or no "
+		    "output");
+	d.ctx = ctx;
+	d.b = b;
+	d.now = (int64_t)cki_now(ctx);
+	d.certs = (ck_cert *const *)b->list[CK_OBJ_CERT].obj;
+	d.corigin = b->list[CK_OBJ_CERT].origin;
+	d.ncert = b->list[CK_OBJ_CERT].n;
+	d.fallback_scans = 16;
+	if ((rv = prepare(&d, &l, parts)) != CK_OK)
 		goto err;
-	if ((*json = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
-	    NULL)
-		goto err;
-	rv = CK_OK;
+	for (int i = 0; i < P_N && rv == CK_OK; i++) {
+		char *text;
+
+		if (i != P_CHAIN) {
+			rv = deliver(fn, user, part_name[i], &parts[i]);
+			continue;
+		}
+		/* The chain as text: its tree costs a kilobyte per
+		 * certificate. */
+		if ((text = cki_chain_json_text(d.ch)) == NULL)
+			rv = CK_E_NOMEM;
+		else
+			rv = fn(user, part_name[i], text);
+		free(text);
+	}
+	/* One certificate's report at a time: the whole document of a large
+	 * bundle would cost ten times its certificates (see ck_describe). */
+	for (size_t i = 0; i < d.ncert && rv == CK_OK; i++) {
+		json_t *c = cert_json(&d, i);
+
+		rv = deliver(fn, user, "certificates", &c);
+	}
 err:
 	if (rv == CK_E_NOMEM)
 		cki_err_keep(ctx, CK_E_NOMEM,
 		    "out of memory while describing "
 		    "the bundle");
-	json_decref(summary);
-	json_decref(certs);
-	json_decref(keys);
-	json_decref(csrs);
-	json_decref(crls);
-	json_decref(findings);
-	json_decref(doc);
+	else if (rv != CK_OK)
+		cki_err_keep(ctx, rv, "describing the bundle stopped: %s",
+		    ck_status_name(rv));
+	parts_free(parts);
 	free(l.v);
 	desc_free(&d);
 	return rv;
+}
+
+/* ck_describe's collector: the document in its schema order, built in one
+ * string as the members arrive. The members after "certificates" are kept
+ * aside until the last certificate. */
+struct collect {
+	struct cki_sb out;
+	char *tail[P_N];
+	size_t ncert;
+};
+
+static ck_status
+collect(void *user, const char *member, const char *json)
+{
+	struct collect *c = user;
+	int i = 0;
+
+	if (strcmp(member, "certificates") == 0) {
+		cki_sb_printf(&c->out, "%s%s", c->ncert++ ? "," : "", json);
+		return c->out.failed ? CK_E_NOMEM : CK_OK;
+	}
+	while (i < P_N && strcmp(part_name[i], member) != 0)
+		i++;
+	if (i == P_N)
+		return CK_E_INTERNAL;
+	if (i <= P_SUMMARY) {
+		cki_sb_printf(&c->out, "%s\"%s\":%s%s", i == 0 ? "{" : ",",
+		    member, json, i == P_SUMMARY ? ",\"certificates\":[" : "");
+		return c->out.failed ? CK_E_NOMEM : CK_OK;
+	}
+	return (c->tail[i] = strdup(json)) != NULL ? CK_OK : CK_E_NOMEM;
+}
+
+ck_status
+ck_describe(ck_ctx *ctx, const ck_bundle *b, char **json)
+{
+	struct collect c;
+	ck_status rv;
+
+	memset(&c, 0, sizeof(c));
+	if (json != NULL)
+		*json = NULL;
+	if (json == NULL) {
+		cki_begin(ctx);
+		return cki_err(ctx, CK_E_USAGE,
+		    "ck_describe: no bundle or no "
+		    "output pointer");
+	}
+	if ((rv = ck_describe_each(ctx, b, collect, &c)) == CK_OK) {
+		cki_sb_printf(&c.out, "]");
+		for (int i = P_KEYS; i < P_N; i++)
+			cki_sb_printf(
+			    &c.out, ",\"%s\":%s", part_name[i], c.tail[i]);
+		cki_sb_printf(&c.out, "}");
+		if ((*json = cki_sb_take(&c.out)) == NULL)
+			rv = cki_err(ctx, CK_E_NOMEM,
+			    "out of memory while describing the bundle");
+	}
+	free(c.out.p);
+	for (int i = 0; i < P_N; i++)
+		free(c.tail[i]);
+	return rv;
+}
+
+char *
+ck_cert_label(const ck_cert *c)
+{
+	char *s = cki_cert_label(c), *out = NULL;
+	json_t *j = s != NULL ? cki_json_str(s) : NULL;
+
+	if (json_string_value(j) != NULL)
+		out = strdup(json_string_value(j));
+	json_decref(j);
+	free(s);
+	return out;
 }

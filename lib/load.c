@@ -32,6 +32,13 @@
  *     PKCS#12 MAC, its encrypted safes and shrouded key bags, an encrypted
  *     PKCS#8 key; PBES1, PBKDF2 or scrypt) is checked against a bound
  *     before that derivation runs.
+ *  6. No file can exhaust the memory of a small device: one input holds at
+ *     most CKI_LOAD_MAX_OBJECTS objects (certificates, keys, CSRs and CRLs
+ *     together) and CKI_MAX_FILE bytes. A parsed certificate costs OpenSSL
+ *     about 6 KB, several times its PEM text; with the report streamed one
+ *     certificate at a time (ck_describe_each), `certkit show` of any one
+ *     input stays under 512 MiB. A PEM file is refused on its block count
+ *     before anything in it is parsed.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -39,6 +46,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -50,6 +59,11 @@
 #include "ck_internal.h"
 
 #define WHAT_WE_READ "a certificate, key, CSR, CRL, PKCS#7 or PKCS#12 file"
+/* Objects one input may hold (guarantee 6); man/certkit-show.md says it. */
+#define CKI_LOAD_MAX_OBJECTS 25000
+#define TOO_MANY                                                               \
+	"certkit reads at most %d objects (certificates, keys, CSRs and "      \
+	"CRLs) from one input, to bound its memory; split the file"
 
 /* ---- password plumbing ------------------------------------------------- */
 
@@ -79,8 +93,18 @@ pem_pw_cb(char *buf, int size, int rwflag, void *u)
 static ck_status
 push(ck_ctx *ctx, ck_bundle *b, ck_obj_type t, void *obj, const char *origin)
 {
+	size_t n = ck_bundle_count(b, CK_OBJ_CERT) +
+	    ck_bundle_count(b, CK_OBJ_KEY) + ck_bundle_count(b, CK_OBJ_CSR) +
+	    ck_bundle_count(b, CK_OBJ_CRL);
+
 	if (obj == NULL)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	if (n >= CKI_LOAD_MAX_OBJECTS) {
+		cki_obj_free(t, obj);
+		return cki_err(ctx, CK_E_FORMAT,
+		    "%s: too many objects: this is object %zu; " TOO_MANY,
+		    origin, n + 1, CKI_LOAD_MAX_OBJECTS);
+	}
 	if (cki_bundle_push(b, t, obj, origin) != CK_OK) {
 		cki_obj_free(t, obj);
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
@@ -894,9 +918,56 @@ damaged:
 	    ctx, CK_E_FORMAT, "%s is damaged: %s", origin, cki_ossl_reason());
 }
 
+/* A large file's text, released page by page behind the PEM parser
+ * (guarantee 6): a parsed certificate costs several times its text, and
+ * the text is not read again. `base` is a private anonymous mapping (NULL:
+ * nothing to release); pages before `done` are wiped and returned. */
+struct text_release {
+	uint8_t *base;
+	size_t len, done;
+};
+
+#define RELEASE_MIN (1u << 20)  /* files from this size are released */
+#define RELEASE_STEP (1u << 18) /* in steps of at least this much */
+
+static void
+release_upto(struct text_release *r, const uint8_t *p)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), upto;
+
+	if (r == NULL || r->base == NULL || pg == 0 || pg == (size_t)-1)
+		return;
+	upto = (size_t)(p - r->base) / pg * pg;
+	if (upto < r->done + RELEASE_STEP || upto > r->len)
+		return;
+	/* The text may hold an unencrypted private key. */
+	explicit_bzero(r->base + r->done, upto - r->done);
+	(void)madvise(r->base + r->done, upto - r->done, MADV_DONTNEED);
+	r->done = upto;
+}
+
+/* Refuses a PEM file of more blocks than one input may hold, before any is
+ * parsed (guarantee 6): counting costs a scan, parsing 100,000 blocks
+ * costs half a gigabyte. */
+static ck_status
+pem_count(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len)
+{
+	char label[80];
+	size_t off = 0, blocks = 0;
+	struct line ln;
+
+	while (next_line(buf, len, &off, &ln))
+		if (pem_marker(&ln, "BEGIN", label, sizeof(label)))
+			blocks++;
+	if (blocks <= CKI_LOAD_MAX_OBJECTS)
+		return CK_OK;
+	return cki_err(ctx, CK_E_FORMAT, "%s: holds %zu PEM blocks; " TOO_MANY,
+	    name, blocks, CKI_LOAD_MAX_OBJECTS);
+}
+
 static ck_status
 load_pem(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
-    size_t len, char *skipped, size_t skipped_size)
+    size_t len, struct text_release *rel, char *skipped, size_t skipped_size)
 {
 	char label[80], endlabel[80], origin[600];
 	size_t off = 0, body = 0;
@@ -906,6 +977,8 @@ load_pem(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
 	ck_status st = CK_OK;
 
 	skipped[0] = '\0';
+	if ((st = pem_count(ctx, name, buf, len)) != CK_OK)
+		return st;
 	while (next_line(buf, len, &off, &ln)) {
 		if (!pem_marker(&ln, "BEGIN", label, sizeof(label)))
 			continue; /* text outside blocks is allowed */
@@ -961,6 +1034,7 @@ load_pem(ck_ctx *ctx, ck_bundle *b, const char *name, const uint8_t *buf,
 		}
 		if ((st = pem_block(ctx, b, label, bio, origin, name)) != CK_OK)
 			goto out;
+		release_upto(rel, buf + off);
 	}
 	if (block == 0)
 		st = cki_err(ctx, CK_E_FORMAT,
@@ -1048,9 +1122,9 @@ contains(const uint8_t *buf, size_t len, const char *needle)
 	return false;
 }
 
-ck_status
-ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
-    ck_bundle **out)
+static ck_status
+load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
+    struct text_release *rel, ck_bundle **out)
 {
 	ck_bundle *b = NULL;
 	char skipped[80] = "";
@@ -1071,7 +1145,8 @@ ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
 		len -= 3;
 	}
 	if (contains(buf, len, "-----BEGIN "))
-		st = load_pem(ctx, b, name, buf, len, skipped, sizeof(skipped));
+		st = load_pem(
+		    ctx, b, name, buf, len, rel, skipped, sizeof(skipped));
 	else if (len >= 2 && buf[0] == 0x30)
 		st = load_der(ctx, b, name, buf, len);
 	else
@@ -1093,18 +1168,43 @@ ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
 }
 
 ck_status
+ck_load_mem(ck_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
+    ck_bundle **out)
+{
+	return load_mem(ctx, name, buf, len, NULL, out);
+}
+
+ck_status
 ck_load_file(ck_ctx *ctx, const char *path, ck_bundle **out)
 {
+	struct text_release rel = {NULL, 0, 0};
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	void *m;
 	ck_status st;
 
 	cki_begin(ctx);
 	*out = NULL;
 	if ((st = cki_read_file(ctx, path, &buf, &len)) != CK_OK)
 		return st;
-	st = ck_load_mem(ctx, path, buf, len, out);
-	/* The buffer may hold an unencrypted private key. */
+	/* A large file moves to pages of its own, which the PEM parser
+	 * gives back as it goes (guarantee 6). */
+	if (len >= RELEASE_MIN &&
+	    (m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) != MAP_FAILED) {
+		memcpy(m, buf, len);
+		OPENSSL_clear_free(buf, len);
+		buf = NULL;
+		rel.base = m;
+		rel.len = len;
+	}
+	st = load_mem(
+	    ctx, path, rel.base != NULL ? rel.base : buf, len, &rel, out);
+	/* The text may hold an unencrypted private key. */
+	if (rel.base != NULL) {
+		explicit_bzero(rel.base + rel.done, len - rel.done);
+		munmap(rel.base, len);
+	}
 	OPENSSL_clear_free(buf, len);
 	return st;
 }

@@ -1971,3 +1971,27 @@ ck_trust_set_truststore_password(ck_trust *t, const char *password)
 	cki_trust_unlock(t);
 	return rv;
 }
+
+bool
+cki_distrust_entry_parse(
+    const char *name, const char *text, size_t len, struct cki_distrust *e)
+{
+	char *t;
+
+	memset(e, 0, sizeof(*e));
+	if (!distrust_name(name, &e->kind, e->hex))
+		return false;
+	if ((t = strndup(text, len)) != NULL) {
+		e->reason = field(t, "reason");
+		e->date = field(t, "date");
+		e->subject = field(t, "subject");
+		free(t);
+	}
+	return true;
+}
+
+void
+cki_distrust_entry_clear(struct cki_distrust *e)
+{
+	distrust_clear(e);
+}

@@ -161,4 +161,13 @@ void cki_tj_crash_point(const char *step);
  * exclusive lock. */
 ck_status cki_trust_recover(ck_trust *t);
 
+/* ---- trust.c: one distrust entry, for fuzz/fuzz_distrust.c ------------- */
+/* Parses an entry as load_distrust does: its file name (format B) into
+ * kind and hex, and the reason, date and subject lines of its text (len
+ * bytes, need not end in NUL). Returns false if the name is not an entry;
+ * otherwise the caller clears *e with cki_distrust_entry_clear(). */
+bool cki_distrust_entry_parse(
+    const char *name, const char *text, size_t len, struct cki_distrust *e);
+void cki_distrust_entry_clear(struct cki_distrust *e);
+
 #endif /* CERTKIT_TRUST_INT_H */

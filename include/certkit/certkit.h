@@ -178,6 +178,10 @@ char *ck_cert_issuer(const ck_cert *c) CK_WUR;
 /* The certificate's common name, or NULL. Caller frees. */
 char *ck_cert_common_name(const ck_cert *c) CK_WUR;
 /* Lower-case hex SHA-256 of the DER certificate (64 chars + NUL). */
+/* The short name `certkit show` gives it (the "label" of the show report):
+ * the CN, else the one-line subject, bytes that are not UTF-8 as \xNN.
+ * Caller frees with ck_free. NULL only if out of memory. */
+char *ck_cert_label(const ck_cert *c) CK_WUR;
 void ck_cert_sha256(const ck_cert *c, char out[65]);
 /* Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo (the pin). */
 void ck_cert_spki_sha256(const ck_cert *c, char out[65]);
@@ -205,6 +209,21 @@ int ck_key_matches_cert(const ck_key *k, const ck_cert *c);
  * "show" in docs/json.md.
  */
 ck_status ck_describe(ck_ctx *ctx, const ck_bundle *b, char **json) CK_WUR;
+
+/*
+ * The same report, one member at a time, for large bundles: the whole
+ * document costs about as much memory again as the certificates. `fn` gets
+ * each member's name and its value as compact JSON (valid only during the
+ * call): first "report", "version", "at", "summary", "keys", "csrs",
+ * "crls", "chain" and "findings", then "certificates" once per certificate
+ * (one element of that array each time). The document's own member order
+ * is in docs/json.md. A status other than CK_OK from `fn` stops the report
+ * and is returned.
+ */
+typedef ck_status (*ck_describe_fn)(
+    void *user, const char *member, const char *json);
+ck_status ck_describe_each(
+    ck_ctx *ctx, const ck_bundle *b, ck_describe_fn fn, void *user) CK_WUR;
 
 /*
  * Orders the bundle's certificates leaf to root (each one issued by the

@@ -101,6 +101,24 @@ codes_of(const struct cki_chain *ch, char *buf, size_t size)
 		    i ? " " : "", ch->findings.f[i].code);
 }
 
+/* The report's chain member is written without a tree
+ * (cki_chain_json_text); it is the same text as the tree's. */
+static void
+same_json_text(const struct cki_chain *ch, const char *name)
+{
+	json_t *j = cki_chain_json(ch);
+	char *tree = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = cki_chain_json_text(ch);
+
+	assert_non_null(tree);
+	assert_non_null(text);
+	if (strcmp(tree, text) != 0)
+		fail_msg("%s: chain text\n%s\nexpected\n%s", name, text, tree);
+	free(tree);
+	free(text);
+	json_decref(j);
+}
+
 static void
 test_cases(void **state)
 {
@@ -130,6 +148,7 @@ test_cases(void **state)
 			assert_true(strlen(ch->findings.f[i].fix) > 10);
 			assert_true(ch->findings.f[i].nidx > 0);
 		}
+		same_json_text(ch, c->name);
 		cki_chain_free(ch);
 
 		assert_int_equal(ck_bundle_normalize(ctx, b), CK_OK);
@@ -308,6 +327,7 @@ test_empty_and_bad_args(void **state)
 	j = cki_chain_json(ch);
 	assert_non_null(j);
 	assert_int_equal(json_array_size(json_object_get(j, "order")), 0);
+	same_json_text(ch, "empty");
 	json_decref(j);
 	cki_chain_free(ch);
 	cki_chain_free(NULL);

@@ -690,6 +690,149 @@ test_empty_and_usage(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* n copies of a key and its certificate: each certificate lists at most
+ * 100 keys and each key at most 100 certificates, with the full count, so
+ * the report is linear in n (it was n * n). */
+static void
+test_many_copies_of_a_key(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+	const char *files[] = {"leaf.pem", "leaf.key", NULL};
+	ck_bundle *one = load_all(ctx, files), *b = ck_bundle_new();
+	char *text = NULL;
+	json_t *doc, *c, *k;
+	size_t i, listed = 0;
+
+	(void)state;
+	for (int n = 0; n < 150; n++) {
+		assert_int_equal(
+		    ck_bundle_add_cert(b, ck_bundle_get0_cert(one, 0)), CK_OK);
+		assert_int_equal(
+		    ck_bundle_add_key(b, ck_bundle_get0_key(one, 0)), CK_OK);
+	}
+	assert_int_equal(ck_describe(ctx, b, &text), CK_OK);
+	doc = json_loads(text, 0, NULL);
+	assert_non_null(doc);
+	json_array_foreach(json_object_get(doc, "certificates"), i, c)
+	{
+		assert_true(json_array_size(json_object_get(c, "keys")) <= 100);
+		listed += json_array_size(json_object_get(c, "keys"));
+	}
+	json_array_foreach(json_object_get(doc, "keys"), i, k)
+	{
+		assert_true(
+		    json_array_size(json_object_get(k, "matches")) <= 100);
+		assert_int_equal(
+		    json_integer_value(json_object_get(k, "matches_total")),
+		    150);
+		listed += json_array_size(json_object_get(k, "matches"));
+	}
+	/* At most 10,000 key-certificate pairs in all (150 * 150 * 2
+	 * before). */
+	assert_true(listed > 0 && listed <= 10000);
+	c = json_array_get(json_object_get(doc, "certificates"), 0);
+	assert_int_equal(
+	    json_integer_value(json_array_get(json_object_get(c, "keys"), 0)),
+	    1);
+	json_decref(doc);
+	ck_free(text);
+	ck_bundle_free(one);
+	ck_bundle_free(b);
+	ck_ctx_free(ctx);
+}
+
+/* 150 copies of a key, its certificate, a CRL and a CSR made from the key
+ * (mixed.pem): the CSRs list at most 100 keys each and are matched through
+ * an index (it was every CSR against every key, n * n in time and memory). */
+static void
+test_many_csrs_and_keys(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+	FILE *f = fopen(pki("mixed.pem"), "rb");
+	char one[8192], *all;
+	size_t n, listed = 0, i;
+	ck_bundle *b = NULL;
+	char *text = NULL;
+	json_t *doc, *r;
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(one, 1, sizeof(one), f);
+	fclose(f);
+	assert_true(n > 0 && n < sizeof(one));
+	assert_non_null(all = malloc(n * 150));
+	for (i = 0; i < 150; i++)
+		memcpy(all + i * n, one, n);
+	assert_int_equal(
+	    ck_load_mem(ctx, "mixed150", (uint8_t *)all, n * 150, &b), CK_OK);
+	free(all);
+	assert_int_equal(ck_bundle_count(b, CK_OBJ_CSR), 150);
+	assert_int_equal(ck_describe(ctx, b, &text), CK_OK);
+	doc = json_loads(text, 0, NULL);
+	assert_non_null(doc);
+	json_array_foreach(json_object_get(doc, "csrs"), i, r)
+	{
+		assert_true(json_array_size(json_object_get(r, "keys")) <= 100);
+		listed += json_array_size(json_object_get(r, "keys"));
+	}
+	r = json_array_get(json_object_get(doc, "csrs"), 0);
+	assert_int_equal(
+	    json_integer_value(json_array_get(json_object_get(r, "keys"), 0)),
+	    1);
+	assert_true(listed > 0 && listed <= 10000);
+	json_decref(doc);
+	ck_free(text);
+	ck_bundle_free(b);
+	ck_ctx_free(ctx);
+}
+
+struct members {
+	char order[256];
+	int certs;
+	int stop_at; /* stop at this certificate (1-based), 0: never */
+};
+
+static ck_status
+on_member(void *user, const char *member, const char *json)
+{
+	struct members *m = user;
+	size_t n = strlen(m->order);
+	json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+
+	assert_non_null(v);
+	json_decref(v);
+	if (strcmp(member, "certificates") != 0) {
+		snprintf(m->order + n, sizeof(m->order) - n, "%s%s",
+		    n > 0 ? " " : "", member);
+		return CK_OK;
+	}
+	return ++m->certs == m->stop_at ? CK_E_IO : CK_OK;
+}
+
+/* ck_describe_each: every member but the certificates first, then one call
+ * per certificate; a status from the callback stops it and is returned. */
+static void
+test_describe_each(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+	const char *files[] = {"chain.pem", "leaf.key", NULL};
+	ck_bundle *b = load_all(ctx, files);
+	struct members m = {"", 0, 0};
+
+	(void)state;
+	assert_int_equal(ck_describe_each(ctx, b, on_member, &m), CK_OK);
+	assert_string_equal(
+	    m.order, "report version at summary keys csrs crls chain findings");
+	assert_int_equal(m.certs, 2);
+	memset(&m, 0, sizeof(m));
+	m.stop_at = 1;
+	assert_int_equal(ck_describe_each(ctx, b, on_member, &m), CK_E_IO);
+	assert_int_equal(m.certs, 1);
+	assert_int_equal(ck_describe_each(ctx, b, NULL, &m), CK_E_USAGE);
+	ck_bundle_free(b);
+	ck_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -706,6 +849,9 @@ main(void)
 	    cmocka_unit_test(test_bad_signatures),
 	    cmocka_unit_test(test_key_compressed_point),
 	    cmocka_unit_test(test_empty_and_usage),
+	    cmocka_unit_test(test_many_copies_of_a_key),
+	    cmocka_unit_test(test_many_csrs_and_keys),
+	    cmocka_unit_test(test_describe_each),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

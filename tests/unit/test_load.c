@@ -13,6 +13,7 @@
 
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
 #include "ck_internal.h"
@@ -702,6 +703,64 @@ test_encryption_cost_bounded(void **state)
 	signal(SIGALRM, SIG_DFL);
 }
 
+/* One input holds at most 25,000 objects (load.c guarantee 6): a PEM file
+ * is refused on its block count before parsing; a PKCS#7 (a DER container)
+ * when the 25,001st certificate is taken; 25,000 load. */
+static void
+test_object_limit(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+	FILE *f = fopen(pki("leaf.pem"), "rb");
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	PKCS7 *p7 = PKCS7_new();
+	char one[4096], *pem;
+	unsigned char *der = NULL;
+	size_t n;
+	int dlen;
+	ck_bundle *b = NULL;
+
+	(void)state;
+	assert_non_null(x);
+	rewind(f);
+	n = fread(one, 1, sizeof(one), f);
+	fclose(f);
+	assert_true(n > 0 && n < sizeof(one));
+	assert_non_null(pem = malloc(n * 25001));
+	for (size_t i = 0; i < 25001; i++)
+		memcpy(pem + i * n, one, n);
+	assert_int_equal(
+	    ck_load_mem(ctx, "big.pem", (uint8_t *)pem, n * 25001, &b),
+	    CK_E_FORMAT);
+	assert_null(b);
+	assert_string_equal(ck_ctx_error(ctx),
+	    "big.pem: holds 25001 PEM blocks; certkit reads at most 25000 "
+	    "objects (certificates, keys, CSRs and CRLs) from one input, to "
+	    "bound its memory; split the file");
+	assert_int_equal(
+	    ck_load_mem(ctx, "max.pem", (uint8_t *)pem, n * 25000, &b), CK_OK);
+	assert_int_equal(ck_bundle_count(b, CK_OBJ_CERT), 25000);
+	ck_bundle_free(b);
+	b = NULL;
+	free(pem);
+
+	assert_int_equal(PKCS7_set_type(p7, NID_pkcs7_signed), 1);
+	assert_int_equal(PKCS7_content_new(p7, NID_pkcs7_data), 1);
+	for (int i = 0; i < 25001; i++)
+		assert_int_equal(PKCS7_add_certificate(p7, x), 1);
+	assert_true((dlen = i2d_PKCS7(p7, &der)) > 0);
+	assert_int_equal(
+	    ck_load_mem(ctx, "big.p7b", der, (size_t)dlen, &b), CK_E_FORMAT);
+	assert_null(b);
+	assert_non_null(strstr(ck_ctx_error(ctx), "big.p7b"));
+	assert_non_null(strstr(ck_ctx_error(ctx),
+	    "too many objects: this is object 25001; certkit reads at most "
+	    "25000 objects"));
+	OPENSSL_free(der);
+	PKCS7_free(p7);
+	X509_free(x);
+	ck_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -714,6 +773,7 @@ main(void)
 	    cmocka_unit_test(test_accessors),
 	    cmocka_unit_test(test_p12_iterations_bounded),
 	    cmocka_unit_test(test_encryption_cost_bounded),
+	    cmocka_unit_test(test_object_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
