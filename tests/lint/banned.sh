@@ -5,7 +5,7 @@
 set -u
 src=${1:?usage: banned.sh SRC}
 pattern='\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|gets)[[:space:]]*\('
-hits=$(grep -nE "$pattern" "$src"/lib/*.c "$src"/lib/*.h "$src"/cli/*.c "$src"/cli/*.h 2>/dev/null)
+hits=$(grep -nE "$pattern" "$src"/lib/*/*.c "$src"/lib/*/*.h "$src"/lab/*.c "$src"/lab/*.h "$src"/cli/*.c "$src"/cli/*.h 2>/dev/null)
 if [ -n "$hits" ]; then
 	echo "banned functions (use snprintf, strtol with range checks, ...):"
 	echo "$hits"

@@ -10,7 +10,7 @@ command -v clang-format >/dev/null 2>&1 || {
 	exit 1
 }
 pass=0 fail=0
-for f in include/certkit/*.h lib/*.c lib/*.h cli/*.c cli/*.h tests/unit/*.c \
+for f in include/certkit/*.h lib/*/*.c lib/*/*.h lab/*.c lab/*.h cli/*.c cli/*.h tests/unit/*.c \
     tests/unit/*.h tests/pki/*.c fuzz/*.c bench/*.c; do
 	[ -f "$f" ] || continue
 	if clang-format --dry-run -Werror "$f" >/dev/null 2>&1; then
