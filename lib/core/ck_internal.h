@@ -162,4 +162,39 @@ bool cki_asn1_time(const ASN1_TIME *t, int64_t *out);
 /* "2026-06-01T00:00:00Z". */
 void cki_fmt_time(int64_t t, char out[32]);
 
+/* ---- codes.c ------------------------------------------------------------ */
+
+/*
+ * The one table of finding and diagnosis codes (codes.c): each with the
+ * reports that use it, its severity and its meaning. Every report takes a
+ * finding's severity from here.
+ */
+enum cki_severity { CKI_SEV_ERROR = 0, CKI_SEV_WARNING, CKI_SEV_INFO };
+
+/* The reports, one bit each. */
+#define CKI_REPORT_SHOW 0x01u     /* certkit show: findings[] */
+#define CKI_REPORT_VERIFY 0x02u   /* certkit verify: findings[] */
+#define CKI_REPORT_DOCTOR 0x04u   /* certkit doctor: diagnosis[] */
+#define CKI_REPORT_AUDIT 0x08u    /* certkit trust audit: findings[] */
+#define CKI_REPORT_IDENTITY 0x10u /* identity findings[] and problems[] */
+
+struct cki_code {
+	const char *code;           /* stable, snake_case */
+	unsigned reports;           /* CKI_REPORT_* bits */
+	enum cki_severity severity; /* in those reports */
+	bool lowerable;             /* may also appear as a warning */
+	const char *meaning;        /* one line */
+};
+
+/* The whole table, *n rows. */
+const struct cki_code *cki_codes(size_t *n);
+/* The row of `code` in `report` (one CKI_REPORT_* bit), or NULL. */
+const struct cki_code *cki_code_find(unsigned report, const char *code);
+/* Its severity; CKI_SEV_ERROR for a code not in the table. */
+enum cki_severity cki_code_severity(unsigned report, const char *code);
+/* "error", "warning", "info". */
+const char *cki_severity_name(enum cki_severity s);
+/* "show", "verify", "doctor", "audit", "identity". */
+const char *cki_report_name(unsigned report);
+
 #endif /* CERTKIT_CK_INTERNAL_H */

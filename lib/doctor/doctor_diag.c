@@ -55,6 +55,7 @@
  * makes the certificate valid.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -622,6 +623,25 @@ enum {
 	R_INFO = 300,
 };
 
+/*
+ * The severity is the code table's (codes.c). `severity` only asks for the
+ * warning form of a code the table marks lowerable (clock_skew,
+ * missing_root, tls_interception); anything else must agree with the table.
+ */
+static const char *
+dx_severity(const char *code, const char *severity)
+{
+	const struct cki_code *k = cki_code_find(CKI_REPORT_DOCTOR, code);
+
+	assert(k != NULL);
+	if (k == NULL)
+		return severity;
+	if (k->lowerable && strcmp(severity, "warning") == 0)
+		return "warning";
+	assert(strcmp(severity, cki_severity_name(k->severity)) == 0);
+	return cki_severity_name(k->severity);
+}
+
 static struct dx *dx_add(struct dxl *l, const char *code, const char *severity,
     int rank, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
@@ -646,7 +666,7 @@ dx_add(struct dxl *l, const char *code, const char *severity, int rank,
 	}
 	memset(d, 0, sizeof(*d));
 	d->code = code;
-	d->severity = severity;
+	d->severity = dx_severity(code, severity);
 	d->rank = rank;
 	va_start(ap, fmt);
 	vsnprintf(d->summary, sizeof(d->summary), fmt, ap);

@@ -419,11 +419,11 @@ err:
 
 /* ---- status ------------------------------------------------------------- */
 
-static void problem(json_t *arr, const char *sev, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void problem(json_t *arr, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
-problem(json_t *arr, const char *sev, const char *code, const char *fmt, ...)
+problem(json_t *arr, const char *code, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -432,8 +432,9 @@ problem(json_t *arr, const char *sev, const char *code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	json_array_append_new(arr,
-	    json_pack("{s:s, s:s, s:s}", "severity", sev, "code", code,
-	        "message", msg));
+	    json_pack("{s:s, s:s, s:s}", "severity",
+	        cki_severity_name(cki_code_severity(CKI_REPORT_IDENTITY, code)),
+	        "code", code, "message", msg));
 }
 
 static size_t
@@ -482,7 +483,7 @@ ck_identity_status(ck_identity *id, char **json)
 	json_object_set_new(report, "directory", cki_json_str(id->dir));
 	if (!cki_current_id(id, cur)) {
 		json_object_set_new(report, "present", json_false());
-		problem(problems, "error", "not_managed",
+		problem(problems, "not_managed",
 		    "%s/current is not a "
 		    "symlink into versions/ that certkit made; move it away "
 		    "and "
@@ -492,7 +493,7 @@ ck_identity_status(ck_identity *id, char **json)
 	}
 	if (cur[0] == '\0') {
 		json_object_set_new(report, "present", json_false());
-		problem(problems, "error", "no_identity",
+		problem(problems, "no_identity",
 		    "this device has no "
 		    "identity yet: run certkit identity init (or ensure)");
 		goto done;
@@ -500,7 +501,7 @@ ck_identity_status(ck_identity *id, char **json)
 	json_object_set_new(report, "present", json_true());
 	json_object_set_new(report, "version", json_string(cur));
 	if ((rv = cki_current_read_light(id, &m.leaf, &m.meta)) != CK_OK) {
-		problem(problems, "error", "damaged",
+		problem(problems, "damaged",
 		    "%s; restore a backup "
 		    "(certkit identity backups) or run certkit identity reset",
 		    id->ctx->err);
@@ -569,7 +570,7 @@ ck_identity_status(ck_identity *id, char **json)
 		        "complete", self || root != NULL, "intermediates",
 		        nchain, "root", root, "self_signed", self));
 		if (!self && root == NULL)
-			problem(problems, "warning", "chain_incomplete",
+			problem(problems, "chain_incomplete",
 			    "the chain does not reach a known root; clients "
 			    "that lack the missing issuer will fail");
 		free(root);
@@ -580,7 +581,7 @@ ck_identity_status(ck_identity *id, char **json)
 
 		if (cki_id_path(id, kp, "current/key.pem") == CK_OK &&
 		    stat(kp, &st) == 0 && (st.st_mode & 077) != 0)
-			problem(problems, "error", "key_exposed",
+			problem(problems, "key_exposed",
 			    "%s is readable by others (mode %03o); run chmod "
 			    "600 on it",
 			    kp, (unsigned)(st.st_mode & 0777));
@@ -599,7 +600,7 @@ ck_identity_status(ck_identity *id, char **json)
 	cki_asn1_time(X509_get0_notBefore(m.leaf), &nb);
 	cki_asn1_time(X509_get0_notAfter(m.leaf), &na);
 	if (now > na)
-		problem(problems, "error", "expired",
+		problem(problems, "expired",
 		    "the certificate expired "
 		    "%lld days ago; %s",
 		    (long long)((now - na) / 86400),
@@ -607,11 +608,11 @@ ck_identity_status(ck_identity *id, char **json)
 		               : "install a new one from the CA (certkit "
 		                 "identity csr)");
 	else if (now < nb)
-		problem(problems, "error", "not_yet_valid",
+		problem(problems, "not_yet_valid",
 		    "the certificate is "
 		    "not valid yet; check this device's clock");
 	else if (na - now < window_of(id, nb, na))
-		problem(problems, "warning", "renewal_due",
+		problem(problems, "renewal_due",
 		    "the certificate "
 		    "expires in %lld days; %s",
 		    (long long)((na - now) / 86400),
@@ -619,7 +620,7 @@ ck_identity_status(ck_identity *id, char **json)
 		        ? "certkit identity ensure renews it"
 		        : "get a new one from the CA (certkit identity csr)");
 	if (nmissing > 0)
-		problem(problems, "warning", "names_not_covered",
+		problem(problems, "names_not_covered",
 		    "the certificate does not cover %zu of this device's names "
 		    "and addresses; %s",
 		    nmissing,
@@ -743,7 +744,7 @@ ensure_decide(ck_identity *id, json_t *report, json_t *reasons,
 
 	*regen = false;
 	if (!cki_current_id(id, cur)) {
-		problem(attention, "error", "not_managed",
+		problem(attention, "not_managed",
 		    "%s/current is not "
 		    "a symlink certkit made; move it away and run certkit "
 		    "identity ensure again",
@@ -776,7 +777,7 @@ ensure_decide(ck_identity *id, json_t *report, json_t *reasons,
 			goto names;
 		}
 		json_decref(m2);
-		problem(attention, "error", "damaged",
+		problem(attention, "damaged",
 		    "%s; restore a backup "
 		    "(certkit identity backups, restore) or run certkit "
 		    "identity reset",
@@ -835,13 +836,13 @@ names:
 	}
 	/* Never replace what a human installed: say what to do. */
 	if (now > na)
-		problem(attention, "error", "expired",
+		problem(attention, "expired",
 		    "the installed "
 		    "certificate expired %lld days ago; install a new one "
 		    "(certkit identity csr, then install)",
 		    (long long)((now - na) / 86400));
 	else if (na - now < window_of(id, nb, na))
-		problem(attention, "warning", "renewal_due",
+		problem(attention, "renewal_due",
 		    "the installed "
 		    "certificate expires in %lld days; get a new one from the "
 		    "CA (certkit identity csr, then install)",
@@ -849,7 +850,7 @@ names:
 	for (size_t i = 0; i < json_array_size(missing); i++) {
 		json_t *mi = json_array_get(missing, i);
 
-		problem(attention, "warning", "names_not_covered",
+		problem(attention, "names_not_covered",
 		    "the "
 		    "installed certificate does not cover the %s %s %s; "
 		    "clients using it will fail",
@@ -1218,7 +1219,7 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 			    ck_bundle_get0_cert(cb, i)->x509 != before[i];
 		free(before);
 		if (moved)
-			problem(extra, "info", "chain_reordered",
+			problem(extra, "chain_reordered",
 			    "%s: the "
 			    "certificates were not in order; they are written "
 			    "leaf first, each followed by its issuer (RFC 8446 "
@@ -1293,7 +1294,7 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 	}
 	if (file_has_crlf(cert_path) ||
 	    (chain_path != NULL && file_has_crlf(chain_path)))
-		problem(extra, "info", "crlf_input",
+		problem(extra, "crlf_input",
 		    "the input has Windows "
 		    "(CRLF) line ends; certkit writes LF, which every server "
 		    "reads");

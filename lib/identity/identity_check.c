@@ -63,23 +63,44 @@
 #define MAX_DEPTH 10
 #define SOON_DAYS 30
 
-void
-cki_finding(struct cki_idfindings *f, const char *sev, const char *code,
-    const char *fmt, ...)
+static void
+vfinding(struct cki_idfindings *f, enum cki_severity sev, const char *code,
+    const char *fmt, va_list ap)
 {
 	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (sev == CKI_SEV_ERROR)
+		f->errors++;
+	else if (sev == CKI_SEV_WARNING)
+		f->warnings++;
+	json_array_append_new(f->arr,
+	    json_pack("{s:s, s:s, s:s}", "severity", cki_severity_name(sev),
+	        "code", code, "message", msg));
+}
+
+void
+cki_finding(struct cki_idfindings *f, const char *code, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vfinding(
+	    f, cki_code_severity(CKI_REPORT_IDENTITY, code), code, fmt, ap);
 	va_end(ap);
-	if (strcmp(sev, "error") == 0)
-		f->errors++;
-	else if (strcmp(sev, "warning") == 0)
-		f->warnings++;
-	json_array_append_new(f->arr,
-	    json_pack("{s:s, s:s, s:s}", "severity", sev, "code", code,
-	        "message", msg));
+}
+
+void
+cki_finding_lowered(
+    struct cki_idfindings *f, const char *code, const char *fmt, ...)
+{
+	const struct cki_code *c = cki_code_find(CKI_REPORT_IDENTITY, code);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfinding(f, c != NULL && c->lowerable ? CKI_SEV_WARNING : CKI_SEV_ERROR,
+	    code, fmt, ap);
+	va_end(ap);
 }
 
 const char *
@@ -179,7 +200,7 @@ check_signature(struct cki_idfindings *f, X509 *x, const char *what)
 		return;
 	if (weak_md(mdnid)) {
 		label(x, l, sizeof(l));
-		cki_finding(f, "error", "weak_signature",
+		cki_finding(f, "weak_signature",
 		    "%s %s is signed with %s, which clients reject (collisions "
 		    "are practical); ask the CA to reissue it with SHA-256",
 		    what, l, OBJ_nid2sn(mdnid));
@@ -202,7 +223,7 @@ check_key(struct cki_idfindings *f, X509 *leaf)
 	 * key type (RSA-PSS included). */
 	if (EVP_PKEY_get_security_bits(pk) < 112 ||
 	    (id == EVP_PKEY_EC && bits < 256) || id == EVP_PKEY_DSA)
-		cki_finding(f, "error", "weak_key",
+		cki_finding(f, "weak_key",
 		    "the certificate's key is %s; at least RSA 2048 or EC "
 		    "P-256 is needed (clients at OpenSSL security level 2 "
 		    "refuse it): make a new CSR with certkit identity csr",
@@ -216,7 +237,7 @@ check_usage(struct cki_idfindings *f, X509 *leaf)
 	bool rsa = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf)) == EVP_PKEY_RSA;
 
 	if ((ex & EXFLAG_CA) && X509_check_ca(leaf) != 0)
-		cki_finding(f, "error", "leaf_is_ca",
+		cki_finding(f, "leaf_is_ca",
 		    "the certificate is a CA certificate (basicConstraints "
 		    "CA:TRUE), not a server certificate: was the CA's own "
 		    "certificate given as --cert?");
@@ -224,19 +245,19 @@ check_usage(struct cki_idfindings *f, X509 *leaf)
 	if ((ex & EXFLAG_XKUSAGE) &&
 	    !(X509_get_extended_key_usage(leaf) &
 	        (XKU_SSL_SERVER | XKU_ANYEKU)))
-		cki_finding(f, "error", "eku_no_server_auth",
+		cki_finding(f, "eku_no_server_auth",
 		    "the certificate's extended key usage lacks serverAuth; "
 		    "clients refuse it for a server: ask the CA for a TLS "
 		    "server certificate");
 	if ((ex & EXFLAG_KUSAGE) &&
 	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE)) {
 		if (rsa && (X509_get_key_usage(leaf) & KU_KEY_ENCIPHERMENT))
-			cki_finding(f, "warning", "ku_no_digital_signature",
+			cki_finding_lowered(f, "ku_no_digital_signature",
 			    "the certificate's key usage lacks "
 			    "digitalSignature: only TLS 1.2 RSA key exchange "
 			    "works, TLS 1.3 and ECDHE clients fail");
 		else
-			cki_finding(f, "error", "ku_no_digital_signature",
+			cki_finding(f, "ku_no_digital_signature",
 			    "the certificate's key usage lacks "
 			    "digitalSignature, which a TLS server key needs "
 			    "(RFC 8446 section 4.4.2.4)");
@@ -253,18 +274,18 @@ check_validity(ck_identity *id, struct cki_idfindings *f, X509 *leaf)
 	cki_asn1_time(X509_get0_notAfter(leaf), &na);
 	if (now < nb) {
 		cki_fmt_time(nb, t);
-		cki_finding(f, "error", "not_yet_valid",
+		cki_finding(f, "not_yet_valid",
 		    "the certificate is not valid before %s; check this "
 		    "device's clock (date -u) or wait",
 		    t);
 	} else if (now > na) {
 		cki_fmt_time(na, t);
-		cki_finding(f, "error", "expired",
+		cki_finding(f, "expired",
 		    "the certificate expired on %s; ask the CA for a new one",
 		    t);
 	} else if (na - now < SOON_DAYS * 86400LL) {
 		cki_fmt_time(na, t);
-		cki_finding(f, "warning", "expires_soon",
+		cki_finding(f, "expires_soon",
 		    "the certificate expires on %s, in %lld days", t,
 		    (long long)((na - now) / 86400));
 	}
@@ -277,7 +298,7 @@ check_names(struct cki_idfindings *f, X509 *leaf, const struct cki_names *n)
 
 	(void)cki_san_lists(leaf, &dns, &ip);
 	if (dns.n + ip.n == 0) {
-		cki_finding(f, "error", "no_san",
+		cki_finding(f, "no_san",
 		    "the certificate has no subject alternative names; "
 		    "clients ignore the CN (RFC 6125 section 6.4.4, and every "
 		    "current browser), so it matches no name: ask the CA to "
@@ -289,7 +310,7 @@ check_names(struct cki_idfindings *f, X509 *leaf, const struct cki_names *n)
 
 		if (cki_covers_dns(leaf, n->dns.v[i]))
 			continue;
-		cki_finding(f, conf ? "error" : "warning",
+		cki_finding(f,
 		    conf ? "name_not_covered" : "detected_name_not_covered",
 		    "the certificate does not cover the %s name %s; clients "
 		    "that use it will fail%s",
@@ -303,7 +324,7 @@ check_names(struct cki_idfindings *f, X509 *leaf, const struct cki_names *n)
 
 		if (cki_covers_ip(leaf, n->ip.v[i]))
 			continue;
-		cki_finding(f, conf ? "error" : "warning",
+		cki_finding(f,
 		    conf ? "name_not_covered" : "detected_name_not_covered",
 		    "the certificate does not cover the %s address %s; "
 		    "clients that connect to it will fail%s",
@@ -360,7 +381,7 @@ verify_chain(
 			goto out;
 		if (bad != NULL)
 			label(bad, l, sizeof(l));
-		cki_finding(f, "error", "chain_invalid",
+		cki_finding(f, "chain_invalid",
 		    "the chain does not verify at certificate %d %s: %s",
 		    depth + 1, l, X509_verify_cert_error_string(e));
 	}
@@ -389,7 +410,7 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 	/* The leaf. */
 	if (!X509_check_private_key(m->leaf, m->key)) {
 		ERR_clear_error();
-		cki_finding(f, "error", "key_mismatch",
+		cki_finding(f, "key_mismatch",
 		    "the private key (%s) does not belong to the certificate "
 		    "(their public keys differ): give the key the CSR was "
 		    "made with",
@@ -405,7 +426,7 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 	if ((m->chain = sk_X509_new_null()) == NULL)
 		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 	if (is_root(m->leaf)) {
-		cki_finding(f, "info", "self_signed",
+		cki_finding(f, "self_signed",
 		    "the certificate is self-signed: clients must trust this "
 		    "certificate itself");
 		goto unrelated;
@@ -436,7 +457,7 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 				 * matches, the signature does not. */
 				label(cur, l, sizeof(l));
 				label(iss, il, sizeof(il));
-				cki_finding(f, "error", "bad_signature",
+				cki_finding(f, "bad_signature",
 				    "the signature on %s does not verify with "
 				    "the key of its issuer %s: the file is "
 				    "damaged, or the certificate was altered",
@@ -449,8 +470,7 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 					char *in = cki_name_oneline(
 					    X509_get_issuer_name(cur));
 
-					cki_finding(f, "warning",
-					    "chain_incomplete",
+					cki_finding(f, "chain_incomplete",
 					    "the issuer of %s, \"%s\", was "
 					    "found neither in the files given "
 					    "nor in the trust store, the "
@@ -466,7 +486,7 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 			}
 			label(iss, il, sizeof(il));
 			label(cur, l, sizeof(l));
-			cki_finding(f, "info", "chain_completed",
+			cki_finding(f, "chain_completed",
 			    "the issuer of %s, %s, was taken from %s", l, il,
 			    store_name[src]);
 		}
@@ -496,7 +516,7 @@ unrelated:
 			in = X509_cmp(x, sk_X509_value(m->chain, j)) == 0;
 		if (!in) {
 			label(x, l, sizeof(l));
-			cki_finding(f, "warning", "unrelated_certificate",
+			cki_finding(f, "unrelated_certificate",
 			    "certificate %s was given but is not part of the "
 			    "chain; it is left out",
 			    l);

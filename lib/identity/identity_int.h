@@ -150,8 +150,12 @@ struct cki_idfindings {
 ck_status cki_check_material(ck_identity *id, struct cki_material *m,
     STACK_OF(X509) * given, const struct cki_names *n,
     struct cki_idfindings *f);
-void cki_finding(struct cki_idfindings *f, const char *sev, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A finding whose severity is the code table's (codes.c, CKI_REPORT_IDENTITY);
+ * _lowered gives the warning form of a code the table marks lowerable. */
+void cki_finding(struct cki_idfindings *f, const char *code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+void cki_finding_lowered(struct cki_idfindings *f, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "ca-issued", "self-signed" for an installed certificate. */
 const char *cki_kind_of(X509 *leaf);
 

@@ -217,17 +217,6 @@ cki_sb_files(struct cki_sb *sb, char *const *origins, size_t n)
 /* ---- findings ------------------------------------------------------------ */
 
 const char *
-cki_severity_name(enum cki_severity s)
-{
-	switch (s) {
-	case CKI_SEV_ERROR: return "error";
-	case CKI_SEV_WARNING: return "warning";
-	case CKI_SEV_INFO: return "info";
-	}
-	return "?";
-}
-
-const char *
 cki_role_name(enum cki_role r)
 {
 	switch (r) {
@@ -239,9 +228,8 @@ cki_role_name(enum cki_role r)
 }
 
 ck_status
-cki_findings_add(struct cki_findings *fs, const char *code,
-    enum cki_severity sev, char *message, char *fix, ck_obj_type type,
-    const size_t *idx, size_t nidx)
+cki_findings_add(struct cki_findings *fs, const char *code, char *message,
+    char *fix, ck_obj_type type, const size_t *idx, size_t nidx)
 {
 	struct cki_finding *f;
 	size_t *copy = NULL;
@@ -265,7 +253,7 @@ cki_findings_add(struct cki_findings *fs, const char *code,
 	}
 	f = &fs->f[fs->n++];
 	f->code = code;
-	f->severity = sev;
+	f->severity = cki_code_severity(CKI_REPORT_SHOW, code);
 	f->message = message;
 	f->fix = fix;
 	f->type = type;
@@ -578,10 +566,10 @@ sb_normalize_fix(
 }
 
 static ck_status
-add(struct cki_chain *ch, const char *code, enum cki_severity sev,
-    struct cki_sb *msg, struct cki_sb *fix, const size_t *idx, size_t nidx)
+add(struct cki_chain *ch, const char *code, struct cki_sb *msg,
+    struct cki_sb *fix, const size_t *idx, size_t nidx)
 {
-	return cki_findings_add(&ch->findings, code, sev, cki_sb_take(msg),
+	return cki_findings_add(&ch->findings, code, cki_sb_take(msg),
 	    cki_sb_take(fix), CK_OBJ_CERT, idx, nidx);
 }
 
@@ -613,7 +601,7 @@ find_duplicates(struct cki_chain *ch, ck_cert *const *certs,
 	if (shown < l->n)
 		cki_sb_printf(&msg, "; and %zu more copies", l->n - shown);
 	sb_normalize_fix(&fix, origins, ch->n, "Remove the copies");
-	return add(ch, "duplicate", CKI_SEV_WARNING, &msg, &fix, l->v, l->n);
+	return add(ch, "duplicate", &msg, &fix, l->v, l->n);
 }
 
 /* Next distinct certificate after position i, or -1. */
@@ -704,8 +692,8 @@ find_order(struct cki_chain *ch, ck_cert *const *certs, char *const *origins,
 	    ". TLS expects each certificate to be followed by "
 	    "its issuer (RFC 5246 7.4.2)");
 	sb_normalize_fix(&fix, origins, ch->n, "Put it in order leaf to root");
-	return add(ch, is_reversed ? "reversed_order" : "out_of_order",
-	    CKI_SEV_WARNING, &msg, &fix, l->v, l->n);
+	return add(ch, is_reversed ? "reversed_order" : "out_of_order", &msg,
+	    &fix, l->v, l->n);
 }
 
 static ck_status
@@ -737,8 +725,8 @@ find_leaves(struct cki_chain *ch, ck_cert *const *certs, char *const *origins,
 		free(a);
 		free(b);
 		sb_normalize_fix(&fix, origins, ch->n, "Put the leaf first");
-		if ((rv = add(ch, "leaf_not_first", CKI_SEV_ERROR, &msg, &fix,
-		         both, 2)) != CK_OK)
+		if ((rv = add(ch, "leaf_not_first", &msg, &fix, both, 2)) !=
+		    CK_OK)
 			return rv;
 	}
 	if (l->n > 1) {
@@ -752,8 +740,8 @@ find_leaves(struct cki_chain *ch, ck_cert *const *certs, char *const *origins,
 		    "Keep one end-entity certificate and its "
 		    "chain per file; put each other leaf in a file of its "
 		    "own.");
-		if ((rv = add(ch, "multiple_leaves", CKI_SEV_WARNING, &msg,
-		         &fix, l->v, l->n)) != CK_OK)
+		if ((rv = add(ch, "multiple_leaves", &msg, &fix, l->v, l->n)) !=
+		    CK_OK)
 			return rv;
 	}
 	return CK_OK;
@@ -813,8 +801,7 @@ find_gaps(struct cki_chain *ch, ck_cert *const *certs, bool *in_gap)
 		in_gap[i] = in_gap[nx] = true;
 		pair[0] = i;
 		pair[1] = (size_t)nx;
-		if ((rv = add(ch, "gap", CKI_SEV_ERROR, &msg, &fix, pair, 2)) !=
-		    CK_OK)
+		if ((rv = add(ch, "gap", &msg, &fix, pair, 2)) != CK_OK)
 			return rv;
 	}
 	return CK_OK;
@@ -844,8 +831,8 @@ find_roots_unrelated(struct cki_chain *ch, ck_cert *const *certs,
 		    "out of the file a server sends, but keep it in trust "
 		    "store "
 		    "files.");
-		if ((rv = add(ch, "root_included", CKI_SEV_INFO, &msg, &fix,
-		         l->v, l->n)) != CK_OK)
+		if ((rv = add(ch, "root_included", &msg, &fix, l->v, l->n)) !=
+		    CK_OK)
 			return rv;
 	}
 	l->n = 0;
@@ -869,8 +856,8 @@ find_roots_unrelated(struct cki_chain *ch, ck_cert *const *certs,
 		    l->n == 1 ? "it" : "them",
 		    l->n == 1 ? "it does" : "they do",
 		    l->n == 1 ? "it" : "them");
-		if ((rv = add(ch, "unrelated", CKI_SEV_WARNING, &msg, &fix,
-		         l->v, l->n)) != CK_OK)
+		if ((rv = add(ch, "unrelated", &msg, &fix, l->v, l->n)) !=
+		    CK_OK)
 			return rv;
 	}
 	return CK_OK;

@@ -36,7 +36,6 @@
 #define CKI_FINDING_MAX_NAMED 5
 
 enum cki_role { CKI_ROLE_LEAF = 0, CKI_ROLE_INTERMEDIATE, CKI_ROLE_ROOT };
-enum cki_severity { CKI_SEV_ERROR = 0, CKI_SEV_WARNING, CKI_SEV_INFO };
 
 /* What the analysis knows about the certificate at one position. */
 struct cki_chain_pos {
@@ -99,7 +98,6 @@ json_t *cki_chain_json(const struct cki_chain *ch);
 char *cki_chain_json_text(const struct cki_chain *ch);
 
 const char *cki_role_name(enum cki_role r);
-const char *cki_severity_name(enum cki_severity s);
 
 /* A short label for messages: the CN, else the one-line subject, escaped
  * (cki_esc). Caller frees. Never NULL unless out of memory. */
@@ -124,12 +122,12 @@ void cki_sb_cert_list(
 void cki_sb_files(struct cki_sb *sb, char *const *origins, size_t n);
 
 /*
- * Appends a finding; takes ownership of message and fix (malloc'd, may be
+ * Appends a finding of show (its severity from the code table, codes.c);
+ * takes ownership of message and fix (malloc'd, may be
  * NULL on allocation failure, which is reported) and copies idx.
  */
 ck_status cki_findings_add(struct cki_findings *fs, const char *code,
-    enum cki_severity sev, char *message, char *fix, ck_obj_type type,
-    const size_t *idx, size_t nidx);
+    char *message, char *fix, ck_obj_type type, const size_t *idx, size_t nidx);
 void cki_findings_clear(struct cki_findings *fs);
 /* Appends each finding as a JSON object to arr. */
 ck_status cki_findings_json(const struct cki_findings *fs, json_t *arr);

@@ -1226,8 +1226,8 @@ struct idxlist {
 };
 
 static ck_status
-add_cert_finding(struct desc *d, const char *code, enum cki_severity sev,
-    const struct idxlist *l, const char *verb, const char *fix)
+add_cert_finding(struct desc *d, const char *code, const struct idxlist *l,
+    const char *verb, const char *fix)
 {
 	struct cki_sb msg = {0};
 
@@ -1235,8 +1235,8 @@ add_cert_finding(struct desc *d, const char *code, enum cki_severity sev,
 		return CK_OK;
 	cki_sb_cert_list(&msg, d->certs, l->v, l->n);
 	cki_sb_printf(&msg, " %s", verb);
-	return cki_findings_add(&d->fs, code, sev, cki_sb_take(&msg),
-	    strdup(fix), CK_OBJ_CERT, l->v, l->n);
+	return cki_findings_add(&d->fs, code, cki_sb_take(&msg), strdup(fix),
+	    CK_OBJ_CERT, l->v, l->n);
 }
 
 static ck_status
@@ -1265,7 +1265,7 @@ cert_findings(struct desc *d, struct idxlist *l)
 		cki_sb_printf(&verb, "; clients reject an expired certificate");
 		if ((v = cki_sb_take(&verb)) == NULL)
 			return CK_E_NOMEM;
-		rv = add_cert_finding(d, "cert_expired", CKI_SEV_ERROR, l, v,
+		rv = add_cert_finding(d, "cert_expired", l, v,
 		    "Renew it with the CA that issued it and install the new "
 		    "certificate (and chain) in its place.");
 		free(v);
@@ -1288,8 +1288,7 @@ cert_findings(struct desc *d, struct idxlist *l)
 			cki_sb_printf(&verb, " (valid from %s)", when);
 		if ((v = cki_sb_take(&verb)) == NULL)
 			return CK_E_NOMEM;
-		rv = add_cert_finding(d, "cert_not_yet_valid", CKI_SEV_ERROR, l,
-		    v,
+		rv = add_cert_finding(d, "cert_not_yet_valid", l, v,
 		    "Check this machine's clock (NTP) and the one that "
 		    "issued the certificate; if both are right, wait until its "
 		    "start date or reissue it.");
@@ -1301,7 +1300,7 @@ cert_findings(struct desc *d, struct idxlist *l)
 	for (size_t i = 0; i < d->ncert; i++)
 		if (d->ch->pos[i].dup_of < 0 && d->revoked[i].crl >= 0)
 			l->v[l->n++] = i;
-	if ((rv = add_cert_finding(d, "cert_revoked", CKI_SEV_ERROR, l,
+	if ((rv = add_cert_finding(d, "cert_revoked", l,
 	         l->n == 1 ? "is listed as revoked in a CRL of this bundle"
 	                   : "are listed as revoked in a CRL of this bundle",
 	         "Replace it: make a new key and get a new certificate from "
@@ -1318,7 +1317,7 @@ cert_findings(struct desc *d, struct idxlist *l)
 		    md_weak(sig_md(x, alg)))
 			l->v[l->n++] = i;
 	}
-	if ((rv = add_cert_finding(d, "weak_signature", CKI_SEV_WARNING, l,
+	if ((rv = add_cert_finding(d, "weak_signature", l,
 	         l->n == 1 ? "is signed with MD5 or SHA-1, which OpenSSL 3 "
 	                     "rejects at security level 1 and above"
 	                   : "are signed with MD5 or SHA-1, which OpenSSL 3 "
@@ -1332,7 +1331,7 @@ cert_findings(struct desc *d, struct idxlist *l)
 		if (d->ch->pos[i].dup_of < 0 && pk != NULL && pkey_weak(pk))
 			l->v[l->n++] = i;
 	}
-	return add_cert_finding(d, "weak_key", CKI_SEV_WARNING, l,
+	return add_cert_finding(d, "weak_key", l,
 	    l->n == 1 ? "has a key below 112-bit strength (RSA under 2048 "
 	                "bits or EC under 224)"
 	              : "have keys below 112-bit strength (RSA under 2048 bits "
@@ -1342,15 +1341,15 @@ cert_findings(struct desc *d, struct idxlist *l)
 }
 
 static ck_status
-other_finding(struct desc *d, const char *code, enum cki_severity sev,
-    ck_obj_type t, size_t k, const char *what, const char *fix)
+other_finding(struct desc *d, const char *code, ck_obj_type t, size_t k,
+    const char *what, const char *fix)
 {
 	struct cki_sb msg = {0};
 
 	cki_sb_printf(&msg, "%s", ck_bundle_origin(d->b, t, k));
 	cki_sb_printf(&msg, " %s", what);
 	return cki_findings_add(
-	    &d->fs, code, sev, cki_sb_take(&msg), strdup(fix), t, &k, 1);
+	    &d->fs, code, cki_sb_take(&msg), strdup(fix), t, &k, 1);
 }
 
 /* ---- the report ---------------------------------------------------------- */
@@ -1433,8 +1432,7 @@ keys_part(struct desc *d, json_t *keys)
 		if (bad)
 			return CK_E_NOMEM;
 		if (nmatch == 0 && d->ncert > 0 &&
-		    other_finding(d, "key_mismatch", CKI_SEV_ERROR, CK_OBJ_KEY,
-		        k,
+		    other_finding(d, "key_mismatch", CK_OBJ_KEY, k,
 		        "matches none of the certificates given: it is not "
 		        "the key of any of them",
 		        "Find the certificate issued for this key (its "
@@ -1457,8 +1455,7 @@ csrs_part(struct desc *d, json_t *csrs)
 		if (bad)
 			return CK_E_NOMEM;
 		if (!ok &&
-		    other_finding(d, "csr_bad_signature", CKI_SEV_ERROR,
-		        CK_OBJ_CSR, k,
+		    other_finding(d, "csr_bad_signature", CK_OBJ_CSR, k,
 		        "has a signature that does not verify "
 		        "with its own public key: it is damaged or was altered",
 		        "Make the CSR again from the private key; a CA rejects "
@@ -1480,22 +1477,20 @@ crls_part(struct desc *d, json_t *crls)
 		if (bad)
 			return CK_E_NOMEM;
 		if (status == 1 &&
-		    other_finding(d, "crl_stale", CKI_SEV_WARNING, CK_OBJ_CRL,
-		        k,
+		    other_finding(d, "crl_stale", CK_OBJ_CRL, k,
 		        "is past its nextUpdate time; verifiers that check "
 		        "revocation reject it (RFC 5280 6.3.3)",
 		        "Download a fresh CRL from the CA (the URL is in the "
 		        "certificates' CRL distribution points).") != CK_OK)
 			return CK_E_NOMEM;
 		if (status == 2 &&
-		    other_finding(d, "crl_not_yet_valid", CKI_SEV_WARNING,
-		        CK_OBJ_CRL, k, "has a lastUpdate time in the future",
+		    other_finding(d, "crl_not_yet_valid", CK_OBJ_CRL, k,
+		        "has a lastUpdate time in the future",
 		        "Check this machine's clock (NTP) and the CA's.") !=
 		        CK_OK)
 			return CK_E_NOMEM;
 		if (d->crl_sig_ok[k] == 0 &&
-		    other_finding(d, "crl_bad_signature", CKI_SEV_ERROR,
-		        CK_OBJ_CRL, k,
+		    other_finding(d, "crl_bad_signature", CK_OBJ_CRL, k,
 		        "names an issuer present in the bundle "
 		        "whose key does not verify its signature",
 		        "Get the CRL again from the CA that issued it; this "

@@ -53,11 +53,12 @@ struct audit {
 };
 
 static void
-finding(struct audit *a, const char *code, const char *severity,
-    const struct cki_tcert *c, const char *message, const char *fix)
+finding(struct audit *a, const char *code, const struct cki_tcert *c,
+    const char *message, const char *fix)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s?}", "code", code, "severity",
-	    severity, "message", message, "fix", fix);
+	    cki_severity_name(cki_code_severity(CKI_REPORT_AUDIT, code)),
+	    "message", message, "fix", fix);
 
 	if (o == NULL)
 		return;
@@ -197,7 +198,7 @@ check_validity(
 			    "one",
 			    label ? label : "?", date);
 		}
-		finding(a, "expired_anchor", "error", c, msg, fix);
+		finding(a, "expired_anchor", c, msg, fix);
 	} else if (strcmp(v, "not_yet_valid") == 0) {
 		cki_fmt_time(not_before(c->x), date);
 		snprintf(msg, sizeof(msg),
@@ -210,7 +211,7 @@ check_validity(
 		          "`date -u`, NTP, the RTC battery)"
 		        : "");
 		fix_remove(c, "not yet valid", fix, sizeof(fix));
-		finding(a, "not_yet_valid_anchor", "error", c, msg,
+		finding(a, "not_yet_valid_anchor", c, msg,
 		    nnotyet * 2 > neff ? "set the clock (e.g. timedatectl "
 		                         "set-ntp true)"
 		                       : fix);
@@ -222,7 +223,7 @@ check_validity(
 		    "\"%s\" expires on %s (in %ld day%s); chains through it "
 		    "stop verifying then. Add its successor before that date",
 		    label ? label : "?", date, days, days == 1 ? "" : "s");
-		finding(a, "expiring_anchor", "warning", c, msg,
+		finding(a, "expiring_anchor", c, msg,
 		    "certkit trust add SUCCESSOR.pem (from the CA), or "
 		    "certkit trust add --reference NAME");
 	}
@@ -245,7 +246,7 @@ check_key_and_ca(struct audit *a, const struct cki_tcert *c)
 		    "chains through it, and the key can be factored",
 		    label ? label : "?", key);
 		fix_remove(c, "weak key", fix, sizeof(fix));
-		finding(a, "weak_anchor_key", "error", c, msg, fix);
+		finding(a, "weak_anchor_key", c, msg, fix);
 	}
 	/* RFC 5280 section 4.2.1.9: only a CA certificate signs others. */
 	if (X509_check_ca(c->x) == 0) {
@@ -255,7 +256,7 @@ check_key_and_ca(struct audit *a, const struct cki_tcert *c)
 		    "connections fail; trust the CA that issues it instead",
 		    label ? label : "?");
 		fix_remove(c, "not a CA", fix, sizeof(fix));
-		finding(a, "non_ca_anchor", "warning", c, msg, fix);
+		finding(a, "non_ca_anchor", c, msg, fix);
 	}
 	free(label);
 }
@@ -316,7 +317,7 @@ check_duplicates(struct audit *a)
 			    ". Trusting the key once is enough; keep the "
 			    "newest "
 			    "certificate and take the others out");
-		finding(a, "duplicate_anchor", "warning", c, msg, fix);
+		finding(a, "duplicate_anchor", c, msg, fix);
 	}
 }
 
@@ -501,8 +502,8 @@ check_required(struct audit *a, const struct reqlist *r, json_t *out)
 			    q, s->system_path,
 			    ref != NULL ? "; the reference set has it" : "");
 		}
-		finding(a, "missing_required_root", "error",
-		    dist ? dist : expired, msg, fix);
+		finding(a, "missing_required_root", dist ? dist : expired, msg,
+		    fix);
 		json_array_append_new(out,
 		    json_pack("{s:s, s:s}", "query", q, "status",
 		        dist          ? "distrusted"
@@ -563,7 +564,7 @@ scan_output(struct audit *a, const char *path, const char *shown)
 			    "editing %s)",
 			    shown);
 			c.distrusted = e;
-			finding(a, "distrusted_present", "error", &c, msg, fix);
+			finding(a, "distrusted_present", &c, msg, fix);
 			free(label);
 			break;
 		}
@@ -605,8 +606,7 @@ check_outputs(struct audit *a)
 		    "built, or are not certkit's: services reading them find "
 		    "nothing or an old set",
 		    t->out);
-		finding(a, "outputs_stale", "warning", NULL, msg,
-		    "certkit trust rebuild");
+		finding(a, "outputs_stale", NULL, msg, "certkit trust rebuild");
 		goto out;
 	}
 	built =
@@ -648,8 +648,7 @@ check_outputs(struct audit *a)
 		                            : "anchors or distrust "
 		                              "entries changed",
 		    missing, missing == 1 ? "" : "s", extra);
-		finding(a, "outputs_stale", "warning", NULL, msg,
-		    "certkit trust rebuild");
+		finding(a, "outputs_stale", NULL, msg, "certkit trust rebuild");
 	} else if (lctx != NULL &&
 	    cki_read_file(lctx, t->bundle, &buf, &len) == CK_OK) {
 		EVP_Digest(
@@ -663,7 +662,7 @@ check_outputs(struct audit *a)
 			    "the "
 			    "store, and the next change will overwrite it",
 			    when);
-			finding(a, "outputs_stale", "warning", NULL, msg,
+			finding(a, "outputs_stale", NULL, msg,
 			    "certkit trust rebuild (add certificates with "
 			    "`certkit trust add`)");
 		}

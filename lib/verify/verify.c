@@ -1353,7 +1353,7 @@ finding_json(struct explain *e, const struct rec *r, const char *mapped,
 		goto nomem;
 	/* Fixed key order: code, severity, depth, subject, sha256 first. */
 	bad |= jadd(f, "code", json_string(""));
-	bad |= jadd(f, "severity", json_string("error"));
+	bad |= jadd(f, "severity", json_string(""));
 	bad |= jadd(f, "depth", json_integer(r->depth));
 	bad |= jadd(f, "subject", jstr(sub));
 	bad |= jadd(f, "sha256", json_string(fp));
@@ -1367,6 +1367,11 @@ finding_json(struct explain *e, const struct rec *r, const char *mapped,
 	if (bad || (code = explain_one(e, r, mapped, f)) == NULL)
 		goto nomem;
 	if ((tmp = json_string(code)) == NULL || jadd(f, "code", tmp))
+		goto nomem;
+	/* The severity is the code table's (codes.c): error for every code. */
+	tmp = json_string(
+	    cki_severity_name(cki_code_severity(CKI_REPORT_VERIFY, code)));
+	if (tmp == NULL || jadd(f, "severity", tmp))
 		goto nomem;
 	free(sub);
 	*final = code;
