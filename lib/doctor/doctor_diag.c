@@ -71,6 +71,7 @@
 
 #include "doctor_int.h"
 #include "reference_int.h"
+#include "verify_int.h"
 
 const char *const cki_stage_names[CKI_ST_COUNT] = {
     "none", "dns", "tcp", "proxy", "tls", "client_auth", "evidence"};
@@ -463,72 +464,59 @@ cert_ref(X509 *x)
 
 /* ---- verification -------------------------------------------------------- */
 
+/* An error of the device's verdict (borrowed from struct vres's run). */
 struct verr {
 	int err;
 	int depth;
-	X509 *cert; /* borrowed from the chain */
+	X509 *cert;
 };
 
+#define VRES_MAX_ERRORS 24
 struct vres {
 	bool ok;
-	struct verr e[24];
+	struct verr e[VRES_MAX_ERRORS];
 	int ne;
-	STACK_OF(X509) * built;
+	STACK_OF(X509) * built; /* res.chain */
+	struct cki_verify_result res;
 };
-
-static int
-vcb(int ok, X509_STORE_CTX *sctx)
-{
-	struct vres *r = X509_STORE_CTX_get_app_data(sctx);
-
-	if (!ok && r != NULL && r->ne < (int)(sizeof(r->e) / sizeof(r->e[0]))) {
-		r->e[r->ne].err = X509_STORE_CTX_get_error(sctx);
-		r->e[r->ne].depth = X509_STORE_CTX_get_error_depth(sctx);
-		r->e[r->ne].cert = X509_STORE_CTX_get_current_cert(sctx);
-		r->ne++;
-	}
-	/* Carry on: the doctor wants every error, not the first. */
-	return 1;
-}
 
 static void
 vres_free(struct vres *r)
 {
-	sk_X509_pop_free(r->built, X509_free);
+	cki_verify_result_clear(&r->res);
 	memset(r, 0, sizeof(*r));
 }
 
 /*
  * The device's view: RFC 5280 6.1 path validation of leaf, with untrusted
  * intermediates, against `store`, at env->now, for a TLS server (RFC 5280
- * 4.2.1.12 serverAuth). The name is checked separately (RFC 6125).
+ * 4.2.1.12 serverAuth), by the verify module (cki_verify_run), recording
+ * every error. The name is checked separately (RFC 6125), and so are weak
+ * keys and signatures (diag_weak): hence no security level
+ * (CKI_VERIFY_SECURITY_LEVEL_NONE, verify_int.h says why).
  */
 static bool
 verify_run(const struct cki_diag_env *env, X509_STORE *store, X509 *leaf,
     STACK_OF(X509) * untrusted, struct vres *r)
 {
-	X509_STORE_CTX *c;
-	X509_VERIFY_PARAM *p;
-	int rc;
+	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
 
 	memset(r, 0, sizeof(*r));
-	if ((c = X509_STORE_CTX_new()) == NULL)
+	p.time = env->now;
+	p.purpose = CK_PURPOSE_SERVER;
+	p.max_depth = CKI_VERIFY_PEER_DEPTH;
+	p.security_level = CKI_VERIFY_SECURITY_LEVEL_NONE;
+	if (cki_verify_run(NULL, store, leaf, untrusted, &p, true, &r->res) !=
+	    CK_OK)
 		return false;
-	if (!X509_STORE_CTX_init(c, store, leaf, untrusted)) {
-		X509_STORE_CTX_free(c);
-		return false;
+	for (size_t i = 0; i < r->res.nerr && r->ne < VRES_MAX_ERRORS; i++) {
+		r->e[r->ne].err = r->res.err[i].err;
+		r->e[r->ne].depth = r->res.err[i].depth;
+		r->e[r->ne].cert = r->res.err[i].cert;
+		r->ne++;
 	}
-	p = X509_STORE_CTX_get0_param(c);
-	X509_VERIFY_PARAM_set_time(p, (time_t)env->now);
-	X509_VERIFY_PARAM_set_purpose(p, X509_PURPOSE_SSL_SERVER);
-	X509_VERIFY_PARAM_set_depth(p, 10);
-	X509_STORE_CTX_set_verify_cb(c, vcb);
-	X509_STORE_CTX_set_app_data(c, r);
-	rc = X509_verify_cert(c);
-	r->built = X509_STORE_CTX_get1_chain(c);
-	r->ok = rc == 1 && r->ne == 0;
-	X509_STORE_CTX_free(c);
-	ERR_clear_error();
+	r->built = r->res.chain;
+	r->ok = r->res.ok;
 	return true;
 }
 
@@ -541,22 +529,41 @@ vfind(const struct vres *r, int err, int min_depth)
 	return NULL;
 }
 
+/*
+ * The classification is the verify module's (cki_verify_code): the
+ * error-20 family is every error whose code is about a missing or
+ * untrusted issuer. An anchor the store explicitly rejects (aux trust) is
+ * not: it is a chain_invalid of its own, not a missing root.
+ */
 static bool
 is_untrusted_err(int e)
 {
-	return e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
-	    e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
-	    e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
-	    e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
-	    e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
-	    e == X509_V_ERR_CERT_UNTRUSTED;
+	const char *k = cki_verify_code(e);
+
+	if (e == X509_V_ERR_CERT_REJECTED)
+		return false;
+	return strcmp(k, "incomplete_chain") == 0 ||
+	    strcmp(k, "untrusted_root") == 0 ||
+	    strcmp(k, "self_signed_leaf") == 0;
 }
 
 static bool
 is_time_err(int e)
 {
-	return e == X509_V_ERR_CERT_HAS_EXPIRED ||
-	    e == X509_V_ERR_CERT_NOT_YET_VALID;
+	const char *k = cki_verify_code(e);
+
+	return strcmp(k, "cert_expired") == 0 ||
+	    strcmp(k, "cert_not_yet_valid") == 0;
+}
+
+/* Weak keys and digests are diag_weak's (OpenSSL reports them only at a
+ * security level, which the doctor does not set). */
+static bool
+is_weak_err(int e)
+{
+	const char *k = cki_verify_code(e);
+
+	return strcmp(k, "weak_key") == 0 || strcmp(k, "weak_signature") == 0;
 }
 
 static const struct verr *
@@ -3203,9 +3210,7 @@ cki_doc_diagnose(const struct cki_diag_env *env, const struct cki_endpoint *ep,
 			int e = x.v.e[i].err;
 
 			if (!is_untrusted_err(e) && !is_time_err(e) &&
-			    e != X509_V_ERR_CA_MD_TOO_WEAK &&
-			    e != X509_V_ERR_EE_KEY_TOO_SMALL &&
-			    e != X509_V_ERR_CA_KEY_TOO_SMALL && !other) {
+			    !is_weak_err(e) && !other) {
 				struct dx *d = dx_add(&l, "chain_invalid",
 				    "error", R_INVALID,
 				    "the chain of %s is "

@@ -59,6 +59,7 @@
 
 #include "identity_int.h"
 #include "reference_int.h"
+#include "verify_int.h"
 
 #define MAX_DEPTH 10
 #define SOON_DAYS 30
@@ -340,53 +341,53 @@ out:
 	cki_strlist_clear(&ip);
 }
 
-/* OpenSSL's verdict on the chain built, at the context's time. */
+/*
+ * The verify module's verdict (cki_verify_run) on the chain built, at the
+ * context's time, for a TLS server, at CKI_VERIFY_SECURITY_LEVEL: it
+ * covers every certificate of the chain, not only the leaf checked above,
+ * so a weak intermediate is refused. Without a root, the top of the chain
+ * is the anchor (partial chain). The first error is the reason.
+ */
 static void
 verify_chain(
     ck_identity *id, struct cki_idfindings *f, const struct cki_material *m)
 {
+	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
+	struct cki_verify_result res = {0};
 	X509_STORE *st = X509_STORE_new();
-	X509_STORE_CTX *vc = X509_STORE_CTX_new();
 	X509 *anchor = m->root != NULL ? m->root
 	    : sk_X509_num(m->chain) > 0
 	    ? sk_X509_value(m->chain, sk_X509_num(m->chain) - 1)
 	    : m->leaf;
-	X509_VERIFY_PARAM *vp;
-	int r;
+	const struct cki_verify_err *e;
+	char l[300] = "?";
 
-	if (st == NULL || vc == NULL || !X509_STORE_add_cert(st, anchor) ||
-	    !X509_STORE_CTX_init(vc, st, m->leaf, m->chain))
+	p.time = (int64_t)cki_now(id->ctx);
+	p.purpose = CK_PURPOSE_SERVER;
+	p.partial_chain = m->root == NULL;
+	/* No ctx: a failure to verify is no finding and no error of the
+	 * install (as before: the checks above stand). */
+	if (st == NULL || !X509_STORE_add_cert(st, anchor) ||
+	    cki_verify_run(NULL, st, m->leaf, m->chain, &p, false, &res) !=
+	        CK_OK)
 		goto out;
-	vp = X509_STORE_CTX_get0_param(vc);
-	if (m->root == NULL)
-		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
-	X509_VERIFY_PARAM_set_time(vp, cki_now(id->ctx));
-	X509_VERIFY_PARAM_set_purpose(vp, X509_PURPOSE_SSL_SERVER);
-	/* Level 2 (112-bit security) covers every certificate of the chain,
-	 * not only the leaf checked above: a weak intermediate is refused. */
-	X509_VERIFY_PARAM_set_auth_level(vp, 2);
-	r = X509_verify_cert(vc);
-	if (r != 1) {
-		int e = X509_STORE_CTX_get_error(vc);
-		int depth = X509_STORE_CTX_get_error_depth(vc);
-		X509 *bad = X509_STORE_CTX_get_current_cert(vc);
-		char l[300] = "?";
-
-		/* The leaf's own time and usage problems are reported
-		 * above with better words. */
-		if (depth == 0 &&
-		    (e == X509_V_ERR_CERT_HAS_EXPIRED ||
-		        e == X509_V_ERR_CERT_NOT_YET_VALID ||
-		        e == X509_V_ERR_INVALID_PURPOSE))
-			goto out;
-		if (bad != NULL)
-			label(bad, l, sizeof(l));
-		cki_finding(f, "chain_invalid",
-		    "the chain does not verify at certificate %d %s: %s",
-		    depth + 1, l, X509_verify_cert_error_string(e));
-	}
+	if (res.ok || res.nerr == 0)
+		goto out;
+	e = &res.err[0];
+	/* The leaf's own time and usage problems are reported above with
+	 * better words. */
+	if (e->depth == 0 &&
+	    (e->err == X509_V_ERR_CERT_HAS_EXPIRED ||
+	        e->err == X509_V_ERR_CERT_NOT_YET_VALID ||
+	        e->err == X509_V_ERR_INVALID_PURPOSE))
+		goto out;
+	if (e->cert != NULL)
+		label(e->cert, l, sizeof(l));
+	cki_finding(f, "chain_invalid",
+	    "the chain does not verify at certificate %d %s: %s", e->depth + 1,
+	    l, X509_verify_cert_error_string(e->err));
 out:
-	X509_STORE_CTX_free(vc);
+	cki_verify_result_clear(&res);
 	X509_STORE_free(st);
 	ERR_clear_error();
 }

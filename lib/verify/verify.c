@@ -56,9 +56,6 @@
 #include "ck_internal.h"
 #include "verify_int.h"
 
-/* Security level 2: 112-bit security. RSA/DSA/DH keys >= 2048 bits, EC >=
- * 224 bits, and no SHA-1 or MD5 signatures (SP 800-131A). */
-#define VERIFY_AUTH_LEVEL 2
 /* Names of a certificate listed in a message before "and N more". */
 #define MAX_NAMES_LISTED 12
 
@@ -466,12 +463,8 @@ crl_reason_name(long r)
 
 /* ---- recording what OpenSSL says ---------------------------------------- */
 
-struct rec {
-	int err;
-	int depth;
-	X509 *cert;    /* up-referenced */
-	X509_CRL *crl; /* the CRL being checked, up-referenced, or NULL */
-};
+/* One error: struct cki_verify_err (verify_int.h). */
+#define rec cki_verify_err
 
 struct recorder {
 	struct rec *r;
@@ -594,25 +587,43 @@ store_is_plain(X509_STORE *s)
 	    X509_STORE_get_lookup_crls(s) == NULL;
 }
 
+/* cki_err() for a ctx that may be NULL (cki_verify_run()). */
+static ck_status fail(ck_ctx *ctx, ck_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static ck_status
+fail(ck_ctx *ctx, ck_status st, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (ctx == NULL)
+		return st;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return cki_err(ctx, st, "%s", msg);
+}
+
 static ck_status
 check_params(ck_ctx *ctx, const struct cki_verify_params *p)
 {
 	int names = (p->host != NULL) + (p->ip != NULL) + (p->email != NULL);
 
 	if (names > 1)
-		return cki_err(ctx, CK_E_USAGE,
+		return fail(ctx, CK_E_USAGE,
 		    "a host name, an IP address and an email address cannot be "
 		    "checked together: give one of them");
 	/* An empty name would make OpenSSL skip the check altogether. */
 	if ((p->host != NULL && p->host[0] == '\0') ||
 	    (p->ip != NULL && p->ip[0] == '\0') ||
 	    (p->email != NULL && p->email[0] == '\0'))
-		return cki_err(ctx, CK_E_USAGE,
+		return fail(ctx, CK_E_USAGE,
 		    "the name to check is empty: give a host name, an IP "
 		    "address or an email address");
 	if (p->purpose != CK_PURPOSE_SERVER &&
 	    p->purpose != CK_PURPOSE_CLIENT && p->purpose != CK_PURPOSE_ANY)
-		return cki_err(
+		return fail(
 		    ctx, CK_E_USAGE, "unknown purpose %d", (int)p->purpose);
 	return CK_OK;
 }
@@ -634,9 +645,9 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 
 	*out = NULL;
 	if ((xsc = X509_STORE_CTX_new()) == NULL)
-		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+		return fail(ctx, CK_E_NOMEM, "out of memory");
 	if (!X509_STORE_CTX_init(xsc, anchors, leaf, untrusted)) {
-		cki_err(ctx, CK_E_INTERNAL, "cannot set up verification: %s",
+		fail(ctx, CK_E_INTERNAL, "cannot set up verification: %s",
 		    cki_ossl_reason());
 		goto err;
 	}
@@ -654,11 +665,12 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 	/* RFC 5280 6.1.1 (a)/(b): the time of validation, also used for the
 	 * CRLs' thisUpdate/nextUpdate (6.3.3 (a)). */
 	X509_VERIFY_PARAM_set_time(vp, t);
-	/* Security level 2 (112 bits): RSA < 2048 -> weak_key, SHA-1/MD5
-	 * signatures -> weak_signature. A higher level the store asks for
-	 * stays. */
-	if (X509_VERIFY_PARAM_get_auth_level(vp) < VERIFY_AUTH_LEVEL)
-		X509_VERIFY_PARAM_set_auth_level(vp, VERIFY_AUTH_LEVEL);
+	/* CKI_VERIFY_SECURITY_LEVEL (112 bits): RSA < 2048 -> weak_key,
+	 * SHA-1/MD5 signatures -> weak_signature. A higher level the store
+	 * asks for stays. */
+	if (p->security_level != CKI_VERIFY_SECURITY_LEVEL_NONE &&
+	    X509_VERIFY_PARAM_get_auth_level(vp) < p->security_level)
+		X509_VERIFY_PARAM_set_auth_level(vp, p->security_level);
 	if (p->partial_chain &&
 	    !X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN))
 		goto ossl;
@@ -670,7 +682,8 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 		        vp, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
 			goto ossl;
 	}
-	X509_VERIFY_PARAM_set_depth(vp, p->max_depth >= 0 ? p->max_depth : 100);
+	X509_VERIFY_PARAM_set_depth(
+	    vp, p->max_depth >= 0 ? p->max_depth : CKI_VERIFY_DEFAULT_DEPTH);
 	/* Clear any names the store's parameters carried, then set ours. */
 	if (!X509_VERIFY_PARAM_set1_host(vp, NULL, 0) ||
 	    !X509_VERIFY_PARAM_set1_email(vp, NULL, 0) ||
@@ -683,14 +696,14 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 		    vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (!X509_VERIFY_PARAM_set1_host(
 		        vp, p->host, strlen(p->host))) {
-			st = cki_err(ctx, CK_E_USAGE,
+			st = fail(ctx, CK_E_USAGE,
 			    "'%s' cannot be used as a host name to check",
 			    p->host);
 			goto err;
 		}
 	}
 	if (p->ip != NULL && !X509_VERIFY_PARAM_set1_ip_asc(vp, p->ip)) {
-		st = cki_err(ctx, CK_E_USAGE,
+		st = fail(ctx, CK_E_USAGE,
 		    "'%s' is not an IP address: expected IPv4 like 192.0.2.10 "
 		    "or IPv6 like 2001:db8::10",
 		    p->ip);
@@ -698,7 +711,7 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 	}
 	if (p->email != NULL &&
 	    !X509_VERIFY_PARAM_set1_email(vp, p->email, strlen(p->email))) {
-		st = cki_err(ctx, CK_E_USAGE,
+		st = fail(ctx, CK_E_USAGE,
 		    "'%s' cannot be used as an email address to check",
 		    p->email);
 		goto err;
@@ -711,7 +724,7 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 	*out = xsc;
 	return CK_OK;
 ossl:
-	st = cki_err(ctx, CK_E_INTERNAL,
+	st = fail(ctx, CK_E_INTERNAL,
 	    "cannot set a verification "
 	    "parameter: %s",
 	    cki_ossl_reason());
@@ -1562,7 +1575,7 @@ params_json(const struct cki_verify_params *p, time_t t, const char *anchors)
 	    p->max_depth >= 0 ? json_integer(p->max_depth) : json_null());
 	bad |= jadd(o, "partial_chain", json_boolean(p->partial_chain));
 	bad |= jadd(o, "anchors", jstr(anchors));
-	bad |= jadd(o, "security_level", json_integer(VERIFY_AUTH_LEVEL));
+	bad |= jadd(o, "security_level", json_integer(p->security_level));
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -1637,6 +1650,26 @@ err:
 	return st;
 }
 
+/* What both entry points refuse before any verification. */
+static ck_status
+check_input(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
+    const struct cki_verify_params *p)
+{
+	ck_status st;
+
+	if (anchors == NULL || leaf == NULL || p == NULL)
+		return fail(ctx, CK_E_USAGE,
+		    "nothing to verify: no trust anchors or no certificate");
+	if ((st = check_params(ctx, p)) != CK_OK)
+		return st;
+	if (!store_is_plain(anchors))
+		return fail(ctx, CK_E_USAGE,
+		    "the trust store replaces "
+		    "some of OpenSSL's verification steps with its own; "
+		    "certkit verifies only with OpenSSL's");
+	return CK_OK;
+}
+
 ck_status
 cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
     STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
@@ -1654,16 +1687,8 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 
 	*report = NULL;
 	*valid = 0;
-	if (anchors == NULL || leaf == NULL || p == NULL)
-		return cki_err(ctx, CK_E_USAGE,
-		    "nothing to verify: no trust anchors or no certificate");
-	if ((st = check_params(ctx, p)) != CK_OK)
+	if ((st = check_input(ctx, anchors, leaf, p)) != CK_OK)
 		return st;
-	if (!store_is_plain(anchors))
-		return cki_err(ctx, CK_E_USAGE,
-		    "the trust store replaces "
-		    "some of OpenSSL's verification steps with its own; "
-		    "certkit verifies only with OpenSSL's");
 	t = p->time != 0 ? (time_t)p->time : cki_now(ctx);
 
 	/* Pass 1: the verdict. */
@@ -1753,6 +1778,56 @@ err:
 	recorder_free(&diag);
 	ERR_clear_error();
 	return st;
+}
+
+ck_status
+cki_verify_run(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
+    STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
+    bool every_error, struct cki_verify_result *out)
+{
+	struct recorder rc = {0};
+	X509_STORE_CTX *xsc = NULL;
+	time_t t;
+	int ok;
+	ck_status st;
+
+	memset(out, 0, sizeof(*out));
+	if ((st = check_input(ctx, anchors, leaf, p)) != CK_OK)
+		return st;
+	t = p->time != 0  ? (time_t)p->time
+	    : ctx != NULL ? cki_now(ctx)
+	                  : time(NULL);
+	if ((st = setup_xsc(ctx, &xsc, anchors, leaf, untrusted, p, t,
+	         every_error ? collect_cb : strict_cb, &rc)) != CK_OK)
+		goto err;
+	ERR_clear_error();
+	ok = X509_verify_cert(xsc);
+	if (rc.oom) {
+		st = fail(ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
+	out->ok = ok == 1 && rc.n == 0;
+	out->chain = X509_STORE_CTX_get1_chain(xsc);
+	out->err = rc.r;
+	out->nerr = rc.n;
+	rc.r = NULL;
+	rc.n = 0;
+	st = CK_OK;
+err:
+	X509_STORE_CTX_free(xsc);
+	recorder_free(&rc);
+	ERR_clear_error();
+	return st;
+}
+
+void
+cki_verify_result_clear(struct cki_verify_result *r)
+{
+	struct recorder rc = {r->err, r->nerr, r->nerr, false};
+
+	recorder_free(&rc);
+	sk_X509_pop_free(r->chain, X509_free);
+	memset(r, 0, sizeof(*r));
 }
 
 /* ---- ck_verify_opts

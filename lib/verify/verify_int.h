@@ -48,6 +48,31 @@
 
 #include "ck_internal.h"
 
+/*
+ * The settings every verification of certkit states here, once:
+ *
+ * CKI_VERIFY_SECURITY_LEVEL: OpenSSL's security level 2, 112-bit security
+ * (SP 800-131A): RSA/DSA/DH keys >= 2048 bits, EC >= 224, no SHA-1 or MD5
+ * signatures below the anchor. ck_verify() and the identity install use it;
+ * a higher level the store asks for stays.
+ *
+ * CKI_VERIFY_SECURITY_LEVEL_NONE: no level: OpenSSL then reports no key or
+ * digest as too weak. The doctor uses it: it reports weak keys and
+ * signatures itself (weak_key with the key's bits, weak_signature only
+ * below a trust anchor), and a level in its path validation would make a
+ * weak chain "not valid" and change which root cause it gives first
+ * (tls_interception's warning form needs a valid chain).
+ *
+ * CKI_VERIFY_PEER_DEPTH: the most intermediates the doctor accepts in a
+ * chain a server sends (10: no real server chain comes close; a longer one
+ * is reported, not followed). ck_verify() takes its depth from the caller
+ * (--max-depth), else OpenSSL's default, CKI_VERIFY_DEFAULT_DEPTH.
+ */
+#define CKI_VERIFY_SECURITY_LEVEL 2
+#define CKI_VERIFY_SECURITY_LEVEL_NONE (-1)
+#define CKI_VERIFY_PEER_DEPTH 10
+#define CKI_VERIFY_DEFAULT_DEPTH 100
+
 struct cki_verify_params {
 	int64_t time;     /* seconds since the epoch; 0: the ctx's
 	                     time (ck_ctx_set_time), else the clock */
@@ -65,12 +90,14 @@ struct cki_verify_params {
 	                              anchors" */
 	struct cki_verify_cache *cache; /* NULL, or a cache to share between
 	                             calls (bulk verification) */
+	int security_level; /* CKI_VERIFY_SECURITY_LEVEL (the default) or
+	                       CKI_VERIFY_SECURITY_LEVEL_NONE (the doctor) */
 };
 
 #define CKI_VERIFY_PARAMS_INIT                                                 \
 	{                                                                      \
 		0, NULL, NULL, NULL, CK_PURPOSE_SERVER, NULL, -1, false, NULL, \
-		    NULL                                                       \
+		    NULL, CKI_VERIFY_SECURITY_LEVEL                            \
 	}
 
 /*
@@ -105,6 +132,45 @@ ck_status cki_no_anchors(ck_ctx *ctx, const char *path, bool dir, size_t files);
 ck_status cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
     STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
     json_t **report, int *valid);
+
+/*
+ * One error OpenSSL met: its X509_V_ERR_* value, the depth and certificate
+ * it is about (up-referenced; the chain's certificate at that depth when
+ * OpenSSL names none) and, for an error about a CRL, that CRL.
+ */
+struct cki_verify_err {
+	int err;
+	int depth;
+	X509 *cert;
+	X509_CRL *crl;
+};
+
+/* What one path validation found (cki_verify_run). */
+struct cki_verify_result {
+	bool ok;                    /* valid: X509_verify_cert() said 1 and no
+	                               error was met */
+	struct cki_verify_err *err; /* the errors, in the order met */
+	size_t nerr;
+	STACK_OF(X509) * chain; /* the chain as built, leaf first; may be
+	                           NULL */
+};
+
+/*
+ * The verifier without the explanations, for the modules that classify
+ * the errors themselves (the doctor) or need only the first (the
+ * identity install). The same checks as cki_verify_chain() (contract 2,
+ * the same X509_STORE_CTX set-up), in one run: with every_error, every
+ * error is recorded and OpenSSL carries on, so the built chain is as long
+ * as it can be and the result is a diagnosis, not a verdict (contract 1);
+ * without it, the run stops at the first error, which is the reason.
+ * `ctx` may be NULL (the doctor's diagnosis is pure): errors are then only
+ * returned. CK_OK or an error status (nothing to free then); on CK_OK free
+ * *out with cki_verify_result_clear().
+ */
+ck_status cki_verify_run(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
+    STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
+    bool every_error, struct cki_verify_result *out);
+void cki_verify_result_clear(struct cki_verify_result *r);
 
 /*
  * The stable finding code for an X509_V_ERR_* value, as cki_verify_chain

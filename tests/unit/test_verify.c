@@ -954,6 +954,95 @@ test_code_map(void **state)
 	assert_string_equal(cki_verify_code(12345), "malformed");
 }
 
+/*
+ * One verifier: cki_verify_run() (the doctor's and the identity install's
+ * entry) gives the same verdict as cki_verify_chain() (ck_verify()) on the
+ * same chain, and its first error has the code of verify's first finding.
+ * At CKI_VERIFY_SECURITY_LEVEL_NONE (the doctor) weak keys and digests
+ * are left to the caller: the weak chains verify.
+ */
+static void
+test_run_agrees(void **state)
+{
+	static const struct {
+		const char *leaf, *anchor, *inter;
+		bool weak; /* valid at CKI_VERIFY_SECURITY_LEVEL_NONE */
+	} cases[] = {
+	    {"leaf.pem", "root-ca.pem", "int-ca.pem", false},
+	    {"leaf-expired.pem", "root-ca.pem", "int-ca.pem", false},
+	    {"leaf-selfsigned.pem", "root-ca.pem", NULL, false},
+	    {"other-leaf.pem", "root-ca.pem", NULL, false},
+	    {"leaf.pem", "root-ca.pem", NULL, false},
+	    {"leaf-badsig.pem", "root-ca.pem", "int-ca.pem", false},
+	    {"leaf-weakkey.pem", "root-ca.pem", "int-ca.pem", true},
+	    {"leaf-sha1.pem", "root-ca.pem", "int-ca.pem", true},
+	    {"leaf-weakint.pem", "root-ca.pem", "weak-int-ca.pem", true},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_ctx *ctx = ck_ctx_new();
+		X509_STORE *store = X509_STORE_new();
+		X509 *leaf = load_x509(cases[i].leaf);
+		X509 *anchor = load_x509(cases[i].anchor);
+		STACK_OF(X509) *unt = sk_X509_new_null();
+		struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
+		struct cki_verify_result first, every, none;
+		json_t *rep = NULL, *f0;
+		int valid = -1;
+
+		assert_true(X509_STORE_add_cert(store, anchor));
+		if (cases[i].inter != NULL)
+			sk_X509_push(unt, load_x509(cases[i].inter));
+		p.time = PINNED_TIME;
+		assert_int_equal(
+		    cki_verify_chain(ctx, store, leaf, unt, &p, &rep, &valid),
+		    CK_OK);
+		assert_int_equal(
+		    cki_verify_run(NULL, store, leaf, unt, &p, false, &first),
+		    CK_OK);
+		assert_int_equal(
+		    cki_verify_run(ctx, store, leaf, unt, &p, true, &every),
+		    CK_OK);
+		if (first.ok != (valid == 1) || every.ok != (valid == 1))
+			fail_msg("%s: run %d/%d, chain %d", cases[i].leaf,
+			    first.ok, every.ok, valid);
+		if (!valid) {
+			f0 =
+			    json_array_get(json_object_get(rep, "findings"), 0);
+			assert_true(first.nerr == 1 && every.nerr >= 1);
+			assert_int_equal(first.err[0].err, every.err[0].err);
+			assert_non_null(first.err[0].cert);
+			/* The issuer family is decided from the chain. */
+			if (strcmp(cki_verify_code(first.err[0].err),
+			        "incomplete_chain") != 0)
+				assert_string_equal(
+				    cki_verify_code(first.err[0].err),
+				    json_string_value(
+				        json_object_get(f0, "code")));
+		}
+		assert_true(sk_X509_num(every.chain) >= 1);
+		p.security_level = CKI_VERIFY_SECURITY_LEVEL_NONE;
+		assert_int_equal(
+		    cki_verify_run(NULL, store, leaf, unt, &p, true, &none),
+		    CK_OK);
+		if (cases[i].weak && valid != 0)
+			fail_msg("%s: valid at level 2", cases[i].leaf);
+		if (cases[i].weak && !none.ok)
+			fail_msg("%s: not valid without a security level",
+			    cases[i].leaf);
+		json_decref(rep);
+		cki_verify_result_clear(&first);
+		cki_verify_result_clear(&every);
+		cki_verify_result_clear(&none);
+		sk_X509_pop_free(unt, X509_free);
+		X509_free(leaf);
+		X509_free(anchor);
+		X509_STORE_free(store);
+		ck_ctx_free(ctx);
+	}
+}
+
 int
 main(void)
 {
@@ -969,6 +1058,7 @@ main(void)
 	    cmocka_unit_test(test_roots_dir),
 	    cmocka_unit_test(test_system_store),
 	    cmocka_unit_test(test_code_map),
+	    cmocka_unit_test(test_run_agrees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
