@@ -978,17 +978,563 @@ crl_issuer_text(X509_CRL *crl, X509 *x)
  * Fills message, remedy and the code-specific fields of one finding.
  * Returns the final code, or NULL if memory ran out.
  */
+/* What an explanation works from (explain_one()). */
+struct excase {
+	const struct explain *e;
+	const struct rec *r; /* r->cert is never NULL here */
+	const char *code;
+	struct sb *msg, *fix; /* the message and the remedy */
+	json_t *f;            /* the finding, for the fields a code adds */
+};
+
+static int
+ex_cert_expired(const struct excase *c)
+{
+	const struct explain *e = c->e;
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	X509 *x = r->cert;
+	char when[32], now[32];
+	int64_t v;
+
+	cki_fmt_time((int64_t)e->t, now);
+	cki_asn1_time(X509_get0_notAfter(x), &v);
+	cki_fmt_time(v, when);
+	sb_add(msg,
+	    "The certificate expired on %s, %lld days before "
+	    "the time of verification (%s).",
+	    when, (long long)(((int64_t)e->t - v) / 86400), now);
+	if (r->depth == 0)
+		sb_add(fix,
+		    "Renew the certificate and install the "
+		    "new one on the device; if the date looks wrong, "
+		    "check the clock of the machine that verifies.");
+	else
+		sb_add(fix,
+		    "Get the CA's current certificate and put "
+		    "it in the chain in place of this expired one.");
+	return 0;
+}
+
+static int
+ex_cert_not_yet_valid(const struct excase *c)
+{
+	const struct explain *e = c->e;
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	X509 *x = r->cert;
+	char when[32], now[32];
+	int64_t v;
+
+	cki_fmt_time((int64_t)e->t, now);
+	cki_asn1_time(X509_get0_notBefore(x), &v);
+	cki_fmt_time(v, when);
+	sb_add(msg,
+	    "The certificate is valid only from %s, %lld days "
+	    "after the time of verification (%s).",
+	    when, (long long)((v - (int64_t)e->t + 86399) / 86400), now);
+	sb_add(fix,
+	    "Check the clock of the machine that verifies (an "
+	    "appliance without NTP often runs years behind); if the "
+	    "clock is right, have the certificate reissued with a "
+	    "current start date.");
+	return 0;
+}
+
+static int
+ex_hostname_mismatch(const struct excase *c)
+{
+	const struct explain *e = c->e;
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	json_t *f = c->f;
+	X509 *x = r->cert;
+	int bad = 0;
+	struct sb names = {.n = 0};
+	json_t *sans = san_list(x, &names), *asked = json_object();
+	const char *kind = e->p->host ? "host name"
+	    : e->p->ip                ? "IP address"
+	                              : "email address";
+	const char *want = e->p->host ? e->p->host
+	    : e->p->ip                ? e->p->ip
+	    : e->p->email             ? e->p->email
+	                              : "?";
+
+	sb_add(msg, "The certificate is not valid for the %s '", kind);
+	sb_safe(msg, (const unsigned char *)want, strlen(want));
+	sb_add(msg, "': it names %s.", names.s);
+	sb_add(fix,
+	    "Connect using one of the names the certificate "
+	    "lists, or have it reissued with '");
+	sb_safe(fix, (const unsigned char *)want, strlen(want));
+	sb_add(fix, "' in its subjectAltName (RFC 6125 6.4).");
+	if (asked != NULL)
+		bad |= jadd(asked,
+		    e->p->host     ? "host"
+		        : e->p->ip ? "ip"
+		                   : "email",
+		    jstr(want));
+	bad |= jadd(f, "requested", asked);
+	bad |= jadd(f, "sans", sans);
+	return bad;
+}
+
+static int
+ex_self_signed_leaf(const struct excase *c)
+{
+	const struct explain *e = c->e;
+	struct sb *msg = c->msg, *fix = c->fix;
+
+	sb_add(msg,
+	    "The certificate is self-signed (it is its own "
+	    "issuer) and is not among %s.",
+	    e->anchors);
+	sb_add(fix,
+	    "If you trust this device, add this very "
+	    "certificate with --roots after checking its fingerprint "
+	    "(pinning); better, give the device a certificate issued "
+	    "by "
+	    "your CA.");
+	return 0;
+}
+
+static int
+ex_untrusted_root(const struct excase *c)
+{
+	const struct explain *e = c->e;
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	char *sub = subject_of(r->cert);
+
+	if (r->err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN)
+		sb_add(msg,
+		    "The chain ends at the self-signed root "
+		    "'%s', which is not among %s.",
+		    sub, e->anchors);
+	else
+		sb_add(msg,
+		    "'%s' is in the trust store but is not "
+		    "trusted for this purpose (%s).",
+		    sub, X509_verify_cert_error_string(r->err));
+	sb_add(fix,
+	    "If this is a CA you trust (your own, the device "
+	    "maker's, or a TLS-inspecting firewall's), add it with "
+	    "--roots after checking its fingerprint; otherwise the "
+	    "peer "
+	    "sends the wrong chain, or the connection is intercepted.");
+	free(sub);
+	return 0;
+}
+
+static int
+ex_weak_signature(const struct excase *c)
+{
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	X509 *x = r->cert;
+	int md = 0, pk = 0, bits = 0;
+	uint32_t fl = 0;
+
+	X509_get_signature_info(x, &md, &pk, &bits, &fl);
+	sb_add(msg,
+	    "The certificate is signed with %s, which gives "
+	    "%d bits of security, below the 112 bits required (SHA-1 "
+	    "and MD5 signatures can be forged).",
+	    OBJ_nid2ln(X509_get_signature_nid(x)), bits);
+	sb_add(fix,
+	    "Have the certificate reissued with a SHA-256 (or "
+	    "stronger) signature.");
+	return 0;
+}
+
+static int
+ex_weak_key(const struct excase *c)
+{
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	X509 *x = r->cert;
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+
+	sb_add(msg,
+	    "The certificate's %s key has %d bits (%d bits of "
+	    "security), below the 112 bits required: RSA keys need at "
+	    "least 2048 bits.",
+	    pk ? EVP_PKEY_get0_type_name(pk) : "public",
+	    pk ? EVP_PKEY_get_bits(pk) : 0,
+	    pk ? EVP_PKEY_get_security_bits(pk) : 0);
+	sb_add(fix,
+	    "Generate a new key (RSA 2048 or more, or EC "
+	    "P-256) and have the certificate reissued for it.");
+	return 0;
+}
+
+static int
+ex_revoked(const struct excase *c)
+{
+	const struct explain *e = c->e;
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	json_t *f = c->f;
+	X509 *x = r->cert;
+	char when[32];
+	int bad = 0;
+
+	X509_CRL *from = NULL;
+	X509_REVOKED *rev = find_revoked(e, x, r->crl, &from);
+	char *ci = crl_issuer_text(from, x);
+
+	if (rev != NULL) {
+		ASN1_ENUMERATED *re =
+		    X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL);
+		long reason = re != NULL ? ASN1_ENUMERATED_get(re) : -1;
+		const char *rn = crl_reason_name(reason);
+
+		ASN1_ENUMERATED_free(re);
+		asn1_time_text(X509_REVOKED_get0_revocationDate(rev), when);
+		sb_add(msg,
+		    "The certificate was revoked on %s (reason: "
+		    "%s), according to the CRL of '%s'.",
+		    when, rn, ci);
+		bad |= jadd(f, "revocation_date", jstr(when));
+		bad |= jadd(f, "revocation_reason", jstr(rn));
+		sb_add(fix,
+		    "Stop using this certificate: install a "
+		    "newly issued one%s.",
+		    reason == 1 ? ", with a new key, since the old key was "
+		                  "compromised"
+		                : "");
+	} else {
+		sb_add(msg,
+		    "The certificate is revoked, according to "
+		    "the CRL of '%s'.",
+		    ci);
+		sb_add(fix,
+		    "Stop using this certificate: install a "
+		    "newly issued one.");
+	}
+	free(ci);
+	return bad;
+}
+
+static int
+ex_crl_missing(const struct excase *c)
+{
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	X509 *x = r->cert;
+	char *iss = issuer_of(r->cert);
+	struct sb cdp = {.n = 0};
+
+	cdp_uri(x, &cdp);
+	if (r->err == X509_V_ERR_DIFFERENT_CRL_SCOPE)
+		sb_add(msg,
+		    "The CRLs given do not cover this "
+		    "certificate (their scope differs), so whether it "
+		    "is revoked is unknown.");
+	else
+		sb_add(msg,
+		    "Revocation checking is on, but no CRL "
+		    "from this certificate's issuer '%s' was given, so "
+		    "whether it is revoked is unknown.",
+		    iss);
+	sb_add(fix, "Give the current CRL of '%s' with --crl%s%s.", iss,
+	    cdp.n ? " (the certificate says it is published at " : "",
+	    cdp.n ? cdp.s : "");
+	if (cdp.n)
+		sb_add(fix, ")");
+	free(iss);
+	return 0;
+}
+
+static int
+ex_crl_expired(const struct excase *c)
+{
+	const struct explain *e = c->e;
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	const char *code = c->code;
+	X509 *x = r->cert;
+	char when[32], now[32];
+	char *ci = crl_issuer_text(r->crl, x);
+	bool exp = strcmp(code, "crl_expired") == 0;
+
+	cki_fmt_time((int64_t)e->t, now);
+	if (r->crl != NULL)
+		asn1_time_text(exp ? X509_CRL_get0_nextUpdate(r->crl)
+		                   : X509_CRL_get0_lastUpdate(r->crl),
+		    when);
+	else
+		snprintf(when, sizeof(when), "(unknown)");
+	if (exp)
+		sb_add(msg,
+		    "The CRL of '%s' was due to be replaced on "
+		    "%s (nextUpdate) and is stale at %s: it cannot "
+		    "show "
+		    "whether the certificate is revoked.",
+		    ci, when, now);
+	else
+		sb_add(msg,
+		    "The CRL of '%s' is valid only from %s "
+		    "(lastUpdate), after the time of verification %s.",
+		    ci, when, now);
+	sb_add(fix,
+	    exp ? "Download the CA's current CRL and give that "
+	          "with --crl."
+	        : "Check the clock of the machine that "
+	          "verifies, or give the CRL in force at that time.");
+	free(ci);
+	return 0;
+}
+
+static int
+ex_crl_invalid(const struct excase *c)
+{
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	X509 *x = r->cert;
+	char *ci = crl_issuer_text(r->crl, x);
+
+	sb_add(msg, "The CRL of '%s' cannot be used: %s.", ci,
+	    X509_verify_cert_error_string(r->err));
+	sb_add(fix,
+	    "Download the CRL again from the CA that issued "
+	    "the certificate; a damaged or forged CRL is refused.");
+	free(ci);
+	return 0;
+}
+
+static int
+ex_bad_usage(const struct excase *c)
+{
+	const struct explain *e = c->e;
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	X509 *x = r->cert;
+	struct sb eku = {.n = 0}, want = {.n = 0};
+
+	eku_text(x, &eku);
+	purpose_words(e->p, &want);
+	if (r->err == X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE)
+		sb_add(msg,
+		    "The certificate's keyUsage does not "
+		    "include digitalSignature, which this use needs.");
+	else if (r->depth > 0)
+		sb_add(msg,
+		    "This CA certificate may not be used in a "
+		    "chain for %s: its extendedKeyUsage allows only "
+		    "%s.",
+		    want.s, eku.n ? eku.s : "other uses");
+	else
+		sb_add(msg,
+		    "The certificate may not be used as %s: "
+		    "its extendedKeyUsage is %s.",
+		    want.s,
+		    eku.n ? eku.s : "missing or its keyUsage forbids it");
+	sb_add(fix,
+	    "Have the certificate reissued with the usage it "
+	    "is needed for (serverAuth for a TLS server, clientAuth "
+	    "for "
+	    "a client), or verify with the right --purpose.");
+	return 0;
+}
+
+static int
+ex_name_constraints(const struct excase *c)
+{
+	const struct explain *e = c->e;
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	json_t *f = c->f;
+	X509 *x = r->cert;
+	int bad = 0;
+	struct sb names = {.n = 0}, rules = {.n = 0};
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(e->xsc);
+	json_t *sans = san_list(x, &names);
+
+	for (int i = r->depth + 1; i < sk_X509_num(chain); i++) {
+		X509 *ca = sk_X509_value(chain, i);
+		NAME_CONSTRAINTS *nc =
+		    X509_get_ext_d2i(ca, NID_name_constraints, NULL, NULL);
+		char *cs;
+
+		if (nc == NULL)
+			continue;
+		cs = subject_of(ca);
+		sb_add(&rules, "%s'%s' permits ", rules.n ? "; " : "", cs);
+		for (int j = 0;
+		     j < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); j++) {
+			if (j)
+				sb_add(&rules, ", ");
+			sb_general_name(&rules,
+			    sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, j)
+			        ->base);
+		}
+		if (sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) == 0)
+			sb_add(&rules, "any name");
+		for (int j = 0;
+		     j < sk_GENERAL_SUBTREE_num(nc->excludedSubtrees); j++) {
+			sb_add(&rules, j ? ", " : " and excludes ");
+			sb_general_name(&rules,
+			    sk_GENERAL_SUBTREE_value(nc->excludedSubtrees, j)
+			        ->base);
+		}
+		free(cs);
+		NAME_CONSTRAINTS_free(nc);
+	}
+	sb_add(msg,
+	    "The certificate names %s, outside what its CA may "
+	    "issue for (name constraints, RFC 5280 4.2.1.10)%s%s.",
+	    names.s, rules.n ? ": " : "", rules.s);
+	sb_add(fix,
+	    "Have it issued with names inside the CA's "
+	    "permitted names, or by a CA that may issue for these "
+	    "names.");
+	bad |= jadd(f, "sans", sans);
+	return bad;
+}
+
+static int
+ex_path_length(const struct excase *c)
+{
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	X509 *x = r->cert;
+	char *sub = subject_of(r->cert);
+	long pl = X509_get_pathlen(x);
+
+	sb_add(msg,
+	    "This CA allows at most %ld CA certificate%s below "
+	    "it (basicConstraints pathLenConstraint, RFC 5280 "
+	    "4.2.1.9), but the chain has %d.",
+	    pl, pl == 1 ? "" : "s", r->depth > 0 ? r->depth - 1 : 0);
+	sb_add(fix,
+	    "Have the leaf issued by a CA that is allowed to "
+	    "issue it (directly by '%s', or by a CA within its path "
+	    "length).",
+	    sub);
+	free(sub);
+	return 0;
+}
+
+static int
+ex_invalid_signature(const struct excase *c)
+{
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+	X509 *x = r->cert;
+	char *iss = issuer_of(r->cert);
+
+	if (r->err == X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM)
+		sb_add(msg,
+		    "The certificate's signature algorithm "
+		    "(%s) is not supported, so its signature cannot be "
+		    "checked.",
+		    OBJ_nid2ln(X509_get_signature_nid(x)));
+	else
+		sb_add(msg,
+		    "The certificate's signature does not "
+		    "verify with the key of its issuer '%s': it was "
+		    "altered, damaged in transfer, or signed by "
+		    "another "
+		    "CA of the same name.",
+		    iss);
+	sb_add(fix,
+	    "Get an intact copy of the certificate and of its "
+	    "issuer's; if the error stays, the issuer certificate in "
+	    "the chain is the wrong one.");
+	free(iss);
+	return 0;
+}
+
+static int
+ex_invalid_ca(const struct excase *c)
+{
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+
+	sb_add(msg,
+	    "This certificate is used as a CA (it issued the "
+	    "one below it) but is not allowed to be one: %s.",
+	    r->err == X509_V_ERR_KEYUSAGE_NO_CERTSIGN
+	        ? "its keyUsage lacks keyCertSign"
+	        : "it lacks basicConstraints CA:TRUE");
+	sb_add(fix,
+	    "Issue certificates only from a real CA "
+	    "certificate (basicConstraints CA:TRUE, keyUsage "
+	    "keyCertSign), and put that CA in the chain.");
+	return 0;
+}
+
+static int
+ex_chain_too_long(const struct excase *c)
+{
+	const struct explain *e = c->e;
+	struct sb *msg = c->msg, *fix = c->fix;
+
+	sb_add(msg,
+	    "The chain needs more intermediate certificates "
+	    "than the %d allowed (--max-depth).",
+	    e->p->max_depth);
+	sb_add(fix,
+	    "Raise --max-depth if this chain is expected, or "
+	    "find why the chain is so long (a loop of cross-signed "
+	    "CAs).");
+	return 0;
+}
+
+static int
+ex_malformed(const struct excase *c)
+{
+	const struct rec *r = c->r;
+	struct sb *msg = c->msg, *fix = c->fix;
+
+	sb_add(msg, "OpenSSL rejects this certificate: %s.",
+	    X509_verify_cert_error_string(r->err));
+	sb_add(fix,
+	    "Have the certificate reissued in line with RFC "
+	    "5280; the issuing software or CA produced a certificate "
+	    "standard software refuses.");
+	return 0;
+}
+
+/* The explanation of each code, by code (explain_one()). Each fills the
+ * message and the remedy, and may add fields to the finding `f`; returns
+ * non-zero when a field could not be added. */
+typedef int explain_fn(const struct excase *c);
+
+static const struct {
+	const char *code;
+	explain_fn *fn;
+} explainers[] = {
+    {"cert_expired", ex_cert_expired},
+    {"cert_not_yet_valid", ex_cert_not_yet_valid},
+    {"hostname_mismatch", ex_hostname_mismatch},
+    {"self_signed_leaf", ex_self_signed_leaf},
+    {"untrusted_root", ex_untrusted_root},
+    {"weak_signature", ex_weak_signature},
+    {"weak_key", ex_weak_key},
+    {"revoked", ex_revoked},
+    {"crl_missing", ex_crl_missing},
+    {"crl_expired", ex_crl_expired},
+    {"crl_not_yet_valid", ex_crl_expired},
+    {"crl_invalid", ex_crl_invalid},
+    {"bad_usage", ex_bad_usage},
+    {"name_constraints", ex_name_constraints},
+    {"path_length", ex_path_length},
+    {"invalid_signature", ex_invalid_signature},
+    {"invalid_ca", ex_invalid_ca},
+    {"chain_too_long", ex_chain_too_long},
+    {"malformed", ex_malformed},
+};
+
 static const char *
 explain_one(struct explain *e, const struct rec *r, const char *code, json_t *f)
 {
 	struct sb msg = {.n = 0}, fix = {.n = 0};
-	X509 *x = r->cert;
-	char *sub = subject_of(x), *iss = issuer_of(x), when[32], now[32];
-	int64_t v;
+	explain_fn *fn = ex_malformed;
 	int bad = 0;
 
-	cki_fmt_time((int64_t)e->t, now);
-	if (x == NULL) {
+	if (r->cert == NULL) {
 		/* OpenSSL named no certificate: say what it said. */
 		code = cki_verify_code(r->err);
 		sb_add(&msg, "OpenSSL reports: %s.",
@@ -997,356 +1543,24 @@ explain_one(struct explain *e, const struct rec *r, const char *code, json_t *f)
 		    "Check the chain with 'certkit show' and the "
 		    "options given; this error names no certificate.");
 	} else if (strcmp(code, CODE_ISSUER) == 0) {
-		code = classify_missing_issuer(e, x, &msg, &fix, f);
-	} else if (strcmp(code, "cert_expired") == 0) {
-		cki_asn1_time(X509_get0_notAfter(x), &v);
-		cki_fmt_time(v, when);
-		sb_add(&msg,
-		    "The certificate expired on %s, %lld days before "
-		    "the time of verification (%s).",
-		    when, (long long)(((int64_t)e->t - v) / 86400), now);
-		if (r->depth == 0)
-			sb_add(&fix,
-			    "Renew the certificate and install the "
-			    "new one on the device; if the date looks wrong, "
-			    "check the clock of the machine that verifies.");
-		else
-			sb_add(&fix,
-			    "Get the CA's current certificate and put "
-			    "it in the chain in place of this expired one.");
-	} else if (strcmp(code, "cert_not_yet_valid") == 0) {
-		cki_asn1_time(X509_get0_notBefore(x), &v);
-		cki_fmt_time(v, when);
-		sb_add(&msg,
-		    "The certificate is valid only from %s, %lld days "
-		    "after the time of verification (%s).",
-		    when, (long long)((v - (int64_t)e->t + 86399) / 86400),
-		    now);
-		sb_add(&fix,
-		    "Check the clock of the machine that verifies (an "
-		    "appliance without NTP often runs years behind); if the "
-		    "clock is right, have the certificate reissued with a "
-		    "current start date.");
-	} else if (strcmp(code, "hostname_mismatch") == 0) {
-		struct sb names = {.n = 0};
-		json_t *sans = san_list(x, &names), *asked = json_object();
-		const char *kind = e->p->host ? "host name"
-		    : e->p->ip                ? "IP address"
-		                              : "email address";
-		const char *want = e->p->host ? e->p->host
-		    : e->p->ip                ? e->p->ip
-		    : e->p->email             ? e->p->email
-		                              : "?";
-
-		sb_add(&msg, "The certificate is not valid for the %s '", kind);
-		sb_safe(&msg, (const unsigned char *)want, strlen(want));
-		sb_add(&msg, "': it names %s.", names.s);
-		sb_add(&fix,
-		    "Connect using one of the names the certificate "
-		    "lists, or have it reissued with '");
-		sb_safe(&fix, (const unsigned char *)want, strlen(want));
-		sb_add(&fix, "' in its subjectAltName (RFC 6125 6.4).");
-		if (asked != NULL)
-			bad |= jadd(asked,
-			    e->p->host     ? "host"
-			        : e->p->ip ? "ip"
-			                   : "email",
-			    jstr(want));
-		bad |= jadd(f, "requested", asked);
-		bad |= jadd(f, "sans", sans);
-	} else if (strcmp(code, "self_signed_leaf") == 0) {
-		sb_add(&msg,
-		    "The certificate is self-signed (it is its own "
-		    "issuer) and is not among %s.",
-		    e->anchors);
-		sb_add(&fix,
-		    "If you trust this device, add this very "
-		    "certificate with --roots after checking its fingerprint "
-		    "(pinning); better, give the device a certificate issued "
-		    "by "
-		    "your CA.");
-	} else if (strcmp(code, "untrusted_root") == 0) {
-		if (r->err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN)
-			sb_add(&msg,
-			    "The chain ends at the self-signed root "
-			    "'%s', which is not among %s.",
-			    sub, e->anchors);
-		else
-			sb_add(&msg,
-			    "'%s' is in the trust store but is not "
-			    "trusted for this purpose (%s).",
-			    sub, X509_verify_cert_error_string(r->err));
-		sb_add(&fix,
-		    "If this is a CA you trust (your own, the device "
-		    "maker's, or a TLS-inspecting firewall's), add it with "
-		    "--roots after checking its fingerprint; otherwise the "
-		    "peer "
-		    "sends the wrong chain, or the connection is intercepted.");
-	} else if (strcmp(code, "weak_signature") == 0) {
-		int md = 0, pk = 0, bits = 0;
-		uint32_t fl = 0;
-
-		X509_get_signature_info(x, &md, &pk, &bits, &fl);
-		sb_add(&msg,
-		    "The certificate is signed with %s, which gives "
-		    "%d bits of security, below the 112 bits required (SHA-1 "
-		    "and MD5 signatures can be forged).",
-		    OBJ_nid2ln(X509_get_signature_nid(x)), bits);
-		sb_add(&fix,
-		    "Have the certificate reissued with a SHA-256 (or "
-		    "stronger) signature.");
-	} else if (strcmp(code, "weak_key") == 0) {
-		EVP_PKEY *pk = X509_get0_pubkey(x);
-
-		sb_add(&msg,
-		    "The certificate's %s key has %d bits (%d bits of "
-		    "security), below the 112 bits required: RSA keys need at "
-		    "least 2048 bits.",
-		    pk ? EVP_PKEY_get0_type_name(pk) : "public",
-		    pk ? EVP_PKEY_get_bits(pk) : 0,
-		    pk ? EVP_PKEY_get_security_bits(pk) : 0);
-		sb_add(&fix,
-		    "Generate a new key (RSA 2048 or more, or EC "
-		    "P-256) and have the certificate reissued for it.");
-	} else if (strcmp(code, "revoked") == 0) {
-		X509_CRL *from = NULL;
-		X509_REVOKED *rev = find_revoked(e, x, r->crl, &from);
-		char *ci = crl_issuer_text(from, x);
-
-		if (rev != NULL) {
-			ASN1_ENUMERATED *re = X509_REVOKED_get_ext_d2i(
-			    rev, NID_crl_reason, NULL, NULL);
-			long reason = re != NULL ? ASN1_ENUMERATED_get(re) : -1;
-			const char *rn = crl_reason_name(reason);
-
-			ASN1_ENUMERATED_free(re);
-			asn1_time_text(
-			    X509_REVOKED_get0_revocationDate(rev), when);
-			sb_add(&msg,
-			    "The certificate was revoked on %s (reason: "
-			    "%s), according to the CRL of '%s'.",
-			    when, rn, ci);
-			bad |= jadd(f, "revocation_date", jstr(when));
-			bad |= jadd(f, "revocation_reason", jstr(rn));
-			sb_add(&fix,
-			    "Stop using this certificate: install a "
-			    "newly issued one%s.",
-			    reason == 1
-			        ? ", with a new key, since the old key was "
-			          "compromised"
-			        : "");
-		} else {
-			sb_add(&msg,
-			    "The certificate is revoked, according to "
-			    "the CRL of '%s'.",
-			    ci);
-			sb_add(&fix,
-			    "Stop using this certificate: install a "
-			    "newly issued one.");
-		}
-		free(ci);
-	} else if (strcmp(code, "crl_missing") == 0) {
-		struct sb cdp = {.n = 0};
-
-		cdp_uri(x, &cdp);
-		if (r->err == X509_V_ERR_DIFFERENT_CRL_SCOPE)
-			sb_add(&msg,
-			    "The CRLs given do not cover this "
-			    "certificate (their scope differs), so whether it "
-			    "is revoked is unknown.");
-		else
-			sb_add(&msg,
-			    "Revocation checking is on, but no CRL "
-			    "from this certificate's issuer '%s' was given, so "
-			    "whether it is revoked is unknown.",
-			    iss);
-		sb_add(&fix, "Give the current CRL of '%s' with --crl%s%s.",
-		    iss,
-		    cdp.n ? " (the certificate says it is published at " : "",
-		    cdp.n ? cdp.s : "");
-		if (cdp.n)
-			sb_add(&fix, ")");
-	} else if (strcmp(code, "crl_expired") == 0 ||
-	    strcmp(code, "crl_not_yet_valid") == 0) {
-		char *ci = crl_issuer_text(r->crl, x);
-		bool exp = strcmp(code, "crl_expired") == 0;
-
-		if (r->crl != NULL)
-			asn1_time_text(exp ? X509_CRL_get0_nextUpdate(r->crl)
-			                   : X509_CRL_get0_lastUpdate(r->crl),
-			    when);
-		else
-			snprintf(when, sizeof(when), "(unknown)");
-		if (exp)
-			sb_add(&msg,
-			    "The CRL of '%s' was due to be replaced on "
-			    "%s (nextUpdate) and is stale at %s: it cannot "
-			    "show "
-			    "whether the certificate is revoked.",
-			    ci, when, now);
-		else
-			sb_add(&msg,
-			    "The CRL of '%s' is valid only from %s "
-			    "(lastUpdate), after the time of verification %s.",
-			    ci, when, now);
-		sb_add(&fix,
-		    exp ? "Download the CA's current CRL and give that "
-		          "with --crl."
-		        : "Check the clock of the machine that "
-		          "verifies, or give the CRL in force at that time.");
-		free(ci);
-	} else if (strcmp(code, "crl_invalid") == 0) {
-		char *ci = crl_issuer_text(r->crl, x);
-
-		sb_add(&msg, "The CRL of '%s' cannot be used: %s.", ci,
-		    X509_verify_cert_error_string(r->err));
-		sb_add(&fix,
-		    "Download the CRL again from the CA that issued "
-		    "the certificate; a damaged or forged CRL is refused.");
-		free(ci);
-	} else if (strcmp(code, "bad_usage") == 0) {
-		struct sb eku = {.n = 0}, want = {.n = 0};
-
-		eku_text(x, &eku);
-		purpose_words(e->p, &want);
-		if (r->err == X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE)
-			sb_add(&msg,
-			    "The certificate's keyUsage does not "
-			    "include digitalSignature, which this use needs.");
-		else if (r->depth > 0)
-			sb_add(&msg,
-			    "This CA certificate may not be used in a "
-			    "chain for %s: its extendedKeyUsage allows only "
-			    "%s.",
-			    want.s, eku.n ? eku.s : "other uses");
-		else
-			sb_add(&msg,
-			    "The certificate may not be used as %s: "
-			    "its extendedKeyUsage is %s.",
-			    want.s,
-			    eku.n ? eku.s
-			          : "missing or its keyUsage forbids it");
-		sb_add(&fix,
-		    "Have the certificate reissued with the usage it "
-		    "is needed for (serverAuth for a TLS server, clientAuth "
-		    "for "
-		    "a client), or verify with the right --purpose.");
-	} else if (strcmp(code, "name_constraints") == 0) {
-		struct sb names = {.n = 0}, rules = {.n = 0};
-		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(e->xsc);
-		json_t *sans = san_list(x, &names);
-
-		for (int i = r->depth + 1; i < sk_X509_num(chain); i++) {
-			X509 *ca = sk_X509_value(chain, i);
-			NAME_CONSTRAINTS *nc = X509_get_ext_d2i(
-			    ca, NID_name_constraints, NULL, NULL);
-			char *cs;
-
-			if (nc == NULL)
-				continue;
-			cs = subject_of(ca);
-			sb_add(
-			    &rules, "%s'%s' permits ", rules.n ? "; " : "", cs);
-			for (int j = 0;
-			     j < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees);
-			     j++) {
-				if (j)
-					sb_add(&rules, ", ");
-				sb_general_name(&rules,
-				    sk_GENERAL_SUBTREE_value(
-				        nc->permittedSubtrees, j)
-				        ->base);
-			}
-			if (sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) == 0)
-				sb_add(&rules, "any name");
-			for (int j = 0;
-			     j < sk_GENERAL_SUBTREE_num(nc->excludedSubtrees);
-			     j++) {
-				sb_add(&rules, j ? ", " : " and excludes ");
-				sb_general_name(&rules,
-				    sk_GENERAL_SUBTREE_value(
-				        nc->excludedSubtrees, j)
-				        ->base);
-			}
-			free(cs);
-			NAME_CONSTRAINTS_free(nc);
-		}
-		sb_add(&msg,
-		    "The certificate names %s, outside what its CA may "
-		    "issue for (name constraints, RFC 5280 4.2.1.10)%s%s.",
-		    names.s, rules.n ? ": " : "", rules.s);
-		sb_add(&fix,
-		    "Have it issued with names inside the CA's "
-		    "permitted names, or by a CA that may issue for these "
-		    "names.");
-		bad |= jadd(f, "sans", sans);
-	} else if (strcmp(code, "path_length") == 0) {
-		long pl = X509_get_pathlen(x);
-
-		sb_add(&msg,
-		    "This CA allows at most %ld CA certificate%s below "
-		    "it (basicConstraints pathLenConstraint, RFC 5280 "
-		    "4.2.1.9), but the chain has %d.",
-		    pl, pl == 1 ? "" : "s", r->depth > 0 ? r->depth - 1 : 0);
-		sb_add(&fix,
-		    "Have the leaf issued by a CA that is allowed to "
-		    "issue it (directly by '%s', or by a CA within its path "
-		    "length).",
-		    sub);
-	} else if (strcmp(code, "invalid_signature") == 0) {
-		if (r->err == X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM)
-			sb_add(&msg,
-			    "The certificate's signature algorithm "
-			    "(%s) is not supported, so its signature cannot be "
-			    "checked.",
-			    OBJ_nid2ln(X509_get_signature_nid(x)));
-		else
-			sb_add(&msg,
-			    "The certificate's signature does not "
-			    "verify with the key of its issuer '%s': it was "
-			    "altered, damaged in transfer, or signed by "
-			    "another "
-			    "CA of the same name.",
-			    iss);
-		sb_add(&fix,
-		    "Get an intact copy of the certificate and of its "
-		    "issuer's; if the error stays, the issuer certificate in "
-		    "the chain is the wrong one.");
-	} else if (strcmp(code, "invalid_ca") == 0) {
-		sb_add(&msg,
-		    "This certificate is used as a CA (it issued the "
-		    "one below it) but is not allowed to be one: %s.",
-		    r->err == X509_V_ERR_KEYUSAGE_NO_CERTSIGN
-		        ? "its keyUsage lacks keyCertSign"
-		        : "it lacks basicConstraints CA:TRUE");
-		sb_add(&fix,
-		    "Issue certificates only from a real CA "
-		    "certificate (basicConstraints CA:TRUE, keyUsage "
-		    "keyCertSign), and put that CA in the chain.");
-	} else if (strcmp(code, "chain_too_long") == 0) {
-		sb_add(&msg,
-		    "The chain needs more intermediate certificates "
-		    "than the %d allowed (--max-depth).",
-		    e->p->max_depth);
-		sb_add(&fix,
-		    "Raise --max-depth if this chain is expected, or "
-		    "find why the chain is so long (a loop of cross-signed "
-		    "CAs).");
+		code = classify_missing_issuer(e, r->cert, &msg, &fix, f);
 	} else {
-		code = "malformed";
-		sb_add(&msg, "OpenSSL rejects this certificate: %s.",
-		    X509_verify_cert_error_string(r->err));
-		sb_add(&fix,
-		    "Have the certificate reissued in line with RFC "
-		    "5280; the issuing software or CA produced a certificate "
-		    "standard software refuses.");
+		struct excase c = {e, r, NULL, &msg, &fix, f};
+
+		for (size_t i = 0;
+		     i < sizeof(explainers) / sizeof(explainers[0]); i++)
+			if (strcmp(explainers[i].code, code) == 0)
+				fn = explainers[i].fn;
+		/* A code without an explanation of its own is malformed. */
+		if (fn == ex_malformed)
+			code = "malformed";
+		c.code = code;
+		bad |= fn(&c);
 	}
 	if (code != NULL) {
 		bad |= jadd(f, "message", jstr(msg.s));
 		bad |= jadd(f, "remedy", jstr(fix.s));
 	}
-	free(sub);
-	free(iss);
 	return bad ? NULL : code;
 }
 
