@@ -111,6 +111,11 @@ json_t *tool_json_str(const char *s);
 /* Escapes every string of a parsed report in place (for text output). */
 void tool_escape_doc(json_t *doc);
 
+/* A finding's "summary" and first "remedies" entry (docs/json.md, the
+ * finding model); "" when absent. */
+const char *tool_finding_summary(const json_t *f);
+const char *tool_finding_remedy(const json_t *f);
+
 /* Prints a JSON document (from the library) to stdout, indented, in ASCII:
  * the values stay exact (JSON escapes them), nothing reaches a terminal
  * raw. */

@@ -340,7 +340,7 @@ print_problems(json_t *arr, const char *title)
 
 		printf("  %s%-7s%s %s: %s\n", tool_c(stdout, c), sev,
 		    tool_c(stdout, TC_RESET), str(p, "code"),
-		    str(p, "message"));
+		    tool_finding_summary(p));
 	}
 }
 
@@ -518,7 +518,7 @@ render_ensure(json_t *doc, ck_ctx *ctx)
 			    str(idn, "not_after"));
 		rc = TOOL_OK;
 	}
-	json_array_foreach(att, i, v) tool_warn("%s", str(v, "message"));
+	json_array_foreach(att, i, v) tool_warn("%s", tool_finding_summary(v));
 	if (json_array_size(att) > 0 && rc == TOOL_OK)
 		rc = TOOL_PROBLEM;
 	return rc;

@@ -565,9 +565,9 @@ print_findings(json_t *doc)
 
 		printf("  %s%-7s%s %s: ", tool_c(stdout, c), sev,
 		    tool_c(stdout, TC_RESET), str(f, "code"));
-		wrap(str(f, "message"), n, 10);
+		wrap(tool_finding_summary(f), n, 10);
 		printf("%*sfix: ", 10, "");
-		wrap(str(f, "fix"), 15, 15);
+		wrap(tool_finding_remedy(f), 15, 15);
 	}
 	if (json_array_size(fs) > 0)
 		putchar('\n');

@@ -892,9 +892,9 @@ do_audit(ck_ctx *ctx, int argc, char **argv)
 			printf("        %s%s%s SHA-256 %s\n", jstr(o, "source"),
 			    jstr(o, "alias")[0] ? " anchor " : " root",
 			    jstr(o, "alias"), jstr(o, "sha256"));
-		printf("        %s\n", jstr(o, "message"));
-		if (jstr(o, "fix")[0])
-			printf("        fix: %s\n", jstr(o, "fix"));
+		printf("        %s\n", tool_finding_summary(o));
+		if (tool_finding_remedy(o)[0])
+			printf("        fix: %s\n", tool_finding_remedy(o));
 	}
 	o = json_object_get(doc, "summary");
 	printf("\n%s: %lld error%s, %lld warning%s\n",

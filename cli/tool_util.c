@@ -60,6 +60,23 @@ tool_json_str(const char *s)
 	return j != NULL ? j : json_string(tool_esc(s));
 }
 
+const char *
+tool_finding_summary(const json_t *f)
+{
+	const char *s = json_string_value(json_object_get(f, "summary"));
+
+	return s != NULL ? s : "";
+}
+
+const char *
+tool_finding_remedy(const json_t *f)
+{
+	const char *s = json_string_value(
+	    json_array_get(json_object_get(f, "remedies"), 0));
+
+	return s != NULL ? s : "";
+}
+
 /* Escapes every string of a report in place, object keys included. */
 static bool
 escape_tree(json_t *j, int depth)

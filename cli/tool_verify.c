@@ -117,9 +117,9 @@ print_report(const char *label, const json_t *rep, bool quiet)
 		    jget_str(f, "code"), tool_c(stdout, TC_RESET),
 		    (long long)json_integer_value(json_object_get(f, "depth")),
 		    jget_str(f, "subject"));
-		printf("    %s\n", jget_str(f, "message"));
+		printf("    %s\n", tool_finding_summary(f));
 		printf("    %sFix:%s %s\n", tool_c(stdout, TC_YELLOW),
-		    tool_c(stdout, TC_RESET), jget_str(f, "remedy"));
+		    tool_c(stdout, TC_RESET), tool_finding_remedy(f));
 	}
 	if (json_array_size(chain) > 0) {
 		printf("  chain as built:\n");

@@ -197,4 +197,26 @@ const char *cki_severity_name(enum cki_severity s);
 /* "show", "verify", "doctor", "audit", "identity". */
 const char *cki_report_name(unsigned report);
 
+/* ---- report.c ----------------------------------------------------------- */
+
+/*
+ * The one finding object (report.c): {"code", "severity", "summary",
+ * "evidence", "remedies"}, severity from the code table. `old` adds the
+ * deprecated names a report had before (kept for one release).
+ */
+#define CKI_OLD_MESSAGE 0x1u /* "message" = summary */
+#define CKI_OLD_FIX 0x2u     /* "fix" = remedies[0] (show, trust audit) */
+#define CKI_OLD_REMEDY 0x4u  /* "remedy" = remedies[0] (verify) */
+/* The `version` of every report built with this model. */
+#define CKI_REPORT_VERSION 2
+
+/* A new finding of `report`; warning_form asks for the warning form of a
+ * lowerable code. remedy may be NULL. NULL: out of memory. */
+json_t *cki_finding_new(unsigned report, const char *code, bool warning_form,
+    const char *summary, const char *remedy, unsigned old);
+/* Appends a remedy. Non-zero: out of memory. */
+int cki_finding_remedy(json_t *f, const char *remedy);
+/* Sets evidence[key] to v (the reference is taken). Non-zero: no memory. */
+int cki_finding_evidence(json_t *f, const char *key, json_t *v);
+
 #endif /* CERTKIT_CK_INTERNAL_H */

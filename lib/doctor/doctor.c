@@ -871,7 +871,8 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	if ((st = cross_check(d->ctx, &env, results, meta, d->n)) != CK_OK)
 		goto err;
 	cki_fmt_time(env.now, at);
-	tail = json_pack("{s:o, s:s, s:b, s:o, s:o, s:i, s:i}", "summary",
+	tail = json_pack("{s:i, s:o, s:s, s:b, s:o, s:o, s:i, s:i}", "version",
+	    CKI_REPORT_VERSION, "summary",
 	    summary_json(meta, d->n, mono_ms() - t0, &online), "time", at,
 	    "time_given", env.at_given, "trust", cki_json_str(tsrc),
 	    "reference", cki_json_str(rsrc), "timeout_ms", d->timeout_ms,

@@ -2990,12 +2990,16 @@ dxl_json(struct dxl *l)
 	qsort(l->v, l->n, sizeof(l->v[0]), dx_cmp);
 	for (size_t i = 0; i < l->n; i++) {
 		struct dx *d = &l->v[i];
-		json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:O}", "code",
-		    d->code, "severity", d->severity, "summary", d->summary,
-		    "evidence", d->evidence, "remedies", d->remedies);
+		/* The finding model (report.c); the doctor's evidence and
+		 * remedies were gathered on the way. */
+		json_t *o = cki_finding_new(CKI_REPORT_DOCTOR, d->code,
+		    strcmp(d->severity, "warning") == 0, d->summary, NULL, 0);
 
-		if (o == NULL)
+		if (o == NULL || json_object_set(o, "evidence", d->evidence) ||
+		    json_object_set(o, "remedies", d->remedies)) {
+			json_decref(o);
 			continue;
+		}
 		if (json_array_size(d->commands) > 0)
 			json_object_set(o, "commands", d->commands);
 		json_array_append_new(a, o);

@@ -221,6 +221,11 @@ report_out(ck_identity *id, json_t *report, char **json)
 
 	if (id->recovered != NULL && json_is_object(report))
 		json_object_set(report, "recovered", id->recovered);
+	/* The report's schema: "version" names the identity version here,
+	 * so the schema's is "schema_version" (docs/json.md). */
+	if (json_is_object(report))
+		json_object_set_new(
+		    report, "schema_version", json_integer(CKI_REPORT_VERSION));
 	s = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	json_decref(report);
@@ -432,9 +437,8 @@ problem(json_t *arr, const char *code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	json_array_append_new(arr,
-	    json_pack("{s:s, s:s, s:s}", "severity",
-	        cki_severity_name(cki_code_severity(CKI_REPORT_IDENTITY, code)),
-	        "code", code, "message", msg));
+	    cki_finding_new(
+	        CKI_REPORT_IDENTITY, code, false, msg, NULL, CKI_OLD_MESSAGE));
 }
 
 static size_t

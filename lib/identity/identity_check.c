@@ -76,8 +76,8 @@ vfinding(struct cki_idfindings *f, enum cki_severity sev, const char *code,
 	else if (sev == CKI_SEV_WARNING)
 		f->warnings++;
 	json_array_append_new(f->arr,
-	    json_pack("{s:s, s:s, s:s}", "severity", cki_severity_name(sev),
-	        "code", code, "message", msg));
+	    cki_finding_new(CKI_REPORT_IDENTITY, code, sev == CKI_SEV_WARNING,
+	        msg, NULL, CKI_OLD_MESSAGE));
 }
 
 void

@@ -294,7 +294,9 @@ type_key(ck_obj_type t)
 static ck_status
 finding_json(const struct cki_finding *f, json_t *arr)
 {
-	json_t *o = json_object(), *ix = json_array();
+	json_t *o = cki_finding_new(CKI_REPORT_SHOW, f->code, false, f->message,
+	    f->fix, CKI_OLD_MESSAGE | CKI_OLD_FIX);
+	json_t *ix = json_array();
 	ck_status rv = CK_E_NOMEM;
 
 	if (o == NULL || ix == NULL)
@@ -303,13 +305,11 @@ finding_json(const struct cki_finding *f, json_t *arr)
 		if (json_array_append_new(
 		        ix, json_integer((json_int_t)f->idx[k] + 1)))
 			goto err;
-	if (json_object_set_new(o, "code", json_string(f->code)) ||
-	    json_object_set_new(
-	        o, "severity", json_string(cki_severity_name(f->severity))) ||
-	    json_object_set_new(o, "message", cki_json_str(f->message)) ||
-	    json_object_set_new(o, "fix", cki_json_str(f->fix)))
+	/* The objects it is about: the evidence, and (as before) a key of
+	 * their own. set_new and append_new take the reference even on
+	 * failure. */
+	if (cki_finding_evidence(o, type_key(f->type), json_incref(ix)))
 		goto err;
-	/* set_new and append_new take the reference even on failure. */
 	rv = json_object_set_new(o, type_key(f->type), ix) ? CK_E_NOMEM : CK_OK;
 	ix = NULL;
 	if (rv == CK_OK) {

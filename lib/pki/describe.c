@@ -1561,7 +1561,7 @@ prepare(struct desc *d, struct idxlist *l, json_t *parts[P_N])
 	    all_findings(d, parts[P_FINDINGS], count) != CK_OK ||
 	    (parts[P_SUMMARY] = summary_part(d, count)) == NULL ||
 	    (parts[P_REPORT] = json_string("show")) == NULL ||
-	    (parts[P_VERSION] = json_integer(1)) == NULL ||
+	    (parts[P_VERSION] = json_integer(CKI_REPORT_VERSION)) == NULL ||
 	    (parts[P_AT] = jtime(d->now)) == NULL)
 		return CK_E_NOMEM;
 	return CK_OK;

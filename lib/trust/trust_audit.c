@@ -52,13 +52,23 @@ struct audit {
 	json_t *findings;
 };
 
+/* Sets o[k] = v and evidence[k] = v (the certificate fields are both, the
+ * top-level ones kept as they were). */
+static void
+cert_field(json_t *o, const char *k, json_t *v)
+{
+	if (v == NULL)
+		return;
+	(void)cki_finding_evidence(o, k, json_incref(v));
+	json_object_set_new(o, k, v);
+}
+
 static void
 finding(struct audit *a, const char *code, const struct cki_tcert *c,
     const char *message, const char *fix)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s?}", "code", code, "severity",
-	    cki_severity_name(cki_code_severity(CKI_REPORT_AUDIT, code)),
-	    "message", message, "fix", fix);
+	json_t *o = cki_finding_new(CKI_REPORT_AUDIT, code, false, message, fix,
+	    CKI_OLD_MESSAGE | (fix != NULL ? CKI_OLD_FIX : 0));
 
 	if (o == NULL)
 		return;
@@ -66,14 +76,12 @@ finding(struct audit *a, const char *code, const struct cki_tcert *c,
 		char *label = cki_x509_label(c->x);
 		char *subj = cki_name_oneline(X509_get_subject_name(c->x));
 
-		json_object_set_new(
-		    o, "label", json_string(label ? label : ""));
-		json_object_set_new(
-		    o, "subject", json_string(subj ? subj : ""));
-		json_object_set_new(o, "sha256", json_string(c->fp));
+		cert_field(o, "label", json_string(label ? label : ""));
+		cert_field(o, "subject", json_string(subj ? subj : ""));
+		cert_field(o, "sha256", json_string(c->fp));
 		if (c->alias != NULL)
-			json_object_set_new(o, "alias", json_string(c->alias));
-		json_object_set_new(o, "source",
+			cert_field(o, "alias", json_string(c->alias));
+		cert_field(o, "source",
 		    json_string(
 		        (c->src & CKI_SRC_CUSTOM) ? "custom" : "system"));
 		free(label);
@@ -748,15 +756,15 @@ ck_trust_audit(ck_trust *t, const char *const *require, size_t nrequire,
 			nwarn++;
 	}
 	*clean = nerr + nwarn == 0;
-	doc = json_pack("{s:o, s:s, s:o, s:b, s:{s:I, s:I, s:I}, s:o, s:o, "
-	                "s:{s:I, s:I}, s:b}",
-	    "store", cki_json_str(t->dir), "at", at, "system_bundle",
-	    cki_json_str(s->system_path), "system_bundle_missing",
-	    s->system_missing, "counts", "effective", (json_int_t)neff,
-	    "custom", (json_int_t)s->nanchors, "distrust_entries",
-	    (json_int_t)s->ndist, "required", reqout, "findings", a.findings,
-	    "summary", "errors", (json_int_t)nerr, "warnings",
-	    (json_int_t)nwarn, "clean", *clean);
+	doc = json_pack("{s:i, s:o, s:s, s:o, s:b, s:{s:I, s:I, s:I}, s:o, "
+	                "s:o, s:{s:I, s:I}, s:b}",
+	    "version", CKI_REPORT_VERSION, "store", cki_json_str(t->dir), "at",
+	    at, "system_bundle", cki_json_str(s->system_path),
+	    "system_bundle_missing", s->system_missing, "counts", "effective",
+	    (json_int_t)neff, "custom", (json_int_t)s->nanchors,
+	    "distrust_entries", (json_int_t)s->ndist, "required", reqout,
+	    "findings", a.findings, "summary", "errors", (json_int_t)nerr,
+	    "warnings", (json_int_t)nwarn, "clean", *clean);
 	a.findings = NULL;
 	rv = cki_trust_json_out(t, doc, json);
 	goto err;

@@ -1527,8 +1527,13 @@ static const struct {
     {"malformed", ex_malformed},
 };
 
+/*
+ * Explains one error: the final code (NULL: out of memory), its message in
+ * msg, its remedy in fix, and the fields the code adds in f.
+ */
 static const char *
-explain_one(struct explain *e, const struct rec *r, const char *code, json_t *f)
+explain_one(struct explain *e, const struct rec *r, const char *code,
+    struct sb *out_msg, struct sb *out_fix, json_t *f)
 {
 	struct sb msg = {.n = 0}, fix = {.n = 0};
 	explain_fn *fn = ex_malformed;
@@ -1557,10 +1562,8 @@ explain_one(struct explain *e, const struct rec *r, const char *code, json_t *f)
 		c.code = code;
 		bad |= fn(&c);
 	}
-	if (code != NULL) {
-		bad |= jadd(f, "message", jstr(msg.s));
-		bad |= jadd(f, "remedy", jstr(fix.s));
-	}
+	*out_msg = msg;
+	*out_fix = fix;
 	return bad ? NULL : code;
 }
 
@@ -1569,42 +1572,46 @@ static json_t *
 finding_json(struct explain *e, const struct rec *r, const char *mapped,
     const char **final)
 {
-	json_t *f = json_object(), *oe = json_object(), *tmp;
+	json_t *f = NULL, *oe = json_object(), *extra = json_object(), *v;
+	struct sb msg, fix;
 	char fp[65], *sub = subject_of(r->cert);
-	const char *code;
+	const char *code, *k;
 	int bad = 0;
 
 	*final = NULL;
 	cert_sha256(r->cert, fp);
-	if (f == NULL || oe == NULL)
+	if (oe == NULL || extra == NULL ||
+	    (code = explain_one(e, r, mapped, &msg, &fix, extra)) == NULL)
 		goto nomem;
-	/* Fixed key order: code, severity, depth, subject, sha256 first. */
-	bad |= jadd(f, "code", json_string(""));
-	bad |= jadd(f, "severity", json_string(""));
+	/* The finding model (report.c), with the deprecated "message" and
+	 * "remedy"; then depth, subject, sha256 and openssl_error; then the
+	 * fields the code adds, which are its evidence too. */
+	f = cki_finding_new(CKI_REPORT_VERIFY, code, false, msg.s, fix.s,
+	    CKI_OLD_MESSAGE | CKI_OLD_REMEDY);
+	if (f == NULL)
+		goto nomem;
 	bad |= jadd(f, "depth", json_integer(r->depth));
 	bad |= jadd(f, "subject", jstr(sub));
 	bad |= jadd(f, "sha256", json_string(fp));
-	bad |= jadd(f, "message", json_string(""));
-	bad |= jadd(f, "remedy", json_string(""));
 	bad |= jadd(oe, "code", json_integer(r->err));
 	bad |= jadd(
 	    oe, "text", json_string(X509_verify_cert_error_string(r->err)));
 	bad |= jadd(f, "openssl_error", oe);
 	oe = NULL;
-	if (bad || (code = explain_one(e, r, mapped, f)) == NULL)
+	json_object_foreach(extra, k, v)
+	{
+		bad |= jadd(f, k, json_incref(v));
+		bad |= cki_finding_evidence(f, k, json_incref(v));
+	}
+	if (bad)
 		goto nomem;
-	if ((tmp = json_string(code)) == NULL || jadd(f, "code", tmp))
-		goto nomem;
-	/* The severity is the code table's (codes.c): error for every code. */
-	tmp = json_string(
-	    cki_severity_name(cki_code_severity(CKI_REPORT_VERIFY, code)));
-	if (tmp == NULL || jadd(f, "severity", tmp))
-		goto nomem;
+	json_decref(extra);
 	free(sub);
 	*final = code;
 	return f;
 nomem:
 	json_decref(oe);
+	json_decref(extra);
 	json_decref(f);
 	free(sub);
 	return NULL;
@@ -1966,7 +1973,10 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	params = params_json(p, t, anchor_words);
 	{
 		/* jadd() consumes its value whether it succeeds or not. */
-		int bad = jadd(rep, "valid", json_boolean(ok == 1));
+		int bad =
+		    jadd(rep, "version", json_integer(CKI_REPORT_VERSION));
+
+		bad |= jadd(rep, "valid", json_boolean(ok == 1));
 
 		bad |= jadd(rep, "findings", findings);
 		bad |= jadd(rep, "chain", chain);

@@ -30,3 +30,11 @@ run: printf '[b]\nhost = 127.0.0.1:2\n' >"$T/b.ini"
 run: cd "$T" && $CERTKIT doctor --timeout 1 --profile a.ini b.ini
 exit: 2
 stderr: 'b.ini' looks like a profile, not an endpoint
+
+name: the diagnosis is the finding model, version 2
+run: $CERTKIT doctor --json --timeout 1 127.0.0.1:1
+exit: 1
+stdout: "diagnosis":[{"code":"tcp_refused","severity":"error","summary":
+stdout: "evidence":{
+stdout: "remedies":[
+stdout: "version":2,

@@ -397,3 +397,11 @@ run: export CERTKIT_HOME=$T CERTKIT_HOSTNAME=device.example.test CERTKIT_IPS=192
 run: { $CERTKIT identity init; $CERTKIT identity status --json; $CERTKIT identity csr --out $T/r.csr --json; $CERTKIT identity install --cert $PKI/leaf.pem --key $PKI/leaf.key --at 2026-06-01T00:00:00Z --json; $CERTKIT identity backups --json; $CERTKIT identity reset --json; $CERTKIT identity export --format pem --with-key --out $T/k.pem; } >$T/log 2>&1
 run: n=$(grep -c "PRIVATE KEY" $T/log); for k in $T/identity/current/key.pem $T/identity/pending/*.key.pem $PKI/leaf.key; do sed -n 2p $k | cut -c1-40 > $T/needle; n=$((n + $(grep -c -F -f $T/needle $T/log))); done; echo "key material found: $n"
 stdout: key material found: 0
+
+name: install --json: the finding model with the deprecated message, schema_version 2
+run: CERTKIT_HOME=$T CERTKIT_HOSTNAME=device.example.test CERTKIT_IPS=192.0.2.10 $CERTKIT identity install --json --cert $PKI/leaf.pem --key $PKI/leaf.key --at 2026-06-01T00:00:00Z
+exit: 2
+stdout: "schema_version": 2
+stdout: "summary": "the issuer of
+stdout: "remedies": []
+stdout: "message": "the issuer of

@@ -370,3 +370,13 @@ name: the normalized order's fix really fixes it
 run: $CERTKIT convert --normalize --to pem --out $T/fixed.pem $PKI/reversed.pem
 run: $CERTKIT show --at 2026-06-01T00:00:00Z $T/fixed.pem
 stdout: 3 certificates: no problems found, 1 note
+
+name: --json: the finding model (summary, evidence, remedies) with the deprecated message and fix, version 2
+run: $CERTKIT show --json "$PKI/gap.pem"
+exit: 1
+stdout: "version": 2,
+stdout: "summary": "certificate 1
+stdout: "evidence": {
+stdout: "remedies": [
+stdout: "message": "certificate 1
+stdout: "fix": "Insert the certificate

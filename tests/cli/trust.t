@@ -359,3 +359,14 @@ stdout: step 3 certs: 2
 stdout: Rebuilt the outputs: 2 certificates
 !stdout: certkit-test-issuing-ca
 stderr: was killed before it finished was found and rolled back
+
+name: audit --json: the finding model with the deprecated message and fix, version 2
+run: export SSL_CERT_FILE=$PKI/other-root.pem
+run: $CERTKIT --home $T/h trust rebuild >/dev/null; $CERTKIT --home $T/h trust audit --at 2041-01-01 --json
+exit: 1
+stdout: "version": 2,
+stdout: "summary": "\"Other Untrusted Root\" expired
+stdout: "evidence": {
+stdout: "remedies": [
+stdout: "fix": "certkit trust distrust
+stdout: "message": "\"Other Untrusted Root\" expired

@@ -306,3 +306,13 @@ stdout: openssl: fail
 stdout: certkit: fail
 stdout: openssl crl: fail
 stdout: certkit crl: fail
+
+name: --json: the finding model (summary, evidence, remedies) with the deprecated message and remedy, version 2
+run: $CERTKIT verify --json --at 2026-06-01T00:00:00Z --roots "$PKI/root-ca.pem" --untrusted "$PKI/int-ca.pem" "$PKI/leaf-expired.pem"
+exit: 1
+stdout: "version": 2,
+stdout: "summary": "The certificate expired on 2021-01-01T00:00:00Z
+stdout: "remedies": [
+stdout: "message": "The certificate expired on 2021-01-01T00:00:00Z
+stdout: "remedy": "Renew the certificate
+stdout: "evidence": {}

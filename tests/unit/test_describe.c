@@ -155,7 +155,7 @@ test_leaf_every_field(void **state)
 
 	(void)state;
 	assert_string_equal(s(doc, "report"), "show");
-	assert_int_equal(n(doc, "version"), 1);
+	assert_int_equal(n(doc, "version"), 2);
 	assert_string_equal(s(doc, "at"), "2026-06-01T00:00:00Z");
 	assert_int_equal(n(c, "index"), 1);
 	assert_non_null(
