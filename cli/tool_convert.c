@@ -33,8 +33,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "tool.h"
 
 static const char USAGE[] =
@@ -401,23 +399,25 @@ prompt_new_password(const char *what)
 	snprintf(prompt, sizeof(prompt), "New password for %s: ", what);
 	if (tool_tty_read(prompt, a, sizeof(a)) < 0 ||
 	    tool_tty_read("Again, to confirm: ", b, sizeof(b)) < 0) {
-		OPENSSL_cleanse(a, sizeof(a));
+		ck_wipe(a, sizeof(a));
 		return NULL;
 	}
 	if (strcmp(a, b) != 0)
 		tool_err("the two passwords differ; nothing was written");
 	else if ((out = strdup(a)) == NULL)
 		tool_err("out of memory");
-	OPENSSL_cleanse(a, sizeof(a));
-	OPENSSL_cleanse(b, sizeof(b));
+	ck_wipe(a, sizeof(a));
+	ck_wipe(b, sizeof(b));
 	return out;
 }
 
 static void
 pw_free(char *pw)
 {
-	if (pw != NULL)
-		OPENSSL_clear_free(pw, strlen(pw));
+	if (pw != NULL) {
+		ck_wipe(pw, strlen(pw));
+		free(pw);
+	}
 }
 
 static char *

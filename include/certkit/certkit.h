@@ -62,6 +62,15 @@ const char *ck_status_name(ck_status st);
 /* Frees memory returned by libcertkit (reports, strings, buffers). */
 void ck_free(void *p);
 
+/* The library's version, "MAJOR.MINOR.PATCH" (static storage). */
+const char *ck_version(void);
+/* The version of the TLS library libcertkit runs with, as that library
+ * names it ("OpenSSL 3.0.13 30 Jan 2024"; static storage). */
+const char *ck_crypto_version(void);
+/* Overwrites len bytes at p in a way the compiler cannot drop (for
+ * passwords a caller held). NULL is a no-op. */
+void ck_wipe(void *p, size_t len);
+
 /*
  * Untrusted text (a certificate's names, a peer's answer, a file name),
  * made safe to print on a terminal: printable ASCII and valid UTF-8 stay;

@@ -45,6 +45,25 @@ ck_free(void *p)
 	free(p);
 }
 
+const char *
+ck_version(void)
+{
+	return CERTKIT_VERSION;
+}
+
+const char *
+ck_crypto_version(void)
+{
+	return OpenSSL_version(OPENSSL_VERSION);
+}
+
+void
+ck_wipe(void *p, size_t len)
+{
+	if (p != NULL)
+		OPENSSL_cleanse(p, len);
+}
+
 ck_ctx *
 ck_ctx_new(void)
 {

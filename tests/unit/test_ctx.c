@@ -168,6 +168,26 @@ test_clock(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* ck_version is the project's version (the soname and certkit.pc
+ * carry the same); ck_crypto_version names OpenSSL; ck_wipe clears. */
+static void
+test_version(void **state)
+{
+	char buf[8] = "secret!";
+	int major, minor, patch, n = 0;
+
+	(void)state;
+	assert_string_equal(ck_version(), CERTKIT_VERSION);
+	assert_int_equal(
+	    sscanf(ck_version(), "%d.%d.%d%n", &major, &minor, &patch, &n), 3);
+	assert_int_equal((size_t)n, strlen(ck_version()));
+	assert_true(strncmp(ck_crypto_version(), "OpenSSL 3.", 10) == 0);
+	ck_wipe(buf, sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0);
+	ck_wipe(NULL, 5);
+}
+
 int
 main(void)
 {
@@ -178,6 +198,7 @@ main(void)
 	    cmocka_unit_test(test_error_escaped),
 	    cmocka_unit_test(test_password_sources),
 	    cmocka_unit_test(test_clock),
+	    cmocka_unit_test(test_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
