@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "tool.h"
-#include "certkit/probe.h"
+#include "certkit/fetch.h"
 #include "certkit/trust.h"
 
 static const char usage_main[] =

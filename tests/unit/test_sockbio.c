@@ -24,7 +24,7 @@
 #include "testutil.h"
 #include "ck_internal.h"
 #include "certkit/doctor.h"
-#include "certkit/probe.h"
+#include "certkit/fetch.h"
 
 /* SIGPIPE kills, as in a program that never touched it. */
 static int
