@@ -37,6 +37,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "encode_int.h"
 #include "identity_int.h"
 
 /* ---- opening and options ------------------------------------------------ */
@@ -1467,7 +1468,7 @@ ck_identity_export(
 {
 	struct cki_material m = {0};
 	ck_bundle *b = NULL;
-	ck_write_opts wo = {NULL, "identity", 0, 0};
+	ck_write_opts wo = {.name = "identity"};
 	char dir[CKI_PATH], cur[256], *pw = NULL;
 	ck_cert *c;
 	ck_key *k;
