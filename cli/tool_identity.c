@@ -650,7 +650,7 @@ cmd_identity(int argc, char **argv)
 		rc = TOOL_USAGE;
 		goto out;
 	}
-	if (ck_identity_open(ctx, tool_home(), &id) != CK_OK) {
+	if (ck_identity_new(ctx, tool_home(), &id) != CK_OK) {
 		rc = tool_ctx_fail(ctx);
 		goto out;
 	}

@@ -149,7 +149,7 @@ open_store(ck_ctx *ctx, ck_trust **t)
 	const char *lt = getenv("CERTKIT_LOCK_TIMEOUT");
 	ck_status st;
 
-	if ((st = ck_trust_open(ctx, tool_home(), t)) != CK_OK)
+	if ((st = ck_trust_new(ctx, tool_home(), t)) != CK_OK)
 		return st;
 	if (lt != NULL && lt[0] != '\0') {
 		char *end;

@@ -38,7 +38,7 @@ typedef struct ck_identity ck_identity;
  * home/certkit.conf (an invalid file is an error naming the line). Nothing is
  * created until a command changes the identity. ctx must outlive the handle.
  */
-ck_status ck_identity_open(
+ck_status ck_identity_new(
     ck_ctx *ctx, const char *home, ck_identity **out) CK_WUR;
 void ck_identity_free(ck_identity *id);
 
@@ -104,7 +104,7 @@ ck_status ck_identity_export(
 
 /*
  * A change that a killed process left unconfirmed (killed during the
- * self-test or on_change) is settled by ck_identity_open: rolled back to the
+ * self-test or on_change) is settled by ck_identity_new: rolled back to the
  * previous identity, with on_change run again (action "rollback"). This
  * returns what was done, one sentence, or NULL when there was nothing to
  * settle. The JSON reports carry it too, as "recovered".

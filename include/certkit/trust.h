@@ -30,7 +30,7 @@ typedef struct ck_trust ck_trust;
  * is home/trust). Nothing is created until the first change. The ck_trust
  * keeps `ctx` (borrowed) and reports every error on it.
  */
-ck_status ck_trust_open(ck_ctx *ctx, const char *home, ck_trust **out) CK_WUR;
+ck_status ck_trust_new(ck_ctx *ctx, const char *home, ck_trust **out) CK_WUR;
 void ck_trust_free(ck_trust *t);
 
 /* The read-only system bundle. NULL (the default): $SSL_CERT_FILE, else

@@ -106,22 +106,22 @@ cki_doc_push_endpoint(ck_ctx *ctx, struct cki_endpoint **eps, size_t *n,
 	return CK_OK;
 }
 
-ck_doctor *
-ck_doctor_new(ck_ctx *ctx)
+ck_status
+ck_doctor_new(ck_ctx *ctx, ck_doctor **out)
 {
 	ck_doctor *d;
 
-	if (ctx == NULL)
-		return NULL;
+	if (ctx == NULL || out == NULL)
+		return CK_E_USAGE;
 	cki_begin(ctx);
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		cki_err(ctx, CK_E_NOMEM, "out of memory");
-		return NULL;
-	}
+	*out = NULL;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	d->ctx = ctx;
 	d->timeout_ms = CKI_DOC_DEFAULT_TIMEOUT_MS;
 	d->parallel = CKI_DOC_DEFAULT_PARALLEL;
-	return d;
+	*out = d;
+	return CK_OK;
 }
 
 void

@@ -74,7 +74,7 @@ check_conf_names(ck_identity *id)
 }
 
 ck_status
-ck_identity_open(ck_ctx *ctx, const char *home, ck_identity **out)
+ck_identity_new(ck_ctx *ctx, const char *home, ck_identity **out)
 {
 	ck_identity *id;
 	ck_status rv;

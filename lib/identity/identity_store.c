@@ -45,7 +45,7 @@
  *   action ACTION
  *
  * A process killed in that window (kill -9 during a slow on_change) leaves
- * it behind. Every command that opens the identity (ck_identity_open:
+ * it behind. Every command that opens the identity (ck_identity_new:
  * status, ensure, install, reset, restore, export, ...) finds it and
  * settles it (cki_settle) before anything else: when `current` is NEW it
  * rolls back to OLD as a failed on_change would (flip, remove NEW and its

@@ -292,7 +292,7 @@ cki_trust_cert_json(const struct cki_tcert *c, int64_t now)
 /* ---- open / free -------------------------------------------------------- */
 
 ck_status
-ck_trust_open(ck_ctx *ctx, const char *home, ck_trust **out)
+ck_trust_new(ck_ctx *ctx, const char *home, ck_trust **out)
 {
 	ck_trust *t = NULL;
 	ck_status rv = CK_E_NOMEM;

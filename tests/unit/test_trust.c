@@ -81,7 +81,7 @@ setup(void **state)
 	cat_files(f->sys, sys);
 	f->ctx = ck_ctx_new();
 	ck_ctx_set_time(f->ctx, PINNED_TIME);
-	assert_int_equal(ck_trust_open(f->ctx, f->home, &f->t), CK_OK);
+	assert_int_equal(ck_trust_new(f->ctx, f->home, &f->t), CK_OK);
 	assert_int_equal(ck_trust_set_system_bundle(f->t, f->sys), CK_OK);
 	unsetenv("CERTKIT_FAULT");
 	*state = f;
@@ -694,9 +694,9 @@ test_open_errors(void **state)
 	ck_trust *t = NULL;
 
 	(void)state;
-	assert_int_equal(ck_trust_open(ctx, "", &t), CK_E_USAGE);
+	assert_int_equal(ck_trust_new(ctx, "", &t), CK_E_USAGE);
 	assert_null(t);
-	assert_int_equal(ck_trust_open(ctx, NULL, &t), CK_E_USAGE);
+	assert_int_equal(ck_trust_new(ctx, NULL, &t), CK_E_USAGE);
 	ck_trust_free(NULL);
 	ck_ctx_free(ctx);
 }

@@ -93,7 +93,7 @@ setup(void **state)
 	EVP_PKEY_free(k);
 	f->ctx = ck_ctx_new();
 	ck_ctx_set_time(f->ctx, PINNED_TIME);
-	assert_int_equal(ck_trust_open(f->ctx, f->home, &f->t), CK_OK);
+	assert_int_equal(ck_trust_new(f->ctx, f->home, &f->t), CK_OK);
 	assert_int_equal(ck_trust_set_system_bundle(f->t, f->sys), CK_OK);
 	*state = f;
 	return 0;
