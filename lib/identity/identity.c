@@ -19,7 +19,8 @@
  *     the device's names: no lock, no key generation, no network beyond the
  *     bounded FQDN lookup.
  *  2. install, restore and init check everything first and change nothing
- *     when a check fails; --force accepts warnings, never errors.
+ *     when a check fails; insecure_accept_warnings accepts warnings,
+ *     never errors.
  *  3. Key material never appears in a report or a message.
  */
 #include <dirent.h>
@@ -200,9 +201,15 @@ ck_identity_set_renew_before(ck_identity *id, int days)
 }
 
 void
-ck_identity_set_force(ck_identity *id, int force)
+ck_identity_set_replace(ck_identity *id, int on)
 {
-	id->force = force;
+	id->replace = on != 0;
+}
+
+void
+ck_identity_set_insecure_accept_warnings(ck_identity *id, int on)
+{
+	id->insecure_warnings = on != 0;
 }
 
 /* ---- shared helpers ----------------------------------------------------- */
@@ -708,7 +715,7 @@ ck_identity_init(ck_identity *id, char **json)
 		    "%s/current is not a "
 		    "symlink certkit made; move it away first",
 		    id->dir);
-	if (cur[0] != '\0' && !id->force)
+	if (cur[0] != '\0' && !id->replace)
 		return cki_err(id->ctx, CK_E_EXISTS,
 		    "%s: an identity exists "
 		    "already (version %s); certkit identity status shows it, "
@@ -1123,7 +1130,7 @@ validate_and_commit(ck_identity *id, struct cki_material *m,
 	    report, "errors", json_integer((json_int_t)f.errors));
 	json_object_set_new(
 	    report, "warnings", json_integer((json_int_t)f.warnings));
-	if (f.errors > 0 || (f.warnings > 0 && !id->force)) {
+	if (f.errors > 0 || (f.warnings > 0 && !id->insecure_warnings)) {
 		json_object_set_new(report, "changed", json_false());
 		json_object_set_new(report, "refused", json_true());
 		rv = cki_err(id->ctx, CK_E_REFUSED,
@@ -1133,8 +1140,10 @@ validate_and_commit(ck_identity *id, struct cki_material *m,
 		    strcmp(action, "restore") == 0 ? "restored" : "installed",
 		    f.errors, f.errors == 1 ? "" : "s", f.warnings,
 		    f.warnings == 1 ? "" : "s",
-		    f.errors > 0 ? " (--force accepts warnings, never errors)"
-		                 : " (--force accepts the warnings)");
+		    f.errors > 0
+		        ? " (insecure_accept_warnings accepts warnings, never "
+		          "errors)"
+		        : " (insecure_accept_warnings accepts the warnings)");
 		goto err;
 	}
 	json_object_set_new(report, "refused", json_false());

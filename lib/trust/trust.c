@@ -1377,20 +1377,22 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 		}
 		/* RFC 5280 section 4.2.1.9: only a certificate whose
 		 * basicConstraints asserts cA may sign other certificates. */
-		if (X509_check_ca(cc->x509) == 0 && !(flags & CK_TRUST_FORCE)) {
+		if (X509_check_ca(cc->x509) == 0 &&
+		    !(flags & CK_TRUST_INSECURE_ANY_CERT)) {
 			rv = cki_err(t->ctx, CK_E_REFUSED,
 			    "%s: \"%s\" is not a CA certificate (no "
 			    "basicConstraints CA:TRUE), so it cannot anchor a "
 			    "chain: a server's own certificate is a leaf. Add "
 			    "the CA that issued it (`certkit show` names the "
-			    "issuer), or pin this exact certificate with "
-			    "--force",
+			    "issuer), or pin this exact certificate with the "
+			    "insecure_any_cert flag",
 			    origin, label ? label : "?");
 			free(label);
 			goto err;
 		}
 		v = cki_x509_validity(cc->x509, now);
-		if (strcmp(v, "valid") != 0 && !(flags & CK_TRUST_FORCE)) {
+		if (strcmp(v, "valid") != 0 &&
+		    !(flags & CK_TRUST_INSECURE_ANY_CERT)) {
 			char na[32];
 			int64_t tna = 0;
 
@@ -1399,7 +1401,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 			rv = cki_err(t->ctx, CK_E_REFUSED,
 			    "%s: \"%s\" is %s (valid until %s); clients reject "
 			    "chains through it, so it would trust nothing. Get "
-			    "its replacement, or add it anyway with --force",
+			    "its replacement, or add it anyway with the "
+			    "insecure_any_cert flag",
 			    origin, label ? label : "?",
 			    strcmp(v, "expired") == 0 ? "expired"
 			                              : "not valid yet",

@@ -586,7 +586,7 @@ test_install_table(void **state)
 		ck_ctx_set_time(ctx, PINNED_TIME);
 		assert_int_equal(ck_ctx_set_password(ctx, "secret"), CK_OK);
 		assert_int_equal(ck_identity_new(ctx, home, &id), CK_OK);
-		ck_identity_set_force(id, c->force);
+		ck_identity_set_insecure_accept_warnings(id, c->force);
 		snprintf(key, sizeof(key), "%s", c->key ? pki(c->key) : "");
 		snprintf(
 		    chain, sizeof(chain), "%s", c->chain ? pki(c->chain) : "");
