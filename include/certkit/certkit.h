@@ -110,6 +110,10 @@ void ck_ctx_set_password_cb(ck_ctx *ctx, ck_password_cb cb, void *arg);
  * callbacks a 1024-byte buffer (PEM_BUFSIZE), so a longer one could never
  * open an encrypted PEM key, and certkit takes one limit for every format. */
 #define CK_PASSWORD_MAX 1023
+/* A file that needs a password when neither a password nor a callback gave
+ * one fails with CK_E_PASSWORD and a message that ends with this text, so
+ * a caller can add how its user gives one. */
+#define CK_MSG_NO_PASSWORD "no password was given"
 /* A fixed password (copied; wiped on free). NULL removes it. Longer than
  * CK_PASSWORD_MAX: CK_E_USAGE, saying so. */
 ck_status ck_ctx_set_password(ck_ctx *ctx, const char *password) CK_WUR;

@@ -71,6 +71,8 @@ ck_status cki_err_keep(ck_ctx *ctx, ck_status st, const char *fmt, ...)
 const char *cki_ossl_reason(void);
 /* Fills buf with a password for `what`. Returns its length, or -1. */
 int cki_password(ck_ctx *ctx, const char *what, char *buf, size_t size);
+/* The end of every "needs a password, none given" message. */
+#define CKI_NO_PASSWORD CK_MSG_NO_PASSWORD
 /* True if a password source is configured at all. */
 bool cki_have_password(const ck_ctx *ctx);
 time_t cki_now(const ck_ctx *ctx);

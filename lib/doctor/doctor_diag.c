@@ -1907,7 +1907,7 @@ diag_self_signed_leaf(struct dctx *c, struct chainx *x)
 	remcmd(d,
 	    "Or, for a device you control, pin this exact "
 	    "certificate after checking its fingerprint",
-	    "certkit trust add --force --from %s   # expect "
+	    "certkit trust add --insecure-any-cert --from %s   # expect "
 	    "SHA-256 %s",
 	    c->hp, fp);
 	rem(d,

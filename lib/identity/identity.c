@@ -126,7 +126,7 @@ ck_identity_add_name(ck_identity *id, const char *dns)
 	cki_begin(id->ctx);
 	if (dns == NULL || !cki_dns_valid(dns))
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "--name '%s': expected a "
+		    "name '%s': expected a "
 		    "DNS name such as nvr01.example.com (letters, digits, "
 		    "hyphens and dots; a leading '*.' is allowed)",
 		    dns != NULL ? dns : "");
@@ -147,7 +147,7 @@ ck_identity_add_ip(ck_identity *id, const char *ip)
 	cki_begin(id->ctx);
 	if (ip == NULL || !cki_ip_canon(ip, canon, sizeof(canon)))
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "--ip '%s': expected an "
+		    "ip '%s': expected an "
 		    "IPv4 or IPv6 address such as 192.0.2.10 or 2001:db8::10",
 		    ip != NULL ? ip : "");
 	if (!id->ips_set) {
@@ -167,7 +167,7 @@ ck_identity_set_key_type(ck_identity *id, const char *type)
 	cki_begin(id->ctx);
 	if (type == NULL || (kt = cki_keytype_parse(type)) < 0)
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "--key '%s': expected "
+		    "key type '%s': expected "
 		    "ec-p256, rsa-2048 or rsa-3072",
 		    type != NULL ? type : "");
 	id->conf.key = kt;
@@ -180,7 +180,7 @@ ck_identity_set_days(ck_identity *id, int days)
 	cki_begin(id->ctx);
 	if (days < 1 || days > 825)
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "--days %d: expected 1 to "
+		    "days %d: expected 1 to "
 		    "825 (the longest lifetime Apple clients accept)",
 		    days);
 	id->conf.days = days;
@@ -193,7 +193,7 @@ ck_identity_set_renew_before(ck_identity *id, int days)
 	cki_begin(id->ctx);
 	if (days < 0 || days > 824)
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "--renew-before %d: "
+		    "renew_before %d: "
 		    "expected 0 to 824 days",
 		    days);
 	id->conf.renew_before = days;
@@ -944,8 +944,8 @@ ck_identity_csr(
 	*json = NULL;
 	if (out_path == NULL || out_path[0] == '\0')
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "csr: --out FILE is "
-		    "required");
+		    "csr: no file to write the "
+		    "request to (out_path)");
 	if (cki_path_under(out_path, id->dir))
 		return cki_err(id->ctx, CK_E_USAGE,
 		    "csr: %s is inside the identity store %s; write the "
@@ -1177,8 +1177,8 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 	*json = NULL;
 	if (cert_path == NULL)
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "install: --cert FILE or "
-		    "--p12 FILE is required");
+		    "install: no certificate "
+		    "file given (cert_path)");
 	if ((all = sk_X509_new_null()) == NULL ||
 	    (extra = json_array()) == NULL) {
 		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
@@ -1194,7 +1194,8 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 		    cert_path,
 		    ck_bundle_count(cb, CK_OBJ_KEY)
 		        ? "only a private key "
-		          "(give it as --key, and the certificate as --cert)"
+		          "(give it as the key, and the certificate as the "
+		          "certificate)"
 		        : ck_bundle_count(cb, CK_OBJ_CSR)
 		        ? "a certificate signing "
 		          "request (send it to the CA; install what comes back)"
@@ -1297,7 +1298,7 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 		    "%s: no private key for "
 		    "this certificate: it is not in the file, no pending CSR "
 		    "key (certkit identity csr) matches it, and neither does "
-		    "the current key; give the key with --key FILE",
+		    "the current key; give the key file (key_path)",
 		    cert_path);
 		goto err;
 	}
@@ -1486,8 +1487,8 @@ ck_identity_export(
 	cki_begin(id->ctx);
 	if (path == NULL || path[0] == '\0')
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "export: --out PATH is "
-		    "required");
+		    "export: no file to write "
+		    "to (path)");
 	if (fmt != CK_FMT_PEM && fmt != CK_FMT_DER && fmt != CK_FMT_P12)
 		return cki_err(id->ctx, CK_E_USAGE,
 		    "export: the format must "
@@ -1495,8 +1496,8 @@ ck_identity_export(
 	if (fmt == CK_FMT_DER && with_key)
 		return cki_err(id->ctx, CK_E_USAGE,
 		    "export: DER holds one "
-		    "object; for the key too use --format pem --with-key, or "
-		    "--format p12");
+		    "object; for the key too use PEM with the key, or "
+		    "PKCS#12");
 	if (cki_path_under(path, id->dir))
 		return cki_err(id->ctx, CK_E_USAGE,
 		    "export: %s is inside the identity store %s; writing it "

@@ -435,8 +435,8 @@ p12_check(ck_ctx *ctx, const ck_bundle *b)
 			cki_err(ctx, CK_E_USAGE,
 			    "PKCS#12: the private key (%s) does not belong to "
 			    "the first certificate (%s, subject %s) but to "
-			    "certificate %zu (%s); put its certificate first, "
-			    "e.g. with --normalize",
+			    "certificate %zu (%s); put its certificate first "
+			    "(normalize the bundle)",
 			    ck_bundle_origin(b, CK_OBJ_KEY, 0),
 			    ck_bundle_origin(b, CK_OBJ_CERT, 0),
 			    sub ? sub : "?", i + 1,

@@ -300,9 +300,8 @@ ck_trust_new(ck_ctx *ctx, const char *home, ck_trust **out)
 	cki_begin(ctx);
 	*out = NULL;
 	if (home == NULL || home[0] == '\0')
-		return cki_err(ctx, CK_E_USAGE,
-		    "no state directory given: expected --home DIR or "
-		    "$CERTKIT_HOME");
+		return cki_err(
+		    ctx, CK_E_USAGE, "no state directory given (home)");
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		goto err;
 	t->ctx = ctx;
@@ -1435,7 +1434,7 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 				    "(%s, "
 				    "SHA-256 %s); aliases are unique "
 				    "regardless "
-				    "of case. Choose another --alias, or "
+				    "of case. Choose another alias, or "
 				    "remove "
 				    "the old one first: certkit trust remove "
 				    "%s",
@@ -1525,7 +1524,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 		if (X509_check_ca(cc->x509) == 0)
 			json_array_append_new(json_object_get(doc, "warnings"),
 			    json_pack("{s:s, s:s}", "alias", newa[i], "message",
-			        "not a CA: pinned as a trusted leaf (--force); "
+			        "not a CA: pinned as a trusted leaf "
+			        "(insecure_any_cert); "
 			        "it "
 			        "trusts this one certificate only"));
 		else if (X509_self_signed(cc->x509, 0) != 1)

@@ -240,7 +240,7 @@ name: install with no key anywhere says where it looked
 run: CERTKIT_HOME=$T $CERTKIT identity install --cert $PKI/leaf.pem
 exit: 2
 stderr: no private key for this certificate
-stderr: give the key with --key FILE
+stderr: give the key file (key_path)
 
 name: install of a missing file names it
 run: CERTKIT_HOME=$T $CERTKIT identity install --cert $T/nope.pem
@@ -386,7 +386,7 @@ stderr: unknown key 'renew_befor' in [identity]
 name: --name with a bad DNS name is a usage error
 run: CERTKIT_HOME=$T $CERTKIT identity init --name "bad name"
 exit: 2
-stderr: --name 'bad name': expected a DNS name
+stderr: name 'bad name': expected a DNS name
 
 name: CERTKIT_IPS with garbage is an error naming the variable
 run: CERTKIT_HOME=$T CERTKIT_IPS=300.1.1.1 $CERTKIT identity init
