@@ -188,7 +188,8 @@ void ck_cert_free(ck_cert *c);
  * "C = US, O = Example, CN = host". Caller frees with ck_free(). */
 char *ck_cert_subject(const ck_cert *c) CK_WUR;
 char *ck_cert_issuer(const ck_cert *c) CK_WUR;
-/* The certificate's common name, or NULL. Caller frees. */
+/* The certificate's first common name (UTF-8), or NULL when it has none
+ * or it is empty. Caller frees. */
 char *ck_cert_common_name(const ck_cert *c) CK_WUR;
 /* Lower-case hex SHA-256 of the DER certificate (64 chars + NUL). */
 /* The short name `certkit show` gives it (the "label" of the show report):

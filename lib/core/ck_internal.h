@@ -155,6 +155,9 @@ json_t *cki_json_str(const char *s);
 bool cki_x509_issued_by(X509 *x, X509 *issuer);
 /* "C = US, O = Example, CN = host" (the s_client style). Caller frees. */
 char *cki_name_oneline(const X509_NAME *name);
+/* The one common-name getter: the subject's first CN as UTF-8, or NULL when
+ * there is none or it is empty (ck_cert_common_name). Caller frees. */
+char *cki_x509_common_name(const X509 *x);
 /* Lower-case hex of a buffer into out (2*len+1 bytes). */
 void cki_hex(const unsigned char *buf, size_t len, char *out);
 /* "ab:cd:..." upper-case colon hex, as openssl prints serials. Caller frees. */

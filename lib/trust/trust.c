@@ -139,7 +139,7 @@ cki_x509_label(X509 *x)
 {
 	char *s;
 
-	if ((s = cki_x509_subject_field(x, NID_commonName)) != NULL)
+	if ((s = cki_x509_common_name(x)) != NULL)
 		return s;
 	if ((s = cki_x509_subject_field(x, NID_organizationalUnitName)) != NULL)
 		return s;
