@@ -297,15 +297,16 @@ test_add_refusals(void **state)
 	snprintf(path, sizeof(path), "%s/trust/anchors", f->home);
 	assert_int_equal(count_dir(path), 0);
 	/* CK_TRUST_INSECURE_ANY_CERT pins the leaf */
-	json_decref(
-	    add_file(f, pki("leaf.pem"), "pinned", CK_TRUST_INSECURE_ANY_CERT, CK_OK));
+	json_decref(add_file(
+	    f, pki("leaf.pem"), "pinned", CK_TRUST_INSECURE_ANY_CERT, CK_OK));
 	assert_int_equal(count_dir(path), 1);
-	/* an expired CA: refused without CK_TRUST_INSECURE_ANY_CERT (root-ca ends in 2040) */
+	/* an expired CA: refused without CK_TRUST_INSECURE_ANY_CERT (root-ca
+	 * ends in 2040) */
 	ck_ctx_set_time(f->ctx, INT64_C(2240611200));
 	add_file(f, pki("root-ca.pem"), "old", 0, CK_E_REFUSED);
 	assert_non_null(strstr(ck_ctx_error(f->ctx), "is expired"));
-	json_decref(
-	    add_file(f, pki("root-ca.pem"), "old", CK_TRUST_INSECURE_ANY_CERT, CK_OK));
+	json_decref(add_file(
+	    f, pki("root-ca.pem"), "old", CK_TRUST_INSECURE_ANY_CERT, CK_OK));
 	assert_int_equal(count_dir(path), 2);
 }
 
@@ -348,8 +349,8 @@ test_many_certs_one_anchor_each(void **state)
 		assert_int_equal(stat(path, &st), 0);
 	}
 	/* CRLF and BOM input through the loader: crlf.pem is leaf+int+root */
-	json_decref(
-	    add_file(f, pki("crlf.pem"), "crlf", CK_TRUST_INSECURE_ANY_CERT, CK_OK));
+	json_decref(add_file(
+	    f, pki("crlf.pem"), "crlf", CK_TRUST_INSECURE_ANY_CERT, CK_OK));
 }
 
 static void

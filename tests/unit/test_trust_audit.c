@@ -122,7 +122,8 @@ add_x509(struct fx *f, X509 *x, const char *alias)
 
 	assert_int_equal(ck_bundle_add_cert(b, &c), CK_OK);
 	assert_int_equal(
-	    ck_trust_add(f->t, b, alias, CK_TRUST_INSECURE_ANY_CERT, &json), CK_OK);
+	    ck_trust_add(f->t, b, alias, CK_TRUST_INSECURE_ANY_CERT, &json),
+	    CK_OK);
 	ck_free(json);
 	ck_bundle_free(b);
 }
