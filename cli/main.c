@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "tool.h"
 
 static const struct {
@@ -78,8 +76,8 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'H': tool_g.home = optarg; break;
 		case 'V':
-			printf("certkit %s (%s)\n", CERTKIT_VERSION,
-			    OpenSSL_version(OPENSSL_VERSION));
+			printf("certkit %s (%s)\n", ck_version(),
+			    ck_crypto_version());
 			return TOOL_OK;
 		case 'h': return usage(stdout, TOOL_OK);
 		default: return usage(stderr, TOOL_USAGE);

@@ -50,6 +50,9 @@ void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports the context's error and returns the exit code for its status:
  * TOOL_USAGE for input/usage errors, TOOL_PROBLEM otherwise. */
 int tool_ctx_fail(const ck_ctx *ctx);
+/* The ctx's message, with how to give a password when it says none was
+ * given (CK_MSG_NO_PASSWORD). Valid until the next call. */
+const char *tool_ctx_message(const ck_ctx *ctx);
 
 /* Colour: only when the stream is a tty, NO_COLOR is unset and TERM is not
  * "dumb". tool_c() returns the escape or "" accordingly. */

@@ -33,8 +33,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "tool.h"
 
 static const char USAGE[] =
@@ -401,23 +399,25 @@ prompt_new_password(const char *what)
 	snprintf(prompt, sizeof(prompt), "New password for %s: ", what);
 	if (tool_tty_read(prompt, a, sizeof(a)) < 0 ||
 	    tool_tty_read("Again, to confirm: ", b, sizeof(b)) < 0) {
-		OPENSSL_cleanse(a, sizeof(a));
+		ck_wipe(a, sizeof(a));
 		return NULL;
 	}
 	if (strcmp(a, b) != 0)
 		tool_err("the two passwords differ; nothing was written");
 	else if ((out = strdup(a)) == NULL)
 		tool_err("out of memory");
-	OPENSSL_cleanse(a, sizeof(a));
-	OPENSSL_cleanse(b, sizeof(b));
+	ck_wipe(a, sizeof(a));
+	ck_wipe(b, sizeof(b));
 	return out;
 }
 
 static void
 pw_free(char *pw)
 {
-	if (pw != NULL)
-		OPENSSL_clear_free(pw, strlen(pw));
+	if (pw != NULL) {
+		ck_wipe(pw, strlen(pw));
+		free(pw);
+	}
 }
 
 static char *
@@ -609,6 +609,24 @@ protection(const struct opts *o, const ck_bundle *b, const char *pw)
 	return pw != NULL ? "key encrypted with AES-256" : "key unencrypted";
 }
 
+/* The write options of OUT (o given) or of the key file (o NULL): 0, or
+ * -1 with the reason on ctx. */
+static int
+write_opts(ck_ctx *ctx, const struct opts *o, const char *pw, const char *name,
+    ck_write_opts **wo)
+{
+	if (ck_write_opts_new(ctx, wo) != CK_OK ||
+	    ck_write_opts_set_password(*wo, pw) != CK_OK ||
+	    ck_write_opts_set_name(*wo, name) != CK_OK)
+		return -1;
+	if (o != NULL) {
+		ck_write_opts_set_java_trusted(*wo, o->java_trust);
+		ck_write_opts_set_p7b_pem(*wo, !o->der);
+		ck_write_opts_set_p12_legacy(*wo, o->legacy);
+	}
+	return 0;
+}
+
 /* ---- the command --------------------------------------------------------- */
 
 int
@@ -617,11 +635,11 @@ cmd_convert(int argc, char **argv)
 	struct opts o = {.to = -1, .only = -1};
 	ck_ctx *ctx = NULL;
 	ck_bundle *all = NULL, *dedup = NULL, *outb = NULL, *keyb = NULL;
-	ck_write_opts wo = {0};
+	ck_write_opts *wo = NULL, *kwo = NULL;
 	char *pw = NULL, *key_pw = NULL, *cn = NULL;
 	const char *pwsrc = "none", *fmtname;
 	json_t *doc = NULL, *files, *skipped;
-	unsigned types, flags = 0;
+	unsigned types;
 	bool only_keys, sel;
 	int rv, r;
 
@@ -802,28 +820,23 @@ cmd_convert(int argc, char **argv)
 	if (o.to == CK_FMT_P12 && ck_bundle_count(outb, CK_OBJ_CERT) > 0 &&
 	    o.name == NULL)
 		cn = ck_cert_common_name(ck_bundle_get0_cert(outb, 0));
-	wo.password = pw;
-	wo.name = o.name != NULL ? o.name : cn;
-	wo.java_trusted = o.java_trust;
-	wo.p7b_pem = !o.der;
-	if (o.legacy)
-		flags |= CK_WRITE_P12_LEGACY;
+	if (write_opts(ctx, &o, pw, o.name != NULL ? o.name : cn, &wo) != 0) {
+		rv = tool_ctx_fail(ctx);
+		goto err;
+	}
 
 	/* Write OUT, then the key file. */
-	if (ck_write_bundle_ex(ctx, outb, (ck_format)o.to, &wo, flags, o.out) !=
-	    CK_OK) {
+	if (ck_write_bundle(ctx, outb, (ck_format)o.to, wo, o.out) != CK_OK) {
 		rv = tool_ctx_fail(ctx);
 		goto err;
 	}
 	if (keyb != NULL) {
-		ck_write_opts kwo = {0};
-
 		/* An explicit output password encrypts the key file too. */
 		if (o.outpwfile != NULL || getenv("CERTKIT_OUT_PASSWORD"))
 			key_pw = pw != NULL ? strdup(pw) : NULL;
-		kwo.password = key_pw;
-		if (ck_write_bundle(ctx, keyb,
-		        o.to == CK_FMT_DER ? CK_FMT_DER : CK_FMT_PEM, &kwo,
+		if (write_opts(ctx, NULL, key_pw, NULL, &kwo) != 0 ||
+		    ck_write_bundle(ctx, keyb,
+		        o.to == CK_FMT_DER ? CK_FMT_DER : CK_FMT_PEM, kwo,
 		        o.key_out) != CK_OK) {
 			rv = tool_ctx_fail(ctx);
 			tool_err(
@@ -854,8 +867,9 @@ cmd_convert(int argc, char **argv)
 		                       : "key unencrypted"));
 	if (o.to == CK_FMT_P12)
 		json_object_set_new(json_array_get(files, 0), "friendly_name",
-		    wo.name != NULL && ck_bundle_count(outb, CK_OBJ_KEY) > 0
-		        ? json_string(wo.name)
+		    (o.name != NULL || cn != NULL) &&
+		            ck_bundle_count(outb, CK_OBJ_KEY) > 0
+		        ? json_string(o.name != NULL ? o.name : cn)
 		        : json_null());
 	/* What the user chose with --only / --index is recorded, not warned
 	 * about; what the format forced out is both. */
@@ -905,6 +919,8 @@ err:
 	pw_free(pw);
 	pw_free(key_pw);
 	free(cn);
+	ck_write_opts_free(wo);
+	ck_write_opts_free(kwo);
 	ck_bundle_free(all);
 	ck_bundle_free(dedup);
 	ck_bundle_free(outb);

@@ -439,7 +439,7 @@ cmd_doctor(int argc, char **argv)
 	int rv = TOOL_USAGE;
 	json_t *doc = NULL;
 
-	if ((ctx = ck_ctx_new()) == NULL || (d = ck_doctor_new(ctx)) == NULL) {
+	if ((ctx = ck_ctx_new()) == NULL || ck_doctor_new(ctx, &d) != CK_OK) {
 		tool_err("out of memory");
 		rv = TOOL_PROBLEM;
 		goto out;

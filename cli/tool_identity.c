@@ -9,7 +9,8 @@
  *      CA-issued certificate expiring or not covering the device, a change
  *      was rolled back, another certkit holds the lock
  *   2  usage or input error: bad options, unreadable or refused input
- *      (install's error findings, or warnings without --force)
+ *      (install's error findings, or warnings without
+ *      --insecure-accept-warnings)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,13 +39,16 @@ static const char USAGE[] =
     "                                        needed (run it at service start)\n"
     "  csr --out FILE [--name DNS]... [--ip ADDR]... [--subject DN]\n"
     "      [--key TYPE]                      new key (kept pending) and CSR\n"
-    "  install --cert FILE [--key FILE] [--chain FILE] [--force]\n"
-    "  install --p12 FILE [--password-file FILE] [--force]\n"
+    "  install --cert FILE [--key FILE] [--chain FILE]\n"
+    "          [--insecure-accept-warnings]\n"
+    "  install --p12 FILE [--password-file FILE] "
+    "[--insecure-accept-warnings]\n"
     "                                        validate, install, self-test,\n"
     "                                        run on_change, roll back on "
     "failure\n"
     "  backups [--json]                      list the backups, newest first\n"
-    "  restore BACKUP-ID [--force]           make a backup current again\n"
+    "  restore BACKUP-ID [--insecure-accept-warnings]\n"
+    "                                        make a backup current again\n"
     "  reset [--name DNS]... [--ip ADDR]... [--key TYPE] [--days N]\n"
     "                                        replace it with a fresh default\n"
     "  export --format pem|der|p12 --out PATH [--with-key]\n"
@@ -57,7 +61,10 @@ static const char USAGE[] =
     "  --key TYPE             ec-p256 (default), rsa-2048 or rsa-3072\n"
     "  --days N               lifetime of a new default (default 397)\n"
     "  --renew-before DAYS    renewal window (default: a third of the life)\n"
-    "  --force                accept warnings (never errors)\n"
+    "  --force                init: replace an existing identity\n"
+    "  --insecure-accept-warnings\n"
+    "                         install, restore: accept warnings (never "
+    "errors)\n"
     "  --at TIME              act as if it were TIME (RFC 3339), for tests\n"
     "  --json                 print the report as JSON\n"
     "\n"
@@ -76,6 +83,7 @@ enum {
 	O_DAYS,
 	O_RENEW,
 	O_FORCE,
+	O_INSECURE,
 	O_AT,
 	O_JSON,
 	O_SUBJECT,
@@ -94,7 +102,7 @@ struct opts {
 	const char *key_type, *subject, *out, *cert, *keyfile, *chain, *p12,
 	    *pwfile, *format, *at, *arg;
 	long days, renew;
-	bool force, json, with_key;
+	bool force, insecure, json, with_key;
 	const char *names[64], *ips[64];
 	size_t nnames, nips;
 };
@@ -139,10 +147,10 @@ allowed(const char *sub, int o)
 	    {"ensure", {O_RENEW, O_JSON, O_AT}},
 	    {"csr", {O_NAME, O_IP, O_SUBJECT, O_KEY, O_OUT, O_JSON, O_AT}},
 	    {"install",
-	        {O_CERT, O_KEY, O_CHAIN, O_P12, O_PWFILE, O_FORCE, O_JSON,
+	        {O_CERT, O_KEY, O_CHAIN, O_P12, O_PWFILE, O_INSECURE, O_JSON,
 	            O_AT}},
 	    {"backups", {O_JSON}},
-	    {"restore", {O_FORCE, O_JSON, O_AT}},
+	    {"restore", {O_INSECURE, O_JSON, O_AT}},
 	    {"export", {O_FORMAT, O_OUT, O_WITHKEY, O_PWFILE}},
 	};
 
@@ -166,6 +174,7 @@ parse(int argc, char **argv, struct opts *o)
 	    {"days", required_argument, NULL, O_DAYS},
 	    {"renew-before", required_argument, NULL, O_RENEW},
 	    {"force", no_argument, NULL, O_FORCE},
+	    {"insecure-accept-warnings", no_argument, NULL, O_INSECURE},
 	    {"at", required_argument, NULL, O_AT},
 	    {"json", no_argument, NULL, O_JSON},
 	    {"subject", required_argument, NULL, O_SUBJECT},
@@ -231,6 +240,7 @@ parse(int argc, char **argv, struct opts *o)
 				return TOOL_USAGE;
 			break;
 		case O_FORCE: o->force = true; break;
+		case O_INSECURE: o->insecure = true; break;
 		case O_AT: o->at = optarg; break;
 		case O_JSON: o->json = true; break;
 		case O_SUBJECT: o->subject = optarg; break;
@@ -650,7 +660,7 @@ cmd_identity(int argc, char **argv)
 		rc = TOOL_USAGE;
 		goto out;
 	}
-	if (ck_identity_open(ctx, tool_home(), &id) != CK_OK) {
+	if (ck_identity_new(ctx, tool_home(), &id) != CK_OK) {
 		rc = tool_ctx_fail(ctx);
 		goto out;
 	}
@@ -668,7 +678,12 @@ cmd_identity(int argc, char **argv)
 	    (o.renew >= 0 &&
 	        ck_identity_set_renew_before(id, (int)o.renew) != CK_OK))
 		goto usage;
-	ck_identity_set_force(id, o.force);
+	ck_identity_set_replace(id, o.force);
+	ck_identity_set_insecure_accept_warnings(id, o.insecure);
+	if (o.insecure)
+		tool_warn("--insecure-accept-warnings: warnings of the checks "
+		          "do not stop the %s",
+		    o.sub);
 
 	if (strcmp(o.sub, "status") == 0) {
 		st = ck_identity_status(id, &json);

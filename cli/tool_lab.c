@@ -227,7 +227,7 @@ run_demo(ck_ctx *ctx, ck_lab *lab, json_t *labdoc, int timeout_ms, bool json)
 	int all_online = 0, rc = TOOL_PROBLEM;
 	size_t bad = 0;
 
-	if ((d = ck_doctor_new(ctx)) == NULL) {
+	if (ck_doctor_new(ctx, &d) != CK_OK) {
 		tool_err("out of memory");
 		goto out;
 	}

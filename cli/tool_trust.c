@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include "tool.h"
-#include "certkit/probe.h"
+#include "certkit/fetch.h"
 #include "certkit/trust.h"
 
 static const char usage_main[] =
     "usage: certkit trust list [--json] [--source "
     "effective|system|custom|distrusted]\n"
-    "       certkit trust add [--alias NAME] [--force] FILE...\n"
+    "       certkit trust add [--alias NAME] [--insecure-any-cert] FILE...\n"
     "       certkit trust add --from HOST[:PORT] [--depth N] [--yes]\n"
     "       certkit trust add --reference NAME|FINGERPRINT\n"
     "       certkit trust remove ALIAS|FINGERPRINT\n"
@@ -49,7 +49,8 @@ static const char usage_list[] =
     "  --json       print the report as JSON\n";
 
 static const char usage_add[] =
-    "usage: certkit trust add [--alias NAME] [--force] [--password-file F] "
+    "usage: certkit trust add [--alias NAME] [--insecure-any-cert] "
+    "[--password-file F] "
     "FILE...\n"
     "       certkit trust add --from HOST[:PORT] [--depth N] [--yes] "
     "[--timeout SEC]\n"
@@ -58,7 +59,7 @@ static const char usage_add[] =
     "  --alias NAME        name of the anchor (more certificates: NAME-2, "
     "...);\n"
     "                      default: from the common name\n"
-    "  --force             accept a non-CA certificate (a pinned leaf), or "
+    "  --insecure-any-cert accept a non-CA certificate (a pinned leaf), or "
     "one\n"
     "                      that is expired or not yet valid\n"
     "  --password-file F   password of an encrypted PKCS#12 FILE\n"
@@ -149,7 +150,7 @@ open_store(ck_ctx *ctx, ck_trust **t)
 	const char *lt = getenv("CERTKIT_LOCK_TIMEOUT");
 	ck_status st;
 
-	if ((st = ck_trust_open(ctx, tool_home(), t)) != CK_OK)
+	if ((st = ck_trust_new(ctx, tool_home(), t)) != CK_OK)
 		return st;
 	if (lt != NULL && lt[0] != '\0') {
 		char *end;
@@ -523,7 +524,7 @@ from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout_ms,
 		}
 		sel = (size_t)depth;
 	} else if (!ck_cert_is_ca(ck_bundle_get0_cert(chain, sel))) {
-		sel = n - 1; /* no CA at all: the add explains, or --force */
+		sel = n - 1; /* no CA at all: the add explains */
 	}
 	{
 		char *s = ck_cert_subject(ck_bundle_get0_cert(chain, sel));
@@ -572,7 +573,7 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"alias", required_argument, NULL, 'n'},
-	    {"force", no_argument, NULL, 'f'},
+	    {"insecure-any-cert", no_argument, NULL, 'f'},
 	    {"from", required_argument, NULL, 'F'},
 	    {"depth", required_argument, NULL, 'd'},
 	    {"yes", no_argument, NULL, 'y'},
@@ -599,7 +600,11 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': alias = optarg; break;
-		case 'f': flags |= CK_TRUST_FORCE; break;
+		case 'f':
+			flags |= CK_TRUST_INSECURE_ANY_CERT;
+			tool_warn("--insecure-any-cert: the checks that an "
+			          "anchor is a CA and valid are off");
+			break;
 		case 'F': from = optarg; break;
 		case 'y': yes = true; break;
 		case 'r': ref = optarg; break;

@@ -151,13 +151,31 @@ tool_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+const char *
+tool_ctx_message(const ck_ctx *ctx)
+{
+	static char buf[1200];
+	const char *msg = ck_ctx_error(ctx);
+	size_t n = strlen(msg), k = strlen(CK_MSG_NO_PASSWORD);
+
+	/* The library names no flag; the tool says how to give a password. */
+	if (ck_ctx_status(ctx) != CK_E_PASSWORD || n < k ||
+	    strcmp(msg + n - k, CK_MSG_NO_PASSWORD) != 0)
+		return msg;
+	snprintf(buf, sizeof(buf),
+	    "%s: give it with --password-file FILE or the CERTKIT_PASSWORD "
+	    "variable",
+	    msg);
+	return buf;
+}
+
 int
 tool_ctx_fail(const ck_ctx *ctx)
 {
 	ck_status st = ck_ctx_status(ctx);
+	const char *msg = tool_ctx_message(ctx);
 
-	tool_err("%s",
-	    ck_ctx_error(ctx)[0] ? ck_ctx_error(ctx) : ck_status_name(st));
+	tool_err("%s", msg[0] ? msg : ck_status_name(st));
 	switch (st) {
 	case CK_E_IO:
 	case CK_E_FORMAT:
@@ -545,7 +563,7 @@ tool_load(ck_ctx *ctx, const char *path, int want, ck_bundle **out)
 const char *
 tool_load_error(const ck_ctx *ctx)
 {
-	return load_err[0] ? load_err : ck_ctx_error(ctx);
+	return load_err[0] ? load_err : tool_ctx_message(ctx);
 }
 
 bool

@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "lab_int.h"
+#include "strbuf.h"
 
 /* clang-format off */
 #define Z "." CKI_LAB_ZONE
@@ -442,61 +443,20 @@ cki_lab_specs(size_t *n)
 	return specs;
 }
 
-/* ---- a small growable string ------------------------------------------- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	if (b->len + (size_t)n + 1 > b->cap) {
-		size_t cap = (b->len + (size_t)n + 1) * 2;
-		char *np = realloc(b->p, cap);
-
-		if (np == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
+/* ---- text files (lib/core/strbuf.c builds them) ----------------------- */
 
 /* Single-quoted for sh: ' becomes '\''. */
 static void
-sb_shquote(struct sbuf *b, const char *s)
+sb_shquote(struct cki_sb *b, const char *s)
 {
-	sb_printf(b, "'");
+	cki_sb_printf(b, "'");
 	for (; *s != '\0'; s++) {
 		if (*s == '\'')
-			sb_printf(b, "'\\''");
+			cki_sb_printf(b, "'\\''");
 		else
-			sb_printf(b, "%c", *s);
+			cki_sb_printf(b, "%c", *s);
 	}
-	sb_printf(b, "'");
+	cki_sb_printf(b, "'");
 }
 
 static char *
@@ -596,7 +556,7 @@ out:
 static ck_status
 write_profile(ck_lab *lab)
 {
-	struct sbuf b = {0};
+	struct cki_sb b = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	char pin[65] = "";
 	ck_cert *x1;
 	ck_status rv;
@@ -606,7 +566,7 @@ write_profile(ck_lab *lab)
 	x1->x509 = lab->pki->ca[LAB_CA_X1].cert;
 	ck_cert_spki_sha256(x1, pin);
 	free(x1);
-	sb_printf(&b,
+	cki_sb_printf(&b,
 	    "# certkit lab profile: one section per endpoint, named after the\n"
 	    "# diagnosis code it reproduces. Names in the %s zone resolve\n"
 	    "# through the lab's DNS server only:\n"
@@ -617,34 +577,34 @@ write_profile(ck_lab *lab)
 		const struct cki_lab_ep *ep = &lab->ep[i];
 		const struct cki_lab_spec *s = ep->spec;
 
-		sb_printf(&b, "\n[%s]\n# %s: %s\nhost = %s\nport = %d\n",
+		cki_sb_printf(&b, "\n[%s]\n# %s: %s\nhost = %s\nport = %d\n",
 		    s->name, s->code, s->what, ep->host, ep->port);
 		/* A public name must not resolve to 127.0.0.1 (that is a
 		 * sinkhole): such endpoints skip DNS. */
 		if (s->direct)
-			sb_printf(&b, "address = 127.0.0.1\n");
+			cki_sb_printf(&b, "address = 127.0.0.1\n");
 		if (s->expect != NULL)
-			sb_printf(&b, "expect = %s\n", s->expect);
+			cki_sb_printf(&b, "expect = %s\n", s->expect);
 		if (s->pin_x1)
-			sb_printf(&b, "pin = %s\n", pin);
+			cki_sb_printf(&b, "pin = %s\n", pin);
 		if (s->client != LAB_CLIENT_NONE)
-			sb_printf(&b,
+			cki_sb_printf(&b,
 			    "client_cert = %s/clients/%s.pem\n"
 			    "client_key = %s/clients/%s.key\n",
 			    lab->dir, client_file[s->client], lab->dir,
 			    client_file[s->client]);
 		if (s->required_roots != NULL)
-			sb_printf(
+			cki_sb_printf(
 			    &b, "required_roots = %s\n", s->required_roots);
 		if (ep_proxy(lab, s) != NULL)
-			sb_printf(&b, "proxy = %s\n", ep_proxy(lab, s));
+			cki_sb_printf(&b, "proxy = %s\n", ep_proxy(lab, s));
 	}
-	if (b.oom) {
-		free(b.p);
+	if (b.failed) {
+		cki_sb_free(&b);
 		return cki_err(lab->ctx, CK_E_NOMEM, "out of memory");
 	}
-	rv = ck_write_file_atomic(lab->ctx, lab->profile, b.p, b.len, 0644);
-	free(b.p);
+	rv = ck_write_file_atomic(lab->ctx, lab->profile, b.p, b.n, 0644);
+	cki_sb_free(&b);
 	return rv;
 }
 
@@ -654,7 +614,7 @@ write_env(ck_lab *lab)
 	static const char *const names[] = {"LAB_DIR", "LAB_DNS", "LAB_AIA",
 	    "LAB_PROXY", "LAB_PROXY_AUTH", "LAB_PROFILE", "LAB_TRUST",
 	    "LAB_REFERENCE", "LAB_JSON"};
-	struct sbuf b = {0};
+	struct cki_sb b = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	char authurl[128];
 	const char *vals[9];
 	ck_status rv;
@@ -670,23 +630,23 @@ write_env(ck_lab *lab)
 	vals[6] = lab->trust;
 	vals[7] = lab->reference;
 	vals[8] = lab->json_path;
-	sb_printf(
+	cki_sb_printf(
 	    &b, "# certkit lab: source this file (. %s)\n", lab->env_path);
 	for (size_t i = 0; i < 9; i++) {
-		sb_printf(&b, "%s=", names[i]);
+		cki_sb_printf(&b, "%s=", names[i]);
 		sb_shquote(&b, vals[i]);
-		sb_printf(&b, "\n");
+		cki_sb_printf(&b, "\n");
 	}
-	sb_printf(&b, "export");
+	cki_sb_printf(&b, "export");
 	for (size_t i = 0; i < 9; i++)
-		sb_printf(&b, " %s", names[i]);
-	sb_printf(&b, "\n");
-	if (b.oom) {
-		free(b.p);
+		cki_sb_printf(&b, " %s", names[i]);
+	cki_sb_printf(&b, "\n");
+	if (b.failed) {
+		cki_sb_free(&b);
 		return cki_err(lab->ctx, CK_E_NOMEM, "out of memory");
 	}
-	rv = ck_write_file_atomic(lab->ctx, lab->env_path, b.p, b.len, 0644);
-	free(b.p);
+	rv = ck_write_file_atomic(lab->ctx, lab->env_path, b.p, b.n, 0644);
+	cki_sb_free(&b);
 	return rv;
 }
 

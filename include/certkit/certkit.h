@@ -62,6 +62,15 @@ const char *ck_status_name(ck_status st);
 /* Frees memory returned by libcertkit (reports, strings, buffers). */
 void ck_free(void *p);
 
+/* The library's version, "MAJOR.MINOR.PATCH" (static storage). */
+const char *ck_version(void);
+/* The version of the TLS library libcertkit runs with, as that library
+ * names it ("OpenSSL 3.0.13 30 Jan 2024"; static storage). */
+const char *ck_crypto_version(void);
+/* Overwrites len bytes at p in a way the compiler cannot drop (for
+ * passwords a caller held). NULL is a no-op. */
+void ck_wipe(void *p, size_t len);
+
 /*
  * Untrusted text (a certificate's names, a peer's answer, a file name),
  * made safe to print on a terminal: printable ASCII and valid UTF-8 stay;
@@ -101,6 +110,10 @@ void ck_ctx_set_password_cb(ck_ctx *ctx, ck_password_cb cb, void *arg);
  * callbacks a 1024-byte buffer (PEM_BUFSIZE), so a longer one could never
  * open an encrypted PEM key, and certkit takes one limit for every format. */
 #define CK_PASSWORD_MAX 1023
+/* A file that needs a password when neither a password nor a callback gave
+ * one fails with CK_E_PASSWORD and a message that ends with this text, so
+ * a caller can add how its user gives one. */
+#define CK_MSG_NO_PASSWORD "no password was given"
 /* A fixed password (copied; wiped on free). NULL removes it. Longer than
  * CK_PASSWORD_MAX: CK_E_USAGE, saying so. */
 ck_status ck_ctx_set_password(ck_ctx *ctx, const char *password) CK_WUR;
@@ -175,7 +188,8 @@ void ck_cert_free(ck_cert *c);
  * "C = US, O = Example, CN = host". Caller frees with ck_free(). */
 char *ck_cert_subject(const ck_cert *c) CK_WUR;
 char *ck_cert_issuer(const ck_cert *c) CK_WUR;
-/* The certificate's common name, or NULL. Caller frees. */
+/* The certificate's first common name (UTF-8), or NULL when it has none
+ * or it is empty. Caller frees. */
 char *ck_cert_common_name(const ck_cert *c) CK_WUR;
 /* Lower-case hex SHA-256 of the DER certificate (64 chars + NUL). */
 /* The short name `certkit show` gives it (the "label" of the show report):
@@ -282,15 +296,31 @@ typedef enum ck_format {
 	CK_FMT_P7B = 3,
 } ck_format;
 
-typedef struct ck_write_opts {
-	/* PKCS#12 password, or the one that encrypts PEM/DER keys. NULL means
-	 * none (PKCS#12: no encryption, no MAC); "" is refused (CK_E_USAGE,
-	 * see ck_write_password_check). */
-	const char *password;
-	const char *name; /* PKCS#12 friendly name of the key entry */
-	int java_trusted; /* PKCS#12: mark certificates trusted for Java */
-	int p7b_pem;      /* PKCS#7: 1 writes PEM, 0 writes DER */
-} ck_write_opts;
+/*
+ * How to write: passwords, names and format choices. Opaque; NULL given to
+ * a writer means every default. Like every certkit object it is made with
+ * ck_X_new(ctx, &out), keeps ctx (borrowed) for the messages of its
+ * setters, and is freed with ck_X_free (the password is wiped).
+ */
+typedef struct ck_write_opts ck_write_opts;
+
+ck_status ck_write_opts_new(ck_ctx *ctx, ck_write_opts **out) CK_WUR;
+void ck_write_opts_free(ck_write_opts *wo);
+/* PKCS#12 password, or the one that encrypts PEM/DER keys (copied; wiped
+ * on free). NULL (the default) means none (PKCS#12: no encryption, no
+ * MAC); the writers refuse "" (CK_E_USAGE, see ck_write_password_check). */
+ck_status ck_write_opts_set_password(
+    ck_write_opts *wo, const char *password) CK_WUR;
+/* PKCS#12 friendly name of the key entry (copied). Default: "certkit". */
+ck_status ck_write_opts_set_name(ck_write_opts *wo, const char *name) CK_WUR;
+/* PKCS#12: mark certificates trusted for Java (default 0). */
+void ck_write_opts_set_java_trusted(ck_write_opts *wo, int on);
+/* PKCS#7: 1 writes PEM, 0 (the default) writes DER. */
+void ck_write_opts_set_p7b_pem(ck_write_opts *wo, int on);
+/* PKCS#12: 3DES and a SHA-1 MAC instead of AES-256 and SHA-256, for
+ * Windows Server 2016, Java 8 and older appliances that cannot read AES
+ * (default 0). */
+void ck_write_opts_set_p12_legacy(ck_write_opts *wo, int on);
 
 /*
  * Serialises the bundle into `fmt` and writes it to `path` atomically
@@ -313,17 +343,6 @@ ck_status ck_encode_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
  */
 ck_status ck_write_password_check(
     ck_ctx *ctx, ck_format fmt, const char *password) CK_WUR;
-
-/* ck_write_bundle_ex / ck_encode_bundle_ex flags. */
-/* PKCS#12: 3DES and a SHA-1 MAC, for Windows Server 2016, Java 8 and older
- * appliances that cannot read AES. */
-#define CK_WRITE_P12_LEGACY 0x1u
-
-ck_status ck_encode_bundle_ex(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
-    const ck_write_opts *wo, unsigned int flags, uint8_t **out,
-    size_t *len) CK_WUR;
-ck_status ck_write_bundle_ex(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
-    const ck_write_opts *wo, unsigned int flags, const char *path) CK_WUR;
 
 /* ck_bundle_select: one bit per ck_obj_type; 0 selects every type. */
 #define CK_SEL(t) (1u << (unsigned)(t))

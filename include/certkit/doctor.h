@@ -19,7 +19,9 @@ extern "C" {
 
 typedef struct ck_doctor ck_doctor;
 
-ck_doctor *ck_doctor_new(ck_ctx *ctx) CK_WUR;
+/* A doctor with no endpoints. It keeps ctx (borrowed) and reports every
+ * error on it. */
+ck_status ck_doctor_new(ck_ctx *ctx, ck_doctor **out) CK_WUR;
 void ck_doctor_free(ck_doctor *d);
 
 /* "host[:port]" (default 443), "[v6]:port", or an https:// URL. */

@@ -38,7 +38,7 @@ typedef struct ck_identity ck_identity;
  * home/certkit.conf (an invalid file is an error naming the line). Nothing is
  * created until a command changes the identity. ctx must outlive the handle.
  */
-ck_status ck_identity_open(
+ck_status ck_identity_new(
     ck_ctx *ctx, const char *home, ck_identity **out) CK_WUR;
 void ck_identity_free(ck_identity *id);
 
@@ -55,13 +55,16 @@ ck_status ck_identity_set_key_type(ck_identity *id, const char *type) CK_WUR;
 ck_status ck_identity_set_days(ck_identity *id, int days) CK_WUR;
 /* Renewal window in days (default: a third of the certificate's life). */
 ck_status ck_identity_set_renew_before(ck_identity *id, int days) CK_WUR;
-/* Accept warnings (never errors) in install, restore and init. */
-void ck_identity_set_force(ck_identity *id, int force);
+/* init: replace an existing identity, as reset does (default 0). */
+void ck_identity_set_replace(ck_identity *id, int on);
+/* install and restore: accept a certificate whose checks found warnings
+ * (never errors). Insecure: some clients may fail (default 0). */
+void ck_identity_set_insecure_accept_warnings(ck_identity *id, int on);
 
 /* What the device's identity is and whether it still fits the device. */
 ck_status ck_identity_status(ck_identity *id, char **json) CK_WUR;
 /* Creates the self-signed default; CK_E_EXISTS if an identity exists
- * (unless force, which replaces it like reset). */
+ * (unless replace is set: then it replaces it like reset). */
 ck_status ck_identity_init(ck_identity *id, char **json) CK_WUR;
 /*
  * Creates the default if there is none, regenerates the default when it has
@@ -104,7 +107,7 @@ ck_status ck_identity_export(
 
 /*
  * A change that a killed process left unconfirmed (killed during the
- * self-test or on_change) is settled by ck_identity_open: rolled back to the
+ * self-test or on_change) is settled by ck_identity_new: rolled back to the
  * previous identity, with on_change run again (action "rollback"). This
  * returns what was done, one sentence, or NULL when there was nothing to
  * settle. The JSON reports carry it too, as "recovered".

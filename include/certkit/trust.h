@@ -30,7 +30,7 @@ typedef struct ck_trust ck_trust;
  * is home/trust). Nothing is created until the first change. The ck_trust
  * keeps `ctx` (borrowed) and reports every error on it.
  */
-ck_status ck_trust_open(ck_ctx *ctx, const char *home, ck_trust **out) CK_WUR;
+ck_status ck_trust_new(ck_ctx *ctx, const char *home, ck_trust **out) CK_WUR;
 void ck_trust_free(ck_trust *t);
 
 /* The read-only system bundle. NULL (the default): $SSL_CERT_FILE, else
@@ -60,7 +60,10 @@ ck_status ck_trust_list(ck_trust *t, ck_trust_source src, char **json) CK_WUR;
 ck_status ck_trust_effective(ck_trust *t, ck_bundle **out) CK_WUR;
 
 /* ck_trust_add flags. */
-#define CK_TRUST_FORCE 0x1 /* accept a non-CA certificate (a pinned leaf) */
+/* Turns off the checks that a new anchor can anchor a chain: accepts a
+ * non-CA certificate (a pinned leaf), an expired one or one not valid yet.
+ * Insecure: such an anchor trusts one exact certificate, or nothing. */
+#define CK_TRUST_INSECURE_ANY_CERT 0x1
 
 /*
  * Adds every certificate of `b` as a custom anchor, one file each (keys and

@@ -71,9 +71,14 @@ ck_status cki_err_keep(ck_ctx *ctx, ck_status st, const char *fmt, ...)
 const char *cki_ossl_reason(void);
 /* Fills buf with a password for `what`. Returns its length, or -1. */
 int cki_password(ck_ctx *ctx, const char *what, char *buf, size_t size);
+/* The end of every "needs a password, none given" message. */
+#define CKI_NO_PASSWORD CK_MSG_NO_PASSWORD
 /* True if a password source is configured at all. */
 bool cki_have_password(const ck_ctx *ctx);
 time_t cki_now(const ck_ctx *ctx);
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian, m 1..12, d 1..31;
+ * negative before 1970): the one calendar conversion, no TZ. */
+int64_t cki_days_from_civil(int64_t y, unsigned m, unsigned d);
 /* Loads OpenSSL's legacy provider (RC2, RC4, DES) once per process. */
 bool cki_load_legacy_provider(ck_ctx *ctx);
 
@@ -153,6 +158,9 @@ json_t *cki_json_str(const char *s);
 bool cki_x509_issued_by(X509 *x, X509 *issuer);
 /* "C = US, O = Example, CN = host" (the s_client style). Caller frees. */
 char *cki_name_oneline(const X509_NAME *name);
+/* The one common-name getter: the subject's first CN as UTF-8, or NULL when
+ * there is none or it is empty (ck_cert_common_name). Caller frees. */
+char *cki_x509_common_name(const X509 *x);
 /* Lower-case hex of a buffer into out (2*len+1 bytes). */
 void cki_hex(const unsigned char *buf, size_t len, char *out);
 /* "ab:cd:..." upper-case colon hex, as openssl prints serials. Caller frees. */

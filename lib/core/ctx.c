@@ -45,6 +45,25 @@ ck_free(void *p)
 	free(p);
 }
 
+const char *
+ck_version(void)
+{
+	return CERTKIT_VERSION;
+}
+
+const char *
+ck_crypto_version(void)
+{
+	return OpenSSL_version(OPENSSL_VERSION);
+}
+
+void
+ck_wipe(void *p, size_t len)
+{
+	if (p != NULL)
+		OPENSSL_cleanse(p, len);
+}
+
 ck_ctx *
 ck_ctx_new(void)
 {
@@ -240,8 +259,8 @@ cki_load_legacy_provider(ck_ctx *ctx)
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian): Howard Hinnant's
  * days_from_civil, so no timegm()/TZ dependence. */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t
+cki_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	int64_t era;
 	unsigned yoe, doy, doe;
@@ -311,8 +330,8 @@ ck_parse_time(ck_ctx *ctx, const char *text, int64_t *out)
 	if (*p != '\0' || M < 1 || M > 12 || D < 1 || D > mdays[M - 1] ||
 	    h > 23 || m > 59 || s > 60 || oh > 23 || om > 59)
 		goto bad;
-	*out = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 +
-	    m * 60 + s - sign * (oh * 3600 + om * 60);
+	*out = cki_days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 +
+	    h * 3600 + m * 60 + s - sign * (oh * 3600 + om * 60);
 	return CK_OK;
 bad:
 	return cki_err(ctx, CK_E_USAGE,

@@ -242,23 +242,28 @@ ck_cert_issuer(const ck_cert *c)
 }
 
 char *
-ck_cert_common_name(const ck_cert *c)
+cki_x509_common_name(const X509 *x)
 {
-	X509_NAME *n = X509_get_subject_name(c->x509);
+	const X509_NAME *n = X509_get_subject_name(x);
 	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
 	unsigned char *utf8 = NULL;
-	char *out;
+	char *out = NULL;
 	int len;
 
 	if (i < 0)
 		return NULL;
 	len = ASN1_STRING_to_UTF8(
 	    &utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
-	if (len < 0)
-		return NULL;
-	out = strndup((char *)utf8, (size_t)len);
+	if (len > 0)
+		out = strndup((char *)utf8, (size_t)len);
 	OPENSSL_free(utf8);
 	return out;
+}
+
+char *
+ck_cert_common_name(const ck_cert *c)
+{
+	return cki_x509_common_name(c->x509);
 }
 
 /*

@@ -106,22 +106,22 @@ cki_doc_push_endpoint(ck_ctx *ctx, struct cki_endpoint **eps, size_t *n,
 	return CK_OK;
 }
 
-ck_doctor *
-ck_doctor_new(ck_ctx *ctx)
+ck_status
+ck_doctor_new(ck_ctx *ctx, ck_doctor **out)
 {
 	ck_doctor *d;
 
-	if (ctx == NULL)
-		return NULL;
+	if (ctx == NULL || out == NULL)
+		return CK_E_USAGE;
 	cki_begin(ctx);
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		cki_err(ctx, CK_E_NOMEM, "out of memory");
-		return NULL;
-	}
+	*out = NULL;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	d->ctx = ctx;
 	d->timeout_ms = CKI_DOC_DEFAULT_TIMEOUT_MS;
 	d->parallel = CKI_DOC_DEFAULT_PARALLEL;
-	return d;
+	*out = d;
+	return CK_OK;
 }
 
 void
@@ -230,8 +230,8 @@ ck_doctor_add_resolve(ck_doctor *d, const char *spec)
 	if (spec == NULL ||
 	    !cki_doc_parse_resolve(
 	        spec, &r.hp, &r.addrs, &r.naddrs, why, sizeof(why)))
-		return cki_err(d->ctx, CK_E_USAGE, "--resolve: %s",
-		    spec ? why : "no value");
+		return cki_err(
+		    d->ctx, CK_E_USAGE, "resolve: %s", spec ? why : "no value");
 	if ((nr = realloc(d->res, (d->nres + 1) * sizeof(*nr))) == NULL) {
 		strv_free(r.addrs, r.naddrs);
 		return cki_err(d->ctx, CK_E_NOMEM, "out of memory");
@@ -251,7 +251,7 @@ ck_doctor_set_proxy(ck_doctor *d, const char *url)
 	cki_begin(d->ctx);
 	if (url != NULL && url[0] != '\0') {
 		if (!cki_doc_parse_proxy(url, &p, why, sizeof(why)))
-			return cki_err(d->ctx, CK_E_USAGE, "--proxy: %s", why);
+			return cki_err(d->ctx, CK_E_USAGE, "proxy: %s", why);
 		cki_proxy_clear(&p);
 	}
 	if (url != NULL && (c = strdup(url)) == NULL)
@@ -272,8 +272,8 @@ ck_doctor_set_client_identity(
 	cki_begin(d->ctx);
 	if (cert_path == NULL && key_path != NULL)
 		return cki_err(d->ctx, CK_E_USAGE,
-		    "--key %s needs --cert: "
-		    "the client certificate",
+		    "client key %s needs the "
+		    "client certificate (cert_path)",
 		    key_path);
 	if ((st = set_str(d->ctx, &d->cert, cert_path)) != CK_OK)
 		return st;
@@ -291,7 +291,7 @@ ck_doctor_set_dns(ck_doctor *d, const char *addr)
 		return CK_OK;
 	}
 	if (!cki_doc_parse_dns(addr, &d->dns, &d->dns_len, why, sizeof(why)))
-		return cki_err(d->ctx, CK_E_USAGE, "--dns: %s", why);
+		return cki_err(d->ctx, CK_E_USAGE, "dns: %s", why);
 	d->dns_set = true;
 	snprintf(d->dns_text, sizeof(d->dns_text), "%s", addr);
 	return CK_OK;
@@ -447,7 +447,7 @@ load_trust(ck_doctor *d, STACK_OF(X509) * *certs, X509_STORE **store, char *src,
 		} else {
 			st = cki_err(d->ctx, CK_E_IO,
 			    "no trust store: %s and %s "
-			    "do not exist; give one with --trust FILE",
+			    "do not exist; give one (the trust setting)",
 			    f, dir);
 			goto err;
 		}
@@ -539,7 +539,7 @@ load_identity(ck_ctx *ctx, const char *cert, const char *key,
 	if (k == NULL) {
 		st = cki_err(ctx, CK_E_FORMAT,
 		    "%s: holds no private key: give "
-		    "the key with --key FILE (or client_key in the profile)",
+		    "the client key (key_path, or client_key in the profile)",
 		    key != NULL ? key : cert);
 		goto err;
 	}
@@ -721,8 +721,8 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	memset(&proxy, 0, sizeof(proxy));
 	if (d->n == 0) {
 		st = cki_err(d->ctx, CK_E_USAGE,
-		    "no endpoints: give HOST[:PORT] "
-		    "arguments or --profile FILE");
+		    "no endpoints: add one, or load "
+		    "a profile");
 		goto err;
 	}
 	/* --resolve and --public apply to the matching endpoints. */
@@ -764,7 +764,7 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 			if (!cki_doc_parse_proxy(
 			        d->proxy, &proxy, why, sizeof(why))) {
 				st = cki_err(
-				    d->ctx, CK_E_USAGE, "--proxy: %s", why);
+				    d->ctx, CK_E_USAGE, "proxy: %s", why);
 				goto err;
 			}
 			have_proxy = true;
@@ -794,7 +794,7 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	}
 	if (d->cert != NULL &&
 	    (st = load_identity(
-	         d->ctx, d->cert, d->key, "--cert", &global_id)) != CK_OK)
+	         d->ctx, d->cert, d->key, "client_cert", &global_id)) != CK_OK)
 		goto err;
 	if ((ep_ssl = calloc(d->n, sizeof(*ep_ssl))) == NULL ||
 	    (ids = calloc(d->n, sizeof(*ids))) == NULL ||

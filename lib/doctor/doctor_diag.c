@@ -227,14 +227,8 @@ cki_doc_build_time(void)
 	int day = (d[4] == ' ' ? 0 : d[4] - '0') * 10 + (d[5] - '0');
 	int y = (d[7] - '0') * 1000 + (d[8] - '0') * 100 + (d[9] - '0') * 10 +
 	    (d[10] - '0');
-	int64_t yy = y - (mo <= 2), era, days;
-	unsigned yoe, doy, doe;
+	int64_t days = cki_days_from_civil(y, (unsigned)mo, (unsigned)day);
 
-	era = (yy >= 0 ? yy : yy - 399) / 400;
-	yoe = (unsigned)(yy - era * 400);
-	doy = (unsigned)((153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + day - 1);
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	days = era * 146097 + (int64_t)doe - 719468;
 	return days * 86400 + ((t[0] - '0') * 10 + (t[1] - '0')) * 3600 +
 	    ((t[3] - '0') * 10 + (t[4] - '0')) * 60 +
 	    ((t[6] - '0') * 10 + (t[7] - '0'));
@@ -1934,7 +1928,7 @@ diag_self_signed_leaf(struct dctx *c, struct chainx *x)
 	remcmd(d,
 	    "Or, for a device you control, pin this exact "
 	    "certificate after checking its fingerprint",
-	    "certkit trust add --force --from %s   # expect "
+	    "certkit trust add --insecure-any-cert --from %s   # expect "
 	    "SHA-256 %s",
 	    c->hp, fp);
 	rem(d,

@@ -749,20 +749,6 @@ month_index(const char *m)
 	return 0;
 }
 
-static int64_t
-days_civil(int64_t y, int m, int d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (unsigned)((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1);
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 static bool
 two(const char *s, int *v)
 {
@@ -841,7 +827,8 @@ cki_doc_parse_http_date(const char *s, int64_t *out)
 	}
 	if (d < 1 || d > 31 || y < 1970)
 		return false;
-	*out = days_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	*out = cki_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	    h * 3600 + mi * 60 + se;
 	return true;
 }
 

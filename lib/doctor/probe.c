@@ -1772,7 +1772,7 @@ local_error(const struct cki_doc_cfg *cfg, const struct cki_doc_run *r)
 	return cki_err(cfg->ctx, CK_E_IO,
 	    "cannot open a socket for %s: too many open files in this "
 	    "process (EMFILE%s): a local limit, not a finding about the "
-	    "server; lower --parallel or raise ulimit -n",
+	    "server; lower the parallel setting or raise ulimit -n",
 	    r->local_ep, lim);
 }
 

@@ -19,7 +19,8 @@
  *     the device's names: no lock, no key generation, no network beyond the
  *     bounded FQDN lookup.
  *  2. install, restore and init check everything first and change nothing
- *     when a check fails; --force accepts warnings, never errors.
+ *     when a check fails; insecure_accept_warnings accepts warnings,
+ *     never errors.
  *  3. Key material never appears in a report or a message.
  */
 #include <dirent.h>
@@ -37,6 +38,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "encode_int.h"
 #include "identity_int.h"
 
 /* ---- opening and options ------------------------------------------------ */
@@ -73,7 +75,7 @@ check_conf_names(ck_identity *id)
 }
 
 ck_status
-ck_identity_open(ck_ctx *ctx, const char *home, ck_identity **out)
+ck_identity_new(ck_ctx *ctx, const char *home, ck_identity **out)
 {
 	ck_identity *id;
 	ck_status rv;
@@ -124,7 +126,7 @@ ck_identity_add_name(ck_identity *id, const char *dns)
 	cki_begin(id->ctx);
 	if (dns == NULL || !cki_dns_valid(dns))
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "--name '%s': expected a "
+		    "name '%s': expected a "
 		    "DNS name such as nvr01.example.com (letters, digits, "
 		    "hyphens and dots; a leading '*.' is allowed)",
 		    dns != NULL ? dns : "");
@@ -145,7 +147,7 @@ ck_identity_add_ip(ck_identity *id, const char *ip)
 	cki_begin(id->ctx);
 	if (ip == NULL || !cki_ip_canon(ip, canon, sizeof(canon)))
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "--ip '%s': expected an "
+		    "ip '%s': expected an "
 		    "IPv4 or IPv6 address such as 192.0.2.10 or 2001:db8::10",
 		    ip != NULL ? ip : "");
 	if (!id->ips_set) {
@@ -165,7 +167,7 @@ ck_identity_set_key_type(ck_identity *id, const char *type)
 	cki_begin(id->ctx);
 	if (type == NULL || (kt = cki_keytype_parse(type)) < 0)
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "--key '%s': expected "
+		    "key type '%s': expected "
 		    "ec-p256, rsa-2048 or rsa-3072",
 		    type != NULL ? type : "");
 	id->conf.key = kt;
@@ -178,7 +180,7 @@ ck_identity_set_days(ck_identity *id, int days)
 	cki_begin(id->ctx);
 	if (days < 1 || days > 825)
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "--days %d: expected 1 to "
+		    "days %d: expected 1 to "
 		    "825 (the longest lifetime Apple clients accept)",
 		    days);
 	id->conf.days = days;
@@ -191,7 +193,7 @@ ck_identity_set_renew_before(ck_identity *id, int days)
 	cki_begin(id->ctx);
 	if (days < 0 || days > 824)
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "--renew-before %d: "
+		    "renew_before %d: "
 		    "expected 0 to 824 days",
 		    days);
 	id->conf.renew_before = days;
@@ -199,9 +201,15 @@ ck_identity_set_renew_before(ck_identity *id, int days)
 }
 
 void
-ck_identity_set_force(ck_identity *id, int force)
+ck_identity_set_replace(ck_identity *id, int on)
 {
-	id->force = force;
+	id->replace = on != 0;
+}
+
+void
+ck_identity_set_insecure_accept_warnings(ck_identity *id, int on)
+{
+	id->insecure_warnings = on != 0;
 }
 
 /* ---- shared helpers ----------------------------------------------------- */
@@ -712,7 +720,7 @@ ck_identity_init(ck_identity *id, char **json)
 		    "%s/current is not a "
 		    "symlink certkit made; move it away first",
 		    id->dir);
-	if (cur[0] != '\0' && !id->force)
+	if (cur[0] != '\0' && !id->replace)
 		return cki_err(id->ctx, CK_E_EXISTS,
 		    "%s: an identity exists "
 		    "already (version %s); certkit identity status shows it, "
@@ -941,8 +949,8 @@ ck_identity_csr(
 	*json = NULL;
 	if (out_path == NULL || out_path[0] == '\0')
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "csr: --out FILE is "
-		    "required");
+		    "csr: no file to write the "
+		    "request to (out_path)");
 	if (cki_path_under(out_path, id->dir))
 		return cki_err(id->ctx, CK_E_USAGE,
 		    "csr: %s is inside the identity store %s; write the "
@@ -1127,7 +1135,7 @@ validate_and_commit(ck_identity *id, struct cki_material *m,
 	    report, "errors", json_integer((json_int_t)f.errors));
 	json_object_set_new(
 	    report, "warnings", json_integer((json_int_t)f.warnings));
-	if (f.errors > 0 || (f.warnings > 0 && !id->force)) {
+	if (f.errors > 0 || (f.warnings > 0 && !id->insecure_warnings)) {
 		json_object_set_new(report, "changed", json_false());
 		json_object_set_new(report, "refused", json_true());
 		rv = cki_err(id->ctx, CK_E_REFUSED,
@@ -1137,8 +1145,10 @@ validate_and_commit(ck_identity *id, struct cki_material *m,
 		    strcmp(action, "restore") == 0 ? "restored" : "installed",
 		    f.errors, f.errors == 1 ? "" : "s", f.warnings,
 		    f.warnings == 1 ? "" : "s",
-		    f.errors > 0 ? " (--force accepts warnings, never errors)"
-		                 : " (--force accepts the warnings)");
+		    f.errors > 0
+		        ? " (insecure_accept_warnings accepts warnings, never "
+		          "errors)"
+		        : " (insecure_accept_warnings accepts the warnings)");
 		goto err;
 	}
 	json_object_set_new(report, "refused", json_false());
@@ -1172,8 +1182,8 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 	*json = NULL;
 	if (cert_path == NULL)
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "install: --cert FILE or "
-		    "--p12 FILE is required");
+		    "install: no certificate "
+		    "file given (cert_path)");
 	if ((all = sk_X509_new_null()) == NULL ||
 	    (extra = json_array()) == NULL) {
 		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
@@ -1189,7 +1199,8 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 		    cert_path,
 		    ck_bundle_count(cb, CK_OBJ_KEY)
 		        ? "only a private key "
-		          "(give it as --key, and the certificate as --cert)"
+		          "(give it as the key, and the certificate as the "
+		          "certificate)"
 		        : ck_bundle_count(cb, CK_OBJ_CSR)
 		        ? "a certificate signing "
 		          "request (send it to the CA; install what comes back)"
@@ -1292,7 +1303,7 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 		    "%s: no private key for "
 		    "this certificate: it is not in the file, no pending CSR "
 		    "key (certkit identity csr) matches it, and neither does "
-		    "the current key; give the key with --key FILE",
+		    "the current key; give the key file (key_path)",
 		    cert_path);
 		goto err;
 	}
@@ -1472,7 +1483,7 @@ ck_identity_export(
 {
 	struct cki_material m = {0};
 	ck_bundle *b = NULL;
-	ck_write_opts wo = {NULL, "identity", 0, 0};
+	ck_write_opts wo = {.name = "identity"};
 	char dir[CKI_PATH], cur[256], *pw = NULL;
 	ck_cert *c;
 	ck_key *k;
@@ -1481,8 +1492,8 @@ ck_identity_export(
 	cki_begin(id->ctx);
 	if (path == NULL || path[0] == '\0')
 		return cki_err(id->ctx, CK_E_USAGE,
-		    "export: --out PATH is "
-		    "required");
+		    "export: no file to write "
+		    "to (path)");
 	if (fmt != CK_FMT_PEM && fmt != CK_FMT_DER && fmt != CK_FMT_P12)
 		return cki_err(id->ctx, CK_E_USAGE,
 		    "export: the format must "
@@ -1490,8 +1501,8 @@ ck_identity_export(
 	if (fmt == CK_FMT_DER && with_key)
 		return cki_err(id->ctx, CK_E_USAGE,
 		    "export: DER holds one "
-		    "object; for the key too use --format pem --with-key, or "
-		    "--format p12");
+		    "object; for the key too use PEM with the key, or "
+		    "PKCS#12");
 	if (cki_path_under(path, id->dir))
 		return cki_err(id->ctx, CK_E_USAGE,
 		    "export: %s is inside the identity store %s; writing it "

@@ -173,7 +173,7 @@ cki_selfsign(ck_ctx *ctx, EVP_PKEY *key, const struct cki_names *n, long days,
 		cki_err(ctx, CK_E_USAGE,
 		    "no name for the certificate: this device has no hostname "
 		    "and no address was found; set names or ips in [identity] "
-		    "of certkit.conf, or pass --name / --ip");
+		    "of certkit.conf, or add a name or an address");
 		return NULL;
 	}
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
@@ -246,7 +246,7 @@ dn_add(ck_ctx *ctx, X509_NAME *name, const char *text, char *rdn)
 
 	if (eq == NULL) {
 		cki_err(ctx, CK_E_USAGE,
-		    "--subject '%s': expected "
+		    "subject '%s': expected "
 		    "ATTRIBUTE=VALUE, found '%s'",
 		    text, rdn);
 		return false;
@@ -266,7 +266,7 @@ dn_add(ck_ctx *ctx, X509_NAME *name, const char *text, char *rdn)
 		end[-1] = '\0';
 	if ((nid = OBJ_txt2nid(attr)) == NID_undef) {
 		cki_err(ctx, CK_E_USAGE,
-		    "--subject '%s': unknown attribute "
+		    "subject '%s': unknown attribute "
 		    "'%s' (use C, ST, L, O, OU, CN, emailAddress, "
 		    "serialNumber or a dotted OID)",
 		    text, attr);
@@ -274,14 +274,14 @@ dn_add(ck_ctx *ctx, X509_NAME *name, const char *text, char *rdn)
 	}
 	if (val[0] == '\0') {
 		cki_err(ctx, CK_E_USAGE,
-		    "--subject '%s': '%s' has an empty "
+		    "subject '%s': '%s' has an empty "
 		    "value",
 		    text, attr);
 		return false;
 	}
 	if (nid == NID_countryName && strlen(val) != 2) {
 		cki_err(ctx, CK_E_USAGE,
-		    "--subject '%s': C must be a "
+		    "subject '%s': C must be a "
 		    "two-letter country code (ISO 3166), found '%s'",
 		    text, val);
 		return false;
@@ -290,7 +290,7 @@ dn_add(ck_ctx *ctx, X509_NAME *name, const char *text, char *rdn)
 	if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8,
 	        (const unsigned char *)val, -1, -1, 0) != 1) {
 		cki_err(ctx, CK_E_USAGE,
-		    "--subject '%s': %s='%s' is not "
+		    "subject '%s': %s='%s' is not "
 		    "allowed: %s",
 		    text, attr, val, cki_ossl_reason());
 		return false;
@@ -334,7 +334,7 @@ cki_parse_dn(ck_ctx *ctx, const char *text)
 	}
 	if (X509_NAME_entry_count(name) == 0) {
 		cki_err(ctx, CK_E_USAGE,
-		    "--subject '%s': no attribute found; "
+		    "subject '%s': no attribute found; "
 		    "expected e.g. \"/C=US/O=Example/CN=host\" or "
 		    "\"C=US, O=Example, CN=host\"",
 		    text);
@@ -361,7 +361,7 @@ cki_make_csr(
 	if (first_name(n) == NULL) {
 		cki_err(ctx, CK_E_USAGE,
 		    "no name for the request: set names or ips in [identity] "
-		    "of certkit.conf, or pass --name / --ip");
+		    "of certkit.conf, or add a name or an address");
 		return NULL;
 	}
 	if (subject != NULL) {

@@ -40,9 +40,10 @@ struct ck_identity {
 	cki_config *cfg;
 	struct cki_identity_conf conf;
 	bool names_set, ips_set; /* overridden on the command line */
-	int force;
-	int lock_fd;       /* -1 when not held */
-	json_t *recovered; /* what cki_settle did, or NULL */
+	int replace;             /* init replaces an existing identity */
+	int insecure_warnings;   /* install/restore accept warnings */
+	int lock_fd;             /* -1 when not held */
+	json_t *recovered;       /* what cki_settle did, or NULL */
 };
 
 /* The names the identity must carry: configured (or given), and detected. */

@@ -45,7 +45,7 @@
  *   action ACTION
  *
  * A process killed in that window (kill -9 during a slow on_change) leaves
- * it behind. Every command that opens the identity (ck_identity_open:
+ * it behind. Every command that opens the identity (ck_identity_new:
  * status, ensure, install, reset, restore, export, ...) finds it and
  * settles it (cki_settle) before anything else: when `current` is NEW it
  * rolls back to OLD as a failed on_change would (flip, remove NEW and its
@@ -79,6 +79,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "encode_int.h"
 #include "identity_int.h"
 
 #define LOCK_TIMEOUT_MS 30000
@@ -475,7 +476,7 @@ static ck_status
 encode(ck_identity *id, const struct cki_material *m, bool key, bool leaf,
     bool chain, ck_format fmt, const char *password, uint8_t **out, size_t *len)
 {
-	ck_write_opts wo = {password, "identity", 0, 0};
+	ck_write_opts wo = {.password = password, .name = "identity"};
 	ck_bundle *b = bundle_of(m, key, leaf, chain);
 	ck_status rv;
 

@@ -1,6 +1,6 @@
 /*
  * fetch.c: ck_fetch_chain(), a blocking TLS client that only fetches the
- * certificate chain a server presents. It never verifies (see probe.h):
+ * certificate chain a server presents. It never verifies (see fetch.h):
  * its output is shown to a person, who decides what to trust.
  *
  *   resolve ──► connect (non-blocking, poll) ──► [proxy CONNECT] ──► TLS
@@ -43,7 +43,7 @@
 
 #include "ck_internal.h"
 #include "doctor_int.h"
-#include "certkit/probe.h"
+#include "certkit/fetch.h"
 
 static int64_t
 mono_ms(void)

@@ -45,71 +45,7 @@
 
 #include "chain_int.h"
 
-/* ---- small string builder ------------------------------------------------ */
-
-void
-cki_sb_printf(struct cki_sb *sb, const char *fmt, ...)
-{
-	va_list ap;
-	int len;
-
-	if (sb->failed)
-		return;
-	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (len < 0) {
-		sb->failed = true;
-		return;
-	}
-	if (sb->n + (size_t)len + 1 > sb->cap) {
-		size_t cap = sb->cap ? sb->cap : 128;
-		char *np;
-
-		while (cap < sb->n + (size_t)len + 1)
-			cap *= 2;
-		if ((np = realloc(sb->p, cap)) == NULL) {
-			sb->failed = true;
-			return;
-		}
-		sb->p = np;
-		sb->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(sb->p + sb->n, sb->cap - sb->n, fmt, ap);
-	va_end(ap);
-	sb->n += (size_t)len;
-}
-
-void
-cki_sb_esc(struct cki_sb *sb, const void *p, size_t len)
-{
-	char *e;
-
-	if (sb->failed)
-		return;
-	if ((e = cki_esc_dup(p, len)) == NULL) {
-		sb->failed = true;
-		return;
-	}
-	cki_sb_printf(sb, "%s", e);
-	free(e);
-}
-
-char *
-cki_sb_take(struct cki_sb *sb)
-{
-	char *p = sb->p;
-
-	if (sb->failed || p == NULL) {
-		free(p);
-		p = sb->failed ? NULL : strdup("");
-	}
-	sb->p = NULL;
-	sb->n = sb->cap = 0;
-	sb->failed = false;
-	return p;
-}
+/* ---- labels (the string builder is lib/core/strbuf.c) -------------------- */
 
 char *
 cki_cert_label(const ck_cert *c)
@@ -577,7 +513,8 @@ static ck_status
 find_duplicates(struct cki_chain *ch, ck_cert *const *certs,
     char *const *origins, struct idxlist *l)
 {
-	struct cki_sb msg = {0}, fix = {0};
+	struct cki_sb msg = CKI_SB_INIT(CKI_SB_MSG_MAX),
+	              fix = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	size_t shown = 0;
 
 	l->n = 0;
@@ -632,7 +569,8 @@ static ck_status
 find_order(struct cki_chain *ch, ck_cert *const *certs, char *const *origins,
     struct idxlist *l)
 {
-	struct cki_sb msg = {0}, fix = {0};
+	struct cki_sb msg = CKI_SB_INIT(CKI_SB_MSG_MAX),
+	              fix = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	size_t reversed = 0, shuffled = 0, total = 0, shown = 0;
 	bool is_reversed;
 
@@ -700,7 +638,8 @@ static ck_status
 find_leaves(struct cki_chain *ch, ck_cert *const *certs, char *const *origins,
     struct idxlist *l)
 {
-	struct cki_sb msg = {0}, fix = {0};
+	struct cki_sb msg = CKI_SB_INIT(CKI_SB_MSG_MAX),
+	              fix = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	ck_status rv;
 	long first = -1;
 
@@ -760,7 +699,8 @@ find_gaps(struct cki_chain *ch, ck_cert *const *certs, bool *in_gap)
 
 	for (size_t i = 0; i < ch->n; i++) {
 		const struct cki_chain_pos *p = &ch->pos[i];
-		struct cki_sb msg = {0}, fix = {0};
+		struct cki_sb msg = CKI_SB_INIT(CKI_SB_MSG_MAX),
+		              fix = CKI_SB_INIT(CKI_SB_MSG_MAX);
 		long nx;
 		char *a, *b, *iss;
 		size_t pair[2];
@@ -783,7 +723,7 @@ find_gaps(struct cki_chain *ch, ck_cert *const *certs, bool *in_gap)
 		    "certificate %zu",
 		    iss ? iss : "?", i + 1);
 		{
-			struct cki_sb url = {0};
+			struct cki_sb url = CKI_SB_INIT(CKI_SB_MSG_MAX);
 			char *u;
 
 			if (sb_ca_issuers(&url, x509_of(certs, i)) &&
@@ -811,7 +751,8 @@ static ck_status
 find_roots_unrelated(struct cki_chain *ch, ck_cert *const *certs,
     const bool *in_gap, size_t ndistinct, struct idxlist *l)
 {
-	struct cki_sb msg = {0}, fix = {0};
+	struct cki_sb msg = CKI_SB_INIT(CKI_SB_MSG_MAX),
+	              fix = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	ck_status rv;
 
 	if (ndistinct < 2)
@@ -1097,7 +1038,7 @@ fail:
 char *
 cki_chain_json_text(const struct cki_chain *ch)
 {
-	struct cki_sb sb = {0};
+	struct cki_sb sb = CKI_SB_INIT(CKI_SB_REPORT_MAX);
 
 	cki_sb_printf(&sb, "{\"links\":[");
 	for (size_t i = 0; i < ch->n && !sb.failed; i++) {

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "ck_internal.h"
+#include "strbuf.h"
 
 /* Certificates with the issuer's subject name tried per certificate. Real
  * bundles have one or two (a cross-signed intermediate); the bound keeps a
@@ -104,17 +105,6 @@ const char *cki_role_name(enum cki_role r);
 char *cki_cert_label(const ck_cert *c);
 /* `certificate 3 "device.example.test"` / `certificates 3 "a", 5 "b" and 2
  * more`, appended to a growing string (see cki_sb). */
-struct cki_sb {
-	char *p;
-	size_t n, cap;
-	bool failed;
-};
-void cki_sb_printf(struct cki_sb *sb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Appends untrusted bytes through the one escaper (cki_esc). */
-void cki_sb_esc(struct cki_sb *sb, const void *p, size_t len);
-/* Takes the string (NULL if an append failed); the builder is reset. */
-char *cki_sb_take(struct cki_sb *sb);
 void cki_sb_cert_list(
     struct cki_sb *sb, ck_cert *const *certs, const size_t *idx, size_t nidx);
 /* The file names behind origins, shell-quoted, for a fix command ("FILE"

@@ -183,7 +183,7 @@ jserial(const ASN1_INTEGER *ai)
 	if (BN_is_negative(bn)) {
 		/* RFC 5280 4.1.2.2 requires a positive serial; show the sign
 		 * rather than hide a malformed one. */
-		struct cki_sb sb = {0};
+		struct cki_sb sb = CKI_SB_INIT(CKI_SB_MSG_MAX);
 
 		cki_sb_printf(&sb, "-%s", hex);
 		free(hex);
@@ -269,7 +269,7 @@ sb_ip(struct cki_sb *sb, const ASN1_OCTET_STRING *ip)
 static json_t *
 jgeneral_name(const GENERAL_NAME *g, bool bare)
 {
-	struct cki_sb sb = {0};
+	struct cki_sb sb = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	char *s;
 
 	switch (g->type) {
@@ -1229,7 +1229,7 @@ static ck_status
 add_cert_finding(struct desc *d, const char *code, const struct idxlist *l,
     const char *verb, const char *fix)
 {
-	struct cki_sb msg = {0};
+	struct cki_sb msg = CKI_SB_INIT(CKI_SB_MSG_MAX);
 
 	if (l->n == 0)
 		return CK_OK;
@@ -1252,7 +1252,7 @@ cert_findings(struct desc *d, struct idxlist *l)
 		    d->now > ck_cert_not_after(d->certs[i]))
 			l->v[l->n++] = i;
 	if (l->n > 0) {
-		struct cki_sb verb = {0};
+		struct cki_sb verb = CKI_SB_INIT(CKI_SB_MSG_MAX);
 		int64_t na = ck_cert_not_after(d->certs[l->v[0]]);
 		char *v;
 
@@ -1278,7 +1278,7 @@ cert_findings(struct desc *d, struct idxlist *l)
 		    d->now < ck_cert_not_before(d->certs[i]))
 			l->v[l->n++] = i;
 	if (l->n > 0) {
-		struct cki_sb verb = {0};
+		struct cki_sb verb = CKI_SB_INIT(CKI_SB_MSG_MAX);
 		char *v;
 
 		cki_fmt_time(ck_cert_not_before(d->certs[l->v[0]]), when);
@@ -1344,7 +1344,7 @@ static ck_status
 other_finding(struct desc *d, const char *code, ck_obj_type t, size_t k,
     const char *what, const char *fix)
 {
-	struct cki_sb msg = {0};
+	struct cki_sb msg = CKI_SB_INIT(CKI_SB_MSG_MAX);
 
 	cki_sb_printf(&msg, "%s", ck_bundle_origin(d->b, t, k));
 	cki_sb_printf(&msg, " %s", what);
@@ -1685,6 +1685,7 @@ ck_describe(ck_ctx *ctx, const ck_bundle *b, char **json)
 	ck_status rv;
 
 	memset(&c, 0, sizeof(c));
+	cki_sb_init(&c.out, CKI_SB_REPORT_MAX);
 	if (json != NULL)
 		*json = NULL;
 	if (json == NULL) {
@@ -1699,11 +1700,16 @@ ck_describe(ck_ctx *ctx, const ck_bundle *b, char **json)
 			cki_sb_printf(
 			    &c.out, ",\"%s\":%s", part_name[i], c.tail[i]);
 		cki_sb_printf(&c.out, "}");
-		if ((*json = cki_sb_take(&c.out)) == NULL)
+		if (c.out.too_large)
+			rv = cki_err(ctx, CK_E_REFUSED,
+			    "the report of this bundle would pass %zu MiB; "
+			    "ck_describe_each reports it member by member",
+			    CKI_SB_REPORT_MAX >> 20);
+		else if ((*json = cki_sb_take(&c.out)) == NULL)
 			rv = cki_err(ctx, CK_E_NOMEM,
 			    "out of memory while describing the bundle");
 	}
-	free(c.out.p);
+	cki_sb_free(&c.out);
 	for (int i = 0; i < P_N; i++)
 		free(c.tail[i]);
 	return rv;

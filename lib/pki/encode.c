@@ -27,10 +27,9 @@
  *                      and the certificates, HMAC-SHA256 MAC, 2048
  *                      iterations: OpenSSL 3's defaults.
  *              legacy  pbeWithSHAAnd3-KeyTripleDES-CBC for both, SHA-1 MAC
- *                      (CK_WRITE_P12_LEGACY): what Windows Server 2016 and
- *                      Java 8 read. Needs no legacy provider.
- *              none    wo->password NULL: no encryption and no MAC
- *                      (openssl pkcs12 -nomac -keypbe NONE -certpbe NONE).
+ *                      (ck_write_opts_set_p12_legacy): what Windows Server 2016
+ * and Java 8 read. Needs no legacy provider. none    wo->password NULL: no
+ * encryption and no MAC (openssl pkcs12 -nomac -keypbe NONE -certpbe NONE).
  *
  * Invariants:
  *  1. ck_write_bundle writes through ck_write_file_atomic(): the target is
@@ -436,8 +435,8 @@ p12_check(ck_ctx *ctx, const ck_bundle *b)
 			cki_err(ctx, CK_E_USAGE,
 			    "PKCS#12: the private key (%s) does not belong to "
 			    "the first certificate (%s, subject %s) but to "
-			    "certificate %zu (%s); put its certificate first, "
-			    "e.g. with --normalize",
+			    "certificate %zu (%s); put its certificate first "
+			    "(normalize the bundle)",
 			    ck_bundle_origin(b, CK_OBJ_KEY, 0),
 			    ck_bundle_origin(b, CK_OBJ_CERT, 0),
 			    sub ? sub : "?", i + 1,
@@ -458,11 +457,10 @@ p12_check(ck_ctx *ctx, const ck_bundle *b)
 }
 
 static ck_status
-encode_p12(ck_ctx *ctx, const ck_bundle *b, const ck_write_opts *wo,
-    unsigned int flags, BIO *bio)
+encode_p12(ck_ctx *ctx, const ck_bundle *b, const ck_write_opts *wo, BIO *bio)
 {
 	const char *pw = pw_or_null(wo);
-	bool legacy = (flags & CK_WRITE_P12_LEGACY) != 0;
+	bool legacy = wo != NULL && wo->p12_legacy;
 	int pbe = pw == NULL ? -1
 	    : legacy         ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC
 	                     : NID_aes_256_cbc;
@@ -578,11 +576,86 @@ err:
 	return rv;
 }
 
+/* ---- options ------------------------------------------------------------ */
+
+ck_status
+ck_write_opts_new(ck_ctx *ctx, ck_write_opts **out)
+{
+	cki_begin(ctx);
+	if (out == NULL)
+		return cki_err(
+		    ctx, CK_E_USAGE, "ck_write_opts_new: out is NULL");
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	(*out)->ctx = ctx;
+	return CK_OK;
+}
+
+void
+ck_write_opts_free(ck_write_opts *wo)
+{
+	if (wo == NULL)
+		return;
+	if (wo->own_password != NULL)
+		OPENSSL_clear_free(wo->own_password, strlen(wo->own_password));
+	free(wo->own_name);
+	free(wo);
+}
+
+/* Replaces *own with a copy of s (NULL clears) and points *use at it. */
+static ck_status
+set_copy(
+    ck_write_opts *wo, char **own, const char **use, const char *s, bool secret)
+{
+	char *copy = NULL;
+
+	cki_begin(wo->ctx);
+	if (s != NULL && (copy = strdup(s)) == NULL)
+		return cki_err(wo->ctx, CK_E_NOMEM, "out of memory");
+	if (*own != NULL && secret)
+		OPENSSL_clear_free(*own, strlen(*own));
+	else
+		free(*own);
+	*own = copy;
+	*use = copy;
+	return CK_OK;
+}
+
+ck_status
+ck_write_opts_set_password(ck_write_opts *wo, const char *password)
+{
+	return set_copy(wo, &wo->own_password, &wo->password, password, true);
+}
+
+ck_status
+ck_write_opts_set_name(ck_write_opts *wo, const char *name)
+{
+	return set_copy(wo, &wo->own_name, &wo->name, name, false);
+}
+
+void
+ck_write_opts_set_java_trusted(ck_write_opts *wo, int on)
+{
+	wo->java_trusted = on != 0;
+}
+
+void
+ck_write_opts_set_p7b_pem(ck_write_opts *wo, int on)
+{
+	wo->p7b_pem = on != 0;
+}
+
+void
+ck_write_opts_set_p12_legacy(ck_write_opts *wo, int on)
+{
+	wo->p12_legacy = on != 0;
+}
+
 /* ---- entry points -------------------------------------------------------- */
 
 static ck_status
 encode(ck_ctx *ctx, const ck_bundle *b, ck_format fmt, const ck_write_opts *wo,
-    unsigned int flags, uint8_t **out, size_t *len)
+    uint8_t **out, size_t *len)
 {
 	BIO *bio = NULL;
 	ck_status rv;
@@ -597,9 +670,6 @@ encode(ck_ctx *ctx, const ck_bundle *b, ck_format fmt, const ck_write_opts *wo,
 		    "unknown output format %d; expected PEM, DER, PKCS#12 or "
 		    "PKCS#7",
 		    (int)fmt);
-	if ((flags & ~CK_WRITE_P12_LEGACY) != 0)
-		return cki_err(
-		    ctx, CK_E_USAGE, "unknown write flags 0x%x", flags);
 	if (fmt == CK_FMT_PEM) {
 		size_t total = 0;
 
@@ -619,7 +689,7 @@ encode(ck_ctx *ctx, const ck_bundle *b, ck_format fmt, const ck_write_opts *wo,
 	case CK_FMT_PEM: rv = encode_pem(ctx, b, wo, bio); break;
 	case CK_FMT_DER: rv = encode_der(ctx, b, wo, bio); break;
 	case CK_FMT_P7B: rv = encode_p7b(ctx, b, wo, bio); break;
-	default: rv = encode_p12(ctx, b, wo, flags, bio); break;
+	default: rv = encode_p12(ctx, b, wo, bio); break;
 	}
 	if (rv == CK_OK)
 		rv = bio_take(ctx, bio, out, len);
@@ -628,19 +698,11 @@ encode(ck_ctx *ctx, const ck_bundle *b, ck_format fmt, const ck_write_opts *wo,
 }
 
 ck_status
-ck_encode_bundle_ex(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
-    const ck_write_opts *wo, unsigned int flags, uint8_t **out, size_t *len)
-{
-	cki_begin(ctx);
-	return encode(ctx, b, fmt, wo, flags, out, len);
-}
-
-ck_status
 ck_encode_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
     const ck_write_opts *wo, uint8_t **out, size_t *len)
 {
 	cki_begin(ctx);
-	return encode(ctx, b, fmt, wo, 0, out, len);
+	return encode(ctx, b, fmt, wo, out, len);
 }
 
 /* Clear messages for the usual mistakes before the atomic writer names its
@@ -673,8 +735,8 @@ check_target(ck_ctx *ctx, const char *path)
 }
 
 ck_status
-ck_write_bundle_ex(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
-    const ck_write_opts *wo, unsigned int flags, const char *path)
+ck_write_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
+    const ck_write_opts *wo, const char *path)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -685,20 +747,13 @@ ck_write_bundle_ex(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
 		return cki_err(ctx, CK_E_USAGE, "no output file given");
 	if ((rv = check_target(ctx, path)) != CK_OK)
 		return rv;
-	if ((rv = encode(ctx, b, fmt, wo, flags, &buf, &len)) != CK_OK)
+	if ((rv = encode(ctx, b, fmt, wo, &buf, &len)) != CK_OK)
 		return rv;
 	rv = ck_write_file_atomic(
 	    ctx, path, buf, len, cki_encode_holds_key(b, fmt) ? 0600 : 0644);
 	OPENSSL_cleanse(buf, len);
 	free(buf);
 	return rv;
-}
-
-ck_status
-ck_write_bundle(ck_ctx *ctx, const ck_bundle *b, ck_format fmt,
-    const ck_write_opts *wo, const char *path)
-{
-	return ck_write_bundle_ex(ctx, b, fmt, wo, 0, path);
 }
 
 /* ---- selection ----------------------------------------------------------- */

@@ -15,6 +15,19 @@
 #define CKI_OID_JDK_TRUSTED_KEY_USAGE "2.16.840.1.113894.746875.1.1"
 #define CKI_OID_ANY_EKU "2.5.29.37.0"
 
+/* The public ck_write_opts. Inside the library a writer may fill one on
+ * the stack, borrowing its strings: {password, name} and zeros. */
+struct ck_write_opts {
+	const char *password; /* borrowed, or own_password */
+	const char *name;     /* borrowed, or own_name */
+	int java_trusted;
+	int p7b_pem;
+	int p12_legacy;
+	ck_ctx *ctx; /* from ck_write_opts_new; NULL on the stack */
+	char *own_password;
+	char *own_name;
+};
+
 /* "PEM", "DER", "PKCS#12", "PKCS#7"; "?" for anything else. */
 const char *cki_format_name(ck_format fmt);
 /* 1 if writing the bundle in `fmt` would put a private key in the file (the

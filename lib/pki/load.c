@@ -209,8 +209,8 @@ p12_password(ck_ctx *ctx, PKCS12 *p12, const char *name, char *buf, size_t size,
 	n = cki_password(ctx, name, buf, size);
 	if (n < 0)
 		return cki_err(ctx, CK_E_PASSWORD,
-		    "%s: PKCS#12 file is protected by a password: give it with "
-		    "--password-file FILE or the CERTKIT_PASSWORD variable",
+		    "%s: PKCS#12 file is protected by a password, "
+		    "and " CKI_NO_PASSWORD,
 		    name);
 	if (!PKCS12_verify_mac(p12, buf, n)) {
 		/* The MAC digest itself may need the legacy provider (MD5
@@ -541,9 +541,8 @@ take_pkcs12(ck_ctx *ctx, ck_bundle *b, PKCS12 *p12, const char *name)
 	if (!ok) {
 		if (nullpw && !cki_have_password(ctx))
 			st = cki_err(ctx, CK_E_PASSWORD,
-			    "%s: PKCS#12 contents are encrypted: give the "
-			    "password with --password-file FILE or "
-			    "CERTKIT_PASSWORD",
+			    "%s: PKCS#12 contents are encrypted, "
+			    "and " CKI_NO_PASSWORD,
 			    name);
 		else
 			st = cki_err(ctx, CK_E_FORMAT,
@@ -708,9 +707,8 @@ load_der(
 		BIO_free(bio);
 		if (pk == NULL && pw.none)
 			return cki_err(ctx, CK_E_PASSWORD,
-			    "%s: the private key is encrypted: give the "
-			    "password with --password-file FILE or "
-			    "CERTKIT_PASSWORD",
+			    "%s: the private key is encrypted, "
+			    "and " CKI_NO_PASSWORD,
 			    name);
 		if (pk == NULL)
 			return cki_err(ctx, CK_E_PASSWORD,
@@ -893,9 +891,7 @@ pem_block(ck_ctx *ctx, ck_bundle *b, const char *label, BIO *bio,
 		k = PEM_read_bio_PrivateKey(bio, NULL, pem_pw_cb, &pw);
 		if (k == NULL && pw.none)
 			return cki_err(ctx, CK_E_PASSWORD,
-			    "%s is encrypted: give the password with "
-			    "--password-file FILE or CERTKIT_PASSWORD",
-			    origin);
+			    "%s is encrypted, and " CKI_NO_PASSWORD, origin);
 		if (k == NULL && pw.asked)
 			return cki_err(ctx, CK_E_PASSWORD,
 			    "%s: wrong password, or the key is damaged (%s)",

@@ -139,7 +139,7 @@ cki_x509_label(X509 *x)
 {
 	char *s;
 
-	if ((s = cki_x509_subject_field(x, NID_commonName)) != NULL)
+	if ((s = cki_x509_common_name(x)) != NULL)
 		return s;
 	if ((s = cki_x509_subject_field(x, NID_organizationalUnitName)) != NULL)
 		return s;
@@ -292,7 +292,7 @@ cki_trust_cert_json(const struct cki_tcert *c, int64_t now)
 /* ---- open / free -------------------------------------------------------- */
 
 ck_status
-ck_trust_open(ck_ctx *ctx, const char *home, ck_trust **out)
+ck_trust_new(ck_ctx *ctx, const char *home, ck_trust **out)
 {
 	ck_trust *t = NULL;
 	ck_status rv = CK_E_NOMEM;
@@ -300,9 +300,8 @@ ck_trust_open(ck_ctx *ctx, const char *home, ck_trust **out)
 	cki_begin(ctx);
 	*out = NULL;
 	if (home == NULL || home[0] == '\0')
-		return cki_err(ctx, CK_E_USAGE,
-		    "no state directory given: expected --home DIR or "
-		    "$CERTKIT_HOME");
+		return cki_err(
+		    ctx, CK_E_USAGE, "no state directory given (home)");
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		goto err;
 	t->ctx = ctx;
@@ -1377,20 +1376,22 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 		}
 		/* RFC 5280 section 4.2.1.9: only a certificate whose
 		 * basicConstraints asserts cA may sign other certificates. */
-		if (X509_check_ca(cc->x509) == 0 && !(flags & CK_TRUST_FORCE)) {
+		if (X509_check_ca(cc->x509) == 0 &&
+		    !(flags & CK_TRUST_INSECURE_ANY_CERT)) {
 			rv = cki_err(t->ctx, CK_E_REFUSED,
 			    "%s: \"%s\" is not a CA certificate (no "
 			    "basicConstraints CA:TRUE), so it cannot anchor a "
 			    "chain: a server's own certificate is a leaf. Add "
 			    "the CA that issued it (`certkit show` names the "
-			    "issuer), or pin this exact certificate with "
-			    "--force",
+			    "issuer), or pin this exact certificate with the "
+			    "insecure_any_cert flag",
 			    origin, label ? label : "?");
 			free(label);
 			goto err;
 		}
 		v = cki_x509_validity(cc->x509, now);
-		if (strcmp(v, "valid") != 0 && !(flags & CK_TRUST_FORCE)) {
+		if (strcmp(v, "valid") != 0 &&
+		    !(flags & CK_TRUST_INSECURE_ANY_CERT)) {
 			char na[32];
 			int64_t tna = 0;
 
@@ -1399,7 +1400,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 			rv = cki_err(t->ctx, CK_E_REFUSED,
 			    "%s: \"%s\" is %s (valid until %s); clients reject "
 			    "chains through it, so it would trust nothing. Get "
-			    "its replacement, or add it anyway with --force",
+			    "its replacement, or add it anyway with the "
+			    "insecure_any_cert flag",
 			    origin, label ? label : "?",
 			    strcmp(v, "expired") == 0 ? "expired"
 			                              : "not valid yet",
@@ -1432,7 +1434,7 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 				    "(%s, "
 				    "SHA-256 %s); aliases are unique "
 				    "regardless "
-				    "of case. Choose another --alias, or "
+				    "of case. Choose another alias, or "
 				    "remove "
 				    "the old one first: certkit trust remove "
 				    "%s",
@@ -1522,7 +1524,8 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 		if (X509_check_ca(cc->x509) == 0)
 			json_array_append_new(json_object_get(doc, "warnings"),
 			    json_pack("{s:s, s:s}", "alias", newa[i], "message",
-			        "not a CA: pinned as a trusted leaf (--force); "
+			        "not a CA: pinned as a trusted leaf "
+			        "(insecure_any_cert); "
 			        "it "
 			        "trusts this one certificate only"));
 		else if (X509_self_signed(cc->x509, 0) != 1)

@@ -122,7 +122,7 @@ fix_remove(const struct cki_tcert *c, const char *why, char *buf, size_t size)
 static bool
 cn_is(X509 *x, const char *name)
 {
-	char *cn = cki_x509_subject_field(x, NID_commonName);
+	char *cn = cki_x509_common_name(x);
 	bool r = cn != NULL && strcasecmp(cn, name) == 0;
 
 	free(cn);

@@ -51,6 +51,7 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 
+#include "encode_int.h"
 #include "trust_int.h"
 
 #define GEN_DIGITS 6

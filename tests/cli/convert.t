@@ -184,7 +184,7 @@ name: a key whose certificate is not first points to --normalize
 run: $CERTKIT convert --to p12 --out-password-file $PKI/password.txt --out $T/x.p12 --key $PKI/leaf.key $PKI/reversed.pem
 exit: 2
 stderr: but to certificate 3 (
-stderr: put its certificate first, e.g. with --normalize
+stderr: put its certificate first (normalize the bundle)
 
 name: --normalize puts the leaf first so the p12 can be written
 run: $CERTKIT convert --to p12 --normalize --out-password-file $PKI/password.txt --out $T/x.p12 --key $PKI/leaf.key $PKI/reversed.pem
@@ -338,7 +338,7 @@ stderr: nope.pem: no such file
 name: a p12 without its password
 run: $CERTKIT convert --to pem --out $T/x $PKI/leaf.p12
 exit: 2
-stderr: leaf.p12: PKCS#12 file is protected by a password: give it with --password-file FILE
+stderr: leaf.p12: PKCS#12 file is protected by a password, and no password was given: give it with --password-file FILE
 
 name: a wrong input password
 run: $CERTKIT convert --to pem --password-file $PKI/wrong-password.txt --out $T/x $PKI/leaf.p12

@@ -185,15 +185,15 @@ stdout: 0
 name: install refuses a key that does not match, with the reason, and changes nothing
 run: export CERTKIT_HOME=$T CERTKIT_HOSTNAME=device.example.test CERTKIT_IPS=192.0.2.10
 run: $CERTKIT identity init >/dev/null; a=$(readlink $T/identity/current)
-run: $CERTKIT identity install --cert $PKI/fullchain.pem --key $PKI/other-leaf.key --force --at 2026-06-01T00:00:00Z; rc=$?
+run: $CERTKIT identity install --cert $PKI/fullchain.pem --key $PKI/other-leaf.key --insecure-accept-warnings --at 2026-06-01T00:00:00Z; rc=$?
 run: [ "$a" = "$(readlink $T/identity/current)" ] && exit $rc
 exit: 2
 stdout: error   key_mismatch
-stderr: --force accepts warnings, never errors
+stderr: insecure_accept_warnings accepts warnings, never errors
 stderr: nothing was changed
 
-name: install refuses an expired certificate even with --force
-run: CERTKIT_HOME=$T CERTKIT_HOSTNAME=expired.example.test CERTKIT_IPS= $CERTKIT identity install --cert $PKI/leaf-expired.pem --key $PKI/leaf-expired.key --chain $PKI/int-ca.pem --force --at 2026-06-01T00:00:00Z
+name: install refuses an expired certificate even with --insecure-accept-warnings
+run: CERTKIT_HOME=$T CERTKIT_HOSTNAME=expired.example.test CERTKIT_IPS= $CERTKIT identity install --cert $PKI/leaf-expired.pem --key $PKI/leaf-expired.key --chain $PKI/int-ca.pem --insecure-accept-warnings --at 2026-06-01T00:00:00Z
 exit: 2
 stdout: error   expired: the certificate expired on 2021-01-01T00:00:00Z
 
@@ -210,18 +210,19 @@ exit: 2
 stdout: weak_key: the certificate's key is RSA 1024
 stdout: weak_signature
 
-name: install: a detected name not covered is a warning that --force accepts
+name: install: a detected name not covered is a warning that --insecure-accept-warnings accepts, with a warning
 run: export CERTKIT_HOME=$T CERTKIT_HOSTNAME=device.example.test CERTKIT_IPS=192.0.2.10,198.51.100.7 SSL_CERT_FILE=$PKI/root-ca.pem
-run: $CERTKIT identity install --cert $PKI/leaf.pem --key $PKI/leaf.key --at 2026-06-01T00:00:00Z >/dev/null; echo "without --force: $?"
-run: $CERTKIT identity install --cert $PKI/leaf.pem --key $PKI/leaf.key --at 2026-06-01T00:00:00Z --force
-stdout: without --force: 2
+run: $CERTKIT identity install --cert $PKI/leaf.pem --key $PKI/leaf.key --at 2026-06-01T00:00:00Z >/dev/null; echo "without --insecure-accept-warnings: $?"
+run: $CERTKIT identity install --cert $PKI/leaf.pem --key $PKI/leaf.key --at 2026-06-01T00:00:00Z --insecure-accept-warnings
+stdout: without --insecure-accept-warnings: 2
+stderr: warning: --insecure-accept-warnings: warnings of the checks do not stop the install
 stdout: warning detected_name_not_covered: the certificate does not cover the detected address 198.51.100.7
 stdout: self-test: passed
 
 name: install: a configured name not covered is an error
 run: export CERTKIT_HOME=$T CERTKIT_HOSTNAME=device.example.test CERTKIT_IPS=192.0.2.10 SSL_CERT_FILE=$PKI/root-ca.pem
 run: printf '[identity]\nnames = nvr.example.com\n' >$T/certkit.conf
-run: $CERTKIT identity install --cert $PKI/leaf.pem --key $PKI/leaf.key --at 2026-06-01T00:00:00Z --force
+run: $CERTKIT identity install --cert $PKI/leaf.pem --key $PKI/leaf.key --at 2026-06-01T00:00:00Z --insecure-accept-warnings
 exit: 2
 stdout: error   name_not_covered: the certificate does not cover the configured name nvr.example.com
 
@@ -239,7 +240,7 @@ name: install with no key anywhere says where it looked
 run: CERTKIT_HOME=$T $CERTKIT identity install --cert $PKI/leaf.pem
 exit: 2
 stderr: no private key for this certificate
-stderr: give the key with --key FILE
+stderr: give the key file (key_path)
 
 name: install of a missing file names it
 run: CERTKIT_HOME=$T $CERTKIT identity install --cert $T/nope.pem
@@ -385,7 +386,7 @@ stderr: unknown key 'renew_befor' in [identity]
 name: --name with a bad DNS name is a usage error
 run: CERTKIT_HOME=$T $CERTKIT identity init --name "bad name"
 exit: 2
-stderr: --name 'bad name': expected a DNS name
+stderr: name 'bad name': expected a DNS name
 
 name: CERTKIT_IPS with garbage is an error naming the variable
 run: CERTKIT_HOME=$T CERTKIT_IPS=300.1.1.1 $CERTKIT identity init

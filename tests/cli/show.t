@@ -175,7 +175,7 @@ stdout: 3 certificates: no problems found
 name: PKCS#12 without a password is exit 2, saying how to give it
 run: $CERTKIT show --at 2026-06-01T00:00:00Z $PKI/leaf.p12
 exit: 2
-stderr: leaf.p12: PKCS#12 file is protected by a password: give it with --password-file FILE or the CERTKIT_PASSWORD variable
+stderr: leaf.p12: PKCS#12 file is protected by a password, and no password was given: give it with --password-file FILE or the CERTKIT_PASSWORD variable
 !stdout: Subject
 
 name: a wrong PKCS#12 password is exit 2
@@ -201,7 +201,7 @@ stdout: leaf-trad-enc.key: block 1 (EC PRIVATE KEY)
 name: an encrypted key without a password is exit 2
 run: $CERTKIT show $PKI/leaf-pkcs8-enc.key
 exit: 2
-stderr: is encrypted: give the password with --password-file FILE or CERTKIT_PASSWORD
+stderr: is encrypted, and no password was given: give it with --password-file FILE or the CERTKIT_PASSWORD variable
 
 name: an encrypted key with a wrong password is exit 2
 run: $CERTKIT show --password-file $PKI/wrong-password.txt $PKI/leaf-trad-enc.key

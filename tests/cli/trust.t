@@ -58,7 +58,7 @@ run: export SSL_CERT_FILE=$PKI/other-root.pem
 run: $CERTKIT --home $T/h trust add $PKI/leaf.pem
 exit: 2
 stderr: is not a CA certificate
-stderr: --force
+stderr: insecure_any_cert
 
 name: a chain file is all or nothing: its leaf stops the whole add
 run: export SSL_CERT_FILE=$PKI/other-root.pem
@@ -67,10 +67,11 @@ exit: 0
 stdout: 0
 stderr: block 1 (CERTIFICATE): "device.example.test" is not a CA certificate
 
-name: --force pins a leaf, with a warning
+name: --insecure-any-cert pins a leaf, with warnings
 run: export SSL_CERT_FILE=$PKI/other-root.pem
-run: $CERTKIT --home $T/h trust add --force --alias pinned $PKI/leaf.pem
+run: $CERTKIT --home $T/h trust add --insecure-any-cert --alias pinned $PKI/leaf.pem
 stdout: Added anchor 'pinned'
+stderr: warning: --insecure-any-cert: the checks that an anchor is a CA and valid are off
 stderr: warning: 'pinned': not a CA: pinned as a trusted leaf
 
 name: an intermediate CA is accepted with a warning about partial chains
@@ -81,7 +82,7 @@ stderr: an intermediate CA, not a root
 
 name: CRLF, BOM and PKCS#7 input; many certificates become one anchor each
 run: export SSL_CERT_FILE=$PKI/other-root.pem
-run: $CERTKIT --home $T/h trust add --force --alias site $PKI/crlf.pem >/dev/null && ls $T/h/trust/anchors
+run: $CERTKIT --home $T/h trust add --insecure-any-cert --alias site $PKI/crlf.pem >/dev/null && ls $T/h/trust/anchors
 stdout: site.pem
 stdout: site-2.pem
 stdout: site-3.pem
@@ -197,7 +198,7 @@ stdout: device clock is probably wrong
 
 name: audit weak_anchor_key and non_ca_anchor
 run: export SSL_CERT_FILE=$PKI/other-root.pem
-run: $CERTKIT --home $T/h trust add --force --alias weak $PKI/leaf-weakkey.pem >/dev/null 2>&1; $CERTKIT --home $T/h trust audit --at 2026-06-01
+run: $CERTKIT --home $T/h trust add --insecure-any-cert --alias weak $PKI/leaf-weakkey.pem >/dev/null 2>&1; $CERTKIT --home $T/h trust audit --at 2026-06-01
 exit: 1
 stdout: weak_anchor_key: weakkey.example.test
 stdout: RSA 1024

@@ -128,7 +128,7 @@ print(names[0].rsplit(".", 1)[0] if names else "none")
 EOF
 )
 run "trust remove: hostile CA" --home "$H" trust remove "$alias"
-run "identity install: hostile leaf" --home "$H" identity install --cert "$P/hostile-leaf.pem" --key "$P/hostile-leaf.key" --chain "$P/hostile-ca.pem" --force
+run "identity install: hostile leaf" --home "$H" identity install --cert "$P/hostile-leaf.pem" --key "$P/hostile-leaf.key" --chain "$P/hostile-ca.pem" --insecure-accept-warnings
 run "identity status: hostile leaf" --home "$H" identity status --at "$AT"
 
 # ---- a peer with hostile names -------------------------------------------------

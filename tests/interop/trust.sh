@@ -123,7 +123,7 @@ else
 fi
 check "curl trusts the server through the fetched CA" curl -sS --max-time 10 \
     --cacert "$H/trust/out/ca-bundle.pem" -o /dev/null "https://127.0.0.1:$PORT/"
-check "add --from --depth 0 refuses the leaf without --force" sh -c \
+check "add --from --depth 0 refuses the leaf without --insecure-any-cert" sh -c \
     "! \"$CERTKIT\" --home '$H' trust add --from 127.0.0.1:$PORT --depth 0 --yes"
 
 # 7. the same through an HTTP CONNECT proxy (HTTPS_PROXY), and NO_PROXY.

@@ -384,7 +384,7 @@ test_messages(void **state)
 static void
 test_helpers(void **state)
 {
-	struct cki_sb sb = {0};
+	struct cki_sb sb = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	char *origins[] = {"a b.pem: block 1 (CERTIFICATE)",
 	    "it's.pem: block 1", "a b.pem: block 2", "plain.pem: DER", "added",
 	    "(stdin): block 1"};

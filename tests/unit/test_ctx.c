@@ -168,6 +168,67 @@ test_clock(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* ck_version is the project's version (the soname and certkit.pc
+ * carry the same); ck_crypto_version names OpenSSL; ck_wipe clears. */
+static void
+test_version(void **state)
+{
+	char buf[8] = "secret!";
+	int major, minor, patch, n = 0;
+
+	(void)state;
+	assert_string_equal(ck_version(), CERTKIT_VERSION);
+	assert_int_equal(
+	    sscanf(ck_version(), "%d.%d.%d%n", &major, &minor, &patch, &n), 3);
+	assert_int_equal((size_t)n, strlen(ck_version()));
+	assert_true(strncmp(ck_crypto_version(), "OpenSSL 3.", 10) == 0);
+	ck_wipe(buf, sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0);
+	ck_wipe(NULL, 5);
+}
+
+/* The one days-from-civil (ctx.c; the doctor's HTTP dates and build time
+ * use it too), against timegm-free known values, around leap days and
+ * before the epoch, and day by day against a running count. */
+static void
+test_days_from_civil(void **state)
+{
+	static const struct {
+		int64_t y;
+		unsigned m, d;
+		int64_t want;
+	} rows[] = {
+	    {1970, 1, 1, 0},
+	    {1969, 12, 31, -1},
+	    {2000, 2, 29, 11016},
+	    {2000, 3, 1, 11017},
+	    {2024, 2, 29, 19782},
+	    {2100, 3, 1, 47541},
+	    {1600, 1, 1, -135140},
+	    {0, 3, 1, -719468},
+	};
+	static const unsigned mdays[] = {
+	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int64_t n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_int_equal(
+		    cki_days_from_civil(rows[i].y, rows[i].m, rows[i].d),
+		    rows[i].want);
+	for (int64_t y = 1970; y < 2110; y++)
+		for (unsigned m = 1; m <= 12; m++) {
+			bool leap =
+			    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+			unsigned last = mdays[m - 1] + (m == 2 && leap);
+
+			for (unsigned d = 1; d <= last; d++)
+				assert_int_equal(
+				    cki_days_from_civil(y, m, d), n++);
+		}
+}
+
 int
 main(void)
 {
@@ -178,6 +239,8 @@ main(void)
 	    cmocka_unit_test(test_error_escaped),
 	    cmocka_unit_test(test_password_sources),
 	    cmocka_unit_test(test_clock),
+	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_days_from_civil),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,8 +85,8 @@ static const struct rt_case {
 	const char *in[4];
 	const char *in_pw; /* to read the input */
 	ck_format fmt;
-	ck_write_opts wo;
-	unsigned flags;
+	ck_write_opts wo;   /* given to the writer through the public setters */
+	unsigned legacy;    /* ck_write_opts_set_p12_legacy */
 	const char *out_pw; /* to read the output back */
 	size_t certs, keys, csrs, crls;
 	const char *first_label; /* the PEM output starts with this */
@@ -125,8 +125,8 @@ static const struct rt_case {
         0, 1, NULL},
     {"P12 modern", {"leaf.p12"}, "secret", CK_FMT_P12, {.password = "pw2"}, 0,
         "pw2", 3, 1, 0, 0, NULL},
-    {"P12 legacy", {"leaf.p12"}, "secret", CK_FMT_P12, {.password = "pw2"},
-        CK_WRITE_P12_LEGACY, "pw2", 3, 1, 0, 0, NULL},
+    {"P12 legacy", {"leaf.p12"}, "secret", CK_FMT_P12, {.password = "pw2"}, 1,
+        "pw2", 3, 1, 0, 0, NULL},
     {"P12 from PEM pieces", {"leaf.pem", "int-ca.pem", "leaf.key"}, NULL,
         CK_FMT_P12, {.password = "x", .name = "cam-7"}, 0, "x", 2, 1, 0, 0,
         NULL},
@@ -136,6 +136,21 @@ static const struct rt_case {
     {"P12 no password", {"leaf.key", "chain.pem"}, NULL, CK_FMT_P12, {0}, 0,
         NULL, 2, 1, 0, 0, NULL},
 };
+
+/* The options of a table row, made the way an embedder makes them. */
+static ck_write_opts *
+public_opts(ck_ctx *ctx, const ck_write_opts *row, unsigned legacy)
+{
+	ck_write_opts *wo = NULL;
+
+	assert_int_equal(ck_write_opts_new(ctx, &wo), CK_OK);
+	assert_int_equal(ck_write_opts_set_password(wo, row->password), CK_OK);
+	assert_int_equal(ck_write_opts_set_name(wo, row->name), CK_OK);
+	ck_write_opts_set_java_trusted(wo, row->java_trusted);
+	ck_write_opts_set_p7b_pem(wo, row->p7b_pem);
+	ck_write_opts_set_p12_legacy(wo, (int)legacy);
+	return wo;
+}
 
 static void
 test_round_trips(void **state)
@@ -150,8 +165,10 @@ test_round_trips(void **state)
 		size_t len = 0;
 		ck_status st;
 
-		st = ck_encode_bundle_ex(
-		    ctx, in, c->fmt, &c->wo, c->flags, &buf, &len);
+		ck_write_opts *wo = public_opts(ctx, &c->wo, c->legacy);
+
+		st = ck_encode_bundle(ctx, in, c->fmt, wo, &buf, &len);
+		ck_write_opts_free(wo);
 		if (st != CK_OK)
 			fail_msg("%s: %s", c->name, ck_ctx_error(ctx));
 		assert_true(len > 0);
@@ -292,7 +309,7 @@ test_encrypted_key_needs_password(void **state)
  */
 
 static PKCS12 *
-encode_p12(const char *const files[4], const ck_write_opts *wo, unsigned flags)
+encode_p12(const char *const files[4], const ck_write_opts *wo)
 {
 	ck_ctx *ctx = ctx_pw("secret");
 	ck_bundle *b = load(ctx, files);
@@ -301,8 +318,7 @@ encode_p12(const char *const files[4], const ck_write_opts *wo, unsigned flags)
 	const unsigned char *p;
 	PKCS12 *p12;
 
-	if (ck_encode_bundle_ex(ctx, b, CK_FMT_P12, wo, flags, &buf, &len) !=
-	    CK_OK)
+	if (ck_encode_bundle(ctx, b, CK_FMT_P12, wo, &buf, &len) != CK_OK)
 		fail_msg("%s", ck_ctx_error(ctx));
 	p = buf;
 	p12 = d2i_PKCS12(NULL, &p, (long)len);
@@ -316,13 +332,12 @@ encode_p12(const char *const files[4], const ck_write_opts *wo, unsigned flags)
 
 static const struct {
 	const char *name;
-	unsigned flags;
+	int legacy;
 	int mac_nid;  /* NID_undef: no MAC */
 	int cert_pbe; /* the encryptedData's algorithm; NID_undef: plain */
 } prot_cases[] = {
     {"pw", 0, NID_sha256, NID_pbes2},
-    {"pw", CK_WRITE_P12_LEGACY, NID_sha1,
-        NID_pbe_WithSHA1And3_Key_TripleDES_CBC},
+    {"pw", 1, NID_sha1, NID_pbe_WithSHA1And3_Key_TripleDES_CBC},
     {NULL, 0, NID_undef, NID_undef},
 };
 
@@ -334,8 +349,9 @@ test_p12_protection(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(prot_cases) / sizeof(prot_cases[0]);
 	     i++) {
-		ck_write_opts wo = {.password = prot_cases[i].name};
-		PKCS12 *p12 = encode_p12(files, &wo, prot_cases[i].flags);
+		ck_write_opts wo = {.password = prot_cases[i].name,
+		    .p12_legacy = prot_cases[i].legacy};
+		PKCS12 *p12 = encode_p12(files, &wo);
 		STACK_OF(PKCS7) *safes = PKCS12_unpack_authsafes(p12);
 		int found_enc = NID_undef;
 
@@ -434,7 +450,7 @@ test_p12_java_trust_and_names(void **state)
 
 	(void)state;
 	/* Certificates only: every bag trusted, named by CN. */
-	p12 = encode_p12(certs, &wo, 0);
+	p12 = encode_p12(certs, &wo);
 	assert_int_equal(trusted_bags(p12, "changeit", names), 3);
 	assert_string_equal(names[0], "device.example.test");
 	assert_string_equal(names[1], "certkit Test Issuing CA");
@@ -442,20 +458,20 @@ test_p12_java_trust_and_names(void **state)
 	PKCS12_free(p12);
 	/* Without the flag: none. */
 	wo.java_trusted = 0;
-	p12 = encode_p12(certs, &wo, 0);
+	p12 = encode_p12(certs, &wo);
 	assert_int_equal(trusted_bags(p12, "changeit", names), 0);
 	PKCS12_free(p12);
 	/* With a key: the key's certificate is its entry, not a trust anchor;
 	 * the name given wins over the CN. */
 	wo.java_trusted = 1;
 	wo.name = "nvr-01";
-	p12 = encode_p12(withkey, &wo, 0);
+	p12 = encode_p12(withkey, &wo);
 	assert_int_equal(trusted_bags(p12, "changeit", names), 2);
 	assert_string_equal(names[0], "nvr-01");
 	PKCS12_free(p12);
 	/* Two certificates with one CN get distinct aliases. */
 	wo.name = NULL;
-	p12 = encode_p12(twice, &wo, 0);
+	p12 = encode_p12(twice, &wo);
 	assert_int_equal(trusted_bags(p12, "changeit", names), 2);
 	assert_string_equal(names[0], "certkit Test Issuing CA");
 	assert_string_equal(names[1], "certkit Test Issuing CA (2)");
@@ -470,7 +486,7 @@ test_p12_pairing(void **state)
 	static const char *const files[4] = {
 	    "leaf.pem", "int-ca.pem", "leaf.key"};
 	ck_write_opts wo = {.password = "pw"};
-	PKCS12 *p12 = encode_p12(files, &wo, 0);
+	PKCS12 *p12 = encode_p12(files, &wo);
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	STACK_OF(X509) *ca = NULL;
@@ -501,46 +517,43 @@ static const struct bad_case {
 	const char *in[4];
 	ck_format fmt;
 	ck_write_opts wo;
-	unsigned flags;
 	ck_status want;
 	const char *msg;
 } bad_cases[] = {
-    {"DER with a chain", {"chain.pem"}, CK_FMT_DER, {0}, 0, CK_E_USAGE,
+    {"DER with a chain", {"chain.pem"}, CK_FMT_DER, {0}, CK_E_USAGE,
         "the bundle has 2 certificates"},
-    {"DER with mixed", {"mixed.pem"}, CK_FMT_DER, {0}, 0, CK_E_USAGE,
+    {"DER with mixed", {"mixed.pem"}, CK_FMT_DER, {0}, CK_E_USAGE,
         "2 certificates, 1 private key, 1 CSR and 1 CRL"},
-    {"P7B with a key", {"leaf.key", "leaf.pem"}, CK_FMT_P7B, {0}, 0, CK_E_USAGE,
+    {"P7B with a key", {"leaf.key", "leaf.pem"}, CK_FMT_P7B, {0}, CK_E_USAGE,
         "carries certificates and CRLs only, but the bundle has "
         "a private key"},
-    {"P7B with a CSR", {"leaf.csr"}, CK_FMT_P7B, {0}, 0, CK_E_USAGE, "a CSR"},
+    {"P7B with a CSR", {"leaf.csr"}, CK_FMT_P7B, {0}, CK_E_USAGE, "a CSR"},
     {"P12 with a CRL", {"chain.pem", "int-ca.crl"}, CK_FMT_P12,
-        {.password = "x"}, 0, CK_E_USAGE, "the bundle has a CRL"},
+        {.password = "x"}, CK_E_USAGE, "the bundle has a CRL"},
     {"P12 key without its certificate", {"leaf.key"}, CK_FMT_P12,
-        {.password = "x"}, 0, CK_E_USAGE, "needs its certificate"},
+        {.password = "x"}, CK_E_USAGE, "needs its certificate"},
     {"P12 key of another certificate", {"other-leaf.key", "chain.pem"},
-        CK_FMT_P12, {.password = "x"}, 0, CK_E_USAGE,
+        CK_FMT_P12, {.password = "x"}, CK_E_USAGE,
         "does not belong to the certificate"},
     {"P12 key not first", {"leaf.key", "reversed.pem"}, CK_FMT_P12,
-        {.password = "x"}, 0, CK_E_USAGE, "but to certificate 3 ("},
+        {.password = "x"}, CK_E_USAGE, "but to certificate 3 ("},
     {"P12 two keys", {"leaf.key", "other-leaf.key", "leaf.pem"}, CK_FMT_P12,
-        {.password = "x"}, 0, CK_E_USAGE,
+        {.password = "x"}, CK_E_USAGE,
         "takes one private key, but the bundle has 2"},
     /* An empty password protects nothing (encode.c invariant 4). */
     {"P12 empty password", {"leaf.key", "chain.pem"}, CK_FMT_P12,
-        {.password = ""}, 0, CK_E_USAGE,
+        {.password = ""}, CK_E_USAGE,
         "the PKCS#12 password is empty: a PKCS#12 file under an empty "
         "password keeps its private key readable by anyone"},
     {"P12 certificates only, empty password", {"chain.pem"}, CK_FMT_P12,
-        {.password = ""}, 0, CK_E_USAGE, "the PKCS#12 password is empty"},
+        {.password = ""}, CK_E_USAGE, "the PKCS#12 password is empty"},
     {"PEM key, empty password", {"leaf.key", "leaf.pem"}, CK_FMT_PEM,
-        {.password = ""}, 0, CK_E_USAGE,
+        {.password = ""}, CK_E_USAGE,
         "the password to encrypt the PEM private key is empty"},
-    {"DER key, empty password", {"leaf.key"}, CK_FMT_DER, {.password = ""}, 0,
+    {"DER key, empty password", {"leaf.key"}, CK_FMT_DER, {.password = ""},
         CK_E_USAGE, "the password to encrypt the DER private key is empty"},
-    {"bad format", {"leaf.pem"}, (ck_format)9, {0}, 0, CK_E_USAGE,
+    {"bad format", {"leaf.pem"}, (ck_format)9, {0}, CK_E_USAGE,
         "unknown output format 9"},
-    {"bad flags", {"leaf.pem"}, CK_FMT_P12, {0}, 0x80, CK_E_USAGE,
-        "unknown write flags"},
 };
 
 static void
@@ -555,8 +568,7 @@ test_refusals(void **state)
 		size_t len = 99;
 		ck_status st;
 
-		st = ck_encode_bundle_ex(
-		    ctx, b, c->fmt, &c->wo, c->flags, &buf, &len);
+		st = ck_encode_bundle(ctx, b, c->fmt, &c->wo, &buf, &len);
 		if (st != c->want || strstr(ck_ctx_error(ctx), c->msg) == NULL)
 			fail_msg("%s: got %d '%s', want %d '...%s...'", c->name,
 			    (int)st, ck_ctx_error(ctx), (int)c->want, c->msg);

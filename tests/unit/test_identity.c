@@ -119,7 +119,7 @@ test_names_env(void **state)
 
 	(void)state;
 	fresh_home();
-	assert_int_equal(ck_identity_open(ctx, home, &id), CK_OK);
+	assert_int_equal(ck_identity_new(ctx, home, &id), CK_OK);
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct cki_names n;
 		ck_status st;
@@ -431,7 +431,7 @@ test_lifecycle(void **state)
 	(void)state;
 	fresh_home();
 	ck_ctx_set_time(ctx, PINNED_TIME);
-	assert_int_equal(ck_identity_open(ctx, home, &id), CK_OK);
+	assert_int_equal(ck_identity_new(ctx, home, &id), CK_OK);
 	/* status with nothing */
 	assert_int_equal(ck_identity_status(id, &json), CK_OK);
 	j = parse(json);
@@ -585,8 +585,8 @@ test_install_table(void **state)
 		fresh_home();
 		ck_ctx_set_time(ctx, PINNED_TIME);
 		assert_int_equal(ck_ctx_set_password(ctx, "secret"), CK_OK);
-		assert_int_equal(ck_identity_open(ctx, home, &id), CK_OK);
-		ck_identity_set_force(id, c->force);
+		assert_int_equal(ck_identity_new(ctx, home, &id), CK_OK);
+		ck_identity_set_insecure_accept_warnings(id, c->force);
 		snprintf(key, sizeof(key), "%s", c->key ? pki(c->key) : "");
 		snprintf(
 		    chain, sizeof(chain), "%s", c->chain ? pki(c->chain) : "");
@@ -619,7 +619,7 @@ test_damaged_current(void **state)
 
 	(void)state;
 	fresh_home();
-	assert_int_equal(ck_identity_open(ctx, home, &id), CK_OK);
+	assert_int_equal(ck_identity_new(ctx, home, &id), CK_OK);
 	/* A current that certkit did not make is never touched. */
 	snprintf(p, sizeof(p), "%s/identity", home);
 	mkdir(p, 0755);

@@ -126,6 +126,63 @@ test_name_oneline(void **state)
 	X509_NAME_free(n);
 }
 
+/* The one common-name getter: the first CN as UTF-8; an absent CN and an
+ * empty one are both "no common name" (NULL). trust.c's getter said NULL
+ * for an empty CN while ck_cert_common_name said "", so a PKCS#12 report
+ * named the friendly name "" that the writer had replaced by "certkit". */
+static void
+test_common_name(void **state)
+{
+	static const struct {
+		const char *cn1, *cn2; /* NULL: no such entry */
+		const char *want;
+	} rows[] = {
+	    {"nvr-01.example.test", NULL, "nvr-01.example.test"},
+	    {"first", "second", "first"},
+	    {"", NULL, NULL},
+	    {NULL, NULL, NULL},
+	    {"caf\xc3\xa9", NULL, "caf\xc3\xa9"},
+	};
+
+	(void)state;
+	/* V_ASN1_UTF8STRING, not MBSTRING_UTF8: OpenSSL's string table
+	 * refuses an empty CN when it builds one, but reads one. */
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		X509 *x = X509_new();
+		X509_NAME *n = X509_get_subject_name(x);
+		ck_cert *c;
+		char *got, *got2;
+
+		assert_true(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
+		    (const unsigned char *)"Example", -1, -1, 0));
+		if (rows[i].cn1 != NULL)
+			assert_true(X509_NAME_add_entry_by_txt(n, "CN",
+			    V_ASN1_UTF8STRING,
+			    (const unsigned char *)rows[i].cn1, -1, -1, 0));
+		if (rows[i].cn2 != NULL)
+			assert_true(X509_NAME_add_entry_by_txt(n, "CN",
+			    V_ASN1_UTF8STRING,
+			    (const unsigned char *)rows[i].cn2, -1, -1, 0));
+		assert_non_null(c = cki_cert_wrap(x));
+		got = ck_cert_common_name(c);
+		got2 = cki_x509_common_name(x);
+		if (rows[i].want == NULL) {
+			if (got != NULL || got2 != NULL)
+				fail_msg("row %zu: got '%s' / '%s', want NULL",
+				    i, got ? got : "(null)",
+				    got2 ? got2 : "(null)");
+		} else {
+			assert_non_null(got);
+			assert_non_null(got2);
+			assert_string_equal(got, rows[i].want);
+			assert_string_equal(got2, rows[i].want);
+		}
+		free(got);
+		free(got2);
+		ck_cert_free(c);
+	}
+}
+
 int
 main(void)
 {
@@ -134,6 +191,7 @@ main(void)
 	    cmocka_unit_test(test_escape_bounded),
 	    cmocka_unit_test(test_public_escape),
 	    cmocka_unit_test(test_name_oneline),
+	    cmocka_unit_test(test_common_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -88,7 +88,7 @@ test_emfile_is_local(void **state)
 
 	(void)state;
 	assert_non_null(ctx);
-	assert_non_null(d = ck_doctor_new(ctx));
+	assert_int_equal(ck_doctor_new(ctx, &d), CK_OK);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(
 		    ck_doctor_add_endpoint(d, "127.0.0.1:1"), CK_OK);

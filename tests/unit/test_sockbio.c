@@ -24,7 +24,7 @@
 #include "testutil.h"
 #include "ck_internal.h"
 #include "certkit/doctor.h"
-#include "certkit/probe.h"
+#include "certkit/fetch.h"
 
 /* SIGPIPE kills, as in a program that never touched it. */
 static int
@@ -206,11 +206,11 @@ test_doctor_survives_hangup(void **state)
 	hangup_start(&h);
 	snprintf(ep, sizeof(ep), "127.0.0.1:%u", h.port);
 	for (int i = 0; i < 3; i++) {
-		ck_doctor *d = ck_doctor_new(ctx);
+		ck_doctor *d = NULL;
 		char *json = NULL;
 		int online = 1;
 
-		assert_non_null(d);
+		assert_int_equal(ck_doctor_new(ctx, &d), CK_OK);
 		assert_int_equal(ck_doctor_add_endpoint(d, ep), CK_OK);
 		ck_doctor_set_timeout_ms(d, 2000);
 		assert_int_equal(ck_doctor_run(d, &json, &online), CK_OK);

@@ -81,7 +81,7 @@ setup(void **state)
 	cat_files(f->sys, sys);
 	f->ctx = ck_ctx_new();
 	ck_ctx_set_time(f->ctx, PINNED_TIME);
-	assert_int_equal(ck_trust_open(f->ctx, f->home, &f->t), CK_OK);
+	assert_int_equal(ck_trust_new(f->ctx, f->home, &f->t), CK_OK);
 	assert_int_equal(ck_trust_set_system_bundle(f->t, f->sys), CK_OK);
 	unsetenv("CERTKIT_FAULT");
 	*state = f;
@@ -275,7 +275,7 @@ test_add_refusals(void **state)
 		const char *msg;
 	} cases[] = {
 	    {"leaf.pem", NULL, CK_E_REFUSED, "is not a CA certificate"},
-	    {"chain.pem", NULL, CK_E_REFUSED, "--force"},
+	    {"chain.pem", NULL, CK_E_REFUSED, "insecure_any_cert flag"},
 	    {"root-ca.pem", "", CK_E_USAGE, "is not a valid alias"},
 	    {"root-ca.pem", "-dash", CK_E_USAGE, "is not a valid alias"},
 	    {"root-ca.pem", "a/b", CK_E_USAGE, "is not a valid alias"},
@@ -296,16 +296,17 @@ test_add_refusals(void **state)
 	/* nothing was written by any of them, not even the CA of chain.pem */
 	snprintf(path, sizeof(path), "%s/trust/anchors", f->home);
 	assert_int_equal(count_dir(path), 0);
-	/* --force pins the leaf */
-	json_decref(
-	    add_file(f, pki("leaf.pem"), "pinned", CK_TRUST_FORCE, CK_OK));
+	/* CK_TRUST_INSECURE_ANY_CERT pins the leaf */
+	json_decref(add_file(
+	    f, pki("leaf.pem"), "pinned", CK_TRUST_INSECURE_ANY_CERT, CK_OK));
 	assert_int_equal(count_dir(path), 1);
-	/* an expired CA: refused without --force (root-ca ends in 2040) */
+	/* an expired CA: refused without CK_TRUST_INSECURE_ANY_CERT (root-ca
+	 * ends in 2040) */
 	ck_ctx_set_time(f->ctx, INT64_C(2240611200));
 	add_file(f, pki("root-ca.pem"), "old", 0, CK_E_REFUSED);
 	assert_non_null(strstr(ck_ctx_error(f->ctx), "is expired"));
-	json_decref(
-	    add_file(f, pki("root-ca.pem"), "old", CK_TRUST_FORCE, CK_OK));
+	json_decref(add_file(
+	    f, pki("root-ca.pem"), "old", CK_TRUST_INSECURE_ANY_CERT, CK_OK));
 	assert_int_equal(count_dir(path), 2);
 }
 
@@ -348,8 +349,8 @@ test_many_certs_one_anchor_each(void **state)
 		assert_int_equal(stat(path, &st), 0);
 	}
 	/* CRLF and BOM input through the loader: crlf.pem is leaf+int+root */
-	json_decref(
-	    add_file(f, pki("crlf.pem"), "crlf", CK_TRUST_FORCE, CK_OK));
+	json_decref(add_file(
+	    f, pki("crlf.pem"), "crlf", CK_TRUST_INSECURE_ANY_CERT, CK_OK));
 }
 
 static void
@@ -694,9 +695,9 @@ test_open_errors(void **state)
 	ck_trust *t = NULL;
 
 	(void)state;
-	assert_int_equal(ck_trust_open(ctx, "", &t), CK_E_USAGE);
+	assert_int_equal(ck_trust_new(ctx, "", &t), CK_E_USAGE);
 	assert_null(t);
-	assert_int_equal(ck_trust_open(ctx, NULL, &t), CK_E_USAGE);
+	assert_int_equal(ck_trust_new(ctx, NULL, &t), CK_E_USAGE);
 	ck_trust_free(NULL);
 	ck_ctx_free(ctx);
 }

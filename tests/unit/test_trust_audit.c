@@ -93,7 +93,7 @@ setup(void **state)
 	EVP_PKEY_free(k);
 	f->ctx = ck_ctx_new();
 	ck_ctx_set_time(f->ctx, PINNED_TIME);
-	assert_int_equal(ck_trust_open(f->ctx, f->home, &f->t), CK_OK);
+	assert_int_equal(ck_trust_new(f->ctx, f->home, &f->t), CK_OK);
 	assert_int_equal(ck_trust_set_system_bundle(f->t, f->sys), CK_OK);
 	*state = f;
 	return 0;
@@ -122,7 +122,8 @@ add_x509(struct fx *f, X509 *x, const char *alias)
 
 	assert_int_equal(ck_bundle_add_cert(b, &c), CK_OK);
 	assert_int_equal(
-	    ck_trust_add(f->t, b, alias, CK_TRUST_FORCE, &json), CK_OK);
+	    ck_trust_add(f->t, b, alias, CK_TRUST_INSECURE_ANY_CERT, &json),
+	    CK_OK);
 	ck_free(json);
 	ck_bundle_free(b);
 }

@@ -17,7 +17,7 @@
 
 #include "testutil.h"
 #include "ck_internal.h"
-#include "certkit/probe.h"
+#include "certkit/fetch.h"
 
 /* Test seams in lib/fetch.c (not exported, not in a header). */
 void cki_fetch_test_dns_delay(int ms);

@@ -1,12 +1,12 @@
 /*
- * probe.h: fetching what a TLS server presents, without judging it.
+ * fetch.h: fetching what a TLS server presents, without judging it.
  *
  * Used by `certkit trust add --from HOST[:PORT]` (the ZPE article's
  * "Option 4": trust the inspection CA a firewall presents) and by anything
  * that needs to show a server's chain before deciding what to trust.
  */
-#ifndef CERTKIT_PROBE_H
-#define CERTKIT_PROBE_H
+#ifndef CERTKIT_FETCH_H
+#define CERTKIT_FETCH_H
 
 #include "certkit/certkit.h"
 
@@ -47,4 +47,4 @@ ck_status ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
 #ifdef __cplusplus
 }
 #endif
-#endif /* CERTKIT_PROBE_H */
+#endif /* CERTKIT_FETCH_H */
