@@ -1301,13 +1301,13 @@ struct change_arg {
 };
 
 /*
- * The tail every change shares: takes the exclusive lock, makes MKDIR
- * if it is not NULL, loads the state if LOAD, runs CHANGE, turns its
+ * The tail every change shares: takes the exclusive lock, makes DIR if
+ * it is not NULL, loads the state if LOAD, runs CHANGE, turns its
  * report into *json, then frees the state and unlocks, also on failure.
  */
 static ck_status
-with_locked_state(ck_trust *t, const char *mkdir, bool load,
-    trust_change change, void *arg, char **json)
+with_locked_state(ck_trust *t, const char *dir, bool load, trust_change change,
+    void *arg, char **json)
 {
 	struct cki_tstate *s = NULL;
 	json_t *doc = NULL;
@@ -1317,7 +1317,7 @@ with_locked_state(ck_trust *t, const char *mkdir, bool load,
 	*json = NULL;
 	if ((rv = cki_trust_lock(t, true)) != CK_OK)
 		goto out;
-	if (mkdir != NULL && (rv = cki_mkdirs(t->ctx, mkdir, 0755)) != CK_OK)
+	if (dir != NULL && (rv = cki_mkdirs(t->ctx, dir, 0755)) != CK_OK)
 		goto out;
 	if (load && (rv = cki_trust_state_load(t, &s)) != CK_OK)
 		goto out;
