@@ -629,113 +629,113 @@ write_opts(ck_ctx *ctx, const struct opts *o, const char *pw, const char *name,
 
 /* ---- the command --------------------------------------------------------- */
 
-int
-cmd_convert(int argc, char **argv)
+/* One conversion: the options, the input, and what goes to OUT (outb) and
+ * to --key-out (keyb). */
+struct conv {
+	struct opts o;
+	ck_ctx *ctx;
+	ck_bundle *all, *dedup, *outb, *keyb;
+	ck_write_opts *wo, *kwo;
+	char *pw, *key_pw, *cn;
+	const char *pwsrc;
+};
+
+/* Rule 1: FILEs, then --chain, then --key, merged in that order. Each step
+ * below returns -1 to go on, else the exit code. */
+static int
+conv_load(struct conv *cv, int argc, char **argv)
 {
-	struct opts o = {.to = -1, .only = -1};
-	ck_ctx *ctx = NULL;
-	ck_bundle *all = NULL, *dedup = NULL, *outb = NULL, *keyb = NULL;
-	ck_write_opts *wo = NULL, *kwo = NULL;
-	char *pw = NULL, *key_pw = NULL, *cn = NULL;
-	const char *pwsrc = "none", *fmtname;
-	json_t *doc = NULL, *files, *skipped;
-	unsigned types;
-	bool only_keys, sel;
-	int rv, r;
+	const struct opts *o = &cv->o;
+	int r;
 
-	if ((rv = parse(argc, argv, &o)) >= 0)
-		goto err;
-	if ((rv = check_opts(&o, argc - optind)) >= 0 ||
-	    (rv = check_outputs(&o, argc, argv)) >= 0)
-		goto err;
-	rv = TOOL_PROBLEM;
-	if ((ctx = ck_ctx_new()) == NULL || (all = ck_bundle_new()) == NULL) {
-		tool_err("out of memory");
-		goto err;
-	}
-	if (!tool_password_setup(ctx, o.pwfile)) {
-		rv = TOOL_USAGE;
-		goto err;
-	}
-
-	/* Rule 1: FILEs, then --chain, then --key, merged in that order. */
 	for (int i = optind; i < argc; i++)
-		if ((r = load_into(ctx, all, argv[i], -1)) >= 0) {
-			rv = r;
-			goto err;
-		}
-	for (size_t i = 0; i < o.nchains; i++)
-		if ((r = load_into(ctx, all, o.chains[i], CK_OBJ_CERT)) >= 0) {
-			rv = r;
-			goto err;
-		}
-	for (size_t i = 0; i < o.nkeys; i++)
-		if ((r = load_into(ctx, all, o.keys[i], CK_OBJ_KEY)) >= 0) {
-			rv = r;
-			goto err;
-		}
-	if (o.normalize && ck_bundle_normalize(ctx, all) != CK_OK) {
-		rv = tool_ctx_fail(ctx);
-		goto err;
-	}
+		if ((r = load_into(cv->ctx, cv->all, argv[i], -1)) >= 0)
+			return r;
+	for (size_t i = 0; i < o->nchains; i++)
+		if ((r = load_into(
+		         cv->ctx, cv->all, o->chains[i], CK_OBJ_CERT)) >= 0)
+			return r;
+	for (size_t i = 0; i < o->nkeys; i++)
+		if ((r = load_into(cv->ctx, cv->all, o->keys[i], CK_OBJ_KEY)) >=
+		    0)
+			return r;
+	if (o->normalize && ck_bundle_normalize(cv->ctx, cv->all) != CK_OK)
+		return tool_ctx_fail(cv->ctx);
 	/* The same key from a PKCS#12 file and from --key counts once. */
-	if (ck_bundle_select(ctx, all, 0, 0, &dedup) != CK_OK) {
-		rv = tool_ctx_fail(ctx);
-		goto err;
-	}
-	only_keys = ck_bundle_count(dedup, CK_OBJ_KEY) > 0 &&
+	if (ck_bundle_select(cv->ctx, cv->all, 0, 0, &cv->dedup) != CK_OK)
+		return tool_ctx_fail(cv->ctx);
+	return -1;
+}
+
+/* Rule 2: the types OUT receives. */
+static unsigned
+conv_types(const struct opts *o, const ck_bundle *dedup)
+{
+	bool only_keys = ck_bundle_count(dedup, CK_OBJ_KEY) > 0 &&
 	    ck_bundle_count(dedup, CK_OBJ_CERT) +
 	            ck_bundle_count(dedup, CK_OBJ_CRL) +
 	            ck_bundle_count(dedup, CK_OBJ_CSR) ==
 	        0;
+	unsigned types;
 
-	/* Rule 2: what OUT receives. */
-	if (o.only >= 0) {
-		types = CK_SEL(o.only);
-	} else {
-		switch (o.to) {
-		case CK_FMT_P12:
-			types = CK_SEL(CK_OBJ_CERT) | CK_SEL(CK_OBJ_KEY);
-			break;
-		case CK_FMT_P7B:
-			types = CK_SEL(CK_OBJ_CERT) | CK_SEL(CK_OBJ_CRL);
-			break;
-		default:
-			types = CK_SEL(CK_OBJ_CERT) | CK_SEL(CK_OBJ_CSR) |
-			    CK_SEL(CK_OBJ_CRL);
-			if (o.include_key || only_keys)
-				types |= CK_SEL(CK_OBJ_KEY);
-			break;
-		}
+	if (o->only >= 0)
+		return CK_SEL(o->only);
+	switch (o->to) {
+	case CK_FMT_P12:
+		types = CK_SEL(CK_OBJ_CERT) | CK_SEL(CK_OBJ_KEY);
+		break;
+	case CK_FMT_P7B:
+		types = CK_SEL(CK_OBJ_CERT) | CK_SEL(CK_OBJ_CRL);
+		break;
+	default:
+		types = CK_SEL(CK_OBJ_CERT) | CK_SEL(CK_OBJ_CSR) |
+		    CK_SEL(CK_OBJ_CRL);
+		if (o->include_key || only_keys)
+			types |= CK_SEL(CK_OBJ_KEY);
+		break;
 	}
-	if (o.index > 0) {
-		int t = o.only >= 0 ? o.only : CK_OBJ_CERT;
+	return types;
+}
+
+/* Rule 2: what OUT receives. */
+static int
+conv_select(struct conv *cv)
+{
+	const struct opts *o = &cv->o;
+	unsigned types = conv_types(o, cv->dedup);
+
+	if (o->index > 0) {
+		int t = o->only >= 0 ? o->only : CK_OBJ_CERT;
 		unsigned extra = types & CK_SEL(CK_OBJ_KEY) & ~CK_SEL(t);
 
 		/* --index picks one object of a type; with p12 (or
 		 * --include-key) the key still comes along. */
-		if (ck_bundle_select(ctx, dedup, CK_SEL(t), o.index, &outb) !=
-		    CK_OK) {
-			rv = tool_ctx_fail(ctx);
-			goto err;
-		}
+		if (ck_bundle_select(cv->ctx, cv->dedup, CK_SEL(t), o->index,
+		        &cv->outb) != CK_OK)
+			return tool_ctx_fail(cv->ctx);
 		if (extra) {
 			ck_bundle *kb = NULL;
 
-			if (ck_bundle_select(ctx, dedup, extra, 0, &kb) !=
-			        CK_OK ||
-			    ck_bundle_merge(outb, kb) != CK_OK) {
+			if (ck_bundle_select(
+			        cv->ctx, cv->dedup, extra, 0, &kb) != CK_OK ||
+			    ck_bundle_merge(cv->outb, kb) != CK_OK) {
 				ck_bundle_free(kb);
-				rv = tool_ctx_fail(ctx);
-				goto err;
+				return tool_ctx_fail(cv->ctx);
 			}
 			ck_bundle_free(kb);
 		}
-	} else if (ck_bundle_select(ctx, dedup, types, 0, &outb) != CK_OK) {
-		rv = tool_ctx_fail(ctx);
-		goto err;
+	} else if (ck_bundle_select(cv->ctx, cv->dedup, types, 0, &cv->outb) !=
+	    CK_OK) {
+		return tool_ctx_fail(cv->ctx);
 	}
-	if (o.only < 0 && o.to != CK_FMT_P12 && o.index == 0 &&
+	return -1;
+}
+
+/* Rule 2: OUT can hold what it receives. */
+static int
+conv_check_out(const struct opts *o, const ck_bundle *outb)
+{
+	if (o->only < 0 && o->to != CK_FMT_P12 && o->index == 0 &&
 	    ck_bundle_count(outb, CK_OBJ_CERT) +
 	            ck_bundle_count(outb, CK_OBJ_KEY) +
 	            ck_bundle_count(outb, CK_OBJ_CRL) +
@@ -743,20 +743,18 @@ cmd_convert(int argc, char **argv)
 	        0) {
 		tool_err("%s: nothing to write as %s: the input holds only "
 		         "private keys%s",
-		    o.out, FMT_ARG[o.to],
-		    o.to == CK_FMT_P7B ? ", which PKCS#7 cannot carry; use "
-		                         "--to pem or --to der"
-		                       : "");
-		rv = TOOL_USAGE;
-		goto err;
+		    o->out, FMT_ARG[o->to],
+		    o->to == CK_FMT_P7B ? ", which PKCS#7 cannot carry; use "
+		                          "--to pem or --to der"
+		                        : "");
+		return TOOL_USAGE;
 	}
-	if (o.only >= 0 && ck_bundle_count(outb, (ck_obj_type)o.only) == 0) {
-		tool_err("%s: --only %s: the input holds no %s", o.out,
-		    TYPE_ARG[o.only], TYPE_MANY[o.only]);
-		rv = TOOL_USAGE;
-		goto err;
+	if (o->only >= 0 && ck_bundle_count(outb, (ck_obj_type)o->only) == 0) {
+		tool_err("%s: --only %s: the input holds no %s", o->out,
+		    TYPE_ARG[o->only], TYPE_MANY[o->only]);
+		return TOOL_USAGE;
 	}
-	if (o.to == CK_FMT_DER) {
+	if (o->to == CK_FMT_DER) {
 		size_t n = 0;
 
 		for (int t = 0; t < 4; t++)
@@ -774,159 +772,214 @@ cmd_convert(int argc, char **argv)
 			    "(1 = the first certificate) or --only "
 			    "cert|key|crl|csr, or use --to pem or --to p7b for "
 			    "a chain",
-			    o.out, what);
-			rv = TOOL_USAGE;
-			goto err;
+			    o->out, what);
+			return TOOL_USAGE;
 		}
 	}
-	if (o.java_trust && ck_bundle_count(outb, CK_OBJ_KEY) > 0) {
+	if (o->java_trust && ck_bundle_count(outb, CK_OBJ_KEY) > 0) {
 		tool_err(
 		    "%s: --java-trust makes a trust store, which holds "
 		    "certificates only, but the input has a private key; drop "
 		    "the key (--only cert) or omit --java-trust",
-		    o.out);
-		rv = TOOL_USAGE;
-		goto err;
+		    o->out);
+		return TOOL_USAGE;
 	}
+	return -1;
+}
 
-	/* Rule 3: the key's own file. */
-	if (o.key_out != NULL) {
-		if (ck_bundle_select(
-		        ctx, dedup, CK_SEL(CK_OBJ_KEY), 0, &keyb) != CK_OK) {
-			rv = tool_ctx_fail(ctx);
-			goto err;
-		}
-		if (ck_bundle_count(keyb, CK_OBJ_KEY) == 0) {
-			tool_err("--key-out %s: the input holds no private "
-			         "key",
-			    o.key_out);
-			rv = TOOL_USAGE;
-			goto err;
-		}
-		if (ck_bundle_count(outb, CK_OBJ_KEY) > 0) {
-			tool_err("--key-out %s: the input holds only keys, "
-			         "which go to %s already; drop --key-out",
-			    o.key_out, o.out);
-			rv = TOOL_USAGE;
-			goto err;
-		}
-	}
+/* Rule 3: the key's own file. */
+static int
+conv_key_out(struct conv *cv)
+{
+	const struct opts *o = &cv->o;
 
-	/* Rule 4: passwords. */
-	if ((r = output_password(ctx, &o, &pw, &pwsrc)) >= 0) {
-		rv = r;
-		goto err;
+	if (o->key_out == NULL)
+		return -1;
+	if (ck_bundle_select(
+	        cv->ctx, cv->dedup, CK_SEL(CK_OBJ_KEY), 0, &cv->keyb) != CK_OK)
+		return tool_ctx_fail(cv->ctx);
+	if (ck_bundle_count(cv->keyb, CK_OBJ_KEY) == 0) {
+		tool_err("--key-out %s: the input holds no private "
+		         "key",
+		    o->key_out);
+		return TOOL_USAGE;
 	}
-	if (o.to == CK_FMT_P12 && ck_bundle_count(outb, CK_OBJ_CERT) > 0 &&
-	    o.name == NULL)
-		cn = ck_cert_common_name(ck_bundle_get0_cert(outb, 0));
-	if (write_opts(ctx, &o, pw, o.name != NULL ? o.name : cn, &wo) != 0) {
-		rv = tool_ctx_fail(ctx);
-		goto err;
+	if (ck_bundle_count(cv->outb, CK_OBJ_KEY) > 0) {
+		tool_err("--key-out %s: the input holds only keys, "
+		         "which go to %s already; drop --key-out",
+		    o->key_out, o->out);
+		return TOOL_USAGE;
 	}
+	return -1;
+}
 
-	/* Write OUT, then the key file. */
-	if (ck_write_bundle(ctx, outb, (ck_format)o.to, wo, o.out) != CK_OK) {
-		rv = tool_ctx_fail(ctx);
-		goto err;
-	}
-	if (keyb != NULL) {
+/* Rule 4, passwords; then writes OUT, then the key file. */
+static int
+conv_write(struct conv *cv)
+{
+	const struct opts *o = &cv->o;
+	int r;
+
+	if ((r = output_password(cv->ctx, o, &cv->pw, &cv->pwsrc)) >= 0)
+		return r;
+	if (o->to == CK_FMT_P12 && ck_bundle_count(cv->outb, CK_OBJ_CERT) > 0 &&
+	    o->name == NULL)
+		cv->cn = ck_cert_common_name(ck_bundle_get0_cert(cv->outb, 0));
+	if (write_opts(cv->ctx, o, cv->pw, o->name != NULL ? o->name : cv->cn,
+	        &cv->wo) != 0 ||
+	    ck_write_bundle(
+	        cv->ctx, cv->outb, (ck_format)o->to, cv->wo, o->out) != CK_OK)
+		return tool_ctx_fail(cv->ctx);
+	if (cv->keyb != NULL) {
 		/* An explicit output password encrypts the key file too. */
-		if (o.outpwfile != NULL || getenv("CERTKIT_OUT_PASSWORD"))
-			key_pw = pw != NULL ? strdup(pw) : NULL;
-		if (write_opts(ctx, NULL, key_pw, NULL, &kwo) != 0 ||
-		    ck_write_bundle(ctx, keyb,
-		        o.to == CK_FMT_DER ? CK_FMT_DER : CK_FMT_PEM, kwo,
-		        o.key_out) != CK_OK) {
-			rv = tool_ctx_fail(ctx);
+		if (o->outpwfile != NULL || getenv("CERTKIT_OUT_PASSWORD"))
+			cv->key_pw = cv->pw != NULL ? strdup(cv->pw) : NULL;
+		if (write_opts(cv->ctx, NULL, cv->key_pw, NULL, &cv->kwo) !=
+		        0 ||
+		    ck_write_bundle(cv->ctx, cv->keyb,
+		        o->to == CK_FMT_DER ? CK_FMT_DER : CK_FMT_PEM, cv->kwo,
+		        o->key_out) != CK_OK) {
+			r = tool_ctx_fail(cv->ctx);
 			tool_err(
-			    "%s was written; %s was not", o.out, o.key_out);
-			goto err;
+			    "%s was written; %s was not", o->out, o->key_out);
+			return r;
 		}
 	}
+	return -1;
+}
 
-	/* Report. */
-	fmtname = o.to == CK_FMT_P12 ? "PKCS#12"
-	    : o.to == CK_FMT_P7B     ? (o.der ? "PKCS#7 DER" : "PKCS#7 PEM")
-	    : o.to == CK_FMT_DER     ? "DER"
-	                             : "PEM";
+/* The report's "left_out", and the warnings about what the outputs do
+ * not carry or how they carry it. */
+static void
+conv_left_out(const struct conv *cv, json_t *skipped)
+{
+	const struct opts *o = &cv->o;
+	/* What the user chose with --only / --index is recorded, not warned
+	 * about; what the format forced out is both. */
+	bool sel = o->only >= 0 || o->index > 0;
+
+	left_out(skipped, cv->dedup, cv->outb, cv->keyb, CK_OBJ_KEY,
+	    sel ? "not selected"
+	        : o->to == CK_FMT_P7B
+	        ? "PKCS#7 cannot carry a private key; write it "
+	          "with --key-out FILE"
+	        : "write it to its own file (mode 0600) "
+	          "with --key-out FILE, or into OUT with --include-key",
+	    !sel);
+	left_out(skipped, cv->dedup, cv->outb, cv->keyb, CK_OBJ_CSR,
+	    sel                       ? "not selected"
+	        : o->to == CK_FMT_P12 ? "PKCS#12 cannot carry a CSR"
+	                              : "PKCS#7 cannot carry a CSR",
+	    !sel);
+	left_out(skipped, cv->dedup, cv->outb, cv->keyb, CK_OBJ_CRL,
+	    sel ? "not selected"
+	        : "PKCS#12 carries no CRLs; use --to pem or --to p7b",
+	    !sel);
+	left_out(skipped, cv->dedup, cv->outb, cv->keyb, CK_OBJ_CERT,
+	    "not selected", false);
+	if (o->to == CK_FMT_P12 && !o->java_trust &&
+	    ck_bundle_count(cv->outb, CK_OBJ_KEY) == 0)
+		tool_warn(
+		    "%s holds certificates only: Java's keytool and "
+		    "KeyStore list no entries in it unless it is written with "
+		    "--java-trust",
+		    o->out);
+	if (o->to == CK_FMT_P12 && cv->pw == NULL &&
+	    ck_bundle_count(cv->outb, CK_OBJ_KEY) > 0)
+		tool_warn("%s holds an unprotected private key "
+		          "(--no-password): keep it as safe as the key itself; "
+		          "Java ignores such an unencrypted key bag",
+		    o->out);
+}
+
+/* The report: the files written and what was left out, as JSON or one
+ * line per file. */
+static int
+conv_report(const struct conv *cv)
+{
+	const struct opts *o = &cv->o;
+	const char *fmtname;
+	json_t *doc, *files, *skipped;
+	int rv;
+
+	fmtname = o->to == CK_FMT_P12 ? "PKCS#12"
+	    : o->to == CK_FMT_P7B     ? (o->der ? "PKCS#7 DER" : "PKCS#7 PEM")
+	    : o->to == CK_FMT_DER     ? "DER"
+	                              : "PEM";
 	doc = json_object();
 	files = json_array();
 	skipped = json_array();
 	json_object_set_new(doc, "written", files);
 	json_object_set_new(doc, "left_out", skipped);
 	json_array_append_new(files,
-	    file_json(o.out, fmtname, outb,
-	        ck_bundle_count(outb, CK_OBJ_KEY) > 0,
-	        protection(&o, outb, pw)));
-	if (keyb != NULL)
+	    file_json(o->out, fmtname, cv->outb,
+	        ck_bundle_count(cv->outb, CK_OBJ_KEY) > 0,
+	        protection(o, cv->outb, cv->pw)));
+	if (cv->keyb != NULL)
 		json_array_append_new(files,
-		    file_json(o.key_out, o.to == CK_FMT_DER ? "DER" : "PEM",
-		        keyb, true,
-		        key_pw != NULL ? "key encrypted with AES-256"
-		                       : "key unencrypted"));
-	if (o.to == CK_FMT_P12)
+		    file_json(o->key_out, o->to == CK_FMT_DER ? "DER" : "PEM",
+		        cv->keyb, true,
+		        cv->key_pw != NULL ? "key encrypted with AES-256"
+		                           : "key unencrypted"));
+	if (o->to == CK_FMT_P12)
 		json_object_set_new(json_array_get(files, 0), "friendly_name",
-		    (o.name != NULL || cn != NULL) &&
-		            ck_bundle_count(outb, CK_OBJ_KEY) > 0
-		        ? json_string(o.name != NULL ? o.name : cn)
+		    (o->name != NULL || cv->cn != NULL) &&
+		            ck_bundle_count(cv->outb, CK_OBJ_KEY) > 0
+		        ? json_string(o->name != NULL ? o->name : cv->cn)
 		        : json_null());
-	/* What the user chose with --only / --index is recorded, not warned
-	 * about; what the format forced out is both. */
-	sel = o.only >= 0 || o.index > 0;
-	left_out(skipped, dedup, outb, keyb, CK_OBJ_KEY,
-	    sel ? "not selected"
-	        : o.to == CK_FMT_P7B
-	        ? "PKCS#7 cannot carry a private key; write it "
-	          "with --key-out FILE"
-	        : "write it to its own file (mode 0600) "
-	          "with --key-out FILE, or into OUT with --include-key",
-	    !sel);
-	left_out(skipped, dedup, outb, keyb, CK_OBJ_CSR,
-	    sel                      ? "not selected"
-	        : o.to == CK_FMT_P12 ? "PKCS#12 cannot carry a CSR"
-	                             : "PKCS#7 cannot carry a CSR",
-	    !sel);
-	left_out(skipped, dedup, outb, keyb, CK_OBJ_CRL,
-	    sel ? "not selected"
-	        : "PKCS#12 carries no CRLs; use --to pem or --to p7b",
-	    !sel);
-	left_out(
-	    skipped, dedup, outb, keyb, CK_OBJ_CERT, "not selected", false);
-	if (o.to == CK_FMT_P12 && !o.java_trust &&
-	    ck_bundle_count(outb, CK_OBJ_KEY) == 0)
-		tool_warn(
-		    "%s holds certificates only: Java's keytool and "
-		    "KeyStore list no entries in it unless it is written with "
-		    "--java-trust",
-		    o.out);
-	if (o.to == CK_FMT_P12 && pw == NULL &&
-	    ck_bundle_count(outb, CK_OBJ_KEY) > 0)
-		tool_warn("%s holds an unprotected private key "
-		          "(--no-password): keep it as safe as the key itself; "
-		          "Java ignores such an unencrypted key bag",
-		    o.out);
-	if (o.json) {
+	conv_left_out(cv, skipped);
+	if (o->json) {
 		rv = tool_print_json(doc);
+	} else {
+		if (!tool_g.quiet)
+			for (size_t i = 0; i < json_array_size(files); i++)
+				print_file(json_array_get(files, i));
+		rv = TOOL_OK;
+	}
+	json_decref(doc);
+	return rv;
+}
+
+int
+cmd_convert(int argc, char **argv)
+{
+	struct conv cv = {.o = {.to = -1, .only = -1}, .pwsrc = "none"};
+	struct opts *o = &cv.o;
+	int rv;
+
+	if ((rv = parse(argc, argv, o)) >= 0)
+		goto err;
+	if ((rv = check_opts(o, argc - optind)) >= 0 ||
+	    (rv = check_outputs(o, argc, argv)) >= 0)
+		goto err;
+	rv = TOOL_PROBLEM;
+	if ((cv.ctx = ck_ctx_new()) == NULL ||
+	    (cv.all = ck_bundle_new()) == NULL) {
+		tool_err("out of memory");
 		goto err;
 	}
-	if (!tool_g.quiet)
-		for (size_t i = 0; i < json_array_size(files); i++)
-			print_file(json_array_get(files, i));
-	rv = TOOL_OK;
+	if (!tool_password_setup(cv.ctx, o->pwfile)) {
+		rv = TOOL_USAGE;
+		goto err;
+	}
+	if ((rv = conv_load(&cv, argc, argv)) >= 0 ||
+	    (rv = conv_select(&cv)) >= 0 ||
+	    (rv = conv_check_out(o, cv.outb)) >= 0 ||
+	    (rv = conv_key_out(&cv)) >= 0 || (rv = conv_write(&cv)) >= 0)
+		goto err;
+	rv = conv_report(&cv);
 err:
-	json_decref(doc);
-	pw_free(pw);
-	pw_free(key_pw);
-	free(cn);
-	ck_write_opts_free(wo);
-	ck_write_opts_free(kwo);
-	ck_bundle_free(all);
-	ck_bundle_free(dedup);
-	ck_bundle_free(outb);
-	ck_bundle_free(keyb);
-	ck_ctx_free(ctx);
-	free(o.keys);
-	free(o.chains);
+	ck_write_opts_free(cv.wo);
+	ck_write_opts_free(cv.kwo);
+	pw_free(cv.pw);
+	pw_free(cv.key_pw);
+	free(cv.cn);
+	ck_bundle_free(cv.all);
+	ck_bundle_free(cv.dedup);
+	ck_bundle_free(cv.outb);
+	ck_bundle_free(cv.keyb);
+	ck_ctx_free(cv.ctx);
+	free(o->keys);
+	free(o->chains);
 	return rv;
 }

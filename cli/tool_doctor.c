@@ -391,8 +391,19 @@ names_file(const char *arg)
 	    stat(arg, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
-int
-cmd_doctor(int argc, char **argv)
+/* The options of `certkit doctor`. */
+struct doctor_args {
+	const char *trust, *ref, *cert, *key;
+	const char *pwfile, *at, *dns, *proxy;
+	bool json, pub;
+	int timeout_ms, parallel;
+};
+
+/* Reads the options; --profile and --resolve go to D as they come. Each
+ * step below returns -1 to go on, else the exit code. */
+static int
+parse_args(
+    ck_ctx *ctx, ck_doctor *d, int argc, char **argv, struct doctor_args *a)
 {
 	enum {
 		O_PROFILE = 256,
@@ -429,48 +440,31 @@ cmd_doctor(int argc, char **argv)
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
-	ck_ctx *ctx = NULL;
-	ck_doctor *d = NULL;
-	const char *trust = NULL, *ref = NULL, *cert = NULL, *key = NULL;
-	const char *pwfile = NULL, *at = NULL, *dns = NULL, *proxy = NULL;
-	char *report = NULL, *deftrust = NULL;
-	bool json = false, pub = false;
-	int timeout_ms = 5000, parallel = 32, all_online = 0, c;
-	int rv = TOOL_USAGE;
-	json_t *doc = NULL;
+	int c;
 
-	if ((ctx = ck_ctx_new()) == NULL || ck_doctor_new(ctx, &d) != CK_OK) {
-		tool_err("out of memory");
-		rv = TOOL_PROBLEM;
-		goto out;
-	}
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_PROFILE:
 			if (!tool_path_arg("--profile", optarg))
-				goto out;
-			if (ck_doctor_load_profile(d, optarg) != CK_OK) {
-				rv = tool_ctx_fail(ctx);
-				goto out;
-			}
+				return TOOL_USAGE;
+			if (ck_doctor_load_profile(d, optarg) != CK_OK)
+				return tool_ctx_fail(ctx);
 			break;
-		case O_TRUST: trust = optarg; break;
-		case O_REF: ref = optarg; break;
+		case O_TRUST: a->trust = optarg; break;
+		case O_REF: a->ref = optarg; break;
 		case O_RESOLVE:
-			if (ck_doctor_add_resolve(d, optarg) != CK_OK) {
-				rv = tool_ctx_fail(ctx);
-				goto out;
-			}
+			if (ck_doctor_add_resolve(d, optarg) != CK_OK)
+				return tool_ctx_fail(ctx);
 			break;
-		case O_PROXY: proxy = optarg; break;
-		case O_CERT: cert = optarg; break;
-		case O_KEY: key = optarg; break;
-		case O_PWFILE: pwfile = optarg; break;
-		case O_AT: at = optarg; break;
-		case O_PUBLIC: pub = true; break;
+		case O_PROXY: a->proxy = optarg; break;
+		case O_CERT: a->cert = optarg; break;
+		case O_KEY: a->key = optarg; break;
+		case O_PWFILE: a->pwfile = optarg; break;
+		case O_AT: a->at = optarg; break;
+		case O_PUBLIC: a->pub = true; break;
 		case O_TIMEOUT:
-			if (!tool_parse_timeout(optarg, &timeout_ms))
-				goto out;
+			if (!tool_parse_timeout(optarg, &a->timeout_ms))
+				return TOOL_USAGE;
 			break;
 		case O_PARALLEL: {
 			char *end;
@@ -481,77 +475,108 @@ cmd_doctor(int argc, char **argv)
 				tool_err("--parallel '%s': expected a number "
 				         "from 1 to 1024",
 				    optarg);
-				goto out;
+				return TOOL_USAGE;
 			}
-			parallel = (int)v;
+			a->parallel = (int)v;
 			break;
 		}
-		case O_DNS: dns = optarg; break;
-		case O_JSON: json = true; break;
+		case O_DNS: a->dns = optarg; break;
+		case O_JSON: a->json = true; break;
 		case 'h':
-		case O_HELP:
-			rv = tool_usage(stdout, usage_text, TOOL_OK);
-			goto out;
-		default:
-			rv = tool_usage(stderr, usage_text, TOOL_USAGE);
-			goto out;
+		case O_HELP: return tool_usage(stdout, usage_text, TOOL_OK);
+		default: return tool_usage(stderr, usage_text, TOOL_USAGE);
 		}
 	}
-	if (!tool_path_arg("--trust", trust) ||
-	    !tool_path_arg("--reference", ref) ||
-	    !tool_path_arg("--cert", cert) || !tool_path_arg("--key", key))
-		goto out;
+	return -1;
+}
+
+/* The file arguments, and the endpoints. */
+static int
+add_endpoints(ck_ctx *ctx, ck_doctor *d, int argc, char **argv,
+    const struct doctor_args *a)
+{
+	if (!tool_path_arg("--trust", a->trust) ||
+	    !tool_path_arg("--reference", a->ref) ||
+	    !tool_path_arg("--cert", a->cert) ||
+	    !tool_path_arg("--key", a->key))
+		return TOOL_USAGE;
 	for (int i = optind; i < argc; i++) {
 		if (names_file(argv[i])) {
 			tool_err("'%s' looks like a profile, not an endpoint "
 			         "(HOST[:PORT]): give each profile with its "
 			         "own --profile FILE",
 			    argv[i]);
-			goto out;
+			return TOOL_USAGE;
 		}
-		if (ck_doctor_add_endpoint(d, argv[i]) != CK_OK) {
-			rv = tool_ctx_fail(ctx);
-			goto out;
-		}
+		if (ck_doctor_add_endpoint(d, argv[i]) != CK_OK)
+			return tool_ctx_fail(ctx);
 	}
-	if (at != NULL && !tool_set_time(ctx, at))
-		goto out;
-	if (!tool_password_setup(ctx, pwfile))
-		goto out;
-	if (trust == NULL) {
+	return -1;
+}
+
+/* The settings, on D: the trust store (certkit's own by default), the
+ * reference, the proxy, the client identity, DNS, limits. */
+static int
+configure(ck_ctx *ctx, ck_doctor *d, struct doctor_args *a, char **deftrust)
+{
+	if (a->at != NULL && !tool_set_time(ctx, a->at))
+		return TOOL_USAGE;
+	if (!tool_password_setup(ctx, a->pwfile))
+		return TOOL_USAGE;
+	if (a->trust == NULL) {
 		/* certkit's effective store, when `certkit trust` made one. */
 		const char *home = tool_home();
 		size_t n = strlen(home) + sizeof("/trust/out/ca-bundle.pem");
 		struct stat st;
 
-		if ((deftrust = malloc(n)) == NULL) {
+		if ((*deftrust = malloc(n)) == NULL) {
 			tool_err("out of memory");
-			rv = TOOL_PROBLEM;
-			goto out;
+			return TOOL_PROBLEM;
 		}
-		snprintf(deftrust, n, "%s/trust/out/ca-bundle.pem", home);
-		if (stat(deftrust, &st) == 0 && S_ISREG(st.st_mode))
-			trust = deftrust;
+		snprintf(*deftrust, n, "%s/trust/out/ca-bundle.pem", home);
+		if (stat(*deftrust, &st) == 0 && S_ISREG(st.st_mode))
+			a->trust = *deftrust;
 	}
-	if ((trust != NULL && ck_doctor_set_trust(d, trust) != CK_OK) ||
-	    (ref != NULL && ck_doctor_set_reference(d, ref) != CK_OK) ||
-	    (proxy != NULL && ck_doctor_set_proxy(d, proxy) != CK_OK) ||
-	    ((cert != NULL || key != NULL) &&
-	        ck_doctor_set_client_identity(d, cert, key) != CK_OK) ||
-	    (dns != NULL && ck_doctor_set_dns(d, dns) != CK_OK)) {
-		rv = tool_ctx_fail(ctx);
-		goto out;
-	}
-	ck_doctor_set_public(d, pub);
-	ck_doctor_set_timeout_ms(d, timeout_ms);
-	ck_doctor_set_parallel(d, parallel);
+	if ((a->trust != NULL && ck_doctor_set_trust(d, a->trust) != CK_OK) ||
+	    (a->ref != NULL && ck_doctor_set_reference(d, a->ref) != CK_OK) ||
+	    (a->proxy != NULL && ck_doctor_set_proxy(d, a->proxy) != CK_OK) ||
+	    ((a->cert != NULL || a->key != NULL) &&
+	        ck_doctor_set_client_identity(d, a->cert, a->key) != CK_OK) ||
+	    (a->dns != NULL && ck_doctor_set_dns(d, a->dns) != CK_OK))
+		return tool_ctx_fail(ctx);
+	ck_doctor_set_public(d, a->pub);
+	ck_doctor_set_timeout_ms(d, a->timeout_ms);
+	ck_doctor_set_parallel(d, a->parallel);
 	if (isatty(STDERR_FILENO) && !tool_g.quiet)
 		ck_doctor_set_progress_cb(d, progress, NULL);
+	return -1;
+}
+
+int
+cmd_doctor(int argc, char **argv)
+{
+	struct doctor_args a = {.timeout_ms = 5000, .parallel = 32};
+	ck_ctx *ctx = NULL;
+	ck_doctor *d = NULL;
+	char *report = NULL, *deftrust = NULL;
+	int all_online = 0;
+	int rv = TOOL_USAGE;
+	json_t *doc = NULL;
+
+	if ((ctx = ck_ctx_new()) == NULL || ck_doctor_new(ctx, &d) != CK_OK) {
+		tool_err("out of memory");
+		rv = TOOL_PROBLEM;
+		goto out;
+	}
+	if ((rv = parse_args(ctx, d, argc, argv, &a)) >= 0 ||
+	    (rv = add_endpoints(ctx, d, argc, argv, &a)) >= 0 ||
+	    (rv = configure(ctx, d, &a, &deftrust)) >= 0)
+		goto out;
 	if (ck_doctor_run(d, &report, &all_online) != CK_OK) {
 		rv = tool_ctx_fail(ctx);
 		goto out;
 	}
-	if (json) {
+	if (a.json) {
 		/* The library's text as it is: valid JSON with one endpoint per
 		 * line. Re-indenting a thousand endpoints would cost more than
 		 * diagnosing them. */

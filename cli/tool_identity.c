@@ -615,6 +615,68 @@ finish(struct opts *o, ck_ctx *ctx, ck_status st, char *json)
 	return rc;
 }
 
+/* identity install: --cert (with --key and --chain) or --p12. Returns -1
+ * with *st set, else the exit code. */
+static int
+run_install(const struct opts *o, ck_ctx *ctx, ck_identity *id, char **json,
+    ck_status *st)
+{
+	if ((o->cert == NULL) == (o->p12 == NULL)) {
+		tool_err("identity install: give either --cert FILE "
+		         "(with --key and --chain as needed) or --p12 FILE");
+		return TOOL_USAGE;
+	}
+	if (o->p12 != NULL && (o->keyfile != NULL || o->chain != NULL)) {
+		tool_err("identity install: --p12 carries the key and "
+		         "chain itself; --key and --chain go with --cert");
+		return TOOL_USAGE;
+	}
+	if (!tool_password_setup(ctx, o->pwfile))
+		return TOOL_USAGE;
+	*st = ck_identity_install(
+	    id, o->cert != NULL ? o->cert : o->p12, o->keyfile, o->chain, json);
+	return -1;
+}
+
+/* identity export: writes the file and says so. Returns the exit code. */
+static int
+run_export(const struct opts *o, ck_ctx *ctx, ck_identity *id)
+{
+	ck_format fmt;
+
+	if (o->format == NULL || o->out == NULL) {
+		tool_err("identity export: --format pem|der|p12 and "
+		         "--out PATH are required");
+		return TOOL_USAGE;
+	}
+	if (strcmp(o->format, "pem") == 0) {
+		fmt = CK_FMT_PEM;
+	} else if (strcmp(o->format, "der") == 0) {
+		fmt = CK_FMT_DER;
+	} else if (strcmp(o->format, "p12") == 0 ||
+	    strcmp(o->format, "pfx") == 0) {
+		fmt = CK_FMT_P12;
+	} else {
+		tool_err("identity export: --format '%s': expected "
+		         "pem, der or p12",
+		    o->format);
+		return TOOL_USAGE;
+	}
+	/* The PKCS#12 password: --password-file or
+	 * CERTKIT_PASSWORD, else the configured one. */
+	if ((o->pwfile != NULL || getenv("CERTKIT_PASSWORD") != NULL) &&
+	    !tool_password_setup(ctx, o->pwfile))
+		return TOOL_USAGE;
+	if (ck_identity_export(id, fmt, o->with_key, o->out) != CK_OK)
+		return tool_ctx_fail(ctx);
+	if (!tool_g.quiet)
+		printf("wrote %s (%s%s)\n", tool_esc(o->out), o->format,
+		    fmt == CK_FMT_P12 || o->with_key
+		        ? ", with the private key, mode 0600"
+		        : "");
+	return TOOL_OK;
+}
+
 int
 cmd_identity(int argc, char **argv)
 {
@@ -701,70 +763,14 @@ cmd_identity(int argc, char **argv)
 		}
 		st = ck_identity_csr(id, o.subject, o.out, &json);
 	} else if (strcmp(o.sub, "install") == 0) {
-		if ((o.cert == NULL) == (o.p12 == NULL)) {
-			tool_err(
-			    "identity install: give either --cert FILE "
-			    "(with --key and --chain as needed) or --p12 FILE");
-			rc = TOOL_USAGE;
+		if ((rc = run_install(&o, ctx, id, &json, &st)) >= 0)
 			goto out;
-		}
-		if (o.p12 != NULL && (o.keyfile != NULL || o.chain != NULL)) {
-			tool_err(
-			    "identity install: --p12 carries the key and "
-			    "chain itself; --key and --chain go with --cert");
-			rc = TOOL_USAGE;
-			goto out;
-		}
-		if (!tool_password_setup(ctx, o.pwfile)) {
-			rc = TOOL_USAGE;
-			goto out;
-		}
-		st = ck_identity_install(id, o.cert != NULL ? o.cert : o.p12,
-		    o.keyfile, o.chain, &json);
 	} else if (strcmp(o.sub, "backups") == 0) {
 		st = ck_identity_backups(id, &json);
 	} else if (strcmp(o.sub, "restore") == 0) {
 		st = ck_identity_restore(id, o.arg, &json);
 	} else {
-		ck_format fmt;
-
-		if (o.format == NULL || o.out == NULL) {
-			tool_err("identity export: --format pem|der|p12 and "
-			         "--out PATH are required");
-			rc = TOOL_USAGE;
-			goto out;
-		}
-		if (strcmp(o.format, "pem") == 0) {
-			fmt = CK_FMT_PEM;
-		} else if (strcmp(o.format, "der") == 0) {
-			fmt = CK_FMT_DER;
-		} else if (strcmp(o.format, "p12") == 0 ||
-		    strcmp(o.format, "pfx") == 0) {
-			fmt = CK_FMT_P12;
-		} else {
-			tool_err("identity export: --format '%s': expected "
-			         "pem, der or p12",
-			    o.format);
-			rc = TOOL_USAGE;
-			goto out;
-		}
-		/* The PKCS#12 password: --password-file or
-		 * CERTKIT_PASSWORD, else the configured one. */
-		if ((o.pwfile != NULL || getenv("CERTKIT_PASSWORD") != NULL) &&
-		    !tool_password_setup(ctx, o.pwfile)) {
-			rc = TOOL_USAGE;
-			goto out;
-		}
-		if (ck_identity_export(id, fmt, o.with_key, o.out) != CK_OK) {
-			rc = tool_ctx_fail(ctx);
-			goto out;
-		}
-		if (!tool_g.quiet)
-			printf("wrote %s (%s%s)\n", tool_esc(o.out), o.format,
-			    fmt == CK_FMT_P12 || o.with_key
-			        ? ", with the private key, mode 0600"
-			        : "");
-		rc = TOOL_OK;
+		rc = run_export(&o, ctx, id);
 		goto out;
 	}
 	if (st != CK_OK && st != CK_E_REFUSED) {

@@ -272,6 +272,55 @@ out:
 	return rc;
 }
 
+/* SIGINT/SIGTERM are taken with sigwait() (--serve); block them
+ * before the lab thread starts so it never receives them. (SIGPIPE:
+ * main.c, and the library never raises it.) */
+static void
+block_signals(bool serve, sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	if (serve) {
+		struct sigaction sa;
+
+		/* A shell starts background jobs with SIGINT ignored, and an
+		 * ignored signal is discarded, never seen by sigwait():
+		 * --serve must stop on SIGINT, so take it back. SIGHUP stays
+		 * as inherited (nohup). */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if (sigaction(SIGHUP, NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_IGN)
+			sigaddset(set, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, set, NULL);
+	}
+}
+
+/* lab --serve: prints the lab and "lab ready", then waits for a signal in
+ * SET. */
+static int
+serve_until_signal(json_t *labdoc, bool json, sigset_t *set)
+{
+	int sig;
+
+	if (json)
+		tool_print_json(labdoc);
+	else
+		print_lab(stdout, labdoc);
+	/* Scripts wait for this line; with --json it goes to stderr
+	 * so stdout stays one JSON document. */
+	fprintf(json ? stderr : stdout, "lab ready: %s\n",
+	    json_string_value(json_object_get(labdoc, "env")));
+	fflush(stdout);
+	fflush(stderr);
+	while (sigwait(set, &sig) != 0)
+		;
+	if (!json)
+		printf("lab: stopping (signal %d)\n", sig);
+	return TOOL_OK;
+}
+
 int
 cmd_lab(int argc, char **argv)
 {
@@ -287,7 +336,7 @@ cmd_lab(int argc, char **argv)
 	const char *dir = NULL;
 	char tmp[PATH_MAX] = "";
 	bool serve = false, demo = false, json = false;
-	int c, timeout_ms = 2000, rc = TOOL_PROBLEM, sig;
+	int c, timeout_ms = 2000, rc = TOOL_PROBLEM;
 	ck_ctx *ctx = NULL;
 	ck_lab *lab = NULL;
 	char *labtext = NULL;
@@ -333,26 +382,7 @@ cmd_lab(int argc, char **argv)
 		}
 		dir = tmp;
 	}
-	/* SIGINT/SIGTERM are taken with sigwait() (--serve); block them
-	 * before the lab thread starts so it never receives them. (SIGPIPE:
-	 * main.c, and the library never raises it.) */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	if (serve) {
-		struct sigaction sa;
-
-		/* A shell starts background jobs with SIGINT ignored, and an
-		 * ignored signal is discarded, never seen by sigwait():
-		 * --serve must stop on SIGINT, so take it back. SIGHUP stays
-		 * as inherited (nohup). */
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		if (sigaction(SIGHUP, NULL, &sa) == 0 &&
-		    sa.sa_handler != SIG_IGN)
-			sigaddset(&set, SIGHUP);
-		pthread_sigmask(SIG_BLOCK, &set, NULL);
-	}
+	block_signals(serve, &set);
 	if ((ctx = ck_ctx_new()) == NULL) {
 		tool_err("out of memory");
 		goto out;
@@ -367,21 +397,7 @@ cmd_lab(int argc, char **argv)
 	}
 	labdoc = tool_parse_report(labtext, !json);
 	if (serve) {
-		if (json)
-			tool_print_json(labdoc);
-		else
-			print_lab(stdout, labdoc);
-		/* Scripts wait for this line; with --json it goes to stderr
-		 * so stdout stays one JSON document. */
-		fprintf(json ? stderr : stdout, "lab ready: %s\n",
-		    json_string_value(json_object_get(labdoc, "env")));
-		fflush(stdout);
-		fflush(stderr);
-		while (sigwait(&set, &sig) != 0)
-			;
-		if (!json)
-			printf("lab: stopping (signal %d)\n", sig);
-		rc = TOOL_OK;
+		rc = serve_until_signal(labdoc, json, &set);
 	} else {
 		if (!json) {
 			print_lab(stdout, labdoc);

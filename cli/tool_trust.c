@@ -568,6 +568,52 @@ out:
 	return rc;
 }
 
+/* trust add --reference NAME: that certificate of the reference set. */
+static int
+add_reference(ck_ctx *ctx, const char *reffile, const char *ref, ck_bundle **in)
+{
+	ck_cert *rc_cert = NULL;
+
+	if (ck_reference_get(ctx, reffile, ref, &rc_cert) != CK_OK)
+		return fail(ctx);
+	if ((*in = ck_bundle_new()) == NULL ||
+	    ck_bundle_add_cert(*in, rc_cert) != CK_OK) {
+		ck_cert_free(rc_cert);
+		tool_err("out of memory");
+		return TOOL_PROBLEM;
+	}
+	ck_cert_free(rc_cert);
+	return TOOL_OK;
+}
+
+/* trust add FILE...: the certificates of every file, in order. */
+static int
+add_files(
+    ck_ctx *ctx, int argc, char **argv, const char *pwfile, ck_bundle **in)
+{
+	if (!tool_password_setup(ctx, pwfile))
+		return TOOL_USAGE;
+	if ((*in = ck_bundle_new()) == NULL) {
+		tool_err("out of memory");
+		return TOOL_PROBLEM;
+	}
+	for (int i = optind; i < argc; i++) {
+		ck_bundle *b = NULL;
+
+		if (tool_load(ctx, argv[i], CK_OBJ_CERT, &b) != CK_OK) {
+			tool_err("%s", tool_load_error(ctx));
+			return TOOL_USAGE;
+		}
+		if (ck_bundle_merge(*in, b) != CK_OK) {
+			ck_bundle_free(b);
+			tool_err("out of memory");
+			return TOOL_PROBLEM;
+		}
+		ck_bundle_free(b);
+	}
+	return TOOL_OK;
+}
+
 static int
 do_add(ck_ctx *ctx, int argc, char **argv)
 {
@@ -654,41 +700,10 @@ do_add(ck_ctx *ctx, int argc, char **argv)
 		         ctx, from, depth, timeout_ms, yes, &in)) != TOOL_OK)
 			return rc;
 	} else if (ref != NULL) {
-		ck_cert *rc_cert = NULL;
-
-		if (ck_reference_get(ctx, reffile, ref, &rc_cert) != CK_OK)
-			return fail(ctx);
-		if ((in = ck_bundle_new()) == NULL ||
-		    ck_bundle_add_cert(in, rc_cert) != CK_OK) {
-			ck_cert_free(rc_cert);
-			tool_err("out of memory");
-			rc = TOOL_PROBLEM;
+		if ((rc = add_reference(ctx, reffile, ref, &in)) != TOOL_OK)
 			goto out;
-		}
-		ck_cert_free(rc_cert);
-	} else {
-		if (!tool_password_setup(ctx, pwfile))
-			return TOOL_USAGE;
-		if ((in = ck_bundle_new()) == NULL) {
-			tool_err("out of memory");
-			return TOOL_PROBLEM;
-		}
-		for (int i = optind; i < argc; i++) {
-			ck_bundle *b = NULL;
-
-			if (tool_load(ctx, argv[i], CK_OBJ_CERT, &b) != CK_OK) {
-				tool_err("%s", tool_load_error(ctx));
-				rc = TOOL_USAGE;
-				goto out;
-			}
-			if (ck_bundle_merge(in, b) != CK_OK) {
-				ck_bundle_free(b);
-				tool_err("out of memory");
-				rc = TOOL_PROBLEM;
-				goto out;
-			}
-			ck_bundle_free(b);
-		}
+	} else if ((rc = add_files(ctx, argc, argv, pwfile, &in)) != TOOL_OK) {
+		goto out;
 	}
 	if (open_store(ctx, &t) != CK_OK ||
 	    ck_trust_add(t, in, alias, flags, &json) != CK_OK) {

@@ -695,6 +695,148 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* --resolve and --public apply to the matching endpoints. */
+static ck_status
+apply_resolve(ck_doctor *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		struct cki_endpoint *e = &d->eps[i];
+
+		if (e->cli && d->public_ && e->expect == CKI_EXPECT_UNKNOWN)
+			e->expect = CKI_EXPECT_PUBLIC;
+		for (size_t r = 0; r < d->nres && e->naddrs == 0; r++) {
+			if (strcasecmp(d->res[r].hp.host, e->host) != 0 ||
+			    d->res[r].hp.port != e->port)
+				continue;
+			if ((e->addrs = calloc(
+			         d->res[r].naddrs, sizeof(char *))) == NULL)
+				return cki_err(
+				    d->ctx, CK_E_NOMEM, "out of memory");
+			for (size_t k = 0; k < d->res[r].naddrs; k++) {
+				if ((e->addrs[k] = strdup(
+				         d->res[r].addrs[k])) == NULL) {
+					e->naddrs = k;
+					return cki_err(d->ctx, CK_E_NOMEM,
+					    "out of memory");
+				}
+			}
+			e->naddrs = d->res[r].naddrs;
+		}
+	}
+	return CK_OK;
+}
+
+/* The proxy: --proxy, else HTTPS_PROXY (curl reads the lower-case
+ * name first), with NO_PROXY. */
+static ck_status
+pick_proxy(ck_doctor *d, struct cki_proxy *proxy, bool *have_proxy,
+    const char **no_proxy)
+{
+	const char *env_proxy = NULL;
+	char why[300];
+
+	if (d->proxy_set) {
+		if (d->proxy[0] != '\0') {
+			if (!cki_doc_parse_proxy(
+			        d->proxy, proxy, why, sizeof(why)))
+				return cki_err(
+				    d->ctx, CK_E_USAGE, "proxy: %s", why);
+			*have_proxy = true;
+		}
+	} else {
+		env_proxy = getenv("https_proxy");
+		if (env_proxy == NULL || env_proxy[0] == '\0')
+			env_proxy = getenv("HTTPS_PROXY");
+		*no_proxy = getenv("no_proxy");
+		if (*no_proxy == NULL || (*no_proxy)[0] == '\0')
+			*no_proxy = getenv("NO_PROXY");
+		if (env_proxy != NULL && env_proxy[0] != '\0') {
+			if (!cki_doc_parse_proxy(
+			        env_proxy, proxy, why, sizeof(why)))
+				return cki_err(d->ctx, CK_E_USAGE,
+				    "HTTPS_PROXY: "
+				    "%s",
+				    why);
+			*have_proxy = true;
+		}
+	}
+	return CK_OK;
+}
+
+/* Each endpoint's client identity: the global one, else one context per
+ * distinct identity, shared by endpoints (ids, *nids). */
+static ck_status
+load_client_ids(ck_doctor *d, SSL_CTX *global_id, struct idcache *ids,
+    size_t *nids, SSL_CTX **ep_ssl)
+{
+	ck_status st;
+
+	for (size_t i = 0; i < d->n; i++) {
+		struct cki_endpoint *e = &d->eps[i];
+		size_t k;
+
+		if (e->client_cert == NULL) {
+			ep_ssl[i] = global_id;
+			continue;
+		}
+		/* One context per distinct identity, shared by endpoints. */
+		for (k = 0; k < *nids; k++)
+			if (strcmp(ids[k].cert, e->client_cert) == 0 &&
+			    ((ids[k].key == NULL && e->client_key == NULL) ||
+			        (ids[k].key != NULL && e->client_key != NULL &&
+			            strcmp(ids[k].key, e->client_key) == 0)))
+				break;
+		if (k == *nids) {
+			ids[k].cert = e->client_cert;
+			ids[k].key = e->client_key;
+			if ((st = load_identity(d->ctx, e->client_cert,
+			         e->client_key, e->origin, &ids[k].ssl)) !=
+			    CK_OK) {
+				char msg[CKI_ERRLEN];
+
+				snprintf(msg, sizeof(msg), "%s",
+				    ck_ctx_error(d->ctx));
+				return cki_err(d->ctx, st, "%s [%s]: %s",
+				    e->origin ? e->origin : "profile",
+				    e->name ? e->name : e->host, msg);
+			}
+			++*nids;
+		}
+		ep_ssl[i] = ids[k].ssl;
+	}
+	return CK_OK;
+}
+
+/* The report: the endpoint reports, then the summary and the settings. */
+static ck_status
+run_report(ck_doctor *d, const struct cki_diag_env *env, int parallel,
+    char **results, const struct cki_doc_meta *meta, int64_t t0, char **json,
+    bool *online)
+{
+	char at[32], *tail_s = NULL;
+	json_t *tail;
+	ck_status st = CK_OK;
+
+	cki_fmt_time(env->now, at);
+	tail = json_pack("{s:i, s:o, s:s, s:b, s:o, s:o, s:i, s:i}", "version",
+	    CKI_REPORT_VERSION, "summary",
+	    summary_json(meta, d->n, mono_ms() - t0, online), "time", at,
+	    "time_given", env->at_given, "trust",
+	    cki_json_str(env->trust_source), "reference",
+	    cki_json_str(env->ref_source), "timeout_ms", d->timeout_ms,
+	    "parallel", parallel);
+	if (tail == NULL ||
+	    (tail_s = json_dumps(tail,
+	         JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)) ==
+	        NULL ||
+	    (*json = assemble(results, d->n, tail_s)) == NULL) {
+		st = cki_err(d->ctx, CK_E_NOMEM, "out of memory");
+	}
+	free(tail_s);
+	json_decref(tail);
+	return st;
+}
+
 ck_status
 ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 {
@@ -702,16 +844,15 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	struct cki_doc_cfg cfg;
 	struct cki_proxy proxy;
 	bool have_proxy = false, online = false;
-	char tsrc[1100], rsrc[1100], at[32], why[300];
-	const char *env_proxy = NULL, *no_proxy = NULL;
+	char tsrc[1100], rsrc[1100];
+	const char *no_proxy = NULL;
 	STACK_OF(X509) *tcerts = NULL, *ref = NULL;
 	X509_STORE *tstore = NULL;
 	SSL_CTX *shared = NULL, *global_id = NULL, **ep_ssl = NULL;
 	struct idcache *ids = NULL;
 	size_t nids = 0;
-	char **results = NULL, *tail_s = NULL;
+	char **results = NULL;
 	struct cki_doc_meta *meta = NULL;
-	json_t *tail = NULL;
 	int64_t t0 = mono_ms();
 	ck_status st;
 
@@ -725,69 +866,14 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 		    "a profile");
 		goto err;
 	}
-	/* --resolve and --public apply to the matching endpoints. */
-	for (size_t i = 0; i < d->n; i++) {
-		struct cki_endpoint *e = &d->eps[i];
-
-		if (e->cli && d->public_ && e->expect == CKI_EXPECT_UNKNOWN)
-			e->expect = CKI_EXPECT_PUBLIC;
-		for (size_t r = 0; r < d->nres && e->naddrs == 0; r++) {
-			if (strcasecmp(d->res[r].hp.host, e->host) != 0 ||
-			    d->res[r].hp.port != e->port)
-				continue;
-			if ((e->addrs = calloc(
-			         d->res[r].naddrs, sizeof(char *))) == NULL) {
-				st = cki_err(
-				    d->ctx, CK_E_NOMEM, "out of memory");
-				goto err;
-			}
-			for (size_t k = 0; k < d->res[r].naddrs; k++) {
-				if ((e->addrs[k] = strdup(
-				         d->res[r].addrs[k])) == NULL) {
-					e->naddrs = k;
-					st = cki_err(d->ctx, CK_E_NOMEM,
-					    "out of memory");
-					goto err;
-				}
-			}
-			e->naddrs = d->res[r].naddrs;
-		}
-	}
+	if ((st = apply_resolve(d)) != CK_OK)
+		goto err;
 	if ((st = load_trust(d, &tcerts, &tstore, tsrc, sizeof(tsrc))) != CK_OK)
 		goto err;
 	if ((st = load_reference(d, &ref, rsrc, sizeof(rsrc))) != CK_OK)
 		goto err;
-	/* The proxy: --proxy, else HTTPS_PROXY (curl reads the lower-case
-	 * name first), with NO_PROXY. */
-	if (d->proxy_set) {
-		if (d->proxy[0] != '\0') {
-			if (!cki_doc_parse_proxy(
-			        d->proxy, &proxy, why, sizeof(why))) {
-				st = cki_err(
-				    d->ctx, CK_E_USAGE, "proxy: %s", why);
-				goto err;
-			}
-			have_proxy = true;
-		}
-	} else {
-		env_proxy = getenv("https_proxy");
-		if (env_proxy == NULL || env_proxy[0] == '\0')
-			env_proxy = getenv("HTTPS_PROXY");
-		no_proxy = getenv("no_proxy");
-		if (no_proxy == NULL || no_proxy[0] == '\0')
-			no_proxy = getenv("NO_PROXY");
-		if (env_proxy != NULL && env_proxy[0] != '\0') {
-			if (!cki_doc_parse_proxy(
-			        env_proxy, &proxy, why, sizeof(why))) {
-				st = cki_err(d->ctx, CK_E_USAGE,
-				    "HTTPS_PROXY: "
-				    "%s",
-				    why);
-				goto err;
-			}
-			have_proxy = true;
-		}
-	}
+	if ((st = pick_proxy(d, &proxy, &have_proxy, &no_proxy)) != CK_OK)
+		goto err;
 	if ((shared = cki_doc_ssl_ctx(d->ctx, false)) == NULL) {
 		st = CK_E_INTERNAL;
 		goto err;
@@ -803,41 +889,8 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 		st = cki_err(d->ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
-	for (size_t i = 0; i < d->n; i++) {
-		struct cki_endpoint *e = &d->eps[i];
-		size_t k;
-
-		if (e->client_cert == NULL) {
-			ep_ssl[i] = global_id;
-			continue;
-		}
-		/* One context per distinct identity, shared by endpoints. */
-		for (k = 0; k < nids; k++)
-			if (strcmp(ids[k].cert, e->client_cert) == 0 &&
-			    ((ids[k].key == NULL && e->client_key == NULL) ||
-			        (ids[k].key != NULL && e->client_key != NULL &&
-			            strcmp(ids[k].key, e->client_key) == 0)))
-				break;
-		if (k == nids) {
-			ids[k].cert = e->client_cert;
-			ids[k].key = e->client_key;
-			if ((st = load_identity(d->ctx, e->client_cert,
-			         e->client_key, e->origin, &ids[k].ssl)) !=
-			    CK_OK) {
-				char msg[CKI_ERRLEN];
-
-				snprintf(msg, sizeof(msg), "%s",
-				    ck_ctx_error(d->ctx));
-				st = cki_err(d->ctx, st, "%s [%s]: %s",
-				    e->origin ? e->origin : "profile",
-				    e->name ? e->name : e->host, msg);
-				goto err;
-			}
-			nids++;
-		}
-		ep_ssl[i] = ids[k].ssl;
-	}
-
+	if ((st = load_client_ids(d, global_id, ids, &nids, ep_ssl)) != CK_OK)
+		goto err;
 	memset(&env, 0, sizeof(env));
 	env.trust = tstore;
 	env.trust_certs = tcerts;
@@ -870,21 +923,9 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 		goto err;
 	if ((st = cross_check(d->ctx, &env, results, meta, d->n)) != CK_OK)
 		goto err;
-	cki_fmt_time(env.now, at);
-	tail = json_pack("{s:i, s:o, s:s, s:b, s:o, s:o, s:i, s:i}", "version",
-	    CKI_REPORT_VERSION, "summary",
-	    summary_json(meta, d->n, mono_ms() - t0, &online), "time", at,
-	    "time_given", env.at_given, "trust", cki_json_str(tsrc),
-	    "reference", cki_json_str(rsrc), "timeout_ms", d->timeout_ms,
-	    "parallel", cfg.parallel);
-	if (tail == NULL ||
-	    (tail_s = json_dumps(tail,
-	         JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)) ==
-	        NULL ||
-	    (*json = assemble(results, d->n, tail_s)) == NULL) {
-		st = cki_err(d->ctx, CK_E_NOMEM, "out of memory");
+	if ((st = run_report(d, &env, cfg.parallel, results, meta, t0, json,
+	         &online)) != CK_OK)
 		goto err;
-	}
 	*all_online = online ? 1 : 0;
 	st = CK_OK;
 err:
@@ -893,8 +934,6 @@ err:
 			free(results[i]);
 	free(results);
 	free(meta);
-	free(tail_s);
-	json_decref(tail);
 	for (size_t i = 0; i < nids; i++)
 		SSL_CTX_free(ids[i].ssl);
 	free(ids);

@@ -1259,228 +1259,267 @@ diag_client_cert_rejected(
 	}
 }
 
-static bool
-diag_tls(struct dctx *c, struct cki_hs *h)
+/* The peer took the connection and then said nothing. */
+static void
+diag_handshake_timeout(struct dctx *c, const struct cki_hs *h)
+{
+	struct dx *d;
+
+	d = dx_add(c->l, "handshake_timeout", "error", R_NET,
+	    "%s accepted the TCP connection, then sent nothing for "
+	    "%d ms: a black hole or a stalled middlebox",
+	    c->obs->address, c->env->timeout_ms);
+	ev_str(d, "address", c->obs->address);
+	ev_int(d, "bytes_received", (long long)h->bytes_in);
+	ev_int(d, "timeout_ms", c->env->timeout_ms);
+	rem(d,
+	    "A firewall or IPS in the path accepts connections and "
+	    "then stalls TLS: check its logs for %s",
+	    c->ep->host);
+	rem(d,
+	    "Check that the port really serves TLS (some services "
+	    "wait for the client to speak another protocol)");
+}
+
+/* Another protocol answered. */
+static void
+diag_not_tls(struct dctx *c, const struct cki_hs *h)
 {
 	struct dx *d;
 	char text[80], hex[40];
+
+	first_text(h, text, sizeof(text));
+	first_hex(h, hex, sizeof(hex));
+	d = dx_add(c->l, "not_tls", "error", R_NET,
+	    "%s does not speak TLS: it answered \"%s\"", c->obs->address, text);
+	ev_str(d, "first_bytes", text);
+	ev_str(d, "first_bytes_hex", hex);
+	if (strncmp(text, "HTTP/", 5) == 0 || text[0] == '<') {
+		rem(d,
+		    "The port serves plain HTTP: use the HTTPS port "
+		    "of the service, or enable HTTPS on it");
+		rem(d,
+		    "A captive portal or a transparent proxy answers "
+		    "with HTTP too: open a browser on this network "
+		    "and complete any login page");
+	} else if (strncmp(text, "SSH-", 4) == 0) {
+		rem(d, "The port serves SSH: check the port number");
+	} else {
+		rem(d,
+		    "Check the port number: another protocol "
+		    "answers there");
+	}
+}
+
+/* The server refused the client certificate the device sent, with an
+ * alert. */
+static void
+diag_client_cert_alert(struct dctx *c, const struct cki_hs *h)
+{
+	int a = h->alert_in;
+	const char *reason = a == 48 ? "unknown_ca"
+	    : a == 45                ? "expired"
+	    : a == 44                ? "revoked"
+	    : a == 49                ? "access_denied"
+	                             : "bad_certificate";
+
+	diag_client_cert_rejected(c, h, reason,
+	    a == 48       ? "its issuer is not a CA the server trusts "
+	                    "(unknown_ca)"
+	        : a == 45 ? "the server says it has expired"
+	        : a == 44 ? "the server says it is revoked"
+	                  : cki_doc_alert_name(a));
+}
+
+/* The server refused the TLS versions offered. */
+static bool
+version_refused(const struct cki_hs *h)
+{
 	int a = h->alert_in;
 
-	if (h->failed_stage != CKI_ST_TLS)
-		return false;
-	if (h->timed_out) {
-		d = dx_add(c->l, "handshake_timeout", "error", R_NET,
-		    "%s accepted the TCP connection, then sent nothing for "
-		    "%d ms: a black hole or a stalled middlebox",
-		    c->obs->address, c->env->timeout_ms);
-		ev_str(d, "address", c->obs->address);
-		ev_int(d, "bytes_received", (long long)h->bytes_in);
-		ev_int(d, "timeout_ms", c->env->timeout_ms);
-		rem(d,
-		    "A firewall or IPS in the path accepts connections and "
-		    "then stalls TLS: check its logs for %s",
-		    c->ep->host);
-		rem(d,
-		    "Check that the port really serves TLS (some services "
-		    "wait for the client to speak another protocol)");
-		return true;
-	}
-	if (!looks_tls(h)) {
-		first_text(h, text, sizeof(text));
-		first_hex(h, hex, sizeof(hex));
-		d = dx_add(c->l, "not_tls", "error", R_NET,
-		    "%s does not speak TLS: it answered \"%s\"",
-		    c->obs->address, text);
-		ev_str(d, "first_bytes", text);
-		ev_str(d, "first_bytes_hex", hex);
-		if (strncmp(text, "HTTP/", 5) == 0 || text[0] == '<') {
-			rem(d,
-			    "The port serves plain HTTP: use the HTTPS port "
-			    "of the service, or enable HTTPS on it");
-			rem(d,
-			    "A captive portal or a transparent proxy answers "
-			    "with HTTP too: open a browser on this network "
-			    "and complete any login page");
-		} else if (strncmp(text, "SSH-", 4) == 0) {
-			rem(d, "The port serves SSH: check the port number");
-		} else {
-			rem(d,
-			    "Check the port number: another protocol "
-			    "answers there");
-		}
-		return true;
-	}
-	if (a == 116 ||
-	    (h->cert_request && !h->cert_sent &&
-	        (a == 40 || a == 42 || a == 46 || a == 49))) {
-		if (h->cert_sent)
-			diag_client_cert_rejected(c, h, "not_sent",
-			    "the server still asks for a certificate");
-		else
-			diag_client_cert_required(c, h);
-		return true;
-	}
-	if (h->cert_sent && client_alert(a)) {
-		const char *reason = a == 48 ? "unknown_ca"
-		    : a == 45                ? "expired"
-		    : a == 44                ? "revoked"
-		    : a == 49                ? "access_denied"
-		                             : "bad_certificate";
-
-		diag_client_cert_rejected(c, h, reason,
-		    a == 48       ? "its issuer is not a CA the server trusts "
-		                    "(unknown_ca)"
-		        : a == 45 ? "the server says it has expired"
-		        : a == 44 ? "the server says it is revoked"
-		                  : cki_doc_alert_name(a));
-		return true;
-	}
-	if (a == 70 || h->ssl_reason_code == SSL_R_UNSUPPORTED_PROTOCOL ||
+	return a == 70 || h->ssl_reason_code == SSL_R_UNSUPPORTED_PROTOCOL ||
 	    h->ssl_reason_code == SSL_R_NO_PROTOCOLS_AVAILABLE ||
 	    h->ssl_reason_code == SSL_R_VERSION_TOO_LOW ||
 	    h->ssl_reason_code == SSL_R_WRONG_SSL_VERSION ||
 	    h->ssl_reason_code == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION ||
 	    (h->ssl_reason_code == SSL_R_WRONG_VERSION_NUMBER &&
-	        h->nfirst >= 2 && h->first[1] == 3)) {
-		if (!c->obs->legacy.attempted) {
-			c->need->legacy = true;
-			return true;
-		}
-		d = dx_add(c->l, "tls_protocol_mismatch", "error", R_NET,
-		    c->obs->legacy.done
-		        ? "%s speaks only %s, which modern "
-		          "clients refuse (TLS 1.2 or 1.3 is required)"
-		        : "%s and the device share no TLS version%s",
-		    c->hp, c->obs->legacy.done ? c->obs->legacy.version : "");
-		if (a >= 0)
-			ev_str(d, "alert", cki_doc_alert_name(a));
-		if (h->ssl_reason[0])
-			ev_str(d, "openssl", h->ssl_reason);
-		ev_str(d, "client_offers", "TLSv1.2, TLSv1.3");
-		if (c->obs->legacy.done) {
-			ev_str(d, "server_version", c->obs->legacy.version);
-			ev_str(d, "server_cipher", c->obs->legacy.cipher);
-		}
-		rem(d,
-		    "Update the server's firmware or TLS settings to enable "
-		    "TLS 1.2 (RFC 8996 deprecates TLS 1.0 and 1.1)");
-		rem(d,
-		    "If the server cannot be updated, put a TLS-terminating "
-		    "reverse proxy in front of it");
-		return true;
-	}
-	if (a == 71 || (a == 40 && !h->server_hello) ||
+	        h->nfirst >= 2 && h->first[1] == 3);
+}
+
+/* The server refused the cipher suites, groups or signature algorithms
+ * offered. */
+static bool
+cipher_refused(const struct cki_hs *h)
+{
+	int a = h->alert_in;
+
+	return a == 71 || (a == 40 && !h->server_hello) ||
 	    h->ssl_reason_code == SSL_R_NO_CIPHERS_AVAILABLE ||
 	    h->ssl_reason_code == SSL_R_NO_SHARED_CIPHER ||
 	    h->ssl_reason_code == SSL_R_WRONG_CIPHER_RETURNED ||
 	    h->ssl_reason_code == SSL_R_NO_SHARED_GROUPS ||
-	    h->ssl_reason_code == SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM) {
-		if (!c->obs->legacy.attempted) {
-			c->need->legacy = true;
-			return true;
-		}
-		d = dx_add(c->l, "tls_cipher_mismatch", "error", R_NET,
-		    c->obs->legacy.done
-		        ? "%s accepts only weak ciphers (it "
-		          "chose %s with %s)"
-		        : "%s and the device share no cipher "
-		          "suite, group or signature algorithm%s%s",
-		    c->hp, c->obs->legacy.done ? c->obs->legacy.cipher : "",
-		    c->obs->legacy.done ? c->obs->legacy.version : "");
-		if (a >= 0)
-			ev_str(d, "alert", cki_doc_alert_name(a));
-		if (h->ssl_reason[0])
-			ev_str(d, "openssl", h->ssl_reason);
-		if (c->obs->legacy.done) {
-			ev_str(d, "server_version", c->obs->legacy.version);
-			ev_str(d, "server_cipher", c->obs->legacy.cipher);
-		}
-		rem(d,
-		    "Enable modern cipher suites on the server (ECDHE with "
-		    "AES-GCM or ChaCha20-Poly1305; RFC 9325 4.2)");
-		rem(d,
-		    "Update the server's firmware if it offers no modern "
-		    "suite");
-		return true;
-	}
-	if (a == 112) {
-		d = dx_add(c->l, "hostname_mismatch", "error", R_NAME,
-		    "%s has no certificate for the name %s "
-		    "(unrecognized_name)",
-		    c->obs->address, c->ep->host);
-		ev_str(d, "alert", cki_doc_alert_name(a));
-		ev_str(d, "sni", c->ep->host);
-		rem(d,
-		    "Use the name the server is configured for, or add %s "
-		    "to the server's virtual hosts / certificate",
-		    c->ep->host);
-		return true;
-	}
-	if ((h->reset || h->eof) && a < 0) {
-		/* tcp_reset: the peer reset before its TCP even acknowledged
-		 * our ClientHello (TCP_INFO bytes_acked counts the SYN as 1;
-		 * an accept-and-abort service, a firewall's
-		 * reject); tls_reset: it took the ClientHello, then reset or
-		 * closed (an SNI filter, a TLS stack that gives up). */
-		bool before = h->bytes_in == 0 &&
-		    (!h->hello_sent ||
-		        (h->hello_acked >= 0 && h->hello_acked <= 1));
-		const struct cki_hs *q = &c->obs->quiet;
+	    h->ssl_reason_code == SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM;
+}
 
-		if (h->cert_request && !h->cert_sent && h->bytes_in > 0) {
-			diag_client_cert_required(c, h);
-			return true;
-		}
-		/* The hello was taken and nothing came back: would the peer
-		 * reset a connection that says nothing? Then it resets
-		 * whatever is sent (TCP level); else it reacted to the
-		 * hello (TLS level). */
-		if (!before && h->bytes_in == 0 && h->reset) {
-			if (!q->attempted) {
-				c->need->quiet = true;
-				return true;
-			}
-			before = q->reset || (q->eof && q->bytes_in == 0);
-		}
-		d = dx_add(c->l, before ? "tcp_reset" : "tls_reset", "error",
-		    R_NET,
-		    before ? "%s %s the connection before answering "
-		             "the TLS hello"
-		           : "%s %s the connection in the middle of "
-		             "the TLS handshake",
-		    c->obs->address, h->reset ? "reset" : "closed");
-		ev_str(d, "address", c->obs->address);
-		ev_str(d, "event", h->reset ? "reset" : "closed");
-		errno_evidence(d, h->err_no);
-		ev_int(d, "bytes_received", (long long)h->bytes_in);
-		json_object_set_new(d->evidence, "client_hello_sent",
-		    json_boolean(h->hello_sent));
-		if (h->hello_acked >= 0)
-			json_object_set_new(d->evidence,
-			    "client_hello_acknowledged",
-			    json_boolean(h->hello_acked > 1));
-		if (q->attempted)
-			ev_str(d, "silent_connection",
-			    q->reset     ? "reset"
-			        : q->eof ? "closed"
-			        : q->timed_out
-			        ? "left open (the peer waits for the hello)"
-			        : "could not connect");
-		if (c->obs->via_proxy)
-			rem(d,
-			    "The proxy %s drops the tunnel: check its policy "
-			    "for %s",
-			    c->obs->proxy ? c->obs->proxy->display : "",
-			    c->ep->host);
-		rem(d,
-		    "A firewall or IPS that filters by name (SNI) resets "
-		    "such connections: check its logs and allow %s",
-		    c->ep->host);
-		rem(d,
-		    "Check that the service is healthy: overloaded or "
-		    "crashing services accept and drop connections");
-		return true;
+/* No shared TLS version: asks for the legacy probe first, which says
+ * what the server does speak. */
+static void
+diag_protocol_mismatch(struct dctx *c, const struct cki_hs *h)
+{
+	struct dx *d;
+	int a = h->alert_in;
+
+	if (!c->obs->legacy.attempted) {
+		c->need->legacy = true;
+		return;
 	}
+	d = dx_add(c->l, "tls_protocol_mismatch", "error", R_NET,
+	    c->obs->legacy.done ? "%s speaks only %s, which modern "
+	                          "clients refuse (TLS 1.2 or 1.3 is required)"
+	                        : "%s and the device share no TLS version%s",
+	    c->hp, c->obs->legacy.done ? c->obs->legacy.version : "");
+	if (a >= 0)
+		ev_str(d, "alert", cki_doc_alert_name(a));
+	if (h->ssl_reason[0])
+		ev_str(d, "openssl", h->ssl_reason);
+	ev_str(d, "client_offers", "TLSv1.2, TLSv1.3");
+	if (c->obs->legacy.done) {
+		ev_str(d, "server_version", c->obs->legacy.version);
+		ev_str(d, "server_cipher", c->obs->legacy.cipher);
+	}
+	rem(d,
+	    "Update the server's firmware or TLS settings to enable "
+	    "TLS 1.2 (RFC 8996 deprecates TLS 1.0 and 1.1)");
+	rem(d,
+	    "If the server cannot be updated, put a TLS-terminating "
+	    "reverse proxy in front of it");
+}
+
+/* No shared cipher suite: asks for the legacy probe first. */
+static void
+diag_cipher_mismatch(struct dctx *c, const struct cki_hs *h)
+{
+	struct dx *d;
+	int a = h->alert_in;
+
+	if (!c->obs->legacy.attempted) {
+		c->need->legacy = true;
+		return;
+	}
+	d = dx_add(c->l, "tls_cipher_mismatch", "error", R_NET,
+	    c->obs->legacy.done ? "%s accepts only weak ciphers (it "
+	                          "chose %s with %s)"
+	                        : "%s and the device share no cipher "
+	                          "suite, group or signature algorithm%s%s",
+	    c->hp, c->obs->legacy.done ? c->obs->legacy.cipher : "",
+	    c->obs->legacy.done ? c->obs->legacy.version : "");
+	if (a >= 0)
+		ev_str(d, "alert", cki_doc_alert_name(a));
+	if (h->ssl_reason[0])
+		ev_str(d, "openssl", h->ssl_reason);
+	if (c->obs->legacy.done) {
+		ev_str(d, "server_version", c->obs->legacy.version);
+		ev_str(d, "server_cipher", c->obs->legacy.cipher);
+	}
+	rem(d,
+	    "Enable modern cipher suites on the server (ECDHE with "
+	    "AES-GCM or ChaCha20-Poly1305; RFC 9325 4.2)");
+	rem(d,
+	    "Update the server's firmware if it offers no modern "
+	    "suite");
+}
+
+/* unrecognized_name: no certificate for the name sent (SNI). */
+static void
+diag_unrecognized_name(struct dctx *c, const struct cki_hs *h)
+{
+	struct dx *d;
+	int a = h->alert_in;
+
+	d = dx_add(c->l, "hostname_mismatch", "error", R_NAME,
+	    "%s has no certificate for the name %s "
+	    "(unrecognized_name)",
+	    c->obs->address, c->ep->host);
+	ev_str(d, "alert", cki_doc_alert_name(a));
+	ev_str(d, "sni", c->ep->host);
+	rem(d,
+	    "Use the name the server is configured for, or add %s "
+	    "to the server's virtual hosts / certificate",
+	    c->ep->host);
+}
+
+/* The peer reset or closed the connection without an alert.
+ * tcp_reset: the peer reset before its TCP even acknowledged
+ * our ClientHello (TCP_INFO bytes_acked counts the SYN as 1;
+ * an accept-and-abort service, a firewall's
+ * reject); tls_reset: it took the ClientHello, then reset or
+ * closed (an SNI filter, a TLS stack that gives up). */
+static void
+diag_reset(struct dctx *c, const struct cki_hs *h)
+{
+	struct dx *d;
+	bool before = h->bytes_in == 0 &&
+	    (!h->hello_sent || (h->hello_acked >= 0 && h->hello_acked <= 1));
+	const struct cki_hs *q = &c->obs->quiet;
+
+	if (h->cert_request && !h->cert_sent && h->bytes_in > 0) {
+		diag_client_cert_required(c, h);
+		return;
+	}
+	/* The hello was taken and nothing came back: would the peer
+	 * reset a connection that says nothing? Then it resets
+	 * whatever is sent (TCP level); else it reacted to the
+	 * hello (TLS level). */
+	if (!before && h->bytes_in == 0 && h->reset) {
+		if (!q->attempted) {
+			c->need->quiet = true;
+			return;
+		}
+		before = q->reset || (q->eof && q->bytes_in == 0);
+	}
+	d = dx_add(c->l, before ? "tcp_reset" : "tls_reset", "error", R_NET,
+	    before ? "%s %s the connection before answering "
+	             "the TLS hello"
+	           : "%s %s the connection in the middle of "
+	             "the TLS handshake",
+	    c->obs->address, h->reset ? "reset" : "closed");
+	ev_str(d, "address", c->obs->address);
+	ev_str(d, "event", h->reset ? "reset" : "closed");
+	errno_evidence(d, h->err_no);
+	ev_int(d, "bytes_received", (long long)h->bytes_in);
+	json_object_set_new(
+	    d->evidence, "client_hello_sent", json_boolean(h->hello_sent));
+	if (h->hello_acked >= 0)
+		json_object_set_new(d->evidence, "client_hello_acknowledged",
+		    json_boolean(h->hello_acked > 1));
+	if (q->attempted)
+		ev_str(d, "silent_connection",
+		    q->reset     ? "reset"
+		        : q->eof ? "closed"
+		        : q->timed_out
+		        ? "left open (the peer waits for the hello)"
+		        : "could not connect");
+	if (c->obs->via_proxy)
+		rem(d,
+		    "The proxy %s drops the tunnel: check its policy "
+		    "for %s",
+		    c->obs->proxy ? c->obs->proxy->display : "", c->ep->host);
+	rem(d,
+	    "A firewall or IPS that filters by name (SNI) resets "
+	    "such connections: check its logs and allow %s",
+	    c->ep->host);
+	rem(d,
+	    "Check that the service is healthy: overloaded or "
+	    "crashing services accept and drop connections");
+}
+
+/* Any other handshake failure: the alert or OpenSSL's reason. */
+static void
+diag_handshake_failed(struct dctx *c, const struct cki_hs *h)
+{
+	struct dx *d;
+	int a = h->alert_in;
+
 	d = dx_add(c->l, "tls_handshake_failed", "error", R_NET,
 	    "the TLS handshake with %s failed: %s", c->hp,
 	    a >= 0                 ? cki_doc_alert_name(a)
@@ -1497,6 +1536,39 @@ diag_tls(struct dctx *c, struct cki_hs *h)
 	rem(d,
 	    "Check the server's TLS log for this connection: the alert "
 	    "says what it refused");
+}
+
+static bool
+diag_tls(struct dctx *c, struct cki_hs *h)
+{
+	int a = h->alert_in;
+
+	if (h->failed_stage != CKI_ST_TLS)
+		return false;
+	if (h->timed_out)
+		diag_handshake_timeout(c, h);
+	else if (!looks_tls(h))
+		diag_not_tls(c, h);
+	else if (a == 116 ||
+	    (h->cert_request && !h->cert_sent &&
+	        (a == 40 || a == 42 || a == 46 || a == 49))) {
+		if (h->cert_sent)
+			diag_client_cert_rejected(c, h, "not_sent",
+			    "the server still asks for a certificate");
+		else
+			diag_client_cert_required(c, h);
+	} else if (h->cert_sent && client_alert(a))
+		diag_client_cert_alert(c, h);
+	else if (version_refused(h))
+		diag_protocol_mismatch(c, h);
+	else if (cipher_refused(h))
+		diag_cipher_mismatch(c, h);
+	else if (a == 112)
+		diag_unrecognized_name(c, h);
+	else if ((h->reset || h->eof) && a < 0)
+		diag_reset(c, h);
+	else
+		diag_handshake_failed(c, h);
 	return true;
 }
 

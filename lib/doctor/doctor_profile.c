@@ -420,6 +420,74 @@ port_conflict(struct pstate *ps, const char *section, const char *host,
 		    ps->cur.port, other_line);
 }
 
+/* host = HOST[:PORT] */
+static void
+set_host(struct pstate *ps, const char *section, const char *v)
+{
+	struct cki_hostport hp;
+	char why[256];
+
+	ps->cur_host_line = ps->line;
+	if (!cki_doc_parse_endpoint(v, &hp, why, sizeof(why))) {
+		perr(ps, CK_E_FORMAT, "host in [%s]: %s", section, why);
+		return;
+	}
+	memcpy(ps->cur.host, hp.host, sizeof(ps->cur.host));
+	ps->cur.is_ip = hp.is_ip;
+	ps->host_has_port = hp.has_port;
+	if (hp.has_port && (ps->seen & 2u) && ps->cur.port != hp.port)
+		port_conflict(ps, section, v, ps->cur.port, ps->seen_line[1]);
+	else if (hp.has_port || !(ps->seen & 2u))
+		ps->cur.port = hp.port;
+}
+
+/* port = 1..65535, agreeing with a port in host. */
+static void
+set_port(struct pstate *ps, const char *section, const char *v)
+{
+	char *end;
+	long p;
+
+	errno = 0;
+	p = strtol(v, &end, 10);
+	if (v[0] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535) {
+		perr(ps, CK_E_FORMAT,
+		    "port '%s' in [%s]: expected a "
+		    "number from 1 to 65535",
+		    v, section);
+		return;
+	}
+	if (ps->host_has_port && ps->cur.port != (uint16_t)p) {
+		port_conflict(
+		    ps, section, NULL, (uint16_t)p, ps->cur_host_line);
+		return;
+	}
+	ps->cur.port = (uint16_t)p;
+}
+
+/* proxy = URL, or "none" / "direct" (or empty): no proxy. */
+static void
+set_proxy(struct pstate *ps, const char *section, const char *v)
+{
+	struct cki_proxy px;
+	char why[256];
+
+	if (v[0] != '\0' && strcasecmp(v, "none") != 0 &&
+	    strcasecmp(v, "direct") != 0) {
+		if (!cki_doc_parse_proxy(v, &px, why, sizeof(why))) {
+			perr(
+			    ps, CK_E_FORMAT, "proxy in [%s]: %s", section, why);
+			return;
+		}
+		cki_proxy_clear(&px);
+		ps->cur.proxy = strdup(v);
+	} else {
+		ps->cur.proxy = strdup("");
+	}
+	if (ps->cur.proxy == NULL)
+		ps->nomem = true;
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
@@ -477,47 +545,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return 0;
 	}
 	switch (k) {
-	case 0: { /* host */
-		struct cki_hostport hp;
-		char why[256];
-
-		ps->cur_host_line = ps->line;
-		if (!cki_doc_parse_endpoint(v, &hp, why, sizeof(why))) {
-			perr(ps, CK_E_FORMAT, "host in [%s]: %s", section, why);
-			break;
-		}
-		memcpy(ps->cur.host, hp.host, sizeof(ps->cur.host));
-		ps->cur.is_ip = hp.is_ip;
-		ps->host_has_port = hp.has_port;
-		if (hp.has_port && (ps->seen & 2u) && ps->cur.port != hp.port)
-			port_conflict(
-			    ps, section, v, ps->cur.port, ps->seen_line[1]);
-		else if (hp.has_port || !(ps->seen & 2u))
-			ps->cur.port = hp.port;
-		break;
-	}
-	case 1: { /* port */
-		char *end;
-		long p;
-
-		errno = 0;
-		p = strtol(v, &end, 10);
-		if (v[0] == '\0' || *end != '\0' || errno != 0 || p < 1 ||
-		    p > 65535) {
-			perr(ps, CK_E_FORMAT,
-			    "port '%s' in [%s]: expected a "
-			    "number from 1 to 65535",
-			    v, section);
-			break;
-		}
-		if (ps->host_has_port && ps->cur.port != (uint16_t)p) {
-			port_conflict(
-			    ps, section, NULL, (uint16_t)p, ps->cur_host_line);
-			break;
-		}
-		ps->cur.port = (uint16_t)p;
-		break;
-	}
+	case 0: set_host(ps, section, v); break;
+	case 1: set_port(ps, section, v); break;
 	case 2: /* expect */
 		if (strcasecmp(v, "public") == 0) {
 			ps->cur.expect = CKI_EXPECT_PUBLIC;
@@ -552,26 +581,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 				ps->cur.client_key = path;
 		}
 		break;
-	case 5: { /* proxy */
-		struct cki_proxy px;
-		char why[256];
-
-		if (v[0] != '\0' && strcasecmp(v, "none") != 0 &&
-		    strcasecmp(v, "direct") != 0) {
-			if (!cki_doc_parse_proxy(v, &px, why, sizeof(why))) {
-				perr(ps, CK_E_FORMAT, "proxy in [%s]: %s",
-				    section, why);
-				break;
-			}
-			cki_proxy_clear(&px);
-			ps->cur.proxy = strdup(v);
-		} else {
-			ps->cur.proxy = strdup("");
-		}
-		if (ps->cur.proxy == NULL)
-			ps->nomem = true;
-		break;
-	}
+	case 5: set_proxy(ps, section, v); break;
 	case 6: /* address */ each_item(ps, v, true, add_addr); break;
 	case 7: /* pin */ each_item(ps, v, true, add_pin); break;
 	case 8: /* required_roots */ each_item(ps, v, false, add_root); break;

@@ -471,15 +471,123 @@ count_dir(ck_identity *id, const char *sub, const char *suffix)
 	return n;
 }
 
+/* The chain as written: its intermediates and root. */
+static void
+status_chain(ck_identity *id, X509 *leaf, json_t *report, json_t *problems)
+{
+	char path[CKI_PATH], vdir[CKI_PATH];
+	bool self = X509_self_signed(leaf, 1) == 1;
+	int nchain = 0;
+	char *root = NULL;
+
+	if (cki_id_path(id, vdir, "current") == CK_OK) {
+		/* Only the public files: status runs unprivileged. */
+		if (cki_id_path(id, path, "current/chain.pem") != CK_OK)
+			path[0] = '\0';
+		{
+			BIO *b = BIO_new_file(path, "r");
+			X509 *x;
+
+			while (b != NULL &&
+			    (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) !=
+			        NULL) {
+				nchain++;
+				X509_free(x);
+			}
+			BIO_free(b);
+			ERR_clear_error();
+		}
+		if (cki_id_path(id, path, "current/root.pem") != CK_OK)
+			path[0] = '\0';
+		{
+			BIO *b = BIO_new_file(path, "r");
+			X509 *x = b != NULL
+			    ? PEM_read_bio_X509(b, NULL, NULL, NULL)
+			    : NULL;
+
+			if (x != NULL)
+				root =
+				    cki_name_oneline(X509_get_subject_name(x));
+			X509_free(x);
+			BIO_free(b);
+			ERR_clear_error();
+		}
+	}
+	json_object_set_new(report, "chain",
+	    json_pack("{s:b, s:i, "
+	              "s:s?, s:b}",
+	        "complete", self || root != NULL, "intermediates", nchain,
+	        "root", root, "self_signed", self));
+	if (!self && root == NULL)
+		problem(problems, "chain_incomplete",
+		    "the chain does not reach a known root; clients "
+		    "that lack the missing issuer will fail");
+	free(root);
+}
+
+/* The key file: nobody else may read it. */
+static void
+status_key_mode(ck_identity *id, json_t *problems)
+{
+	char kp[CKI_PATH];
+	struct stat st;
+
+	if (cki_id_path(id, kp, "current/key.pem") == CK_OK &&
+	    stat(kp, &st) == 0 && (st.st_mode & 077) != 0)
+		problem(problems, "key_exposed",
+		    "%s is readable by others (mode %03o); run chmod "
+		    "600 on it",
+		    kp, (unsigned)(st.st_mode & 0777));
+}
+
+/* The validity period and the names covered. */
+static void
+status_validity(ck_identity *id, X509 *leaf, int64_t now, bool is_default,
+    size_t nmissing, json_t *problems)
+{
+	int64_t nb = 0, na = 0;
+
+	cki_asn1_time(X509_get0_notBefore(leaf), &nb);
+	cki_asn1_time(X509_get0_notAfter(leaf), &na);
+	if (now > na)
+		problem(problems, "expired",
+		    "the certificate expired "
+		    "%lld days ago; %s",
+		    (long long)((now - na) / 86400),
+		    is_default ? "certkit identity ensure renews it"
+		               : "install a new one from the CA (certkit "
+		                 "identity csr)");
+	else if (now < nb)
+		problem(problems, "not_yet_valid",
+		    "the certificate is "
+		    "not valid yet; check this device's clock");
+	else if (na - now < window_of(id, nb, na))
+		problem(problems, "renewal_due",
+		    "the certificate "
+		    "expires in %lld days; %s",
+		    (long long)((na - now) / 86400),
+		    is_default
+		        ? "certkit identity ensure renews it"
+		        : "get a new one from the CA (certkit identity csr)");
+	if (nmissing > 0)
+		problem(problems, "names_not_covered",
+		    "the certificate does not cover %zu of this device's names "
+		    "and addresses; %s",
+		    nmissing,
+		    is_default ? "certkit identity ensure regenerates it"
+		               : "get a certificate that covers them (certkit "
+		                 "identity csr)");
+}
+
 ck_status
 ck_identity_status(ck_identity *id, char **json)
 {
-	char cur[256], path[CKI_PATH];
+	char cur[256];
 	struct cki_names n = {0};
 	struct cki_material m = {0};
 	json_t *report = NULL, *problems = NULL, *missing, *c;
 	size_t nmissing = 0;
-	int64_t nb = 0, na = 0, now;
+	int64_t now;
 	bool is_default;
 	ck_status rv;
 
@@ -536,68 +644,8 @@ ck_identity_status(ck_identity *id, char **json)
 	    json_pack(
 	        "{s:b, s:o}", "complete", nmissing == 0, "missing", missing));
 
-	/* The chain as written. */
-	{
-		char vdir[CKI_PATH];
-		bool self = X509_self_signed(m.leaf, 1) == 1;
-		int nchain = 0;
-		char *root = NULL;
-
-		if (cki_id_path(id, vdir, "current") == CK_OK) {
-			/* Only the public files: status runs unprivileged. */
-			if (cki_id_path(id, path, "current/chain.pem") != CK_OK)
-				path[0] = '\0';
-			{
-				BIO *b = BIO_new_file(path, "r");
-				X509 *x;
-
-				while (b != NULL &&
-				    (x = PEM_read_bio_X509(
-				         b, NULL, NULL, NULL)) != NULL) {
-					nchain++;
-					X509_free(x);
-				}
-				BIO_free(b);
-				ERR_clear_error();
-			}
-			if (cki_id_path(id, path, "current/root.pem") != CK_OK)
-				path[0] = '\0';
-			{
-				BIO *b = BIO_new_file(path, "r");
-				X509 *x = b != NULL
-				    ? PEM_read_bio_X509(b, NULL, NULL, NULL)
-				    : NULL;
-
-				if (x != NULL)
-					root = cki_name_oneline(
-					    X509_get_subject_name(x));
-				X509_free(x);
-				BIO_free(b);
-				ERR_clear_error();
-			}
-		}
-		json_object_set_new(report, "chain",
-		    json_pack("{s:b, s:i, "
-		              "s:s?, s:b}",
-		        "complete", self || root != NULL, "intermediates",
-		        nchain, "root", root, "self_signed", self));
-		if (!self && root == NULL)
-			problem(problems, "chain_incomplete",
-			    "the chain does not reach a known root; clients "
-			    "that lack the missing issuer will fail");
-		free(root);
-	}
-	{
-		char kp[CKI_PATH];
-		struct stat st;
-
-		if (cki_id_path(id, kp, "current/key.pem") == CK_OK &&
-		    stat(kp, &st) == 0 && (st.st_mode & 077) != 0)
-			problem(problems, "key_exposed",
-			    "%s is readable by others (mode %03o); run chmod "
-			    "600 on it",
-			    kp, (unsigned)(st.st_mode & 0777));
-	}
+	status_chain(id, m.leaf, report, problems);
+	status_key_mode(id, problems);
 	json_object_set_new(report, "files",
 	    json_pack("{s:s, s:s, s:s, s:s, "
 	              "s:s, s:s}",
@@ -609,36 +657,7 @@ ck_identity_status(ck_identity *id, char **json)
 	json_object_set_new(report, "backups",
 	    json_integer((json_int_t)count_dir(id, "backups", "")));
 
-	cki_asn1_time(X509_get0_notBefore(m.leaf), &nb);
-	cki_asn1_time(X509_get0_notAfter(m.leaf), &na);
-	if (now > na)
-		problem(problems, "expired",
-		    "the certificate expired "
-		    "%lld days ago; %s",
-		    (long long)((now - na) / 86400),
-		    is_default ? "certkit identity ensure renews it"
-		               : "install a new one from the CA (certkit "
-		                 "identity csr)");
-	else if (now < nb)
-		problem(problems, "not_yet_valid",
-		    "the certificate is "
-		    "not valid yet; check this device's clock");
-	else if (na - now < window_of(id, nb, na))
-		problem(problems, "renewal_due",
-		    "the certificate "
-		    "expires in %lld days; %s",
-		    (long long)((na - now) / 86400),
-		    is_default
-		        ? "certkit identity ensure renews it"
-		        : "get a new one from the CA (certkit identity csr)");
-	if (nmissing > 0)
-		problem(problems, "names_not_covered",
-		    "the certificate does not cover %zu of this device's names "
-		    "and addresses; %s",
-		    nmissing,
-		    is_default ? "certkit identity ensure regenerates it"
-		               : "get a certificate that covers them (certkit "
-		                 "identity csr)");
+	status_validity(id, m.leaf, now, is_default, nmissing, problems);
 done:
 	json_object_set_new(
 	    report, "ok", json_boolean(json_array_size(problems) == 0));
@@ -742,6 +761,81 @@ ck_identity_reset(ck_identity *id, char **json)
  * default must be regenerated) or attention (what a human must do), and
  * *regen. The cheap path: reads cert.pem and meta.json only.
  */
+/* Why ensure regenerates the default: expired, renewal due, names it
+ * does not cover. */
+static void
+ensure_default_reasons(ck_identity *id, X509 *leaf, const json_t *missing,
+    int64_t now, json_t *reasons)
+{
+	int64_t nb = 0, na = 0;
+	char t[32];
+
+	cki_asn1_time(X509_get0_notBefore(leaf), &nb);
+	cki_asn1_time(X509_get0_notAfter(leaf), &na);
+	cki_fmt_time(na, t);
+	if (now > na)
+		json_array_append_new(reasons,
+		    json_pack("s+",
+		        "the "
+		        "default expired on ",
+		        t));
+	else if (na - now < window_of(id, nb, na))
+		json_array_append_new(reasons,
+		    json_pack("s++",
+		        "the "
+		        "default expires on ",
+		        t,
+		        ", inside the renewal "
+		        "window"));
+	for (size_t i = 0; i < json_array_size(missing); i++)
+		json_array_append_new(reasons,
+		    json_pack("s+++", "the default does not cover the ",
+		        json_string_value(json_object_get(
+		            json_array_get(missing, i), "source")),
+		        json_string_value(json_object_get(
+		            json_array_get(missing, i), "type"))[0] == 'i'
+		            ? " address "
+		            : " name ",
+		        json_string_value(json_object_get(
+		            json_array_get(missing, i), "name"))));
+}
+
+/* Never replace what a human installed: say what to do. */
+static void
+ensure_installed_attention(ck_identity *id, X509 *leaf, const json_t *missing,
+    int64_t now, json_t *attention)
+{
+	int64_t nb = 0, na = 0;
+
+	cki_asn1_time(X509_get0_notBefore(leaf), &nb);
+	cki_asn1_time(X509_get0_notAfter(leaf), &na);
+	if (now > na)
+		problem(attention, "expired",
+		    "the installed "
+		    "certificate expired %lld days ago; install a new one "
+		    "(certkit identity csr, then install)",
+		    (long long)((now - na) / 86400));
+	else if (na - now < window_of(id, nb, na))
+		problem(attention, "renewal_due",
+		    "the installed "
+		    "certificate expires in %lld days; get a new one from the "
+		    "CA (certkit identity csr, then install)",
+		    (long long)((na - now) / 86400));
+	for (size_t i = 0; i < json_array_size(missing); i++) {
+		json_t *mi = json_array_get(missing, i);
+
+		problem(attention, "names_not_covered",
+		    "the "
+		    "installed certificate does not cover the %s %s %s; "
+		    "clients using it will fail",
+		    json_string_value(json_object_get(mi, "source")),
+		    json_string_value(json_object_get(mi, "type"))[0] == 'i'
+		        ? "address"
+		        : "name",
+		    json_string_value(json_object_get(mi, "name")));
+	}
+}
+
 static ck_status
 ensure_decide(ck_identity *id, json_t *report, json_t *reasons,
     json_t *attention, struct cki_names *n, bool *regen)
@@ -749,7 +843,7 @@ ensure_decide(ck_identity *id, json_t *report, json_t *reasons,
 	char cur[256];
 	X509 *leaf = NULL;
 	json_t *meta = NULL, *missing = NULL;
-	int64_t nb = 0, na = 0, now = (int64_t)cki_now(id->ctx);
+	int64_t now = (int64_t)cki_now(id->ctx);
 	size_t nmissing = 0;
 	bool is_default = false;
 	ck_status rv = CK_OK;
@@ -807,71 +901,16 @@ names:
 	if (leaf == NULL)
 		goto out;
 	json_object_set_new(report, "identity", cert_json(id, leaf, meta));
-	cki_asn1_time(X509_get0_notBefore(leaf), &nb);
-	cki_asn1_time(X509_get0_notAfter(leaf), &na);
 	if ((missing = cki_names_missing(leaf, n, &nmissing)) == NULL) {
 		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
 		goto out;
 	}
 	if (is_default) {
-		char t[32];
-
-		cki_fmt_time(na, t);
-		if (now > na)
-			json_array_append_new(reasons,
-			    json_pack("s+",
-			        "the "
-			        "default expired on ",
-			        t));
-		else if (na - now < window_of(id, nb, na))
-			json_array_append_new(reasons,
-			    json_pack("s++",
-			        "the "
-			        "default expires on ",
-			        t,
-			        ", inside the renewal "
-			        "window"));
-		for (size_t i = 0; i < json_array_size(missing); i++)
-			json_array_append_new(reasons,
-			    json_pack("s+++", "the default does not cover the ",
-			        json_string_value(json_object_get(
-			            json_array_get(missing, i), "source")),
-			        json_string_value(json_object_get(
-			            json_array_get(missing, i), "type"))[0] ==
-			                'i'
-			            ? " address "
-			            : " name ",
-			        json_string_value(json_object_get(
-			            json_array_get(missing, i), "name"))));
+		ensure_default_reasons(id, leaf, missing, now, reasons);
 		*regen = json_array_size(reasons) > 0;
 		goto out;
 	}
-	/* Never replace what a human installed: say what to do. */
-	if (now > na)
-		problem(attention, "expired",
-		    "the installed "
-		    "certificate expired %lld days ago; install a new one "
-		    "(certkit identity csr, then install)",
-		    (long long)((now - na) / 86400));
-	else if (na - now < window_of(id, nb, na))
-		problem(attention, "renewal_due",
-		    "the installed "
-		    "certificate expires in %lld days; get a new one from the "
-		    "CA (certkit identity csr, then install)",
-		    (long long)((na - now) / 86400));
-	for (size_t i = 0; i < json_array_size(missing); i++) {
-		json_t *mi = json_array_get(missing, i);
-
-		problem(attention, "names_not_covered",
-		    "the "
-		    "installed certificate does not cover the %s %s %s; "
-		    "clients using it will fail",
-		    json_string_value(json_object_get(mi, "source")),
-		    json_string_value(json_object_get(mi, "type"))[0] == 'i'
-		        ? "address"
-		        : "name",
-		    json_string_value(json_object_get(mi, "name")));
-	}
+	ensure_installed_attention(id, leaf, missing, now, attention);
 out:
 	json_decref(missing);
 	json_decref(meta);
@@ -1166,6 +1205,110 @@ err:
 	return rv;
 }
 
+/* Leaf to root, duplicates dropped; says so when that changed the order
+ * the CA's file had. */
+static ck_status
+install_order(
+    ck_identity *id, ck_bundle *cb, const char *cert_path, json_t *extra)
+{
+	size_t nc = ck_bundle_count(cb, CK_OBJ_CERT);
+	X509 **before = calloc(nc + 1, sizeof(*before));
+	bool moved = false;
+
+	if (before == NULL)
+		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < nc; i++)
+		before[i] = ck_bundle_get0_cert(cb, i)->x509;
+	if (ck_bundle_normalize(id->ctx, cb) != CK_OK)
+		ck_ctx_clear_error(id->ctx); /* the walk orders too */
+	for (size_t i = 0; i < ck_bundle_count(cb, CK_OBJ_CERT); i++)
+		moved = moved || ck_bundle_get0_cert(cb, i)->x509 != before[i];
+	free(before);
+	if (moved)
+		problem(extra, "chain_reordered",
+		    "%s: the "
+		    "certificates were not in order; they are written "
+		    "leaf first, each followed by its issuer (RFC 8446 "
+		    "section 4.4.2)",
+		    cert_path);
+	return CK_OK;
+}
+
+/* The key: --key (KB), else one in the certificate file CB (PKCS#12 or
+ * a combined PEM). The leaf: the certificate of that key, else the first
+ * that is no CA; taken out of ALL. */
+static ck_status
+install_leaf(ck_identity *id, ck_bundle *cb, ck_bundle *kb,
+    const char *cert_path, const char *key_path, STACK_OF(X509) * all,
+    struct cki_material *m, const char **key_from)
+{
+	if (kb != NULL) {
+		m->key = ck_bundle_get0_key(kb, 0)->pkey;
+		*key_from = key_path;
+	} else if (ck_bundle_count(cb, CK_OBJ_KEY) > 0) {
+		m->key = ck_bundle_get0_key(cb, 0)->pkey;
+		*key_from = cert_path;
+	}
+	if (m->key != NULL && !EVP_PKEY_up_ref(m->key)) {
+		m->key = NULL;
+		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+	}
+	/* The leaf: the certificate of that key, else the first that is no
+	 * CA. */
+	for (int i = 0; m->leaf == NULL && i < sk_X509_num(all); i++) {
+		X509 *x = sk_X509_value(all, i);
+
+		if (m->key != NULL ? X509_check_private_key(x, m->key) == 1
+		                   : X509_check_ca(x) == 0)
+			m->leaf = x;
+	}
+	ERR_clear_error();
+	if (m->leaf == NULL)
+		m->leaf = sk_X509_value(all, 0);
+	if (!X509_up_ref(m->leaf)) {
+		m->leaf = NULL;
+		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+	}
+	(void)sk_X509_delete_ptr(all, m->leaf);
+	X509_free(m->leaf); /* the stack's reference */
+	return CK_OK;
+}
+
+/* Unless the key was given: the pending CSR key of the leaf (its path in
+ * PEND), else the current identity's key when it matches. */
+static ck_status
+install_find_key(ck_identity *id, const char *cert_path, struct cki_material *m,
+    char pend[CKI_PATH], const char **key_from)
+{
+	if (m->key == NULL &&
+	    (m->key = pending_key_for(id, m->leaf, pend)) != NULL)
+		*key_from = "the pending CSR key";
+	if (m->key == NULL) {
+		struct cki_material cur = {0};
+		char cdir[CKI_PATH];
+
+		if (cki_id_path(id, cdir, "current") == CK_OK &&
+		    access(cdir, F_OK) == 0 &&
+		    cki_material_read(id, cdir, &cur) == CK_OK &&
+		    X509_check_private_key(m->leaf, cur.key) == 1) {
+			m->key = cur.key;
+			cur.key = NULL;
+			*key_from = "the current identity's key";
+		}
+		ck_ctx_clear_error(id->ctx);
+		ERR_clear_error();
+		cki_material_free(&cur);
+	}
+	if (m->key == NULL)
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "%s: no private key for "
+		    "this certificate: it is not in the file, no pending CSR "
+		    "key (certkit identity csr) matches it, and neither does "
+		    "the current key; give the key file (key_path)",
+		    cert_path);
+	return CK_OK;
+}
+
 ck_status
 ck_identity_install(ck_identity *id, const char *cert_path,
     const char *key_path, const char *chain_path, char **json)
@@ -1214,99 +1357,21 @@ ck_identity_install(ck_identity *id, const char *cert_path,
 	    (rv = ck_load_expect(id->ctx, chain_path, CK_OBJ_CERT, &chb)) !=
 	        CK_OK)
 		goto err;
-	/* Leaf to root, duplicates dropped; say so when that changed the
-	 * order the CA's file had. */
-	{
-		size_t nc = ck_bundle_count(cb, CK_OBJ_CERT);
-		X509 **before = calloc(nc + 1, sizeof(*before));
-		bool moved = false;
-
-		if (before == NULL) {
-			rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
-			goto err;
-		}
-		for (size_t i = 0; i < nc; i++)
-			before[i] = ck_bundle_get0_cert(cb, i)->x509;
-		if (ck_bundle_normalize(id->ctx, cb) != CK_OK)
-			ck_ctx_clear_error(id->ctx); /* the walk orders too */
-		for (size_t i = 0; i < ck_bundle_count(cb, CK_OBJ_CERT); i++)
-			moved = moved ||
-			    ck_bundle_get0_cert(cb, i)->x509 != before[i];
-		free(before);
-		if (moved)
-			problem(extra, "chain_reordered",
-			    "%s: the "
-			    "certificates were not in order; they are written "
-			    "leaf first, each followed by its issuer (RFC 8446 "
-			    "section 4.4.2)",
-			    cert_path);
-	}
+	if ((rv = install_order(id, cb, cert_path, extra)) != CK_OK)
+		goto err;
 	if ((rv = add_certs(id, cb, all)) != CK_OK ||
 	    (chb != NULL && (rv = add_certs(id, chb, all)) != CK_OK))
 		goto err;
 
-	/* The key: --key, else one in the certificate file (PKCS#12 or a
-	 * combined PEM), else a pending CSR key, else the current key (a
+	/* The key, else a pending CSR key, else the current key (a
 	 * certificate renewed for the same key). */
-	if (kb != NULL) {
-		m.key = ck_bundle_get0_key(kb, 0)->pkey;
-		key_from = key_path;
-	} else if (ck_bundle_count(cb, CK_OBJ_KEY) > 0) {
-		m.key = ck_bundle_get0_key(cb, 0)->pkey;
-		key_from = cert_path;
-	}
-	if (m.key != NULL && !EVP_PKEY_up_ref(m.key)) {
-		m.key = NULL;
-		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+	if ((rv = install_leaf(
+	         id, cb, kb, cert_path, key_path, all, &m, &key_from)) != CK_OK)
 		goto err;
-	}
-	/* The leaf: the certificate of that key, else the first that is no
-	 * CA. */
-	for (int i = 0; m.leaf == NULL && i < sk_X509_num(all); i++) {
-		X509 *x = sk_X509_value(all, i);
-
-		if (m.key != NULL ? X509_check_private_key(x, m.key) == 1
-		                  : X509_check_ca(x) == 0)
-			m.leaf = x;
-	}
-	ERR_clear_error();
-	if (m.leaf == NULL)
-		m.leaf = sk_X509_value(all, 0);
-	if (!X509_up_ref(m.leaf)) {
-		m.leaf = NULL;
-		rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
-		goto err;
-	}
-	(void)sk_X509_delete_ptr(all, m.leaf);
-	X509_free(m.leaf); /* the stack's reference */
 	if (m.key == NULL &&
-	    (m.key = pending_key_for(id, m.leaf, pend)) != NULL)
-		key_from = "the pending CSR key";
-	if (m.key == NULL) {
-		struct cki_material cur = {0};
-		char cdir[CKI_PATH];
-
-		if (cki_id_path(id, cdir, "current") == CK_OK &&
-		    access(cdir, F_OK) == 0 &&
-		    cki_material_read(id, cdir, &cur) == CK_OK &&
-		    X509_check_private_key(m.leaf, cur.key) == 1) {
-			m.key = cur.key;
-			cur.key = NULL;
-			key_from = "the current identity's key";
-		}
-		ck_ctx_clear_error(id->ctx);
-		ERR_clear_error();
-		cki_material_free(&cur);
-	}
-	if (m.key == NULL) {
-		rv = cki_err(id->ctx, CK_E_USAGE,
-		    "%s: no private key for "
-		    "this certificate: it is not in the file, no pending CSR "
-		    "key (certkit identity csr) matches it, and neither does "
-		    "the current key; give the key file (key_path)",
-		    cert_path);
+	    (rv = install_find_key(id, cert_path, &m, pend, &key_from)) !=
+	        CK_OK)
 		goto err;
-	}
 	if (file_has_crlf(cert_path) ||
 	    (chain_path != NULL && file_has_crlf(chain_path)))
 		problem(extra, "crlf_input",

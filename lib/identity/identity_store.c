@@ -1041,222 +1041,320 @@ out:
 	return rv;
 }
 
+/* One change on its way through cki_commit: the versions involved, their
+ * directories, and what the report says of it. */
+struct commit {
+	ck_identity *id;
+	struct cki_material *m;
+	const char *action;
+	char vid[128], bid[128], old[256];
+	char tmpdir[CKI_PATH], vdir[CKI_PATH], olddir[CKI_PATH];
+	char btmp[CKI_PATH], bdir[CKI_PATH], curdir[CKI_PATH];
+	char why[1200];
+	json_t *st, *hook, *pruned;
+	bool ok, flipped;
+};
+
+/* Row 1: the new version, complete, under a temporary name. On failure
+ * nothing of it is left. */
+static ck_status
+commit_write_version(struct commit *c)
+{
+	ck_identity *id = c->id;
+	char created[32], dir[CKI_PATH];
+	ck_status rv;
+
+	if ((rv = fresh_id(id, "versions", c->m->leaf, c->vid)) != CK_OK ||
+	    (rv = cki_id_path(id, c->vdir, "versions/%s", c->vid)) != CK_OK ||
+	    (rv = cki_id_path(id, c->tmpdir, "versions/.tmp-%s.%ld", c->vid,
+	         (long)getpid())) != CK_OK ||
+	    (rv = cki_id_path(id, c->curdir, "current")) != CK_OK)
+		return rv;
+	cki_fmt_time((int64_t)time(NULL), created);
+	json_object_set_new(c->m->meta, "version", json_string(c->vid));
+	json_object_set_new(c->m->meta, "written", json_string(created));
+	json_object_set_new(c->m->meta, "action", json_string(c->action));
+	if ((rv = cki_id_path(id, dir, "versions")) != CK_OK ||
+	    (rv = cki_mkdirs(id->ctx, dir, 0755)) != CK_OK)
+		return rv;
+	if ((rv = write_version(id, c->m, c->tmpdir)) != CK_OK)
+		(void)rmtree(c->tmpdir);
+	return rv;
+}
+
+/* Row 2: renamed to versions/NEW, durably. On failure it is removed. */
+static ck_status
+commit_rename_version(struct commit *c)
+{
+	ck_identity *id = c->id;
+	char dir[CKI_PATH];
+	ck_status rv;
+
+	if (cki_fault("rename") || rename(c->tmpdir, c->vdir) == -1) {
+		rv = cki_err(id->ctx, CK_E_IO,
+		    "%s: cannot rename into place: %s", c->vdir,
+		    strerror(errno ? errno : EIO));
+		(void)rmtree(c->tmpdir);
+		return rv;
+	}
+	if ((rv = cki_fsync_dir(id->ctx, id->dir)) != CK_OK ||
+	    (rv = cki_id_path(id, dir, "versions")) != CK_OK ||
+	    (rv = cki_fsync_dir(id->ctx, dir)) != CK_OK)
+		(void)rmtree(c->vdir);
+	return rv;
+}
+
+/* Row 3: the old version copied to backups/.tmp-BID, before anything
+ * points away from it (invariant 2). On failure the copy is removed. */
+static ck_status
+commit_copy_backup(struct commit *c)
+{
+	ck_identity *id = c->id;
+	char p[CKI_PATH];
+	X509 *ox;
+	ck_status rv;
+
+	if ((rv = cki_id_path(id, c->olddir, "versions/%s", c->old)) != CK_OK ||
+	    (rv = cki_id_path(id, p, "versions/%s/cert.pem", c->old)) != CK_OK)
+		return rv;
+	/* A damaged old version (ensure replaces a damaged default)
+	 * is still backed up, as it is. */
+	if ((ox = read_cert(id->ctx, p)) == NULL)
+		ck_ctx_clear_error(id->ctx);
+	rv = fresh_id(id, "backups", ox, c->bid);
+	X509_free(ox);
+	if (rv != CK_OK ||
+	    (rv = cki_id_path(id, c->bdir, "backups/%s", c->bid)) != CK_OK ||
+	    (rv = cki_id_path(id, c->btmp, "backups/.tmp-%s.%ld", c->bid,
+	         (long)getpid())) != CK_OK ||
+	    (rv = cki_id_path(id, p, "backups")) != CK_OK ||
+	    (rv = cki_mkdirs(id->ctx, p, 0700)) != CK_OK)
+		return rv;
+	if ((rv = copy_version(id, c->olddir, c->btmp)) != CK_OK)
+		(void)rmtree(c->btmp);
+	return rv;
+}
+
+/* Row 4: the backup renamed to backups/BID, durably. On failure it is
+ * removed. */
+static ck_status
+commit_rename_backup(struct commit *c)
+{
+	ck_identity *id = c->id;
+	char p[CKI_PATH];
+	ck_status rv;
+
+	if ((rv = cki_id_path(id, p, "backups")) != CK_OK)
+		return rv;
+	if (cki_fault("rename") || rename(c->btmp, c->bdir) == -1) {
+		rv = cki_err(id->ctx, CK_E_IO,
+		    "%s: cannot rename into "
+		    "place: %s",
+		    c->bdir, strerror(errno ? errno : EIO));
+		(void)rmtree(c->btmp);
+		return rv;
+	}
+	if ((rv = cki_fsync_dir(id->ctx, p)) != CK_OK)
+		(void)rmtree(c->bdir);
+	return rv;
+}
+
+/* Rows 5 and 6: the marker, then the flip (marker_write, flip). On
+ * failure the backup and the marker are removed. */
+static ck_status
+commit_flip(struct commit *c)
+{
+	ck_status rv;
+
+	if ((rv = marker_write(c->id, c->old, c->vid, c->bid, c->action)) !=
+	        CK_OK ||
+	    (rv = flip(c->id, c->vid)) != CK_OK) {
+		if (c->bid[0] != '\0')
+			(void)rmtree(c->bdir);
+		(void)marker_clear(c->id);
+		return rv;
+	}
+	c->flipped = true;
+	return CK_OK;
+}
+
+/* Row 7: the self-test, through `current`, as a server would read it.
+ * False, with the reason in c->why, when it fails or cannot run. */
+static bool
+commit_selftest(struct commit *c, const struct cki_names *names)
+{
+	ck_ctx *ctx = c->id->ctx;
+	struct cki_strlist cdns = {0}, cip = {0};
+	char fc[CKI_PATH], kp[CKI_PATH];
+	bool sok = false;
+
+	if (cki_id_path(c->id, fc, "current/fullchain.pem") != CK_OK ||
+	    cki_id_path(c->id, kp, "current/key.pem") != CK_OK ||
+	    names_to_check(c->id, c->m->leaf, names, &cdns, &cip) != CK_OK ||
+	    cki_selftest(ctx, fc, kp, anchor_of(c->m), &cdns, &cip,
+	        SELFTEST_TIMEOUT_MS, &sok, &c->st) != CK_OK) {
+		snprintf(c->why, sizeof(c->why),
+		    "the self-test could not "
+		    "run: %s",
+		    ctx->err);
+		ck_ctx_clear_error(ctx);
+		sok = false;
+	} else if (!sok) {
+		snprintf(c->why, sizeof(c->why), "the self-test failed: %s",
+		    json_string_value(json_object_get(c->st, "error")));
+	}
+	cki_strlist_clear(&cdns);
+	cki_strlist_clear(&cip);
+	return sok;
+}
+
+/* Row 8: on_change. False, with the reason in c->why, when it fails. */
+static bool
+commit_on_change(struct commit *c)
+{
+	const char *err;
+
+	if (c->id->conf.on_change == NULL)
+		return true;
+	c->hook = cki_run_hook(c->id->conf.on_change,
+	    c->id->conf.on_change_timeout, c->curdir, c->action);
+	if (c->hook != NULL && json_is_true(json_object_get(c->hook, "ok")))
+		return true;
+	err = c->hook != NULL
+	    ? json_string_value(json_object_get(c->hook, "error"))
+	    : NULL;
+	snprintf(c->why, sizeof(c->why), "on_change command %s",
+	    err != NULL ? err : "failed");
+	return false;
+}
+
+/* Row 10: clean up: the old version lives on in its backup. */
+static void
+commit_clean_up(struct commit *c)
+{
+	if (c->old[0] != '\0')
+		(void)rmtree(c->olddir);
+	prune(c->id, c->pruned);
+	c->ok = true;
+}
+
+/* After the flip, a failed self-test or on_change: `current` goes back to
+ * the old version and the new one and its backup are removed. */
+static ck_status
+commit_roll_back(struct commit *c, json_t *report)
+{
+	ck_identity *id = c->id;
+	char p[CKI_PATH];
+	ck_status rv;
+
+	if ((rv = flip(id, c->old)) != CK_OK) {
+		/* Keep everything: `current` still names a complete version,
+		 * and the error says which. */
+		return cki_err(id->ctx, rv,
+		    "%s; and rolling back failed too: %s; current "
+		    "still points at the new version %s",
+		    c->why, id->ctx->err, c->vid);
+	}
+	c->flipped = false;
+	(void)rmtree(c->vdir);
+	if (c->bid[0] != '\0') {
+		(void)rmtree(c->bdir); /* a copy of what is current again */
+		if (cki_id_path(id, p, "backups") == CK_OK)
+			(void)rmdir(p); /* only when now empty */
+	}
+	if (c->hook != NULL && id->conf.on_change != NULL) {
+		/* The service may have half-loaded the new files. */
+		json_object_set_new(report, "on_change_after_rollback",
+		    cki_run_hook(id->conf.on_change, id->conf.on_change_timeout,
+		        c->curdir, "rollback"));
+	}
+	(void)marker_clear(id);
+	return CK_OK;
+}
+
+/* Before the flip, a failed step: the new version goes, and backups/ if
+ * this change made it and it is still empty. */
+static void
+commit_undo_version(struct commit *c)
+{
+	char p[CKI_PATH];
+
+	(void)rmtree(c->vdir);
+	if (cki_id_path(c->id, p, "backups") == CK_OK)
+		(void)rmdir(p);
+}
+
+static void
+commit_report(struct commit *c, json_t *report)
+{
+	json_object_set_new(report, "version",
+	    c->ok           ? json_string(c->vid)
+	        : c->old[0] ? json_string(c->old)
+	                    : json_null());
+	json_object_set_new(
+	    report, "previous", c->old[0] ? json_string(c->old) : json_null());
+	json_object_set_new(report, "backup",
+	    c->ok && c->bid[0] ? json_string(c->bid) : json_null());
+	json_object_set_new(report, "changed", json_boolean(c->ok));
+	json_object_set_new(report, "rolled_back",
+	    json_boolean(!c->ok && c->why[0] != '\0' && !c->flipped));
+	json_object_set_new(report, "rollback_reason",
+	    c->why[0] ? json_string(c->why) : json_null());
+	json_object_set_new(
+	    report, "selftest", c->st != NULL ? c->st : json_null());
+	json_object_set_new(
+	    report, "on_change", c->hook != NULL ? c->hook : json_null());
+	json_object_set_new(report, "pruned", c->pruned);
+}
+
+/* The change path: one step per row of the crash table at the top of
+ * this file, each with its crash point. */
 ck_status
 cki_commit(ck_identity *id, struct cki_material *m, const char *action,
     const struct cki_names *names, json_t *report)
 {
-	char vid[128], bid[128] = "", old[256], tmpdir[CKI_PATH],
-	               vdir[CKI_PATH], bdir[CKI_PATH], btmp[CKI_PATH],
-	               odir[CKI_PATH], curdir[CKI_PATH], created[32],
-	               why[1200] = "";
-	struct cki_strlist cdns = {0}, cip = {0};
-	json_t *st = NULL, *hook = NULL, *pruned = json_array();
-	bool ok = false, flipped = false;
-	ck_ctx *ctx = id->ctx;
+	struct commit c = {.id = id, .m = m, .action = action};
 	ck_status rv;
 
-	if (pruned == NULL)
-		return cki_err(ctx, CK_E_NOMEM, "out of memory");
-	if (!cki_current_id(id, old)) {
-		rv = cki_err(ctx, CK_E_REFUSED,
+	if ((c.pruned = json_array()) == NULL)
+		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+	if (!cki_current_id(id, c.old)) {
+		rv = cki_err(id->ctx, CK_E_REFUSED,
 		    "%s/current: is not a symlink "
 		    "into versions/ made by certkit; move it away first",
 		    id->dir);
 		goto out;
 	}
-	/* 1. The new version, complete, under a temporary name. */
-	if ((rv = fresh_id(id, "versions", m->leaf, vid)) != CK_OK ||
-	    (rv = cki_id_path(id, vdir, "versions/%s", vid)) != CK_OK ||
-	    (rv = cki_id_path(id, tmpdir, "versions/.tmp-%s.%ld", vid,
-	         (long)getpid())) != CK_OK ||
-	    (rv = cki_id_path(id, curdir, "current")) != CK_OK)
+	if ((rv = commit_write_version(&c)) != CK_OK ||
+	    (rv = commit_rename_version(&c)) != CK_OK)
 		goto out;
-	cki_fmt_time((int64_t)time(NULL), created);
-	json_object_set_new(m->meta, "version", json_string(vid));
-	json_object_set_new(m->meta, "written", json_string(created));
-	json_object_set_new(m->meta, "action", json_string(action));
-	if ((rv = cki_id_path(id, odir, "versions")) != CK_OK ||
-	    (rv = cki_mkdirs(ctx, odir, 0755)) != CK_OK)
-		goto out;
-	if ((rv = write_version(id, m, tmpdir)) != CK_OK) {
-		(void)rmtree(tmpdir);
-		goto out;
-	}
-	if (cki_fault("rename") || rename(tmpdir, vdir) == -1) {
-		rv = cki_err(ctx, CK_E_IO, "%s: cannot rename into place: %s",
-		    vdir, strerror(errno ? errno : EIO));
-		(void)rmtree(tmpdir);
-		goto out;
-	}
-	if ((rv = cki_fsync_dir(ctx, id->dir)) != CK_OK ||
-	    (rv = cki_id_path(id, odir, "versions")) != CK_OK ||
-	    (rv = cki_fsync_dir(ctx, odir)) != CK_OK) {
-		(void)rmtree(vdir);
-		goto out;
-	}
 	cki_crash_point("version-written");
-
-	/* 2. The old version, backed up before anything points away from
-	 *    it (invariant 2). */
-	if (old[0] != '\0') {
-		X509 *ox;
-		char p[CKI_PATH];
-
-		if ((rv = cki_id_path(id, odir, "versions/%s", old)) != CK_OK ||
-		    (rv = cki_id_path(id, p, "versions/%s/cert.pem", old)) !=
-		        CK_OK)
+	if (c.old[0] != '\0') {
+		if ((rv = commit_copy_backup(&c)) != CK_OK ||
+		    (rv = commit_rename_backup(&c)) != CK_OK)
 			goto undo_version;
-		/* A damaged old version (ensure replaces a damaged default)
-		 * is still backed up, as it is. */
-		if ((ox = read_cert(ctx, p)) == NULL)
-			ck_ctx_clear_error(ctx);
-		rv = fresh_id(id, "backups", ox, bid);
-		X509_free(ox);
-		if (rv != CK_OK ||
-		    (rv = cki_id_path(id, bdir, "backups/%s", bid)) != CK_OK ||
-		    (rv = cki_id_path(id, btmp, "backups/.tmp-%s.%ld", bid,
-		         (long)getpid())) != CK_OK ||
-		    (rv = cki_id_path(id, p, "backups")) != CK_OK ||
-		    (rv = cki_mkdirs(ctx, p, 0700)) != CK_OK)
-			goto undo_version;
-		if ((rv = copy_version(id, odir, btmp)) != CK_OK) {
-			(void)rmtree(btmp);
-			goto undo_version;
-		}
-		if (cki_fault("rename") || rename(btmp, bdir) == -1) {
-			rv = cki_err(ctx, CK_E_IO,
-			    "%s: cannot rename into "
-			    "place: %s",
-			    bdir, strerror(errno ? errno : EIO));
-			(void)rmtree(btmp);
-			goto undo_version;
-		}
-		if ((rv = cki_fsync_dir(ctx, p)) != CK_OK) {
-			(void)rmtree(bdir);
-			goto undo_version;
-		}
 		cki_crash_point("backup-written");
 	}
-
-	/* 3. The marker, then the flip. */
-	if ((rv = marker_write(id, old, vid, bid, action)) != CK_OK ||
-	    (rv = flip(id, vid)) != CK_OK) {
-		if (bid[0] != '\0')
-			(void)rmtree(bdir);
-		(void)marker_clear(id);
+	if ((rv = commit_flip(&c)) != CK_OK)
 		goto undo_version;
-	}
-	flipped = true;
 	cki_crash_point("flipped");
-
-	/* 4. The self-test, through `current`, as a server would read it. */
-	{
-		char fc[CKI_PATH], kp[CKI_PATH];
-		bool sok = false;
-
-		if ((rv = cki_id_path(id, fc, "current/fullchain.pem")) !=
-		        CK_OK ||
-		    (rv = cki_id_path(id, kp, "current/key.pem")) != CK_OK ||
-		    (rv = names_to_check(id, m->leaf, names, &cdns, &cip)) !=
-		        CK_OK ||
-		    (rv = cki_selftest(ctx, fc, kp, anchor_of(m), &cdns, &cip,
-		         SELFTEST_TIMEOUT_MS, &sok, &st)) != CK_OK) {
-			snprintf(why, sizeof(why),
-			    "the self-test could not "
-			    "run: %s",
-			    ctx->err);
-			ck_ctx_clear_error(ctx);
-			goto rollback;
-		}
-		if (!sok) {
-			snprintf(why, sizeof(why), "the self-test failed: %s",
-			    json_string_value(json_object_get(st, "error")));
-			goto rollback;
-		}
-	}
+	if (!commit_selftest(&c, names))
+		goto roll_back;
 	cki_crash_point("selftest-done");
-
-	/* 5. on_change. */
-	if (id->conf.on_change != NULL) {
-		hook = cki_run_hook(id->conf.on_change,
-		    id->conf.on_change_timeout, curdir, action);
-		if (hook == NULL ||
-		    !json_is_true(json_object_get(hook, "ok"))) {
-			snprintf(why, sizeof(why), "on_change command %s",
-			    hook != NULL &&
-			            json_string_value(
-			                json_object_get(hook, "error")) != NULL
-			        ? json_string_value(
-			              json_object_get(hook, "error"))
-			        : "failed");
-			goto rollback;
-		}
-	}
-	/* Settled: a crash from here on keeps the new version. */
-	if ((rv = marker_clear(id)) != CK_OK)
-		goto rollback;
+	/* Row 9: once the marker is gone the change is settled: a crash from
+	 * here on keeps the new version. */
+	if (!commit_on_change(&c) || marker_clear(id) != CK_OK)
+		goto roll_back;
 	cki_crash_point("on-change-done");
-
-	/* 6. Clean up: the old version lives on in its backup. */
-	if (old[0] != '\0')
-		(void)rmtree(odir);
-	prune(id, pruned);
-	ok = true;
+	commit_clean_up(&c);
 	rv = CK_OK;
 	goto out;
-
-rollback:
-	rv = flip(id, old);
-	if (rv != CK_OK) {
-		/* Keep everything: `current` still names a complete version,
-		 * and the error says which. */
-		cki_err(ctx, rv,
-		    "%s; and rolling back failed too: %s; current "
-		    "still points at the new version %s",
-		    why, ctx->err, vid);
-		goto out;
-	}
-	flipped = false;
-	(void)rmtree(vdir);
-	if (bid[0] != '\0') {
-		(void)rmtree(bdir); /* a copy of what is current again */
-		if (cki_id_path(id, odir, "backups") == CK_OK)
-			(void)rmdir(odir); /* only when now empty */
-	}
-	if (hook != NULL && id->conf.on_change != NULL) {
-		/* The service may have half-loaded the new files. */
-		json_object_set_new(report, "on_change_after_rollback",
-		    cki_run_hook(id->conf.on_change, id->conf.on_change_timeout,
-		        curdir, "rollback"));
-	}
-	(void)marker_clear(id);
-	rv = CK_OK;
+roll_back:
+	rv = commit_roll_back(&c, report);
 	goto out;
-
 undo_version:
-	(void)rmtree(vdir);
-	/* backups/ made for this change and still empty goes too. */
-	if (cki_id_path(id, odir, "backups") == CK_OK)
-		(void)rmdir(odir);
+	commit_undo_version(&c);
 out:
-	json_object_set_new(report, "version",
-	    ok           ? json_string(vid)
-	        : old[0] ? json_string(old)
-	                 : json_null());
-	json_object_set_new(
-	    report, "previous", old[0] ? json_string(old) : json_null());
-	json_object_set_new(
-	    report, "backup", ok && bid[0] ? json_string(bid) : json_null());
-	json_object_set_new(report, "changed", json_boolean(ok));
-	json_object_set_new(report, "rolled_back",
-	    json_boolean(!ok && why[0] != '\0' && !flipped));
-	json_object_set_new(
-	    report, "rollback_reason", why[0] ? json_string(why) : json_null());
-	json_object_set_new(report, "selftest", st != NULL ? st : json_null());
-	json_object_set_new(
-	    report, "on_change", hook != NULL ? hook : json_null());
-	json_object_set_new(report, "pruned", pruned);
-	cki_strlist_clear(&cdns);
-	cki_strlist_clear(&cip);
+	commit_report(&c, report);
 	return rv;
 }

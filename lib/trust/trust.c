@@ -1289,58 +1289,188 @@ out:
 	return rv;
 }
 
-ck_status
-ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
-    unsigned int flags, char **json)
+/* One change to the store, run by with_locked_state: on success it sets
+ * *doc to its report. S is NULL for a change that loads no state. */
+typedef ck_status (*trust_change)(
+    ck_trust *t, struct cki_tstate *s, void *arg, json_t **doc);
+
+/* The argument of a change that names one entry. */
+struct change_arg {
+	const char *what, *reason;
+};
+
+/*
+ * The tail every change shares: takes the exclusive lock, makes DIR if
+ * it is not NULL, loads the state if LOAD, runs CHANGE, turns its
+ * report into *json, then frees the state and unlocks, also on failure.
+ */
+static ck_status
+with_locked_state(ck_trust *t, const char *dir, bool load, trust_change change,
+    void *arg, char **json)
 {
 	struct cki_tstate *s = NULL;
-	size_t n = ck_bundle_count(b, CK_OBJ_CERT), nnew = 0, written = 0;
-	char(*newa)[CKI_TRUST_MAX_ALIAS + 8] = NULL;
-	size_t *newi = NULL;
-	struct cki_tjournal jr;
-	json_t *doc = NULL, *added, *unchanged, *rebuild;
-	int64_t now = (int64_t)cki_now(t->ctx);
+	json_t *doc = NULL;
 	ck_status rv;
 
 	cki_begin(t->ctx);
 	*json = NULL;
-	cki_tj_init(&jr);
-	if (n == 0)
-		return cki_err(t->ctx, CK_E_USAGE,
-		    "nothing to add: the input holds no certificate");
-	if (alias != NULL && !alias_ok(alias))
-		return cki_err(t->ctx, CK_E_USAGE,
-		    "'%s' is not a valid alias: use 1 to %d letters, digits, "
-		    "'.', '_' or '-', starting with a letter or digit",
-		    alias, CKI_TRUST_MAX_ALIAS);
-	if ((newa = calloc(n, sizeof(*newa))) == NULL ||
-	    (newi = calloc(n, sizeof(*newi))) == NULL) {
-		free(newa);
-		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-	}
 	if ((rv = cki_trust_lock(t, true)) != CK_OK)
-		goto err;
-	if ((rv = cki_mkdirs(t->ctx, t->anchors, 0755)) != CK_OK ||
-	    (rv = cki_trust_state_load(t, &s)) != CK_OK)
-		goto err;
-	if ((doc = json_pack("{s:s, s:[], s:[], s:[]}", "action", "add",
-	         "added", "unchanged", "warnings")) == NULL)
-		goto nomem;
-	added = json_object_get(doc, "added");
-	unchanged = json_object_get(doc, "unchanged");
-	for (size_t i = 0; i < n; i++) {
-		ck_cert *cc = ck_bundle_get0_cert(b, i);
-		const char *origin = ck_bundle_origin(b, CK_OBJ_CERT, i);
+		goto out;
+	if (dir != NULL && (rv = cki_mkdirs(t->ctx, dir, 0755)) != CK_OK)
+		goto out;
+	if (load && (rv = cki_trust_state_load(t, &s)) != CK_OK)
+		goto out;
+	if ((rv = change(t, s, arg, &doc)) == CK_OK)
+		rv = cki_trust_json_out(t, doc, json);
+	else
+		json_decref(doc);
+out:
+	cki_trust_state_free(s);
+	cki_trust_unlock(t);
+	return rv;
+}
+
+/* An add: its input, and the plan, the certificates to add (their index
+ * in the input and their new alias). */
+struct add_plan {
+	const ck_bundle *b;
+	const char *alias;
+	unsigned int flags;
+	int64_t now;
+	size_t n, nnew;
+	char (*newa)[CKI_TRUST_MAX_ALIAS + 8];
+	size_t *newi;
+};
+
+/* Refuses input certificate I if it cannot anchor: distrusted, or (unless
+ * CK_TRUST_INSECURE_ANY_CERT) not a CA or outside its validity period. */
+static ck_status
+add_check(ck_trust *t, const struct cki_tstate *s, const struct add_plan *p,
+    size_t i, const struct cki_tcert *tc)
+{
+	X509 *x = ck_bundle_get0_cert(p->b, i)->x509;
+	const char *origin = ck_bundle_origin(p->b, CK_OBJ_CERT, i);
+	const struct cki_distrust *dist;
+	char *label = cki_x509_label(x);
+	const char *v;
+	ck_status rv = CK_OK;
+
+	if ((dist = distrusted_by(s, tc->fp, tc->spki)) != NULL) {
+		rv = cki_err(t->ctx, CK_E_REFUSED,
+		    "%s: \"%s\" is distrusted (%s%s%s); certkit will "
+		    "not add it back. To trust it again, first run: "
+		    "certkit trust distrust --undo %s%s",
+		    origin, label ? label : "?",
+		    dist->reason ? dist->reason : "no reason given",
+		    dist->date ? ", " : "", dist->date ? dist->date : "",
+		    dist->kind == CKI_PIN_SPKI ? "spki:" : "", dist->hex);
+		goto out;
+	}
+	/* RFC 5280 section 4.2.1.9: only a certificate whose
+	 * basicConstraints asserts cA may sign other certificates. */
+	if (X509_check_ca(x) == 0 && !(p->flags & CK_TRUST_INSECURE_ANY_CERT)) {
+		rv = cki_err(t->ctx, CK_E_REFUSED,
+		    "%s: \"%s\" is not a CA certificate (no "
+		    "basicConstraints CA:TRUE), so it cannot anchor a "
+		    "chain: a server's own certificate is a leaf. Add "
+		    "the CA that issued it (`certkit show` names the "
+		    "issuer), or pin this exact certificate with the "
+		    "insecure_any_cert flag",
+		    origin, label ? label : "?");
+		goto out;
+	}
+	v = cki_x509_validity(x, p->now);
+	if (strcmp(v, "valid") != 0 &&
+	    !(p->flags & CK_TRUST_INSECURE_ANY_CERT)) {
+		char na[32];
+		int64_t tna = 0;
+
+		cki_asn1_time(X509_get0_notAfter(x), &tna);
+		cki_fmt_time(tna, na);
+		rv = cki_err(t->ctx, CK_E_REFUSED,
+		    "%s: \"%s\" is %s (valid until %s); clients reject "
+		    "chains through it, so it would trust nothing. Get "
+		    "its replacement, or add it anyway with the "
+		    "insecure_any_cert flag",
+		    origin, label ? label : "?",
+		    strcmp(v, "expired") == 0 ? "expired" : "not valid yet",
+		    na);
+	}
+out:
+	free(label);
+	return rv;
+}
+
+/* Names the next new anchor. Aliases: keytool's rule, unique and
+ * case-insensitive. */
+static ck_status
+add_alias(ck_trust *t, const struct cki_tstate *s, struct add_plan *p, X509 *x)
+{
+	char(*newa)[CKI_TRUST_MAX_ALIAS + 8] = p->newa;
+	size_t nnew = p->nnew;
+	const struct cki_anchor *ea = NULL;
+	const char *clash;
+	char *el;
+	ck_status rv;
+
+	if (p->alias == NULL) {
+		char base[CKI_TRUST_MAX_ALIAS + 1];
+
+		alias_from(x, base, sizeof(base));
+		snprintf(newa[nnew], sizeof(newa[0]), "%s", base);
+		/* "NAME-2", "NAME-3"...: the name is cut so that the
+		 * suffix always fits (and the alias stays unique). */
+		for (int k = 2;
+		     alias_taken(s, newa, nnew, newa[nnew]) && k < 100000; k++)
+			snprintf(newa[nnew], sizeof(newa[0]), "%.*s-%d",
+			    (int)sizeof(newa[0]) - 12, base, k);
+		return CK_OK;
+	}
+	if (nnew == 0)
+		snprintf(newa[nnew], sizeof(newa[0]), "%s", p->alias);
+	else
+		snprintf(
+		    newa[nnew], sizeof(newa[0]), "%s-%zu", p->alias, nnew + 1);
+	if ((clash = alias_taken(s, newa, nnew, newa[nnew])) == NULL)
+		return CK_OK;
+	for (size_t j = 0; j < s->nanchors; j++)
+		if (s->anchors[j].alias == clash)
+			ea = &s->anchors[j];
+	el = ea ? cki_x509_label(ea->x) : NULL;
+	rv = cki_err(t->ctx, CK_E_EXISTS,
+	    "alias '%s' is taken by the anchor '%s' "
+	    "(%s, "
+	    "SHA-256 %s); aliases are unique "
+	    "regardless "
+	    "of case. Choose another alias, or "
+	    "remove "
+	    "the old one first: certkit trust remove "
+	    "%s",
+	    newa[nnew], clash, el ? el : "being added", ea ? ea->fp : "-",
+	    clash);
+	free(el);
+	return rv;
+}
+
+/* Step 1, the plan: skips repeats and anchors already there (they go to
+ * UNCHANGED), refuses what cannot anchor, and names the new anchors.
+ * Writes nothing. */
+static ck_status
+add_plan(ck_trust *t, const struct cki_tstate *s, struct add_plan *p,
+    json_t *unchanged)
+{
+	ck_status rv = CK_OK;
+
+	for (size_t i = 0; i < p->n && rv == CK_OK; i++) {
+		ck_cert *cc = ck_bundle_get0_cert(p->b, i);
 		struct cki_tcert tc = {cc->x509, "", "", 0, NULL, NULL};
-		const struct cki_distrust *dist;
-		const char *why = NULL, *v;
+		const char *why = NULL;
 		bool dup = false;
-		char *label;
 
 		/* The same certificate twice in the input counts once,
 		 * whether it is new or already an anchor. */
 		for (size_t j = 0; j < i && !dup; j++)
-			dup = X509_cmp(ck_bundle_get0_cert(b, j)->x509,
+			dup = X509_cmp(ck_bundle_get0_cert(p->b, j)->x509,
 			          cc->x509) == 0;
 		if (dup)
 			continue;
@@ -1353,144 +1483,54 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 				why = "already a custom anchor";
 			}
 		if (why != NULL) {
-			json_t *o = cki_trust_cert_json(&tc, now);
+			json_t *o = cki_trust_cert_json(&tc, p->now);
 
 			json_object_set_new(o, "why", json_string(why));
 			json_array_append_new(unchanged, o);
 			continue;
 		}
-		label = cki_x509_label(cc->x509);
-		if ((dist = distrusted_by(s, tc.fp, tc.spki)) != NULL) {
-			rv = cki_err(t->ctx, CK_E_REFUSED,
-			    "%s: \"%s\" is distrusted (%s%s%s); certkit will "
-			    "not add it back. To trust it again, first run: "
-			    "certkit trust distrust --undo %s%s",
-			    origin, label ? label : "?",
-			    dist->reason ? dist->reason : "no reason given",
-			    dist->date ? ", " : "",
-			    dist->date ? dist->date : "",
-			    dist->kind == CKI_PIN_SPKI ? "spki:" : "",
-			    dist->hex);
-			free(label);
-			goto err;
-		}
-		/* RFC 5280 section 4.2.1.9: only a certificate whose
-		 * basicConstraints asserts cA may sign other certificates. */
-		if (X509_check_ca(cc->x509) == 0 &&
-		    !(flags & CK_TRUST_INSECURE_ANY_CERT)) {
-			rv = cki_err(t->ctx, CK_E_REFUSED,
-			    "%s: \"%s\" is not a CA certificate (no "
-			    "basicConstraints CA:TRUE), so it cannot anchor a "
-			    "chain: a server's own certificate is a leaf. Add "
-			    "the CA that issued it (`certkit show` names the "
-			    "issuer), or pin this exact certificate with the "
-			    "insecure_any_cert flag",
-			    origin, label ? label : "?");
-			free(label);
-			goto err;
-		}
-		v = cki_x509_validity(cc->x509, now);
-		if (strcmp(v, "valid") != 0 &&
-		    !(flags & CK_TRUST_INSECURE_ANY_CERT)) {
-			char na[32];
-			int64_t tna = 0;
-
-			cki_asn1_time(X509_get0_notAfter(cc->x509), &tna);
-			cki_fmt_time(tna, na);
-			rv = cki_err(t->ctx, CK_E_REFUSED,
-			    "%s: \"%s\" is %s (valid until %s); clients reject "
-			    "chains through it, so it would trust nothing. Get "
-			    "its replacement, or add it anyway with the "
-			    "insecure_any_cert flag",
-			    origin, label ? label : "?",
-			    strcmp(v, "expired") == 0 ? "expired"
-			                              : "not valid yet",
-			    na);
-			free(label);
-			goto err;
-		}
-		free(label);
-		/* Aliases: keytool's rule, unique and case-insensitive. */
-		if (alias != NULL) {
-			const char *clash;
-
-			if (nnew == 0)
-				snprintf(
-				    newa[nnew], sizeof(newa[0]), "%s", alias);
-			else
-				snprintf(newa[nnew], sizeof(newa[0]), "%s-%zu",
-				    alias, nnew + 1);
-			if ((clash = alias_taken(s, newa, nnew, newa[nnew])) !=
-			    NULL) {
-				const struct cki_anchor *ea = NULL;
-				char *el;
-
-				for (size_t j = 0; j < s->nanchors; j++)
-					if (s->anchors[j].alias == clash)
-						ea = &s->anchors[j];
-				el = ea ? cki_x509_label(ea->x) : NULL;
-				rv = cki_err(t->ctx, CK_E_EXISTS,
-				    "alias '%s' is taken by the anchor '%s' "
-				    "(%s, "
-				    "SHA-256 %s); aliases are unique "
-				    "regardless "
-				    "of case. Choose another alias, or "
-				    "remove "
-				    "the old one first: certkit trust remove "
-				    "%s",
-				    newa[nnew], clash, el ? el : "being added",
-				    ea ? ea->fp : "-", clash);
-				free(el);
-				goto err;
-			}
-		} else {
-			char base[CKI_TRUST_MAX_ALIAS + 1];
-
-			alias_from(cc->x509, base, sizeof(base));
-			snprintf(newa[nnew], sizeof(newa[0]), "%s", base);
-			/* "NAME-2", "NAME-3"...: the name is cut so that the
-			 * suffix always fits (and the alias stays unique). */
-			for (int k = 2;
-			     alias_taken(s, newa, nnew, newa[nnew]) &&
-			     k < 100000;
-			     k++)
-				snprintf(newa[nnew], sizeof(newa[0]), "%.*s-%d",
-				    (int)sizeof(newa[0]) - 12, base, k);
-		}
-		newi[nnew++] = i;
+		if ((rv = add_check(t, s, p, i, &tc)) == CK_OK &&
+		    (rv = add_alias(t, s, p, cc->x509)) == CK_OK)
+			p->newi[p->nnew++] = i;
 	}
-	/* Nothing new: the outputs already hold all of it; no rebuild, and
-	 * the report has no "rebuild" (docs/json.md). */
-	if (nnew == 0) {
-		rv = cki_trust_json_out(t, doc, json);
-		doc = NULL;
-		goto err;
-	}
-	/* Journal, write the new anchors, rebuild, commit; undo everything
-	 * on failure, and the next command does if this one is killed. */
-	for (size_t i = 0; i < nnew; i++) {
+	return rv;
+}
+
+/* Step 2, the write: journals the new anchors, writes them, rebuilds and
+ * commits; undoes everything on failure, and the next command does if
+ * this one is killed. */
+static ck_status
+add_write(ck_trust *t, const struct add_plan *p, json_t *rebuild)
+{
+	struct cki_tjournal jr;
+	size_t written = 0;
+	ck_status rv;
+
+	cki_tj_init(&jr);
+	for (size_t i = 0; i < p->nnew; i++) {
 		char file[CKI_TRUST_MAX_ALIAS + 16];
 
-		snprintf(file, sizeof(file), "%s.pem", newa[i]);
+		snprintf(file, sizeof(file), "%s.pem", p->newa[i]);
 		if ((rv = cki_tj_add(t, &jr, '+', "anchors", file)) != CK_OK)
-			goto err;
+			goto out;
 	}
 	if ((rv = cki_tj_begin(t, &jr)) != CK_OK)
 		goto undo;
-	for (written = 0; written < nnew; written++) {
-		ck_cert *cc = ck_bundle_get0_cert(b, newi[written]);
-		const char *o = ck_bundle_origin(b, CK_OBJ_CERT, newi[written]);
+	for (written = 0; written < p->nnew; written++) {
+		size_t i = p->newi[written];
+		ck_cert *cc = ck_bundle_get0_cert(p->b, i);
+		const char *o = ck_bundle_origin(p->b, CK_OBJ_CERT, i);
 		char *path, *from = cki_esc_dup(o, strlen(o));
 		char file[CKI_TRUST_MAX_ALIAS + 16];
 
-		if (written == nnew / 2)
+		if (written == p->nnew / 2)
 			cki_tj_crash_point("inputs-partial");
-		snprintf(file, sizeof(file), "%s.pem", newa[written]);
+		snprintf(file, sizeof(file), "%s.pem", p->newa[written]);
 		if (from == NULL || (path = pjoin(t->anchors, file)) == NULL) {
 			free(from);
 			goto nomem;
 		}
-		rv = write_anchor(t, path, newa[written], cc->x509, from);
+		rv = write_anchor(t, path, p->newa[written], cc->x509, from);
 		free(path);
 		free(from);
 		if (rv != CK_OK)
@@ -1499,38 +1539,58 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 	if ((rv = cki_fsync_dir(t->ctx, t->anchors)) != CK_OK)
 		goto undo;
 	cki_tj_crash_point("inputs-written");
-	rebuild = json_object();
-	json_object_set_new(doc, "rebuild", rebuild);
 	if ((rv = rebuild_locked(t, rebuild)) != CK_OK)
 		goto undo;
-	if ((rv = cki_tj_commit(t, &jr)) != CK_OK)
-		goto err;
-	for (size_t i = 0; i < nnew; i++) {
-		ck_cert *cc = ck_bundle_get0_cert(b, newi[i]);
+	rv = cki_tj_commit(t, &jr);
+	goto out;
+nomem:
+	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	if (written == 0)
+		goto out;
+undo:
+	rv = undo_change(t, rv);
+out:
+	cki_tj_free(&jr);
+	return rv;
+}
+
+/* Step 3, the report: the new anchors, with a warning for a pinned leaf
+ * and for an intermediate. */
+static void
+add_report(const struct cki_tstate *s, const struct add_plan *p, json_t *doc)
+{
+	json_t *added = json_object_get(doc, "added");
+	json_t *warnings = json_object_get(doc, "warnings");
+
+	for (size_t i = 0; i < p->nnew; i++) {
+		ck_cert *cc = ck_bundle_get0_cert(p->b, p->newi[i]);
 		struct cki_tcert tc = {
-		    cc->x509, "", "", CKI_SRC_CUSTOM, newa[i], NULL};
+		    cc->x509, "", "", CKI_SRC_CUSTOM, p->newa[i], NULL};
 		json_t *o;
 
 		cki_x509_fp(cc->x509, tc.fp);
 		cki_x509_spki(cc->x509, tc.spki);
-		o = cki_trust_cert_json(&tc, now);
+		o = cki_trust_cert_json(&tc, p->now);
 		json_object_set_new(o, "origin",
-		    cki_json_str(ck_bundle_origin(b, CK_OBJ_CERT, newi[i])));
+		    cki_json_str(
+		        ck_bundle_origin(p->b, CK_OBJ_CERT, p->newi[i])));
 		for (size_t j = 0; j < s->nall; j++)
 			if (strcmp(s->all[j].fp, tc.fp) == 0)
 				json_object_set_new(
 				    o, "also_system", json_true());
 		json_array_append_new(added, o);
 		if (X509_check_ca(cc->x509) == 0)
-			json_array_append_new(json_object_get(doc, "warnings"),
-			    json_pack("{s:s, s:s}", "alias", newa[i], "message",
+			json_array_append_new(warnings,
+			    json_pack("{s:s, s:s}", "alias", p->newa[i],
+			        "message",
 			        "not a CA: pinned as a trusted leaf "
 			        "(insecure_any_cert); "
 			        "it "
 			        "trusts this one certificate only"));
 		else if (X509_self_signed(cc->x509, 0) != 1)
-			json_array_append_new(json_object_get(doc, "warnings"),
-			    json_pack("{s:s, s:s}", "alias", newa[i], "message",
+			json_array_append_new(warnings,
+			    json_pack("{s:s, s:s}", "alias", p->newa[i],
+			        "message",
 			        "an intermediate CA, not a root: OpenSSL "
 			        "clients "
 			        "(curl, nginx) still look for its root unless "
@@ -1538,23 +1598,56 @@ ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
 			        "allow partial chains; add the root too if you "
 			        "have it"));
 	}
-	rv = cki_trust_json_out(t, doc, json);
-	doc = NULL;
-	goto err;
-undo:
-	rv = undo_change(t, rv);
-	goto err;
-nomem:
-	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-	if (written > 0)
-		goto undo;
-err:
-	json_decref(doc);
-	cki_tj_free(&jr);
-	cki_trust_state_free(s);
-	cki_trust_unlock(t);
-	free(newa);
-	free(newi);
+}
+
+static ck_status
+add_change(ck_trust *t, struct cki_tstate *s, void *arg, json_t **doc)
+{
+	struct add_plan *p = arg;
+	json_t *rebuild;
+	ck_status rv;
+
+	if ((*doc = json_pack("{s:s, s:[], s:[], s:[]}", "action", "add",
+	         "added", "unchanged", "warnings")) == NULL)
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	rv = add_plan(t, s, p, json_object_get(*doc, "unchanged"));
+	/* Nothing new: the outputs already hold all of it; no rebuild, and
+	 * the report has no "rebuild" (docs/json.md). */
+	if (rv != CK_OK || p->nnew == 0)
+		return rv;
+	rebuild = json_object();
+	json_object_set_new(*doc, "rebuild", rebuild);
+	if ((rv = add_write(t, p, rebuild)) == CK_OK)
+		add_report(s, p, *doc);
+	return rv;
+}
+
+ck_status
+ck_trust_add(ck_trust *t, const ck_bundle *b, const char *alias,
+    unsigned int flags, char **json)
+{
+	struct add_plan p = {b, alias, flags, (int64_t)cki_now(t->ctx),
+	    ck_bundle_count(b, CK_OBJ_CERT), 0, NULL, NULL};
+	ck_status rv;
+
+	cki_begin(t->ctx);
+	*json = NULL;
+	if (p.n == 0)
+		return cki_err(t->ctx, CK_E_USAGE,
+		    "nothing to add: the input holds no certificate");
+	if (alias != NULL && !alias_ok(alias))
+		return cki_err(t->ctx, CK_E_USAGE,
+		    "'%s' is not a valid alias: use 1 to %d letters, digits, "
+		    "'.', '_' or '-', starting with a letter or digit",
+		    alias, CKI_TRUST_MAX_ALIAS);
+	if ((p.newa = calloc(p.n, sizeof(*p.newa))) == NULL ||
+	    (p.newi = calloc(p.n, sizeof(*p.newi))) == NULL)
+		rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	else
+		rv = with_locked_state(
+		    t, t->anchors, true, add_change, &p, json);
+	free(p.newa);
+	free(p.newi);
 	return rv;
 }
 
@@ -1576,19 +1669,15 @@ find_anchor(const struct cki_tstate *s, const char *what)
 	return NULL;
 }
 
-ck_status
-ck_trust_remove(ck_trust *t, const char *what, char **json)
+static ck_status
+remove_change(ck_trust *t, struct cki_tstate *s, void *arg, json_t **doc)
 {
-	struct cki_tstate *s = NULL;
+	const char *what = ((const struct change_arg *)arg)->what;
 	const struct cki_anchor *a;
 	char *path = NULL;
-	json_t *doc = NULL, *rebuild;
+	json_t *rebuild;
 	ck_status rv;
 
-	cki_begin(t->ctx);
-	*json = NULL;
-	if ((rv = cki_trust_lock_load(t, true, &s)) != CK_OK)
-		return rv;
 	if ((a = find_anchor(s, what)) == NULL) {
 		char hex[65];
 		enum cki_pin kind;
@@ -1596,8 +1685,8 @@ ck_trust_remove(ck_trust *t, const char *what, char **json)
 
 		if (cki_fp_parse(what, hex, &kind, &ex))
 			for (size_t i = 0; i < s->nall; i++)
-				if (strcmp(s->all[i].fp, hex) == 0) {
-					rv = cki_err(t->ctx, CK_E_REFUSED,
+				if (strcmp(s->all[i].fp, hex) == 0)
+					return cki_err(t->ctx, CK_E_REFUSED,
 					    "%s is a system root (from %s), "
 					    "not "
 					    "a custom anchor; certkit never "
@@ -1607,44 +1696,41 @@ ck_trust_remove(ck_trust *t, const char *what, char **json)
 					    "the outputs, run: certkit trust "
 					    "distrust %s",
 					    what, s->system_path, hex);
-					goto err;
-				}
-		rv = cki_err(t->ctx, CK_E_NOTFOUND,
+		return cki_err(t->ctx, CK_E_NOTFOUND,
 		    "no custom anchor is named or has the SHA-256 '%s' (%zu "
 		    "anchor%s in %s); `certkit trust list --source custom` "
 		    "lists them",
 		    what, s->nanchors, s->nanchors == 1 ? "" : "s", t->anchors);
-		goto err;
 	}
 	if ((path = strdup(a->path)) == NULL)
-		goto nomem;
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
 	{
 		struct cki_tcert tc = {
 		    a->x, "", "", CKI_SRC_CUSTOM, a->alias, NULL};
 
 		memcpy(tc.fp, a->fp, 65);
 		memcpy(tc.spki, a->spki, 65);
-		if ((doc = json_pack("{s:s, s:[o]}", "action", "remove",
+		if ((*doc = json_pack("{s:s, s:[o]}", "action", "remove",
 		         "removed",
 		         cki_trust_cert_json(&tc, (int64_t)cki_now(t->ctx)))) ==
-		    NULL)
-			goto nomem;
+		    NULL) {
+			free(path);
+			return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+		}
 	}
 	rebuild = json_object();
-	json_object_set_new(doc, "rebuild", rebuild);
-	if ((rv = set_aside(t, "anchors", t->anchors, path, rebuild)) != CK_OK)
-		goto err;
-	rv = cki_trust_json_out(t, doc, json);
-	doc = NULL;
-	goto err;
-nomem:
-	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-err:
-	json_decref(doc);
+	json_object_set_new(*doc, "rebuild", rebuild);
+	rv = set_aside(t, "anchors", t->anchors, path, rebuild);
 	free(path);
-	cki_trust_state_free(s);
-	cki_trust_unlock(t);
 	return rv;
+}
+
+ck_status
+ck_trust_remove(ck_trust *t, const char *what, char **json)
+{
+	struct change_arg ca = {what, NULL};
+
+	return with_locked_state(t, NULL, true, remove_change, &ca, json);
 }
 
 /* One distrust entry to write. */
@@ -1689,11 +1775,11 @@ out:
 	return rv;
 }
 
-/* Journals the entries, writes them, rebuilds, commits and reports;
- * removes the entries on failure. */
+/* Journals the entries, writes them, rebuilds and commits, adding them
+ * to DOC; removes the entries on failure. */
 static ck_status
 apply_distrust(ck_trust *t, struct cki_tstate *s, struct newdist *nd, size_t nn,
-    const char *reason, json_t *doc, char **json)
+    const char *reason, json_t *doc)
 {
 	struct cki_tjournal j;
 	json_t *rebuild, *arr = json_object_get(doc, "distrusted");
@@ -1710,7 +1796,7 @@ apply_distrust(ck_trust *t, struct cki_tstate *s, struct newdist *nd, size_t nn,
 		rv = cki_tj_add(t, &j, '+', "distrust", name);
 	}
 	if (rv != CK_OK || nn == 0)
-		goto report;
+		goto err;
 	if ((rv = cki_mkdirs(t->ctx, t->distrust, 0755)) != CK_OK)
 		goto err;
 	if ((rv = cki_tj_begin(t, &j)) != CK_OK)
@@ -1735,11 +1821,7 @@ apply_distrust(ck_trust *t, struct cki_tstate *s, struct newdist *nd, size_t nn,
 	json_object_set_new(doc, "rebuild", rebuild);
 	if ((rv = rebuild_locked(t, rebuild)) != CK_OK)
 		goto undo;
-	if ((rv = cki_tj_commit(t, &j)) != CK_OK)
-		goto err;
-report:
-	if (rv == CK_OK)
-		rv = cki_trust_json_out(t, json_incref(doc), json);
+	rv = cki_tj_commit(t, &j);
 	goto err;
 undo:
 	rv = undo_change(t, rv);
@@ -1748,32 +1830,26 @@ err:
 	return rv;
 }
 
-ck_status
-ck_trust_distrust(
-    ck_trust *t, const char *what, const char *reason, char **json)
+static ck_status
+distrust_change(ck_trust *t, struct cki_tstate *s, void *arg, json_t **doc)
 {
-	struct cki_tstate *s = NULL;
+	const struct change_arg *da = arg;
+	const char *what = da->what;
 	const struct cki_anchor *a;
 	struct newdist nd = {CKI_PIN_CERT, "", NULL};
 	const struct cki_distrust *have = NULL;
-	json_t *doc = NULL;
 	bool ex = false, found = false;
 	ck_status rv;
 
-	cki_begin(t->ctx);
-	*json = NULL;
-	if ((rv = cki_trust_lock_load(t, true, &s)) != CK_OK)
-		return rv;
 	if ((a = find_anchor(s, what)) != NULL) {
 		memcpy(nd.hex, a->fp, 65);
 		found = true;
 	} else if (!cki_fp_parse(what, nd.hex, &nd.kind, &ex)) {
-		rv = cki_err(t->ctx, CK_E_USAGE,
+		return cki_err(t->ctx, CK_E_USAGE,
 		    "'%s' is neither a custom anchor's alias nor a SHA-256 "
 		    "fingerprint (64 hex digits; \"spki:HEX\" for a key pin). "
 		    "`certkit trust list` shows both",
 		    what);
-		goto err;
 	}
 	/* A bare fingerprint is a certificate's, unless only a key has it. */
 	for (size_t i = 0; i < s->nall && !found; i++) {
@@ -1796,46 +1872,43 @@ ck_trust_distrust(
 		if (s->dist[j].kind == nd.kind &&
 		    strcmp(s->dist[j].hex, nd.hex) == 0)
 			have = &s->dist[j];
-	if ((doc = json_pack("{s:s, s:[], s:[], s:b}", "action", "distrust",
+	if ((*doc = json_pack("{s:s, s:[], s:[], s:b}", "action", "distrust",
 	         "distrusted", "unchanged", "matches_now", found)) == NULL)
-		goto nomem;
-	if (have != NULL) {
-		json_array_append_new(json_object_get(doc, "unchanged"),
+		rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	else if (have != NULL) {
+		json_array_append_new(json_object_get(*doc, "unchanged"),
 		    json_pack("{s:s, s:s, s:s?, s:s, s:s?}", "by",
 		        nd.kind == CKI_PIN_SPKI ? "spki" : "sha256", "value",
 		        nd.hex, "subject", nd.subject, "why",
 		        "already distrusted", "reason", have->reason));
-		rv = apply_distrust(t, s, NULL, 0, reason, doc, json);
+		rv = apply_distrust(t, s, NULL, 0, da->reason, *doc);
 	} else {
-		rv = apply_distrust(t, s, &nd, 1, reason, doc, json);
+		rv = apply_distrust(t, s, &nd, 1, da->reason, *doc);
 	}
-	goto err;
-nomem:
-	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-err:
 	free(nd.subject);
-	json_decref(doc);
-	cki_trust_state_free(s);
-	cki_trust_unlock(t);
 	return rv;
 }
 
 ck_status
-ck_trust_distrust_expired(ck_trust *t, const char *reason, char **json)
+ck_trust_distrust(
+    ck_trust *t, const char *what, const char *reason, char **json)
 {
-	struct cki_tstate *s = NULL;
+	struct change_arg da = {what, reason};
+
+	return with_locked_state(t, NULL, true, distrust_change, &da, json);
+}
+
+static ck_status
+expired_change(ck_trust *t, struct cki_tstate *s, void *arg, json_t **doc)
+{
+	const char *reason = ((const struct change_arg *)arg)->reason;
 	struct newdist *nd = NULL;
 	size_t nn = 0;
-	json_t *doc = NULL;
 	int64_t now = (int64_t)cki_now(t->ctx);
 	ck_status rv;
 
-	cki_begin(t->ctx);
-	*json = NULL;
-	if ((rv = cki_trust_lock_load(t, true, &s)) != CK_OK)
-		return rv;
 	if ((nd = calloc(s->nall ? s->nall : 1, sizeof(*nd))) == NULL)
-		goto nomem;
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < s->nall; i++) {
 		bool dup = false;
 
@@ -1853,103 +1926,84 @@ ck_trust_distrust_expired(ck_trust *t, const char *reason, char **json)
 		    cki_name_oneline(X509_get_subject_name(s->all[i].x));
 		nn++;
 	}
-	if ((doc = json_pack("{s:s, s:[], s:[]}", "action", "distrust",
+	if ((*doc = json_pack("{s:s, s:[], s:[]}", "action", "distrust",
 	         "distrusted", "unchanged")) == NULL)
-		goto nomem;
-	rv = apply_distrust(
-	    t, s, nd, nn, reason ? reason : "expired", doc, json);
-	goto err;
-nomem:
-	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-err:
-	for (size_t i = 0; nd != NULL && i < nn; i++)
+		rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	else
+		rv = apply_distrust(
+		    t, s, nd, nn, reason ? reason : "expired", *doc);
+	for (size_t i = 0; i < nn; i++)
 		free(nd[i].subject);
 	free(nd);
-	json_decref(doc);
-	cki_trust_state_free(s);
-	cki_trust_unlock(t);
 	return rv;
 }
 
 ck_status
-ck_trust_undistrust(ck_trust *t, const char *what, char **json)
+ck_trust_distrust_expired(ck_trust *t, const char *reason, char **json)
 {
-	struct cki_tstate *s = NULL;
+	struct change_arg ca = {NULL, reason};
+
+	return with_locked_state(t, NULL, true, expired_change, &ca, json);
+}
+
+static ck_status
+undistrust_change(ck_trust *t, struct cki_tstate *s, void *arg, json_t **doc)
+{
+	const char *what = ((const struct change_arg *)arg)->what;
 	const struct cki_distrust *e = NULL;
 	const struct cki_anchor *a;
 	char hex[65];
 	enum cki_pin kind = CKI_PIN_CERT;
 	bool ex = false;
-	json_t *doc = NULL, *rebuild;
-	ck_status rv;
+	json_t *rebuild;
 
-	cki_begin(t->ctx);
-	*json = NULL;
-	if ((rv = cki_trust_lock_load(t, true, &s)) != CK_OK)
-		return rv;
 	if ((a = find_anchor(s, what)) != NULL)
 		memcpy(hex, a->fp, 65);
-	else if (!cki_fp_parse(what, hex, &kind, &ex)) {
-		rv = cki_err(t->ctx, CK_E_USAGE,
+	else if (!cki_fp_parse(what, hex, &kind, &ex))
+		return cki_err(t->ctx, CK_E_USAGE,
 		    "'%s' is neither an alias nor a SHA-256 fingerprint; "
 		    "`certkit trust list --source distrusted` lists the "
 		    "entries",
 		    what);
-		goto err;
-	}
 	for (size_t j = 0; j < s->ndist && e == NULL; j++)
 		if (strcmp(s->dist[j].hex, hex) == 0 &&
 		    (!ex || s->dist[j].kind == kind))
 			e = &s->dist[j];
-	if (e == NULL) {
-		rv = cki_err(t->ctx, CK_E_NOTFOUND,
+	if (e == NULL)
+		return cki_err(t->ctx, CK_E_NOTFOUND,
 		    "'%s' is not distrusted; `certkit trust list --source "
 		    "distrusted` lists the entries",
 		    what);
-		goto err;
-	}
-	if ((doc = json_pack("{s:s, s:[o]}", "action", "undistrust",
+	if ((*doc = json_pack("{s:s, s:[o]}", "action", "undistrust",
 	         "undistrusted", distrust_json(s, e))) == NULL)
-		goto nomem;
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
 	rebuild = json_object();
-	json_object_set_new(doc, "rebuild", rebuild);
-	if ((rv = set_aside(t, "distrust", t->distrust, e->path, rebuild)) !=
-	    CK_OK)
-		goto err;
-	rv = cki_trust_json_out(t, doc, json);
-	doc = NULL;
-	goto err;
-nomem:
-	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-err:
-	json_decref(doc);
-	cki_trust_state_free(s);
-	cki_trust_unlock(t);
-	return rv;
+	json_object_set_new(*doc, "rebuild", rebuild);
+	return set_aside(t, "distrust", t->distrust, e->path, rebuild);
+}
+
+ck_status
+ck_trust_undistrust(ck_trust *t, const char *what, char **json)
+{
+	struct change_arg ca = {what, NULL};
+
+	return with_locked_state(t, NULL, true, undistrust_change, &ca, json);
+}
+
+static ck_status
+rebuild_change(ck_trust *t, struct cki_tstate *s, void *arg, json_t **doc)
+{
+	(void)s;
+	(void)arg;
+	if ((*doc = json_pack("{s:s}", "action", "rebuild")) == NULL)
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	return rebuild_locked(t, *doc);
 }
 
 ck_status
 ck_trust_rebuild(ck_trust *t, char **json)
 {
-	json_t *doc = NULL;
-	ck_status rv;
-
-	cki_begin(t->ctx);
-	*json = NULL;
-	if ((rv = cki_trust_lock(t, true)) != CK_OK)
-		return rv;
-	if ((doc = json_pack("{s:s}", "action", "rebuild")) == NULL) {
-		rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-		goto err;
-	}
-	if ((rv = rebuild_locked(t, doc)) != CK_OK)
-		goto err;
-	rv = cki_trust_json_out(t, doc, json);
-	doc = NULL;
-err:
-	json_decref(doc);
-	cki_trust_unlock(t);
-	return rv;
+	return with_locked_state(t, NULL, false, rebuild_change, NULL, json);
 }
 
 ck_status

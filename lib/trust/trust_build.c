@@ -435,6 +435,60 @@ mono_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The manifest's certificates: what the audit compares the outputs
+ * with. */
+static json_t *
+manifest_certs(const struct cki_tstate *s)
+{
+	json_t *certs;
+
+	certs = json_array();
+	for (size_t i = 0; i < s->nall; i++) {
+		const struct cki_tcert *c = &s->all[i];
+
+		if (c->distrusted != NULL)
+			continue;
+		json_array_append_new(certs,
+		    json_pack(
+		        "{s:s, s:s?}", "sha256", c->fp, "alias", c->alias));
+	}
+	return certs;
+}
+
+/* The build's part of a change's report. */
+static void
+build_report(ck_trust *t, const struct cki_tstate *s, json_t *report,
+    unsigned long gen, int count, int nlinked, double elapsed_ms)
+{
+	size_t nsys = 0, ncustom = 0, ndist = 0;
+
+	for (size_t i = 0; i < s->nall; i++) {
+		if (s->all[i].distrusted != NULL)
+			ndist++;
+		else if (s->all[i].src & CKI_SRC_CUSTOM)
+			ncustom++;
+		else
+			nsys++;
+	}
+	json_object_set_new(
+	    report, "generation", json_integer((json_int_t)gen));
+	json_object_set_new(report, "count", json_integer(count));
+	json_object_set_new(report, "system", json_integer((json_int_t)nsys));
+	json_object_set_new(
+	    report, "custom", json_integer((json_int_t)ncustom));
+	json_object_set_new(
+	    report, "distrusted_excluded", json_integer((json_int_t)ndist));
+	json_object_set_new(
+	    report, "system_bundle", cki_json_str(s->system_path));
+	json_object_set_new(
+	    report, "system_bundle_missing", json_boolean(s->system_missing));
+	json_object_set_new(report, "outputs",
+	    json_pack("{s:o, s:o, s:o}", "bundle", cki_json_str(t->bundle),
+	        "certs", cki_json_str(t->certs), "p12", cki_json_str(t->p12)));
+	json_object_set_new(report, "certs_reused", json_integer(nlinked));
+	json_object_set_new(report, "elapsed_ms", json_real(elapsed_ms));
+}
+
 ck_status
 cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 {
@@ -448,8 +502,7 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 	unsigned long cur, high;
 	int nlinked = 0;
 	long blen;
-	size_t nsys = 0, ncustom = 0, ndist = 0;
-	json_t *manifest = NULL, *files, *certs;
+	json_t *manifest = NULL, *files;
 	double t0 = mono_ms();
 	int64_t built_ns;
 	ck_status rv;
@@ -470,14 +523,6 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 	    (bio = BIO_new(BIO_s_mem())) == NULL ||
 	    (files = json_array()) == NULL)
 		goto nomem;
-	for (size_t i = 0; i < s->nall; i++) {
-		if (s->all[i].distrusted != NULL)
-			ndist++;
-		else if (s->all[i].src & CKI_SRC_CUSTOM)
-			ncustom++;
-		else
-			nsys++;
-	}
 	built_ns = now_ns();
 	cki_fmt_time(built_ns / 1000000000, built);
 	manifest = json_pack("{s:s, s:i, s:s, s:I, s:s, s:b, s:I, s:I, s:o}",
@@ -523,17 +568,7 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 	test_pause(3);
 
 	/* The manifest: what the audit compares the outputs with. */
-	certs = json_array();
-	for (size_t i = 0; i < s->nall; i++) {
-		const struct cki_tcert *c = &s->all[i];
-
-		if (c->distrusted != NULL)
-			continue;
-		json_array_append_new(certs,
-		    json_pack(
-		        "{s:s, s:s?}", "sha256", c->fp, "alias", c->alias));
-	}
-	json_object_set_new(manifest, "certificates", certs);
+	json_object_set_new(manifest, "certificates", manifest_certs(s));
 	if ((mtext = json_dumps(manifest, JSON_INDENT(1))) == NULL)
 		goto nomem;
 	snprintf(path, sizeof(path), "%s/manifest.json", gdir);
@@ -548,30 +583,9 @@ cki_trust_build(ck_trust *t, const struct cki_tstate *s, json_t *report)
 		goto err;
 	test_pause(4);
 	remove_stale(t, high + 1);
-	if (report != NULL) {
-		json_object_set_new(
-		    report, "generation", json_integer((json_int_t)(high + 1)));
-		json_object_set_new(
-		    report, "count", json_integer(sk_X509_num(sk)));
-		json_object_set_new(
-		    report, "system", json_integer((json_int_t)nsys));
-		json_object_set_new(
-		    report, "custom", json_integer((json_int_t)ncustom));
-		json_object_set_new(report, "distrusted_excluded",
-		    json_integer((json_int_t)ndist));
-		json_object_set_new(
-		    report, "system_bundle", cki_json_str(s->system_path));
-		json_object_set_new(report, "system_bundle_missing",
-		    json_boolean(s->system_missing));
-		json_object_set_new(report, "outputs",
-		    json_pack("{s:o, s:o, s:o}", "bundle",
-		        cki_json_str(t->bundle), "certs",
-		        cki_json_str(t->certs), "p12", cki_json_str(t->p12)));
-		json_object_set_new(
-		    report, "certs_reused", json_integer(nlinked));
-		json_object_set_new(
-		    report, "elapsed_ms", json_real(mono_ms() - t0));
-	}
+	if (report != NULL)
+		build_report(t, s, report, high + 1, sk_X509_num(sk), nlinked,
+		    mono_ms() - t0);
 	rv = CK_OK;
 	goto out;
 nomem:
