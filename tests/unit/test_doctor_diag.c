@@ -89,7 +89,7 @@ ep_make(struct cki_endpoint *ep, const char *host, int expect)
 	memset(ep, 0, sizeof(*ep));
 	snprintf(ep->host, sizeof(ep->host), "%s", host);
 	ep->port = 443;
-	cki_doc_valid_host(host, &ip);
+	cki_net_valid_host(host, &ip);
 	ep->is_ip = ip;
 	ep->expect = expect;
 }
