@@ -359,3 +359,13 @@ stdout: step 3 certs: 2
 stdout: Rebuilt the outputs: 2 certificates
 !stdout: certkit-test-issuing-ca
 stderr: was killed before it finished was found and rolled back
+
+name: add --from checks the endpoint as the doctor does: port out of range
+run: $CERTKIT --home $T/h trust add --from 127.0.0.1:99999 --yes
+exit: 2
+stderr: expected HOST[:PORT]
+
+name: add --from checks the endpoint as the doctor does: not a host name
+run: $CERTKIT --home $T/h trust add --from 'bad_host!:443' --yes
+exit: 2
+stderr: expected HOST[:PORT]
