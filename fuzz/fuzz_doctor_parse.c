@@ -1,12 +1,13 @@
 /*
  * fuzz_doctor_parse.c: the doctor's text parsers on arbitrary input, as
  * they come from the command line, a profile, the environment or a peer.
- * Reaches (lib/doctor_parse.c): cki_net_parse_endpoint -> parse_hostport ->
- * set_host -> cki_net_valid_host; cki_doc_parse_resolve;
- * cki_net_parse_dns; cki_net_parse_proxy -> pct_decode, redact_url;
- * cki_net_no_proxy_match -> no_proxy_entry -> cidr_match;
- * cki_doc_parse_pin; cki_doc_parse_http_date; cki_doc_parse_http_head
- * (a proxy's CONNECT reply, raw bytes).
+ * Reaches (lib/net/hostport.c): cki_net_parse_endpoint ->
+ * cki_net_parse_hostport -> cki_net_set_host -> cki_net_valid_host;
+ * cki_net_parse_dns; (lib/net/proxy.c) cki_net_parse_proxy -> pct_decode,
+ * redact_url; cki_net_no_proxy_match -> no_proxy_entry -> cidr_match;
+ * (lib/doctor/doctor_parse.c) cki_doc_parse_resolve; cki_doc_parse_pin;
+ * cki_doc_parse_http_date; cki_doc_parse_http_head (a proxy's CONNECT
+ * reply, raw bytes).
  *
  * Oracles besides the sanitizers: a proxy password ("pw" plus a marker
  * byte the input cannot contain) never appears in an error or in the

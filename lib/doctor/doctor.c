@@ -2,7 +2,7 @@
  * doctor.c: the connection doctor's public API (include/certkit/doctor.h):
  * collecting endpoints and settings, loading the device's store and the
  * reference roots, running the probes (probe.c) and assembling the report
- * (schema "doctor" in docs/json-doctor.md).
+ * (schema "doctor" in docs/json.md).
  *
  * Invariants:
  *  1. Setters validate and copy their input at once, so a bad --resolve or

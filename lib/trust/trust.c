@@ -1533,7 +1533,7 @@ write_distrust(
 	if ((text = malloc(n)) == NULL)
 		goto nomem;
 	n = (size_t)snprintf(text, n,
-	    "# certkit distrust entry (format: lib/trust.c, format B)\n"
+	    "# certkit distrust entry (format: lib/trust/trust.c, format B)\n"
 	    "# The file name says what is distrusted; these lines are notes.\n"
 	    "subject: %s\nreason: %s\ndate: %s\n",
 	    d->subject ? d->subject : "(not present when distrusted)", r, now);

@@ -1,5 +1,5 @@
 /*
- * test_doctor_parse.c: lib/doctor_parse.c: endpoints, --resolve, --dns,
+ * test_doctor_parse.c: lib/doctor/doctor_parse.c: endpoints, --resolve, --dns,
  * proxy URLs, NO_PROXY, pins, HTTP heads and dates. Table-driven, with the
  * inputs an admin gets wrong.
  */
