@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "certkit/doctor.h"
+#include "certkit/lab.h"
 #include "tool.h"
 
 static const char usage_text[] =

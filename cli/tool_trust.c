@@ -414,56 +414,6 @@ do_list(ck_ctx *ctx, int argc, char **argv)
 
 /* ---- add ---------------------------------------------------------------- */
 
-/* "host", "host:port", "[v6]:port", "https://host[:port]/path". */
-static bool
-split_endpoint(
-    const char *spec, char *host, size_t hsize, char *port, size_t psize)
-{
-	const char *s = spec, *end, *colon = NULL;
-	size_t n;
-
-	if (strncmp(s, "https://", 8) == 0)
-		s += 8;
-	end = s + strcspn(s, "/");
-	if (*s == '[') {
-		const char *rb = memchr(s, ']', (size_t)(end - s));
-
-		if (rb == NULL)
-			return false;
-		n = (size_t)(rb - s - 1);
-		if (n == 0 || n >= hsize)
-			return false;
-		memcpy(host, s + 1, n);
-		host[n] = '\0';
-		if (rb[1] == ':')
-			colon = rb + 1;
-		else if (rb + 1 != end)
-			return false;
-	} else {
-		const char *c1 = memchr(s, ':', (size_t)(end - s));
-
-		/* A bare IPv6 address has several colons and no port. */
-		if (c1 != NULL && memchr(c1 + 1, ':', (size_t)(end - c1 - 1)))
-			c1 = NULL;
-		n = (size_t)((c1 ? c1 : end) - s);
-		if (n == 0 || n >= hsize)
-			return false;
-		memcpy(host, s, n);
-		host[n] = '\0';
-		colon = c1;
-	}
-	if (colon != NULL) {
-		n = (size_t)(end - colon - 1);
-		if (n == 0 || n >= psize)
-			return false;
-		memcpy(port, colon + 1, n);
-		port[n] = '\0';
-	} else {
-		snprintf(port, psize, "443");
-	}
-	return true;
-}
-
 static bool
 confirm(const char *question)
 {
@@ -481,13 +431,14 @@ static int
 from_endpoint(ck_ctx *ctx, const char *spec, long depth, int timeout_ms,
     bool yes, ck_bundle **out)
 {
-	char host[300], port[16], q[600];
+	char host[CK_HOST_MAX], port[6], q[600];
 	ck_bundle *chain = NULL, *pick = NULL;
 	size_t n, sel = 0;
 	int rc = TOOL_OK;
 
 	*out = NULL;
-	if (!split_endpoint(spec, host, sizeof(host), port, sizeof(port))) {
+	/* The library's endpoint parser, the one the doctor uses. */
+	if (ck_endpoint_split(ctx, spec, host, sizeof(host), port) != CK_OK) {
 		tool_err("--from '%s': expected HOST[:PORT], [IPv6]:PORT or "
 		         "https://HOST[:PORT]",
 		    spec);

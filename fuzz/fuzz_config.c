@@ -1,7 +1,7 @@
 /*
  * fuzz_config.c: certkit.conf on arbitrary bytes, as cki_config_load_file
  * reads it after cki_read_file.
- * Reaches (lib/config.c): cki_config_load_mem -> ini_parse_stream (inih)
+ * Reaches (lib/core/config.c): cki_config_load_mem -> ini_parse_stream (inih)
  * -> reader, handler (continuation lines, quote stripping);
  * cki_config_identity -> cki_config_check_section, cki_config_list ->
  * cki_strlist_add, cki_config_long, cki_config_bool, cki_config_string,

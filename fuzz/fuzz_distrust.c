@@ -3,7 +3,7 @@
  * fingerprints `trust distrust` and `trust remove` take, on arbitrary
  * text. The input is split at its first NUL: the part before is the entry's
  * file name (also fed to the fingerprint reader), the rest its content.
- * Reaches (lib/trust.c): cki_distrust_entry_parse -> distrust_name, field
+ * Reaches (lib/trust/trust.c): cki_distrust_entry_parse -> distrust_name, field
  * (reason, date, subject), the path load_distrust takes; cki_fp_parse.
  *
  * Oracles besides the sanitizers: an accepted name is "sha256-" or

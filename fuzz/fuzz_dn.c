@@ -1,7 +1,7 @@
 /*
  * fuzz_dn.c: the subject parser of `identity csr --subject DN`, on
  * arbitrary text.
- * Reaches (lib/identity_gen.c): cki_parse_dn (the "/C=US/O=x" and
+ * Reaches (lib/identity/identity_gen.c): cki_parse_dn (the "/C=US/O=x" and
  * "C=US, O=x" forms, backslash escapes) -> dn_add (attribute names,
  * dotted OIDs, the C length rule) -> X509_NAME_add_entry_by_NID.
  *

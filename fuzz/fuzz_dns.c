@@ -1,8 +1,8 @@
 /*
  * fuzz_dns.c: the two DNS message parsers, on datagrams from a lying peer.
- * Reaches: cki_dns_reply -> read_name (lib/probe_dns.c: the doctor reading
+ * Reaches: cki_dns_reply -> read_name (lib/net/probe_dns.c: the doctor reading
  * a --dns server's answer: compression pointers, truncation, RDLENGTH) and
- * cki_dns_parse_query -> cki_dns_build_reply (lib/lab_dns.c: the lab's
+ * cki_dns_parse_query -> cki_dns_build_reply (lab/lab_dns.c: the lab's
  * server reading a query).
  *
  * Oracles besides the sanitizers: every address the doctor keeps is a

@@ -1,12 +1,13 @@
 /*
  * fuzz_doctor_parse.c: the doctor's text parsers on arbitrary input, as
  * they come from the command line, a profile, the environment or a peer.
- * Reaches (lib/doctor_parse.c): cki_doc_parse_endpoint -> parse_hostport ->
- * set_host -> cki_doc_valid_host; cki_doc_parse_resolve;
- * cki_doc_parse_dns; cki_doc_parse_proxy -> pct_decode, redact_url;
- * cki_doc_no_proxy_match -> no_proxy_entry -> cidr_match;
- * cki_doc_parse_pin; cki_doc_parse_http_date; cki_doc_parse_http_head
- * (a proxy's CONNECT reply, raw bytes).
+ * Reaches (lib/net/hostport.c): cki_net_parse_endpoint ->
+ * cki_net_parse_hostport -> cki_net_set_host -> cki_net_valid_host;
+ * cki_net_parse_dns; (lib/net/proxy.c) cki_net_parse_proxy -> pct_decode,
+ * redact_url; cki_net_no_proxy_match -> no_proxy_entry -> cidr_match;
+ * (lib/doctor/doctor_parse.c) cki_doc_parse_resolve; cki_doc_parse_pin;
+ * cki_doc_parse_http_date; cki_doc_parse_http_head (a proxy's CONNECT
+ * reply, raw bytes).
  *
  * Oracles besides the sanitizers: a proxy password ("pw" plus a marker
  * byte the input cannot contain) never appears in an error or in the
@@ -35,8 +36,8 @@ text(const char *s)
 	int64_t t;
 	bool ip;
 
-	if (cki_doc_parse_endpoint(s, &hp, err, sizeof(err)) &&
-	    !cki_doc_valid_host(hp.host, &ip))
+	if (cki_net_parse_endpoint(s, &hp, err, sizeof(err)) &&
+	    !cki_net_valid_host(hp.host, &ip))
 		abort();
 	if (cki_doc_parse_resolve(s, &hp, &addrs, &naddrs, err, sizeof(err))) {
 		if (naddrs == 0 || naddrs > CKI_DOC_MAX_ADDRS)
@@ -45,12 +46,12 @@ text(const char *s)
 			free(addrs[i]);
 		free(addrs);
 	}
-	(void)cki_doc_parse_dns(s, &ss, &sl, err, sizeof(err));
+	(void)cki_net_parse_dns(s, &ss, &sl, err, sizeof(err));
 	/* The input as the host part, behind credentials it cannot spell
 	 * (0x01 never survives the text() filter). */
 	snprintf(url, sizeof(url), "http://user:pw\x01@%s", s);
 	err[0] = '\0';
-	if (cki_doc_parse_proxy(url, &px, err, sizeof(err))) {
+	if (cki_net_parse_proxy(url, &px, err, sizeof(err))) {
 		if (px.auth == NULL || strstr(px.display, "pw\x01") != NULL)
 			abort();
 	} else if (strstr(err, "pw\x01") != NULL) {
@@ -58,11 +59,11 @@ text(const char *s)
 	}
 	cki_proxy_clear(&px);
 	/* ...and as the whole URL, which may hold its own password. */
-	if (cki_doc_parse_proxy(s, &px, err, sizeof(err)))
+	if (cki_net_parse_proxy(s, &px, err, sizeof(err)))
 		cki_proxy_clear(&px);
-	(void)cki_doc_no_proxy_match(s, "api.example.com", 443);
-	(void)cki_doc_no_proxy_match(s, "10.20.30.40", 8443);
-	(void)cki_doc_no_proxy_match(s, "2001:db8::5", 443);
+	(void)cki_net_no_proxy_match(s, "api.example.com", 443);
+	(void)cki_net_no_proxy_match(s, "10.20.30.40", 8443);
+	(void)cki_net_no_proxy_match(s, "2001:db8::5", 443);
 	(void)cki_doc_parse_pin(s, pin);
 	(void)cki_doc_parse_http_date(s, &t);
 }

@@ -1,12 +1,12 @@
 /*
  * fuzz_profile.c: a doctor profile (`doctor --profile FILE`) on arbitrary
  * bytes, as cki_doc_load_profile reads it after cki_read_file.
- * Reaches (lib/doctor_profile.c): cki_doc_load_profile_mem -> parse ->
+ * Reaches (lib/doctor/doctor_profile.c): cki_doc_load_profile_mem -> parse ->
  * ini_parse_stream (inih) -> reader, handler -> start_section,
  * finish_section, each_item -> add_pin (cki_doc_parse_pin), add_root,
  * add_addr (cki_doc_parse_resolve), resolve_path; and through the host
- * and proxy keys cki_doc_parse_endpoint and cki_doc_parse_proxy
- * (lib/doctor_parse.c).
+ * and proxy keys cki_net_parse_endpoint and cki_net_parse_proxy
+ * (lib/net/hostport.c, lib/net/proxy.c).
  *
  * Oracles besides the sanitizers: a profile is all or nothing (an error
  * adds no endpoint); every endpoint added has a valid host, a port and a
@@ -44,7 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (size_t i = 0; i < n; i++)
 		if (eps[i].port == 0 || eps[i].name == NULL ||
-		    !cki_doc_valid_host(eps[i].host, &ip))
+		    !cki_net_valid_host(eps[i].host, &ip))
 			abort();
 out:
 	for (size_t i = 0; i < n; i++)

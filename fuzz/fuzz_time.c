@@ -1,5 +1,5 @@
 /*
- * fuzz_time.c: ck_parse_time (lib/ctx.c), the RFC 3339 reader behind
+ * fuzz_time.c: ck_parse_time (lib/core/ctx.c), the RFC 3339 reader behind
  * `--at`, on arbitrary text.
  * Reaches: ck_parse_time -> digits, days_from_civil; cki_err on a refusal.
  *

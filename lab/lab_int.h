@@ -1,7 +1,9 @@
 /*
- * lab_int.h: what the lab's files (lab.c, lab_pki.c, lab_dns.c, lab_net.c)
- * share. The lab is `certkit lab`: local servers on 127.0.0.1 that each
- * reproduce one diagnosis code of the doctor (include/certkit/doctor.h).
+ * lab_int.h: what the lab's files (lab.c, lab_specs.c, lab_pki.c, lab_dns.c,
+ * lab_net.c) share. The lab is `certkit lab`: local servers on 127.0.0.1
+ * that each reproduce one diagnosis code of the doctor. It is its own static
+ * library (certkit_lab, include/certkit/lab.h), linked by the tool and the
+ * tests only, never part of libcertkit.
  *
  * Invariants:
  *  1. Everything listens on 127.0.0.1 only, on ports the kernel picks.
@@ -27,7 +29,7 @@
 #include <openssl/x509.h>
 
 #include "ck_internal.h"
-#include "certkit/doctor.h"
+#include "certkit/lab.h"
 
 /* ---- lab_dns.c: the DNS responder (RFC 1035) --------------------------- */
 
@@ -181,7 +183,7 @@ enum cki_lab_proxy {
 	LAB_PX_COUNT,
 };
 
-/* The static description of one endpoint (the table in lab.c). */
+/* The static description of one endpoint (the table in lab_specs.c). */
 struct cki_lab_spec {
 	const char *name;   /* profile section */
 	const char *code;   /* the doctor's diagnosis it reproduces */
@@ -271,7 +273,7 @@ struct ck_lab {
 	char *json;                 /* lab.json text */
 };
 
-/* lab.c */
+/* lab_specs.c: the table (it calls nothing) */
 const struct cki_lab_spec *cki_lab_specs(size_t *n);
 /* lab_net.c: binds and arms every server on lab->base. */
 ck_status cki_lab_net_start(ck_lab *lab);

@@ -1,6 +1,6 @@
 /*
- * doctor.h: the connection doctor (certkit doctor) and the lab that
- * reproduces every failure it diagnoses (certkit lab).
+ * doctor.h: the connection doctor (certkit doctor). The lab that reproduces
+ * every failure it diagnoses (certkit lab) is in lab.h, not in libcertkit.
  *
  * The doctor tests endpoints concurrently on one libevent loop through the
  * stages DNS, TCP, proxy CONNECT, TLS, chain, name, revocation and client
@@ -61,29 +61,6 @@ void ck_doctor_set_progress_cb(
 /* Runs every endpoint. *json is the report (caller frees with ck_free());
  * *all_online is 1 when every endpoint is online. */
 ck_status ck_doctor_run(ck_doctor *d, char **json, int *all_online) CK_WUR;
-
-/* ------------------------------------------------------------------------
- * The lab: local endpoints on 127.0.0.1 that reproduce each diagnosis code.
- * ------------------------------------------------------------------------ */
-typedef struct ck_lab ck_lab;
-
-/*
- * Generates the lab's PKI under `dir` (created if missing), binds every
- * server on 127.0.0.1 with ephemeral ports, and runs them on a background
- * thread. Writes dir/profile.ini (a doctor profile, one section per
- * endpoint, named after the code it reproduces), dir/trust.pem (the device
- * store), dir/reference.pem (the lab's "public" roots) and dir/lab.json.
- */
-ck_status ck_lab_start(ck_ctx *ctx, const char *dir, ck_lab **out) CK_WUR;
-/* Paths and addresses of a running lab (owned by the lab). */
-const char *ck_lab_profile(const ck_lab *lab);
-const char *ck_lab_trust(const ck_lab *lab);
-const char *ck_lab_reference(const ck_lab *lab);
-const char *ck_lab_dns(const ck_lab *lab);   /* "127.0.0.1:PORT" */
-const char *ck_lab_proxy(const ck_lab *lab); /* "http://127.0.0.1:PORT" */
-/* The lab's endpoints as JSON (docs/json.md, "lab"). Caller frees. */
-ck_status ck_lab_describe(const ck_lab *lab, char **json) CK_WUR;
-void ck_lab_stop(ck_lab *lab);
 
 #ifdef __cplusplus
 }

@@ -44,6 +44,20 @@ extern "C" {
 ck_status ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
     const char *connect_addr, int timeout_ms, ck_bundle **chain) CK_WUR;
 
+/*
+ * Splits an endpoint as ck_fetch_chain() and the doctor take it: "host",
+ * "host:port", "[v6]:port", a bare IPv6 address, or
+ * "https://host[:port][/path]". host gets the name or address (no
+ * brackets, lower-case; CK_HOST_MAX bytes are always enough), port the
+ * port ("443" when none is given).
+ *
+ * Errors: CK_E_USAGE naming the endpoint and what is wrong with it (an
+ * empty host, a name that is not RFC 1123, a port outside 1-65535, ...).
+ */
+#define CK_HOST_MAX 256
+ck_status ck_endpoint_split(ck_ctx *ctx, const char *endpoint, char *host,
+    size_t host_size, char port[6]) CK_WUR;
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,7 @@
  * the distrusted certificates. From it certkit writes three outputs that are
  * always consistent with each other and are replaced together, atomically:
  * a PEM bundle, an OpenSSL hashed directory and a Java-readable PKCS#12
- * truststore. The on-disk layout is documented in lib/trust.c and in
+ * truststore. The on-disk layout is documented in lib/trust/trust.c and in
  * certkit-trust(1).
  *
  * Every call that changes the store takes the store's lock, applies the

@@ -227,4 +227,25 @@ int cki_finding_remedy(json_t *f, const char *remedy);
 /* Sets evidence[key] to v (the reference is taken). Non-zero: no memory. */
 int cki_finding_evidence(json_t *f, const char *key, json_t *v);
 
+/* ---- x509.c ------------------------------------------------------------- */
+/* The certificate's SHA-256 and SPKI SHA-256 (lower-case hex). */
+void cki_x509_fp(X509 *x, char fp[65]);
+void cki_x509_spki(X509 *x, char spki[65]);
+/* The first subject attribute `nid` as a UTF-8 string (free()), or NULL
+ * if absent or empty. */
+char *cki_x509_subject_field(X509 *x, int nid);
+/* A short human label: the CN, else OU, else O, else the one-line subject. */
+char *cki_x509_label(X509 *x);
+/* "valid", "expired" or "not_yet_valid" at `now`. */
+const char *cki_x509_validity(X509 *x, int64_t now);
+/* Key description ("RSA 2048", "EC P-256") and RSA bits (0 if not RSA). */
+void cki_x509_key(X509 *x, char *buf, size_t size, int *rsa_bits);
+/* What a pin or fingerprint names: the certificate or its public key. */
+enum cki_pin { CKI_PIN_CERT = 0, CKI_PIN_SPKI = 1 };
+/* Normalises a fingerprint ("AB:CD..", "sha256:..", "SHA256 Fingerprint=")
+ * into 64 lower-case hex. Returns false if it is not one. *kind is set from
+ * an "spki:" prefix, else CKI_PIN_CERT. */
+bool cki_fp_parse(
+    const char *in, char out[65], enum cki_pin *kind, bool *explicit_kind);
+
 #endif /* CERTKIT_CK_INTERNAL_H */

@@ -214,6 +214,13 @@ ck_status
 cki_config_load_mem(ck_ctx *ctx, const char *name, const char *text, size_t len,
     cki_config **out)
 {
+	return cki_config_load_mem_at(ctx, name, text, len, out, NULL);
+}
+
+ck_status
+cki_config_load_mem_at(ck_ctx *ctx, const char *name, const char *text,
+    size_t len, cki_config **out, int *bad_line)
+{
 	struct parse p;
 	cki_config *cfg;
 	ck_status rv = CK_E_FORMAT;
@@ -244,13 +251,17 @@ cki_config_load_mem(ck_ctx *ctx, const char *name, const char *text, size_t len,
 	}
 	if (p.long_line != 0) {
 		cki_err(ctx, CK_E_FORMAT,
-		    "%s:%d: line is longer than %d characters; put a long "
-		    "command in a script and name the script here",
+		    "%s:%d: line is longer than %d characters; continue a "
+		    "long list on indented lines, put a long command in a "
+		    "script and name the script here",
 		    name, p.long_line, LINE_MAX_CHARS);
 		goto err;
 	}
 	if (r != 0 || p.bad_line != 0) {
 		int line = p.bad_line != 0 ? p.bad_line : r;
+
+		if (bad_line != NULL)
+			*bad_line = line;
 
 		cki_err(ctx, CK_E_FORMAT,
 		    "%s:%d: expected '[section]', 'key = value' or a comment "
@@ -414,17 +425,12 @@ cki_config_bool(ck_ctx *ctx, const cki_config *cfg, const char *section,
 	    e->line, section, key, e->value);
 }
 
-ck_status
-cki_config_list(ck_ctx *ctx, const cki_config *cfg, const char *section,
-    const char *key, char ***itemsp, size_t *np)
+/* Adds the items of a list value to l: split on ',' and new lines (a
+ * continued value), trimmed, empty ones dropped. */
+static ck_status
+split_list(ck_ctx *ctx, const char *value, struct cki_strlist *l)
 {
-	const struct entry *e = find(cfg, section, key);
-	struct cki_strlist l = {0};
-	const char *p;
-
-	if (e == NULL)
-		return CK_OK;
-	for (p = e->value; *p != '\0';) {
+	for (const char *p = value; *p != '\0';) {
 		const char *start, *end;
 		char *item;
 
@@ -439,16 +445,42 @@ cki_config_list(ck_ctx *ctx, const cki_config *cfg, const char *section,
 		if (end == start)
 			continue;
 		if ((item = strndup(start, (size_t)(end - start))) == NULL ||
-		    cki_strlist_add(&l, item) != CK_OK) {
+		    cki_strlist_add(l, item) != CK_OK) {
 			free(item);
-			cki_strlist_clear(&l);
 			return cki_err(ctx, CK_E_NOMEM, "out of memory");
 		}
 		free(item);
 	}
+	return CK_OK;
+}
+
+ck_status
+cki_config_list(ck_ctx *ctx, const cki_config *cfg, const char *section,
+    const char *key, char ***itemsp, size_t *np)
+{
+	const struct entry *e = find(cfg, section, key);
+	struct cki_strlist l = {0};
+
+	if (e == NULL)
+		return CK_OK;
+	if (split_list(ctx, e->value, &l) != CK_OK) {
+		cki_strlist_clear(&l);
+		return CK_E_NOMEM;
+	}
 	cki_strv_free(*itemsp, *np);
 	*itemsp = l.v;
 	*np = l.n;
+	return CK_OK;
+}
+
+ck_status
+cki_config_list_all(
+    ck_ctx *ctx, const cki_config *cfg, const char *key, struct cki_strlist *l)
+{
+	for (size_t i = 0; i < cfg->n; i++)
+		if (strcasecmp(cfg->e[i].key, key) == 0 &&
+		    split_list(ctx, cfg->e[i].value, l) != CK_OK)
+			return CK_E_NOMEM;
 	return CK_OK;
 }
 

@@ -35,6 +35,10 @@ ck_status cki_config_load_file(ck_ctx *ctx, const char *path, cki_config **out);
 /* Parses INI text; `name` is used in messages. */
 ck_status cki_config_load_mem(ck_ctx *ctx, const char *name, const char *text,
     size_t len, cki_config **out);
+/* The same; a line that is not INI sets *bad_line (if not NULL) to its
+ * number, for a reader that words that error its own way. */
+ck_status cki_config_load_mem_at(ck_ctx *ctx, const char *name,
+    const char *text, size_t len, cki_config **out, int *bad_line);
 void cki_config_free(cki_config *cfg);
 
 /* The file name used in messages. */
@@ -55,6 +59,12 @@ ck_status cki_config_bool(ck_ctx *ctx, const cki_config *cfg,
 /* A comma-separated list; empty items are dropped, items trimmed. */
 ck_status cki_config_list(ck_ctx *ctx, const cki_config *cfg,
     const char *section, const char *key, char ***items, size_t *n);
+/* The items of `key` (case-insensitive) in every section, repeated and
+ * continued values included, added to l (equal items once). A doctor
+ * profile's required_roots, read by the trust audit, is one. */
+struct cki_strlist;
+ck_status cki_config_list_all(
+    ck_ctx *ctx, const cki_config *cfg, const char *key, struct cki_strlist *l);
 /* A string (copied; caller frees). */
 ck_status cki_config_string(ck_ctx *ctx, const cki_config *cfg,
     const char *section, const char *key, char **out);

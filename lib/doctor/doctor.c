@@ -2,7 +2,7 @@
  * doctor.c: the connection doctor's public API (include/certkit/doctor.h):
  * collecting endpoints and settings, loading the device's store and the
  * reference roots, running the probes (probe.c) and assembling the report
- * (schema "doctor" in docs/json-doctor.md).
+ * (schema "doctor" in docs/json.md).
  *
  * Invariants:
  *  1. Setters validate and copy their input at once, so a bad --resolve or
@@ -67,45 +67,6 @@ strv_free(char **v, size_t n)
 	free(v);
 }
 
-void
-cki_endpoint_clear(struct cki_endpoint *e)
-{
-	if (e == NULL)
-		return;
-	free(e->name);
-	free(e->origin);
-	free(e->pins);
-	free(e->client_cert);
-	free(e->client_key);
-	strv_free(e->required_roots, e->nrequired);
-	if (e->proxy != NULL)
-		OPENSSL_clear_free(e->proxy, strlen(e->proxy));
-	strv_free(e->addrs, e->naddrs);
-	memset(e, 0, sizeof(*e));
-}
-
-ck_status
-cki_doc_push_endpoint(ck_ctx *ctx, struct cki_endpoint **eps, size_t *n,
-    size_t *cap, struct cki_endpoint *e)
-{
-	if (*n >= CKI_DOC_MAX_ENDPOINTS)
-		return cki_err(ctx, CK_E_USAGE, "more than %d endpoints",
-		    CKI_DOC_MAX_ENDPOINTS);
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		struct cki_endpoint *ne = realloc(*eps, nc * sizeof(*ne));
-
-		if (ne == NULL)
-			return cki_err(ctx, CK_E_NOMEM, "out of memory");
-		*eps = ne;
-		*cap = nc;
-	}
-	/* Moves e: the caller's copy is left empty. */
-	(*eps)[(*n)++] = *e;
-	memset(e, 0, sizeof(*e));
-	return CK_OK;
-}
-
 ck_status
 ck_doctor_new(ck_ctx *ctx, ck_doctor **out)
 {
@@ -153,7 +114,7 @@ ck_doctor_add_endpoint(ck_doctor *d, const char *spec)
 	ck_status st;
 
 	cki_begin(d->ctx);
-	if (!cki_doc_parse_endpoint(spec, &hp, why, sizeof(why)))
+	if (!cki_net_parse_endpoint(spec, &hp, why, sizeof(why)))
 		return cki_err(d->ctx, CK_E_USAGE, "endpoint '%s': %s",
 		    spec ? spec : "", why);
 	memset(&e, 0, sizeof(e));
@@ -250,7 +211,7 @@ ck_doctor_set_proxy(ck_doctor *d, const char *url)
 
 	cki_begin(d->ctx);
 	if (url != NULL && url[0] != '\0') {
-		if (!cki_doc_parse_proxy(url, &p, why, sizeof(why)))
+		if (!cki_net_parse_proxy(url, &p, why, sizeof(why)))
 			return cki_err(d->ctx, CK_E_USAGE, "proxy: %s", why);
 		cki_proxy_clear(&p);
 	}
@@ -290,7 +251,7 @@ ck_doctor_set_dns(ck_doctor *d, const char *addr)
 		d->dns_set = false;
 		return CK_OK;
 	}
-	if (!cki_doc_parse_dns(addr, &d->dns, &d->dns_len, why, sizeof(why)))
+	if (!cki_net_parse_dns(addr, &d->dns, &d->dns_len, why, sizeof(why)))
 		return cki_err(d->ctx, CK_E_USAGE, "dns: %s", why);
 	d->dns_set = true;
 	snprintf(d->dns_text, sizeof(d->dns_text), "%s", addr);
@@ -737,7 +698,7 @@ pick_proxy(ck_doctor *d, struct cki_proxy *proxy, bool *have_proxy,
 
 	if (d->proxy_set) {
 		if (d->proxy[0] != '\0') {
-			if (!cki_doc_parse_proxy(
+			if (!cki_net_parse_proxy(
 			        d->proxy, proxy, why, sizeof(why)))
 				return cki_err(
 				    d->ctx, CK_E_USAGE, "proxy: %s", why);
@@ -751,7 +712,7 @@ pick_proxy(ck_doctor *d, struct cki_proxy *proxy, bool *have_proxy,
 		if (*no_proxy == NULL || (*no_proxy)[0] == '\0')
 			*no_proxy = getenv("NO_PROXY");
 		if (env_proxy != NULL && env_proxy[0] != '\0') {
-			if (!cki_doc_parse_proxy(
+			if (!cki_net_parse_proxy(
 			        env_proxy, proxy, why, sizeof(why)))
 				return cki_err(d->ctx, CK_E_USAGE,
 				    "HTTPS_PROXY: "

@@ -3,8 +3,9 @@
  *
  *   doctor.c          the public API (ck_doctor_*), loading the stores, the
  *                     run and the report
- *   doctor_parse.c    endpoint specs, URLs, --resolve, --dns, proxy URLs,
- *                     NO_PROXY, pins, HTTP responses and dates (pure)
+ *   doctor_parse.c    --resolve, pins, HTTP responses and dates, the
+ *                     endpoint list (pure); host:port, --dns, proxy URLs and
+ *                     NO_PROXY are net's (lib/net/net_int.h)
  *   doctor_profile.c  the INI profile
  *   doctor_diag.c     turning what a probe observed into diagnosis codes
  *                     (pure: no I/O, testable with synthetic observations)
@@ -29,13 +30,14 @@
 
 #include "ck_internal.h"
 #include "certkit/doctor.h"
+#include "net_int.h"
 
 #define CKI_DOC_DEFAULT_TIMEOUT_MS 5000
 #define CKI_DOC_DEFAULT_PARALLEL 32
 #define CKI_DOC_MAX_PARALLEL 1024
 #define CKI_DOC_MAX_ENDPOINTS 100000
 #define CKI_DOC_MAX_ADDRS 8
-#define CKI_DOC_MAX_HOST 256
+#define CKI_DOC_MAX_HOST CKI_NET_MAX_HOST
 /* Warn when a certificate of the chain expires within this many days. */
 #define CKI_DOC_EXPIRY_WARN_DAYS 30
 /* HTTP Date farther than this from the local clock is a skewed clock. */
@@ -50,24 +52,6 @@ enum cki_expect {
 	CKI_EXPECT_UNKNOWN = 0,
 	CKI_EXPECT_PUBLIC = 1,
 	CKI_EXPECT_PRIVATE = 2,
-};
-
-/* A parsed "host[:port]". host has no brackets. */
-struct cki_hostport {
-	char host[CKI_DOC_MAX_HOST];
-	uint16_t port;
-	bool is_ip;
-	bool has_port; /* the port was given, not the default */
-};
-
-/* A parsed proxy URL: http://[user:pass@]host[:port]. */
-struct cki_proxy {
-	char host[CKI_DOC_MAX_HOST];
-	uint16_t port;
-	bool is_ip;
-	char *auth;    /* base64("user:pass") for Basic (RFC 7617), or NULL;
-	                  wiped on free */
-	char *display; /* "http://user:***@host:port": never the password */
 };
 
 /* One endpoint to test, from the command line or a profile section. */
@@ -89,33 +73,15 @@ struct cki_endpoint {
 	bool cli; /* from the command line (--public applies) */
 };
 
-void cki_endpoint_clear(struct cki_endpoint *e);
-
 /* ---- doctor_parse.c ---------------------------------------------------- */
-/* "host", "host:port", "[v6]:port", "v6", "https://host[:port][/path]".
- * On failure writes why into err. */
-bool cki_doc_parse_endpoint(
-    const char *spec, struct cki_hostport *out, char *err, size_t errlen);
-/* A DNS name (RFC 1123 2.1, underscores allowed) or an IP literal. */
-bool cki_doc_valid_host(const char *host, bool *is_ip);
+void cki_endpoint_clear(struct cki_endpoint *e);
+/* Appends *e to the list (at most CKI_DOC_MAX_ENDPOINTS), moving it: *e is
+ * left empty. */
+ck_status cki_doc_push_endpoint(ck_ctx *ctx, struct cki_endpoint **eps,
+    size_t *n, size_t *cap, struct cki_endpoint *e);
 /* curl's --resolve: "HOST:PORT:ADDR[,ADDR...]". Fills hp and addrs. */
 bool cki_doc_parse_resolve(const char *spec, struct cki_hostport *hp,
     char ***addrs, size_t *naddrs, char *err, size_t errlen);
-/* "ADDR[:PORT]" (port 53 by default) into a socket address. */
-bool cki_doc_parse_dns(const char *spec, struct sockaddr_storage *ss,
-    socklen_t *len, char *err, size_t errlen);
-/* An IP literal and port into a socket address. */
-bool cki_doc_sockaddr(
-    const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
-/* Proxy URL. */
-bool cki_doc_parse_proxy(
-    const char *url, struct cki_proxy *out, char *err, size_t errlen);
-void cki_proxy_clear(struct cki_proxy *p);
-/* NO_PROXY (curl's rules): "*", comma/space separated names (suffix match
- * on a label boundary, a leading "." or "*." ignored), IP literals, CIDR
- * blocks, each optionally ":PORT". */
-bool cki_doc_no_proxy_match(
-    const char *no_proxy, const char *host, uint16_t port);
 /* A SPKI SHA-256 pin: 64 hex digits (colons allowed) or base64 of 32 bytes,
  * optionally prefixed "sha256/" or "pin-sha256:". */
 bool cki_doc_parse_pin(const char *s, unsigned char out[32]);
@@ -138,19 +104,6 @@ struct cki_http_head {
 int cki_doc_parse_http_head(
     const char *buf, size_t len, struct cki_http_head *h);
 
-/* ---- probe_dns.c: RFC 1035 messages for --dns ---------------------------- */
-#define CKI_DNS_UNREACHABLE 71 /* ICMP port unreachable from the server */
-/* Builds a standard query (RD set, one question, class IN). Returns its
- * length, or 0 if the name cannot be encoded. */
-size_t cki_dns_query(const char *name, uint16_t qtype, uint16_t id,
-    unsigned char *buf, size_t size);
-/* Parses a reply to that query. Returns false when the message is not a
- * reply to it (wrong ID, question, or malformed header). Otherwise sets
- * *rcode, *truncated and up to `max` addresses of type qtype. */
-bool cki_dns_reply(const unsigned char *m, size_t len, uint16_t id,
-    const char *name, uint16_t qtype, int *rcode, bool *truncated,
-    char (*addrs)[64], size_t max, size_t *n);
-
 /* ---- doctor_profile.c -------------------------------------------------- */
 /* Appends the profile's endpoints. Relative certificate paths are taken
  * relative to the profile's directory. */
@@ -159,8 +112,6 @@ ck_status cki_doc_load_profile(ck_ctx *ctx, const char *path,
 ck_status cki_doc_load_profile_mem(ck_ctx *ctx, const char *name,
     const char *text, size_t len, struct cki_endpoint **eps, size_t *n,
     size_t *cap);
-ck_status cki_doc_push_endpoint(ck_ctx *ctx, struct cki_endpoint **eps,
-    size_t *n, size_t *cap, struct cki_endpoint *e);
 
 /* ---- what a probe observed (filled by probe.c, read by doctor_diag.c) -- */
 enum cki_stage {

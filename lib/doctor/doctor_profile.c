@@ -305,7 +305,7 @@ add_addr(struct pstate *ps, const char *s, size_t n)
 	}
 	memcpy(buf, s, n);
 	buf[n] = '\0';
-	if (!cki_doc_valid_host(buf, &ip) || !ip) {
+	if (!cki_net_valid_host(buf, &ip) || !ip) {
 		perr(ps, CK_E_FORMAT,
 		    "address '%s' in [%s]: expected an IP "
 		    "address (use host = for a name)",
@@ -428,7 +428,7 @@ set_host(struct pstate *ps, const char *section, const char *v)
 	char why[256];
 
 	ps->cur_host_line = ps->line;
-	if (!cki_doc_parse_endpoint(v, &hp, why, sizeof(why))) {
+	if (!cki_net_parse_endpoint(v, &hp, why, sizeof(why))) {
 		perr(ps, CK_E_FORMAT, "host in [%s]: %s", section, why);
 		return;
 	}
@@ -474,7 +474,7 @@ set_proxy(struct pstate *ps, const char *section, const char *v)
 
 	if (v[0] != '\0' && strcasecmp(v, "none") != 0 &&
 	    strcasecmp(v, "direct") != 0) {
-		if (!cki_doc_parse_proxy(v, &px, why, sizeof(why))) {
+		if (!cki_net_parse_proxy(v, &px, why, sizeof(why))) {
 			perr(
 			    ps, CK_E_FORMAT, "proxy in [%s]: %s", section, why);
 			return;

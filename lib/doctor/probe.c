@@ -461,7 +461,7 @@ add_addr(struct probe *p, const char *ip, uint16_t port)
 {
 	if (p->naddr == CKI_DOC_MAX_ADDRS)
 		return;
-	if (!cki_doc_sockaddr(
+	if (!cki_net_sockaddr(
 	        ip, port, &p->addrs[p->naddr], &p->alen[p->naddr]))
 		return;
 	snprintf(p->atext[p->naddr], sizeof(p->atext[0]),
@@ -1639,12 +1639,12 @@ probe_start(struct probe *p)
 	 * proxy honours NO_PROXY; an explicit one applies to all). */
 	if (ep->proxy != NULL) {
 		if (ep->proxy[0] != '\0' &&
-		    cki_doc_parse_proxy(
+		    cki_net_parse_proxy(
 		        ep->proxy, &p->own_proxy, why, sizeof(why)))
 			p->proxy = &p->own_proxy;
 	} else if (cfg->proxy != NULL &&
 	    !(cfg->proxy_from_env &&
-	        cki_doc_no_proxy_match(cfg->no_proxy, ep->host, ep->port))) {
+	        cki_net_no_proxy_match(cfg->no_proxy, ep->host, ep->port))) {
 		p->proxy = cfg->proxy;
 	}
 	p->obs.via_proxy = p->proxy != NULL;

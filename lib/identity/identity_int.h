@@ -1,5 +1,5 @@
 /*
- * identity_int.h: what lib/identity*.c and lib/selftest.c share.
+ * identity_int.h: what lib/identity*.c and lib/identity/selftest.c share.
  *
  * Files:
  *   identity.c        the public API: status, ensure, init, csr, install,

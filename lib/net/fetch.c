@@ -42,7 +42,7 @@
 #include <openssl/x509.h>
 
 #include "ck_internal.h"
-#include "doctor_int.h"
+#include "net_int.h"
 #include "certkit/fetch.h"
 
 static int64_t
@@ -94,7 +94,7 @@ no_proxy_for(const char *host, const char *port)
 	p = strtol(port, &end, 10);
 	if (errno != 0 || *end != '\0' || p < 1 || p > 65535)
 		p = 443;
-	return cki_doc_no_proxy_match(np, host, (uint16_t)p);
+	return cki_net_no_proxy_match(np, host, (uint16_t)p);
 }
 
 /* Waits for `events` on fd until the deadline; false on timeout. */
@@ -649,7 +649,7 @@ ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
 
 		/* The doctor's parser: one reading of proxy URLs, credentials
 		 * %-decoded and never shown. */
-		if (!cki_doc_parse_proxy(purl, &px, why, sizeof(why))) {
+		if (!cki_net_parse_proxy(purl, &px, why, sizeof(why))) {
 			rv = cki_err(ctx, CK_E_USAGE, "proxy %s", why);
 			goto err; /* px may hold the credentials: wiped there */
 		}

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "doctor_int.h"
+#include "net_int.h"
 
 #define DNS_HDR 12
 

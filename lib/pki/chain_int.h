@@ -14,7 +14,7 @@
  *     CKI_CHAIN_MAX_DEPTH), so cross-signed pairs and other cycles end.
  *  3. Positions are 0-based in the structures and 1-based in every message
  *     and in JSON, as in origin strings ("block 3").
- *  4. Finding codes are stable; docs/json-show.md lists them.
+ *  4. Finding codes are stable; docs/json.md ("show", findings) lists them.
  */
 #ifndef CERTKIT_CHAIN_INT_H
 #define CERTKIT_CHAIN_INT_H

@@ -4,8 +4,8 @@
  * One JSON document describes everything in a bundle: each certificate
  * (names, dates, extensions, digests), each private key (and which
  * certificates it belongs to, never its material), each CSR and each CRL,
- * then the chain analysis of lib/chain.c and a list of findings with stable
- * codes. The schema ("show") is in docs/json-show.md; the tool renders its
+ * then the chain analysis of lib/pki/chain.c and a list of findings with stable
+ * codes. The schema ("show") is in docs/json.md; the tool renders its
  * text from this same document.
  *
  * Invariants:

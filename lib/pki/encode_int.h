@@ -1,5 +1,5 @@
 /*
- * encode_int.h: what lib/encode.c shares with its tests.
+ * encode_int.h: what lib/pki/encode.c shares with its tests.
  */
 #ifndef CERTKIT_ENCODE_INT_H
 #define CERTKIT_ENCODE_INT_H

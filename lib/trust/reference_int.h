@@ -1,6 +1,7 @@
 /*
- * reference_int.h: the reference root set inside libcertkit (lib/reference.c
- * and the source cmake/reference.cmake generates at build time).
+ * reference_int.h: the reference root set inside libcertkit
+ * (lib/trust/reference.c and the source cmake/reference.cmake generates at
+ * build time).
  */
 #ifndef CERTKIT_REFERENCE_INT_H
 #define CERTKIT_REFERENCE_INT_H

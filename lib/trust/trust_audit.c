@@ -26,11 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
 #include "reference_int.h"
+#include "config_int.h"
 #include "trust_int.h"
 
 #define EXPIRING_DAYS 90
@@ -377,25 +377,35 @@ req_add(struct reqlist *r, const char *text, size_t len)
 }
 
 /* required_roots = ISRG Root X1, DigiCert Global Root G2 (comma-separated,
- * in any section; repeated keys add up). */
-static int
-profile_line(
-    void *user, const char *section, const char *name, const char *value)
+ * in any section; repeated and continued keys add up), read with core's INI
+ * reader (config.c), the rules certkit.conf follows. */
+static ck_status
+profile_roots(ck_ctx *ctx, const char *profile, struct reqlist *r)
 {
-	struct reqlist *r = user;
-	const char *p = value;
+	struct cki_strlist l = {0};
+	cki_config *cfg = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int bad = 0;
+	ck_status rv;
 
-	(void)section;
-	if (strcasecmp(name, "required_roots") != 0)
-		return 1;
-	while (*p != '\0') {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-
-		req_add(r, p, len);
-		p += len + (comma ? 1 : 0);
-	}
-	return 1;
+	if ((rv = cki_read_file(ctx, profile, &buf, &len)) != CK_OK)
+		return rv;
+	rv = cki_config_load_mem_at(
+	    ctx, profile, (const char *)buf, len, &cfg, &bad);
+	free(buf);
+	if (rv == CK_E_FORMAT && bad > 0)
+		rv = cki_err(ctx, CK_E_FORMAT,
+		    "%s line %d: expected \"[section]\", \"key = value\" or "
+		    "a comment (an INI doctor profile)",
+		    profile, bad);
+	if (rv == CK_OK)
+		rv = cki_config_list_all(ctx, cfg, "required_roots", &l);
+	for (size_t i = 0; rv == CK_OK && i < l.n; i++)
+		req_add(r, l.v[i], strlen(l.v[i]));
+	cki_strlist_clear(&l);
+	cki_config_free(cfg);
+	return rv;
 }
 
 static bool
@@ -698,27 +708,9 @@ ck_trust_audit(ck_trust *t, const char *const *require, size_t nrequire,
 	*clean = 0;
 	for (size_t i = 0; i < nrequire; i++)
 		req_add(&req, require[i], strlen(require[i]));
-	if (profile != NULL) {
-		int r = ini_parse(profile, profile_line, &req);
-
-		if (r == -1) {
-			rv = cki_err(t->ctx, CK_E_IO,
-			    "%s: cannot read the "
-			    "profile: %s",
-			    profile, strerror(errno));
-			goto err;
-		}
-		if (r == -2)
-			req.oom = true;
-		else if (r > 0) {
-			rv = cki_err(t->ctx, CK_E_FORMAT,
-			    "%s line %d: expected \"[section]\", \"key = "
-			    "value\" "
-			    "or a comment (an INI doctor profile)",
-			    profile, r);
-			goto err;
-		}
-	}
+	if (profile != NULL &&
+	    (rv = profile_roots(t->ctx, profile, &req)) != CK_OK)
+		goto err;
 	if (req.oom) {
 		rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
 		goto err;

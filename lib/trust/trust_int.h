@@ -1,6 +1,8 @@
 /*
- * trust_int.h: what lib/trust.c, lib/trust_build.c and lib/trust_audit.c
- * share. The layout and on-disk formats are described in lib/trust.c.
+ * trust_int.h: what the trust module's files (trust.c, trust_build.c,
+ * trust_export.c, trust_journal.c, trust_audit.c) share. The layout and
+ * on-disk formats are described in trust.c; the X.509 accessors they use
+ * are core's (lib/core/x509.c, ck_internal.h).
  */
 #ifndef CERTKIT_TRUST_INT_H
 #define CERTKIT_TRUST_INT_H
@@ -42,8 +44,6 @@ struct cki_anchor {
 	X509 *x;
 	char fp[65], spki[65];
 };
-
-enum cki_pin { CKI_PIN_CERT = 0, CKI_PIN_SPKI = 1 };
 
 /* One distrust entry: distrust/sha256-HEX or distrust/spki-HEX. */
 struct cki_distrust {
@@ -95,25 +95,8 @@ ck_status cki_trust_state_load(ck_trust *t, struct cki_tstate **out);
 ck_status cki_trust_lock_load(
     ck_trust *t, bool exclusive, struct cki_tstate **s);
 void cki_trust_state_free(struct cki_tstate *s);
-/* The certificate's SHA-256 and SPKI SHA-256 (lower-case hex). */
-void cki_x509_fp(X509 *x, char fp[65]);
-void cki_x509_spki(X509 *x, char spki[65]);
-/* The first subject attribute `nid` as a UTF-8 string (free()), or NULL
- * if absent or empty. */
-char *cki_x509_subject_field(X509 *x, int nid);
-/* A short human label: the CN, else OU, else O, else the one-line subject. */
-char *cki_x509_label(X509 *x);
-/* Normalises a fingerprint ("AB:CD..", "sha256:..", "SHA256 Fingerprint=")
- * into 64 lower-case hex. Returns false if it is not one. *kind is set from
- * an "spki:" prefix, else CKI_PIN_CERT. */
-bool cki_fp_parse(
-    const char *in, char out[65], enum cki_pin *kind, bool *explicit_kind);
 /* JSON object describing a certificate at time `now`. */
 json_t *cki_trust_cert_json(const struct cki_tcert *c, int64_t now);
-/* "valid", "expired" or "not_yet_valid" at `now`. */
-const char *cki_x509_validity(X509 *x, int64_t now);
-/* Key description ("RSA 2048", "EC P-256") and RSA bits (0 if not RSA). */
-void cki_x509_key(X509 *x, char *buf, size_t size, int *rsa_bits);
 /* Returns the report as a string, frees doc. */
 ck_status cki_trust_json_out(ck_trust *t, json_t *doc, char **json);
 /* Nanosecond mtime of a path (lstat), 0 if absent. */
@@ -128,6 +111,17 @@ ck_status cki_trust_build(
 STACK_OF(X509) * cki_trust_effective_stack(const struct cki_tstate *s);
 /* Reads the truststore password (default "changeit"). Caller wipes. */
 ck_status cki_trust_p12_password(ck_trust *t, char **pw);
+/* The PEM bundle of s's effective certificates, each after a "# label"
+ * line, into bio. */
+ck_status cki_trust_make_bundle(
+    ck_trust *t, const struct cki_tstate *s, BIO *bio);
+/* A PKCS#12 truststore of sk (an empty one when sk is empty). */
+ck_status cki_trust_make_p12(ck_trust *t, STACK_OF(X509) * sk,
+    const char *password, uint8_t **out, size_t *len);
+/* The hashed directory of sk in dir (names as `openssl rehash` makes them);
+ * prev, files and nlinked may be NULL (see trust_build.c). */
+ck_status cki_trust_write_hashed_dir(ck_ctx *ctx, STACK_OF(X509) * sk,
+    const char *dir, const char *prev, json_t *files, int *nlinked);
 
 /* ---- trust_journal.c ---------------------------------------------------- */
 /* The journal of one change being built in memory (see trust_journal.c). */

@@ -25,7 +25,7 @@
  *     X509_V_FLAG_CRL_CHECK_ALL): a certificate whose issuer has no CRL
  *     there is reported as crl_missing.
  *  4. A verdict, valid or not, returns CK_OK with *report set (the caller
- *     json_decref()s it; schema "verify" in docs/json-verify.md). An
+ *     json_decref()s it; schema "verify" in docs/json.md). An
  *     error status (bad parameter, out of memory, OpenSSL failing
  *     internally) sets no report and *valid = 0.
  *

@@ -1,5 +1,5 @@
 # Passwords: an empty one is refused for every output it would "protect",
-# with one message (lib/encode.c invariant 4); password files that cannot be
+# with one message (lib/pki/encode.c invariant 4); password files that cannot be
 # read say so; CERTKIT_PASSWORD's length limit is named.
 
 name: identity export --format p12 refuses an empty password file, writes nothing

@@ -371,3 +371,28 @@ stdout: "evidence": {
 stdout: "remedies": [
 stdout: "fix": "certkit trust distrust
 stdout: "message": "\"Other Untrusted Root\" expired
+
+name: add --from checks the endpoint as the doctor does: port out of range
+run: $CERTKIT --home $T/h trust add --from 127.0.0.1:99999 --yes
+exit: 2
+stderr: expected HOST[:PORT]
+
+name: add --from checks the endpoint as the doctor does: not a host name
+run: $CERTKIT --home $T/h trust add --from 'bad_host!:443' --yes
+exit: 2
+stderr: expected HOST[:PORT]
+
+name: audit reads a profile with the INI reader certkit.conf uses: an overlong line is named by its own number
+run: printf '[a]\nhost = a.test\nrequired_roots = %s\n' "$(printf 'Root %.0s' $(seq 60))" > $T/long.ini
+run: $CERTKIT --home $T/h trust audit --profile $T/long.ini
+exit: 2
+stderr: long.ini:3: line is longer than 197 characters
+
+name: audit adds up repeated and continued required_roots of every section
+run: export SSL_CERT_FILE=$PKI/other-root.pem
+run: printf '[a]\nhost = a.test\nrequired_roots = Other Untrusted Root\n  Starfield Root Certificate Authority - G2\n[b]\nhost = b.test\nrequired_roots = ISRG Root X1\n' > $T/multi.ini
+run: $CERTKIT --home $T/h trust rebuild >/dev/null; $CERTKIT --home $T/h trust audit --profile $T/multi.ini
+exit: 1
+stdout: required root "Other Untrusted Root": present
+stdout: required root "Starfield Root Certificate Authority - G2": MISSING
+stdout: required root "ISRG Root X1": MISSING

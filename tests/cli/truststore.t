@@ -1,7 +1,8 @@
 # A trust store given by the user that yields no certificate is one input
 # error, with one message and exit 2, for verify --roots and doctor --trust,
 # whether it is an empty directory, a directory of other files, or an empty
-# file (lib/verify.c, cki_no_anchors). The doctor never reaches the network.
+# file (lib/verify/verify.c, cki_no_anchors). The doctor never reaches the
+# network.
 
 name: verify --roots with an empty directory
 run: mkdir $T/d; $CERTKIT verify --at 2026-06-01T00:00:00Z --roots $T/d $PKI/chain.pem

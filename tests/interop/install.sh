@@ -1,6 +1,7 @@
 #!/bin/sh
 # install.sh: `cmake --install` puts the binary, the shared library, the
-# headers, the pkg-config file and the man pages in place, and a program
+# headers (not the lab's), the pkg-config file and the man pages in place,
+# the shared library holds nothing of the lab, and a program
 # built with `pkg-config --cflags --libs certkit` against the installed copy
 # runs. The peer here is the system's compiler and pkg-config.
 set -u
@@ -24,6 +25,10 @@ check "pkg-config file installed" '[ -f "$lib/pkgconfig/certkit.pc" ]'
 check "man pages installed" '[ -f "$root/share/man/man1/certkit.1" ] && [ -f "$root/share/man/man1/certkit-show.1" ]'
 check "man page renders" 'MANWIDTH=80 man -l "$root/share/man/man1/certkit.1" 2>/dev/null | grep -q "keep the TLS of connected devices"'
 check "public headers include no OpenSSL header" '! grep -l "include <openssl" "$root"/include/certkit/*.h'
+# (ck_cert_label is no lab symbol: a name matches when "lab" is a whole
+# part of it, as in ck_lab_start or cki_lab_specs.)
+check "the lab is not in the shared library (nm -D shows no lab symbol)" '[ -z "$(nm -D "$lib"/libcertkit.so.0 | awk "{print \$NF}" | grep -iE "(^|_)lab(_|\$)")" ]'
+check "the lab's header is not installed" '[ ! -e "$root/include/certkit/lab.h" ] && [ -f "$root/include/certkit/doctor.h" ]'
 check "library exports only ck_ symbols" '[ -z "$(nm -D --defined-only "$lib"/libcertkit.so.0 | awk "\$2 ~ /[TDB]/ {print \$3}" | grep -v "^ck_")" ]'
 
 cat >"$dest/prog.c" <<'EOC'

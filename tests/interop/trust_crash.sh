@@ -1,6 +1,6 @@
 #!/bin/sh
 # trust_crash.sh: a change of many trust anchors is all or nothing, wherever
-# certkit dies (lib/trust_journal.c).
+# certkit dies (lib/trust/trust_journal.c).
 #
 # A `trust add` of 1,000 certificates (and a `trust remove`) is killed at
 # every named step (CERTKIT_TRUST_CRASH_AT makes certkit _exit(9) there, as

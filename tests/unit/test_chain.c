@@ -1,5 +1,5 @@
 /*
- * test_chain.c: lib/chain.c: who issued whom in a bundle, the order
+ * test_chain.c: lib/pki/chain.c: who issued whom in a bundle, the order
  * findings, and ck_bundle_normalize().
  *
  * Bundles are built from the test PKI by concatenating files, plus a

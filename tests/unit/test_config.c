@@ -1,4 +1,4 @@
-/* test_config.c: certkit.conf parsing (lib/config.c). */
+/* test_config.c: certkit.conf parsing (lib/core/config.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * test_ctx.c: the context (lib/ctx.c): error discipline, password sources,
+ * test_ctx.c: the context (lib/core/ctx.c): error discipline, password sources,
  * and RFC 3339 time parsing.
  */
 #include <stdio.h>

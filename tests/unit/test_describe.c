@@ -1,5 +1,5 @@
 /*
- * test_describe.c: lib/describe.c: the "show" report.
+ * test_describe.c: lib/pki/describe.c: the "show" report.
  *
  * Every field of a certificate is checked on leaf.pem (its names, dates,
  * serials and extensions are fixed by tests/pki/README.md), digests against

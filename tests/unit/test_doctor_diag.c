@@ -1,9 +1,9 @@
 /*
- * test_doctor_diag.c: lib/doctor_diag.c with synthetic observations: every
- * network-level code from recorded facts, and the chain codes (the error-20
- * family, dates, names, keys, pins, client authentication) from the test
- * PKI, at the pinned time. No network: the need-for-evidence loop is driven
- * by hand, as probe.c would.
+ * test_doctor_diag.c: lib/doctor/doctor_diag.c with synthetic observations:
+ * every network-level code from recorded facts, and the chain codes (the
+ * error-20 family, dates, names, keys, pins, client authentication) from the
+ * test PKI, at the pinned time. No network: the need-for-evidence loop is
+ * driven by hand, as probe.c would.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -89,7 +89,7 @@ ep_make(struct cki_endpoint *ep, const char *host, int expect)
 	memset(ep, 0, sizeof(*ep));
 	snprintf(ep->host, sizeof(ep->host), "%s", host);
 	ep->port = 443;
-	cki_doc_valid_host(host, &ip);
+	cki_net_valid_host(host, &ip);
 	ep->is_ip = ip;
 	ep->expect = expect;
 }

@@ -1,5 +1,5 @@
 /*
- * test_doctor_parse.c: lib/doctor_parse.c: endpoints, --resolve, --dns,
+ * test_doctor_parse.c: lib/doctor/doctor_parse.c: endpoints, --resolve, --dns,
  * proxy URLs, NO_PROXY, pins, HTTP heads and dates. Table-driven, with the
  * inputs an admin gets wrong.
  */
@@ -65,7 +65,7 @@ test_endpoints(void **state)
 		bool ok;
 
 		err[0] = '\0';
-		ok = cki_doc_parse_endpoint(t[i].in, &hp, err, sizeof(err));
+		ok = cki_net_parse_endpoint(t[i].in, &hp, err, sizeof(err));
 		if (ok != t[i].ok)
 			fail_msg("'%s': expected %s, got %s (%s)", t[i].in,
 			    t[i].ok ? "ok" : "error", ok ? "ok" : "error", err);
@@ -150,7 +150,7 @@ test_dns(void **state)
 		struct sockaddr_storage ss;
 		socklen_t len;
 		bool ok =
-		    cki_doc_parse_dns(t[i].in, &ss, &len, err, sizeof(err));
+		    cki_net_parse_dns(t[i].in, &ss, &len, err, sizeof(err));
 
 		if (ok != t[i].ok)
 			fail_msg("'%s': expected %s (%s)", t[i].in,
@@ -199,7 +199,7 @@ test_proxy(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct cki_proxy p;
-		bool ok = cki_doc_parse_proxy(t[i].in, &p, err, sizeof(err));
+		bool ok = cki_net_parse_proxy(t[i].in, &p, err, sizeof(err));
 
 		if (ok != t[i].ok)
 			fail_msg("'%s': expected %s (%s)", t[i].in,
@@ -238,7 +238,7 @@ test_proxy_errors_hide_password(void **state)
 		struct cki_proxy p;
 
 		err[0] = '\0';
-		assert_false(cki_doc_parse_proxy(bad[i], &p, err, sizeof(err)));
+		assert_false(cki_net_parse_proxy(bad[i], &p, err, sizeof(err)));
 		assert_null(p.auth);
 		if (err[0] == '\0' || strstr(err, "s3cret") != NULL)
 			fail_msg("'%s': the error shows the password: %s",
@@ -290,12 +290,12 @@ test_no_proxy(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (cki_doc_no_proxy_match(
+		if (cki_net_no_proxy_match(
 		        t[i].np, t[i].host, (uint16_t)t[i].port) != t[i].match)
 			fail_msg("NO_PROXY='%s' host %s:%u: expected %s",
 			    t[i].np, t[i].host, t[i].port,
 			    t[i].match ? "match" : "no match");
-	assert_false(cki_doc_no_proxy_match(NULL, "x", 1));
+	assert_false(cki_net_no_proxy_match(NULL, "x", 1));
 }
 
 static void
@@ -451,14 +451,14 @@ test_valid_host(void **state)
 	bool ip;
 
 	(void)state;
-	assert_true(cki_doc_valid_host("a.b", &ip));
+	assert_true(cki_net_valid_host("a.b", &ip));
 	assert_false(ip);
-	assert_true(cki_doc_valid_host("10.1.2.3", &ip));
+	assert_true(cki_net_valid_host("10.1.2.3", &ip));
 	assert_true(ip);
-	assert_false(cki_doc_valid_host("", &ip));
-	assert_false(cki_doc_valid_host(".", &ip));
-	assert_false(cki_doc_valid_host("a b", &ip));
-	assert_false(cki_doc_valid_host("a/b", &ip));
+	assert_false(cki_net_valid_host("", &ip));
+	assert_false(cki_net_valid_host(".", &ip));
+	assert_false(cki_net_valid_host("a b", &ip));
+	assert_false(cki_net_valid_host("a/b", &ip));
 }
 
 int

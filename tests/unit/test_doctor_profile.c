@@ -1,5 +1,5 @@
 /*
- * test_doctor_profile.c: lib/doctor_profile.c: the INI profile. Every
+ * test_doctor_profile.c: lib/doctor/doctor_profile.c: the INI profile. Every
  * error must name FILE:LINE; a profile is all or nothing.
  */
 #include <stdio.h>

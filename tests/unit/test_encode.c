@@ -1,5 +1,5 @@
 /*
- * test_encode.c: lib/encode.c: every format written is read back (by the
+ * test_encode.c: lib/pki/encode.c: every format written is read back (by the
  * loader and by OpenSSL directly) with the same objects in the same order;
  * PKCS#12 protection is what the header promises; every bundle a format
  * cannot hold is refused with a message that says why; ck_write_bundle's
@@ -758,7 +758,7 @@ test_select(void **state)
 /* ---- normalize + write: the "clean fullchain" promise -----------------------
  */
 
-/* With ck_bundle_normalize (lib/chain.c), every messy variant of the chain
+/* With ck_bundle_normalize (lib/pki/chain.c), every messy variant of the chain
  * writes the same bytes as fullchain.pem (or chain.pem). */
 static void
 test_normalized_pem(void **state)

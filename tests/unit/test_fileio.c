@@ -1,5 +1,5 @@
 /*
- * test_fileio.c: lib/fileio.c: the atomic writer's guarantee (the old file
+ * test_fileio.c: lib/core/fileio.c: the atomic writer's guarantee (the old file
  * or the whole new one, never a mix, never a temporary file left behind),
  * modes independent of the umask, and the reader's errors.
  */

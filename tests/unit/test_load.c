@@ -1,5 +1,5 @@
 /*
- * test_load.c: the loader (lib/load.c) over every form in the test PKI, and
+ * test_load.c: the loader (lib/pki/load.c) over every form in the test PKI, and
  * its error messages. Table-driven: each row is a file, the password source,
  * and what must come out.
  */

@@ -1,5 +1,5 @@
 /*
- * test_names.c: lib/names.c: the one escaper of untrusted text (cki_esc,
+ * test_names.c: lib/core/names.c: the one escaper of untrusted text (cki_esc,
  * ck_text_escape) and the one-line names built on it.
  */
 #include <stdlib.h>

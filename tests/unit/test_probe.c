@@ -1,5 +1,5 @@
 /*
- * test_probe.c: the doctor's network side (lib/probe.c) against local
+ * test_probe.c: the doctor's network side (lib/doctor/probe.c) against local
  * limits: the concurrency is lowered to the descriptor limit, and a socket
  * that cannot be made for want of descriptors (EMFILE) stops the run with
  * a local error, never a finding about the server ("tcp_refused: Too many

@@ -1,5 +1,5 @@
 /*
- * test_probe_dns.c: lib/probe_dns.c: the --dns query and the parsing of
+ * test_probe_dns.c: lib/net/probe_dns.c: the --dns query and the parsing of
  * replies, including spoofed, truncated and looping messages.
  */
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * test_reference.c: the reference set (lib/reference.c, cmake/
+ * test_reference.c: the reference set (lib/trust/reference.c, cmake/
  * reference.cmake): the embedded roots, lookups by name and fingerprint,
  * ambiguity, and a reference file given at run time.
  */

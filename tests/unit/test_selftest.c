@@ -1,4 +1,4 @@
-/* test_selftest.c: the in-process TLS handshake (lib/selftest.c). */
+/* test_selftest.c: the in-process TLS handshake (lib/identity/selftest.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * test_sockbio.c: the library's socket BIO (lib/sockbio.c), and that its
+ * test_sockbio.c: the library's socket BIO (lib/net/sockbio.c), and that its
  * TLS clients survive a peer that hangs up, with SIGPIPE at its default
  * disposition (it kills the process): ck_fetch_chain (trust add --from),
  * ck_doctor_run, and OpenSSL writing an alert to a closed socket. The CLI

@@ -1,6 +1,6 @@
 /*
- * test_trust.c: the trust store (lib/trust.c, lib/trust_build.c): layout,
- * add/remove/distrust, all-or-nothing changes, the lock, the outputs.
+ * test_trust.c: the trust store (lib/trust/trust.c, lib/trust/trust_build.c):
+ * layout, add/remove/distrust, all-or-nothing changes, the lock, the outputs.
  * The audit is in test_trust_audit.c.
  */
 #include <dirent.h>

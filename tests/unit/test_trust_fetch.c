@@ -1,5 +1,5 @@
 /*
- * test_trust_fetch.c: ck_fetch_chain() (lib/fetch.c) against lying and
+ * test_trust_fetch.c: ck_fetch_chain() (lib/net/fetch.c) against lying and
  * silent peers and a refusing proxy, served by a thread on 127.0.0.1. The
  * happy path (a real openssl s_server, a CONNECT proxy) is in
  * tests/interop/trust.sh.
@@ -19,7 +19,7 @@
 #include "ck_internal.h"
 #include "certkit/fetch.h"
 
-/* Test seams in lib/fetch.c (not exported, not in a header). */
+/* Test seams in lib/net/fetch.c (not exported, not in a header). */
 void cki_fetch_test_dns_delay(int ms);
 int cki_fetch_test_dns_jobs(void);
 ck_status cki_fetch_test_resolve(ck_ctx *ctx, const char *host,

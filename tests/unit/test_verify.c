@@ -1,6 +1,6 @@
 /*
- * test_verify.c: ck_verify and cki_verify_chain (lib/verify.c) over the test
- * PKI, at the pinned time.
+ * test_verify.c: ck_verify and cki_verify_chain (lib/verify/verify.c) over the
+ * test PKI, at the pinned time.
  *
  * Table-driven: each row is a certificate, the anchors, intermediates, CRLs
  * and parameters, and the verdict and first finding that must come out.
@@ -100,7 +100,7 @@ static const struct row rows[] = {
     /* other-leaf's issuer is nowhere, as for a missing intermediate;
      * but it is an end entity with no caIssuers pointer, which is what a
      * device certificate issued straight from a private root looks like:
-     * untrusted_root (see classify_missing_issuer in lib/verify.c). */
+     * untrusted_root (see classify_missing_issuer in lib/verify/verify.c). */
     {"issued by an unknown root", "other-leaf.pem", NULL, NULL, NULL, NULL,
         NULL, NULL, NULL, NULL, SRV, 0, -1, 0, "untrusted_root", 0,
         "its issuer 'C = US, O = certkit tests, CN = Other Untrusted Root' is "
