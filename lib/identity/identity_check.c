@@ -3,9 +3,11 @@
  *
  * Each problem is one finding with a stable code and a severity:
  *
- *   error    never installed, not even with --force: the server would not
- *            work, or not for the names the admin configured
- *   warning  installed only with --force: some clients may fail
+ *   error    never installed, not even with the insecure switch: the
+ *            server would not work, or not for the names the admin
+ *            configured
+ *   warning  installed only with ck_identity_set_insecure_accept_warnings
+ *            (--insecure-accept-warnings): some clients may fail
  *   info     said, never blocks
  *
  *   code                        sev      why
@@ -110,23 +112,15 @@ cki_kind_of(X509 *leaf)
 	return X509_self_signed(leaf, 1) == 1 ? CKI_KIND_SELF : CKI_KIND_CA;
 }
 
-/* "CN" else the one-line subject, for messages. */
+/* "CN" else the one-line subject, for messages. An empty CN is no CN
+ * (cki_x509_common_name), so it never shows as "". */
 static void
 label(X509 *x, char *out, size_t size)
 {
-	X509_NAME *n = X509_get_subject_name(x);
-	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
-	unsigned char *u = NULL;
-	char *one;
+	char *cn = cki_x509_common_name(x);
+	char *one =
+	    cn != NULL ? cn : cki_name_oneline(X509_get_subject_name(x));
 
-	if (i >= 0 &&
-	    ASN1_STRING_to_UTF8(
-	        &u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i))) >= 0) {
-		snprintf(out, size, "\"%s\"", (char *)u);
-		OPENSSL_free(u);
-		return;
-	}
-	one = cki_name_oneline(n);
 	snprintf(out, size, "\"%s\"", one != NULL ? one : "?");
 	free(one);
 }
@@ -241,7 +235,7 @@ check_usage(struct cki_idfindings *f, X509 *leaf)
 		cki_finding(f, "leaf_is_ca",
 		    "the certificate is a CA certificate (basicConstraints "
 		    "CA:TRUE), not a server certificate: was the CA's own "
-		    "certificate given as --cert?");
+		    "certificate given as the server's?");
 	/* RFC 5280 section 4.2.1.12: when EKU is present, it limits use. */
 	if ((ex & EXFLAG_XKUSAGE) &&
 	    !(X509_get_extended_key_usage(leaf) &
@@ -392,23 +386,46 @@ out:
 	ERR_clear_error();
 }
 
-ck_status
-cki_check_material(ck_identity *id, struct cki_material *m,
-    STACK_OF(X509) * given, const struct cki_names *n, struct cki_idfindings *f)
-{
-	/* Where a missing issuer is looked for, in this order. The reference
-	 * roots are borrowed (reference.c owns them): stores[2] is a shallow
-	 * copy of that stack. */
-	STACK_OF(X509) * stores[3] = {NULL, NULL, NULL};
-	const char *store_name[3] = {"the device's trust store",
-	    "the system store",
-	    "certkit's reference roots (Mozilla's, embedded at build time)"};
-	char trustp[CKI_PATH], l[300], il[300];
-	const char *sys;
-	X509 *cur, *iss;
-	ck_status rv = CK_OK;
+/* Where a missing issuer is looked for, in this order; loaded on first
+ * need. The reference roots are borrowed (reference.c owns them): sk[2]
+ * is a shallow copy of that stack. */
+struct issuer_stores {
+	ck_identity *id;
+	bool loaded;
+	STACK_OF(X509) * sk[3];
+};
 
-	/* The leaf. */
+static const char *const store_name[3] = {"the device's trust store",
+    "the system store",
+    "certkit's reference roots (Mozilla's, embedded at build time)"};
+
+static void
+stores_load(struct issuer_stores *st)
+{
+	char trustp[CKI_PATH];
+	const char *sys = getenv("SSL_CERT_FILE");
+
+	st->loaded = true;
+	if (cki_id_path(st->id, trustp, "../trust/out/ca-bundle.pem") == CK_OK)
+		st->sk[0] = load_pem_file(trustp);
+	st->sk[1] =
+	    load_pem_file(sys != NULL ? sys : X509_get_default_cert_file());
+	st->sk[2] = sk_X509_dup(cki_reference_certs());
+}
+
+static void
+stores_free(struct issuer_stores *st)
+{
+	sk_X509_pop_free(st->sk[0], X509_free);
+	sk_X509_pop_free(st->sk[1], X509_free);
+	sk_X509_free(st->sk[2]); /* borrowed certificates */
+}
+
+/* The checks of the leaf alone. */
+static void
+check_leaf(ck_identity *id, const struct cki_material *m,
+    const struct cki_names *n, struct cki_idfindings *f)
+{
 	if (!X509_check_private_key(m->leaf, m->key)) {
 		ERR_clear_error();
 		cki_finding(f, "key_mismatch",
@@ -422,78 +439,71 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 	check_key(f, m->leaf);
 	check_signature(f, m->leaf, "the certificate");
 	check_names(f, m->leaf, n);
+}
 
-	/* The chain, leaf upwards. */
-	if ((m->chain = sk_X509_new_null()) == NULL)
-		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
-	if (is_root(m->leaf)) {
-		cki_finding(f, "self_signed",
-		    "the certificate is self-signed: clients must trust this "
-		    "certificate itself");
-		goto unrelated;
+/* The issuer of CUR that the files given lack: from the stores (said as
+ * chain_completed), or NULL with the finding that says why. */
+static X509 *
+complete_issuer(struct issuer_stores *st, STACK_OF(X509) * given, X509 *cur,
+    X509 *leaf, struct cki_idfindings *f)
+{
+	char l[300], il[300];
+	X509 *iss = NULL;
+	char *in;
+	int src;
+
+	if (!st->loaded)
+		stores_load(st);
+	for (src = 0; src < 3 && iss == NULL; src++)
+		if (st->sk[src] != NULL &&
+		    (iss = find_issuer(st->sk[src], cur, NULL)) != NULL)
+			break;
+	label(cur, l, sizeof(l));
+	if (iss != NULL) {
+		label(iss, il, sizeof(il));
+		cki_finding(f, "chain_completed",
+		    "the issuer of %s, %s, was taken from %s", l, il,
+		    store_name[src]);
+		return iss;
 	}
+	if ((iss = named_issuer(given, cur, leaf)) != NULL) {
+		/* RFC 5280 section 6.1.3 (a)(1): the name matches, the
+		 * signature does not. */
+		label(iss, il, sizeof(il));
+		cki_finding(f, "bad_signature",
+		    "the signature on %s does not verify with the key of its "
+		    "issuer %s: the file is damaged, or the certificate was "
+		    "altered",
+		    l, il);
+		return NULL;
+	}
+	in = cki_name_oneline(X509_get_issuer_name(cur));
+	cki_finding(f, "chain_incomplete",
+	    "the issuer of %s, \"%s\", was found neither in the files given "
+	    "nor in the trust store, the system store or certkit's reference "
+	    "roots: clients that lack it will fail; give it in the chain file",
+	    l, in != NULL ? in : "?");
+	free(in);
+	return NULL;
+}
+
+/* Builds m->chain (and m->root) from the leaf upwards. */
+static ck_status
+build_chain(ck_identity *id, struct cki_material *m, STACK_OF(X509) * given,
+    struct cki_idfindings *f)
+{
+	struct issuer_stores st = {.id = id};
+	X509 *cur, *iss;
+	ck_status rv = CK_OK;
+
 	for (cur = m->leaf; sk_X509_num(m->chain) < MAX_DEPTH; cur = iss) {
-		int src = -1;
-
-		if ((iss = find_issuer(given, cur, m->leaf)) == NULL) {
-			if (stores[0] == NULL && stores[1] == NULL &&
-			    stores[2] == NULL) {
-				if (cki_id_path(id, trustp,
-				        "../trust/out/ca-bundle.pem") == CK_OK)
-					stores[0] = load_pem_file(trustp);
-				sys = getenv("SSL_CERT_FILE");
-				stores[1] = load_pem_file(sys != NULL
-				        ? sys
-				        : X509_get_default_cert_file());
-				stores[2] = sk_X509_dup(cki_reference_certs());
-			}
-			for (src = 0; src < 3 && iss == NULL; src++)
-				if (stores[src] != NULL &&
-				    (iss = find_issuer(
-				         stores[src], cur, NULL)) != NULL)
-					break;
-			if (iss == NULL &&
-			    (iss = named_issuer(given, cur, m->leaf)) != NULL) {
-				/* RFC 5280 section 6.1.3 (a)(1): the name
-				 * matches, the signature does not. */
-				label(cur, l, sizeof(l));
-				label(iss, il, sizeof(il));
-				cki_finding(f, "bad_signature",
-				    "the signature on %s does not verify with "
-				    "the key of its issuer %s: the file is "
-				    "damaged, or the certificate was altered",
-				    l, il);
-				break;
-			}
-			if (iss == NULL) {
-				label(cur, l, sizeof(l));
-				{
-					char *in = cki_name_oneline(
-					    X509_get_issuer_name(cur));
-
-					cki_finding(f, "chain_incomplete",
-					    "the issuer of %s, \"%s\", was "
-					    "found neither in the files given "
-					    "nor in the trust store, the "
-					    "system "
-					    "store or certkit's reference "
-					    "roots: "
-					    "clients that lack it will fail; "
-					    "give it with --chain",
-					    l, in != NULL ? in : "?");
-					free(in);
-				}
-				break;
-			}
-			label(iss, il, sizeof(il));
-			label(cur, l, sizeof(l));
-			cki_finding(f, "chain_completed",
-			    "the issuer of %s, %s, was taken from %s", l, il,
-			    store_name[src]);
-		}
+		if ((iss = find_issuer(given, cur, m->leaf)) == NULL &&
+		    (iss = complete_issuer(&st, given, cur, m->leaf, f)) ==
+		        NULL)
+			break;
 		if (!X509_up_ref(iss)) {
 			rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
-			goto out;
+			break;
 		}
 		if (is_root(iss)) {
 			m->root = iss;
@@ -502,12 +512,21 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 		if (!sk_X509_push(m->chain, iss)) {
 			X509_free(iss);
 			rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
-			goto out;
+			break;
 		}
 		check_signature(f, iss, "the intermediate");
 	}
-	verify_chain(id, f, m);
-unrelated:
+	stores_free(&st);
+	return rv;
+}
+
+/* Every certificate given that is not in the chain. */
+static void
+note_unrelated(const struct cki_material *m, STACK_OF(X509) * given,
+    struct cki_idfindings *f)
+{
+	char l[300];
+
 	for (int i = 0; i < sk_X509_num(given); i++) {
 		X509 *x = sk_X509_value(given, i);
 		bool in = X509_cmp(x, m->leaf) == 0 ||
@@ -523,9 +542,26 @@ unrelated:
 			    l);
 		}
 	}
-out:
-	sk_X509_pop_free(stores[0], X509_free);
-	sk_X509_pop_free(stores[1], X509_free);
-	sk_X509_free(stores[2]); /* borrowed certificates */
-	return rv;
+}
+
+ck_status
+cki_check_material(ck_identity *id, struct cki_material *m,
+    STACK_OF(X509) * given, const struct cki_names *n, struct cki_idfindings *f)
+{
+	ck_status rv;
+
+	check_leaf(id, m, n, f);
+	if ((m->chain = sk_X509_new_null()) == NULL)
+		return cki_err(id->ctx, CK_E_NOMEM, "out of memory");
+	if (is_root(m->leaf)) {
+		cki_finding(f, "self_signed",
+		    "the certificate is self-signed: clients must trust this "
+		    "certificate itself");
+	} else {
+		if ((rv = build_chain(id, m, given, f)) != CK_OK)
+			return rv;
+		verify_chain(id, f, m);
+	}
+	note_unrelated(m, given, f);
+	return CK_OK;
 }
