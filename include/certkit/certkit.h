@@ -281,7 +281,9 @@ void ck_verify_opts_set_max_depth(ck_verify_opts *o, int depth);
  * Verifies the first certificate of `target` (the leaf; the rest of the
  * bundle is used as untrusted intermediates). Writes a report (schema
  * "verify" in docs/json.md) and sets *valid to 1 or 0. Returns CK_OK when a
- * verdict was reached, valid or not.
+ * verdict was reached, valid or not; CK_E_REFUSED, and no report, when a
+ * finding's message or remedy would pass 1 MiB (a certificate with huge
+ * names): a message is never cut short.
  */
 ck_status ck_verify(ck_ctx *ctx, const ck_verify_opts *o,
     const ck_bundle *target, char **json, int *valid) CK_WUR;

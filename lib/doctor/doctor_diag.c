@@ -3171,6 +3171,209 @@ endpoint_head(json_t *o, const struct cki_endpoint *ep,
 	}
 }
 
+/* What the diagnosis does after a stage. */
+enum dnext {
+	D_GO_ON,   /* the next stage */
+	D_REPORT,  /* the findings so far are the report */
+	D_PENDING, /* more evidence first (need says which) */
+	D_NOMEM,
+};
+
+/* DNS, TCP, the proxy and the handshake: D_GO_ON when there is a chain. */
+static enum dnext
+diag_connection(struct dctx *c, struct cki_hs *h)
+{
+	enum dnext next = D_GO_ON;
+
+	if (diag_dns(c) || diag_tcp(c, h) || diag_proxy(c, h) ||
+	    diag_tls(c, h)) {
+		next = c->need->legacy || c->need->quiet ? D_PENDING : D_REPORT;
+	} else if (!h->done || sk_X509_num(h->chain) == 0) {
+		struct dx *d = dx_add(c->l, "tls_handshake_failed", "error",
+		    R_NET, "%s completed no TLS handshake with a certificate",
+		    c->hp);
+
+		ev_str(d, "stage", hs_stage_word(h->failed_stage));
+		rem(d, "Check that the port serves TLS with a certificate");
+		next = D_REPORT;
+	}
+	return next;
+}
+
+/* The device's verdict on the presented chain. */
+static enum dnext
+diag_verify(struct dctx *c, struct chainx *x, const struct cki_hs *h)
+{
+	enum dnext next = D_GO_ON;
+
+	x->presented = h->chain;
+	x->leaf = sk_X509_value(h->chain, 0);
+	if ((x->completion = sk_X509_new_null()) == NULL ||
+	    !verify_run(c->env, c->env->trust, x->leaf, h->chain, &x->v)) {
+		next = D_NOMEM;
+	} else if (!h->app_tried &&
+	    (h->cert_request || c->obs->have_client_cert ||
+	        vfind(&x->v, X509_V_ERR_CERT_NOT_YET_VALID, 0) != NULL ||
+	        vfind(&x->v, X509_V_ERR_CERT_HAS_EXPIRED, 0) != NULL)) {
+		/* One application-data exchange when it can tell something:
+		 * a client certificate was asked for or configured (TLS 1.3
+		 * refuses it only after the handshake, RFC 8446 4.4.2.4), or
+		 * a date is in question (the server's HTTP Date tells a
+		 * wrong clock from a wrong date). */
+		c->need->app = true;
+		next = D_PENDING;
+	}
+	return next;
+}
+
+/* An inspecting CA the device trusts: the connection works, mutual TLS
+ * cannot. */
+static void
+diag_inspected(struct dctx *c, const char *vendor, X509 *who)
+{
+	char *label = x_label(who);
+	struct dx *d = dx_add(c->l, "tls_interception", "warning", R_WARN,
+	    "the connection to %s is inspected by %s "
+	    "(\"%s\"); the device trusts it, but mutual TLS "
+	    "cannot pass through",
+	    c->hp, vendor, label ? label : "?");
+
+	ev_cert(d, "inspecting_ca", who);
+	ev_str(d, "vendor", vendor);
+	rem(d,
+	    "If this service authenticates the device with a "
+	    "certificate, exclude %s from SSL inspection",
+	    c->ep->host);
+	free(label);
+}
+
+/* The first verify error no other family explains. */
+static void
+diag_chain_invalid(struct dctx *c, const struct chainx *x)
+{
+	for (int i = 0; i < x->v.ne; i++) {
+		int e = x->v.e[i].err;
+		struct dx *d;
+
+		if (is_untrusted_err(e) || is_time_err(e) || is_weak_err(e))
+			continue;
+		d = dx_add(c->l, "chain_invalid", "error", R_INVALID,
+		    "the chain of %s is "
+		    "invalid: %s (depth %d)",
+		    c->hp, err_word(e), x->v.e[i].depth);
+		ev_int(d, "verify_error", e);
+		ev_str(d, "verify_error_text", err_word(e));
+		ev_int(d, "depth", x->v.e[i].depth);
+		ev_cert(d, "certificate", x->v.e[i].cert);
+		rem(d,
+		    "The server's certificate or its CA "
+		    "violates RFC 5280 (%s): reissue it "
+		    "correctly",
+		    err_word(e));
+		break;
+	}
+}
+
+/* The name, trust, dates, strength and client authentication of a chain. */
+static enum dnext
+diag_chain(struct dctx *c, struct chainx *x, const struct cki_hs *h)
+{
+	enum dnext next = D_REPORT;
+	bool chain_ok = x->v.ok, pin_fail = false;
+	X509 *who = NULL;
+	const char *vendor = chain_vendor(h->chain, &who);
+
+	if (c->ep->npins > 0)
+		pin_fail = !pins_match(c->ep, h->chain, x->v.built);
+	/* Is the name right? A fallback certificate explains everything
+	 * else about this chain. */
+	if (!diag_name(c, x) && c->need->nosni) {
+		next = D_PENDING;
+		goto out;
+	}
+	if (dxl_has(c->l, "fallback_certificate")) {
+		diag_client_auth(c, h);
+		goto out;
+	}
+	if (vfind_untrusted(&x->v) != NULL) {
+		explain_untrusted(c, x, pin_fail, vendor, who);
+		if (c->need->aia_url[0] != '\0') {
+			next = D_PENDING;
+			goto out;
+		}
+	} else if (pin_fail) {
+		diag_interception(c, x, vendor, who, true, chain_ok);
+	} else if (vendor != NULL && chain_ok) {
+		diag_inspected(c, vendor, who);
+	}
+	if (!x->explained)
+		explain_expired_ca(c, x);
+	diag_time(c, x);
+	diag_weak(c, x);
+	diag_chain_invalid(c, x);
+	diag_client_auth(c, h);
+	diag_warnings(c, x);
+	diag_required_roots(c);
+out:
+	return next;
+}
+
+/* The last findings: a wrong clock explains the dates, and "ok" when
+ * nothing is in error. */
+static void
+diag_conclude(struct dctx *c, const struct chainx *x, const struct cki_hs *h,
+    bool have_chain)
+{
+	if (dxl_has(c->l, "clock_skew") && any_error(c->l)) {
+		dxl_drop(c->l, "cert_not_yet_valid");
+		dxl_drop(c->l, "cert_expired");
+	}
+	if (!any_error(c->l)) {
+		struct dx *d;
+		X509 *top = have_chain && sk_X509_num(x->v.built) > 0
+		    ? sk_X509_value(x->v.built, sk_X509_num(x->v.built) - 1)
+		    : NULL;
+		char *label = top ? x_label(top) : NULL;
+
+		d = dx_add(c->l, "ok", "info", R_INFO,
+		    "trusted connection: "
+		    "%s, the chain verifies to \"%s\" and the name matches",
+		    h->version, label ? label : "?");
+		ev_cert(d, "root", top);
+		ev_str(d, "trust_store", c->env->trust_source);
+		free(label);
+	}
+}
+
+/* The endpoint's report, or NULL when out of memory. */
+static json_t *
+diag_report(struct dctx *c, struct chainx *x, bool have_chain)
+{
+	const struct cki_hs *h = &c->obs->main;
+	json_t *out = NULL, *chain = NULL, *tls = NULL;
+
+	if (have_chain) {
+		tls = tls_json(h);
+		diag_ocsp(c, x, tls);
+		chain = chain_json(x, c->env);
+	}
+	diag_conclude(c, x, h, have_chain);
+	if (c->l->nomem || (out = json_object()) == NULL)
+		goto out;
+	endpoint_head(out, c->ep, c->obs, c->hp, c->is_public);
+	json_object_set_new(out, "status", json_string(status_of(c->l)));
+	json_object_set_new(out, "diagnosis", dxl_json(c->l));
+	json_object_set_new(out, "chain", chain != NULL ? chain : json_array());
+	chain = NULL;
+	json_object_set_new(out, "tls", tls != NULL ? tls : json_object());
+	tls = NULL;
+	json_object_set_new(out, "timings_ms", timings_json(c->obs));
+out:
+	json_decref(chain);
+	json_decref(tls);
+	return out;
+}
+
 json_t *
 cki_doc_diagnose(const struct cki_diag_env *env, const struct cki_endpoint *ep,
     struct cki_obs *obs, struct cki_need *need, bool *nomem)
@@ -3178,16 +3381,13 @@ cki_doc_diagnose(const struct cki_diag_env *env, const struct cki_endpoint *ep,
 	struct dctx c;
 	struct dxl l;
 	struct chainx x;
-	struct cki_hs *h = &obs->main;
-	json_t *out = NULL, *chain = NULL, *tls = NULL;
-	bool have_chain = false, chain_ok = false, pin_fail = false;
-	const char *vendor = NULL;
-	X509 *who = NULL;
+	json_t *out = NULL;
+	bool have_chain = false;
+	enum dnext next;
 
 	memset(need, 0, sizeof(*need));
 	memset(&l, 0, sizeof(l));
 	memset(&x, 0, sizeof(x));
-	*nomem = false;
 	c.env = env;
 	c.ep = ep;
 	c.obs = obs;
@@ -3197,165 +3397,24 @@ cki_doc_diagnose(const struct cki_diag_env *env, const struct cki_endpoint *ep,
 	snprintf(c.hp, sizeof(c.hp),
 	    strchr(ep->host, ':') ? "[%s]:%u" : "%s:%u", ep->host, ep->port);
 
-	if (diag_dns(&c) || diag_tcp(&c, h) || diag_proxy(&c, h) ||
-	    diag_tls(&c, h)) {
-		if (need->legacy || need->quiet)
-			goto pending;
-		goto report;
+	next = diag_connection(&c, &obs->main);
+	if (next == D_GO_ON) {
+		have_chain = true;
+		next = diag_verify(&c, &x, &obs->main);
 	}
-	if (!h->done || sk_X509_num(h->chain) == 0) {
-		struct dx *d = dx_add(&l, "tls_handshake_failed", "error",
-		    R_NET, "%s completed no TLS handshake with a certificate",
-		    c.hp);
-
-		ev_str(d, "stage", hs_stage_word(h->failed_stage));
-		rem(d, "Check that the port serves TLS with a certificate");
-		goto report;
-	}
-	have_chain = true;
-	x.presented = h->chain;
-	x.leaf = sk_X509_value(h->chain, 0);
-	if ((x.completion = sk_X509_new_null()) == NULL ||
-	    !verify_run(env, env->trust, x.leaf, h->chain, &x.v)) {
+	if (next == D_GO_ON)
+		next = diag_chain(&c, &x, &obs->main);
+	if (next == D_REPORT) {
+		out = diag_report(&c, &x, have_chain);
+		*nomem = out == NULL;
+	} else if (next == D_PENDING) {
+		/* More evidence first: nothing is reported yet. With no
+		 * evidence asked for, that was a lack of memory. */
+		*nomem = !need->app && !need->nosni && !need->legacy &&
+		    !need->quiet && need->aia_url[0] == '\0';
+	} else {
 		*nomem = true;
-		goto out;
 	}
-	chain_ok = x.v.ok;
-	/* One application-data exchange when it can tell something: a client
-	 * certificate was asked for or configured (TLS 1.3 refuses it only
-	 * after the handshake, RFC 8446 4.4.2.4), or a date is in question
-	 * (the server's HTTP Date tells a wrong clock from a wrong date). */
-	if (!h->app_tried &&
-	    (h->cert_request || obs->have_client_cert ||
-	        vfind(&x.v, X509_V_ERR_CERT_NOT_YET_VALID, 0) != NULL ||
-	        vfind(&x.v, X509_V_ERR_CERT_HAS_EXPIRED, 0) != NULL)) {
-		need->app = true;
-		goto pending;
-	}
-	vendor = chain_vendor(h->chain, &who);
-	if (ep->npins > 0)
-		pin_fail = !pins_match(ep, h->chain, x.v.built);
-
-	/* Is the name right? A fallback certificate explains everything
-	 * else about this chain. */
-	if (!diag_name(&c, &x) && need->nosni)
-		goto pending;
-	if (dxl_has(&l, "fallback_certificate")) {
-		diag_client_auth(&c, h);
-		goto report;
-	}
-	if (vfind_untrusted(&x.v) != NULL) {
-		explain_untrusted(&c, &x, pin_fail, vendor, who);
-		if (need->aia_url[0] != '\0')
-			goto pending;
-	} else if (pin_fail || (vendor != NULL && chain_ok)) {
-		if (pin_fail) {
-			diag_interception(&c, &x, vendor, who, true, chain_ok);
-		} else {
-			char *label = x_label(who);
-			struct dx *d = dx_add(&l, "tls_interception", "warning",
-			    R_WARN,
-			    "the connection to %s is inspected by %s "
-			    "(\"%s\"); the device trusts it, but mutual TLS "
-			    "cannot pass through",
-			    c.hp, vendor, label ? label : "?");
-
-			ev_cert(d, "inspecting_ca", who);
-			ev_str(d, "vendor", vendor);
-			rem(d,
-			    "If this service authenticates the device with a "
-			    "certificate, exclude %s from SSL inspection",
-			    ep->host);
-			free(label);
-		}
-	}
-	if (!x.explained)
-		explain_expired_ca(&c, &x);
-	diag_time(&c, &x);
-	diag_weak(&c, &x);
-	{
-		bool other = false;
-
-		for (int i = 0; i < x.v.ne; i++) {
-			int e = x.v.e[i].err;
-
-			if (!is_untrusted_err(e) && !is_time_err(e) &&
-			    !is_weak_err(e) && !other) {
-				struct dx *d = dx_add(&l, "chain_invalid",
-				    "error", R_INVALID,
-				    "the chain of %s is "
-				    "invalid: %s (depth %d)",
-				    c.hp, err_word(e), x.v.e[i].depth);
-
-				ev_int(d, "verify_error", e);
-				ev_str(d, "verify_error_text", err_word(e));
-				ev_int(d, "depth", x.v.e[i].depth);
-				ev_cert(d, "certificate", x.v.e[i].cert);
-				rem(d,
-				    "The server's certificate or its CA "
-				    "violates RFC 5280 (%s): reissue it "
-				    "correctly",
-				    err_word(e));
-				other = true;
-			}
-		}
-	}
-	diag_client_auth(&c, h);
-	diag_warnings(&c, &x);
-	diag_required_roots(&c);
-
-report:
-	if (have_chain) {
-		tls = tls_json(h);
-		diag_ocsp(&c, &x, tls);
-		chain = chain_json(&x, env);
-	}
-	/* A clock that is wrong explains the certificate dates. */
-	if (dxl_has(&l, "clock_skew") && any_error(&l)) {
-		dxl_drop(&l, "cert_not_yet_valid");
-		dxl_drop(&l, "cert_expired");
-	}
-	if (!any_error(&l)) {
-		struct dx *d;
-		X509 *top = have_chain && sk_X509_num(x.v.built) > 0
-		    ? sk_X509_value(x.v.built, sk_X509_num(x.v.built) - 1)
-		    : NULL;
-		char *label = top ? x_label(top) : NULL;
-
-		d = dx_add(&l, "ok", "info", R_INFO,
-		    "trusted connection: "
-		    "%s, the chain verifies to \"%s\" and the name matches",
-		    h->version, label ? label : "?");
-		ev_cert(d, "root", top);
-		ev_str(d, "trust_store", env->trust_source);
-		free(label);
-	}
-	if (l.nomem) {
-		*nomem = true;
-		goto out;
-	}
-	out = json_object();
-	if (out == NULL) {
-		*nomem = true;
-		goto out;
-	}
-	endpoint_head(out, ep, obs, c.hp, c.is_public);
-	json_object_set_new(out, "status", json_string(status_of(&l)));
-	json_object_set_new(out, "diagnosis", dxl_json(&l));
-	json_object_set_new(out, "chain", chain != NULL ? chain : json_array());
-	chain = NULL;
-	json_object_set_new(out, "tls", tls != NULL ? tls : json_object());
-	tls = NULL;
-	json_object_set_new(out, "timings_ms", timings_json(obs));
-	goto out;
-pending:
-	/* More evidence first: nothing is reported yet. */
-	if (!need->app && !need->nosni && !need->legacy && !need->quiet &&
-	    need->aia_url[0] == '\0')
-		*nomem = true;
-out:
-	json_decref(chain);
-	json_decref(tls);
 	dxl_free(&l);
 	vres_free(&x.v);
 	sk_X509_free(x.completion);

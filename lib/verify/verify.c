@@ -54,6 +54,7 @@
 #include <openssl/x509v3.h>
 
 #include "ck_internal.h"
+#include "strbuf.h"
 #include "verify_int.h"
 
 /* Names of a certificate listed in a message before "and N more". */
@@ -189,43 +190,26 @@ cki_verify_code(int err)
 	return c;
 }
 
-/* ---- bounded text ------------------------------------------------------- */
+/* ---- text ---------------------------------------------------------------
+ * The builders are cki_sb (strbuf.h), each with a maximum of
+ * CKI_SB_MSG_MAX: a finding's text that would pass it fails the
+ * verification (build_findings()), it is never cut short. */
 
-struct sb {
-	char s[2048];
-	size_t n;
-};
-
-static void sb_add(struct sb *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_add(struct sb *b, const char *fmt, ...)
+/* The text so far ("" when nothing was appended). */
+static const char *
+sb_text(const struct cki_sb *b)
 {
-	va_list ap;
-	int r;
-
-	if (b->n >= sizeof(b->s) - 1)
-		return;
-	va_start(ap, fmt);
-	r = vsnprintf(b->s + b->n, sizeof(b->s) - b->n, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return;
-	b->n += (size_t)r;
-	if (b->n >= sizeof(b->s))
-		b->n = sizeof(b->s) - 1;
+	return b->p != NULL ? b->p : "";
 }
 
-/* Appends bytes from a certificate through the one escaper (cki_esc,
- * invariant 5). */
+/* A part made on the side failed: so does the text it is for. */
 static void
-sb_safe(struct sb *b, const unsigned char *p, size_t len)
+sb_inherit(struct cki_sb *b, const struct cki_sb *part)
 {
-	if (b->n >= sizeof(b->s) - 1)
-		return;
-	(void)cki_esc(b->s + b->n, sizeof(b->s) - b->n, (const char *)p, len);
-	b->n += strlen(b->s + b->n);
+	if (part->failed) {
+		b->failed = true;
+		b->too_large = b->too_large || part->too_large;
+	}
 }
 
 /* ---- reading certificates ----------------------------------------------- */
@@ -281,7 +265,7 @@ asn1_time_text(const ASN1_TIME *t, char out[32])
 /* "DNS:a.example", "IP:192.0.2.1", "email:x@y", "URI:..."; for name
  * constraints an IP comes with its mask (RFC 5280 4.2.1.10). */
 static void
-sb_general_name(struct sb *b, const GENERAL_NAME *gn)
+sb_general_name(struct cki_sb *b, const GENERAL_NAME *gn)
 {
 	const ASN1_STRING *s;
 	char ip[INET6_ADDRSTRLEN], mask[INET6_ADDRSTRLEN];
@@ -292,11 +276,11 @@ sb_general_name(struct sb *b, const GENERAL_NAME *gn)
 	case GEN_EMAIL:
 	case GEN_URI:
 		s = gn->d.ia5;
-		sb_add(b, "%s:",
+		cki_sb_printf(b, "%s:",
 		    gn->type == GEN_DNS         ? "DNS"
 		        : gn->type == GEN_EMAIL ? "email"
 		                                : "URI");
-		sb_safe(
+		cki_sb_esc(
 		    b, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
 		break;
 	case GEN_IPADD:
@@ -305,7 +289,7 @@ sb_general_name(struct sb *b, const GENERAL_NAME *gn)
 			inet_ntop(
 			    ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
 			    ASN1_STRING_get0_data(s), ip, sizeof(ip));
-			sb_add(b, "IP:%s", ip);
+			cki_sb_printf(b, "IP:%s", ip);
 		} else if (ASN1_STRING_length(s) == 8 ||
 		    ASN1_STRING_length(s) == 32) {
 			int half = ASN1_STRING_length(s) / 2;
@@ -314,24 +298,25 @@ sb_general_name(struct sb *b, const GENERAL_NAME *gn)
 			inet_ntop(af, ASN1_STRING_get0_data(s), ip, sizeof(ip));
 			inet_ntop(af, ASN1_STRING_get0_data(s) + half, mask,
 			    sizeof(mask));
-			sb_add(b, "IP:%s/%s", ip, mask);
+			cki_sb_printf(b, "IP:%s/%s", ip, mask);
 		} else {
-			sb_add(b, "IP:(%d bytes)", ASN1_STRING_length(s));
+			cki_sb_printf(
+			    b, "IP:(%d bytes)", ASN1_STRING_length(s));
 		}
 		break;
 	case GEN_DIRNAME:
 		dn = cki_name_oneline(gn->d.directoryName);
-		sb_add(b, "DirName:%s", dn != NULL ? dn : "?");
+		cki_sb_printf(b, "DirName:%s", dn != NULL ? dn : "?");
 		free(dn);
 		break;
-	default: sb_add(b, "(a name of type %d)", gn->type); break;
+	default: cki_sb_printf(b, "(a name of type %d)", gn->type); break;
 	}
 }
 
 /* The subjectAltName entries, as a JSON array of strings and into b as a
  * list; the CN stands in when there is no SAN (OpenSSL then matches it). */
 static json_t *
-san_list(X509 *x, struct sb *b)
+san_list(X509 *x, struct cki_sb *b)
 {
 	GENERAL_NAMES *gens =
 	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
@@ -339,26 +324,29 @@ san_list(X509 *x, struct sb *b)
 	int n = sk_GENERAL_NAME_num(gens);
 
 	for (int i = 0; arr != NULL && i < n; i++) {
-		struct sb one = {.n = 0};
+		struct cki_sb one = CKI_SB_INIT(CKI_SB_MSG_MAX);
 
 		sb_general_name(&one, sk_GENERAL_NAME_value(gens, i));
-		json_array_append_new(arr, json_string(one.s));
+		sb_inherit(b, &one);
+		json_array_append_new(arr, json_string(sb_text(&one)));
 		if (i < MAX_NAMES_LISTED)
-			sb_add(b, "%s%s", i ? ", " : "", one.s);
+			cki_sb_printf(b, "%s%s", i ? ", " : "", sb_text(&one));
+		cki_sb_free(&one);
 	}
 	if (n > MAX_NAMES_LISTED)
-		sb_add(b, " and %d more", n - MAX_NAMES_LISTED);
+		cki_sb_printf(b, " and %d more", n - MAX_NAMES_LISTED);
 	if (n <= 0) {
 		char *cn = NULL;
 		ck_cert c = {x};
 
 		cn = ck_cert_common_name(&c);
 		if (cn != NULL) {
-			sb_add(b, "no subjectAltName, only the common name '");
-			sb_safe(b, (const unsigned char *)cn, strlen(cn));
-			sb_add(b, "'");
+			cki_sb_printf(
+			    b, "no subjectAltName, only the common name '");
+			cki_sb_esc(b, (const unsigned char *)cn, strlen(cn));
+			cki_sb_printf(b, "'");
 		} else {
-			sb_add(b, "no names at all");
+			cki_sb_printf(b, "no names at all");
 		}
 		free(cn);
 	}
@@ -369,7 +357,7 @@ san_list(X509 *x, struct sb *b)
 /* URIs of one access method of the authorityInfoAccess extension (RFC 5280
  * 4.2.2.1), e.g. the caIssuers URL where the issuer certificate lives. */
 static json_t *
-aia_uris(X509 *x, int method, struct sb *first)
+aia_uris(X509 *x, int method, struct cki_sb *first)
 {
 	AUTHORITY_INFO_ACCESS *aia =
 	    X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
@@ -378,16 +366,18 @@ aia_uris(X509 *x, int method, struct sb *first)
 	for (int i = 0; arr != NULL && i < sk_ACCESS_DESCRIPTION_num(aia);
 	     i++) {
 		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
-		struct sb one = {.n = 0};
+		struct cki_sb one = CKI_SB_INIT(CKI_SB_MSG_MAX);
 
 		if (OBJ_obj2nid(ad->method) != method ||
 		    ad->location->type != GEN_URI)
 			continue;
-		sb_safe(&one, ASN1_STRING_get0_data(ad->location->d.ia5),
+		cki_sb_esc(&one, ASN1_STRING_get0_data(ad->location->d.ia5),
 		    (size_t)ASN1_STRING_length(ad->location->d.ia5));
-		json_array_append_new(arr, json_string(one.s));
-		if (first != NULL && first->n == 0)
-			sb_add(first, "%s", one.s);
+		sb_inherit(first, &one);
+		json_array_append_new(arr, json_string(sb_text(&one)));
+		if (first->n == 0)
+			cki_sb_printf(first, "%s", sb_text(&one));
+		cki_sb_free(&one);
 	}
 	AUTHORITY_INFO_ACCESS_free(aia);
 	return arr;
@@ -395,7 +385,7 @@ aia_uris(X509 *x, int method, struct sb *first)
 
 /* The first URI of the cRLDistributionPoints extension (RFC 5280 4.2.1.13). */
 static void
-cdp_uri(X509 *x, struct sb *out)
+cdp_uri(X509 *x, struct cki_sb *out)
 {
 	STACK_OF(DIST_POINT) *dps =
 	    X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
@@ -412,7 +402,8 @@ cdp_uri(X509 *x, struct sb *out)
 			    dp->distpoint->name.fullname, j);
 
 			if (gn->type == GEN_URI) {
-				sb_safe(out, ASN1_STRING_get0_data(gn->d.ia5),
+				cki_sb_esc(out,
+				    ASN1_STRING_get0_data(gn->d.ia5),
 				    (size_t)ASN1_STRING_length(gn->d.ia5));
 				break;
 			}
@@ -423,7 +414,7 @@ cdp_uri(X509 *x, struct sb *out)
 
 /* "serverAuth, clientAuth", or "" when the certificate has no EKU. */
 static void
-eku_text(X509 *x, struct sb *b)
+eku_text(X509 *x, struct cki_sb *b)
 {
 	EXTENDED_KEY_USAGE *eku =
 	    X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
@@ -437,7 +428,7 @@ eku_text(X509 *x, struct sb *b)
 			snprintf(oid, sizeof(oid), "%s", OBJ_nid2sn(nid));
 		else if (OBJ_obj2txt(oid, sizeof(oid), o, 1) <= 0)
 			snprintf(oid, sizeof(oid), "?");
-		sb_add(b, "%s%s", i ? ", " : "", oid);
+		cki_sb_printf(b, "%s%s", i ? ", " : "", oid);
 	}
 	EXTENDED_KEY_USAGE_free(eku);
 }
@@ -771,12 +762,12 @@ jstr(const char *s)
 
 /* What the certificate was checked for, as words. */
 static void
-purpose_words(const struct cki_verify_params *p, struct sb *b)
+purpose_words(const struct cki_verify_params *p, struct cki_sb *b)
 {
 	if (p->purpose == CK_PURPOSE_CLIENT)
-		sb_add(b, "a TLS client (extendedKeyUsage clientAuth)");
+		cki_sb_printf(b, "a TLS client (extendedKeyUsage clientAuth)");
 	else
-		sb_add(b, "a TLS server (extendedKeyUsage serverAuth)");
+		cki_sb_printf(b, "a TLS server (extendedKeyUsage serverAuth)");
 }
 
 /*
@@ -785,7 +776,7 @@ purpose_words(const struct cki_verify_params *p, struct sb *b)
  * reason). Returns the most telling reason, or X509_V_OK if none was found.
  */
 static int
-issuer_candidates(struct explain *e, X509 *c, struct sb *why)
+issuer_candidates(struct explain *e, X509 *c, struct cki_sb *why)
 {
 	const X509_NAME *in = X509_get_issuer_name(c);
 	STACK_OF(X509) * found;
@@ -815,7 +806,7 @@ issuer_candidates(struct explain *e, X509 *c, struct sb *why)
 			r = X509_V_ERR_CERT_SIGNATURE_FAILURE;
 		}
 		cert_sha256(cand, fp);
-		sb_add(why,
+		cki_sb_printf(why,
 		    " A certificate with that name is present "
 		    "(SHA-256 %.16s...) but cannot be its issuer: %s.",
 		    fp,
@@ -859,10 +850,10 @@ issuer_candidates(struct explain *e, X509 *c, struct sb *why)
  *    NVR's own), which is not among the anchors: untrusted_root.
  */
 static const char *
-classify_missing_issuer(
-    struct explain *e, X509 *c, struct sb *msg, struct sb *fix, json_t *f)
+classify_missing_issuer(struct explain *e, X509 *c, struct cki_sb *msg,
+    struct cki_sb *fix, json_t *f)
 {
-	struct sb url = {.n = 0};
+	struct cki_sb url = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	char *sub = subject_of(c), *iss = issuer_of(c);
 	json_t *urls = aia_uris(c, NID_ad_ca_issuers, &url);
 	int reason = issuer_candidates(e, c, msg);
@@ -880,48 +871,51 @@ classify_missing_issuer(
 
 	/* Put the candidate sentence (already in msg) after the main one. */
 	{
-		struct sb lead = {.n = 0};
+		struct cki_sb lead = CKI_SB_INIT(CKI_SB_MSG_MAX);
 
 		if (strcmp(code, "incomplete_chain") == 0)
-			sb_add(&lead,
+			cki_sb_printf(&lead,
 			    "The issuer of this certificate, '%s', was "
 			    "not found: it is neither among the intermediate "
 			    "certificates given nor among %s.",
 			    iss, e->anchors);
 		else if (strcmp(code, "invalid_ca") == 0)
-			sb_add(&lead,
+			cki_sb_printf(&lead,
 			    "The certificate that should have issued "
 			    "this one, '%s', is not allowed to act as a CA.",
 			    iss);
 		else
-			sb_add(&lead,
+			cki_sb_printf(&lead,
 			    "The chain stops at '%s': its issuer "
 			    "'%s' is neither among %s nor among the "
 			    "intermediate certificates given.",
 			    sub, iss, e->anchors);
 		if (url.n > 0)
-			sb_add(&lead,
+			cki_sb_printf(&lead,
 			    " This certificate says its issuer can be "
 			    "downloaded from %s.",
-			    url.s);
-		sb_add(&lead, "%s", msg->s);
+			    sb_text(&url));
+		cki_sb_printf(&lead, "%s", sb_text(msg));
+		sb_inherit(&lead, msg);
+		cki_sb_free(msg);
 		*msg = lead;
 	}
 	if (strcmp(code, "incomplete_chain") == 0)
-		sb_add(fix,
+		cki_sb_printf(fix,
 		    "Add the intermediate CA certificate '%s' to the "
 		    "chain the server sends, after its own certificate (or "
 		    "give "
 		    "it with --untrusted)%s%s.",
-		    iss, url.n ? "; it can be downloaded from " : "", url.s);
+		    iss, url.n ? "; it can be downloaded from " : "",
+		    sb_text(&url));
 	else if (strcmp(code, "invalid_ca") == 0)
-		sb_add(fix,
+		cki_sb_printf(fix,
 		    "Use the CA's proper certificate (one with "
 		    "basicConstraints CA:TRUE and keyUsage keyCertSign), or "
 		    "have "
 		    "this certificate reissued by a real CA.");
 	else
-		sb_add(fix,
+		cki_sb_printf(fix,
 		    "If '%s' is a CA you trust (your own, the device "
 		    "maker's, or a TLS-inspecting firewall's), add its "
 		    "certificate with --roots after checking its fingerprint; "
@@ -930,6 +924,8 @@ classify_missing_issuer(
 		    "the "
 		    "chain the server sends.",
 		    iss);
+	sb_inherit(fix, &url);
+	cki_sb_free(&url);
 	bad |= jadd(f, "missing_issuer", jstr(iss));
 	bad |= jadd(f, "ca_issuers", urls);
 	if (bad)
@@ -983,8 +979,8 @@ struct excase {
 	const struct explain *e;
 	const struct rec *r; /* r->cert is never NULL here */
 	const char *code;
-	struct sb *msg, *fix; /* the message and the remedy */
-	json_t *f;            /* the finding, for the fields a code adds */
+	struct cki_sb *msg, *fix; /* the message and the remedy */
+	json_t *f;                /* the finding, for the fields a code adds */
 };
 
 static int
@@ -992,7 +988,7 @@ ex_cert_expired(const struct excase *c)
 {
 	const struct explain *e = c->e;
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	X509 *x = r->cert;
 	char when[32], now[32];
 	int64_t v;
@@ -1000,17 +996,17 @@ ex_cert_expired(const struct excase *c)
 	cki_fmt_time((int64_t)e->t, now);
 	cki_asn1_time(X509_get0_notAfter(x), &v);
 	cki_fmt_time(v, when);
-	sb_add(msg,
+	cki_sb_printf(msg,
 	    "The certificate expired on %s, %lld days before "
 	    "the time of verification (%s).",
 	    when, (long long)(((int64_t)e->t - v) / 86400), now);
 	if (r->depth == 0)
-		sb_add(fix,
+		cki_sb_printf(fix,
 		    "Renew the certificate and install the "
 		    "new one on the device; if the date looks wrong, "
 		    "check the clock of the machine that verifies.");
 	else
-		sb_add(fix,
+		cki_sb_printf(fix,
 		    "Get the CA's current certificate and put "
 		    "it in the chain in place of this expired one.");
 	return 0;
@@ -1021,7 +1017,7 @@ ex_cert_not_yet_valid(const struct excase *c)
 {
 	const struct explain *e = c->e;
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	X509 *x = r->cert;
 	char when[32], now[32];
 	int64_t v;
@@ -1029,11 +1025,11 @@ ex_cert_not_yet_valid(const struct excase *c)
 	cki_fmt_time((int64_t)e->t, now);
 	cki_asn1_time(X509_get0_notBefore(x), &v);
 	cki_fmt_time(v, when);
-	sb_add(msg,
+	cki_sb_printf(msg,
 	    "The certificate is valid only from %s, %lld days "
 	    "after the time of verification (%s).",
 	    when, (long long)((v - (int64_t)e->t + 86399) / 86400), now);
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "Check the clock of the machine that verifies (an "
 	    "appliance without NTP often runs years behind); if the "
 	    "clock is right, have the certificate reissued with a "
@@ -1046,11 +1042,11 @@ ex_hostname_mismatch(const struct excase *c)
 {
 	const struct explain *e = c->e;
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	json_t *f = c->f;
 	X509 *x = r->cert;
 	int bad = 0;
-	struct sb names = {.n = 0};
+	struct cki_sb names = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	json_t *sans = san_list(x, &names), *asked = json_object();
 	const char *kind = e->p->host ? "host name"
 	    : e->p->ip                ? "IP address"
@@ -1060,14 +1056,16 @@ ex_hostname_mismatch(const struct excase *c)
 	    : e->p->email             ? e->p->email
 	                              : "?";
 
-	sb_add(msg, "The certificate is not valid for the %s '", kind);
-	sb_safe(msg, (const unsigned char *)want, strlen(want));
-	sb_add(msg, "': it names %s.", names.s);
-	sb_add(fix,
+	cki_sb_printf(msg, "The certificate is not valid for the %s '", kind);
+	cki_sb_esc(msg, (const unsigned char *)want, strlen(want));
+	cki_sb_printf(msg, "': it names %s.", sb_text(&names));
+	sb_inherit(msg, &names);
+	cki_sb_free(&names);
+	cki_sb_printf(fix,
 	    "Connect using one of the names the certificate "
 	    "lists, or have it reissued with '");
-	sb_safe(fix, (const unsigned char *)want, strlen(want));
-	sb_add(fix, "' in its subjectAltName (RFC 6125 6.4).");
+	cki_sb_esc(fix, (const unsigned char *)want, strlen(want));
+	cki_sb_printf(fix, "' in its subjectAltName (RFC 6125 6.4).");
 	if (asked != NULL)
 		bad |= jadd(asked,
 		    e->p->host     ? "host"
@@ -1083,13 +1081,13 @@ static int
 ex_self_signed_leaf(const struct excase *c)
 {
 	const struct explain *e = c->e;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 
-	sb_add(msg,
+	cki_sb_printf(msg,
 	    "The certificate is self-signed (it is its own "
 	    "issuer) and is not among %s.",
 	    e->anchors);
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "If you trust this device, add this very "
 	    "certificate with --roots after checking its fingerprint "
 	    "(pinning); better, give the device a certificate issued "
@@ -1103,20 +1101,20 @@ ex_untrusted_root(const struct excase *c)
 {
 	const struct explain *e = c->e;
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	char *sub = subject_of(r->cert);
 
 	if (r->err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN)
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "The chain ends at the self-signed root "
 		    "'%s', which is not among %s.",
 		    sub, e->anchors);
 	else
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "'%s' is in the trust store but is not "
 		    "trusted for this purpose (%s).",
 		    sub, X509_verify_cert_error_string(r->err));
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "If this is a CA you trust (your own, the device "
 	    "maker's, or a TLS-inspecting firewall's), add it with "
 	    "--roots after checking its fingerprint; otherwise the "
@@ -1130,18 +1128,18 @@ static int
 ex_weak_signature(const struct excase *c)
 {
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	X509 *x = r->cert;
 	int md = 0, pk = 0, bits = 0;
 	uint32_t fl = 0;
 
 	X509_get_signature_info(x, &md, &pk, &bits, &fl);
-	sb_add(msg,
+	cki_sb_printf(msg,
 	    "The certificate is signed with %s, which gives "
 	    "%d bits of security, below the 112 bits required (SHA-1 "
 	    "and MD5 signatures can be forged).",
 	    OBJ_nid2ln(X509_get_signature_nid(x)), bits);
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "Have the certificate reissued with a SHA-256 (or "
 	    "stronger) signature.");
 	return 0;
@@ -1151,18 +1149,18 @@ static int
 ex_weak_key(const struct excase *c)
 {
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	X509 *x = r->cert;
 	EVP_PKEY *pk = X509_get0_pubkey(x);
 
-	sb_add(msg,
+	cki_sb_printf(msg,
 	    "The certificate's %s key has %d bits (%d bits of "
 	    "security), below the 112 bits required: RSA keys need at "
 	    "least 2048 bits.",
 	    pk ? EVP_PKEY_get0_type_name(pk) : "public",
 	    pk ? EVP_PKEY_get_bits(pk) : 0,
 	    pk ? EVP_PKEY_get_security_bits(pk) : 0);
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "Generate a new key (RSA 2048 or more, or EC "
 	    "P-256) and have the certificate reissued for it.");
 	return 0;
@@ -1173,7 +1171,7 @@ ex_revoked(const struct excase *c)
 {
 	const struct explain *e = c->e;
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	json_t *f = c->f;
 	X509 *x = r->cert;
 	char when[32];
@@ -1191,24 +1189,24 @@ ex_revoked(const struct excase *c)
 
 		ASN1_ENUMERATED_free(re);
 		asn1_time_text(X509_REVOKED_get0_revocationDate(rev), when);
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "The certificate was revoked on %s (reason: "
 		    "%s), according to the CRL of '%s'.",
 		    when, rn, ci);
 		bad |= jadd(f, "revocation_date", jstr(when));
 		bad |= jadd(f, "revocation_reason", jstr(rn));
-		sb_add(fix,
+		cki_sb_printf(fix,
 		    "Stop using this certificate: install a "
 		    "newly issued one%s.",
 		    reason == 1 ? ", with a new key, since the old key was "
 		                  "compromised"
 		                : "");
 	} else {
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "The certificate is revoked, according to "
 		    "the CRL of '%s'.",
 		    ci);
-		sb_add(fix,
+		cki_sb_printf(fix,
 		    "Stop using this certificate: install a "
 		    "newly issued one.");
 	}
@@ -1220,28 +1218,30 @@ static int
 ex_crl_missing(const struct excase *c)
 {
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	X509 *x = r->cert;
 	char *iss = issuer_of(r->cert);
-	struct sb cdp = {.n = 0};
+	struct cki_sb cdp = CKI_SB_INIT(CKI_SB_MSG_MAX);
 
 	cdp_uri(x, &cdp);
 	if (r->err == X509_V_ERR_DIFFERENT_CRL_SCOPE)
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "The CRLs given do not cover this "
 		    "certificate (their scope differs), so whether it "
 		    "is revoked is unknown.");
 	else
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "Revocation checking is on, but no CRL "
 		    "from this certificate's issuer '%s' was given, so "
 		    "whether it is revoked is unknown.",
 		    iss);
-	sb_add(fix, "Give the current CRL of '%s' with --crl%s%s.", iss,
+	cki_sb_printf(fix, "Give the current CRL of '%s' with --crl%s%s.", iss,
 	    cdp.n ? " (the certificate says it is published at " : "",
-	    cdp.n ? cdp.s : "");
+	    sb_text(&cdp));
 	if (cdp.n)
-		sb_add(fix, ")");
+		cki_sb_printf(fix, ")");
+	sb_inherit(fix, &cdp);
+	cki_sb_free(&cdp);
 	free(iss);
 	return 0;
 }
@@ -1251,7 +1251,7 @@ ex_crl_expired(const struct excase *c)
 {
 	const struct explain *e = c->e;
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	const char *code = c->code;
 	X509 *x = r->cert;
 	char when[32], now[32];
@@ -1266,18 +1266,18 @@ ex_crl_expired(const struct excase *c)
 	else
 		snprintf(when, sizeof(when), "(unknown)");
 	if (exp)
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "The CRL of '%s' was due to be replaced on "
 		    "%s (nextUpdate) and is stale at %s: it cannot "
 		    "show "
 		    "whether the certificate is revoked.",
 		    ci, when, now);
 	else
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "The CRL of '%s' is valid only from %s "
 		    "(lastUpdate), after the time of verification %s.",
 		    ci, when, now);
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    exp ? "Download the CA's current CRL and give that "
 	          "with --crl."
 	        : "Check the clock of the machine that "
@@ -1290,13 +1290,13 @@ static int
 ex_crl_invalid(const struct excase *c)
 {
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	X509 *x = r->cert;
 	char *ci = crl_issuer_text(r->crl, x);
 
-	sb_add(msg, "The CRL of '%s' cannot be used: %s.", ci,
+	cki_sb_printf(msg, "The CRL of '%s' cannot be used: %s.", ci,
 	    X509_verify_cert_error_string(r->err));
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "Download the CRL again from the CA that issued "
 	    "the certificate; a damaged or forged CRL is refused.");
 	free(ci);
@@ -1308,33 +1308,39 @@ ex_bad_usage(const struct excase *c)
 {
 	const struct explain *e = c->e;
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	X509 *x = r->cert;
-	struct sb eku = {.n = 0}, want = {.n = 0};
+	struct cki_sb eku = CKI_SB_INIT(CKI_SB_MSG_MAX);
+	struct cki_sb want = CKI_SB_INIT(CKI_SB_MSG_MAX);
 
 	eku_text(x, &eku);
 	purpose_words(e->p, &want);
 	if (r->err == X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE)
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "The certificate's keyUsage does not "
 		    "include digitalSignature, which this use needs.");
 	else if (r->depth > 0)
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "This CA certificate may not be used in a "
 		    "chain for %s: its extendedKeyUsage allows only "
 		    "%s.",
-		    want.s, eku.n ? eku.s : "other uses");
+		    sb_text(&want), eku.n ? sb_text(&eku) : "other uses");
 	else
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "The certificate may not be used as %s: "
 		    "its extendedKeyUsage is %s.",
-		    want.s,
-		    eku.n ? eku.s : "missing or its keyUsage forbids it");
-	sb_add(fix,
+		    sb_text(&want),
+		    eku.n ? sb_text(&eku)
+		          : "missing or its keyUsage forbids it");
+	cki_sb_printf(fix,
 	    "Have the certificate reissued with the usage it "
 	    "is needed for (serverAuth for a TLS server, clientAuth "
 	    "for "
 	    "a client), or verify with the right --purpose.");
+	sb_inherit(msg, &eku);
+	sb_inherit(msg, &want);
+	cki_sb_free(&eku);
+	cki_sb_free(&want);
 	return 0;
 }
 
@@ -1343,11 +1349,12 @@ ex_name_constraints(const struct excase *c)
 {
 	const struct explain *e = c->e;
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	json_t *f = c->f;
 	X509 *x = r->cert;
 	int bad = 0;
-	struct sb names = {.n = 0}, rules = {.n = 0};
+	struct cki_sb names = CKI_SB_INIT(CKI_SB_MSG_MAX);
+	struct cki_sb rules = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(e->xsc);
 	json_t *sans = san_list(x, &names);
 
@@ -1360,20 +1367,21 @@ ex_name_constraints(const struct excase *c)
 		if (nc == NULL)
 			continue;
 		cs = subject_of(ca);
-		sb_add(&rules, "%s'%s' permits ", rules.n ? "; " : "", cs);
+		cki_sb_printf(
+		    &rules, "%s'%s' permits ", rules.n ? "; " : "", cs);
 		for (int j = 0;
 		     j < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); j++) {
 			if (j)
-				sb_add(&rules, ", ");
+				cki_sb_printf(&rules, ", ");
 			sb_general_name(&rules,
 			    sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, j)
 			        ->base);
 		}
 		if (sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) == 0)
-			sb_add(&rules, "any name");
+			cki_sb_printf(&rules, "any name");
 		for (int j = 0;
 		     j < sk_GENERAL_SUBTREE_num(nc->excludedSubtrees); j++) {
-			sb_add(&rules, j ? ", " : " and excludes ");
+			cki_sb_printf(&rules, j ? ", " : " and excludes ");
 			sb_general_name(&rules,
 			    sk_GENERAL_SUBTREE_value(nc->excludedSubtrees, j)
 			        ->base);
@@ -1381,11 +1389,15 @@ ex_name_constraints(const struct excase *c)
 		free(cs);
 		NAME_CONSTRAINTS_free(nc);
 	}
-	sb_add(msg,
+	cki_sb_printf(msg,
 	    "The certificate names %s, outside what its CA may "
 	    "issue for (name constraints, RFC 5280 4.2.1.10)%s%s.",
-	    names.s, rules.n ? ": " : "", rules.s);
-	sb_add(fix,
+	    sb_text(&names), rules.n ? ": " : "", sb_text(&rules));
+	sb_inherit(msg, &names);
+	sb_inherit(msg, &rules);
+	cki_sb_free(&names);
+	cki_sb_free(&rules);
+	cki_sb_printf(fix,
 	    "Have it issued with names inside the CA's "
 	    "permitted names, or by a CA that may issue for these "
 	    "names.");
@@ -1397,17 +1409,17 @@ static int
 ex_path_length(const struct excase *c)
 {
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	X509 *x = r->cert;
 	char *sub = subject_of(r->cert);
 	long pl = X509_get_pathlen(x);
 
-	sb_add(msg,
+	cki_sb_printf(msg,
 	    "This CA allows at most %ld CA certificate%s below "
 	    "it (basicConstraints pathLenConstraint, RFC 5280 "
 	    "4.2.1.9), but the chain has %d.",
 	    pl, pl == 1 ? "" : "s", r->depth > 0 ? r->depth - 1 : 0);
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "Have the leaf issued by a CA that is allowed to "
 	    "issue it (directly by '%s', or by a CA within its path "
 	    "length).",
@@ -1420,25 +1432,25 @@ static int
 ex_invalid_signature(const struct excase *c)
 {
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 	X509 *x = r->cert;
 	char *iss = issuer_of(r->cert);
 
 	if (r->err == X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM)
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "The certificate's signature algorithm "
 		    "(%s) is not supported, so its signature cannot be "
 		    "checked.",
 		    OBJ_nid2ln(X509_get_signature_nid(x)));
 	else
-		sb_add(msg,
+		cki_sb_printf(msg,
 		    "The certificate's signature does not "
 		    "verify with the key of its issuer '%s': it was "
 		    "altered, damaged in transfer, or signed by "
 		    "another "
 		    "CA of the same name.",
 		    iss);
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "Get an intact copy of the certificate and of its "
 	    "issuer's; if the error stays, the issuer certificate in "
 	    "the chain is the wrong one.");
@@ -1450,15 +1462,15 @@ static int
 ex_invalid_ca(const struct excase *c)
 {
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 
-	sb_add(msg,
+	cki_sb_printf(msg,
 	    "This certificate is used as a CA (it issued the "
 	    "one below it) but is not allowed to be one: %s.",
 	    r->err == X509_V_ERR_KEYUSAGE_NO_CERTSIGN
 	        ? "its keyUsage lacks keyCertSign"
 	        : "it lacks basicConstraints CA:TRUE");
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "Issue certificates only from a real CA "
 	    "certificate (basicConstraints CA:TRUE, keyUsage "
 	    "keyCertSign), and put that CA in the chain.");
@@ -1469,13 +1481,13 @@ static int
 ex_chain_too_long(const struct excase *c)
 {
 	const struct explain *e = c->e;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 
-	sb_add(msg,
+	cki_sb_printf(msg,
 	    "The chain needs more intermediate certificates "
 	    "than the %d allowed (--max-depth).",
 	    e->p->max_depth);
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "Raise --max-depth if this chain is expected, or "
 	    "find why the chain is so long (a loop of cross-signed "
 	    "CAs).");
@@ -1486,11 +1498,11 @@ static int
 ex_malformed(const struct excase *c)
 {
 	const struct rec *r = c->r;
-	struct sb *msg = c->msg, *fix = c->fix;
+	struct cki_sb *msg = c->msg, *fix = c->fix;
 
-	sb_add(msg, "OpenSSL rejects this certificate: %s.",
+	cki_sb_printf(msg, "OpenSSL rejects this certificate: %s.",
 	    X509_verify_cert_error_string(r->err));
-	sb_add(fix,
+	cki_sb_printf(fix,
 	    "Have the certificate reissued in line with RFC "
 	    "5280; the issuing software or CA produced a certificate "
 	    "standard software refuses.");
@@ -1533,18 +1545,19 @@ static const struct {
  */
 static const char *
 explain_one(struct explain *e, const struct rec *r, const char *code,
-    struct sb *out_msg, struct sb *out_fix, json_t *f)
+    struct cki_sb *out_msg, struct cki_sb *out_fix, json_t *f)
 {
-	struct sb msg = {.n = 0}, fix = {.n = 0};
+	struct cki_sb msg = CKI_SB_INIT(CKI_SB_MSG_MAX);
+	struct cki_sb fix = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	explain_fn *fn = ex_malformed;
 	int bad = 0;
 
 	if (r->cert == NULL) {
 		/* OpenSSL named no certificate: say what it said. */
 		code = cki_verify_code(r->err);
-		sb_add(&msg, "OpenSSL reports: %s.",
+		cki_sb_printf(&msg, "OpenSSL reports: %s.",
 		    X509_verify_cert_error_string(r->err));
-		sb_add(&fix,
+		cki_sb_printf(&fix,
 		    "Check the chain with 'certkit show' and the "
 		    "options given; this error names no certificate.");
 	} else if (strcmp(code, CODE_ISSUER) == 0) {
@@ -1567,27 +1580,35 @@ explain_one(struct explain *e, const struct rec *r, const char *code,
 	return bad ? NULL : code;
 }
 
-/* One finding object; the common fields come first. */
+/* One finding object; the common fields come first. NULL when out of
+ * memory, or (*too_large) when its message or remedy would pass
+ * CKI_SB_MSG_MAX. */
 static json_t *
 finding_json(struct explain *e, const struct rec *r, const char *mapped,
-    const char **final)
+    const char **final, bool *too_large)
 {
 	json_t *f = NULL, *oe = json_object(), *extra = json_object(), *v;
-	struct sb msg, fix;
+	struct cki_sb msg = CKI_SB_INIT(CKI_SB_MSG_MAX);
+	struct cki_sb fix = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	char fp[65], *sub = subject_of(r->cert);
 	const char *code, *k;
 	int bad = 0;
 
 	*final = NULL;
+	*too_large = false;
 	cert_sha256(r->cert, fp);
 	if (oe == NULL || extra == NULL ||
 	    (code = explain_one(e, r, mapped, &msg, &fix, extra)) == NULL)
 		goto nomem;
+	if (msg.failed || fix.failed) {
+		*too_large = msg.too_large || fix.too_large;
+		goto nomem;
+	}
 	/* The finding model (report.c), with the deprecated "message" and
 	 * "remedy"; then depth, subject, sha256 and openssl_error; then the
 	 * fields the code adds, which are its evidence too. */
-	f = cki_finding_new(CKI_REPORT_VERIFY, code, false, msg.s, fix.s,
-	    CKI_OLD_MESSAGE | CKI_OLD_REMEDY);
+	f = cki_finding_new(CKI_REPORT_VERIFY, code, false, sb_text(&msg),
+	    sb_text(&fix), CKI_OLD_MESSAGE | CKI_OLD_REMEDY);
 	if (f == NULL)
 		goto nomem;
 	bad |= jadd(f, "depth", json_integer(r->depth));
@@ -1607,6 +1628,8 @@ finding_json(struct explain *e, const struct rec *r, const char *mapped,
 		goto nomem;
 	json_decref(extra);
 	free(sub);
+	cki_sb_free(&msg);
+	cki_sb_free(&fix);
 	*final = code;
 	return f;
 nomem:
@@ -1614,6 +1637,8 @@ nomem:
 	json_decref(extra);
 	json_decref(f);
 	free(sub);
+	cki_sb_free(&msg);
+	cki_sb_free(&fix);
 	return NULL;
 }
 
@@ -1838,12 +1863,21 @@ build_findings(
 		const struct rec *r = &all->r[i];
 		const char *mapped = map_code(r->err), *final;
 		json_t *f;
-		bool dup = false;
+		bool dup = false, too_large;
 
 		if (strcmp(mapped, CODE_INTERNAL) == 0)
 			continue; /* pass 2 only; pass 1 returned no_verdict */
-		if ((f = finding_json(e, r, mapped, &final)) == NULL) {
-			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		if ((f = finding_json(e, r, mapped, &final, &too_large)) ==
+		    NULL) {
+			st = too_large
+			    ? cki_err(ctx, CK_E_REFUSED,
+			          "the explanation of the %s finding at "
+			          "depth %d would pass %zu MiB: the "
+			          "certificate's names or extensions are too "
+			          "large to report",
+			          cki_verify_code(r->err), r->depth,
+			          CKI_SB_MSG_MAX >> 20)
+			    : cki_err(ctx, CK_E_NOMEM, "out of memory");
 			goto err;
 		}
 		/* One finding per (code, depth): OpenSSL reports some causes

@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "ck_internal.h"
+#include "strbuf.h"
 #include "testutil.h"
 #include "verify_int.h"
 
@@ -1043,6 +1044,96 @@ test_run_agrees(void **state)
 	}
 }
 
+/* ---- the size of a finding's text -------------------------------------- */
+
+/* A self-signed certificate whose one subjectAltName is `len` bytes of
+ * 0x01, each escaped to four characters in a message. */
+static X509 *
+huge_san_cert(size_t len)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	GENERAL_NAMES *gens = GENERAL_NAMES_new();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+	unsigned char *name = malloc(len);
+
+	assert_true(k && x && n && gens && gn && ia5 && name);
+	memset(name, 0x01, len);
+	assert_true(ASN1_STRING_set(ia5, name, (int)len));
+	GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+	assert_true(sk_GENERAL_NAME_push(gens, gn));
+	assert_true(X509_set_version(x, X509_VERSION_3));
+	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), 1));
+	assert_true(X509_NAME_add_entry_by_txt(
+	    n, "CN", MBSTRING_ASC, (const unsigned char *)"huge", -1, -1, 0));
+	assert_true(X509_set_subject_name(x, n));
+	assert_true(X509_set_issuer_name(x, n));
+	assert_non_null(X509_time_adj_ex(
+	    X509_getm_notBefore(x), -1, 0, &(time_t){(time_t)PINNED_TIME}));
+	assert_non_null(X509_time_adj_ex(
+	    X509_getm_notAfter(x), 1, 0, &(time_t){(time_t)PINNED_TIME}));
+	assert_true(X509_set_pubkey(x, k));
+	assert_true(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0));
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	GENERAL_NAMES_free(gens);
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+	free(name);
+	return x;
+}
+
+/* A message that would pass its maximum (CKI_SB_MSG_MAX) fails the
+ * verification with CK_E_REFUSED, saying so; it is never cut short. The
+ * same certificate with a short name is explained in full. */
+static void
+test_message_too_large(void **state)
+{
+	static const size_t lens[] = {4000, CKI_SB_MSG_MAX / 4 + 16};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		ck_ctx *ctx = ck_ctx_new();
+		X509_STORE *store = X509_STORE_new();
+		X509 *x = huge_san_cert(lens[i]);
+		struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
+		json_t *rep = NULL, *f0;
+		const char *msg;
+		int valid = -1;
+		ck_status st;
+
+		assert_true(X509_STORE_add_cert(store, x));
+		p.time = PINNED_TIME;
+		p.host = "device.example.test";
+		st = cki_verify_chain(ctx, store, x, NULL, &p, &rep, &valid);
+		if (i == 0) {
+			assert_int_equal(st, CK_OK);
+			assert_int_equal(valid, 0);
+			f0 =
+			    json_array_get(json_object_get(rep, "findings"), 0);
+			assert_string_equal(
+			    json_string_value(json_object_get(f0, "code")),
+			    "hostname_mismatch");
+			msg = json_string_value(json_object_get(f0, "message"));
+			assert_non_null(msg);
+			/* The whole name, escaped, and the sentence's end. */
+			assert_true(strlen(msg) > 4 * lens[i]);
+			assert_non_null(strstr(msg, "\\x01."));
+		} else {
+			assert_int_equal(st, CK_E_REFUSED);
+			assert_null(rep);
+			assert_non_null(strstr(ck_ctx_error(ctx),
+			    "the explanation of the hostname_mismatch finding "
+			    "at depth 0 would pass 1 MiB"));
+		}
+		json_decref(rep);
+		X509_free(x);
+		X509_STORE_free(store);
+		ck_ctx_free(ctx);
+	}
+}
+
 int
 main(void)
 {
@@ -1059,6 +1150,7 @@ main(void)
 	    cmocka_unit_test(test_system_store),
 	    cmocka_unit_test(test_code_map),
 	    cmocka_unit_test(test_run_agrees),
+	    cmocka_unit_test(test_message_too_large),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
