@@ -3,9 +3,11 @@
  * table. Each command lives in its own tool_NAME.c.
  */
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -45,13 +47,25 @@ usage(FILE *f, int code)
 
 /* A write to a peer or pipe that is gone must give EPIPE, never a silent
  * death (exit 141, the whole report lost). The library already sends with
- * MSG_NOSIGNAL; this covers the tool. A handler rather than SIG_IGN:
- * execve(2) resets a handled signal to its default, so the commands certkit
- * runs (identity's on_change) start with the usual SIGPIPE. */
+ * MSG_NOSIGNAL; this covers the tool (the lab's servers, libevent). A
+ * handler rather than SIG_IGN: execve(2) resets a handled signal to its
+ * default, so the commands certkit runs (identity's on_change) start with
+ * the usual SIGPIPE.
+ *
+ * One SIGPIPE still ends certkit, as it ends any filter: the one for its
+ * own standard output, when the reader went away (`certkit show | head`).
+ * Nobody reads the rest, so it stops at once instead of working on. poll(2)
+ * tells a closed output apart (POLLERR on a pipe or socket with no reader);
+ * both calls are async-signal-safe. */
 static void
 on_sigpipe(int sig)
 {
-	(void)sig;
+	struct pollfd p = {.fd = STDOUT_FILENO, .events = 0};
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0) {
+		signal(sig, SIG_DFL);
+		raise(sig); /* delivered when this handler returns */
+	}
 }
 
 int

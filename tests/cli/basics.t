@@ -18,3 +18,12 @@ name: no command is a usage error
 run: $CERTKIT
 exit: 2
 stderr: usage: certkit
+
+name: when the reader of its output goes away (| head), certkit stops as a filter does: SIGPIPE, not working on to the end
+run: for i in $(seq 300); do cat $PKI/chain.pem; done > $T/big.pem
+run: ( $CERTKIT show --at 2026-06-01T00:00:00Z $T/big.pem; echo "status=$?" >&2 ) | head -c 1 >/dev/null
+stderr: status=141
+
+name: an output that is still read (a file, /dev/null) never counts as a reader gone away
+run: ( $CERTKIT show --at 2026-06-01T00:00:00Z $PKI/chain.pem; echo "status=$?" >&2 ) >/dev/null
+stderr: status=0
