@@ -625,34 +625,29 @@ enum {
 };
 
 /*
- * The severity is the code table's (codes.c). `severity` only asks for the
- * warning form of a code the table marks lowerable (clock_skew,
- * missing_root, tls_interception); anything else must agree with the table.
+ * The severity is the code table's (codes.c), never the caller's: dx_add
+ * gives the table's, dx_add_lowered the warning form of a code the table
+ * marks lowerable (clock_skew, missing_root, tls_interception).
  */
 static const char *
-dx_severity(const char *code, const char *severity)
+dx_severity(const char *code, bool lowered)
 {
 	const struct cki_code *k = cki_code_find(CKI_REPORT_DOCTOR, code);
 
-	assert(k != NULL);
+	assert(k != NULL && (!lowered || k->lowerable));
 	if (k == NULL)
-		return severity;
-	if (k->lowerable && strcmp(severity, "warning") == 0)
+		return "error";
+	if (lowered && k->lowerable)
 		return "warning";
-	assert(strcmp(severity, cki_severity_name(k->severity)) == 0);
 	return cki_severity_name(k->severity);
 }
 
-static struct dx *dx_add(struct dxl *l, const char *code, const char *severity,
-    int rank, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
 static struct dx *
-dx_add(struct dxl *l, const char *code, const char *severity, int rank,
-    const char *fmt, ...)
+dx_vadd(struct dxl *l, const char *code, bool lowered, int rank,
+    const char *fmt, va_list ap)
 {
 	static struct dx sink;
 	struct dx *d;
-	va_list ap;
 
 	if (l->n == DX_MAX) {
 		/* Never more than DX_MAX; extra findings go to a sink whose
@@ -667,16 +662,43 @@ dx_add(struct dxl *l, const char *code, const char *severity, int rank,
 	}
 	memset(d, 0, sizeof(*d));
 	d->code = code;
-	d->severity = dx_severity(code, severity);
+	d->severity = dx_severity(code, lowered);
 	d->rank = rank;
-	va_start(ap, fmt);
 	vsnprintf(d->summary, sizeof(d->summary), fmt, ap);
-	va_end(ap);
 	d->evidence = json_object();
 	d->remedies = json_array();
 	d->commands = json_array();
 	if (d->evidence == NULL || d->remedies == NULL || d->commands == NULL)
 		l->nomem = true;
+	return d;
+}
+
+static struct dx *dx_add(struct dxl *l, const char *code, int rank,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static struct dx *dx_add_lowered(struct dxl *l, const char *code, int rank,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static struct dx *
+dx_add(struct dxl *l, const char *code, int rank, const char *fmt, ...)
+{
+	struct dx *d;
+	va_list ap;
+
+	va_start(ap, fmt);
+	d = dx_vadd(l, code, false, rank, fmt, ap);
+	va_end(ap);
+	return d;
+}
+
+static struct dx *
+dx_add_lowered(struct dxl *l, const char *code, int rank, const char *fmt, ...)
+{
+	struct dx *d;
+	va_list ap;
+
+	va_start(ap, fmt);
+	d = dx_vadd(l, code, true, rank, fmt, ap);
+	va_end(ap);
 	return d;
 }
 
@@ -907,7 +929,7 @@ diag_dns(struct dctx *c)
 	if (!o->dns_used)
 		return false;
 	if (o->dns_for_proxy && (o->dns_timeout || o->ndns == 0)) {
-		d = dx_add(c->l, "proxy_failure", "error", R_NET,
+		d = dx_add(c->l, "proxy_failure", R_NET,
 		    "the proxy's name %s cannot be resolved (%s)", o->dns_name,
 		    o->dns_timeout ? "no DNS answer"
 		                   : rcode_name(o->dns_rcode));
@@ -923,12 +945,12 @@ diag_dns(struct dctx *c)
 	}
 	if (o->dns_timeout) {
 		if (o->dns_rcode == CKI_DNS_UNREACHABLE)
-			d = dx_add(c->l, "dns_timeout", "error", R_NET,
+			d = dx_add(c->l, "dns_timeout", R_NET,
 			    "the DNS server %s does not answer: its port is "
 			    "closed (ICMP port unreachable)",
 			    o->dns_server);
 		else
-			d = dx_add(c->l, "dns_timeout", "error", R_NET,
+			d = dx_add(c->l, "dns_timeout", R_NET,
 			    "no answer from the DNS server for %s within %d ms",
 			    o->dns_name, c->env->timeout_ms);
 		dns_evidence(c, d);
@@ -945,7 +967,7 @@ diag_dns(struct dctx *c)
 	if (o->ndns == 0) {
 		const char *rc = rcode_name(o->dns_rcode);
 
-		d = dx_add(c->l, "dns_failure", "error", R_NET,
+		d = dx_add(c->l, "dns_failure", R_NET,
 		    strcmp(rc, "NXDOMAIN") == 0
 		        ? "the name %s does not exist in DNS (NXDOMAIN)"
 		        : strcmp(rc, "SERVFAIL") == 0
@@ -974,7 +996,7 @@ diag_dns(struct dctx *c)
 		if (!sinkhole_addr(o->dns_answers[i]))
 			all_sink = false;
 	if (all_sink && c->is_public && !o->dns_for_proxy) {
-		d = dx_add(c->l, "dns_sinkhole", "error", R_NET,
+		d = dx_add(c->l, "dns_sinkhole", R_NET,
 		    "DNS answered %s for the public name %s: the name is "
 		    "blocked by a filtering DNS (sinkhole)",
 		    o->dns_answers[0], o->dns_name);
@@ -1009,7 +1031,7 @@ diag_tcp(struct dctx *c, const struct cki_hs *h)
 	if (h->failed_stage != CKI_ST_TCP)
 		return false;
 	if (o->via_proxy) {
-		d = dx_add(c->l, "proxy_failure", "error", R_NET,
+		d = dx_add(c->l, "proxy_failure", R_NET,
 		    "cannot reach the proxy %s: %s", o->address,
 		    h->timed_out ? "no answer (timeout)"
 		                 : strerror(h->err_no ? h->err_no : EIO));
@@ -1025,7 +1047,7 @@ diag_tcp(struct dctx *c, const struct cki_hs *h)
 		return true;
 	}
 	if (h->timed_out) {
-		d = dx_add(c->l, "tcp_timeout", "error", R_NET,
+		d = dx_add(c->l, "tcp_timeout", R_NET,
 		    "no answer from %s within %d ms: the packets are silently "
 		    "dropped",
 		    o->address, c->env->timeout_ms);
@@ -1041,7 +1063,7 @@ diag_tcp(struct dctx *c, const struct cki_hs *h)
 		return true;
 	}
 	if (h->err_no == ECONNREFUSED) {
-		d = dx_add(c->l, "tcp_refused", "error", R_NET,
+		d = dx_add(c->l, "tcp_refused", R_NET,
 		    "%s refused the connection: nothing listens on port %u "
 		    "there, or a firewall rejects it",
 		    o->address, c->ep->port);
@@ -1057,7 +1079,7 @@ diag_tcp(struct dctx *c, const struct cki_hs *h)
 		return true;
 	}
 	if (h->err_no == ECONNRESET) {
-		d = dx_add(c->l, "tcp_reset", "error", R_NET,
+		d = dx_add(c->l, "tcp_reset", R_NET,
 		    "%s reset the connection while it was being set up",
 		    o->address);
 		ev_str(d, "address", o->address);
@@ -1068,9 +1090,8 @@ diag_tcp(struct dctx *c, const struct cki_hs *h)
 		    o->address);
 		return true;
 	}
-	d = dx_add(c->l, "tcp_refused", "error", R_NET,
-	    "cannot connect to %s: %s", o->address,
-	    strerror(h->err_no ? h->err_no : EIO));
+	d = dx_add(c->l, "tcp_refused", R_NET, "cannot connect to %s: %s",
+	    o->address, strerror(h->err_no ? h->err_no : EIO));
 	ev_str(d, "address", o->address);
 	errno_evidence(d, h->err_no);
 	rem(d,
@@ -1091,7 +1112,7 @@ diag_proxy(struct dctx *c, const struct cki_hs *h)
 	if (o->proxy_status == 407) {
 		bool sent = o->proxy != NULL && o->proxy->auth != NULL;
 
-		d = dx_add(c->l, "proxy_auth_required", "error", R_NET,
+		d = dx_add(c->l, "proxy_auth_required", R_NET,
 		    sent ? "the proxy %s rejected the credentials (407 Proxy "
 		           "Authentication Required)"
 		         : "the proxy %s requires a "
@@ -1125,7 +1146,7 @@ diag_proxy(struct dctx *c, const struct cki_hs *h)
 		    "without authentication");
 		return true;
 	}
-	d = dx_add(c->l, "proxy_failure", "error", R_NET,
+	d = dx_add(c->l, "proxy_failure", R_NET,
 	    o->proxy_garbage ? "%s does not answer like an HTTP proxy"
 	        : h->timed_out
 	        ? "the proxy %s did not answer the CONNECT request"
@@ -1177,7 +1198,7 @@ client_alert(int a)
 static void
 diag_client_cert_required(struct dctx *c, const struct cki_hs *h)
 {
-	struct dx *d = dx_add(c->l, "client_cert_required", "error", R_CLIENT,
+	struct dx *d = dx_add(c->l, "client_cert_required", R_CLIENT,
 	    "%s requires a client certificate (mutual TLS) and none "
 	    "was sent",
 	    c->hp);
@@ -1208,7 +1229,7 @@ static void
 diag_client_cert_rejected(
     struct dctx *c, const struct cki_hs *h, const char *reason, const char *why)
 {
-	struct dx *d = dx_add(c->l, "client_cert_rejected", "error", R_CLIENT,
+	struct dx *d = dx_add(c->l, "client_cert_rejected", R_CLIENT,
 	    "%s refused the device's client certificate: %s", c->hp, why);
 
 	ev_str(d, "reason", reason);
@@ -1265,7 +1286,7 @@ diag_handshake_timeout(struct dctx *c, const struct cki_hs *h)
 {
 	struct dx *d;
 
-	d = dx_add(c->l, "handshake_timeout", "error", R_NET,
+	d = dx_add(c->l, "handshake_timeout", R_NET,
 	    "%s accepted the TCP connection, then sent nothing for "
 	    "%d ms: a black hole or a stalled middlebox",
 	    c->obs->address, c->env->timeout_ms);
@@ -1290,7 +1311,7 @@ diag_not_tls(struct dctx *c, const struct cki_hs *h)
 
 	first_text(h, text, sizeof(text));
 	first_hex(h, hex, sizeof(hex));
-	d = dx_add(c->l, "not_tls", "error", R_NET,
+	d = dx_add(c->l, "not_tls", R_NET,
 	    "%s does not speak TLS: it answered \"%s\"", c->obs->address, text);
 	ev_str(d, "first_bytes", text);
 	ev_str(d, "first_bytes_hex", hex);
@@ -1373,7 +1394,7 @@ diag_protocol_mismatch(struct dctx *c, const struct cki_hs *h)
 		c->need->legacy = true;
 		return;
 	}
-	d = dx_add(c->l, "tls_protocol_mismatch", "error", R_NET,
+	d = dx_add(c->l, "tls_protocol_mismatch", R_NET,
 	    c->obs->legacy.done ? "%s speaks only %s, which modern "
 	                          "clients refuse (TLS 1.2 or 1.3 is required)"
 	                        : "%s and the device share no TLS version%s",
@@ -1406,7 +1427,7 @@ diag_cipher_mismatch(struct dctx *c, const struct cki_hs *h)
 		c->need->legacy = true;
 		return;
 	}
-	d = dx_add(c->l, "tls_cipher_mismatch", "error", R_NET,
+	d = dx_add(c->l, "tls_cipher_mismatch", R_NET,
 	    c->obs->legacy.done ? "%s accepts only weak ciphers (it "
 	                          "chose %s with %s)"
 	                        : "%s and the device share no cipher "
@@ -1436,7 +1457,7 @@ diag_unrecognized_name(struct dctx *c, const struct cki_hs *h)
 	struct dx *d;
 	int a = h->alert_in;
 
-	d = dx_add(c->l, "hostname_mismatch", "error", R_NAME,
+	d = dx_add(c->l, "hostname_mismatch", R_NAME,
 	    "%s has no certificate for the name %s "
 	    "(unrecognized_name)",
 	    c->obs->address, c->ep->host);
@@ -1477,7 +1498,7 @@ diag_reset(struct dctx *c, const struct cki_hs *h)
 		}
 		before = q->reset || (q->eof && q->bytes_in == 0);
 	}
-	d = dx_add(c->l, before ? "tcp_reset" : "tls_reset", "error", R_NET,
+	d = dx_add(c->l, before ? "tcp_reset" : "tls_reset", R_NET,
 	    before ? "%s %s the connection before answering "
 	             "the TLS hello"
 	           : "%s %s the connection in the middle of "
@@ -1520,7 +1541,7 @@ diag_handshake_failed(struct dctx *c, const struct cki_hs *h)
 	struct dx *d;
 	int a = h->alert_in;
 
-	d = dx_add(c->l, "tls_handshake_failed", "error", R_NET,
+	d = dx_add(c->l, "tls_handshake_failed", R_NET,
 	    "the TLS handshake with %s failed: %s", c->hp,
 	    a >= 0                 ? cki_doc_alert_name(a)
 	        : h->ssl_reason[0] ? h->ssl_reason
@@ -1604,11 +1625,11 @@ diag_client_auth(struct dctx *c, const struct cki_hs *h)
 			                    "is revoked"
 			                  : cki_doc_alert_name(a));
 		} else {
-			struct dx *d = dx_add(c->l, "tls_handshake_failed",
-			    "error", R_CLIENT,
-			    "%s ended the connection with "
-			    "alert %s after the handshake",
-			    c->hp, cki_doc_alert_name(a));
+			struct dx *d =
+			    dx_add(c->l, "tls_handshake_failed", R_CLIENT,
+			        "%s ended the connection with "
+			        "alert %s after the handshake",
+			        c->hp, cki_doc_alert_name(a));
 
 			ev_str(d, "alert", cki_doc_alert_name(a));
 			rem(d, "Check the server's log for this connection");
@@ -1741,7 +1762,7 @@ diag_interception(struct dctx *c, struct chainx *x, const char *vendor,
 
 	if (ca != NULL)
 		x_fp(ca, fp);
-	d = dx_add(c->l, "tls_interception", "error", R_INTERCEPT,
+	d = dx_add(c->l, "tls_interception", R_INTERCEPT,
 	    "the connection to %s is intercepted: %s re-signs it%s%s%s", c->hp,
 	    label ? label : "an unknown CA", vendor ? " (" : "",
 	    vendor ? vendor : "",
@@ -1800,7 +1821,7 @@ diag_untrusted_root(struct dctx *c, X509 *root)
 	struct dx *d;
 
 	x_fp(root, fp);
-	d = dx_add(c->l, "untrusted_root", "error", R_UNTRUSTED,
+	d = dx_add(c->l, "untrusted_root", R_UNTRUSTED,
 	    "%s uses a private CA the device does not trust: %s", c->hp,
 	    label ? label : "?");
 	ev_cert(d, "root", root);
@@ -1826,14 +1847,15 @@ diag_missing_root(
 	struct dx *d;
 
 	x_fp(root, fp);
-	d = dx_add(c->l, "missing_root", severity,
-	    strcmp(severity, "error") == 0 ? R_MISSING : R_WARN,
-	    "%s%s\"%s\" is missing from the device's "
-	    "trust store%s",
-	    why ? why : "", why ? ": " : "", label ? label : "?",
-	    strcmp(severity, "error") == 0
-	        ? " (the public root this chain leads to)"
-	        : "");
+	if (strcmp(severity, "error") == 0)
+		d = dx_add(c->l, "missing_root", R_MISSING,
+		    "%s%s\"%s\" is missing from the device's trust store "
+		    "(the public root this chain leads to)",
+		    why ? why : "", why ? ": " : "", label ? label : "?");
+	else
+		d = dx_add_lowered(c->l, "missing_root", R_WARN,
+		    "%s%s\"%s\" is missing from the device's trust store",
+		    why ? why : "", why ? ": " : "", label ? label : "?");
 	ev_cert(d, "root", root);
 	ev_str(d, "trust_store", c->env->trust_source);
 	ev_str(d, "found_in", c->env->ref_source);
@@ -1915,18 +1937,18 @@ diag_incomplete(struct dctx *c, struct chainx *x, bool verifies, X509 *orphan)
 	if (first == NULL) {
 		char *top = x_label(orphan);
 
-		d = dx_add(c->l, "incomplete_chain", "error", R_INCOMPLETE,
+		d = dx_add(c->l, "incomplete_chain", R_INCOMPLETE,
 		    "%s does not send \"%s\", the issuer of \"%s\": the "
 		    "server must send it; %s",
 		    c->hp, iss ? iss : "?", top ? top : "?", why);
 		free(top);
 	} else if (orphan != NULL)
-		d = dx_add(c->l, "incomplete_chain", "error", R_INCOMPLETE,
+		d = dx_add(c->l, "incomplete_chain", R_INCOMPLETE,
 		    "%s does not send its intermediate certificate \"%s\" nor "
 		    "its issuer \"%s\": the server must send them; %s",
 		    c->hp, label ? label : "?", iss ? iss : "?", why);
 	else
-		d = dx_add(c->l, "incomplete_chain", "error", R_INCOMPLETE,
+		d = dx_add(c->l, "incomplete_chain", R_INCOMPLETE,
 		    "%s does not send its intermediate certificate \"%s\"%s",
 		    c->hp, label ? label : "?",
 		    verifies ? "; the chain verifies once it is "
@@ -1983,7 +2005,7 @@ diag_self_signed_leaf(struct dctx *c, struct chainx *x)
 	struct dx *d;
 
 	x_fp(x->leaf, fp);
-	d = dx_add(c->l, "self_signed_leaf", "error", R_SELFSIGNED,
+	d = dx_add(c->l, "self_signed_leaf", R_SELFSIGNED,
 	    "%s presents a self-signed "
 	    "certificate%s",
 	    c->hp,
@@ -2221,7 +2243,7 @@ explain_expired_ca(struct dctx *c, struct chainx *x)
 		goto out;
 	el = x_label(expired);
 	al = x_label(alt);
-	d = dx_add(c->l, "expired_root_in_store", "error", R_EXPROOT,
+	d = dx_add(c->l, "expired_root_in_store", R_EXPROOT,
 	    "the chain ends at \"%s\", which expired on %.10s%s, and its "
 	    "replacement \"%s\" is missing from the device's store",
 	    el ? el : "?", "",
@@ -2282,7 +2304,7 @@ diag_clock(struct dctx *c, X509 *leaf, const char *why, bool nyv)
 	char t[32];
 
 	cki_fmt_time(c->env->now, t);
-	d = dx_add(c->l, "clock_skew", "error", R_CLOCK,
+	d = dx_add(c->l, "clock_skew", R_CLOCK,
 	    "the device's clock is wrong (%s), not the certificate: it reads "
 	    "%s",
 	    why, t);
@@ -2400,7 +2422,7 @@ diag_time(struct dctx *c, struct chainx *x)
 		}
 		cki_fmt_time(nb, t);
 		label = x_label(cert);
-		d = dx_add(c->l, "cert_not_yet_valid", "error", R_TIME,
+		d = dx_add(c->l, "cert_not_yet_valid", R_TIME,
 		    "%s certificate \"%s\" is not valid until %s",
 		    depth_word(x, nyv->depth), label ? label : "?", t);
 		free(label);
@@ -2432,7 +2454,7 @@ diag_time(struct dctx *c, struct chainx *x)
 			return;
 		}
 		cki_fmt_time(na, t);
-		d = dx_add(c->l, "cert_expired", "error", R_TIME,
+		d = dx_add(c->l, "cert_expired", R_TIME,
 		    "%s certificate \"%s\" expired on %.10s (%lld days ago)",
 		    depth_word(x, exp->depth), label ? label : "?", t,
 		    (long long)((c->env->now - na) / 86400));
@@ -2554,7 +2576,7 @@ diag_fallback(struct dctx *c, X509 *leaf, json_t *names, bool is_default)
 	const struct cki_endpoint *ep = c->ep;
 	struct dx *d;
 
-	d = dx_add(c->l, "fallback_certificate", "error", R_FALLBACK,
+	d = dx_add(c->l, "fallback_certificate", R_FALLBACK,
 	    "%s answers with its %s certificate instead of one for %s",
 	    c->obs->address,
 	    is_default ? "default (localhost/factory)"
@@ -2635,7 +2657,7 @@ diag_name(struct dctx *c, struct chainx *x)
 		diag_fallback(c, leaf, names, is_default);
 		return false;
 	}
-	d = dx_add(c->l, "hostname_mismatch", "error", R_NAME,
+	d = dx_add(c->l, "hostname_mismatch", R_NAME,
 	    "the certificate of %s is not valid for the name %s", c->hp,
 	    ep->host);
 	ev_cert(d, "certificate", leaf);
@@ -2693,7 +2715,7 @@ diag_weak(struct dctx *c, struct chainx *x)
 		    !dxl_has(c->l, "weak_signature")) {
 			char *label = x_label(cert);
 
-			d = dx_add(c->l, "weak_signature", "error", R_WEAK,
+			d = dx_add(c->l, "weak_signature", R_WEAK,
 			    "\"%s\" is signed with %s, which TLS clients "
 			    "refuse",
 			    label ? label : "?",
@@ -2712,7 +2734,7 @@ diag_weak(struct dctx *c, struct chainx *x)
 		    bits < 112 && !dxl_has(c->l, "weak_key")) {
 			char *label = x_label(cert);
 
-			d = dx_add(c->l, "weak_key", "error", R_WEAK,
+			d = dx_add(c->l, "weak_key", R_WEAK,
 			    "\"%s\" has a %d-bit %s key (%d bits of security; "
 			    "at least 112 are required)",
 			    label ? label : "?", EVP_PKEY_get_bits(key),
@@ -2756,7 +2778,7 @@ diag_ocsp(struct dctx *c, struct chainx *x, json_t *tls)
 	    OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
 	    (bs = OCSP_response_get1_basic(resp)) == NULL) {
 		word = "unusable";
-		d = dx_add(c->l, "ocsp_invalid", "warning", R_WARN,
+		d = dx_add(c->l, "ocsp_invalid", R_WARN,
 		    "the stapled OCSP response of %s cannot be used", c->hp);
 		rem(d, "Check the server's OCSP stapling configuration");
 		goto out;
@@ -2767,7 +2789,7 @@ diag_ocsp(struct dctx *c, struct chainx *x, json_t *tls)
 		    bs, id, &status, &reason, &rev, &thisu, &nextu);
 	if (status < 0) {
 		word = "unknown";
-		d = dx_add(c->l, "ocsp_invalid", "warning", R_WARN,
+		d = dx_add(c->l, "ocsp_invalid", R_WARN,
 		    "the stapled OCSP response of %s does not cover its "
 		    "certificate",
 		    c->hp);
@@ -2777,7 +2799,7 @@ diag_ocsp(struct dctx *c, struct chainx *x, json_t *tls)
 	/* A response dated in the future is not believed (RFC 6960 4.2.2.1
 	 * thisUpdate; 5 minutes of clock tolerance, as OCSP_check_validity). */
 	if (thisu != NULL && x_time(thisu) > c->env->now + 300) {
-		d = dx_add(c->l, "ocsp_invalid", "warning", R_WARN,
+		d = dx_add(c->l, "ocsp_invalid", R_WARN,
 		    "the stapled OCSP response of %s is dated in the future",
 		    c->hp);
 		ev_time(d, "this_update", x_time(thisu));
@@ -2800,7 +2822,7 @@ diag_ocsp(struct dctx *c, struct chainx *x, json_t *tls)
 		sk_X509_free(certs);
 		ERR_clear_error();
 		if (ok <= 0) {
-			d = dx_add(c->l, "ocsp_invalid", "warning", R_WARN,
+			d = dx_add(c->l, "ocsp_invalid", R_WARN,
 			    "the stapled OCSP response of %s is not signed by "
 			    "a trusted responder",
 			    c->hp);
@@ -2817,7 +2839,7 @@ diag_ocsp(struct dctx *c, struct chainx *x, json_t *tls)
 		/* nothing more: the warning above says why it is ignored */
 	} else if (status == V_OCSP_CERTSTATUS_REVOKED) {
 		word = "revoked";
-		d = dx_add(c->l, "revoked", "error", R_REVOKED,
+		d = dx_add(c->l, "revoked", R_REVOKED,
 		    "the certificate of %s is revoked (stapled OCSP response)",
 		    c->hp);
 		ev_cert(d, "certificate", x->leaf);
@@ -2833,7 +2855,7 @@ diag_ocsp(struct dctx *c, struct chainx *x, json_t *tls)
 		if (strcmp(word, "unverified") != 0)
 			word = "good";
 		if (nextu != NULL && x_time(nextu) < c->env->now) {
-			d = dx_add(c->l, "ocsp_invalid", "warning", R_WARN,
+			d = dx_add(c->l, "ocsp_invalid", R_WARN,
 			    "the stapled OCSP response of %s is out of date",
 			    c->hp);
 			ev_time(d, "next_update", x_time(nextu));
@@ -2869,7 +2891,7 @@ diag_warnings(struct dctx *c, struct chainx *x)
 			char t[32];
 
 			cki_fmt_time(na, t);
-			d = dx_add(c->l, "expires_soon", "warning", R_WARN,
+			d = dx_add(c->l, "expires_soon", R_WARN,
 			    "\"%s\" expires in %lld days (%.10s)",
 			    label ? label : "?", (long long)(left / 86400), t);
 			ev_cert(d, "certificate", cert);
@@ -2887,7 +2909,7 @@ diag_warnings(struct dctx *c, struct chainx *x)
 		X509 *cert = sk_X509_value(x->presented, i);
 
 		if (x_looks_self_signed(cert)) {
-			d = dx_add(c->l, "root_in_chain", "warning", R_WARN,
+			d = dx_add(c->l, "root_in_chain", R_WARN,
 			    "the server sends its root certificate too");
 			ev_cert(d, "root", cert);
 			rem(d,
@@ -2905,7 +2927,7 @@ diag_warnings(struct dctx *c, struct chainx *x)
 			/* RFC 8446 4.4.2 allows any order after the leaf, but
 			 * older clients need leaf-to-root order (RFC 5246
 			 * 7.4.2). */
-			d = dx_add(c->l, "chain_order", "warning", R_WARN,
+			d = dx_add(c->l, "chain_order", R_WARN,
 			    "the server's chain is not in order (certificate "
 			    "%d is not issued by %d)",
 			    i, i + 1);
@@ -2918,7 +2940,7 @@ diag_warnings(struct dctx *c, struct chainx *x)
 	if (h->cipher[0] != '\0' && strcmp(h->version, "TLSv1.3") != 0 &&
 	    (strstr(h->cipher, "ECDHE") == NULL &&
 	        strstr(h->cipher, "DHE") == NULL)) {
-		d = dx_add(c->l, "weak_tls", "warning", R_WARN,
+		d = dx_add(c->l, "weak_tls", R_WARN,
 		    "%s uses %s without forward secrecy", c->hp, h->cipher);
 		ev_str(d, "cipher", h->cipher);
 		ev_str(d, "version", h->version);
@@ -2930,7 +2952,7 @@ diag_warnings(struct dctx *c, struct chainx *x)
 	    strstr(h->cipher, "GCM") == NULL &&
 	    strstr(h->cipher, "CHACHA") == NULL &&
 	    strstr(h->cipher, "CCM") == NULL) {
-		d = dx_add(c->l, "weak_tls", "warning", R_WARN,
+		d = dx_add(c->l, "weak_tls", R_WARN,
 		    "%s uses the CBC cipher suite %s", c->hp, h->cipher);
 		ev_str(d, "cipher", h->cipher);
 		rem(d,
@@ -2940,7 +2962,7 @@ diag_warnings(struct dctx *c, struct chainx *x)
 	if (h->http_date != 0 && !dxl_has(c->l, "clock_skew") &&
 	    llabs((long long)(h->http_date - c->env->now)) >
 	        CKI_DOC_SKEW_TOLERANCE_S) {
-		d = dx_add(c->l, "clock_skew", "warning", R_WARN,
+		d = dx_add_lowered(c->l, "clock_skew", R_WARN,
 		    "the device's clock differs from %s's by %lld seconds",
 		    c->ep->host, (long long)(c->env->now - h->http_date));
 		ev_time(d, "local_time", c->env->now);
@@ -2984,7 +3006,7 @@ diag_required_roots(struct dctx *c)
 			    "the profile says this service needs it");
 		} else if (ref == NULL) {
 			struct dx *d =
-			    dx_add(c->l, "missing_root", "warning", R_WARN,
+			    dx_add_lowered(c->l, "missing_root", R_WARN,
 			        "the required root \"%s\" is missing from "
 			        "the device's store, and the reference set "
 			        "does not "
@@ -3189,9 +3211,8 @@ diag_connection(struct dctx *c, struct cki_hs *h)
 	    diag_tls(c, h)) {
 		next = c->need->legacy || c->need->quiet ? D_PENDING : D_REPORT;
 	} else if (!h->done || sk_X509_num(h->chain) == 0) {
-		struct dx *d = dx_add(c->l, "tls_handshake_failed", "error",
-		    R_NET, "%s completed no TLS handshake with a certificate",
-		    c->hp);
+		struct dx *d = dx_add(c->l, "tls_handshake_failed", R_NET,
+		    "%s completed no TLS handshake with a certificate", c->hp);
 
 		ev_str(d, "stage", hs_stage_word(h->failed_stage));
 		rem(d, "Check that the port serves TLS with a certificate");
@@ -3232,7 +3253,7 @@ static void
 diag_inspected(struct dctx *c, const char *vendor, X509 *who)
 {
 	char *label = x_label(who);
-	struct dx *d = dx_add(c->l, "tls_interception", "warning", R_WARN,
+	struct dx *d = dx_add_lowered(c->l, "tls_interception", R_WARN,
 	    "the connection to %s is inspected by %s "
 	    "(\"%s\"); the device trusts it, but mutual TLS "
 	    "cannot pass through",
@@ -3257,7 +3278,7 @@ diag_chain_invalid(struct dctx *c, const struct chainx *x)
 
 		if (is_untrusted_err(e) || is_time_err(e) || is_weak_err(e))
 			continue;
-		d = dx_add(c->l, "chain_invalid", "error", R_INVALID,
+		d = dx_add(c->l, "chain_invalid", R_INVALID,
 		    "the chain of %s is "
 		    "invalid: %s (depth %d)",
 		    c->hp, err_word(e), x->v.e[i].depth);
@@ -3335,7 +3356,7 @@ diag_conclude(struct dctx *c, const struct chainx *x, const struct cki_hs *h,
 		    : NULL;
 		char *label = top ? x_label(top) : NULL;
 
-		d = dx_add(c->l, "ok", "info", R_INFO,
+		d = dx_add(c->l, "ok", R_INFO,
 		    "trusted connection: "
 		    "%s, the chain verifies to \"%s\" and the name matches",
 		    h->version, label ? label : "?");
