@@ -374,7 +374,7 @@ configure(ck_ctx *ctx, ck_verify_opts *vo, const struct vopts *o)
 		    o->host);
 		return TOOL_USAGE;
 	}
-	if (o->ip != NULL && ck_verify_opts_set_ip(ctx, vo, o->ip) != CK_OK) {
+	if (o->ip != NULL && ck_verify_opts_set_ip(vo, o->ip) != CK_OK) {
 		tool_err("--ip: %s", ck_ctx_error(ctx));
 		return TOOL_USAGE;
 	}
@@ -396,18 +396,18 @@ configure(ck_ctx *ctx, ck_verify_opts *vo, const struct vopts *o)
 		if (!tool_path_arg("--crl", o->crls[i]))
 			return TOOL_USAGE;
 	for (size_t i = 0; i < o->nroots; i++)
-		if (ck_verify_opts_add_roots(ctx, vo, o->roots[i]) != CK_OK) {
+		if (ck_verify_opts_add_roots(vo, o->roots[i]) != CK_OK) {
 			tool_err("--roots %s", ck_ctx_error(ctx));
 			return TOOL_USAGE;
 		}
 	for (size_t i = 0; i < o->nuntrusted; i++)
-		if (ck_verify_opts_add_untrusted(ctx, vo, o->untrusted[i]) !=
+		if (ck_verify_opts_add_untrusted(vo, o->untrusted[i]) !=
 		    CK_OK) {
 			tool_err("--untrusted %s", ck_ctx_error(ctx));
 			return TOOL_USAGE;
 		}
 	for (size_t i = 0; i < o->ncrls; i++)
-		if (ck_verify_opts_add_crl(ctx, vo, o->crls[i]) != CK_OK) {
+		if (ck_verify_opts_add_crl(vo, o->crls[i]) != CK_OK) {
 			tool_err("--crl %s", ck_ctx_error(ctx));
 			return TOOL_USAGE;
 		}
@@ -427,7 +427,7 @@ cmd_verify(int argc, char **argv)
 	}
 	nfiles = argc - optind;
 	if ((r.ctx = ck_ctx_new()) == NULL ||
-	    (r.vo = ck_verify_opts_new()) == NULL ||
+	    ck_verify_opts_new(r.ctx, &r.vo) != CK_OK ||
 	    (o.json && (r.results = json_array()) == NULL)) {
 		tool_err("out of memory");
 		rc = TOOL_PROBLEM;

@@ -257,22 +257,21 @@ typedef enum ck_purpose {
 	CK_PURPOSE_ANY = 2,
 } ck_purpose;
 
-ck_verify_opts *ck_verify_opts_new(void) CK_WUR;
+/* The options keep ctx (borrowed: it must outlive them) and report the
+ * errors of their setters on it. */
+ck_status ck_verify_opts_new(ck_ctx *ctx, ck_verify_opts **out) CK_WUR;
 void ck_verify_opts_free(ck_verify_opts *o);
 /* Trust anchors: a file of any number of certificates, or a directory (hashed
  * or not). Every certificate given is an anchor (RFC 5280 6.1). Without any,
  * the system store is used (SSL_CERT_FILE / SSL_CERT_DIR honoured). */
-ck_status ck_verify_opts_add_roots(
-    ck_ctx *ctx, ck_verify_opts *o, const char *path) CK_WUR;
+ck_status ck_verify_opts_add_roots(ck_verify_opts *o, const char *path) CK_WUR;
 ck_status ck_verify_opts_add_root_cert(
-    ck_ctx *ctx, ck_verify_opts *o, const ck_cert *c) CK_WUR;
+    ck_verify_opts *o, const ck_cert *c) CK_WUR;
 ck_status ck_verify_opts_add_untrusted(
-    ck_ctx *ctx, ck_verify_opts *o, const char *path) CK_WUR;
-ck_status ck_verify_opts_add_crl(
-    ck_ctx *ctx, ck_verify_opts *o, const char *path) CK_WUR;
+    ck_verify_opts *o, const char *path) CK_WUR;
+ck_status ck_verify_opts_add_crl(ck_verify_opts *o, const char *path) CK_WUR;
 ck_status ck_verify_opts_set_host(ck_verify_opts *o, const char *host) CK_WUR;
-ck_status ck_verify_opts_set_ip(
-    ck_ctx *ctx, ck_verify_opts *o, const char *ip) CK_WUR;
+ck_status ck_verify_opts_set_ip(ck_verify_opts *o, const char *ip) CK_WUR;
 ck_status ck_verify_opts_set_email(ck_verify_opts *o, const char *email) CK_WUR;
 void ck_verify_opts_set_purpose(ck_verify_opts *o, ck_purpose p);
 void ck_verify_opts_set_max_depth(ck_verify_opts *o, int depth);

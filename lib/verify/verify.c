@@ -2092,6 +2092,7 @@ cki_verify_result_clear(struct cki_verify_result *r)
  * ---------------------------------------------------------- */
 
 struct ck_verify_opts {
+	ck_ctx *ctx;       /* borrowed: where the setters report */
 	X509_STORE *store; /* the anchors given, or the system store */
 	size_t nroots;     /* anchors given; 0: use the system store */
 	/* Changed by ck_verify() (through a const opts) when it loads the
@@ -2110,13 +2111,18 @@ struct ck_verify_opts {
 	int max_depth;
 };
 
-ck_verify_opts *
-ck_verify_opts_new(void)
+ck_status
+ck_verify_opts_new(ck_ctx *ctx, ck_verify_opts **out)
 {
-	ck_verify_opts *o = calloc(1, sizeof(*o));
+	ck_verify_opts *o;
 
-	if (o == NULL)
-		return NULL;
+	if (ctx == NULL || out == NULL)
+		return CK_E_USAGE;
+	cki_begin(ctx);
+	*out = NULL;
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+	o->ctx = ctx;
 	o->store = X509_STORE_new();
 	o->lock = CRYPTO_THREAD_lock_new();
 	o->state = calloc(1, sizeof(*o->state));
@@ -2128,9 +2134,10 @@ ck_verify_opts_new(void)
 	if (o->store == NULL || o->lock == NULL || o->state == NULL ||
 	    o->cache == NULL || o->untrusted == NULL || o->crls == NULL) {
 		ck_verify_opts_free(o);
-		return NULL;
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	}
-	return o;
+	*out = o;
+	return CK_OK;
 }
 
 void
@@ -2292,12 +2299,15 @@ note_anchors(ck_verify_opts *o, const char *what)
 }
 
 ck_status
-ck_verify_opts_add_roots(ck_ctx *ctx, ck_verify_opts *o, const char *path)
+ck_verify_opts_add_roots(ck_verify_opts *o, const char *path)
 {
+	ck_ctx *ctx = o != NULL ? o->ctx : NULL;
 	struct stat sbuf;
 	ck_bundle *b = NULL;
 	ck_status st;
 
+	if (o == NULL)
+		return CK_E_USAGE;
 	cki_begin(ctx);
 	if (o == NULL || path == NULL)
 		return cki_err(ctx, CK_E_USAGE, "no trust anchor file given");
@@ -2323,10 +2333,13 @@ ck_verify_opts_add_roots(ck_ctx *ctx, ck_verify_opts *o, const char *path)
 }
 
 ck_status
-ck_verify_opts_add_root_cert(ck_ctx *ctx, ck_verify_opts *o, const ck_cert *c)
+ck_verify_opts_add_root_cert(ck_verify_opts *o, const ck_cert *c)
 {
+	ck_ctx *ctx = o != NULL ? o->ctx : NULL;
 	ck_status st;
 
+	if (o == NULL)
+		return CK_E_USAGE;
 	cki_begin(ctx);
 	if (o == NULL || c == NULL)
 		return cki_err(ctx, CK_E_USAGE, "no trust anchor given");
@@ -2336,11 +2349,14 @@ ck_verify_opts_add_root_cert(ck_ctx *ctx, ck_verify_opts *o, const ck_cert *c)
 }
 
 ck_status
-ck_verify_opts_add_untrusted(ck_ctx *ctx, ck_verify_opts *o, const char *path)
+ck_verify_opts_add_untrusted(ck_verify_opts *o, const char *path)
 {
+	ck_ctx *ctx = o != NULL ? o->ctx : NULL;
 	ck_bundle *b = NULL;
 	ck_status st;
 
+	if (o == NULL)
+		return CK_E_USAGE;
 	cki_begin(ctx);
 	if (o == NULL || path == NULL)
 		return cki_err(ctx, CK_E_USAGE, "no intermediate file given");
@@ -2360,11 +2376,14 @@ ck_verify_opts_add_untrusted(ck_ctx *ctx, ck_verify_opts *o, const char *path)
 }
 
 ck_status
-ck_verify_opts_add_crl(ck_ctx *ctx, ck_verify_opts *o, const char *path)
+ck_verify_opts_add_crl(ck_verify_opts *o, const char *path)
 {
+	ck_ctx *ctx = o != NULL ? o->ctx : NULL;
 	ck_bundle *b = NULL;
 	ck_status st;
 
+	if (o == NULL)
+		return CK_E_USAGE;
 	cki_begin(ctx);
 	if (o == NULL || path == NULL)
 		return cki_err(ctx, CK_E_USAGE, "no CRL file given");
@@ -2433,8 +2452,11 @@ ck_verify_opts_set_host(ck_verify_opts *o, const char *host)
 }
 
 ck_status
-ck_verify_opts_set_ip(ck_ctx *ctx, ck_verify_opts *o, const char *ip)
+ck_verify_opts_set_ip(ck_verify_opts *o, const char *ip)
 {
+	ck_ctx *ctx = o != NULL ? o->ctx : NULL;
+	if (o == NULL)
+		return CK_E_USAGE;
 	cki_begin(ctx);
 	if (o == NULL || ip == NULL || !is_ip_literal(ip))
 		return cki_err(ctx, CK_E_USAGE,

@@ -186,31 +186,42 @@ static const struct row rows[] = {
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* New options on ctx (NULL: the test fails where it is used). */
+static ck_verify_opts *
+vopts(ck_ctx *ctx)
+{
+	ck_verify_opts *o = NULL;
+
+	if (ck_verify_opts_new(ctx, &o) != CK_OK)
+		return NULL;
+	return o;
+}
+
 static ck_verify_opts *
 opts_for(ck_ctx *ctx, const struct row *r)
 {
-	ck_verify_opts *o = ck_verify_opts_new();
+	ck_verify_opts *o = vopts(ctx);
 
 	assert_non_null(o);
 	assert_int_equal(ck_verify_opts_add_roots(
-	                     ctx, o, pki(r->roots ? r->roots : "root-ca.pem")),
+	                     o, pki(r->roots ? r->roots : "root-ca.pem")),
 	    CK_OK);
 	if (r->unt1)
 		assert_int_equal(
-		    ck_verify_opts_add_untrusted(ctx, o, pki(r->unt1)), CK_OK);
+		    ck_verify_opts_add_untrusted(o, pki(r->unt1)), CK_OK);
 	if (r->unt2)
 		assert_int_equal(
-		    ck_verify_opts_add_untrusted(ctx, o, pki(r->unt2)), CK_OK);
+		    ck_verify_opts_add_untrusted(o, pki(r->unt2)), CK_OK);
 	if (r->crl1)
 		assert_int_equal(
-		    ck_verify_opts_add_crl(ctx, o, pki(r->crl1)), CK_OK);
+		    ck_verify_opts_add_crl(o, pki(r->crl1)), CK_OK);
 	if (r->crl2)
 		assert_int_equal(
-		    ck_verify_opts_add_crl(ctx, o, pki(r->crl2)), CK_OK);
+		    ck_verify_opts_add_crl(o, pki(r->crl2)), CK_OK);
 	if (r->host)
 		assert_int_equal(ck_verify_opts_set_host(o, r->host), CK_OK);
 	if (r->ip)
-		assert_int_equal(ck_verify_opts_set_ip(ctx, o, r->ip), CK_OK);
+		assert_int_equal(ck_verify_opts_set_ip(o, r->ip), CK_OK);
 	if (r->email)
 		assert_int_equal(ck_verify_opts_set_email(o, r->email), CK_OK);
 	ck_verify_opts_set_purpose(o, r->purpose);
@@ -740,7 +751,7 @@ static void
 test_setters(void **state)
 {
 	ck_ctx *ctx = ck_ctx_new();
-	ck_verify_opts *o = ck_verify_opts_new();
+	ck_verify_opts *o = vopts(ctx);
 	ck_bundle *empty = ck_bundle_new();
 	char *json = (char *)1;
 	int valid = -1;
@@ -753,13 +764,12 @@ test_setters(void **state)
 	assert_int_equal(ck_verify_opts_set_host(o, NULL), CK_E_USAGE);
 	assert_int_equal(
 	    ck_verify_opts_set_host(o, "device.example.test"), CK_OK);
-	assert_int_equal(
-	    ck_verify_opts_set_ip(ctx, o, "192.0.2.300"), CK_E_USAGE);
+	assert_int_equal(ck_verify_opts_set_ip(o, "192.0.2.300"), CK_E_USAGE);
 	assert_non_null(
 	    strstr(ck_ctx_error(ctx), "'192.0.2.300' is not an IP"));
 	assert_int_equal(
-	    ck_verify_opts_set_ip(ctx, o, "device.example.test"), CK_E_USAGE);
-	assert_int_equal(ck_verify_opts_set_ip(ctx, o, "2001:db8::10"), CK_OK);
+	    ck_verify_opts_set_ip(o, "device.example.test"), CK_E_USAGE);
+	assert_int_equal(ck_verify_opts_set_ip(o, "2001:db8::10"), CK_OK);
 	assert_int_equal(ck_verify_opts_set_email(o, "nope"), CK_E_USAGE);
 	assert_int_equal(ck_verify_opts_set_email(o, "@x"), CK_E_USAGE);
 	assert_int_equal(ck_verify_opts_set_email(o, "a@b@c"), CK_E_USAGE);
@@ -767,29 +777,28 @@ test_setters(void **state)
 	    ck_verify_opts_set_email(o, "admin@example.test"), CK_OK);
 	/* Roots, intermediates and CRLs that are not what they claim. */
 	assert_int_equal(
-	    ck_verify_opts_add_roots(ctx, o, pki("nonexistent.pem")), CK_E_IO);
+	    ck_verify_opts_add_roots(o, pki("nonexistent.pem")), CK_E_IO);
 	assert_non_null(strstr(ck_ctx_error(ctx), "nonexistent.pem"));
 	assert_int_equal(
-	    ck_verify_opts_add_roots(ctx, o, pki("leaf.key")), CK_E_FORMAT);
+	    ck_verify_opts_add_roots(o, pki("leaf.key")), CK_E_FORMAT);
 	assert_non_null(strstr(
 	    ck_ctx_error(ctx), "this is a private key, not a certificate"));
 	assert_int_equal(
-	    ck_verify_opts_add_roots(ctx, o, pki("html.der")), CK_E_FORMAT);
+	    ck_verify_opts_add_roots(o, pki("html.der")), CK_E_FORMAT);
 	assert_non_null(strstr(ck_ctx_error(ctx), "html.der"));
 	assert_int_equal(
-	    ck_verify_opts_add_untrusted(ctx, o, pki("int-ca.crl")),
-	    CK_E_FORMAT);
+	    ck_verify_opts_add_untrusted(o, pki("int-ca.crl")), CK_E_FORMAT);
 	assert_non_null(strstr(ck_ctx_error(ctx),
 	    "this is a CRL, not a "
 	    "certificate"));
 	assert_int_equal(
-	    ck_verify_opts_add_crl(ctx, o, pki("int-ca.pem")), CK_E_FORMAT);
+	    ck_verify_opts_add_crl(o, pki("int-ca.pem")), CK_E_FORMAT);
 	assert_non_null(strstr(ck_ctx_error(ctx), "not a CRL"));
 	assert_int_equal(
-	    ck_verify_opts_add_crl(ctx, o, pki("empty.pem")), CK_E_FORMAT);
+	    ck_verify_opts_add_crl(o, pki("empty.pem")), CK_E_FORMAT);
 	/* Nothing to verify. */
 	assert_int_equal(
-	    ck_verify_opts_add_roots(ctx, o, pki("root-ca.pem")), CK_OK);
+	    ck_verify_opts_add_roots(o, pki("root-ca.pem")), CK_OK);
 	assert_int_equal(ck_verify(ctx, o, empty, &json, &valid), CK_E_USAGE);
 	assert_null(json);
 	assert_int_equal(valid, 0);
@@ -832,7 +841,7 @@ test_roots_dir(void **state)
 {
 	char dir[] = "/tmp/ck-verify-dir.XXXXXX", path[512];
 	ck_ctx *ctx = ck_ctx_new();
-	ck_verify_opts *o = ck_verify_opts_new();
+	ck_verify_opts *o = vopts(ctx);
 	ck_bundle *b = NULL;
 	char *json = NULL;
 	int valid = -1;
@@ -843,13 +852,13 @@ test_roots_dir(void **state)
 	write_file(path, "not a certificate\n");
 	snprintf(path, sizeof(path), "%s/leaf.key", dir);
 	copy_file(pki("leaf.key"), path);
-	assert_int_equal(ck_verify_opts_add_roots(ctx, o, dir), CK_E_FORMAT);
+	assert_int_equal(ck_verify_opts_add_roots(o, dir), CK_E_FORMAT);
 	assert_non_null(strstr(ck_ctx_error(ctx), "none of the 2 files"));
 	snprintf(path, sizeof(path), "%s/5ad8a5d6.0", dir);
 	copy_file(pki("root-ca.der"), path);
 	snprintf(path, sizeof(path), "%s/also-root.pem", dir);
 	copy_file(pki("root-ca.pem"), path);
-	assert_int_equal(ck_verify_opts_add_roots(ctx, o, dir), CK_OK);
+	assert_int_equal(ck_verify_opts_add_roots(o, dir), CK_OK);
 	ck_ctx_set_time(ctx, PINNED_TIME);
 	assert_int_equal(ck_load_file(ctx, pki("chain.pem"), &b), CK_OK);
 	assert_int_equal(ck_verify(ctx, o, b, &json, &valid), CK_OK);
@@ -891,7 +900,7 @@ test_system_store(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		ck_ctx *ctx = ck_ctx_new();
-		ck_verify_opts *o = ck_verify_opts_new();
+		ck_verify_opts *o = vopts(ctx);
 		ck_bundle *b = NULL;
 		char *json = NULL;
 		int valid = -1;
