@@ -2571,8 +2571,8 @@ load_system_store(ck_ctx *ctx, const ck_verify_opts *o)
 		return cki_err(ctx, CK_E_NOTFOUND,
 		    "no trust anchors: the system trust store is missing or "
 		    "empty (file %s, directory %s); give the CA certificates "
-		    "with --roots FILE|DIR, or install the ca-certificates "
-		    "package",
+		    "as trust anchors (the roots setting), or install the "
+		    "ca-certificates package",
 		    file, dir);
 	snprintf(o->state->anchors, sizeof(o->state->anchors),
 	    "the system trust store (%s, %s)", file, dir);
