@@ -1117,6 +1117,23 @@ undo_change(ck_trust *t, ck_status st)
 	return rolled_back(t, st);
 }
 
+/* The end of every journaled change, once its inputs in DIR are written:
+ * makes them durable, rebuilds the outputs into REBUILD and commits the
+ * journal; on any failure the inputs are put back (undo_change). */
+static ck_status
+commit_change(
+    ck_trust *t, struct cki_tjournal *j, const char *dir, json_t *rebuild)
+{
+	ck_status rv;
+
+	if ((rv = cki_fsync_dir(t->ctx, dir)) != CK_OK)
+		return undo_change(t, rv);
+	cki_tj_crash_point("inputs-written");
+	if ((rv = rebuild_locked(t, rebuild)) != CK_OK)
+		return undo_change(t, rv);
+	return cki_tj_commit(t, j);
+}
+
 /*
  * Takes the input file DIR/NAME out (remove, undistrust): journals it,
  * renames it to a dotfile (which the readers ignore), rebuilds, then
@@ -1139,13 +1156,10 @@ set_aside(ck_trust *t, const char *sub, const char *dir, const char *path,
 		rv = undo_change(t, rv);
 		goto out;
 	}
-	if ((rv = cki_tj_set_aside(t, sub, base)) != CK_OK ||
-	    (rv = cki_fsync_dir(t->ctx, dir)) != CK_OK ||
-	    (rv = rebuild_locked(t, rebuild)) != CK_OK) {
+	if ((rv = cki_tj_set_aside(t, sub, base)) != CK_OK)
 		rv = undo_change(t, rv);
-		goto out;
-	}
-	rv = cki_tj_commit(t, &j);
+	else
+		rv = commit_change(t, &j, dir, rebuild);
 out:
 	cki_tj_free(&j);
 	return rv;
@@ -1398,12 +1412,7 @@ add_write(ck_trust *t, const struct add_plan *p, json_t *rebuild)
 		if (rv != CK_OK)
 			goto undo;
 	}
-	if ((rv = cki_fsync_dir(t->ctx, t->anchors)) != CK_OK)
-		goto undo;
-	cki_tj_crash_point("inputs-written");
-	if ((rv = rebuild_locked(t, rebuild)) != CK_OK)
-		goto undo;
-	rv = cki_tj_commit(t, &jr);
+	rv = commit_change(t, &jr, t->anchors, rebuild);
 	goto out;
 nomem:
 	rv = cki_err(t->ctx, CK_E_NOMEM, "out of memory");
@@ -1676,14 +1685,9 @@ apply_distrust(ck_trust *t, struct cki_tstate *s, struct newdist *nd, size_t nn,
 		        nd[i].kind == CKI_PIN_SPKI ? "spki" : "sha256", "value",
 		        nd[i].hex, "subject", nd[i].subject, "reason", reason));
 	}
-	if ((rv = cki_fsync_dir(t->ctx, t->distrust)) != CK_OK)
-		goto undo;
-	cki_tj_crash_point("inputs-written");
 	rebuild = json_object();
 	json_object_set_new(doc, "rebuild", rebuild);
-	if ((rv = rebuild_locked(t, rebuild)) != CK_OK)
-		goto undo;
-	rv = cki_tj_commit(t, &j);
+	rv = commit_change(t, &j, t->distrust, rebuild);
 	goto err;
 undo:
 	rv = undo_change(t, rv);

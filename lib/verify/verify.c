@@ -2301,15 +2301,16 @@ note_anchors(ck_verify_opts *o, const char *what)
 ck_status
 ck_verify_opts_add_roots(ck_verify_opts *o, const char *path)
 {
-	ck_ctx *ctx = o != NULL ? o->ctx : NULL;
+	ck_ctx *ctx;
 	struct stat sbuf;
 	ck_bundle *b = NULL;
 	ck_status st;
 
 	if (o == NULL)
 		return CK_E_USAGE;
+	ctx = o->ctx;
 	cki_begin(ctx);
-	if (o == NULL || path == NULL)
+	if (path == NULL)
 		return cki_err(ctx, CK_E_USAGE, "no trust anchor file given");
 	if (stat(path, &sbuf) != 0)
 		return cki_err(ctx, CK_E_IO, "%s: %s", path,
@@ -2335,13 +2336,14 @@ ck_verify_opts_add_roots(ck_verify_opts *o, const char *path)
 ck_status
 ck_verify_opts_add_root_cert(ck_verify_opts *o, const ck_cert *c)
 {
-	ck_ctx *ctx = o != NULL ? o->ctx : NULL;
+	ck_ctx *ctx;
 	ck_status st;
 
 	if (o == NULL)
 		return CK_E_USAGE;
+	ctx = o->ctx;
 	cki_begin(ctx);
-	if (o == NULL || c == NULL)
+	if (c == NULL)
 		return cki_err(ctx, CK_E_USAGE, "no trust anchor given");
 	if ((st = add_anchor(ctx, o, c->x509)) == CK_OK)
 		note_anchors(o, "a certificate");
@@ -2351,14 +2353,15 @@ ck_verify_opts_add_root_cert(ck_verify_opts *o, const ck_cert *c)
 ck_status
 ck_verify_opts_add_untrusted(ck_verify_opts *o, const char *path)
 {
-	ck_ctx *ctx = o != NULL ? o->ctx : NULL;
+	ck_ctx *ctx;
 	ck_bundle *b = NULL;
 	ck_status st;
 
 	if (o == NULL)
 		return CK_E_USAGE;
+	ctx = o->ctx;
 	cki_begin(ctx);
-	if (o == NULL || path == NULL)
+	if (path == NULL)
 		return cki_err(ctx, CK_E_USAGE, "no intermediate file given");
 	if ((st = ck_load_expect(ctx, path, CK_OBJ_CERT, &b)) != CK_OK)
 		return st;
@@ -2378,14 +2381,15 @@ ck_verify_opts_add_untrusted(ck_verify_opts *o, const char *path)
 ck_status
 ck_verify_opts_add_crl(ck_verify_opts *o, const char *path)
 {
-	ck_ctx *ctx = o != NULL ? o->ctx : NULL;
+	ck_ctx *ctx;
 	ck_bundle *b = NULL;
 	ck_status st;
 
 	if (o == NULL)
 		return CK_E_USAGE;
+	ctx = o->ctx;
 	cki_begin(ctx);
-	if (o == NULL || path == NULL)
+	if (path == NULL)
 		return cki_err(ctx, CK_E_USAGE, "no CRL file given");
 	if ((st = ck_load_expect(ctx, path, CK_OBJ_CRL, &b)) != CK_OK)
 		return st;
@@ -2454,11 +2458,13 @@ ck_verify_opts_set_host(ck_verify_opts *o, const char *host)
 ck_status
 ck_verify_opts_set_ip(ck_verify_opts *o, const char *ip)
 {
-	ck_ctx *ctx = o != NULL ? o->ctx : NULL;
+	ck_ctx *ctx;
+
 	if (o == NULL)
 		return CK_E_USAGE;
+	ctx = o->ctx;
 	cki_begin(ctx);
-	if (o == NULL || ip == NULL || !is_ip_literal(ip))
+	if (ip == NULL || !is_ip_literal(ip))
 		return cki_err(ctx, CK_E_USAGE,
 		    "'%s' is not an IP address: expected IPv4 like 192.0.2.10 "
 		    "or IPv6 like 2001:db8::10",

@@ -91,7 +91,7 @@ for step in journaled inputs-partial inputs-written rebuilt committed; do
 done
 
 # trust remove killed at each step: the anchor is there or gone, whole.
-for step in journaled rebuilt committed; do
+for step in journaled inputs-written rebuilt committed; do
 	h="$work/rm-$step"
 	rm -rf "$h"; cp -a "$tpl" "$h"
 	CERTKIT_TRUST_CRASH_AT=$step "$CERTKIT" --home "$h" trust remove certkit-test-root-ca >/dev/null 2>&1
