@@ -628,21 +628,183 @@ usage(void)
 	exit(1);
 }
 
-int
-main(int argc, char **argv)
+/* One CA: its certificate and key. */
+struct ca {
+	X509 *cert;
+	EVP_PKEY *key;
+};
+
+static void
+ca_free(struct ca *c)
 {
-	long leaves = 0;
+	X509_free(c->cert);
+	EVP_PKEY_free(c->key);
+}
+
+/* The root and the issuing CA every other certificate hangs off. */
+static void
+make_cas(struct ca *root, struct ca *ica)
+{
+	time_t y2020 = utc(2020, 1, 1), y2035 = utc(2035, 1, 1);
+	time_t y2040 = utc(2040, 1, 1);
+
+	root->key = rsa_key(2048);
+	root->cert =
+	    make_cert(&(struct certspec){"root-ca", "certkit Test Root CA",
+	                  NULL, y2020, y2040, root_exts, NULL},
+	        root->key, NULL, NULL);
+	ica->key = ec_key();
+	ica->cert =
+	    make_cert(&(struct certspec){"int-ca", "certkit Test Issuing CA",
+	                  NULL, y2020, y2035, int_exts, NULL},
+	        ica->key, root->cert, root->key);
+}
+
+/* The leaf, its chain files, and its variants (dates, usage, strength). */
+static void
+make_leaves(const struct ca *root, const struct ca *ica)
+{
 	time_t y2020 = utc(2020, 1, 1), y2021 = utc(2021, 1, 1);
 	time_t y2025 = utc(2025, 1, 1), y2027 = utc(2027, 1, 1);
 	time_t y2030 = utc(2030, 1, 1), y2031 = utc(2031, 1, 1);
-	time_t y2035 = utc(2035, 1, 1), y2040 = utc(2040, 1, 1);
-	EVP_PKEY *root_key, *int_key, *leaf_key, *other_key, *nc_key, *sub_key;
-	EVP_PKEY *revoked_key, *weakint_key, *pss_key;
-	X509 *root, *ica, *leaf, *other, *nc, *sub, *revoked, *weakint;
+	EVP_PKEY *leaf_key = ec_key();
+	X509 *leaf;
+
+	leaf = make_cert(&(struct certspec){"leaf", "device.example.test", NULL,
+	                     y2025, y2027, leaf_exts, NULL},
+	    leaf_key, ica->cert, ica->key);
+	write_badsig(leaf);
+	write_certs("chain.pem", leaf, ica->cert, (X509 *)NULL);
+	write_certs("fullchain.pem", leaf, ica->cert, root->cert, (X509 *)NULL);
+	X509_free(leaf);
+	EVP_PKEY_free(leaf_key);
+
+	make_leaf(&(struct certspec){"leaf-expired", "expired.example.test",
+	              NULL, y2020, y2021, expired_exts, NULL},
+	    0, ica->cert, ica->key);
+	make_leaf(&(struct certspec){"leaf-notyet", "future.example.test", NULL,
+	              y2030, y2031, notyet_exts, NULL},
+	    0, ica->cert, ica->key);
+	make_leaf(
+	    &(struct certspec){"leaf-selfsigned", "selfsigned.example.test",
+	        NULL, y2025, y2027, selfsigned_exts, NULL},
+	    0, NULL, NULL);
+	make_leaf(&(struct certspec){"leaf-client", "gateway-01", NULL, y2025,
+	              y2027, client_exts, NULL},
+	    0, ica->cert, ica->key);
+	make_leaf(&(struct certspec){"leaf-weakkey", "weakkey.example.test",
+	              NULL, y2025, y2027, weak_exts, NULL},
+	    1024, ica->cert, ica->key);
+	make_leaf(&(struct certspec){"leaf-sha1", "sha1.example.test", NULL,
+	              y2025, y2027, sha1_exts, EVP_sha1()},
+	    0, ica->cert, ica->key);
+	make_leaf(
+	    &(struct certspec){"leaf-ca-eku-codesign", "codesign.example.test",
+	        NULL, y2025, y2027, codesign_exts, NULL},
+	    0, ica->cert, ica->key);
+}
+
+/* An untrusted hierarchy, and the revoked leaf with both CRLs. */
+static void
+make_other_and_revoked(const struct ca *root, const struct ca *ica)
+{
+	time_t y2020 = utc(2020, 1, 1), y2025 = utc(2025, 1, 1);
+	time_t y2027 = utc(2027, 1, 1), y2040 = utc(2040, 1, 1);
+	struct ca other, revoked;
+
+	other.key = ec_key();
+	other.cert =
+	    make_cert(&(struct certspec){"other-root", "Other Untrusted Root",
+	                  NULL, y2020, y2040, root_exts, NULL},
+	        other.key, NULL, NULL);
+	make_leaf(&(struct certspec){"other-leaf", "other.example.test", NULL,
+	              y2025, y2027, other_leaf_exts, NULL},
+	    0, other.cert, other.key);
+
+	revoked.key = ec_key();
+	revoked.cert =
+	    make_cert(&(struct certspec){"leaf-revoked", "revoked.example.test",
+	                  NULL, y2025, y2027, revoked_exts, NULL},
+	        revoked.key, ica->cert, ica->key);
+	make_crl("int-ca.crl", ica->cert, ica->key, revoked.cert);
+	make_crl("root-ca.crl", root->cert, root->key, NULL);
+	ca_free(&other);
+	ca_free(&revoked);
+}
+
+/* Name constraints and a path length the sub CA violates. */
+static void
+make_constrained(const struct ca *root, const struct ca *ica)
+{
+	time_t y2020 = utc(2020, 1, 1), y2025 = utc(2025, 1, 1);
+	time_t y2027 = utc(2027, 1, 1), y2035 = utc(2035, 1, 1);
+	struct ca nc, sub;
+
+	nc.key = ec_key();
+	nc.cert =
+	    make_cert(&(struct certspec){"nc-ca", "certkit Constrained CA",
+	                  NULL, y2020, y2035, nc_exts, NULL},
+	        nc.key, root->cert, root->key);
+	make_leaf(&(struct certspec){"nc-leaf-ok", "ok.allowed.test", NULL,
+	              y2025, y2027, nc_ok_exts, NULL},
+	    0, nc.cert, nc.key);
+	make_leaf(&(struct certspec){"nc-leaf-bad", "evil.example.test", NULL,
+	              y2025, y2027, nc_bad_exts, NULL},
+	    0, nc.cert, nc.key);
+
+	sub.key = ec_key();
+	sub.cert = make_cert(
+	    &(struct certspec){"sub-ca", "certkit Sub CA (violates pathlen)",
+	        NULL, y2020, y2035, sub_exts, NULL},
+	    sub.key, ica->cert, ica->key);
+	make_leaf(&(struct certspec){"sub-leaf", "deep.example.test", NULL,
+	              y2025, y2027, sub_leaf_exts, NULL},
+	    0, sub.cert, sub.key);
+	ca_free(&nc);
+	ca_free(&sub);
+}
+
+/* Keys under 112-bit security that a check by key type can miss: an
+ * RSA-1024 intermediate, and a 1024-bit RSA-PSS leaf. */
+static void
+make_weak(const struct ca *root, const struct ca *ica)
+{
+	time_t y2020 = utc(2020, 1, 1), y2025 = utc(2025, 1, 1);
+	time_t y2027 = utc(2027, 1, 1), y2035 = utc(2035, 1, 1);
+	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+	EVP_PKEY *pss_key = NULL;
+	struct ca weak;
+
+	weak.key = rsa_key(1024);
+	weak.cert = make_cert(
+	    &(struct certspec){"weak-int-ca", "certkit Weak RSA-1024 CA", NULL,
+	        y2020, y2035, int_exts, NULL},
+	    weak.key, root->cert, root->key);
+	make_leaf(&(struct certspec){"leaf-weakint", "weakint.example.test",
+	              NULL, y2025, y2027, weakint_exts, NULL},
+	    0, weak.cert, weak.key);
+	CHECK(kc != NULL && EVP_PKEY_keygen_init(kc) > 0 &&
+	        EVP_PKEY_CTX_set_rsa_keygen_bits(kc, 1024) > 0 &&
+	        EVP_PKEY_generate(kc, &pss_key) > 0 && pss_key != NULL,
+	    "cannot generate RSA-PSS-1024 key");
+	EVP_PKEY_CTX_free(kc);
+	X509_free(
+	    make_cert(&(struct certspec){"leaf-pss1024", "pss.example.test",
+	                  NULL, y2025, y2027, pss_exts, NULL},
+	        pss_key, ica->cert, ica->key));
+	EVP_PKEY_free(pss_key);
+	ca_free(&weak);
+}
+
+/* `mkpki OUTDIR` or `mkpki --leaves N OUTDIR`: sets outdir, returns N
+ * (0 without --leaves), exits 1 on a bad N. */
+static long
+parse_args(int argc, char **argv)
+{
+	long leaves = 0;
+	char *end;
 
 	if (argc == 4 && strcmp(argv[1], "--leaves") == 0) {
-		char *end;
-
 		errno = 0;
 		leaves = strtol(argv[2], &end, 10);
 		if (errno != 0 || end == argv[2] || *end != '\0' ||
@@ -651,7 +813,7 @@ main(int argc, char **argv)
 			    "mkpki: --leaves wants 1..1000000, "
 			    "not '%s'\n",
 			    argv[2]);
-			return 1;
+			exit(1);
 		}
 		outdir = argv[3];
 	} else if (argc == 2 && argv[1][0] != '-') {
@@ -659,140 +821,24 @@ main(int argc, char **argv)
 	} else {
 		usage();
 	}
+	return leaves;
+}
 
-	/* CAs */
-	root_key = rsa_key(2048);
-	root = make_cert(&(struct certspec){"root-ca", "certkit Test Root CA",
-	                     NULL, y2020, y2040, root_exts, NULL},
-	    root_key, NULL, NULL);
-	int_key = ec_key();
-	ica = make_cert(&(struct certspec){"int-ca", "certkit Test Issuing CA",
-	                    NULL, y2020, y2035, int_exts, NULL},
-	    int_key, root, root_key);
+int
+main(int argc, char **argv)
+{
+	long leaves = parse_args(argc, argv);
+	struct ca root, ica;
 
-	/* leaf and its variants */
-	leaf_key = ec_key();
-	leaf = make_cert(&(struct certspec){"leaf", "device.example.test", NULL,
-	                     y2025, y2027, leaf_exts, NULL},
-	    leaf_key, ica, int_key);
-	write_badsig(leaf);
-	write_certs("chain.pem", leaf, ica, (X509 *)NULL);
-	write_certs("fullchain.pem", leaf, ica, root, (X509 *)NULL);
-
-	make_leaf(&(struct certspec){"leaf-expired", "expired.example.test",
-	              NULL, y2020, y2021, expired_exts, NULL},
-	    0, ica, int_key);
-	make_leaf(&(struct certspec){"leaf-notyet", "future.example.test", NULL,
-	              y2030, y2031, notyet_exts, NULL},
-	    0, ica, int_key);
-	make_leaf(
-	    &(struct certspec){"leaf-selfsigned", "selfsigned.example.test",
-	        NULL, y2025, y2027, selfsigned_exts, NULL},
-	    0, NULL, NULL);
-	make_leaf(&(struct certspec){"leaf-client", "gateway-01", NULL, y2025,
-	              y2027, client_exts, NULL},
-	    0, ica, int_key);
-	make_leaf(&(struct certspec){"leaf-weakkey", "weakkey.example.test",
-	              NULL, y2025, y2027, weak_exts, NULL},
-	    1024, ica, int_key);
-	make_leaf(&(struct certspec){"leaf-sha1", "sha1.example.test", NULL,
-	              y2025, y2027, sha1_exts, EVP_sha1()},
-	    0, ica, int_key);
-	make_leaf(
-	    &(struct certspec){"leaf-ca-eku-codesign", "codesign.example.test",
-	        NULL, y2025, y2027, codesign_exts, NULL},
-	    0, ica, int_key);
-
-	/* untrusted hierarchy */
-	other_key = ec_key();
-	other =
-	    make_cert(&(struct certspec){"other-root", "Other Untrusted Root",
-	                  NULL, y2020, y2040, root_exts, NULL},
-	        other_key, NULL, NULL);
-	make_leaf(&(struct certspec){"other-leaf", "other.example.test", NULL,
-	              y2025, y2027, other_leaf_exts, NULL},
-	    0, other, other_key);
-
-	/* revocation */
-	revoked_key = ec_key();
-	revoked =
-	    make_cert(&(struct certspec){"leaf-revoked", "revoked.example.test",
-	                  NULL, y2025, y2027, revoked_exts, NULL},
-	        revoked_key, ica, int_key);
-	make_crl("int-ca.crl", ica, int_key, revoked);
-	make_crl("root-ca.crl", root, root_key, NULL);
-
-	/* name constraints */
-	nc_key = ec_key();
-	nc = make_cert(&(struct certspec){"nc-ca", "certkit Constrained CA",
-	                   NULL, y2020, y2035, nc_exts, NULL},
-	    nc_key, root, root_key);
-	make_leaf(&(struct certspec){"nc-leaf-ok", "ok.allowed.test", NULL,
-	              y2025, y2027, nc_ok_exts, NULL},
-	    0, nc, nc_key);
-	make_leaf(&(struct certspec){"nc-leaf-bad", "evil.example.test", NULL,
-	              y2025, y2027, nc_bad_exts, NULL},
-	    0, nc, nc_key);
-
-	/* path length */
-	sub_key = ec_key();
-	sub = make_cert(
-	    &(struct certspec){"sub-ca", "certkit Sub CA (violates pathlen)",
-	        NULL, y2020, y2035, sub_exts, NULL},
-	    sub_key, ica, int_key);
-	make_leaf(&(struct certspec){"sub-leaf", "deep.example.test", NULL,
-	              y2025, y2027, sub_leaf_exts, NULL},
-	    0, sub, sub_key);
-
-	/* Keys under 112-bit security that a check by key type can miss: an
-	 * RSA-1024 intermediate, and a 1024-bit RSA-PSS leaf. */
-	weakint_key = rsa_key(1024);
-	weakint = make_cert(
-	    &(struct certspec){"weak-int-ca", "certkit Weak RSA-1024 CA", NULL,
-	        y2020, y2035, int_exts, NULL},
-	    weakint_key, root, root_key);
-	make_leaf(&(struct certspec){"leaf-weakint", "weakint.example.test",
-	              NULL, y2025, y2027, weakint_exts, NULL},
-	    0, weakint, weakint_key);
-	{
-		EVP_PKEY_CTX *kc =
-		    EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
-
-		pss_key = NULL;
-		CHECK(kc != NULL && EVP_PKEY_keygen_init(kc) > 0 &&
-		        EVP_PKEY_CTX_set_rsa_keygen_bits(kc, 1024) > 0 &&
-		        EVP_PKEY_generate(kc, &pss_key) > 0,
-		    "cannot generate RSA-PSS-1024 key");
-		EVP_PKEY_CTX_free(kc);
-	}
-	CHECK(pss_key != NULL, "cannot generate RSA-PSS-1024 key");
-	X509_free(
-	    make_cert(&(struct certspec){"leaf-pss1024", "pss.example.test",
-	                  NULL, y2025, y2027, pss_exts, NULL},
-	        pss_key, ica, int_key));
-
-	make_hostile(y2025, y2027);
-
+	make_cas(&root, &ica);
+	make_leaves(&root, &ica);
+	make_other_and_revoked(&root, &ica);
+	make_constrained(&root, &ica);
+	make_weak(&root, &ica);
+	make_hostile(utc(2025, 1, 1), utc(2027, 1, 1));
 	if (leaves > 0)
-		write_many_leaves(leaves, ica, int_key);
-
-	X509_free(weakint);
-	EVP_PKEY_free(weakint_key);
-	EVP_PKEY_free(pss_key);
-
-	X509_free(sub);
-	X509_free(nc);
-	X509_free(revoked);
-	X509_free(other);
-	X509_free(leaf);
-	X509_free(ica);
-	X509_free(root);
-	EVP_PKEY_free(sub_key);
-	EVP_PKEY_free(nc_key);
-	EVP_PKEY_free(revoked_key);
-	EVP_PKEY_free(other_key);
-	EVP_PKEY_free(leaf_key);
-	EVP_PKEY_free(int_key);
-	EVP_PKEY_free(root_key);
+		write_many_leaves(leaves, ica.cert, ica.key);
+	ca_free(&ica);
+	ca_free(&root);
 	return 0;
 }
