@@ -232,30 +232,43 @@ cki_tj_commit(ck_trust *t, struct cki_tjournal *j)
 	return cki_tj_forget(t);
 }
 
+/* Reads the journal file NAME (".journal" or ".journal.done") as text;
+ * *text stays NULL when there is none. */
+static ck_status
+tj_read(ck_trust *t, const char *name, char **text)
+{
+	char path[4096];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	ck_status rv;
+
+	*text = NULL;
+	if ((rv = tj_path(t, path, sizeof(path), name)) != CK_OK)
+		return rv;
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return CK_OK;
+	if ((rv = cki_read_file(t->ctx, path, &buf, &len)) != CK_OK)
+		return rv;
+	if ((*text = malloc(len + 1)) == NULL) {
+		free(buf);
+		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
+	}
+	memcpy(*text, buf, len);
+	(*text)[len] = '\0';
+	free(buf);
+	return CK_OK;
+}
+
 ck_status
 cki_tj_finish(ck_trust *t, bool *found)
 {
-	char done[4096];
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	char *text;
 	ck_status rv;
 
 	*found = false;
-	if ((rv = tj_path(t, done, sizeof(done), ".journal.done")) != CK_OK)
-		return rv;
-	if (access(done, F_OK) == -1 && errno == ENOENT)
-		return CK_OK;
-	if ((rv = cki_read_file(t->ctx, done, &buf, &len)) != CK_OK)
+	if ((rv = tj_read(t, ".journal.done", &text)) != CK_OK || text == NULL)
 		return rv;
 	*found = true;
-	if ((text = malloc(len + 1)) == NULL) {
-		free(buf);
-		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-	}
-	memcpy(text, buf, len);
-	text[len] = '\0';
-	free(buf);
 	rv = tj_apply(t, text, true);
 	free(text);
 	return rv == CK_OK ? cki_tj_forget(t) : rv;
@@ -272,27 +285,14 @@ fsync_if(ck_trust *t, const char *dir)
 ck_status
 cki_tj_undo(ck_trust *t, bool *found)
 {
-	char path[4096];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	char *text = NULL;
+	char *text;
 	ck_status rv;
 
+	/* No journal: it was never written. */
 	*found = false;
-	if ((rv = tj_path(t, path, sizeof(path), ".journal")) != CK_OK)
-		return rv;
-	if (access(path, F_OK) == -1 && errno == ENOENT)
-		return CK_OK; /* the journal was never written */
-	if ((rv = cki_read_file(t->ctx, path, &buf, &len)) != CK_OK)
+	if ((rv = tj_read(t, ".journal", &text)) != CK_OK || text == NULL)
 		return rv;
 	*found = true;
-	if ((text = malloc(len + 1)) == NULL) {
-		free(buf);
-		return cki_err(t->ctx, CK_E_NOMEM, "out of memory");
-	}
-	memcpy(text, buf, len);
-	text[len] = '\0';
-	free(buf);
 	if ((rv = tj_apply(t, text, false)) == CK_OK &&
 	    (rv = fsync_if(t, t->anchors)) == CK_OK)
 		rv = fsync_if(t, t->distrust);
