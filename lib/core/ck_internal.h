@@ -79,6 +79,8 @@ time_t cki_now(const ck_ctx *ctx);
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian, m 1..12, d 1..31;
  * negative before 1970): the one calendar conversion, no TZ. */
 int64_t cki_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* Milliseconds of CLOCK_MONOTONIC: for timeouts and elapsed times only. */
+int64_t cki_mono_ms(void);
 /* Loads OpenSSL's legacy provider (RC2, RC4, DES) once per process. */
 bool cki_load_legacy_provider(ck_ctx *ctx);
 

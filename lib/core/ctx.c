@@ -339,3 +339,12 @@ bad:
 	    "2026-06-01T00:00:00Z or 2026-06-01",
 	    text);
 }
+
+int64_t
+cki_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

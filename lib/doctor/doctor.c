@@ -647,15 +647,6 @@ assemble(char **results, size_t n, const char *tail)
 	return out;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --resolve and --public apply to the matching endpoints. */
 static ck_status
 apply_resolve(ck_doctor *d)
@@ -781,7 +772,7 @@ run_report(ck_doctor *d, const struct cki_diag_env *env, int parallel,
 	cki_fmt_time(env->now, at);
 	tail = json_pack("{s:i, s:o, s:s, s:b, s:o, s:o, s:i, s:i}", "version",
 	    CKI_REPORT_VERSION, "summary",
-	    summary_json(meta, d->n, mono_ms() - t0, online), "time", at,
+	    summary_json(meta, d->n, cki_mono_ms() - t0, online), "time", at,
 	    "time_given", env->at_given, "trust",
 	    cki_json_str(env->trust_source), "reference",
 	    cki_json_str(env->ref_source), "timeout_ms", d->timeout_ms,
@@ -814,7 +805,7 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	size_t nids = 0;
 	char **results = NULL;
 	struct cki_doc_meta *meta = NULL;
-	int64_t t0 = mono_ms();
+	int64_t t0 = cki_mono_ms();
 	ck_status st;
 
 	cki_begin(d->ctx);

@@ -159,15 +159,6 @@ static void aia_start(struct probe *p, const char *url);
 
 /* ---- time and timers ----------------------------------------------------- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 static void
@@ -176,7 +167,7 @@ stage_begin(struct probe *p, int stage, int ms)
 	struct timeval tv;
 
 	p->stage = stage;
-	p->stage_t0 = now_ms();
+	p->stage_t0 = cki_mono_ms();
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(p->timer, &tv);
@@ -185,7 +176,7 @@ stage_begin(struct probe *p, int stage, int ms)
 static void
 stage_end(struct probe *p, int stage)
 {
-	int64_t el = now_ms() - p->stage_t0;
+	int64_t el = cki_mono_ms() - p->stage_t0;
 
 	evtimer_del(p->timer);
 	if (p->c.pass == PASS_MAIN || stage == CKI_ST_EXTRA ||
@@ -670,8 +661,8 @@ udp_send(struct probe *p)
 	unsigned char rnd[2];
 
 	if (RAND_bytes(rnd, 2) != 1) {
-		rnd[0] = (unsigned char)now_ms();
-		rnd[1] = (unsigned char)(now_ms() >> 8);
+		rnd[0] = (unsigned char)cki_mono_ms();
+		rnd[1] = (unsigned char)(cki_mono_ms() >> 8);
 	}
 	/* RFC 5452 4.3: an unpredictable ID. */
 	p->dns_id = (uint16_t)((rnd[0] << 8) | rnd[1]);
@@ -1426,7 +1417,7 @@ conn_begin(struct probe *p, int pass)
 	    : pass == PASS_LEGACY ? &p->obs.legacy
 	                          : &p->obs.quiet;
 	c->hs->attempted = true;
-	c->t0 = now_ms();
+	c->t0 = cki_mono_ms();
 	if (p->naddr == 0) {
 		conn_fail(p, CKI_ST_TCP, EHOSTUNREACH, false);
 		return;

@@ -28,15 +28,6 @@
 
 #define HOOK_OUTPUT_MAX 4096
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Keeps the last HOOK_OUTPUT_MAX bytes. */
 static void
 keep(char *out, size_t *len, const char *buf, size_t n)
@@ -83,7 +74,7 @@ cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
 	int pfd[2] = {-1, -1}, status = 0;
 	pid_t pid = -1;
 	bool timed_out = false, open_pipe = true;
-	long long deadline = mono_ms() + timeout_s * 1000, killed_at = 0;
+	long long deadline = cki_mono_ms() + timeout_s * 1000, killed_at = 0;
 
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		snprintf(err, sizeof(err), "cannot make a pipe: %s",
@@ -113,16 +104,16 @@ cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
 	pfd[1] = -1;
 	for (;;) {
 		struct pollfd p = {pfd[0], POLLIN, 0};
-		long long left = deadline - mono_ms();
+		long long left = deadline - cki_mono_ms();
 		pid_t w;
 
 		if (left <= 0 && !timed_out) {
 			timed_out = true;
 			kill(-pid, SIGTERM);
-			killed_at = mono_ms();
+			killed_at = cki_mono_ms();
 		}
 		if (timed_out && killed_at != 0 &&
-		    mono_ms() - killed_at > 1000) {
+		    cki_mono_ms() - killed_at > 1000) {
 			kill(-pid, SIGKILL);
 			killed_at = 0;
 		}

@@ -29,15 +29,6 @@
 
 #include "identity_int.h"
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *
 last_ssl_error(char *buf, size_t size)
 {
@@ -145,7 +136,7 @@ handshake(SSL *cli, SSL *srv, long long deadline, char *why, size_t size)
 		uint64_t before = moved(cli, srv);
 		int r, e;
 
-		if (deadline - now_ms() <= 0) {
+		if (deadline - cki_mono_ms() <= 0) {
 			snprintf(why, size,
 			    "the handshake did not finish in "
 			    "time");
@@ -257,7 +248,7 @@ cki_selftest(ck_ctx *ctx, const char *fullchain, const char *key, X509 *anchor,
 	} else if (ip->n > 0) {
 		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(cli), ip->v[0]);
 	}
-	if (!handshake(cli, srv, now_ms() + timeout_ms, why, sizeof(why)))
+	if (!handshake(cli, srv, cki_mono_ms() + timeout_ms, why, sizeof(why)))
 		goto verdict;
 	if ((peer = SSL_get1_peer_certificate(cli)) == NULL) {
 		snprintf(why, sizeof(why), "the server sent no certificate");

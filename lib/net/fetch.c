@@ -45,15 +45,6 @@
 #include "net_int.h"
 #include "certkit/fetch.h"
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 is_ip(const char *h)
 {
@@ -106,7 +97,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int r;
 
 	for (;;) {
-		left = deadline - mono_ms();
+		left = deadline - cki_mono_ms();
 		if (left <= 0)
 			return false;
 		r = poll(&pfd, 1, (int)left);
@@ -179,7 +170,7 @@ job_wait(struct dns_job *j, int64_t deadline)
 {
 	while (!j->done) {
 		struct timespec ts;
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - cki_mono_ms();
 
 		if (left <= 0)
 			return;
@@ -320,7 +311,7 @@ cki_fetch_test_resolve(ck_ctx *ctx, const char *host, const char *port,
 {
 	cki_begin(ctx);
 	return resolve(
-	    ctx, host, port, host, mono_ms() + timeout_ms, timeout_ms, res);
+	    ctx, host, port, host, cki_mono_ms() + timeout_ms, timeout_ms, res);
 }
 
 static ck_status
@@ -633,7 +624,7 @@ ck_fetch_chain(ck_ctx *ctx, const char *host, const char *port,
 	timeout_ms = timeout_ms < CK_TIMEOUT_MIN_MS ? CK_TIMEOUT_MIN_MS
 	    : timeout_ms > CK_TIMEOUT_MAX_MS        ? CK_TIMEOUT_MAX_MS
 	                                            : timeout_ms;
-	deadline = mono_ms() + timeout_ms;
+	deadline = cki_mono_ms() + timeout_ms;
 	snprintf(who, sizeof(who), "%s%s%s:%s", strchr(host, ':') ? "[" : "",
 	    host, strchr(host, ':') ? "]" : "", port);
 	if (connect_addr == NULL) {
