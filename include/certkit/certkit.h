@@ -43,17 +43,19 @@ extern "C" {
  * ------------------------------------------------------------------------ */
 typedef enum ck_status {
 	CK_OK = 0,
-	CK_E_IO = 1,       /* a file or directory could not be read/written */
-	CK_E_FORMAT = 2,   /* input is not in the expected form, or damaged */
-	CK_E_PASSWORD = 3, /* a password is wrong or missing */
-	CK_E_USAGE = 4,    /* the caller passed an invalid argument */
-	CK_E_NOMEM = 5,    /* memory allocation failed */
-	CK_E_INTERNAL = 6, /* a library call failed unexpectedly */
-	CK_E_NOTFOUND = 7, /* a named object does not exist */
-	CK_E_EXISTS = 8,   /* a named object exists already */
-	CK_E_LOCKED = 9,   /* another process holds the lock */
-	CK_E_NETWORK = 10, /* a peer could not be reached or misbehaved */
-	CK_E_REFUSED = 11, /* a safety check refused the operation */
+	CK_E_IO = 1,        /* a file or directory could not be read/written */
+	CK_E_FORMAT = 2,    /* input is not in the expected form, or damaged */
+	CK_E_PASSWORD = 3,  /* a password is wrong or missing */
+	CK_E_USAGE = 4,     /* the caller passed an invalid argument */
+	CK_E_NOMEM = 5,     /* memory allocation failed */
+	CK_E_INTERNAL = 6,  /* a library call failed unexpectedly */
+	CK_E_NOTFOUND = 7,  /* a named object does not exist */
+	CK_E_EXISTS = 8,    /* a named object exists already */
+	CK_E_LOCKED = 9,    /* another process holds the lock */
+	CK_E_NETWORK = 10,  /* a peer could not be reached or misbehaved */
+	CK_E_REFUSED = 11,  /* a safety check refused the operation */
+	CK_E_CONFLICT = 12, /* a concurrent change won (compare-and-swap) */
+	CK_E_LIMIT = 13,    /* a configured bound was reached */
 } ck_status;
 
 /* A short, stable name for a status ("io", "format", ...). */

@@ -35,6 +35,8 @@ ck_status_name(ck_status st)
 	case CK_E_LOCKED: return "locked";
 	case CK_E_NETWORK: return "network";
 	case CK_E_REFUSED: return "refused";
+	case CK_E_CONFLICT: return "conflict";
+	case CK_E_LIMIT: return "limit";
 	}
 	return "unknown";
 }

@@ -1,0 +1,201 @@
+/*
+ * registry_int.h: the registry of clients, behind one interface with two
+ * backends (SQLite here; PostgreSQL comes with issue 12, so nothing in this
+ * interface may assume SQLite).
+ *
+ * A client is identified by the SHA-256 of its SubjectPublicKeyInfo (64
+ * lower-case hex), never by a certificate hash: re-signing the same key does
+ * not make a new client, and a new key is never the old client.
+ *
+ * Two axes per client (docs/json.md, "clients"):
+ *   authorisation (stored; changed only by an admin or a policy)
+ *
+ *        (first contact, pairing)          approve
+ *     ──────────────────────────► pending ─────────► approved ◄──┐
+ *                                    │ reject            │ suspend│ resume
+ *                                    ▼                   ▼        │
+ *                                 rejected            suspended ──┘
+ *     approved / suspended ── revoke ──► revoked (final)
+ *     any ── remove ──► (row gone; audit row stays)
+ *     pending ── pending_ttl passed ──► (row gone, audited "expired")
+ *
+ *   presence (observed, derived from last_seen and the state):
+ *     never_connected, online, offline, requesting_pairing.
+ *
+ * Invariants:
+ *  1. At most one row per SPKI (a unique constraint).
+ *  2. A known name with a new key is a *conflict* row (conflict_of = the
+ *     existing client's id), never a replacement and never a second
+ *     approved identity. replace-key moves the new key onto the existing
+ *     client and deletes the conflict row; discard deletes the conflict row.
+ *  3. Every change is a compare-and-swap on `version` (the row's version
+ *     must still be the one read) and writes an append-only audit row (who,
+ *     what, when, why) in the same transaction.
+ *  4. At most max_pending pending rows; the insert that would exceed it
+ *     fails with CK_E_LIMIT and writes nothing.
+ *  5. The schema is versioned; opening checks the version and refuses a
+ *     mismatch. Only cki_registry_migrate() creates or alters tables.
+ *  6. Presence (last_seen, agent version, facts) is written in batches by
+ *     the server; a presence write never changes `version`.
+ */
+#ifndef CERTKIT_REGISTRY_INT_H
+#define CERTKIT_REGISTRY_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ck_internal.h"
+
+#define CKI_REG_SCHEMA 1
+#define CKI_REG_ID_LEN 16 /* hex digits of a client id */
+
+enum cki_reg_state {
+	CKI_REG_PENDING = 0,
+	CKI_REG_APPROVED,
+	CKI_REG_REJECTED,
+	CKI_REG_SUSPENDED,
+	CKI_REG_REVOKED,
+};
+
+enum cki_presence {
+	CKI_PRES_NEVER_CONNECTED = 0,
+	CKI_PRES_ONLINE,
+	CKI_PRES_OFFLINE,
+	CKI_PRES_REQUESTING_PAIRING,
+};
+
+/* One client row. Strings are owned by the struct (cki_client_clear()). */
+struct cki_client {
+	char id[CKI_REG_ID_LEN + 1]; /* random, lower-case hex */
+	char spki[65];
+	char *name;           /* the CN, else the first SAN, else NULL */
+	char *subject;        /* one-line subject of the last certificate */
+	char *sans;           /* "DNS:a, IP:1.2.3.4" of the last certificate */
+	char cert_sha256[65]; /* the last certificate seen, or "" */
+	enum cki_reg_state state;
+	char *policy; /* who decided: "admin", "trusted-ca", "pairing" */
+	char *reason; /* the reason of the last change, or NULL */
+	char conflict_of[CKI_REG_ID_LEN + 1]; /* "" unless a conflict row */
+	int64_t version; /* bumped by every authorisation change */
+	int64_t first_seen, last_seen; /* unix time; 0 = never */
+	int64_t changed;     /* time of the last authorisation change */
+	char *agent_version; /* from heartbeats, or NULL */
+	char *facts;         /* JSON object text from heartbeats, or NULL */
+};
+void cki_client_clear(struct cki_client *c);
+/* Presence at `now`, given the heartbeat interval (offline after 2x). */
+enum cki_presence cki_client_presence(
+    const struct cki_client *c, int64_t now, long heartbeat);
+const char *cki_reg_state_name(enum cki_reg_state s);
+int cki_reg_state_parse(const char *s); /* -1 if unknown */
+const char *cki_presence_name(enum cki_presence p);
+/* "Never Connected", "Requesting Pairing", "Online", "Offline",
+ * "Revoked", ... : the words the field articles use. */
+const char *cki_client_status_label(
+    const struct cki_client *c, int64_t now, long heartbeat);
+
+/* Who made a change, for the audit row. */
+struct cki_actor {
+	const char *who; /* "admin:root" (the uid's name), "server", "policy" */
+	const char *why; /* --reason, or what the policy saw; may be NULL */
+};
+
+/* One audit row. */
+struct cki_audit {
+	int64_t seq, time;
+	char client_id[CKI_REG_ID_LEN + 1];
+	char spki[65];
+	char *who, *action, *why; /* action: "pending", "approve", ... */
+	char *from_state, *to_state;
+};
+void cki_audit_clear(struct cki_audit *a);
+
+typedef struct cki_registry cki_registry;
+
+/* Opens the registry named by `target` ("sqlite:PATH" or a plain PATH; a
+ * "postgresql://" URL once that backend exists). Fails with a clear message
+ * if the schema is missing ("run: certkit registry migrate") or of another
+ * version. busy_ms bounds how long one call waits for a lock held by
+ * another process (the server uses a short one and retries later; the admin
+ * tool a long one). */
+ck_status cki_registry_open(
+    ck_ctx *ctx, const char *target, int busy_ms, cki_registry **out);
+void cki_registry_close(cki_registry *r);
+/* Creates or upgrades the schema to CKI_REG_SCHEMA. *from gets the version
+ * found (0: none). Creates the file's directory (0700) if needed. */
+ck_status cki_registry_migrate(ck_ctx *ctx, const char *target, int *from);
+
+/* Lookups. *found is false (and CK_OK returned) when there is no row. */
+ck_status cki_registry_get_spki(
+    cki_registry *r, const char *spki, struct cki_client *out, bool *found);
+/* An id or SPKI prefix (at least 4 hex digits), unique like git's: an
+ * ambiguous prefix is an error listing the candidates. */
+ck_status cki_registry_find(
+    cki_registry *r, const char *prefix, struct cki_client *out);
+
+/* Every row (state < 0: any), in first_seen order. cb returns non-zero to
+ * stop. */
+typedef int (*cki_client_cb)(void *arg, const struct cki_client *c);
+ck_status cki_registry_each(
+    cki_registry *r, int state, cki_client_cb cb, void *arg);
+
+/* First contact of an unknown SPKI: inserts a row in `state` (pending, or
+ * approved by a policy) with its audit row. If another client has the same
+ * name, the row is inserted as a conflict of it (conflict_of set, state
+ * pending). A pending insert beyond max_pending fails with CK_E_LIMIT.
+ * If the SPKI is already known, nothing is written and *out is that row.
+ * `c` gives spki, name, subject, sans, cert_sha256. */
+ck_status cki_registry_first_contact(cki_registry *r,
+    const struct cki_client *c, enum cki_reg_state state, long max_pending,
+    const struct cki_actor *who, struct cki_client *out);
+
+/* The admin actions. Each reads the row, checks the transition (an
+ * impossible one is CK_E_USAGE naming the state found), and writes it as a
+ * compare-and-swap on `expect_version` (-1: the version just read). A lost
+ * race is CK_E_CONFLICT. */
+enum cki_reg_action {
+	CKI_ACT_APPROVE = 0,
+	CKI_ACT_REJECT,
+	CKI_ACT_SUSPEND,
+	CKI_ACT_RESUME,
+	CKI_ACT_REVOKE,
+	CKI_ACT_REMOVE,
+	CKI_ACT_REPLACE_KEY, /* on a conflict row */
+	CKI_ACT_DISCARD,     /* on a conflict row */
+};
+const char *cki_reg_action_name(enum cki_reg_action a);
+ck_status cki_registry_act(cki_registry *r, const char *id,
+    enum cki_reg_action a, int64_t expect_version, const struct cki_actor *who,
+    struct cki_client *after);
+
+/* Presence, in one transaction for the batch. */
+struct cki_seen {
+	char spki[65];
+	int64_t time;
+	const char *agent_version; /* may be NULL: unchanged */
+	const char *facts;         /* JSON object text, may be NULL */
+};
+ck_status cki_registry_presence(
+    cki_registry *r, const struct cki_seen *v, size_t n);
+
+/* Deletes pending rows older than ttl seconds at `now` (audited as
+ * "expired"); *n gets how many. */
+ck_status cki_registry_expire(
+    cki_registry *r, int64_t now, long ttl, size_t *n);
+/* Counts rows in `state`. */
+ck_status cki_registry_count(cki_registry *r, int state, long *n);
+
+/* Audit rows with time >= since, oldest first. */
+typedef int (*cki_audit_cb)(void *arg, const struct cki_audit *a);
+ck_status cki_registry_audit(
+    cki_registry *r, int64_t since, cki_audit_cb cb, void *arg);
+
+/* A number that changes whenever another connection committed a change
+ * (SQLite: PRAGMA data_version; PostgreSQL: a revocation epoch). The server
+ * polls it to see admin changes within 1 s. */
+ck_status cki_registry_change_token(cki_registry *r, uint64_t *tok);
+
+/* The backend's name ("sqlite"), for logs and --check-config. */
+const char *cki_registry_backend(const cki_registry *r);
+
+#endif /* CERTKIT_REGISTRY_INT_H */

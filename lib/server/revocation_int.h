@@ -1,0 +1,103 @@
+/*
+ * revocation_int.h: revocation of client certificates for `certkit serve`
+ * (revocation.c: the CRL set; ocsp_client.c: the OCSP checker).
+ *
+ * The server hands over the verified chain of a client (leaf first, up to
+ * and including the trust anchor) and gets one verdict for the whole chain:
+ * every certificate but the anchor is checked, not only the leaf.
+ *
+ *   CRLs (crl = FILE...): loaded at start, re-read when a file changes
+ *   (size, mtime or inode; checked at most once a second), without a
+ *   restart. A CRL past its nextUpdate is still used and is reported as a
+ *   warning (cki_revo_warnings()), never a silent refusal of every client.
+ *   A file that became unreadable or damaged keeps the last good copy, with
+ *   a warning.
+ *
+ *   OCSP (ocsp = off | soft-fail | hard-fail; ocsp_responder = URL overrides
+ *   the AIA): asynchronous on the server's event loop (evhttp POST,
+ *   RFC 6960 Appendix A), with a nonce (RFC 8954); a response without the
+ *   nonce is accepted only when the responder never echoes one. Responses
+ *   are cached per certificate until their nextUpdate (or 1 hour when they
+ *   carry none). Under soft-fail an unreachable responder accepts with a
+ *   warning; under hard-fail it refuses.
+ *
+ * Invariants:
+ *  1. A check never blocks the event loop: cki_revo_check() answers at once
+ *     from the CRLs and the cache, or later through `done`.
+ *  2. A revoked certificate in a CRL is revoked whatever OCSP says.
+ *  3. Every verdict names its source and, when revoked, the reason
+ *     ("certificate revoked (OCSP, keyCompromise)").
+ *  4. cki_revo_generation() changes when a CRL is reloaded, so the server
+ *     drops the decisions it cached from the old one.
+ */
+#ifndef CERTKIT_REVOCATION_INT_H
+#define CERTKIT_REVOCATION_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "ck_internal.h"
+#include "server_conf.h"
+
+struct event_base;
+
+enum cki_revo_result {
+	CKI_REVO_GOOD = 0,    /* every certificate checked and good, or no
+	                         check configured */
+	CKI_REVO_REVOKED,     /* one is revoked */
+	CKI_REVO_UNKNOWN,     /* hard-fail: no usable answer */
+	CKI_REVO_SOFT_FAILED, /* soft-fail: no usable answer, accepted */
+};
+
+struct cki_revo_verdict {
+	enum cki_revo_result result;
+	int depth;           /* the certificate concerned (0 = leaf), or -1 */
+	const char *source;  /* "crl", "ocsp", or NULL */
+	int reason;          /* CRL reason code (RFC 5280 5.3.1), -1 if none */
+	char detail[256];    /* one line: "certificate revoked (OCSP,
+	                        keyCompromise)", "OCSP responder
+	                        http://... unreachable: ..." */
+	int64_t valid_until; /* the verdict may be reused until then */
+};
+
+typedef struct cki_revo cki_revo;
+typedef struct cki_revo_req cki_revo_req;
+
+/* Loads the CRL files and sets up OCSP from conf. An unreadable CRL at
+ * start is an error naming the file. */
+ck_status cki_revo_new(ck_ctx *ctx, const struct cki_server_conf *conf,
+    struct event_base *base, cki_revo **out);
+void cki_revo_free(cki_revo *rv);
+
+/* Re-reads changed CRL files (at most once a second); true if any was
+ * reloaded. */
+bool cki_revo_refresh(cki_revo *rv);
+uint64_t cki_revo_generation(const cki_revo *rv);
+
+/* Checks chain (leaf first; the last one is the anchor and is not checked).
+ * Returns 1 and fills *v when the answer is known now (CRL, cache, OCSP
+ * off); returns 0 when `done` will be called later (then *req is the
+ * handle, which cki_revo_cancel() drops before `done` runs); -1 when out of
+ * memory. The chain is copied (up_ref) as needed. */
+typedef void (*cki_revo_done)(void *arg, const struct cki_revo_verdict *v);
+int cki_revo_check(cki_revo *rv, STACK_OF(X509) * chain, int64_t now,
+    cki_revo_done done, void *arg, struct cki_revo_verdict *v,
+    cki_revo_req **req);
+void cki_revo_cancel(cki_revo_req *req);
+
+/* Warnings to show in the log and in `certkit clients`: a CRL past its
+ * nextUpdate, a CRL that failed to reload, a responder that stopped
+ * answering. An array of finding objects (cki_finding_new()), new
+ * reference. */
+json_t *cki_revo_warnings(cki_revo *rv, int64_t now);
+
+/* The same CRL warnings without a running server: reads conf's CRL files
+ * once (for `certkit clients list` and `serve --check-config`). An array
+ * of findings, new reference; NULL when out of memory. */
+json_t *cki_revo_conf_warnings(
+    ck_ctx *ctx, const struct cki_server_conf *conf, int64_t now);
+
+#endif /* CERTKIT_REVOCATION_INT_H */
