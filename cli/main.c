@@ -23,6 +23,7 @@ static const struct {
     {"identity", cmd_identity, "manage the device's own certificate"},
     {"doctor", cmd_doctor, "test every endpoint and name the root cause"},
     {"lab", cmd_lab, "run local endpoints that reproduce each failure"},
+    {"serve", cmd_serve, "run the primary server clients pair with"},
 };
 
 static int
