@@ -187,6 +187,7 @@ enum cki_severity { CKI_SEV_ERROR = 0, CKI_SEV_WARNING, CKI_SEV_INFO };
 #define CKI_REPORT_DOCTOR 0x04u   /* certkit doctor: diagnosis[] */
 #define CKI_REPORT_AUDIT 0x08u    /* certkit trust audit: findings[] */
 #define CKI_REPORT_IDENTITY 0x10u /* identity findings[] and problems[] */
+#define CKI_REPORT_SERVER 0x20u   /* certkit serve: problem types (RFC 9457) */
 
 struct cki_code {
 	const char *code;           /* stable, snake_case */
@@ -204,7 +205,7 @@ const struct cki_code *cki_code_find(unsigned report, const char *code);
 enum cki_severity cki_code_severity(unsigned report, const char *code);
 /* "error", "warning", "info". */
 const char *cki_severity_name(enum cki_severity s);
-/* "show", "verify", "doctor", "audit", "identity". */
+/* "show", "verify", "doctor", "audit", "identity", "server". */
 const char *cki_report_name(unsigned report);
 
 /* ---- report.c ----------------------------------------------------------- */
