@@ -77,7 +77,7 @@ static const struct cki_code codes[] = {
     {"weak_signature", SH, W, false, "an MD5 or SHA-1 signature"},
     {"weak_key", SH, W, false, "RSA/DSA under 2048 bits, EC under 224"},
     {"csr_bad_signature", SH, E, false, "the CSR's signature does not verify"},
-    {"crl_stale", SH, W, false, "the CRL is past its nextUpdate"},
+    {"crl_stale", SH | SV, W, false, "the CRL is past its nextUpdate"},
     {"crl_not_yet_valid", SH, W, false,
         "the CRL's lastUpdate is in the future"},
     {"crl_bad_signature", SH, E, false,
@@ -201,6 +201,12 @@ static const struct cki_code codes[] = {
         "405: the resource takes another method"},
     {"bad_request", SV, E, false, "400: the request is malformed"},
     {"payload_too_large", SV, E, false, "413: the body is over the limit"},
+
+    /* server warnings (revocation.c, ocsp_client.c) */
+    {"crl_unusable", SV, W, false,
+        "a crl file cannot be read or parsed; its last good copy is used"},
+    {"ocsp_unavailable", SV, W, false,
+        "an OCSP responder gave no usable answer"},
 };
 
 const struct cki_code *

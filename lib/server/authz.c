@@ -245,8 +245,7 @@ first_contact(cki_authz *a, X509 *leaf, const struct cki_vresult *vr,
 		snprintf(why, sizeof(why), "chain verifies to client_ca (%s)",
 		    anchor != NULL ? anchor : "?");
 	} else {
-		snprintf(why, sizeof(why), "first contact, client_policy %s",
-		    cki_policy_name(a->policy));
+		snprintf(why, sizeof(why), "first contact (pairing)");
 	}
 	who.why = why;
 	st = cki_registry_first_contact(
@@ -668,11 +667,10 @@ json_t *
 cki_authz_info(cki_authz *a)
 {
 	json_t *o = json_pack(
-	    "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
-	    "policy", cki_policy_name(a->policy), "registry",
-	    cki_registry_backend(a->reg), "clients", (json_int_t)a->clients.n,
-	    "generation", (json_int_t)a->gen, "decisions",
-	    (json_int_t)a->n.decisions, "first_contacts",
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
+	    "registry", cki_registry_backend(a->reg), "clients",
+	    (json_int_t)a->clients.n, "generation", (json_int_t)a->gen,
+	    "decisions", (json_int_t)a->n.decisions, "first_contacts",
 	    (json_int_t)a->n.first_contacts, "closes", (json_int_t)a->n.closes,
 	    "presence_unwritten", (json_int_t)a->seen.n, "flush_errors",
 	    (json_int_t)a->n.flush_errors, "poll_errors",
