@@ -391,9 +391,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	notify("READY=1");
 	return;
 err:
-	cki_slog(s->log, CKI_LOG_ERROR, "reload", "result",
-	    "failed; the previous configuration stays", "error",
-	    ck_ctx_error(s->ctx), NULL);
+	cki_slog(s->log, CKI_LOG_ERROR, "reload", "result", "failed", "kept",
+	    "the previous configuration", "error", ck_ctx_error(s->ctx), NULL);
 	notify("READY=1");
 }
 
