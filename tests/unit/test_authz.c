@@ -417,12 +417,21 @@ test_rejected_and_removed(void **state)
 	assert_int_equal(decide(e, &e->rogue_leaf).status, 202);
 }
 
+static int
+audit_who(void *arg, const struct cki_audit *a)
+{
+	snprintf(arg, 32, "%s", a->who);
+	return 0;
+}
+
 /* trusted-ca: a chain to client_ca is approved on first contact by the
- * policy; a chain to another CA is 403 issuer_not_trusted, and no row. */
+ * policy (its audit row says so); a chain to another CA is 403
+ * issuer_not_trusted, and no row. */
 static void
 test_trusted_ca(void **state)
 {
 	struct env *e = *state;
+	char who[32] = "";
 	struct cki_decision d;
 	struct cki_client c = {0};
 	long n = -1;
@@ -435,6 +444,9 @@ test_trusted_ca(void **state)
 	assert_int_equal(c.state, CKI_REG_APPROVED);
 	assert_string_equal(c.policy, "trusted-ca");
 	cki_client_clear(&c);
+	assert_int_equal(
+	    cki_registry_audit(e->admin, 0, audit_who, &who), CK_OK);
+	assert_string_equal(who, "policy");
 
 	d = decide(e, &e->rogue_leaf);
 	assert_int_equal(d.status, 403);
