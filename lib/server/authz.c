@@ -247,6 +247,7 @@ first_contact(cki_authz *a, X509 *leaf, const struct cki_vresult *vr,
 	} else {
 		snprintf(why, sizeof(why), "first contact (pairing)");
 	}
+	who.who = state == CKI_REG_APPROVED ? "policy" : "server";
 	who.why = why;
 	st = cki_registry_first_contact(
 	    a->reg, &c, state, a->max_pending, &who, &out);

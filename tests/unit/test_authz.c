@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +33,7 @@
 #include "authz_priv.h"
 #include "ck_internal.h"
 #include "registry_int.h"
+#include "revocation_int.h"
 #include "server_conf.h"
 
 struct id {
@@ -413,12 +417,21 @@ test_rejected_and_removed(void **state)
 	assert_int_equal(decide(e, &e->rogue_leaf).status, 202);
 }
 
+static int
+audit_who(void *arg, const struct cki_audit *a)
+{
+	snprintf(arg, 32, "%s", a->who);
+	return 0;
+}
+
 /* trusted-ca: a chain to client_ca is approved on first contact by the
- * policy; a chain to another CA is 403 issuer_not_trusted, and no row. */
+ * policy (its audit row says so); a chain to another CA is 403
+ * issuer_not_trusted, and no row. */
 static void
 test_trusted_ca(void **state)
 {
 	struct env *e = *state;
+	char who[32] = "";
 	struct cki_decision d;
 	struct cki_client c = {0};
 	long n = -1;
@@ -431,6 +444,9 @@ test_trusted_ca(void **state)
 	assert_int_equal(c.state, CKI_REG_APPROVED);
 	assert_string_equal(c.policy, "trusted-ca");
 	cki_client_clear(&c);
+	assert_int_equal(
+	    cki_registry_audit(e->admin, 0, audit_who, &who), CK_OK);
+	assert_string_equal(who, "policy");
 
 	d = decide(e, &e->rogue_leaf);
 	assert_int_equal(d.status, 403);
@@ -798,6 +814,287 @@ test_status_json(void **state)
 	json_decref(j);
 }
 
+/* A CRL of `ca` listing `revoked` (may be NULL) as keyCompromise, written
+ * to dir/name through a rename (a new file, as an admin's tool does). */
+static void
+write_crl(struct env *e, const char *name, const struct id *ca, X509 *revoked)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	char tmp[600];
+	FILE *f;
+
+	assert_non_null(crl);
+	X509_CRL_set_version(crl, 1);
+	X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert));
+	X509_gmtime_adj(t, -3600);
+	X509_CRL_set1_lastUpdate(crl, t);
+	X509_gmtime_adj(t, 7L * 86400);
+	X509_CRL_set1_nextUpdate(crl, t);
+	if (revoked != NULL) {
+		X509_REVOKED *r = X509_REVOKED_new();
+		ASN1_ENUMERATED *why = ASN1_ENUMERATED_new();
+
+		X509_gmtime_adj(t, -60);
+		X509_REVOKED_set_serialNumber(
+		    r, X509_get_serialNumber(revoked));
+		X509_REVOKED_set_revocationDate(r, t);
+		ASN1_ENUMERATED_set(why, 1); /* keyCompromise */
+		X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, why, 0, 0);
+		ASN1_ENUMERATED_free(why);
+		X509_CRL_add0_revoked(crl, r);
+	}
+	X509_CRL_sort(crl);
+	assert_true(X509_CRL_sign(crl, ca->key, EVP_sha256()) > 0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path(e, name));
+	assert_non_null(f = fopen(tmp, "w"));
+	assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path(e, name)), 0);
+	ASN1_TIME_free(t);
+	X509_CRL_free(crl);
+}
+
+static void
+use_crls(struct env *e)
+{
+	cki_strlist_clear(&e->conf.crl);
+	assert_int_equal(
+	    cki_strlist_add(&e->conf.crl, path(e, "int.crl")), CK_OK);
+	assert_int_equal(
+	    cki_strlist_add(&e->conf.crl, path(e, "root.crl")), CK_OK);
+}
+
+/* A CRL reloaded while the server runs: the approved client's next request
+ * is refused with the reason (every certificate of the chain is checked,
+ * the intermediate too), its row stays approved, and the reload starts a
+ * new verification generation. A new client already revoked gets no row. */
+static void
+test_crl(void **state)
+{
+	struct env *e = *state;
+	struct id leaf2 = {0}, leaf3 = {0};
+	struct cki_vresult *r1, *r2;
+	struct cki_decision d;
+	struct cki_client c = {0};
+	long n = -1;
+
+	mkid(&leaf2, "gw-ca-02", &e->inter, false);
+	mkid(&leaf3, "gw-ca-03", &e->inter, false);
+	write_crl(e, "int.crl", &e->inter, leaf3.cert);
+	write_crl(e, "root.crl", &e->root, NULL);
+	use_crls(e);
+	start(e, CKI_POLICY_TRUSTED_CA, "both.pem", false);
+	assert_int_equal(decide(e, &e->leaf).status, 200);
+	d = decide(e, &leaf3);
+	assert_int_equal(d.status, 403);
+	assert_string_equal(d.type, "certificate_revoked");
+	assert_string_equal(
+	    d.detail, "certificate revoked (CRL, keyCompromise)");
+	assert_int_equal(cki_registry_count(e->admin, -1, &n), CK_OK);
+	assert_int_equal(n, 1);
+
+	r1 = cki_authz_verify(e->a, e->leaf.cert, NULL);
+	write_crl(e, "int.crl", &e->inter, e->leaf.cert);
+	assert_true(cki_revo_reload(e->a->revo));
+	cki_authz_poll(e->a);
+	r2 = cki_authz_verify(e->a, e->leaf.cert, NULL);
+	assert_true(r2->generation > r1->generation);
+	cki_vresult_free(r1);
+	cki_vresult_free(r2);
+	d = decide(e, &e->leaf);
+	assert_int_equal(d.status, 403);
+	assert_string_equal(d.type, "certificate_revoked");
+	row(e, &e->leaf, &c);
+	assert_int_equal(c.state, CKI_REG_APPROVED);
+	cki_client_clear(&c);
+
+	assert_int_equal(decide(e, &leaf2).status, 200);
+	write_crl(e, "root.crl", &e->root, e->inter.cert);
+	assert_true(cki_revo_reload(e->a->revo));
+	cki_authz_poll(e->a);
+	d = decide(e, &leaf2);
+	assert_int_equal(d.status, 403);
+	assert_string_equal(d.type, "certificate_revoked");
+	assert_non_null(strstr(d.detail, "depth 1"));
+	id_clear(&leaf2);
+	id_clear(&leaf3);
+}
+
+struct waiter {
+	struct env *e;
+	struct cki_decision d;
+	int calls;
+};
+
+static void
+on_done(void *arg, const struct cki_decision *d)
+{
+	struct waiter *w = arg;
+
+	w->d = *d;
+	w->calls++;
+	event_base_loopbreak(w->e->base);
+}
+
+/* A port nothing listens on. */
+static int
+dead_port(void)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* OCSP answers come later: the decision is asynchronous (decide returns
+ * 0, `done` runs from the loop, bounded by a 1 s OCSP timeout). */
+static struct waiter
+decide_async(struct env *e, enum cki_ocsp_mode mode)
+{
+	struct waiter w = {e, {0}, 0};
+	struct cki_peer p = {e->leaf.cert, NULL, "127.0.0.1:1"};
+	struct timeval limit = {5, 0};
+	cki_authz_req *req = NULL;
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", dead_port());
+	e->conf.ocsp = mode;
+	e->conf.ocsp_responder = strdup(url);
+	start(e, CKI_POLICY_TRUSTED_CA, "both.pem", true);
+	cki_revo_set_ocsp_timeout(e->a->revo, 1000);
+	assert_non_null(p.vr = cki_authz_verify(e->a, e->leaf.cert, NULL));
+	assert_int_equal(
+	    cki_authz_decide(e->a, &p, on_done, &w, &w.d, &req), 0);
+	assert_non_null(req);
+	cki_vresult_free(p.vr);
+	assert_int_equal(event_base_loopexit(e->base, &limit), 0);
+	assert_int_equal(event_base_dispatch(e->base), 0);
+	assert_int_equal(w.calls, 1);
+	return w;
+}
+
+static void
+test_ocsp_hard_fail(void **state)
+{
+	struct env *e = *state;
+	struct waiter w = decide_async(e, CKI_OCSP_HARD_FAIL);
+	long n = -1;
+
+	assert_int_equal(w.d.status, 403);
+	assert_string_equal(w.d.type, "revocation_unavailable");
+	assert_int_equal(cki_registry_count(e->admin, -1, &n), CK_OK);
+	assert_int_equal(n, 0);
+}
+
+static void
+test_ocsp_soft_fail(void **state)
+{
+	struct env *e = *state;
+	struct waiter w = decide_async(e, CKI_OCSP_SOFT_FAIL);
+	struct cki_client c = {0};
+
+	assert_int_equal(w.d.status, 200);
+	row(e, &e->leaf, &c);
+	assert_int_equal(c.state, CKI_REG_APPROVED);
+	assert_string_equal(c.policy, "trusted-ca");
+	assert_string_equal(c.id, w.d.client_id);
+	cki_client_clear(&c);
+}
+
+/* Starts the engine under hard-fail OCSP with a dead responder and a
+ * 500 ms OCSP timeout. */
+static void
+start_dead_ocsp(struct env *e)
+{
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", dead_port());
+	e->conf.ocsp = CKI_OCSP_HARD_FAIL;
+	e->conf.ocsp_responder = strdup(url);
+	start(e, CKI_POLICY_TRUSTED_CA, "both.pem", true);
+	cki_revo_set_ocsp_timeout(e->a->revo, 500);
+}
+
+static cki_authz_req *
+decide_pending(struct env *e, X509 *leaf, struct waiter *w)
+{
+	struct cki_peer p = {leaf, NULL, "127.0.0.1:1"};
+	cki_authz_req *req = NULL;
+
+	assert_non_null(p.vr = cki_authz_verify(e->a, leaf, NULL));
+	assert_int_equal(
+	    cki_authz_decide(e->a, &p, on_done, w, &w->d, &req), 0);
+	assert_non_null(req);
+	cki_vresult_free(p.vr);
+	return req;
+}
+
+/* A cancelled decision never calls `done`; the other one waiting does. */
+static void
+test_ocsp_cancel(void **state)
+{
+	struct env *e = *state;
+	struct waiter w1 = {e, {0}, 0}, w2 = {e, {0}, 0};
+	struct timeval limit = {5, 0};
+	struct id leaf2 = {0};
+
+	mkid(&leaf2, "gw-ca-02", &e->inter, false);
+	start_dead_ocsp(e);
+	cki_authz_cancel(decide_pending(e, e->leaf.cert, &w1));
+	(void)decide_pending(e, leaf2.cert, &w2);
+	assert_int_equal(event_base_loopexit(e->base, &limit), 0);
+	assert_int_equal(event_base_dispatch(e->base), 0);
+	assert_int_equal(w1.calls, 0);
+	assert_int_equal(w2.calls, 1);
+	assert_int_equal(w2.d.status, 403);
+	id_clear(&leaf2);
+}
+
+/* Freeing the engine with a decision waiting drops it without `done`;
+ * nothing leaks (ASan). */
+static void
+test_free_with_waiting(void **state)
+{
+	struct env *e = *state;
+	struct waiter w = {e, {0}, 0};
+
+	start_dead_ocsp(e);
+	(void)decide_pending(e, e->leaf.cert, &w);
+	cki_authz_free(e->a);
+	e->a = NULL;
+	assert_int_equal(w.calls, 0);
+}
+
+/* A reload while a decision waits on OCSP: the new checker (OCSP now off)
+ * answers, and `done` runs from the loop, not inside the reload. */
+static void
+test_reload_while_waiting(void **state)
+{
+	struct env *e = *state;
+	struct waiter w = {e, {0}, 0};
+	struct timeval limit = {2, 0};
+
+	start_dead_ocsp(e);
+	(void)decide_pending(e, e->leaf.cert, &w);
+	e->conf.ocsp = CKI_OCSP_OFF;
+	assert_int_equal(cki_authz_reload(e->a, &e->conf), CK_OK);
+	assert_int_equal(w.calls, 0);
+	assert_int_equal(event_base_loopexit(e->base, &limit), 0);
+	assert_int_equal(event_base_dispatch(e->base), 0);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.d.status, 200);
+	assert_int_equal(w.d.state, CKI_REG_APPROVED);
+}
+
 int
 main(void)
 {
@@ -831,6 +1128,16 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_pending_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crl, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_ocsp_hard_fail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_ocsp_soft_fail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_cancel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_free_with_waiting, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_reload_while_waiting, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
