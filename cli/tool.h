@@ -38,6 +38,7 @@ int cmd_trust(int argc, char **argv);
 int cmd_identity(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_clients(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 
