@@ -8,6 +8,7 @@
 #  3. an unreadable password file, a missing keystore: fail, named
 #  4. the device identity with a key.pem that does not match cert.pem:
 #     fails naming key.pem; no identity at all: fails, says what to run
+#  0. no registry: exit 2, "run: certkit registry migrate", nothing made
 #  5. --check-config prints the effective policy (text and --json: TLS
 #     1.2-1.3, AEAD suites only); a bad [server] key fails with FILE:LINE
 # Env: CERTKIT. keytool (openjdk) for 1.
@@ -15,6 +16,15 @@ set -u
 . "$(dirname "$0")/serve_lib.inc"
 KEYTOOL=${KEYTOOL:-keytool}
 
+# 0. No registry: refused, never created implicitly.
+"$CERTKIT" identity init >/dev/null 2>&1 || { bad "identity init"; finish; }
+"$CERTKIT" serve --listen 127.0.0.1:0 >"$work/out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "run: certkit registry migrate" "$work/out" &&
+    [ ! -e "$H/server/registry.db" ] &&
+	ok "no registry: exit 2, says to run certkit registry migrate, creates nothing" ||
+	bad "no registry: exit $rc, $(cat "$work/out")"
+rm -rf "$H/identity"
 "$CERTKIT" registry migrate >/dev/null 2>&1 || { bad "registry migrate"; finish; }
 
 # 4b. No identity yet.
