@@ -307,15 +307,23 @@ decided(void *arg, const struct cki_decision *d)
 	free(r);
 }
 
+/* The connection is being freed. A request still waiting for its decision
+ * is dropped with it: evhttp frees the request itself, unless the peer went
+ * away (EOF, timeout) first. Then evhttp has detached the request (its
+ * connection is NULL) and left it to us, and nothing else will free it. */
 static void
 on_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct cki_conn *c = arg;
+	struct cki_req *r = c->busy;
 
 	(void)evcon;
 	c->evcon = NULL;
-	if (c->busy != NULL)
-		cki_req_drop(c->busy);
+	if (r == NULL)
+		return;
+	if (evhttp_request_get_connection(r->req) == NULL)
+		evhttp_request_free(r->req);
+	cki_req_drop(r);
 }
 
 /* "ADDR:PORT" of the peer, for the log. */
