@@ -64,7 +64,6 @@ ck_server_new(ck_ctx *ctx, const char *home, ck_server **out)
 	srv->s.ctx = ctx;
 	srv->s.log_fd = 2;
 	srv->s.ready_fd = -1;
-	srv->s.max_conns = CKI_SRV_MAX_CONNS_DEFAULT;
 	if ((rv = cki_server_conf_load(ctx, home, &srv->s.conf)) != CK_OK) {
 		free(srv->home);
 		free(srv);

@@ -308,9 +308,12 @@ decided(void *arg, const struct cki_decision *d)
 }
 
 /* The connection is being freed. A request still waiting for its decision
- * is dropped with it: evhttp frees the request itself, unless the peer went
- * away (EOF, timeout) first. Then evhttp has detached the request (its
- * connection is NULL) and left it to us, and nothing else will free it. */
+ * is dropped with it: evhttp frees the request itself (evhttp_free at the
+ * stop). evhttp's contract for a peer gone at EOF or timeout is to detach
+ * the request (its connection NULL) and leave it to us; libevent 2.1 pauses
+ * reading while a request is answered, so that was not seen in the tests
+ * (serve_async: the peer's end shows when the late answer is written), but
+ * such a request would be ours to free. */
 static void
 on_close(struct evhttp_connection *evcon, void *arg)
 {
@@ -441,6 +444,16 @@ dispatch(struct evhttp_request *req, void *arg)
 	int m = evhttp_request_get_command(req);
 
 	if (c == NULL) {
+		/* Not a TLS connection of ours: evhttp falls back to plain
+		 * TCP when cki_srv_bevcb() fails (out of memory). Never
+		 * answer in clear: end it. */
+		struct evhttp_connection *evcon =
+		    evhttp_request_get_connection(req);
+		struct bufferevent *bev =
+		    evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+		if (bev != NULL && bufferevent_getfd(bev) >= 0)
+			shutdown(bufferevent_getfd(bev), SHUT_RDWR);
 		evhttp_send_error(req, 500, "Internal Server Error");
 		return;
 	}

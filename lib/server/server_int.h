@@ -48,7 +48,6 @@ struct bufferevent;
 #define CKI_SRV_HANDSHAKE_MS 10000 /* accept to first byte of data */
 #define CKI_SRV_REQUEST_MS 10000   /* first byte to whole request */
 #define CKI_SRV_IDLE_MIN_S 60      /* idle keep-alive, at least */
-#define CKI_SRV_MAX_CONNS_DEFAULT 20000
 
 /* ---- server_log.c ------------------------------------------------------- */
 typedef struct cki_slogger cki_slogger;
@@ -111,7 +110,7 @@ struct cki_srv {
 	cki_slogger *log;
 	struct event *sweep, *sig_hup, *sig_term, *sig_int;
 	struct cki_conn *conns;
-	size_t nconns, max_conns;
+	size_t nconns;
 	char bound[512]; /* "ADDR:PORT,..." as bound */
 	int log_fd, ready_fd;
 	bool log_json, stopping;
