@@ -118,8 +118,6 @@ struct cki_srv {
 };
 
 /* ---- server_tls.c ------------------------------------------------------- */
-/* The ex_data index of struct cki_conn on an SSL (made once). */
-int cki_conn_index(void);
 /* A new SSL_CTX for conf: identity, policy, client certificates. Errors
  * name the file (identity, keystore, password file). */
 ck_status cki_srv_tls_new(ck_ctx *ctx, const struct cki_server_conf *conf,
@@ -130,6 +128,9 @@ X509 *cki_srv_tls_cert(SSL_CTX *ssl);
 json_t *cki_srv_tls_policy(SSL_CTX *ssl, const struct cki_server_conf *c);
 
 /* ---- server_http.c ------------------------------------------------------ */
+/* The ex_data index of struct cki_conn on an SSL (made once; in
+ * server_http.c, which owns connections). */
+int cki_conn_index(void);
 /* Sets up evhttp on s->base with the limits and the routes. */
 ck_status cki_srv_http_new(struct cki_srv *s);
 /* The bufferevent callback: a TLS connection for a new socket. */

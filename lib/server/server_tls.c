@@ -34,47 +34,6 @@
 
 #include "server_int.h"
 
-/* ---- the connection's ex_data ------------------------------------------- */
-
-static void
-conn_ex_free(
-    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
-{
-	struct cki_conn *c = ptr;
-
-	(void)parent;
-	(void)ad;
-	(void)idx;
-	(void)argl;
-	(void)argp;
-	if (c == NULL)
-		return;
-	if (c->busy != NULL)
-		cki_req_drop(c->busy);
-	if (c->srv != NULL) {
-		if (c->prev != NULL)
-			c->prev->next = c->next;
-		else if (c->srv->conns == c)
-			c->srv->conns = c->next;
-		if (c->next != NULL)
-			c->next->prev = c->prev;
-		c->srv->nconns--;
-	}
-	cki_vresult_free(c->vr);
-	free(c);
-}
-
-int
-cki_conn_index(void)
-{
-	static int idx = -1;
-
-	if (idx < 0)
-		idx = SSL_get_ex_new_index(
-		    0, "certkit conn", NULL, NULL, conn_ex_free);
-	return idx;
-}
-
 /* ---- the client certificate ---------------------------------------------- */
 
 /* Verifies the client's chain against client_ca through authz and keeps
