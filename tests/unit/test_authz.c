@@ -620,13 +620,13 @@ stop_loop(void *arg, const char *spki)
 }
 
 /* Invariant 2 with the real timers: an admin's revoke through another
- * handle reaches the close callback within one poll (250 ms; the loop is
- * given 600 ms at most). */
+ * handle reaches the close callback at the next poll (every 250 ms; the
+ * check allows 500 ms for a loaded machine, the loop runs 1 s at most). */
 static void
 test_close_within_one_poll(void **state)
 {
 	struct env *e = *state;
-	struct timeval limit = {0, 600 * 1000};
+	struct timeval limit = {1, 0};
 	int64_t t0, t1;
 
 	start(e, CKI_POLICY_PAIRING, NULL, true);
@@ -643,7 +643,7 @@ test_close_within_one_poll(void **state)
 	assert_int_equal(event_base_dispatch(e->base), 0);
 	t1 = cki_mono_ms();
 	assert_int_equal(e->nclosed, 1);
-	assert_true(t1 - t0 <= 400);
+	assert_true(t1 - t0 <= 500);
 	assert_int_equal(decide(e, &e->leaf).status, 403);
 }
 
@@ -694,7 +694,7 @@ test_fail_static(void **state)
 	assert_true(cki_mono_ms() - t0 < 1000);
 	t0 = cki_mono_ms();
 	assert_int_equal(decide(e, &e->rogue_leaf).status, 503);
-	assert_true(cki_mono_ms() - t0 < 50); /* no second wait on the lock */
+	assert_true(cki_mono_ms() - t0 < 80); /* no second wait (100 ms) */
 	assert_int_equal(decide(e, &e->leaf).status, 200);
 	unlock_registry(db);
 
