@@ -88,6 +88,9 @@ uint64_t cki_revo_generation(const cki_revo *rv);
  * off); returns 0 when `done` will be called later (then *req is the
  * handle, which cki_revo_cancel() drops before `done` runs); -1 when out of
  * memory. The chain is copied (up_ref) as needed. */
+/* `done` runs from the event loop, never inside cki_revo_check(); it must
+ * not call cki_revo_free() (other checks may be answered by the same
+ * OCSP response after it). */
 typedef void (*cki_revo_done)(void *arg, const struct cki_revo_verdict *v);
 int cki_revo_check(cki_revo *rv, STACK_OF(X509) * chain, int64_t now,
     cki_revo_done done, void *arg, struct cki_revo_verdict *v,

@@ -509,6 +509,14 @@ test_crl_reload(void **state)
 	run("cp %s %s", path_of("int.crl"), path_of("live.crl"));
 	assert_true(cki_revo_reload(rv));
 	assert_int_equal(check(rv, ch, false).result, CKI_REVO_GOOD);
+	/* The server's path: cki_revo_check() looks again itself, at most
+	 * once a second. */
+	gen = cki_revo_generation(rv);
+	make_crl("live.crl", "int", "int", 24, (struct rev[]){{0x2001, 1}}, 1);
+	assert_int_equal(check(rv, ch, false).result, CKI_REVO_GOOD);
+	nanosleep(&(struct timespec){1, 100 * 1000000}, NULL);
+	assert_int_equal(check(rv, ch, false).result, CKI_REVO_REVOKED);
+	assert_int_not_equal(cki_revo_generation(rv), gen);
 	cki_revo_free(rv);
 	sk_X509_pop_free(ch, X509_free);
 	conf_clear(&c);
