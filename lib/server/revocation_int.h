@@ -28,7 +28,8 @@
  *  3. Every verdict names its source and, when revoked, the reason
  *     ("certificate revoked (OCSP, keyCompromise)").
  *  4. cki_revo_generation() changes when a CRL is reloaded, so the server
- *     drops the decisions it cached from the old one.
+ *     drops the decisions it cached from the old one. Generations are
+ *     unique in the process: a new checker (SIGHUP) never repeats one.
  */
 #ifndef CERTKIT_REVOCATION_INT_H
 #define CERTKIT_REVOCATION_INT_H
