@@ -263,29 +263,61 @@ start(struct env *e, enum cki_client_policy policy, const char *ca, bool timers)
 	cki_authz_set_close_cb(e->a, on_close, e);
 }
 
+struct waiter {
+	struct env *e;
+	struct cki_decision d;
+	int calls, want; /* the loop stops at `want` calls */
+};
+
 static void
-not_async(void *arg, const struct cki_decision *d)
+on_done(void *arg, const struct cki_decision *d)
 {
-	(void)arg;
-	(void)d;
-	fail_msg("no revocation is configured: nothing may be asynchronous");
+	struct waiter *w = arg;
+
+	w->d = *d;
+	w->calls++;
+	if (w->calls >= w->want)
+		event_base_loopbreak(w->e->base);
+}
+
+/* Runs the loop until w has `want` answers, 5 s at most. */
+static void
+wait_for(struct env *e, struct waiter *w, int want)
+{
+	struct timeval limit = {5, 0};
+
+	assert_non_null(e->base);
+	w->want = want;
+	if (w->calls >= want)
+		return;
+	assert_int_equal(event_base_loopexit(e->base, &limit), 0);
+	assert_int_equal(event_base_dispatch(e->base), 0);
+	assert_int_equal(w->calls, want);
 }
 
 /* Decides a request of leaf (+ untrusted), as the server does: the
- * handshake's verification, then the decision. */
+ * handshake's verification, then the decision, waiting for it when it
+ * comes later (a first contact written by the writer thread). */
 static struct cki_decision
 decide_chain(struct env *e, X509 *leaf, STACK_OF(X509) * untrusted)
 {
+	struct waiter w = {e, {0}, 0, 1};
 	struct cki_decision d;
 	struct cki_peer p = {leaf, NULL, "127.0.0.1:1"};
 	cki_authz_req *req = NULL;
+	int rv;
 
 	if (leaf != NULL)
 		assert_non_null(p.vr = cki_authz_verify(e->a, leaf, untrusted));
-	assert_int_equal(
-	    cki_authz_decide(e->a, &p, not_async, NULL, &d, &req), 1);
-	assert_null(req);
+	rv = cki_authz_decide(e->a, &p, on_done, &w, &d, &req);
 	cki_vresult_free(p.vr);
+	if (rv == 0) {
+		assert_non_null(req);
+		wait_for(e, &w, 1);
+		return w.d;
+	}
+	assert_int_equal(rv, 1);
+	assert_null(req);
 	return d;
 }
 
@@ -587,7 +619,7 @@ test_verify_cache_generation(void **state)
 	p.leaf = e->leaf.cert;
 	p.vr = r1;
 	assert_int_equal(
-	    cki_authz_decide(e->a, &p, not_async, NULL, &d, &req), 1);
+	    cki_authz_decide(e->a, &p, on_done, NULL, &d, &req), 1);
 	assert_int_equal(d.status, 403);
 	assert_string_equal(d.type, "issuer_not_trusted");
 	cki_vresult_free(r1);
@@ -921,22 +953,6 @@ test_crl(void **state)
 	id_clear(&leaf3);
 }
 
-struct waiter {
-	struct env *e;
-	struct cki_decision d;
-	int calls;
-};
-
-static void
-on_done(void *arg, const struct cki_decision *d)
-{
-	struct waiter *w = arg;
-
-	w->d = *d;
-	w->calls++;
-	event_base_loopbreak(w->e->base);
-}
-
 /* A port nothing listens on. */
 static int
 dead_port(void)
@@ -960,7 +976,7 @@ dead_port(void)
 static struct waiter
 decide_async(struct env *e, enum cki_ocsp_mode mode)
 {
-	struct waiter w = {e, {0}, 0};
+	struct waiter w = {e, {0}, 0, 1};
 	struct cki_peer p = {e->leaf.cert, NULL, "127.0.0.1:1"};
 	struct timeval limit = {5, 0};
 	cki_authz_req *req = NULL;
@@ -1043,7 +1059,7 @@ static void
 test_ocsp_cancel(void **state)
 {
 	struct env *e = *state;
-	struct waiter w1 = {e, {0}, 0}, w2 = {e, {0}, 0};
+	struct waiter w1 = {e, {0}, 0, 1}, w2 = {e, {0}, 0, 1};
 	struct timeval limit = {5, 0};
 	struct id leaf2 = {0};
 
@@ -1065,7 +1081,7 @@ static void
 test_free_with_waiting(void **state)
 {
 	struct env *e = *state;
-	struct waiter w = {e, {0}, 0};
+	struct waiter w = {e, {0}, 0, 1};
 
 	start_dead_ocsp(e);
 	(void)decide_pending(e, e->leaf.cert, &w);
@@ -1080,7 +1096,7 @@ static void
 test_reload_while_waiting(void **state)
 {
 	struct env *e = *state;
-	struct waiter w = {e, {0}, 0};
+	struct waiter w = {e, {0}, 0, 1};
 	struct timeval limit = {2, 0};
 
 	start_dead_ocsp(e);
@@ -1093,6 +1109,115 @@ test_reload_while_waiting(void **state)
 	assert_int_equal(w.calls, 1);
 	assert_int_equal(w.d.status, 200);
 	assert_int_equal(w.d.state, CKI_REG_APPROVED);
+}
+
+#define FLOOD 40
+
+/* With a loop, new keys are written by the writer thread: 40 new keys
+ * (one of them asking twice) all wait at once, while an approved client is
+ * answered at once from memory; then every one is pending, one row each. */
+static void
+test_writer_flood(void **state)
+{
+	struct env *e = *state;
+	struct id *ids = calloc(FLOOD, sizeof(*ids));
+	struct waiter w = {e, {0}, 0, 1};
+	struct cki_peer p = {NULL, NULL, "127.0.0.1:1"};
+	struct cki_decision d;
+	cki_authz_req *req = NULL;
+	long n = -1;
+	int i;
+
+	assert_non_null(ids);
+	start(e, CKI_POLICY_PAIRING, NULL, true);
+	assert_int_equal(decide(e, &e->leaf).status, 202); /* waits, answered */
+	act(e, &e->leaf, CKI_ACT_APPROVE);
+	cki_authz_poll(e->a);
+	for (i = 0; i < FLOOD; i++) {
+		char cn[32];
+
+		snprintf(cn, sizeof(cn), "flood-%02d", i);
+		mkid(&ids[i], cn, &e->inter, false);
+		p.leaf = ids[i].cert;
+		assert_non_null(p.vr = cki_authz_verify(e->a, p.leaf, NULL));
+		assert_int_equal(
+		    cki_authz_decide(e->a, &p, on_done, &w, &d, &req), 0);
+		if (i ==
+		    0) /* the same key again while its write is in flight */
+			assert_int_equal(
+			    cki_authz_decide(e->a, &p, on_done, &w, &d, &req),
+			    0);
+		cki_vresult_free(p.vr);
+	}
+	p.leaf = e->leaf.cert;
+	p.vr = NULL;
+	assert_int_equal(cki_authz_decide(e->a, &p, on_done, &w, &d, &req), 1);
+	assert_int_equal(d.status, 200);
+	wait_for(e, &w, FLOOD + 1);
+	assert_int_equal(w.d.status, 202);
+	assert_int_equal(
+	    cki_registry_count(e->admin, CKI_REG_PENDING, &n), CK_OK);
+	assert_int_equal(n, FLOOD);
+	for (i = 0; i < FLOOD; i++) {
+		assert_int_equal(decide(e, &ids[i]).status, 202);
+		id_clear(&ids[i]);
+	}
+	free(ids);
+}
+
+/* Fail-static through the writer: a locked registry answers the new
+ * client 503 soon (the busy timeout), the next at once, the approved
+ * client 200 all along. */
+static void
+test_writer_locked(void **state)
+{
+	struct env *e = *state;
+	struct cki_decision d;
+	sqlite3 *db;
+	int64_t t0;
+
+	start(e, CKI_POLICY_PAIRING, NULL, true);
+	assert_int_equal(decide(e, &e->leaf).status, 202);
+	act(e, &e->leaf, CKI_ACT_APPROVE);
+	cki_authz_poll(e->a);
+	db = lock_registry(e);
+	t0 = cki_mono_ms();
+	d = decide(e, &e->rogue_leaf);
+	assert_int_equal(d.status, 503);
+	assert_string_equal(d.type, "registry_unavailable");
+	assert_true(cki_mono_ms() - t0 < 2000);
+	assert_int_equal(decide(e, &e->leaf).status, 200);
+	t0 = cki_mono_ms();
+	assert_int_equal(decide(e, &e->rogue_leaf).status, 503);
+	assert_true(cki_mono_ms() - t0 < 80);
+	unlock_registry(db);
+	e->a->down_until = 0;
+	assert_int_equal(decide(e, &e->rogue_leaf).status, 202);
+}
+
+/* Freeing the engine while first contacts are in flight: no `done`, no
+ * leak (ASan), and the thread is joined. */
+static void
+test_writer_free_in_flight(void **state)
+{
+	struct env *e = *state;
+	struct waiter w = {e, {0}, 0, 1};
+	struct cki_peer p = {e->leaf.cert, NULL, "127.0.0.1:1"};
+	struct cki_decision d;
+	cki_authz_req *req = NULL;
+
+	start(e, CKI_POLICY_PAIRING, NULL, true);
+	assert_non_null(p.vr = cki_authz_verify(e->a, p.leaf, NULL));
+	assert_int_equal(cki_authz_decide(e->a, &p, on_done, &w, &d, &req), 0);
+	p.leaf = e->rogue_leaf.cert;
+	cki_vresult_free(p.vr);
+	assert_non_null(p.vr = cki_authz_verify(e->a, p.leaf, NULL));
+	assert_int_equal(cki_authz_decide(e->a, &p, on_done, &w, &d, &req), 0);
+	cki_authz_cancel(req);
+	cki_vresult_free(p.vr);
+	cki_authz_free(e->a);
+	e->a = NULL;
+	assert_int_equal(w.calls, 0);
 }
 
 int
@@ -1138,6 +1263,11 @@ main(void)
 	        test_free_with_waiting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_reload_while_waiting, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_writer_flood, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_writer_locked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_writer_free_in_flight, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
