@@ -169,6 +169,19 @@ cki_authz_cancel(cki_authz_req *req)
 	req_free(req);
 }
 
+/* The tag and value of a SAN certkit records, or NULL for another kind. */
+static const char *
+san_tag(const GENERAL_NAME *g, const ASN1_STRING **s)
+{
+	switch (g->type) {
+	case GEN_DNS: *s = g->d.dNSName; return "DNS:";
+	case GEN_EMAIL: *s = g->d.rfc822Name; return "email:";
+	case GEN_URI: *s = g->d.uniformResourceIdentifier; return "URI:";
+	case GEN_IPADD: *s = g->d.iPAddress; return "IP:";
+	default: return NULL;
+	}
+}
+
 /* "DNS:a, IP:192.0.2.1, email:x, URI:y" of x's subjectAltName (escaped),
  * or NULL when it has none. */
 static char *
@@ -178,31 +191,24 @@ sans_of(X509 *x)
 	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	struct cki_sb sb = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	char ip[INET6_ADDRSTRLEN];
-	int i, n = 0;
+	int i, n = 0, len;
 
 	for (i = 0; i < sk_GENERAL_NAME_num(gs); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gs, i);
 		const ASN1_STRING *s = NULL;
-		const char *tag = NULL;
+		const char *tag = san_tag(sk_GENERAL_NAME_value(gs, i), &s);
 
-		if (g->type == GEN_DNS)
-			tag = "DNS:", s = g->d.dNSName;
-		else if (g->type == GEN_EMAIL)
-			tag = "email:", s = g->d.rfc822Name;
-		else if (g->type == GEN_URI)
-			tag = "URI:", s = g->d.uniformResourceIdentifier;
-		else if (g->type == GEN_IPADD)
-			tag = "IP:", s = g->d.iPAddress;
 		if (tag == NULL)
 			continue;
+		len = ASN1_STRING_length(s);
 		cki_sb_printf(&sb, "%s%s", n++ > 0 ? ", " : "", tag);
-		if (g->type != GEN_IPADD)
-			cki_sb_esc(&sb, ASN1_STRING_get0_data(s),
-			    (size_t)ASN1_STRING_length(s));
-		else if (inet_ntop(
-		             ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
-		             ASN1_STRING_get0_data(s), ip, sizeof(ip)) != NULL)
+		if (strcmp(tag, "IP:") != 0)
+			cki_sb_esc(&sb, ASN1_STRING_get0_data(s), (size_t)len);
+		else if ((len == 4 || len == 16) &&
+		    inet_ntop(len == 4 ? AF_INET : AF_INET6,
+		        ASN1_STRING_get0_data(s), ip, sizeof(ip)) != NULL)
 			cki_sb_printf(&sb, "%s", ip);
+		else
+			cki_sb_printf(&sb, "?");
 	}
 	GENERAL_NAMES_free(gs);
 	if (n == 0) {
@@ -280,9 +286,7 @@ contact_result(cki_authz *a, struct cki_fc_job *j, struct cki_decision *d)
 
 	if (j->st == CK_E_LIMIT) {
 		dec_set(d, 503, "pending_limit", "too many pending clients",
-		    "the queue of clients pending approval is full "
-		    "(max_pending "
-		    "%ld)",
+		    "the queue of clients pending approval is full (%ld)",
 		    j->max_pending);
 		d->retry_after = a->retry_after;
 	} else if (j->st != CK_OK) {
@@ -292,10 +296,10 @@ contact_result(cki_authz *a, struct cki_fc_job *j, struct cki_decision *d)
 	} else {
 		a->n.first_contacts++;
 		dec_state(a, &j->out, d);
+		/* Not cached when out of memory: the next poll reads it. */
 		if ((dup = cki_client_dup(&j->out)) != NULL &&
 		    cki_hmap_put(&a->clients, dup->spki, dup, &old) != 0)
-			cki_client_free(
-			    dup); /* not cached: read at next poll */
+			cki_client_free(dup);
 		else
 			cki_client_free(old);
 	}

@@ -389,6 +389,7 @@ test_pairing_walk(void **state)
 	assert_int_equal(c.state, CKI_REG_PENDING);
 	assert_string_equal(c.policy, "pairing");
 	assert_string_equal(c.name, "gw-ca-01");
+	assert_string_equal(c.sans, "DNS:gw-ca-01.example.test");
 	assert_string_equal(c.id, d.client_id);
 	cki_client_clear(&c);
 	d = decide(e, &e->leaf); /* from memory: still one row */
@@ -1111,6 +1112,52 @@ test_reload_while_waiting(void **state)
 	assert_int_equal(w.d.state, CKI_REG_APPROVED);
 }
 
+/* Appends an iPAddress SAN of `len` raw bytes (4 and 16 are addresses; 8
+ * is what a name constraint holds, and a leaf may carry anything). */
+static void
+add_ip_san(GENERAL_NAMES *gs, const unsigned char *b, int len)
+{
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_OCTET_STRING *o = ASN1_OCTET_STRING_new();
+
+	assert_int_equal(ASN1_OCTET_STRING_set(o, b, len), 1);
+	GENERAL_NAME_set0_value(g, GEN_IPADD, o);
+	assert_true(sk_GENERAL_NAME_push(gs, g) > 0);
+}
+
+/* A client with no CN is named after its first SAN; an IP SAN of a length
+ * that is no address is shown as "?" (never read past its bytes). */
+static void
+test_names_from_sans(void **state)
+{
+	struct env *e = *state;
+	const unsigned char odd[8] = {192, 0, 2, 0, 255, 255, 255, 0};
+	const unsigned char v4[4] = {192, 0, 2, 7};
+	GENERAL_NAMES *gs = sk_GENERAL_NAME_new_null();
+	X509 *x = X509_new();
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct cki_client c = {0};
+	struct id who = {x, k};
+
+	add_ip_san(gs, odd, sizeof(odd));
+	add_ip_san(gs, v4, sizeof(v4));
+	X509_set_version(x, 2);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, k);
+	assert_int_equal(
+	    X509_add1_ext_i2d(x, NID_subject_alt_name, gs, 0, 0), 1);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	GENERAL_NAMES_free(gs);
+	start(e, CKI_POLICY_PAIRING, NULL, false);
+	assert_int_equal(decide(e, &who).status, 202);
+	row(e, &who, &c);
+	assert_string_equal(c.sans, "IP:?, IP:192.0.2.7");
+	assert_string_equal(c.name, "?");
+	cki_client_clear(&c);
+	id_clear(&who);
+}
+
 #define FLOOD 40
 
 /* With a loop, new keys are written by the writer thread: 40 new keys
@@ -1263,6 +1310,8 @@ main(void)
 	        test_free_with_waiting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_reload_while_waiting, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_names_from_sans, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_writer_flood, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_writer_locked, setup, teardown),
