@@ -28,7 +28,8 @@
  *  3. Every verdict names its source and, when revoked, the reason
  *     ("certificate revoked (OCSP, keyCompromise)").
  *  4. cki_revo_generation() changes when a CRL is reloaded, so the server
- *     drops the decisions it cached from the old one.
+ *     drops the decisions it cached from the old one. Generations are
+ *     unique in the process: a new checker (SIGHUP) never repeats one.
  */
 #ifndef CERTKIT_REVOCATION_INT_H
 #define CERTKIT_REVOCATION_INT_H
@@ -88,6 +89,9 @@ uint64_t cki_revo_generation(const cki_revo *rv);
  * off); returns 0 when `done` will be called later (then *req is the
  * handle, which cki_revo_cancel() drops before `done` runs); -1 when out of
  * memory. The chain is copied (up_ref) as needed. */
+/* `done` runs from the event loop, never inside cki_revo_check(); it must
+ * not call cki_revo_free() (other checks may be answered by the same
+ * OCSP response after it). */
 typedef void (*cki_revo_done)(void *arg, const struct cki_revo_verdict *v);
 int cki_revo_check(cki_revo *rv, STACK_OF(X509) * chain, int64_t now,
     cki_revo_done done, void *arg, struct cki_revo_verdict *v,

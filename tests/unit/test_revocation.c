@@ -331,6 +331,8 @@ setup(void **state)
 	make_crl(
 	    "root.crl", "root", "root", 24, (struct rev[]){{0x1002, 2}}, 1);
 	make_crl("int.crl", "int", "int", 24, (struct rev[]){{0x2002, 1}}, 1);
+	run("openssl crl -in %s/int.crl -outform DER -out %s/int.crl.der", dir,
+	    dir);
 	/* Responses to replay: with the nonce of another request, and
 	 * without a nonce. */
 	run("cd %s && openssl ocsp -issuer int.pem -cert good.pem -url %s "
@@ -386,7 +388,7 @@ test_crl_revoked_leaf(void **state)
 	struct cki_revo_verdict v;
 
 	(void)state;
-	conf_make(&c, CKI_OCSP_OFF, NULL, "root.crl", "int.crl");
+	conf_make(&c, CKI_OCSP_OFF, NULL, "root.crl", "int.crl.der"); /* DER */
 	rv = revo_new(&c);
 	v = check(rv, ch, false);
 	assert_int_equal(v.result, CKI_REVO_REVOKED);
@@ -497,6 +499,12 @@ test_crl_reload(void **state)
 	conf_make(&c, CKI_OCSP_OFF, NULL, "live.crl", NULL);
 	rv = revo_new(&c);
 	gen = cki_revo_generation(rv);
+	{
+		cki_revo *other = revo_new(&c);
+
+		assert_int_not_equal(cki_revo_generation(other), gen);
+		cki_revo_free(other);
+	}
 	assert_int_equal(check(rv, ch, false).result, CKI_REVO_GOOD);
 	assert_false(cki_revo_reload(rv)); /* unchanged */
 	assert_int_equal(cki_revo_generation(rv), gen);
@@ -509,6 +517,14 @@ test_crl_reload(void **state)
 	run("cp %s %s", path_of("int.crl"), path_of("live.crl"));
 	assert_true(cki_revo_reload(rv));
 	assert_int_equal(check(rv, ch, false).result, CKI_REVO_GOOD);
+	/* The server's path: cki_revo_check() looks again itself, at most
+	 * once a second. */
+	gen = cki_revo_generation(rv);
+	make_crl("live.crl", "int", "int", 24, (struct rev[]){{0x2001, 1}}, 1);
+	assert_int_equal(check(rv, ch, false).result, CKI_REVO_GOOD);
+	nanosleep(&(struct timespec){1, 100 * 1000000}, NULL);
+	assert_int_equal(check(rv, ch, false).result, CKI_REVO_REVOKED);
+	assert_int_not_equal(cki_revo_generation(rv), gen);
 	cki_revo_free(rv);
 	sk_X509_pop_free(ch, X509_free);
 	conf_clear(&c);
