@@ -98,7 +98,7 @@ open_reg(ck_ctx *ctx, ck_registry **reg)
 	return TOOL_OK;
 }
 
-/* Prints the report's warnings (a stale CRL, ...) on stderr. */
+/* Prints the report's warnings (findings: a stale CRL, ...) on stderr. */
 static void
 print_warnings(const json_t *doc)
 {
@@ -106,7 +106,7 @@ print_warnings(const json_t *doc)
 	json_t *w;
 
 	json_array_foreach(json_object_get(doc, "warnings"), i, w)
-	    tool_warn("%s", json_string_value(w));
+	    tool_warn("%s", tool_finding_summary(w));
 }
 
 static enum tool_colour

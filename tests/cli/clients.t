@@ -193,3 +193,24 @@ exit: 2
 stdout: 1
 stdout: 0
 stderr: --since 'yesterday': expected RFC 3339
+
+name: list warns about a CRL of [server] that cannot be used (stderr; findings in JSON)
+run: mkdir -p $T/h && echo garbage >$T/h/bad.crl && printf '[server]\ncrl = bad.crl\n' >$T/h/certkit.conf
+run: $CERTKIT --home $T/h registry migrate >/dev/null && $CERTKIT --home $T/h clients list && $CERTKIT --home $T/h clients list --json 2>/dev/null
+stderr: certkit: warning: 
+stderr: bad.crl: not a certificate, key, CSR, CRL
+stdout: No clients in
+stdout: "code": "crl_unusable"
+
+name: registry = sqlite:FILE in [server] is the registry clients and migrate use
+run: mkdir -p $T/h && printf '[server]\nregistry = sqlite:reg/clients.db\n' >$T/h/certkit.conf
+run: $CERTKIT --home $T/h registry migrate && $CERTKIT --home $T/h clients list && ls $T/h
+stdout: /reg/clients.db: schema version 0 -> 1
+stdout: No clients in 
+!stdout: server
+
+name: a broken [server] section stops clients, naming FILE:LINE
+run: mkdir -p $T/h && printf '[server]\nregistri = x\n' >$T/h/certkit.conf
+run: $CERTKIT --home $T/h clients list
+exit: 2
+stderr: certkit.conf:2: unknown key 'registri' in [server]
