@@ -565,7 +565,7 @@ fetch_send(struct fetch *f, char *why, size_t size)
 	cki_ocsp *oc = f->oc;
 	struct evhttp_uri *u = evhttp_uri_parse(f->resp->url);
 	const char *host, *path, *q;
-	char target[1024];
+	char target[1024], addr[256];
 	int port, rv = -1;
 	struct timeval tv = {
 	    oc->timeout_ms / 1000, (oc->timeout_ms % 1000) * 1000};
@@ -579,8 +579,13 @@ fetch_send(struct fetch *f, char *why, size_t size)
 	q = evhttp_uri_get_query(u);
 	snprintf(target, sizeof(target), "%s%s%s", path && *path ? path : "/",
 	    q ? "?" : "", q ? q : "");
+	/* evhttp keeps an IPv6 literal's brackets (RFC 3986 3.2.2): the
+	 * Host header wants them, the connection does not. */
+	snprintf(addr, sizeof(addr), "%.*s",
+	    host[0] == '[' ? (int)strlen(host) - 2 : (int)strlen(host),
+	    host + (host[0] == '['));
 	snprintf(why, size, "out of memory");
-	f->hc = evhttp_connection_base_new(oc->base, dns_for(oc, host), host,
+	f->hc = evhttp_connection_base_new(oc->base, dns_for(oc, addr), addr,
 	    (unsigned short)(port > 0 ? port : 80));
 	if (f->hc == NULL ||
 	    (f->hreq = evhttp_request_new(fetch_cb, f)) == NULL)

@@ -19,7 +19,9 @@
  *   nonce is accepted only when the responder never echoes one. Responses
  *   are cached per certificate until their nextUpdate (or 1 hour when they
  *   carry none). Under soft-fail an unreachable responder accepts with a
- *   warning; under hard-fail it refuses.
+ *   warning; under hard-fail it refuses. libevent writes the request with
+ *   writev(2), which raises SIGPIPE on a responder that closed early: the
+ *   server ignores SIGPIPE (the doctor blocks it around its loop).
  *
  * Invariants:
  *  1. A check never blocks the event loop: cki_revo_check() answers at once

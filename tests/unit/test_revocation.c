@@ -216,13 +216,13 @@ wait_for(struct waiter *w)
 	assert_true(w->called);
 }
 
-/* The verdict on chain, now or after the loop ran. */
+/* The verdict on chain at `now`, now or after the loop ran. */
 static struct cki_revo_verdict
-check(cki_revo *rv, STACK_OF(X509) * chain, bool expect_async)
+check_at(cki_revo *rv, STACK_OF(X509) * chain, int64_t now, bool expect_async)
 {
 	struct waiter w = {false, {0}};
 	cki_revo_req *req = NULL;
-	int rc = cki_revo_check(rv, chain, time(NULL), on_done, &w, &w.v, &req);
+	int rc = cki_revo_check(rv, chain, now, on_done, &w, &w.v, &req);
 
 	if (rc != (expect_async ? 0 : 1))
 		print_message("unexpected: %s\n", w.v.detail);
@@ -234,6 +234,12 @@ check(cki_revo *rv, STACK_OF(X509) * chain, bool expect_async)
 		assert_null(req);
 	}
 	return w.v;
+}
+
+static struct cki_revo_verdict
+check(cki_revo *rv, STACK_OF(X509) * chain, bool expect_async)
+{
+	return check_at(rv, chain, time(NULL), expect_async);
 }
 
 static cki_revo *
@@ -598,6 +604,21 @@ test_crl_missing_at_start(void **state)
 
 /* ---- OCSP ---------------------------------------------------------------- */
 
+static bool
+ipv6_loopback(void)
+{
+	struct sockaddr_in6 sa = {0};
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	bool ok;
+
+	sa.sin6_family = AF_INET6;
+	sa.sin6_addr = in6addr_loopback;
+	ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 /* A good answer is cached: the second check asks nobody. int has no OCSP
  * URL; root's CRL covers it. */
 static void
@@ -619,6 +640,21 @@ test_ocsp_good_then_cached(void **state)
 	assert_int_equal(v.result, CKI_REVO_GOOD);
 	assert_int_equal(cki_revo_ocsp_requests(rv), 1);
 	cki_revo_free(rv);
+	conf_clear(&c);
+	/* An IPv6 literal (openssl ocsp listens on [::]) for ocsp_responder,
+	 * when the machine has ::1. */
+	if (ipv6_loopback()) {
+		char url6[64];
+
+		snprintf(url6, sizeof(url6), "http://[::1]:%s",
+		    strrchr(url_good, ':') + 1);
+		conf_make(&c, CKI_OCSP_HARD_FAIL, url6, "root.crl", NULL);
+		rv = revo_new(&c);
+		v = check(rv, ch, true);
+		/* int is asked too, and cannot be answered: covered. */
+		assert_int_equal(v.result, CKI_REVO_GOOD);
+		cki_revo_free(rv);
+	}
 	sk_X509_pop_free(ch, X509_free);
 	conf_clear(&c);
 }
@@ -910,6 +946,35 @@ test_ocsp_missing_nonce(void **state)
 	conf_clear(&c);
 }
 
+/* nextUpdate is checked with CKI_OCSP_SKEW to spare (the responder's
+ * -nmin 10: nextUpdate is 10 minutes after thisUpdate). */
+static void
+test_ocsp_validity_window(void **state)
+{
+	struct fake fk = {NULL, "", "nononce.der"};
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *ch = chain_of("good", "int", "root");
+	int64_t now = time(NULL);
+	struct cki_revo_verdict v;
+
+	(void)state;
+	fake_start(&fk);
+	conf_make(&c, CKI_OCSP_HARD_FAIL, fk.url, "root.crl", NULL);
+	rv = revo_new(&c);
+	v = check_at(rv, ch, now + 600 + CKI_OCSP_SKEW + 60, true);
+	assert_int_equal(v.result, CKI_REVO_UNKNOWN);
+	assert_non_null(strstr(v.detail, "out of date (nextUpdate)"));
+	/* Within the skew after nextUpdate: still good. (A thisUpdate in the
+	 * future cannot be made here: the certificates start now.) */
+	v = check_at(rv, ch, now + 600 + CKI_OCSP_SKEW - 60, true);
+	assert_int_equal(v.result, CKI_REVO_GOOD);
+	cki_revo_free(rv);
+	evhttp_free(fk.http);
+	sk_X509_pop_free(ch, X509_free);
+	conf_clear(&c);
+}
+
 /* A cancelled check never calls back; freeing with checks pending is
  * clean (ASan). Two checks of one certificate make one request. */
 static void
@@ -968,6 +1033,7 @@ main(void)
 	    cmocka_unit_test(test_ocsp_unauthorised_signer),
 	    cmocka_unit_test(test_ocsp_replayed_nonce),
 	    cmocka_unit_test(test_ocsp_missing_nonce),
+	    cmocka_unit_test(test_ocsp_validity_window),
 	    cmocka_unit_test(test_ocsp_cancel_and_share),
 	};
 
