@@ -473,16 +473,24 @@ ck_server_run(ck_server *srv)
 	struct cki_srv *s = &srv->s;
 	ck_status rv;
 
+	struct sigaction ign, old;
+
 	cki_begin(s->ctx);
-	if ((rv = srv_start(s)) != CK_OK) {
-		srv_stop_all(s);
-		return rv;
+	/* evhttp and the OCSP client write to sockets with writev(2): a peer
+	 * gone must be EPIPE, never the end of the server. */
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGPIPE, &ign, &old);
+	if ((rv = srv_start(s)) == CK_OK) {
+		log_start(s);
+		announce_ready(s);
+		if (event_base_dispatch(s->base) < 0)
+			rv = cki_err(
+			    s->ctx, CK_E_INTERNAL, "the event loop failed");
 	}
-	log_start(s);
-	announce_ready(s);
-	if (event_base_dispatch(s->base) < 0)
-		rv = cki_err(s->ctx, CK_E_INTERNAL, "the event loop failed");
 	srv_stop_all(s);
+	sigaction(SIGPIPE, &old, NULL);
 	return rv;
 }
 

@@ -14,6 +14,8 @@
 #     goes on
 #  3. garbage before the ClientHello: the connection is closed, nothing
 #     else changes
+#  4. peers that reset before reading the answer, stdout a dead pipe: no
+#     SIGPIPE ends the server
 # Env: CERTKIT.
 set -u
 . "$(dirname "$0")/serve_lib.inc"
@@ -139,4 +141,39 @@ grep -q '^garbage_answer_bytes=' "$work/hostile.out" &&
 	bad "garbage: $(tail -2 "$work/hostile.out")"
 kill -0 "$spid" 2>/dev/null && ok "the server is still running" || bad "the server died"
 stop_server || bad "SIGTERM: exit $src"
+
+# 4. Peers that reset the connection before reading the answer, with the
+# server's standard output a pipe nobody reads (`certkit serve | true`): a
+# write to such a peer is EPIPE, never the end of the server (SIGPIPE).
+cat >"$work/rst.py" <<'PY'
+import socket, ssl, struct, sys, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+for i in range(30):
+    try:
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5))
+        s.sendall(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n" * 50)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    except Exception as e:
+        print("connection %d: %r" % (i, e))
+        break
+    time.sleep(0.02)
+PY
+rm -f "$work/ready2"
+mkfifo "$work/ready2"
+sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$work/pid2" "$CERTKIT" serve \
+    --listen 127.0.0.1:0 --ready-fd 3 3>"$work/ready2" 2>"$work/serve2.log" | true &
+port=$(timeout 10 sed -n 's/^READY=1 listen=127.0.0.1:\([0-9]*\)$/\1/p' "$work/ready2")
+pid2=$(cat "$work/pid2" 2>/dev/null)
+bgpids="$bgpids $pid2"
+timeout 30 python3 "$work/rst.py" "$port" >"$work/rst.out" 2>&1
+sleep 0.3
+if [ -n "$port" ] && kill -0 "$pid2" 2>/dev/null && [ ! -s "$work/rst.out" ]; then
+	ok "30 peers reset before reading, stdout a dead pipe: the server lives"
+else
+	bad "reset peers: the server died ($(cat "$work/rst.out"))"
+fi
+kill "$pid2" 2>/dev/null
 finish
