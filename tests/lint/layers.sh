@@ -9,10 +9,12 @@
 # object (nm), the object that defines it is looked up; the edge
 # MODULE -> DEFINER must point down the order
 #
-#   core -> pki -> verify -> trust -> identity -> net -> doctor -> server/agent
+#   core -> pki -> verify -> trust -> identity -> net -> doctor -> ca
+#        -> server/agent
 #
-# (a module may call itself or any module to its left). server and agent
-# share a rank: neither may call the other. The lab (BUILD/libcertkit_lab.a,
+# (a module may call itself or any module to its left). ca is the issuing
+# CA the server uses (pure functions over OpenSSL objects; the registry is
+# the server's). server and agent share a rank: neither may call the other. The lab (BUILD/libcertkit_lab.a,
 # lab/) sits above them all and is no part of the library; the tool (cli/)
 # may call only the public API (ck_*).
 #
@@ -94,7 +96,7 @@ scan "$lab" "$tmp/labmods"
 
 bad=0
 # 2. objects from a known module folder.
-awk '$2 !~ /^(core|pki|verify|trust|identity|net|doctor|server|agent)$/ {
+awk '$2 !~ /^(core|pki|verify|trust|identity|net|doctor|ca|server|agent)$/ {
 	if ($2 == "lab") printf "%s: a lab file in libcertkit (the lab is certkit_lab)\n", $1
 	else printf "%s: %s module folder (lib/MODULE/%s)\n", $1, $2, $1
 	bad = 1
@@ -105,8 +107,9 @@ awk -v tmp="$tmp" '
 function rank(m) {
 	if (m == "core") return 1; if (m == "pki") return 2; if (m == "verify") return 3
 	if (m == "trust") return 4; if (m == "identity") return 5; if (m == "net") return 6
-	if (m == "doctor") return 7; if (m == "server" || m == "agent") return 8
-	if (m == "lab") return 9
+	if (m == "doctor") return 7; if (m == "ca") return 8
+	if (m == "server" || m == "agent") return 9
+	if (m == "lab") return 10
 	return 0
 }
 FILENAME == ARGV[1] { def[$1] = $2; deff[$1] = $3; next }
