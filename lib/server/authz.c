@@ -805,6 +805,9 @@ cki_authz_info(cki_authz *a)
 	    "registry_unavailable", cki_mono_ms() < a->down_until, "client_ca",
 	    cki_caset_info(a->cas));
 
+	if (o != NULL)
+		json_object_set_new(o, "first_contacts_waiting",
+		    json_integer((json_int_t)a->jobs.n));
 	if (o != NULL && a->last_error[0] != '\0')
 		json_object_set_new(
 		    o, "last_error", cki_json_str(a->last_error));

@@ -23,7 +23,8 @@
  *
  * Invariants:
  *  1. Approved clients are decided from memory: a locked or unreachable
- *     registry never refuses one (fail-static).
+ *     registry never refuses one (fail-static), and no request waits on a
+ *     registry write (first contacts go through a writer thread).
  *  2. The cache follows the registry within 1 s: the change token is polled
  *     every 250 ms and the changed rows are re-read. A client that leaves
  *     `approved` (or is removed) is passed to the close callback, so its live
@@ -105,8 +106,12 @@ struct cki_vresult *cki_authz_verify(
     cki_authz *a, X509 *leaf, STACK_OF(X509) * untrusted);
 
 /* Decides a request. Returns 1 when *d is filled now; 0 when `done` will be
- * called (revocation pending), with *req its handle for cki_authz_cancel();
- * -1 when out of memory. */
+ * called from the loop (an OCSP answer pending, or a new client's first
+ * contact being written by the writer thread, authz_writer.c), with *req
+ * its handle for cki_authz_cancel(); -1 when out of memory. A known client
+ * is always answered now unless OCSP must be asked. Without an event_base
+ * (cki_authz_new(.., NULL, ..): tests) first contacts are written inline.
+ * cki_authz_free() drops the requests still waiting without `done`. */
 typedef void (*cki_authz_done)(void *arg, const struct cki_decision *d);
 int cki_authz_decide(cki_authz *a, const struct cki_peer *p,
     cki_authz_done done, void *arg, struct cki_decision *d,

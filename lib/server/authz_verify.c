@@ -279,15 +279,17 @@ err:
 /* A cached result for fp usable with this untrusted chain, or NULL. */
 static struct cki_vresult *
 cache_hit(cki_caset *cs, const char *fp, STACK_OF(X509) * untrusted,
-    const unsigned char udig[32], int64_t now)
+    unsigned char udig[32], int64_t now)
 {
 	struct vnode *n = cki_hmap_get(&cs->cache, fp);
 
 	if (n == NULL || now >= n->expires)
 		return NULL;
-	if (n->vr->error != X509_V_OK && untrusted != NULL &&
-	    memcmp(n->udig, udig, 32) != 0)
-		return NULL;
+	if (n->vr->error != X509_V_OK && untrusted != NULL) {
+		chain_digest(untrusted, udig); /* only a failure needs it */
+		if (memcmp(n->udig, udig, 32) != 0)
+			return NULL;
+	}
 	n->vr->refs++;
 	return n->vr;
 }
@@ -326,12 +328,12 @@ cki_caset_verify(cki_caset *cs, ck_ctx *ctx, X509 *leaf,
 	int64_t now = (int64_t)cki_now(ctx);
 
 	cki_x509_fp(leaf, fp);
-	chain_digest(untrusted, udig);
 	if ((r = cache_hit(cs, fp, untrusted, udig, now)) != NULL) {
 		cs->hits++;
 		return r;
 	}
 	cs->misses++;
+	chain_digest(untrusted, udig);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	r->refs = 1;

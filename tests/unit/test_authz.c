@@ -844,6 +844,9 @@ test_status_json(void **state)
 	j = cki_authz_info(e->a);
 	assert_non_null(j);
 	assert_int_equal(json_integer_value(json_object_get(j, "clients")), 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(j, "first_contacts")), 1);
+	assert_non_null(json_object_get(j, "client_ca"));
 	json_decref(j);
 }
 
