@@ -162,12 +162,14 @@ ext_critical(X509 *x, int nid)
 	return loc < 0 ? -1 : X509_EXTENSION_get_critical(X509_get_ext(x, loc));
 }
 
-/* The top of the chain is its trust anchor when self-signed. */
+/* The top of the chain is a root when it names itself its issuer (its
+ * AKI may be what makes OpenSSL doubt it is self-signed: root_aki). */
 static bool
 is_root(const struct rules *r, int depth, X509 *x)
 {
 	return depth == sk_X509_num(r->chain) - 1 && depth > 0 &&
-	    is_self_signed(x);
+	    X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) ==
+	    0;
 }
 
 /* ---- per certificate ---------------------------------------------------- */
