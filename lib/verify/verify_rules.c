@@ -758,7 +758,9 @@ cki_verify_rules(ck_ctx *ctx, STACK_OF(X509) * chain,
 		check_constraints(&r, d, x);
 		check_key(&r, d, x);
 		check_san_aia(&r, d, x);
-		if (d == 0) {
+		/* A CA certificate verified on its own is no leaf: it names
+		 * no host and has no end-entity usage. */
+		if (d == 0 && !is_ca(x)) {
 			check_leaf_names(&r, x);
 			check_leaf_usage(&r, x);
 			check_wildcards(&r, x);

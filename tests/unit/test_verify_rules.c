@@ -699,6 +699,35 @@ test_suffix_list_missing(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* A CA certificate verified on its own is no leaf: no CN-only name, no
+ * leaf usage rules (verify --each over a file of CA certificates). */
+static void
+test_ca_alone(void **state)
+{
+	X509 *root = make(ROOT, NULL, NULL, NULL);
+	X509 *in = make(INTER, NULL, root, key_for(ROOT, K_P256));
+	X509_STORE *st = X509_STORE_new();
+	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
+	ck_ctx *ctx = ck_ctx_new();
+	json_t *rep = NULL;
+	int valid = 0;
+
+	(void)state;
+	X509_STORE_add_cert(st, root);
+	p.time = PINNED_TIME;
+	p.policy = CK_POLICY_STRICT;
+	p.purpose = CK_PURPOSE_ANY;
+	assert_int_equal(
+	    cki_verify_chain(ctx, st, in, NULL, &p, &rep, &valid), CK_OK);
+	assert_int_equal(valid, 1);
+	assert_int_equal(policy_findings(rep), 0);
+	json_decref(rep);
+	X509_free(in);
+	X509_free(root);
+	X509_STORE_free(st);
+	ck_ctx_free(ctx);
+}
+
 static void
 test_policy_api(void **state)
 {
@@ -733,6 +762,7 @@ main(void)
 	    cmocka_unit_test(test_ip_never_cn),
 	    cmocka_unit_test(test_not_after_inclusive),
 	    cmocka_unit_test(test_suffix_list_missing),
+	    cmocka_unit_test(test_ca_alone),
 	    cmocka_unit_test(test_policy_api),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
