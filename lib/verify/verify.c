@@ -2107,16 +2107,38 @@ cki_verify_run(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	t = p->time != 0  ? (time_t)p->time
 	    : ctx != NULL ? cki_now(ctx)
 	                  : time(NULL);
-	if ((st = setup_xsc(ctx, &xsc, anchors, leaf, untrusted, p, t,
-	         every_error ? collect_cb : strict_cb, &rc)) != CK_OK)
-		goto err;
-	ERR_clear_error();
-	ok = X509_verify_cert(xsc);
-	if (rc.oom) {
+	for (int run = 0; run < 2; run++) {
+		X509_STORE_CTX_free(xsc);
+		xsc = NULL;
+		recorder_free(&rc);
+		if ((st = setup_xsc(ctx, &xsc, anchors, leaf, untrusted, p, t,
+		         every_error ? collect_cb : strict_cb, &rc)) != CK_OK)
+			goto err;
+		ERR_clear_error();
+		ok = X509_verify_cert(xsc);
+		if (rc.oom) {
+			st = fail(ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		/* RFC 5280 4.1.2.5: notAfter is valid (pass1()). */
+		if (rc.n == 0 ||
+		    !cki_verify_at_not_after(rc.r[0].err, rc.r[0].cert, t))
+			break;
+		t--;
+	}
+	out->ok = ok == 1 && rc.n == 0;
+	if ((out->rules = json_array()) == NULL) {
 		st = fail(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
-	out->ok = ok == 1 && rc.n == 0;
+	/* Its callers read no warnings: the rules run under strict only. */
+	if (p->policy == CK_POLICY_STRICT &&
+	    (st = apply_rules(ctx, xsc, p, out->rules, &ok)) != CK_OK) {
+		json_decref(out->rules);
+		out->rules = NULL;
+		goto err;
+	}
+	out->ok = out->ok && ok == 1;
 	out->chain = X509_STORE_CTX_get1_chain(xsc);
 	out->err = rc.r;
 	out->nerr = rc.n;
@@ -2137,6 +2159,7 @@ cki_verify_result_clear(struct cki_verify_result *r)
 
 	recorder_free(&rc);
 	sk_X509_pop_free(r->chain, X509_free);
+	json_decref(r->rules);
 	memset(r, 0, sizeof(*r));
 }
 

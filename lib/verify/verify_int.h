@@ -154,6 +154,9 @@ struct cki_verify_result {
 	size_t nerr;
 	STACK_OF(X509) * chain; /* the chain as built, leaf first; may be
 	                           NULL */
+	json_t *rules;          /* under CK_POLICY_STRICT, the findings of
+	                           verify_rules.c (any makes ok false); empty under
+	                           COMPAT; never NULL on CK_OK */
 };
 
 /*

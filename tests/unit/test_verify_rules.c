@@ -728,6 +728,52 @@ test_ca_alone(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* cki_verify_run (the doctor, the identity install): under strict a rule
+ * broken makes the result not ok and is in res.rules; compat keeps
+ * OpenSSL's answer; notAfter is inclusive there too. */
+static void
+test_verify_run(void **state)
+{
+	const struct def cn_only = {NULL, K_P256, NULL, false, PINNED_TIME,
+	    {LEAF_BASE, "extendedKeyUsage=serverAuth"}, false};
+	X509 *root = make(ROOT, NULL, NULL, NULL);
+	X509 *in = make(INTER, NULL, root, key_for(ROOT, K_P256));
+	X509 *leaf = make(LEAF, &cn_only, in, key_for(INTER, K_P256));
+	X509_STORE *st = X509_STORE_new();
+	STACK_OF(X509) *unt = sk_X509_new_null();
+	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
+	struct cki_verify_result res;
+
+	(void)state;
+	X509_STORE_add_cert(st, root);
+	sk_X509_push(unt, in);
+	p.time = PINNED_TIME;
+	for (int every = 0; every <= 1; every++) {
+		p.policy = CK_POLICY_COMPAT;
+		assert_int_equal(
+		    cki_verify_run(NULL, st, leaf, unt, &p, every == 1, &res),
+		    CK_OK);
+		assert_true(res.ok);
+		assert_int_equal(json_array_size(res.rules), 0);
+		cki_verify_result_clear(&res);
+		p.policy = CK_POLICY_STRICT;
+		assert_int_equal(
+		    cki_verify_run(NULL, st, leaf, unt, &p, every == 1, &res),
+		    CK_OK);
+		assert_false(res.ok);
+		assert_int_equal(res.nerr, 0);
+		assert_string_equal(json_string_value(json_object_get(
+		                        json_array_get(res.rules, 0), "code")),
+		    "cn_only_name");
+		cki_verify_result_clear(&res);
+	}
+	sk_X509_free(unt);
+	X509_STORE_free(st);
+	X509_free(leaf);
+	X509_free(in);
+	X509_free(root);
+}
+
 static void
 test_policy_api(void **state)
 {
@@ -763,6 +809,7 @@ main(void)
 	    cmocka_unit_test(test_not_after_inclusive),
 	    cmocka_unit_test(test_suffix_list_missing),
 	    cmocka_unit_test(test_ca_alone),
+	    cmocka_unit_test(test_verify_run),
 	    cmocka_unit_test(test_policy_api),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
