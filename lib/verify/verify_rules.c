@@ -408,10 +408,8 @@ check_san_aia(struct rules *r, int depth, X509 *x)
 
 /* True when the leaf has a dNSName or iPAddress in its subjectAltName. */
 static bool
-has_san_name(X509 *x)
+has_san_name(const GENERAL_NAMES *gens)
 {
-	GENERAL_NAMES *gens =
-	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	bool found = false;
 
 	for (int i = 0; !found && i < sk_GENERAL_NAME_num(gens); i++) {
@@ -419,12 +417,11 @@ has_san_name(X509 *x)
 
 		found = t == GEN_DNS || t == GEN_IPADD;
 	}
-	GENERAL_NAMES_free(gens);
 	return found;
 }
 
 static void
-check_leaf_names(struct rules *r, X509 *x)
+check_leaf_names(struct rules *r, X509 *x, const GENERAL_NAMES *gens)
 {
 	static const struct broken cn = {"cn_only_name",
 	    "RFC 6125 6.4.4, BR 7.1.2.7.12", {CHROME, GO, RUSTLS, NULL},
@@ -437,17 +434,19 @@ check_leaf_names(struct rules *r, X509 *x)
 	    "zeros, hex or a short form); compared by value, it is not an IP "
 	    "address",
 	    "Give the address in standard form (192.0.2.10, 2001:db8::10)."};
-	char *name = cki_x509_common_name(x);
 	unsigned char buf[16];
 
 	/* RFC 6125 6.4.4: the CN is checked only when there is no SAN name
 	 * of the type asked for; BR 7.1.2.7.12: the SAN MUST be present and
 	 * the CN, if any, repeats one of its names. Strict clients never read
 	 * the CN (cki_verify_chain: X509_CHECK_FLAG_NEVER_CHECK_SUBJECT). */
-	if (name != NULL && !has_san_name(x) &&
-	    r->p->purpose != CK_PURPOSE_CLIENT)
-		emit(r, &cn, 0, x);
-	free(name);
+	if (!has_san_name(gens) && r->p->purpose != CK_PURPOSE_CLIENT) {
+		char *name = cki_x509_common_name(x);
+
+		if (name != NULL)
+			emit(r, &cn, 0, x);
+		free(name);
+	}
 	/* RFC 5280 4.2.1.6: an iPAddress is the address's octets: a text
 	 * form inet_pton(3) refuses is no address. */
 	if (r->p->ip != NULL && inet_pton(AF_INET, r->p->ip, buf) != 1 &&
@@ -720,11 +719,8 @@ cki_public_suffix(ck_ctx *ctx, const char *name, size_t len, bool *out)
 /* ---- cki_verify_rules --------------------------------------------------- */
 
 static void
-check_wildcards(struct rules *r, X509 *x)
+check_wildcards(struct rules *r, X509 *x, const GENERAL_NAMES *gens)
 {
-	GENERAL_NAMES *gens =
-	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-
 	for (int i = 0; r->st == CK_OK && i < sk_GENERAL_NAME_num(gens); i++) {
 		GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
 		const char *s;
@@ -756,7 +752,6 @@ check_wildcards(struct rules *r, X509 *x)
 			cki_sb_free(&why);
 		}
 	}
-	GENERAL_NAMES_free(gens);
 }
 
 ck_status
@@ -780,9 +775,13 @@ cki_verify_rules(ck_ctx *ctx, STACK_OF(X509) * chain,
 		/* A CA certificate verified on its own is no leaf: it names
 		 * no host and has no end-entity usage. */
 		if (d == 0 && !is_ca(x)) {
-			check_leaf_names(&r, x);
+			GENERAL_NAMES *gens = X509_get_ext_d2i(
+			    x, NID_subject_alt_name, NULL, NULL);
+
+			check_leaf_names(&r, x, gens);
 			check_leaf_usage(&r, x);
-			check_wildcards(&r, x);
+			check_wildcards(&r, x, gens);
+			GENERAL_NAMES_free(gens);
 		}
 		if (is_root(&r, d, x))
 			check_root(&r, d, x);
