@@ -1762,6 +1762,7 @@ cki_verify_cache_free(struct cki_verify_cache *c)
 	for (unsigned int i = 0; i < CKI_VERIFY_CACHE_SLOTS; i++) {
 		X509_free(c->slot[i].x);
 		json_decref(c->slot[i].fields);
+		X509_free(c->clean[i].x);
 	}
 	CRYPTO_THREAD_lock_free(c->lock);
 	free(c);

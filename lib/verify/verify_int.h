@@ -114,6 +114,13 @@ struct cki_verify_cache {
 		json_t *fields;
 	} slot[CKI_VERIFY_CACHE_SLOTS];
 	unsigned int next;
+	/* CA certificates that break no rule of verify_rules.c at their
+	 * place (root or not), checked once per bulk run. */
+	struct {
+		X509 *x; /* a reference is held */
+		bool root;
+	} clean[CKI_VERIFY_CACHE_SLOTS];
+	unsigned int next_clean;
 };
 struct cki_verify_cache *cki_verify_cache_new(void);
 void cki_verify_cache_free(struct cki_verify_cache *c);

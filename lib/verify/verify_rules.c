@@ -303,17 +303,28 @@ check_constraints(struct rules *r, int depth, X509 *x)
 static void
 check_key(struct rules *r, int depth, X509 *x)
 {
-	EVP_PKEY *pk = X509_get0_pubkey(x);
-	char curve[64] = "";
+	ASN1_OBJECT *alg = NULL;
+	X509_ALGOR *pa = NULL;
+	const ASN1_OBJECT *pobj = NULL;
+	const void *pval = NULL;
+	int ptype = V_ASN1_UNDEF, kn, cn = NID_undef, bits;
 	struct broken b = {NULL, "BR 6.1.5", {NULL}, NULL,
 	    "Generate a new key (RSA 2048 or more, or EC P-256 or P-384) and "
 	    "have the certificate reissued for it."};
 	struct cki_sb why = CKI_SB_INIT(CKI_SB_MSG_MAX);
 
-	if (pk == NULL)
+	/* The key's algorithm and curve from the SubjectPublicKeyInfo
+	 * (RFC 5280 4.1.2.7, RFC 5480 2.1.1): no key object needed. */
+	if (!X509_PUBKEY_get0_param(
+	        &alg, NULL, NULL, &pa, X509_get_X509_PUBKEY(x)))
 		return;
+	kn = OBJ_obj2nid(alg);
+	if (pa != NULL)
+		X509_ALGOR_get0(&pobj, &ptype, &pval, pa);
+	if (kn == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT)
+		cn = OBJ_obj2nid(pval);
 	/* BR 6.1.5: RSA, or ECDSA on P-256, P-384 or P-521; nothing else. */
-	if (EVP_PKEY_is_a(pk, "DSA")) {
+	if (kn == NID_dsa) {
 		b.code = "dsa_key";
 		b.reason =
 		    "its key is a DSA key, which browsers and modern TLS "
@@ -321,33 +332,30 @@ check_key(struct rules *r, int depth, X509 *x)
 		b.refused[0] = CHROME;
 		b.refused[1] = GO;
 		b.refused[2] = RUSTLS;
-	} else if (EVP_PKEY_is_a(pk, "EC")) {
-		if (!EVP_PKEY_get_utf8_string_param(
-		        pk, "group", curve, sizeof(curve), NULL))
-			snprintf(curve, sizeof(curve), "explicit parameters");
-		if (strcmp(curve, "prime256v1") == 0 ||
-		    strcmp(curve, "secp384r1") == 0 ||
-		    strcmp(curve, "secp521r1") == 0)
+	} else if (kn == NID_X9_62_id_ecPublicKey) {
+		if (cn == NID_X9_62_prime256v1 || cn == NID_secp384r1 ||
+		    cn == NID_secp521r1)
 			return;
 		b.code = "ec_curve";
 		cki_sb_printf(&why,
 		    "its EC key is on the curve %s; only P-256, P-384 and "
 		    "P-521 are allowed",
-		    curve);
+		    cn != NID_undef ? OBJ_nid2sn(cn)
+		                    : "of explicit parameters");
 		b.reason =
 		    why.p != NULL ? why.p : "its EC curve is not allowed";
 		b.refused[0] = CHROME;
 		b.refused[1] = GO;
 		b.refused[2] = RUSTLS;
 		b.refused[3] = JAVA;
-	} else if (EVP_PKEY_is_a(pk, "RSA") && EVP_PKEY_get_bits(pk) % 8 != 0) {
+	} else if ((kn == NID_rsaEncryption || kn == NID_rsassaPss) &&
+	    (bits = EVP_PKEY_get_bits(X509_get0_pubkey(x))) % 8 != 0) {
 		/* BR 6.1.5: "the modulus size, when encoded, is at least 2048
 		 * bits, and the modulus size, in bits, is evenly divisible by
 		 * 8". */
 		b.code = "rsa_modulus";
 		cki_sb_printf(&why,
-		    "its RSA modulus has %d bits, not a multiple of 8",
-		    EVP_PKEY_get_bits(pk));
+		    "its RSA modulus has %d bits, not a multiple of 8", bits);
 		b.reason =
 		    why.p != NULL ? why.p : "its RSA modulus is odd-sized";
 	} else {
@@ -754,6 +762,60 @@ check_wildcards(struct rules *r, X509 *x, const GENERAL_NAMES *gens)
 	}
 }
 
+/* ---- the CA certificates already found clean ----------------------------
+ * In bulk verification every leaf has the same intermediates and root:
+ * their rules are checked once (struct cki_verify_cache, "clean"). */
+
+static bool
+known_clean(struct cki_verify_cache *c, X509 *x, bool root)
+{
+	bool found = false;
+
+	if (c == NULL || !CRYPTO_THREAD_read_lock(c->lock))
+		return false;
+	for (unsigned int i = 0; !found && i < CKI_VERIFY_CACHE_SLOTS; i++)
+		found = c->clean[i].x == x && c->clean[i].root == root;
+	CRYPTO_THREAD_unlock(c->lock);
+	return found;
+}
+
+static void
+note_clean(struct cki_verify_cache *c, X509 *x, bool root)
+{
+	unsigned int i;
+
+	if (c == NULL || !CRYPTO_THREAD_write_lock(c->lock))
+		return;
+	if (X509_up_ref(x)) {
+		i = c->next_clean++ % CKI_VERIFY_CACHE_SLOTS;
+		X509_free(c->clean[i].x);
+		c->clean[i].x = x;
+		c->clean[i].root = root;
+	}
+	CRYPTO_THREAD_unlock(c->lock);
+}
+
+/* The rules of one certificate that depend on it and its place only. */
+static void
+check_cert(struct rules *r, int d, X509 *x)
+{
+	bool root = is_root(r, d, x);
+	size_t before = r->broken;
+
+	if (d > 0 && known_clean(r->p->cache, x, root))
+		return;
+	check_version(r, d, x);
+	check_serial(r, d, x);
+	check_ca(r, d, x);
+	check_constraints(r, d, x);
+	check_key(r, d, x);
+	check_san_aia(r, d, x);
+	if (root)
+		check_root(r, d, x);
+	if (d > 0 && r->broken == before && !r->nomem)
+		note_clean(r->p->cache, x, root);
+}
+
 ck_status
 cki_verify_rules(ck_ctx *ctx, STACK_OF(X509) * chain,
     const struct cki_verify_params *p, json_t *findings, size_t *broken)
@@ -766,12 +828,7 @@ cki_verify_rules(ck_ctx *ctx, STACK_OF(X509) * chain,
 	for (int d = 0; d < n; d++) {
 		X509 *x = sk_X509_value(chain, d);
 
-		check_version(&r, d, x);
-		check_serial(&r, d, x);
-		check_ca(&r, d, x);
-		check_constraints(&r, d, x);
-		check_key(&r, d, x);
-		check_san_aia(&r, d, x);
+		check_cert(&r, d, x);
 		/* A CA certificate verified on its own is no leaf: it names
 		 * no host and has no end-entity usage. */
 		if (d == 0 && !is_ca(x)) {
@@ -783,8 +840,6 @@ cki_verify_rules(ck_ctx *ctx, STACK_OF(X509) * chain,
 			check_wildcards(&r, x, gens);
 			GENERAL_NAMES_free(gens);
 		}
-		if (is_root(&r, d, x))
-			check_root(&r, d, x);
 	}
 	check_crls(&r);
 	if (r.st != CK_OK)

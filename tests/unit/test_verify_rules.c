@@ -774,6 +774,57 @@ test_verify_run(void **state)
 	X509_free(root);
 }
 
+/* Bulk verification shares a cache: a CA certificate found clean is not
+ * checked again, one that breaks a rule is reported every time. */
+static void
+test_cache(void **state)
+{
+	const struct def *bc_weak =
+	    INT_EXTS("basicConstraints=CA:TRUE", "subjectKeyIdentifier=hash");
+	X509 *root = make(ROOT, NULL, NULL, NULL);
+	X509 *good = make(INTER, NULL, root, key_for(ROOT, K_P256));
+	X509 *bad = make(INTER, bc_weak, root, key_for(ROOT, K_P256));
+	X509 *l1 = make(LEAF, NULL, good, key_for(INTER, K_P256));
+	X509 *l2 = make(LEAF, NULL, bad, key_for(INTER, K_P256));
+	X509_STORE *st = X509_STORE_new();
+	STACK_OF(X509) *u1 = sk_X509_new_null(), *u2 = sk_X509_new_null();
+	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
+	ck_ctx *ctx = ck_ctx_new();
+
+	(void)state;
+	X509_STORE_add_cert(st, root);
+	sk_X509_push(u1, good);
+	sk_X509_push(u2, bad);
+	p.time = PINNED_TIME;
+	p.cache = cki_verify_cache_new();
+	for (int round = 0; round < 3; round++) {
+		json_t *rep = NULL;
+		int valid = 0;
+
+		assert_int_equal(
+		    cki_verify_chain(ctx, st, l1, u1, &p, &rep, &valid), CK_OK);
+		assert_int_equal(policy_findings(rep), 0);
+		json_decref(rep);
+		rep = NULL;
+		assert_int_equal(
+		    cki_verify_chain(ctx, st, l2, u2, &p, &rep, &valid), CK_OK);
+		assert_non_null(
+		    finding(rep, "ca_basic_constraints_not_critical"));
+		assert_int_equal(policy_findings(rep), 1);
+		json_decref(rep);
+	}
+	cki_verify_cache_free(p.cache);
+	sk_X509_free(u1);
+	sk_X509_free(u2);
+	X509_STORE_free(st);
+	X509_free(l1);
+	X509_free(l2);
+	X509_free(good);
+	X509_free(bad);
+	X509_free(root);
+	ck_ctx_free(ctx);
+}
+
 static void
 test_policy_api(void **state)
 {
@@ -810,6 +861,7 @@ main(void)
 	    cmocka_unit_test(test_suffix_list_missing),
 	    cmocka_unit_test(test_ca_alone),
 	    cmocka_unit_test(test_verify_run),
+	    cmocka_unit_test(test_cache),
 	    cmocka_unit_test(test_policy_api),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
