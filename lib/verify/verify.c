@@ -36,6 +36,9 @@
  *     carries OpenSSL's error number and text.
  *  5. Text taken from certificates (names, URLs) is escaped before it goes
  *     into a message: a certificate cannot write to the admin's terminal.
+ *  6. The policy's rules (verify_rules.c) come after OpenSSL's findings:
+ *     warnings under compat, errors under strict that make *valid 0
+ *     (apply_rules()); under strict a host name never matches the CN.
  */
 #include <arpa/inet.h>
 #include <ctype.h>

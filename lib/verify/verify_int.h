@@ -11,6 +11,11 @@
  *     verify callback never changes OpenSSL's decision. Only when that run
  *     fails is a second, diagnostic run made, with a callback that records
  *     every error and carries on; its result never touches *valid.
+ *     Under p->policy == CK_POLICY_STRICT the verdict also needs no rule
+ *     of verify_rules.c broken on the chain that run built: the rules read
+ *     the chain, they never change what OpenSSL decided. RFC 5280 4.1.2.5
+ *     (notAfter inclusive): when the run at t failed only because t is a
+ *     certificate's notAfter second, the verdict is the run at t - 1.
  *  2. `anchors` is borrowed and never modified. Whatever verify callback or
  *     flags it carries are overridden: certkit sets its own callback, clears
  *     the flags that weaken checks (IGNORE_CRITICAL, NO_CHECK_TIME,

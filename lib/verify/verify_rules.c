@@ -437,7 +437,7 @@ check_leaf_names(struct rules *r, X509 *x, const GENERAL_NAMES *gens)
 	    "Reissue the certificate with the host names (DNS:) and "
 	    "addresses (IP:) in its subjectAltName."};
 	static const struct broken ip = {"ip_not_canonical", "RFC 5280 4.2.1.6",
-	    {CHROME, GO, RUSTLS, NULL},
+	    {NULL},
 	    "the IP address asked for is not written in standard form (leading "
 	    "zeros, hex or a short form); compared by value, it is not an IP "
 	    "address",
