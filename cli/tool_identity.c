@@ -682,6 +682,23 @@ run_export(const struct opts *o, ck_ctx *ctx, ck_identity *id)
 	return TOOL_OK;
 }
 
+/* --policy of install and restore; false (said on stderr) when it is no
+ * policy. */
+static bool
+set_policy(ck_ctx *ctx, ck_identity *id, const char *policy)
+{
+	ck_policy pol;
+
+	if (policy == NULL)
+		return true;
+	if (ck_policy_parse(ctx, policy, &pol) != CK_OK ||
+	    ck_identity_set_policy(id, pol) != CK_OK) {
+		tool_err("--policy: %s", ck_ctx_error(ctx));
+		return false;
+	}
+	return true;
+}
+
 int
 cmd_identity(int argc, char **argv)
 {
@@ -745,15 +762,9 @@ cmd_identity(int argc, char **argv)
 	    (o.renew >= 0 &&
 	        ck_identity_set_renew_before(id, (int)o.renew) != CK_OK))
 		goto usage;
-	if (o.policy != NULL) {
-		ck_policy pol;
-
-		if (ck_policy_parse(ctx, o.policy, &pol) != CK_OK ||
-		    ck_identity_set_policy(id, pol) != CK_OK) {
-			tool_err("--policy: %s", ck_ctx_error(ctx));
-			rc = TOOL_USAGE;
-			goto out;
-		}
+	if (!set_policy(ctx, id, o.policy)) {
+		rc = TOOL_USAGE;
+		goto out;
 	}
 	ck_identity_set_replace(id, o.force);
 	ck_identity_set_insecure_accept_warnings(id, o.insecure);
