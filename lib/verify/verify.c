@@ -36,6 +36,9 @@
  *     carries OpenSSL's error number and text.
  *  5. Text taken from certificates (names, URLs) is escaped before it goes
  *     into a message: a certificate cannot write to the admin's terminal.
+ *  6. The policy's rules (verify_rules.c) come after OpenSSL's findings:
+ *     warnings under compat, errors under strict that make *valid 0
+ *     (apply_rules()); under strict a host name never matches the CN.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -683,8 +686,11 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 	if (p->host != NULL) {
 		/* RFC 6125 6.4.3: a wildcard matches one whole left-most label
 		 * only, never "w*.example.com". */
-		X509_VERIFY_PARAM_set_hostflags(
-		    vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		X509_VERIFY_PARAM_set_hostflags(vp,
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+		        (p->policy == CK_POLICY_STRICT
+		                ? X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+		                : 0));
 		if (!X509_VERIFY_PARAM_set1_host(
 		        vp, p->host, strlen(p->host))) {
 			st = fail(ctx, CK_E_USAGE,
@@ -1759,6 +1765,7 @@ cki_verify_cache_free(struct cki_verify_cache *c)
 	for (unsigned int i = 0; i < CKI_VERIFY_CACHE_SLOTS; i++) {
 		X509_free(c->slot[i].x);
 		json_decref(c->slot[i].fields);
+		X509_free(c->clean[i].x);
 	}
 	CRYPTO_THREAD_lock_free(c->lock);
 	free(c);
@@ -1822,6 +1829,8 @@ params_json(const struct cki_verify_params *p, time_t t, const char *anchors)
 	bad |= jadd(o, "partial_chain", json_boolean(p->partial_chain));
 	bad |= jadd(o, "anchors", jstr(anchors));
 	bad |= jadd(o, "security_level", json_integer(p->security_level));
+	bad |= jadd(o, "policy",
+	    json_string(p->policy == CK_POLICY_STRICT ? "strict" : "compat"));
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -1925,6 +1934,54 @@ check_input(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	return CK_OK;
 }
 
+/*
+ * Pass 1 at time t: the verdict (*ok) and its context. RFC 5280 4.1.2.5
+ * counts notAfter itself as valid, OpenSSL 3.0 as expired: when that is
+ * why the run at t failed, the verdict is a run at t - 1 (*vt), the time
+ * pass 2 then uses too.
+ */
+static ck_status
+pass1(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf, STACK_OF(X509) * untrusted,
+    const struct cki_verify_params *p, time_t *vt, X509_STORE_CTX **xsc,
+    struct recorder *rc, int *ok)
+{
+	ck_status st;
+
+	for (int run = 0; run < 2; run++) {
+		X509_STORE_CTX_free(*xsc);
+		*xsc = NULL;
+		recorder_free(rc);
+		if ((st = setup_xsc(ctx, xsc, anchors, leaf, untrusted, p, *vt,
+		         strict_cb, rc)) != CK_OK)
+			return st;
+		ERR_clear_error();
+		*ok = X509_verify_cert(*xsc);
+		if (rc->oom)
+			return cki_err(ctx, CK_E_NOMEM, "out of memory");
+		if (*ok == 1 || rc->n == 0 ||
+		    !cki_verify_at_not_after(rc->r[0].err, rc->r[0].cert, *vt))
+			break;
+		(*vt)--;
+	}
+	return CK_OK;
+}
+
+/* The rules of verify_rules.c on the chain as built; under the strict
+ * policy a rule broken makes the verdict invalid. */
+static ck_status
+apply_rules(ck_ctx *ctx, X509_STORE_CTX *xsc, const struct cki_verify_params *p,
+    json_t *findings, int *ok)
+{
+	size_t broken = 0;
+	ck_status st;
+
+	st = cki_verify_rules(
+	    ctx, X509_STORE_CTX_get0_chain(xsc), p, findings, &broken);
+	if (st == CK_OK && broken > 0 && p->policy == CK_POLICY_STRICT)
+		*ok = 0;
+	return st;
+}
+
 ck_status
 cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
     STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
@@ -1936,8 +1993,8 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	const char *anchor_words = p != NULL && p->anchor_source != NULL
 	    ? p->anchor_source
 	    : "the trust anchors";
-	time_t t;
-	int ok;
+	time_t t, vt;
+	int ok = 0;
 	ck_status st;
 
 	*report = NULL;
@@ -1945,17 +2002,12 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	if ((st = check_input(ctx, anchors, leaf, p)) != CK_OK)
 		return st;
 	t = p->time != 0 ? (time_t)p->time : cki_now(ctx);
+	vt = t;
 
 	/* Pass 1: the verdict. */
-	if ((st = setup_xsc(ctx, &xsc, anchors, leaf, untrusted, p, t,
-	         strict_cb, &strict)) != CK_OK)
+	if ((st = pass1(ctx, anchors, leaf, untrusted, p, &vt, &xsc, &strict,
+	         &ok)) != CK_OK)
 		goto err;
-	ERR_clear_error();
-	ok = X509_verify_cert(xsc);
-	if (strict.oom) {
-		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
-		goto err;
-	}
 	/* A success must be a clean one: no error recorded or left on the
 	 * context. A failure must say why. Anything else is no verdict. */
 	if (ok < 0 ||
@@ -1976,11 +2028,12 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	}
 	if (ok == 1) {
 		chain = chain_json(xsc, p->cache);
+		st = apply_rules(ctx, xsc, p, findings, &ok);
 	} else {
 		struct explain e;
 
 		/* Pass 2: diagnostics only (invariant 1). */
-		if ((st = setup_xsc(ctx, &dxsc, anchors, leaf, untrusted, p, t,
+		if ((st = setup_xsc(ctx, &dxsc, anchors, leaf, untrusted, p, vt,
 		         collect_cb, &diag)) != CK_OK)
 			goto err;
 		ERR_clear_error();
@@ -2003,7 +2056,10 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 		if ((st = build_findings(ctx, &e, &strict, findings)) != CK_OK)
 			goto err;
 		chain = chain_json(dxsc, p->cache);
+		st = apply_rules(ctx, dxsc, p, findings, &ok);
 	}
+	if (st != CK_OK)
+		goto err;
 	params = params_json(p, t, anchor_words);
 	{
 		/* jadd() consumes its value whether it succeeds or not. */
@@ -2055,16 +2111,38 @@ cki_verify_run(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	t = p->time != 0  ? (time_t)p->time
 	    : ctx != NULL ? cki_now(ctx)
 	                  : time(NULL);
-	if ((st = setup_xsc(ctx, &xsc, anchors, leaf, untrusted, p, t,
-	         every_error ? collect_cb : strict_cb, &rc)) != CK_OK)
-		goto err;
-	ERR_clear_error();
-	ok = X509_verify_cert(xsc);
-	if (rc.oom) {
+	for (int run = 0; run < 2; run++) {
+		X509_STORE_CTX_free(xsc);
+		xsc = NULL;
+		recorder_free(&rc);
+		if ((st = setup_xsc(ctx, &xsc, anchors, leaf, untrusted, p, t,
+		         every_error ? collect_cb : strict_cb, &rc)) != CK_OK)
+			goto err;
+		ERR_clear_error();
+		ok = X509_verify_cert(xsc);
+		if (rc.oom) {
+			st = fail(ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		/* RFC 5280 4.1.2.5: notAfter is valid (pass1()). */
+		if (rc.n == 0 ||
+		    !cki_verify_at_not_after(rc.r[0].err, rc.r[0].cert, t))
+			break;
+		t--;
+	}
+	out->ok = ok == 1 && rc.n == 0;
+	if ((out->rules = json_array()) == NULL) {
 		st = fail(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
-	out->ok = ok == 1 && rc.n == 0;
+	/* Its callers read no warnings: the rules run under strict only. */
+	if (p->policy == CK_POLICY_STRICT &&
+	    (st = apply_rules(ctx, xsc, p, out->rules, &ok)) != CK_OK) {
+		json_decref(out->rules);
+		out->rules = NULL;
+		goto err;
+	}
+	out->ok = out->ok && ok == 1;
 	out->chain = X509_STORE_CTX_get1_chain(xsc);
 	out->err = rc.r;
 	out->nerr = rc.n;
@@ -2085,6 +2163,7 @@ cki_verify_result_clear(struct cki_verify_result *r)
 
 	recorder_free(&rc);
 	sk_X509_pop_free(r->chain, X509_free);
+	json_decref(r->rules);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -2109,6 +2188,7 @@ struct ck_verify_opts {
 	char *host, *ip, *email;
 	ck_purpose purpose;
 	int max_depth;
+	ck_policy policy;
 };
 
 ck_status
@@ -2502,6 +2582,36 @@ ck_verify_opts_set_max_depth(ck_verify_opts *o, int depth)
 		o->max_depth = depth;
 }
 
+ck_status
+ck_verify_opts_set_policy(ck_verify_opts *o, ck_policy p)
+{
+	if (o == NULL)
+		return CK_E_USAGE;
+	cki_begin(o->ctx);
+	if (p != CK_POLICY_COMPAT && p != CK_POLICY_STRICT)
+		return cki_err(o->ctx, CK_E_USAGE,
+		    "unknown policy %d: expected compat or strict", (int)p);
+	o->policy = p;
+	return CK_OK;
+}
+
+ck_status
+ck_policy_parse(ck_ctx *ctx, const char *s, ck_policy *out)
+{
+	if (ctx == NULL || out == NULL)
+		return CK_E_USAGE;
+	cki_begin(ctx);
+	if (s != NULL && strcmp(s, "compat") == 0)
+		*out = CK_POLICY_COMPAT;
+	else if (s != NULL && strcmp(s, "strict") == 0)
+		*out = CK_POLICY_STRICT;
+	else
+		return cki_err(ctx, CK_E_USAGE,
+		    "unknown policy '%s': expected compat or strict",
+		    s != NULL ? s : "");
+	return CK_OK;
+}
+
 /* ---- the system store
  * ---------------------------------------------------------- */
 
@@ -2641,6 +2751,7 @@ ck_verify(ck_ctx *ctx, const ck_verify_opts *o, const ck_bundle *target,
 	p.partial_chain = o->nroots > 0;
 	p.anchor_source = o->state->anchors;
 	p.cache = o->cache;
+	p.policy = o->policy;
 	if ((st = cki_verify_chain(ctx, o->store,
 	         ck_bundle_get0_cert(target, 0)->x509, untrusted, &p, &rep,
 	         valid)) != CK_OK)
