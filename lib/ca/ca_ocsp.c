@@ -6,12 +6,14 @@
  * How a request is answered:
  *   does not parse, or asks about no certificate, or about more than
  *   MAX_ONEREQ            -> malformedRequest (section 4.2.1), no signature
+ *   a CertID of another issuer (nameHash/keyHash differ)
+ *                         -> unauthorized (RFC 5019 section 2.2.3: this
+ *                            responder answers for its own CA only)
  *   the lookup fails      -> internalError
  *   otherwise             -> successful, a BasicOCSPResponse signed by the
  *                            issuing CA itself (section 4.2.2.2), its
  *                            certificate included, with for each CertID:
- *       another issuer (nameHash/keyHash differ) or a serial that is not
- *       one of ours (16 bytes)                    -> unknown
+ *       a serial that cannot be one of ours (not 16 bytes) -> unknown
  *       else the lookup's answer: good, revoked (time, reason) or unknown
  *   thisUpdate now, nextUpdate now + next_secs; the request's nonce, if it
  *   has one, echoed (section 4.4.1).
@@ -65,8 +67,7 @@ struct answer {
 
 /* Adds the status of one CertID; -1: the lookup failed, 0: no memory. */
 static int
-answer_one(const ck_ca *ca, OCSP_BASICRESP *bs, OCSP_CERTID *cid,
-    const struct answer *a)
+answer_one(OCSP_BASICRESP *bs, OCSP_CERTID *cid, const struct answer *a)
 {
 	char serial[CK_CA_SERIAL_HEX];
 	ck_ca_cert_state st = CK_CA_UNKNOWN;
@@ -74,7 +75,7 @@ answer_one(const ck_ca *ca, OCSP_BASICRESP *bs, OCSP_CERTID *cid,
 	int reason = -1, ok;
 	ASN1_TIME *rt = NULL;
 
-	if (our_issuer(ca, cid) && cid_serial(cid, serial) &&
+	if (cid_serial(cid, serial) &&
 	    a->lookup(a->arg, serial, &st, &at, &reason) != CK_OK)
 		return -1;
 	if (st == CK_CA_REVOKED) {
@@ -105,10 +106,14 @@ answer_all(ck_ctx *ctx, const ck_ca *ca, OCSP_REQUEST *req,
 	*out = NULL;
 	if (n <= 0 || n > MAX_ONEREQ)
 		return OCSP_RESPONSE_STATUS_MALFORMEDREQUEST;
+	for (i = 0; i < n; i++)
+		if (!our_issuer(ca,
+		        OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i))))
+			return OCSP_RESPONSE_STATUS_UNAUTHORIZED;
 	if ((bs = OCSP_BASICRESP_new()) == NULL)
 		goto err;
 	for (i = 0; i < n; i++) {
-		r = answer_one(ca, bs,
+		r = answer_one(bs,
 		    OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)), a);
 		if (r <= 0)
 			goto err;
