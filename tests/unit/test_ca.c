@@ -159,6 +159,49 @@ test_init_root_out(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* Nothing but the CA's parent directory in home. */
+static int
+entries(const char *dir)
+{
+	char cmd[256];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+	if ((p = popen(cmd, "r")) != NULL) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+/* A failed write, sync or rename (a full disk, a crash) leaves no CA, no
+ * half-made directory and no exported root key. */
+static void
+test_init_atomic(void **state)
+{
+	static const char *const faults[] = {"write", "fsync", "rename"};
+	ck_ctx *ctx = ck_ctx_new();
+	char out[160];
+	ck_ca_init_opts o = {.root_out = out};
+	ck_ca *ca = NULL;
+	size_t i;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/root.key", home);
+	for (i = 0; i < 3; i++) {
+		setenv("CERTKIT_FAULT", faults[i], 1);
+		assert_int_equal(ck_ca_init(ctx, cadir, &o, &ca), CK_E_IO);
+		assert_null(ca);
+		assert_int_equal(entries(home), 0);
+	}
+	unsetenv("CERTKIT_FAULT");
+	assert_int_equal(ck_ca_init(ctx, cadir, &o, NULL), CK_OK);
+	assert_int_equal(entries(home), 2);
+	ck_ctx_free(ctx);
+}
+
 static void
 test_load_missing(void **state)
 {
@@ -401,6 +444,7 @@ main(void)
 	        test_init_files_and_modes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_init_root_out, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_init_atomic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_issue_client_cert, setup, teardown),
