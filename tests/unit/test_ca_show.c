@@ -89,6 +89,7 @@ test_chain_and_pkcs7(void **state)
 	assert_non_null(f = fopen(cmd, "wb"));
 	fwrite(der, 1, dlen, f);
 	fclose(f);
+	free(der);
 	snprintf(cmd, sizeof(cmd),
 	    "openssl pkcs7 -inform DER -in %s/p7.der -print_certs | grep -c "
 	    "'^subject=' | grep -qx 3",
