@@ -23,6 +23,9 @@ static const struct {
     {"identity", cmd_identity, "manage the device's own certificate"},
     {"doctor", cmd_doctor, "test every endpoint and name the root cause"},
     {"lab", cmd_lab, "run local endpoints that reproduce each failure"},
+    {"serve", cmd_serve, "run the primary server clients pair with"},
+    {"clients", cmd_clients, "approve, revoke and list the server's clients"},
+    {"registry", cmd_registry, "create or upgrade the registry of clients"},
 };
 
 static int

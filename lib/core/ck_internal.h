@@ -171,6 +171,9 @@ char *cki_hex_colon(const unsigned char *buf, size_t len);
 bool cki_asn1_time(const ASN1_TIME *t, int64_t *out);
 /* "2026-06-01T00:00:00Z". */
 void cki_fmt_time(int64_t t, char out[32]);
+/* RFC 5280 5.3.1 CRLReason (also OCSP's, RFC 6960 4.2.1): "keyCompromise",
+ * ...; "unknown" outside the table. */
+const char *cki_crl_reason_name(long r);
 
 /* ---- codes.c ------------------------------------------------------------ */
 
@@ -187,6 +190,7 @@ enum cki_severity { CKI_SEV_ERROR = 0, CKI_SEV_WARNING, CKI_SEV_INFO };
 #define CKI_REPORT_DOCTOR 0x04u   /* certkit doctor: diagnosis[] */
 #define CKI_REPORT_AUDIT 0x08u    /* certkit trust audit: findings[] */
 #define CKI_REPORT_IDENTITY 0x10u /* identity findings[] and problems[] */
+#define CKI_REPORT_SERVER 0x20u   /* certkit serve: warnings, problems */
 
 struct cki_code {
 	const char *code;           /* stable, snake_case */
@@ -204,7 +208,7 @@ const struct cki_code *cki_code_find(unsigned report, const char *code);
 enum cki_severity cki_code_severity(unsigned report, const char *code);
 /* "error", "warning", "info". */
 const char *cki_severity_name(enum cki_severity s);
-/* "show", "verify", "doctor", "audit", "identity". */
+/* "show", "verify", "doctor", "audit", "identity", "server". */
 const char *cki_report_name(unsigned report);
 
 /* ---- report.c ----------------------------------------------------------- */

@@ -28,6 +28,7 @@
 #define DO CKI_REPORT_DOCTOR
 #define AU CKI_REPORT_AUDIT
 #define ID CKI_REPORT_IDENTITY
+#define SV CKI_REPORT_SERVER
 #define E CKI_SEV_ERROR
 #define W CKI_SEV_WARNING
 #define I CKI_SEV_INFO
@@ -76,7 +77,7 @@ static const struct cki_code codes[] = {
     {"weak_signature", SH, W, false, "an MD5 or SHA-1 signature"},
     {"weak_key", SH, W, false, "RSA/DSA under 2048 bits, EC under 224"},
     {"csr_bad_signature", SH, E, false, "the CSR's signature does not verify"},
-    {"crl_stale", SH, W, false, "the CRL is past its nextUpdate"},
+    {"crl_stale", SH | SV, W, false, "the CRL is past its nextUpdate"},
     {"crl_not_yet_valid", SH, W, false,
         "the CRL's lastUpdate is in the future"},
     {"crl_bad_signature", SH, E, false,
@@ -178,6 +179,36 @@ static const struct cki_code codes[] = {
     {"renewal_due", ID, W, false, "the renewal window has started"},
     {"names_not_covered", ID, W, false, "the device's names are not covered"},
     {"key_exposed", ID, E, false, "the private key file is readable by others"},
+    /* certkit serve: the `type` of a problem+json answer (RFC 9457), the
+     * same words the doctor reports on the client side. */
+    {"client_cert_required", SV, E, false,
+        "401: the request came without a client certificate"},
+    {"pending_approval", SV, W, false,
+        "202: the client's key waits for an admin's approval"},
+    {"client_rejected", SV, E, false, "403: an admin rejected the client"},
+    {"client_suspended", SV, E, false, "403: an admin suspended the client"},
+    {"client_revoked", SV, E, false, "403: an admin revoked the client"},
+    {"certificate_revoked", SV, E, false,
+        "403: a CRL or OCSP revokes a certificate of the client's chain"},
+    {"issuer_not_trusted", SV, E, false,
+        "403: trusted-ca policy and the chain does not verify to client_ca"},
+    {"revocation_unavailable", SV, E, false,
+        "403: ocsp = hard-fail and no usable OCSP answer"},
+    {"pending_limit", SV, E, false,
+        "503: max_pending requests are already waiting"},
+    {"registry_unavailable", SV, E, false,
+        "503: the registry cannot record a new client now"},
+    {"not_found", SV, E, false, "404: no such resource"},
+    {"method_not_allowed", SV, E, false,
+        "405: the resource takes another method"},
+    {"bad_request", SV, E, false, "400: the request is malformed"},
+    {"payload_too_large", SV, E, false, "413: the body is over the limit"},
+
+    /* server warnings (revocation.c, ocsp_client.c) */
+    {"crl_unusable", SV, W, false,
+        "a crl file cannot be read or parsed; its last good copy is used"},
+    {"ocsp_unavailable", SV, W, false,
+        "an OCSP responder gave no usable answer"},
 };
 
 const struct cki_code *
@@ -227,6 +258,7 @@ cki_report_name(unsigned report)
 	case CKI_REPORT_DOCTOR: return "doctor";
 	case CKI_REPORT_AUDIT: return "audit";
 	case CKI_REPORT_IDENTITY: return "identity";
+	case CKI_REPORT_SERVER: return "server";
 	}
 	return "?";
 }

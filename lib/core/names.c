@@ -229,6 +229,20 @@ cki_fmt_time(int64_t t, char out[32])
 		snprintf(out, 32, "@%lld", (long long)t);
 }
 
+/* RFC 5280 5.3.1 CRLReason; 7 is unused. */
+const char *
+cki_crl_reason_name(long r)
+{
+	static const char *const names[] = {"unspecified", "keyCompromise",
+	    "cACompromise", "affiliationChanged", "superseded",
+	    "cessationOfOperation", "certificateHold", "unused(7)",
+	    "removeFromCRL", "privilegeWithdrawn", "aACompromise"};
+
+	if (r < 0 || r >= (long)(sizeof(names) / sizeof(names[0])))
+		return "unknown";
+	return names[r];
+}
+
 char *
 ck_cert_subject(const ck_cert *c)
 {

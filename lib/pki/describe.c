@@ -504,20 +504,6 @@ cmp_pub(const void *a, const void *b)
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* RFC 5280 5.3.1 CRLReason; 7 is unused. */
-static const char *
-reason_name(long r)
-{
-	static const char *const names[] = {"unspecified", "keyCompromise",
-	    "cACompromise", "affiliationChanged", "superseded",
-	    "cessationOfOperation", "certificateHold", "unused(7)",
-	    "removeFromCRL", "privilegeWithdrawn", "aACompromise"};
-
-	if (r < 0 || r >= (long)(sizeof(names) / sizeof(names[0])))
-		return "unknown";
-	return names[r];
-}
-
 /* ---- certificates -------------------------------------------------------- */
 
 static json_t *
@@ -835,9 +821,9 @@ cert_json(struct desc *d, size_t i)
 		put(rv, "date", jasn1_time(X509_REVOKED_get0_revocationDate(r)),
 		    &bad);
 		put(rv, "reason",
-		    reason != NULL
-		        ? json_string(reason_name(ASN1_ENUMERATED_get(reason)))
-		        : json_null(),
+		    reason != NULL ? json_string(cki_crl_reason_name(
+		                         ASN1_ENUMERATED_get(reason)))
+		                   : json_null(),
 		    &bad);
 		ASN1_ENUMERATED_free(reason);
 		put(o, "revoked", rv, &bad);
@@ -1171,9 +1157,9 @@ crl_json(struct desc *d, size_t k, int *status)
 		put(e, "date", jasn1_time(X509_REVOKED_get0_revocationDate(r)),
 		    &bad);
 		put(e, "reason",
-		    reason != NULL
-		        ? json_string(reason_name(ASN1_ENUMERATED_get(reason)))
-		        : json_null(),
+		    reason != NULL ? json_string(cki_crl_reason_name(
+		                         ASN1_ENUMERATED_get(reason)))
+		                   : json_null(),
 		    &bad);
 		ASN1_ENUMERATED_free(reason);
 		push(list, e, &bad);

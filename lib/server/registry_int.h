@@ -37,6 +37,14 @@
  *     mismatch. Only cki_registry_migrate() creates or alters tables.
  *  6. Presence (last_seen, agent version, facts) is written in batches by
  *     the server; a presence write never changes `version`.
+ *  7. (registry.c) A conflict is against a live client of the same name:
+ *     pending, approved or suspended and not itself a conflict row; a
+ *     revoked or rejected name may come back with a new key as a plain
+ *     request. A conflict row whose client is removed becomes a plain
+ *     pending request (conflict_of cleared). A conflict row cannot be
+ *     approved: replace-key or discard (or reject) it.
+ *  8. first_seen is the first contact; last_seen the last contact of any
+ *     kind (first contact included); never_connected is last_seen == 0.
  */
 #ifndef CERTKIT_REGISTRY_INT_H
 #define CERTKIT_REGISTRY_INT_H
@@ -94,6 +102,12 @@ const char *cki_presence_name(enum cki_presence p);
 const char *cki_client_status_label(
     const struct cki_client *c, int64_t now, long heartbeat);
 
+/* A client as JSON (docs/json.md, "client"): for `certkit clients` and any
+ * route that shows a client its own row. NULL only when out of memory
+ * (registry_api.c). */
+json_t *cki_client_json(
+    const struct cki_client *c, int64_t now, long heartbeat);
+
 /* Who made a change, for the audit row. */
 struct cki_actor {
 	const char *who; /* "admin:root" (the uid's name), "server", "policy" */
@@ -110,6 +124,9 @@ struct cki_audit {
 };
 void cki_audit_clear(struct cki_audit *a);
 
+/* A handle keeps the ctx given to cki_registry_open() (borrowed) and
+ * reports every error of its calls there. One handle is one connection:
+ * use it from one thread at a time. */
 typedef struct cki_registry cki_registry;
 
 /* Opens the registry named by `target` ("sqlite:PATH" or a plain PATH; a

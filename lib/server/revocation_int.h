@@ -72,9 +72,15 @@ ck_status cki_revo_new(ck_ctx *ctx, const struct cki_server_conf *conf,
     struct event_base *base, cki_revo **out);
 void cki_revo_free(cki_revo *rv);
 
-/* Re-reads changed CRL files (at most once a second); true if any was
- * reloaded. */
+/* Re-reads changed CRL files (at most once a second; cki_revo_check()
+ * calls it too); true if any was reloaded. cki_revo_reload() looks at the
+ * files now, whenever it was last done (SIGHUP, tests). */
 bool cki_revo_refresh(cki_revo *rv);
+bool cki_revo_reload(cki_revo *rv);
+/* The whole time an OCSP request may take (default 5000 ms). */
+void cki_revo_set_ocsp_timeout(cki_revo *rv, int ms);
+/* Requests sent to responders so far (tests: the cache avoids one). */
+uint64_t cki_revo_ocsp_requests(const cki_revo *rv);
 uint64_t cki_revo_generation(const cki_revo *rv);
 
 /* Checks chain (leaf first; the last one is the anchor and is not checked).
@@ -99,5 +105,52 @@ json_t *cki_revo_warnings(cki_revo *rv, int64_t now);
  * of findings, new reference; NULL when out of memory. */
 json_t *cki_revo_conf_warnings(
     ck_ctx *ctx, const struct cki_server_conf *conf, int64_t now);
+
+/* ---- ocsp_client.c: the OCSP half, used by revocation.c only ---------- */
+
+/*
+ * One certificate's OCSP status from its issuer, RFC 6960. A fetch per
+ * certificate at a time (later askers wait on it); answers cached by the
+ * certificate's SHA-256 until nextUpdate (1 hour without one, CKI_OCSP_
+ * MAX_CACHE entries). A responder that failed is not asked again for
+ * CKI_OCSP_BACKOFF seconds (each check fails at once meanwhile), so a dead
+ * responder under a flood costs one connection, not one per client.
+ */
+#define CKI_OCSP_MAX_BODY (64 * 1024)
+#define CKI_OCSP_MAX_CACHE 65536
+#define CKI_OCSP_BACKOFF 10
+#define CKI_OCSP_SKEW 300 /* seconds allowed on thisUpdate/nextUpdate */
+
+enum cki_ocsp_status {
+	CKI_OCSP_GOOD = 0,
+	CKI_OCSP_REVOKED,
+	CKI_OCSP_NOANSWER, /* unreachable, unusable, unknown, no URL */
+};
+
+struct cki_ocsp_answer {
+	enum cki_ocsp_status status;
+	int reason;          /* when revoked, -1 if not given */
+	int64_t valid_until; /* cache it until then */
+	char detail[200];    /* why NOANSWER, or the responder */
+};
+
+typedef struct cki_ocsp cki_ocsp;
+typedef struct cki_ocsp_wait cki_ocsp_wait;
+typedef void (*cki_ocsp_done)(void *arg, const struct cki_ocsp_answer *a);
+
+/* base may be NULL only when nothing will be fetched (tests). */
+cki_ocsp *cki_ocsp_new(struct event_base *base, const char *responder);
+void cki_ocsp_free(cki_ocsp *oc);
+void cki_ocsp_set_timeout(cki_ocsp *oc, int ms);
+uint64_t cki_ocsp_requests(const cki_ocsp *oc);
+/* 1: *a filled now (cache, no URL, backoff); 0: `done` later, *w its handle
+ * for cki_ocsp_cancel(); -1: out of memory. */
+int cki_ocsp_check(cki_ocsp *oc, X509 *cert, X509 *issuer, int64_t now,
+    cki_ocsp_done done, void *arg, struct cki_ocsp_answer *a,
+    cki_ocsp_wait **w);
+void cki_ocsp_cancel(cki_ocsp_wait *w);
+/* Appends an ocsp_unavailable finding per responder whose last answer
+ * failed; non-zero when out of memory. */
+int cki_ocsp_warnings(cki_ocsp *oc, json_t *arr);
 
 #endif /* CERTKIT_REVOCATION_INT_H */

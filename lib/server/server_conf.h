@@ -8,10 +8,16 @@
  * new one and swaps it in whole; nothing keeps a pointer into the old one.
  *
  * Keys (all optional; the defaults are what a new user gets):
- *   listen = ADDR:PORT            repeatable; default *:8443
+ *   listen = ADDR:PORT, ...       a list (commas or continued lines; a
+ *                                 key given twice is an error in every
+ *                                 section); default *:8443; port 0 = any
+ *                                 free port (tests)
  *   identity = device | p12       device: HOME/identity/current (default)
  *   p12 = FILE                    PKCS#12 keystore (identity = p12)
- *   p12_password_file = FILE      its password (first line)
+ *   p12_password_file = FILE      its password (first line); both are
+ *                                 required with identity = p12, and p12
+ *                                 alone implies it. Relative file names
+ *                                 (here, client_ca, crl) are under HOME.
  *   min_protocol = TLSv1.2        TLSv1.2 | TLSv1.3
  *   max_protocol = TLSv1.3
  *   ciphersuites = ...            TLS 1.3 allow-list (OpenSSL names, ':')
@@ -23,7 +29,8 @@
  *   ocsp = off | soft-fail | hard-fail
  *   ocsp_responder = URL          overrides the AIA
  *   crl = FILE, FILE
- *   registry = sqlite             default: HOME/server/registry.db; a
+ *   registry = sqlite             default: HOME/server/registry.db;
+ *                                 sqlite:FILE names another file; a
  *                                 postgresql:// URL comes with issue 12
  *   pending_ttl = 7d              s, m, h, d suffixes
  *   max_pending = 10000
@@ -86,6 +93,10 @@ struct cki_server_conf {
  * FILE:LINE, what was expected and what was found. */
 ck_status cki_server_conf_load(
     ck_ctx *ctx, const char *home, struct cki_server_conf *out);
+/* The same from a configuration already read (tests, a reload that has
+ * read the file once). Relative file names are taken relative to home. */
+ck_status cki_server_conf_parse(ck_ctx *ctx, const char *home,
+    const cki_config *cfg, struct cki_server_conf *out);
 /* Defaults only (for tests and for a home without a file). */
 ck_status cki_server_conf_defaults(
     ck_ctx *ctx, const char *home, struct cki_server_conf *out);

@@ -20,6 +20,8 @@ trap 'rm -rf "$tmp"' EXIT
 #  audit:    the table after "FINDING:" in "### trust audit"
 #  identity: "Finding codes:" paragraph and the `problems` row
 #  doctor:   "### Codes" table and the "Warnings (added codes)" paragraph
+#  server:   "### Problem types" table of the "## serve" section (the
+#            problem+json types) and "### Codes" of "## server" (warnings)
 awk '
 function ticks(line, report,    s, m) {
 	s = line
@@ -50,6 +52,8 @@ para == "idf"          { ticks($0, "identity") }
 sec == "## doctor" && sub_ == "### Codes" && /^\| `/     { row($0, "doctor", 0) }
 sec == "## doctor" && /^Warnings \(added codes\)/ { para = "dow" }
 para == "dow"          { ticks($0, "doctor") }
+sec ~ /^## serve/ && sub_ == "### Problem types" && /^\| `/ { row($0, "server", 0) }
+sec == "## server" && sub_ == "### Codes" && /^\| `/     { row($0, "server", 0) }
 ' "$doc" | grep -v ' force$' | sort -u >"$tmp/docs"
 
 if ! diff -u "$tmp/docs" "$tmp/table" >"$tmp/diff"; then

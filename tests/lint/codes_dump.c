@@ -11,7 +11,8 @@ int
 main(void)
 {
 	static const unsigned reports[] = {CKI_REPORT_SHOW, CKI_REPORT_VERIFY,
-	    CKI_REPORT_DOCTOR, CKI_REPORT_AUDIT, CKI_REPORT_IDENTITY};
+	    CKI_REPORT_DOCTOR, CKI_REPORT_AUDIT, CKI_REPORT_IDENTITY,
+	    CKI_REPORT_SERVER};
 	size_t n;
 	const struct cki_code *t = cki_codes(&n);
 

@@ -9,7 +9,8 @@
 #include "ck_internal.h"
 
 static const unsigned reports[] = {CKI_REPORT_SHOW, CKI_REPORT_VERIFY,
-    CKI_REPORT_DOCTOR, CKI_REPORT_AUDIT, CKI_REPORT_IDENTITY};
+    CKI_REPORT_DOCTOR, CKI_REPORT_AUDIT, CKI_REPORT_IDENTITY,
+    CKI_REPORT_SERVER};
 
 static void
 test_rows_unique(void **state)

@@ -1,0 +1,140 @@
+/*
+ * authz_priv.h: what the files of the decision engine share (authz.c uses
+ * authz_sync.c, authz_cache.c and authz_verify.c; none of those calls
+ * back into authz.c).
+ *
+ *   authz_sync.c    following the registry: the change-token poll, the
+ *                   presence batches, the pending expiry (the timers)
+ *   authz_cache.c   a hash map keyed by 64-hex digests (SPKI or certificate
+ *                   SHA-256), and copies of registry rows
+ *   authz_verify.c  the client_ca store and the verification cache
+ *
+ * Invariants:
+ *  1. A map key is a SHA-256 in lower-case hex: its first 16 digits are
+ *     already uniform, so they are the hash.
+ *  2. The verification cache holds one reference on each cki_vresult; a
+ *     hit hands out another. Flushing drops the cache's references only, so
+ *     a connection's result stays valid (and stale: its generation differs).
+ */
+#ifndef CERTKIT_AUTHZ_PRIV_H
+#define CERTKIT_AUTHZ_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "authz_int.h"
+#include "config_int.h"
+#include "registry_int.h"
+#include "revocation_int.h"
+
+/* ---- authz_cache.c ------------------------------------------------------ */
+struct cki_hnode;
+struct cki_hmap {
+	struct cki_hnode **b;
+	size_t nb, n;
+};
+/* The value under key, or NULL. */
+void *cki_hmap_get(const struct cki_hmap *m, const char *key);
+/* Sets key to val; *old gets the value it replaces (or NULL). -1: out of
+ * memory (nothing changed). */
+int cki_hmap_put(struct cki_hmap *m, const char *key, void *val, void **old);
+/* Removes key; returns its value, or NULL. */
+void *cki_hmap_del(struct cki_hmap *m, const char *key);
+/* Calls fn on every entry (fn must not change the map). */
+void cki_hmap_each(const struct cki_hmap *m,
+    void (*fn)(void *arg, const char *key, void *val), void *arg);
+/* Empties the map, passing each value to freefn (may be NULL). */
+void cki_hmap_clear(struct cki_hmap *m, void (*freefn)(void *val));
+
+/* A deep copy of a registry row (free with cki_client_free()); NULL when
+ * out of memory. */
+struct cki_client *cki_client_dup(const struct cki_client *c);
+void cki_client_free(void *c);
+/* Sets a string field to a copy of s (NULL clears). -1: out of memory. */
+int cki_client_set_str(char **field, const char *s);
+
+/* ---- authz_verify.c ----------------------------------------------------- */
+typedef struct cki_caset cki_caset;
+
+/* Loads the client_ca files (any format lib/pki reads). Self-signed
+ * certificates are the anchors; an intermediate goes to the untrusted set,
+ * unless its issuer is not among the files: then the admin imported it to
+ * be the anchor, and it is one (X509_V_FLAG_PARTIAL_CHAIN, which changes
+ * nothing for the chains through an imported root). No file: an empty set,
+ * against which nothing verifies. */
+ck_status cki_caset_new(
+    ck_ctx *ctx, const struct cki_strlist *files, cki_caset **out);
+void cki_caset_free(cki_caset *cs);
+/* Verifies leaf (+ untrusted, may be NULL) as a TLS client certificate, or
+ * takes the cached result for the certificate's SHA-256. A cached failure
+ * is reused only for the same untrusted chain (or none). NULL: out of
+ * memory. */
+struct cki_vresult *cki_caset_verify(cki_caset *cs, ck_ctx *ctx, X509 *leaf,
+    STACK_OF(X509) * untrusted, uint64_t generation);
+/* Drops every cached result. */
+void cki_caset_flush(cki_caset *cs);
+/* The one-line subject of a verified chain's anchor (free()), or NULL. */
+char *cki_vresult_anchor(const struct cki_vresult *r);
+/* {"roots", "intermediates", "partial_chain", "cached", "hits",
+ * "misses"}. */
+json_t *cki_caset_info(const cki_caset *cs);
+
+/* ---- the engine (authz.c, authz_sync.c) -------------------------------- */
+#define CKI_AUTHZ_BUSY_MS 100     /* the registry's busy timeout */
+#define CKI_AUTHZ_DOWN_MS 1000    /* after a failed write, no new try */
+#define CKI_AUTHZ_BUSY_RETRY 5L   /* Retry-After of a 503, seconds */
+#define CKI_AUTHZ_POLL_MS 250     /* change-token poll */
+#define CKI_AUTHZ_FLUSH_MS 1000   /* presence batch */
+#define CKI_AUTHZ_EXPIRE_MS 60000 /* pending expiry */
+
+struct cki_authz {
+	ck_ctx *ctx;
+	struct event_base *base;
+	cki_registry *reg;
+	char *target; /* the registry opened */
+	cki_revo *revo;
+	cki_caset *cas;
+	enum cki_client_policy policy;
+	long max_pending, pending_ttl, heartbeat, retry_after;
+	struct cki_hmap clients; /* SPKI -> struct cki_client * (a copy) */
+	struct cki_hmap seen;    /* SPKI -> presence not yet written */
+	uint64_t token;          /* the registry's change token last read */
+	uint64_t gen;            /* the verification cache's generation */
+	uint64_t revo_gen;       /* cki_revo_generation() last seen */
+	int64_t down_until;      /* cki_mono_ms(): new clients get 503 */
+	struct event *ev_poll, *ev_flush, *ev_expire;
+	cki_authz_close_fn close_fn;
+	void *close_arg;
+	struct cki_authz_req *reqs; /* decisions waiting for revocation */
+	char last_error[256];       /* the registry's last failure, for logs */
+	struct {
+		unsigned long decisions, loads, closes, flushed, flush_errors,
+		    poll_errors, expired, first_contacts;
+	} n;
+};
+
+/* authz_sync.c. Re-reads every row into the cache; each client that was
+ * approved and is no more (or is gone) is passed to the close callback.
+ * On failure the cache stays as it was. */
+ck_status cki_authz_load_rows(cki_authz *a);
+/* Arms the three timers on a->base (none when base is NULL: tests). */
+ck_status cki_authz_arm(cki_authz *a);
+/* Frees the timers and drops the presence not yet written. */
+void cki_authz_disarm(cki_authz *a);
+/* The poll (change token, CRL reloads), the presence batch and the pending
+ * expiry, as the timers run them (tests call them directly too). */
+void cki_authz_poll(cki_authz *a);
+ck_status cki_authz_flush(cki_authz *a);
+void cki_authz_expire(cki_authz *a);
+/* A new generation: every cached verification is dropped. */
+void cki_authz_bump(cki_authz *a);
+/* Notes that a known client was seen at `now` (memory only). */
+void cki_authz_seen(cki_authz *a, const char *spki, int64_t now,
+    const char *agent_version, const char *facts);
+/* Keeps the registry's last error message (from a->ctx). */
+void cki_authz_note_error(cki_authz *a);
+
+#endif /* CERTKIT_AUTHZ_PRIV_H */

@@ -1,0 +1,71 @@
+/*
+ * registry_be.h: what a registry backend implements (registry.c holds the
+ * logic; a backend only stores rows).
+ *
+ * registry.c owns everything that must behave the same on every backend:
+ * the state machine, ids, conflicts, limits, audit rows, prefixes. A
+ * backend (registry_sqlite.c; the PostgreSQL one of issue 12) provides
+ * storage primitives and one write transaction at a time, and adds one line
+ * to the table in registry.c.
+ *
+ * Invariants a backend keeps:
+ *  1. begin() starts a write transaction that excludes other writers
+ *     (SQLite: BEGIN IMMEDIATE; PostgreSQL: SERIALIZABLE or a row lock), and
+ *     gives up after the busy time with CK_E_LOCKED and "registry locked".
+ *  2. insert() fails with CK_E_EXISTS on a known SPKI (a unique constraint,
+ *     never a check then an insert).
+ *  3. update() and remove() are compare-and-swaps: they match the row's id
+ *     AND version, and return CK_E_CONFLICT when no row matched. update()
+ *     writes version = expect + 1 and never touches the presence columns.
+ *  4. The audit table takes inserts only (the backend refuses updates and
+ *     deletes of it at the storage level: SQLite triggers).
+ *  5. A conflict row's conflict_of becomes "" when its client is removed
+ *     (ON DELETE SET NULL).
+ */
+#ifndef CERTKIT_REGISTRY_BE_H
+#define CERTKIT_REGISTRY_BE_H
+
+#include "registry_int.h"
+
+/* The key of get(). BY_NAME finds a live (pending, approved or suspended)
+ * client that is not itself a conflict row. */
+enum cki_reg_key { CKI_REG_BY_ID, CKI_REG_BY_SPKI, CKI_REG_BY_NAME };
+
+/* A selection of rows for select(). */
+struct cki_reg_query {
+	int state;              /* < 0: any */
+	const char *prefix;     /* lower-case hex of an id or SPKI, or NULL */
+	int64_t changed_before; /* > 0: only rows changed before this time */
+	long limit;             /* <= 0: no limit */
+};
+
+struct cki_reg_ops {
+	const char *name;
+	/* True if this backend serves `target`. */
+	bool (*claims)(const char *target);
+	ck_status (*open)(
+	    ck_ctx *ctx, const char *target, int busy_ms, void **impl);
+	void (*close)(void *impl);
+	ck_status (*migrate)(ck_ctx *ctx, const char *target, int *from);
+	ck_status (*begin)(void *impl);
+	ck_status (*commit)(void *impl);
+	void (*rollback)(void *impl);
+	ck_status (*get)(void *impl, enum cki_reg_key k, const char *val,
+	    struct cki_client *out, bool *found);
+	ck_status (*select)(void *impl, const struct cki_reg_query *q,
+	    cki_client_cb cb, void *arg);
+	ck_status (*count)(void *impl, int state, long *n);
+	ck_status (*insert)(void *impl, const struct cki_client *c);
+	ck_status (*update)(
+	    void *impl, const struct cki_client *c, int64_t expect);
+	ck_status (*remove)(void *impl, const char *id, int64_t expect);
+	ck_status (*touch)(void *impl, const struct cki_seen *s);
+	ck_status (*audit_add)(void *impl, const struct cki_audit *a);
+	ck_status (*audit_each)(
+	    void *impl, int64_t since, cki_audit_cb cb, void *arg);
+	ck_status (*token)(void *impl, uint64_t *tok);
+};
+
+extern const struct cki_reg_ops cki_reg_sqlite_ops;
+
+#endif /* CERTKIT_REGISTRY_BE_H */

@@ -1,0 +1,543 @@
+/*
+ * server_http.c: the HTTP side of `certkit serve` (evhttp over
+ * bufferevent_openssl).
+ *
+ *   GET  /healthz            200 {"status":"ok"}, no client needed
+ *   GET  /api/v1/status      the caller's own registry view
+ *   POST /api/v1/heartbeat   an approved client's presence
+ *
+ * Issue 11's enrollment routes join `routes` below. A path not in the table
+ * is 404 not_found; a known path with another method is 405
+ * method_not_allowed with Allow.
+ *
+ * Every authenticated request is decided by cki_authz_decide(): at once, or
+ * later (an OCSP answer), while the request waits in a struct cki_req. A
+ * refusal is application/problem+json (RFC 9457): {"type", "title",
+ * "status", "detail", "code", "spki_sha256", "state"}, with Retry-After
+ * when the decision has one. A pending client gets 202 with {"state":
+ * "pending", "spki_sha256", "retry_after"} and the same fields.
+ *
+ * Limits: a request head of at most CKI_SRV_MAX_HEADERS bytes (evhttp's
+ * own limit), a body of at most CKI_SRV_MAX_BODY (413 payload_too_large),
+ * and the time limits of the sweep (server.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+
+#include "server_int.h"
+
+static void route_health(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+static void route_status(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+static void route_heartbeat(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+
+static const struct cki_route routes[] = {
+    {EVHTTP_REQ_GET, "/healthz", false, route_health},
+    {EVHTTP_REQ_GET, "/api/v1/status", true, route_status},
+    {EVHTTP_REQ_POST, "/api/v1/heartbeat", true, route_heartbeat},
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* ---- answers ------------------------------------------------------------ */
+
+static void
+send_json(struct evhttp_request *req, int status, const char *reason,
+    const char *ctype, json_t *doc)
+{
+	struct evbuffer *b = evbuffer_new();
+	char *s =
+	    doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	if (b == NULL || s == NULL) {
+		evhttp_send_error(req, 500, "Internal Server Error");
+		goto out;
+	}
+	evbuffer_add(b, s, strlen(s));
+	evbuffer_add(b, "\n", 1);
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_send_reply(req, status, reason, b);
+out:
+	free(s);
+	if (b != NULL)
+		evbuffer_free(b);
+}
+
+static const char *
+reason_of(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
+/* The fields a refusal and a pending answer share. */
+static json_t *
+decision_doc(int status, const char *type, const char *title,
+    const char *detail, const struct cki_decision *d)
+{
+	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type,
+	    "title", title, "status", status, "detail", detail, "code", type);
+
+	if (o != NULL && d != NULL && d->spki[0] != '\0')
+		json_object_set_new(o, "spki_sha256", json_string(d->spki));
+	if (o != NULL && d != NULL && d->known)
+		json_object_set_new(
+		    o, "state", json_string(cki_reg_state_name(d->state)));
+	if (o != NULL && d != NULL && d->retry_after > 0)
+		json_object_set_new(
+		    o, "retry_after", json_integer(d->retry_after));
+	return o;
+}
+
+static void
+set_retry_after(struct evhttp_request *req, const struct cki_decision *d)
+{
+	char n[32];
+
+	if (d == NULL || d->retry_after <= 0)
+		return;
+	snprintf(n, sizeof(n), "%ld", d->retry_after);
+	evhttp_add_header(
+	    evhttp_request_get_output_headers(req), "Retry-After", n);
+}
+
+void
+cki_srv_problem(struct cki_srv *s, struct evhttp_request *req, int status,
+    const char *type, const char *title, const char *detail,
+    const struct cki_decision *d)
+{
+	json_t *o = decision_doc(status, type, title, detail, d);
+
+	(void)s;
+	set_retry_after(req, d);
+	send_json(
+	    req, status, reason_of(status), "application/problem+json", o);
+	json_decref(o);
+}
+
+/* 202: the client waits for an admin. */
+static void
+send_pending(struct evhttp_request *req, const struct cki_decision *d)
+{
+	json_t *o = decision_doc(202, d->type ? d->type : "pending_approval",
+	    d->title[0] ? d->title : "pending approval", d->detail, d);
+
+	if (o != NULL)
+		json_object_set_new(o, "state", json_string("pending"));
+	set_retry_after(req, d);
+	send_json(req, 202, "Accepted", "application/json", o);
+	json_decref(o);
+}
+
+/* ---- the routes -----------------------------------------------------------
+ */
+
+static void
+route_health(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
+    const struct cki_decision *d)
+{
+	json_t *o = json_pack("{s:s}", "status", "ok");
+
+	(void)s;
+	(void)c;
+	(void)d;
+	send_json(req, 200, "OK", "application/json", o);
+	json_decref(o);
+}
+
+static void
+route_status(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
+    const struct cki_decision *d)
+{
+	json_t *o = cki_authz_status_json(s->authz, d);
+
+	(void)c;
+	send_json(req, 200, "OK", "application/json", o);
+	json_decref(o);
+}
+
+/* The body as a JSON object: {"agent_version": "...", "facts": {...}}
+ * (both optional). NULL after answering 400 or 413. */
+static json_t *
+read_body(struct cki_srv *s, struct evhttp_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	json_error_t je;
+	json_t *doc;
+
+	if (n > CKI_SRV_MAX_BODY) {
+		cki_srv_problem(s, req, 413, "payload_too_large",
+		    "payload too large", "the body is over 65536 bytes", NULL);
+		return NULL;
+	}
+	if (n == 0)
+		return json_object();
+	doc = json_loadb((const char *)evbuffer_pullup(in, -1), n,
+	    JSON_REJECT_DUPLICATES, &je);
+	if (doc == NULL || !json_is_object(doc)) {
+		char detail[256];
+
+		snprintf(detail, sizeof(detail),
+		    "expected a JSON object, found %s",
+		    doc == NULL ? je.text : "another JSON value");
+		cki_srv_problem(
+		    s, req, 400, "bad_request", "bad request", detail, NULL);
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+static void
+route_heartbeat(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d)
+{
+	json_t *doc = read_body(s, req), *ver, *facts, *o;
+	char *ftext = NULL;
+
+	(void)c;
+	if (doc == NULL)
+		return;
+	ver = json_object_get(doc, "agent_version");
+	facts = json_object_get(doc, "facts");
+	if ((ver != NULL && !json_is_string(ver)) ||
+	    (facts != NULL && !json_is_object(facts))) {
+		cki_srv_problem(s, req, 400, "bad_request", "bad request",
+		    "agent_version must be a string and facts an object", d);
+		json_decref(doc);
+		return;
+	}
+	if (facts != NULL)
+		ftext = json_dumps(facts, JSON_COMPACT | JSON_SORT_KEYS);
+	cki_authz_heartbeat(
+	    s->authz, d->spki, ver ? json_string_value(ver) : NULL, ftext);
+	o = json_pack("{s:s, s:s, s:I}", "state", "approved", "spki_sha256",
+	    d->spki, "heartbeat", (json_int_t)s->conf.heartbeat);
+	send_json(req, 200, "OK", "application/json", o);
+	json_decref(o);
+	json_decref(doc);
+	free(ftext);
+}
+
+/* ---- deciding -------------------------------------------------------------
+ */
+
+static void
+log_request(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
+    const struct cki_decision *d)
+{
+	char st[16];
+
+	snprintf(st, sizeof(st), "%d", d->status);
+	cki_slog(s->log, d->status == 200 ? CKI_LOG_INFO : CKI_LOG_WARN,
+	    "request", "peer", c->addr, "path", evhttp_request_get_uri(req),
+	    "status", st, "spki", d->spki[0] ? d->spki : NULL, "client",
+	    d->client_id[0] ? d->client_id : NULL, "problem", d->type, "detail",
+	    d->detail[0] ? d->detail : NULL, NULL);
+}
+
+static void
+answer(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
+    const struct cki_route *rt, const struct cki_decision *d)
+{
+	log_request(s, req, c, d);
+	if (d->status == 200) {
+		s->served++;
+		rt->fn(s, req, c, d);
+		return;
+	}
+	s->refused++;
+	if (d->status == 202)
+		send_pending(req, d);
+	else
+		cki_srv_problem(s, req, d->status,
+		    d->type ? d->type : "client_rejected",
+		    d->title[0] ? d->title : reason_of(d->status), d->detail,
+		    d);
+}
+
+void
+cki_req_drop(struct cki_req *r)
+{
+	if (r == NULL)
+		return;
+	if (r->areq != NULL)
+		cki_authz_cancel(r->areq);
+	if (r->conn != NULL && r->conn->busy == r)
+		r->conn->busy = NULL;
+	free(r);
+}
+
+static void
+decided(void *arg, const struct cki_decision *d)
+{
+	struct cki_req *r = arg;
+	struct cki_conn *c = r->conn;
+
+	r->areq = NULL; /* done: nothing to cancel */
+	c->busy = NULL;
+	answer(c->srv, r->req, c, r->route, d);
+	free(r);
+}
+
+static void
+on_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct cki_conn *c = arg;
+
+	(void)evcon;
+	c->evcon = NULL;
+	if (c->busy != NULL)
+		cki_req_drop(c->busy);
+}
+
+/* "ADDR:PORT" of the peer, for the log. */
+static void
+conn_addr(struct cki_conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd = c->bev ? bufferevent_getfd(c->bev) : -1;
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (c->addr[0] != '\0' || fd < 0 ||
+	    getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		snprintf(c->addr, sizeof(c->addr), "%s:%u", host, port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(c->addr, sizeof(c->addr), "[%s]:%u", host, port);
+	}
+}
+
+/* The connection of a request, learnt at its first request. */
+static struct cki_conn *
+conn_of(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev =
+	    evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+	struct cki_conn *c =
+	    ssl ? SSL_get_ex_data(ssl, cki_conn_index()) : NULL;
+
+	if (c != NULL && c->evcon == NULL) {
+		c->evcon = evcon;
+		c->handshake_done = true;
+		conn_addr(c);
+		evhttp_connection_set_closecb(evcon, on_close, c);
+	}
+	return c;
+}
+
+static void
+decide(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
+    const struct cki_route *rt)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	X509 *leaf = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	struct cki_peer p = {leaf, c->vr, c->addr};
+	struct cki_decision d;
+	struct cki_req *r = calloc(1, sizeof(*r));
+	int got;
+
+	if (r == NULL) {
+		evhttp_send_error(req, 500, "Internal Server Error");
+		return;
+	}
+	if (leaf != NULL && c->vr == NULL) /* resumed: the cached result */
+		p.vr = c->vr = cki_authz_verify(s->authz, leaf, NULL);
+	if (leaf != NULL && c->spki[0] == '\0')
+		cki_x509_spki(leaf, c->spki);
+	memset(&d, 0, sizeof(d));
+	*r = (struct cki_req){c, req, rt, NULL};
+	got = cki_authz_decide(s->authz, &p, decided, r, &d, &r->areq);
+	if (got == 0) {
+		c->busy = r;
+		return;
+	}
+	free(r);
+	if (got < 0)
+		evhttp_send_error(req, 500, "Internal Server Error");
+	else
+		answer(s, req, c, rt, &d);
+}
+
+static void
+route_not_found(struct cki_srv *s, struct evhttp_request *req, const char *path)
+{
+	char allow[64] = "";
+	bool known = false;
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (strcmp(routes[i].path, path) != 0)
+			continue;
+		known = true;
+		snprintf(allow, sizeof(allow), "%s",
+		    routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST");
+	}
+	if (!known) {
+		cki_srv_problem(s, req, 404, "not_found", "not found",
+		    "no such resource on this server", NULL);
+		return;
+	}
+	evhttp_add_header(
+	    evhttp_request_get_output_headers(req), "Allow", allow);
+	cki_srv_problem(s, req, 405, "method_not_allowed", "method not allowed",
+	    "this resource takes another method", NULL);
+}
+
+static void
+dispatch(struct evhttp_request *req, void *arg)
+{
+	struct cki_srv *s = arg;
+	struct cki_conn *c = conn_of(req);
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	int m = evhttp_request_get_command(req);
+
+	if (c == NULL) {
+		evhttp_send_error(req, 500, "Internal Server Error");
+		return;
+	}
+	c->req_start_ms = 0; /* the whole request is in */
+	c->requests++;
+	if (c->closing || s->stopping)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+	if (path == NULL || path[0] != '/') {
+		cki_srv_problem(s, req, 400, "bad_request", "bad request",
+		    "the request target is not an absolute path", NULL);
+		return;
+	}
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (routes[i].method != m || strcmp(routes[i].path, path) != 0)
+			continue;
+		if (!routes[i].auth)
+			routes[i].fn(s, req, c, NULL);
+		else
+			decide(s, req, c, &routes[i]);
+		return;
+	}
+	route_not_found(s, req, path);
+}
+
+/* ---- connections ----------------------------------------------------------
+ */
+
+/* Marks the start of a request: the first byte after an idle time. */
+static void
+input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct cki_conn *c = arg;
+
+	(void)buf;
+	if (info->n_added > 0 && c->req_start_ms == 0)
+		c->req_start_ms = cki_mono_ms();
+}
+
+struct bufferevent *
+cki_srv_bevcb(struct event_base *base, void *arg)
+{
+	struct cki_srv *s = arg;
+	struct cki_conn *c = calloc(1, sizeof(*c));
+	SSL *ssl = SSL_new(s->ssl);
+	struct bufferevent *bev = NULL;
+
+	if (c == NULL || ssl == NULL ||
+	    SSL_set_ex_data(ssl, cki_conn_index(), c) != 1) {
+		free(c);
+		SSL_free(ssl);
+		return NULL;
+	}
+	c->srv = s;
+	c->accepted_ms = cki_mono_ms();
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	bev = bufferevent_openssl_socket_new(
+	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl); /* frees c through its ex_data */
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	c->bev = bev;
+	evbuffer_add_cb(bufferevent_get_input(bev), input_cb, c);
+	return bev;
+}
+
+void
+cki_conn_end(struct cki_conn *c, const char *why)
+{
+	evutil_socket_t fd = c->bev ? bufferevent_getfd(c->bev) : -1;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	conn_addr(c);
+	cki_slog(c->srv->log, CKI_LOG_INFO, "close", "peer", c->addr, "spki",
+	    c->spki[0] ? c->spki : NULL, "reason", why, NULL);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+ck_status
+cki_srv_http_new(struct cki_srv *s)
+{
+	struct timeval idle = {s->conf.heartbeat * 3, 0};
+
+	if (idle.tv_sec < CKI_SRV_IDLE_MIN_S)
+		idle.tv_sec = CKI_SRV_IDLE_MIN_S;
+	if ((s->http = evhttp_new(s->base)) == NULL)
+		return cki_err(s->ctx, CK_E_NOMEM, "out of memory");
+	evhttp_set_bevcb(s->http, cki_srv_bevcb, s);
+	evhttp_set_gencb(s->http, dispatch, s);
+	evhttp_set_max_headers_size(s->http, CKI_SRV_MAX_HEADERS);
+	/* evhttp refuses larger bodies with its own page; up to this size the
+	 * route answers 413 problem+json itself. */
+	evhttp_set_max_body_size(s->http, 4 * CKI_SRV_MAX_BODY);
+	evhttp_set_timeout_tv(s->http, &idle);
+	evhttp_set_allowed_methods(s->http,
+	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	return CK_OK;
+}

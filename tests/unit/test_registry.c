@@ -1,0 +1,678 @@
+/*
+ * test_registry.c: the registry (lib/server/registry.c) on every backend.
+ *
+ * One table of cases (`cases`), run by one table of drivers (`drivers`):
+ * each case gets a fresh, migrated registry of the driver. A driver is a
+ * way to make a target and, for the cases that need the storage itself, to
+ * hold its write lock and to stamp a schema version. Issue 12 adds
+ * PostgreSQL as one more line of `drivers`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "registry_int.h"
+#include "testutil.h"
+
+/* ---- drivers ------------------------------------------------------------ */
+
+struct env;
+struct driver {
+	const char *name;
+	/* Makes a fresh target (not migrated) under dir. */
+	void (*target)(struct env *e, const char *dir);
+	/* Takes the write lock from another connection, until unlock(). */
+	void (*lock)(struct env *e);
+	void (*unlock)(struct env *e);
+	/* Stamps the schema version (to test a mismatch). */
+	void (*stamp)(struct env *e, int version);
+	void (*cleanup)(struct env *e);
+};
+
+struct env {
+	const struct driver *drv;
+	ck_ctx *ctx;
+	cki_registry *r;
+	char dir[64];
+	char target[256];
+	sqlite3 *holder; /* sqlite: the connection holding the lock */
+};
+
+static void
+sqlite_target(struct env *e, const char *dir)
+{
+	snprintf(e->target, sizeof(e->target), "%s/server/registry.db", dir);
+}
+
+static void
+sqlite_lock(struct env *e)
+{
+	assert_int_equal(sqlite3_open(e->target, &e->holder), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(e->holder, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
+static void
+sqlite_unlock(struct env *e)
+{
+	sqlite3_exec(e->holder, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(e->holder);
+	e->holder = NULL;
+}
+
+static void
+sqlite_stamp(struct env *e, int version)
+{
+	sqlite3 *db = NULL;
+	char sql[80];
+
+	snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d",
+	    version);
+	assert_int_equal(sqlite3_open(e->target, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void
+sqlite_cleanup(struct env *e)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static const struct driver drivers[] = {
+    {"sqlite", sqlite_target, sqlite_lock, sqlite_unlock, sqlite_stamp,
+        sqlite_cleanup},
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static const struct cki_actor admin = {"admin:test", "checked by hand"};
+static const struct cki_actor pairing = {"server", NULL};
+
+/* An SPKI of 64 hex digits starting with `head`, padded with `fill`. */
+static void
+mkspki(char out[65], const char *head, char fill)
+{
+	size_t n = strlen(head);
+
+	memset(out, fill, 64);
+	memcpy(out, head, n);
+	out[64] = '\0';
+}
+
+/* A first contact of `name` with the key `spki`; returns the row. */
+static struct cki_client
+contact(struct env *e, const char *spki, const char *name,
+    enum cki_reg_state st, ck_status want)
+{
+	struct cki_client c = {0}, out = {0};
+
+	snprintf(c.spki, sizeof(c.spki), "%s", spki);
+	c.name = (char *)(uintptr_t)name;
+	c.subject = (char *)(uintptr_t) "CN = device";
+	c.sans = (char *)(uintptr_t) "DNS:device.example";
+	c.policy = (char *)(uintptr_t)(st == CKI_REG_APPROVED ? "trusted-ca"
+	                                                      : "pairing");
+	if (cki_registry_first_contact(e->r, &c, st, 3, &pairing, &out) != want)
+		fail_msg("first contact of %s: %s", name, ck_ctx_error(e->ctx));
+	return out;
+}
+
+static void
+act(struct env *e, const char *id, enum cki_reg_action a, ck_status want,
+    const char *msg)
+{
+	struct cki_client after = {0};
+	ck_status st = cki_registry_act(e->r, id, a, -1, &admin, &after);
+
+	if (st != want || (msg && strstr(ck_ctx_error(e->ctx), msg) == NULL))
+		fail_msg("%s %s: status %d (%s), want %d '%s'",
+		    cki_reg_action_name(a), id, st, ck_ctx_error(e->ctx), want,
+		    msg ? msg : "");
+	cki_client_clear(&after);
+}
+
+static enum cki_reg_state
+state_of(struct env *e, const char *spki, bool *found)
+{
+	struct cki_client c = {0};
+	enum cki_reg_state s;
+
+	assert_int_equal(cki_registry_get_spki(e->r, spki, &c, found), CK_OK);
+	s = c.state;
+	cki_client_clear(&c);
+	return s;
+}
+
+static int
+count_audit_cb(void *arg, const struct cki_audit *a)
+{
+	(void)a;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+audit_rows(struct env *e)
+{
+	int n = 0;
+
+	assert_int_equal(
+	    cki_registry_audit(e->r, 0, count_audit_cb, &n), CK_OK);
+	return n;
+}
+
+/* ---- the cases ---------------------------------------------------------- */
+
+static void
+c_open_unmigrated(struct env *e)
+{
+	cki_registry *r = NULL;
+
+	assert_int_equal(
+	    cki_registry_open(e->ctx, e->target, 100, &r), CK_E_NOTFOUND);
+	assert_non_null(
+	    strstr(ck_ctx_error(e->ctx), "run: certkit registry migrate"));
+	assert_null(r);
+}
+
+static void
+c_migrate_twice(struct env *e)
+{
+	int from = -1;
+
+	assert_int_equal(cki_registry_migrate(e->ctx, e->target, &from), CK_OK);
+	assert_int_equal(from, CKI_REG_SCHEMA);
+	assert_string_equal(cki_registry_backend(e->r), e->drv->name);
+}
+
+static void
+c_schema_mismatch(struct env *e)
+{
+	cki_registry *r = NULL;
+	int from = 0;
+
+	e->drv->stamp(e, CKI_REG_SCHEMA + 1);
+	assert_int_equal(
+	    cki_registry_open(e->ctx, e->target, 100, &r), CK_E_FORMAT);
+	assert_non_null(strstr(ck_ctx_error(e->ctx), "schema version 2"));
+	assert_int_equal(
+	    cki_registry_migrate(e->ctx, e->target, &from), CK_E_FORMAT);
+	assert_int_equal(from, CKI_REG_SCHEMA + 1);
+}
+
+static void
+c_first_contact_pending(struct env *e)
+{
+	char spki[65];
+	struct cki_client a, b;
+
+	mkspki(spki, "aa", '1');
+	a = contact(e, spki, "dev1", CKI_REG_PENDING, CK_OK);
+	assert_int_equal(a.state, CKI_REG_PENDING);
+	assert_int_equal(strlen(a.id), CKI_REG_ID_LEN);
+	assert_string_equal(a.policy, "pairing");
+	assert_int_equal(a.conflict_of[0], '\0');
+	assert_int_equal(audit_rows(e), 1);
+	assert_string_equal(cki_client_status_label(&a, a.last_seen + 10, 30),
+	    "Requesting Pairing");
+	assert_string_equal(
+	    cki_client_status_label(&a, a.last_seen + 61, 30), "Pending");
+	/* The same key again: the same row, nothing written. */
+	b = contact(e, spki, "dev1", CKI_REG_PENDING, CK_OK);
+	assert_string_equal(a.id, b.id);
+	assert_int_equal(audit_rows(e), 1);
+	cki_client_clear(&a);
+	cki_client_clear(&b);
+}
+
+static void
+c_first_contact_policy(struct env *e)
+{
+	char spki[65];
+	struct cki_client a;
+
+	mkspki(spki, "bb", '2');
+	a = contact(e, spki, "dev2", CKI_REG_APPROVED, CK_OK);
+	assert_int_equal(a.state, CKI_REG_APPROVED);
+	assert_string_equal(a.policy, "trusted-ca");
+	assert_string_equal(
+	    cki_client_status_label(&a, a.last_seen + 10, 30), "Online");
+	assert_string_equal(
+	    cki_client_status_label(&a, a.last_seen + 61, 30), "Offline");
+	a.last_seen = 0;
+	assert_string_equal(
+	    cki_client_status_label(&a, 100, 30), "Never Connected");
+	cki_client_clear(&a);
+	/* Bad input is refused before anything is written. */
+	mkspki(spki, "BB", '2');
+	cki_client_clear(&a);
+	a = contact(e, spki, "x", CKI_REG_PENDING, CK_E_USAGE);
+	a = contact(e, "abc", "x", CKI_REG_PENDING, CK_E_USAGE);
+	a = contact(e, spki, "x", CKI_REG_REVOKED, CK_E_USAGE);
+	assert_int_equal(audit_rows(e), 1);
+}
+
+static void
+c_transitions(struct env *e)
+{
+	char spki[65];
+	struct cki_client a;
+	bool found;
+
+	mkspki(spki, "cc", '3');
+	a = contact(e, spki, "dev3", CKI_REG_PENDING, CK_OK);
+	act(e, a.id, CKI_ACT_SUSPEND, CK_E_USAGE, "is pending: cannot suspend");
+	act(e, a.id, CKI_ACT_RESUME, CK_E_USAGE, "is pending");
+	act(e, a.id, CKI_ACT_REVOKE, CK_E_USAGE, "is pending");
+	act(e, a.id, CKI_ACT_REPLACE_KEY, CK_E_USAGE, "not a conflict");
+	act(e, a.id, CKI_ACT_APPROVE, CK_OK, NULL);
+	assert_int_equal(state_of(e, spki, &found), CKI_REG_APPROVED);
+	act(e, a.id, CKI_ACT_APPROVE, CK_E_USAGE, "is approved");
+	act(e, a.id, CKI_ACT_SUSPEND, CK_OK, NULL);
+	assert_int_equal(state_of(e, spki, &found), CKI_REG_SUSPENDED);
+	act(e, a.id, CKI_ACT_RESUME, CK_OK, NULL);
+	act(e, a.id, CKI_ACT_REVOKE, CK_OK, NULL);
+	assert_int_equal(state_of(e, spki, &found), CKI_REG_REVOKED);
+	act(e, a.id, CKI_ACT_RESUME, CK_E_USAGE, "is revoked");
+	act(e, a.id, CKI_ACT_APPROVE, CK_E_USAGE, "is revoked");
+	act(e, "0123456789abcdef", CKI_ACT_APPROVE, CK_E_NOTFOUND, "no client");
+	/* pending + 4 changes; the refusals wrote nothing. */
+	assert_int_equal(audit_rows(e), 5);
+	act(e, a.id, CKI_ACT_REMOVE, CK_OK, NULL);
+	state_of(e, spki, &found);
+	assert_false(found);
+	assert_int_equal(audit_rows(e), 6);
+	/* rejected */
+	cki_client_clear(&a);
+	a = contact(e, spki, "dev3", CKI_REG_PENDING, CK_OK);
+	act(e, a.id, CKI_ACT_REJECT, CK_OK, NULL);
+	act(e, a.id, CKI_ACT_APPROVE, CK_E_USAGE, "is rejected");
+	cki_client_clear(&a);
+}
+
+static void
+c_cas(struct env *e)
+{
+	char spki[65];
+	struct cki_client a, after = {0};
+	cki_registry *r2 = NULL;
+
+	mkspki(spki, "dd", '4');
+	a = contact(e, spki, "dev4", CKI_REG_PENDING, CK_OK);
+	assert_int_equal(a.version, 1);
+	/* Another handle changes the row first. */
+	assert_int_equal(
+	    cki_registry_open(e->ctx, e->target, 1000, &r2), CK_OK);
+	assert_int_equal(
+	    cki_registry_act(r2, a.id, CKI_ACT_APPROVE, 1, &admin, &after),
+	    CK_OK);
+	assert_int_equal(after.version, 2);
+	cki_registry_close(r2);
+	/* The stale version loses and writes nothing. */
+	assert_int_equal(
+	    cki_registry_act(e->r, a.id, CKI_ACT_REJECT, 1, &admin, &after),
+	    CK_E_CONFLICT);
+	assert_int_equal(audit_rows(e), 2);
+	assert_int_equal(
+	    cki_registry_act(e->r, a.id, CKI_ACT_SUSPEND, 2, &admin, &after),
+	    CK_OK);
+	assert_int_equal(after.version, 3);
+	assert_int_equal(after.state, CKI_REG_SUSPENDED);
+	assert_string_equal(after.policy, "admin");
+	assert_string_equal(after.reason, "checked by hand");
+	cki_client_clear(&a);
+	cki_client_clear(&after);
+}
+
+static void
+c_conflict(struct env *e)
+{
+	char k1[65], k2[65], k3[65];
+	struct cki_client a, b, c, got = {0};
+	bool found;
+
+	mkspki(k1, "e1", '5');
+	mkspki(k2, "e2", '5');
+	mkspki(k3, "e3", '5');
+	a = contact(e, k1, "dev5", CKI_REG_PENDING, CK_OK);
+	act(e, a.id, CKI_ACT_APPROVE, CK_OK, NULL);
+	/* Same name, new key: a conflict entry, never approved by policy. */
+	b = contact(e, k2, "dev5", CKI_REG_APPROVED, CK_OK);
+	assert_int_equal(b.state, CKI_REG_PENDING);
+	assert_string_equal(b.conflict_of, a.id);
+	assert_string_equal(
+	    cki_client_status_label(&b, b.last_seen, 30), "Conflict");
+	act(e, b.id, CKI_ACT_APPROVE, CK_E_USAGE, "use replace-key");
+	act(e, b.id, CKI_ACT_REPLACE_KEY, CK_OK, NULL);
+	/* The known client has the new key; the old key is unknown. */
+	assert_int_equal(state_of(e, k2, &found), CKI_REG_APPROVED);
+	assert_int_equal(cki_registry_get_spki(e->r, k2, &got, &found), CK_OK);
+	assert_string_equal(got.id, a.id);
+	assert_int_equal(got.version, 3);
+	state_of(e, k1, &found);
+	assert_false(found);
+	/* Another one, discarded. */
+	c = contact(e, k3, "dev5", CKI_REG_PENDING, CK_OK);
+	assert_string_equal(c.conflict_of, a.id);
+	act(e, c.id, CKI_ACT_DISCARD, CK_OK, NULL);
+	state_of(e, k3, &found);
+	assert_false(found);
+	/* A conflict whose client is removed becomes a plain request. */
+	cki_client_clear(&c);
+	c = contact(e, k3, "dev5", CKI_REG_PENDING, CK_OK);
+	act(e, a.id, CKI_ACT_REMOVE, CK_OK, NULL);
+	act(e, c.id, CKI_ACT_APPROVE, CK_OK, NULL);
+	cki_client_clear(&a);
+	cki_client_clear(&b);
+	cki_client_clear(&c);
+	cki_client_clear(&got);
+}
+
+static void
+c_max_pending(struct env *e)
+{
+	char k[65];
+	struct cki_client c;
+	long n = 0;
+	int before;
+
+	for (int i = 0; i < 3; i++) {
+		char head[8];
+
+		snprintf(head, sizeof(head), "f%d", i);
+		mkspki(k, head, '6');
+		c = contact(e, k, NULL, CKI_REG_PENDING, CK_OK);
+		cki_client_clear(&c);
+	}
+	before = audit_rows(e);
+	mkspki(k, "f9", '6');
+	c = contact(e, k, NULL, CKI_REG_PENDING, CK_E_LIMIT);
+	assert_non_null(strstr(ck_ctx_error(e->ctx), "max_pending 3"));
+	assert_int_equal(cki_registry_count(e->r, CKI_REG_PENDING, &n), CK_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(audit_rows(e), before);
+	/* The limit is on the pending queue only. */
+	c = contact(e, k, NULL, CKI_REG_APPROVED, CK_OK);
+	cki_client_clear(&c);
+}
+
+static void
+c_find(struct env *e)
+{
+	char k1[65], k2[65];
+	struct cki_client a, b, got = {0};
+
+	mkspki(k1, "abcd1", '7');
+	mkspki(k2, "abcd2", '7');
+	a = contact(e, k1, "dev7a", CKI_REG_PENDING, CK_OK);
+	b = contact(e, k2, "dev7b", CKI_REG_PENDING, CK_OK);
+	assert_int_equal(cki_registry_find(e->r, "ABCD1", &got), CK_OK);
+	assert_string_equal(got.id, a.id);
+	assert_int_equal(cki_registry_find(e->r, b.id, &got), CK_OK);
+	assert_string_equal(got.spki, k2);
+	assert_int_equal(cki_registry_find(e->r, "abcd", &got), CK_E_USAGE);
+	assert_non_null(strstr(ck_ctx_error(e->ctx), "ambiguous"));
+	assert_non_null(strstr(ck_ctx_error(e->ctx), a.id));
+	assert_non_null(strstr(ck_ctx_error(e->ctx), "dev7b"));
+	assert_int_equal(cki_registry_find(e->r, "abc", &got), CK_E_USAGE);
+	assert_int_equal(cki_registry_find(e->r, "zzzz", &got), CK_E_USAGE);
+	assert_int_equal(
+	    cki_registry_find(e->r, "0000000", &got), CK_E_NOTFOUND);
+	cki_client_clear(&a);
+	cki_client_clear(&b);
+	cki_client_clear(&got);
+}
+
+static void
+c_expire(struct env *e)
+{
+	char k1[65], k2[65];
+	struct cki_client a, b;
+	size_t n = 9;
+	bool found;
+
+	ck_ctx_set_time(e->ctx, 1000000);
+	mkspki(k1, "99", '8');
+	mkspki(k2, "98", '8');
+	a = contact(e, k1, "old", CKI_REG_PENDING, CK_OK);
+	b = contact(e, k2, "approved", CKI_REG_APPROVED, CK_OK);
+	ck_ctx_set_time(e->ctx, 1000000 + 100);
+	assert_int_equal(
+	    cki_registry_expire(e->r, 1000000 + 100, 100, &n), CK_OK);
+	assert_int_equal(n, 0); /* exactly the ttl: not yet */
+	assert_int_equal(
+	    cki_registry_expire(e->r, 1000000 + 101, 100, &n), CK_OK);
+	assert_int_equal(n, 1);
+	state_of(e, k1, &found);
+	assert_false(found);
+	state_of(e, k2, &found);
+	assert_true(found);
+	assert_int_equal(audit_rows(e), 3);
+	cki_client_clear(&a);
+	cki_client_clear(&b);
+}
+
+static void
+c_presence(struct env *e)
+{
+	char k[65];
+	struct cki_client a, got = {0};
+	struct cki_seen s = {.time = 5000000000, .agent_version = "1.2"};
+	bool found;
+
+	mkspki(k, "77", '9');
+	a = contact(e, k, "dev9", CKI_REG_APPROVED, CK_OK);
+	memcpy(s.spki, k, sizeof(s.spki));
+	s.facts = "{\"os\":\"linux\"}";
+	assert_int_equal(cki_registry_presence(e->r, &s, 1), CK_OK);
+	assert_int_equal(cki_registry_get_spki(e->r, k, &got, &found), CK_OK);
+	assert_int_equal(got.last_seen, 5000000000);
+	assert_int_equal(got.version, a.version); /* not an authz change */
+	assert_string_equal(got.agent_version, "1.2");
+	/* An older time never moves last_seen back; NULL keeps values. */
+	s.time = 10;
+	s.agent_version = NULL;
+	assert_int_equal(cki_registry_presence(e->r, &s, 1), CK_OK);
+	assert_int_equal(cki_registry_get_spki(e->r, k, &got, &found), CK_OK);
+	assert_int_equal(got.last_seen, 5000000000);
+	assert_string_equal(got.agent_version, "1.2");
+	assert_string_equal(got.facts, "{\"os\":\"linux\"}");
+	cki_client_clear(&a);
+	cki_client_clear(&got);
+}
+
+static void
+c_change_token(struct env *e)
+{
+	char k[65];
+	struct cki_client a, after = {0};
+	uint64_t t1 = 0, t2 = 0;
+	cki_registry *r2 = NULL;
+
+	mkspki(k, "66", 'a');
+	a = contact(e, k, "deva", CKI_REG_PENDING, CK_OK);
+	assert_int_equal(cki_registry_change_token(e->r, &t1), CK_OK);
+	assert_int_equal(cki_registry_change_token(e->r, &t2), CK_OK);
+	assert_true(t1 == t2);
+	assert_int_equal(
+	    cki_registry_open(e->ctx, e->target, 1000, &r2), CK_OK);
+	assert_int_equal(
+	    cki_registry_act(r2, a.id, CKI_ACT_APPROVE, -1, &admin, &after),
+	    CK_OK);
+	cki_registry_close(r2);
+	assert_int_equal(cki_registry_change_token(e->r, &t2), CK_OK);
+	assert_true(t1 != t2);
+	cki_client_clear(&a);
+	cki_client_clear(&after);
+}
+
+static void
+c_locked(struct env *e)
+{
+	char k[65];
+	struct cki_client a;
+	cki_registry *r2 = NULL;
+	bool found;
+
+	mkspki(k, "55", 'b');
+	a = contact(e, k, "devb", CKI_REG_PENDING, CK_OK);
+	assert_int_equal(cki_registry_open(e->ctx, e->target, 200, &r2), CK_OK);
+	e->drv->lock(e);
+	assert_int_equal(
+	    cki_registry_act(r2, a.id, CKI_ACT_APPROVE, -1, &admin, NULL),
+	    CK_E_LOCKED);
+	assert_non_null(strstr(ck_ctx_error(e->ctx), "registry locked"));
+	/* Readers are not blocked by the writer. */
+	assert_int_equal(state_of(e, k, &found), CKI_REG_PENDING);
+	e->drv->unlock(e);
+	assert_int_equal(
+	    cki_registry_act(r2, a.id, CKI_ACT_APPROVE, -1, &admin, NULL),
+	    CK_OK);
+	cki_registry_close(r2);
+	cki_client_clear(&a);
+}
+
+static int
+collect_cb(void *arg, const struct cki_client *c)
+{
+	(void)c;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+c_each_and_audit(struct env *e)
+{
+	char k1[65], k2[65];
+	struct cki_client a, b;
+	int n = 0;
+
+	mkspki(k1, "44", 'c');
+	mkspki(k2, "43", 'c');
+	a = contact(e, k1, "devc1", CKI_REG_PENDING, CK_OK);
+	b = contact(e, k2, "devc2", CKI_REG_APPROVED, CK_OK);
+	assert_int_equal(cki_registry_each(e->r, -1, collect_cb, &n), CK_OK);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(
+	    cki_registry_each(e->r, CKI_REG_APPROVED, collect_cb, &n), CK_OK);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(
+	    cki_registry_audit(e->r, INT64_MAX, count_audit_cb, &n), CK_OK);
+	assert_int_equal(n, 0);
+	cki_client_clear(&a);
+	cki_client_clear(&b);
+}
+
+static const struct reg_case {
+	const char *name;
+	void (*fn)(struct env *e);
+	bool unmigrated;
+} cases[] = {
+    {"open before migrate", c_open_unmigrated, true},
+    {"migrate twice", c_migrate_twice, false},
+    {"schema mismatch", c_schema_mismatch, false},
+    {"first contact pending", c_first_contact_pending, false},
+    {"first contact by policy", c_first_contact_policy, false},
+    {"transitions", c_transitions, false},
+    {"compare-and-swap", c_cas, false},
+    {"conflict", c_conflict, false},
+    {"max_pending", c_max_pending, false},
+    {"find by prefix", c_find, false},
+    {"expire", c_expire, false},
+    {"presence", c_presence, false},
+    {"change token", c_change_token, false},
+    {"locked", c_locked, false},
+    {"each and audit", c_each_and_audit, false},
+};
+
+static void
+run_case(const struct driver *d, const struct reg_case *c)
+{
+	struct env e = {.drv = d};
+	int from = -1;
+
+	snprintf(e.dir, sizeof(e.dir), "/tmp/ck-reg.XXXXXX");
+	assert_non_null(mkdtemp(e.dir));
+	assert_non_null(e.ctx = ck_ctx_new());
+	d->target(&e, e.dir);
+	if (!c->unmigrated) {
+		if (cki_registry_migrate(e.ctx, e.target, &from) != CK_OK ||
+		    cki_registry_open(e.ctx, e.target, 1000, &e.r) != CK_OK)
+			fail_msg("%s/%s: setup: %s", d->name, c->name,
+			    ck_ctx_error(e.ctx));
+		assert_int_equal(from, 0);
+	}
+	print_message("  %s: %s\n", d->name, c->name);
+	c->fn(&e);
+	cki_registry_close(e.r);
+	ck_ctx_free(e.ctx);
+	d->cleanup(&e);
+}
+
+static void
+test_all(void **state)
+{
+	(void)state;
+	for (size_t d = 0; d < sizeof(drivers) / sizeof(drivers[0]); d++)
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+			run_case(&drivers[d], &cases[c]);
+}
+
+/* SQLite only: the file's mode, WAL, and the append-only audit. */
+static void
+test_sqlite_file(void **state)
+{
+	struct env e = {.drv = &drivers[0]};
+	struct stat sb;
+	sqlite3 *db = NULL;
+	char dir[300];
+	int from;
+
+	(void)state;
+	snprintf(e.dir, sizeof(e.dir), "/tmp/ck-reg.XXXXXX");
+	assert_non_null(mkdtemp(e.dir));
+	e.ctx = ck_ctx_new();
+	sqlite_target(&e, e.dir);
+	assert_int_equal(cki_registry_migrate(e.ctx, e.target, &from), CK_OK);
+	assert_int_equal(stat(e.target, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(dir, sizeof(dir), "%s/server", e.dir);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	assert_int_equal(sqlite3_open(e.target, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                     "INSERT INTO audit (time, client_id, spki, who, "
+	                     "action) VALUES (1, 'x', 'y', 'z', 'w')",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_not_equal(
+	    sqlite3_exec(db, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(
+	    sqlite3_exec(db, "UPDATE audit SET who = 'me'", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	ck_ctx_free(e.ctx);
+	sqlite_cleanup(&e);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_all),
+	    cmocka_unit_test(test_sqlite_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
