@@ -97,8 +97,9 @@ struct slot {
 	int64_t t_conn, t_req;
 	int nreq;
 	size_t need;
-	int status; /* of the answer being read */
-	bool in_head, first, close_after, active;
+	int status;  /* of the answer being read */
+	int64_t due; /* a heartbeat fell due while an answer was awaited */
+	bool in_head, first, close_after, active, busy;
 };
 
 struct snap {
@@ -410,9 +411,18 @@ on_answer(struct slot *s, int status)
 	if (s->first && r->o.mode == M_HOLD)
 		r->up++;
 	s->first = false;
+	s->busy = false;
 	s->nreq++;
-	if (r->o.mode == M_HOLD)
+	if (r->o.mode == M_HOLD) {
+		/* A heartbeat that fell due meanwhile goes now, its latency
+		 * counted from when it was due (no coordinated omission). */
+		if (s->due != 0) {
+			send_request(s, true);
+			s->t_req = s->due;
+			s->due = 0;
+		}
 		return; /* idle until the next heartbeat */
+	}
 	if (s->nreq < r->o.reqs && !s->close_after)
 		send_request(s, false);
 	else
@@ -514,6 +524,7 @@ send_request(struct slot *s, bool heartbeat)
 
 	s->t_req = now_us();
 	s->in_head = true;
+	s->busy = true;
 	evbuffer_add_printf(bufferevent_get_output(s->bev),
 	    "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mtls_load\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
@@ -531,7 +542,14 @@ hb_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->bev == NULL || s->r->stopping)
 		return;
-	send_request(s, true);
+	/* One request at a time on a connection: a heartbeat due while an
+	 * answer is awaited waits for it. */
+	if (s->busy) {
+		if (s->due == 0)
+			s->due = now_us();
+	} else {
+		send_request(s, true);
+	}
 	tv.tv_sec = (long)s->r->o.interval;
 	tv.tv_usec = (long)((s->r->o.interval - (double)tv.tv_sec) * 1e6);
 	evtimer_add(s->hb, &tv);
@@ -552,6 +570,8 @@ slot_start(struct slot *s)
 	}
 	r->started++;
 	s->nreq = 0;
+	s->due = 0;
+	s->busy = false;
 	s->first = s->in_head = true;
 	if ((ssl = SSL_new(r->ctx)) == NULL)
 		goto fail;

@@ -102,6 +102,10 @@ start_trivial() {
 
 start_nginx() {
 	NGINX_PORT=$(free_port)
+	# Room to spare: with fewer than 1/16 of worker_connections free,
+	# nginx closes idle keep-alive connections to reuse them.
+	NGINX_CONNS=$((IDLE * 2 + 1000))
+	[ "$hard" != unlimited ] && [ "$NGINX_CONNS" -gt "$hard" ] && NGINX_CONNS=$hard
 	mkdir -p nginx
 	cat >nginx/nginx.conf <<EOF
 user root;
@@ -110,7 +114,7 @@ worker_rlimit_nofile $hard;
 daemon off;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log;
-events { worker_connections $((IDLE + 200)); }
+events { worker_connections $NGINX_CONNS; }
 http {
   access_log off;
   client_body_temp_path $work/nginx/body;
@@ -308,8 +312,9 @@ print("### Idle connections and heartbeats")
 print()
 print("%d mTLS connections opened (256 handshakes in flight at most), one "
       "request each, then held; server RSS growth per connection 1 s after the "
-      "last one %s. Then each client sends `POST /api/v1/heartbeat` every 30 s "
-      "(random phase) for a %s s window: the server's CPU in %% of one core." % (idle, note, hbw))
+      "last one%s. Then each client sends `POST /api/v1/heartbeat` every 30 s "
+      "(random phase; one due while an answer is awaited waits for it, its "
+      "latency counted from when it was due) for a %s s window: the server's CPU in %% of one core." % (idle, " " + note if note else "", hbw))
 print()
 print("| Server | Held | Dropped | RSS per idle connection | Heartbeats/s | Server CPU | p99 heartbeat |")
 print("|---|---:|---:|---:|---:|---:|---:|")
