@@ -49,6 +49,7 @@ fi
 ulimit -n "$hard" 2>/dev/null || true
 
 # ---- the PKI: P-256 everywhere -------------------------------------------------
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 log "making the PKI and building the generator"
 ec() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "$@" 2>/dev/null; }
 ec -x509 -keyout ca.key -out ca.pem -days 30 -subj "/CN=certkit bench client CA" \
@@ -208,6 +209,23 @@ for s in $SERVERS; do
 	load "$s" "hold.$s" -m hold -c "$IDLE" -i 30 -t "$HB_WINDOW" -G ca.pem:ca.key -N "$IDLE"
 done
 
+# ---- refusals (before the flood fills the pending queue) ---------------------------
+refusal() { # refusal SERVER LABEL [curl args]: "STATUS CONTENT-TYPE BODY"
+	s=$1 label=$2
+	shift 2
+	printf '%s|%s|' "$s" "$label" >>refusals.txt
+	timeout 10 curl -sk -o body.txt -w '%{http_code}|%{content_type}|' "$@" \
+		"https://127.0.0.1:$(port_of "$s")/api/v1/status" >>refusals.txt 2>/dev/null || printf '000||' >>refusals.txt
+	tr -d '\r\n' <body.txt | cut -c1-160 >>refusals.txt
+	echo >>refusals.txt
+}
+: >refusals.txt
+for s in $SERVERS; do
+	[ "$s" = trivial ] && continue
+	refusal "$s" "no client certificate"
+	refusal "$s" "certificate from a CA not in client_ca" --cert stranger.pem --key stranger.key
+done
+
 # ---- a flood of unknown keys while approved clients work --------------------------
 # 100 approved clients each send a heartbeat every 100 ms (1,000 requests/s);
 # their p99 alone, then with FLOOD new self-signed keys connecting at the
@@ -228,28 +246,11 @@ if [ $HAVE_CERTKIT = 1 ]; then
 	PENDING=$(python3 -c 'import json,sys; d=json.load(open("pending.json")); print(len(d["clients"] if isinstance(d, dict) else d))' 2>/dev/null || echo "?")
 fi
 
-# ---- refusals --------------------------------------------------------------------
-refusal() { # refusal SERVER LABEL [curl args]: "STATUS CONTENT-TYPE BODY"
-	s=$1 label=$2
-	shift 2
-	printf '%s|%s|' "$s" "$label" >>refusals.txt
-	timeout 10 curl -sk -o body.txt -w '%{http_code}|%{content_type}|' "$@" \
-		"https://127.0.0.1:$(port_of "$s")/api/v1/status" >>refusals.txt 2>/dev/null || printf '000||' >>refusals.txt
-	tr -d '\r\n' <body.txt | cut -c1-160 >>refusals.txt
-	echo >>refusals.txt
-}
-: >refusals.txt
-for s in $SERVERS; do
-	[ "$s" = trivial ] && continue
-	refusal "$s" "no client certificate"
-	refusal "$s" "certificate from a CA not in client_ca" --cert stranger.pem --key stranger.key
-done
-
 # ---- the section ------------------------------------------------------------------
 python3 - "$work" "$REPS" "$IDLE" "$HB_WINDOW" "$FLOOD" "$MAX_PENDING" "$HAVE_CERTKIT" \
-	"${PENDING:-}" "$idle_note" <<'EOF'
+	"${PENDING:-}" "$idle_note" "$LOAD0" <<'EOF'
 import os, statistics, sys
-work, reps, idle, hbw, flood, maxp, have, pending, note = sys.argv[1:10]
+work, reps, idle, hbw, flood, maxp, have, pending, note, load0 = sys.argv[1:11]
 reps, idle, flood, maxp, have = int(reps), int(idle), int(flood), int(maxp), have == "1"
 def kv(name):
     p = os.path.join(work, name)
@@ -271,7 +272,9 @@ print("Every server on 127.0.0.1 with the same ECDSA P-256 server key, client CA
       "libevent, TLS 1.3, X25519, a client certificate on every connection, "
       "the server's CPU read from /proc/PID/stat over the window). The floor is "
       "`bench/trivial_tls.c`: OpenSSL verifying the client certificate and a "
-      "fixed answer, no registry, no routes, no log.")
+      "fixed answer, no registry, no routes, no log. Load average when the "
+      "run began: %s (other jobs share the machine: the ratios measured side "
+      "by side are what counts, and the runs are listed)." % load0)
 if not have:
     print()
     print("**certkit serve is not in this build**: its rows are missing "
