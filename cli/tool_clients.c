@@ -98,7 +98,7 @@ open_reg(ck_ctx *ctx, ck_registry **reg)
 	return TOOL_OK;
 }
 
-/* Prints the report's warnings (a stale CRL, ...) on stderr. */
+/* Prints the report's warnings (findings: a stale CRL, ...) on stderr. */
 static void
 print_warnings(const json_t *doc)
 {
@@ -106,7 +106,7 @@ print_warnings(const json_t *doc)
 	json_t *w;
 
 	json_array_foreach(json_object_get(doc, "warnings"), i, w)
-	    tool_warn("%s", json_string_value(w));
+	    tool_warn("%s", tool_finding_summary(w));
 }
 
 static enum tool_colour
@@ -286,7 +286,7 @@ past(const char *action)
 	static const char *const v[][2] = {{"approve", "Approved"},
 	    {"reject", "Rejected"}, {"suspend", "Suspended"},
 	    {"resume", "Resumed"}, {"revoke", "Revoked"}, {"remove", "Removed"},
-	    {"replace-key", "Replaced the key of"}, {"discard", "Discarded"}};
+	    {"discard", "Discarded"}};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		if (strcmp(action, v[i][0]) == 0)
@@ -318,9 +318,18 @@ act_one(ck_ctx *ctx, ck_registry *reg, const char *action, const char *id,
 		return TOOL_OK;
 	}
 	c = json_object_get(doc, "client");
-	printf("%s client %s (%s): %s -> %s\n", past(action), jstr(doc, "id"),
-	    jstr(c, "name")[0] ? jstr(c, "name") : "no name", jstr(doc, "from"),
-	    jstr(doc, "to")[0] ? jstr(doc, "to") : "gone");
+	if (strcmp(action, "replace-key") == 0)
+		printf("Client %s (%s) now has the key of the conflict entry "
+		       "%s (removed)\n",
+		    jstr(c, "id"),
+		    jstr(c, "name")[0] ? jstr(c, "name") : "no name",
+		    jstr(doc, "id"));
+	else
+		printf("%s client %s (%s): %s -> %s\n", past(action),
+		    jstr(doc, "id"),
+		    jstr(c, "name")[0] ? jstr(c, "name") : "no name",
+		    jstr(doc, "from"),
+		    jstr(doc, "to")[0] ? jstr(doc, "to") : "gone");
 	print_identity(c);
 	json_decref(doc);
 	return TOOL_OK;

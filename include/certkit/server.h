@@ -55,7 +55,8 @@ ck_status ck_server_check_config(ck_server *srv, char **json) CK_WUR;
 
 /* Binds, serves, and returns CK_OK after SIGTERM or SIGINT; an error when
  * it cannot start (the identity, a listener, the registry), naming what
- * failed. */
+ * failed. SIGPIPE is ignored while it runs (a peer gone is EPIPE); the
+ * previous disposition is restored when it returns. */
 ck_status ck_server_run(ck_server *srv) CK_WUR;
 
 #ifdef __cplusplus

@@ -9,18 +9,22 @@
  *     SPKI known ── decide_known ── approved, CA-verified ─► check_revo
  *                                 ── otherwise by state ──► dec_state
  *     SPKI unknown ─ decide_new ── CA-verified, policy trusted-ca(+pairing)
- *                                      ─► check_revo ─► first_contact(approved)
- *                                 ── pairing policies ─► first_contact(pending)
+ *                                      ─► check_revo ─► contact(approved)
+ *                                 ── pairing policies ─► contact(pending)
  *                                 ── trusted-ca ──────► 403 issuer_not_trusted
  *   check_revo ── answer now ─► apply_verdict
  *              └─ later ──────► revo_done ─► apply_verdict ─► done()
+ *   contact ── no loop: written inline ─► contact_result
+ *           └─ the writer thread ─► job_done ─► contact_result ─► done()
  *
  * Invariants:
  *  1. A known client is decided without touching the registry; only a new
- *     client writes (cki_registry_first_contact, short busy timeout). After
- *     a failed write, new clients get 503 registry_unavailable at once for
- *     CKI_AUTHZ_DOWN_MS, so a locked registry never stalls the event loop
- *     request after request.
+ *     client writes (cki_registry_first_contact, short busy timeout), and
+ *     with an event loop that write is the writer thread's
+ *     (authz_writer.c): the decision comes back through `done`, several
+ *     requests of one new key share one write, and at most
+ *     CKI_AUTHZ_MAX_JOBS wait (then 503). After a failed write, new clients
+ *     get 503 registry_unavailable at once for CKI_AUTHZ_DOWN_MS.
  *  2. A result of cki_authz_verify() from an older generation (new CA files,
  *     a CRL reload) is never trusted: the peer's chain is verified again.
  *  3. Revocation is checked for every request of a CA-verified client, on
@@ -53,7 +57,9 @@ struct cki_authz_req {
 	X509 *leaf;             /* a new client's (up-referenced), else NULL */
 	struct cki_vresult *vr; /* a reference */
 	struct event *ev;       /* delivers an answer found at a reload */
-	struct cki_authz_req *prev, *next;
+	struct cki_fc_job *job; /* the first contact it waits for */
+	struct cki_authz_req *prev, *next;   /* a->reqs */
+	struct cki_authz_req *wprev, *wnext; /* job->waiters */
 };
 
 static void dec_set(struct cki_decision *d, int status, const char *type,
@@ -140,6 +146,14 @@ req_free(struct cki_authz_req *r)
 	if (r == NULL)
 		return;
 	req_unlink(r);
+	if (r->job != NULL) {
+		if (r->wprev != NULL)
+			r->wprev->wnext = r->wnext;
+		else
+			r->job->waiters = r->wnext;
+		if (r->wnext != NULL)
+			r->wnext->wprev = r->wprev;
+	}
 	if (r->rr != NULL)
 		cki_revo_cancel(r->rr);
 	if (r->ev != NULL)
@@ -155,6 +169,19 @@ cki_authz_cancel(cki_authz_req *req)
 	req_free(req);
 }
 
+/* The tag and value of a SAN certkit records, or NULL for another kind. */
+static const char *
+san_tag(const GENERAL_NAME *g, const ASN1_STRING **s)
+{
+	switch (g->type) {
+	case GEN_DNS: *s = g->d.dNSName; return "DNS:";
+	case GEN_EMAIL: *s = g->d.rfc822Name; return "email:";
+	case GEN_URI: *s = g->d.uniformResourceIdentifier; return "URI:";
+	case GEN_IPADD: *s = g->d.iPAddress; return "IP:";
+	default: return NULL;
+	}
+}
+
 /* "DNS:a, IP:192.0.2.1, email:x, URI:y" of x's subjectAltName (escaped),
  * or NULL when it has none. */
 static char *
@@ -164,31 +191,24 @@ sans_of(X509 *x)
 	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	struct cki_sb sb = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	char ip[INET6_ADDRSTRLEN];
-	int i, n = 0;
+	int i, n = 0, len;
 
 	for (i = 0; i < sk_GENERAL_NAME_num(gs); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gs, i);
 		const ASN1_STRING *s = NULL;
-		const char *tag = NULL;
+		const char *tag = san_tag(sk_GENERAL_NAME_value(gs, i), &s);
 
-		if (g->type == GEN_DNS)
-			tag = "DNS:", s = g->d.dNSName;
-		else if (g->type == GEN_EMAIL)
-			tag = "email:", s = g->d.rfc822Name;
-		else if (g->type == GEN_URI)
-			tag = "URI:", s = g->d.uniformResourceIdentifier;
-		else if (g->type == GEN_IPADD)
-			tag = "IP:", s = g->d.iPAddress;
 		if (tag == NULL)
 			continue;
+		len = ASN1_STRING_length(s);
 		cki_sb_printf(&sb, "%s%s", n++ > 0 ? ", " : "", tag);
-		if (g->type != GEN_IPADD)
-			cki_sb_esc(&sb, ASN1_STRING_get0_data(s),
-			    (size_t)ASN1_STRING_length(s));
-		else if (inet_ntop(
-		             ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
-		             ASN1_STRING_get0_data(s), ip, sizeof(ip)) != NULL)
+		if (strcmp(tag, "IP:") != 0)
+			cki_sb_esc(&sb, ASN1_STRING_get0_data(s), (size_t)len);
+		else if ((len == 4 || len == 16) &&
+		    inet_ntop(len == 4 ? AF_INET : AF_INET6,
+		        ASN1_STRING_get0_data(s), ip, sizeof(ip)) != NULL)
 			cki_sb_printf(&sb, "%s", ip);
+		else
+			cki_sb_printf(&sb, "?");
 	}
 	GENERAL_NAMES_free(gs);
 	if (n == 0) {
@@ -217,67 +237,146 @@ name_of(X509 *x, const char *sans)
 	return strndup(p, end != NULL ? (size_t)(end - p) : strlen(p));
 }
 
-/* Records a new client in `state`; *d from the row the registry keeps (a
- * conflict row is pending; a row another server wrote first is that row). */
-static void
-first_contact(cki_authz *a, X509 *leaf, const struct cki_vresult *vr,
-    enum cki_reg_state state, struct cki_decision *d)
+/* A first contact's input: the client's names, who decided and why. NULL
+ * when out of memory. */
+static struct cki_fc_job *
+job_new(cki_authz *a, X509 *leaf, const struct cki_vresult *vr,
+    enum cki_reg_state state)
 {
-	struct cki_client c = {0}, out = {0};
-	struct cki_actor who = {"server", NULL};
-	struct cki_client *dup = NULL;
-	char *anchor = NULL, why[320];
-	void *old = NULL;
-	ck_status st;
+	struct cki_fc_job *j = calloc(1, sizeof(*j));
+	char *anchor = NULL;
 
-	if (cki_mono_ms() < a->down_until) {
-		dec_busy(a, d);
-		return;
-	}
-	memcpy(c.spki, vr->spki, sizeof(c.spki));
-	memcpy(c.cert_sha256, vr->cert_sha256, sizeof(c.cert_sha256));
-	c.sans = sans_of(leaf);
-	c.name = name_of(leaf, c.sans);
-	c.subject = cki_name_oneline(X509_get_subject_name(leaf));
-	c.policy = strdup(state == CKI_REG_APPROVED ? "trusted-ca" : "pairing");
+	if (j == NULL)
+		return NULL;
+	memcpy(j->in.spki, vr->spki, sizeof(j->in.spki));
+	memcpy(j->in.cert_sha256, vr->cert_sha256, sizeof(j->in.cert_sha256));
+	j->in.sans = sans_of(leaf);
+	j->in.name = name_of(leaf, j->in.sans);
+	j->in.subject = cki_name_oneline(X509_get_subject_name(leaf));
+	j->in.policy =
+	    strdup(state == CKI_REG_APPROVED ? "trusted-ca" : "pairing");
+	j->state = state;
+	j->max_pending = a->max_pending;
+	snprintf(j->who, sizeof(j->who), "%s",
+	    state == CKI_REG_APPROVED ? "policy" : "server");
 	if (state == CKI_REG_APPROVED) {
 		anchor = cki_vresult_anchor(vr);
-		snprintf(why, sizeof(why), "chain verifies to client_ca (%s)",
+		snprintf(j->why, sizeof(j->why),
+		    "chain verifies to client_ca (%s)",
 		    anchor != NULL ? anchor : "?");
+		free(anchor);
 	} else {
-		snprintf(why, sizeof(why), "first contact (pairing)");
+		snprintf(j->why, sizeof(j->why), "first contact (pairing)");
 	}
-	who.why = why;
-	st = cki_registry_first_contact(
-	    a->reg, &c, state, a->max_pending, &who, &out);
-	if (st == CK_E_LIMIT) {
+	if (j->in.policy == NULL) {
+		cki_fc_job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* *d from a written first contact: the row the registry keeps (a conflict
+ * row is pending; a row another server wrote first is that row), or why
+ * it could not be written. */
+static void
+contact_result(cki_authz *a, struct cki_fc_job *j, struct cki_decision *d)
+{
+	struct cki_client *dup;
+	void *old = NULL;
+
+	if (j->st == CK_E_LIMIT) {
 		dec_set(d, 503, "pending_limit", "too many pending clients",
-		    "the queue of clients pending approval is full "
-		    "(max_pending "
-		    "%ld)",
-		    a->max_pending);
+		    "the queue of clients pending approval is full (%ld)",
+		    j->max_pending);
 		d->retry_after = a->retry_after;
-	} else if (st != CK_OK) {
-		cki_authz_note_error(a);
+	} else if (j->st != CK_OK) {
+		snprintf(a->last_error, sizeof(a->last_error), "%s", j->err);
 		a->down_until = cki_mono_ms() + CKI_AUTHZ_DOWN_MS;
 		dec_busy(a, d);
 	} else {
 		a->n.first_contacts++;
-		dec_state(a, &out, d);
-		if ((dup = cki_client_dup(&out)) != NULL &&
+		dec_state(a, &j->out, d);
+		/* Not cached when out of memory: the next poll reads it. */
+		if ((dup = cki_client_dup(&j->out)) != NULL &&
 		    cki_hmap_put(&a->clients, dup->spki, dup, &old) != 0)
-			cki_client_free(
-			    dup); /* not cached: read at next poll */
+			cki_client_free(dup);
 		else
 			cki_client_free(old);
 	}
-	free(anchor);
-	cki_client_clear(&c);
-	cki_client_clear(&out);
 }
 
-/* The decision once the revocation verdict is known. */
+/* The writer is done with a job: every request waiting on it is answered. */
 static void
+job_done(void *arg, struct cki_fc_job *j)
+{
+	cki_authz *a = arg;
+	struct cki_authz_req *r;
+	struct cki_decision d;
+
+	(void)cki_hmap_del(&a->jobs, j->in.spki);
+	memset(&d, 0, sizeof(d));
+	memcpy(d.spki, j->in.spki, sizeof(d.spki));
+	contact_result(a, j, &d);
+	while ((r = j->waiters) != NULL) {
+		j->waiters = r->wnext;
+		r->job = NULL;
+		r->wprev = r->wnext = NULL;
+		r->d = d;
+		req_unlink(r);
+		r->done(r->arg, &r->d);
+		req_free(r);
+	}
+	cki_fc_job_free(j);
+}
+
+/* Records the new client of r in `state`. Returns 1 when r->d is the
+ * answer now (written inline without a loop, or refused at once), 0 when r
+ * waits on the writer (job_done answers it). */
+static int
+contact(cki_authz *a, struct cki_authz_req *r, enum cki_reg_state state)
+{
+	struct cki_fc_job *j;
+	void *old = NULL;
+
+	if (cki_mono_ms() < a->down_until ||
+	    (a->writer != NULL && a->jobs.n >= CKI_AUTHZ_MAX_JOBS)) {
+		dec_busy(a, &r->d);
+		return 1;
+	}
+	if ((j = cki_hmap_get(&a->jobs, r->vr->spki)) == NULL) {
+		if ((j = job_new(a, r->leaf, r->vr, state)) == NULL) {
+			dec_busy(a, &r->d);
+			return 1;
+		}
+		if (a->writer == NULL) { /* no loop (tests): inline */
+			j->st = cki_registry_first_contact(a->reg, &j->in,
+			    j->state, j->max_pending,
+			    &(struct cki_actor){j->who, j->why}, &j->out);
+			if (j->st != CK_OK)
+				snprintf(j->err, sizeof(j->err), "%s",
+				    ck_ctx_error(a->ctx));
+			contact_result(a, j, &r->d);
+			cki_fc_job_free(j);
+			return 1;
+		}
+		if (cki_hmap_put(&a->jobs, j->in.spki, j, &old) != 0) {
+			cki_fc_job_free(j);
+			dec_busy(a, &r->d);
+			return 1;
+		}
+		cki_writer_submit(a->writer, j);
+	}
+	r->job = j;
+	r->wnext = j->waiters;
+	if (j->waiters != NULL)
+		j->waiters->wprev = r;
+	j->waiters = r;
+	return 0;
+}
+
+/* The decision once the revocation verdict is known: 1 when r->d is
+ * final, 0 when r now waits on the writer. */
+static int
 apply_verdict(
     cki_authz *a, struct cki_authz_req *r, const struct cki_revo_verdict *v)
 {
@@ -285,18 +384,14 @@ apply_verdict(
 	case CKI_REVO_REVOKED:
 		dec_set(&r->d, 403, "certificate_revoked",
 		    "certificate revoked", "%s", v->detail);
-		break;
+		return 1;
 	case CKI_REVO_UNKNOWN:
 		dec_set(&r->d, 403, "revocation_unavailable",
 		    "revocation status unavailable", "%s", v->detail);
-		break;
+		return 1;
 	case CKI_REVO_GOOD:
 	case CKI_REVO_SOFT_FAILED:
-	default:
-		if (r->leaf != NULL)
-			first_contact(
-			    a, r->leaf, r->vr, CKI_REG_APPROVED, &r->d);
-		break;
+	default: return r->leaf != NULL ? contact(a, r, CKI_REG_APPROVED) : 1;
 	}
 }
 
@@ -306,7 +401,8 @@ revo_done(void *arg, const struct cki_revo_verdict *v)
 	struct cki_authz_req *r = arg;
 
 	r->rr = NULL;
-	apply_verdict(r->a, r, v);
+	if (apply_verdict(r->a, r, v) == 0)
+		return; /* the writer answers */
 	req_unlink(r);
 	r->done(r->arg, &r->d);
 	req_free(r);
@@ -321,41 +417,63 @@ req_link(cki_authz *a, struct cki_authz_req *r)
 	a->reqs = r;
 }
 
-/* Starts the revocation check of vr's chain; leaf is set for a new client
- * (approved by the policy once the chain is good). */
-static int
-check_revo(cki_authz *a, struct cki_vresult *vr, X509 *leaf,
-    cki_authz_done done, void *arg, struct cki_decision *d, cki_authz_req **req)
+/* A request that may wait: leaf is set for a new client. NULL when out of
+ * memory. */
+static struct cki_authz_req *
+req_new(cki_authz *a, struct cki_vresult *vr, X509 *leaf, cki_authz_done done,
+    void *arg, const struct cki_decision *d)
 {
 	struct cki_authz_req *r = calloc(1, sizeof(*r));
-	struct cki_revo_verdict v;
-	int n;
 
 	if (r == NULL)
-		return -1;
+		return NULL;
+	if (leaf != NULL && X509_up_ref(leaf) != 1) {
+		free(r);
+		return NULL;
+	}
 	r->a = a;
 	r->done = done;
 	r->arg = arg;
 	r->d = *d;
 	vr->refs++;
 	r->vr = vr;
-	if (leaf != NULL && X509_up_ref(leaf) != 1) {
-		req_free(r);
-		return -1;
-	}
 	r->leaf = leaf;
-	n = cki_revo_check(a->revo, vr->chain, (int64_t)cki_now(a->ctx),
-	    revo_done, r, &v, &r->rr);
-	if (n != 0) {
-		if (n == 1)
-			apply_verdict(a, r, &v);
-		*d = r->d;
+	return r;
+}
+
+/* r answered now (k == 1: *d, r freed) or waiting (k == 0: linked, *req). */
+static int
+req_settle(cki_authz *a, struct cki_authz_req *r, int k, struct cki_decision *d,
+    cki_authz_req **req)
+{
+	if (k != 0) {
+		if (k == 1)
+			*d = r->d;
 		req_free(r);
-		return n;
+		return k;
 	}
 	req_link(a, r);
 	*req = r;
 	return 0;
+}
+
+/* Starts the revocation check of vr's chain; leaf is set for a new client
+ * (approved by the policy once the chain is good). */
+static int
+check_revo(cki_authz *a, struct cki_vresult *vr, X509 *leaf,
+    cki_authz_done done, void *arg, struct cki_decision *d, cki_authz_req **req)
+{
+	struct cki_authz_req *r = req_new(a, vr, leaf, done, arg, d);
+	struct cki_revo_verdict v;
+	int n;
+
+	if (r == NULL)
+		return -1;
+	n = cki_revo_check(a->revo, vr->chain, (int64_t)cki_now(a->ctx),
+	    revo_done, r, &v, &r->rr);
+	if (n == 1)
+		n = apply_verdict(a, r, &v);
+	return req_settle(a, r, n, d, req);
 }
 
 static int
@@ -382,6 +500,8 @@ static int
 decide_new(cki_authz *a, X509 *leaf, struct cki_vresult *vr,
     cki_authz_done done, void *arg, struct cki_decision *d, cki_authz_req **req)
 {
+	struct cki_authz_req *r;
+
 	if (vr->error == X509_V_OK && a->policy != CKI_POLICY_PAIRING)
 		return check_revo(a, vr, leaf, done, arg, d, req);
 	if (a->policy == CKI_POLICY_TRUSTED_CA) {
@@ -395,8 +515,9 @@ decide_new(cki_authz *a, X509 *leaf, struct cki_vresult *vr,
 			    X509_verify_cert_error_string(vr->error));
 		return 1;
 	}
-	first_contact(a, leaf, vr, CKI_REG_PENDING, d);
-	return 1;
+	if ((r = req_new(a, vr, leaf, done, arg, d)) == NULL)
+		return -1;
+	return req_settle(a, r, contact(a, r, CKI_REG_PENDING), d, req);
 }
 
 struct cki_vresult *
@@ -495,7 +616,10 @@ cki_authz_new(ck_ctx *ctx, const struct cki_server_conf *conf,
 	    (st = cki_revo_new(ctx, conf, base, &a->revo)) != CK_OK ||
 	    (st = cki_registry_change_token(a->reg, &a->token)) != CK_OK ||
 	    (st = cki_authz_load_rows(a)) != CK_OK ||
-	    (st = cki_authz_arm(a)) != CK_OK)
+	    (st = cki_authz_arm(a)) != CK_OK ||
+	    (base != NULL &&
+	        (st = cki_writer_new(
+	             ctx, target, base, job_done, a, &a->writer)) != CK_OK))
 		goto err;
 	a->revo_gen = cki_revo_generation(a->revo);
 	*out = a;
@@ -512,6 +636,8 @@ cki_authz_free(cki_authz *a)
 		return;
 	while (a->reqs != NULL)
 		req_free(a->reqs);
+	cki_writer_free(a->writer);
+	cki_hmap_clear(&a->jobs, NULL);
 	if (a->reg != NULL)
 		(void)cki_authz_flush(a);
 	cki_authz_disarm(a);
@@ -549,17 +675,18 @@ reissue(cki_authz *a)
 	for (r = a->reqs; r != NULL; r = next) {
 		next = r->next;
 		if (r->rr == NULL)
-			continue; /* answered at a reload, being delivered */
+			continue; /* being delivered, or waiting on the writer
+			           */
 		cki_revo_cancel(r->rr);
 		r->rr = NULL;
 		n = cki_revo_check(a->revo, r->vr->chain,
 		    (int64_t)cki_now(a->ctx), revo_done, r, &v, &r->rr);
-		if (n == 0)
-			continue;
 		if (n == 1)
-			apply_verdict(a, r, &v);
-		else
+			n = apply_verdict(a, r, &v);
+		else if (n < 0)
 			dec_busy(a, &r->d);
+		if (n == 0)
+			continue; /* waits on the new checker or the writer */
 		if (a->base == NULL ||
 		    (r->ev = evtimer_new(a->base, on_deliver, r)) == NULL ||
 		    evtimer_add(r->ev, &now) != 0) {

@@ -5,6 +5,9 @@
  *
  *   authz_sync.c    following the registry: the change-token poll, the
  *                   presence batches, the pending expiry (the timers)
+ *   authz_writer.c  the first contacts, written by a thread with its own
+ *                   registry connection, so a new key never makes the
+ *                   event loop wait on the registry
  *   authz_cache.c   a hash map keyed by 64-hex digests (SPKI or certificate
  *                   SHA-256), and copies of registry rows
  *   authz_verify.c  the client_ca store and the verification cache
@@ -82,6 +85,39 @@ char *cki_vresult_anchor(const struct cki_vresult *r);
  * "misses"}. */
 json_t *cki_caset_info(const cki_caset *cs);
 
+/* ---- authz_writer.c ----------------------------------------------------- */
+struct cki_authz_req;
+
+/* One first contact to write. The input is set by the event loop's thread,
+ * the output by the writer's; waiters is the loop's only. */
+struct cki_fc_job {
+	struct cki_client
+	    in; /* spki, cert_sha256, name, subject, sans, policy */
+	enum cki_reg_state state;
+	char who[16];
+	char why[320];
+	long max_pending;
+	ck_status st;          /* the result */
+	struct cki_client out; /* the row kept, when st == CK_OK */
+	char err[256];         /* the message, when st != CK_OK */
+	struct cki_authz_req *waiters;
+	struct cki_fc_job *next;
+};
+void cki_fc_job_free(struct cki_fc_job *j);
+
+typedef struct cki_writer cki_writer;
+typedef void (*cki_writer_done)(void *arg, struct cki_fc_job *j);
+/* Opens a second registry connection on `target` and starts the thread;
+ * each finished job is handed to done(arg, job) on base's loop, which then
+ * owns it. */
+ck_status cki_writer_new(ck_ctx *ctx, const char *target,
+    struct event_base *base, cki_writer_done done, void *arg, cki_writer **out);
+/* Queues a job (the writer owns it until done). */
+void cki_writer_submit(cki_writer *w, struct cki_fc_job *j);
+/* Stops the thread after the job it is writing; the jobs not handed back
+ * are freed without `done`. */
+void cki_writer_free(cki_writer *w);
+
 /* ---- the engine (authz.c, authz_sync.c) -------------------------------- */
 #define CKI_AUTHZ_BUSY_MS 100     /* the registry's busy timeout */
 #define CKI_AUTHZ_DOWN_MS 1000    /* after a failed write, no new try */
@@ -89,6 +125,7 @@ json_t *cki_caset_info(const cki_caset *cs);
 #define CKI_AUTHZ_POLL_MS 250     /* change-token poll */
 #define CKI_AUTHZ_FLUSH_MS 1000   /* presence batch */
 #define CKI_AUTHZ_EXPIRE_MS 60000 /* pending expiry */
+#define CKI_AUTHZ_MAX_JOBS 4096   /* first contacts in flight */
 
 struct cki_authz {
 	ck_ctx *ctx;
@@ -108,7 +145,9 @@ struct cki_authz {
 	struct event *ev_poll, *ev_flush, *ev_expire;
 	cki_authz_close_fn close_fn;
 	void *close_arg;
-	struct cki_authz_req *reqs; /* decisions waiting for revocation */
+	struct cki_authz_req *reqs; /* decisions waiting (revocation, writer) */
+	cki_writer *writer;         /* NULL without a loop: writes inline */
+	struct cki_hmap jobs;       /* SPKI -> struct cki_fc_job in flight */
 	char last_error[256];       /* the registry's last failure, for logs */
 	struct {
 		unsigned long decisions, loads, closes, flushed, flush_errors,

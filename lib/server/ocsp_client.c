@@ -25,8 +25,9 @@
  *     CKI_OCSP_SKEW in the future and its nextUpdate not more than that in
  *     the past (RFC 6960 4.2.2.1, 3.2).
  * An answer (good, revoked) is cached until nextUpdate, or 1 hour without
- * one. `unknown` and every failure are NOANSWER, and not cached; a failed
- * responder is left alone for CKI_OCSP_BACKOFF seconds.
+ * one. `unknown` and every failure are NOANSWER, and not cached; a
+ * responder that could not be reached or gave no answer (not one unusable
+ * for a certificate) is left alone for CKI_OCSP_BACKOFF seconds.
  *
  * `done` is never called from inside cki_ocsp_check(), only from the event
  * loop; a `done` must not free the cki_ocsp.
@@ -272,8 +273,8 @@ status_of(
 	if (OCSP_resp_find_status(
 	        bs, f->id, &st, &reason, &rev, &thisu, &nextu) != 1) {
 		answer_fail(a, now,
-		    "OCSP responder %s: the response does "
-		    "not cover the certificate",
+		    "OCSP responder %s: the response does not cover the "
+		    "certificate",
 		    u);
 		return;
 	}
@@ -287,9 +288,7 @@ status_of(
 	}
 	if (st == V_OCSP_CERTSTATUS_UNKNOWN) {
 		answer_fail(a, now,
-		    "OCSP responder %s: the certificate is "
-		    "unknown to it",
-		    u);
+		    "OCSP responder %s: the certificate is unknown to it", u);
 		return;
 	}
 	a->status =
@@ -309,8 +308,8 @@ parse_answer(struct fetch *f, const unsigned char *p, size_t len, int64_t now,
 
 	if (resp == NULL) {
 		answer_fail(a, now,
-		    "OCSP responder %s: HTTP 200, but %zu "
-		    "bytes that are not an OCSP response",
+		    "OCSP responder %s: HTTP 200, but %zu bytes that are not "
+		    "an OCSP response",
 		    f->resp->url, len);
 		goto err;
 	}
@@ -322,21 +321,21 @@ parse_answer(struct fetch *f, const unsigned char *p, size_t len, int64_t now,
 	}
 	if ((bs = OCSP_response_get1_basic(resp)) == NULL) {
 		answer_fail(a, now,
-		    "OCSP responder %s: not a basic OCSP "
-		    "response",
+		    "OCSP responder %s: not a basic OCSP response",
 		    f->resp->url);
 		goto err;
 	}
-	if (!nonce_ok(f, bs, a, now))
-		goto err;
 	if (!signer_ok(f, bs, now)) {
 		answer_fail(a, now,
-		    "OCSP responder %s: the response is not "
-		    "signed by the issuer or a responder it authorised "
-		    "(id-kp-OCSPSigning)",
+		    "OCSP responder %s: the response is not signed by the "
+		    "issuer or a responder it authorised (id-kp-OCSPSigning)",
 		    f->resp->url);
 		goto err;
 	}
+	/* After the signature: only a genuine answer marks the responder as
+	 * one that echoes nonces. */
+	if (!nonce_ok(f, bs, a, now))
+		goto err;
 	status_of(f, bs, a, now);
 err:
 	OCSP_BASICRESP_free(bs);
@@ -385,8 +384,11 @@ fetch_free_cb(evutil_socket_t fd, short what, void *arg)
 	fetch_free(arg);
 }
 
+/* `transport`: the responder could not be reached or did not answer
+ * (back-off), as opposed to an answer unusable for this certificate. */
 static void
-fetch_finish(struct fetch *f, struct cki_ocsp_answer *a, int64_t now)
+fetch_finish(
+    struct fetch *f, struct cki_ocsp_answer *a, int64_t now, bool transport)
 {
 	struct cki_ocsp_wait *w;
 	struct timeval zero = {0, 0};
@@ -395,7 +397,8 @@ fetch_finish(struct fetch *f, struct cki_ocsp_answer *a, int64_t now)
 	event_del(f->timer);
 	if (a->status == CKI_OCSP_NOANSWER) {
 		a->valid_until = now + CKI_OCSP_BACKOFF;
-		f->resp->fail_until = a->valid_until;
+		if (transport)
+			f->resp->fail_until = a->valid_until;
 		snprintf(f->resp->last_err, sizeof(f->resp->last_err), "%s",
 		    a->detail);
 	} else {
@@ -426,6 +429,7 @@ fetch_cb(struct evhttp_request *req, void *arg)
 	int64_t now = fetch_now(f);
 	struct cki_ocsp_answer a;
 	int code;
+	bool transport = true;
 
 	if (f->hreq == NULL)
 		return; /* the deadline came first */
@@ -433,8 +437,8 @@ fetch_cb(struct evhttp_request *req, void *arg)
 	code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	if (code == 0) {
 		answer_fail(&a, now,
-		    "OCSP responder %s unreachable: no HTTP "
-		    "answer (connection failed or closed)",
+		    "OCSP responder %s unreachable: no HTTP answer "
+		    "(connection failed or closed)",
 		    f->resp->url);
 	} else if (code != 200) {
 		answer_fail(&a, now, "OCSP responder %s answered HTTP %d",
@@ -444,15 +448,15 @@ fetch_cb(struct evhttp_request *req, void *arg)
 		size_t len = evbuffer_get_length(b);
 		unsigned char *data = evbuffer_pullup(b, -1);
 
-		if (data == NULL)
+		if (data == NULL) {
 			answer_fail(&a, now,
-			    "OCSP responder %s: an empty "
-			    "answer",
-			    f->resp->url);
-		else
+			    "OCSP responder %s: an empty answer", f->resp->url);
+		} else {
 			parse_answer(f, data, len, now, &a);
+			transport = false;
+		}
 	}
-	fetch_finish(f, &a, now);
+	fetch_finish(f, &a, now, transport);
 }
 
 static void
@@ -469,10 +473,9 @@ fetch_timeout(evutil_socket_t fd, short what, void *arg)
 		f->hreq = NULL;
 	}
 	answer_fail(&a, now,
-	    "OCSP responder %s unreachable: no answer "
-	    "within %d ms",
+	    "OCSP responder %s unreachable: no answer within %d ms",
 	    f->resp->url, f->oc->timeout_ms);
-	fetch_finish(f, &a, now);
+	fetch_finish(f, &a, now, true);
 }
 
 static struct fetch *
@@ -562,7 +565,7 @@ fetch_send(struct fetch *f, char *why, size_t size)
 	cki_ocsp *oc = f->oc;
 	struct evhttp_uri *u = evhttp_uri_parse(f->resp->url);
 	const char *host, *path, *q;
-	char target[1024];
+	char target[1024], addr[256];
 	int port, rv = -1;
 	struct timeval tv = {
 	    oc->timeout_ms / 1000, (oc->timeout_ms % 1000) * 1000};
@@ -576,8 +579,13 @@ fetch_send(struct fetch *f, char *why, size_t size)
 	q = evhttp_uri_get_query(u);
 	snprintf(target, sizeof(target), "%s%s%s", path && *path ? path : "/",
 	    q ? "?" : "", q ? q : "");
+	/* evhttp keeps an IPv6 literal's brackets (RFC 3986 3.2.2): the
+	 * Host header wants them, the connection does not. */
+	snprintf(addr, sizeof(addr), "%.*s",
+	    host[0] == '[' ? (int)strlen(host) - 2 : (int)strlen(host),
+	    host + (host[0] == '['));
 	snprintf(why, size, "out of memory");
-	f->hc = evhttp_connection_base_new(oc->base, dns_for(oc, host), host,
+	f->hc = evhttp_connection_base_new(oc->base, dns_for(oc, addr), addr,
 	    (unsigned short)(port > 0 ? port : 80));
 	if (f->hc == NULL ||
 	    (f->hreq = evhttp_request_new(fetch_cb, f)) == NULL)
@@ -677,7 +685,7 @@ cki_ocsp_check(cki_ocsp *oc, X509 *cert, X509 *issuer, int64_t now,
 	if (fetch_send(f, why, sizeof(why)) != 0) {
 		answer_fail(a, now + CKI_OCSP_BACKOFF, "OCSP responder %s: %s",
 		    url, why);
-		fetch_finish(f, a, now);
+		fetch_finish(f, a, now, true);
 		goto err;
 	}
 	rc = wait_on(f, done, arg, w);

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -603,6 +604,10 @@ cki_registry_act(cki_registry *r, const char *id, enum cki_reg_action a,
 		if ((rv = r->ops->begin(r->impl)) != CK_OK)
 			break;
 		rv = act_tx(r, id, a, expect_version, who, out);
+		/* Test hook: die as kill -9 would, the change written but not
+		 * committed (tests/interop/registry_sqlite.sh). */
+		if (rv == CK_OK && cki_fault("registry-commit"))
+			_exit(9);
 		if (rv == CK_OK)
 			rv = r->ops->commit(r->impl);
 		else

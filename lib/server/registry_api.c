@@ -5,9 +5,9 @@
  * "registry migrate").
  *
  * Invariants:
- *  1. The registry is found the way `certkit serve` finds it:
- *     registry_target() below. Until server_conf.c (cki_server_conf_load)
- *     lands, that is HOME/server/registry.db and the default heartbeat.
+ *  1. The registry is found the way `certkit serve` finds it: the [server]
+ *     section of HOME/certkit.conf (cki_server_conf_load(): registry, and
+ *     heartbeat for presence), so a broken file stops here too, named.
  *  2. Every admin change is audited as "admin:USER", USER being the name of
  *     the effective uid (or "uid N" when it has none).
  *  3. Strings from outside (names, subjects, reasons) go into reports
@@ -21,30 +21,33 @@
 
 #include "certkit/registry.h"
 #include "registry_int.h"
+#include "revocation_int.h"
 #include "server_conf.h"
 
 struct ck_registry {
 	ck_ctx *ctx;
 	cki_registry *r;
-	char *target;
+	struct cki_server_conf conf;
+	const char *target; /* in conf */
 	long heartbeat;
 };
 
-/* The registry of `home`: HOME/server/registry.db. TODO(lead): read the
- * [server] registry key through cki_server_conf_load() once server_conf.c
- * exists, and take heartbeat from it too. */
+/* Loads the [server] section; *target: the registry it names (as authz.c
+ * opens it). */
 static ck_status
-registry_target(ck_ctx *ctx, const char *home, char **target, long *heartbeat)
+load_conf(ck_ctx *ctx, const char *home, struct cki_server_conf *conf,
+    const char **target)
 {
-	size_t n;
+	ck_status rv;
 
 	if (home == NULL || home[0] == '\0')
 		return cki_err(ctx, CK_E_USAGE, "no state directory given");
-	n = strlen(home) + sizeof("/server/registry.db");
-	if ((*target = malloc(n)) == NULL)
-		return cki_err(ctx, CK_E_NOMEM, "out of memory");
-	snprintf(*target, n, "%s/server/registry.db", home);
-	*heartbeat = CKI_SRV_DEFAULT_HEARTBEAT;
+	if ((rv = cki_server_conf_load(ctx, home, conf)) != CK_OK)
+		return rv;
+	*target =
+	    conf->registry == NULL || strcmp(conf->registry, "sqlite") == 0
+	    ? conf->registry_path
+	    : conf->registry;
 	return CK_OK;
 }
 
@@ -59,11 +62,11 @@ ck_registry_open(ck_ctx *ctx, const char *home, int lock_ms, ck_registry **out)
 	if ((reg = calloc(1, sizeof(*reg))) == NULL)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	reg->ctx = ctx;
-	if ((rv = registry_target(ctx, home, &reg->target, &reg->heartbeat)) !=
-	        CK_OK ||
+	if ((rv = load_conf(ctx, home, &reg->conf, &reg->target)) != CK_OK ||
 	    (rv = cki_registry_open(ctx, reg->target, lock_ms, &reg->r)) !=
 	        CK_OK)
 		goto err;
+	reg->heartbeat = reg->conf.heartbeat;
 	*out = reg;
 	reg = NULL;
 err:
@@ -77,7 +80,7 @@ ck_registry_free(ck_registry *reg)
 	if (reg == NULL)
 		return;
 	cki_registry_close(reg->r);
-	free(reg->target);
+	cki_server_conf_free(&reg->conf);
 	free(reg);
 }
 
@@ -97,14 +100,15 @@ json_out(ck_ctx *ctx, json_t *doc, char **json)
 ck_status
 ck_registry_migrate(ck_ctx *ctx, const char *home, char **json)
 {
-	char *target = NULL;
-	long hb;
+	struct cki_server_conf conf;
+	const char *target = NULL;
 	int from = 0;
 	ck_status rv;
 
 	cki_begin(ctx);
 	*json = NULL;
-	if ((rv = registry_target(ctx, home, &target, &hb)) != CK_OK ||
+	memset(&conf, 0, sizeof(conf));
+	if ((rv = load_conf(ctx, home, &conf, &target)) != CK_OK ||
 	    (rv = cki_registry_migrate(ctx, target, &from)) != CK_OK)
 		goto err;
 	rv = json_out(ctx,
@@ -113,7 +117,7 @@ ck_registry_migrate(ck_ctx *ctx, const char *home, char **json)
 	        CKI_REG_SCHEMA, "migrated", from != CKI_REG_SCHEMA),
 	    json);
 err:
-	free(target);
+	cki_server_conf_free(&conf);
 	return rv;
 }
 
@@ -179,12 +183,14 @@ list_cb(void *arg, const struct cki_client *c)
 	           a->arr, cki_client_json(c, a->now, a->heartbeat)) != 0;
 }
 
+/* The list's head; warnings: what the CRL files of [server] say now. */
 static json_t *
-doc_head(const ck_registry *reg)
+doc_head(const ck_registry *reg, int64_t now)
 {
-	return json_pack("{s:o?,s:s,s:I,s:[]}", "registry",
+	return json_pack("{s:o?,s:s,s:I,s:o?}", "registry",
 	    cki_json_str(reg->target), "backend", cki_registry_backend(reg->r),
-	    "heartbeat", (json_int_t)reg->heartbeat, "warnings");
+	    "heartbeat", (json_int_t)reg->heartbeat, "warnings",
+	    cki_revo_conf_warnings(reg->ctx, &reg->conf, now));
 }
 
 ck_status
@@ -205,7 +211,7 @@ ck_registry_list(ck_registry *reg, const char *state, char **json)
 		    state);
 		goto err;
 	}
-	if (a.arr == NULL || (doc = doc_head(reg)) == NULL) {
+	if (a.arr == NULL || (doc = doc_head(reg, a.now)) == NULL) {
 		rv = cki_err(reg->ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}

@@ -171,6 +171,16 @@ file_refresh(ck_ctx *ctx, struct crl_file *f)
 	return true;
 }
 
+/* Generations are unique in the process: a decision cached under one
+ * checker's never matches another's (a SIGHUP makes a new checker). */
+static uint64_t
+next_generation(void)
+{
+	static uint64_t last;
+
+	return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
 static bool
 refresh(cki_revo *rv)
 {
@@ -180,7 +190,7 @@ refresh(cki_revo *rv)
 	for (size_t i = 0; i < rv->nfiles; i++)
 		changed |= file_refresh(rv->lctx, &rv->files[i]);
 	if (changed)
-		rv->gen++;
+		rv->gen = next_generation();
 	return changed;
 }
 
@@ -538,7 +548,7 @@ cki_revo_new(ck_ctx *ctx, const struct cki_server_conf *conf,
 		goto err;
 	}
 	rv->mode = conf->ocsp;
-	rv->gen = 1;
+	rv->gen = next_generation();
 	rv->last_ms = cki_mono_ms();
 	if ((st = files_load(ctx, conf, &rv->files)) != CK_OK)
 		goto err;

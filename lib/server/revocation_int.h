@@ -19,7 +19,9 @@
  *   nonce is accepted only when the responder never echoes one. Responses
  *   are cached per certificate until their nextUpdate (or 1 hour when they
  *   carry none). Under soft-fail an unreachable responder accepts with a
- *   warning; under hard-fail it refuses.
+ *   warning; under hard-fail it refuses. libevent writes the request with
+ *   writev(2), which raises SIGPIPE on a responder that closed early: the
+ *   server ignores SIGPIPE (the doctor blocks it around its loop).
  *
  * Invariants:
  *  1. A check never blocks the event loop: cki_revo_check() answers at once
@@ -28,7 +30,8 @@
  *  3. Every verdict names its source and, when revoked, the reason
  *     ("certificate revoked (OCSP, keyCompromise)").
  *  4. cki_revo_generation() changes when a CRL is reloaded, so the server
- *     drops the decisions it cached from the old one.
+ *     drops the decisions it cached from the old one. Generations are
+ *     unique in the process: a new checker (SIGHUP) never repeats one.
  */
 #ifndef CERTKIT_REVOCATION_INT_H
 #define CERTKIT_REVOCATION_INT_H
@@ -88,6 +91,9 @@ uint64_t cki_revo_generation(const cki_revo *rv);
  * off); returns 0 when `done` will be called later (then *req is the
  * handle, which cki_revo_cancel() drops before `done` runs); -1 when out of
  * memory. The chain is copied (up_ref) as needed. */
+/* `done` runs from the event loop, never inside cki_revo_check(); it must
+ * not call cki_revo_free() (other checks may be answered by the same
+ * OCSP response after it). */
 typedef void (*cki_revo_done)(void *arg, const struct cki_revo_verdict *v);
 int cki_revo_check(cki_revo *rv, STACK_OF(X509) * chain, int64_t now,
     cki_revo_done done, void *arg, struct cki_revo_verdict *v,

@@ -64,7 +64,6 @@ ck_server_new(ck_ctx *ctx, const char *home, ck_server **out)
 	srv->s.ctx = ctx;
 	srv->s.log_fd = 2;
 	srv->s.ready_fd = -1;
-	srv->s.max_conns = CKI_SRV_MAX_CONNS_DEFAULT;
 	if ((rv = cki_server_conf_load(ctx, home, &srv->s.conf)) != CK_OK) {
 		free(srv->home);
 		free(srv);
@@ -391,9 +390,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	notify("READY=1");
 	return;
 err:
-	cki_slog(s->log, CKI_LOG_ERROR, "reload", "result",
-	    "failed; the previous configuration stays", "error",
-	    ck_ctx_error(s->ctx), NULL);
+	cki_slog(s->log, CKI_LOG_ERROR, "reload", "result", "failed", "kept",
+	    "the previous configuration", "error", ck_ctx_error(s->ctx), NULL);
 	notify("READY=1");
 }
 
@@ -475,16 +473,24 @@ ck_server_run(ck_server *srv)
 	struct cki_srv *s = &srv->s;
 	ck_status rv;
 
+	struct sigaction ign, old;
+
 	cki_begin(s->ctx);
-	if ((rv = srv_start(s)) != CK_OK) {
-		srv_stop_all(s);
-		return rv;
+	/* evhttp and the OCSP client write to sockets with writev(2): a peer
+	 * gone must be EPIPE, never the end of the server. */
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGPIPE, &ign, &old);
+	if ((rv = srv_start(s)) == CK_OK) {
+		log_start(s);
+		announce_ready(s);
+		if (event_base_dispatch(s->base) < 0)
+			rv = cki_err(
+			    s->ctx, CK_E_INTERNAL, "the event loop failed");
 	}
-	log_start(s);
-	announce_ready(s);
-	if (event_base_dispatch(s->base) < 0)
-		rv = cki_err(s->ctx, CK_E_INTERNAL, "the event loop failed");
 	srv_stop_all(s);
+	sigaction(SIGPIPE, &old, NULL);
 	return rv;
 }
 

@@ -310,15 +310,26 @@ decided(void *arg, const struct cki_decision *d)
 	free(r);
 }
 
+/* The connection is being freed. A request still waiting for its decision
+ * is dropped with it: evhttp frees the request itself (evhttp_free at the
+ * stop). evhttp's contract for a peer gone at EOF or timeout is to detach
+ * the request (its connection NULL) and leave it to us; libevent 2.1 pauses
+ * reading while a request is answered, so that was not seen in the tests
+ * (serve_async: the peer's end shows when the late answer is written), but
+ * such a request would be ours to free. */
 static void
 on_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct cki_conn *c = arg;
+	struct cki_req *r = c->busy;
 
 	(void)evcon;
 	c->evcon = NULL;
-	if (c->busy != NULL)
-		cki_req_drop(c->busy);
+	if (r == NULL)
+		return;
+	if (evhttp_request_get_connection(r->req) == NULL)
+		evhttp_request_free(r->req);
+	cki_req_drop(r);
 }
 
 /* "ADDR:PORT" of the peer, for the log. */
@@ -436,6 +447,16 @@ dispatch(struct evhttp_request *req, void *arg)
 	int m = evhttp_request_get_command(req);
 
 	if (c == NULL) {
+		/* Not a TLS connection of ours: evhttp falls back to plain
+		 * TCP when cki_srv_bevcb() fails (out of memory). Never
+		 * answer in clear: end it. */
+		struct evhttp_connection *evcon =
+		    evhttp_request_get_connection(req);
+		struct bufferevent *bev =
+		    evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+		if (bev != NULL && bufferevent_getfd(bev) >= 0)
+			shutdown(bufferevent_getfd(bev), SHUT_RDWR);
 		evhttp_send_error(req, 500, "Internal Server Error");
 		return;
 	}
@@ -459,6 +480,47 @@ dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	route_not_found(s, req, path);
+}
+
+/* ---- the connection's ex_data ------------------------------------------- */
+
+static void
+conn_ex_free(
+    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	struct cki_conn *c = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (c == NULL)
+		return;
+	if (c->busy != NULL)
+		cki_req_drop(c->busy);
+	if (c->srv != NULL) {
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else if (c->srv->conns == c)
+			c->srv->conns = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		c->srv->nconns--;
+	}
+	cki_vresult_free(c->vr);
+	free(c);
+}
+
+int
+cki_conn_index(void)
+{
+	static int idx = -1;
+
+	if (idx < 0)
+		idx = SSL_get_ex_new_index(
+		    0, "certkit conn", NULL, NULL, conn_ex_free);
+	return idx;
 }
 
 /* ---- connections ----------------------------------------------------------

@@ -48,7 +48,6 @@ struct bufferevent;
 #define CKI_SRV_HANDSHAKE_MS 10000 /* accept to first byte of data */
 #define CKI_SRV_REQUEST_MS 10000   /* first byte to whole request */
 #define CKI_SRV_IDLE_MIN_S 60      /* idle keep-alive, at least */
-#define CKI_SRV_MAX_CONNS_DEFAULT 20000
 
 /* ---- server_log.c ------------------------------------------------------- */
 typedef struct cki_slogger cki_slogger;
@@ -111,7 +110,7 @@ struct cki_srv {
 	cki_slogger *log;
 	struct event *sweep, *sig_hup, *sig_term, *sig_int;
 	struct cki_conn *conns;
-	size_t nconns, max_conns;
+	size_t nconns;
 	char bound[512]; /* "ADDR:PORT,..." as bound */
 	int log_fd, ready_fd;
 	bool log_json, stopping;
@@ -119,8 +118,6 @@ struct cki_srv {
 };
 
 /* ---- server_tls.c ------------------------------------------------------- */
-/* The ex_data index of struct cki_conn on an SSL (made once). */
-int cki_conn_index(void);
 /* A new SSL_CTX for conf: identity, policy, client certificates. Errors
  * name the file (identity, keystore, password file). */
 ck_status cki_srv_tls_new(ck_ctx *ctx, const struct cki_server_conf *conf,
@@ -131,6 +128,9 @@ X509 *cki_srv_tls_cert(SSL_CTX *ssl);
 json_t *cki_srv_tls_policy(SSL_CTX *ssl, const struct cki_server_conf *c);
 
 /* ---- server_http.c ------------------------------------------------------ */
+/* The ex_data index of struct cki_conn on an SSL (made once; in
+ * server_http.c, which owns connections). */
+int cki_conn_index(void);
 /* Sets up evhttp on s->base with the limits and the routes. */
 ck_status cki_srv_http_new(struct cki_srv *s);
 /* The bufferevent callback: a TLS connection for a new socket. */

@@ -34,47 +34,6 @@
 
 #include "server_int.h"
 
-/* ---- the connection's ex_data ------------------------------------------- */
-
-static void
-conn_ex_free(
-    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
-{
-	struct cki_conn *c = ptr;
-
-	(void)parent;
-	(void)ad;
-	(void)idx;
-	(void)argl;
-	(void)argp;
-	if (c == NULL)
-		return;
-	if (c->busy != NULL)
-		cki_req_drop(c->busy);
-	if (c->srv != NULL) {
-		if (c->prev != NULL)
-			c->prev->next = c->next;
-		else if (c->srv->conns == c)
-			c->srv->conns = c->next;
-		if (c->next != NULL)
-			c->next->prev = c->prev;
-		c->srv->nconns--;
-	}
-	cki_vresult_free(c->vr);
-	free(c);
-}
-
-int
-cki_conn_index(void)
-{
-	static int idx = -1;
-
-	if (idx < 0)
-		idx = SSL_get_ex_new_index(
-		    0, "certkit conn", NULL, NULL, conn_ex_free);
-	return idx;
-}
-
 /* ---- the client certificate ---------------------------------------------- */
 
 /* Verifies the client's chain against client_ca through authz and keeps
@@ -107,11 +66,13 @@ static ck_status
 use_device(ck_ctx *ctx, const struct cki_server_conf *conf, SSL_CTX *ssl)
 {
 	char cur[PATH_MAX], *real = NULL, fc[PATH_MAX + 32], kp[PATH_MAX + 32];
+	EVP_PKEY *key = NULL;
+	BIO *kb = NULL;
 	ck_status rv = CK_E_IO;
 
 	snprintf(cur, sizeof(cur), "%s/identity/current", conf->home);
 	if ((real = realpath(cur, NULL)) == NULL) {
-		cki_err(ctx, CK_E_NOTFOUND,
+		rv = cki_err(ctx, CK_E_NOTFOUND,
 		    "%s: no device identity (identity = device); run: certkit "
 		    "identity init, or set identity = p12 in [server]",
 		    cur);
@@ -120,22 +81,30 @@ use_device(ck_ctx *ctx, const struct cki_server_conf *conf, SSL_CTX *ssl)
 	snprintf(fc, sizeof(fc), "%s/fullchain.pem", real);
 	snprintf(kp, sizeof(kp), "%s/key.pem", real);
 	if (SSL_CTX_use_certificate_chain_file(ssl, fc) != 1) {
-		cki_err(ctx, CK_E_IO, "%s: cannot serve it: %s", fc,
+		rv = cki_err(ctx, CK_E_IO, "%s: cannot serve it: %s", fc,
 		    cki_ossl_reason());
 		goto err;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ssl, kp, SSL_FILETYPE_PEM) != 1) {
-		cki_err(ctx, CK_E_IO, "%s: cannot use the key: %s", kp,
+	if ((kb = BIO_new_file(kp, "r")) == NULL ||
+	    (key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL)) == NULL) {
+		rv = cki_err(ctx, CK_E_IO, "%s: cannot read the key: %s", kp,
 		    cki_ossl_reason());
 		goto err;
 	}
-	if (SSL_CTX_check_private_key(ssl) != 1) {
-		cki_err(ctx, CK_E_FORMAT,
+	if (X509_check_private_key(SSL_CTX_get0_certificate(ssl), key) != 1) {
+		rv = cki_err(ctx, CK_E_FORMAT,
 		    "%s: the key does not match the certificate of %s", kp, fc);
+		goto err;
+	}
+	if (SSL_CTX_use_PrivateKey(ssl, key) != 1) {
+		rv = cki_err(ctx, CK_E_IO, "%s: cannot use the key: %s", kp,
+		    cki_ossl_reason());
 		goto err;
 	}
 	rv = CK_OK;
 err:
+	EVP_PKEY_free(key);
+	BIO_free(kb);
 	free(real);
 	return rv;
 }

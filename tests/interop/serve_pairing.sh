@@ -15,7 +15,8 @@
 #     Allow), 400 bad_request (a body that is not JSON), 413
 #     payload_too_large
 #  6. SIGHUP reloads and keeps an open connection; SIGTERM stops with 0;
-#     the log is key=value, and JSON lines with --log-json
+#     the log is key=value, and JSON lines with --log-json; readiness,
+#     reloads and the stop go to $NOTIFY_SOCKET (sd_notify's protocol)
 # Env: CERTKIT. Loopback only, port 0 (the kernel's), every wait bounded.
 set -u
 . "$(dirname "$0")/serve_lib.inc"
@@ -147,5 +148,42 @@ for l in open(sys.argv[1]): json.loads(l)
 	ok "--log-json: every line is a JSON object"
 else
 	bad "--log-json: $(head -3 "$log")"
+fi
+
+# 6c. systemd's notify protocol: READY=1 (with MAINPID), RELOADING=1 then
+# READY=1 on SIGHUP, STOPPING=1, as datagrams to $NOTIFY_SOCKET.
+cat >"$work/notify.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(10)
+open(sys.argv[1] + ".bound", "w").close()
+try:
+    while True:
+        m = s.recv(4096).decode()
+        print(m.replace("\n", "|"), flush=True)
+        if m.startswith("STOPPING=1"):
+            break
+except socket.timeout:
+    print("timeout")
+PY
+python3 "$work/notify.py" "$work/notify" >"$work/notify.out" 2>&1 &
+bgpids="$bgpids $!"
+i=0
+while [ $i -lt 50 ] && [ ! -e "$work/notify.bound" ]; do sleep 0.1; i=$((i + 1)); done
+export NOTIFY_SOCKET="$work/notify"
+start_server || bad "serve under NOTIFY_SOCKET"
+unset NOTIFY_SOCKET
+kill -HUP "$spid"
+sleep 0.5
+npid=$spid
+stop_server
+sleep 0.3
+if grep -q "^READY=1|MAINPID=$npid|STATUS=listening on 127.0.0.1:" "$work/notify.out" &&
+    grep -q '^RELOADING=1$' "$work/notify.out" &&
+    grep -q '^STOPPING=1$' "$work/notify.out"; then
+	ok "NOTIFY_SOCKET: READY=1 with MAINPID, RELOADING=1, STOPPING=1"
+else
+	bad "NOTIFY_SOCKET: $(tr '\n' ' ' <"$work/notify.out")"
 fi
 finish

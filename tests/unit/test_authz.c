@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +33,7 @@
 #include "authz_priv.h"
 #include "ck_internal.h"
 #include "registry_int.h"
+#include "revocation_int.h"
 #include "server_conf.h"
 
 struct id {
@@ -259,29 +263,61 @@ start(struct env *e, enum cki_client_policy policy, const char *ca, bool timers)
 	cki_authz_set_close_cb(e->a, on_close, e);
 }
 
+struct waiter {
+	struct env *e;
+	struct cki_decision d;
+	int calls, want; /* the loop stops at `want` calls */
+};
+
 static void
-not_async(void *arg, const struct cki_decision *d)
+on_done(void *arg, const struct cki_decision *d)
 {
-	(void)arg;
-	(void)d;
-	fail_msg("no revocation is configured: nothing may be asynchronous");
+	struct waiter *w = arg;
+
+	w->d = *d;
+	w->calls++;
+	if (w->calls >= w->want)
+		event_base_loopbreak(w->e->base);
+}
+
+/* Runs the loop until w has `want` answers, 5 s at most. */
+static void
+wait_for(struct env *e, struct waiter *w, int want)
+{
+	struct timeval limit = {5, 0};
+
+	assert_non_null(e->base);
+	w->want = want;
+	if (w->calls >= want)
+		return;
+	assert_int_equal(event_base_loopexit(e->base, &limit), 0);
+	assert_int_equal(event_base_dispatch(e->base), 0);
+	assert_int_equal(w->calls, want);
 }
 
 /* Decides a request of leaf (+ untrusted), as the server does: the
- * handshake's verification, then the decision. */
+ * handshake's verification, then the decision, waiting for it when it
+ * comes later (a first contact written by the writer thread). */
 static struct cki_decision
 decide_chain(struct env *e, X509 *leaf, STACK_OF(X509) * untrusted)
 {
+	struct waiter w = {e, {0}, 0, 1};
 	struct cki_decision d;
 	struct cki_peer p = {leaf, NULL, "127.0.0.1:1"};
 	cki_authz_req *req = NULL;
+	int rv;
 
 	if (leaf != NULL)
 		assert_non_null(p.vr = cki_authz_verify(e->a, leaf, untrusted));
-	assert_int_equal(
-	    cki_authz_decide(e->a, &p, not_async, NULL, &d, &req), 1);
-	assert_null(req);
+	rv = cki_authz_decide(e->a, &p, on_done, &w, &d, &req);
 	cki_vresult_free(p.vr);
+	if (rv == 0) {
+		assert_non_null(req);
+		wait_for(e, &w, 1);
+		return w.d;
+	}
+	assert_int_equal(rv, 1);
+	assert_null(req);
 	return d;
 }
 
@@ -353,6 +389,7 @@ test_pairing_walk(void **state)
 	assert_int_equal(c.state, CKI_REG_PENDING);
 	assert_string_equal(c.policy, "pairing");
 	assert_string_equal(c.name, "gw-ca-01");
+	assert_string_equal(c.sans, "DNS:gw-ca-01.example.test");
 	assert_string_equal(c.id, d.client_id);
 	cki_client_clear(&c);
 	d = decide(e, &e->leaf); /* from memory: still one row */
@@ -413,12 +450,21 @@ test_rejected_and_removed(void **state)
 	assert_int_equal(decide(e, &e->rogue_leaf).status, 202);
 }
 
+static int
+audit_who(void *arg, const struct cki_audit *a)
+{
+	snprintf(arg, 32, "%s", a->who);
+	return 0;
+}
+
 /* trusted-ca: a chain to client_ca is approved on first contact by the
- * policy; a chain to another CA is 403 issuer_not_trusted, and no row. */
+ * policy (its audit row says so); a chain to another CA is 403
+ * issuer_not_trusted, and no row. */
 static void
 test_trusted_ca(void **state)
 {
 	struct env *e = *state;
+	char who[32] = "";
 	struct cki_decision d;
 	struct cki_client c = {0};
 	long n = -1;
@@ -431,6 +477,9 @@ test_trusted_ca(void **state)
 	assert_int_equal(c.state, CKI_REG_APPROVED);
 	assert_string_equal(c.policy, "trusted-ca");
 	cki_client_clear(&c);
+	assert_int_equal(
+	    cki_registry_audit(e->admin, 0, audit_who, &who), CK_OK);
+	assert_string_equal(who, "policy");
 
 	d = decide(e, &e->rogue_leaf);
 	assert_int_equal(d.status, 403);
@@ -571,7 +620,7 @@ test_verify_cache_generation(void **state)
 	p.leaf = e->leaf.cert;
 	p.vr = r1;
 	assert_int_equal(
-	    cki_authz_decide(e->a, &p, not_async, NULL, &d, &req), 1);
+	    cki_authz_decide(e->a, &p, on_done, NULL, &d, &req), 1);
 	assert_int_equal(d.status, 403);
 	assert_string_equal(d.type, "issuer_not_trusted");
 	cki_vresult_free(r1);
@@ -604,13 +653,13 @@ stop_loop(void *arg, const char *spki)
 }
 
 /* Invariant 2 with the real timers: an admin's revoke through another
- * handle reaches the close callback within one poll (250 ms; the loop is
- * given 600 ms at most). */
+ * handle reaches the close callback at the next poll (every 250 ms; the
+ * check allows 500 ms for a loaded machine, the loop runs 1 s at most). */
 static void
 test_close_within_one_poll(void **state)
 {
 	struct env *e = *state;
-	struct timeval limit = {0, 600 * 1000};
+	struct timeval limit = {1, 0};
 	int64_t t0, t1;
 
 	start(e, CKI_POLICY_PAIRING, NULL, true);
@@ -627,7 +676,7 @@ test_close_within_one_poll(void **state)
 	assert_int_equal(event_base_dispatch(e->base), 0);
 	t1 = cki_mono_ms();
 	assert_int_equal(e->nclosed, 1);
-	assert_true(t1 - t0 <= 400);
+	assert_true(t1 - t0 <= 500);
 	assert_int_equal(decide(e, &e->leaf).status, 403);
 }
 
@@ -678,7 +727,7 @@ test_fail_static(void **state)
 	assert_true(cki_mono_ms() - t0 < 1000);
 	t0 = cki_mono_ms();
 	assert_int_equal(decide(e, &e->rogue_leaf).status, 503);
-	assert_true(cki_mono_ms() - t0 < 50); /* no second wait on the lock */
+	assert_true(cki_mono_ms() - t0 < 80); /* no second wait (100 ms) */
 	assert_int_equal(decide(e, &e->leaf).status, 200);
 	unlock_registry(db);
 
@@ -798,6 +847,426 @@ test_status_json(void **state)
 	json_decref(j);
 }
 
+/* A CRL of `ca` listing `revoked` (may be NULL) as keyCompromise, written
+ * to dir/name through a rename (a new file, as an admin's tool does). */
+static void
+write_crl(struct env *e, const char *name, const struct id *ca, X509 *revoked)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	char tmp[600];
+	FILE *f;
+
+	assert_non_null(crl);
+	X509_CRL_set_version(crl, 1);
+	X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert));
+	X509_gmtime_adj(t, -3600);
+	X509_CRL_set1_lastUpdate(crl, t);
+	X509_gmtime_adj(t, 7L * 86400);
+	X509_CRL_set1_nextUpdate(crl, t);
+	if (revoked != NULL) {
+		X509_REVOKED *r = X509_REVOKED_new();
+		ASN1_ENUMERATED *why = ASN1_ENUMERATED_new();
+
+		X509_gmtime_adj(t, -60);
+		X509_REVOKED_set_serialNumber(
+		    r, X509_get_serialNumber(revoked));
+		X509_REVOKED_set_revocationDate(r, t);
+		ASN1_ENUMERATED_set(why, 1); /* keyCompromise */
+		X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, why, 0, 0);
+		ASN1_ENUMERATED_free(why);
+		X509_CRL_add0_revoked(crl, r);
+	}
+	X509_CRL_sort(crl);
+	assert_true(X509_CRL_sign(crl, ca->key, EVP_sha256()) > 0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path(e, name));
+	assert_non_null(f = fopen(tmp, "w"));
+	assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path(e, name)), 0);
+	ASN1_TIME_free(t);
+	X509_CRL_free(crl);
+}
+
+static void
+use_crls(struct env *e)
+{
+	cki_strlist_clear(&e->conf.crl);
+	assert_int_equal(
+	    cki_strlist_add(&e->conf.crl, path(e, "int.crl")), CK_OK);
+	assert_int_equal(
+	    cki_strlist_add(&e->conf.crl, path(e, "root.crl")), CK_OK);
+}
+
+/* A CRL reloaded while the server runs: the approved client's next request
+ * is refused with the reason (every certificate of the chain is checked,
+ * the intermediate too), its row stays approved, and the reload starts a
+ * new verification generation. A new client already revoked gets no row. */
+static void
+test_crl(void **state)
+{
+	struct env *e = *state;
+	struct id leaf2 = {0}, leaf3 = {0};
+	struct cki_vresult *r1, *r2;
+	struct cki_decision d;
+	struct cki_client c = {0};
+	long n = -1;
+
+	mkid(&leaf2, "gw-ca-02", &e->inter, false);
+	mkid(&leaf3, "gw-ca-03", &e->inter, false);
+	write_crl(e, "int.crl", &e->inter, leaf3.cert);
+	write_crl(e, "root.crl", &e->root, NULL);
+	use_crls(e);
+	start(e, CKI_POLICY_TRUSTED_CA, "both.pem", false);
+	assert_int_equal(decide(e, &e->leaf).status, 200);
+	d = decide(e, &leaf3);
+	assert_int_equal(d.status, 403);
+	assert_string_equal(d.type, "certificate_revoked");
+	assert_string_equal(
+	    d.detail, "certificate revoked (CRL, keyCompromise)");
+	assert_int_equal(cki_registry_count(e->admin, -1, &n), CK_OK);
+	assert_int_equal(n, 1);
+
+	r1 = cki_authz_verify(e->a, e->leaf.cert, NULL);
+	write_crl(e, "int.crl", &e->inter, e->leaf.cert);
+	assert_true(cki_revo_reload(e->a->revo));
+	cki_authz_poll(e->a);
+	r2 = cki_authz_verify(e->a, e->leaf.cert, NULL);
+	assert_true(r2->generation > r1->generation);
+	cki_vresult_free(r1);
+	cki_vresult_free(r2);
+	d = decide(e, &e->leaf);
+	assert_int_equal(d.status, 403);
+	assert_string_equal(d.type, "certificate_revoked");
+	row(e, &e->leaf, &c);
+	assert_int_equal(c.state, CKI_REG_APPROVED);
+	cki_client_clear(&c);
+
+	assert_int_equal(decide(e, &leaf2).status, 200);
+	write_crl(e, "root.crl", &e->root, e->inter.cert);
+	assert_true(cki_revo_reload(e->a->revo));
+	cki_authz_poll(e->a);
+	d = decide(e, &leaf2);
+	assert_int_equal(d.status, 403);
+	assert_string_equal(d.type, "certificate_revoked");
+	assert_non_null(strstr(d.detail, "depth 1"));
+	id_clear(&leaf2);
+	id_clear(&leaf3);
+}
+
+/* A port nothing listens on. */
+static int
+dead_port(void)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* OCSP answers come later: the decision is asynchronous (decide returns
+ * 0, `done` runs from the loop, bounded by a 1 s OCSP timeout). */
+static struct waiter
+decide_async(struct env *e, enum cki_ocsp_mode mode)
+{
+	struct waiter w = {e, {0}, 0, 1};
+	struct cki_peer p = {e->leaf.cert, NULL, "127.0.0.1:1"};
+	struct timeval limit = {5, 0};
+	cki_authz_req *req = NULL;
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", dead_port());
+	e->conf.ocsp = mode;
+	e->conf.ocsp_responder = strdup(url);
+	start(e, CKI_POLICY_TRUSTED_CA, "both.pem", true);
+	cki_revo_set_ocsp_timeout(e->a->revo, 1000);
+	assert_non_null(p.vr = cki_authz_verify(e->a, e->leaf.cert, NULL));
+	assert_int_equal(
+	    cki_authz_decide(e->a, &p, on_done, &w, &w.d, &req), 0);
+	assert_non_null(req);
+	cki_vresult_free(p.vr);
+	assert_int_equal(event_base_loopexit(e->base, &limit), 0);
+	assert_int_equal(event_base_dispatch(e->base), 0);
+	assert_int_equal(w.calls, 1);
+	return w;
+}
+
+static void
+test_ocsp_hard_fail(void **state)
+{
+	struct env *e = *state;
+	struct waiter w = decide_async(e, CKI_OCSP_HARD_FAIL);
+	long n = -1;
+
+	assert_int_equal(w.d.status, 403);
+	assert_string_equal(w.d.type, "revocation_unavailable");
+	assert_int_equal(cki_registry_count(e->admin, -1, &n), CK_OK);
+	assert_int_equal(n, 0);
+}
+
+static void
+test_ocsp_soft_fail(void **state)
+{
+	struct env *e = *state;
+	struct waiter w = decide_async(e, CKI_OCSP_SOFT_FAIL);
+	struct cki_client c = {0};
+
+	assert_int_equal(w.d.status, 200);
+	row(e, &e->leaf, &c);
+	assert_int_equal(c.state, CKI_REG_APPROVED);
+	assert_string_equal(c.policy, "trusted-ca");
+	assert_string_equal(c.id, w.d.client_id);
+	cki_client_clear(&c);
+}
+
+/* Starts the engine under hard-fail OCSP with a dead responder and a
+ * 500 ms OCSP timeout. */
+static void
+start_dead_ocsp(struct env *e)
+{
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", dead_port());
+	e->conf.ocsp = CKI_OCSP_HARD_FAIL;
+	e->conf.ocsp_responder = strdup(url);
+	start(e, CKI_POLICY_TRUSTED_CA, "both.pem", true);
+	cki_revo_set_ocsp_timeout(e->a->revo, 500);
+}
+
+static cki_authz_req *
+decide_pending(struct env *e, X509 *leaf, struct waiter *w)
+{
+	struct cki_peer p = {leaf, NULL, "127.0.0.1:1"};
+	cki_authz_req *req = NULL;
+
+	assert_non_null(p.vr = cki_authz_verify(e->a, leaf, NULL));
+	assert_int_equal(
+	    cki_authz_decide(e->a, &p, on_done, w, &w->d, &req), 0);
+	assert_non_null(req);
+	cki_vresult_free(p.vr);
+	return req;
+}
+
+/* A cancelled decision never calls `done`; the other one waiting does. */
+static void
+test_ocsp_cancel(void **state)
+{
+	struct env *e = *state;
+	struct waiter w1 = {e, {0}, 0, 1}, w2 = {e, {0}, 0, 1};
+	struct timeval limit = {5, 0};
+	struct id leaf2 = {0};
+
+	mkid(&leaf2, "gw-ca-02", &e->inter, false);
+	start_dead_ocsp(e);
+	cki_authz_cancel(decide_pending(e, e->leaf.cert, &w1));
+	(void)decide_pending(e, leaf2.cert, &w2);
+	assert_int_equal(event_base_loopexit(e->base, &limit), 0);
+	assert_int_equal(event_base_dispatch(e->base), 0);
+	assert_int_equal(w1.calls, 0);
+	assert_int_equal(w2.calls, 1);
+	assert_int_equal(w2.d.status, 403);
+	id_clear(&leaf2);
+}
+
+/* Freeing the engine with a decision waiting drops it without `done`;
+ * nothing leaks (ASan). */
+static void
+test_free_with_waiting(void **state)
+{
+	struct env *e = *state;
+	struct waiter w = {e, {0}, 0, 1};
+
+	start_dead_ocsp(e);
+	(void)decide_pending(e, e->leaf.cert, &w);
+	cki_authz_free(e->a);
+	e->a = NULL;
+	assert_int_equal(w.calls, 0);
+}
+
+/* A reload while a decision waits on OCSP: the new checker (OCSP now off)
+ * answers, and `done` runs from the loop, not inside the reload. */
+static void
+test_reload_while_waiting(void **state)
+{
+	struct env *e = *state;
+	struct waiter w = {e, {0}, 0, 1};
+	struct timeval limit = {2, 0};
+
+	start_dead_ocsp(e);
+	(void)decide_pending(e, e->leaf.cert, &w);
+	e->conf.ocsp = CKI_OCSP_OFF;
+	assert_int_equal(cki_authz_reload(e->a, &e->conf), CK_OK);
+	assert_int_equal(w.calls, 0);
+	assert_int_equal(event_base_loopexit(e->base, &limit), 0);
+	assert_int_equal(event_base_dispatch(e->base), 0);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.d.status, 200);
+	assert_int_equal(w.d.state, CKI_REG_APPROVED);
+}
+
+/* Appends an iPAddress SAN of `len` raw bytes (4 and 16 are addresses; 8
+ * is what a name constraint holds, and a leaf may carry anything). */
+static void
+add_ip_san(GENERAL_NAMES *gs, const unsigned char *b, int len)
+{
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_OCTET_STRING *o = ASN1_OCTET_STRING_new();
+
+	assert_int_equal(ASN1_OCTET_STRING_set(o, b, len), 1);
+	GENERAL_NAME_set0_value(g, GEN_IPADD, o);
+	assert_true(sk_GENERAL_NAME_push(gs, g) > 0);
+}
+
+/* A client with no CN is named after its first SAN; an IP SAN of a length
+ * that is no address is shown as "?" (never read past its bytes). */
+static void
+test_names_from_sans(void **state)
+{
+	struct env *e = *state;
+	const unsigned char odd[8] = {192, 0, 2, 0, 255, 255, 255, 0};
+	const unsigned char v4[4] = {192, 0, 2, 7};
+	GENERAL_NAMES *gs = sk_GENERAL_NAME_new_null();
+	X509 *x = X509_new();
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct cki_client c = {0};
+	struct id who = {x, k};
+
+	add_ip_san(gs, odd, sizeof(odd));
+	add_ip_san(gs, v4, sizeof(v4));
+	X509_set_version(x, 2);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, k);
+	assert_int_equal(
+	    X509_add1_ext_i2d(x, NID_subject_alt_name, gs, 0, 0), 1);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	GENERAL_NAMES_free(gs);
+	start(e, CKI_POLICY_PAIRING, NULL, false);
+	assert_int_equal(decide(e, &who).status, 202);
+	row(e, &who, &c);
+	assert_string_equal(c.sans, "IP:?, IP:192.0.2.7");
+	assert_string_equal(c.name, "?");
+	cki_client_clear(&c);
+	id_clear(&who);
+}
+
+#define FLOOD 40
+
+/* With a loop, new keys are written by the writer thread: 40 new keys
+ * (one of them asking twice) all wait at once, while an approved client is
+ * answered at once from memory; then every one is pending, one row each. */
+static void
+test_writer_flood(void **state)
+{
+	struct env *e = *state;
+	struct id *ids = calloc(FLOOD, sizeof(*ids));
+	struct waiter w = {e, {0}, 0, 1};
+	struct cki_peer p = {NULL, NULL, "127.0.0.1:1"};
+	struct cki_decision d;
+	cki_authz_req *req = NULL;
+	long n = -1;
+	int i;
+
+	assert_non_null(ids);
+	start(e, CKI_POLICY_PAIRING, NULL, true);
+	assert_int_equal(decide(e, &e->leaf).status, 202); /* waits, answered */
+	act(e, &e->leaf, CKI_ACT_APPROVE);
+	cki_authz_poll(e->a);
+	for (i = 0; i < FLOOD; i++) {
+		char cn[32];
+
+		snprintf(cn, sizeof(cn), "flood-%02d", i);
+		mkid(&ids[i], cn, &e->inter, false);
+		p.leaf = ids[i].cert;
+		assert_non_null(p.vr = cki_authz_verify(e->a, p.leaf, NULL));
+		assert_int_equal(
+		    cki_authz_decide(e->a, &p, on_done, &w, &d, &req), 0);
+		if (i ==
+		    0) /* the same key again while its write is in flight */
+			assert_int_equal(
+			    cki_authz_decide(e->a, &p, on_done, &w, &d, &req),
+			    0);
+		cki_vresult_free(p.vr);
+	}
+	p.leaf = e->leaf.cert;
+	p.vr = NULL;
+	assert_int_equal(cki_authz_decide(e->a, &p, on_done, &w, &d, &req), 1);
+	assert_int_equal(d.status, 200);
+	wait_for(e, &w, FLOOD + 1);
+	assert_int_equal(w.d.status, 202);
+	assert_int_equal(
+	    cki_registry_count(e->admin, CKI_REG_PENDING, &n), CK_OK);
+	assert_int_equal(n, FLOOD);
+	for (i = 0; i < FLOOD; i++) {
+		assert_int_equal(decide(e, &ids[i]).status, 202);
+		id_clear(&ids[i]);
+	}
+	free(ids);
+}
+
+/* Fail-static through the writer: a locked registry answers the new
+ * client 503 soon (the busy timeout), the next at once, the approved
+ * client 200 all along. */
+static void
+test_writer_locked(void **state)
+{
+	struct env *e = *state;
+	struct cki_decision d;
+	sqlite3 *db;
+	int64_t t0;
+
+	start(e, CKI_POLICY_PAIRING, NULL, true);
+	assert_int_equal(decide(e, &e->leaf).status, 202);
+	act(e, &e->leaf, CKI_ACT_APPROVE);
+	cki_authz_poll(e->a);
+	db = lock_registry(e);
+	t0 = cki_mono_ms();
+	d = decide(e, &e->rogue_leaf);
+	assert_int_equal(d.status, 503);
+	assert_string_equal(d.type, "registry_unavailable");
+	assert_true(cki_mono_ms() - t0 < 2000);
+	assert_int_equal(decide(e, &e->leaf).status, 200);
+	t0 = cki_mono_ms();
+	assert_int_equal(decide(e, &e->rogue_leaf).status, 503);
+	assert_true(cki_mono_ms() - t0 < 80);
+	unlock_registry(db);
+	e->a->down_until = 0;
+	assert_int_equal(decide(e, &e->rogue_leaf).status, 202);
+}
+
+/* Freeing the engine while first contacts are in flight: no `done`, no
+ * leak (ASan), and the thread is joined. */
+static void
+test_writer_free_in_flight(void **state)
+{
+	struct env *e = *state;
+	struct waiter w = {e, {0}, 0, 1};
+	struct cki_peer p = {e->leaf.cert, NULL, "127.0.0.1:1"};
+	struct cki_decision d;
+	cki_authz_req *req = NULL;
+
+	start(e, CKI_POLICY_PAIRING, NULL, true);
+	assert_non_null(p.vr = cki_authz_verify(e->a, p.leaf, NULL));
+	assert_int_equal(cki_authz_decide(e->a, &p, on_done, &w, &d, &req), 0);
+	p.leaf = e->rogue_leaf.cert;
+	cki_vresult_free(p.vr);
+	assert_non_null(p.vr = cki_authz_verify(e->a, p.leaf, NULL));
+	assert_int_equal(cki_authz_decide(e->a, &p, on_done, &w, &d, &req), 0);
+	cki_authz_cancel(req);
+	cki_vresult_free(p.vr);
+	cki_authz_free(e->a);
+	e->a = NULL;
+	assert_int_equal(w.calls, 0);
+}
+
 int
 main(void)
 {
@@ -831,6 +1300,23 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_pending_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crl, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_ocsp_hard_fail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_ocsp_soft_fail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_cancel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_free_with_waiting, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_reload_while_waiting, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_names_from_sans, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_writer_flood, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_writer_locked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_writer_free_in_flight, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

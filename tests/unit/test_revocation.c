@@ -216,14 +216,16 @@ wait_for(struct waiter *w)
 	assert_true(w->called);
 }
 
-/* The verdict on chain, now or after the loop ran. */
+/* The verdict on chain at `now`, now or after the loop ran. */
 static struct cki_revo_verdict
-check(cki_revo *rv, STACK_OF(X509) * chain, bool expect_async)
+check_at(cki_revo *rv, STACK_OF(X509) * chain, int64_t now, bool expect_async)
 {
 	struct waiter w = {false, {0}};
 	cki_revo_req *req = NULL;
-	int rc = cki_revo_check(rv, chain, time(NULL), on_done, &w, &w.v, &req);
+	int rc = cki_revo_check(rv, chain, now, on_done, &w, &w.v, &req);
 
+	if (rc != (expect_async ? 0 : 1))
+		print_message("unexpected: %s\n", w.v.detail);
 	assert_int_equal(rc, expect_async ? 0 : 1);
 	if (rc == 0) {
 		assert_non_null(req);
@@ -232,6 +234,12 @@ check(cki_revo *rv, STACK_OF(X509) * chain, bool expect_async)
 		assert_null(req);
 	}
 	return w.v;
+}
+
+static struct cki_revo_verdict
+check(cki_revo *rv, STACK_OF(X509) * chain, bool expect_async)
+{
+	return check_at(rv, chain, time(NULL), expect_async);
 }
 
 static cki_revo *
@@ -329,6 +337,15 @@ setup(void **state)
 	make_crl(
 	    "root.crl", "root", "root", 24, (struct rev[]){{0x1002, 2}}, 1);
 	make_crl("int.crl", "int", "int", 24, (struct rev[]){{0x2002, 1}}, 1);
+	run("openssl crl -in %s/int.crl -outform DER -out %s/int.crl.der", dir,
+	    dir);
+	/* Responses to replay: with the nonce of another request, and
+	 * without a nonce. */
+	run("cd %s && openssl ocsp -issuer int.pem -cert good.pem -url %s "
+	    "-respout replay.der -noverify >/dev/null 2>&1 && "
+	    "openssl ocsp -issuer int.pem -cert good.pem -url %s -no_nonce "
+	    "-respout nononce.der -noverify >/dev/null 2>&1",
+	    dir, url_good, url_good);
 	base = event_base_new();
 	return base == NULL ? -1 : 0;
 }
@@ -377,7 +394,7 @@ test_crl_revoked_leaf(void **state)
 	struct cki_revo_verdict v;
 
 	(void)state;
-	conf_make(&c, CKI_OCSP_OFF, NULL, "root.crl", "int.crl");
+	conf_make(&c, CKI_OCSP_OFF, NULL, "root.crl", "int.crl.der"); /* DER */
 	rv = revo_new(&c);
 	v = check(rv, ch, false);
 	assert_int_equal(v.result, CKI_REVO_REVOKED);
@@ -488,6 +505,12 @@ test_crl_reload(void **state)
 	conf_make(&c, CKI_OCSP_OFF, NULL, "live.crl", NULL);
 	rv = revo_new(&c);
 	gen = cki_revo_generation(rv);
+	{
+		cki_revo *other = revo_new(&c);
+
+		assert_int_not_equal(cki_revo_generation(other), gen);
+		cki_revo_free(other);
+	}
 	assert_int_equal(check(rv, ch, false).result, CKI_REVO_GOOD);
 	assert_false(cki_revo_reload(rv)); /* unchanged */
 	assert_int_equal(cki_revo_generation(rv), gen);
@@ -500,6 +523,14 @@ test_crl_reload(void **state)
 	run("cp %s %s", path_of("int.crl"), path_of("live.crl"));
 	assert_true(cki_revo_reload(rv));
 	assert_int_equal(check(rv, ch, false).result, CKI_REVO_GOOD);
+	/* The server's path: cki_revo_check() looks again itself, at most
+	 * once a second. */
+	gen = cki_revo_generation(rv);
+	make_crl("live.crl", "int", "int", 24, (struct rev[]){{0x2001, 1}}, 1);
+	assert_int_equal(check(rv, ch, false).result, CKI_REVO_GOOD);
+	nanosleep(&(struct timespec){1, 100 * 1000000}, NULL);
+	assert_int_equal(check(rv, ch, false).result, CKI_REVO_REVOKED);
+	assert_int_not_equal(cki_revo_generation(rv), gen);
 	cki_revo_free(rv);
 	sk_X509_pop_free(ch, X509_free);
 	conf_clear(&c);
@@ -571,6 +602,416 @@ test_crl_missing_at_start(void **state)
 	conf_clear(&c);
 }
 
+/* ---- OCSP ---------------------------------------------------------------- */
+
+static bool
+ipv6_loopback(void)
+{
+	struct sockaddr_in6 sa = {0};
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	bool ok;
+
+	sa.sin6_family = AF_INET6;
+	sa.sin6_addr = in6addr_loopback;
+	ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* A good answer is cached: the second check asks nobody. int has no OCSP
+ * URL; root's CRL covers it. */
+static void
+test_ocsp_good_then_cached(void **state)
+{
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *ch = chain_of("good", "int", "root");
+	struct cki_revo_verdict v;
+
+	(void)state;
+	conf_make(&c, CKI_OCSP_HARD_FAIL, NULL, "root.crl", NULL);
+	rv = revo_new(&c);
+	v = check(rv, ch, true);
+	assert_int_equal(v.result, CKI_REVO_GOOD);
+	assert_true(v.valid_until > time(NULL) + 500); /* -nmin 10 */
+	assert_int_equal(cki_revo_ocsp_requests(rv), 1);
+	v = check(rv, ch, false);
+	assert_int_equal(v.result, CKI_REVO_GOOD);
+	assert_int_equal(cki_revo_ocsp_requests(rv), 1);
+	cki_revo_free(rv);
+	conf_clear(&c);
+	/* An IPv6 literal (openssl ocsp listens on [::]) for ocsp_responder,
+	 * when the machine has ::1. */
+	if (ipv6_loopback()) {
+		char url6[64];
+
+		snprintf(url6, sizeof(url6), "http://[::1]:%s",
+		    strrchr(url_good, ':') + 1);
+		conf_make(&c, CKI_OCSP_HARD_FAIL, url6, "root.crl", NULL);
+		rv = revo_new(&c);
+		v = check(rv, ch, true);
+		/* int is asked too, and cannot be answered: covered. */
+		assert_int_equal(v.result, CKI_REVO_GOOD);
+		cki_revo_free(rv);
+	}
+	sk_X509_pop_free(ch, X509_free);
+	conf_clear(&c);
+}
+
+static void
+test_ocsp_revoked(void **state)
+{
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *ch = chain_of("revoked", "int", "root");
+	struct cki_revo_verdict v;
+
+	(void)state;
+	conf_make(&c, CKI_OCSP_SOFT_FAIL, NULL, "root.crl", NULL);
+	rv = revo_new(&c);
+	v = check(rv, ch, true);
+	assert_int_equal(v.result, CKI_REVO_REVOKED);
+	assert_string_equal(v.source, "ocsp");
+	assert_int_equal(v.depth, 0);
+	assert_int_equal(v.reason, 1);
+	assert_string_equal(
+	    v.detail, "certificate revoked (OCSP, keyCompromise)");
+	cki_revo_free(rv);
+	sk_X509_pop_free(ch, X509_free);
+	conf_clear(&c);
+}
+
+/* "unknown" is no answer: refused under hard-fail. */
+static void
+test_ocsp_unknown(void **state)
+{
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *ch = chain_of("unknown", "int", "root");
+	struct cki_revo_verdict v;
+
+	(void)state;
+	conf_make(&c, CKI_OCSP_HARD_FAIL, NULL, "root.crl", NULL);
+	rv = revo_new(&c);
+	v = check(rv, ch, true);
+	assert_int_equal(v.result, CKI_REVO_UNKNOWN);
+	assert_int_equal(v.depth, 0);
+	assert_non_null(strstr(v.detail, "unknown to it"));
+	cki_revo_free(rv);
+	sk_X509_pop_free(ch, X509_free);
+	conf_clear(&c);
+}
+
+/* A CA without an OCSP URL and without a CRL of its issuer: no answer.
+ * With the CRL (the other tests), it is covered. */
+static void
+test_ocsp_uncovered_intermediate(void **state)
+{
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *ch = chain_of("good", "int", "root");
+	struct cki_revo_verdict v;
+
+	(void)state;
+	conf_make(&c, CKI_OCSP_HARD_FAIL, NULL, NULL, NULL);
+	rv = revo_new(&c);
+	v = check(rv, ch, true);
+	assert_int_equal(v.result, CKI_REVO_UNKNOWN);
+	assert_int_equal(v.depth, 1);
+	assert_string_equal(v.detail,
+	    "revocation unknown (hard-fail): no OCSP URL: the certificate "
+	    "has no AIA OCSP entry and ocsp_responder is not set");
+	cki_revo_free(rv);
+	sk_X509_pop_free(ch, X509_free);
+	conf_clear(&c);
+}
+
+/* A port that refuses (bound, not listening) × the three modes. */
+static void
+test_ocsp_unreachable(void **state)
+{
+	static const enum cki_ocsp_mode modes[] = {
+	    CKI_OCSP_OFF, CKI_OCSP_SOFT_FAIL, CKI_OCSP_HARD_FAIL};
+	static const enum cki_revo_result want[] = {
+	    CKI_REVO_GOOD, CKI_REVO_SOFT_FAILED, CKI_REVO_UNKNOWN};
+	struct sockaddr_in sa = {0};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char url[64];
+
+	(void)state;
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(
+	    url, sizeof(url), "http://127.0.0.1:%d/ocsp", ntohs(sa.sin_port));
+	for (size_t m = 0; m < 3; m++) {
+		struct cki_server_conf c;
+		STACK_OF(X509) *ch = chain_of("good", "int", "root");
+		cki_revo *rv;
+		struct cki_revo_verdict v;
+		json_t *w;
+
+		conf_make(&c, modes[m], url, "root.crl", NULL);
+		rv = revo_new(&c);
+		v = check(rv, ch, modes[m] != CKI_OCSP_OFF);
+		assert_int_equal(v.result, want[m]);
+		if (modes[m] != CKI_OCSP_OFF) {
+			assert_non_null(strstr(v.detail, "unreachable"));
+			assert_non_null(strstr(v.detail, url));
+			w = cki_revo_warnings(rv, time(NULL));
+			assert_true(has_code(w, "ocsp_unavailable", url));
+			json_decref(w);
+			/* Back-off: answered at once, nobody asked. Both
+			 * leaf and int were (ocsp_responder is for all). */
+			assert_int_equal(check(rv, ch, false).result, want[m]);
+			assert_int_equal(cki_revo_ocsp_requests(rv), 2);
+		}
+		cki_revo_free(rv);
+		sk_X509_pop_free(ch, X509_free);
+		conf_clear(&c);
+	}
+	close(fd);
+}
+
+/* A responder that takes the connection and never answers: bounded. */
+static void
+test_ocsp_timeout(void **state)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct cki_server_conf c;
+	STACK_OF(X509) *ch = chain_of("good", "int", "root");
+	cki_revo *rv;
+	struct cki_revo_verdict v;
+	char url[64];
+	int64_t t0;
+
+	(void)state;
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(sa.sin_port));
+	conf_make(&c, CKI_OCSP_HARD_FAIL, url, "root.crl", NULL);
+	rv = revo_new(&c);
+	cki_revo_set_ocsp_timeout(rv, 300);
+	t0 = cki_mono_ms();
+	v = check(rv, ch, true);
+	assert_true(cki_mono_ms() - t0 < 3000);
+	assert_int_equal(v.result, CKI_REVO_UNKNOWN);
+	assert_non_null(strstr(v.detail, "no answer within 300 ms"));
+	cki_revo_free(rv);
+	sk_X509_pop_free(ch, X509_free);
+	conf_clear(&c);
+	close(fd);
+}
+
+/* A responder signing with a certificate int issued without
+ * id-kp-OCSPSigning is not authorised (RFC 6960 4.2.2.2). */
+static void
+test_ocsp_unauthorised_signer(void **state)
+{
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *ch = chain_of("revoked", "int", "root");
+	struct cki_revo_verdict v;
+
+	(void)state;
+	conf_make(&c, CKI_OCSP_HARD_FAIL, url_notocsp, "root.crl", NULL);
+	rv = revo_new(&c);
+	v = check(rv, ch, true);
+	assert_int_equal(v.result, CKI_REVO_UNKNOWN);
+	assert_non_null(strstr(v.detail, "not signed by the issuer"));
+	cki_revo_free(rv);
+	sk_X509_pop_free(ch, X509_free);
+	conf_clear(&c);
+}
+
+/* ---- nonces: a server on the test's loop ----------------------------------
+ */
+
+struct fake {
+	struct evhttp *http;
+	char url[64];
+	const char *mode; /* "forward": to the real responder; else a file */
+};
+
+static void
+fake_cb(struct evhttp_request *req, void *arg)
+{
+	struct fake *fk = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evbuffer *out = evbuffer_new();
+	const char *file = fk->mode;
+	FILE *f;
+	unsigned char buf[8192];
+	size_t n;
+
+	if (strcmp(fk->mode, "forward") == 0) {
+		f = fopen(path_of("fwd-req.der"), "w");
+		fwrite(evbuffer_pullup(in, -1), 1, evbuffer_get_length(in), f);
+		fclose(f);
+		run("cd %s && openssl ocsp -reqin fwd-req.der -url %s "
+		    "-respout fwd-resp.der -noverify >/dev/null 2>&1",
+		    dir, url_good);
+		file = "fwd-resp.der";
+	}
+	f = fopen(path_of(file), "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	evbuffer_add(out, buf, n);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/ocsp-response");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
+static void
+fake_start(struct fake *fk)
+{
+	struct evhttp_bound_socket *h;
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	fk->http = evhttp_new(base);
+	assert_non_null(fk->http);
+	h = evhttp_bind_socket_with_handle(fk->http, "127.0.0.1", 0);
+	assert_non_null(h);
+	assert_int_equal(getsockname(evhttp_bound_socket_get_fd(h),
+	                     (struct sockaddr *)&sa, &len),
+	    0);
+	snprintf(fk->url, sizeof(fk->url), "http://127.0.0.1:%d/",
+	    ntohs(sa.sin_port));
+	evhttp_set_gencb(fk->http, fake_cb, fk);
+}
+
+/* A response made for another request (another nonce) is refused. */
+static void
+test_ocsp_replayed_nonce(void **state)
+{
+	struct fake fk = {NULL, "", "replay.der"};
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *ch = chain_of("good", "int", "root");
+	struct cki_revo_verdict v;
+
+	(void)state;
+	fake_start(&fk);
+	conf_make(&c, CKI_OCSP_HARD_FAIL, fk.url, "root.crl", NULL);
+	rv = revo_new(&c);
+	v = check(rv, ch, true);
+	assert_int_equal(v.result, CKI_REVO_UNKNOWN);
+	assert_non_null(strstr(v.detail, "nonce is not the request's"));
+	cki_revo_free(rv);
+	evhttp_free(fk.http);
+	sk_X509_pop_free(ch, X509_free);
+	conf_clear(&c);
+}
+
+/* Without a nonce: accepted from a responder that never echoed one,
+ * refused once it has. */
+static void
+test_ocsp_missing_nonce(void **state)
+{
+	struct fake fk = {NULL, "", "nononce.der"};
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *good = chain_of("good", "int", "root");
+	STACK_OF(X509) *revd = chain_of("revoked", "int", "root");
+	struct cki_revo_verdict v;
+
+	(void)state;
+	fake_start(&fk);
+	conf_make(&c, CKI_OCSP_HARD_FAIL, fk.url, "root.crl", NULL);
+	rv = revo_new(&c);
+	assert_int_equal(check(rv, good, true).result, CKI_REVO_GOOD);
+	cki_revo_free(rv);
+	rv = revo_new(&c);
+	fk.mode = "forward"; /* the real responder echoes the nonce */
+	assert_int_equal(check(rv, revd, true).result, CKI_REVO_REVOKED);
+	fk.mode = "nononce.der";
+	v = check(rv, good, true);
+	assert_int_equal(v.result, CKI_REVO_UNKNOWN);
+	assert_non_null(strstr(v.detail, "has no nonce"));
+	cki_revo_free(rv);
+	evhttp_free(fk.http);
+	sk_X509_pop_free(good, X509_free);
+	sk_X509_pop_free(revd, X509_free);
+	conf_clear(&c);
+}
+
+/* nextUpdate is checked with CKI_OCSP_SKEW to spare (the responder's
+ * -nmin 10: nextUpdate is 10 minutes after thisUpdate). */
+static void
+test_ocsp_validity_window(void **state)
+{
+	struct fake fk = {NULL, "", "nononce.der"};
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *ch = chain_of("good", "int", "root");
+	int64_t now = time(NULL);
+	struct cki_revo_verdict v;
+
+	(void)state;
+	fake_start(&fk);
+	conf_make(&c, CKI_OCSP_HARD_FAIL, fk.url, "root.crl", NULL);
+	rv = revo_new(&c);
+	v = check_at(rv, ch, now + 600 + CKI_OCSP_SKEW + 60, true);
+	assert_int_equal(v.result, CKI_REVO_UNKNOWN);
+	assert_non_null(strstr(v.detail, "out of date (nextUpdate)"));
+	/* Within the skew after nextUpdate: still good. (A thisUpdate in the
+	 * future cannot be made here: the certificates start now.) */
+	v = check_at(rv, ch, now + 600 + CKI_OCSP_SKEW - 60, true);
+	assert_int_equal(v.result, CKI_REVO_GOOD);
+	cki_revo_free(rv);
+	evhttp_free(fk.http);
+	sk_X509_pop_free(ch, X509_free);
+	conf_clear(&c);
+}
+
+/* A cancelled check never calls back; freeing with checks pending is
+ * clean (ASan). Two checks of one certificate make one request. */
+static void
+test_ocsp_cancel_and_share(void **state)
+{
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *ch = chain_of("good", "int", "root");
+	struct waiter w1 = {false, {0}}, w2 = {false, {0}};
+	cki_revo_req *r1, *r2;
+	int64_t end = cki_mono_ms() + 10000;
+
+	(void)state;
+	conf_make(&c, CKI_OCSP_HARD_FAIL, NULL, "root.crl", NULL);
+	rv = revo_new(&c);
+	assert_int_equal(
+	    cki_revo_check(rv, ch, time(NULL), on_done, &w1, &w1.v, &r1), 0);
+	assert_int_equal(
+	    cki_revo_check(rv, ch, time(NULL), on_done, &w2, &w2.v, &r2), 0);
+	assert_int_equal(cki_revo_ocsp_requests(rv), 1);
+	cki_revo_cancel(r1);
+	sk_X509_pop_free(ch, X509_free); /* the request holds its own */
+	wait_for(&w2);
+	assert_int_equal(w2.v.result, CKI_REVO_GOOD);
+	while (
+	    cki_mono_ms() < end && event_base_loop(base, EVLOOP_NONBLOCK) == 0)
+		;
+	assert_false(w1.called);
+	ch = chain_of("revoked", "int", "root");
+	assert_int_equal(
+	    cki_revo_check(rv, ch, time(NULL), on_done, &w1, &w1.v, &r1), 0);
+	cki_revo_free(rv); /* pending: dropped */
+	assert_false(w1.called);
+	sk_X509_pop_free(ch, X509_free);
+	conf_clear(&c);
+}
+
 int
 main(void)
 {
@@ -583,6 +1024,17 @@ main(void)
 	    cmocka_unit_test(test_crl_reload),
 	    cmocka_unit_test(test_crl_damaged_keeps_last_good),
 	    cmocka_unit_test(test_crl_missing_at_start),
+	    cmocka_unit_test(test_ocsp_good_then_cached),
+	    cmocka_unit_test(test_ocsp_revoked),
+	    cmocka_unit_test(test_ocsp_unknown),
+	    cmocka_unit_test(test_ocsp_uncovered_intermediate),
+	    cmocka_unit_test(test_ocsp_unreachable),
+	    cmocka_unit_test(test_ocsp_timeout),
+	    cmocka_unit_test(test_ocsp_unauthorised_signer),
+	    cmocka_unit_test(test_ocsp_replayed_nonce),
+	    cmocka_unit_test(test_ocsp_missing_nonce),
+	    cmocka_unit_test(test_ocsp_validity_window),
+	    cmocka_unit_test(test_ocsp_cancel_and_share),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
