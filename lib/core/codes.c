@@ -171,6 +171,8 @@ static const struct cki_code codes[] = {
         "the server requires a client certificate"},
     {"client_cert_rejected", DO, E, false,
         "the server refused the client certificate"},
+    {"client_pending_approval", DO, E, false,
+        "the server holds the device's pairing request for an admin"},
     {"clock_skew", DO, E, true, "the device's clock is wrong"},
     {"fallback_certificate", DO, E, false,
         "the server answered with a placeholder certificate"},

@@ -241,6 +241,7 @@ cki_hs_clear(struct cki_hs *h)
 {
 	sk_X509_pop_free(h->chain, X509_free);
 	free(h->ocsp);
+	free(h->http_body);
 	memset(h, 0, sizeof(*h));
 	h->alert_in = -1;
 	h->alert_out = -1;
@@ -1206,7 +1207,7 @@ client_alert(int a)
 	    a == 49 || a == 116;
 }
 
-static void
+static struct dx *
 diag_client_cert_required(struct dctx *c, const struct cki_hs *h)
 {
 	struct dx *d = dx_add(c->l, "client_cert_required", R_CLIENT,
@@ -1234,9 +1235,159 @@ diag_client_cert_required(struct dctx *c, const struct cki_hs *h)
 		    "a firewall inspects this traffic, exclude %s from "
 		    "inspection",
 		    c->ep->host);
+	return d;
 }
 
+/* Remedies for the refusals a certkit server names in its problem type
+ * (RFC 9457; docs/json.md "Problem types"). False for another type. */
+static bool
+problem_remedies(struct dctx *c, struct dx *d, const char *type)
+{
+	if (strcmp(type, "issuer_not_trusted") == 0 ||
+	    strcmp(type, "certificate_revoked") == 0) {
+		rem(d,
+		    strcmp(type, "certificate_revoked") == 0
+		        ? "The certificate was revoked: enrol the device "
+		          "again to get a new one"
+		        : "The server does not trust the CA that issued the "
+		          "device's certificate: add it to the server's "
+		          "client_ca, or enrol the device with that CA");
+	} else if (strcmp(type, "client_rejected") == 0 ||
+	    strcmp(type, "client_suspended") == 0 ||
+	    strcmp(type, "client_revoked") == 0) {
+		rem(d,
+		    "An admin of %s decided this: ask them (on the "
+		    "server: certkit clients show with the device's key, "
+		    "certkit clients audit for who and why)",
+		    c->hp);
+		if (strcmp(type, "client_suspended") == 0)
+			rem(d,
+			    "If the suspension is over, the admin resumes "
+			    "the device: certkit clients resume ID");
+	} else if (strcmp(type, "revocation_unavailable") == 0) {
+		rem(d,
+		    "The server cannot learn whether the certificate is "
+		    "revoked (its OCSP responder or CRL is out of reach, "
+		    "and it fails hard): check the server's access to its "
+		    "OCSP responder");
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static struct dx *diag_client_cert_rejected(struct dctx *c,
+    const struct cki_hs *h, const char *reason, const char *why);
+
+/* What a server said in the body of a refusal or a pending answer: RFC
+ * 9457 problem details, or certkit serve's 202 body {"state": "pending",
+ * "spki_sha256": ..., "retry_after": N}. Peer text, escaped. */
+struct answer {
+	char type[64];    /* "type": certkit's are bare codes */
+	char detail[256]; /* "detail", else "title" */
+	char state[32];
+	char spki[72];
+	long long retry_after; /* the body's, else the header's; -1: none */
+	bool problem;          /* application/problem+json with a type */
+};
+
 static void
+answer_str(json_t *o, const char *k, char *out, size_t size)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	if (v != NULL && out[0] == '\0')
+		(void)cki_esc(out, size, v, strlen(v));
+}
+
+static bool
+read_answer(const struct cki_hs *h, struct answer *a)
+{
+	json_t *j, *ra;
+	const char *t = h->http_retry_after;
+
+	memset(a, 0, sizeof(*a));
+	a->retry_after = -1;
+	if (h->http_body == NULL || h->http_body_len == 0)
+		return false;
+	j = json_loadb(h->http_body, h->http_body_len, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return false;
+	}
+	answer_str(j, "type", a->type, sizeof(a->type));
+	answer_str(j, "detail", a->detail, sizeof(a->detail));
+	answer_str(j, "title", a->detail, sizeof(a->detail));
+	answer_str(j, "state", a->state, sizeof(a->state));
+	answer_str(j, "spki_sha256", a->spki, sizeof(a->spki));
+	ra = json_object_get(j, "retry_after");
+	if (json_is_integer(ra) && json_integer_value(ra) >= 0)
+		a->retry_after = (long long)json_integer_value(ra);
+	/* RFC 9110 10.2.3: delay-seconds (an HTTP-date is not used here). */
+	if (a->retry_after < 0 && t[0] != '\0' && strlen(t) < 10 &&
+	    strspn(t, "0123456789") == strlen(t))
+		a->retry_after = strtoll(t, NULL, 10);
+	a->problem = a->type[0] != '\0' &&
+	    strncasecmp(h->http_ctype, "application/problem+json", 24) == 0;
+	json_decref(j);
+	return true;
+}
+
+/* A pairing request the server holds for an admin (certkit serve's 202,
+ * ZPE's "Requesting Pairing"): the device is offline until approved. */
+static void
+diag_pending(struct dctx *c, const struct cki_hs *h, const struct answer *a)
+{
+	struct dx *d = dx_add(c->l, "client_pending_approval", R_CLIENT,
+	    "%s holds this device's pairing request: an admin must approve "
+	    "it before the device can connect",
+	    c->hp);
+
+	ev_int(d, "http_status", h->http_status);
+	ev_str(d, "spki_sha256", a->spki[0] ? a->spki : NULL);
+	if (a->retry_after >= 0)
+		ev_int(d, "retry_after", a->retry_after);
+	rem(d,
+	    "On the server, approve the device: certkit clients approve ID "
+	    "(certkit clients show %.16s gives its ID); first compare the "
+	    "key fingerprint %s with the device's",
+	    a->spki[0] ? a->spki : "SPKI-PREFIX",
+	    a->spki[0] ? a->spki : "(spki_sha256)");
+	rem(d,
+	    "The device retries by itself%s: nothing to change on the "
+	    "device",
+	    a->retry_after >= 0 ? " (Retry-After)" : "");
+}
+
+/* The server said why in the HTTP body (RFC 9457 problem details, or the
+ * pending answer). False when it did not. */
+static bool
+diag_server_answer(struct dctx *c, const struct cki_hs *h)
+{
+	struct answer a;
+	struct dx *d;
+
+	if (!read_answer(h, &a))
+		return false;
+	if (h->http_status == 202 && strcmp(a.state, "pending") == 0) {
+		diag_pending(c, h, &a);
+		return true;
+	}
+	if ((h->http_status != 401 && h->http_status != 403) || !a.problem)
+		return false;
+	if (!h->cert_sent || strcmp(a.type, "client_cert_required") == 0) {
+		d = diag_client_cert_required(c, h);
+		ev_int(d, "http_status", h->http_status);
+	} else {
+		d = diag_client_cert_rejected(
+		    c, h, a.type, a.detail[0] ? a.detail : a.type);
+	}
+	ev_str(d, "problem_type", a.type);
+	ev_str(d, "detail", a.detail[0] ? a.detail : NULL);
+	return true;
+}
+
+static struct dx *
 diag_client_cert_rejected(
     struct dctx *c, const struct cki_hs *h, const char *reason, const char *why)
 {
@@ -1284,11 +1435,12 @@ diag_client_cert_rejected(
 		rem(d,
 		    "Check that the certificate's subject is the one the "
 		    "service expects for this device");
-	} else {
+	} else if (!problem_remedies(c, d, reason)) {
 		rem(d,
 		    "Check the server's log for why the certificate was "
 		    "refused, and that it is the device's current identity");
 	}
+	return d;
 }
 
 /* The peer took the connection and then said nothing. */
@@ -1647,6 +1799,8 @@ diag_client_auth(struct dctx *c, const struct cki_hs *h)
 		}
 		return;
 	}
+	if (diag_server_answer(c, h))
+		return;
 	if (h->cert_sent && (h->http_status == 401 || h->http_status == 403)) {
 		diag_client_cert_rejected(c, h, "not_authorised",
 		    h->http_status == 401

@@ -47,6 +47,9 @@
 /* Largest AIA response and HTTP header block read. */
 #define CKI_DOC_MAX_AIA_BODY (64 * 1024)
 #define CKI_DOC_MAX_HTTP_HEAD 8192
+/* Largest HTTP body kept after the head: only a JSON answer to a refused
+ * or pending client (202, 401, 403) is read, within the same buffer. */
+#define CKI_DOC_MAX_HTTP_BODY 4096
 
 enum cki_expect {
 	CKI_EXPECT_UNKNOWN = 0,
@@ -101,8 +104,16 @@ struct cki_http_head {
 	char date[64];
 	char proxy_auth[128]; /* Proxy-Authenticate */
 	char location[256];
-	size_t head_len; /* bytes up to and including the blank line */
+	char content_type[96];
+	char retry_after[32];
+	long long content_length; /* -1: none (or not a number) */
+	bool chunked;             /* Transfer-Encoding: chunked */
+	size_t head_len;          /* bytes up to and including the blank line */
 };
+/* True when the head announces a JSON body worth reading: a 202, 401 or
+ * 403 with Content-Type application/json or application/problem+json
+ * (RFC 9457), not chunked. */
+bool cki_doc_http_wants_body(const struct cki_http_head *h);
 int cki_doc_parse_http_head(
     const char *buf, size_t len, struct cki_http_head *h);
 
@@ -159,8 +170,12 @@ struct cki_hs {
 	bool app_tried;
 	int http_status; /* 0: none */
 	char http_reason[64];
-	int64_t http_date; /* 0: none */
-	bool h2;           /* ALPN h2: no HTTP/1.1 exchange was made */
+	int64_t http_date;         /* 0: none */
+	bool h2;                   /* ALPN h2: no HTTP/1.1 exchange was made */
+	char http_ctype[96];       /* Content-Type, "" if none */
+	char http_retry_after[32]; /* Retry-After, "" if none */
+	char *http_body; /* a JSON body (see CKI_DOC_MAX_HTTP_BODY), owned */
+	size_t http_body_len;
 };
 
 struct cki_aia {

@@ -331,6 +331,34 @@ copy_value(char *dst, size_t size, const char *v, size_t n)
 	dst[n] = '\0';
 }
 
+/* Content-Length (RFC 9112 6.3: digits only; anything else is none) and
+ * Transfer-Encoding: chunked. */
+static void
+header_extra(struct cki_http_head *h, const char *line, const char *colon,
+    const char *nl)
+{
+	char v[64];
+	size_t nlen = (size_t)(colon - line);
+
+	if (nlen == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
+		long long n = 0;
+		size_t i;
+
+		copy_value(v, sizeof(v), colon + 1, (size_t)(nl - colon - 1));
+		for (i = 0; v[i] != '\0' && i < 15; i++) {
+			if (!isdigit((unsigned char)v[i]))
+				break;
+			n = n * 10 + (v[i] - '0');
+		}
+		h->content_length = i > 0 && v[i] == '\0' ? n : -1;
+	} else if (nlen == 17 &&
+	    strncasecmp(line, "Transfer-Encoding", 17) == 0) {
+		copy_value(v, sizeof(v), colon + 1, (size_t)(nl - colon - 1));
+		for (size_t i = 0; v[i] != '\0' && !h->chunked; i++)
+			h->chunked = strncasecmp(v + i, "chunked", 7) == 0;
+	}
+}
+
 int
 cki_doc_parse_http_head(const char *buf, size_t len, struct cki_http_head *h)
 {
@@ -338,6 +366,7 @@ cki_doc_parse_http_head(const char *buf, size_t len, struct cki_http_head *h)
 	size_t i;
 
 	memset(h, 0, sizeof(*h));
+	h->content_length = -1;
 	/* RFC 9112 4: status-line = HTTP-version SP status-code SP reason */
 	if (len >= 5 && memcmp(buf, "HTTP/", 5) != 0)
 		return -1;
@@ -390,7 +419,27 @@ cki_doc_parse_http_head(const char *buf, size_t len, struct cki_http_head *h)
 		HDR("Date", date)
 		HDR("Proxy-Authenticate", proxy_auth)
 		HDR("Location", location)
+		HDR("Content-Type", content_type)
+		HDR("Retry-After", retry_after)
 #undef HDR
+		header_extra(h, line, colon, nl);
 	}
 	return 1;
+}
+
+bool
+cki_doc_http_wants_body(const struct cki_http_head *h)
+{
+	const char *t = h->content_type;
+
+	if (h->status != 202 && h->status != 401 && h->status != 403)
+		return false;
+	if (h->chunked || h->content_length == 0)
+		return false;
+	/* RFC 9110 8.3.1: the media type is case-insensitive, parameters
+	 * follow a ';'. */
+	return (strncasecmp(t, "application/json", 16) == 0 &&
+	           (t[16] == '\0' || t[16] == ';' || t[16] == ' ')) ||
+	    (strncasecmp(t, "application/problem+json", 24) == 0 &&
+	        (t[24] == '\0' || t[24] == ';' || t[24] == ' '));
 }

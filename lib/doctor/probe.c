@@ -392,8 +392,12 @@ advance(struct probe *p, json_t *result, struct cki_need *need)
 				memcpy(c->buf, preface, sizeof(preface) - 1);
 				c->blen = sizeof(preface) - 1;
 			} else {
+				/* GET, not HEAD: the answer to a HEAD has no
+				 * body (RFC 9110 9.3.2), and a refused or
+				 * pending client's reason is in it (RFC
+				 * 9457). Only such a body is read. */
 				n = snprintf(c->buf, sizeof(c->buf),
-				    "HEAD / HTTP/1.1\r\nHost: %s%s%s\r\n"
+				    "GET / HTTP/1.1\r\nHost: %s%s%s\r\n"
 				    "User-Agent: certkit-doctor/%s\r\n"
 				    "Connection: close\r\n\r\n",
 				    p->ep->is_ip && strchr(p->ep->host, ':')
@@ -1215,6 +1219,9 @@ tls_step(struct probe *p)
 
 /* ---- the application exchange -------------------------------------------- */
 
+static void app_keep_body(
+    struct cki_hs *h, const struct conn *c, const struct cki_http_head *hh);
+
 static void
 app_finish(struct probe *p)
 {
@@ -1231,15 +1238,69 @@ app_finish(struct probe *p)
 		if (hh.date[0] != '\0' &&
 		    !cki_doc_parse_http_date(hh.date, &h->http_date))
 			h->http_date = 0;
+		snprintf(h->http_ctype, sizeof(h->http_ctype), "%s",
+		    hh.content_type);
+		snprintf(h->http_retry_after, sizeof(h->http_retry_after), "%s",
+		    hh.retry_after);
+		app_keep_body(h, c, &hh);
 	}
 	conn_done(p);
+}
+
+/* The JSON body of a refused or pending client, as far as it came (at
+ * most CKI_DOC_MAX_HTTP_BODY bytes; a longer one is cut and will not
+ * parse). */
+static void
+app_keep_body(
+    struct cki_hs *h, const struct conn *c, const struct cki_http_head *hh)
+{
+	size_t n = c->blen - hh->head_len;
+
+	if (!cki_doc_http_wants_body(hh) || n == 0)
+		return;
+	if (hh->content_length >= 0 && (size_t)hh->content_length < n)
+		n = (size_t)hh->content_length;
+	if (n > CKI_DOC_MAX_HTTP_BODY)
+		n = CKI_DOC_MAX_HTTP_BODY;
+	free(h->http_body);
+	if ((h->http_body = malloc(n + 1)) == NULL) {
+		h->http_body_len = 0;
+		return;
+	}
+	memcpy(h->http_body, c->buf + hh->head_len, n);
+	h->http_body[n] = '\0';
+	h->http_body_len = n;
+}
+
+/* One answer is enough: any h2 frame (the server's SETTINGS), or an HTTP
+ * head, and for a JSON refusal its body up to Content-Length (at most
+ * CKI_DOC_MAX_HTTP_BODY); without a length, until the end of the
+ * connection, the buffer or the stage timer. */
+static bool
+app_answered(const struct conn *c)
+{
+	struct cki_http_head hh;
+	size_t want;
+	int rc;
+
+	if (c->hs->h2)
+		return true;
+	if ((rc = cki_doc_parse_http_head(c->buf, c->blen, &hh)) == 0)
+		return false;
+	if (rc < 0 || !cki_doc_http_wants_body(&hh))
+		return true;
+	if (hh.content_length < 0)
+		return false;
+	want = hh.content_length > CKI_DOC_MAX_HTTP_BODY
+	    ? CKI_DOC_MAX_HTTP_BODY
+	    : (size_t)hh.content_length;
+	return c->blen >= hh.head_len + want;
 }
 
 static void
 app_step(struct probe *p)
 {
 	struct conn *c = &p->c;
-	struct cki_http_head hh;
 	int r, e;
 
 	while (c->state == C_APP_WRITE) {
@@ -1273,11 +1334,7 @@ app_step(struct probe *p)
 		    c->ssl, c->buf + c->blen, sizeof(c->buf) - c->blen, &n);
 		if (r == 1) {
 			c->blen += n;
-			/* One answer is enough: an HTTP head, or any h2
-			 * frame (the server's SETTINGS). */
-			if (c->hs->h2 ||
-			    cki_doc_parse_http_head(c->buf, c->blen, &hh) !=
-			        0) {
+			if (app_answered(c)) {
 				app_finish(p);
 				return;
 			}

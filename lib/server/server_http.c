@@ -3,7 +3,7 @@
  * bufferevent_openssl).
  *
  *   GET  /healthz            200 {"status":"ok"}, no client needed
- *   GET  /api/v1/status      the caller's own registry view
+ *   GET  /api/v1/status      the caller's own registry view (also GET /)
  *   POST /api/v1/heartbeat   an approved client's presence
  *
  * Issue 11's enrollment routes join `routes` below. A path not in the table
@@ -49,6 +49,9 @@ static void route_heartbeat(struct cki_srv *s, struct evhttp_request *req,
 static const struct cki_route routes[] = {
     {EVHTTP_REQ_GET, "/healthz", false, route_health},
     {EVHTTP_REQ_GET, "/api/v1/status", true, route_status},
+    /* The root is the caller's state too: what a browser or `certkit
+     * doctor` (GET /) asks learns why it is refused or pending. */
+    {EVHTTP_REQ_GET, "/", true, route_status},
     {EVHTTP_REQ_POST, "/api/v1/heartbeat", true, route_heartbeat},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

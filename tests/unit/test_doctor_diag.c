@@ -966,6 +966,100 @@ test_client_auth_after_handshake(void **state)
 	json_decref(r);
 }
 
+/* Bodies as certkit serve answers them (docs/json.md "Problem types"). */
+static void
+set_body(struct cki_obs *o, int status, const char *ctype, const char *body)
+{
+	o->main.app_tried = true;
+	o->main.http_status = status;
+	snprintf(o->main.http_ctype, sizeof(o->main.http_ctype), "%s", ctype);
+	o->main.http_body = strdup(body);
+	assert_non_null(o->main.http_body);
+	o->main.http_body_len = strlen(body);
+}
+
+static void
+pending_202(struct cki_obs *o, struct cki_endpoint *ep)
+{
+	(void)ep;
+	o->have_client_cert = true;
+	o->main.cert_request = o->main.cert_sent = true;
+	snprintf(o->main.http_retry_after, sizeof(o->main.http_retry_after),
+	    "%s", "30");
+	set_body(o, 202, "application/json",
+	    "{\"state\":\"pending\",\"spki_sha256\":\"0123456789abcdef0123"
+	    "456789abcdef0123456789abcdef0123456789abcdef\"}");
+}
+
+static void
+revoked_403(struct cki_obs *o, struct cki_endpoint *ep)
+{
+	(void)ep;
+	o->have_client_cert = true;
+	o->main.cert_request = o->main.cert_sent = true;
+	set_body(o, 403, "application/problem+json; charset=utf-8",
+	    "{\"type\":\"certificate_revoked\",\"title\":\"Forbidden\","
+	    "\"status\":403,\"detail\":\"certificate revoked (OCSP, "
+	    "keyCompromise)\"}");
+}
+
+static void
+required_401(struct cki_obs *o, struct cki_endpoint *ep)
+{
+	(void)ep;
+	o->main.cert_request = true;
+	set_body(o, 401, "application/problem+json",
+	    "{\"type\":\"client_cert_required\",\"status\":401,"
+	    "\"detail\":\"a client certificate is required\"}");
+}
+
+static void
+html_403(struct cki_obs *o, struct cki_endpoint *ep)
+{
+	(void)ep;
+	o->have_client_cert = true;
+	o->main.cert_request = o->main.cert_sent = true;
+	/* Not problem+json: the generic reading stays. */
+	set_body(o, 403, "text/html", "{\"type\":\"client_revoked\"}");
+}
+
+static void
+test_client_auth_problem(void **state)
+{
+	json_t *r;
+
+	(void)state;
+	r = chain_case(
+	    ROOT, ROOT, "device.example.test", 0, LEAF_INT, pending_202);
+	assert_string_equal(code(r), "client_pending_approval");
+	assert_string_equal(status(r), "unreachable");
+	assert_int_equal(
+	    json_integer_value(json_object_get(evidence(r), "retry_after")),
+	    30);
+	assert_string_equal(ev_s(r, "spki_sha256"),
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	json_decref(r);
+	r = chain_case(
+	    ROOT, ROOT, "device.example.test", 0, LEAF_INT, revoked_403);
+	assert_string_equal(code(r), "client_cert_rejected");
+	assert_string_equal(ev_s(r, "reason"), "certificate_revoked");
+	assert_string_equal(
+	    ev_s(r, "detail"), "certificate revoked (OCSP, keyCompromise)");
+	assert_non_null(
+	    strstr(summary(r), "certificate revoked (OCSP, keyCompromise)"));
+	json_decref(r);
+	r = chain_case(
+	    ROOT, ROOT, "device.example.test", 0, LEAF_INT, required_401);
+	assert_string_equal(code(r), "client_cert_required");
+	assert_string_equal(ev_s(r, "problem_type"), "client_cert_required");
+	json_decref(r);
+	r = chain_case(
+	    ROOT, ROOT, "device.example.test", 0, LEAF_INT, html_403);
+	assert_string_equal(code(r), "client_cert_rejected");
+	assert_string_equal(ev_s(r, "reason"), "not_authorised");
+	json_decref(r);
+}
+
 static void
 test_vendors(void **state)
 {
@@ -1170,6 +1264,7 @@ main(void)
 	    cmocka_unit_test(test_self_signed_and_weak),
 	    cmocka_unit_test(test_warnings),
 	    cmocka_unit_test(test_client_auth_after_handshake),
+	    cmocka_unit_test(test_client_auth_problem),
 	    cmocka_unit_test(test_vendors),
 	    cmocka_unit_test(test_cross_check),
 	    cmocka_unit_test(test_stapled_ocsp),

@@ -446,6 +446,51 @@ test_http_head(void **state)
 }
 
 static void
+test_http_body_wanted(void **state)
+{
+	static const struct {
+		const char *in;
+		long long clen;
+		bool wants;
+	} t[] = {
+	    {"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+	     "Content-Length: 80\r\nRetry-After: 30\r\n\r\n",
+	        80, true},
+	    {"HTTP/1.1 403 Forbidden\r\ncontent-type: "
+	     "Application/Problem+JSON; charset=utf-8\r\n\r\n",
+	        -1, true},
+	    {"HTTP/1.1 401 Unauthorized\r\nContent-Type: "
+	     "application/problem+json\r\nTransfer-Encoding: chunked\r\n\r\n",
+	        -1, false},
+	    {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n", -1,
+	        false},
+	    {"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\n\r\n", -1,
+	        false},
+	    {"HTTP/1.1 403 Forbidden\r\nContent-Type: application/jsonx\r\n"
+	     "\r\n",
+	        -1, false},
+	    {"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
+	     "Content-Length: 0\r\n\r\n",
+	        0, false},
+	    {"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
+	     "Content-Length: 1x\r\n\r\n",
+	        -1, true},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct cki_http_head h;
+
+		assert_int_equal(
+		    cki_doc_parse_http_head(t[i].in, strlen(t[i].in), &h), 1);
+		if (h.content_length != t[i].clen ||
+		    cki_doc_http_wants_body(&h) != t[i].wants)
+			fail_msg("head %zu: length %lld, wants %d", i,
+			    h.content_length, cki_doc_http_wants_body(&h));
+	}
+}
+
+static void
 test_valid_host(void **state)
 {
 	bool ip;
@@ -466,6 +511,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_endpoints),
+	    cmocka_unit_test(test_http_body_wanted),
 	    cmocka_unit_test(test_resolve),
 	    cmocka_unit_test(test_dns),
 	    cmocka_unit_test(test_proxy),
