@@ -99,6 +99,8 @@ static const struct cki_code codes[] = {
     {"chain_too_long", VE, E, false,
         "more intermediates than the maximum depth allows"},
     {"malformed", VE, E, false, "anything else OpenSSL refuses"},
+    {"alternate_path", VE, I, false,
+        "the first chain built failed; another chain is valid and chosen"},
 
     /* doctor (doctor_diag.c) */
     {"ok", DO, I, false, "every check passed"},
