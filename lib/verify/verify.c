@@ -54,6 +54,7 @@
 #include <openssl/x509v3.h>
 
 #include "ck_internal.h"
+#include "jsondump.h"
 #include "strbuf.h"
 #include "verify_int.h"
 #include "verify_path.h"
@@ -2736,8 +2737,8 @@ ck_verify(ck_ctx *ctx, const ck_verify_opts *o, const ck_bundle *target,
 	         ck_bundle_get0_cert(target, 0)->x509, untrusted, &p, &rep,
 	         valid)) != CK_OK)
 		goto err;
-	if ((*json = json_dumps(rep, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
-	    NULL) {
+	/* json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER), faster (bulk). */
+	if ((*json = cki_json_compact(rep)) == NULL) {
 		*valid = 0;
 		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
 	}
