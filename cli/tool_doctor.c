@@ -42,6 +42,9 @@ static const char usage_text[] =
     "  --password-file FILE   password of the client key or .p12\n"
     "  --at TIME              diagnose as if the clock read TIME (RFC 3339)\n"
     "  --public               the endpoints are public cloud services\n"
+    "  --policy P             compat (default) or strict: verify the chains\n"
+    "                         as verify --policy does (a profile section's\n"
+    "                         policy = ... wins)\n"
     "  --timeout SECONDS      per-stage timeout (default 5)\n"
     "  --parallel N           connections in flight (default 32)\n"
     "  --dns ADDR[:PORT]      ask this DNS server instead of the system's\n"
@@ -394,7 +397,7 @@ names_file(const char *arg)
 /* The options of `certkit doctor`. */
 struct doctor_args {
 	const char *trust, *ref, *cert, *key;
-	const char *pwfile, *at, *dns, *proxy;
+	const char *pwfile, *at, *dns, *proxy, *policy;
 	bool json, pub;
 	int timeout_ms, parallel;
 };
@@ -416,6 +419,7 @@ parse_args(
 		O_PWFILE,
 		O_AT,
 		O_PUBLIC,
+		O_POLICY,
 		O_TIMEOUT,
 		O_PARALLEL,
 		O_DNS,
@@ -433,6 +437,7 @@ parse_args(
 	    {"password-file", required_argument, NULL, O_PWFILE},
 	    {"at", required_argument, NULL, O_AT},
 	    {"public", no_argument, NULL, O_PUBLIC},
+	    {"policy", required_argument, NULL, O_POLICY},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"parallel", required_argument, NULL, O_PARALLEL},
 	    {"dns", required_argument, NULL, O_DNS},
@@ -462,6 +467,7 @@ parse_args(
 		case O_PWFILE: a->pwfile = optarg; break;
 		case O_AT: a->at = optarg; break;
 		case O_PUBLIC: a->pub = true; break;
+		case O_POLICY: a->policy = optarg; break;
 		case O_TIMEOUT:
 			if (!tool_parse_timeout(optarg, &a->timeout_ms))
 				return TOOL_USAGE;
@@ -521,6 +527,15 @@ configure(ck_ctx *ctx, ck_doctor *d, struct doctor_args *a, char **deftrust)
 {
 	if (a->at != NULL && !tool_set_time(ctx, a->at))
 		return TOOL_USAGE;
+	if (a->policy != NULL) {
+		ck_policy pol;
+
+		if (ck_policy_parse(ctx, a->policy, &pol) != CK_OK ||
+		    ck_doctor_set_policy(d, pol) != CK_OK) {
+			tool_err("--policy: %s", ck_ctx_error(ctx));
+			return TOOL_USAGE;
+		}
+	}
 	if (!tool_password_setup(ctx, a->pwfile))
 		return TOOL_USAGE;
 	if (a->trust == NULL) {

@@ -40,7 +40,7 @@ static const char USAGE[] =
     "  csr --out FILE [--name DNS]... [--ip ADDR]... [--subject DN]\n"
     "      [--key TYPE]                      new key (kept pending) and CSR\n"
     "  install --cert FILE [--key FILE] [--chain FILE]\n"
-    "          [--insecure-accept-warnings]\n"
+    "          [--insecure-accept-warnings] [--policy P]\n"
     "  install --p12 FILE [--password-file FILE] "
     "[--insecure-accept-warnings]\n"
     "                                        validate, install, self-test,\n"
@@ -65,6 +65,8 @@ static const char USAGE[] =
     "  --insecure-accept-warnings\n"
     "                         install, restore: accept warnings (never "
     "errors)\n"
+    "  --policy P             install, restore: compat (default) or strict:\n"
+    "                         verify the chain as verify --policy does\n"
     "  --at TIME              act as if it were TIME (RFC 3339), for tests\n"
     "  --json                 print the report as JSON\n"
     "\n"
@@ -94,13 +96,14 @@ enum {
 	O_PWFILE,
 	O_FORMAT,
 	O_WITHKEY,
+	O_POLICY,
 	O_HELP,
 };
 
 struct opts {
 	const char *sub;
 	const char *key_type, *subject, *out, *cert, *keyfile, *chain, *p12,
-	    *pwfile, *format, *at, *arg;
+	    *pwfile, *format, *at, *arg, *policy;
 	long days, renew;
 	bool force, insecure, json, with_key;
 	const char *names[64], *ips[64];
@@ -148,9 +151,9 @@ allowed(const char *sub, int o)
 	    {"csr", {O_NAME, O_IP, O_SUBJECT, O_KEY, O_OUT, O_JSON, O_AT}},
 	    {"install",
 	        {O_CERT, O_KEY, O_CHAIN, O_P12, O_PWFILE, O_INSECURE, O_JSON,
-	            O_AT}},
+	            O_AT, O_POLICY}},
 	    {"backups", {O_JSON}},
-	    {"restore", {O_INSECURE, O_JSON, O_AT}},
+	    {"restore", {O_INSECURE, O_JSON, O_AT, O_POLICY}},
 	    {"export", {O_FORMAT, O_OUT, O_WITHKEY, O_PWFILE}},
 	};
 
@@ -185,6 +188,7 @@ parse(int argc, char **argv, struct opts *o)
 	    {"password-file", required_argument, NULL, O_PWFILE},
 	    {"format", required_argument, NULL, O_FORMAT},
 	    {"with-key", no_argument, NULL, O_WITHKEY},
+	    {"policy", required_argument, NULL, O_POLICY},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -251,6 +255,7 @@ parse(int argc, char **argv, struct opts *o)
 		case O_PWFILE: o->pwfile = optarg; break;
 		case O_FORMAT: o->format = optarg; break;
 		case O_WITHKEY: o->with_key = true; break;
+		case O_POLICY: o->policy = optarg; break;
 		}
 	}
 	if (!tool_path_arg("--out", o->out) ||
@@ -740,6 +745,16 @@ cmd_identity(int argc, char **argv)
 	    (o.renew >= 0 &&
 	        ck_identity_set_renew_before(id, (int)o.renew) != CK_OK))
 		goto usage;
+	if (o.policy != NULL) {
+		ck_policy pol;
+
+		if (ck_policy_parse(ctx, o.policy, &pol) != CK_OK ||
+		    ck_identity_set_policy(id, pol) != CK_OK) {
+			tool_err("--policy: %s", ck_ctx_error(ctx));
+			rc = TOOL_USAGE;
+			goto out;
+		}
+	}
 	ck_identity_set_replace(id, o.force);
 	ck_identity_set_insecure_accept_warnings(id, o.insecure);
 	if (o.insecure)

@@ -47,6 +47,11 @@ static const char usage_text[] =
     "  --each              verify every end-entity certificate of each CERT "
     "file;\n"
     "                      the file's CA certificates are the intermediates\n"
+    "  --policy P          compat (default): OpenSSL's verdict, and warnings\n"
+    "                      for what strict refuses; strict: also the RFC 5280\n"
+    "                      and CA/B Forum rules Chrome, Go and rustls "
+    "enforce,\n"
+    "                      and no host name from the CN\n"
     "  -q, --quiet         print only the certificates that are not valid\n"
     "  --password-file F   password for PKCS#12 files (first line of F)\n"
     "  --json              print the report as JSON\n"
@@ -63,6 +68,7 @@ struct vopts {
 	const char **roots, **untrusted, **crls;
 	size_t nroots, nuntrusted, ncrls;
 	const char *host, *ip, *email, *purpose, *at, *max_depth, *pwfile;
+	const char *policy;
 	bool json, each, quiet;
 };
 
@@ -93,6 +99,23 @@ print_chain(const json_t *chain, const char *indent)
 	}
 }
 
+/* One finding; a warning (--policy compat: what strict would refuse)
+ * says so before its code. */
+static void
+print_finding(const json_t *f)
+{
+	bool warn = strcmp(jget_str(f, "severity"), "warning") == 0;
+
+	printf("  %s%s%s%s at depth=%lld %s\n", warn ? "warning: " : "",
+	    tool_c(stdout, TC_BOLD), jget_str(f, "code"),
+	    tool_c(stdout, TC_RESET),
+	    (long long)json_integer_value(json_object_get(f, "depth")),
+	    jget_str(f, "subject"));
+	printf("    %s\n", tool_finding_summary(f));
+	printf("    %sFix:%s %s\n", tool_c(stdout, TC_YELLOW),
+	    tool_c(stdout, TC_RESET), tool_finding_remedy(f));
+}
+
 static void
 print_report(const char *label, const json_t *rep, bool quiet)
 {
@@ -107,20 +130,12 @@ print_report(const char *label, const json_t *rep, bool quiet)
 		printf("%s: %sOK%s\n", tool_esc(label),
 		    tool_c(stdout, TC_GREEN), tool_c(stdout, TC_RESET));
 		print_chain(chain, "  ");
+		json_array_foreach(findings, i, f) print_finding(f);
 		return;
 	}
 	printf("%s: %sINVALID%s\n", tool_esc(label), tool_c(stdout, TC_RED),
 	    tool_c(stdout, TC_RESET));
-	json_array_foreach(findings, i, f)
-	{
-		printf("  %s%s%s at depth=%lld %s\n", tool_c(stdout, TC_BOLD),
-		    jget_str(f, "code"), tool_c(stdout, TC_RESET),
-		    (long long)json_integer_value(json_object_get(f, "depth")),
-		    jget_str(f, "subject"));
-		printf("    %s\n", tool_finding_summary(f));
-		printf("    %sFix:%s %s\n", tool_c(stdout, TC_YELLOW),
-		    tool_c(stdout, TC_RESET), tool_finding_remedy(f));
-	}
+	json_array_foreach(findings, i, f) print_finding(f);
 	if (json_array_size(chain) > 0) {
 		printf("  chain as built:\n");
 		print_chain(chain, "    ");
@@ -310,6 +325,7 @@ parse_opts(int argc, char **argv, struct vopts *o)
 		O_JSON,
 		O_EACH,
 		O_QUIET,
+		O_POLICY,
 		O_HELP
 	};
 	static const struct option lo[] = {
@@ -326,6 +342,7 @@ parse_opts(int argc, char **argv, struct vopts *o)
 	    {"json", no_argument, NULL, O_JSON},
 	    {"each", no_argument, NULL, O_EACH},
 	    {"quiet", no_argument, NULL, O_QUIET},
+	    {"policy", required_argument, NULL, O_POLICY},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -349,6 +366,7 @@ parse_opts(int argc, char **argv, struct vopts *o)
 		case O_AT: o->at = optarg; break;
 		case O_DEPTH: o->max_depth = optarg; break;
 		case O_PW: o->pwfile = optarg; break;
+		case O_POLICY: o->policy = optarg; break;
 		case O_JSON: o->json = true; break;
 		case O_EACH: o->each = true; break;
 		case 'q':
@@ -404,6 +422,15 @@ configure(ck_ctx *ctx, ck_verify_opts *vo, const struct vopts *o)
 	}
 	if (o->at != NULL && !tool_set_time(ctx, o->at))
 		return TOOL_USAGE;
+	if (o->policy != NULL) {
+		ck_policy pol;
+
+		if (ck_policy_parse(ctx, o->policy, &pol) != CK_OK ||
+		    ck_verify_opts_set_policy(vo, pol) != CK_OK) {
+			tool_err("--policy: %s", ck_ctx_error(ctx));
+			return TOOL_USAGE;
+		}
+	}
 	if (o->host != NULL && ck_verify_opts_set_host(vo, o->host) != CK_OK) {
 		tool_err("--host: '%s' is not a host name (letters, digits, "
 		         "'-' and '.'; no wildcard)",

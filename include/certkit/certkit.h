@@ -259,6 +259,18 @@ typedef enum ck_purpose {
 	CK_PURPOSE_ANY = 2,
 } ck_purpose;
 
+/*
+ * How strict a verification is. COMPAT (the default) gives OpenSSL's
+ * verdict; what STRICT would refuse is reported as warnings. STRICT also
+ * applies the RFC 5280 and CA/Browser Forum Baseline Requirements rules
+ * OpenSSL leaves unchecked (docs/json.md, verify codes) and never falls
+ * back to the common name for a host name: each rule broken is an error.
+ */
+typedef enum ck_policy {
+	CK_POLICY_COMPAT = 0,
+	CK_POLICY_STRICT = 1,
+} ck_policy;
+
 /* The options keep ctx (borrowed: it must outlive them) and report the
  * errors of their setters on it. */
 ck_status ck_verify_opts_new(ck_ctx *ctx, ck_verify_opts **out) CK_WUR;
@@ -277,6 +289,10 @@ ck_status ck_verify_opts_set_ip(ck_verify_opts *o, const char *ip) CK_WUR;
 ck_status ck_verify_opts_set_email(ck_verify_opts *o, const char *email) CK_WUR;
 void ck_verify_opts_set_purpose(ck_verify_opts *o, ck_purpose p);
 void ck_verify_opts_set_max_depth(ck_verify_opts *o, int depth);
+/* CK_E_USAGE for a value that is not a ck_policy. */
+ck_status ck_verify_opts_set_policy(ck_verify_opts *o, ck_policy p) CK_WUR;
+/* "compat" or "strict" into *out; CK_E_USAGE (message on ctx) otherwise. */
+ck_status ck_policy_parse(ck_ctx *ctx, const char *s, ck_policy *out) CK_WUR;
 
 /*
  * Verifies the first certificate of `target` (the leaf; the rest of the

@@ -46,6 +46,10 @@ ck_status ck_doctor_set_client_identity(
 ck_status ck_doctor_set_dns(ck_doctor *d, const char *addr) CK_WUR;
 /* Treat the command-line endpoints as public cloud services. */
 void ck_doctor_set_public(ck_doctor *d, int public_);
+/* The verification policy of the endpoints whose profile section sets
+ * none (certkit.h, ck_policy; default CK_POLICY_COMPAT). Under STRICT a
+ * chain that breaks a rule of the policy is diagnosed chain_invalid. */
+ck_status ck_doctor_set_policy(ck_doctor *d, ck_policy p) CK_WUR;
 /* Per-stage timeout in milliseconds (default 5000), clamped to
  * CK_TIMEOUT_MIN_MS..CK_TIMEOUT_MAX_MS. */
 void ck_doctor_set_timeout_ms(ck_doctor *d, int ms);

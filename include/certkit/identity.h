@@ -60,6 +60,10 @@ void ck_identity_set_replace(ck_identity *id, int on);
 /* install and restore: accept a certificate whose checks found warnings
  * (never errors). Insecure: some clients may fail (default 0). */
 void ck_identity_set_insecure_accept_warnings(ck_identity *id, int on);
+/* install and restore: verify the chain under this policy (certkit.h,
+ * ck_policy; default CK_POLICY_COMPAT). Under STRICT a chain that breaks a
+ * rule of the strict policy is the error chain_invalid. */
+ck_status ck_identity_set_policy(ck_identity *id, ck_policy p) CK_WUR;
 
 /* What the device's identity is and whether it still fits the device. */
 ck_status ck_identity_status(ck_identity *id, char **json) CK_WUR;

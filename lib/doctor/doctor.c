@@ -53,6 +53,7 @@ struct ck_doctor {
 	bool dns_set;
 	char dns_text[96];
 	bool public_;
+	ck_policy policy;
 	int timeout_ms;
 	int parallel;
 	ck_doctor_progress_cb progress;
@@ -262,6 +263,16 @@ void
 ck_doctor_set_public(ck_doctor *d, int public_)
 {
 	d->public_ = public_ != 0;
+}
+
+ck_status
+ck_doctor_set_policy(ck_doctor *d, ck_policy p)
+{
+	if (p != CK_POLICY_COMPAT && p != CK_POLICY_STRICT)
+		return cki_err(d->ctx, CK_E_USAGE,
+		    "unknown policy %d: expected compat or strict", (int)p);
+	d->policy = p;
+	return CK_OK;
 }
 
 void
@@ -853,6 +864,7 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	env.now = env.at_given ? ck_ctx_time(d->ctx) : (int64_t)time(NULL);
 	env.build_time = cki_doc_build_time();
 	env.timeout_ms = d->timeout_ms;
+	env.policy = d->policy;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.ctx = d->ctx;

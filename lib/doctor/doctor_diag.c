@@ -490,12 +490,13 @@ vres_free(struct vres *r)
  * (CKI_VERIFY_SECURITY_LEVEL_NONE, verify_int.h says why).
  */
 static bool
-verify_run(const struct cki_diag_env *env, X509_STORE *store, X509 *leaf,
-    STACK_OF(X509) * untrusted, struct vres *r)
+verify_run_policy(const struct cki_diag_env *env, X509_STORE *store, X509 *leaf,
+    STACK_OF(X509) * untrusted, ck_policy pol, struct vres *r)
 {
 	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
 
 	memset(r, 0, sizeof(*r));
+	p.policy = pol;
 	p.time = env->now;
 	p.purpose = CK_PURPOSE_SERVER;
 	p.max_depth = CKI_VERIFY_PEER_DEPTH;
@@ -512,6 +513,16 @@ verify_run(const struct cki_diag_env *env, X509_STORE *store, X509 *leaf,
 	r->built = r->res.chain;
 	r->ok = r->res.ok;
 	return true;
+}
+
+/* The explanations' runs (other stores, other intermediates): OpenSSL's
+ * answer alone. */
+static bool
+verify_run(const struct cki_diag_env *env, X509_STORE *store, X509 *leaf,
+    STACK_OF(X509) * untrusted, struct vres *r)
+{
+	return verify_run_policy(
+	    env, store, leaf, untrusted, CK_POLICY_COMPAT, r);
 }
 
 static const struct verr *
@@ -3230,7 +3241,8 @@ diag_verify(struct dctx *c, struct chainx *x, const struct cki_hs *h)
 	x->presented = h->chain;
 	x->leaf = sk_X509_value(h->chain, 0);
 	if ((x->completion = sk_X509_new_null()) == NULL ||
-	    !verify_run(c->env, c->env->trust, x->leaf, h->chain, &x->v)) {
+	    !verify_run_policy(c->env, c->env->trust, x->leaf, h->chain,
+	        c->ep->policy_set ? c->ep->policy : c->env->policy, &x->v)) {
 		next = D_NOMEM;
 	} else if (!h->app_tried &&
 	    (h->cert_request || c->obs->have_client_cert ||
@@ -3268,10 +3280,40 @@ diag_inspected(struct dctx *c, const char *vendor, X509 *who)
 	free(label);
 }
 
+/* Under the strict policy, the first rule of verify_rules.c the chain
+ * breaks (verify --policy strict gives them all). */
+static void
+diag_policy(struct dctx *c, const struct chainx *x)
+{
+	json_t *f = json_array_get(x->v.res.rules, 0);
+	json_t *ev = json_object_get(f, "evidence");
+	const char *code = json_string_value(json_object_get(f, "code"));
+	const char *sum = json_string_value(json_object_get(f, "summary"));
+	const char *fix = json_string_value(
+	    json_array_get(json_object_get(f, "remedies"), 0));
+	json_t *by = json_object_get(ev, "refused_by");
+	struct dx *d;
+
+	if (code == NULL)
+		return;
+	d = dx_add(c->l, "chain_invalid", R_INVALID,
+	    "the chain of %s breaks the strict policy (%s): %s", c->hp, code,
+	    sum != NULL ? sum : "");
+	ev_str(d, "policy_code", code);
+	ev_str(d, "rule", json_string_value(json_object_get(ev, "rule")));
+	if (by != NULL)
+		json_object_set(d->evidence, "refused_by", by);
+	ev_int(d, "depth", json_integer_value(json_object_get(f, "depth")));
+	if (fix != NULL)
+		rem(d, "%s", fix);
+}
+
 /* The first verify error no other family explains. */
 static void
 diag_chain_invalid(struct dctx *c, const struct chainx *x)
 {
+	if (x->v.ne == 0)
+		diag_policy(c, x);
 	for (int i = 0; i < x->v.ne; i++) {
 		int e = x->v.e[i].err;
 		struct dx *d;

@@ -70,7 +70,9 @@ struct cki_endpoint {
 	char *proxy;  /* profile "proxy =": NULL default, "" none */
 	char **addrs; /* profile "address =" or --resolve: skip DNS */
 	size_t naddrs;
-	bool cli; /* from the command line (--public applies) */
+	bool cli;         /* from the command line (--public applies) */
+	bool policy_set;  /* profile "policy =": this endpoint's policy, */
+	ck_policy policy; /* else the run's (cki_diag_env) */
 };
 
 /* ---- doctor_parse.c ---------------------------------------------------- */
@@ -226,6 +228,7 @@ struct cki_diag_env {
 	bool at_given;      /* --at was given */
 	int64_t build_time; /* when certkit was built */
 	int timeout_ms;
+	ck_policy policy; /* --policy: the endpoints' default */
 };
 
 /*

@@ -12,6 +12,7 @@
  *     required_roots = ISRG Root X1, Starfield Root Certificate Authority - G2
  *     proxy = http://proxy:3128   ; this endpoint only ("" or none: direct)
  *     address = 192.0.2.7         ; connect here, skip DNS (like --resolve)
+ *     policy = strict             ; compat | strict (verify --policy)
  *
  * Guarantees:
  *  1. Every error names FILE:LINE, what was expected and what was found.
@@ -68,10 +69,10 @@ struct pstate {
 };
 
 static const char *const keys[] = {"host", "port", "expect", "client_cert",
-    "client_key", "proxy", "address", "pin", "required_roots", NULL};
+    "client_key", "proxy", "address", "policy", "pin", "required_roots", NULL};
 #define KEYS_TEXT                                                              \
 	"host, port, expect, pin, client_cert, client_key, "                   \
-	"required_roots, proxy, address"
+	"required_roots, proxy, address, policy"
 
 static void perr(struct pstate *ps, ck_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -488,6 +489,22 @@ set_proxy(struct pstate *ps, const char *section, const char *v)
 		ps->nomem = true;
 }
 
+/* policy = compat | strict: how this endpoint's chain is verified
+ * (verify_rules.c); the run's --policy when absent. */
+static void
+set_policy(struct pstate *ps, const char *section, const char *v)
+{
+	if (strcmp(v, "compat") == 0 || strcmp(v, "strict") == 0) {
+		ps->cur.policy_set = true;
+		ps->cur.policy =
+		    v[0] == 's' ? CK_POLICY_STRICT : CK_POLICY_COMPAT;
+	} else {
+		perr(ps, CK_E_FORMAT,
+		    "policy '%s' in [%s]: expected 'compat' or 'strict'", v,
+		    section);
+	}
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
@@ -522,8 +539,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		    name, section);
 		return 0;
 	}
-	/* Scalar keys (the first seven) may be given once. */
-	if (k < 7) {
+	/* Scalar keys (the first eight) may be given once. */
+	if (k < 8) {
 		if (ps->seen & (1u << k)) {
 			perr(ps, CK_E_FORMAT,
 			    "'%s' is given twice in [%s] "
@@ -583,8 +600,9 @@ handler(void *user, const char *section, const char *name, const char *value)
 		break;
 	case 5: set_proxy(ps, section, v); break;
 	case 6: /* address */ each_item(ps, v, true, add_addr); break;
-	case 7: /* pin */ each_item(ps, v, true, add_pin); break;
-	case 8: /* required_roots */ each_item(ps, v, false, add_root); break;
+	case 7: set_policy(ps, section, v); break;
+	case 8: /* pin */ each_item(ps, v, true, add_pin); break;
+	case 9: /* required_roots */ each_item(ps, v, false, add_root); break;
 	}
 	if (k == 5) {
 		/* Wipe a proxy password from the copy of the value. */

@@ -206,6 +206,16 @@ ck_identity_set_replace(ck_identity *id, int on)
 	id->replace = on != 0;
 }
 
+ck_status
+ck_identity_set_policy(ck_identity *id, ck_policy p)
+{
+	if (p != CK_POLICY_COMPAT && p != CK_POLICY_STRICT)
+		return cki_err(id->ctx, CK_E_USAGE,
+		    "unknown policy %d: expected compat or strict", (int)p);
+	id->policy = p;
+	return CK_OK;
+}
+
 void
 ck_identity_set_insecure_accept_warnings(ck_identity *id, int on)
 {

@@ -335,6 +335,21 @@ out:
 	cki_strlist_clear(&ip);
 }
 
+/* Under the strict policy (ck_identity_set_policy), the first rule of
+ * verify_rules.c the chain breaks. */
+static void
+policy_finding(struct cki_idfindings *f, json_t *rules)
+{
+	json_t *r = json_array_get(rules, 0);
+	const char *code = json_string_value(json_object_get(r, "code"));
+	const char *sum = json_string_value(json_object_get(r, "summary"));
+
+	if (code != NULL)
+		cki_finding(f, "chain_invalid",
+		    "the chain breaks the strict policy (%s): %s", code,
+		    sum != NULL ? sum : "");
+}
+
 /*
  * The verify module's verdict (cki_verify_run) on the chain built, at the
  * context's time, for a TLS server, at CKI_VERIFY_SECURITY_LEVEL: it
@@ -359,14 +374,19 @@ verify_chain(
 	p.time = (int64_t)cki_now(id->ctx);
 	p.purpose = CK_PURPOSE_SERVER;
 	p.partial_chain = m->root == NULL;
+	p.policy = id->policy;
 	/* No ctx: a failure to verify is no finding and no error of the
 	 * install (as before: the checks above stand). */
 	if (st == NULL || !X509_STORE_add_cert(st, anchor) ||
 	    cki_verify_run(NULL, st, m->leaf, m->chain, &p, false, &res) !=
 	        CK_OK)
 		goto out;
-	if (res.ok || res.nerr == 0)
+	if (res.ok)
 		goto out;
+	if (res.nerr == 0) {
+		policy_finding(f, res.rules);
+		goto out;
+	}
 	e = &res.err[0];
 	/* The leaf's own time and usage problems are reported above with
 	 * better words. */

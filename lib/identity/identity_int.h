@@ -42,6 +42,7 @@ struct ck_identity {
 	bool names_set, ips_set; /* overridden on the command line */
 	int replace;             /* init replaces an existing identity */
 	int insecure_warnings;   /* install/restore accept warnings */
+	ck_policy policy;        /* install/restore: the chain's policy */
 	int lock_fd;             /* -1 when not held */
 	json_t *recovered;       /* what cki_settle did, or NULL */
 };

@@ -685,8 +685,11 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 	if (p->host != NULL) {
 		/* RFC 6125 6.4.3: a wildcard matches one whole left-most label
 		 * only, never "w*.example.com". */
-		X509_VERIFY_PARAM_set_hostflags(
-		    vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		X509_VERIFY_PARAM_set_hostflags(vp,
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+		        (p->policy == CK_POLICY_STRICT
+		                ? X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+		                : 0));
 		if (!X509_VERIFY_PARAM_set1_host(
 		        vp, p->host, strlen(p->host))) {
 			st = fail(ctx, CK_E_USAGE,
@@ -1824,6 +1827,8 @@ params_json(const struct cki_verify_params *p, time_t t, const char *anchors)
 	bad |= jadd(o, "partial_chain", json_boolean(p->partial_chain));
 	bad |= jadd(o, "anchors", jstr(anchors));
 	bad |= jadd(o, "security_level", json_integer(p->security_level));
+	bad |= jadd(o, "policy",
+	    json_string(p->policy == CK_POLICY_STRICT ? "strict" : "compat"));
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -1927,25 +1932,67 @@ check_input(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	return CK_OK;
 }
 
-/* Pass 1 (invariant 1): one X509_verify_cert() run whose callback never
- * changes OpenSSL's decision. *xsc and *rc are the caller's to free, set
- * or not. */
+/*
+ * Pass 1 at time t: the verdict (*ok) and its context. RFC 5280 4.1.2.5
+ * counts notAfter itself as valid, OpenSSL 3.0 as expired: when that is
+ * why the run at t failed, the verdict is a run at t - 1 (*vt), the time
+ * pass 2 then uses too.
+ */
+static ck_status
+pass1(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf, STACK_OF(X509) * untrusted,
+    const struct cki_verify_params *p, time_t *vt, X509_STORE_CTX **xsc,
+    struct recorder *rc, int *ok)
+{
+	ck_status st;
+
+	for (int run = 0; run < 2; run++) {
+		X509_STORE_CTX_free(*xsc);
+		*xsc = NULL;
+		recorder_free(rc);
+		if ((st = setup_xsc(ctx, xsc, anchors, leaf, untrusted, p, *vt,
+		         strict_cb, rc)) != CK_OK)
+			return st;
+		ERR_clear_error();
+		*ok = X509_verify_cert(*xsc);
+		if (rc->oom)
+			return cki_err(ctx, CK_E_NOMEM, "out of memory");
+		if (*ok == 1 || rc->n == 0 ||
+		    !cki_verify_at_not_after(rc->r[0].err, rc->r[0].cert, *vt))
+			break;
+		(*vt)--;
+	}
+	return CK_OK;
+}
+
+/* The rules of verify_rules.c on the chain as built; under the strict
+ * policy a rule broken makes the verdict invalid. */
+static ck_status
+apply_rules(ck_ctx *ctx, X509_STORE_CTX *xsc, const struct cki_verify_params *p,
+    json_t *findings, int *ok)
+{
+	size_t broken = 0;
+	ck_status st;
+
+	st = cki_verify_rules(
+	    ctx, X509_STORE_CTX_get0_chain(xsc), p, findings, &broken);
+	if (st == CK_OK && broken > 0 && p->policy == CK_POLICY_STRICT)
+		*ok = 0;
+	return st;
+}
+
+/* Pass 1 (invariant 1) through pass1(), and its sanity: a success must be
+ * a clean one (no error recorded or left on the context), a failure must
+ * say why; anything else is no verdict. */
 static ck_status
 verdict_run(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
-    STACK_OF(X509) * untrusted, const struct cki_verify_params *p, time_t t,
+    STACK_OF(X509) * untrusted, const struct cki_verify_params *p, time_t *vt,
     X509_STORE_CTX **xsc, struct recorder *rc, int *ok)
 {
 	ck_status st;
 
-	if ((st = setup_xsc(ctx, xsc, anchors, leaf, untrusted, p, t, strict_cb,
-	         rc)) != CK_OK)
+	if ((st = pass1(ctx, anchors, leaf, untrusted, p, vt, xsc, rc, ok)) !=
+	    CK_OK)
 		return st;
-	ERR_clear_error();
-	*ok = X509_verify_cert(*xsc);
-	if (rc->oom)
-		return cki_err(ctx, CK_E_NOMEM, "out of memory");
-	/* A success must be a clean one: no error recorded or left on the
-	 * context. A failure must say why. Anything else is no verdict. */
 	if (*ok < 0 ||
 	    (*ok == 1 &&
 	        (rc->n != 0 || X509_STORE_CTX_get_error(*xsc) != X509_V_OK)) ||
@@ -1992,7 +2039,8 @@ verify_one_path(void *arg, STACK_OF(X509) * untrusted, bool *ok)
 static ck_status
 other_path(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
     STACK_OF(X509) * untrusted, const struct cki_verify_params *p, time_t t,
-    X509_STORE_CTX **xsc, struct recorder *rc, int *ok, json_t **alt)
+    time_t *vt, X509_STORE_CTX **xsc, struct recorder *rc, int *ok,
+    json_t **alt)
 {
 	struct path_arg a = {ctx, anchors, leaf, *p};
 	struct cki_path_choice pc;
@@ -2012,8 +2060,9 @@ other_path(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	*xsc = NULL;
 	recorder_free(rc);
 	rc->oom = false;
-	if ((st = verdict_run(
-	         ctx, anchors, leaf, pc.untrusted, p, t, xsc, rc, ok)) != CK_OK)
+	*vt = t;
+	if ((st = verdict_run(ctx, anchors, leaf, pc.untrusted, p, vt, xsc, rc,
+	         ok)) != CK_OK)
 		goto done;
 	if (*ok == 1 &&
 	    (*alt = cki_path_finding(&pc, X509_STORE_CTX_get0_chain(*xsc),
@@ -2036,8 +2085,8 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	const char *anchor_words = p != NULL && p->anchor_source != NULL
 	    ? p->anchor_source
 	    : "the trust anchors";
-	time_t t;
-	int ok;
+	time_t t, vt;
+	int ok = 0;
 	ck_status st;
 
 	*report = NULL;
@@ -2045,13 +2094,14 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	if ((st = check_input(ctx, anchors, leaf, p)) != CK_OK)
 		return st;
 	t = p->time != 0 ? (time_t)p->time : cki_now(ctx);
+	vt = t;
 
 	/* Pass 1: the verdict; on a failure another issuer could avoid, the
 	 * verdict of the first other path that passes (verify_path.h). */
-	if ((st = verdict_run(ctx, anchors, leaf, untrusted, p, t, &xsc,
+	if ((st = verdict_run(ctx, anchors, leaf, untrusted, p, &vt, &xsc,
 	         &strict, &ok)) != CK_OK ||
-	    (st = other_path(ctx, anchors, leaf, untrusted, p, t, &xsc, &strict,
-	         &ok, &alt)) != CK_OK)
+	    (st = other_path(ctx, anchors, leaf, untrusted, p, t, &vt, &xsc,
+	         &strict, &ok, &alt)) != CK_OK)
 		goto err;
 	if ((rep = json_object()) == NULL ||
 	    (findings = json_array()) == NULL) {
@@ -2067,11 +2117,12 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 			goto err;
 		}
 		alt = NULL;
+		st = apply_rules(ctx, xsc, p, findings, &ok);
 	} else {
 		struct explain e;
 
 		/* Pass 2: diagnostics only (invariant 1). */
-		if ((st = setup_xsc(ctx, &dxsc, anchors, leaf, untrusted, p, t,
+		if ((st = setup_xsc(ctx, &dxsc, anchors, leaf, untrusted, p, vt,
 		         collect_cb, &diag)) != CK_OK)
 			goto err;
 		ERR_clear_error();
@@ -2094,7 +2145,10 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 		if ((st = build_findings(ctx, &e, &strict, findings)) != CK_OK)
 			goto err;
 		chain = chain_json(dxsc, p->cache);
+		st = apply_rules(ctx, dxsc, p, findings, &ok);
 	}
+	if (st != CK_OK)
+		goto err;
 	params = params_json(p, t, anchor_words);
 	{
 		/* jadd() consumes its value whether it succeeds or not. */
@@ -2147,16 +2201,38 @@ cki_verify_run(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	t = p->time != 0  ? (time_t)p->time
 	    : ctx != NULL ? cki_now(ctx)
 	                  : time(NULL);
-	if ((st = setup_xsc(ctx, &xsc, anchors, leaf, untrusted, p, t,
-	         every_error ? collect_cb : strict_cb, &rc)) != CK_OK)
-		goto err;
-	ERR_clear_error();
-	ok = X509_verify_cert(xsc);
-	if (rc.oom) {
+	for (int run = 0; run < 2; run++) {
+		X509_STORE_CTX_free(xsc);
+		xsc = NULL;
+		recorder_free(&rc);
+		if ((st = setup_xsc(ctx, &xsc, anchors, leaf, untrusted, p, t,
+		         every_error ? collect_cb : strict_cb, &rc)) != CK_OK)
+			goto err;
+		ERR_clear_error();
+		ok = X509_verify_cert(xsc);
+		if (rc.oom) {
+			st = fail(ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		/* RFC 5280 4.1.2.5: notAfter is valid (pass1()). */
+		if (rc.n == 0 ||
+		    !cki_verify_at_not_after(rc.r[0].err, rc.r[0].cert, t))
+			break;
+		t--;
+	}
+	out->ok = ok == 1 && rc.n == 0;
+	if ((out->rules = json_array()) == NULL) {
 		st = fail(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
-	out->ok = ok == 1 && rc.n == 0;
+	/* Its callers read no warnings: the rules run under strict only. */
+	if (p->policy == CK_POLICY_STRICT &&
+	    (st = apply_rules(ctx, xsc, p, out->rules, &ok)) != CK_OK) {
+		json_decref(out->rules);
+		out->rules = NULL;
+		goto err;
+	}
+	out->ok = out->ok && ok == 1;
 	out->chain = X509_STORE_CTX_get1_chain(xsc);
 	out->err = rc.r;
 	out->nerr = rc.n;
@@ -2177,6 +2253,7 @@ cki_verify_result_clear(struct cki_verify_result *r)
 
 	recorder_free(&rc);
 	sk_X509_pop_free(r->chain, X509_free);
+	json_decref(r->rules);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -2201,6 +2278,7 @@ struct ck_verify_opts {
 	char *host, *ip, *email;
 	ck_purpose purpose;
 	int max_depth;
+	ck_policy policy;
 };
 
 ck_status
@@ -2594,6 +2672,36 @@ ck_verify_opts_set_max_depth(ck_verify_opts *o, int depth)
 		o->max_depth = depth;
 }
 
+ck_status
+ck_verify_opts_set_policy(ck_verify_opts *o, ck_policy p)
+{
+	if (o == NULL)
+		return CK_E_USAGE;
+	cki_begin(o->ctx);
+	if (p != CK_POLICY_COMPAT && p != CK_POLICY_STRICT)
+		return cki_err(o->ctx, CK_E_USAGE,
+		    "unknown policy %d: expected compat or strict", (int)p);
+	o->policy = p;
+	return CK_OK;
+}
+
+ck_status
+ck_policy_parse(ck_ctx *ctx, const char *s, ck_policy *out)
+{
+	if (ctx == NULL || out == NULL)
+		return CK_E_USAGE;
+	cki_begin(ctx);
+	if (s != NULL && strcmp(s, "compat") == 0)
+		*out = CK_POLICY_COMPAT;
+	else if (s != NULL && strcmp(s, "strict") == 0)
+		*out = CK_POLICY_STRICT;
+	else
+		return cki_err(ctx, CK_E_USAGE,
+		    "unknown policy '%s': expected compat or strict",
+		    s != NULL ? s : "");
+	return CK_OK;
+}
+
 /* ---- the system store
  * ---------------------------------------------------------- */
 
@@ -2733,6 +2841,7 @@ ck_verify(ck_ctx *ctx, const ck_verify_opts *o, const ck_bundle *target,
 	p.partial_chain = o->nroots > 0;
 	p.anchor_source = o->state->anchors;
 	p.cache = o->cache;
+	p.policy = o->policy;
 	if ((st = cki_verify_chain(ctx, o->store,
 	         ck_bundle_get0_cert(target, 0)->x509, untrusted, &p, &rep,
 	         valid)) != CK_OK)

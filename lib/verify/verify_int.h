@@ -92,12 +92,13 @@ struct cki_verify_params {
 	                             calls (bulk verification) */
 	int security_level; /* CKI_VERIFY_SECURITY_LEVEL (the default) or
 	                       CKI_VERIFY_SECURITY_LEVEL_NONE (the doctor) */
+	ck_policy policy; /* COMPAT (the default) or STRICT (verify_rules.c) */
 };
 
 #define CKI_VERIFY_PARAMS_INIT                                                 \
 	{                                                                      \
 		0, NULL, NULL, NULL, CK_PURPOSE_SERVER, NULL, -1, false, NULL, \
-		    NULL, CKI_VERIFY_SECURITY_LEVEL                            \
+		    NULL, CKI_VERIFY_SECURITY_LEVEL, CK_POLICY_COMPAT          \
 	}
 
 /*
@@ -153,6 +154,9 @@ struct cki_verify_result {
 	size_t nerr;
 	STACK_OF(X509) * chain; /* the chain as built, leaf first; may be
 	                           NULL */
+	json_t *rules;          /* under CK_POLICY_STRICT, the findings of
+	                           verify_rules.c (any makes ok false); empty under
+	                           COMPAT; never NULL on CK_OK */
 };
 
 /*
@@ -179,5 +183,31 @@ void cki_verify_result_clear(struct cki_verify_result *r);
  * "incomplete_chain". Never NULL; unknown values give "malformed".
  */
 const char *cki_verify_code(int x509_v_err);
+
+/*
+ * verify_rules.c: the RFC 5280 and CA/B Forum BR rules OpenSSL leaves
+ * unchecked. Checks `chain` (leaf first, as built) and p->crls, and appends
+ * one finding (schema "verify") per rule broken to `findings`: an error
+ * under p->policy == CK_POLICY_STRICT, the code's warning form under
+ * COMPAT. *broken: how many were appended. An error status only for what
+ * is not a finding: out of memory, or the public suffix list missing when
+ * a wildcard name needs it (CK_E_NOTFOUND naming the file).
+ */
+ck_status cki_verify_rules(ck_ctx *ctx, STACK_OF(X509) * chain,
+    const struct cki_verify_params *p, json_t *findings, size_t *broken);
+
+/* Is the DNS name (len bytes) a public suffix ("com", "co.uk")? From
+ * $CERTKIT_PUBLIC_SUFFIX_LIST, else Debian's publicsuffix package; its
+ * absence is CK_E_NOTFOUND, never a silent "no". */
+ck_status cki_public_suffix(
+    ck_ctx *ctx, const char *name, size_t len, bool *out);
+
+/*
+ * RFC 5280 4.1.2.5 counts notAfter as valid; OpenSSL 3.0 counts it as
+ * expired. True when a run at time t failed only for that: its error is
+ * X509_V_ERR_CERT_HAS_EXPIRED on `cert`, whose notAfter is exactly t. The
+ * verdict then comes from a run at t - 1 (cki_verify_chain).
+ */
+bool cki_verify_at_not_after(int err, X509 *cert, time_t t);
 
 #endif /* CERTKIT_VERIFY_INT_H */

@@ -38,3 +38,8 @@ stdout: "diagnosis":[{"code":"tcp_refused","severity":"error","summary":
 stdout: "evidence":{
 stdout: "remedies":[
 stdout: "version":2,
+
+name: --policy with an unknown value is a usage error, before any connection
+run: $CERTKIT doctor --policy lax 127.0.0.1:1
+exit: 2
+stderr: --policy: unknown policy 'lax': expected compat or strict

@@ -406,3 +406,26 @@ stdout: "schema_version": 2
 stdout: "summary": "the issuer of
 stdout: "remedies": []
 stdout: "message": "the issuer of
+
+name: install --policy strict refuses a chain the strict policy refuses (a critical EKU); compat installs it
+run: export CERTKIT_HOME=$T CERTKIT_HOSTNAME=device.example.test CERTKIT_IPS=192.0.2.10 SSL_CERT_FILE=$PKI/root-ca.pem
+run: $CERTKIT identity csr --out $T/req.csr >/dev/null || exit 9
+run: printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,serverAuth\nsubjectAltName=DNS:device.example.test,IP:192.0.2.10\n' >$T/ext
+run: openssl x509 -req -in $T/req.csr -CA $PKI/int-ca.pem -CAkey $PKI/int-ca.key -set_serial 7 -days 200 -extfile $T/ext -out $T/signed.pem 2>/dev/null || exit 8
+run: $CERTKIT identity install --policy strict --cert $T/signed.pem --chain $PKI/int-ca.pem; echo "strict=$?"
+run: $CERTKIT identity install --cert $T/signed.pem --chain $PKI/int-ca.pem >/dev/null; echo "compat=$?"
+stdout: error   chain_invalid: the chain breaks the strict policy (leaf_eku_critical)
+stdout: strict=2
+stdout: compat=0
+
+name: identity install --policy with an unknown value is a usage error
+run: export CERTKIT_HOME=$T
+run: $CERTKIT identity install --policy lax --cert $PKI/leaf.pem
+exit: 2
+stderr: --policy: unknown policy 'lax': expected compat or strict
+
+name: --policy is for install and restore only
+run: export CERTKIT_HOME=$T
+run: $CERTKIT identity status --policy strict
+exit: 2
+stderr: identity status does not take --policy

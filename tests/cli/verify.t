@@ -316,3 +316,39 @@ stdout: "remedies": [
 stdout: "message": "The certificate expired on 2021-01-01T00:00:00Z
 stdout: "remedy": "Renew the certificate
 stdout: "evidence": {}
+
+# --policy (lib/verify/verify_rules.c; docs/json.md, verify "Policy")
+
+name: --policy compat (the default): a CN-only name matches, with a warning naming who refuses it
+run: $CERTKIT verify --at 2026-06-01T00:00:00Z --roots "$PKI/root-ca.pem" --untrusted "$PKI/int-ca.pem" --host cnonly.example.test "$PKI/leaf-cn-only.pem"
+stdout: leaf-cn-only.pem: OK
+stdout: warning: cn_only_name at depth=0
+stdout: Chrome, Go crypto/x509 and rustls/webpki refuse this certificate: the name is only in the CN
+stdout: (RFC 6125 6.4.4, BR 7.1.2.7.12)
+
+name: --policy strict: no CN fallback, and the rule is an error
+run: $CERTKIT verify --policy strict --at 2026-06-01T00:00:00Z --roots "$PKI/root-ca.pem" --untrusted "$PKI/int-ca.pem" --host cnonly.example.test "$PKI/leaf-cn-only.pem"
+exit: 1
+stdout: leaf-cn-only.pem: INVALID
+stdout: hostname_mismatch at depth=0
+stdout: cn_only_name at depth=0
+!stdout: warning:
+
+name: --policy strict --json: severity error, evidence rule and refused_by, parameters.policy
+run: $CERTKIT verify --json --policy strict --at 2026-06-01T00:00:00Z --roots "$PKI/root-ca.pem" --untrusted "$PKI/int-ca.pem" "$PKI/leaf-cn-only.pem"
+exit: 1
+stdout: "code": "cn_only_name",
+stdout: "severity": "error",
+stdout: "rule": "RFC 6125 6.4.4, BR 7.1.2.7.12",
+stdout: "refused_by": [
+stdout: "policy": "strict"
+
+name: --policy strict accepts a chain that keeps every rule
+run: $CERTKIT verify --policy strict --at 2026-06-01T00:00:00Z --roots "$PKI/root-ca.pem" --host device.example.test "$PKI/chain.pem"
+stdout: chain.pem: OK
+!stdout: warning:
+
+name: --policy with an unknown value is a usage error
+run: $CERTKIT verify --policy lax --roots "$PKI/root-ca.pem" "$PKI/chain.pem"
+exit: 2
+stderr: --policy: unknown policy 'lax': expected compat or strict

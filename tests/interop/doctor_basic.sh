@@ -3,6 +3,7 @@
 # `openssl s_server` (ok, incomplete chain, untrusted/missing root,
 # hostname mismatch, fallback certificate, expired, self-signed, weak key,
 # a device clock in 2012, an intermediate behind an unreachable AIA URL,
+# a name only in the CN under --policy strict and a profile's policy,
 # TLS 1.0 only, client certificates), a plaintext HTTP server (not_tls), a
 # silent listener (handshake_timeout) and a closed port (tcp_refused).
 #
@@ -280,6 +281,20 @@ expect "a certificate from a CA the server does not know is client_cert_rejected
 doctor --trust "$P/root-ca.pem" --cert "$P/leaf.p12" --password-file "$P/password.txt" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
 expect "a PKCS#12 client identity with its password works" 0 \
   'd["code"] == "ok"'
+
+# ---- --policy: a name only in the CN (verify_rules.c) -------------------------------
+start cnonly "$SRV -cert $P/leaf-cn-only.pem -key $P/leaf-cn-only.key -cert_chain $P/int-ca.pem"
+C=cnonly.example.test
+doctor --trust "$P/root-ca.pem" --resolve "$C:$PORT:127.0.0.1" "$C:$PORT"
+expect "a name only in the CN is ok under the default policy (compat)" 0 \
+  'd["code"] == "ok"'
+doctor --policy strict --trust "$P/root-ca.pem" --resolve "$C:$PORT:127.0.0.1" "$C:$PORT"
+expect "--policy strict: a name only in the CN is chain_invalid, with the rule and who refuses it" 1 \
+  'd["code"] == "chain_invalid" and d["evidence"]["policy_code"] == "cn_only_name" and "Chrome" in d["evidence"]["refused_by"]'
+printf '[cam]\nhost = %s:%s\naddress = 127.0.0.1\npolicy = strict\n' "$C" "$PORT" >"$W/strict.ini"
+doctor --trust "$P/root-ca.pem" --profile "$W/strict.ini"
+expect "a profile's policy = strict does the same" 1 \
+  'd["code"] == "chain_invalid" and d["evidence"]["policy_code"] == "cn_only_name"'
 
 # ---- input errors ------------------------------------------------------------------------
 timeout 20 "$CERTKIT" doctor --trust "$P/root-ca.pem" "bad host:443" >"$W/out" 2>&1

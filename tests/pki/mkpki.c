@@ -513,6 +513,17 @@ SIMPLE_LEAF(weakint_exts, "serverAuth", "DNS:weakint.example.test");
 SIMPLE_LEAF(pss_exts, "serverAuth", "DNS:pss.example.test");
 SIMPLE_LEAF(codesign_exts, "codeSigning", "DNS:codesign.example.test");
 
+/* The name only in the CN, no subjectAltName: what verify --policy strict
+ * refuses (cn_only_name) and compat warns about. */
+static const struct ext cn_only_exts[] = {
+    {NID_basic_constraints, "CA:FALSE"},
+    {NID_key_usage, "critical,digitalSignature"},
+    {NID_ext_key_usage, "serverAuth"},
+    {NID_subject_key_identifier, "hash"},
+    {NID_authority_key_identifier, "keyid:always"},
+    {0, NULL},
+};
+
 /* Self-signed end-entity: no keyUsage, so OpenSSL treats it as self-signed
  * (a keyUsage without keyCertSign would make it merely "self-issued"). */
 static const struct ext selfsigned_exts[] = {
@@ -701,6 +712,9 @@ make_leaves(const struct ca *root, const struct ca *ica)
 	make_leaf(
 	    &(struct certspec){"leaf-ca-eku-codesign", "codesign.example.test",
 	        NULL, y2025, y2027, codesign_exts, NULL},
+	    0, ica->cert, ica->key);
+	make_leaf(&(struct certspec){"leaf-cn-only", "cnonly.example.test",
+	              NULL, y2025, y2027, cn_only_exts, NULL},
 	    0, ica->cert, ica->key);
 }
 

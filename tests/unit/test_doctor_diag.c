@@ -845,6 +845,42 @@ test_names(void **state)
 }
 
 static void
+strict_endpoint(struct cki_obs *o, struct cki_endpoint *ep)
+{
+	(void)o;
+	ep->policy_set = true; /* profile: policy = strict */
+	ep->policy = CK_POLICY_STRICT;
+}
+
+/* A profile's policy = strict: a chain OpenSSL accepts but the strict
+ * policy refuses (the name only in the CN) is chain_invalid, with the
+ * rule's code; compat keeps today's "ok". */
+static void
+test_policy(void **state)
+{
+	static const char *const cn_only[] = {
+	    "leaf-cn-only.pem", "int-ca.pem", NULL};
+	json_t *r;
+
+	(void)state;
+	r = chain_case(ROOT, ROOT, "cnonly.example.test", 0, cn_only, NULL);
+	assert_string_equal(code(r), "ok");
+	json_decref(r);
+	r = chain_case(
+	    ROOT, ROOT, "cnonly.example.test", 0, cn_only, strict_endpoint);
+	assert_string_equal(code(r), "chain_invalid");
+	assert_string_equal(ev_s(r, "policy_code"), "cn_only_name");
+	assert_string_equal(ev_s(r, "rule"), "RFC 6125 6.4.4, BR 7.1.2.7.12");
+	assert_non_null(strstr(summary(r), "strict policy"));
+	json_decref(r);
+	/* A chain that keeps every rule stays ok under strict. */
+	r = chain_case(
+	    ROOT, ROOT, "device.example.test", 0, LEAF_INT, strict_endpoint);
+	assert_string_equal(code(r), "ok");
+	json_decref(r);
+}
+
+static void
 test_self_signed_and_weak(void **state)
 {
 	static const char *const ss[] = {"leaf-selfsigned.pem", NULL};
@@ -1130,6 +1166,7 @@ main(void)
 	    cmocka_unit_test(test_clock_skew),
 	    cmocka_unit_test_teardown(test_clock_2012, reset_clock),
 	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_self_signed_and_weak),
 	    cmocka_unit_test(test_warnings),
 	    cmocka_unit_test(test_client_auth_after_handshake),

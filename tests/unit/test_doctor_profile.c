@@ -53,6 +53,7 @@ test_valid(void **state)
 	    "[safeq]\n"
 	    "host = primary-host:2560\n"
 	    "expect = private\n"
+	    "policy = strict\n"
 	    "client_cert = /etc/gw.p12\n"
 	    "address = 192.0.2.10, [2001:db8::10]\n"
 	    "proxy = none\n";
@@ -78,6 +79,9 @@ test_valid(void **state)
 	assert_string_equal(l.v[1].proxy, "http://u:secret@proxy.corp:3128");
 	assert_int_equal(l.v[2].port, 2560);
 	assert_int_equal(l.v[2].expect, CKI_EXPECT_PRIVATE);
+	assert_true(l.v[2].policy_set);
+	assert_int_equal(l.v[2].policy, CK_POLICY_STRICT);
+	assert_false(l.v[0].policy_set); /* the run's --policy */
 	assert_string_equal(l.v[2].client_cert, "/etc/gw.p12");
 	assert_int_equal(l.v[2].naddrs, 2);
 	assert_string_equal(l.v[2].addrs[1], "2001:db8::10");
@@ -103,6 +107,10 @@ test_errors(void **state)
 	        "p.ini:3: expect 'maybe' in [a]: expected 'public' or "
 	        "'private'"},
 	    {"[a]\nhost = a\npin = nope\n", "p.ini:3: pin 'nope' in [a]"},
+	    {"[a]\nhost = a\npolicy = lax\n",
+	        "p.ini:3: policy 'lax' in [a]: expected 'compat' or 'strict'"},
+	    {"[a]\nhost = a\npolicy = strict\npolicy = compat\n",
+	        "p.ini:4: 'policy' is given twice in [a] (first on line 3)"},
 	    {"[a]\nhost = bad host\n", "p.ini:2: host in [a]"},
 	    {"[a]\nhost = a\naddress = gw.example\n",
 	        "p.ini:3: address 'gw.example' in [a]: expected an IP"},
