@@ -132,6 +132,37 @@ int tool_print_json(json_t *doc);
  * (tool_escape_doc); JSON output keeps the exact values. */
 json_t *tool_parse_report(const char *json, bool text);
 
+/* tool_jsontext.c: the library's compact reports, re-printed without a
+ * jansson tree (bulk verification). A growing text buffer: */
+struct tool_buf {
+	char *s; /* NUL-terminated once anything was added */
+	size_t len, cap;
+	bool oom;
+};
+void tool_buf_add(struct tool_buf *b, const char *s, size_t n);
+void tool_buf_free(struct tool_buf *b);
+/* Appends `compact` (jansson's JSON_COMPACT output, UTF-8) as
+ * json_dumps(JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER)
+ * writes the same value nested `level` deep. False if it is not such
+ * text (or out of memory): the caller parses it instead. */
+bool tool_json_reindent(struct tool_buf *b, const char *compact, int level);
+/* The chain of a verify report that is valid with no finding, read from
+ * its compact text: each entry's depth, subject (as json_string_value()
+ * gives it) and anchor flag. False for any other report (the caller
+ * parses it in full). Free with tool_chain_clear(). */
+#define TOOL_CHAIN_MAX 64
+struct tool_chain_entry {
+	long long depth;
+	char *subject;
+	bool anchor;
+};
+struct tool_chain {
+	struct tool_chain_entry e[TOOL_CHAIN_MAX];
+	size_t n;
+};
+bool tool_read_valid_report(const char *json, struct tool_chain *c);
+void tool_chain_clear(struct tool_chain *c);
+
 /* "expires in N days" / "EXPIRED N days ago" / "not valid for N more days". */
 void tool_validity_phrase(char *out, size_t size, long long not_before,
     long long not_after, long long now);

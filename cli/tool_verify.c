@@ -148,7 +148,11 @@ struct run {
 	ck_ctx *ctx;
 	ck_verify_opts *vo;
 	const struct vopts *opt;
-	json_t *results; /* --json: every report */
+	/* --json: every report, compact and with "file" first, joined by
+	 * commas; indented once at the end (print_results). */
+	struct tool_buf results;
+	size_t nresults;
+	bool single; /* the one report of a single file is printed alone */
 	int exit_code;
 	bool stop; /* an error that is not about one certificate */
 };
@@ -160,13 +164,55 @@ worse(struct run *r, int code)
 		r->exit_code = code;
 }
 
+/* Keeps a report for --json: `compact` is an object, "file" goes first. */
+static void
+keep_result(struct run *r, const char *label, const char *compact)
+{
+	json_t *f = tool_json_str(label);
+	char *fs = f != NULL ? json_dumps(f, JSON_ENCODE_ANY) : NULL;
+
+	if (fs == NULL || compact[0] != '{' || compact[1] == '}') {
+		tool_err("out of memory");
+		worse(r, TOOL_PROBLEM);
+	} else {
+		if (r->nresults++ > 0)
+			tool_buf_add(&r->results, ",", 1);
+		tool_buf_add(&r->results, "{\"file\":", 8);
+		tool_buf_add(&r->results, fs, strlen(fs));
+		tool_buf_add(&r->results, ",", 1);
+		tool_buf_add(&r->results, compact + 1, strlen(compact + 1));
+	}
+	free(fs);
+	json_decref(f);
+}
+
+/* Text for a valid report with no finding, read without parsing it (bulk
+ * runs); false when the report is any other (print_report then). */
+static bool
+print_valid_fast(const char *label, const char *json)
+{
+	struct tool_chain c;
+
+	if (!tool_read_valid_report(json, &c))
+		return false;
+	printf("%s: %sOK%s\n", tool_esc(label), tool_c(stdout, TC_GREEN),
+	    tool_c(stdout, TC_RESET));
+	for (size_t i = 0; i < c.n; i++)
+		printf("  depth=%lld %s%s\n", c.e[i].depth,
+		    tool_esc(c.e[i].subject),
+		    c.e[i].anchor ? " (trust anchor)" : "");
+	tool_chain_clear(&c);
+	return true;
+}
+
 /* Verifies the first certificate of `target`; prints or keeps the report. */
 static void
 verify_one(struct run *r, const char *file, long index, const ck_bundle *target)
 {
 	char *json = NULL, label[4200];
-	json_t *rep, *out;
+	json_t *rep;
 	int valid = 0;
+	bool quiet = r->opt->quiet || tool_g.quiet;
 
 	if (index > 0)
 		snprintf(label, sizeof(label), "%s[%ld]", file, index);
@@ -181,26 +227,16 @@ verify_one(struct run *r, const char *file, long index, const ck_bundle *target)
 		return;
 	}
 	worse(r, valid ? TOOL_OK : TOOL_PROBLEM);
-	if (valid && r->results == NULL && (r->opt->quiet || tool_g.quiet)) {
-		/* Nothing to print: skip parsing the report (bulk runs). */
-		ck_free(json);
-		return;
-	}
-	rep = tool_parse_report(json, r->results == NULL);
-	ck_free(json);
-	if (r->results == NULL) {
-		print_report(label, rep, r->opt->quiet || tool_g.quiet);
+	if (r->opt->json) {
+		keep_result(r, label, json);
+	} else if (valid && quiet) {
+		/* Nothing to print. */
+	} else if (!valid || !print_valid_fast(label, json)) {
+		rep = tool_parse_report(json, true);
+		print_report(label, rep, quiet);
 		json_decref(rep);
-		return;
 	}
-	/* "file" first, then the library's report as it is. */
-	if ((out = json_pack("{s:o}", "file", tool_json_str(label))) == NULL ||
-	    json_object_update(out, rep) != 0 ||
-	    json_array_append_new(r->results, out) != 0) {
-		tool_err("out of memory");
-		worse(r, TOOL_PROBLEM);
-	}
-	json_decref(rep);
+	ck_free(json);
 }
 
 /* --each: every end-entity certificate is a leaf of its own; the file's CA
@@ -441,6 +477,67 @@ configure(ck_ctx *ctx, ck_verify_opts *vo, const struct vopts *o)
 	return TOOL_OK;
 }
 
+/* A file that could not be read, in --json's results. */
+static void
+keep_load_error(struct run *r, const char *file)
+{
+	json_t *e = json_pack("{s:o, s:b, s:s}", "file", tool_json_str(file),
+	    "valid", 0, "error", tool_load_error(r->ctx));
+	char *s = e != NULL ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER)
+	                    : NULL;
+
+	if (s == NULL) {
+		tool_err("out of memory");
+		worse(r, TOOL_PROBLEM);
+	} else {
+		if (r->nresults++ > 0)
+			tool_buf_add(&r->results, ",", 1);
+		tool_buf_add(&r->results, s, strlen(s));
+	}
+	r->single = false; /* an error is always wrapped */
+	free(s);
+	json_decref(e);
+}
+
+/*
+ * --json: the one report of a single file as it is; otherwise
+ * {"results": [...], "valid": B}. Indented as tool_print_json() would
+ * (tool_json_reindent); parsed and printed by it if that fails.
+ */
+static int
+print_results(struct run *r)
+{
+	struct tool_buf doc = {0}, out = {0};
+	const char *valid = r->exit_code == TOOL_OK ? "true" : "false";
+	json_t *parsed;
+	int rc = TOOL_OK;
+
+	if (r->single && r->nresults == 1) {
+		tool_buf_add(&doc, r->results.s, r->results.len);
+	} else {
+		tool_buf_add(&doc, "{\"results\":[", 12);
+		if (r->results.len > 0)
+			tool_buf_add(&doc, r->results.s, r->results.len);
+		tool_buf_add(&doc, "],\"valid\":", 10);
+		tool_buf_add(&doc, valid, strlen(valid));
+		tool_buf_add(&doc, "}", 1);
+	}
+	if (r->results.oom || doc.oom) {
+		rc = TOOL_PROBLEM;
+	} else if (tool_json_reindent(&out, doc.s, 0)) {
+		fputs(out.s, stdout);
+		fputc('\n', stdout);
+	} else if ((parsed = json_loads(doc.s, 0, NULL)) != NULL) {
+		rc = tool_print_json(parsed);
+		json_decref(parsed);
+	} else {
+		rc = TOOL_PROBLEM;
+	}
+	tool_buf_free(&doc);
+	tool_buf_free(&out);
+	return rc;
+}
+
 int
 cmd_verify(int argc, char **argv)
 {
@@ -453,9 +550,9 @@ cmd_verify(int argc, char **argv)
 		goto out;
 	}
 	nfiles = argc - optind;
+	r.single = nfiles == 1 && !o.each;
 	if ((r.ctx = ck_ctx_new()) == NULL ||
-	    ck_verify_opts_new(r.ctx, &r.vo) != CK_OK ||
-	    (o.json && (r.results = json_array()) == NULL)) {
+	    ck_verify_opts_new(r.ctx, &r.vo) != CK_OK) {
 		tool_err("out of memory");
 		rc = TOOL_PROBLEM;
 		goto out;
@@ -469,11 +566,8 @@ cmd_verify(int argc, char **argv)
 		if (tool_load(r.ctx, argv[i], CK_OBJ_CERT, &b) != CK_OK) {
 			tool_err("%s", tool_load_error(r.ctx));
 			worse(&r, TOOL_USAGE);
-			if (r.results != NULL)
-				json_array_append_new(r.results,
-				    json_pack("{s:o, s:b, s:s}", "file",
-				        tool_json_str(argv[i]), "valid", 0,
-				        "error", tool_load_error(r.ctx)));
+			if (o.json)
+				keep_load_error(&r, argv[i]);
 			continue;
 		}
 		if (o.each)
@@ -482,24 +576,11 @@ cmd_verify(int argc, char **argv)
 			verify_one(&r, argv[i], 0, b);
 		ck_bundle_free(b);
 	}
-	if (r.results != NULL && !r.stop) {
-		json_t *doc;
-
-		if (nfiles == 1 && !o.each && json_array_size(r.results) == 1 &&
-		    json_object_get(json_array_get(r.results, 0), "error") ==
-		        NULL) {
-			doc = json_incref(json_array_get(r.results, 0));
-		} else {
-			doc = json_pack("{s:O, s:b}", "results", r.results,
-			    "valid", r.exit_code == TOOL_OK);
-		}
-		if (doc == NULL || tool_print_json(doc) != TOOL_OK)
-			worse(&r, TOOL_PROBLEM);
-		json_decref(doc);
-	}
+	if (o.json && !r.stop && print_results(&r) != TOOL_OK)
+		worse(&r, TOOL_PROBLEM);
 	rc = r.exit_code;
 out:
-	json_decref(r.results);
+	tool_buf_free(&r.results);
 	ck_verify_opts_free(r.vo);
 	ck_ctx_free(r.ctx);
 	free(o.roots);

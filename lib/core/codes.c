@@ -100,6 +100,8 @@ static const struct cki_code codes[] = {
     {"chain_too_long", VE, E, false,
         "more intermediates than the maximum depth allows"},
     {"malformed", VE, E, false, "anything else OpenSSL refuses"},
+    {"alternate_path", VE, I, false,
+        "the first chain built failed; another chain is valid and chosen"},
 
     /* verify --policy (verify_rules.c): errors under strict, warnings
      * (lowerable) under compat. */

@@ -57,8 +57,10 @@
 #include <openssl/x509v3.h>
 
 #include "ck_internal.h"
+#include "jsondump.h"
 #include "strbuf.h"
 #include "verify_int.h"
+#include "verify_path.h"
 
 /* Names of a certificate listed in a message before "and N more". */
 #define MAX_NAMES_LISTED 12
@@ -1982,6 +1984,99 @@ apply_rules(ck_ctx *ctx, X509_STORE_CTX *xsc, const struct cki_verify_params *p,
 	return st;
 }
 
+/* Pass 1 (invariant 1) through pass1(), and its sanity: a success must be
+ * a clean one (no error recorded or left on the context), a failure must
+ * say why; anything else is no verdict. */
+static ck_status
+verdict_run(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
+    STACK_OF(X509) * untrusted, const struct cki_verify_params *p, time_t *vt,
+    X509_STORE_CTX **xsc, struct recorder *rc, int *ok)
+{
+	ck_status st;
+
+	if ((st = pass1(ctx, anchors, leaf, untrusted, p, vt, xsc, rc, ok)) !=
+	    CK_OK)
+		return st;
+	if (*ok < 0 ||
+	    (*ok == 1 &&
+	        (rc->n != 0 || X509_STORE_CTX_get_error(*xsc) != X509_V_OK)) ||
+	    (*ok == 0 &&
+	        (rc->n == 0 ||
+	            strcmp(map_code(X509_STORE_CTX_get_error(*xsc)),
+	                CODE_INTERNAL) == 0)))
+		return no_verdict(ctx, X509_STORE_CTX_get_error(*xsc));
+	return CK_OK;
+}
+
+/* cki_path_verify_fn for verify_path.c: cki_verify_run() (pass 1's checks,
+ * strict_cb) on one candidate path. */
+struct path_arg {
+	ck_ctx *ctx;
+	X509_STORE *anchors;
+	X509 *leaf;
+	struct cki_verify_params p;
+};
+
+static ck_status
+verify_one_path(void *arg, STACK_OF(X509) * untrusted, bool *ok)
+{
+	struct path_arg *a = arg;
+	struct cki_verify_result res;
+	ck_status st;
+
+	*ok = false;
+	if ((st = cki_verify_run(a->ctx, a->anchors, a->leaf, untrusted, &a->p,
+	         false, &res)) != CK_OK)
+		return st;
+	*ok = res.ok;
+	cki_verify_result_clear(&res);
+	return CK_OK;
+}
+
+/*
+ * Pass 1 failed on an error another issuer could avoid: search the other
+ * paths (verify_path.c). When one passes, pass 1 is made again on that
+ * path's intermediates and its run is the verdict (*xsc, *rc and *ok
+ * replaced); *alt is then the alternate_path finding. Otherwise nothing
+ * changes: the report is pass 1's failure, as without the search.
+ */
+static ck_status
+other_path(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
+    STACK_OF(X509) * untrusted, const struct cki_verify_params *p, time_t t,
+    time_t *vt, X509_STORE_CTX **xsc, struct recorder *rc, int *ok,
+    json_t **alt)
+{
+	struct path_arg a = {ctx, anchors, leaf, *p};
+	struct cki_path_choice pc;
+	int err, depth;
+	ck_status st;
+
+	if (*ok != 0 || !cki_path_worth_trying(rc->r[0].err, rc->r[0].depth))
+		return CK_OK;
+	err = rc->r[0].err;
+	depth = rc->r[0].depth;
+	a.p.time = (int64_t)t;
+	if ((st = cki_path_search(ctx, anchors, leaf, untrusted, p->max_depth,
+	         verify_one_path, &a, &pc)) != CK_OK ||
+	    pc.untrusted == NULL)
+		goto done;
+	X509_STORE_CTX_free(*xsc);
+	*xsc = NULL;
+	recorder_free(rc);
+	rc->oom = false;
+	*vt = t;
+	if ((st = verdict_run(ctx, anchors, leaf, pc.untrusted, p, vt, xsc, rc,
+	         ok)) != CK_OK)
+		goto done;
+	if (*ok == 1 &&
+	    (*alt = cki_path_finding(&pc, X509_STORE_CTX_get0_chain(*xsc),
+	         cki_verify_code(err), depth)) == NULL)
+		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+done:
+	cki_path_choice_clear(&pc);
+	return st;
+}
+
 ck_status
 cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
     STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
@@ -1990,6 +2085,7 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	struct recorder strict = {0}, diag = {0};
 	X509_STORE_CTX *xsc = NULL, *dxsc = NULL;
 	json_t *rep = NULL, *findings = NULL, *chain = NULL, *params = NULL;
+	json_t *alt = NULL;
 	const char *anchor_words = p != NULL && p->anchor_source != NULL
 	    ? p->anchor_source
 	    : "the trust anchors";
@@ -2004,23 +2100,13 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	t = p->time != 0 ? (time_t)p->time : cki_now(ctx);
 	vt = t;
 
-	/* Pass 1: the verdict. */
-	if ((st = pass1(ctx, anchors, leaf, untrusted, p, &vt, &xsc, &strict,
-	         &ok)) != CK_OK)
+	/* Pass 1: the verdict; on a failure another issuer could avoid, the
+	 * verdict of the first other path that passes (verify_path.h). */
+	if ((st = verdict_run(ctx, anchors, leaf, untrusted, p, &vt, &xsc,
+	         &strict, &ok)) != CK_OK ||
+	    (st = other_path(ctx, anchors, leaf, untrusted, p, t, &vt, &xsc,
+	         &strict, &ok, &alt)) != CK_OK)
 		goto err;
-	/* A success must be a clean one: no error recorded or left on the
-	 * context. A failure must say why. Anything else is no verdict. */
-	if (ok < 0 ||
-	    (ok == 1 &&
-	        (strict.n != 0 ||
-	            X509_STORE_CTX_get_error(xsc) != X509_V_OK)) ||
-	    (ok == 0 &&
-	        (strict.n == 0 ||
-	            strcmp(map_code(X509_STORE_CTX_get_error(xsc)),
-	                CODE_INTERNAL) == 0))) {
-		st = no_verdict(ctx, X509_STORE_CTX_get_error(xsc));
-		goto err;
-	}
 	if ((rep = json_object()) == NULL ||
 	    (findings = json_array()) == NULL) {
 		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
@@ -2028,6 +2114,13 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	}
 	if (ok == 1) {
 		chain = chain_json(xsc, p->cache);
+		/* append_new() consumes alt, even when it fails. */
+		if (alt != NULL && json_array_append_new(findings, alt) != 0) {
+			alt = NULL;
+			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+		alt = NULL;
 		st = apply_rules(ctx, xsc, p, findings, &ok);
 	} else {
 		struct explain e;
@@ -2086,6 +2179,7 @@ err:
 	json_decref(findings);
 	json_decref(chain);
 	json_decref(params);
+	json_decref(alt);
 	X509_STORE_CTX_free(xsc);
 	X509_STORE_CTX_free(dxsc);
 	recorder_free(&strict);
@@ -2756,8 +2850,8 @@ ck_verify(ck_ctx *ctx, const ck_verify_opts *o, const ck_bundle *target,
 	         ck_bundle_get0_cert(target, 0)->x509, untrusted, &p, &rep,
 	         valid)) != CK_OK)
 		goto err;
-	if ((*json = json_dumps(rep, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
-	    NULL) {
+	/* json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER), faster (bulk). */
+	if ((*json = cki_json_compact(rep)) == NULL) {
 		*valid = 0;
 		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
 	}
