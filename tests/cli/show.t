@@ -423,9 +423,12 @@ stdout: 3 certificates: no problems found, 1 note
 !stdout: error
 !stdout: warning
 
-name: --policy strict: a client certificate naming no host in a SAN is no CN-only server name
-run: $CERTKIT show --policy strict --at 2026-06-01T00:00:00Z $PKI/leaf-client.pem
-!stdout: cn_only_name
+name: --policy strict: a CN-only certificate whose EKU is clientAuth only names no server: no cn_only_name (its serverAuth twin has it)
+run: for e in clientAuth serverAuth; do printf '[req]\ndistinguished_name=dn\n[dn]\n[ext]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=%s\n' $e >$T/$e.cnf
+run: openssl req -x509 -config $T/$e.cnf -extensions ext -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $T/$e.key -subj "/CN=gw-$e" -days 30 -out $T/$e.pem 2>/dev/null; done
+run: $CERTKIT show --policy strict $T/clientAuth.pem | grep -c cn_only_name; $CERTKIT show --policy strict $T/serverAuth.pem | grep -c 'cn_only_name: certificate 1 "gw-serverAuth"'
+stdout: 0
+stdout: 1
 
 name: --policy: a root made by an old script (basicConstraints not critical, no SKI, an EKU), judged as a root
 run: printf '[req]\ndistinguished_name=dn\n[dn]\n[ext]\nbasicConstraints=CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=none\nextendedKeyUsage=serverAuth\n' >$T/c.cnf
