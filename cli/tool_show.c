@@ -801,9 +801,9 @@ keep_text(struct stream *st, const char *member, const char *json)
 
 /* --policy: the rules' findings (ck_rules_check) join show's own, in
  * "findings" after those of their severity (errors, warnings, infos) and
- * in the summary's counts. NULL when the member stays as it is (no rule
- * broken: the report is then byte for byte show's own); else *text is
- * the new member's text, in the library's compact form (caller frees). */
+ * in the summary's counts. *text: NULL when the member stays as it is
+ * (no rule broken: the report is then byte for byte show's own), else the
+ * new member's text in the library's compact form (caller frees). */
 static ck_status
 with_rules(
     const struct stream *st, const char *member, const char *json, char **text)
