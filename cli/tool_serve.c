@@ -88,6 +88,8 @@ print_config(json_t *o)
 	printf("%-16s%s\n", "client_policy",
 	    json_string_value(json_object_get(o, "client_policy")));
 	print_list("client_ca", json_object_get(o, "client_ca"));
+	printf("%-16s%s\n", "verify_policy",
+	    json_string_value(json_object_get(o, "verify_policy")));
 	printf("%-16s%s%s%s\n", "ocsp",
 	    json_string_value(json_object_get(o, "ocsp")),
 	    resp ? ", responder " : "", resp ? resp : "");

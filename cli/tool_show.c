@@ -24,8 +24,8 @@
 #include "tool.h"
 
 static const char usage_text[] =
-    "usage: certkit show [--json] [--password-file FILE] [--at TIME] "
-    "FILE...\n"
+    "usage: certkit show [--json] [--password-file FILE] [--at TIME]\n"
+    "                    [--policy compat|strict] FILE...\n"
     "\n"
     "Explains what each FILE holds: certificates, private keys, CSRs and\n"
     "CRLs, in PEM, DER, PKCS#7 or PKCS#12 (the content decides, never the\n"
@@ -41,13 +41,18 @@ static const char usage_text[] =
     "                         prompt on a terminal\n"
     "  --at TIME              judge validity at TIME (RFC 3339, e.g.\n"
     "                         2026-06-01T00:00:00Z) instead of now\n"
+    "  --policy P             compat (default): each certificate's breaches\n"
+    "                         of the RFC 5280 and CA/B Forum rules Chrome,\n"
+    "                         Go and rustls enforce are warnings; strict:\n"
+    "                         errors (exit 1)\n"
     "  --help                 print this help\n"
     "\n"
     "Exit codes: 0 nothing wrong found; 1 a finding of severity error (a\n"
     "certificate expired, not yet valid or revoked, a gap in the chain, the\n"
-    "leaf not first, a key that matches no certificate); 2 usage or input\n"
-    "error (a FILE missing, unreadable, of no known format, or a wrong\n"
-    "password).\n";
+    "leaf not first, a key that matches no certificate, a rule broken under\n"
+    "--policy strict); 2 usage or input error (a FILE missing, unreadable,\n"
+    "of no known format, or a wrong password; the public suffix list\n"
+    "missing when a certificate has a wildcard name).\n";
 
 /* Largest standard input read, as for files (CKI_MAX_FILE). */
 #define LABEL_W 12
@@ -55,7 +60,7 @@ static const char usage_text[] =
 /* Revoked serials printed per CRL; --json lists up to 1000. */
 #define TEXT_MAX_REVOKED 20
 
-enum { O_JSON = 256, O_PWFILE, O_AT, O_HELP };
+enum { O_JSON = 256, O_PWFILE, O_AT, O_POLICY, O_HELP };
 
 /* ---- loading ------------------------------------------------------------ */
 
@@ -648,12 +653,14 @@ struct stream {
 	char *raw[M_ALL];   /* --json: each member's compact text */
 	struct link *links; /* text: the chain's links */
 	size_t nlinks, ncert;
+	json_t *rules; /* the findings of ck_rules_check (--policy) */
 };
 
 static void
 stream_clear(struct stream *st)
 {
 	json_decref(st->doc);
+	json_decref(st->rules);
 	for (int i = 0; i < M_ALL; i++)
 		free(st->raw[i]);
 	free(st->links);
@@ -755,8 +762,21 @@ keep_chain(struct stream *st, const char *json)
 	                                                     : CK_E_NOMEM;
 }
 
+/* The findings of a severity, from `from` into `to`. */
+static int
+take_sev(json_t *to, json_t *from, const char *sev)
+{
+	json_t *f;
+	size_t i;
+	int bad = 0;
+
+	json_array_foreach(from, i, f) if (strcmp(str(f, "severity"), sev) == 0)
+	    bad |= json_array_append(to, f);
+	return bad;
+}
+
 static ck_status
-keep_member(struct stream *st, const char *member, const char *json)
+keep_text(struct stream *st, const char *member, const char *json)
 {
 	json_t *v;
 	int i = 0;
@@ -777,6 +797,68 @@ keep_member(struct stream *st, const char *member, const char *json)
 		tool_escape_doc(v);
 	return json_object_set_new(st->doc, member, v) == 0 ? CK_OK
 	                                                    : CK_E_NOMEM;
+}
+
+/* --policy: the rules' findings (ck_rules_check) join show's own, in
+ * "findings" after those of their severity (errors, warnings, infos) and
+ * in the summary's counts. *text: NULL when the member stays as it is
+ * (no rule broken: the report is then byte for byte show's own), else the
+ * new member's text in the library's compact form (caller frees). */
+static ck_status
+with_rules(
+    const struct stream *st, const char *member, const char *json, char **text)
+{
+	static const char *const sevs[] = {"error", "warning", "info"};
+	bool summary = strcmp(member, "summary") == 0;
+	json_t *v = NULL, *out = NULL;
+	int bad = 0;
+
+	*text = NULL;
+	if (json_array_size(st->rules) == 0 ||
+	    (!summary && strcmp(member, "findings") != 0))
+		return CK_OK;
+	if ((v = json_loads(json, JSON_DECODE_ANY, NULL)) == NULL)
+		return CK_E_INTERNAL;
+	if (summary) {
+		json_t *e = json_array(), *w = json_array();
+
+		bad |= e == NULL || w == NULL ||
+		    take_sev(e, st->rules, "error") ||
+		    take_sev(w, st->rules, "warning");
+		bad |= json_object_set_new(v, "errors",
+		    json_integer(
+		        num(v, "errors") + (json_int_t)json_array_size(e)));
+		bad |= json_object_set_new(v, "warnings",
+		    json_integer(
+		        num(v, "warnings") + (json_int_t)json_array_size(w)));
+		json_decref(e);
+		json_decref(w);
+		out = json_incref(v);
+	} else {
+		bad |= (out = json_array()) == NULL;
+		for (size_t k = 0; !bad && k < 3; k++)
+			bad |= take_sev(out, v, sevs[k]) ||
+			    take_sev(out, st->rules, sevs[k]);
+	}
+	if (!bad)
+		*text = json_dumps(out,
+		    JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+		        JSON_ENSURE_ASCII);
+	json_decref(v);
+	json_decref(out);
+	return *text != NULL ? CK_OK : CK_E_NOMEM;
+}
+
+static ck_status
+keep_member(struct stream *st, const char *member, const char *json)
+{
+	char *own = NULL;
+	ck_status rv = with_rules(st, member, json, &own);
+
+	if (rv == CK_OK)
+		rv = keep_text(st, member, own != NULL ? own : json);
+	free(own);
+	return rv;
 }
 
 static ck_status
@@ -831,6 +913,33 @@ finish(struct stream *st)
 
 /* ---- the command -------------------------------------------------------- */
 
+static bool
+set_policy(ck_ctx *ctx, const char *s, ck_policy *pol)
+{
+	if (s == NULL || ck_policy_parse(ctx, s, pol) == CK_OK)
+		return true;
+	tool_err("--policy: %s", ck_ctx_error(ctx));
+	return false;
+}
+
+/* The rules of the policy on each certificate (ck_rules_check) into
+ * *out. TOOL_OK, or the exit status after saying what failed. */
+static int
+rules(ck_ctx *ctx, const ck_bundle *all, ck_policy pol, json_t **out)
+{
+	char *text = NULL;
+	int rv = TOOL_OK;
+
+	if (ck_rules_check(ctx, all, pol, &text) != CK_OK) {
+		rv = tool_ctx_fail(ctx);
+	} else if ((*out = json_loads(text, 0, NULL)) == NULL) {
+		tool_err("out of memory");
+		rv = TOOL_PROBLEM;
+	}
+	ck_free(text);
+	return rv;
+}
+
 int
 cmd_show(int argc, char **argv)
 {
@@ -838,14 +947,16 @@ cmd_show(int argc, char **argv)
 	    {"json", no_argument, NULL, O_JSON},
 	    {"password-file", required_argument, NULL, O_PWFILE},
 	    {"at", required_argument, NULL, O_AT},
+	    {"policy", required_argument, NULL, O_POLICY},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *pwfile = NULL, *at = NULL;
+	const char *pwfile = NULL, *at = NULL, *policy = NULL;
 	bool as_json = false;
 	ck_ctx *ctx = NULL;
 	ck_bundle *all = NULL;
 	struct stream st;
+	ck_policy pol = CK_POLICY_COMPAT;
 	int c, rv = TOOL_USAGE;
 
 	memset(&st, 0, sizeof(st));
@@ -854,6 +965,7 @@ cmd_show(int argc, char **argv)
 		case O_JSON: as_json = true; break;
 		case O_PWFILE: pwfile = optarg; break;
 		case O_AT: at = optarg; break;
+		case O_POLICY: policy = optarg; break;
 		case O_HELP: return tool_usage(stdout, usage_text, TOOL_OK);
 		default: return tool_usage(stderr, usage_text, TOOL_USAGE);
 		}
@@ -868,9 +980,11 @@ cmd_show(int argc, char **argv)
 		goto out;
 	}
 	if ((at != NULL && !tool_set_time(ctx, at)) ||
-	    !tool_password_setup(ctx, pwfile))
+	    !tool_password_setup(ctx, pwfile) || !set_policy(ctx, policy, &pol))
 		goto out;
 	if (!load_all(ctx, argc - optind, argv + optind, all))
+		goto out;
+	if ((rv = rules(ctx, all, pol, &st.rules)) != TOOL_OK)
 		goto out;
 	st.ctx = ctx;
 	st.b = all;

@@ -295,6 +295,27 @@ ck_status ck_verify_opts_set_policy(ck_verify_opts *o, ck_policy p) CK_WUR;
 ck_status ck_policy_parse(ck_ctx *ctx, const char *s, ck_policy *out) CK_WUR;
 
 /*
+ * The rules of the policy (the codes from cn_only_name to crl_no_number of
+ * docs/json.md's verify section) on each certificate of `b` on its own, as
+ * `certkit show --policy` reports them; no chain is built and nothing is
+ * verified. A certificate is checked at the place its own fields give it: a
+ * root (a CA naming itself its issuer), another CA, or a leaf (the leaf
+ * rules; cn_only_name only when its EKU allows serverAuth), against the
+ * CRLs of `b`. A copy of an earlier certificate is not checked again.
+ *
+ * *json: a JSON array of findings in the form of show's findings[]
+ * (docs/json.md, show): each about one certificate (`certificates`, its
+ * 1-based index in `b`), with evidence `rule`, `refused_by` and `policy`;
+ * errors under CK_POLICY_STRICT, warnings under CK_POLICY_COMPAT
+ * (leaf_no_eku under STRICT only), in certificate order; "[]" when none.
+ * Caller frees with ck_free(). ck_describe() does not run them (the
+ * verifier sits above it). CK_E_NOTFOUND when a leaf has a wildcard name
+ * and the public suffix list is missing (as ck_verify()).
+ */
+ck_status ck_rules_check(
+    ck_ctx *ctx, const ck_bundle *b, ck_policy policy, char **json) CK_WUR;
+
+/*
  * Verifies the first certificate of `target` (the leaf; the rest of the
  * bundle is used as untrusted intermediates). Writes a report (schema
  * "verify" in docs/json.md) and sets *valid to 1 or 0. Returns CK_OK when a

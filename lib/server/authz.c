@@ -508,6 +508,12 @@ decide_new(cki_authz *a, X509 *leaf, struct cki_vresult *vr,
 		if (issuer_missing(vr->error))
 			dec_set(d, 403, "issuer_not_trusted",
 			    "issuer not trusted", "issuer not in client_ca");
+		else if (vr->rule[0] != '\0')
+			dec_set(d, 403, "issuer_not_trusted",
+			    "issuer not trusted",
+			    "the chain to client_ca breaks a rule of "
+			    "verify_policy = strict: %s",
+			    vr->rule);
 		else
 			dec_set(d, 403, "issuer_not_trusted",
 			    "issuer not trusted",
@@ -612,7 +618,8 @@ cki_authz_new(ck_ctx *ctx, const struct cki_server_conf *conf,
 	take_conf(a, conf);
 	if ((st = cki_registry_open(ctx, target, CKI_AUTHZ_BUSY_MS, &a->reg)) !=
 	        CK_OK ||
-	    (st = cki_caset_new(ctx, &conf->client_ca, &a->cas)) != CK_OK ||
+	    (st = cki_caset_new(ctx, &conf->client_ca, conf->verify_policy,
+	         &a->cas)) != CK_OK ||
 	    (st = cki_revo_new(ctx, conf, base, &a->revo)) != CK_OK ||
 	    (st = cki_registry_change_token(a->reg, &a->token)) != CK_OK ||
 	    (st = cki_authz_load_rows(a)) != CK_OK ||
@@ -712,7 +719,8 @@ cki_authz_reload(cki_authz *a, const struct cki_server_conf *conf)
 		    target != NULL ? target : "none", a->target);
 		goto err;
 	}
-	if ((st = cki_caset_new(a->ctx, &conf->client_ca, &cas)) != CK_OK ||
+	if ((st = cki_caset_new(a->ctx, &conf->client_ca, conf->verify_policy,
+	         &cas)) != CK_OK ||
 	    (st = cki_revo_new(a->ctx, conf, a->base, &revo)) != CK_OK)
 		goto err;
 	take_conf(a, conf);

@@ -56,6 +56,9 @@ struct cki_vresult {
 	int refs;
 	int error; /* X509_V_OK, or X509_V_ERR_* */
 	int error_depth;
+	char rule[96];          /* verify_policy = strict: the first rule broken
+	                           ("ca_no_ski, RFC 5280 4.2.1.2"; error is then
+	                           X509_V_ERR_UNSPECIFIED); else "" */
 	STACK_OF(X509) * chain; /* leaf .. anchor when error == X509_V_OK */
 	char spki[65];          /* the leaf's */
 	char cert_sha256[65];

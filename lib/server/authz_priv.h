@@ -67,9 +67,11 @@ typedef struct cki_caset cki_caset;
  * unless its issuer is not among the files: then the admin imported it to
  * be the anchor, and it is one (X509_V_FLAG_PARTIAL_CHAIN, which changes
  * nothing for the chains through an imported root). No file: an empty set,
- * against which nothing verifies. */
-ck_status cki_caset_new(
-    ck_ctx *ctx, const struct cki_strlist *files, cki_caset **out);
+ * against which nothing verifies. `policy` is the verification's
+ * ([server] verify_policy): under CK_POLICY_STRICT a rule of verify_rules.c
+ * broken fails it (struct cki_vresult's rule). */
+ck_status cki_caset_new(ck_ctx *ctx, const struct cki_strlist *files,
+    ck_policy policy, cki_caset **out);
 void cki_caset_free(cki_caset *cs);
 /* Verifies leaf (+ untrusted, may be NULL) as a TLS client certificate, or
  * takes the cached result for the certificate's SHA-256. A cached failure

@@ -14,7 +14,10 @@
  *
  * The path validation is the one verifier's (cki_verify_run, lib/verify):
  * purpose TLS client, security level 2, at most CKI_VERIFY_PEER_DEPTH
- * intermediates (a 50-certificate chain is refused without building it).
+ * intermediates (a 50-certificate chain is refused without building it),
+ * under the policy of [server] verify_policy: with strict, a certificate
+ * breaking a rule of verify_rules.c is not CA-verified (the first rule
+ * broken is the result's `rule`).
  *
  * Invariants:
  *  1. The cache is keyed by the certificate's SHA-256: the same key
@@ -30,6 +33,7 @@
  *  4. The cache holds at most CKI_VCACHE_MAX entries; reaching it empties
  *     it (a flood of unknown keys cannot grow it without bound).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +51,7 @@ struct cki_caset {
 	STACK_OF(X509) * ints; /* imported intermediates: untrusted */
 	size_t roots, anchors_int;
 	bool partial;
+	ck_policy policy;      /* [server] verify_policy */
 	struct cki_hmap cache; /* cert SHA-256 -> struct vnode */
 	unsigned long hits, misses;
 };
@@ -159,7 +164,8 @@ err:
 }
 
 ck_status
-cki_caset_new(ck_ctx *ctx, const struct cki_strlist *files, cki_caset **out)
+cki_caset_new(ck_ctx *ctx, const struct cki_strlist *files, ck_policy policy,
+    cki_caset **out)
 {
 	cki_caset *cs = NULL;
 	STACK_OF(X509) *all = sk_X509_new_null();
@@ -173,6 +179,7 @@ cki_caset_new(ck_ctx *ctx, const struct cki_strlist *files, cki_caset **out)
 		st = cki_err(ctx, CK_E_NOMEM, "client_ca: out of memory");
 		goto err;
 	}
+	cs->policy = policy;
 	for (i = 0; files != NULL && i < files->n; i++)
 		if ((st = caset_load(ctx, files->v[i], all)) != CK_OK)
 			goto err;
@@ -237,7 +244,24 @@ chain_expiry(STACK_OF(X509) * chain)
 	return min;
 }
 
-/* Runs the verifier; fills r->error, error_depth and chain. -1: no
+/* The first rule broken (under strict, when OpenSSL found nothing): its
+ * code and section, for the problem's detail. */
+static void
+first_rule(json_t *rules, struct cki_vresult *r)
+{
+	json_t *f = json_array_get(rules, 0);
+	const char *code = json_string_value(json_object_get(f, "code"));
+	const char *sec = json_string_value(
+	    json_object_get(json_object_get(f, "evidence"), "rule"));
+	int depth = (int)json_integer_value(json_object_get(f, "depth"));
+
+	snprintf(r->rule, sizeof(r->rule), "%s%s%s%s",
+	    code != NULL ? code : "a rule", sec != NULL ? " (" : "",
+	    sec != NULL ? sec : "", sec != NULL ? ")" : "");
+	r->error_depth = depth;
+}
+
+/* Runs the verifier; fills r->error, error_depth, rule and chain. -1: no
  * memory. */
 static int
 run_verify(cki_caset *cs, ck_ctx *ctx, X509 *leaf, STACK_OF(X509) * untrusted,
@@ -260,12 +284,15 @@ run_verify(cki_caset *cs, ck_ctx *ctx, X509 *leaf, STACK_OF(X509) * untrusted,
 	p.max_depth = CKI_VERIFY_PEER_DEPTH;
 	p.partial_chain = cs->partial;
 	p.anchor_source = "client_ca";
+	p.policy = cs->policy;
 	if (cki_verify_run(ctx, cs->store, leaf, u, &p, false, &res) != CK_OK)
 		goto err;
 	r->error = res.ok  ? X509_V_OK
 	    : res.nerr > 0 ? res.err[0].err
 	                   : X509_V_ERR_UNSPECIFIED;
 	r->error_depth = res.nerr > 0 ? res.err[0].depth : 0;
+	if (!res.ok && res.nerr == 0)
+		first_rule(res.rules, r);
 	if (res.ok && res.chain != NULL &&
 	    (r->chain = X509_chain_up_ref(res.chain)) == NULL)
 		goto err;

@@ -555,6 +555,8 @@ config_json(struct cki_srv *s)
 	json_object_set_new(
 	    o, "client_policy", json_string(cki_policy_name(c->policy)));
 	json_object_set_new(o, "client_ca", strlist_json(&c->client_ca));
+	json_object_set_new(o, "verify_policy",
+	    json_string(cki_verify_policy_name(c->verify_policy)));
 	json_object_set_new(
 	    o, "ocsp", json_string(cki_ocsp_mode_name(c->ocsp)));
 	json_object_set_new(

@@ -43,11 +43,19 @@ static const char S[] = "server";
 static const char *const policies[] = {
     "pairing", "trusted-ca", "trusted-ca+pairing"};
 static const char *const ocsp_modes[] = {"off", "soft-fail", "hard-fail"};
+/* Indexed by ck_policy. */
+static const char *const verify_policies[] = {"compat", "strict"};
 
 const char *
 cki_policy_name(enum cki_client_policy p)
 {
 	return (unsigned)p < 3 ? policies[p] : "unknown";
+}
+
+const char *
+cki_verify_policy_name(ck_policy p)
+{
+	return (unsigned)p < 2 ? verify_policies[p] : "unknown";
 }
 
 const char *
@@ -101,6 +109,7 @@ cki_server_conf_defaults(
 	out->min_proto = TLS1_2_VERSION;
 	out->max_proto = TLS1_3_VERSION;
 	out->policy = CKI_POLICY_PAIRING;
+	out->verify_policy = CK_POLICY_COMPAT;
 	out->ocsp = CKI_OCSP_OFF;
 	out->pending_ttl = CKI_SRV_DEFAULT_PENDING_TTL;
 	out->max_pending = CKI_SRV_DEFAULT_MAX_PENDING;
@@ -420,6 +429,10 @@ get_client_auth(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
 		    "pairing, trusted-ca or trusted-ca+pairing", v);
 	if (i >= 0)
 		c->policy = (enum cki_client_policy)i;
+	if ((i = get_word(cfg, "verify_policy", verify_policies, 2, &v)) == -1)
+		return bad(ctx, cfg, "verify_policy", "compat or strict", v);
+	if (i >= 0)
+		c->verify_policy = (ck_policy)i;
 	if ((i = get_word(cfg, "ocsp", ocsp_modes, 3, &v)) == -1)
 		return bad(ctx, cfg, "ocsp", "off, soft-fail or hard-fail", v);
 	if (i >= 0)
@@ -483,9 +496,9 @@ cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
 {
 	static const char *const known[] = {"listen", "identity", "p12",
 	    "p12_password_file", "min_protocol", "max_protocol", "ciphersuites",
-	    "ciphers", "groups", "client_policy", "client_ca", "ocsp",
-	    "ocsp_responder", "crl", "registry", "pending_ttl", "max_pending",
-	    "heartbeat", "retry_after", NULL};
+	    "ciphers", "groups", "client_policy", "client_ca", "verify_policy",
+	    "ocsp", "ocsp_responder", "crl", "registry", "pending_ttl",
+	    "max_pending", "heartbeat", "retry_after", NULL};
 	ck_status rv;
 
 	if ((rv = cki_server_conf_defaults(ctx, home, out)) != CK_OK)

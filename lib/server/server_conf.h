@@ -26,6 +26,12 @@
  *   client_policy = pairing | trusted-ca | trusted-ca+pairing
  *   client_ca = FILE, FILE        any format certkit reads; roots and
  *                                 intermediates
+ *   verify_policy = compat | strict
+ *                                 the client_ca checks (cki_verify_run's
+ *                                 policy); strict: a client certificate
+ *                                 breaking an RFC 5280 / CA/B Forum rule
+ *                                 (docs/json.md, verify "Policy") is not
+ *                                 CA-verified; default compat
  *   ocsp = off | soft-fail | hard-fail
  *   ocsp_responder = URL          overrides the AIA
  *   crl = FILE, FILE
@@ -78,6 +84,7 @@ struct cki_server_conf {
 	char *ciphersuites, *ciphers, *groups;
 	enum cki_client_policy policy;
 	struct cki_strlist client_ca; /* files */
+	ck_policy verify_policy;      /* of the client_ca checks */
 	enum cki_ocsp_mode ocsp;
 	char *ocsp_responder;   /* NULL: the AIA */
 	struct cki_strlist crl; /* files */
@@ -104,5 +111,7 @@ void cki_server_conf_free(struct cki_server_conf *c);
 /* "pairing", "trusted-ca", "trusted-ca+pairing". */
 const char *cki_policy_name(enum cki_client_policy p);
 const char *cki_ocsp_mode_name(enum cki_ocsp_mode m);
+/* "compat", "strict". */
+const char *cki_verify_policy_name(ck_policy p);
 
 #endif /* CERTKIT_SERVER_CONF_H */

@@ -58,7 +58,12 @@ struct rules {
 	size_t broken;
 	bool strict;
 	bool nomem;
-	ck_status st; /* an error that is not a finding (public suffixes) */
+	ck_status st;    /* an error that is not a finding (public suffixes) */
+	unsigned report; /* CKI_REPORT_VERIFY, or CKI_REPORT_SHOW (one
+	                    certificate of a bundle: ck_rules_check) */
+	size_t index;    /* SHOW: the certificate's index, from 1 */
+	int root;        /* SHOW: 1 the certificate is a root, 0 not; -1
+	                    (VERIFY): the top of the chain may be one */
 };
 
 /* One rule broken: what a finding needs besides the certificate. */
@@ -109,41 +114,78 @@ refused_json(const struct broken *b, struct cki_sb *words)
 	return arr;
 }
 
-/* Adds the finding for `b` about x at depth (x NULL: about no certificate). */
+/* The keys a verify finding has about its certificate. */
+static int
+verify_keys(json_t *f, int depth, X509 *x)
+{
+	char *sub =
+	    x != NULL ? cki_name_oneline(X509_get_subject_name(x)) : NULL;
+	char fp[65] = "";
+	ck_cert c = {x};
+	int bad = 0;
+
+	if (x != NULL)
+		ck_cert_sha256(&c, fp);
+	bad |= json_object_set_new(f, "depth", json_integer(depth));
+	bad |= json_object_set_new(
+	    f, "subject", cki_json_str(sub != NULL ? sub : ""));
+	bad |= json_object_set_new(f, "sha256", json_string(fp));
+	free(sub);
+	return bad;
+}
+
+/* The summary: show's names the certificate by index and label first. */
+static void
+summary(const struct rules *r, const struct broken *b, X509 *x,
+    const struct cki_sb *who, struct cki_sb *sum)
+{
+	if (r->report == CKI_REPORT_SHOW) {
+		ck_cert c = {x};
+		char *label = ck_cert_label(&c);
+
+		cki_sb_printf(sum, "certificate %zu \"%s\": ", r->index,
+		    label != NULL ? label : "?");
+		ck_free(label);
+	}
+	if (who->n > 0)
+		cki_sb_printf(sum, "%s refuse%s this certificate: %s.", who->p,
+		    b->refused[1] == NULL ? "s" : "", b->reason);
+	else
+		cki_sb_printf(sum, "%s.", b->reason);
+	cki_sb_printf(sum, " (%s)", b->rule);
+}
+
+/* Adds the finding for `b` about x at depth (x NULL: about no certificate;
+ * never under SHOW). */
 static void
 emit(struct rules *r, const struct broken *b, int depth, X509 *x)
 {
 	struct cki_sb who = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	struct cki_sb sum = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	json_t *refused = refused_json(b, &who), *f = NULL;
-	char *sub =
-	    x != NULL ? cki_name_oneline(X509_get_subject_name(x)) : NULL;
-	char fp[65] = "";
-	ck_cert c = {x};
+	bool show = r->report == CKI_REPORT_SHOW;
 	int bad = refused == NULL;
 
-	if (who.n > 0)
-		cki_sb_printf(&sum, "%s refuse%s this certificate: %s.", who.p,
-		    b->refused[1] == NULL ? "s" : "", b->reason);
-	else
-		cki_sb_printf(&sum, "%s.", b->reason);
-	cki_sb_printf(&sum, " (%s)", b->rule);
-	if (x != NULL)
-		ck_cert_sha256(&c, fp);
+	summary(r, b, x, &who, &sum);
 	if (!bad && !sum.failed)
-		f = cki_finding_new(CKI_REPORT_VERIFY, b->code, !r->strict,
-		    sum.p, b->remedy, CKI_OLD_MESSAGE | CKI_OLD_REMEDY);
+		f = cki_finding_new(r->report, b->code, !r->strict, sum.p,
+		    b->remedy,
+		    CKI_OLD_MESSAGE | (show ? CKI_OLD_FIX : CKI_OLD_REMEDY));
 	bad |= f == NULL;
 	if (!bad) {
-		bad |= json_object_set_new(f, "depth", json_integer(depth));
-		bad |= json_object_set_new(
-		    f, "subject", cki_json_str(sub != NULL ? sub : ""));
-		bad |= json_object_set_new(f, "sha256", json_string(fp));
+		/* show: the certificate in evidence and under its own key,
+		 * as show's other findings have it (lib/pki/chain.c). */
+		bad |= show ? cki_finding_evidence(f, "certificates",
+		                  json_pack("[I]", (json_int_t)r->index))
+		            : verify_keys(f, depth, x);
 		bad |= cki_finding_evidence(f, "rule", json_string(b->rule));
 		bad |= cki_finding_evidence(f, "refused_by", refused);
 		refused = NULL;
 		bad |= cki_finding_evidence(
 		    f, "policy", json_string(r->strict ? "strict" : "compat"));
+		if (show)
+			bad |= json_object_set_new(f, "certificates",
+			    json_pack("[I]", (json_int_t)r->index));
 		bad |= json_array_append_new(r->findings, f);
 		f = NULL;
 	}
@@ -153,7 +195,6 @@ emit(struct rules *r, const struct broken *b, int depth, X509 *x)
 		r->broken++;
 	json_decref(refused);
 	json_decref(f);
-	free(sub);
 	cki_sb_free(&who);
 	cki_sb_free(&sum);
 }
@@ -186,6 +227,8 @@ ext_critical(X509 *x, int nid)
 static bool
 is_root(const struct rules *r, int depth, X509 *x)
 {
+	if (r->root >= 0)
+		return r->root == 1;
 	return depth == sk_X509_num(r->chain) - 1 && depth > 0 &&
 	    X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) ==
 	    0;
@@ -821,7 +864,8 @@ cki_verify_rules(ck_ctx *ctx, STACK_OF(X509) * chain,
     const struct cki_verify_params *p, json_t *findings, size_t *broken)
 {
 	struct rules r = {ctx, p, chain, findings, 0,
-	    p->policy == CK_POLICY_STRICT, false, CK_OK};
+	    p->policy == CK_POLICY_STRICT, false, CK_OK, CKI_REPORT_VERIFY, 0,
+	    -1};
 	int n = sk_X509_num(chain);
 
 	*broken = 0;
@@ -848,6 +892,136 @@ cki_verify_rules(ck_ctx *ctx, STACK_OF(X509) * chain,
 		return rerr(ctx, CK_E_NOMEM, "out of memory");
 	*broken = r.broken;
 	return CK_OK;
+}
+
+/* ---- ck_rules_check: each certificate of a bundle on its own ------------
+ * `certkit show` has no chain to verify: each certificate is checked at
+ * the place its own fields give it (a leaf: not a CA; a root: a CA that
+ * names itself its issuer; else an intermediate), for the purpose its EKU
+ * allows (a leaf whose EKU excludes serverAuth names no host: no
+ * cn_only_name), against the CRLs of the bundle. A copy of an earlier
+ * certificate is not checked again. */
+
+struct by_cert {
+	X509 *x;
+	size_t pos;
+};
+
+static int
+cmp_cert(const void *a, const void *b)
+{
+	const struct by_cert *p = a, *q = b;
+	int c = X509_cmp(p->x, q->x);
+
+	if (c != 0)
+		return c;
+	return p->pos < q->pos ? -1 : p->pos > q->pos;
+}
+
+/* dup[i]: certificate i is a copy of an earlier one (n log n, not n^2). */
+static bool *
+copies(ck_cert *const *certs, size_t n)
+{
+	struct by_cert *v = calloc(n + 1, sizeof(*v));
+	bool *dup = calloc(n + 1, sizeof(*dup));
+
+	if (v == NULL || dup == NULL) {
+		free(v);
+		free(dup);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct by_cert){certs[i]->x509, i};
+	qsort(v, n, sizeof(*v), cmp_cert);
+	for (size_t i = 1; i < n; i++)
+		dup[v[i].pos] = X509_cmp(v[i - 1].x, v[i].x) == 0;
+	free(v);
+	return dup;
+}
+
+/* The rules of one certificate of a bundle, as a show finding each. */
+static ck_status
+check_one(ck_ctx *ctx, X509 *x, size_t index, struct cki_verify_params *p,
+    json_t *findings)
+{
+	STACK_OF(X509) *one = sk_X509_new_null();
+	struct rules r = {ctx, p, one, findings, 0,
+	    p->policy == CK_POLICY_STRICT, false, CK_OK, CKI_REPORT_SHOW, index,
+	    0};
+	uint32_t xku = X509_get_extended_key_usage(x);
+
+	if (one == NULL || !sk_X509_push(one, x)) {
+		sk_X509_free(one);
+		return rerr(ctx, CK_E_NOMEM, "out of memory");
+	}
+	r.root = X509_check_ca(x) != 0 &&
+	    X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) ==
+	        0;
+	p->purpose = (X509_get_extension_flags(x) & EXFLAG_XKUSAGE) != 0 &&
+	        (xku & (XKU_SSL_SERVER | XKU_ANYEKU)) == 0
+	    ? CK_PURPOSE_CLIENT
+	    : CK_PURPOSE_SERVER;
+	check_cert(&r, 0, x);
+	if (!r.root && !is_ca(x)) {
+		GENERAL_NAMES *gens =
+		    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+
+		check_leaf_names(&r, x, gens);
+		check_leaf_usage(&r, x);
+		check_wildcards(&r, x, gens);
+		GENERAL_NAMES_free(gens);
+	}
+	check_crls(&r);
+	sk_X509_free(one);
+	if (r.st == CK_OK && r.nomem)
+		r.st = rerr(ctx, CK_E_NOMEM, "out of memory");
+	return r.st;
+}
+
+ck_status
+ck_rules_check(ck_ctx *ctx, const ck_bundle *b, ck_policy policy, char **json)
+{
+	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
+	const struct cki_list *cl = NULL, *rl = NULL;
+	json_t *arr = NULL;
+	bool *dup = NULL;
+	ck_status rv = CK_OK;
+
+	cki_begin(ctx);
+	if (json != NULL)
+		*json = NULL;
+	if (b == NULL || json == NULL ||
+	    (policy != CK_POLICY_COMPAT && policy != CK_POLICY_STRICT))
+		return cki_err(ctx, CK_E_USAGE,
+		    "ck_rules_check: no bundle, no output or no policy");
+	cl = &b->list[CK_OBJ_CERT];
+	rl = &b->list[CK_OBJ_CRL];
+	p.policy = policy;
+	if ((arr = json_array()) == NULL ||
+	    (dup = copies((ck_cert *const *)cl->obj, cl->n)) == NULL ||
+	    (rl->n > 0 && (p.crls = sk_X509_CRL_new_null()) == NULL)) {
+		rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
+		goto err;
+	}
+	for (size_t i = 0; i < rl->n; i++)
+		if (!sk_X509_CRL_push(p.crls, rl->obj[i])) {
+			rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
+			goto err;
+		}
+	for (size_t i = 0; rv == CK_OK && i < cl->n; i++)
+		if (!dup[i])
+			rv = check_one(
+			    ctx, ((ck_cert *)cl->obj[i])->x509, i + 1, &p, arr);
+	if (rv == CK_OK &&
+	    (*json = json_dumps(arr,
+	         JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)) ==
+	        NULL)
+		rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
+err:
+	sk_X509_CRL_free(p.crls);
+	free(dup);
+	json_decref(arr);
+	return rv;
 }
 
 /* ---- RFC 5280 4.1.2.5 ---------------------------------------------------- */

@@ -4,7 +4,8 @@
 
 name: --help explains the command and its exit codes
 run: $CERTKIT show --help
-stdout: usage: certkit show [--json] [--password-file FILE] [--at TIME] FILE...
+stdout: usage: certkit show [--json] [--password-file FILE] [--at TIME]
+stdout: [--policy compat|strict] FILE...
 stdout: Exit codes: 0 nothing wrong found; 1 a finding of severity error
 
 name: no FILE is a usage error
@@ -380,3 +381,78 @@ stdout: "evidence": {
 stdout: "remedies": [
 stdout: "message": "certificate 1
 stdout: "fix": "Insert the certificate
+
+# ---- --policy: the rules of verify's policy on each certificate -------------
+# (ck_rules_check, lib/verify/verify_rules.c; docs/json.md, show findings)
+
+name: --policy compat (the default): a CN-only leaf is a warning naming who refuses it; exit 0
+run: $CERTKIT show --at 2026-06-01T00:00:00Z $PKI/leaf-cn-only.pem
+stdout: warning cn_only_name: certificate 1 "cnonly.example.test": Chrome, Go
+stdout: (RFC 6125 6.4.4,
+stdout: 1 certificate: 1 warning
+!stdout: error
+
+name: --policy strict: the same rule is an error; exit 1
+run: $CERTKIT show --policy strict --at 2026-06-01T00:00:00Z $PKI/leaf-cn-only.pem $PKI/int-ca.pem
+exit: 1
+stdout: error   cn_only_name: certificate 1 "cnonly.example.test"
+stdout: 2 certificates: 1 error
+!stdout: warning
+
+name: --policy strict --json: the finding in show's form (certificates, evidence rule, refused_by, policy) and in the summary
+run: $CERTKIT show --json --policy strict --at 2026-06-01T00:00:00Z $PKI/leaf-cn-only.pem
+exit: 1
+stdout: "errors": 1,
+stdout: "code": "cn_only_name",
+stdout: "severity": "error",
+stdout: "rule": "RFC 6125 6.4.4, BR 7.1.2.7.12",
+stdout: "refused_by": [
+stdout: "policy": "strict"
+stdout: "fix": "Reissue the certificate with the host names
+
+name: --policy compat --json: a warning, counted as one
+run: $CERTKIT show --json --at 2026-06-01T00:00:00Z $PKI/leaf-cn-only.pem
+stdout: "errors": 0,
+stdout: "warnings": 1,
+stdout: "severity": "warning",
+stdout: "policy": "compat"
+
+name: --policy strict: a chain that keeps every rule has no finding and exits 0
+run: $CERTKIT show --policy strict --at 2026-06-01T00:00:00Z $PKI/chain.pem $PKI/root-ca.pem
+stdout: 3 certificates: no problems found, 1 note
+!stdout: error
+!stdout: warning
+
+name: --policy strict: a CN-only certificate whose EKU is clientAuth only names no server: no cn_only_name (its serverAuth twin has it)
+run: for e in clientAuth serverAuth; do printf '[req]\ndistinguished_name=dn\n[dn]\n[ext]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=%s\n' $e >$T/$e.cnf
+run: openssl req -x509 -config $T/$e.cnf -extensions ext -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $T/$e.key -subj "/CN=gw-$e" -days 30 -out $T/$e.pem 2>/dev/null; done
+run: $CERTKIT show --policy strict $T/clientAuth.pem | grep -c cn_only_name; $CERTKIT show --policy strict $T/serverAuth.pem | grep -c 'cn_only_name: certificate 1 "gw-serverAuth"'
+stdout: 0
+stdout: 1
+
+name: --policy: a root made by an old script (basicConstraints not critical, no SKI, an EKU), judged as a root
+run: printf '[req]\ndistinguished_name=dn\n[dn]\n[ext]\nbasicConstraints=CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=none\nextendedKeyUsage=serverAuth\n' >$T/c.cnf
+run: openssl req -x509 -config $T/c.cnf -extensions ext -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $T/r.key -subj "/CN=Old Script Root" -days 3650 -out $T/r.pem 2>/dev/null
+run: $CERTKIT show $T/r.pem; echo "compat: $?"; $CERTKIT show --policy strict $T/r.pem; echo "strict: $?"
+stdout: warning ca_basic_constraints_not_critical: certificate 1 "Old Script Root"
+stdout: warning ca_no_ski: certificate 1 "Old Script Root"
+stdout: warning root_eku: certificate 1 "Old Script Root"
+stdout: compat: 0
+stdout: error   root_eku: certificate 1 "Old Script Root"
+stdout: 1 certificate: 3 errors
+stdout: strict: 1
+!stdout: leaf_no_aki
+
+name: --policy strict: the rules' errors follow show's own errors, before its warnings
+run: $CERTKIT show --json --policy strict --at 2026-06-01T00:00:00Z $PKI/int-ca.pem $PKI/leaf-cn-only.pem | grep -E '"code": "(leaf_not_first|cn_only_name|out_of_order|reversed_order)"' | tr -d ' \n'
+exit: 0
+stdout: "code":"leaf_not_first","code":"cn_only_name","code":"reversed_order"
+
+name: --policy: a copy of a certificate is not reported again
+run: $CERTKIT show --json --at 2026-06-01T00:00:00Z $PKI/leaf-cn-only.pem $PKI/leaf-cn-only.pem | grep -c '"code": "cn_only_name"'
+stdout: 1
+
+name: --policy with an unknown value is a usage error
+run: $CERTKIT show --policy lax $PKI/leaf.pem
+exit: 2
+stderr: --policy: unknown policy 'lax': expected compat or strict

@@ -11,6 +11,9 @@
 #     issuer_not_trusted, and the server still serves the approved client
 #  4. trusted-ca+pairing (after SIGHUP): the self-signed client goes
 #     pending (202); the CA client is still 200
+#  5. verify_policy = strict (after SIGHUP): a client of the issuing CA
+#     without authorityKeyIdentifier gets 403 issuer_not_trusted naming
+#     the rule (leaf_no_aki); the approved client is still 200
 # Env: CERTKIT, CERTKIT_TEST_PKI.
 set -u
 : "${CERTKIT_TEST_PKI:?}"
@@ -99,6 +102,29 @@ r=$(http ca1 /api/v1/status)
 [ "$r" = "200 application/json" ] &&
 	ok "trusted-ca+pairing: the CA client is still approved" ||
 	bad "CA client after reload: '$r'"
+# 5. verify_policy = strict, by SIGHUP: a client of int-ca without AKI.
+printf '[leaf]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\nsubjectAltName=DNS:noaki.example.test\nsubjectKeyIdentifier=none\nauthorityKeyIdentifier=none\n' >"$work/c/noaki.ext"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$work/noaki.key" -subj "/CN=gw-noaki" -out "$work/c/noaki.csr" 2>/dev/null
+openssl x509 -req -in "$work/c/noaki.csr" -CA "$PKI/int-ca.pem" \
+    -CAkey "$PKI/int-ca.key" -set_serial 0x5eed01 -days 30 \
+    -extfile "$work/c/noaki.ext" -extensions leaf -out "$work/noaki.pem" 2>/dev/null
+printf '[server]\nclient_policy = trusted-ca\nverify_policy = strict\nclient_ca = %s, %s\n' \
+    "$work/root.cer" "$PKI/int-ca.pem" >"$H/certkit.conf"
+kill -HUP "$spid"
+i=0
+while [ $i -lt 50 ] && [ "$(grep -c 'event=reload result=ok' "$log")" -lt 2 ]; do
+	sleep 0.1; i=$((i + 1)); done
+r=$(http noaki /api/v1/status)
+[ "$r" = "403 application/problem+json" ] &&
+    [ "$(jget type)" = issuer_not_trusted ] &&
+    grep -q 'verify_policy = strict: leaf_no_aki (RFC 5280 4.2.1.1)' "$work/resp" &&
+	ok "verify_policy = strict: a client without AKI gets 403 naming the rule" ||
+	bad "verify_policy = strict: '$r' $(cat "$work/resp")"
+r=$(http ca1 /api/v1/status)
+[ "$r" = "200 application/json" ] &&
+	ok "verify_policy = strict: the approved client is still served" ||
+	bad "approved client under strict: '$r'"
 # A reload with a bad configuration keeps the old one.
 printf '[server]\nclient_policy = bogus\n' >"$H/certkit.conf"
 kill -HUP "$spid"

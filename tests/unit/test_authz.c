@@ -490,6 +490,68 @@ test_trusted_ca(void **state)
 	assert_int_equal(n, 1);
 }
 
+/* A twin of e->leaf without authorityKeyIdentifier (RFC 5280 4.2.1.1:
+ * leaf_no_aki), re-signed by the intermediate and read back from DER (no
+ * cached extension flags survive). */
+static void
+mk_no_aki(struct env *e, const char *cn, struct id *out)
+{
+	X509 *x;
+	unsigned char *der = NULL, *p;
+	const unsigned char *q;
+	int len;
+
+	mkid(out, cn, &e->inter, false);
+	x = out->cert;
+	X509_EXTENSION_free(X509_delete_ext(
+	    x, X509_get_ext_by_NID(x, NID_authority_key_identifier, -1)));
+	assert_true(X509_sign(x, e->inter.key, EVP_sha256()) > 0);
+	assert_true((len = i2d_X509(x, &der)) > 0);
+	p = der;
+	q = p;
+	X509_free(x);
+	assert_non_null(out->cert = d2i_X509(NULL, &q, len));
+	OPENSSL_free(der);
+}
+
+/* [server] verify_policy: under compat (the default) a client certificate
+ * without AKI chains to client_ca and is approved; under strict it breaks
+ * a rule and is not CA-verified: trusted-ca refuses it naming the rule,
+ * trusted-ca+pairing sends it to pairing. A certificate keeping every rule
+ * is approved under both. (Two twins: the registry remembers a client
+ * approved on first contact, whatever the policy later.) */
+static void
+test_verify_policy(void **state)
+{
+	struct env *e = *state;
+	struct id compat = {0}, strict = {0};
+	struct cki_decision d;
+
+	mk_no_aki(e, "gw-no-aki-1", &compat);
+	mk_no_aki(e, "gw-no-aki-2", &strict);
+	start(e, CKI_POLICY_TRUSTED_CA, "both.pem", false);
+	assert_int_equal(decide(e, &compat).status, 200);
+	cki_authz_free(e->a);
+	e->a = NULL;
+
+	e->conf.verify_policy = CK_POLICY_STRICT;
+	start(e, CKI_POLICY_TRUSTED_CA, "both.pem", false);
+	assert_int_equal(decide(e, &e->leaf).status, 200);
+	d = decide(e, &strict);
+	assert_int_equal(d.status, 403);
+	assert_string_equal(d.type, "issuer_not_trusted");
+	if (strstr(d.detail, "leaf_no_aki (RFC 5280 4.2.1.1)") == NULL ||
+	    strstr(d.detail, "verify_policy = strict") == NULL)
+		fail_msg("detail: %s", d.detail);
+	cki_authz_free(e->a);
+	e->a = NULL;
+
+	start(e, CKI_POLICY_TRUSTED_CA_PAIRING, "both.pem", false);
+	assert_int_equal(decide(e, &strict).status, 202);
+	id_clear(&compat);
+	id_clear(&strict);
+}
+
 /* trusted-ca+pairing: CA-verified approved, the others pending. */
 static void
 test_trusted_ca_pairing(void **state)
@@ -1282,6 +1344,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_trusted_ca, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_trusted_ca_pairing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_verify_policy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_root_needs_intermediate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -26,7 +26,8 @@ static const struct conf_case cases[] = {
         "ciphersuites = TLS_AES_256_GCM_SHA384\n"
         "ciphers = ECDHE-ECDSA-AES256-GCM-SHA384\ngroups = P-256\n"
         "client_policy = trusted-ca+pairing\nclient_ca = ca.pem, /x/i.der\n"
-        "ocsp = hard-fail\nocsp_responder = http://127.0.0.1:8/\n"
+        "verify_policy = strict\nocsp = hard-fail\nocsp_responder = "
+        "http://127.0.0.1:8/\n"
         "crl = a.crl\nregistry = sqlite:/var/r.db\npending_ttl = 2d\n"
         "max_pending = 5\nheartbeat = 1m\nretry_after = 10\n",
         CK_OK, NULL},
@@ -71,6 +72,9 @@ static const struct conf_case cases[] = {
         CK_E_FORMAT,
         "t.conf:2: [server] client_policy = trusted-ca needs "
         "client_ca"},
+    {"bad verify_policy", "[server]\nverify_policy = lax\n", CK_E_FORMAT,
+        "t.conf:2: [server] verify_policy: expected compat or strict, found "
+        "'lax'"},
     {"bad ocsp", "[server]\nocsp = strict\n", CK_E_FORMAT,
         "ocsp: expected off, soft-fail or hard-fail, found 'strict'"},
     {"https responder", "[server]\nocsp_responder = https://x/\n", CK_E_FORMAT,
@@ -139,6 +143,8 @@ test_defaults(void **state)
 	assert_null(strstr(sc.ciphers, "CBC"));
 	assert_non_null(strstr(sc.ciphers, "ECDHE"));
 	assert_int_equal(sc.policy, CKI_POLICY_PAIRING);
+	assert_int_equal(sc.verify_policy, CK_POLICY_COMPAT);
+	assert_string_equal(cki_verify_policy_name(sc.verify_policy), "compat");
 	assert_int_equal(sc.ocsp, CKI_OCSP_OFF);
 	assert_string_equal(sc.registry, "sqlite");
 	assert_string_equal(sc.registry_path, "/h/server/registry.db");
@@ -161,6 +167,7 @@ test_values(void **state)
 	const char *text = "[server]\nlisten = 127.0.0.1:0\n  [::1]:9\n"
 	                   "p12 = k/s.p12\np12_password_file = /pw\n"
 	                   "client_policy = TRUSTED-CA\nclient_ca = ca.pem\n"
+	                   "verify_policy = Strict\n"
 	                   "crl = /c.crl, d.crl\nregistry = sqlite:r.db\n"
 	                   "pending_ttl = 2h\nheartbeat = 45\n"
 	                   "min_protocol = 1.3\n";
@@ -180,6 +187,7 @@ test_values(void **state)
 	assert_string_equal(sc.p12, "/h/k/s.p12");      /* under HOME */
 	assert_string_equal(sc.p12_password_file, "/pw");
 	assert_int_equal(sc.policy, CKI_POLICY_TRUSTED_CA);
+	assert_int_equal(sc.verify_policy, CK_POLICY_STRICT);
 	assert_string_equal(sc.client_ca.v[0], "/h/ca.pem");
 	assert_int_equal(sc.crl.n, 2);
 	assert_string_equal(sc.crl.v[1], "/h/d.crl");

@@ -850,6 +850,84 @@ test_policy_api(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* ck_rules_check (certkit show --policy): each certificate of a bundle on
+ * its own, in show's finding form: the CN-only leaf (certificate 3) and the
+ * CRL of its issuer without cRLNumber, warnings under compat and errors
+ * under strict; its copy (4) is not checked again; the clean root and
+ * intermediate have none. */
+static size_t
+count_code(json_t *arr, const char *code, const char *sev, int index)
+{
+	json_t *f;
+	size_t i, n = 0;
+
+	json_array_foreach(arr, i, f)
+	{
+		json_t *ix = json_object_get(f, "certificates");
+
+		if (strcmp(json_string_value(json_object_get(f, "code")),
+		        code) == 0 &&
+		    strcmp(json_string_value(json_object_get(f, "severity")),
+		        sev) == 0 &&
+		    json_integer_value(json_array_get(ix, 0)) == index &&
+		    json_equal(ix,
+		        json_object_get(
+		            json_object_get(f, "evidence"), "certificates")))
+			n++;
+	}
+	return n;
+}
+
+static void
+test_rules_check(void **state)
+{
+	X509 *root = make(ROOT, NULL, NULL, NULL);
+	X509 *in = make(INTER, NULL, root, key_for(ROOT, K_P256));
+	X509 *leaf =
+	    make(LEAF, LEAF_EXTS(LEAF_BASE, "extendedKeyUsage=serverAuth"), in,
+	        key_for(INTER, K_P256));
+	X509 *certs[4] = {root, in, leaf, leaf};
+	X509_CRL *crl = make_crl(in, key_for(INTER, K_P256), false);
+	ck_ctx *ctx = ck_ctx_new();
+	ck_bundle *b = ck_bundle_new();
+	char *out = (char *)"x";
+	json_t *arr;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(X509_up_ref(certs[i]), 1);
+		assert_int_equal(cki_bundle_push(b, CK_OBJ_CERT,
+		                     cki_cert_wrap(certs[i]), "t.pem"),
+		    CK_OK);
+	}
+	assert_int_equal(cki_bundle_push(b, CK_OBJ_CRL, crl, "t.crl"), CK_OK);
+	for (int pol = CK_POLICY_COMPAT; pol <= CK_POLICY_STRICT; pol++) {
+		const char *sev = pol == CK_POLICY_STRICT ? "error" : "warning";
+
+		assert_int_equal(
+		    ck_rules_check(ctx, b, (ck_policy)pol, &out), CK_OK);
+		assert_non_null(arr = json_loads(out, 0, NULL));
+		ck_free(out);
+		assert_int_equal(json_array_size(arr), 2);
+		assert_int_equal(count_code(arr, "cn_only_name", sev, 3), 1);
+		assert_int_equal(count_code(arr, "crl_no_number", sev, 3), 1);
+		assert_non_null(strstr(json_string_value(json_object_get(
+		                           json_array_get(arr, 0), "summary")),
+		    "certificate 3 \"leaf.rules.test\": "));
+		json_decref(arr);
+	}
+	assert_int_equal(
+	    ck_rules_check(ctx, b, (ck_policy)7, &out), CK_E_USAGE);
+	assert_null(out);
+	assert_int_equal(
+	    ck_rules_check(ctx, NULL, CK_POLICY_STRICT, &out), CK_E_USAGE);
+	ck_bundle_free(b);
+	ck_ctx_free(ctx);
+	X509_free(leaf);
+	X509_free(in);
+	X509_free(root);
+}
+
 int
 main(void)
 {
@@ -863,6 +941,7 @@ main(void)
 	    cmocka_unit_test(test_verify_run),
 	    cmocka_unit_test(test_cache),
 	    cmocka_unit_test(test_policy_api),
+	    cmocka_unit_test(test_rules_check),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
