@@ -105,12 +105,16 @@ static void
 print_finding(const json_t *f)
 {
 	bool warn = strcmp(jget_str(f, "severity"), "warning") == 0;
+	const json_t *depth = json_object_get(f, "depth");
 
-	printf("  %s%s%s%s at depth=%lld %s\n", warn ? "warning: " : "",
-	    tool_c(stdout, TC_BOLD), jget_str(f, "code"),
-	    tool_c(stdout, TC_RESET),
-	    (long long)json_integer_value(json_object_get(f, "depth")),
-	    jget_str(f, "subject"));
+	printf("  %s%s%s%s", warn ? "warning: " : "", tool_c(stdout, TC_BOLD),
+	    jget_str(f, "code"), tool_c(stdout, TC_RESET));
+	/* A finding about the whole chain (alternate_path) has no depth. */
+	if (json_is_integer(depth))
+		printf(" at depth=%lld %s",
+		    (long long)json_integer_value(depth),
+		    jget_str(f, "subject"));
+	printf("\n");
 	printf("    %s\n", tool_finding_summary(f));
 	printf("    %sFix:%s %s\n", tool_c(stdout, TC_YELLOW),
 	    tool_c(stdout, TC_RESET), tool_finding_remedy(f));

@@ -363,6 +363,7 @@ run: $CERTKIT verify --at 2030-01-01T00:00:00Z --roots old.pem --roots new.pem -
 stdout: leaf.pem: OK
 stdout: depth=2 CN = New Root (trust anchor)
 stdout: alternate_path
+!stdout: alternate_path at depth
 stdout: (cert_expired at depth 2)
 
 name: the chosen path in --json: evidence path, paths_tried, first_failure
