@@ -149,8 +149,8 @@ typedef enum ck_ca_cert_state {
 	CK_CA_UNKNOWN = 2, /* not a certificate this CA issued */
 } ck_ca_cert_state;
 
-/* The lookup the OCSP responder calls for each serial asked about (one of
- * this CA's: others are answered unknown without a call). On CK_CA_REVOKED
+/* The lookup the OCSP responder calls for each serial asked about (of
+ * this CA: others are never looked up). On CK_CA_REVOKED
  * it also sets *revoked_at and *reason (< 0: none). Non-CK_OK: the
  * responder answers internalError. */
 typedef ck_status (*ck_ca_status_fn)(void *arg, const char *serial,
@@ -161,8 +161,9 @@ typedef ck_status (*ck_ca_status_fn)(void *arg, const char *serial,
  * out, signed by the issuing CA (section 4.2.2.2: the CA itself), the
  * request's nonce echoed, thisUpdate now, nextUpdate now + next_secs
  * (<= 0: 1 hour). A request that does not parse gets a malformedRequest
- * response (still CK_OK: the response is the answer); a request for
- * another issuer gets status unknown. Caller frees *resp with ck_free.
+ * response (still CK_OK: the response is the answer), one about another
+ * CA's certificates an unauthorized response (RFC 5019 section 2.2.3), a
+ * failing lookup internalError. Caller frees *resp with ck_free.
  */
 ck_status ck_ca_ocsp_respond(ck_ctx *ctx, const ck_ca *ca, const uint8_t *req,
     size_t req_len, ck_ca_status_fn lookup, void *arg, int64_t next_secs,
