@@ -54,6 +54,14 @@ static void res_set(struct cki_enroll_res *r, int status, const char *type,
     const char *title, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* A fresh answer (r may hold garbage). */
+static void
+res_init(struct cki_enroll_res *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->state = -1;
+}
+
 static void
 res_set(struct cki_enroll_res *r, int status, const char *type,
     const char *title, const char *fmt, ...)
@@ -108,9 +116,9 @@ cki_enroll_new(
 		ck_ctx_clear_error(ctx);
 		rv = CK_OK;
 	}
-	if (rv != CK_OK)
+	if (rv != CK_OK || e->ca == NULL) /* no CA: enrollment off */
 		goto err;
-	if (e->ca != NULL && conf->public_url != NULL) {
+	if (conf->public_url != NULL) {
 		char crl[4200], ocsp[4200];
 
 		snprintf(crl, sizeof(crl), "%s/crl", conf->public_url);
@@ -551,7 +559,7 @@ cki_enroll_csr(cki_enroll *e, const uint8_t *der, size_t len, const char *token,
 	struct cki_client c = {0};
 	struct cki_ereq q = {0};
 
-	cki_enroll_res_clear(r);
+	res_init(r);
 	if (csr_parse(der, len, &csr, r) &&
 	    find_client(e, &csr, token, ca_verified, &c, r) &&
 	    find_request(e, &c, &csr, &q, r))
@@ -569,7 +577,7 @@ cki_enroll_poll(cki_enroll *e, const char *id, struct cki_enroll_res *r)
 	bool found = false;
 	ck_status rv;
 
-	cki_enroll_res_clear(r);
+	res_init(r);
 	rv = cki_registry_request_get(e->reg, id, NULL, &q, &found);
 	if (rv == CK_OK && found)
 		rv = cki_registry_get_spki(e->reg, q.spki, &c, &found);
@@ -688,7 +696,7 @@ cki_enroll_renew(cki_enroll *e, X509 *leaf, const uint8_t *der, size_t len,
 	struct csr csr = {0};
 	ck_status rv;
 
-	cki_enroll_res_clear(r);
+	res_init(r);
 	if (leaf == NULL) {
 		res_set(r, 401, "client_cert_required",
 		    "client certificate required",

@@ -61,8 +61,8 @@ struct cki_enroll {
 };
 typedef struct cki_enroll cki_enroll;
 
-/* Loads HOME/ca (none: enrollment off, not an error) and opens the
- * registry. conf is borrowed (the server's). */
+/* Loads HOME/ca and opens the registry. No CA is not an error: *out is
+ * NULL and enrollment is off. conf is borrowed (the server's). */
 ck_status cki_enroll_new(
     ck_ctx *ctx, const struct cki_server_conf *conf, cki_enroll **out);
 void cki_enroll_free(cki_enroll *e);
@@ -82,7 +82,8 @@ struct cki_enroll_res {
 };
 void cki_enroll_res_clear(struct cki_enroll_res *r);
 
-/* simpleenroll / POST /api/v1/enroll: a CSR (DER or PEM), an optional
+/* Each of the three fills *res (garbage before, clear it after).
+ * simpleenroll / POST /api/v1/enroll: a CSR (DER or PEM), an optional
  * token, and whether the TLS client chain verified to client_ca. */
 void cki_enroll_csr(cki_enroll *e, const uint8_t *csr, size_t len,
     const char *token, bool ca_verified, struct cki_enroll_res *res);
