@@ -15,7 +15,8 @@
 #  6. a token: `clients token create --uses 1 --ttl 1h` (JSON and text);
 #     POST /api/v1/enroll with it: issued at once; a second key with the
 #     same token: 403 token_invalid; the token is not in the registry
-#  7. revoke: the CRL from /crl (openssl crl -verify) lists the serial,
+#  7. revoke: the CRL from /crl (openssl crl -verify) lists the serial (so
+#     does `certkit ca crl`),
 #     `openssl verify -crl_check` fails with "certificate revoked", and
 #     `openssl ocsp -issuer -CA -url` says revoked; a good one says good
 # Env: CERTKIT. Loopback only, port 0, every wait bounded.
@@ -187,6 +188,11 @@ grep -qi "Serial Number: $SERIAL" "$work/crl1.txt" &&
     grep -q 'Key Compromise' "$work/crl1.txt" &&
 	ok "after revoke: /crl lists the serial, keyCompromise" ||
 	bad "crl after revoke: $(cat "$work/crl1.txt")"
+"$CERTKIT" ca crl --out "$work/cacrl.der" >/dev/null 2>&1 &&
+    openssl crl -inform DER -in "$work/cacrl.der" -noout -text 2>/dev/null |
+    grep -qi "Serial Number: $SERIAL" &&
+	ok "certkit ca crl: the registry's revoked serial is listed" ||
+	bad "ca crl: $("$CERTKIT" ca crl --out "$work/cacrl.der" 2>&1)"
 openssl crl -inform DER -in "$work/crl1.der" -out "$work/crl1.pem"
 cat "$work/cacerts.pem" "$work/crl1.pem" >"$work/crlchain.pem"
 openssl verify -crl_check -CAfile "$work/crlchain.pem" "$work/gw1.pem" \
