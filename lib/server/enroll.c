@@ -118,6 +118,8 @@ cki_enroll_new(
 	}
 	if (rv != CK_OK || e->ca == NULL) /* no CA: enrollment off */
 		goto err;
+	if ((rv = ck_ca_set_cert_days(e->ca, (int)conf->cert_days)) != CK_OK)
+		goto err;
 	if (conf->public_url != NULL) {
 		char crl[4200], ocsp[4200];
 

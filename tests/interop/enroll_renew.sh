@@ -1,7 +1,8 @@
 #!/bin/sh
 # enroll_renew.sh: simplereenroll on `certkit serve`, with curl and openssl.
 #
-#  1. a client enrolled with a token renews with its current certificate as
+#  1. (cert_days = 7: what is issued lives 7 days) a client enrolled with
+#     a token renews with its current certificate as
 #     the TLS client certificate: 200, a new serial, the same key and names
 #  2. no client certificate: 401 client_cert_required; a CSR with another
 #     key: 400 bad_request; a certificate of another CA: 403
@@ -83,6 +84,7 @@ CNF
 "$CERTKIT" identity init >"$work/init.out" 2>&1 &&
     "$CERTKIT" registry migrate >/dev/null 2>&1 &&
     "$CERTKIT" ca init >/dev/null 2>&1 || { bad "setup: $(cat "$work/init.out")"; finish; }
+printf '[server]\ncert_days = 7\n' >"$H/certkit.conf"
 start_server || { bad "serve starts"; finish; }
 
 # 1. Enroll with a token, then renew.
@@ -95,6 +97,10 @@ S1=$(openssl x509 -in "$work/gw1.pem" -noout -serial 2>/dev/null)
 [ "${r%%;*}" = "200 application/pkcs7-mime" ] && [ -n "$S1" ] &&
 	ok "simpleenroll with a token: issued at once" ||
 	bad "token simpleenroll: '$r' $(cat "$work/resp")"
+openssl x509 -in "$work/gw1.pem" -noout -checkend $((6 * 86400)) >/dev/null &&
+    ! openssl x509 -in "$work/gw1.pem" -noout -checkend $((8 * 86400)) >/dev/null &&
+	ok "cert_days = 7: the certificate lives 7 days" ||
+	bad "cert_days: $(openssl x509 -in "$work/gw1.pem" -noout -dates)"
 r=$(reenroll gw1 "$work/gw1.pem" "$work/gw1.key")
 p7leaf "$work/gw1.new.pem"
 S2=$(openssl x509 -in "$work/gw1.new.pem" -noout -serial 2>/dev/null)
