@@ -61,11 +61,15 @@ r=$(http - /.well-known/est/cacerts)
 r=$(est gw1 simpleenroll)
 [ "$r" = "404 application/problem+json" ] &&
 	ok "no CA: simpleenroll is 404" || bad "no CA: simpleenroll '$r'"
+grep -q 'enrollment="off (no HOME/ca)"' "$log" &&
+	ok "the start log says enrollment is off" || bad "start log: $(head -3 "$log")"
 stop_server
 
 "$CERTKIT" ca init --name "Interop CA" >"$work/ca.out" 2>&1 ||
 	{ bad "ca init: $(cat "$work/ca.out")"; finish; }
 start_server || { bad "serve starts with a CA"; finish; }
+grep -q 'enrollment=on' "$log" && ok "the start log says enrollment is on" ||
+	bad "start log with a CA: $(head -3 "$log")"
 
 # 2. cacerts.
 r=$(http - /.well-known/est/cacerts)
