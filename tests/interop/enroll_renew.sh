@@ -14,6 +14,8 @@
 #     - 40 days past notAfter: 403 certificate_expired (beyond renew_grace)
 #     - 10 days past notAfter but not the client's newest: 403
 #       certificate_expired
+#     - simpleenroll with the same key cannot get around it: beyond
+#       renew_grace 403 certificate_expired (an admin approves again)
 #  4. after `clients revoke`: 403 certificate_revoked
 # Env: CERTKIT. Loopback only, port 0, every wait bounded.
 set -u
@@ -78,7 +80,9 @@ CNF
 	sqlite3 "$H/server/registry.db" "INSERT INTO certs (serial, client_id,
 	    spki, not_before, not_after, der) VALUES ('$(echo "$s" | tr A-F a-f)',
 	    '$(clientid "$sp")', '$sp', $(($(date +%s) - (ago + 60) * 86400)),
-	    $(($(date +%s) - ago * 86400)), X'$der')"
+	    $(($(date +%s) - ago * 86400)), X'$der');
+	    UPDATE requests SET state = 'issued', serial = '$(echo "$s" | tr A-F a-f)'
+	    WHERE spki = '$sp'"
 }
 
 "$CERTKIT" identity init >"$work/init.out" 2>&1 &&
@@ -156,6 +160,22 @@ r=$(reenroll gw5 "$work/gw5.old.pem" "$work/gw5.key")
     grep -q 'not its client' "$work/resp" &&
 	ok "an expired certificate that is not the newest: 403" ||
 	bad "not newest: '$r' $(cat "$work/resp")"
+
+# simpleenroll with the same key: the newest good certificate (gw5's
+# renewal), or, beyond renew_grace, a refusal (a new approval is needed).
+http - /.well-known/est/simpleenroll -H 'Content-Type: application/pkcs10' \
+    --data-binary "@$work/gw5.b64" >/dev/null
+p7leaf "$work/gw5.again.pem"
+[ "$(openssl x509 -in "$work/gw5.again.pem" -noout -serial 2>/dev/null)" = \
+  "$(openssl x509 -in "$work/gw5.new.pem" -noout -serial)" ] &&
+	ok "simpleenroll after a renewal: the newest certificate again" ||
+	bad "simpleenroll gw5 again: $(head -c 200 "$work/resp")"
+r=$(http - /.well-known/est/simpleenroll -H 'Content-Type: application/pkcs10' \
+    --data-binary "@$work/gw6.b64")
+[ "$r" = "403 application/problem+json" ] && [ "$(jget type)" = certificate_expired ] &&
+    grep -q 'approve it again' "$work/resp" &&
+	ok "simpleenroll of a key expired beyond renew_grace: 403, approve again" ||
+	bad "simpleenroll gw6: '$r' $(cat "$work/resp")"
 
 # 4. Revoked.
 "$CERTKIT" clients revoke "$(spkiof "$work/gw1.key" | cut -c1-16)" >/dev/null 2>&1
