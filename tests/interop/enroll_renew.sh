@@ -4,6 +4,7 @@
 #  1. (cert_days = 7: what is issued lives 7 days) a client enrolled with
 #     a token renews with its current certificate as
 #     the TLS client certificate: 200, a new serial, the same key and names
+#     a renewal CSR asking for more names gets only the approved ones
 #  2. no client certificate: 401 client_cert_required; a CSR with another
 #     key: 400 bad_request; a certificate of another CA: 403
 #     issuer_not_trusted
@@ -116,6 +117,21 @@ if [ "${r%%;*}" = "200 application/pkcs7-mime" ] && [ -n "$S2" ] &&
 else
 	bad "simplereenroll: '$r' $(head -c 300 "$work/resp")"
 fi
+
+# The names are those approved, never more of a later CSR.
+openssl req -new -key "$work/gw1.key" -subj "/CN=gw1" \
+    -addext "subjectAltName=DNS:evil.example,IP:203.0.113.9" -outform DER \
+    2>/dev/null | base64 >"$work/gw1x.b64"
+r=$(reenroll gw1x "$work/gw1.new.pem" "$work/gw1.key")
+p7leaf "$work/gw1x.pem"
+if [ "${r%%;*}" = "200 application/pkcs7-mime" ] &&
+    openssl x509 -in "$work/gw1x.pem" -noout -subject | grep -q 'CN *= *gw1' &&
+    ! openssl x509 -in "$work/gw1x.pem" -noout -text | grep -qE 'evil|203\.0\.113'; then
+	ok "a renewal CSR asking for more names gets only the approved ones"
+else
+	bad "extra names: '$r' $(openssl x509 -in "$work/gw1x.pem" -noout -text 2>&1 | grep -A1 'Alternative')"
+fi
+cp "$work/gw1x.pem" "$work/gw1.new.pem"
 
 # 2. Refusals.
 r=$(http - /.well-known/est/simplereenroll -H 'Content-Type: application/pkcs10' \
