@@ -18,7 +18,8 @@
 #  7. revoke: the CRL from /crl (openssl crl -verify) lists the serial (so
 #     does `certkit ca crl`),
 #     `openssl verify -crl_check` fails with "certificate revoked", and
-#     `openssl ocsp -issuer -CA -url` says revoked; a good one says good
+#     `openssl ocsp -issuer -CA -url` says revoked; a good one says good,
+#     also over GET /ocsp/BASE64
 #  8. a rebuilt device (same name, new key): 202 conflict; after
 #     `clients replace-key` issued, and the old certificate revoked
 # Env: CERTKIT. Loopback only, port 0, every wait bounded.
@@ -227,6 +228,16 @@ ocsp "$work/gw3.pem"
 grep -q ': good' "$work/ocsp.out" &&
 	ok "openssl ocsp: an unrevoked certificate is good" ||
 	bad "ocsp good: $(cat "$work/ocsp.out")"
+
+openssl ocsp -issuer "$work/issuing.pem" -cert "$work/gw3.pem" -no_nonce \
+    -reqout "$work/oreq.der" >/dev/null 2>&1
+q=$(python3 -c 'import base64,sys,urllib.parse; print(urllib.parse.quote(base64.b64encode(open(sys.argv[1],"rb").read()).decode(), safe=""))' "$work/oreq.der")
+curl -sk -o "$work/oresp.der" "https://127.0.0.1:$port/ocsp/$q"
+openssl ocsp -respin "$work/oresp.der" -issuer "$work/issuing.pem" -cert "$work/gw3.pem" \
+    -CAfile "$work/cacerts.pem" >"$work/ocsp.out" 2>&1
+grep -q ': good' "$work/ocsp.out" && grep -q 'Response verify OK' "$work/ocsp.out" &&
+	ok "OCSP over GET /ocsp/BASE64 (RFC 6960 A.1): good" ||
+	bad "ocsp GET: $(cat "$work/ocsp.out")"
 
 # 8. A rebuilt device: the same name with a new key is a conflict; after
 # replace-key its request is issued and the old key's certificate is
