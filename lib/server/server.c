@@ -41,6 +41,7 @@
 #include <netinet/in.h>
 
 #include "certkit/server.h"
+#include "enroll_int.h"
 #include "server_int.h"
 
 struct ck_server {
@@ -81,6 +82,8 @@ srv_stop_all(struct cki_srv *s)
 	s->http = NULL;
 	cki_authz_free(s->authz);
 	s->authz = NULL;
+	cki_enroll_free(s->enroll);
+	s->enroll = NULL;
 	if (s->sweep)
 		event_free(s->sweep);
 	if (s->sig_hup)
@@ -437,6 +440,7 @@ srv_start(struct cki_srv *s)
 	if ((rv = cki_srv_tls_new(s->ctx, &s->conf, s, &s->ssl)) != CK_OK ||
 	    (rv = cki_authz_new(s->ctx, &s->conf, s->base, &s->authz)) !=
 	        CK_OK ||
+	    (rv = cki_enroll_new(s->ctx, &s->conf, &s->enroll)) != CK_OK ||
 	    (rv = cki_srv_http_new(s)) != CK_OK ||
 	    (rv = arm_events(s)) != CK_OK)
 		return rv;
@@ -463,7 +467,7 @@ log_start(struct cki_srv *s)
 	    "subject", subj, "spki", spki[0] ? spki : NULL, "client_policy",
 	    cki_policy_name(s->conf.policy), "ocsp",
 	    cki_ocsp_mode_name(s->conf.ocsp), "registry", s->conf.registry_path,
-	    NULL);
+	    "enrollment", s->enroll != NULL ? "on" : "off (no HOME/ca)", NULL);
 	free(subj);
 }
 
@@ -569,6 +573,11 @@ config_json(struct cki_srv *s)
 	json_object_set_new(o, "max_pending", json_integer(c->max_pending));
 	json_object_set_new(o, "heartbeat", json_integer(c->heartbeat));
 	json_object_set_new(o, "retry_after", json_integer(c->retry_after));
+	json_object_set_new(o, "enrollment",
+	    json_pack("{s:I, s:I, s:o}", "renew_grace",
+	        (json_int_t)c->renew_grace, "cert_days",
+	        (json_int_t)c->cert_days, "public_url",
+	        cki_json_str(c->public_url)));
 	json_object_set_new(o, "limits",
 	    json_pack("{s:i, s:i, s:i, s:i}", "max_header_bytes",
 	        CKI_SRV_MAX_HEADERS, "max_body_bytes", CKI_SRV_MAX_BODY,

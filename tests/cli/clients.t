@@ -11,10 +11,11 @@ stdout: certkit clients list [--state STATE] [--json]
 stdout: certkit clients approve|reject|suspend|resume|revoke|remove ID... [--reason TEXT]
 stdout: certkit clients replace-key|discard ID...
 stdout: certkit clients audit [--since TIME] [--json]
+stdout: certkit clients token create [--uses N] [--ttl DURATION] [--json]
 stdout: Exit codes: 0 ok, 1 problem found, 2 usage or input error.
 
 name: every subcommand has --help
-run: for s in list show approve reject suspend resume revoke remove replace-key discard audit; do $CERTKIT clients $s --help >/dev/null || echo "FAIL $s"; done; $CERTKIT registry --help >/dev/null || echo FAIL registry; echo done
+run: for s in list show approve reject suspend resume revoke remove replace-key discard audit token; do $CERTKIT clients $s --help >/dev/null || echo "FAIL $s"; done; $CERTKIT registry --help >/dev/null || echo FAIL registry; echo done
 stdout: done
 !stdout: FAIL
 
@@ -32,8 +33,8 @@ stdout: No such file
 name: registry migrate creates the schema once (0700 dir, 0600 file); again changes nothing
 run: $CERTKIT --home $T/h registry migrate && $CERTKIT --home $T/h registry migrate
 run: stat -c '%a %n' $T/h/server $T/h/server/registry.db
-stdout: schema version 0 -> 1
-stdout: schema version 1, up to date
+stdout: schema version 0 -> 2
+stdout: schema version 2, up to date
 stdout: 700 
 stdout: 600 
 
@@ -41,7 +42,7 @@ name: registry migrate --json
 run: $CERTKIT --home $T/h registry migrate --json
 stdout: "backend": "sqlite"
 stdout: "from": 0
-stdout: "to": 1
+stdout: "to": 2
 stdout: "migrated": true
 
 name: a newer schema is refused by clients and by migrate
@@ -50,8 +51,19 @@ run: sqlite3 $T/h/server/registry.db 'UPDATE schema_version SET version = 7'
 run: $CERTKIT --home $T/h clients list; echo "rc=$?"; $CERTKIT --home $T/h registry migrate; echo "rc=$?"
 stdout: rc=2
 !stdout: rc=0
-stderr: has schema version 7, this certkit expects 1; use a newer certkit
-stderr: newer than this certkit's 1
+stderr: has schema version 7, this certkit expects 2; use a newer certkit
+stderr: newer than this certkit's 2
+
+name: a schema 1 registry is refused until migrate adds the enrollment tables, keeping its clients
+run: $CERTKIT --home $T/h registry migrate >/dev/null
+run: sqlite3 $T/h/server/registry.db "DROP TABLE requests; DROP TABLE certs; DROP TABLE tokens; UPDATE schema_version SET version = 1; INSERT INTO clients (id, spki, state, first_seen, changed) VALUES ('00112233445566aa', '$(printf 'a%.0s' $(seq 64))', 'approved', 1, 1)"
+run: $CERTKIT --home $T/h clients list >/dev/null; echo "rc=$?"
+run: $CERTKIT --home $T/h registry migrate && $CERTKIT --home $T/h clients list --json
+run: sqlite3 $T/h/server/registry.db "SELECT count(*) FROM certs; SELECT count(*) FROM tokens; SELECT count(*) FROM requests"
+stdout: rc=2
+stderr: has schema version 1, this certkit expects 2; run: certkit registry migrate
+stdout: schema version 1 -> 2
+stdout: 00112233445566aa
 
 name: an empty registry lists no clients
 run: $CERTKIT --home $T/h registry migrate >/dev/null && $CERTKIT --home $T/h clients list
@@ -205,7 +217,7 @@ stdout: "code": "crl_unusable"
 name: registry = sqlite:FILE in [server] is the registry clients and migrate use
 run: mkdir -p $T/h && printf '[server]\nregistry = sqlite:reg/clients.db\n' >$T/h/certkit.conf
 run: $CERTKIT --home $T/h registry migrate && $CERTKIT --home $T/h clients list && ls $T/h
-stdout: /reg/clients.db: schema version 0 -> 1
+stdout: /reg/clients.db: schema version 0 -> 2
 stdout: No clients in 
 !stdout: server
 
@@ -214,3 +226,23 @@ run: mkdir -p $T/h && printf '[server]\nregistri = x\n' >$T/h/certkit.conf
 run: $CERTKIT --home $T/h clients list
 exit: 2
 stderr: certkit.conf:2: unknown key 'registri' in [server]
+
+name: clients token create: text and JSON; only the hash is stored
+run: $CERTKIT --home $T/h registry migrate >/dev/null
+run: $CERTKIT --home $T/h clients token create --uses 3 --ttl 2h >$T/t.txt && cat $T/t.txt
+run: $CERTKIT --home $T/h clients token create --json
+run: tok=$(head -1 $T/t.txt); sqlite3 $T/h/server/registry.db "SELECT uses_left, expires - created FROM tokens" ; sqlite3 $T/h/server/registry.db .dump | grep -c "$tok"; true
+stdout: Enrollment token: uses 3, expires 
+stdout: "uses": 1
+stdout: "ttl": 3600
+stdout: 3|7200
+stdout: 0
+
+name: clients token create: a bad --ttl or --uses, or no 'create', is a usage error
+run: $CERTKIT --home $T/h clients token create --ttl 5y; echo "rc=$?"; $CERTKIT --home $T/h clients token create --uses 0; echo "rc=$?"; $CERTKIT clients token; echo "rc=$?"
+stdout: rc=2
+!stdout: rc=0
+!stdout: rc=1
+stderr: --ttl '5y': expected a duration
+stderr: --uses '0': expected a number
+stderr: expected 'create'
