@@ -42,6 +42,9 @@ static const char usage_text[] =
     "  --password-file FILE   password of the client key or .p12\n"
     "  --at TIME              diagnose as if the clock read TIME (RFC 3339)\n"
     "  --public               the endpoints are public cloud services\n"
+    "  --https MODE           required (default) or if-available: plain "
+    "HTTP\n"
+    "                         is then plain_http, a warning\n"
     "  --timeout SECONDS      per-stage timeout (default 5)\n"
     "  --parallel N           connections in flight (default 32)\n"
     "  --dns ADDR[:PORT]      ask this DNS server instead of the system's\n"
@@ -416,6 +419,7 @@ parse_args(
 		O_PWFILE,
 		O_AT,
 		O_PUBLIC,
+		O_HTTPS,
 		O_TIMEOUT,
 		O_PARALLEL,
 		O_DNS,
@@ -433,6 +437,7 @@ parse_args(
 	    {"password-file", required_argument, NULL, O_PWFILE},
 	    {"at", required_argument, NULL, O_AT},
 	    {"public", no_argument, NULL, O_PUBLIC},
+	    {"https", required_argument, NULL, O_HTTPS},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"parallel", required_argument, NULL, O_PARALLEL},
 	    {"dns", required_argument, NULL, O_DNS},
@@ -462,6 +467,10 @@ parse_args(
 		case O_PWFILE: a->pwfile = optarg; break;
 		case O_AT: a->at = optarg; break;
 		case O_PUBLIC: a->pub = true; break;
+		case O_HTTPS:
+			if (ck_doctor_set_https(d, optarg) != CK_OK)
+				return tool_ctx_fail(ctx);
+			break;
 		case O_TIMEOUT:
 			if (!tool_parse_timeout(optarg, &a->timeout_ms))
 				return TOOL_USAGE;

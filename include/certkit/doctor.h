@@ -46,6 +46,13 @@ ck_status ck_doctor_set_client_identity(
 ck_status ck_doctor_set_dns(ck_doctor *d, const char *addr) CK_WUR;
 /* Treat the command-line endpoints as public cloud services. */
 void ck_doctor_set_public(ck_doctor *d, int public_);
+/*
+ * "required" (default): a device that answers plain HTTP instead of TLS is a
+ * failure (not_tls). "if-available" (for devices where HTTPS is optional,
+ * exacqVision's "HTTPS If Available"): it is reported as plain_http, a
+ * warning. Anything else is CK_E_USAGE.
+ */
+ck_status ck_doctor_set_https(ck_doctor *d, const char *mode) CK_WUR;
 /* Per-stage timeout in milliseconds (default 5000), clamped to
  * CK_TIMEOUT_MIN_MS..CK_TIMEOUT_MAX_MS. */
 void ck_doctor_set_timeout_ms(ck_doctor *d, int ms);

@@ -136,6 +136,8 @@ static const struct cki_code codes[] = {
     {"chain_order", DO, W, false, "the server sends its chain out of order"},
     {"weak_tls", DO, W, false, "no forward secrecy, or a CBC suite"},
     {"ocsp_invalid", DO, W, false, "a stapled OCSP response cannot be used"},
+    {"plain_http", DO, W, false,
+        "--https if-available: the device answers plain HTTP, not TLS"},
 
     /* trust audit (trust_audit.c) */
     {"expired_anchor", AU, E, false, "an effective certificate has expired"},

@@ -53,6 +53,7 @@ struct ck_doctor {
 	bool dns_set;
 	char dns_text[96];
 	bool public_;
+	bool https_optional; /* --https if-available */
 	int timeout_ms;
 	int parallel;
 	ck_doctor_progress_cb progress;
@@ -262,6 +263,25 @@ void
 ck_doctor_set_public(ck_doctor *d, int public_)
 {
 	d->public_ = public_ != 0;
+}
+
+ck_status
+ck_doctor_set_https(ck_doctor *d, const char *mode)
+{
+	if (mode != NULL && strcmp(mode, "required") == 0)
+		d->https_optional = false;
+	else if (mode != NULL && strcmp(mode, "if-available") == 0)
+		d->https_optional = true;
+	else {
+		char shown[64] = "";
+
+		if (mode != NULL)
+			cki_esc(shown, sizeof(shown), mode, strlen(mode));
+		return cki_err(d->ctx, CK_E_USAGE,
+		    "https: expected required or if-available, found \"%s\"",
+		    shown);
+	}
+	return CK_OK;
 }
 
 void
@@ -853,6 +873,7 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	env.now = env.at_given ? ck_ctx_time(d->ctx) : (int64_t)time(NULL);
 	env.build_time = cki_doc_build_time();
 	env.timeout_ms = d->timeout_ms;
+	env.https_optional = d->https_optional;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.ctx = d->ctx;

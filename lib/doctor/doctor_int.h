@@ -226,6 +226,7 @@ struct cki_diag_env {
 	bool at_given;      /* --at was given */
 	int64_t build_time; /* when certkit was built */
 	int timeout_ms;
+	bool https_optional; /* plain HTTP is plain_http, a warning */
 };
 
 /*
