@@ -161,6 +161,8 @@ static const struct cki_code codes[] = {
     {"name_not_covered", ID, E, false,
         "a configured name is not in the certificate"},
     {"eku_no_server_auth", ID, E, false, "the EKU lacks serverAuth"},
+    {"eku_no_client_auth", ID, E, false,
+        "a client identity's EKU lacks clientAuth"},
     {"ku_no_digital_signature", ID, E, true,
         "the keyUsage lacks digitalSignature"},
     {"bad_signature", ID, E, false, "a chain signature does not verify"},
