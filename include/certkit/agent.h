@@ -5,7 +5,7 @@
  * The agent makes a key (0600) and a CSR with the device's names, sends it
  * to the primary's EST enrollment (RFC 7030: simpleenroll), polls while the
  * request is pending (honouring Retry-After), installs the certificate into
- * its own client identity (HOME/agent/, through the identity module's
+ * its own client identity (HOME/agent/identity/, through the identity module's
  * atomic install), renews at two thirds of the lifetime (simplereenroll),
  * and sends heartbeats. Its state (never_connected, requesting_pairing,
  * online, offline, revoked) and why are kept in HOME/agent/state.json; when

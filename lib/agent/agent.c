@@ -357,7 +357,7 @@ cert_json(ck_agent *a)
 	cki_fmt_time(na, e);
 	cki_fmt_time(nb + (na - nb) * 2 / 3, r);
 	return json_pack("{s:s, s:s, s:s, s:s}", "not_before", b, "not_after",
-	    e, "renew_at", r, "path", "agent/current/cert.pem");
+	    e, "renew_at", r, "path", "agent/identity/current/cert.pem");
 }
 
 ck_status

@@ -10,7 +10,7 @@
  * 200: a base64 certs-only PKCS#7 (the new certificate); 202 + Retry-After:
  * pending an admin's approval; 403: a problem document (rejected, revoked).
  * The key is made by the identity module (ck_identity_csr on the client
- * identity HOME/agent, kept pending there) and the CSR kept in
+ * identity HOME/agent/identity, kept pending there) and the CSR kept in
  * HOME/agent/request.csr, so that a later run resumes the same request
  * (the same SPKI the admin sees) instead of starting another.
  */
@@ -233,7 +233,7 @@ write_tmp(
 	return cki_write_new(a->ctx, path, text, strlen(text), 0600, false);
 }
 
-/* 200: installs the certificate of the answer into HOME/agent. */
+/* 200: installs the certificate of the answer into HOME/agent/identity. */
 static ck_status
 install(ck_agent *a, ck_identity *id, const struct cki_agent_resp *r,
     struct cki_enroll_out *o)
@@ -279,7 +279,7 @@ cki_agent_enroll_once(ck_agent *a, bool renew, struct cki_enroll_out *o)
 
 	memset(o, 0, sizeof(*o));
 	if ((rv = ck_identity_new_client(
-	         a->ctx, a->home, CKI_AGENT_DIR, &id)) != CK_OK ||
+	         a->ctx, a->home, CKI_AGENT_IDENTITY, &id)) != CK_OK ||
 	    (rv = request_csr(a, id, renew, &b64, o->spki)) != CK_OK)
 		goto err;
 	rv = cki_agent_http(a, "POST",
@@ -310,7 +310,7 @@ cki_agent_cert_times(ck_agent *a, int64_t *nb, int64_t *na)
 	X509 *x;
 	struct tm t;
 
-	snprintf(path, sizeof(path), "%s/current/cert.pem", a->dir);
+	snprintf(path, sizeof(path), "%s/identity/current/cert.pem", a->dir);
 	if ((f = fopen(path, "r")) == NULL)
 		return false;
 	x = PEM_read_X509(f, NULL, NULL, NULL);

@@ -115,8 +115,8 @@ load_identity(ck_agent *a, SSL_CTX *s)
 {
 	char fc[CKI_AGENT_PATH], kp[CKI_AGENT_PATH];
 
-	snprintf(fc, sizeof(fc), "%s/current/fullchain.pem", a->dir);
-	snprintf(kp, sizeof(kp), "%s/current/key.pem", a->dir);
+	snprintf(fc, sizeof(fc), "%s/identity/current/fullchain.pem", a->dir);
+	snprintf(kp, sizeof(kp), "%s/identity/current/key.pem", a->dir);
 	if (SSL_CTX_use_certificate_chain_file(s, fc) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(s, kp, SSL_FILETYPE_PEM) != 1)
 		return cki_err(a->ctx, CK_E_IO,

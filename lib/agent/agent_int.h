@@ -26,6 +26,8 @@
 #include "net_int.h"
 
 #define CKI_AGENT_DIR "agent"
+/* The client identity, under HOME (the identity module's layout). */
+#define CKI_AGENT_IDENTITY "agent/identity"
 #define CKI_AGENT_PATH 4096
 #define CKI_AGENT_DEFAULT_HEARTBEAT 30
 #define CKI_AGENT_MAX_BACKOFF 900       /* 15 minutes */

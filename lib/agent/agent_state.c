@@ -93,8 +93,9 @@ doctor_report(ck_agent *a)
 	char *json = NULL;
 	int online = 0;
 
-	snprintf(cert, sizeof(cert), "%s/current/fullchain.pem", a->dir);
-	snprintf(key, sizeof(key), "%s/current/key.pem", a->dir);
+	snprintf(
+	    cert, sizeof(cert), "%s/identity/current/fullchain.pem", a->dir);
+	snprintf(key, sizeof(key), "%s/identity/current/key.pem", a->dir);
 	snprintf(bundle, sizeof(bundle), "%s/trust/out/ca-bundle.pem", a->home);
 	if (ck_doctor_new(a->ctx, &d) != CK_OK ||
 	    ck_doctor_add_endpoint(d, a->conf.primary) != CK_OK ||

@@ -74,6 +74,18 @@ check_conf_names(ck_identity *id)
 	return CK_OK;
 }
 
+/* "agent" or "agent/identity": no empty, hidden or ".." component. */
+static bool
+plain_subdir(const char *s)
+{
+	if (s[0] == '\0' || s[0] == '/')
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((p == s || p[-1] == '/') && (*p == '.' || *p == '/'))
+			return false;
+	return s[strlen(s) - 1] != '/';
+}
+
 static ck_status
 identity_open(ck_ctx *ctx, const char *home, const char *sub, bool client,
     ck_identity **out)
@@ -86,9 +98,10 @@ identity_open(ck_ctx *ctx, const char *home, const char *sub, bool client,
 	*out = NULL;
 	if (home == NULL || home[0] == '\0')
 		return cki_err(ctx, CK_E_USAGE, "no state directory given");
-	if (sub[0] == '\0' || sub[0] == '.' || strchr(sub, '/') != NULL)
+	if (!plain_subdir(sub))
 		return cki_err(ctx, CK_E_USAGE,
-		    "%s: expected a directory name under the state directory",
+		    "%s: expected a directory under the state directory "
+		    "(names not starting with '.', separated by '/')",
 		    sub);
 	if ((id = calloc(1, sizeof(*id))) == NULL)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");

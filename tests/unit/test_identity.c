@@ -625,7 +625,11 @@ test_client_identity(void **state)
 	assert_int_equal(
 	    ck_identity_new_client(ctx, home, "../x", &id), CK_E_USAGE);
 	assert_int_equal(
-	    ck_identity_new_client(ctx, home, "agent", &id), CK_OK);
+	    ck_identity_new_client(ctx, home, "a/../x", &id), CK_E_USAGE);
+	assert_int_equal(
+	    ck_identity_new_client(ctx, home, "a//x", &id), CK_E_USAGE);
+	assert_int_equal(
+	    ck_identity_new_client(ctx, home, "agent/identity", &id), CK_OK);
 	snprintf(key, sizeof(key), "%s", pki("leaf-ca-eku-codesign.key"));
 	snprintf(chain, sizeof(chain), "%s", pki("int-ca.pem"));
 	assert_int_equal(
@@ -643,9 +647,10 @@ test_client_identity(void **state)
 	assert_null(strstr(json, "name_not_covered"));
 	assert_non_null(strstr(json, "\"selftest\":{\"ok\":true"));
 	ck_free(json);
-	snprintf(path, sizeof(path), "%s/agent/current/cert.pem", home);
+	snprintf(
+	    path, sizeof(path), "%s/agent/identity/current/cert.pem", home);
 	assert_int_equal(stat(path, &sb), 0);
-	snprintf(path, sizeof(path), "%s/agent/current/key.pem", home);
+	snprintf(path, sizeof(path), "%s/agent/identity/current/key.pem", home);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 077, 0);
 	snprintf(path, sizeof(path), "%s/identity", home);
