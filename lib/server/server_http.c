@@ -6,7 +6,8 @@
  *   GET  /api/v1/status      the caller's own registry view
  *   POST /api/v1/heartbeat   an approved client's presence
  *
- * Issue 11's enrollment routes join `routes` below. A path not in the table
+ * and the enrollment routes of enroll_http.c and enroll_revo.c (EST,
+ * /api/v1/enroll, /api/v1/requests/ID, /crl, /ocsp). A path not in the table
  * is 404 not_found; a known path with another method is 405
  * method_not_allowed with Allow.
  *
@@ -47,9 +48,20 @@ static void route_heartbeat(struct cki_srv *s, struct evhttp_request *req,
     struct cki_conn *c, const struct cki_decision *d);
 
 static const struct cki_route routes[] = {
-    {EVHTTP_REQ_GET, "/healthz", false, route_health},
-    {EVHTTP_REQ_GET, "/api/v1/status", true, route_status},
-    {EVHTTP_REQ_POST, "/api/v1/heartbeat", true, route_heartbeat},
+    {EVHTTP_REQ_GET, "/healthz", false, route_health, false},
+    {EVHTTP_REQ_GET, "/api/v1/status", true, route_status, false},
+    {EVHTTP_REQ_POST, "/api/v1/heartbeat", true, route_heartbeat, false},
+    /* Enrollment (enroll_http.c, enroll_revo.c): 404 without HOME/ca. */
+    {EVHTTP_REQ_GET, "/.well-known/est/cacerts", false, cki_route_cacerts,
+        false},
+    {EVHTTP_REQ_POST, "/.well-known/est/simpleenroll", false,
+        cki_route_simpleenroll, false},
+    {EVHTTP_REQ_POST, "/.well-known/est/simplereenroll", false,
+        cki_route_simplereenroll, false},
+    {EVHTTP_REQ_POST, "/api/v1/enroll", false, cki_route_enroll_json, false},
+    {EVHTTP_REQ_GET, "/api/v1/requests/", false, cki_route_request, true},
+    {EVHTTP_REQ_GET, "/crl", false, cki_route_crl, false},
+    {EVHTTP_REQ_POST, "/ocsp", false, cki_route_ocsp, false},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -410,6 +422,17 @@ decide(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
 		answer(s, req, c, rt, &d);
 }
 
+static bool
+route_match(const struct cki_route *rt, const char *path)
+{
+	size_t n = strlen(rt->path);
+
+	if (!rt->prefix)
+		return strcmp(rt->path, path) == 0;
+	return strncmp(rt->path, path, n) == 0 && path[n] != '\0' &&
+	    strchr(path + n, '/') == NULL;
+}
+
 static void
 route_not_found(struct cki_srv *s, struct evhttp_request *req, const char *path)
 {
@@ -417,7 +440,7 @@ route_not_found(struct cki_srv *s, struct evhttp_request *req, const char *path)
 	bool known = false;
 
 	for (size_t i = 0; i < NROUTES; i++) {
-		if (strcmp(routes[i].path, path) != 0)
+		if (!route_match(&routes[i], path))
 			continue;
 		known = true;
 		snprintf(allow, sizeof(allow), "%s",
@@ -468,7 +491,7 @@ dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	for (size_t i = 0; i < NROUTES; i++) {
-		if (routes[i].method != m || strcmp(routes[i].path, path) != 0)
+		if (routes[i].method != m || !route_match(&routes[i], path))
 			continue;
 		if (!routes[i].auth)
 			routes[i].fn(s, req, c, NULL);

@@ -96,6 +96,7 @@ struct cki_route {
 	/* Answers the request; d is the decision (NULL when !auth). */
 	void (*fn)(struct cki_srv *s, struct evhttp_request *req,
 	    struct cki_conn *c, const struct cki_decision *d);
+	bool prefix; /* path is a prefix ending in '/': /api/v1/requests/ */
 };
 
 struct cki_srv {
@@ -107,6 +108,7 @@ struct cki_srv {
 	struct evhttp *http;
 	SSL_CTX *ssl;
 	cki_authz *authz;
+	struct cki_enroll *enroll; /* enroll_int.h */
 	cki_slogger *log;
 	struct event *sweep, *sig_hup, *sig_term, *sig_int;
 	struct cki_conn *conns;
@@ -143,5 +145,30 @@ void cki_srv_problem(struct cki_srv *s, struct evhttp_request *req, int status,
 void cki_conn_end(struct cki_conn *c, const char *why);
 /* A request ended with its connection: drops the pending decision. */
 void cki_req_drop(struct cki_req *r);
+
+/* ---- enroll_http.c, enroll_revo.c (enroll_int.h) ------------------------ */
+/* The enrollment routes (auth false: each checks what it needs itself). */
+void cki_route_cacerts(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_simpleenroll(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_simplereenroll(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_enroll_json(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_request(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_crl(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_ocsp(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+/* Sends bytes as they are, with a Content-Type (enroll_http.c). */
+void cki_srv_send_bytes(struct evhttp_request *req, int status,
+    const char *ctype, const void *p, size_t n);
+/* The raw body (at most CKI_SRV_MAX_BODY), or NULL after answering 413. */
+const uint8_t *cki_srv_body(
+    struct cki_srv *s, struct evhttp_request *req, size_t *len);
+/* 404 while the server has no CA (HOME/ca); true if it answered. */
+bool cki_srv_enroll_off(struct cki_srv *s, struct evhttp_request *req);
 
 #endif /* CERTKIT_SERVER_INT_H */
