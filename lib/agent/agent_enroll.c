@@ -27,6 +27,7 @@
 
 #include "agent_int.h"
 #include "certkit/identity.h"
+#include "identity_int.h"
 
 void
 cki_enroll_out_clear(struct cki_enroll_out *o)
@@ -49,8 +50,63 @@ spki_hex(EVP_PKEY *k, char out[65])
 	OPENSSL_free(der);
 }
 
-/* The CSR of the pending request (made when there is none, or always for
- * a renewal): base64 of its DER, and its key's SPKI. */
+static ck_status
+der_b64(ck_agent *a, X509_REQ *req, char **b64, char spki[65])
+{
+	unsigned char *der = NULL;
+	int n;
+
+	if ((n = i2d_X509_REQ(req, &der)) <= 0)
+		return cki_err(
+		    a->ctx, CK_E_INTERNAL, "CSR: %s", cki_ossl_reason());
+	spki_hex(X509_REQ_get0_pubkey(req), spki);
+	if ((*b64 = malloc(4 * ((size_t)n + 2) / 3 + 1)) == NULL) {
+		OPENSSL_free(der);
+		return cki_err(a->ctx, CK_E_NOMEM, "out of memory");
+	}
+	EVP_EncodeBlock((unsigned char *)*b64, der, n);
+	OPENSSL_free(der);
+	return CK_OK;
+}
+
+/* A renewal keeps the key the primary knows the client by (its SPKI): a
+ * CSR of the current key with the device's names. */
+static ck_status
+renew_csr(ck_agent *a, ck_identity *id, char **b64, char spki[65])
+{
+	char path[CKI_AGENT_PATH];
+	struct cki_names n = {0};
+	EVP_PKEY *key = NULL;
+	X509_REQ *req = NULL;
+	FILE *f;
+	ck_status rv;
+
+	snprintf(path, sizeof(path), "%s/identity/current/key.pem", a->dir);
+	if ((f = fopen(path, "r")) != NULL) {
+		key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (key == NULL) {
+		rv = cki_err(a->ctx, CK_E_IO,
+		    "%s: expected the agent's current key, found none", path);
+		goto err;
+	}
+	if ((rv = cki_names_collect(id, &n)) != CK_OK)
+		goto err;
+	if ((req = cki_make_csr(a->ctx, key, &n, NULL)) == NULL) {
+		rv = CK_E_INTERNAL;
+		goto err;
+	}
+	rv = der_b64(a, req, b64, spki);
+err:
+	cki_names_free(&n);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	return rv;
+}
+
+/* The CSR of the pending request (made when there is none): base64 of its
+ * DER, and its key's SPKI. */
 static ck_status
 request_csr(ck_agent *a, ck_identity *id, bool renew, char **b64, char spki[65])
 {
@@ -58,12 +114,12 @@ request_csr(ck_agent *a, ck_identity *id, bool renew, char **b64, char spki[65])
 	char *json = NULL;
 	X509_REQ *req = NULL;
 	FILE *f;
-	unsigned char *der = NULL;
-	int n;
 	ck_status rv = CK_OK;
 
+	if (renew)
+		return renew_csr(a, id, b64, spki);
 	snprintf(path, sizeof(path), "%s/request.csr", a->dir);
-	if ((renew || access(path, R_OK) != 0) &&
+	if (access(path, R_OK) != 0 &&
 	    (rv = ck_identity_csr(id, NULL, path, &json)) != CK_OK)
 		goto err;
 	if ((f = fopen(path, "r")) == NULL) {
@@ -73,20 +129,14 @@ request_csr(ck_agent *a, ck_identity *id, bool renew, char **b64, char spki[65])
 	}
 	req = PEM_read_X509_REQ(f, NULL, NULL, NULL);
 	fclose(f);
-	if (req == NULL || (n = i2d_X509_REQ(req, &der)) <= 0) {
+	if (req == NULL) {
 		rv = cki_err(a->ctx, CK_E_FORMAT,
 		    "%s: expected a PEM CSR, found something else", path);
 		goto err;
 	}
-	spki_hex(X509_REQ_get0_pubkey(req), spki);
-	if ((*b64 = malloc(4 * ((size_t)n + 2) / 3 + 1)) == NULL) {
-		rv = cki_err(a->ctx, CK_E_NOMEM, "out of memory");
-		goto err;
-	}
-	EVP_EncodeBlock((unsigned char *)*b64, der, n);
+	rv = der_b64(a, req, b64, spki);
 err:
 	ck_free(json);
-	OPENSSL_free(der);
 	X509_REQ_free(req);
 	return rv;
 }

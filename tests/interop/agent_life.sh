@@ -7,8 +7,9 @@
 #     same request (same SPKI) is resumed; approved -> the certificate is
 #     installed in HOME/agent/identity (key 0600), not in HOME/identity
 #  2. a wrong primary_ca: offline, the doctor's untrusted_root in the status
-#  3. renewal (enroll --renew): simplereenroll with the client certificate,
-#     a new key and certificate installed
+#  3. renewal (enroll --renew): simplereenroll with the client certificate
+#     and a CSR of the same key (the primary knows the client by it), a new
+#     certificate installed
 #  4. heartbeats against a real `certkit serve` (pairing policy): the
 #     agent's key is pending there -> requesting_pairing; `certkit clients
 #     approve` -> online; the server stopped -> offline with the doctor's
