@@ -301,8 +301,10 @@ cki_agent_parse_resp(const char *buf, size_t len, struct cki_agent_resp *r)
 	if (end == NULL || len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 ||
 	    buf[8] != ' ' || sscanf(buf + 9, "%3d", &r->status) != 1)
 		return false;
-	for (p = (const char *)memchr(buf, '\n', (size_t)(end - buf)) + 1;
-	     p < end; p = eol + 2) {
+	/* The status line ends at the first LF, which may be the blank
+	 * line's when there are no headers. */
+	p = memchr(buf, '\n', (size_t)(end - buf) + 2);
+	for (p = p != NULL ? p + 1 : end; p < end; p = eol + 2) {
 		const char *colon, *v;
 
 		eol = memchr(p, '\r', (size_t)(end - p) + 1);
