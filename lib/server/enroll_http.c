@@ -33,41 +33,6 @@
 
 #define EST_P7 "application/pkcs7-mime; smime-type=certs-only"
 
-void
-cki_srv_send_bytes(struct evhttp_request *req, int status, const char *ctype,
-    const void *p, size_t n)
-{
-	struct evbuffer *b = evbuffer_new();
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-
-	if (b == NULL || evbuffer_add(b, p, n) != 0) {
-		evhttp_send_error(req, 500, "Internal Server Error");
-		goto out;
-	}
-	evhttp_add_header(h, "Content-Type", ctype);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_send_reply(req, status, status == 200 ? "OK" : "Accepted", b);
-out:
-	if (b != NULL)
-		evbuffer_free(b);
-}
-
-const uint8_t *
-cki_srv_body(struct cki_srv *s, struct evhttp_request *req, size_t *len)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	const uint8_t *p;
-
-	*len = evbuffer_get_length(in);
-	if (*len > CKI_SRV_MAX_BODY) {
-		cki_srv_problem(s, req, 413, "payload_too_large",
-		    "payload too large", "the body is over 65536 bytes", NULL);
-		return NULL;
-	}
-	p = *len > 0 ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
-	return p;
-}
-
 bool
 cki_srv_enroll_off(struct cki_srv *s, struct evhttp_request *req)
 {

@@ -20,25 +20,6 @@
 
 #include "registry_be.h"
 
-void
-cki_ereq_clear(struct cki_ereq *q)
-{
-	if (q == NULL)
-		return;
-	free(q->csr);
-	free(q->names);
-	memset(q, 0, sizeof(*q));
-}
-
-void
-cki_cert_row_clear(struct cki_cert_row *c)
-{
-	if (c == NULL)
-		return;
-	free(c->der);
-	memset(c, 0, sizeof(*c));
-}
-
 static ck_status
 random_hex(ck_ctx *ctx, size_t bytes, char *out)
 {

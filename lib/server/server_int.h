@@ -137,6 +137,17 @@ int cki_conn_index(void);
 ck_status cki_srv_http_new(struct cki_srv *s);
 /* The bufferevent callback: a TLS connection for a new socket. */
 struct bufferevent *cki_srv_bevcb(struct event_base *base, void *arg);
+/* ---- server_reply.c ---------------------------------------------------- */
+/* A JSON document (with a newline), Cache-Control: no-store. */
+void cki_srv_send_json(struct evhttp_request *req, int status,
+    const char *reason, const char *ctype, json_t *doc);
+const char *cki_srv_reason(int status); /* "OK", "Accepted", ... */
+/* The fields a refusal and a pending answer share (docs/json.md). */
+json_t *cki_srv_decision_doc(int status, const char *type, const char *title,
+    const char *detail, const struct cki_decision *d);
+/* Retry-After from d, when it has one. */
+void cki_srv_retry_after(
+    struct evhttp_request *req, const struct cki_decision *d);
 /* Sends a problem+json answer (docs/json.md, "problem"). */
 void cki_srv_problem(struct cki_srv *s, struct evhttp_request *req, int status,
     const char *type, const char *title, const char *detail,
@@ -162,7 +173,7 @@ void cki_route_crl(struct cki_srv *s, struct evhttp_request *req,
     struct cki_conn *c, const struct cki_decision *d);
 void cki_route_ocsp(struct cki_srv *s, struct evhttp_request *req,
     struct cki_conn *c, const struct cki_decision *d);
-/* Sends bytes as they are, with a Content-Type (enroll_http.c). */
+/* Sends bytes as they are, with a Content-Type (server_reply.c). */
 void cki_srv_send_bytes(struct evhttp_request *req, int status,
     const char *ctype, const void *p, size_t n);
 /* The raw body (at most CKI_SRV_MAX_BODY), or NULL after answering 413. */
