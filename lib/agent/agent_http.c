@@ -168,23 +168,32 @@ err:
 	return rv;
 }
 
+static bool
+pin_matches(const unsigned char pin[32], X509 *x)
+{
+	unsigned char *der = NULL, md[32];
+	int n = i2d_PUBKEY(X509_get0_pubkey(x), &der);
+	bool ok = n > 0 &&
+	    EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1 &&
+	    memcmp(md, pin, 32) == 0;
+
+	OPENSSL_free(der);
+	return ok;
+}
+
+/* The pin names the primary's key or a CA key of the chain it presents
+ * (as the doctor's profile pins do). */
 static ck_status
 check_pin(ck_agent *a, SSL *ssl)
 {
-	X509 *peer = SSL_get0_peer_certificate(ssl);
-	unsigned char *der = NULL, md[32];
-	int n;
-	ck_status rv = CK_OK;
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
 
-	if (peer == NULL ||
-	    (n = i2d_PUBKEY(X509_get0_pubkey(peer), &der)) <= 0 ||
-	    EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) != 1 ||
-	    memcmp(md, a->conf.pin, 32) != 0)
-		rv = cki_err(a->ctx, CK_E_NETWORK,
-		    "%s: the primary's key does not match primary_pin",
-		    a->conf.primary);
-	OPENSSL_free(der);
-	return rv;
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		if (pin_matches(a->conf.pin, sk_X509_value(chain, i)))
+			return CK_OK;
+	return cki_err(a->ctx, CK_E_NETWORK,
+	    "%s: no key of the primary's chain matches primary_pin",
+	    a->conf.primary);
 }
 
 static ck_status

@@ -84,6 +84,30 @@ err:
 	return rv;
 }
 
+/* With a pin, the endpoint is a profile section carrying it, so that a
+ * chain failing the pin is diagnosed as the doctor does (tls_interception). */
+static ck_status
+add_primary(ck_agent *a, ck_doctor *d)
+{
+	char path[CKI_AGENT_PATH], text[512], hex[65];
+	ck_status rv;
+
+	if (a->conf.trust != CKI_AGENT_TRUST_PIN)
+		return ck_doctor_add_endpoint(d, a->conf.primary);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", a->conf.pin[i]);
+	snprintf(text, sizeof(text),
+	    "[primary]\nhost = %s\nport = %u\npin = %s\n", a->conf.hp.host,
+	    (unsigned)a->conf.hp.port, hex);
+	snprintf(path, sizeof(path), "%s/.doctor-profile.ini", a->dir);
+	(void)unlink(path);
+	if ((rv = cki_write_new(
+	         a->ctx, path, text, strlen(text), 0600, false)) == CK_OK)
+		rv = ck_doctor_load_profile(d, path);
+	(void)unlink(path);
+	return rv;
+}
+
 /* Runs the doctor on the primary with the agent's trust and identity. */
 static char *
 doctor_report(ck_agent *a)
@@ -97,8 +121,7 @@ doctor_report(ck_agent *a)
 	    cert, sizeof(cert), "%s/identity/current/fullchain.pem", a->dir);
 	snprintf(key, sizeof(key), "%s/identity/current/key.pem", a->dir);
 	snprintf(bundle, sizeof(bundle), "%s/trust/out/ca-bundle.pem", a->home);
-	if (ck_doctor_new(a->ctx, &d) != CK_OK ||
-	    ck_doctor_add_endpoint(d, a->conf.primary) != CK_OK ||
+	if (ck_doctor_new(a->ctx, &d) != CK_OK || add_primary(a, d) != CK_OK ||
 	    (a->conf.trust == CKI_AGENT_TRUST_CA &&
 	        ck_doctor_set_trust(d, a->conf.primary_ca) != CK_OK) ||
 	    (a->conf.trust == CKI_AGENT_TRUST_CERTKIT &&
