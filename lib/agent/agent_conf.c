@@ -3,7 +3,8 @@
  *
  *   primary     = host:port           the primary (certkit serve)
  *   primary_ca  = FILE                trust the primary through this CA, or
- *   primary_pin = sha256/SPKI         its key's SHA-256 (base64 or hex), or
+ *   primary_pin = sha256/SPKI         the SHA-256 of its key or of a CA key
+ *                                     of its chain (base64 or hex), or
  *   trust       = system | certkit    the system store or certkit's own
  *   heartbeat   = 30s                 5s .. 1d
  *   https       = required | if-available   for downstream devices (the
