@@ -403,6 +403,11 @@ ck_agent_enroll(ck_agent *a, int wait_s, int renew, char **json, int *installed)
 		*installed = 1;
 		return ck_agent_status(a, json);
 	}
+	if (renew && !cki_agent_cert_times(a, &nb, &na))
+		return cki_err(a->ctx, CK_E_USAGE,
+		    "%s/identity: no certificate to renew: run certkit agent "
+		    "enroll first",
+		    a->dir);
 	for (;;) {
 		struct cki_enroll_out o = {0};
 		long next;

@@ -66,3 +66,9 @@ run: printf '[agent]\nprimary = 127.0.0.1:%s\nhttps = if-available\n' "$(cat $T/
 stdout: Why: offline: not_tls
 stdout: rc=1
 !stdout: plain_http
+
+name: --renew without a certificate is a usage error, not an offline state
+run: printf '[agent]\nprimary = 127.0.0.1:1\n' >$T/certkit.conf; $CERTKIT --home $T agent enroll --renew; echo "rc=$?"; test -e $T/agent/state.json || echo "no state"
+stdout: rc=2
+stdout: no state
+stderr: no certificate to renew: run certkit agent enroll first
