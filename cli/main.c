@@ -27,6 +27,7 @@ static const struct {
     {"clients", cmd_clients, "approve, revoke and list the server's clients"},
     {"registry", cmd_registry, "create or upgrade the registry of clients"},
     {"ca", cmd_ca, "the primary's issuing CA: init, show, crl"},
+    {"agent", cmd_agent, "pair this device with a primary, renew, report"},
 };
 
 static int

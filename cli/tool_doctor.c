@@ -45,6 +45,9 @@ static const char usage_text[] =
     "  --policy P             compat (default) or strict: verify the chains\n"
     "                         as verify --policy does (a profile section's\n"
     "                         policy = ... wins)\n"
+    "  --https MODE           required (default) or if-available: plain "
+    "HTTP\n"
+    "                         is then plain_http, a warning\n"
     "  --timeout SECONDS      per-stage timeout (default 5)\n"
     "  --parallel N           connections in flight (default 32)\n"
     "  --dns ADDR[:PORT]      ask this DNS server instead of the system's\n"
@@ -420,6 +423,7 @@ parse_args(
 		O_AT,
 		O_PUBLIC,
 		O_POLICY,
+		O_HTTPS,
 		O_TIMEOUT,
 		O_PARALLEL,
 		O_DNS,
@@ -438,6 +442,7 @@ parse_args(
 	    {"at", required_argument, NULL, O_AT},
 	    {"public", no_argument, NULL, O_PUBLIC},
 	    {"policy", required_argument, NULL, O_POLICY},
+	    {"https", required_argument, NULL, O_HTTPS},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"parallel", required_argument, NULL, O_PARALLEL},
 	    {"dns", required_argument, NULL, O_DNS},
@@ -468,6 +473,10 @@ parse_args(
 		case O_AT: a->at = optarg; break;
 		case O_PUBLIC: a->pub = true; break;
 		case O_POLICY: a->policy = optarg; break;
+		case O_HTTPS:
+			if (ck_doctor_set_https(d, optarg) != CK_OK)
+				return tool_ctx_fail(ctx);
+			break;
 		case O_TIMEOUT:
 			if (!tool_parse_timeout(optarg, &a->timeout_ms))
 				return TOOL_USAGE;

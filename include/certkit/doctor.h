@@ -50,6 +50,13 @@ void ck_doctor_set_public(ck_doctor *d, int public_);
  * none (certkit.h, ck_policy; default CK_POLICY_COMPAT). Under STRICT a
  * chain that breaks a rule of the policy is diagnosed chain_invalid. */
 ck_status ck_doctor_set_policy(ck_doctor *d, ck_policy p) CK_WUR;
+/*
+ * "required" (default): a device that answers plain HTTP instead of TLS is a
+ * failure (not_tls). "if-available" (for devices where HTTPS is optional,
+ * exacqVision's "HTTPS If Available"): it is reported as plain_http, a
+ * warning. Anything else is CK_E_USAGE.
+ */
+ck_status ck_doctor_set_https(ck_doctor *d, const char *mode) CK_WUR;
 /* Per-stage timeout in milliseconds (default 5000), clamped to
  * CK_TIMEOUT_MIN_MS..CK_TIMEOUT_MAX_MS. */
 void ck_doctor_set_timeout_ms(ck_doctor *d, int ms);

@@ -40,6 +40,16 @@ typedef struct ck_identity ck_identity;
  */
 ck_status ck_identity_new(
     ck_ctx *ctx, const char *home, ck_identity **out) CK_WUR;
+/*
+ * The same machinery (layout, atomic install, backups, rollback, CSR) for a
+ * TLS client identity kept in home/subdir (e.g. "agent/identity"; no
+ * component empty or starting with '.'): install requires clientAuth instead of
+ * serverAuth, does not require the device's names in the certificate (the
+ * primary's admin approves which), the self-test checks the clientAuth purpose,
+ * and the device's on_change command is not run.
+ */
+ck_status ck_identity_new_client(ck_ctx *ctx, const char *home,
+    const char *subdir, ck_identity **out) CK_WUR;
 void ck_identity_free(ck_identity *id);
 
 /*

@@ -191,6 +191,8 @@ static const struct cki_code codes[] = {
     {"chain_order", DO, W, false, "the server sends its chain out of order"},
     {"weak_tls", DO, W, false, "no forward secrecy, or a CBC suite"},
     {"ocsp_invalid", DO, W, false, "a stapled OCSP response cannot be used"},
+    {"plain_http", DO, W, false,
+        "--https if-available: the device answers plain HTTP, not TLS"},
 
     /* trust audit (trust_audit.c) */
     {"expired_anchor", AU, E, false, "an effective certificate has expired"},
@@ -214,6 +216,8 @@ static const struct cki_code codes[] = {
     {"name_not_covered", ID, E, false,
         "a configured name is not in the certificate"},
     {"eku_no_server_auth", ID, E, false, "the EKU lacks serverAuth"},
+    {"eku_no_client_auth", ID, E, false,
+        "a client identity's EKU lacks clientAuth"},
     {"ku_no_digital_signature", ID, E, true,
         "the keyUsage lacks digitalSignature"},
     {"bad_signature", ID, E, false, "a chain signature does not verify"},

@@ -54,6 +54,7 @@ struct ck_doctor {
 	char dns_text[96];
 	bool public_;
 	ck_policy policy;
+	bool https_optional; /* --https if-available */
 	int timeout_ms;
 	int parallel;
 	ck_doctor_progress_cb progress;
@@ -272,6 +273,25 @@ ck_doctor_set_policy(ck_doctor *d, ck_policy p)
 		return cki_err(d->ctx, CK_E_USAGE,
 		    "unknown policy %d: expected compat or strict", (int)p);
 	d->policy = p;
+	return CK_OK;
+}
+
+ck_status
+ck_doctor_set_https(ck_doctor *d, const char *mode)
+{
+	if (mode != NULL && strcmp(mode, "required") == 0)
+		d->https_optional = false;
+	else if (mode != NULL && strcmp(mode, "if-available") == 0)
+		d->https_optional = true;
+	else {
+		char shown[64] = "";
+
+		if (mode != NULL)
+			cki_esc(shown, sizeof(shown), mode, strlen(mode));
+		return cki_err(d->ctx, CK_E_USAGE,
+		    "https: expected required or if-available, found \"%s\"",
+		    shown);
+	}
 	return CK_OK;
 }
 
@@ -865,6 +885,7 @@ ck_doctor_run(ck_doctor *d, char **json, int *all_online)
 	env.build_time = cki_doc_build_time();
 	env.timeout_ms = d->timeout_ms;
 	env.policy = d->policy;
+	env.https_optional = d->https_optional;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.ctx = d->ctx;

@@ -1495,6 +1495,36 @@ diag_not_tls(struct dctx *c, const struct cki_hs *h)
 	}
 }
 
+/* --https if-available: the device serves plain HTTP on the port, which
+ * its configuration allows. A warning: what crosses it is in clear. */
+static void
+diag_plain_http(struct dctx *c, const struct cki_hs *h)
+{
+	struct dx *d;
+	char text[80];
+
+	first_text(h, text, sizeof(text));
+	d = dx_add(c->l, "plain_http", R_WARN,
+	    "%s answers plain HTTP, not TLS: allowed by --https "
+	    "if-available, but credentials and video cross the network "
+	    "in clear",
+	    c->obs->address);
+	ev_str(d, "first_bytes", text);
+	ev_str(d, "https", "if-available");
+	rem(d,
+	    "Enable HTTPS on the device (and then require it) so that "
+	    "logins and streams are encrypted");
+}
+
+static bool
+plain_http(const struct cki_hs *h)
+{
+	char text[80];
+
+	first_text(h, text, sizeof(text));
+	return strncmp(text, "HTTP/", 5) == 0 || text[0] == '<';
+}
+
 /* The server refused the client certificate the device sent, with an
  * alert. */
 static void
@@ -1731,6 +1761,8 @@ diag_tls(struct dctx *c, struct cki_hs *h)
 		return false;
 	if (h->timed_out)
 		diag_handshake_timeout(c, h);
+	else if (!looks_tls(h) && c->env->https_optional && plain_http(h))
+		diag_plain_http(c, h);
 	else if (!looks_tls(h))
 		diag_not_tls(c, h);
 	else if (a == 116 ||
@@ -3545,7 +3577,7 @@ diag_conclude(struct dctx *c, const struct chainx *x, const struct cki_hs *h,
 		dxl_drop(c->l, "cert_not_yet_valid");
 		dxl_drop(c->l, "cert_expired");
 	}
-	if (!any_error(c->l)) {
+	if (!any_error(c->l) && !dxl_has(c->l, "plain_http")) {
 		struct dx *d;
 		X509 *top = have_chain && sk_X509_num(x->v.built) > 0
 		    ? sk_X509_value(x->v.built, sk_X509_num(x->v.built) - 1)

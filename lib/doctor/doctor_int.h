@@ -243,7 +243,8 @@ struct cki_diag_env {
 	bool at_given;      /* --at was given */
 	int64_t build_time; /* when certkit was built */
 	int timeout_ms;
-	ck_policy policy; /* --policy: the endpoints' default */
+	ck_policy policy;    /* --policy: the endpoints' default */
+	bool https_optional; /* plain HTTP is plain_http, a warning */
 };
 
 /*

@@ -74,8 +74,21 @@ check_conf_names(ck_identity *id)
 	return CK_OK;
 }
 
-ck_status
-ck_identity_new(ck_ctx *ctx, const char *home, ck_identity **out)
+/* "agent" or "agent/identity": no empty, hidden or ".." component. */
+static bool
+plain_subdir(const char *s)
+{
+	if (s[0] == '\0' || s[0] == '/')
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((p == s || p[-1] == '/') && (*p == '.' || *p == '/'))
+			return false;
+	return s[strlen(s) - 1] != '/';
+}
+
+static ck_status
+identity_open(ck_ctx *ctx, const char *home, const char *sub, bool client,
+    ck_identity **out)
 {
 	ck_identity *id;
 	ck_status rv;
@@ -85,27 +98,52 @@ ck_identity_new(ck_ctx *ctx, const char *home, ck_identity **out)
 	*out = NULL;
 	if (home == NULL || home[0] == '\0')
 		return cki_err(ctx, CK_E_USAGE, "no state directory given");
+	if (!plain_subdir(sub))
+		return cki_err(ctx, CK_E_USAGE,
+		    "%s: expected a directory under the state directory "
+		    "(names not starting with '.', separated by '/')",
+		    sub);
 	if ((id = calloc(1, sizeof(*id))) == NULL)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	id->ctx = ctx;
 	id->lock_fd = -1;
+	id->client = client;
 	n = snprintf(id->home, sizeof(id->home), "%s", home);
 	if (n < 0 || (size_t)n >= sizeof(id->home) ||
-	    (size_t)snprintf(id->dir, sizeof(id->dir), "%s/identity", home) >=
+	    (size_t)snprintf(id->dir, sizeof(id->dir), "%s/%s", home, sub) >=
 	        sizeof(id->dir)) {
 		rv = cki_err(ctx, CK_E_USAGE, "%s: path too long", home);
 		goto err;
 	}
 	if ((rv = cki_config_load(ctx, home, &id->cfg)) != CK_OK ||
 	    (rv = cki_config_identity(ctx, id->cfg, &id->conf)) != CK_OK ||
-	    (rv = check_conf_names(id)) != CK_OK ||
-	    (rv = cki_settle(id)) != CK_OK)
+	    (rv = check_conf_names(id)) != CK_OK)
+		goto err;
+	if (client) {
+		/* The device's on_change hook is for its server identity. */
+		free(id->conf.on_change);
+		id->conf.on_change = NULL;
+	}
+	if ((rv = cki_settle(id)) != CK_OK)
 		goto err;
 	*out = id;
 	return CK_OK;
 err:
 	ck_identity_free(id);
 	return rv;
+}
+
+ck_status
+ck_identity_new(ck_ctx *ctx, const char *home, ck_identity **out)
+{
+	return identity_open(ctx, home, "identity", false, out);
+}
+
+ck_status
+ck_identity_new_client(
+    ck_ctx *ctx, const char *home, const char *subdir, ck_identity **out)
+{
+	return identity_open(ctx, home, subdir, true, out);
 }
 
 void

@@ -22,6 +22,8 @@
  *   detected_name_not_covered   warning  a detected one (a new DHCP lease
  *                                        should not block an install)
  *   eku_no_server_auth          error    RFC 5280 section 4.2.1.12
+ *   eku_no_client_auth          error    the same, for a client identity
+ *                                        (which skips the name checks)
  *   ku_no_digital_signature     error    RFC 8446 section 4.4.2.4 (RSA
  *                                        with keyEncipherment: warning,
  *                                        TLS 1.2 RSA key exchange only)
@@ -226,7 +228,7 @@ check_key(struct cki_idfindings *f, X509 *leaf)
 }
 
 static void
-check_usage(struct cki_idfindings *f, X509 *leaf)
+check_usage(struct cki_idfindings *f, X509 *leaf, bool client)
 {
 	uint32_t ex = X509_get_extension_flags(leaf);
 	bool rsa = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf)) == EVP_PKEY_RSA;
@@ -237,7 +239,14 @@ check_usage(struct cki_idfindings *f, X509 *leaf)
 		    "CA:TRUE), not a server certificate: was the CA's own "
 		    "certificate given as the server's?");
 	/* RFC 5280 section 4.2.1.12: when EKU is present, it limits use. */
-	if ((ex & EXFLAG_XKUSAGE) &&
+	if (client && (ex & EXFLAG_XKUSAGE) &&
+	    !(X509_get_extended_key_usage(leaf) &
+	        (XKU_SSL_CLIENT | XKU_ANYEKU)))
+		cki_finding(f, "eku_no_client_auth",
+		    "the certificate's extended key usage lacks clientAuth; "
+		    "the primary refuses it for a client: ask for a TLS "
+		    "client certificate");
+	else if (!client && (ex & EXFLAG_XKUSAGE) &&
 	    !(X509_get_extended_key_usage(leaf) &
 	        (XKU_SSL_SERVER | XKU_ANYEKU)))
 		cki_finding(f, "eku_no_server_auth",
@@ -455,10 +464,13 @@ check_leaf(ck_identity *id, const struct cki_material *m,
 		    f->key_from != NULL ? f->key_from : "given");
 	}
 	check_validity(id, f, m->leaf);
-	check_usage(f, m->leaf);
+	check_usage(f, m->leaf, id->client);
 	check_key(f, m->leaf);
 	check_signature(f, m->leaf, "the certificate");
-	check_names(f, m->leaf, n);
+	/* A client identity carries the names the primary's admin approved,
+	 * which need not be all of the device's. */
+	if (!id->client)
+		check_names(f, m->leaf, n);
 }
 
 /* The issuer of CUR that the files given lack: from the stores (said as

@@ -43,8 +43,9 @@ struct ck_identity {
 	int replace;             /* init replaces an existing identity */
 	int insecure_warnings;   /* install/restore accept warnings */
 	ck_policy policy;        /* install/restore: the chain's policy */
-	int lock_fd;             /* -1 when not held */
-	json_t *recovered;       /* what cki_settle did, or NULL */
+	bool client;       /* a client identity (ck_identity_new_client) */
+	int lock_fd;       /* -1 when not held */
+	json_t *recovered; /* what cki_settle did, or NULL */
 };
 
 /* The names the identity must carry: configured (or given), and detected. */
@@ -175,9 +176,12 @@ json_t *cki_run_hook(const char *cmd, long timeout_s, const char *identity_dir,
  * anchor is not self-signed) and checks every name. Bounded to timeout_ms.
  * Returns CK_OK with *ok set and *result filled ({ok, protocol, cipher,
  * names_checked, error}); an error only when it could not run at all.
+ * client: the identity is a TLS client's; the verifier checks the
+ * clientAuth purpose instead of serverAuth.
  */
 ck_status cki_selftest(ck_ctx *ctx, const char *fullchain_path,
     const char *key_path, X509 *anchor, const struct cki_strlist *dns,
-    const struct cki_strlist *ip, int timeout_ms, bool *ok, json_t **result);
+    const struct cki_strlist *ip, int timeout_ms, bool client, bool *ok,
+    json_t **result);
 
 #endif /* CERTKIT_IDENTITY_INT_H */

@@ -1192,7 +1192,7 @@ commit_selftest(struct commit *c, const struct cki_names *names)
 	    cki_id_path(c->id, kp, "current/key.pem") != CK_OK ||
 	    names_to_check(c->id, c->m->leaf, names, &cdns, &cip) != CK_OK ||
 	    cki_selftest(ctx, fc, kp, anchor_of(c->m), &cdns, &cip,
-	        SELFTEST_TIMEOUT_MS, &sok, &c->st) != CK_OK) {
+	        SELFTEST_TIMEOUT_MS, c->id->client, &sok, &c->st) != CK_OK) {
 		snprintf(c->why, sizeof(c->why),
 		    "the self-test could not "
 		    "run: %s",

@@ -81,7 +81,7 @@ err:
 }
 
 static SSL_CTX *
-client_ctx(ck_ctx *ctx, X509 *anchor)
+client_ctx(ck_ctx *ctx, X509 *anchor, bool client)
 {
 	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
 	X509_STORE *st;
@@ -108,7 +108,8 @@ client_ctx(ck_ctx *ctx, X509 *anchor)
 		X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
 	if (ctx->now != 0)
 		X509_VERIFY_PARAM_set_time(vp, (time_t)ctx->now);
-	X509_VERIFY_PARAM_set_purpose(vp, X509_PURPOSE_SSL_SERVER);
+	X509_VERIFY_PARAM_set_purpose(
+	    vp, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
 	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
 	return c;
@@ -205,7 +206,7 @@ connect_pair(SSL *srv, SSL *cli)
 ck_status
 cki_selftest(ck_ctx *ctx, const char *fullchain, const char *key, X509 *anchor,
     const struct cki_strlist *dns, const struct cki_strlist *ip, int timeout_ms,
-    bool *ok, json_t **result)
+    bool client, bool *ok, json_t **result)
 {
 	SSL_CTX *sctx = NULL, *cctx = NULL;
 	SSL *srv = NULL, *cli = NULL;
@@ -228,7 +229,7 @@ cki_selftest(ck_ctx *ctx, const char *fullchain, const char *key, X509 *anchor,
 		ck_ctx_clear_error(ctx);
 		goto verdict;
 	}
-	if ((cctx = client_ctx(ctx, anchor)) == NULL)
+	if ((cctx = client_ctx(ctx, anchor, client)) == NULL)
 		goto err;
 	if ((srv = SSL_new(sctx)) == NULL || (cli = SSL_new(cctx)) == NULL ||
 	    !connect_pair(srv, cli)) {

@@ -4,7 +4,8 @@
 # hostname mismatch, fallback certificate, expired, self-signed, weak key,
 # a device clock in 2012, an intermediate behind an unreachable AIA URL,
 # a name only in the CN under --policy strict and a profile's policy,
-# TLS 1.0 only, client certificates), a plaintext HTTP server (not_tls), a
+# TLS 1.0 only, client certificates), a plaintext HTTP server (not_tls;
+# plain_http with --https if-available), a
 # silent listener (handshake_timeout) and a closed port (tcp_refused).
 #
 # Env: CERTKIT (the binary), CERTKIT_TEST_PKI (the test PKI). Every wait is
@@ -250,6 +251,17 @@ start http "python3 -u -m http.server --bind 127.0.0.1 @PORT@ --directory $W"
 doctor --trust "$P/root-ca.pem" "127.0.0.1:$PORT"
 expect "plain HTTP on the port is not_tls, quoting the answer" 1 \
   'd["code"] == "not_tls" and ("HTTP" in d["evidence"]["first_bytes"].upper() or "HTML" in d["evidence"]["first_bytes"].upper())'
+doctor --trust "$P/root-ca.pem" --https required "127.0.0.1:$PORT"
+expect "--https required: plain HTTP is still not_tls" 1 'd["code"] == "not_tls"'
+doctor --trust "$P/root-ca.pem" --https if-available "127.0.0.1:$PORT"
+expect "--https if-available: plain HTTP is plain_http, a warning, online" 0 \
+  'd["code"] == "plain_http" and d["severity"] == "warning" and e["status"] == "online" and len(e["diagnosis"]) == 1'
+timeout 10 "$CERTKIT" doctor --https sometimes "127.0.0.1:$PORT" >"$W/out" 2>&1
+if [ $? = 2 ] && grep -q 'expected required or if-available' "$W/out"; then
+	ok "--https with another word is a usage error"
+else
+	bad "--https with another word is a usage error"
+fi
 
 start silent "python3 -u -c 'import socket,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

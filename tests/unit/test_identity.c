@@ -609,6 +609,56 @@ test_install_table(void **state)
 	}
 }
 
+/* A client identity (the agent's, ck_identity_new_client): kept in its own
+ * directory, clientAuth required, the device's names not required. */
+static void
+test_client_identity(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+	ck_identity *id = NULL;
+	char *json = NULL, path[256], key[4096], chain[4096];
+	struct stat sb;
+
+	(void)state;
+	fresh_home();
+	ck_ctx_set_time(ctx, PINNED_TIME);
+	assert_int_equal(
+	    ck_identity_new_client(ctx, home, "../x", &id), CK_E_USAGE);
+	assert_int_equal(
+	    ck_identity_new_client(ctx, home, "a/../x", &id), CK_E_USAGE);
+	assert_int_equal(
+	    ck_identity_new_client(ctx, home, "a//x", &id), CK_E_USAGE);
+	assert_int_equal(
+	    ck_identity_new_client(ctx, home, "agent/identity", &id), CK_OK);
+	snprintf(key, sizeof(key), "%s", pki("leaf-ca-eku-codesign.key"));
+	snprintf(chain, sizeof(chain), "%s", pki("int-ca.pem"));
+	assert_int_equal(
+	    ck_identity_install(
+	        id, pki("leaf-ca-eku-codesign.pem"), key, chain, &json),
+	    CK_E_REFUSED);
+	assert_non_null(strstr(json, "eku_no_client_auth"));
+	ck_free(json);
+	json = NULL;
+	/* gateway-01.example.test is not the device's name: no finding. */
+	snprintf(key, sizeof(key), "%s", pki("leaf-client.key"));
+	assert_int_equal(
+	    ck_identity_install(id, pki("leaf-client.pem"), key, chain, &json),
+	    CK_OK);
+	assert_null(strstr(json, "name_not_covered"));
+	assert_non_null(strstr(json, "\"selftest\":{\"ok\":true"));
+	ck_free(json);
+	snprintf(
+	    path, sizeof(path), "%s/agent/identity/current/cert.pem", home);
+	assert_int_equal(stat(path, &sb), 0);
+	snprintf(path, sizeof(path), "%s/agent/identity/current/key.pem", home);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 077, 0);
+	snprintf(path, sizeof(path), "%s/identity", home);
+	assert_int_not_equal(stat(path, &sb), 0);
+	ck_identity_free(id);
+	ck_ctx_free(ctx);
+}
+
 static void
 test_damaged_current(void **state)
 {
@@ -658,6 +708,7 @@ main(void)
 	    cmocka_unit_test(test_hook),
 	    cmocka_unit_test(test_lifecycle),
 	    cmocka_unit_test(test_install_table),
+	    cmocka_unit_test(test_client_identity),
 	    cmocka_unit_test(test_damaged_current),
 	};
 

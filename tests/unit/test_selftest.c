@@ -87,7 +87,7 @@ test_table(void **state)
 		if (c->ip != NULL)
 			assert_int_equal(cki_strlist_add(&ip, c->ip), CK_OK);
 		assert_int_equal(cki_selftest(ctx, chain, key, anchor, &dns,
-		                     &ip, 5000, &ok, &res),
+		                     &ip, 5000, false, &ok, &res),
 		    CK_OK);
 		assert_non_null(res);
 		err = json_string_value(json_object_get(res, "error"));
@@ -127,8 +127,8 @@ test_fault(void **state)
 	snprintf(chain, sizeof(chain), "%s", pki("chain.pem"));
 	snprintf(key, sizeof(key), "%s", pki("leaf.key"));
 	setenv("CERTKIT_FAULT", "selftest", 1);
-	assert_int_equal(
-	    cki_selftest(ctx, chain, key, anchor, &dns, &ip, 1000, &ok, &res),
+	assert_int_equal(cki_selftest(ctx, chain, key, anchor, &dns, &ip, 1000,
+	                     false, &ok, &res),
 	    CK_OK);
 	unsetenv("CERTKIT_FAULT");
 	assert_false(ok);
