@@ -46,12 +46,14 @@ struct cki_registry {
 	void *impl;
 };
 
-/* The backends, tried in order. PostgreSQL (issue 12) is one more line. */
+/* The backends, tried in order (SQLite takes any path, so it is last). */
 static const struct cki_reg_ops *const backends[] = {
+    &cki_reg_pg_ops,
     &cki_reg_sqlite_ops,
 };
 
 #define CAS_TRIES 5
+#define TX_TRIES 10 /* runs of a transaction the backend calls transient */
 #define FIND_MAX 10 /* candidates named in an ambiguous-prefix error */
 
 #define ST(s) (1u << (s))
@@ -139,9 +141,40 @@ pick_backend(ck_ctx *ctx, const char *target, const struct cki_reg_ops **ops)
 			return CK_OK;
 		}
 	return cki_err(ctx, CK_E_USAGE,
-	    "registry '%s': expected a path or sqlite:PATH (no other "
-	    "backend in this version)",
+	    "registry '%s': expected a path, sqlite:PATH, a postgresql:// URL "
+	    "or a PostgreSQL conninfo",
 	    target);
+}
+
+/* The registry's clock: the storage's (shared by every primary) unless
+ * the ctx has a fixed time (tests) or the backend has none. */
+static int64_t
+reg_now(cki_registry *r)
+{
+	int64_t t = 0;
+
+	if (r->ctx->now != 0 || r->ops->now == NULL ||
+	    r->ops->now(r->impl, &t) != CK_OK)
+		return (int64_t)cki_now(r->ctx);
+	return t;
+}
+
+/* True if a failed transaction (try `i`, from 0) is worth running again:
+ * the backend calls its failure transient. Waits first, a little more
+ * each time, with jitter so that two losers do not meet again. */
+static bool
+again(cki_registry *r, ck_status rv, int i)
+{
+	unsigned char j = 0;
+	long us;
+
+	if (rv == CK_OK || r->ops->retryable == NULL ||
+	    !r->ops->retryable(r->impl) || i + 1 >= TX_TRIES)
+		return false;
+	(void)RAND_bytes(&j, 1);
+	us = (2000L << (i < 6 ? i : 6)) + (long)j * 40;
+	usleep((useconds_t)(us > 100000 ? 100000 : us));
+	return true;
 }
 
 ck_status
@@ -329,7 +362,7 @@ audit(cki_registry *r, const struct cki_client *c, const char *action, int from,
 {
 	struct cki_audit a = {0};
 
-	a.time = (int64_t)cki_now(r->ctx);
+	a.time = reg_now(r);
 	snprintf(a.client_id, sizeof(a.client_id), "%s", c->id);
 	snprintf(a.spki, sizeof(a.spki), "%s", c->spki);
 	/* The backend copies; the casts only lend the strings. */
@@ -369,7 +402,7 @@ static ck_status
 first_row(cki_registry *r, const struct cki_client *c, enum cki_reg_state state,
     const struct cki_actor *who, struct cki_client *row)
 {
-	int64_t now = (int64_t)cki_now(r->ctx);
+	int64_t now = reg_now(r);
 	ck_status rv;
 
 	memset(row, 0, sizeof(*row));
@@ -459,15 +492,20 @@ cki_registry_first_contact(cki_registry *r, const struct cki_client *c,
 		    "first contact: a new client is pending or approved, not "
 		    "%s",
 		    cki_reg_state_name(state));
-	if ((rv = first_row(r, c, state, who, &row)) != CK_OK)
-		return rv;
-	if ((rv = r->ops->begin(r->impl)) != CK_OK)
-		goto err;
-	rv = first_contact_tx(r, &row, max_pending, who, &known);
-	if (rv == CK_OK && !known)
-		rv = r->ops->commit(r->impl);
-	else
-		r->ops->rollback(r->impl);
+	for (int i = 0;; i++) {
+		if ((rv = first_row(r, c, state, who, &row)) != CK_OK)
+			return rv;
+		if ((rv = r->ops->begin(r->impl)) != CK_OK)
+			goto err;
+		rv = first_contact_tx(r, &row, max_pending, who, &known);
+		if (rv == CK_OK && !known)
+			rv = r->ops->commit(r->impl);
+		else
+			r->ops->rollback(r->impl);
+		if (!again(r, rv, i))
+			break;
+		cki_client_clear(&row);
+	}
 	if (rv == CK_OK && out != NULL)
 		rv = client_copy(r->ctx, out, &row);
 err:
@@ -525,7 +563,7 @@ replace_key(cki_registry *r, const struct cki_client *c,
 		goto err;
 	memcpy(after->spki, c->spki, sizeof(after->spki));
 	memcpy(after->cert_sha256, c->cert_sha256, sizeof(after->cert_sha256));
-	after->changed = (int64_t)cki_now(r->ctx);
+	after->changed = reg_now(r);
 	if ((rv = set_str(r->ctx, &after->subject, c->subject)) != CK_OK ||
 	    (rv = set_str(r->ctx, &after->sans, c->sans)) != CK_OK ||
 	    (rv = set_str(r->ctx, &after->policy, decider(who))) != CK_OK ||
@@ -573,7 +611,7 @@ act_tx(cki_registry *r, const char *id, enum cki_reg_action a, int64_t expect,
 		rv = r->ops->remove(r->impl, c.id, c.version);
 	} else {
 		after->state = (enum cki_reg_state)trans[a].to;
-		after->changed = (int64_t)cki_now(r->ctx);
+		after->changed = reg_now(r);
 		after->version = c.version + 1;
 		if ((rv = set_str(r->ctx, &after->policy, decider(who))) ==
 		        CK_OK &&
@@ -599,7 +637,7 @@ cki_registry_act(cki_registry *r, const char *id, enum cki_reg_action a,
 
 	if ((unsigned)a >= sizeof(trans) / sizeof(trans[0]))
 		return cki_err(r->ctx, CK_E_USAGE, "unknown action %d", a);
-	for (int i = 0; i < CAS_TRIES; i++) {
+	for (int i = 0, cas = 0; cas < CAS_TRIES; i++) {
 		cki_client_clear(out);
 		if ((rv = r->ops->begin(r->impl)) != CK_OK)
 			break;
@@ -612,8 +650,11 @@ cki_registry_act(cki_registry *r, const char *id, enum cki_reg_action a,
 			rv = r->ops->commit(r->impl);
 		else
 			r->ops->rollback(r->impl);
+		if (again(r, rv, i))
+			continue;
 		if (rv != CK_E_CONFLICT || expect_version >= 0)
 			break;
+		cas++;
 	}
 	if (rv != CK_OK)
 		cki_client_clear(out);
@@ -628,15 +669,18 @@ cki_registry_presence(cki_registry *r, const struct cki_seen *v, size_t n)
 
 	if (n == 0)
 		return CK_OK;
-	if ((rv = r->ops->begin(r->impl)) != CK_OK)
-		return rv;
-	for (size_t i = 0; i < n && rv == CK_OK; i++)
-		rv = r->ops->touch(r->impl, &v[i]);
-	if (rv == CK_OK)
-		rv = r->ops->commit(r->impl);
-	else
-		r->ops->rollback(r->impl);
-	return rv;
+	for (int t = 0;; t++) {
+		if ((rv = r->ops->begin(r->impl)) != CK_OK)
+			return rv;
+		for (size_t i = 0; i < n && rv == CK_OK; i++)
+			rv = r->ops->touch(r->impl, &v[i]);
+		if (rv == CK_OK)
+			rv = r->ops->commit(r->impl);
+		else
+			r->ops->rollback(r->impl);
+		if (!again(r, rv, t))
+			return rv;
+	}
 }
 
 static ck_status
@@ -669,16 +713,45 @@ err:
 ck_status
 cki_registry_expire(cki_registry *r, int64_t now, long ttl, size_t *n)
 {
+	bool mine = false;
 	ck_status rv;
 
 	*n = 0;
-	if ((rv = r->ops->begin(r->impl)) != CK_OK)
+	if ((rv = cki_registry_job(r, "expire", &mine)) != CK_OK || !mine)
 		return rv;
-	if ((rv = expire_tx(r, now, ttl, n)) == CK_OK)
-		rv = r->ops->commit(r->impl);
-	else
-		r->ops->rollback(r->impl);
+	for (int i = 0;; i++) {
+		*n = 0;
+		if ((rv = r->ops->begin(r->impl)) != CK_OK)
+			return rv;
+		if ((rv = expire_tx(r, now, ttl, n)) == CK_OK)
+			rv = r->ops->commit(r->impl);
+		else
+			r->ops->rollback(r->impl);
+		if (!again(r, rv, i))
+			break;
+	}
 	if (rv != CK_OK)
 		*n = 0;
 	return rv;
+}
+
+int64_t
+cki_registry_now(cki_registry *r)
+{
+	return reg_now(r);
+}
+
+ck_status
+cki_registry_job(cki_registry *r, const char *name, bool *mine)
+{
+	*mine = true;
+	if (r->ops->job == NULL)
+		return CK_OK;
+	return r->ops->job(r->impl, name, mine);
+}
+
+int
+cki_registry_notify_fd(cki_registry *r)
+{
+	return r->ops->notify_fd != NULL ? r->ops->notify_fd(r->impl) : -1;
 }

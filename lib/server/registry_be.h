@@ -21,6 +21,13 @@
  *     deletes of it at the storage level: SQLite triggers).
  *  5. A conflict row's conflict_of becomes "" when its client is removed
  *     (ON DELETE SET NULL).
+ *  6. The optional ops may be NULL: retryable() says the last failure was
+ *     a transient one (a serialization failure or deadlock) that running
+ *     the whole transaction again may cure; now() gives the storage's clock
+ *     (shared by every primary); job() says whether this connection runs a
+ *     single-writer job (one holder among every connection to the
+ *     storage); notify_fd() is a descriptor that becomes readable when
+ *     another connection committed a change (-1: none).
  */
 #ifndef CERTKIT_REGISTRY_BE_H
 #define CERTKIT_REGISTRY_BE_H
@@ -64,8 +71,13 @@ struct cki_reg_ops {
 	ck_status (*audit_each)(
 	    void *impl, int64_t since, cki_audit_cb cb, void *arg);
 	ck_status (*token)(void *impl, uint64_t *tok);
+	bool (*retryable)(void *impl);
+	ck_status (*now)(void *impl, int64_t *now);
+	ck_status (*job)(void *impl, const char *name, bool *mine);
+	int (*notify_fd)(void *impl);
 };
 
 extern const struct cki_reg_ops cki_reg_sqlite_ops;
+extern const struct cki_reg_ops cki_reg_pg_ops;
 
 #endif /* CERTKIT_REGISTRY_BE_H */
