@@ -220,6 +220,15 @@ cki_registry_migrate(ck_ctx *ctx, const char *target, int *from)
 }
 
 const char *
+cki_registry_backend_for(const char *target)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (backends[i]->claims(target))
+			return backends[i]->name;
+	return "unknown";
+}
+
+const char *
 cki_registry_backend(const cki_registry *r)
 {
 	return r->ops->name;

@@ -113,7 +113,8 @@ ck_registry_migrate(ck_ctx *ctx, const char *home, char **json)
 		goto err;
 	rv = json_out(ctx,
 	    json_pack("{s:o?,s:s,s:i,s:i,s:b}", "registry",
-	        cki_json_str(target), "backend", "sqlite", "from", from, "to",
+	        cki_json_str(target), "backend",
+	        cki_registry_backend_for(target), "from", from, "to",
 	        CKI_REG_SCHEMA, "migrated", from != CKI_REG_SCHEMA),
 	    json);
 err:

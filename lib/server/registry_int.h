@@ -231,7 +231,9 @@ ck_status cki_registry_job(cki_registry *r, const char *name, bool *mine);
  * may change after a reconnect: ask again after each poll. */
 int cki_registry_notify_fd(cki_registry *r);
 
-/* The backend's name ("sqlite"), for logs and --check-config. */
+/* The backend's name ("sqlite", "postgresql"), for logs and
+ * --check-config; _for(): of the backend that serves `target`. */
 const char *cki_registry_backend(const cki_registry *r);
+const char *cki_registry_backend_for(const char *target);
 
 #endif /* CERTKIT_REGISTRY_INT_H */

@@ -462,7 +462,8 @@ log_start(struct cki_srv *s)
 	    s->conf.id_source == CKI_SRV_ID_P12 ? s->conf.p12 : "device",
 	    "subject", subj, "spki", spki[0] ? spki : NULL, "client_policy",
 	    cki_policy_name(s->conf.policy), "ocsp",
-	    cki_ocsp_mode_name(s->conf.ocsp), "registry", s->conf.registry_path,
+	    cki_ocsp_mode_name(s->conf.ocsp), "registry",
+	    s->conf.registry_path ? s->conf.registry_path : s->conf.registry,
 	    NULL);
 	free(subj);
 }
@@ -561,8 +562,11 @@ config_json(struct cki_srv *s)
 	    o, "ocsp_responder", cki_json_str(c->ocsp_responder));
 	json_object_set_new(o, "crl", strlist_json(&c->crl));
 	json_object_set_new(o, "registry",
-	    json_pack("{s:s, s:o}", "backend", c->registry, "path",
-	        cki_json_str(c->registry_path)));
+	    c->registry_path != NULL
+	        ? json_pack("{s:s, s:o}", "backend", c->registry, "path",
+	              cki_json_str(c->registry_path))
+	        : json_pack("{s:s, s:o}", "backend", "postgresql", "target",
+	              cki_json_str(c->registry)));
 	json_object_set_new(o, "pending_ttl", json_integer(c->pending_ttl));
 	json_object_set_new(o, "max_pending", json_integer(c->max_pending));
 	json_object_set_new(o, "heartbeat", json_integer(c->heartbeat));

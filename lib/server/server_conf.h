@@ -30,8 +30,11 @@
  *   ocsp_responder = URL          overrides the AIA
  *   crl = FILE, FILE
  *   registry = sqlite             default: HOME/server/registry.db;
- *                                 sqlite:FILE names another file; a
- *                                 postgresql:// URL comes with issue 12
+ *                                 sqlite:FILE names another file;
+ *                                 postgresql://... or a libpq conninfo
+ *                                 (docs/PRIMARIES.md); no password in it
+ *   registry_password_file = FILE pgpass format (PostgreSQL only), given
+ *                                 to libpq as passfile; or PGPASSFILE
  *   pending_ttl = 7d              s, m, h, d suffixes
  *   max_pending = 10000
  *   heartbeat = 30s               the interval clients are told to use;
@@ -81,8 +84,10 @@ struct cki_server_conf {
 	enum cki_ocsp_mode ocsp;
 	char *ocsp_responder;   /* NULL: the AIA */
 	struct cki_strlist crl; /* files */
-	char *registry;         /* "sqlite" or a URL */
-	char *registry_path;    /* HOME/server/registry.db for sqlite */
+	char *registry;         /* "sqlite", or the PostgreSQL target (with
+	                           passfile= from registry_password_file) */
+	char *registry_path;    /* HOME/server/registry.db for sqlite; NULL for
+	                           PostgreSQL */
 	long pending_ttl;       /* seconds */
 	long max_pending;
 	long heartbeat;   /* seconds */
