@@ -764,3 +764,164 @@ cki_registry_notify_fd(cki_registry *r)
 {
 	return r->ops->notify_fd != NULL ? r->ops->notify_fd(r->impl) : -1;
 }
+
+/* ---- copy (export / import) ------------------------------------------- */
+
+struct audits {
+	struct cki_audit *v;
+	size_t n, cap;
+	ck_ctx *ctx;
+	ck_status st;
+};
+
+static char *
+dup_or_null(const char *s, bool *oom)
+{
+	char *d = s != NULL ? strdup(s) : NULL;
+
+	if (s != NULL && d == NULL)
+		*oom = true;
+	return d;
+}
+
+static int
+audits_add(void *arg, const struct cki_audit *a)
+{
+	struct audits *l = arg;
+	struct cki_audit *d;
+	bool oom = false;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct cki_audit *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			l->st = cki_err(l->ctx, CK_E_NOMEM, "out of memory");
+			return 1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	d = &l->v[l->n++];
+	*d = *a;
+	d->who = dup_or_null(a->who, &oom);
+	d->action = dup_or_null(a->action, &oom);
+	d->why = dup_or_null(a->why, &oom);
+	d->from_state = dup_or_null(a->from_state, &oom);
+	d->to_state = dup_or_null(a->to_state, &oom);
+	if (oom)
+		l->st = cki_err(l->ctx, CK_E_NOMEM, "out of memory");
+	return oom ? 1 : 0;
+}
+
+static void
+audits_free(struct audits *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		cki_audit_clear(&l->v[i]);
+	free(l->v);
+}
+
+static int
+count_one_audit(void *arg, const struct cki_audit *a)
+{
+	(void)a;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* Inside dst's transaction: empty check, then clients (plain rows before
+ * conflict rows, whose conflict_of must exist), then audit rows. */
+static ck_status
+copy_tx(cki_registry *dst, const struct rows *rows, const struct audits *au)
+{
+	long n = 0;
+	size_t a0 = 0;
+	ck_status rv;
+
+	if ((rv = dst->ops->count(dst->impl, -1, &n)) != CK_OK ||
+	    (rv = dst->ops->audit_each(dst->impl, 0, count_one_audit, &a0)) !=
+	        CK_OK)
+		return rv;
+	if (n != 0 || a0 != 0)
+		return cki_err(dst->ctx, CK_E_EXISTS,
+		    "the target registry is not empty (%ld clients, %zu audit "
+		    "rows); copy only into a newly migrated registry",
+		    n, a0);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < rows->n && rv == CK_OK; i++)
+			if ((rows->v[i].conflict_of[0] != '\0') == (pass == 1))
+				rv = dst->ops->load(dst->impl, &rows->v[i]);
+	for (size_t i = 0; i < au->n && rv == CK_OK; i++)
+		rv = dst->ops->audit_add(dst->impl, &au->v[i]);
+	return rv;
+}
+
+/* Reads dst back: counts and each client's version and state. */
+static ck_status
+copy_verify(cki_registry *dst, const struct rows *rows, size_t audits)
+{
+	struct cki_client c = {0};
+	bool found = false;
+	size_t a = 0;
+	long n = 0;
+	ck_status rv;
+
+	if ((rv = dst->ops->count(dst->impl, -1, &n)) != CK_OK ||
+	    (rv = dst->ops->audit_each(dst->impl, 0, count_one_audit, &a)) !=
+	        CK_OK)
+		return rv;
+	if ((size_t)n != rows->n || a != audits)
+		return cki_err(dst->ctx, CK_E_INTERNAL,
+		    "copy check: the target has %ld clients and %zu audit "
+		    "rows, the source %zu and %zu",
+		    n, a, rows->n, audits);
+	for (size_t i = 0; i < rows->n && rv == CK_OK; i++) {
+		const struct cki_client *s = &rows->v[i];
+
+		rv = dst->ops->get(dst->impl, CKI_REG_BY_ID, s->id, &c, &found);
+		if (rv == CK_OK &&
+		    (!found || c.version != s->version || c.state != s->state ||
+		        strcmp(c.spki, s->spki) != 0))
+			rv = cki_err(dst->ctx, CK_E_INTERNAL,
+			    "copy check: client %s is %s in the target, "
+			    "version %lld %s in the source",
+			    s->id, found ? "different" : "missing",
+			    (long long)s->version,
+			    cki_reg_state_name(s->state));
+	}
+	cki_client_clear(&c);
+	return rv;
+}
+
+ck_status
+cki_registry_copy(
+    cki_registry *src, cki_registry *dst, size_t *clients, size_t *audits)
+{
+	struct rows rows = {.ctx = dst->ctx};
+	struct audits au = {.ctx = dst->ctx};
+	struct cki_reg_query q = {.state = -1};
+	ck_status rv;
+
+	*clients = *audits = 0;
+	if ((rv = src->ops->select(src->impl, &q, rows_add, &rows)) != CK_OK ||
+	    (rv = rows.st) != CK_OK ||
+	    (rv = src->ops->audit_each(src->impl, 0, audits_add, &au)) !=
+	        CK_OK ||
+	    (rv = au.st) != CK_OK)
+		goto err;
+	if ((rv = dst->ops->begin(dst->impl)) != CK_OK)
+		goto err;
+	if ((rv = copy_tx(dst, &rows, &au)) == CK_OK)
+		rv = dst->ops->commit(dst->impl);
+	else
+		dst->ops->rollback(dst->impl);
+	if (rv == CK_OK && (rv = copy_verify(dst, &rows, au.n)) == CK_OK) {
+		*clients = rows.n;
+		*audits = au.n;
+	}
+err:
+	rows_free(&rows);
+	audits_free(&au);
+	return rv;
+}

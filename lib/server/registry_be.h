@@ -75,6 +75,9 @@ struct cki_reg_ops {
 	ck_status (*now)(void *impl, int64_t *now);
 	ck_status (*job)(void *impl, const char *name, bool *mine);
 	int (*notify_fd)(void *impl);
+	/* Inserts a row exactly as given (version, times, presence): for
+	 * cki_registry_copy(), inside begin()..commit(). */
+	ck_status (*load)(void *impl, const struct cki_client *c);
 };
 
 extern const struct cki_reg_ops cki_reg_sqlite_ops;

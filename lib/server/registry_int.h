@@ -214,6 +214,15 @@ ck_status cki_registry_audit(
  * polls it to see admin changes within 1 s. */
 ck_status cki_registry_change_token(cki_registry *r, uint64_t *tok);
 
+/* Copies every client and audit row of src into dst (export/import, e.g.
+ * SQLite to PostgreSQL), in one transaction of dst, which must hold no
+ * client and no audit row (else CK_E_EXISTS). Then verifies dst: the same
+ * number of clients and audit rows, and each client read back with the
+ * same version and state (else CK_E_INTERNAL naming the first mismatch).
+ * *clients and *audits get the counts copied. */
+ck_status cki_registry_copy(
+    cki_registry *src, cki_registry *dst, size_t *clients, size_t *audits);
+
 /* The registry's clock, unix seconds: the database's now() on PostgreSQL
  * (so expiry does not depend on each primary's clock), else the ctx's. */
 int64_t cki_registry_now(cki_registry *r);

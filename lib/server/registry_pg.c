@@ -675,6 +675,29 @@ pg_insert(void *impl, const struct cki_client *c)
 }
 
 static ck_status
+pg_load(void *impl, const struct cki_client *c)
+{
+	struct auth_vals t;
+	char ver[24];
+	const char *v[16];
+
+	auth_vals(&t, c);
+	snprintf(t.n12, sizeof(t.n12), "%lld", (long long)c->first_seen);
+	snprintf(t.n13, sizeof(t.n13), "%lld", (long long)c->last_seen);
+	snprintf(ver, sizeof(ver), "%lld", (long long)c->version);
+	memcpy(v, t.v, 13 * sizeof(v[0]));
+	v[13] = ver;
+	v[14] = c->agent_version;
+	v[15] = c->facts;
+	return pg_write(impl,
+	    "INSERT INTO clients (id, spki, name, subject, sans, cert_sha256, "
+	    "state, policy, reason, conflict_of, changed, first_seen, "
+	    "last_seen, version, agent_version, facts) VALUES ($1, $2, $3, $4, "
+	    "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+	    16, v, NULL);
+}
+
+static ck_status
 pg_update(void *impl, const struct cki_client *c, int64_t expect)
 {
 	struct pg *p = impl;
@@ -885,4 +908,5 @@ const struct cki_reg_ops cki_reg_pg_ops = {
     .now = pg_now,
     .job = pg_job,
     .notify_fd = pg_notify_fd,
+    .load = pg_load,
 };

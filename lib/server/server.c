@@ -315,6 +315,22 @@ on_unapproved(void *arg, const char *spki)
 	}
 }
 
+/* authz: the registry went away or came back; logged once each. */
+static void
+on_registry_health(void *arg, bool up, const char *error)
+{
+	struct cki_srv *s = arg;
+
+	if (up)
+		cki_slog(s->log, CKI_LOG_INFO, "registry", "state", "up",
+		    "note", "reachable again; rows re-read", NULL);
+	else
+		cki_slog(s->log, CKI_LOG_ERROR, "registry", "state", "down",
+		    "error", error, "note",
+		    "serving approved clients from memory; new clients get 503",
+		    NULL);
+}
+
 static void
 on_sweep(evutil_socket_t fd, short what, void *arg)
 {
@@ -441,6 +457,7 @@ srv_start(struct cki_srv *s)
 	    (rv = arm_events(s)) != CK_OK)
 		return rv;
 	cki_authz_set_close_cb(s->authz, on_unapproved, s);
+	cki_authz_set_health_cb(s->authz, on_registry_health, s);
 	for (size_t i = 0; i < l->n; i++)
 		if ((rv = bind_one(s, l->v[i])) != CK_OK)
 			return rv;

@@ -671,6 +671,91 @@ c_each_and_audit(struct env *e)
 	cki_client_clear(&b);
 }
 
+/* Fills a registry with every kind of row: approved with presence, a
+ * conflict row, revoked, pending; returns the approved one. */
+static struct cki_client
+fill(struct env *e)
+{
+	char k[4][65];
+	struct cki_client a, b;
+	struct cki_seen s = {.time = 4000000000, .agent_version = "2.0"};
+
+	for (int i = 0; i < 4; i++) {
+		char head[8];
+
+		snprintf(head, sizeof(head), "c%d", i);
+		mkspki(k[i], head, 'd');
+	}
+	a = contact(e, k[0], "gw-a", CKI_REG_PENDING, CK_OK);
+	act(e, a.id, CKI_ACT_APPROVE, CK_OK, NULL);
+	act(e, a.id, CKI_ACT_SUSPEND, CK_OK, NULL);
+	act(e, a.id, CKI_ACT_RESUME, CK_OK, NULL);
+	memcpy(s.spki, k[0], sizeof(s.spki));
+	s.facts = "{\"os\":\"linux\"}";
+	assert_int_equal(cki_registry_presence(e->r, &s, 1), CK_OK);
+	b = contact(e, k[1], "gw-a", CKI_REG_PENDING, CK_OK); /* conflict */
+	cki_client_clear(&b);
+	b = contact(e, k[2], "gw-r", CKI_REG_APPROVED, CK_OK);
+	act(e, b.id, CKI_ACT_REVOKE, CK_OK, NULL);
+	cki_client_clear(&b);
+	b = contact(e, k[3], NULL, CKI_REG_PENDING, CK_OK);
+	cki_client_clear(&b);
+	cki_client_clear(&a);
+	assert_int_equal(
+	    cki_registry_get_spki(e->r, k[0], &a, &(bool){0}), CK_OK);
+	return a;
+}
+
+/* Copies e's registry into a fresh SQLite file and from there into a
+ * fresh target of e's own driver (on PostgreSQL: both directions). */
+static void
+c_copy(struct env *e)
+{
+	struct env e2 = {.drv = e->drv, .ctx = e->ctx};
+	struct cki_client a = fill(e), got = {0};
+	char file[300];
+	cki_registry *sq = NULL;
+	size_t nc = 0, na = 0;
+	bool found = false;
+	int from;
+
+	snprintf(file, sizeof(file), "%s/copy.db", e->dir);
+	assert_int_equal(cki_registry_migrate(e->ctx, file, &from), CK_OK);
+	assert_int_equal(cki_registry_open(e->ctx, file, 1000, &sq), CK_OK);
+	assert_int_equal(cki_registry_copy(e->r, sq, &nc, &na), CK_OK);
+	assert_int_equal(nc, 4);
+	assert_int_equal(na, (size_t)audit_rows(e));
+	/* Not into a registry that holds rows. */
+	assert_int_equal(cki_registry_copy(e->r, sq, &nc, &na), CK_E_EXISTS);
+	assert_non_null(strstr(ck_ctx_error(e->ctx), "not empty"));
+	/* Back into a fresh registry of e's driver. */
+	snprintf(e2.dir, sizeof(e2.dir), "%s", e->dir);
+	e->drv->target(&e2, e->dir);
+	snprintf(e2.target + strlen(e2.target),
+	    sizeof(e2.target) - strlen(e2.target), "%s",
+	    strcmp(e->drv->name, "sqlite") == 0 ? ".2" : "");
+	assert_int_equal(cki_registry_migrate(e->ctx, e2.target, &from), CK_OK);
+	assert_int_equal(
+	    cki_registry_open(e->ctx, e2.target, 1000, &e2.r), CK_OK);
+	assert_int_equal(cki_registry_copy(sq, e2.r, &nc, &na), CK_OK);
+	assert_int_equal(nc, 4);
+	assert_int_equal(
+	    cki_registry_get_spki(e2.r, a.spki, &got, &found), CK_OK);
+	assert_true(found);
+	assert_string_equal(got.id, a.id);
+	assert_int_equal(got.version, a.version);
+	assert_int_equal(got.last_seen, 4000000000);
+	assert_string_equal(got.facts, "{\"os\":\"linux\"}");
+	assert_string_equal(got.agent_version, "2.0");
+	assert_int_equal(audit_rows(e), (int)na);
+	cki_registry_close(e2.r);
+	cki_registry_close(sq);
+	if (strcmp(e->drv->name, "sqlite") != 0)
+		e->drv->cleanup(&e2); /* its database (and the shared dir) */
+	cki_client_clear(&a);
+	cki_client_clear(&got);
+}
+
 static const struct reg_case {
 	const char *name;
 	void (*fn)(struct env *e);
@@ -691,6 +776,7 @@ static const struct reg_case {
     {"change token", c_change_token, false},
     {"locked", c_locked, false},
     {"each and audit", c_each_and_audit, false},
+    {"copy (export, import)", c_copy, false},
 };
 
 static void
