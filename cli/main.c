@@ -26,6 +26,7 @@ static const struct {
     {"serve", cmd_serve, "run the primary server clients pair with"},
     {"clients", cmd_clients, "approve, revoke and list the server's clients"},
     {"registry", cmd_registry, "create or upgrade the registry of clients"},
+    {"ca", cmd_ca, "the primary's issuing CA: init, show, crl"},
 };
 
 static int

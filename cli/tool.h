@@ -41,6 +41,7 @@ int cmd_lab(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_clients(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
 
 /* Renders a doctor report (docs/json.md, "doctor") as text; returns the
  * exit code it implies (0 all online, 1 otherwise). In tool_doctor.c; also

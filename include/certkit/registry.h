@@ -66,6 +66,12 @@ ck_status ck_registry_act(ck_registry *reg, const char *id, const char *action,
 /* Audit rows at or after `since` (unix time), oldest first: "audit". */
 ck_status ck_registry_audit(
     ck_registry *reg, int64_t since, char **json) CK_WUR;
+/* A new enrollment token (`certkit clients token create`) good for `uses`
+ * enrollments within ttl_seconds: "token" ({"token", "uses", "ttl",
+ * "expires", "expires_unix"}). The token's text is in this report only:
+ * the registry keeps its SHA-256. */
+ck_status ck_registry_token_create(
+    ck_registry *reg, long uses, long ttl_seconds, char **json) CK_WUR;
 
 #ifdef __cplusplus
 }

@@ -40,12 +40,6 @@
 
 #include "registry_be.h"
 
-struct cki_registry {
-	ck_ctx *ctx;
-	const struct cki_reg_ops *ops;
-	void *impl;
-};
-
 /* The backends, tried in order (SQLite takes any path, so it is last). */
 static const struct cki_reg_ops *const backends[] = {
     &cki_reg_pg_ops,
@@ -162,8 +156,8 @@ reg_now(cki_registry *r)
 /* True if a failed transaction (try `i`, from 0) is worth running again:
  * the backend calls its failure transient. Waits first, a little more
  * each time, with jitter so that two losers do not meet again. */
-static bool
-again(cki_registry *r, ck_status rv, int i)
+bool
+cki_reg_again(cki_registry *r, ck_status rv, int i)
 {
 	unsigned char j = 0;
 	long us;
@@ -364,10 +358,9 @@ cki_registry_change_token(cki_registry *r, uint64_t *tok)
 	return r->ops->token(r->impl, tok);
 }
 
-/* Adds the audit row of one change to row c. */
-static ck_status
-audit(cki_registry *r, const struct cki_client *c, const char *action, int from,
-    int to, const struct cki_actor *who)
+ck_status
+cki_reg_audit(cki_registry *r, const struct cki_client *c, const char *action,
+    int from, int to, const struct cki_actor *who)
 {
 	struct cki_audit a = {0};
 
@@ -472,7 +465,7 @@ first_contact_tx(cki_registry *r, struct cki_client *row, long max_pending,
 	}
 	if ((rv = r->ops->insert(r->impl, row)) != CK_OK)
 		goto err;
-	rv = audit(r, row,
+	rv = cki_reg_audit(r, row,
 	    found                               ? "conflict"
 	        : row->state == CKI_REG_PENDING ? "pending"
 	                                        : "approve",
@@ -511,7 +504,7 @@ cki_registry_first_contact(cki_registry *r, const struct cki_client *c,
 			rv = r->ops->commit(r->impl);
 		else
 			r->ops->rollback(r->impl);
-		if (!again(r, rv, i))
+		if (!cki_reg_again(r, rv, i))
 			break;
 		cki_client_clear(&row);
 	}
@@ -580,11 +573,34 @@ replace_key(cki_registry *r, const struct cki_client *c,
 	    (rv = r->ops->update(r->impl, after, old.version)) != CK_OK)
 		goto err;
 	after->version = old.version + 1;
-	rv = audit(
+	/* The old key's certificates are superseded (4). */
+	if ((rv = r->ops->cert_revoke(r->impl, old.id, after->changed, 4)) !=
+	    CK_OK)
+		goto err;
+	rv = cki_reg_audit(
 	    r, after, "replace-key", (int)old.state, (int)after->state, who);
 err:
 	cki_client_clear(&old);
 	return rv;
+}
+
+/* The certificates of a client that is revoked or removed are revoked
+ * with it (the CRL and OCSP follow): keyCompromise when the reason says
+ * so, cessationOfOperation for a removal, else unspecified. */
+static ck_status
+revoke_certs(cki_registry *r, const struct cki_client *c, enum cki_reg_action a,
+    const struct cki_actor *who)
+{
+	int reason = 0; /* unspecified */
+
+	if (a != CKI_ACT_REVOKE && a != CKI_ACT_REMOVE)
+		return CK_OK;
+	if (who->why != NULL && strstr(who->why, "compromis") != NULL)
+		reason = 1;
+	else if (a == CKI_ACT_REMOVE)
+		reason = 5;
+	return r->ops->cert_revoke(
+	    r->impl, c->id, (int64_t)cki_now(r->ctx), reason);
 }
 
 /* Inside the transaction: read, check, write, audit. */
@@ -628,7 +644,9 @@ act_tx(cki_registry *r, const char *id, enum cki_reg_action a, int64_t expect,
 			rv = r->ops->update(r->impl, after, c.version);
 	}
 	if (rv == CK_OK)
-		rv = audit(r, &c, cki_reg_action_name(a), (int)c.state,
+		rv = revoke_certs(r, &c, a, who);
+	if (rv == CK_OK)
+		rv = cki_reg_audit(r, &c, cki_reg_action_name(a), (int)c.state,
 		    trans[a].to, who);
 err:
 	cki_client_clear(&c);
@@ -659,7 +677,7 @@ cki_registry_act(cki_registry *r, const char *id, enum cki_reg_action a,
 			rv = r->ops->commit(r->impl);
 		else
 			r->ops->rollback(r->impl);
-		if (again(r, rv, i))
+		if (cki_reg_again(r, rv, i))
 			continue;
 		if (rv != CK_E_CONFLICT || expect_version >= 0)
 			break;
@@ -687,7 +705,7 @@ cki_registry_presence(cki_registry *r, const struct cki_seen *v, size_t n)
 			rv = r->ops->commit(r->impl);
 		else
 			r->ops->rollback(r->impl);
-		if (!again(r, rv, t))
+		if (!cki_reg_again(r, rv, t))
 			return rv;
 	}
 }
@@ -709,8 +727,8 @@ expire_tx(cki_registry *r, int64_t now, long ttl, size_t *n)
 	for (size_t i = 0; i < rows.n && rv == CK_OK; i++) {
 		rv = r->ops->remove(r->impl, rows.v[i].id, rows.v[i].version);
 		if (rv == CK_OK)
-			rv = audit(r, &rows.v[i], "expired", CKI_REG_PENDING,
-			    -1, &who);
+			rv = cki_reg_audit(r, &rows.v[i], "expired",
+			    CKI_REG_PENDING, -1, &who);
 	}
 	if (rv == CK_OK)
 		*n = rows.n;
@@ -736,7 +754,7 @@ cki_registry_expire(cki_registry *r, int64_t now, long ttl, size_t *n)
 			rv = r->ops->commit(r->impl);
 		else
 			r->ops->rollback(r->impl);
-		if (!again(r, rv, i))
+		if (!cki_reg_again(r, rv, i))
 			break;
 	}
 	if (rv != CK_OK)

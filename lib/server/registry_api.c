@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "certkit/registry.h"
 #include "registry_int.h"
 #include "revocation_int.h"
@@ -394,4 +396,26 @@ ck_registry_audit(ck_registry *reg, int64_t since, char **json)
 	    json_pack("{s:o?,s:o}", "registry", cki_json_str(reg->target),
 	        "audit", arr),
 	    json);
+}
+
+ck_status
+ck_registry_token_create(
+    ck_registry *reg, long uses, long ttl_seconds, char **json)
+{
+	char tok[65];
+	int64_t expires = 0;
+	ck_status rv;
+
+	cki_begin(reg->ctx);
+	*json = NULL;
+	if ((rv = cki_registry_token_new(
+	         reg->r, uses, ttl_seconds, tok, &expires)) != CK_OK)
+		return rv;
+	rv = json_out(reg->ctx,
+	    json_pack("{s:s, s:I, s:I, s:o, s:I}", "token", tok, "uses",
+	        (json_int_t)uses, "ttl", (json_int_t)ttl_seconds, "expires",
+	        jtime(expires), "expires_unix", (json_int_t)expires),
+	    json);
+	OPENSSL_cleanse(tok, sizeof(tok));
+	return rv;
 }

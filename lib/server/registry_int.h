@@ -54,7 +54,7 @@
 
 #include "ck_internal.h"
 
-#define CKI_REG_SCHEMA 1
+#define CKI_REG_SCHEMA 2  /* 1: clients, audit; 2: + enrollment */
 #define CKI_REG_ID_LEN 16 /* hex digits of a client id */
 
 enum cki_reg_state {
@@ -244,5 +244,81 @@ int cki_registry_notify_fd(cki_registry *r);
  * --check-config; _for(): of the backend that serves `target`. */
 const char *cki_registry_backend(const cki_registry *r);
 const char *cki_registry_backend_for(const char *target);
+
+/* ---- enrollment (schema 2; lib/server/registry_enroll.c) ----------------
+ *
+ * An enrollment request (a CSR) is tied to its client by the CSR's SPKI:
+ * the client's state decides the answer (pending: wait; approved: the
+ * server signs, outside any transaction, then records the certificate
+ * with cki_registry_issue()). A certificate row outlives its client (the
+ * CRL needs it). Serials are unique (the backstop of the random serials).
+ * Tokens are stored as the SHA-256 of the token text, never the token.
+ */
+enum cki_ereq_state { CKI_EREQ_PENDING = 0, CKI_EREQ_ISSUED };
+
+/* One enrollment request. Strings owned (cki_ereq_clear()). */
+struct cki_ereq {
+	char id[CKI_REG_ID_LEN + 1];
+	char client_id[CKI_REG_ID_LEN + 1]; /* the client at creation */
+	char spki[65];
+	char *csr;   /* PEM */
+	char *names; /* what is issued: "DNS:a, IP:192.0.2.1" or NULL */
+	enum cki_ereq_state state;
+	char serial[65]; /* the issued certificate's, "" while pending */
+	int64_t created, changed;
+};
+void cki_ereq_clear(struct cki_ereq *q);
+
+/* One issued certificate. der is owned (cki_cert_row_clear()). */
+struct cki_cert_row {
+	char serial[65]; /* lower-case hex, no leading "0x" */
+	char client_id[CKI_REG_ID_LEN + 1];
+	char spki[65];
+	int64_t not_before, not_after;
+	int64_t revoked_at; /* 0: not revoked */
+	int reason;         /* RFC 5280 CRLReason when revoked */
+	unsigned char *der;
+	size_t der_len;
+};
+void cki_cert_row_clear(struct cki_cert_row *c);
+
+/* A selection of certificates, newest (not_before) first. */
+struct cki_cert_query {
+	const char *serial;    /* or NULL */
+	const char *client_id; /* or NULL */
+	const char *spki;      /* or NULL */
+	bool revoked;          /* only revoked ones */
+	int64_t expires_after; /* > 0: only not_after >= this */
+	long limit;            /* <= 0: no limit */
+};
+typedef int (*cki_cert_cb)(void *arg, const struct cki_cert_row *c);
+
+/* A new pending request for `spki` (client_id, csr, names given in q; id,
+ * state, times set here). *out gets the stored row. */
+ck_status cki_registry_request_new(
+    cki_registry *r, const struct cki_ereq *q, struct cki_ereq *out);
+/* The request `id`, or (id NULL) the newest request of `spki`. */
+ck_status cki_registry_request_get(cki_registry *r, const char *id,
+    const char *spki, struct cki_ereq *out, bool *found);
+/* Records a certificate the server signed, in one transaction: the row
+ * (CK_E_EXISTS on a serial already known: sign again with another), the
+ * request `req_id` (or NULL: a renewal) marked issued, an audit row. If
+ * the request was issued meanwhile (two polls), nothing is written,
+ * *already is true and the caller answers with that request's serial. */
+ck_status cki_registry_issue(cki_registry *r, const char *req_id,
+    const struct cki_cert_row *c, const struct cki_actor *who, bool *already);
+ck_status cki_registry_certs(
+    cki_registry *r, const struct cki_cert_query *q, cki_cert_cb cb, void *arg);
+/* One certificate by serial (lower-case hex); *found false if unknown. */
+ck_status cki_registry_cert_get(
+    cki_registry *r, const char *serial, struct cki_cert_row *out, bool *found);
+
+/* A new token of `uses` uses valid `ttl` seconds: its text (64 hex digits,
+ * shown once) in tok; only its SHA-256 is stored. */
+ck_status cki_registry_token_new(
+    cki_registry *r, long uses, long ttl, char tok[65], int64_t *expires);
+/* Spends one use of the token: *ok false (and nothing written) when it is
+ * unknown, used up or expired. */
+ck_status cki_registry_token_use(cki_registry *r, const char *tok, bool *ok);
 
 #endif /* CERTKIT_REGISTRY_INT_H */

@@ -8,8 +8,8 @@
  * registry_password_file (libpq's passfile, pgpass format); one written in
  * the target is refused, so it never shows in ps, a log or an error.
  *
- * The schema (version 1, created only by migrate(); the server's role needs
- * only SELECT, INSERT, UPDATE, DELETE and the audit sequence's USAGE):
+ * The schema (created only by migrate(); the server's role needs only
+ * SELECT, INSERT, UPDATE, DELETE and USAGE on the sequences):
  *
  *   schema_version(version)
  *   clients(...)          as SQLite's, plus seen_by (the node that last
@@ -21,6 +21,8 @@
  *                         same transaction; the trigger also NOTIFYs
  *                         certkit_registry with "ID STATE" (delivered at
  *                         commit)
+ *   schema 2: requests, certs (der bytea), tokens, as SQLite's
+ *                         (registry_be.h)
  *
  * Invariants:
  *  1. Every write is one SERIALIZABLE transaction with lock_timeout set to
@@ -117,6 +119,30 @@ static const char schema_v1[] =
     "CREATE TRIGGER clients_epoch_delete AFTER DELETE ON clients"
     " FOR EACH ROW EXECUTE FUNCTION certkit_epoch();"
     "INSERT INTO schema_version VALUES (1);";
+
+/* 1 -> 2: the enrollment tables (registry_be.h; clients and audit
+ * unchanged). requests.seq orders two requests of one second. */
+static const char schema_v2[] =
+    "CREATE TABLE requests ("
+    " id text PRIMARY KEY, client_id text NOT NULL,"
+    " spki text NOT NULL CHECK (length(spki) = 64), csr text NOT NULL,"
+    " state text NOT NULL CHECK (state IN ('pending', 'issued')),"
+    " names text, serial text,"
+    " created bigint NOT NULL, changed bigint NOT NULL,"
+    " seq bigserial NOT NULL);"
+    "CREATE INDEX requests_spki ON requests(spki, created);"
+    "CREATE TABLE certs ("
+    " serial text PRIMARY KEY, client_id text NOT NULL,"
+    " spki text NOT NULL, not_before bigint NOT NULL,"
+    " not_after bigint NOT NULL, revoked_at bigint NOT NULL DEFAULT 0,"
+    " reason integer NOT NULL DEFAULT 0, der bytea NOT NULL);"
+    "CREATE INDEX certs_client ON certs(client_id, not_before);"
+    "CREATE INDEX certs_spki ON certs(spki, not_before);"
+    "CREATE INDEX certs_revoked ON certs(revoked_at, not_after);"
+    "CREATE TABLE tokens ("
+    " sha256 text PRIMARY KEY, uses_left bigint NOT NULL,"
+    " expires bigint NOT NULL, created bigint NOT NULL);"
+    "UPDATE schema_version SET version = 2;";
 
 static const char *
 pg_conninfo(const char *target)
@@ -420,7 +446,8 @@ pg_migrate(ck_ctx *ctx, const char *target, int *from)
 		    p->label, *from, CKI_REG_SCHEMA);
 		goto err;
 	}
-	if (*from == 0 && (rv = pg_exec(p, schema_v1)) != CK_OK)
+	if ((*from == 0 && (rv = pg_exec(p, schema_v1)) != CK_OK) ||
+	    (*from < 2 && (rv = pg_exec(p, schema_v2)) != CK_OK))
 		goto err;
 	rv = pg_exec(p, "COMMIT");
 err:
@@ -885,6 +912,222 @@ pg_notify_fd(void *impl)
 	    : -1;
 }
 
+/* ---- enrollment (schema 2) --------------------------------------------- */
+
+#define REQ_COLS                                                               \
+	"id, client_id, spki, csr, names, state, coalesce(serial, ''), "       \
+	"created, changed"
+
+static ck_status
+pg_req_insert(void *impl, const struct cki_ereq *q)
+{
+	char t[24];
+	const char *v[6] = {q->id, q->client_id, q->spki, q->csr, q->names, t};
+
+	snprintf(t, sizeof(t), "%lld", (long long)q->created);
+	return pg_write(impl,
+	    "INSERT INTO requests (id, client_id, spki, csr, names, state, "
+	    "created, changed) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
+	    6, v, NULL);
+}
+
+static ck_status
+pg_req_get(void *impl, const char *id, const char *spki, struct cki_ereq *out,
+    bool *found)
+{
+	struct pg *p = impl;
+	PGresult *res = NULL;
+	const char *v = id != NULL ? id : spki;
+	ck_status rv;
+
+	*found = false;
+	cki_ereq_clear(out);
+	if ((rv = pg_ready(p)) != CK_OK ||
+	    (rv = pg_query(p,
+	         id != NULL ? "SELECT " REQ_COLS " FROM requests WHERE id = $1"
+	                    : "SELECT " REQ_COLS " FROM requests WHERE spki = "
+	                      "$1 ORDER BY created DESC, seq DESC LIMIT 1",
+	         1, &v, &res)) != CK_OK)
+		return rv;
+	if (PQntuples(res) > 0) {
+		val_copy(res, 0, 0, out->id, sizeof(out->id));
+		val_copy(res, 0, 1, out->client_id, sizeof(out->client_id));
+		val_copy(res, 0, 2, out->spki, sizeof(out->spki));
+		out->csr = val_dup(res, 0, 3);
+		out->names = val_dup(res, 0, 4);
+		out->state = strcmp(PQgetvalue(res, 0, 5), "issued") == 0
+		    ? CKI_EREQ_ISSUED
+		    : CKI_EREQ_PENDING;
+		val_copy(res, 0, 6, out->serial, sizeof(out->serial));
+		out->created = val_int(res, 0, 7);
+		out->changed = val_int(res, 0, 8);
+		*found = true;
+	}
+	PQclear(res);
+	return CK_OK;
+}
+
+static ck_status
+pg_req_issue(void *impl, const char *id, const char *serial, int64_t now)
+{
+	struct pg *p = impl;
+	char t[24];
+	const char *v[3] = {id, serial, t};
+	long n = 0;
+	ck_status rv;
+
+	snprintf(t, sizeof(t), "%lld", (long long)now);
+	rv = pg_write(p,
+	    "UPDATE requests SET state = 'issued', serial = $2, changed = $3 "
+	    "WHERE id = $1 AND state = 'pending'",
+	    3, v, &n);
+	if (rv == CK_OK && n != 1)
+		rv = cki_err(p->ctx, CK_E_CONFLICT,
+		    "enrollment request %s is no longer pending", id);
+	return rv;
+}
+
+static ck_status
+pg_cert_insert(void *impl, const struct cki_cert_row *c)
+{
+	struct pg *p = impl;
+	char nb[24], na[24], ra[24], re[16], *hex;
+	const char *v[8] = {c->serial, c->client_id, c->spki, nb, na, ra, re};
+	ck_status rv;
+
+	if ((hex = malloc(2 * c->der_len + 1)) == NULL)
+		return cki_err(p->ctx, CK_E_NOMEM, "out of memory");
+	cki_hex(c->der, c->der_len, hex);
+	v[7] = hex;
+	snprintf(nb, sizeof(nb), "%lld", (long long)c->not_before);
+	snprintf(na, sizeof(na), "%lld", (long long)c->not_after);
+	snprintf(ra, sizeof(ra), "%lld", (long long)c->revoked_at);
+	snprintf(re, sizeof(re), "%d", c->reason);
+	rv = pg_write(p,
+	    "INSERT INTO certs (serial, client_id, spki, not_before, "
+	    "not_after, revoked_at, reason, der) VALUES ($1, $2, $3, $4, $5, "
+	    "$6, $7, decode($8, 'hex'))",
+	    8, v, NULL);
+	free(hex);
+	return rv;
+}
+
+/* One certs row (der as hex) into c; false when out of memory. */
+static bool
+read_cert(const PGresult *res, int i, struct cki_cert_row *c)
+{
+	const char *hex = PQgetvalue(res, i, 7);
+	size_t n = strlen(hex) / 2;
+
+	cki_cert_row_clear(c);
+	val_copy(res, i, 0, c->serial, sizeof(c->serial));
+	val_copy(res, i, 1, c->client_id, sizeof(c->client_id));
+	val_copy(res, i, 2, c->spki, sizeof(c->spki));
+	c->not_before = val_int(res, i, 3);
+	c->not_after = val_int(res, i, 4);
+	c->revoked_at = val_int(res, i, 5);
+	c->reason = (int)val_int(res, i, 6);
+	if (n == 0)
+		return true;
+	if ((c->der = malloc(n)) == NULL)
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		unsigned int b = 0;
+
+		sscanf(hex + 2 * k, "%2x", &b);
+		c->der[k] = (unsigned char)b;
+	}
+	c->der_len = n;
+	return true;
+}
+
+static ck_status
+pg_cert_select(
+    void *impl, const struct cki_cert_query *q, cki_cert_cb cb, void *arg)
+{
+	struct pg *p = impl;
+	struct cki_cert_row c = {0};
+	PGresult *res = NULL;
+	char rev[4], exp[24], lim[24];
+	const char *v[6] = {q->serial, q->client_id, q->spki, rev, exp, lim};
+	ck_status rv;
+
+	snprintf(rev, sizeof(rev), "%d", q->revoked ? 1 : 0);
+	snprintf(exp, sizeof(exp), "%lld", (long long)q->expires_after);
+	snprintf(lim, sizeof(lim), "%ld", q->limit > 0 ? q->limit : -1L);
+	if ((rv = pg_ready(p)) != CK_OK ||
+	    (rv = pg_query(p,
+	         "SELECT serial, client_id, spki, not_before, not_after, "
+	         "revoked_at, reason, encode(der, 'hex') FROM certs WHERE "
+	         "($1::text IS NULL OR serial = $1) AND ($2::text IS NULL OR "
+	         "client_id = $2) AND ($3::text IS NULL OR spki = $3) AND "
+	         "($4::int = 0 OR revoked_at > 0) AND not_after >= $5::bigint "
+	         "ORDER BY not_before DESC, serial LIMIT CASE WHEN $6::bigint "
+	         "< 0 THEN NULL ELSE $6::bigint END",
+	         6, v, &res)) != CK_OK)
+		return rv;
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (!read_cert(res, i, &c)) {
+			rv = cki_err(p->ctx, CK_E_NOMEM, "out of memory");
+			break;
+		}
+		if (cb(arg, &c) != 0)
+			break;
+	}
+	cki_cert_row_clear(&c);
+	PQclear(res);
+	return rv;
+}
+
+static ck_status
+pg_cert_revoke(void *impl, const char *client_id, int64_t when, int reason)
+{
+	char t[24], r[16];
+	const char *v[3] = {client_id, t, r};
+
+	snprintf(t, sizeof(t), "%lld", (long long)when);
+	snprintf(r, sizeof(r), "%d", reason);
+	return pg_write(impl,
+	    "UPDATE certs SET revoked_at = $2, reason = $3 WHERE client_id = "
+	    "$1 AND revoked_at = 0",
+	    3, v, NULL);
+}
+
+static ck_status
+pg_token_insert(
+    void *impl, const char *sha256, long uses, int64_t expires, int64_t created)
+{
+	char u[24], e[24], c[24];
+	const char *v[4] = {sha256, u, e, c};
+
+	snprintf(u, sizeof(u), "%ld", uses);
+	snprintf(e, sizeof(e), "%lld", (long long)expires);
+	snprintf(c, sizeof(c), "%lld", (long long)created);
+	return pg_write(impl,
+	    "INSERT INTO tokens (sha256, uses_left, expires, created) VALUES "
+	    "($1, $2, $3, $4)",
+	    4, v, NULL);
+}
+
+static ck_status
+pg_token_use(void *impl, const char *sha256, int64_t now, bool *ok)
+{
+	char t[24];
+	const char *v[2] = {sha256, t};
+	long n = 0;
+	ck_status rv;
+
+	*ok = false;
+	snprintf(t, sizeof(t), "%lld", (long long)now);
+	rv = pg_write(impl,
+	    "UPDATE tokens SET uses_left = uses_left - 1 WHERE sha256 = $1 AND "
+	    "uses_left > 0 AND expires > $2",
+	    2, v, &n);
+	if (rv == CK_OK)
+		*ok = n == 1;
+	return rv;
+}
+
 const struct cki_reg_ops cki_reg_pg_ops = {
     .name = "postgresql",
     .claims = pg_claims,
@@ -909,4 +1152,12 @@ const struct cki_reg_ops cki_reg_pg_ops = {
     .job = pg_job,
     .notify_fd = pg_notify_fd,
     .load = pg_load,
+    .req_insert = pg_req_insert,
+    .req_get = pg_req_get,
+    .req_issue = pg_req_issue,
+    .cert_insert = pg_cert_insert,
+    .cert_select = pg_cert_select,
+    .cert_revoke = pg_cert_revoke,
+    .token_insert = pg_token_insert,
+    .token_use = pg_token_use,
 };

@@ -41,6 +41,7 @@
 #include <netinet/in.h>
 
 #include "certkit/server.h"
+#include "enroll_int.h"
 #include "server_int.h"
 
 struct ck_server {
@@ -81,6 +82,8 @@ srv_stop_all(struct cki_srv *s)
 	s->http = NULL;
 	cki_authz_free(s->authz);
 	s->authz = NULL;
+	cki_enroll_free(s->enroll);
+	s->enroll = NULL;
 	if (s->sweep)
 		event_free(s->sweep);
 	if (s->sig_hup)
@@ -453,6 +456,7 @@ srv_start(struct cki_srv *s)
 	if ((rv = cki_srv_tls_new(s->ctx, &s->conf, s, &s->ssl)) != CK_OK ||
 	    (rv = cki_authz_new(s->ctx, &s->conf, s->base, &s->authz)) !=
 	        CK_OK ||
+	    (rv = cki_enroll_new(s->ctx, &s->conf, &s->enroll)) != CK_OK ||
 	    (rv = cki_srv_http_new(s)) != CK_OK ||
 	    (rv = arm_events(s)) != CK_OK)
 		return rv;

@@ -71,6 +71,7 @@ cki_server_conf_free(struct cki_server_conf *c)
 	free(c->groups);
 	cki_strlist_clear(&c->client_ca);
 	free(c->ocsp_responder);
+	free(c->public_url);
 	cki_strlist_clear(&c->crl);
 	free(c->registry);
 	free(c->registry_path);
@@ -106,6 +107,7 @@ cki_server_conf_defaults(
 	out->max_pending = CKI_SRV_DEFAULT_MAX_PENDING;
 	out->heartbeat = CKI_SRV_DEFAULT_HEARTBEAT;
 	out->retry_after = CKI_SRV_DEFAULT_RETRY_AFTER;
+	out->renew_grace = CKI_SRV_DEFAULT_RENEW_GRACE;
 	if ((out->home = strdup(home)) == NULL ||
 	    (out->conf_name = home_path(home, "certkit.conf")) == NULL ||
 	    cki_strlist_add(&out->listen, "*:" CKI_SRV_DEFAULT_PORT) != CK_OK ||
@@ -531,6 +533,26 @@ get_registry(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
 	return CK_OK;
 }
 
+/* public_url: how clients reach this server, for the CRL and OCSP URLs
+ * put in the certificates its CA issues. */
+static ck_status
+get_public_url(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
+{
+	const char *v = cki_config_get(cfg, S, "public_url", NULL);
+	size_t n = v != NULL ? strlen(v) : 0;
+
+	if (v == NULL)
+		return CK_OK;
+	if ((strncasecmp(v, "https://", 8) != 0 &&
+	        strncasecmp(v, "http://", 7) != 0) ||
+	    strpbrk(v, " \t?#") != NULL || n < 9 || v[n - 1] == '/')
+		return bad(ctx, cfg, "public_url",
+		    "an https:// URL without a trailing slash, e.g. "
+		    "https://primary.example:8443",
+		    v);
+	return cki_config_string(ctx, cfg, S, "public_url", &c->public_url);
+}
+
 ck_status
 cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
     struct cki_server_conf *out)
@@ -539,7 +561,8 @@ cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
 	    "p12_password_file", "min_protocol", "max_protocol", "ciphersuites",
 	    "ciphers", "groups", "client_policy", "client_ca", "ocsp",
 	    "ocsp_responder", "crl", "registry", "registry_password_file",
-	    "pending_ttl", "max_pending", "heartbeat", "retry_after", NULL};
+	    "pending_ttl", "max_pending", "heartbeat", "retry_after",
+	    "renew_grace", "public_url", NULL};
 	ck_status rv;
 
 	if ((rv = cki_server_conf_defaults(ctx, home, out)) != CK_OK)
@@ -563,7 +586,10 @@ cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
 	    (rv = get_duration(
 	         ctx, cfg, "heartbeat", 5, 86400L, &out->heartbeat)) != CK_OK ||
 	    (rv = get_duration(ctx, cfg, "retry_after", 1, 86400L,
-	         &out->retry_after)) != CK_OK)
+	         &out->retry_after)) != CK_OK ||
+	    (rv = get_duration(ctx, cfg, "renew_grace", 0, 366 * 86400L,
+	         &out->renew_grace)) != CK_OK ||
+	    (rv = get_public_url(ctx, cfg, out)) != CK_OK)
 		goto err;
 	return CK_OK;
 err:

@@ -40,6 +40,12 @@
  *   heartbeat = 30s               the interval clients are told to use;
  *                                 offline after 2x
  *   retry_after = 30s             Retry-After of a pending answer
+ *   renew_grace = 30d             simplereenroll accepts the newest
+ *                                 certificate of an approved client this
+ *                                 long after it expired (0: never)
+ *   public_url = https://H:P      how clients reach this server: the CA
+ *                                 (HOME/ca) puts PUBLIC_URL/crl and
+ *                                 PUBLIC_URL/ocsp in what it issues
  */
 #ifndef CERTKIT_SERVER_CONF_H
 #define CERTKIT_SERVER_CONF_H
@@ -55,6 +61,7 @@
 #define CKI_SRV_DEFAULT_MAX_PENDING 10000L
 #define CKI_SRV_DEFAULT_HEARTBEAT 30L
 #define CKI_SRV_DEFAULT_RETRY_AFTER 30L
+#define CKI_SRV_DEFAULT_RENEW_GRACE (30 * 86400L)
 
 enum cki_client_policy {
 	CKI_POLICY_PAIRING = 0,    /* unknown clients go pending */
@@ -92,6 +99,8 @@ struct cki_server_conf {
 	long max_pending;
 	long heartbeat;   /* seconds */
 	long retry_after; /* seconds */
+	long renew_grace; /* seconds */
+	char *public_url; /* NULL: none */
 };
 
 /* Defaults, then HOME/certkit.conf's [server] section. Every error names

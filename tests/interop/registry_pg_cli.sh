@@ -46,7 +46,7 @@ done
 home "$work/owner" "$CI dbname=certkit user=ck_owner"
 home "$work/srv" "$CI dbname=certkit user=ck_server"
 ck "$work/owner" registry migrate >"$work/m1" 2>&1
-check "migrate as the owner: schema 0 -> 1" "grep -q 'schema version 0 -> 1' '$work/m1'"
+check "migrate as the owner: schema 0 -> current" "grep -q 'schema version 0 -> [1-9]' '$work/m1'"
 ck "$work/owner" registry migrate >"$work/m2" 2>&1
 check "migrate again: up to date" "grep -q 'up to date' '$work/m2'"
 psql -X -q "$CI user=ck_owner dbname=certkit" -c "

@@ -300,7 +300,7 @@ c_schema_mismatch(struct env *e)
 	e->drv->stamp(e, CKI_REG_SCHEMA + 1);
 	assert_int_equal(
 	    cki_registry_open(e->ctx, e->target, 100, &r), CK_E_FORMAT);
-	assert_non_null(strstr(ck_ctx_error(e->ctx), "schema version 2"));
+	assert_non_null(strstr(ck_ctx_error(e->ctx), "schema version 3"));
 	assert_int_equal(
 	    cki_registry_migrate(e->ctx, e->target, &from), CK_E_FORMAT);
 	assert_int_equal(from, CKI_REG_SCHEMA + 1);
@@ -756,6 +756,166 @@ c_copy(struct env *e)
 	cki_client_clear(&got);
 }
 
+/* ---- enrollment (schema 2) ---------------------------------------------- */
+
+static struct cki_cert_row
+mkcert(const char *serial, const char *client_id, const char *spki, int64_t nb)
+{
+	static unsigned char der[3] = {0x30, 0x01, 0x00};
+	struct cki_cert_row c = {0};
+
+	snprintf(c.serial, sizeof(c.serial), "%s", serial);
+	snprintf(c.client_id, sizeof(c.client_id), "%s", client_id);
+	snprintf(c.spki, sizeof(c.spki), "%s", spki);
+	c.not_before = nb;
+	c.not_after = nb + 90 * 86400;
+	c.der = der; /* borrowed: never cleared */
+	c.der_len = sizeof(der);
+	return c;
+}
+
+static void
+c_enroll_issue(struct env *e)
+{
+	char spki[65];
+	struct cki_client a;
+	struct cki_ereq in = {0}, q = {0}, g = {0};
+	struct cki_cert_row c1, c2, got = {0};
+	bool found = false, already = true;
+
+	mkspki(spki, "e1", '5');
+	a = contact(e, spki, "deve1", CKI_REG_PENDING, CK_OK);
+	snprintf(in.spki, sizeof(in.spki), "%s", spki);
+	snprintf(in.client_id, sizeof(in.client_id), "%s", a.id);
+	in.csr = (char *)(uintptr_t) "-----BEGIN CERTIFICATE REQUEST-----";
+	in.names = (char *)(uintptr_t) "DNS:deve1";
+	assert_int_equal(cki_registry_request_new(e->r, &in, &q), CK_OK);
+	assert_int_equal(q.state, CKI_EREQ_PENDING);
+	assert_string_equal(q.names, "DNS:deve1");
+	assert_int_equal(
+	    cki_registry_request_get(e->r, NULL, spki, &g, &found), CK_OK);
+	assert_true(found);
+	assert_string_equal(g.id, q.id);
+	c1 = mkcert("0a0b", a.id, spki, 1000);
+	assert_int_equal(
+	    cki_registry_issue(e->r, q.id, &c1, &pairing, &already), CK_OK);
+	assert_false(already);
+	/* A second poll signed again: nothing written, the first stays. */
+	c2 = mkcert("0c0d", a.id, spki, 1001);
+	assert_int_equal(
+	    cki_registry_issue(e->r, q.id, &c2, &pairing, &already), CK_OK);
+	assert_true(already);
+	assert_int_equal(
+	    cki_registry_request_get(e->r, q.id, NULL, &g, &found), CK_OK);
+	assert_int_equal(g.state, CKI_EREQ_ISSUED);
+	assert_string_equal(g.serial, "0a0b");
+	assert_int_equal(
+	    cki_registry_cert_get(e->r, "0c0d", &got, &found), CK_OK);
+	assert_false(found);
+	/* A serial already known is refused (the unique backstop). */
+	c2 = mkcert("0a0b", a.id, spki, 1002);
+	assert_int_equal(
+	    cki_registry_issue(e->r, NULL, &c2, &pairing, &already),
+	    CK_E_EXISTS);
+	assert_int_equal(
+	    cki_registry_cert_get(e->r, "0a0b", &got, &found), CK_OK);
+	assert_true(found);
+	assert_int_equal(got.der_len, 3);
+	assert_int_equal(got.not_before, 1000);
+	cki_cert_row_clear(&got);
+	cki_ereq_clear(&q);
+	cki_ereq_clear(&g);
+	cki_client_clear(&a);
+}
+
+static int
+count_cert_cb(void *arg, const struct cki_cert_row *c)
+{
+	(void)c;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+revoked_certs(struct env *e, const char *client_id)
+{
+	struct cki_cert_query q = {.client_id = client_id, .revoked = true};
+	int n = 0;
+
+	assert_int_equal(
+	    cki_registry_certs(e->r, &q, count_cert_cb, &n), CK_OK);
+	return n;
+}
+
+static void
+c_enroll_revoke(struct env *e)
+{
+	char k1[65], k2[65];
+	struct cki_client a, b;
+	struct cki_cert_row c;
+	struct cki_cert_row got = {0};
+	bool found = false, already = false;
+
+	mkspki(k1, "e2", '6');
+	mkspki(k2, "e3", '6');
+	a = contact(e, k1, "deve2", CKI_REG_APPROVED, CK_OK);
+	b = contact(e, k2, "deve3", CKI_REG_APPROVED, CK_OK);
+	c = mkcert("01", a.id, k1, 1000);
+	assert_int_equal(
+	    cki_registry_issue(e->r, NULL, &c, &admin, &already), CK_OK);
+	c = mkcert("02", a.id, k1, 2000);
+	assert_int_equal(
+	    cki_registry_issue(e->r, NULL, &c, &admin, &already), CK_OK);
+	c = mkcert("03", b.id, k2, 2000);
+	assert_int_equal(
+	    cki_registry_issue(e->r, NULL, &c, &admin, &already), CK_OK);
+	assert_int_equal(revoked_certs(e, a.id), 0);
+	act(e, a.id, CKI_ACT_REVOKE, CK_OK, NULL);
+	assert_int_equal(revoked_certs(e, a.id), 2);
+	assert_int_equal(revoked_certs(e, b.id), 0);
+	assert_int_equal(
+	    cki_registry_cert_get(e->r, "02", &got, &found), CK_OK);
+	assert_true(got.revoked_at > 0);
+	assert_int_equal(got.reason, 0);
+	cki_cert_row_clear(&got);
+	/* Removal revokes too (cessationOfOperation), and the rows stay. */
+	act(e, b.id, CKI_ACT_REMOVE, CK_OK, NULL);
+	assert_int_equal(revoked_certs(e, b.id), 1);
+	assert_int_equal(
+	    cki_registry_cert_get(e->r, "03", &got, &found), CK_OK);
+	assert_int_equal(got.reason, 5);
+	cki_cert_row_clear(&got);
+	cki_client_clear(&a);
+	cki_client_clear(&b);
+}
+
+static void
+c_tokens(struct env *e)
+{
+	char tok[65], tok2[65];
+	int64_t exp = 0;
+	bool ok = false;
+
+	assert_int_equal(
+	    cki_registry_token_new(e->r, 0, 60, tok, &exp), CK_E_USAGE);
+	assert_int_equal(
+	    cki_registry_token_new(e->r, 1, 3600, tok, &exp), CK_OK);
+	assert_int_equal(strlen(tok), 64);
+	assert_true(exp >= (int64_t)cki_now(e->ctx) + 3599);
+	assert_int_equal(cki_registry_token_use(e->r, tok, &ok), CK_OK);
+	assert_true(ok);
+	assert_int_equal(cki_registry_token_use(e->r, tok, &ok), CK_OK);
+	assert_false(ok);
+	assert_int_equal(cki_registry_token_use(e->r, "nope", &ok), CK_OK);
+	assert_false(ok);
+	assert_int_equal(cki_registry_token_new(e->r, 2, 1, tok2, &exp), CK_OK);
+	assert_int_equal(cki_registry_token_use(e->r, tok2, &ok), CK_OK);
+	assert_true(ok);
+	sleep(2); /* past its 1 s lifetime: expired, one use still left */
+	assert_int_equal(cki_registry_token_use(e->r, tok2, &ok), CK_OK);
+	assert_false(ok);
+}
+
 static const struct reg_case {
 	const char *name;
 	void (*fn)(struct env *e);
@@ -777,6 +937,9 @@ static const struct reg_case {
     {"locked", c_locked, false},
     {"each and audit", c_each_and_audit, false},
     {"copy (export, import)", c_copy, false},
+    {"enrollment request and issue", c_enroll_issue, false},
+    {"revoke marks certificates", c_enroll_revoke, false},
+    {"tokens", c_tokens, false},
 };
 
 static void
@@ -857,12 +1020,58 @@ test_sqlite_file(void **state)
 	sqlite_cleanup(&e);
 }
 
+/* SQLite only: a schema 1 file is refused, then migrated to 2 in place,
+ * its clients kept and the enrollment tables added. */
+static void
+test_sqlite_migrate_1_to_2(void **state)
+{
+	struct env e = {.drv = &drivers[0]};
+	sqlite3 *db = NULL;
+	char spki[65];
+	struct cki_client a;
+	bool found = false;
+	int from;
+
+	(void)state;
+	snprintf(e.dir, sizeof(e.dir), "/tmp/ck-reg.XXXXXX");
+	assert_non_null(mkdtemp(e.dir));
+	e.ctx = ck_ctx_new();
+	sqlite_target(&e, e.dir);
+	assert_int_equal(cki_registry_migrate(e.ctx, e.target, &from), CK_OK);
+	assert_int_equal(cki_registry_open(e.ctx, e.target, 1000, &e.r), CK_OK);
+	mkspki(spki, "12", '7');
+	a = contact(&e, spki, "old", CKI_REG_APPROVED, CK_OK);
+	cki_registry_close(e.r);
+	assert_int_equal(sqlite3_open(e.target, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+	        "DROP TABLE requests; DROP TABLE certs; DROP TABLE "
+	        "tokens; UPDATE schema_version SET version = 1",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(
+	    cki_registry_open(e.ctx, e.target, 100, &e.r), CK_E_FORMAT);
+	assert_non_null(strstr(ck_ctx_error(e.ctx), "run: certkit registry"));
+	assert_int_equal(cki_registry_migrate(e.ctx, e.target, &from), CK_OK);
+	assert_int_equal(from, 1);
+	assert_int_equal(cki_registry_open(e.ctx, e.target, 1000, &e.r), CK_OK);
+	assert_int_equal(state_of(&e, spki, &found), CKI_REG_APPROVED);
+	assert_true(found);
+	assert_int_equal(revoked_certs(&e, a.id), 0);
+	cki_client_clear(&a);
+	cki_registry_close(e.r);
+	ck_ctx_free(e.ctx);
+	sqlite_cleanup(&e);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_all),
 	    cmocka_unit_test(test_sqlite_file),
+	    cmocka_unit_test(test_sqlite_migrate_1_to_2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
