@@ -840,6 +840,61 @@ audits_free(struct audits *l)
 	free(l->v);
 }
 
+/* Issued certificates (schema 2), copied with the clients: the CRL needs
+ * them. */
+struct certs {
+	struct cki_cert_row *v;
+	size_t n, cap;
+	ck_ctx *ctx;
+	ck_status st;
+};
+
+static int
+certs_add(void *arg, const struct cki_cert_row *c)
+{
+	struct certs *l = arg;
+	struct cki_cert_row *d;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct cki_cert_row *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			l->st = cki_err(l->ctx, CK_E_NOMEM, "out of memory");
+			return 1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	d = &l->v[l->n];
+	*d = *c;
+	d->der = NULL;
+	if (c->der_len > 0 && (d->der = malloc(c->der_len)) == NULL) {
+		l->st = cki_err(l->ctx, CK_E_NOMEM, "out of memory");
+		return 1;
+	}
+	if (c->der_len > 0)
+		memcpy(d->der, c->der, c->der_len);
+	l->n++;
+	return 0;
+}
+
+static void
+certs_free(struct certs *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		cki_cert_row_clear(&l->v[i]);
+	free(l->v);
+}
+
+static int
+count_one_cert(void *arg, const struct cki_cert_row *c)
+{
+	(void)c;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
 static int
 count_one_audit(void *arg, const struct cki_audit *a)
 {
@@ -851,7 +906,8 @@ count_one_audit(void *arg, const struct cki_audit *a)
 /* Inside dst's transaction: empty check, then clients (plain rows before
  * conflict rows, whose conflict_of must exist), then audit rows. */
 static ck_status
-copy_tx(cki_registry *dst, const struct rows *rows, const struct audits *au)
+copy_tx(cki_registry *dst, const struct rows *rows, const struct audits *au,
+    const struct certs *ce)
 {
 	long n = 0;
 	size_t a0 = 0;
@@ -872,28 +928,34 @@ copy_tx(cki_registry *dst, const struct rows *rows, const struct audits *au)
 				rv = dst->ops->load(dst->impl, &rows->v[i]);
 	for (size_t i = 0; i < au->n && rv == CK_OK; i++)
 		rv = dst->ops->audit_add(dst->impl, &au->v[i]);
+	for (size_t i = 0; i < ce->n && rv == CK_OK; i++)
+		rv = dst->ops->cert_insert(dst->impl, &ce->v[i]);
 	return rv;
 }
 
 /* Reads dst back: counts and each client's version and state. */
 static ck_status
-copy_verify(cki_registry *dst, const struct rows *rows, size_t audits)
+copy_verify(
+    cki_registry *dst, const struct rows *rows, size_t audits, size_t certs)
 {
 	struct cki_client c = {0};
+	struct cki_cert_query cq = {0};
 	bool found = false;
-	size_t a = 0;
+	size_t a = 0, k = 0;
 	long n = 0;
 	ck_status rv;
 
 	if ((rv = dst->ops->count(dst->impl, -1, &n)) != CK_OK ||
 	    (rv = dst->ops->audit_each(dst->impl, 0, count_one_audit, &a)) !=
+	        CK_OK ||
+	    (rv = dst->ops->cert_select(dst->impl, &cq, count_one_cert, &k)) !=
 	        CK_OK)
 		return rv;
-	if ((size_t)n != rows->n || a != audits)
+	if ((size_t)n != rows->n || a != audits || k != certs)
 		return cki_err(dst->ctx, CK_E_INTERNAL,
-		    "copy check: the target has %ld clients and %zu audit "
-		    "rows, the source %zu and %zu",
-		    n, a, rows->n, audits);
+		    "copy check: the target has %ld clients, %zu audit rows "
+		    "and %zu certificates, the source %zu, %zu and %zu",
+		    n, a, k, rows->n, audits, certs);
 	for (size_t i = 0; i < rows->n && rv == CK_OK; i++) {
 		const struct cki_client *s = &rows->v[i];
 
@@ -918,7 +980,9 @@ cki_registry_copy(
 {
 	struct rows rows = {.ctx = dst->ctx};
 	struct audits au = {.ctx = dst->ctx};
+	struct certs ce = {.ctx = dst->ctx};
 	struct cki_reg_query q = {.state = -1};
+	struct cki_cert_query cq = {0};
 	ck_status rv;
 
 	*clients = *audits = 0;
@@ -926,20 +990,25 @@ cki_registry_copy(
 	    (rv = rows.st) != CK_OK ||
 	    (rv = src->ops->audit_each(src->impl, 0, audits_add, &au)) !=
 	        CK_OK ||
-	    (rv = au.st) != CK_OK)
+	    (rv = au.st) != CK_OK ||
+	    (rv = src->ops->cert_select(src->impl, &cq, certs_add, &ce)) !=
+	        CK_OK ||
+	    (rv = ce.st) != CK_OK)
 		goto err;
 	if ((rv = dst->ops->begin(dst->impl)) != CK_OK)
 		goto err;
-	if ((rv = copy_tx(dst, &rows, &au)) == CK_OK)
+	if ((rv = copy_tx(dst, &rows, &au, &ce)) == CK_OK)
 		rv = dst->ops->commit(dst->impl);
 	else
 		dst->ops->rollback(dst->impl);
-	if (rv == CK_OK && (rv = copy_verify(dst, &rows, au.n)) == CK_OK) {
+	if (rv == CK_OK &&
+	    (rv = copy_verify(dst, &rows, au.n, ce.n)) == CK_OK) {
 		*clients = rows.n;
 		*audits = au.n;
 	}
 err:
 	rows_free(&rows);
 	audits_free(&au);
+	certs_free(&ce);
 	return rv;
 }

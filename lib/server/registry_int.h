@@ -214,7 +214,9 @@ ck_status cki_registry_audit(
  * polls it to see admin changes within 1 s. */
 ck_status cki_registry_change_token(cki_registry *r, uint64_t *tok);
 
-/* Copies every client and audit row of src into dst (export/import, e.g.
+/* Copies every client, audit row and issued certificate (schema 2; not
+ * the enrollment requests and tokens, which are short-lived: a client
+ * polls again, an admin makes a new token) of src into dst (export/import, e.g.
  * SQLite to PostgreSQL), in one transaction of dst, which must hold no
  * client and no audit row (else CK_E_EXISTS). Then verifies dst: the same
  * number of clients and audit rows, and each client read back with the

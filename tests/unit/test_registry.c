@@ -713,11 +713,28 @@ c_copy(struct env *e)
 {
 	struct env e2 = {.drv = e->drv, .ctx = e->ctx};
 	struct cki_client a = fill(e), got = {0};
+	static unsigned char der[4] = {0x30, 0x02, 0x05, 0x00};
+	struct cki_cert_row cert = {.not_before = 100,
+	                        .not_after = 200,
+	                        .revoked_at = 150,
+	                        .reason = 1,
+	                        .der = der,
+	                        .der_len = 4},
+	                    gc = {0};
 	char file[300];
 	cki_registry *sq = NULL;
 	size_t nc = 0, na = 0;
-	bool found = false;
+	bool found = false, already = false;
 	int from;
+
+	snprintf(cert.serial, sizeof(cert.serial), "0a1b");
+	memcpy(cert.client_id, a.id, sizeof(cert.client_id));
+	memcpy(cert.spki, a.spki, sizeof(cert.spki));
+	assert_int_equal(
+	    cki_registry_issue(e->r, NULL, &cert, &admin, &already), CK_OK);
+	cki_client_clear(&a);
+	assert_int_equal(
+	    cki_registry_get_spki(e->r, cert.spki, &a, &found), CK_OK);
 
 	snprintf(file, sizeof(file), "%s/copy.db", e->dir);
 	assert_int_equal(cki_registry_migrate(e->ctx, file, &from), CK_OK);
@@ -748,6 +765,15 @@ c_copy(struct env *e)
 	assert_string_equal(got.facts, "{\"os\":\"linux\"}");
 	assert_string_equal(got.agent_version, "2.0");
 	assert_int_equal(audit_rows(e), (int)na);
+	/* The certificate went both ways, DER and revocation intact. */
+	assert_int_equal(
+	    cki_registry_cert_get(e2.r, "0a1b", &gc, &found), CK_OK);
+	assert_true(found);
+	assert_int_equal(gc.der_len, 4);
+	assert_memory_equal(gc.der, der, 4);
+	assert_int_equal(gc.revoked_at, 150);
+	assert_int_equal(gc.reason, 1);
+	cki_cert_row_clear(&gc);
 	cki_registry_close(e2.r);
 	cki_registry_close(sq);
 	if (strcmp(e->drv->name, "sqlite") != 0)
