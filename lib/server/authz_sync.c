@@ -372,6 +372,9 @@ cki_authz_arm(cki_authz *a)
 	    (a->ev_expire = timer(a, on_expire, CKI_AUTHZ_EXPIRE_MS)) == NULL)
 		return cki_err(
 		    a->ctx, CK_E_NOMEM, "authz: cannot arm its timers");
+	/* Once at start too: a shared registry's single-writer job goes to a
+	 * primary at once (the first to ask), not a minute later. */
+	cki_authz_expire(a);
 	return CK_OK;
 }
 

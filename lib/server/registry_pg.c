@@ -316,7 +316,12 @@ pg_connect(struct pg *p)
 {
 	const char *kw[] = {"dbname", "connect_timeout", "application_name",
 	    "keepalives_idle", NULL};
-	const char *val[] = {p->conninfo, "3", "certkit", "30", NULL};
+	char app[64];
+	const char *val[] = {p->conninfo, "3", app, "30", NULL};
+
+	/* pg_stat_activity names the primary: "certkit HOST PID". */
+	snprintf(
+	    app, sizeof(app), "certkit %.40s %ld", p->node, (long)getpid());
 
 	p->last_connect = time(NULL);
 	p->nheld = 0; /* a new session holds no advisory lock */

@@ -942,6 +942,45 @@ c_tokens(struct env *e)
 	assert_false(ok);
 }
 
+/* A single-writer job: on PostgreSQL one handle holds it (an advisory
+ * lock) until it closes, then the next one to ask takes it; SQLite has no
+ * other primaries, so every handle runs it. */
+static void
+c_job(struct env *e)
+{
+	bool shared = strcmp(e->drv->name, "postgresql") == 0;
+	cki_registry *r2 = NULL;
+	struct cki_client a;
+	char k[65];
+	bool mine = false;
+	size_t n = 9;
+
+	ck_ctx_set_time(e->ctx, 1000000);
+	mkspki(k, "b0", 'e');
+	a = contact(e, k, "old", CKI_REG_PENDING, CK_OK);
+	assert_int_equal(cki_registry_job(e->r, "expire", &mine), CK_OK);
+	assert_true(mine);
+	assert_int_equal(
+	    cki_registry_open(e->ctx, e->target, 1000, &r2), CK_OK);
+	assert_int_equal(cki_registry_job(r2, "expire", &mine), CK_OK);
+	assert_true(mine == !shared);
+	/* The other handle's expiry does nothing while e->r holds the job. */
+	assert_int_equal(
+	    cki_registry_expire(r2, 1000000 + 200, 100, &n), CK_OK);
+	assert_int_equal(n, shared ? 0 : 1);
+	cki_registry_close(e->r);
+	e->r = NULL;
+	assert_int_equal(cki_registry_job(r2, "expire", &mine), CK_OK);
+	assert_true(mine);
+	if (shared) {
+		assert_int_equal(
+		    cki_registry_expire(r2, 1000000 + 200, 100, &n), CK_OK);
+		assert_int_equal(n, 1);
+	}
+	cki_registry_close(r2);
+	cki_client_clear(&a);
+}
+
 static const struct reg_case {
 	const char *name;
 	void (*fn)(struct env *e);
@@ -963,6 +1002,7 @@ static const struct reg_case {
     {"locked", c_locked, false},
     {"each and audit", c_each_and_audit, false},
     {"copy (export, import)", c_copy, false},
+    {"single-writer job", c_job, false},
     {"enrollment request and issue", c_enroll_issue, false},
     {"revoke marks certificates", c_enroll_revoke, false},
     {"tokens", c_tokens, false},
