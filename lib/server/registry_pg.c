@@ -190,6 +190,9 @@ pg_fail(struct pg *p, const PGresult *res)
 	if (msg[0] == '\0')
 		msg = PQerrorMessage(p->conn);
 	snprintf(m, sizeof(m), "%s", msg);
+	for (char *c = m; *c != '\0'; c++) /* one line for the logs */
+		if (*c == '\n' || *c == '\t')
+			*c = ' ';
 	n = strlen(m);
 	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
 		m[--n] = '\0';
@@ -310,19 +313,27 @@ pg_label(ck_ctx *ctx, const char *conninfo, char *out, size_t size)
 	return rv;
 }
 
-/* Connects (or reconnects) and LISTENs. */
+/* Connects (or reconnects), bounds every wait and LISTENs. The defaults
+ * come before dbname (the target), so the admin's conninfo overrides them.
+ * A vanished database host is noticed within seconds (tcp_user_timeout,
+ * keepalives, statement_timeout), not after TCP's minutes. */
 static ck_status
 pg_connect(struct pg *p)
 {
-	const char *kw[] = {"dbname", "connect_timeout", "application_name",
-	    "keepalives_idle", NULL};
-	char app[64];
-	const char *val[] = {p->conninfo, "3", app, "30", NULL};
+	const char *kw[] = {"connect_timeout", "application_name",
+	    "tcp_user_timeout", "keepalives_idle", "keepalives_interval",
+	    "keepalives_count", "dbname", NULL};
+	char app[64], sql[96];
+	const char *val[] = {
+	    "3", app, "3000", "5", "2", "2", p->conninfo, NULL};
+	ck_status rv;
 
 	/* pg_stat_activity names the primary: "certkit HOST PID". */
 	snprintf(
 	    app, sizeof(app), "certkit %.40s %ld", p->node, (long)getpid());
-
+	snprintf(sql, sizeof(sql),
+	    "LISTEN " PG_CHANNEL "; SET statement_timeout = %d",
+	    p->busy_ms + 5000);
 	p->last_connect = time(NULL);
 	p->nheld = 0; /* a new session holds no advisory lock */
 	PQfinish(p->conn);
@@ -332,7 +343,8 @@ pg_connect(struct pg *p)
 		return cki_err(p->ctx, CK_E_NOMEM, "out of memory");
 	if (PQstatus(p->conn) != CONNECTION_OK)
 		return pg_fail(p, NULL);
-	return pg_exec(p, "LISTEN " PG_CHANNEL);
+	rv = pg_exec(p, sql);
+	return rv;
 }
 
 /* Outside a transaction, a broken connection is made again (invariant
@@ -347,9 +359,9 @@ pg_ready(struct pg *p)
 		    "registry unavailable: %s: connection lost", p->label);
 	if (time(NULL) - p->last_connect < 1)
 		return cki_err(p->ctx, CK_E_NETWORK,
-		    "registry unavailable: %s: %s", p->label,
-		    p->conn != NULL ? PQerrorMessage(p->conn)
-		                    : "not connected");
+		    "registry unavailable: %s: connection lost; trying again "
+		    "within a second",
+		    p->label);
 	return pg_connect(p);
 }
 
