@@ -582,9 +582,7 @@ take_conf(cki_authz *a, const struct cki_server_conf *conf)
 static const char *
 registry_target(const struct cki_server_conf *conf)
 {
-	if (conf->registry == NULL || strcmp(conf->registry, "sqlite") == 0)
-		return conf->registry_path;
-	return conf->registry;
+	return cki_server_conf_registry(conf);
 }
 
 ck_status

@@ -46,10 +46,7 @@ load_conf(ck_ctx *ctx, const char *home, struct cki_server_conf *conf,
 		return cki_err(ctx, CK_E_USAGE, "no state directory given");
 	if ((rv = cki_server_conf_load(ctx, home, conf)) != CK_OK)
 		return rv;
-	*target =
-	    conf->registry == NULL || strcmp(conf->registry, "sqlite") == 0
-	    ? conf->registry_path
-	    : conf->registry;
+	*target = cki_server_conf_registry(conf);
 	return CK_OK;
 }
 

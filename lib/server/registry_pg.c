@@ -215,17 +215,35 @@ pg_fail(struct pg *p, const PGresult *res)
 	return cki_err(p->ctx, CK_E_IO, "registry %s: %s", p->label, m);
 }
 
-/* Runs sql with text parameters; *out (if not NULL) gets the result. */
+static ck_status pg_connect(struct pg *p);
+
+static PGresult *
+pg_send(struct pg *p, const char *sql, int n, const char *const *v)
+{
+	/* Without parameters, several statements may go in one string. */
+	return n == 0 ? PQexec(p->conn, sql)
+	              : PQexecParams(p->conn, sql, n, NULL, v, NULL, NULL, 0);
+}
+
+/* Runs sql with text parameters; *out (if not NULL) gets the result. A
+ * connection found dead by a statement outside a transaction (the server
+ * restarted since the last call) is made again and the statement sent once
+ * more: nothing of it was done. */
 static ck_status
 pg_query(
     struct pg *p, const char *sql, int n, const char *const *v, PGresult **out)
 {
-	/* Without parameters, several statements may go in one string. */
-	PGresult *res = n == 0
-	    ? PQexec(p->conn, sql)
-	    : PQexecParams(p->conn, sql, n, NULL, v, NULL, NULL, 0);
+	PGresult *res = pg_send(p, sql, n, v);
 	ExecStatusType t = PQresultStatus(res);
 	ck_status rv = CK_OK;
+
+	if (t == PGRES_FATAL_ERROR && PQstatus(p->conn) == CONNECTION_BAD &&
+	    !p->in_tx && time(NULL) - p->last_connect >= 1 &&
+	    pg_connect(p) == CK_OK) {
+		PQclear(res);
+		res = pg_send(p, sql, n, v);
+		t = PQresultStatus(res);
+	}
 
 	if (out != NULL)
 		*out = NULL;

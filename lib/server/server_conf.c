@@ -610,3 +610,11 @@ cki_server_conf_load(ck_ctx *ctx, const char *home, struct cki_server_conf *out)
 	cki_config_free(cfg);
 	return rv;
 }
+
+const char *
+cki_server_conf_registry(const struct cki_server_conf *c)
+{
+	if (c->registry == NULL || strcmp(c->registry, "sqlite") == 0)
+		return c->registry_path;
+	return c->registry;
+}

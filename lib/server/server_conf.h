@@ -116,6 +116,9 @@ ck_status cki_server_conf_defaults(
     ck_ctx *ctx, const char *home, struct cki_server_conf *out);
 void cki_server_conf_free(struct cki_server_conf *c);
 /* "pairing", "trusted-ca", "trusted-ca+pairing". */
+/* The registry to open: registry_path for SQLite, else the PostgreSQL
+ * target (registry). Every opener uses this one rule. */
+const char *cki_server_conf_registry(const struct cki_server_conf *c);
 const char *cki_policy_name(enum cki_client_policy p);
 const char *cki_ocsp_mode_name(enum cki_ocsp_mode m);
 
