@@ -263,5 +263,17 @@ while [ $(($(ms) - t0)) -lt 5000 ] && [ -n "$(held)" ]; do sleep 0.1; done
 [ -z "$(held)" ] && ok "kill -9 of the holder frees the expiry job ($(($(ms) - t0)) ms)" ||
 	bad "expiry job still held: $(held)"
 
+# SIGTERM: B and C stop cleanly (exit 0; under ASan, no report).
+src=""
+for n in B C; do
+	eval "p=\$pid_$n"
+	kill "$p" 2>/dev/null
+	wait "$p"
+	src="$src$?"
+done
+[ "$src" = 00 ] && ! grep -q Sanitizer "$work/B.log" "$work/C.log" &&
+	ok "SIGTERM: B and C stop with 0" ||
+	bad "stop: exit codes $src; $(grep -h -A3 Sanitizer "$work/B.log" "$work/C.log" | head -20)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
