@@ -11,6 +11,7 @@
 
 #include "tool.h"
 #include "certkit/ca.h"
+#include "certkit/registry.h"
 
 static const char usage_main[] =
     "usage: certkit ca init [--name TEXT] [--key ec-p256|rsa-3072]\n"
@@ -28,19 +29,28 @@ static const char usage_main[] =
     "Exit codes: 0 ok, 1 problem found, 2 usage or input error.\n";
 
 /*
- * The revoked certificates `ca crl` lists. The registry (lib/server) owns
- * them; until it offers them through the public API this is the empty
- * list, which still makes a valid signed CRL. A caller with a source sets
- * *list (freed with free(), its serials borrowed for the call) and *n.
+ * The revoked certificates `ca crl` lists: those the registry of
+ * `certkit serve` marks revoked (certkit clients revoke). Without a
+ * registry (no server yet) the list is empty, which still makes a valid
+ * signed CRL. *list is freed with ck_free().
  */
 static ck_status
 revoked_list(ck_ctx *ctx, const char *home, ck_ca_revoked **list, size_t *n)
 {
-	(void)ctx;
-	(void)home;
+	ck_registry *reg = NULL;
+	ck_status rv;
+
 	*list = NULL;
 	*n = 0;
-	return CK_OK;
+	rv = ck_registry_open(ctx, home, 10000, &reg);
+	if (rv == CK_E_NOTFOUND) {
+		ck_ctx_clear_error(ctx);
+		return CK_OK;
+	}
+	if (rv == CK_OK)
+		rv = ck_registry_revoked(reg, list, n);
+	ck_registry_free(reg);
+	return rv;
 }
 
 static char *
@@ -242,7 +252,7 @@ do_crl(ck_ctx *ctx, const char *dir, int argc, char **argv)
 		rc = tool_ctx_fail(ctx);
 	else
 		rc = write_crl(ctx, out, der, len);
-	free(list);
+	ck_free(list);
 	ck_free(der);
 	ck_ca_free(ca);
 	return rc;

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "certkit/ca.h"
 #include "certkit/certkit.h"
 
 #ifdef __cplusplus
@@ -72,6 +73,11 @@ ck_status ck_registry_audit(
  * the registry keeps its SHA-256. */
 ck_status ck_registry_token_create(
     ck_registry *reg, long uses, long ttl_seconds, char **json) CK_WUR;
+/* The revoked, unexpired certificates the server's CA issued, for
+ * ck_ca_crl() (`certkit ca crl`): *list is one block (the serials inside
+ * it) freed with ck_free(); *n may be 0. */
+ck_status ck_registry_revoked(
+    ck_registry *reg, ck_ca_revoked **list, size_t *n) CK_WUR;
 
 #ifdef __cplusplus
 }

@@ -382,7 +382,7 @@ ck_ca_init(ck_ctx *ctx, const char *dir, const ck_ca_init_opts *o, ck_ca **out)
 	struct made m = {0};
 	char tmp[CKI_PATH], parent[CKI_PATH];
 	ck_status rv;
-	bool made_tmp = false;
+	bool made_tmp = false, exported = false;
 
 	cki_begin(ctx);
 	if (out != NULL)
@@ -408,13 +408,14 @@ ck_ca_init(ck_ctx *ctx, const char *dir, const ck_ca_init_opts *o, ck_ca **out)
 	if (o->root_out != NULL &&
 	    (rv = export_root(ctx, o->root_out, m.rkey)) != CK_OK)
 		goto err;
+	exported = o->root_out != NULL;
 	if ((rv = check_absent(ctx, dir)) != CK_OK)
 		goto err; /* another init won the race */
 	(void)rmdir(
 	    dir); /* an empty directory: rename needs it gone or empty */
 	if ((rv = cki_replace(ctx, tmp, dir, parent)) != CK_OK)
 		goto err;
-	made_tmp = false;
+	made_tmp = exported = false;
 	if (out != NULL) {
 		*out = ca_new(dir, m.cert, m.root, m.ikey, o->root_out == NULL);
 		m.cert = m.root = NULL;
@@ -428,6 +429,8 @@ ck_ca_init(ck_ctx *ctx, const char *dir, const ck_ca_init_opts *o, ck_ca **out)
 err:
 	if (made_tmp)
 		remove_tmp(tmp);
+	if (exported)
+		(void)unlink(o->root_out); /* the root of a CA never made */
 	made_free(&m);
 	return rv;
 }
@@ -502,6 +505,13 @@ ck_ca_load(ck_ctx *ctx, const char *dir, ck_ca **out)
 	    (root = read_cert(ctx, dir, "root.pem")) == NULL ||
 	    (key = read_key(ctx, dir)) == NULL)
 		goto err;
+	if (!cki_x509_issued_by(cert, root)) {
+		cki_err(ctx, CK_E_FORMAT,
+		    "%s/ca.pem: expected a certificate issued by root.pem, "
+		    "found one that is not",
+		    dir);
+		goto err;
+	}
 	if (X509_check_private_key(cert, key) != 1) {
 		cki_err(ctx, CK_E_FORMAT,
 		    "%s/ca.key: does not match the certificate ca.pem", dir);

@@ -121,6 +121,8 @@ cki_enroll_new(
 	}
 	if (rv != CK_OK || e->ca == NULL) /* no CA: enrollment off */
 		goto err;
+	if ((rv = ck_ca_set_cert_days(e->ca, (int)conf->cert_days)) != CK_OK)
+		goto err;
 	if (conf->public_url != NULL) {
 		char crl[4200], ocsp[4200];
 
@@ -523,26 +525,71 @@ find_client(cki_enroll *e, const struct csr *csr, const char *token,
 	return rv == CK_OK;
 }
 
-/* The request to answer: the newest of this key while pending or while
- * its certificate is still good; else a new one. */
+static int
+cert_first_cb(void *arg, const struct cki_cert_row *c)
+{
+	struct cki_cert_row *out = arg;
+
+	*out = *c;
+	out->der = NULL; /* not needed here */
+	out->der_len = 0;
+	return 1;
+}
+
+/* May an approved key whose newest certificate is `cert` (none: serial
+ * "") be issued another by simpleenroll? Not when that one is revoked, or
+ * expired beyond renew_grace: then an admin must approve it again. */
+static bool
+reissue_ok(cki_enroll *e, const struct cki_client *c,
+    const struct cki_cert_row *cert, struct cki_enroll_res *r)
+{
+	int64_t now = (int64_t)cki_now(e->ctx);
+
+	if (c->state != CKI_REG_APPROVED || cert->serial[0] == '\0')
+		return true;
+	if (cert->revoked_at != 0) {
+		res_set(r, 403, "certificate_revoked", "certificate revoked",
+		    "this key's certificate %s is revoked", cert->serial);
+		return false;
+	}
+	if (now > cert->not_after + e->conf->renew_grace) {
+		res_set(r, 403, "certificate_expired", "certificate expired",
+		    "this key's newest certificate expired %lld days ago, "
+		    "beyond renew_grace (%ld days): an admin must approve it "
+		    "again (certkit clients remove %s, then approve its new "
+		    "request)",
+		    (long long)((now - cert->not_after) / 86400),
+		    e->conf->renew_grace / 86400, c->id);
+		return false;
+	}
+	return true;
+}
+
+/* The request to answer: the newest of this key while pending, or while
+ * the key's newest certificate is good (answered with that one); else a
+ * new one, within renew_grace of that certificate's expiry. */
 static bool
 find_request(cki_enroll *e, const struct cki_client *c, const struct csr *csr,
     struct cki_ereq *q, struct cki_enroll_res *r)
 {
-	struct cki_ereq in = {0};
+	struct cki_cert_query cq = {.spki = csr->spki, .limit = 1};
 	struct cki_cert_row cert = {0};
-	bool found = false, good = false;
+	struct cki_ereq in = {0};
+	bool found = false;
 	ck_status rv;
 
 	rv = cki_registry_request_get(e->reg, NULL, csr->spki, q, &found);
-	if (rv == CK_OK && found && q->state == CKI_EREQ_ISSUED &&
-	    (rv = cki_registry_cert_get(e->reg, q->serial, &cert, &good)) ==
-	        CK_OK)
-		good = good && cert.revoked_at == 0 &&
-		    cert.not_after > (int64_t)cki_now(e->ctx);
-	cki_cert_row_clear(&cert);
-	if (rv == CK_OK && found && (q->state == CKI_EREQ_PENDING || good))
+	if (rv == CK_OK && found && q->state == CKI_EREQ_PENDING)
 		return true;
+	if (rv == CK_OK)
+		rv = cki_registry_certs(e->reg, &cq, cert_first_cb, &cert);
+	if (rv == CK_OK && found && cert.serial[0] != '\0' &&
+	    cert.revoked_at == 0 && cert.not_after > (int64_t)cki_now(e->ctx)) {
+		memcpy(q->serial, cert.serial, sizeof(q->serial));
+		return true;
+	}
+	if (rv == CK_OK && !reissue_ok(e, c, &cert, r))
+		return false;
 	memcpy(in.client_id, c->id, sizeof(in.client_id));
 	memcpy(in.spki, csr->spki, sizeof(in.spki));
 	in.csr = csr->pem;

@@ -44,9 +44,8 @@ cki_srv_enroll_off(struct cki_srv *s, struct evhttp_request *req)
 	return true;
 }
 
-/* Base64 text (any whitespace) to bytes; NULL if it is not base64. */
-static uint8_t *
-b64_decode(const uint8_t *in, size_t len, size_t *out_len)
+uint8_t *
+cki_srv_b64_decode(const uint8_t *in, size_t len, size_t *out_len)
 {
 	char *t = malloc(len + 1);
 	uint8_t *out = NULL;
@@ -228,7 +227,7 @@ est_csr(struct cki_srv *s, struct evhttp_request *req, size_t *n)
 			*n = len;
 		}
 	} else {
-		out = b64_decode(p, len, n);
+		out = cki_srv_b64_decode(p, len, n);
 	}
 	if (out == NULL)
 		cki_srv_problem(s, req, 400, "bad_request", "bad request",
@@ -371,7 +370,7 @@ json_csr(struct cki_srv *s, struct evhttp_request *req, char **token, size_t *n)
 		if ((out = (uint8_t *)strdup(v)) != NULL)
 			*n = strlen(v);
 	} else if (v != NULL) {
-		out = b64_decode((const uint8_t *)v, strlen(v), n);
+		out = cki_srv_b64_decode((const uint8_t *)v, strlen(v), n);
 	}
 	if (out == NULL || (tok != NULL && !json_is_string(tok)))
 		cki_srv_problem(s, req, 400, "bad_request", "bad request",

@@ -5,6 +5,8 @@
  *                revoked certificates (expired ones left out by lib/ca)
  *   POST /ocsp   an RFC 6960 responder (application/ocsp-request in,
  *                application/ocsp-response out), status from the registry
+ *   GET  /ocsp/B the same with the request as URL-encoded base64 in the
+ *                path (RFC 6960 appendix A.1)
  *
  * Invariants:
  *  1. The CRL is rebuilt only when the revoked list changed (a digest of
@@ -198,5 +200,39 @@ cki_route_ocsp(struct cki_srv *s, struct evhttp_request *req,
 		return;
 	}
 	cki_srv_send_bytes(req, 200, "application/ocsp-response", resp, n);
+	ck_free(resp);
+}
+
+void
+cki_route_ocsp_get(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	char *b64 = NULL;
+	uint8_t *der = NULL, *resp = NULL;
+	size_t n = 0, dlen = 0, rlen = 0;
+
+	(void)c;
+	(void)d;
+	if (cki_srv_enroll_off(s, req))
+		return;
+	if (path == NULL || strlen(path) <= 6 ||
+	    (b64 = evhttp_uridecode(path + 6, 0, &n)) == NULL ||
+	    (der = cki_srv_b64_decode((uint8_t *)b64, n, &dlen)) == NULL) {
+		cki_srv_problem(s, req, 400, "bad_request", "bad request",
+		    "expected GET /ocsp/ and a URL-encoded base64 OCSP request",
+		    NULL);
+		goto out;
+	}
+	if (cki_enroll_ocsp(s->enroll, der, dlen, &resp, &rlen) != CK_OK) {
+		cki_srv_problem(s, req, 500, "internal_error", "internal error",
+		    ck_ctx_error(s->ctx), NULL);
+		goto out;
+	}
+	cki_srv_send_bytes(req, 200, "application/ocsp-response", resp, rlen);
+out:
+	free(b64);
+	free(der);
 	ck_free(resp);
 }

@@ -416,3 +416,72 @@ ck_registry_token_create(
 	OPENSSL_cleanse(tok, sizeof(tok));
 	return rv;
 }
+
+struct revoked_acc {
+	ck_ca_revoked *v;
+	char (*serials)[65];
+	size_t n, cap;
+	bool oom;
+};
+
+static int
+revoked_cb(void *arg, const struct cki_cert_row *c)
+{
+	struct revoked_acc *a = arg;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 64;
+		ck_ca_revoked *v = realloc(a->v, cap * sizeof(*v));
+		char(*s)[65] = v ? realloc(a->serials, cap * 65) : NULL;
+
+		if (v != NULL)
+			a->v = v;
+		if (s == NULL) {
+			a->oom = true;
+			return 1;
+		}
+		a->serials = s;
+		a->cap = cap;
+	}
+	memcpy(a->serials[a->n], c->serial, 65);
+	a->v[a->n] =
+	    (ck_ca_revoked){NULL, c->revoked_at, c->reason, c->not_after};
+	a->n++;
+	return 0;
+}
+
+/* One block: the entries, then their serials. */
+static ck_ca_revoked *
+revoked_block(const struct revoked_acc *a)
+{
+	ck_ca_revoked *out = malloc(a->n * (sizeof(*out) + 65) + 1);
+	char *text = out != NULL ? (char *)(out + a->n) : NULL;
+
+	for (size_t i = 0; out != NULL && i < a->n; i++) {
+		out[i] = a->v[i];
+		memcpy(text + i * 65, a->serials[i], 65);
+		out[i].serial = text + i * 65;
+	}
+	return out;
+}
+
+ck_status
+ck_registry_revoked(ck_registry *reg, ck_ca_revoked **list, size_t *n)
+{
+	struct cki_cert_query q = {
+	    .revoked = true, .expires_after = (int64_t)cki_now(reg->ctx)};
+	struct revoked_acc a = {0};
+	ck_status rv;
+
+	cki_begin(reg->ctx);
+	*list = NULL;
+	*n = 0;
+	rv = cki_registry_certs(reg->r, &q, revoked_cb, &a);
+	if (rv == CK_OK && (a.oom || (*list = revoked_block(&a)) == NULL))
+		rv = cki_err(reg->ctx, CK_E_NOMEM, "out of memory");
+	if (rv == CK_OK)
+		*n = a.n;
+	free(a.v);
+	free(a.serials);
+	return rv;
+}

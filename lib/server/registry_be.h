@@ -41,6 +41,8 @@
  *   certs(serial PK (lower-case hex), client_id, spki, not_before,
  *         not_after, revoked_at (0: not), reason (CRLReason), der BLOB)
  *   tokens(sha256 PK (hex of the token text), uses_left, expires, created)
+ * No foreign keys to clients: a certificate row outlives its client (the
+ * CRL and OCSP still need it) and a request is tied by spki, not by row.
  * Migration 1 -> 2 only adds these tables (clients and audit unchanged).
  */
 #ifndef CERTKIT_REGISTRY_BE_H
@@ -93,7 +95,12 @@ struct cki_reg_ops {
 	 * cki_registry_copy(), inside begin()..commit(). */
 	ck_status (*load)(void *impl, const struct cki_client *c);
 	/* Enrollment (schema 2). req_get: by id, or (id NULL) the newest
-	 * request of spki. */
+	 * request of spki (created DESC, then the latest inserted). The
+	 * rows passed to cert_select's cb (der included) are the backend's,
+	 * valid during the call; order not_before DESC, then serial; filters
+	 * of struct cki_cert_query ANDed (revoked: revoked_at > 0;
+	 * expires_after: not_after >= it). cert_revoke sets revoked_at and
+	 * reason only where revoked_at = 0. */
 	ck_status (*req_insert)(void *impl, const struct cki_ereq *q);
 	ck_status (*req_get)(void *impl, const char *id, const char *spki,
 	    struct cki_ereq *out, bool *found);

@@ -485,7 +485,7 @@ log_start(struct cki_srv *s)
 	    cki_policy_name(s->conf.policy), "ocsp",
 	    cki_ocsp_mode_name(s->conf.ocsp), "registry",
 	    s->conf.registry_path ? s->conf.registry_path : s->conf.registry,
-	    NULL);
+	    "enrollment", s->enroll != NULL ? "on" : "off (no HOME/ca)", NULL);
 	free(subj);
 }
 
@@ -592,6 +592,11 @@ config_json(struct cki_srv *s)
 	json_object_set_new(o, "max_pending", json_integer(c->max_pending));
 	json_object_set_new(o, "heartbeat", json_integer(c->heartbeat));
 	json_object_set_new(o, "retry_after", json_integer(c->retry_after));
+	json_object_set_new(o, "enrollment",
+	    json_pack("{s:I, s:I, s:o}", "renew_grace",
+	        (json_int_t)c->renew_grace, "cert_days",
+	        (json_int_t)c->cert_days, "public_url",
+	        cki_json_str(c->public_url)));
 	json_object_set_new(o, "limits",
 	    json_pack("{s:i, s:i, s:i, s:i}", "max_header_bytes",
 	        CKI_SRV_MAX_HEADERS, "max_body_bytes", CKI_SRV_MAX_BODY,

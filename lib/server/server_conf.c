@@ -108,6 +108,7 @@ cki_server_conf_defaults(
 	out->heartbeat = CKI_SRV_DEFAULT_HEARTBEAT;
 	out->retry_after = CKI_SRV_DEFAULT_RETRY_AFTER;
 	out->renew_grace = CKI_SRV_DEFAULT_RENEW_GRACE;
+	out->cert_days = 90;
 	if ((out->home = strdup(home)) == NULL ||
 	    (out->conf_name = home_path(home, "certkit.conf")) == NULL ||
 	    cki_strlist_add(&out->listen, "*:" CKI_SRV_DEFAULT_PORT) != CK_OK ||
@@ -562,7 +563,7 @@ cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
 	    "ciphers", "groups", "client_policy", "client_ca", "ocsp",
 	    "ocsp_responder", "crl", "registry", "registry_password_file",
 	    "pending_ttl", "max_pending", "heartbeat", "retry_after",
-	    "renew_grace", "public_url", NULL};
+	    "renew_grace", "public_url", "cert_days", NULL};
 	ck_status rv;
 
 	if ((rv = cki_server_conf_defaults(ctx, home, out)) != CK_OK)
@@ -589,7 +590,9 @@ cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
 	         &out->retry_after)) != CK_OK ||
 	    (rv = get_duration(ctx, cfg, "renew_grace", 0, 366 * 86400L,
 	         &out->renew_grace)) != CK_OK ||
-	    (rv = get_public_url(ctx, cfg, out)) != CK_OK)
+	    (rv = get_public_url(ctx, cfg, out)) != CK_OK ||
+	    (rv = cki_config_long(
+	         ctx, cfg, S, "cert_days", 1, 3650, &out->cert_days)) != CK_OK)
 		goto err;
 	return CK_OK;
 err:

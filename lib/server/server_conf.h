@@ -46,6 +46,7 @@
  *   public_url = https://H:P      how clients reach this server: the CA
  *                                 (HOME/ca) puts PUBLIC_URL/crl and
  *                                 PUBLIC_URL/ocsp in what it issues
+ *   cert_days = 90                lifetime of the certificates it issues
  */
 #ifndef CERTKIT_SERVER_CONF_H
 #define CERTKIT_SERVER_CONF_H
@@ -101,6 +102,7 @@ struct cki_server_conf {
 	long retry_after; /* seconds */
 	long renew_grace; /* seconds */
 	char *public_url; /* NULL: none */
+	long cert_days;   /* of issued certificates */
 };
 
 /* Defaults, then HOME/certkit.conf's [server] section. Every error names

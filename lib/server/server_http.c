@@ -62,6 +62,7 @@ static const struct cki_route routes[] = {
     {EVHTTP_REQ_GET, "/api/v1/requests/", false, cki_route_request, true},
     {EVHTTP_REQ_GET, "/crl", false, cki_route_crl, false},
     {EVHTTP_REQ_POST, "/ocsp", false, cki_route_ocsp, false},
+    {EVHTTP_REQ_GET, "/ocsp/", false, cki_route_ocsp_get, true},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

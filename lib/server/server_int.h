@@ -179,6 +179,12 @@ void cki_srv_send_bytes(struct evhttp_request *req, int status,
 /* The raw body (at most CKI_SRV_MAX_BODY), or NULL after answering 413. */
 const uint8_t *cki_srv_body(
     struct cki_srv *s, struct evhttp_request *req, size_t *len);
+/* Base64 text (whitespace ignored) to bytes (free()); NULL if it is not
+ * base64 (enroll_http.c). */
+uint8_t *cki_srv_b64_decode(const uint8_t *in, size_t len, size_t *out_len);
+/* GET /ocsp/BASE64 (RFC 6960 appendix A.1), enroll_revo.c. */
+void cki_route_ocsp_get(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
 /* 404 while the server has no CA (HOME/ca); true if it answered. */
 bool cki_srv_enroll_off(struct cki_srv *s, struct evhttp_request *req);
 

@@ -11,10 +11,11 @@ stdout: certkit clients list [--state STATE] [--json]
 stdout: certkit clients approve|reject|suspend|resume|revoke|remove ID... [--reason TEXT]
 stdout: certkit clients replace-key|discard ID...
 stdout: certkit clients audit [--since TIME] [--json]
+stdout: certkit clients token create [--uses N] [--ttl DURATION] [--json]
 stdout: Exit codes: 0 ok, 1 problem found, 2 usage or input error.
 
 name: every subcommand has --help
-run: for s in list show approve reject suspend resume revoke remove replace-key discard audit; do $CERTKIT clients $s --help >/dev/null || echo "FAIL $s"; done; $CERTKIT registry --help >/dev/null || echo FAIL registry; echo done
+run: for s in list show approve reject suspend resume revoke remove replace-key discard audit token; do $CERTKIT clients $s --help >/dev/null || echo "FAIL $s"; done; $CERTKIT registry --help >/dev/null || echo FAIL registry; echo done
 stdout: done
 !stdout: FAIL
 
@@ -225,3 +226,23 @@ run: mkdir -p $T/h && printf '[server]\nregistri = x\n' >$T/h/certkit.conf
 run: $CERTKIT --home $T/h clients list
 exit: 2
 stderr: certkit.conf:2: unknown key 'registri' in [server]
+
+name: clients token create: text and JSON; only the hash is stored
+run: $CERTKIT --home $T/h registry migrate >/dev/null
+run: $CERTKIT --home $T/h clients token create --uses 3 --ttl 2h >$T/t.txt && cat $T/t.txt
+run: $CERTKIT --home $T/h clients token create --json
+run: tok=$(head -1 $T/t.txt); sqlite3 $T/h/server/registry.db "SELECT uses_left, expires - created FROM tokens" ; sqlite3 $T/h/server/registry.db .dump | grep -c "$tok"; true
+stdout: Enrollment token: uses 3, expires 
+stdout: "uses": 1
+stdout: "ttl": 3600
+stdout: 3|7200
+stdout: 0
+
+name: clients token create: a bad --ttl or --uses, or no 'create', is a usage error
+run: $CERTKIT --home $T/h clients token create --ttl 5y; echo "rc=$?"; $CERTKIT --home $T/h clients token create --uses 0; echo "rc=$?"; $CERTKIT clients token; echo "rc=$?"
+stdout: rc=2
+!stdout: rc=0
+!stdout: rc=1
+stderr: --ttl '5y': expected a duration
+stderr: --uses '0': expected a number
+stderr: expected 'create'

@@ -15,9 +15,13 @@
 #  6. a token: `clients token create --uses 1 --ttl 1h` (JSON and text);
 #     POST /api/v1/enroll with it: issued at once; a second key with the
 #     same token: 403 token_invalid; the token is not in the registry
-#  7. revoke: the CRL from /crl (openssl crl -verify) lists the serial,
+#  7. revoke: the CRL from /crl (openssl crl -verify) lists the serial (so
+#     does `certkit ca crl`),
 #     `openssl verify -crl_check` fails with "certificate revoked", and
-#     `openssl ocsp -issuer -CA -url` says revoked; a good one says good
+#     `openssl ocsp -issuer -CA -url` says revoked; a good one says good,
+#     also over GET /ocsp/BASE64
+#  8. a rebuilt device (same name, new key): 202 conflict; after
+#     `clients replace-key` issued, and the old certificate revoked
 # Env: CERTKIT. Loopback only, port 0, every wait bounded.
 set -u
 . "$(dirname "$0")/serve_lib.inc"
@@ -58,11 +62,15 @@ r=$(http - /.well-known/est/cacerts)
 r=$(est gw1 simpleenroll)
 [ "$r" = "404 application/problem+json" ] &&
 	ok "no CA: simpleenroll is 404" || bad "no CA: simpleenroll '$r'"
+grep -q 'enrollment="off (no HOME/ca)"' "$log" &&
+	ok "the start log says enrollment is off" || bad "start log: $(head -3 "$log")"
 stop_server
 
 "$CERTKIT" ca init --name "Interop CA" >"$work/ca.out" 2>&1 ||
 	{ bad "ca init: $(cat "$work/ca.out")"; finish; }
 start_server || { bad "serve starts with a CA"; finish; }
+grep -q 'enrollment=on' "$log" && ok "the start log says enrollment is on" ||
+	bad "start log with a CA: $(head -3 "$log")"
 
 # 2. cacerts.
 r=$(http - /.well-known/est/cacerts)
@@ -187,6 +195,11 @@ grep -qi "Serial Number: $SERIAL" "$work/crl1.txt" &&
     grep -q 'Key Compromise' "$work/crl1.txt" &&
 	ok "after revoke: /crl lists the serial, keyCompromise" ||
 	bad "crl after revoke: $(cat "$work/crl1.txt")"
+"$CERTKIT" ca crl --out "$work/cacrl.der" >/dev/null 2>&1 &&
+    openssl crl -inform DER -in "$work/cacrl.der" -noout -text 2>/dev/null |
+    grep -qi "Serial Number: $SERIAL" &&
+	ok "certkit ca crl: the registry's revoked serial is listed" ||
+	bad "ca crl: $("$CERTKIT" ca crl --out "$work/cacrl.der" 2>&1)"
 openssl crl -inform DER -in "$work/crl1.der" -out "$work/crl1.pem"
 cat "$work/cacerts.pem" "$work/crl1.pem" >"$work/crlchain.pem"
 openssl verify -crl_check -CAfile "$work/crlchain.pem" "$work/gw1.pem" \
@@ -215,4 +228,37 @@ ocsp "$work/gw3.pem"
 grep -q ': good' "$work/ocsp.out" &&
 	ok "openssl ocsp: an unrevoked certificate is good" ||
 	bad "ocsp good: $(cat "$work/ocsp.out")"
+
+openssl ocsp -issuer "$work/issuing.pem" -cert "$work/gw3.pem" -no_nonce \
+    -reqout "$work/oreq.der" >/dev/null 2>&1
+q=$(python3 -c 'import base64,sys,urllib.parse; print(urllib.parse.quote(base64.b64encode(open(sys.argv[1],"rb").read()).decode(), safe=""))' "$work/oreq.der")
+curl -sk -o "$work/oresp.der" "https://127.0.0.1:$port/ocsp/$q"
+openssl ocsp -respin "$work/oresp.der" -issuer "$work/issuing.pem" -cert "$work/gw3.pem" \
+    -CAfile "$work/cacerts.pem" >"$work/ocsp.out" 2>&1
+grep -q ': good' "$work/ocsp.out" && grep -q 'Response verify OK' "$work/ocsp.out" &&
+	ok "OCSP over GET /ocsp/BASE64 (RFC 6960 A.1): good" ||
+	bad "ocsp GET: $(cat "$work/ocsp.out")"
+
+# 8. A rebuilt device: the same name with a new key is a conflict; after
+# replace-key its request is issued and the old key's certificate is
+# revoked (superseded).
+mv "$work/gw3.key" "$work/gw3.old.key"
+csr gw3
+r=$(est gw3 simpleenroll)
+[ "$r" = "202 application/json" ] && grep -q 'known with another key' "$work/resp" &&
+	ok "rebuilt device (new key, same name): 202, a key conflict" ||
+	bad "rebuilt: '$r' $(cat "$work/resp")"
+CID=$("$CERTKIT" clients list --json | python3 -c '
+import json,sys
+print([c["id"] for c in json.load(sys.stdin)["clients"] if c.get("conflict_of")][0])' 2>/dev/null)
+"$CERTKIT" clients replace-key "$CID" >"$work/rk.out" 2>&1 || bad "replace-key: $(cat "$work/rk.out")"
+r=$(est gw3 simpleenroll)
+p7certs "$work/gw3new.all"
+[ "${r%%;*}" = "200 application/pkcs7-mime" ] &&
+    openssl x509 -in "$work/gw3new.all" -noout -subject 2>/dev/null | grep -q gw3 &&
+	ok "after replace-key: the new key is issued" || bad "after replace-key: '$r'"
+ocsp "$work/gw3.pem"
+grep -q ': revoked' "$work/ocsp.out" && grep -qi 'superseded' "$work/ocsp.out" &&
+	ok "the old key's certificate: revoked, superseded" ||
+	bad "old key after replace-key: $(cat "$work/ocsp.out")"
 finish

@@ -4,6 +4,7 @@
  * (clientAuth only, only the approved names, 16-byte serials, a chain that
  * verifies, refusals of bad CSRs and names).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,49 @@ test_init_root_out(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* Nothing but the CA's parent directory in home. */
+static int
+entries(const char *dir)
+{
+	char cmd[256];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+	if ((p = popen(cmd, "r")) != NULL) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+/* A failed write, sync or rename (a full disk, a crash) leaves no CA, no
+ * half-made directory and no exported root key. */
+static void
+test_init_atomic(void **state)
+{
+	static const char *const faults[] = {"write", "fsync", "rename"};
+	ck_ctx *ctx = ck_ctx_new();
+	char out[160];
+	ck_ca_init_opts o = {.root_out = out};
+	ck_ca *ca = NULL;
+	size_t i;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/root.key", home);
+	for (i = 0; i < 3; i++) {
+		setenv("CERTKIT_FAULT", faults[i], 1);
+		assert_int_equal(ck_ca_init(ctx, cadir, &o, &ca), CK_E_IO);
+		assert_null(ca);
+		assert_int_equal(entries(home), 0);
+	}
+	unsetenv("CERTKIT_FAULT");
+	assert_int_equal(ck_ca_init(ctx, cadir, &o, NULL), CK_OK);
+	assert_int_equal(entries(home), 2);
+	ck_ctx_free(ctx);
+}
+
 static void
 test_load_missing(void **state)
 {
@@ -288,6 +332,59 @@ test_issue_serials_differ(void **state)
 	ck_ctx_free(ctx);
 }
 
+struct worker {
+	const ck_ca *ca;
+	const uint8_t *csr;
+	size_t len;
+	ck_status st;
+	char serial[CK_CA_SERIAL_HEX];
+};
+
+static void *
+issue_one(void *arg)
+{
+	struct worker *w = arg;
+	const char *names[] = {"gw.example.test"};
+	ck_ctx *ctx = ck_ctx_new();
+	ck_ca_issued is;
+
+	w->st = ck_ca_issue(ctx, w->ca, w->csr, w->len, NULL, names, 1, &is);
+	memcpy(w->serial, is.serial, sizeof(w->serial));
+	ck_ca_issued_clear(&is);
+	ck_ctx_free(ctx);
+	return NULL;
+}
+
+/* 20 issuances at once on one CA (the server's threads): 20 serials. */
+static void
+test_issue_concurrent(void **state)
+{
+	ck_ctx *ctx = ck_ctx_new();
+	ck_ca *ca = new_ca(ctx);
+	struct worker w[20];
+	pthread_t t[20];
+	size_t len, i, j;
+	uint8_t *csr = make_csr("EC", NULL, &len, NULL);
+
+	(void)state;
+	for (i = 0; i < 20; i++) {
+		w[i] = (struct worker){ca, csr, len, CK_E_INTERNAL, ""};
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, issue_one, &w[i]), 0);
+	}
+	for (i = 0; i < 20; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(w[i].st, CK_OK);
+		assert_int_equal(strlen(w[i].serial), 32);
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(w[i].serial, w[j].serial);
+	}
+	free(csr);
+	ck_ca_free(ca);
+	ck_ctx_free(ctx);
+}
+
 static void
 test_issue_refusals(void **state)
 {
@@ -347,11 +444,14 @@ main(void)
 	        test_init_files_and_modes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_init_root_out, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_init_atomic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_issue_client_cert, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_issue_serials_differ, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_issue_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_issue_refusals, setup, teardown),
 	    cmocka_unit_test(test_serial_norm),
