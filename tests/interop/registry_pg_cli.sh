@@ -5,7 +5,8 @@
 #   1. roles: `registry migrate` as the database owner; `clients` with a
 #      role that has only SELECT/INSERT/UPDATE/DELETE (docs/PRIMARIES.md);
 #      that role cannot migrate (it never creates tables) and an unmigrated
-#      database is refused with "run: certkit registry migrate"
+#      database is refused, by `clients` and by `serve` at start, with "run:
+#      certkit registry migrate"
 #   2. passwords: one in the connection string is refused without being
 #      printed; registry_password_file and PGPASSFILE (pgpass) work
 #   3. export SQLite -> PostgreSQL and import back: the same rows and
@@ -61,6 +62,12 @@ ck "$work/srv2" clients list >"$work/l2" 2>&1
 rc=$?
 check "an unmigrated database is refused (exit $rc)" \
 	"[ $rc -ne 0 ] && grep -q 'run: certkit registry migrate' '$work/l2'"
+CERTKIT_HOME=$work/srv2 "$CERTKIT" identity init >/dev/null 2>&1
+CERTKIT_HOME=$work/srv2 timeout 20 "$CERTKIT" serve --listen 127.0.0.1:0 \
+    >"$work/s2" 2>&1
+rc=$?
+check "serve refuses an unmigrated database at start (exit $rc)" \
+	"[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q 'run: certkit registry migrate' '$work/s2'"
 ck "$work/srv2" registry migrate >"$work/m3" 2>&1
 rc=$?
 check "the DML-only role cannot create tables (exit $rc)" \
