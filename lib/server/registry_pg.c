@@ -31,10 +31,11 @@
  *     with retryable() true: registry.c runs the transaction again after a
  *     backoff. A lock wait past the busy time (55P03) is CK_E_LOCKED.
  *  2. The change token is the revocation_epoch (it moves only at commit,
- *     so a reader never sees it before the change). The connection LISTENs
- *     on certkit_registry; notify_fd() lets the server read the epoch as
- *     soon as a notification arrives, the 250 ms poll being the fallback
- *     for a notification lost on reconnect.
+ *     so a reader never sees it before the change). The connection whose
+ *     notify_fd() is asked (the server's poll) LISTENs on certkit_registry,
+ *     so the server reads the epoch as soon as a notification arrives, the
+ *     250 ms poll being the fallback for one lost on reconnect. Every
+ *     result's notifications are freed at once (none pile up).
  *  3. A lost connection is CK_E_NETWORK "registry unavailable"; the next
  *     call outside a transaction reconnects, at most once a second, so a
  *     dead database never stalls the server's loop for long.
@@ -60,6 +61,8 @@ struct pg {
 	char label[160]; /* "postgresql host/dbname", no secrets */
 	int busy_ms;
 	bool in_tx, retry;
+	bool listen; /* LISTENs (since notify_fd() was asked; again after a
+	                reconnect) */
 	time_t last_connect;
 	char node[64];
 	char held[4][32]; /* the jobs whose advisory lock this session holds */
@@ -217,6 +220,17 @@ pg_fail(struct pg *p, const PGresult *res)
 
 static ck_status pg_connect(struct pg *p);
 
+/* Frees the notifications libpq queued while reading a result: the epoch
+ * read after them covers them. */
+static void
+drain(struct pg *p)
+{
+	PGnotify *n;
+
+	while ((n = PQnotifies(p->conn)) != NULL)
+		PQfreemem(n);
+}
+
 static PGresult *
 pg_send(struct pg *p, const char *sql, int n, const char *const *v)
 {
@@ -237,6 +251,7 @@ pg_query(
 	ExecStatusType t = PQresultStatus(res);
 	ck_status rv = CK_OK;
 
+	drain(p);
 	if (t == PGRES_FATAL_ERROR && PQstatus(p->conn) == CONNECTION_BAD &&
 	    !p->in_tx && time(NULL) - p->last_connect >= 1 &&
 	    pg_connect(p) == CK_OK) {
@@ -331,7 +346,9 @@ pg_label(ck_ctx *ctx, const char *conninfo, char *out, size_t size)
 	return rv;
 }
 
-/* Connects (or reconnects), bounds every wait and LISTENs. The defaults
+/* Connects (or reconnects), bounds every wait and LISTENs again if it
+ * did (only the server's polling connection does: a connection that
+ * LISTENs queues every notification until read). The defaults
  * come before dbname (the target), so the admin's conninfo overrides them.
  * A vanished database host is noticed within seconds (tcp_user_timeout,
  * keepalives, statement_timeout), not after TCP's minutes. */
@@ -349,9 +366,8 @@ pg_connect(struct pg *p)
 	/* pg_stat_activity names the primary: "certkit HOST PID". */
 	snprintf(
 	    app, sizeof(app), "certkit %.40s %ld", p->node, (long)getpid());
-	snprintf(sql, sizeof(sql),
-	    "LISTEN " PG_CHANNEL "; SET statement_timeout = %d",
-	    p->busy_ms + 5000);
+	snprintf(sql, sizeof(sql), "%sSET statement_timeout = %d",
+	    p->listen ? "LISTEN " PG_CHANNEL "; " : "", p->busy_ms + 5000);
 	p->last_connect = time(NULL);
 	p->nheld = 0; /* a new session holds no advisory lock */
 	PQfinish(p->conn);
@@ -881,15 +897,13 @@ static ck_status
 pg_token(void *impl, uint64_t *tok)
 {
 	struct pg *p = impl;
-	PGnotify *n;
 	int64_t e = 0;
 	ck_status rv;
 
 	if ((rv = pg_ready(p)) != CK_OK)
 		return rv;
 	if (PQconsumeInput(p->conn) == 1)
-		while ((n = PQnotifies(p->conn)) != NULL)
-			PQfreemem(n);
+		drain(p);
 	if ((rv = pg_int(p, "SELECT revocation_epoch FROM registry_epoch", 0,
 	         NULL, &e)) == CK_OK)
 		*tok = (uint64_t)e;
@@ -937,14 +951,20 @@ pg_job(void *impl, const char *name, bool *mine)
 	return CK_OK;
 }
 
+/* The socket of this connection, which LISTENs from the first call on. */
 static int
 pg_notify_fd(void *impl)
 {
 	struct pg *p = impl;
 
-	return p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK
-	    ? PQsocket(p->conn)
-	    : -1;
+	if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK || p->in_tx)
+		return -1;
+	if (!p->listen) {
+		if (pg_exec(p, "LISTEN " PG_CHANNEL) != CK_OK)
+			return -1;
+		p->listen = true;
+	}
+	return PQsocket(p->conn);
 }
 
 /* ---- enrollment (schema 2) --------------------------------------------- */

@@ -7,6 +7,7 @@
  * hold its write lock and to stamp a schema version. Issue 12 adds
  * PostgreSQL as one more line of `drivers`.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -594,18 +595,33 @@ c_change_token(struct env *e)
 	struct cki_client a, after = {0};
 	uint64_t t1 = 0, t2 = 0;
 	cki_registry *r2 = NULL;
+	int fd;
 
 	mkspki(k, "66", 'a');
 	a = contact(e, k, "deva", CKI_REG_PENDING, CK_OK);
+	/* PostgreSQL: a socket that another handle's commit makes readable
+	 * (LISTEN/NOTIFY); SQLite: none, the token is polled. */
+	fd = cki_registry_notify_fd(e->r);
+	assert_true((fd >= 0) == (strcmp(e->drv->name, "postgresql") == 0));
 	assert_int_equal(cki_registry_change_token(e->r, &t1), CK_OK);
 	assert_int_equal(cki_registry_change_token(e->r, &t2), CK_OK);
 	assert_true(t1 == t2);
 	assert_int_equal(
 	    cki_registry_open(e->ctx, e->target, 1000, &r2), CK_OK);
+	if (fd >= 0) { /* nothing to read before the change */
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+
+		assert_int_equal(poll(&pf, 1, 100), 0);
+	}
 	assert_int_equal(
 	    cki_registry_act(r2, a.id, CKI_ACT_APPROVE, -1, &admin, &after),
 	    CK_OK);
 	cki_registry_close(r2);
+	if (fd >= 0) { /* the NOTIFY of the commit arrives */
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+
+		assert_int_equal(poll(&pf, 1, 2000), 1);
+	}
 	assert_int_equal(cki_registry_change_token(e->r, &t2), CK_OK);
 	assert_true(t1 != t2);
 	cki_client_clear(&a);
