@@ -37,15 +37,16 @@ trap stop_all EXIT
 CI="host=$PGH_SOCK port=$PGH_PORT dbname=certkit"
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
-pgh_psql postgres "CREATE ROLE ck_owner LOGIN; CREATE ROLE ck_server LOGIN" &&
+pgh_psql postgres "CREATE ROLE ck_owner LOGIN; CREATE ROLE ck_server LOGIN;
+    CREATE ROLE ck_b LOGIN" &&
 	pgh_psql postgres "CREATE DATABASE certkit OWNER ck_owner" || exit 1
 mkdir -p "$work/owner"
 printf '[server]\nregistry = %s user=ck_owner\n' "$CI" >"$work/owner/certkit.conf"
 "$CERTKIT" --home "$work/owner" registry migrate >/dev/null || exit 1
 psql -X -q "$CI user=ck_owner" -c "
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public
-      TO ck_server;
-    GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ck_server" || exit 1
+      TO ck_server, ck_b;
+    GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ck_server, ck_b" || exit 1
 
 # primary NAME: a home (its own identity) and a running serve; sets
 # port_NAME, pid_NAME; the log is $work/NAME.log.
@@ -60,8 +61,11 @@ primary() {
 	else
 		cp -a "$work/A/ca" "$h/ca" || return 1
 	fi
-	printf '\n[server]\nregistry = %s user=ck_server\npending_ttl = 60\n' \
-	    "$CI" >>"$h/certkit.conf"
+	# B has a role of its own, so that B alone can be cut off (step 6).
+	role=ck_server
+	[ "$1" = B ] && role=ck_b
+	printf '\n[server]\nregistry = %s user=%s\npending_ttl = 60\n' \
+	    "$CI" "$role" >>"$h/certkit.conf"
 	rm -f "$work/ready"
 	mkfifo "$work/ready"
 	CERTKIT_HOME=$h "$CERTKIT" serve --listen 127.0.0.1:0 --ready-fd 3 \
@@ -262,6 +266,38 @@ t0=$(ms)
 while [ $(($(ms) - t0)) -lt 5000 ] && [ -n "$(held)" ]; do sleep 0.1; done
 [ -z "$(held)" ] && ok "kill -9 of the holder frees the expiry job ($(($(ms) - t0)) ms)" ||
 	bad "expiry job still held: $(held)"
+
+# ---- 6. B alone loses the database; a revocation made meanwhile ------------
+# (the role B logs in with is disabled and its sessions ended: a partition of
+# B). B serves its cache; the revocation applies on B when it is back.
+r=$(code dev3 "$port_C")
+ID3=$(q "SELECT id FROM clients WHERE name = 'dev3'")
+admin approve "$ID3" >/dev/null 2>&1 || bad "approve dev3"
+sleep 1
+[ "$(code dev3 "$port_B")" = 200 ] || bad "dev3 not approved on B"
+q "ALTER ROLE ck_b NOLOGIN" >/dev/null
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'ck_b'" >/dev/null
+t0=$(ms)
+while [ $(($(ms) - t0)) -lt 5000 ] &&
+    [ "$(grep -c 'event=registry state=down' "$work/B.log")" -lt 2 ]; do sleep 0.1; done
+[ "$(grep -c 'event=registry state=down' "$work/B.log")" = 2 ] &&
+	ok "B cut off from the database: outage logged" || bad "B's outage not logged"
+admin revoke "$ID3" >/dev/null 2>&1 || bad "revoke dev3"
+sleep 1
+rc=$(code dev3 "$port_C")$(code dev3 "$port_B")
+[ "$rc" = 403200 ] && ok "revoked while B is cut off: 403 on C, B serves its cache (200)" ||
+	bad "during B's outage: C and B answered $rc"
+q "ALTER ROLE ck_b LOGIN" >/dev/null
+t0=$(ms)
+r=""
+while [ $(($(ms) - t0)) -lt 5000 ]; do
+	r=$(code dev3 "$port_B")
+	[ "$r" = 403 ] && break
+	sleep 0.1
+done
+[ "$r" = 403 ] && [ "$(grep -c 'event=registry state=up' "$work/B.log")" = 2 ] &&
+	ok "B back: the revocation made during its outage applies ($(($(ms) - t0)) ms)" ||
+	bad "B back: dev3 answered $r"
 
 # SIGTERM: B and C stop cleanly (exit 0; under ASan, no report).
 src=""
