@@ -15,6 +15,7 @@
 #ifndef CERTKIT_REGISTRY_H
 #define CERTKIT_REGISTRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "certkit/ca.h"
@@ -38,6 +39,15 @@ void ck_registry_free(ck_registry *reg);
 /* Creates or upgrades the registry's schema ("registry migrate"). */
 ck_status ck_registry_migrate(
     ck_ctx *ctx, const char *home, char **json) CK_WUR;
+
+/* Copies the registry of `home` to `other` (export) or `other` into the
+ * registry of `home` (import): "sqlite:FILE" or a path, "postgresql://..."
+ * or a PostgreSQL conninfo (the password from PGPASSFILE). The destination
+ * is migrated first and must hold no row; every client and audit row is
+ * copied in one transaction, then counted and each client's version
+ * compared: "registry copy". */
+ck_status ck_registry_copy(ck_ctx *ctx, const char *home, const char *other,
+    bool to_other, char **json) CK_WUR;
 
 /* Every client, or those in `state` ("pending", ...; NULL: all):
  * "clients". */

@@ -588,9 +588,7 @@ take_conf(cki_authz *a, const struct cki_server_conf *conf)
 static const char *
 registry_target(const struct cki_server_conf *conf)
 {
-	if (conf->registry == NULL || strcmp(conf->registry, "sqlite") == 0)
-		return conf->registry_path;
-	return conf->registry;
+	return cki_server_conf_registry(conf);
 }
 
 ck_status
@@ -759,6 +757,13 @@ cki_authz_heartbeat(cki_authz *a, const char *spki, const char *agent_version,
 	    json_is_object(facts) ? facts_json : NULL);
 	json_decref(facts);
 	free(ver);
+}
+
+void
+cki_authz_set_health_cb(cki_authz *a, cki_authz_health_fn fn, void *arg)
+{
+	a->health_fn = fn;
+	a->health_arg = arg;
 }
 
 void

@@ -76,11 +76,14 @@ res_set(struct cki_enroll_res *r, int status, const char *type,
 	va_end(ap);
 }
 
-/* A registry or CA error as the answer: 503 when the registry is busy. */
+/* A registry or CA error as the answer: 503 when the registry is busy or
+ * unreachable (PostgreSQL down: CK_E_NETWORK; still contended after the
+ * retries: CK_E_CONFLICT). */
 static void
 res_fail(cki_enroll *e, struct cki_enroll_res *r, ck_status st)
 {
-	if (st == CK_E_LOCKED || st == CK_E_IO) {
+	if (st == CK_E_LOCKED || st == CK_E_IO || st == CK_E_NETWORK ||
+	    st == CK_E_CONFLICT) {
 		res_set(r, 503, "registry_unavailable", "registry unavailable",
 		    "%s", ck_ctx_error(e->ctx));
 		r->retry_after = 5;
@@ -129,8 +132,8 @@ cki_enroll_new(
 			goto err;
 	}
 	if (e->ca != NULL &&
-	    (rv = cki_registry_open(
-	         ctx, conf->registry_path, BUSY_MS, &e->reg)) != CK_OK)
+	    (rv = cki_registry_open(ctx, cki_server_conf_registry(conf),
+	         BUSY_MS, &e->reg)) != CK_OK)
 		goto err;
 	*out = e;
 	e = NULL;

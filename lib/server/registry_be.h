@@ -21,7 +21,14 @@
  *     deletes of it at the storage level: SQLite triggers).
  *  5. A conflict row's conflict_of becomes "" when its client is removed
  *     (ON DELETE SET NULL).
- *  6. (schema 2) cert_insert() fails with CK_E_EXISTS on a known serial (a
+ *  6. The optional ops may be NULL: retryable() says the last failure was
+ *     a transient one (a serialization failure or deadlock) that running
+ *     the whole transaction again may cure; now() gives the storage's clock
+ *     (shared by every primary); job() says whether this connection runs a
+ *     single-writer job (one holder among every connection to the
+ *     storage); notify_fd() is a descriptor that becomes readable when
+ *     another connection committed a change (-1: none).
+ *  7. (schema 2) cert_insert() fails with CK_E_EXISTS on a known serial (a
  *     unique constraint); req_issue() is a compare-and-swap on the request
  *     being pending (CK_E_CONFLICT otherwise); token_use() decrements
  *     uses_left only where uses_left > 0 AND expires > now, in one
@@ -80,6 +87,13 @@ struct cki_reg_ops {
 	ck_status (*audit_each)(
 	    void *impl, int64_t since, cki_audit_cb cb, void *arg);
 	ck_status (*token)(void *impl, uint64_t *tok);
+	bool (*retryable)(void *impl);
+	ck_status (*now)(void *impl, int64_t *now);
+	ck_status (*job)(void *impl, const char *name, bool *mine);
+	int (*notify_fd)(void *impl);
+	/* Inserts a row exactly as given (version, times, presence): for
+	 * cki_registry_copy(), inside begin()..commit(). */
+	ck_status (*load)(void *impl, const struct cki_client *c);
 	/* Enrollment (schema 2). req_get: by id, or (id NULL) the newest
 	 * request of spki (created DESC, then the latest inserted). The
 	 * rows passed to cert_select's cb (der included) are the backend's,
@@ -105,6 +119,7 @@ struct cki_reg_ops {
 };
 
 extern const struct cki_reg_ops cki_reg_sqlite_ops;
+extern const struct cki_reg_ops cki_reg_pg_ops;
 
 /* A handle (registry.c; registry_enroll.c shares it). */
 struct cki_registry {
@@ -112,6 +127,11 @@ struct cki_registry {
 	const struct cki_reg_ops *ops;
 	void *impl;
 };
+
+/* True if a failed transaction (try i, from 0) should run again: the
+ * backend calls its failure transient (retryable()); waits a backoff with
+ * jitter first. */
+bool cki_reg_again(cki_registry *r, ck_status rv, int i);
 
 /* Adds the audit row of one change to row c, inside the caller's
  * transaction (registry.c). from/to: a state, or -1. */

@@ -32,19 +32,23 @@ random_hex(ck_ctx *ctx, size_t bytes, char *out)
 	return CK_OK;
 }
 
-/* Runs one write transaction of fn. */
+/* Runs one write transaction of fn (again while the backend calls its
+ * failure transient: PostgreSQL 40001, 40P01). */
 static ck_status
 in_tx(cki_registry *r, ck_status (*fn)(cki_registry *r, void *arg), void *arg)
 {
 	ck_status rv;
 
-	if ((rv = r->ops->begin(r->impl)) != CK_OK)
-		return rv;
-	if ((rv = fn(r, arg)) == CK_OK)
-		rv = r->ops->commit(r->impl);
-	else
-		r->ops->rollback(r->impl);
-	return rv;
+	for (int i = 0;; i++) {
+		if ((rv = r->ops->begin(r->impl)) != CK_OK)
+			return rv;
+		if ((rv = fn(r, arg)) == CK_OK)
+			rv = r->ops->commit(r->impl);
+		else
+			r->ops->rollback(r->impl);
+		if (!cki_reg_again(r, rv, i))
+			return rv;
+	}
 }
 
 static ck_status
@@ -63,7 +67,7 @@ cki_registry_request_new(
 
 	row.state = CKI_EREQ_PENDING;
 	row.serial[0] = '\0';
-	row.created = row.changed = (int64_t)cki_now(r->ctx);
+	row.created = row.changed = cki_registry_now(r);
 	if (q->csr == NULL || strlen(q->spki) != 64)
 		return cki_err(r->ctx, CK_E_USAGE,
 		    "enrollment request: a CSR and its SPKI are required");
@@ -121,7 +125,7 @@ issue_tx(cki_registry *r, void *arg)
 		goto err;
 	if (a->req_id != NULL &&
 	    (rv = r->ops->req_issue(r->impl, a->req_id, a->c->serial,
-	         (int64_t)cki_now(r->ctx))) != CK_OK)
+	         cki_registry_now(r))) != CK_OK)
 		goto err;
 	snprintf(c.id, sizeof(c.id), "%s", a->c->client_id);
 	snprintf(c.spki, sizeof(c.spki), "%s", a->c->spki);
@@ -227,7 +231,7 @@ cki_registry_token_new(
 		    "a token needs at least one use and a lifetime of at least "
 		    "1 s, found %ld uses and %ld s",
 		    uses, ttl);
-	t.now = (int64_t)cki_now(r->ctx);
+	t.now = cki_registry_now(r);
 	t.expires = t.now + ttl;
 	if ((rv = random_hex(r->ctx, 32, tok)) != CK_OK ||
 	    (rv = token_hash(r->ctx, tok, t.hash)) != CK_OK ||
@@ -252,7 +256,7 @@ cki_registry_token_use(cki_registry *r, const char *tok, bool *ok)
 	ck_status rv;
 
 	*ok = false;
-	t.now = (int64_t)cki_now(r->ctx);
+	t.now = cki_registry_now(r);
 	if ((rv = token_hash(r->ctx, tok, t.hash)) != CK_OK ||
 	    (rv = in_tx(r, token_use_tx, &t)) != CK_OK)
 		return rv;

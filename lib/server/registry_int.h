@@ -130,7 +130,7 @@ void cki_audit_clear(struct cki_audit *a);
 typedef struct cki_registry cki_registry;
 
 /* Opens the registry named by `target` ("sqlite:PATH" or a plain PATH; a
- * "postgresql://" URL once that backend exists). Fails with a clear message
+ * "postgresql://" URL or a PostgreSQL conninfo). Fails with a clear message
  * if the schema is missing ("run: certkit registry migrate") or of another
  * version. busy_ms bounds how long one call waits for a lock held by
  * another process (the server uses a short one and retries later; the admin
@@ -196,7 +196,9 @@ ck_status cki_registry_presence(
     cki_registry *r, const struct cki_seen *v, size_t n);
 
 /* Deletes pending rows older than ttl seconds at `now` (audited as
- * "expired"); *n gets how many. */
+ * "expired"); *n gets how many. A single-writer job: on a shared registry
+ * (PostgreSQL) only the connection holding the "expire" job does it; the
+ * others get *n = 0. */
 ck_status cki_registry_expire(
     cki_registry *r, int64_t now, long ttl, size_t *n);
 /* Counts rows in `state`. */
@@ -212,8 +214,38 @@ ck_status cki_registry_audit(
  * polls it to see admin changes within 1 s. */
 ck_status cki_registry_change_token(cki_registry *r, uint64_t *tok);
 
-/* The backend's name ("sqlite"), for logs and --check-config. */
+/* Copies every client, audit row and issued certificate (schema 2; not
+ * the enrollment requests and tokens, which are short-lived: a client
+ * polls again, an admin makes a new token) of src into dst (export/import, e.g.
+ * SQLite to PostgreSQL), in one transaction of dst, which must hold no
+ * client and no audit row (else CK_E_EXISTS). Then verifies dst: the same
+ * number of clients and audit rows, and each client read back with the
+ * same version and state (else CK_E_INTERNAL naming the first mismatch).
+ * *clients and *audits get the counts copied. */
+ck_status cki_registry_copy(
+    cki_registry *src, cki_registry *dst, size_t *clients, size_t *audits);
+
+/* The registry's clock, unix seconds: the database's now() on PostgreSQL
+ * (so expiry does not depend on each primary's clock), else the ctx's. */
+int64_t cki_registry_now(cki_registry *r);
+
+/* A single-writer job (`name`: "expire", "presence", "crl"): *mine is true
+ * if this handle runs it. On PostgreSQL, a session advisory lock
+ * (pg_try_advisory_lock): one connection among all the primaries holds it
+ * until that connection ends, then the next caller takes it. Always true on
+ * SQLite. */
+ck_status cki_registry_job(cki_registry *r, const char *name, bool *mine);
+
+/* A descriptor that becomes readable when another connection committed a
+ * change (PostgreSQL: the LISTEN connection's socket), so the server can
+ * read the change token at once; -1 when the backend has none (poll). It
+ * may change after a reconnect: ask again after each poll. */
+int cki_registry_notify_fd(cki_registry *r);
+
+/* The backend's name ("sqlite", "postgresql"), for logs and
+ * --check-config; _for(): of the backend that serves `target`. */
 const char *cki_registry_backend(const cki_registry *r);
+const char *cki_registry_backend_for(const char *target);
 
 /* ---- enrollment (schema 2; lib/server/registry_enroll.c) ----------------
  *

@@ -577,6 +577,33 @@ sq_insert(void *impl, const struct cki_client *c)
 }
 
 static ck_status
+sq_load(void *impl, const struct cki_client *c)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+
+	if ((rv = sq_prepare(s,
+	         "INSERT INTO clients (id, spki, name, subject, sans, "
+	         "cert_sha256, state, policy, reason, conflict_of, changed, "
+	         "version, first_seen, last_seen, agent_version, facts) VALUES "
+	         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	         "?14, "
+	         "?15, ?16)",
+	         &st)) != CK_OK)
+		return rv;
+	bind_auth(st, c);
+	sqlite3_bind_int64(st, 12, c->version);
+	sqlite3_bind_int64(st, 13, c->first_seen);
+	sqlite3_bind_int64(st, 14, c->last_seen);
+	bind_text(st, 15, c->agent_version);
+	bind_text(st, 16, c->facts);
+	rv = step_write(s, st, NULL);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
 sq_update(void *impl, const struct cki_client *c, int64_t expect)
 {
 	struct sq *s = impl;
@@ -1004,6 +1031,7 @@ const struct cki_reg_ops cki_reg_sqlite_ops = {
     .audit_add = sq_audit_add,
     .audit_each = sq_audit_each,
     .token = sq_token,
+    .load = sq_load,
     .req_insert = sq_req_insert,
     .req_get = sq_req_get,
     .req_issue = sq_req_issue,

@@ -462,28 +462,82 @@ get_client_auth(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
 	return CK_OK;
 }
 
-/* registry = sqlite | sqlite:PATH. */
+/* A PostgreSQL target with libpq's passfile = the password file appended
+ * (a URI takes it as a query parameter, a conninfo as a keyword). */
+static char *
+pg_target(const char *v, const char *passfile)
+{
+	size_t n = strlen(v) + (passfile ? 2 * strlen(passfile) : 0) + 16;
+	char *t = malloc(n);
+	size_t len;
+
+	if (t == NULL)
+		return NULL;
+	len = (size_t)snprintf(t, n, "%s", v);
+	if (passfile == NULL)
+		return t;
+	if (strstr(v, "://") != NULL) {
+		snprintf(t + len, n - len, "%spassfile=%s",
+		    strchr(v, '?') ? "&" : "?", passfile);
+		return t;
+	}
+	len += (size_t)snprintf(t + len, n - len, " passfile='");
+	for (const char *c = passfile; *c != '\0'; c++) {
+		if (*c == '\'' || *c == '\\')
+			t[len++] = '\\';
+		t[len++] = *c;
+	}
+	snprintf(t + len, n - len, "'");
+	return t;
+}
+
+static bool
+is_pg(const char *v)
+{
+	static const char *const pre[] = {"postgresql:", "postgres://",
+	    "host=", "hostaddr=", "dbname=", "service=", "user=", "port="};
+
+	for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++)
+		if (strncasecmp(v, pre[i], strlen(pre[i])) == 0)
+			return true;
+	return false;
+}
+
+/* registry = sqlite | sqlite:PATH | postgresql://... | a libpq conninfo;
+ * registry_password_file = FILE (pgpass format, for PostgreSQL). */
 static ck_status
 get_registry(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
 {
 	const char *v = cki_config_get(cfg, S, "registry", NULL);
-	char *path = NULL, *name;
+	char *path = NULL, *name, *pw = NULL;
+	ck_status rv;
 
-	if (v == NULL)
+	if ((rv = get_file(ctx, cfg, "registry_password_file", c->home, &pw)) !=
+	    CK_OK)
+		return rv;
+	if (pw != NULL && (v == NULL || !is_pg(v))) {
+		free(pw);
+		return bad(ctx, cfg, "registry_password_file",
+		    "a PostgreSQL registry (registry = postgresql://...)",
+		    v != NULL ? v : "sqlite");
+	}
+	if (v == NULL || strcasecmp(v, "sqlite") == 0)
 		return CK_OK;
-	if (strncasecmp(v, "postgresql:", 11) == 0 ||
-	    strncasecmp(v, "postgres:", 9) == 0)
+	if (is_pg(v)) {
+		name = pg_target(v, pw);
+		free(pw);
+	} else if (strncasecmp(v, "sqlite:", 7) != 0 || v[7] == '\0') {
 		return bad(ctx, cfg, "registry",
-		    "sqlite or sqlite:FILE (this certkit has no PostgreSQL "
-		    "backend)",
+		    "sqlite, sqlite:FILE, postgresql://... or a PostgreSQL "
+		    "conninfo",
 		    v);
-	if (strcasecmp(v, "sqlite") == 0)
-		return CK_OK;
-	if (strncasecmp(v, "sqlite:", 7) != 0 || v[7] == '\0')
-		return bad(ctx, cfg, "registry", "sqlite or sqlite:FILE", v);
-	if ((path = home_path(c->home, v + 7)) == NULL ||
-	    (name = strdup("sqlite")) == NULL) {
+	} else {
+		path = home_path(c->home, v + 7);
+		name = strdup("sqlite");
+	}
+	if (name == NULL || (path == NULL && strcmp(name, "sqlite") == 0)) {
 		free(path);
+		free(name);
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	}
 	free(c->registry);
@@ -520,9 +574,9 @@ cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
 	static const char *const known[] = {"listen", "identity", "p12",
 	    "p12_password_file", "min_protocol", "max_protocol", "ciphersuites",
 	    "ciphers", "groups", "client_policy", "client_ca", "verify_policy",
-	    "ocsp", "ocsp_responder", "crl", "registry", "pending_ttl",
-	    "max_pending", "heartbeat", "retry_after", "renew_grace",
-	    "public_url", "cert_days", NULL};
+	    "ocsp", "ocsp_responder", "crl", "registry",
+	    "registry_password_file", "pending_ttl", "max_pending", "heartbeat",
+	    "retry_after", "renew_grace", "public_url", "cert_days", NULL};
 	ck_status rv;
 
 	if ((rv = cki_server_conf_defaults(ctx, home, out)) != CK_OK)
@@ -571,4 +625,12 @@ cki_server_conf_load(ck_ctx *ctx, const char *home, struct cki_server_conf *out)
 	rv = cki_server_conf_parse(ctx, home, cfg, out);
 	cki_config_free(cfg);
 	return rv;
+}
+
+const char *
+cki_server_conf_registry(const struct cki_server_conf *c)
+{
+	if (c->registry == NULL || strcmp(c->registry, "sqlite") == 0)
+		return c->registry_path;
+	return c->registry;
 }

@@ -36,8 +36,11 @@
  *   ocsp_responder = URL          overrides the AIA
  *   crl = FILE, FILE
  *   registry = sqlite             default: HOME/server/registry.db;
- *                                 sqlite:FILE names another file; a
- *                                 postgresql:// URL comes with issue 12
+ *                                 sqlite:FILE names another file;
+ *                                 postgresql://... or a libpq conninfo
+ *                                 (docs/PRIMARIES.md); no password in it
+ *   registry_password_file = FILE pgpass format (PostgreSQL only), given
+ *                                 to libpq as passfile; or PGPASSFILE
  *   pending_ttl = 7d              s, m, h, d suffixes
  *   max_pending = 10000
  *   heartbeat = 30s               the interval clients are told to use;
@@ -96,8 +99,10 @@ struct cki_server_conf {
 	enum cki_ocsp_mode ocsp;
 	char *ocsp_responder;   /* NULL: the AIA */
 	struct cki_strlist crl; /* files */
-	char *registry;         /* "sqlite" or a URL */
-	char *registry_path;    /* HOME/server/registry.db for sqlite */
+	char *registry;         /* "sqlite", or the PostgreSQL target (with
+	                           passfile= from registry_password_file) */
+	char *registry_path;    /* HOME/server/registry.db for sqlite; NULL for
+	                           PostgreSQL */
 	long pending_ttl;       /* seconds */
 	long max_pending;
 	long heartbeat;   /* seconds */
@@ -120,6 +125,9 @@ ck_status cki_server_conf_defaults(
     ck_ctx *ctx, const char *home, struct cki_server_conf *out);
 void cki_server_conf_free(struct cki_server_conf *c);
 /* "pairing", "trusted-ca", "trusted-ca+pairing". */
+/* The registry to open: registry_path for SQLite, else the PostgreSQL
+ * target (registry). Every opener uses this one rule. */
+const char *cki_server_conf_registry(const struct cki_server_conf *c);
 const char *cki_policy_name(enum cki_client_policy p);
 const char *cki_ocsp_mode_name(enum cki_ocsp_mode m);
 /* "compat", "strict". */

@@ -7,12 +7,14 @@
  * hold its write lock and to stamp a schema version. Issue 12 adds
  * PostgreSQL as one more line of `drivers`.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "registry_int.h"
@@ -31,6 +33,8 @@ struct driver {
 	/* Stamps the schema version (to test a mismatch). */
 	void (*stamp)(struct env *e, int version);
 	void (*cleanup)(struct env *e);
+	/* NULL if always there; else says why the driver is skipped. */
+	const char *(*missing)(void);
 };
 
 struct env {
@@ -40,6 +44,8 @@ struct env {
 	char dir[64];
 	char target[256];
 	sqlite3 *holder; /* sqlite: the connection holding the lock */
+	PGconn *pg;      /* postgresql: the connection holding the lock */
+	char db[64];     /* postgresql: this case's database */
 };
 
 static void
@@ -87,9 +93,101 @@ sqlite_cleanup(struct env *e)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* postgresql: CERTKIT_TEST_PG is a superuser conninfo without dbname
+ * (tests/interop/registry_pg.sh starts a server and runs this test with
+ * it); each case gets a database of its own. */
+static const char *
+pg_missing(void)
+{
+	const char *v = getenv("CERTKIT_TEST_PG");
+
+	return v != NULL && v[0] != '\0'
+	    ? NULL
+	    : "CERTKIT_TEST_PG is not set (tests/interop/registry_pg.sh runs "
+	      "this test against a PostgreSQL it starts)";
+}
+
+/* Runs sql on database db as the superuser. */
+static void
+pg_admin(const char *db, const char *sql)
+{
+	char ci[512];
+	PGconn *c;
+	PGresult *res;
+
+	snprintf(ci, sizeof(ci), "%s dbname=%s", getenv("CERTKIT_TEST_PG"), db);
+	c = PQconnectdb(ci);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("postgresql %s: %s", ci, PQerrorMessage(c));
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("postgresql %s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+}
+
+static void
+pg_target(struct env *e, const char *dir)
+{
+	static int n;
+	char sql[128];
+
+	(void)dir;
+	snprintf(e->db, sizeof(e->db), "ckreg_%ld_%d", (long)getpid(), n++);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", e->db);
+	pg_admin("postgres", sql);
+	snprintf(e->target, sizeof(e->target), "%s dbname=%s",
+	    getenv("CERTKIT_TEST_PG"), e->db);
+}
+
+/* Another connection holds the clients table against writers (EXCLUSIVE
+ * lets plain readers through), as a long admin transaction would. */
+static void
+pg_lock(struct env *e)
+{
+	PGresult *res;
+
+	e->pg = PQconnectdb(e->target);
+	assert_int_equal(PQstatus(e->pg), CONNECTION_OK);
+	res = PQexec(e->pg, "BEGIN; LOCK TABLE clients IN EXCLUSIVE MODE");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+}
+
+static void
+pg_unlock(struct env *e)
+{
+	PQclear(PQexec(e->pg, "ROLLBACK"));
+	PQfinish(e->pg);
+	e->pg = NULL;
+}
+
+static void
+pg_stamp(struct env *e, int version)
+{
+	char sql[80];
+
+	snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d",
+	    version);
+	pg_admin(e->db, sql);
+}
+
+static void
+pg_cleanup(struct env *e)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", e->db);
+	pg_admin("postgres", sql);
+	sqlite_cleanup(e);
+}
+
 static const struct driver drivers[] = {
     {"sqlite", sqlite_target, sqlite_lock, sqlite_unlock, sqlite_stamp,
-        sqlite_cleanup},
+        sqlite_cleanup, NULL},
+    {"postgresql", pg_target, pg_lock, pg_unlock, pg_stamp, pg_cleanup,
+        pg_missing},
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -497,18 +595,33 @@ c_change_token(struct env *e)
 	struct cki_client a, after = {0};
 	uint64_t t1 = 0, t2 = 0;
 	cki_registry *r2 = NULL;
+	int fd;
 
 	mkspki(k, "66", 'a');
 	a = contact(e, k, "deva", CKI_REG_PENDING, CK_OK);
+	/* PostgreSQL: a socket that another handle's commit makes readable
+	 * (LISTEN/NOTIFY); SQLite: none, the token is polled. */
+	fd = cki_registry_notify_fd(e->r);
+	assert_true((fd >= 0) == (strcmp(e->drv->name, "postgresql") == 0));
 	assert_int_equal(cki_registry_change_token(e->r, &t1), CK_OK);
 	assert_int_equal(cki_registry_change_token(e->r, &t2), CK_OK);
 	assert_true(t1 == t2);
 	assert_int_equal(
 	    cki_registry_open(e->ctx, e->target, 1000, &r2), CK_OK);
+	if (fd >= 0) { /* nothing to read before the change */
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+
+		assert_int_equal(poll(&pf, 1, 100), 0);
+	}
 	assert_int_equal(
 	    cki_registry_act(r2, a.id, CKI_ACT_APPROVE, -1, &admin, &after),
 	    CK_OK);
 	cki_registry_close(r2);
+	if (fd >= 0) { /* the NOTIFY of the commit arrives */
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+
+		assert_int_equal(poll(&pf, 1, 2000), 1);
+	}
 	assert_int_equal(cki_registry_change_token(e->r, &t2), CK_OK);
 	assert_true(t1 != t2);
 	cki_client_clear(&a);
@@ -572,6 +685,117 @@ c_each_and_audit(struct env *e)
 	assert_int_equal(n, 0);
 	cki_client_clear(&a);
 	cki_client_clear(&b);
+}
+
+/* Fills a registry with every kind of row: approved with presence, a
+ * conflict row, revoked, pending; returns the approved one. */
+static struct cki_client
+fill(struct env *e)
+{
+	char k[4][65];
+	struct cki_client a, b;
+	struct cki_seen s = {.time = 4000000000, .agent_version = "2.0"};
+
+	for (int i = 0; i < 4; i++) {
+		char head[8];
+
+		snprintf(head, sizeof(head), "c%d", i);
+		mkspki(k[i], head, 'd');
+	}
+	a = contact(e, k[0], "gw-a", CKI_REG_PENDING, CK_OK);
+	act(e, a.id, CKI_ACT_APPROVE, CK_OK, NULL);
+	act(e, a.id, CKI_ACT_SUSPEND, CK_OK, NULL);
+	act(e, a.id, CKI_ACT_RESUME, CK_OK, NULL);
+	memcpy(s.spki, k[0], sizeof(s.spki));
+	s.facts = "{\"os\":\"linux\"}";
+	assert_int_equal(cki_registry_presence(e->r, &s, 1), CK_OK);
+	b = contact(e, k[1], "gw-a", CKI_REG_PENDING, CK_OK); /* conflict */
+	cki_client_clear(&b);
+	b = contact(e, k[2], "gw-r", CKI_REG_APPROVED, CK_OK);
+	act(e, b.id, CKI_ACT_REVOKE, CK_OK, NULL);
+	cki_client_clear(&b);
+	b = contact(e, k[3], NULL, CKI_REG_PENDING, CK_OK);
+	cki_client_clear(&b);
+	cki_client_clear(&a);
+	assert_int_equal(
+	    cki_registry_get_spki(e->r, k[0], &a, &(bool){0}), CK_OK);
+	return a;
+}
+
+/* Copies e's registry into a fresh SQLite file and from there into a
+ * fresh target of e's own driver (on PostgreSQL: both directions). */
+static void
+c_copy(struct env *e)
+{
+	struct env e2 = {.drv = e->drv, .ctx = e->ctx};
+	struct cki_client a = fill(e), got = {0};
+	static unsigned char der[4] = {0x30, 0x02, 0x05, 0x00};
+	struct cki_cert_row cert = {.not_before = 100,
+	                        .not_after = 200,
+	                        .revoked_at = 150,
+	                        .reason = 1,
+	                        .der = der,
+	                        .der_len = 4},
+	                    gc = {0};
+	char file[300];
+	cki_registry *sq = NULL;
+	size_t nc = 0, na = 0;
+	bool found = false, already = false;
+	int from;
+
+	snprintf(cert.serial, sizeof(cert.serial), "0a1b");
+	memcpy(cert.client_id, a.id, sizeof(cert.client_id));
+	memcpy(cert.spki, a.spki, sizeof(cert.spki));
+	assert_int_equal(
+	    cki_registry_issue(e->r, NULL, &cert, &admin, &already), CK_OK);
+	cki_client_clear(&a);
+	assert_int_equal(
+	    cki_registry_get_spki(e->r, cert.spki, &a, &found), CK_OK);
+
+	snprintf(file, sizeof(file), "%s/copy.db", e->dir);
+	assert_int_equal(cki_registry_migrate(e->ctx, file, &from), CK_OK);
+	assert_int_equal(cki_registry_open(e->ctx, file, 1000, &sq), CK_OK);
+	assert_int_equal(cki_registry_copy(e->r, sq, &nc, &na), CK_OK);
+	assert_int_equal(nc, 4);
+	assert_int_equal(na, (size_t)audit_rows(e));
+	/* Not into a registry that holds rows. */
+	assert_int_equal(cki_registry_copy(e->r, sq, &nc, &na), CK_E_EXISTS);
+	assert_non_null(strstr(ck_ctx_error(e->ctx), "not empty"));
+	/* Back into a fresh registry of e's driver. */
+	snprintf(e2.dir, sizeof(e2.dir), "%s", e->dir);
+	e->drv->target(&e2, e->dir);
+	snprintf(e2.target + strlen(e2.target),
+	    sizeof(e2.target) - strlen(e2.target), "%s",
+	    strcmp(e->drv->name, "sqlite") == 0 ? ".2" : "");
+	assert_int_equal(cki_registry_migrate(e->ctx, e2.target, &from), CK_OK);
+	assert_int_equal(
+	    cki_registry_open(e->ctx, e2.target, 1000, &e2.r), CK_OK);
+	assert_int_equal(cki_registry_copy(sq, e2.r, &nc, &na), CK_OK);
+	assert_int_equal(nc, 4);
+	assert_int_equal(
+	    cki_registry_get_spki(e2.r, a.spki, &got, &found), CK_OK);
+	assert_true(found);
+	assert_string_equal(got.id, a.id);
+	assert_int_equal(got.version, a.version);
+	assert_int_equal(got.last_seen, 4000000000);
+	assert_string_equal(got.facts, "{\"os\":\"linux\"}");
+	assert_string_equal(got.agent_version, "2.0");
+	assert_int_equal(audit_rows(e), (int)na);
+	/* The certificate went both ways, DER and revocation intact. */
+	assert_int_equal(
+	    cki_registry_cert_get(e2.r, "0a1b", &gc, &found), CK_OK);
+	assert_true(found);
+	assert_int_equal(gc.der_len, 4);
+	assert_memory_equal(gc.der, der, 4);
+	assert_int_equal(gc.revoked_at, 150);
+	assert_int_equal(gc.reason, 1);
+	cki_cert_row_clear(&gc);
+	cki_registry_close(e2.r);
+	cki_registry_close(sq);
+	if (strcmp(e->drv->name, "sqlite") != 0)
+		e->drv->cleanup(&e2); /* its database (and the shared dir) */
+	cki_client_clear(&a);
+	cki_client_clear(&got);
 }
 
 /* ---- enrollment (schema 2) ---------------------------------------------- */
@@ -734,6 +958,45 @@ c_tokens(struct env *e)
 	assert_false(ok);
 }
 
+/* A single-writer job: on PostgreSQL one handle holds it (an advisory
+ * lock) until it closes, then the next one to ask takes it; SQLite has no
+ * other primaries, so every handle runs it. */
+static void
+c_job(struct env *e)
+{
+	bool shared = strcmp(e->drv->name, "postgresql") == 0;
+	cki_registry *r2 = NULL;
+	struct cki_client a;
+	char k[65];
+	bool mine = false;
+	size_t n = 9;
+
+	ck_ctx_set_time(e->ctx, 1000000);
+	mkspki(k, "b0", 'e');
+	a = contact(e, k, "old", CKI_REG_PENDING, CK_OK);
+	assert_int_equal(cki_registry_job(e->r, "expire", &mine), CK_OK);
+	assert_true(mine);
+	assert_int_equal(
+	    cki_registry_open(e->ctx, e->target, 1000, &r2), CK_OK);
+	assert_int_equal(cki_registry_job(r2, "expire", &mine), CK_OK);
+	assert_true(mine == !shared);
+	/* The other handle's expiry does nothing while e->r holds the job. */
+	assert_int_equal(
+	    cki_registry_expire(r2, 1000000 + 200, 100, &n), CK_OK);
+	assert_int_equal(n, shared ? 0 : 1);
+	cki_registry_close(e->r);
+	e->r = NULL;
+	assert_int_equal(cki_registry_job(r2, "expire", &mine), CK_OK);
+	assert_true(mine);
+	if (shared) {
+		assert_int_equal(
+		    cki_registry_expire(r2, 1000000 + 200, 100, &n), CK_OK);
+		assert_int_equal(n, 1);
+	}
+	cki_registry_close(r2);
+	cki_client_clear(&a);
+}
+
 static const struct reg_case {
 	const char *name;
 	void (*fn)(struct env *e);
@@ -754,6 +1017,8 @@ static const struct reg_case {
     {"change token", c_change_token, false},
     {"locked", c_locked, false},
     {"each and audit", c_each_and_audit, false},
+    {"copy (export, import)", c_copy, false},
+    {"single-writer job", c_job, false},
     {"enrollment request and issue", c_enroll_issue, false},
     {"revoke marks certificates", c_enroll_revoke, false},
     {"tokens", c_tokens, false},
@@ -787,9 +1052,17 @@ static void
 test_all(void **state)
 {
 	(void)state;
-	for (size_t d = 0; d < sizeof(drivers) / sizeof(drivers[0]); d++)
+	for (size_t d = 0; d < sizeof(drivers) / sizeof(drivers[0]); d++) {
+		const char *why =
+		    drivers[d].missing ? drivers[d].missing() : NULL;
+
+		if (why != NULL) {
+			print_message("  %s: SKIP: %s\n", drivers[d].name, why);
+			continue;
+		}
 		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
 			run_case(&drivers[d], &cases[c]);
+	}
 }
 
 /* SQLite only: the file's mode, WAL, and the append-only audit. */
