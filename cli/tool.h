@@ -172,4 +172,15 @@ void tool_validity_phrase(char *out, size_t size, long long not_before,
  * TOOL_USAGE (after a usage error). */
 int tool_usage(FILE *f, const char *text, int code);
 
+/* A command made of subcommands (certkit trust, certkit clients): argv[1]
+ * names one of subs[0..n), which runs with a fresh ctx and argv from its
+ * name. No argument, --help and an unknown name are answered here, naming
+ * `cmd`. Returns the exit code. */
+struct tool_sub {
+	const char *name;
+	int (*fn)(ck_ctx *ctx, int argc, char **argv);
+};
+int tool_subcommands(const char *cmd, const char *usage,
+    const struct tool_sub *subs, size_t n, int argc, char **argv);
+
 #endif /* CERTKIT_TOOL_H */

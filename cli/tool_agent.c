@@ -212,7 +212,7 @@ cmd_agent(int argc, char **argv)
 	    strcmp(sub, "enroll") != 0) {
 		tool_err("agent: '%s' is not a subcommand; run 'certkit agent "
 		         "--help'",
-		    sub);
+		    tool_esc(sub));
 		return TOOL_USAGE;
 	}
 	optind = 0;

@@ -281,7 +281,7 @@ cmd_ca(int argc, char **argv)
 	if (i == sizeof(subs) / sizeof(subs[0])) {
 		tool_err(
 		    "ca: '%s' is not a subcommand; run 'certkit ca --help'",
-		    argv[1]);
+		    tool_esc(argv[1]));
 		return TOOL_USAGE;
 	}
 	if ((ctx = ck_ctx_new()) == NULL || (dir = ca_dir()) == NULL) {

@@ -577,10 +577,7 @@ do_token(ck_ctx *ctx, int argc, char **argv)
 int
 cmd_clients(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(ck_ctx *, int, char **);
-	} subs[] = {
+	static const struct tool_sub subs[] = {
 	    {"list", do_list},
 	    {"show", do_show},
 	    {"audit", do_audit},
@@ -594,30 +591,7 @@ cmd_clients(int argc, char **argv)
 	    {"discard", do_act},
 	    {"token", do_token},
 	};
-	ck_ctx *ctx;
-	int rc = -1;
 
-	if (argc < 2)
-		return tool_usage(stderr, usage_main, TOOL_USAGE);
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0)
-		return tool_usage(stdout, usage_main, TOOL_OK);
-	if ((ctx = ck_ctx_new()) == NULL) {
-		tool_err("out of memory");
-		return TOOL_PROBLEM;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0) {
-			optind = 0;
-			rc = subs[i].fn(ctx, argc - 1, argv + 1);
-			break;
-		}
-	if (rc == -1) {
-		tool_err("clients: '%s' is not a subcommand; run 'certkit "
-		         "clients --help'",
-		    argv[1]);
-		rc = TOOL_USAGE;
-	}
-	ck_ctx_free(ctx);
-	return rc;
+	return tool_subcommands("clients", usage_main, subs,
+	    sizeof(subs) / sizeof(subs[0]), argc, argv);
 }

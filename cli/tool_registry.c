@@ -138,7 +138,7 @@ cmd_registry(int argc, char **argv)
 	    strcmp(argv[1], "import") != 0) {
 		tool_err("registry: '%s' is not a subcommand; run 'certkit "
 		         "registry --help'",
-		    argv[1]);
+		    tool_esc(argv[1]));
 		return TOOL_USAGE;
 	}
 	if ((ctx = ck_ctx_new()) == NULL) {

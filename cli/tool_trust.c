@@ -1010,10 +1010,7 @@ out:
 int
 cmd_trust(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(ck_ctx *, int, char **);
-	} subs[] = {
+	static const struct tool_sub subs[] = {
 	    {"list", do_list},
 	    {"add", do_add},
 	    {"remove", do_remove},
@@ -1022,30 +1019,7 @@ cmd_trust(int argc, char **argv)
 	    {"export", do_export},
 	    {"rebuild", do_rebuild},
 	};
-	ck_ctx *ctx;
-	int rc = -1;
 
-	if (argc < 2)
-		return tool_usage(stderr, usage_main, TOOL_USAGE);
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0)
-		return tool_usage(stdout, usage_main, TOOL_OK);
-	if ((ctx = ck_ctx_new()) == NULL) {
-		tool_err("out of memory");
-		return TOOL_PROBLEM;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0) {
-			optind = 0;
-			rc = subs[i].fn(ctx, argc - 1, argv + 1);
-			break;
-		}
-	if (rc == -1) {
-		tool_err("trust: '%s' is not a subcommand; run 'certkit trust "
-		         "--help'",
-		    argv[1]);
-		rc = TOOL_USAGE;
-	}
-	ck_ctx_free(ctx);
-	return rc;
+	return tool_subcommands("trust", usage_main, subs,
+	    sizeof(subs) / sizeof(subs[0]), argc, argv);
 }

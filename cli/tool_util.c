@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,4 +576,36 @@ tool_path_arg(const char *opt, const char *path)
 	         "names a file (give a file named - as ./-)",
 	    opt, opt);
 	return false;
+}
+
+int
+tool_subcommands(const char *cmd, const char *usage,
+    const struct tool_sub *subs, size_t n, int argc, char **argv)
+{
+	ck_ctx *ctx;
+	int rc = -1;
+
+	if (argc < 2)
+		return tool_usage(stderr, usage, TOOL_USAGE);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0)
+		return tool_usage(stdout, usage, TOOL_OK);
+	if ((ctx = ck_ctx_new()) == NULL) {
+		tool_err("out of memory");
+		return TOOL_PROBLEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(argv[1], subs[i].name) == 0) {
+			optind = 0;
+			rc = subs[i].fn(ctx, argc - 1, argv + 1);
+			break;
+		}
+	if (rc == -1) {
+		tool_err(
+		    "%s: '%s' is not a subcommand; run 'certkit %s --help'",
+		    cmd, tool_esc(argv[1]), cmd);
+		rc = TOOL_USAGE;
+	}
+	ck_ctx_free(ctx);
+	return rc;
 }

@@ -27,3 +27,18 @@ stderr: status=141
 name: an output that is still read (a file, /dev/null) never counts as a reader gone away
 run: ( $CERTKIT show --at 2026-06-01T00:00:00Z $PKI/chain.pem; echo "status=$?" >&2 ) >/dev/null
 stderr: status=0
+
+name: ca: an unknown subcommand reaches the terminal escaped
+run: $CERTKIT ca "$(printf 'q\033[0m')"
+exit: 2
+stderr: 'q\x1b[0m' is not a subcommand
+
+name: agent: an unknown subcommand reaches the terminal escaped
+run: $CERTKIT agent "$(printf 'q\033[0m')"
+exit: 2
+stderr: 'q\x1b[0m' is not a subcommand
+
+name: registry: an unknown subcommand reaches the terminal escaped
+run: $CERTKIT registry "$(printf 'q\033[0m')"
+exit: 2
+stderr: 'q\x1b[0m' is not a subcommand

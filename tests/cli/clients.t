@@ -24,6 +24,11 @@ run: $CERTKIT clients frob
 exit: 2
 stderr: 'frob' is not a subcommand
 
+name: an unknown subcommand reaches the terminal escaped
+run: $CERTKIT clients "$(printf 'x\033[31my')"
+exit: 2
+stderr: 'x\x1b[31my' is not a subcommand
+
 name: no registry: clients refuses and says to migrate, creating nothing
 run: $CERTKIT --home $T/h clients list; rc=$?; ls $T/h 2>&1; exit $rc
 exit: 2
