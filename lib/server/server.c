@@ -326,6 +326,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	cki_srv_feed_own_crl(s);
 	for (struct cki_conn *c = s->conns; c != NULL; c = c->next) {
 		if (c->closing)
 			continue;
@@ -445,6 +446,7 @@ srv_start(struct cki_srv *s)
 	    (rv = arm_events(s)) != CK_OK)
 		return rv;
 	cki_authz_set_close_cb(s->authz, on_unapproved, s);
+	cki_srv_feed_own_crl(s);
 	for (size_t i = 0; i < l->n; i++)
 		if ((rv = bind_one(s, l->v[i])) != CK_OK)
 			return rv;
