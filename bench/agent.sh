@@ -7,11 +7,11 @@
 #     `certkit clients approve` at a varying point of the poll period; the
 #     time from the approve's return to the agent's exit (certificate
 #     installed). Target: <= Retry-After + 1 s.
-#  2. idle agent memory: `agent run` online, between heartbeats: VmRSS,
-#     its file-backed and anonymous parts, Private_Dirty, the largest
-#     mappings; beside it the floor, a bare OpenSSL TLS client
-#     (bench/tls_floor.c) doing the same heartbeat with the same identity.
-#     Target: <= 8 MiB RSS.
+#  2. idle agent memory: `certkit-agent run` and `certkit agent run`
+#     online, between heartbeats: VmRSS, its file-backed and anonymous
+#     parts, Private_Dirty, the largest mappings; beside them the floor, a
+#     bare OpenSSL TLS client (bench/tls_floor.c) doing the same heartbeat
+#     with the same identity. Target: <= 8 MiB RSS.
 #  3. renewal: N simplereenroll requests, each on a new TLS connection
 #     with the agent's certificate (what a renewal costs the server: a
 #     handshake, the CSR, a signature, two registry writes, PKCS#7), against
@@ -76,35 +76,46 @@ lat_max=$(echo $lat | tr ' ' '\n' | sort -n | tail -1)
 lat_med=$(echo $lat | tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 
 # 2. idle agent memory
+# idle TAG CMD...: runs the agent (CMD, in HOME $A), waits until online, samples it between
+# heartbeats; sets rss anon file priv, writes $work/maps.TAG.
+idle() {
+	tag=$1
+	shift
+	"$@" >/dev/null 2>&1 &
+	apid=$!
+	rm -f "$A/agent/state.json"
+	n=0
+	until grep -q '"state": "online"' "$A/agent/state.json" 2>/dev/null || [ $n -ge 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	sleep 1
+	rss=0 anon=0 file=0 priv=0
+	for k in 1 2 3 4 5; do
+		r=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$apid/status")
+		if [ "$r" -gt "$rss" ]; then
+			rss=$r
+			anon=$(sed -n 's/^RssAnon:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$apid/status")
+			file=$(sed -n 's/^RssFile:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$apid/status")
+			priv=$(sed -n 's/^Private_Dirty:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$apid/smaps_rollup")
+		fi
+		sleep 0.4
+	done
+	awk '/^[0-9a-f]+-/ { name = $6 } /^Rss:/ { r[name] += $2 }
+		END { for (n in r) if (r[n] >= 100) printf "| %s | %d |\n", (n == "" ? "(anonymous)" : n), r[n] }' \
+	    "/proc/$apid/smaps" | sed "s|$build/||" | sort -t'|' -k3 -rn >"$work/maps.$tag"
+	kill $apid 2>/dev/null || true
+	wait $apid 2>/dev/null || true
+	apid=""
+}
 echo "bench agent: idle memory" >&2
 A="$work/a0"
-"$ck" --home "$A" agent run >/dev/null 2>&1 &
-apid=$!
-n=0
-until grep -q '"state": "online"' "$A/agent/state.json" 2>/dev/null || [ $n -ge 50 ]; do
-	sleep 0.2
-	n=$((n + 1))
-done
-sleep 1
-rss=0 anon=0 file=0 priv=0
-for k in 1 2 3 4 5; do
-	r=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$apid/status")
-	if [ "$r" -gt "$rss" ]; then
-		rss=$r
-		anon=$(sed -n 's/^RssAnon:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$apid/status")
-		file=$(sed -n 's/^RssFile:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$apid/status")
-		priv=$(sed -n 's/^Private_Dirty:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$apid/smaps_rollup")
-	fi
-	sleep 0.4
-done
-awk '/^[0-9a-f]+-/ { name = $6 } /^Rss:/ { r[name] += $2 }
-	END { for (n in r) if (r[n] >= 100) printf "| %s | %d |\n", (n == "" ? "(anonymous)" : n), r[n] }' \
-    "/proc/$apid/smaps" | sed "s|$build/||" | sort -t'|' -k3 -rn >"$work/maps"
-libs=$(awk -F'|' '$2 ~ /libsqlite3|libm\.so|libevent/ { s += $3 } END { print s + 0 }' "$work/maps")
-exe=$(awk -F'|' '$2 ~ /^ certkit / { s += $3 } END { print s + 0 }' "$work/maps")
-kill $apid 2>/dev/null || true
-wait $apid 2>/dev/null || true
-apid=""
+idle tool "$ck" --home "$A" agent run
+t_rss=$rss t_anon=$anon t_file=$file t_priv=$priv
+libs=$(awk -F'|' '$2 ~ /libsqlite3|libm\.so|libevent_core|libevent_openssl/ { s += $3 } END { print s + 0 }' "$work/maps.tool")
+exe=$(awk -F'|' '$2 ~ /^ certkit / { s += $3 } END { print s + 0 }' "$work/maps.tool")
+idle agent "$build/certkit-agent" --home "$A" run
+exe2=$(awk -F'|' '$2 ~ /^ certkit-agent / { s += $3 } END { print s + 0 }' "$work/maps.agent")
 floor="n/a"
 if cc -O2 -o "$work/tls_floor" "$src/bench/tls_floor.c" -lssl -lcrypto 2>"$work/cc.err"; then
 	D="$A/agent/identity/current"
@@ -165,28 +176,34 @@ All rounds (ms):$lat.
 
 ### Idle agent memory
 
-\`agent run\`, online, sampled 5 times between two heartbeats (largest kept):
-VmRSS $rss KiB (target 8192 KiB): $file KiB file-backed (shared-library
-and executable pages), $anon KiB anonymous; Private_Dirty $priv KiB.
+The agent online, sampled 5 times between two heartbeats (largest kept),
+run as \`certkit agent run\` (the tool) and as \`certkit-agent run\` (the
+same command built alone, linked --as-needed: what dist/certkit-agent.service
+runs). Target: 8192 KiB RSS.
+
+| | VmRSS KiB | file-backed KiB | anonymous KiB | Private_Dirty KiB |
+|---|---|---|---|---|
+| certkit-agent run | $rss | $file | $anon | $priv |
+| certkit agent run | $t_rss | $t_file | $t_anon | $t_priv |
+
 The floor: bench/tls_floor.c, a bare OpenSSL client making the same
 heartbeat (TLS 1.3 with the agent's client certificate, POST
 /api/v1/heartbeat) and nothing else: $floor.
 
-| mapping (>= 100 KiB resident) | RSS KiB |
+| certkit-agent: mapping (>= 100 KiB resident) | RSS KiB |
 |---|---|
-$(cat "$work/maps")
+$(cat "$work/maps.agent")
 
-$(awk -v rss="$rss" -v priv="$priv" -v libs="$libs" -v exe="$exe" -v f="$floor" 'BEGIN {
+$(awk -v t="$t_rss" -v a="$rss" -v libs="$libs" -v exe="$exe" -v exe2="$exe2" -v priv="$priv" -v f="$floor" 'BEGIN {
+	printf "The tool maps %d KiB more than certkit-agent: %d KiB of libsqlite3, libm\n", t - a, libs
+	printf "(loaded by SQLite), libevent_core and libevent_openssl, which the agent does\n"
+	printf "not use (the server does), and %d KiB of its own pages against %d KiB.\n", exe, exe2
 	if (split(f, w, /[ (]+/) < 8) exit
-	printf "The agent is %d KiB above the floor: %d KiB of it are libsqlite3, libm\n", rss - w[2], libs
-	printf "(loaded by SQLite) and libevent, mapped because the agent is the same\n"
-	printf "executable as certkit serve (libevent also drives the doctor'"'"'s probes),\n"
-	printf "and %d KiB the certkit executable'"'"'s own pages. Its anonymous memory is %d KiB\n", exe, priv - w[7]
-	printf "above the floor'"'"'s. The 8 MiB RSS target is not met: a bare OpenSSL TLS\n"
-	printf "client already holds %d KiB, nearly all of it clean pages of libcrypto (all\n", w[2]
-	printf "of its text is resident in both) and libc, shared by every process that maps\n"
-	printf "them; an agent-only executable without SQLite would save about the SQLite\n"
-	printf "and libm part, not enough alone.\n"
+	printf "certkit-agent is %d KiB above the bare OpenSSL client, %d KiB of it\n", a - w[2], a - w[2] - (priv - w[7])
+	printf "file-backed (its executable, libevent for the doctor'"'"'s probes, jansson,\n"
+	printf "inih, more of libc). Nearly all of the floor is clean pages of libcrypto\n"
+	printf "(all of its text is resident in both) and libc, shared by every process\n"
+	printf "that maps them.\n"
 }')
 
 ### Renewal of 10,000 clients

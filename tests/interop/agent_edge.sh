@@ -13,6 +13,8 @@
 #       simplereenroll: a new serial, valid now
 #     - 40 days ago: refused (certificate_expired, beyond renew_grace),
 #       exit 1, and the agent keeps the certificate it had
+#  3. certkit-agent (`certkit agent` built alone, for the service): maps no
+#     SQLite (ldd), and `certkit-agent run` takes the device online
 # Env: CERTKIT, CERTKIT_TEST_PKI. Loopback only, port 0, every wait bounded.
 set -u
 : "${CERTKIT_TEST_PKI:?}"
@@ -130,4 +132,28 @@ agent "$A" enroll --renew >"$work/out" 2>&1; rc=$?
 [ $rc = 1 ] && [ "$(serial "$C")" = "$EXP" ] && grep -q certificate_expired "$work/out" &&
 	ok "expired 40 days ago: refused (certificate_expired), the certificate kept" ||
 	bad "beyond grace: rc=$rc $(cat "$work/out")"
+
+# 3. certkit-agent
+CA="$(dirname "$CERTKIT")/certkit-agent"
+if [ -x "$CA" ]; then
+	! ldd "$CA" | grep -q libsqlite3 && ldd "$CA" | grep -q libcrypto &&
+		ok "certkit-agent maps no SQLite" || bad "certkit-agent: $(ldd "$CA")"
+	A="$work/a1"
+	"$CA" --home "$A" run >"$work/run.out" 2>&1 &
+	apid=$!
+	bgpids=$apid
+	n=0
+	until grep -q '"state": "online"' "$A/agent/state.json" 2>/dev/null || [ $n -ge 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	kill "$apid"
+	wait "$apid" 2>/dev/null
+	bgpids=""
+	[ "$(timeout 10 "$CA" --home "$A" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" = online ] &&
+		ok "certkit-agent run: online; certkit-agent status says so" ||
+		bad "certkit-agent run: $(cat "$work/run.out") $("$CERTKIT" --home "$A" agent status)"
+else
+	bad "no certkit-agent beside $CERTKIT"
+fi
 finish
