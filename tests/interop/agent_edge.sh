@@ -9,8 +9,9 @@
 #  2. renewal after expiry, driven from the agent (the device was off; its
 #     certificate is replaced by one of the same key that expired DAYS ago,
 #     recorded as the client's newest; renew_grace 30d):
-#     - 10 days ago: `agent enroll --renew` renews it through
-#       simplereenroll: a new serial, valid now
+#     - 10 days ago: `agent run` renews it unattended through
+#       simplereenroll (a new serial, valid now, the same key); so does
+#       `agent enroll --renew`
 #     - 40 days ago: refused (certificate_expired, beyond renew_grace),
 #       exit 1, and the agent keeps the certificate it had
 #  3. certkit-agent (`certkit agent` built alone, for the service): maps no
@@ -46,8 +47,9 @@ enrolled() { # HOME: enroll, approve, enroll --wait; 0 when installed
 	    agent "$1" enroll --wait 10 >/dev/null 2>&1
 }
 # expire HOME DAYS: the agent's certificate replaced by one of its key by
-# the server's CA that expired DAYS ago, recorded as its client's newest
-# (the real one removed from the registry): a device that was switched off.
+# the server's CA that expired DAYS ago, recorded as its client's only
+# certificate (the others removed from the registry): a device that was
+# switched off.
 expire() {
 	d=$1/agent/identity/current ago=$2
 	s=$(printf '4%031x' "$(date +%s%N | cut -c1-15)")
@@ -69,8 +71,11 @@ expire() {
 	    SELECT '$(echo "$s" | tr A-F a-f)', client_id, spki,
 	        $(($(date +%s) - (ago + 60) * 86400)), $(($(date +%s) - ago * 86400)),
 	        X'$der' FROM certs WHERE serial = '$old';
-	    UPDATE requests SET serial = '$(echo "$s" | tr A-F a-f)' WHERE serial = '$old';
-	    DELETE FROM certs WHERE serial = '$old'" || return 1
+	    UPDATE requests SET serial = '$(echo "$s" | tr A-F a-f)' WHERE serial IN
+	        (SELECT serial FROM certs WHERE client_id =
+	            (SELECT client_id FROM certs WHERE serial = '$old'));
+	    DELETE FROM certs WHERE serial != '$(echo "$s" | tr A-F a-f)' AND client_id =
+	        (SELECT client_id FROM certs WHERE serial = '$old')" || return 1
 	openssl x509 -in "$work/exp.pem" -out "$d/cert.pem"
 	cat "$d/cert.pem" "$d/chain.pem" >"$d/fullchain.pem"
 }
@@ -120,25 +125,44 @@ CERTKIT_HOSTNAME=gw2.localdomain enrolled "$A" && [ -f "$C" ] || bad "a2 enrolle
 NEW=$(certspki "$C")
 expire "$A" 10 || bad "expire 10"
 EXP=$(serial "$C")
-agent "$A" enroll --renew >"$work/out" 2>&1; rc=$?
-[ $rc = 0 ] && [ "$(serial "$C")" != "$EXP" ] &&
+"$CERTKIT" --home "$A" agent run >"$work/out" 2>&1 &
+apid=$!
+bgpids=$apid
+n=0
+while [ "$(serial "$C")" = "$EXP" ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
+kill "$apid"
+wait "$apid" 2>/dev/null
+bgpids=""
+[ "$(serial "$C")" != "$EXP" ] &&
     openssl x509 -in "$C" -noout -checkend 86400 >/dev/null 2>&1 &&
     [ "$(certspki "$C")" = "$NEW" ] &&
-	ok "expired 10 days ago (renew_grace 30d): the agent renews it" ||
-	bad "in grace: rc=$rc $(cat "$work/out")"
+	ok "expired 10 days ago (renew_grace 30d): agent run renews it unattended" ||
+	bad "in grace: $(cat "$work/out") $("$CERTKIT" --home "$A" agent status)"
+expire "$A" 10 || bad "expire 10 again"
+EXP=$(serial "$C")
+agent "$A" enroll --renew >"$work/out" 2>&1; rc=$?
+[ $rc = 0 ] && [ "$(serial "$C")" != "$EXP" ] &&
+	ok "expired 10 days ago: agent enroll --renew renews it too" ||
+	bad "in grace (enroll --renew): rc=$rc $(cat "$work/out")"
+# a third device, so that its expired certificate is its client's newest
+A="$work/a3"
+C="$A/agent/identity/current/cert.pem"
+mkagent "$A"
+CERTKIT_HOSTNAME=gw3.localdomain enrolled "$A" && [ -f "$C" ] || bad "a3 enrolled"
 expire "$A" 40 || bad "expire 40"
 EXP=$(serial "$C")
 agent "$A" enroll --renew >"$work/out" 2>&1; rc=$?
 [ $rc = 1 ] && [ "$(serial "$C")" = "$EXP" ] && grep -q certificate_expired "$work/out" &&
+    grep -q 'beyond renew_grace' "$log" &&
 	ok "expired 40 days ago: refused (certificate_expired), the certificate kept" ||
 	bad "beyond grace: rc=$rc $(cat "$work/out")"
 
 # 3. certkit-agent
 CA="$(dirname "$CERTKIT")/certkit-agent"
+A="$work/a1"
 if [ -x "$CA" ]; then
 	! ldd "$CA" | grep -q libsqlite3 && ldd "$CA" | grep -q libcrypto &&
 		ok "certkit-agent maps no SQLite" || bad "certkit-agent: $(ldd "$CA")"
-	A="$work/a1"
 	"$CA" --home "$A" run >"$work/run.out" 2>&1 &
 	apid=$!
 	bgpids=$apid
