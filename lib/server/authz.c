@@ -725,6 +725,7 @@ cki_authz_reload(cki_authz *a, const struct cki_server_conf *conf)
 	cki_caset_free(a->cas);
 	a->cas = cas;
 	cas = NULL;
+	cki_revo_take_own(revo, old_revo);
 	a->revo = revo;
 	a->revo_gen = cki_revo_generation(revo);
 	revo = NULL;
@@ -735,6 +736,19 @@ err:
 	cki_caset_free(cas);
 	cki_revo_free(revo);
 	return st;
+}
+
+void
+cki_authz_set_own_ca(cki_authz *a, X509 *ca, const uint8_t *der, size_t len)
+{
+	uint64_t g;
+
+	if (a->revo == NULL || cki_revo_set_own(a->revo, ca, der, len) != CK_OK)
+		return; /* the last good CRL stays */
+	if ((g = cki_revo_generation(a->revo)) != a->revo_gen) {
+		a->revo_gen = g;
+		cki_authz_bump(a);
+	}
 }
 
 /* At most this much of a heartbeat's facts and version is kept. */

@@ -125,6 +125,12 @@ void cki_authz_cancel(cki_authz_req *req);
 void cki_authz_heartbeat(cki_authz *a, const char *spki,
     const char *agent_version, const char *facts_json);
 
+/* The server's own CA and its current CRL (DER) for the revocation
+ * checker (cki_revo_set_own()); a new CRL drops the cached decisions at
+ * once. A damaged CRL is ignored: the last good one stays. */
+void cki_authz_set_own_ca(
+    cki_authz *a, X509 *ca, const uint8_t *der, size_t len);
+
 /* Called with the SPKI of each client that stopped being approved. */
 typedef void (*cki_authz_close_fn)(void *arg, const char *spki);
 void cki_authz_set_close_cb(cki_authz *a, cki_authz_close_fn fn, void *arg);

@@ -29,8 +29,15 @@
  *     such a CRL, no answer is a soft or hard failure by `ocsp`.
  *  5. A pending request holds references to its chain; cki_revo_cancel()
  *     or cki_revo_free() drop it without calling `done`.
+ *  6. The server's own CA (cki_revo_set_own()): its CRL, built from the
+ *     registry and fed again when the revoked set changes, counts like a
+ *     file's (invariant 2); a certificate it covers, and the issuing CA
+ *     itself, are answered here and never asked over OCSP (what the CA
+ *     issues points at public_url, https, which ocsp_client.c does not
+ *     ask). A new CRL changes the generation.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +71,7 @@ struct slot {
 	struct cki_revo_req *r;
 	int depth;
 	bool covered; /* a verified CRL of the issuer covers it */
+	bool own;     /* answered by the server's own CA (invariant 6) */
 	cki_ocsp_wait *w;
 	struct cki_ocsp_answer a;
 };
@@ -89,6 +97,10 @@ struct cki_revo {
 	int64_t last_ms; /* last look at the files (monotonic) */
 	cki_ocsp *oc;    /* NULL when ocsp = off */
 	struct cki_revo_req *reqs;
+	X509 *own_ca;       /* the server's issuing CA (invariant 6), or NULL */
+	struct crl_ent own; /* its CRL; own.crl NULL until fed */
+	uint8_t *own_der;   /* the DER of own.crl, to see a change */
+	size_t own_len;
 };
 
 /* ---- the CRL files ------------------------------------------------------- */
@@ -249,28 +261,50 @@ entry_reason(X509_REVOKED *r)
 	return reason;
 }
 
-/* True if a CRL of issuer lists x (*reason set); *covered when a verified
- * CRL of the issuer was found at all. */
+/* True if e, a CRL of x's issuer, lists x (*reason set); *covered when e
+ * is a verified CRL of that issuer. */
 static bool
-crl_lookup(cki_revo *rv, X509 *x, X509 *issuer, bool *covered, int *reason)
+ent_lookup(struct crl_ent *e, X509 *x, X509 *issuer, bool *covered, int *reason)
 {
-	const X509_NAME *in = X509_get_issuer_name(x);
 	X509_REVOKED *r = NULL;
 
-	*covered = false;
-	for (size_t i = 0; i < rv->nfiles; i++)
-		for (size_t k = 0; k < rv->files[i].n; k++) {
-			struct crl_ent *e = &rv->files[i].ent[k];
+	if (X509_NAME_cmp(
+	        X509_CRL_get_issuer(e->crl), X509_get_issuer_name(x)) != 0 ||
+	    !crl_verified(e, issuer))
+		return false;
+	*covered = true;
+	if (X509_CRL_get0_by_cert(e->crl, &r, x) != 1)
+		return false;
+	*reason = entry_reason(r);
+	return true;
+}
 
-			if (X509_NAME_cmp(X509_CRL_get_issuer(e->crl), in) ||
-			    !crl_verified(e, issuer))
-				continue;
-			*covered = true;
-			if (X509_CRL_get0_by_cert(e->crl, &r, x) == 1) {
-				*reason = entry_reason(r);
+/* True if a CRL of issuer lists x (*reason set); *covered when a verified
+ * CRL of the issuer was found at all; *own when the server's own CA
+ * answers for x (invariant 6). */
+static bool
+crl_lookup(
+    cki_revo *rv, X509 *x, X509 *issuer, bool *covered, bool *own, int *reason)
+{
+	*covered = false;
+	*own = false;
+	for (size_t i = 0; i < rv->nfiles; i++)
+		for (size_t k = 0; k < rv->files[i].n; k++)
+			if (ent_lookup(&rv->files[i].ent[k], x, issuer, covered,
+			        reason))
 				return true;
-			}
-		}
+	if (rv->own_ca != NULL && X509_cmp(x, rv->own_ca) == 0) {
+		*covered = *own = true; /* the server's own issuing CA */
+		return false;
+	}
+	if (rv->own.crl != NULL && X509_cmp(issuer, rv->own_ca) == 0) {
+		bool mine = false;
+
+		if (ent_lookup(&rv->own, x, issuer, &mine, reason))
+			return true;
+		*covered |= mine;
+		*own = mine;
+	}
 	return false;
 }
 
@@ -322,7 +356,7 @@ crl_pass(cki_revo_req *r, STACK_OF(X509) * chain, struct cki_revo_verdict *v)
 		int reason = -1;
 
 		if (crl_lookup(r->rv, x, sk_X509_value(chain, d + 1),
-		        &r->slots[d].covered, &reason)) {
+		        &r->slots[d].covered, &r->slots[d].own, &reason)) {
 			verdict_revoked(v, x, d, "crl", reason);
 			return true;
 		}
@@ -436,10 +470,16 @@ ask_ocsp(cki_revo_req *r)
 {
 	for (int d = 0; d < r->n; d++) {
 		struct slot *s = &r->slots[d];
-		int rc = cki_ocsp_check(r->rv->oc, sk_X509_value(r->chain, d),
+		int rc;
+
+		if (s->own) { /* invariant 6: answered by the registry */
+			s->a.status = CKI_OCSP_GOOD;
+			s->a.valid_until = r->now + REVO_CRL_TTL;
+			continue;
+		}
+		rc = cki_ocsp_check(r->rv->oc, sk_X509_value(r->chain, d),
 		    sk_X509_value(r->chain, d + 1), r->now, slot_done, s, &s->a,
 		    &s->w);
-
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
@@ -575,8 +615,67 @@ cki_revo_free(cki_revo *rv)
 		req_free(rv->reqs);
 	cki_ocsp_free(rv->oc);
 	files_free(rv->files, rv->nfiles);
+	X509_free(rv->own_ca);
+	X509_CRL_free(rv->own.crl);
+	free(rv->own_der);
 	ck_ctx_free(rv->lctx);
 	free(rv);
+}
+
+/* ---- the server's own CA (invariant 6) ----------------------------------- */
+
+ck_status
+cki_revo_set_own(cki_revo *rv, X509 *ca, const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509_CRL *crl = NULL;
+	uint8_t *copy = NULL;
+
+	if (rv->own_ca != NULL && X509_cmp(rv->own_ca, ca) == 0 &&
+	    rv->own_der != NULL && rv->own_len == len &&
+	    memcmp(rv->own_der, der, len) == 0)
+		return CK_OK;
+	if (len > LONG_MAX ||
+	    (crl = d2i_X509_CRL(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
+		X509_CRL_free(crl);
+		ERR_clear_error();
+		return cki_err(rv->lctx, CK_E_FORMAT,
+		    "the CA's CRL: expected one DER CRL of %zu bytes", len);
+	}
+	if ((copy = malloc(len)) == NULL || X509_up_ref(ca) != 1) {
+		free(copy);
+		X509_CRL_free(crl);
+		return cki_err(rv->lctx, CK_E_NOMEM, "out of memory");
+	}
+	memcpy(copy, der, len);
+	X509_free(rv->own_ca);
+	X509_CRL_free(rv->own.crl);
+	free(rv->own_der);
+	rv->own_ca = ca;
+	rv->own = (struct crl_ent){.crl = crl};
+	rv->own_der = copy;
+	rv->own_len = len;
+	rv->gen = next_generation();
+	return CK_OK;
+}
+
+void
+cki_revo_take_own(cki_revo *dst, cki_revo *src)
+{
+	if (src->own_ca == NULL)
+		return;
+	X509_free(dst->own_ca);
+	X509_CRL_free(dst->own.crl);
+	free(dst->own_der);
+	dst->own_ca = src->own_ca;
+	dst->own = src->own;
+	dst->own_der = src->own_der;
+	dst->own_len = src->own_len;
+	src->own_ca = NULL;
+	src->own = (struct crl_ent){0};
+	src->own_der = NULL;
+	src->own_len = 0;
 }
 
 void

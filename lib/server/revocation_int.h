@@ -29,7 +29,8 @@
  *  2. A revoked certificate in a CRL is revoked whatever OCSP says.
  *  3. Every verdict names its source and, when revoked, the reason
  *     ("certificate revoked (OCSP, keyCompromise)").
- *  4. cki_revo_generation() changes when a CRL is reloaded, so the server
+ *  4. cki_revo_generation() changes when a CRL is reloaded (or the own
+ *     CA's CRL is fed anew, cki_revo_set_own()), so the server
  *     drops the decisions it cached from the old one. Generations are
  *     unique in the process: a new checker (SIGHUP) never repeats one.
  */
@@ -99,6 +100,19 @@ int cki_revo_check(cki_revo *rv, STACK_OF(X509) * chain, int64_t now,
     cki_revo_done done, void *arg, struct cki_revo_verdict *v,
     cki_revo_req **req);
 void cki_revo_cancel(cki_revo_req *req);
+
+/* The server's own CA (HOME/ca): ca is its issuing certificate, der its
+ * current CRL (built from the registry, enroll_revo.c). Certificates that
+ * CA issued are answered from that CRL, the CA itself is good, and neither
+ * is asked over OCSP (what it issues names public_url's https:// OCSP URL,
+ * which this checker does not ask). Fed again when the revoked set
+ * changes: a CRL that differs changes the generation; the same bytes are
+ * a no-op. A damaged CRL keeps the last one (error on the checker's own
+ * context). ca is up-referenced. */
+ck_status cki_revo_set_own(
+    cki_revo *rv, X509 *ca, const uint8_t *der, size_t len);
+/* A reload's new checker takes the old one's own CA and CRL. */
+void cki_revo_take_own(cki_revo *dst, cki_revo *src);
 
 /* Warnings to show in the log and in `certkit clients`: a CRL past its
  * nextUpdate, a CRL that failed to reload, a responder that stopped

@@ -342,6 +342,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	cki_srv_feed_own_crl(s);
 	for (struct cki_conn *c = s->conns; c != NULL; c = c->next) {
 		if (c->closing)
 			continue;
@@ -462,6 +463,7 @@ srv_start(struct cki_srv *s)
 		return rv;
 	cki_authz_set_close_cb(s->authz, on_unapproved, s);
 	cki_authz_set_health_cb(s->authz, on_registry_health, s);
+	cki_srv_feed_own_crl(s);
 	for (size_t i = 0; i < l->n; i++)
 		if ((rv = bind_one(s, l->v[i])) != CK_OK)
 			return rv;

@@ -185,6 +185,9 @@ uint8_t *cki_srv_b64_decode(const uint8_t *in, size_t len, size_t *out_len);
 /* GET /ocsp/BASE64 (RFC 6960 appendix A.1), enroll_revo.c. */
 void cki_route_ocsp_get(struct cki_srv *s, struct evhttp_request *req,
     struct cki_conn *c, const struct cki_decision *d);
+/* Gives the revocation checker the CA's current CRL (enroll_revo.c);
+ * nothing without a CA. At start and from the one-second sweep. */
+void cki_srv_feed_own_crl(struct cki_srv *s);
 /* 404 while the server has no CA (HOME/ca); true if it answered. */
 bool cki_srv_enroll_off(struct cki_srv *s, struct evhttp_request *req);
 

@@ -366,6 +366,82 @@ teardown(void **state)
 
 /* ---- CRLs ---------------------------------------------------------------- */
 
+/* The DER of the CRL file NAME (PEM), malloc'd. */
+static uint8_t *
+crl_der(const char *name, size_t *len)
+{
+	FILE *f = fopen(path_of(name), "r");
+	X509_CRL *crl;
+	uint8_t *der = NULL;
+	int n;
+
+	assert_non_null(f);
+	assert_non_null(crl = PEM_read_X509_CRL(f, NULL, NULL, NULL));
+	fclose(f);
+	assert_true((n = i2d_X509_CRL(crl, &der)) > 0);
+	X509_CRL_free(crl);
+	*len = (size_t)n;
+	return der;
+}
+
+/* The server's own CA (cki_revo_set_own): under hard-fail, its
+ * certificates are answered from its CRL at once, never over OCSP; a new CRL
+ * changes the generation, the same bytes do not, a damaged one is
+ * refused and the last stays; a reload's checker takes it over. */
+static void
+test_own_ca(void **state)
+{
+	struct cki_server_conf c;
+	cki_revo *rv, *rv2;
+	STACK_OF(X509) *good = chain_of("good", "int", "root");
+	STACK_OF(X509) *bad = chain_of("revoked", "int", "root");
+	X509 *ca = load_cert("int");
+	struct cki_revo_verdict v;
+	uint8_t *empty, *listed;
+	size_t elen, llen;
+	uint64_t g;
+
+	(void)state;
+	make_crl("own0.crl", "int", "int", 24, NULL, 0);
+	make_crl("own1.crl", "int", "int", 24, (struct rev[]){{0x2002, 1}}, 1);
+	empty = crl_der("own0.crl", &elen);
+	listed = crl_der("own1.crl", &llen);
+	conf_make(&c, CKI_OCSP_HARD_FAIL, NULL, NULL, NULL);
+	rv = revo_new(&c);
+	g = cki_revo_generation(rv);
+	assert_int_equal(cki_revo_set_own(rv, ca, empty, elen), CK_OK);
+	assert_true(cki_revo_generation(rv) != g);
+	v = check(rv, good, false);
+	assert_int_equal(v.result, CKI_REVO_GOOD);
+	assert_int_equal(check(rv, bad, false).result, CKI_REVO_GOOD);
+	g = cki_revo_generation(rv);
+	assert_int_equal(cki_revo_set_own(rv, ca, empty, elen), CK_OK);
+	assert_int_equal(cki_revo_generation(rv), g);
+	assert_int_equal(cki_revo_set_own(rv, ca, listed, llen), CK_OK);
+	assert_true(cki_revo_generation(rv) != g);
+	v = check(rv, bad, false);
+	assert_int_equal(v.result, CKI_REVO_REVOKED);
+	assert_string_equal(v.source, "crl");
+	g = cki_revo_generation(rv);
+	assert_int_not_equal(cki_revo_set_own(rv, ca, listed, llen - 1), CK_OK);
+	assert_int_equal(cki_revo_generation(rv), g);
+	assert_int_equal(check(rv, bad, false).result, CKI_REVO_REVOKED);
+	assert_int_equal(check(rv, good, false).result, CKI_REVO_GOOD);
+	rv2 = revo_new(&c);
+	cki_revo_take_own(rv2, rv);
+	cki_revo_free(rv);
+	assert_int_equal(check(rv2, bad, false).result, CKI_REVO_REVOKED);
+	assert_int_equal(check(rv2, good, false).result, CKI_REVO_GOOD);
+	assert_int_equal(cki_revo_ocsp_requests(rv2), 0);
+	cki_revo_free(rv2);
+	OPENSSL_free(empty);
+	OPENSSL_free(listed);
+	X509_free(ca);
+	sk_X509_pop_free(good, X509_free);
+	sk_X509_pop_free(bad, X509_free);
+	conf_clear(&c);
+}
+
 static void
 test_crl_good(void **state)
 {
@@ -1017,6 +1093,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crl_good),
+	    cmocka_unit_test(test_own_ca),
 	    cmocka_unit_test(test_crl_revoked_leaf),
 	    cmocka_unit_test(test_crl_revoked_intermediate),
 	    cmocka_unit_test(test_crl_forged_ignored),
