@@ -108,8 +108,7 @@ send_p7(struct cki_srv *s, struct evhttp_request *req, const uint8_t *der,
 	size_t p7len = 0, n = 0;
 	char *b64 = NULL;
 
-	if (ck_ca_pkcs7(s->ctx, s->enroll->ca, der, len, &p7, &p7len) !=
-	        CK_OK ||
+	if (cki_enroll_pkcs7(s->enroll, der, len, &p7, &p7len) != CK_OK ||
 	    (b64 = b64_encode(p7, p7len, &n)) == NULL) {
 		cki_srv_problem(s, req, 500, "internal_error", "internal error",
 		    ck_ctx_error(s->ctx), NULL);
@@ -316,8 +315,7 @@ send_issued_json(struct cki_srv *s, struct evhttp_request *req,
 	json_t *o = NULL;
 	char *txt = NULL;
 
-	if (pem == NULL ||
-	    ck_ca_chain_pem(s->ctx, s->enroll->ca, &chain) != CK_OK) {
+	if (pem == NULL || cki_enroll_chain_pem(s->enroll, &chain) != CK_OK) {
 		cki_srv_problem(s, req, 500, "internal_error", "internal error",
 		    ck_ctx_error(s->ctx), NULL);
 		goto out;
