@@ -169,9 +169,9 @@ cki_enroll_free(cki_enroll *e)
 {
 	if (e == NULL)
 		return;
+	cki_enroll_role_free(e);
 	ck_ca_free(e->ca);
 	cki_registry_close(e->reg);
-	cki_enroll_role_free(e);
 	free(e->crl);
 	free(e);
 }

@@ -11,7 +11,8 @@
  *               signer does); the holder of job "crl" stores a new CRL
  *               when the revoked set changed (enroll_revo.c)
  *   non-signer  reads whether a signer was seen in the last SIGNER_STALE
- *               s, and the signers' CA chain (for cacerts, PKCS#7 answers,
+ *               s (a stopping signer records role none at once), and the
+ *               signers' CA chain (for cacerts, PKCS#7 answers,
  *               the chain of the JSON answer, the revocation checker)
  *
  * Invariant: signing happens outside any registry transaction (enroll.c
@@ -30,9 +31,9 @@
 
 #include "enroll_int.h"
 
-#define SEEN_EVERY 2    /* s between a signer's presence writes */
-#define SIGNER_STALE 10 /* s after which a signer counts as gone */
-#define SIGN_BATCH 16   /* requests signed per tick */
+#define SEEN_EVERY 2   /* s between a signer's presence writes */
+#define SIGNER_STALE 6 /* s after which a signer counts as gone */
+#define SIGN_BATCH 16  /* requests signed per tick */
 
 static STACK_OF(X509) * chain_parse(const char *pem)
 {
@@ -153,6 +154,10 @@ cki_enroll_role(cki_enroll *e)
 void
 cki_enroll_role_free(cki_enroll *e)
 {
+	/* a signer stopping says so (one killed goes stale instead) */
+	if (e->ca != NULL && e->reg != NULL && e->seen_at != 0 &&
+	    cki_registry_node_seen(e->reg, e->node, "none", NULL) != CK_OK)
+		ck_ctx_clear_error(e->ctx);
 	sk_X509_pop_free(e->chain, X509_free);
 	free(e->chain_pem);
 }
