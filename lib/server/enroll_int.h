@@ -10,9 +10,10 @@
  *                  /api/v1/requests/ID (docs/json.md, "enroll")
  *   enroll_revo.c  GET /crl (DER, rebuilt when the revoked set changes),
  *                  POST /ocsp (RFC 6960)
- *   enroll_signer.c signers and non-signers on a shared registry: the
- *                  signers' presence, the signing job, the CA chain a
- *                  non-signer learns from the registry
+ *   enroll_role.c  signers and non-signers on a shared registry: the
+ *                  signers' presence, the CA chain a non-signer learns
+ *                  from the registry
+ *   enroll_signer.c the tick: presence, the jobs "sign" and "crl"
  *
  * A request is tied to its client by the CSR's SPKI; the client's state
  * decides the answer:
@@ -117,8 +118,12 @@ ck_status cki_enroll_ocsp(cki_enroll *e, const uint8_t *req, size_t len,
 
 /* enroll_signer.c. Each second (the server's sweep): a signer records its
  * presence, signs what is approved and waiting (job "sign") and rebuilds
- * the stored CRL (job "crl"); a non-signer reads whether a signer is up. */
+ * the stored CRL (job "crl"); a non-signer reads whether a signer is up.
+ * e may be NULL. */
 void cki_enroll_tick(cki_enroll *e);
+/* enroll_role.c: a signer's presence written (every 2 s), or a
+ * non-signer's view of the signers read. */
+void cki_enroll_presence(cki_enroll *e, int64_t now);
 /* After the CA is loaded (or not): the role, the first presence. */
 ck_status cki_enroll_role(cki_enroll *e);
 void cki_enroll_role_free(cki_enroll *e);

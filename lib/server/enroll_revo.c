@@ -210,8 +210,6 @@ cki_enroll_ocsp(cki_enroll *e, const uint8_t *req, size_t len, uint8_t **resp,
 	    e->ctx, e->ca, req, len, ocsp_lookup, e, 3600, resp, resp_len);
 }
 
-/* Also the enrollment's tick (cki_enroll_tick: presence, signing, the CRL
- * job), as this runs each second and at start. */
 void
 cki_srv_feed_own_crl(struct cki_srv *s)
 {
@@ -220,7 +218,6 @@ cki_srv_feed_own_crl(struct cki_srv *s)
 
 	if (s->enroll == NULL || s->authz == NULL)
 		return;
-	cki_enroll_tick(s->enroll);
 	if (cki_enroll_ca_x509(s->enroll) == NULL ||
 	    cki_enroll_crl(s->enroll, &der, &n) != CK_OK) {
 		ck_ctx_clear_error(s->ctx);

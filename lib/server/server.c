@@ -342,6 +342,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	cki_enroll_tick(s->enroll);
 	cki_srv_feed_own_crl(s);
 	for (struct cki_conn *c = s->conns; c != NULL; c = c->next) {
 		if (c->closing)
