@@ -93,8 +93,9 @@ cki_enroll_presence(cki_enroll *e, int64_t now)
 	if (e->ca == NULL) {
 		if (read_signer(e) != CK_OK)
 			e->signer_up = false; /* the registry is down */
-	} else if (now - e->seen_at >= SEEN_EVERY && write_seen(e) == CK_OK) {
-		e->seen_at = now;
+	} else if (cki_registry_shared(e->reg) &&
+	    now - e->seen_at >= SEEN_EVERY && write_seen(e) == CK_OK) {
+		e->seen_at = now; /* (alone on SQLite: nobody to tell) */
 	}
 }
 
@@ -108,6 +109,8 @@ cki_enroll_role(cki_enroll *e)
 		snprintf(host, sizeof(host), "unknown");
 	snprintf(e->node, sizeof(e->node), "%s %ld", host, (long)getpid());
 	if (e->ca != NULL) {
+		if (!cki_registry_shared(e->reg))
+			return CK_OK;
 		if ((rv = write_seen(e)) == CK_OK)
 			e->seen_at = (int64_t)cki_now(e->ctx);
 		return rv;

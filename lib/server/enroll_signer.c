@@ -22,7 +22,8 @@ sign_ready(cki_enroll *e)
 	bool mine = false;
 	size_t n = 0;
 
-	if (cki_registry_job(e->reg, "sign", &mine) != CK_OK || !mine ||
+	if (!cki_registry_shared(e->reg) || /* alone: it signs on the poll */
+	    cki_registry_job(e->reg, "sign", &mine) != CK_OK || !mine ||
 	    cki_registry_requests_ready(e->reg, ids, SIGN_BATCH, &n) != CK_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
