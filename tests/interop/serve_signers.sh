@@ -152,6 +152,13 @@ else
 	bad "no signer: $(cat "$work/e0.code") $(cat "$work/e0.out")"
 fi
 
+c=$(timeout 5 curl -sk -o "$work/cacerts0" -D "$work/cacerts0.head" \
+    -w '%{http_code}' "https://127.0.0.1:$port_N/.well-known/est/cacerts")
+[ "$c" = 503 ] && grep -q '"no_signer"' "$work/cacerts0" &&
+    grep -qi '^Retry-After: [0-9]' "$work/cacerts0.head" &&
+	ok "no signer ever up: cacerts on N is 503 no_signer (no chain in the registry)" ||
+	bad "cacerts without a signer: $c $(cat "$work/cacerts0")"
+
 # ---- 2. signers up: N records, a signer signs ------------------------------
 for n in S1 S2; do
 	primary $n signer || { bad "signer $n starts"; exit 1; }
