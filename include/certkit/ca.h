@@ -141,6 +141,12 @@ typedef struct ck_ca_revoked {
  */
 ck_status ck_ca_crl(ck_ctx *ctx, ck_ca *ca, const ck_ca_revoked *list, size_t n,
     int64_t next_secs, uint8_t **der, size_t *der_len) CK_WUR;
+/* The same with the CRL number the caller's store gives (several servers
+ * sharing one CA and one store): *number > 0 is used as is; 0 takes the
+ * directory's next, as ck_ca_crl, and *number gets it. */
+ck_status ck_ca_crl_number(ck_ctx *ctx, ck_ca *ca, const ck_ca_revoked *list,
+    size_t n, int64_t next_secs, uint64_t *number, uint8_t **der,
+    size_t *der_len) CK_WUR;
 
 /* The answer of an OCSP status lookup. */
 typedef enum ck_ca_cert_state {

@@ -189,10 +189,19 @@ ck_status
 ck_ca_crl(ck_ctx *ctx, ck_ca *ca, const ck_ca_revoked *list, size_t n,
     int64_t next_secs, uint8_t **der, size_t *der_len)
 {
+	uint64_t number = 0;
+
+	return ck_ca_crl_number(
+	    ctx, ca, list, n, next_secs, &number, der, der_len);
+}
+
+ck_status
+ck_ca_crl_number(ck_ctx *ctx, ck_ca *ca, const ck_ca_revoked *list, size_t n,
+    int64_t next_secs, uint64_t *number, uint8_t **der, size_t *der_len)
+{
 	X509_CRL *crl = NULL;
 	ASN1_TIME *t0 = NULL, *t1 = NULL;
 	time_t now;
-	uint64_t number;
 	ck_status rv;
 
 	cki_begin(ctx);
@@ -213,10 +222,10 @@ ck_ca_crl(ck_ctx *ctx, ck_ca *ca, const ck_ca_revoked *list, size_t n,
 	    !X509_CRL_set1_nextUpdate(crl, t1))
 		goto ossl;
 	if ((rv = add_entries(ctx, crl, list, n, (int64_t)now)) != CK_OK ||
-	    (rv = next_number(ctx, ca, &number)) != CK_OK)
+	    (*number == 0 && (rv = next_number(ctx, ca, number)) != CK_OK))
 		goto err;
 	rv = CK_E_INTERNAL;
-	if (!X509_CRL_sort(crl) || !add_crl_exts(crl, ca, number) ||
+	if (!X509_CRL_sort(crl) || !add_crl_exts(crl, ca, *number) ||
 	    X509_CRL_sign(crl, ca->key, EVP_sha256()) <= 0)
 		goto ossl;
 	rv = encode(ctx, crl, der, der_len);

@@ -20,6 +20,8 @@
 #define ISSUE_TRIES 3 /* signings per request when a serial collides */
 #define BUSY_MS 250   /* the registry's busy timeout for this handle */
 #define MAX_NAMES 32  /* names in one certificate */
+#define SIGN_RETRY 2  /* Retry-After while a signer signs (s) */
+#define NO_SIGNER 10  /* Retry-After when no signer is up (s) */
 
 /* A parsed CSR and what the registry needs of it. */
 struct csr {
@@ -100,12 +102,45 @@ res_fail(cki_enroll *e, struct cki_enroll_res *r, ck_status st)
 	}
 }
 
+/* HOME/ca by the `ca` key: loaded unless none; required by signer. */
+static ck_status
+load_ca(cki_enroll *e, const struct cki_server_conf *conf)
+{
+	char dir[4096];
+	ck_status rv;
+
+	if (conf->ca_mode == CKI_CA_NONE)
+		return CK_OK;
+	snprintf(dir, sizeof(dir), "%s/ca", conf->home);
+	rv = ck_ca_load(e->ctx, dir, &e->ca);
+	if (rv == CK_E_NOTFOUND && conf->ca_mode == CKI_CA_SIGNER)
+		return cki_err(e->ctx, CK_E_NOTFOUND,
+		    "[server] ca = signer and %s holds no CA: run certkit ca "
+		    "init, or copy the signers' CA directory there",
+		    dir);
+	if (rv == CK_E_NOTFOUND) {
+		ck_ctx_clear_error(e->ctx);
+		return CK_OK;
+	}
+	if (rv != CK_OK)
+		return rv;
+	if ((rv = ck_ca_set_cert_days(e->ca, (int)conf->cert_days)) != CK_OK)
+		return rv;
+	if (conf->public_url != NULL) {
+		char crl[4200], ocsp[4200];
+
+		snprintf(crl, sizeof(crl), "%s/crl", conf->public_url);
+		snprintf(ocsp, sizeof(ocsp), "%s/ocsp", conf->public_url);
+		rv = ck_ca_set_urls(e->ca, crl, ocsp);
+	}
+	return rv;
+}
+
 ck_status
 cki_enroll_new(
     ck_ctx *ctx, const struct cki_server_conf *conf, cki_enroll **out)
 {
 	cki_enroll *e = calloc(1, sizeof(*e));
-	char dir[4096];
 	ck_status rv;
 
 	*out = NULL;
@@ -113,27 +148,14 @@ cki_enroll_new(
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	e->ctx = ctx;
 	e->conf = conf;
-	snprintf(dir, sizeof(dir), "%s/ca", conf->home);
-	rv = ck_ca_load(ctx, dir, &e->ca);
-	if (rv == CK_E_NOTFOUND) {
-		ck_ctx_clear_error(ctx);
-		rv = CK_OK;
-	}
-	if (rv != CK_OK || e->ca == NULL) /* no CA: enrollment off */
-		goto err;
-	if ((rv = ck_ca_set_cert_days(e->ca, (int)conf->cert_days)) != CK_OK)
-		goto err;
-	if (conf->public_url != NULL) {
-		char crl[4200], ocsp[4200];
-
-		snprintf(crl, sizeof(crl), "%s/crl", conf->public_url);
-		snprintf(ocsp, sizeof(ocsp), "%s/ocsp", conf->public_url);
-		if ((rv = ck_ca_set_urls(e->ca, crl, ocsp)) != CK_OK)
-			goto err;
-	}
-	if (e->ca != NULL &&
+	if ((rv = load_ca(e, conf)) != CK_OK ||
 	    (rv = cki_registry_open(ctx, cki_server_conf_registry(conf),
 	         BUSY_MS, &e->reg)) != CK_OK)
+		goto err;
+	/* no CA on a registry of its own (SQLite): enrollment off */
+	if (e->ca == NULL && !cki_registry_shared(e->reg))
+		goto err;
+	if ((rv = cki_enroll_role(e)) != CK_OK)
 		goto err;
 	*out = e;
 	e = NULL;
@@ -147,6 +169,7 @@ cki_enroll_free(cki_enroll *e)
 {
 	if (e == NULL)
 		return;
+	cki_enroll_role_free(e);
 	ck_ca_free(e->ca);
 	cki_registry_close(e->reg);
 	free(e->crl);
@@ -418,6 +441,13 @@ answer(cki_enroll *e, const struct cki_client *c, const struct cki_ereq *q,
 		return;
 	case CKI_REG_APPROVED: break;
 	}
+	if (q->state != CKI_EREQ_ISSUED && e->ca == NULL) {
+		res_set(r, 202, "pending_signature", "pending signature",
+		    "approved; a signer of this site signs the request (poll "
+		    "again)");
+		r->retry_after = SIGN_RETRY;
+		return;
+	}
 	if (q->state != CKI_EREQ_ISSUED) {
 		sign(e, c, q->csr, q->id, "enrollment", r);
 		return;
@@ -435,6 +465,19 @@ answer(cki_enroll *e, const struct cki_client *c, const struct cki_ereq *q,
 
 /* ---- enrolling -----------------------------------------------------------
  */
+
+/* A non-signer with no signer seen lately: 503 no_signer (true). */
+static bool
+no_signer(cki_enroll *e, struct cki_enroll_res *r)
+{
+	if (e->ca != NULL || e->signer_up)
+		return false;
+	res_set(r, 503, "no_signer", "no signer",
+	    "no signer is up: this primary has no CA key (ca = none) and no "
+	    "primary with ca = signer has been seen in the registry lately");
+	r->retry_after = NO_SIGNER;
+	return true;
+}
 
 /* The state of a new client: by token, CA-verified TLS, or the policy. */
 static bool
@@ -605,12 +648,12 @@ void
 cki_enroll_csr(cki_enroll *e, const uint8_t *der, size_t len, const char *token,
     bool ca_verified, struct cki_enroll_res *r)
 {
-	struct csr csr;
+	struct csr csr = {0};
 	struct cki_client c = {0};
 	struct cki_ereq q = {0};
 
 	res_init(r);
-	if (csr_parse(der, len, &csr, r) &&
+	if (!no_signer(e, r) && csr_parse(der, len, &csr, r) &&
 	    find_client(e, &csr, token, ca_verified, &c, r) &&
 	    find_request(e, &c, &csr, &q, r))
 		answer(e, &c, &q, r);
@@ -628,6 +671,8 @@ cki_enroll_poll(cki_enroll *e, const char *id, struct cki_enroll_res *r)
 	ck_status rv;
 
 	res_init(r);
+	if (no_signer(e, r))
+		return;
 	rv = cki_registry_request_get(e->reg, id, NULL, &q, &found);
 	if (rv == CK_OK && found)
 		rv = cki_registry_get_spki(e->reg, q.spki, &c, &found);
@@ -664,12 +709,12 @@ static bool
 renew_cert(cki_enroll *e, X509 *leaf, struct cki_cert_row *cert,
     struct cki_enroll_res *r)
 {
-	X509 *ca = ck_ca_get0_cert(e->ca)->x509;
+	X509 *ca = cki_enroll_ca_x509(e);
 	char serial[CK_CA_SERIAL_HEX];
 	bool found = false;
 	ck_status rv;
 
-	if (X509_check_issued(ca, leaf) != X509_V_OK ||
+	if (ca == NULL || X509_check_issued(ca, leaf) != X509_V_OK ||
 	    X509_verify(leaf, X509_get0_pubkey(ca)) != 1 ||
 	    !leaf_serial(leaf, serial)) {
 		res_set(r, 403, "issuer_not_trusted", "issuer not trusted",
@@ -747,6 +792,8 @@ cki_enroll_renew(cki_enroll *e, X509 *leaf, const uint8_t *der, size_t len,
 	ck_status rv;
 
 	res_init(r);
+	if (no_signer(e, r))
+		goto out;
 	if (leaf == NULL) {
 		res_set(r, 401, "client_cert_required",
 		    "client certificate required",
@@ -774,7 +821,15 @@ cki_enroll_renew(cki_enroll *e, X509 *leaf, const uint8_t *der, size_t len,
 	}
 	snprintf(r->client_id, sizeof(r->client_id), "%s", c.id);
 	r->state = (int)c.state;
-	sign(e, &c, csr.pem, NULL, "renewal", r);
+	if (e->ca == NULL) {
+		res_set(r, 503, "no_signer", "no signer",
+		    "simplereenroll is signed at once by a primary with the CA "
+		    "key (ca = signer); this one has none: retry (the load "
+		    "balancer should send renewals to a signer)");
+		r->retry_after = NO_SIGNER;
+	} else {
+		sign(e, &c, csr.pem, NULL, "renewal", r);
+	}
 out:
 	cki_client_clear(&c);
 	cki_cert_row_clear(&cert);

@@ -107,10 +107,18 @@ send_p7(struct cki_srv *s, struct evhttp_request *req, const uint8_t *der,
 	uint8_t *p7 = NULL;
 	size_t p7len = 0, n = 0;
 	char *b64 = NULL;
+	ck_status rv;
 
-	if (ck_ca_pkcs7(s->ctx, s->enroll->ca, der, len, &p7, &p7len) !=
-	        CK_OK ||
-	    (b64 = b64_encode(p7, p7len, &n)) == NULL) {
+	if ((rv = cki_enroll_pkcs7(s->enroll, der, len, &p7, &p7len)) ==
+	    CK_E_NOTFOUND) { /* a non-signer: no signer's chain yet */
+		struct cki_decision d = {
+		    .status = 503, .type = "no_signer", .retry_after = 10};
+
+		cki_srv_problem(s, req, 503, "no_signer", "no signer",
+		    ck_ctx_error(s->ctx), &d);
+		goto out;
+	}
+	if (rv != CK_OK || (b64 = b64_encode(p7, p7len, &n)) == NULL) {
 		cki_srv_problem(s, req, 500, "internal_error", "internal error",
 		    ck_ctx_error(s->ctx), NULL);
 		goto out;
@@ -316,8 +324,7 @@ send_issued_json(struct cki_srv *s, struct evhttp_request *req,
 	json_t *o = NULL;
 	char *txt = NULL;
 
-	if (pem == NULL ||
-	    ck_ca_chain_pem(s->ctx, s->enroll->ca, &chain) != CK_OK) {
+	if (pem == NULL || cki_enroll_chain_pem(s->enroll, &chain) != CK_OK) {
 		cki_srv_problem(s, req, 500, "internal_error", "internal error",
 		    ck_ctx_error(s->ctx), NULL);
 		goto out;

@@ -10,6 +10,10 @@
  *                  /api/v1/requests/ID (docs/json.md, "enroll")
  *   enroll_revo.c  GET /crl (DER, rebuilt when the revoked set changes),
  *                  POST /ocsp (RFC 6960)
+ *   enroll_role.c  signers and non-signers on a shared registry: the
+ *                  signers' presence, the CA chain a non-signer learns
+ *                  from the registry
+ *   enroll_signer.c the tick: presence, the jobs "sign" and "crl"
  *
  * A request is tied to its client by the CSR's SPKI; the client's state
  * decides the answer:
@@ -30,7 +34,12 @@
  *  2. What is issued names only what the admin saw and approved: the
  *     client's name and SANs in the registry (for a new client, those of
  *     its CSR), never more of a later CSR.
- *  3. Without a CA (no HOME/ca) every route here answers 404 not_found.
+ *  3. Without a CA (no HOME/ca, or ca = none) on SQLite every route here
+ *     answers 404 not_found. On a shared registry (PostgreSQL) such a
+ *     primary is a non-signer: it records requests and serves the stored
+ *     CRL; a signer (ca = signer, HOME/ca) signs them (job "sign") and
+ *     builds the CRL (job "crl"); with no signer seen lately a non-signer
+ *     answers enrollment with 503 no_signer + Retry-After.
  *  4. The registry handle is this module's own (one thread: the loop);
  *     a busy registry is 503 registry_unavailable with Retry-After, never
  *     a wait longer than its short busy timeout.
@@ -50,14 +59,20 @@
 struct cki_enroll {
 	ck_ctx *ctx;
 	const struct cki_server_conf *conf; /* the server's, swapped on HUP */
-	ck_ca *ca;                          /* NULL: enrollment is off */
+	ck_ca *ca;                          /* NULL: a non-signer */
 	cki_registry *reg;
-	/* The CRL (enroll_revo.c): DER, and what it was built from. */
+	/* The CRL served (enroll_revo.c): the registry's stored copy. */
 	uint8_t *crl;
 	size_t crl_len;
-	int64_t crl_built;
-	uint64_t crl_token;
-	char crl_digest[65]; /* of the revoked list it holds */
+	int64_t crl_read;    /* when it was read from the registry */
+	uint64_t crl_token;  /* signer: change token at the last check */
+	int64_t crl_checked; /* signer: when the revoked list was checked */
+	/* Signers and non-signers (enroll_signer.c). */
+	char node[96];          /* "HOST PID" */
+	int64_t seen_at;        /* signer: presence written; else: read */
+	bool signer_up;         /* non-signer: a signer was seen lately */
+	char *chain_pem;        /* non-signer: the signers' CA chain */
+	STACK_OF(X509) * chain; /* the same, parsed */
 };
 typedef struct cki_enroll cki_enroll;
 
@@ -100,5 +115,28 @@ ck_status cki_enroll_crl(cki_enroll *e, const uint8_t **der, size_t *len);
 /* An OCSP response (DER) for a DER request; caller frees with ck_free. */
 ck_status cki_enroll_ocsp(cki_enroll *e, const uint8_t *req, size_t len,
     uint8_t **resp, size_t *resp_len);
+
+/* enroll_signer.c. Each second (the server's sweep): a signer records its
+ * presence, signs what is approved and waiting (job "sign") and rebuilds
+ * the stored CRL (job "crl"); a non-signer reads whether a signer is up.
+ * e may be NULL. */
+void cki_enroll_tick(cki_enroll *e);
+/* enroll_role.c: a signer's presence written (every 2 s), or a
+ * non-signer's view of the signers read. */
+void cki_enroll_presence(cki_enroll *e, int64_t now);
+/* After the CA is loaded (or not): the role, the first presence. */
+ck_status cki_enroll_role(cki_enroll *e);
+void cki_enroll_role_free(cki_enroll *e);
+/* The issuing CA's certificate (the signers' on a non-signer; NULL while
+ * unknown). Borrowed. */
+X509 *cki_enroll_ca_x509(cki_enroll *e);
+/* ck_ca_pkcs7 / ck_ca_chain_pem of this primary's CA or, on a
+ * non-signer, of the signers' chain. Caller frees with ck_free. */
+ck_status cki_enroll_pkcs7(cki_enroll *e, const uint8_t *der, size_t len,
+    uint8_t **out, size_t *out_len);
+ck_status cki_enroll_chain_pem(cki_enroll *e, char **pem);
+/* enroll_revo.c: the signer holding job "crl" stores a new CRL when the
+ * revoked set changed or the stored one is half-way to its nextUpdate. */
+ck_status cki_enroll_crl_job(cki_enroll *e);
 
 #endif /* CERTKIT_ENROLL_INT_H */

@@ -11,8 +11,10 @@
  * Invariants:
  *  1. The CRL is rebuilt only when the revoked list changed (a digest of
  *     its rows, checked when the registry's change token moved) or when
- *     half of its validity has passed; otherwise the same bytes are served
- *     (the CRL number grows only with a new CRL).
+ *     half of its validity has passed, by one signer (job "crl"), and
+ *     stored in the registry (schema 3, table crl); every primary serves
+ *     the stored bytes (the CRL number grows only with a new CRL, from the
+ *     stored one's, so it grows across primaries).
  *  2. OCSP answers from the registry at the time of the request: a
  *     `certkit clients revoke` is seen by the next request.
  *  3. The same CRL is what the server's own revocation checker uses for
@@ -29,6 +31,8 @@
 #include "server_int.h"
 
 #define CRL_NEXT (24 * 3600L) /* nextUpdate - thisUpdate */
+#define CRL_CHECK 60          /* s between checks with no change token */
+#define CRL_REREAD 1          /* s a read copy of the stored CRL is served */
 
 struct revoked {
 	ck_ca_revoked *v;
@@ -98,42 +102,81 @@ revoked_free(struct revoked *l)
 	EVP_MD_CTX_free(l->md);
 }
 
+/* The signer holding job "crl" (every signer tries; on SQLite the one
+ * primary holds it): a new CRL into the registry when the revoked list's
+ * digest differs from the stored one's or the stored one is half-way to
+ * its nextUpdate. Its number is the stored one's + 1 (the first: the CA
+ * directory's next), so numbers grow across signers whatever their
+ * clocks. The registry's change token says when to look again. */
+ck_status
+cki_enroll_crl_job(cki_enroll *e)
+{
+	struct cki_crl_row row = {0}, old = {0};
+	struct revoked l = {0};
+	uint64_t tok = 0;
+	int64_t now = (int64_t)cki_now(e->ctx);
+	bool mine = false, found = false;
+	ck_status rv;
+
+	if (e->ca == NULL ||
+	    (rv = cki_registry_job(e->reg, "crl", &mine)) != CK_OK || !mine)
+		return e->ca == NULL ? CK_OK : rv;
+	if ((rv = cki_registry_change_token(e->reg, &tok)) != CK_OK)
+		return rv;
+	if (e->crl_checked != 0 && tok == e->crl_token &&
+	    now - e->crl_checked < CRL_CHECK)
+		return CK_OK;
+	if ((rv = load_revoked(e, &l, row.digest)) != CK_OK ||
+	    (rv = cki_registry_crl_get(e->reg, &old, &found)) != CK_OK)
+		goto err;
+	if (!found || strcmp(old.digest, row.digest) != 0 ||
+	    now - old.built_at >= CRL_NEXT / 2) {
+		row.number = found ? old.number + 1 : 0;
+		row.built_at = now;
+		if ((rv = ck_ca_crl_number(e->ctx, e->ca, l.v, l.n, CRL_NEXT,
+		         &row.number, &row.der, &row.der_len)) != CK_OK ||
+		    (rv = cki_registry_crl_put(e->reg, &row)) != CK_OK)
+			goto err;
+		e->crl_read = 0; /* serve it at once */
+	}
+	e->crl_token = tok;
+	e->crl_checked = now;
+err:
+	revoked_free(&l);
+	cki_crl_row_clear(&row);
+	cki_crl_row_clear(&old);
+	return rv;
+}
+
 ck_status
 cki_enroll_crl(cki_enroll *e, const uint8_t **der, size_t *len)
 {
-	struct revoked l = {0};
-	char digest[65];
-	uint64_t tok = 0;
+	struct cki_crl_row row = {0};
 	int64_t now = (int64_t)cki_now(e->ctx);
-	uint8_t *crl = NULL;
-	size_t n = 0;
+	bool found = false;
 	ck_status rv;
 
-	if ((rv = cki_registry_change_token(e->reg, &tok)) != CK_OK)
+	if ((rv = cki_enroll_crl_job(e)) != CK_OK)
 		return rv;
-	if (e->crl != NULL && tok == e->crl_token &&
-	    now - e->crl_built < CRL_NEXT / 2)
-		goto out;
-	if ((rv = load_revoked(e, &l, digest)) != CK_OK)
-		goto err;
-	e->crl_token = tok;
-	if (e->crl != NULL && strcmp(digest, e->crl_digest) == 0 &&
-	    now - e->crl_built < CRL_NEXT / 2)
-		goto out;
-	if ((rv = ck_ca_crl(e->ctx, e->ca, l.v, l.n, CRL_NEXT, &crl, &n)) !=
-	    CK_OK)
-		goto err;
-	ck_free(e->crl);
-	e->crl = crl;
-	e->crl_len = n;
-	e->crl_built = now;
-	memcpy(e->crl_digest, digest, sizeof(digest));
-out:
+	if (e->crl == NULL || now - e->crl_read >= CRL_REREAD) {
+		if ((rv = cki_registry_crl_get(e->reg, &row, &found)) != CK_OK)
+			return rv;
+		if (!found && e->crl == NULL)
+			return cki_err(e->ctx, CK_E_NOTFOUND,
+			    "no CRL in the registry yet: no signer (ca = "
+			    "signer) has built one");
+		if (found) {
+			free(e->crl);
+			e->crl = row.der;
+			e->crl_len = row.der_len;
+			row.der = NULL;
+		}
+		e->crl_read = now;
+	}
 	*der = e->crl;
 	*len = e->crl_len;
-err:
-	revoked_free(&l);
-	return rv;
+	cki_crl_row_clear(&row);
+	return CK_OK;
 }
 
 /* The OCSP responder's lookup: the registry's row of the serial. */
@@ -159,6 +202,10 @@ ck_status
 cki_enroll_ocsp(cki_enroll *e, const uint8_t *req, size_t len, uint8_t **resp,
     size_t *resp_len)
 {
+	if (e->ca == NULL)
+		return cki_err(e->ctx, CK_E_NOTFOUND,
+		    "OCSP is answered by the primaries with the CA key (ca = "
+		    "signer); this one has none");
 	return ck_ca_ocsp_respond(
 	    e->ctx, e->ca, req, len, ocsp_lookup, e, 3600, resp, resp_len);
 }
@@ -171,10 +218,12 @@ cki_srv_feed_own_crl(struct cki_srv *s)
 
 	if (s->enroll == NULL || s->authz == NULL)
 		return;
-	if (cki_enroll_crl(s->enroll, &der, &n) != CK_OK)
+	if (cki_enroll_ca_x509(s->enroll) == NULL ||
+	    cki_enroll_crl(s->enroll, &der, &n) != CK_OK) {
+		ck_ctx_clear_error(s->ctx);
 		return; /* the checker keeps the last CRL; GET /crl logs it */
-	cki_authz_set_own_ca(
-	    s->authz, ck_ca_get0_cert(s->enroll->ca)->x509, der, n);
+	}
+	cki_authz_set_own_ca(s->authz, cki_enroll_ca_x509(s->enroll), der, n);
 }
 
 void
@@ -198,6 +247,21 @@ cki_route_crl(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
 	cki_srv_send_bytes(req, 200, "application/pkix-crl", der, n);
 }
 
+/* OCSP needs the CA key: a non-signer answers 404 (true). */
+static bool
+ocsp_off(struct cki_srv *s, struct evhttp_request *req)
+{
+	if (cki_srv_enroll_off(s, req))
+		return true;
+	if (s->enroll->ca != NULL)
+		return false;
+	cki_srv_problem(s, req, 404, "not_found", "not found",
+	    "OCSP is answered by the primaries with the CA key (ca = signer); "
+	    "this one has none: use the CRL (GET /crl) or a signer",
+	    NULL);
+	return true;
+}
+
 void
 cki_route_ocsp(struct cki_srv *s, struct evhttp_request *req,
     struct cki_conn *c, const struct cki_decision *d)
@@ -208,8 +272,7 @@ cki_route_ocsp(struct cki_srv *s, struct evhttp_request *req,
 
 	(void)c;
 	(void)d;
-	if (cki_srv_enroll_off(s, req) ||
-	    (body = cki_srv_body(s, req, &len)) == NULL)
+	if (ocsp_off(s, req) || (body = cki_srv_body(s, req, &len)) == NULL)
 		return;
 	if (cki_enroll_ocsp(s->enroll, body, len, &resp, &n) != CK_OK) {
 		cki_srv_problem(s, req, 500, "internal_error", "internal error",
@@ -232,7 +295,7 @@ cki_route_ocsp_get(struct cki_srv *s, struct evhttp_request *req,
 
 	(void)c;
 	(void)d;
-	if (cki_srv_enroll_off(s, req))
+	if (ocsp_off(s, req))
 		return;
 	if (path == NULL || strlen(path) <= 6 ||
 	    (b64 = evhttp_uridecode(path + 6, 0, &n)) == NULL ||

@@ -44,6 +44,11 @@
  * No foreign keys to clients: a certificate row outlives its client (the
  * CRL and OCSP still need it) and a request is tied by spki, not by row.
  * Migration 1 -> 2 only adds these tables (clients and audit unchanged).
+ *
+ * The schema 3 tables (migration 2 -> 3 only adds them):
+ *   nodes(name PK, role 'signer' | 'none', seen, ca_chain TEXT (PEM))
+ *   crl(id PK = 1, number, built_at, digest, der BLOB): one row, replaced
+ *       only by a CRL of a greater number (crl_put: *stored false else)
  */
 #ifndef CERTKIT_REGISTRY_BE_H
 #define CERTKIT_REGISTRY_BE_H
@@ -116,6 +121,16 @@ struct cki_reg_ops {
 	    int64_t expires, int64_t created);
 	ck_status (*token_use)(
 	    void *impl, const char *sha256, int64_t now, bool *ok);
+	/* Signers and the shared CRL (schema 3), each one statement. */
+	ck_status (*node_put)(void *impl, const char *name, const char *role,
+	    int64_t seen, const char *chain);
+	ck_status (*node_signer)(
+	    void *impl, int64_t since, bool *up, char **chain);
+	ck_status (*crl_get)(void *impl, struct cki_crl_row *out, bool *found);
+	ck_status (*crl_put)(
+	    void *impl, const struct cki_crl_row *c, bool *stored);
+	ck_status (*req_ready)(
+	    void *impl, char (*ids)[CKI_REG_ID_LEN + 1], size_t max, size_t *n);
 };
 
 extern const struct cki_reg_ops cki_reg_sqlite_ops;

@@ -263,3 +263,64 @@ cki_registry_token_use(cki_registry *r, const char *tok, bool *ok)
 	*ok = t.ok;
 	return CK_OK;
 }
+
+/* ---- signers and the shared CRL (schema 3) ----------------------------- */
+
+void
+cki_crl_row_clear(struct cki_crl_row *c)
+{
+	free(c->der);
+	memset(c, 0, sizeof(*c));
+}
+
+ck_status
+cki_registry_node_seen(
+    cki_registry *r, const char *name, const char *role, const char *chain)
+{
+	return r->ops->node_put(
+	    r->impl, name, role, cki_registry_now(r), chain);
+}
+
+ck_status
+cki_registry_signer(cki_registry *r, long max_age, bool *up, char **chain)
+{
+	*up = false;
+	return r->ops->node_signer(
+	    r->impl, cki_registry_now(r) - max_age, up, chain);
+}
+
+ck_status
+cki_registry_crl_get(cki_registry *r, struct cki_crl_row *out, bool *found)
+{
+	*found = false;
+	cki_crl_row_clear(out);
+	return r->ops->crl_get(r->impl, out, found);
+}
+
+ck_status
+cki_registry_crl_put(cki_registry *r, const struct cki_crl_row *c)
+{
+	bool stored = false;
+	ck_status rv = r->ops->crl_put(r->impl, c, &stored);
+
+	if (rv == CK_OK && !stored)
+		rv = cki_err(r->ctx, CK_E_CONFLICT,
+		    "CRL number %llu: the registry holds a CRL of this number "
+		    "or a greater one already",
+		    (unsigned long long)c->number);
+	return rv;
+}
+
+ck_status
+cki_registry_requests_ready(
+    cki_registry *r, char (*ids)[CKI_REG_ID_LEN + 1], size_t max, size_t *n)
+{
+	*n = 0;
+	return r->ops->req_ready(r->impl, ids, max, n);
+}
+
+bool
+cki_registry_shared(const cki_registry *r)
+{
+	return r->ops->job != NULL;
+}

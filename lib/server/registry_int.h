@@ -54,7 +54,8 @@
 
 #include "ck_internal.h"
 
-#define CKI_REG_SCHEMA 2  /* 1: clients, audit; 2: + enrollment */
+#define CKI_REG_SCHEMA                                                         \
+	3 /* 1: clients, audit; 2: + enrollment; 3: + nodes, crl */
 #define CKI_REG_ID_LEN 16 /* hex digits of a client id */
 
 enum cki_reg_state {
@@ -322,5 +323,41 @@ ck_status cki_registry_token_new(
 /* Spends one use of the token: *ok false (and nothing written) when it is
  * unknown, used up or expired. */
 ck_status cki_registry_token_use(cki_registry *r, const char *tok, bool *ok);
+
+/* ---- signers and the shared CRL (schema 3; registry_enroll.c) ---------
+ *
+ * Primaries with the CA key (`ca = signer`) record their presence in
+ * nodes; the others accept enrollment requests into the registry and
+ * leave the signing to them. The signer holding the job "crl" builds the
+ * CRL and stores it here; every primary serves that copy.
+ */
+struct cki_crl_row {
+	uint64_t number; /* the CRL's cRLNumber: grows with each stored CRL */
+	int64_t built_at;
+	char digest[65]; /* of the revoked list it holds */
+	unsigned char *der;
+	size_t der_len;
+};
+void cki_crl_row_clear(struct cki_crl_row *c);
+
+/* Records that node `name` (role "signer" or "none") is up now (the
+ * storage's clock), with its CA chain (PEM, or NULL). */
+ck_status cki_registry_node_seen(
+    cki_registry *r, const char *name, const char *role, const char *chain);
+/* *up: a signer was seen in the last max_age seconds; *chain (may be
+ * NULL) gets the CA chain PEM of the newest one (free()). */
+ck_status cki_registry_signer(
+    cki_registry *r, long max_age, bool *up, char **chain);
+ck_status cki_registry_crl_get(
+    cki_registry *r, struct cki_crl_row *out, bool *found);
+/* Stores c unless the stored CRL's number is >= c->number (CK_E_CONFLICT:
+ * a CRL numbers never go back). */
+ck_status cki_registry_crl_put(cki_registry *r, const struct cki_crl_row *c);
+/* Up to max ids of pending requests whose client is approved (oldest
+ * first): what a signer has to sign. */
+ck_status cki_registry_requests_ready(
+    cki_registry *r, char (*ids)[CKI_REG_ID_LEN + 1], size_t max, size_t *n);
+/* True when several primaries may share this registry (PostgreSQL). */
+bool cki_registry_shared(const cki_registry *r);
 
 #endif /* CERTKIT_REGISTRY_INT_H */

@@ -23,6 +23,7 @@
  *                         commit)
  *   schema 2: requests, certs (der bytea), tokens, as SQLite's
  *                         (registry_be.h)
+ *   schema 3: nodes (signers' presence), crl (the shared CRL), as SQLite's
  *
  * Invariants:
  *  1. Every write is one SERIALIZABLE transaction with lock_timeout set to
@@ -146,6 +147,16 @@ static const char schema_v2[] =
     " sha256 text PRIMARY KEY, uses_left bigint NOT NULL,"
     " expires bigint NOT NULL, created bigint NOT NULL);"
     "UPDATE schema_version SET version = 2;";
+
+/* 2 -> 3: signers' presence and the shared CRL (registry_be.h). */
+static const char schema_v3[] =
+    "CREATE TABLE nodes ("
+    " name text PRIMARY KEY, role text NOT NULL CHECK (role IN ('signer',"
+    " 'none')), seen bigint NOT NULL, ca_chain text);"
+    "CREATE TABLE crl ("
+    " id integer PRIMARY KEY CHECK (id = 1), number bigint NOT NULL,"
+    " built_at bigint NOT NULL, digest text NOT NULL, der bytea NOT NULL);"
+    "UPDATE schema_version SET version = 3;";
 
 static const char *
 pg_conninfo(const char *target)
@@ -498,7 +509,8 @@ pg_migrate(ck_ctx *ctx, const char *target, int *from)
 		goto err;
 	}
 	if ((*from == 0 && (rv = pg_exec(p, schema_v1)) != CK_OK) ||
-	    (*from < 2 && (rv = pg_exec(p, schema_v2)) != CK_OK))
+	    (*from < 2 && (rv = pg_exec(p, schema_v2)) != CK_OK) ||
+	    (*from < 3 && (rv = pg_exec(p, schema_v3)) != CK_OK))
 		goto err;
 	rv = pg_exec(p, "COMMIT");
 err:
@@ -1183,6 +1195,135 @@ pg_token_use(void *impl, const char *sha256, int64_t now, bool *ok)
 	return rv;
 }
 
+/* ---- signers and the shared CRL (schema 3) ----------------------------- */
+
+static ck_status
+pg_node_put(void *impl, const char *name, const char *role, int64_t seen,
+    const char *chain)
+{
+	char t[24];
+	const char *v[4] = {name, role, t, chain};
+
+	snprintf(t, sizeof(t), "%lld", (long long)seen);
+	return pg_write(impl,
+	    "INSERT INTO nodes (name, role, seen, ca_chain) VALUES ($1, $2, "
+	    "$3, $4) ON CONFLICT (name) DO UPDATE SET role = excluded.role, "
+	    "seen = excluded.seen, ca_chain = excluded.ca_chain",
+	    4, v, NULL);
+}
+
+static ck_status
+pg_node_signer(void *impl, int64_t since, bool *up, char **chain)
+{
+	struct pg *p = impl;
+	PGresult *res = NULL;
+	char t[24];
+	const char *v[1] = {t};
+	ck_status rv;
+
+	snprintf(t, sizeof(t), "%lld", (long long)since);
+	if ((rv = pg_ready(p)) != CK_OK ||
+	    (rv = pg_query(p,
+	         "SELECT coalesce(ca_chain, '') FROM nodes WHERE role = "
+	         "'signer' AND seen >= $1 ORDER BY seen DESC LIMIT 1",
+	         1, v, &res)) != CK_OK)
+		return rv;
+	*up = PQntuples(res) > 0;
+	if (*up && chain != NULL && (*chain = val_dup(res, 0, 0)) == NULL)
+		rv = cki_err(p->ctx, CK_E_NOMEM, "out of memory");
+	PQclear(res);
+	return rv;
+}
+
+static ck_status
+pg_crl_get(void *impl, struct cki_crl_row *out, bool *found)
+{
+	struct pg *p = impl;
+	PGresult *res = NULL;
+	const char *hex;
+	size_t n;
+	ck_status rv;
+
+	if ((rv = pg_ready(p)) != CK_OK ||
+	    (rv = pg_query(p,
+	         "SELECT number, built_at, digest, encode(der, 'hex') FROM "
+	         "crl WHERE id = 1",
+	         0, NULL, &res)) != CK_OK)
+		return rv;
+	if (PQntuples(res) > 0) {
+		out->number = (uint64_t)val_int(res, 0, 0);
+		out->built_at = val_int(res, 0, 1);
+		val_copy(res, 0, 2, out->digest, sizeof(out->digest));
+		hex = PQgetvalue(res, 0, 3);
+		n = strlen(hex) / 2;
+		if ((out->der = malloc(n + 1)) == NULL) {
+			rv = cki_err(p->ctx, CK_E_NOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t k = 0; k < n; k++) {
+			unsigned int b = 0;
+
+			sscanf(hex + 2 * k, "%2x", &b);
+			out->der[k] = (unsigned char)b;
+		}
+		out->der_len = n;
+		*found = true;
+	}
+out:
+	PQclear(res);
+	return rv;
+}
+
+static ck_status
+pg_crl_put(void *impl, const struct cki_crl_row *c, bool *stored)
+{
+	struct pg *p = impl;
+	char num[24], at[24], *hex;
+	const char *v[4] = {num, at, c->digest};
+	long n = 0;
+	ck_status rv;
+
+	if ((hex = malloc(2 * c->der_len + 1)) == NULL)
+		return cki_err(p->ctx, CK_E_NOMEM, "out of memory");
+	cki_hex(c->der, c->der_len, hex);
+	v[3] = hex;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->number);
+	snprintf(at, sizeof(at), "%lld", (long long)c->built_at);
+	rv = pg_write(p,
+	    "INSERT INTO crl (id, number, built_at, digest, der) VALUES (1, "
+	    "$1, $2, $3, decode($4, 'hex')) ON CONFLICT (id) DO UPDATE SET "
+	    "number = excluded.number, built_at = excluded.built_at, digest = "
+	    "excluded.digest, der = excluded.der WHERE crl.number < "
+	    "excluded.number",
+	    4, v, &n);
+	free(hex);
+	*stored = rv == CK_OK && n == 1;
+	return rv;
+}
+
+static ck_status
+pg_req_ready(void *impl, char (*ids)[CKI_REG_ID_LEN + 1], size_t max, size_t *n)
+{
+	struct pg *p = impl;
+	PGresult *res = NULL;
+	char lim[24];
+	const char *v[1] = {lim};
+	ck_status rv;
+
+	snprintf(lim, sizeof(lim), "%zu", max);
+	if ((rv = pg_ready(p)) != CK_OK ||
+	    (rv = pg_query(p,
+	         "SELECT r.id FROM requests r JOIN clients c ON c.spki = "
+	         "r.spki WHERE r.state = 'pending' AND c.state = 'approved' "
+	         "ORDER BY r.created, r.seq LIMIT $1",
+	         1, v, &res)) != CK_OK)
+		return rv;
+	for (int i = 0; i < PQntuples(res) && *n < max; i++)
+		val_copy(res, i, 0, ids[(*n)++], CKI_REG_ID_LEN + 1);
+	PQclear(res);
+	return CK_OK;
+}
+
 const struct cki_reg_ops cki_reg_pg_ops = {
     .name = "postgresql",
     .claims = pg_claims,
@@ -1215,4 +1356,9 @@ const struct cki_reg_ops cki_reg_pg_ops = {
     .cert_revoke = pg_cert_revoke,
     .token_insert = pg_token_insert,
     .token_use = pg_token_use,
+    .node_put = pg_node_put,
+    .node_signer = pg_node_signer,
+    .crl_get = pg_crl_get,
+    .crl_put = pg_crl_put,
+    .req_ready = pg_req_ready,
 };

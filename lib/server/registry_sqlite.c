@@ -20,6 +20,8 @@
  *   certs(serial PK, client_id, spki, not_before, not_after, revoked_at,
  *         reason, der BLOB)
  *   tokens(sha256 PK, uses_left, expires, created)
+ *   (schema 3) nodes(name PK, role, seen, ca_chain), crl(id PK = 1, number,
+ *         built_at, digest, der BLOB)
  *
  * Times are unix seconds; states are the words of cki_reg_state_name(), so
  * an admin can read the file with the sqlite3 shell.
@@ -107,6 +109,16 @@ static const char schema_v2[] =
     " sha256 TEXT PRIMARY KEY NOT NULL, uses_left INTEGER NOT NULL,"
     " expires INTEGER NOT NULL, created INTEGER NOT NULL);"
     "UPDATE schema_version SET version = 2;";
+
+/* 2 -> 3: signers' presence and the shared CRL (registry_be.h). */
+static const char schema_v3[] =
+    "CREATE TABLE nodes ("
+    " name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK (role IN ('signer',"
+    " 'none')), seen INTEGER NOT NULL, ca_chain TEXT);"
+    "CREATE TABLE crl ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), number INTEGER NOT NULL,"
+    " built_at INTEGER NOT NULL, digest TEXT NOT NULL, der BLOB NOT NULL);"
+    "UPDATE schema_version SET version = 3;";
 
 static const char *
 sq_path(const char *target)
@@ -390,6 +402,8 @@ sq_migrate(ck_ctx *ctx, const char *target, int *from)
 	if (*from == 0 && (rv = sq_exec(s, schema_v1)) != CK_OK)
 		goto rollback;
 	if (*from < 2 && (rv = sq_exec(s, schema_v2)) != CK_OK)
+		goto rollback;
+	if (*from < 3 && (rv = sq_exec(s, schema_v3)) != CK_OK)
 		goto rollback;
 	rv = sq_exec(s, "COMMIT");
 	goto err;
@@ -1012,6 +1026,139 @@ sq_token_use(void *impl, const char *sha256, int64_t now, bool *ok)
 	return rv;
 }
 
+/* ---- signers and the shared CRL (schema 3) ----------------------------- */
+
+static ck_status
+sq_node_put(void *impl, const char *name, const char *role, int64_t seen,
+    const char *chain)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+
+	if ((rv = sq_prepare(s,
+	         "INSERT INTO nodes (name, role, seen, ca_chain) VALUES (?1, "
+	         "?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET role = "
+	         "excluded.role, seen = excluded.seen, ca_chain = "
+	         "excluded.ca_chain",
+	         &st)) != CK_OK)
+		return rv;
+	bind_text(st, 1, name);
+	bind_text(st, 2, role);
+	sqlite3_bind_int64(st, 3, seen);
+	bind_text(st, 4, chain);
+	rv = step_write(s, st, NULL);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
+sq_node_signer(void *impl, int64_t since, bool *up, char **chain)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+	int rc;
+
+	if ((rv = sq_prepare(s,
+	         "SELECT coalesce(ca_chain, '') FROM nodes WHERE role = "
+	         "'signer' AND seen >= ?1 ORDER BY seen DESC LIMIT 1",
+	         &st)) != CK_OK)
+		return rv;
+	sqlite3_bind_int64(st, 1, since);
+	rc = sqlite3_step(st);
+	*up = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rv = fail(s, rc);
+	else if (*up && chain != NULL && (*chain = col_dup(st, 0)) == NULL)
+		rv = cki_err(s->ctx, CK_E_NOMEM, "out of memory");
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
+sq_crl_get(void *impl, struct cki_crl_row *out, bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	const void *der;
+	int rc, n;
+	ck_status rv;
+
+	if ((rv = sq_prepare(s,
+	         "SELECT number, built_at, digest, der FROM crl WHERE id = 1",
+	         &st)) != CK_OK)
+		return rv;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->number = (uint64_t)sqlite3_column_int64(st, 0);
+		out->built_at = sqlite3_column_int64(st, 1);
+		col_copy(st, 2, out->digest, sizeof(out->digest));
+		der = sqlite3_column_blob(st, 3);
+		n = sqlite3_column_bytes(st, 3);
+		if ((out->der = malloc((size_t)n + 1)) == NULL)
+			rv = cki_err(s->ctx, CK_E_NOMEM, "out of memory");
+		else if (n > 0)
+			memcpy(out->der, der, (size_t)n);
+		out->der_len = (size_t)n;
+		*found = rv == CK_OK;
+	} else if (rc != SQLITE_DONE) {
+		rv = fail(s, rc);
+	}
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
+sq_crl_put(void *impl, const struct cki_crl_row *c, bool *stored)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+	int n = 0;
+
+	*stored = false;
+	if ((rv = sq_prepare(s,
+	         "INSERT INTO crl (id, number, built_at, digest, der) VALUES "
+	         "(1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET number = "
+	         "excluded.number, built_at = excluded.built_at, digest = "
+	         "excluded.digest, der = excluded.der WHERE crl.number < "
+	         "excluded.number",
+	         &st)) != CK_OK)
+		return rv;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)c->number);
+	sqlite3_bind_int64(st, 2, c->built_at);
+	bind_text(st, 3, c->digest);
+	sqlite3_bind_blob(st, 4, c->der, (int)c->der_len, SQLITE_TRANSIENT);
+	if ((rv = step_write(s, st, &n)) == CK_OK)
+		*stored = n == 1;
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
+sq_req_ready(void *impl, char (*ids)[CKI_REG_ID_LEN + 1], size_t max, size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+	int rc = SQLITE_DONE;
+
+	if ((rv = sq_prepare(s,
+	         "SELECT r.id FROM requests r JOIN clients c ON c.spki = "
+	         "r.spki WHERE r.state = 'pending' AND c.state = 'approved' "
+	         "ORDER BY r.created, r.rowid LIMIT ?1",
+	         &st)) != CK_OK)
+		return rv;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		col_copy(st, 0, ids[(*n)++], CKI_REG_ID_LEN + 1);
+	if (*n < max && rc != SQLITE_DONE)
+		rv = fail(s, rc);
+	sqlite3_finalize(st);
+	return rv;
+}
+
 const struct cki_reg_ops cki_reg_sqlite_ops = {
     .name = "sqlite",
     .claims = sq_claims,
@@ -1040,4 +1187,9 @@ const struct cki_reg_ops cki_reg_sqlite_ops = {
     .cert_revoke = sq_cert_revoke,
     .token_insert = sq_token_insert,
     .token_use = sq_token_use,
+    .node_put = sq_node_put,
+    .node_signer = sq_node_signer,
+    .crl_get = sq_crl_get,
+    .crl_put = sq_crl_put,
+    .req_ready = sq_req_ready,
 };

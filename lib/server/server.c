@@ -342,6 +342,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	cki_enroll_tick(s->enroll);
 	cki_srv_feed_own_crl(s);
 	for (struct cki_conn *c = s->conns; c != NULL; c = c->next) {
 		if (c->closing)
@@ -487,7 +488,11 @@ log_start(struct cki_srv *s)
 	    cki_policy_name(s->conf.policy), "ocsp",
 	    cki_ocsp_mode_name(s->conf.ocsp), "registry",
 	    s->conf.registry_path ? s->conf.registry_path : s->conf.registry,
-	    "enrollment", s->enroll != NULL ? "on" : "off (no HOME/ca)", NULL);
+	    "enrollment",
+	    s->enroll == NULL   ? "off (no HOME/ca)"
+	        : s->enroll->ca ? "on (ca = signer)"
+	                        : "on (ca = none: signed by the signers)",
+	    NULL);
 	free(subj);
 }
 
@@ -597,10 +602,13 @@ config_json(struct cki_srv *s)
 	json_object_set_new(o, "heartbeat", json_integer(c->heartbeat));
 	json_object_set_new(o, "retry_after", json_integer(c->retry_after));
 	json_object_set_new(o, "enrollment",
-	    json_pack("{s:I, s:I, s:o}", "renew_grace",
+	    json_pack("{s:I, s:I, s:o, s:s}", "renew_grace",
 	        (json_int_t)c->renew_grace, "cert_days",
 	        (json_int_t)c->cert_days, "public_url",
-	        cki_json_str(c->public_url)));
+	        cki_json_str(c->public_url), "ca",
+	        c->ca_mode == CKI_CA_SIGNER     ? "signer"
+	            : c->ca_mode == CKI_CA_NONE ? "none"
+	                                        : "auto"));
 	json_object_set_new(o, "limits",
 	    json_pack("{s:i, s:i, s:i, s:i}", "max_header_bytes",
 	        CKI_SRV_MAX_HEADERS, "max_body_bytes", CKI_SRV_MAX_BODY,

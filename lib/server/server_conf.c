@@ -567,6 +567,24 @@ get_public_url(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
 	return cki_config_string(ctx, cfg, S, "public_url", &c->public_url);
 }
 
+/* ca = signer | none (absent: signer when HOME/ca exists). */
+static ck_status
+get_ca_mode(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
+{
+	const char *v = cki_config_get(cfg, S, "ca", NULL);
+
+	c->ca_mode = CKI_CA_AUTO;
+	if (v == NULL)
+		return CK_OK;
+	if (strcmp(v, "signer") == 0)
+		c->ca_mode = CKI_CA_SIGNER;
+	else if (strcmp(v, "none") == 0)
+		c->ca_mode = CKI_CA_NONE;
+	else
+		return bad(ctx, cfg, "ca", "signer or none", v);
+	return CK_OK;
+}
+
 ck_status
 cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
     struct cki_server_conf *out)
@@ -576,7 +594,8 @@ cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
 	    "ciphers", "groups", "client_policy", "client_ca", "verify_policy",
 	    "ocsp", "ocsp_responder", "crl", "registry",
 	    "registry_password_file", "pending_ttl", "max_pending", "heartbeat",
-	    "retry_after", "renew_grace", "public_url", "cert_days", NULL};
+	    "retry_after", "renew_grace", "public_url", "cert_days", "ca",
+	    NULL};
 	ck_status rv;
 
 	if ((rv = cki_server_conf_defaults(ctx, home, out)) != CK_OK)
@@ -604,6 +623,7 @@ cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
 	    (rv = get_duration(ctx, cfg, "renew_grace", 0, 366 * 86400L,
 	         &out->renew_grace)) != CK_OK ||
 	    (rv = get_public_url(ctx, cfg, out)) != CK_OK ||
+	    (rv = get_ca_mode(ctx, cfg, out)) != CK_OK ||
 	    (rv = cki_config_long(
 	         ctx, cfg, S, "cert_days", 1, 3650, &out->cert_days)) != CK_OK)
 		goto err;

@@ -53,6 +53,10 @@
  *                                 (HOME/ca) puts PUBLIC_URL/crl and
  *                                 PUBLIC_URL/ocsp in what it issues
  *   cert_days = 90                lifetime of the certificates it issues
+ *   ca = signer | none            signer: signs enrollments with HOME/ca
+ *                                 (the default when HOME/ca exists);
+ *                                 none: accepts them into a shared
+ *                                 registry for a signer (docs/PRIMARIES.md)
  */
 #ifndef CERTKIT_SERVER_CONF_H
 #define CERTKIT_SERVER_CONF_H
@@ -110,7 +114,9 @@ struct cki_server_conf {
 	long renew_grace; /* seconds */
 	char *public_url; /* NULL: none */
 	long cert_days;   /* of issued certificates */
+	int ca_mode;      /* CKI_CA_AUTO, CKI_CA_SIGNER, CKI_CA_NONE */
 };
+enum { CKI_CA_AUTO = 0, CKI_CA_SIGNER, CKI_CA_NONE };
 
 /* Defaults, then HOME/certkit.conf's [server] section. Every error names
  * FILE:LINE, what was expected and what was found. */

@@ -69,7 +69,7 @@ stop_server
 "$CERTKIT" ca init --name "Interop CA" >"$work/ca.out" 2>&1 ||
 	{ bad "ca init: $(cat "$work/ca.out")"; finish; }
 start_server || { bad "serve starts with a CA"; finish; }
-grep -q 'enrollment=on' "$log" && ok "the start log says enrollment is on" ||
+grep -q 'enrollment="on (ca = signer)"' "$log" && ok "the start log says enrollment is on" ||
 	bad "start log with a CA: $(head -3 "$log")"
 
 # 2. cacerts.

@@ -301,7 +301,7 @@ c_schema_mismatch(struct env *e)
 	e->drv->stamp(e, CKI_REG_SCHEMA + 1);
 	assert_int_equal(
 	    cki_registry_open(e->ctx, e->target, 100, &r), CK_E_FORMAT);
-	assert_non_null(strstr(ck_ctx_error(e->ctx), "schema version 3"));
+	assert_non_null(strstr(ck_ctx_error(e->ctx), "schema version 4"));
 	assert_int_equal(
 	    cki_registry_migrate(e->ctx, e->target, &from), CK_E_FORMAT);
 	assert_int_equal(from, CKI_REG_SCHEMA + 1);
@@ -997,6 +997,86 @@ c_job(struct env *e)
 	cki_client_clear(&a);
 }
 
+/* A pending request of the client of spki k; its id in id. */
+static void
+request_of(struct env *e, const struct cki_client *c, char *id)
+{
+	struct cki_ereq in = {0}, q = {0};
+
+	memcpy(in.client_id, c->id, sizeof(in.client_id));
+	memcpy(in.spki, c->spki, sizeof(in.spki));
+	in.csr = "CSR";
+	assert_int_equal(cki_registry_request_new(e->r, &in, &q), CK_OK);
+	memcpy(id, q.id, CKI_REG_ID_LEN + 1);
+	cki_ereq_clear(&q);
+}
+
+/* Schema 3: signers' presence (by the storage's clock), the stored CRL
+ * (a number never goes back), the requests a signer has to sign. */
+static void
+c_signers(struct env *e)
+{
+	unsigned char der[3] = {1, 2, 3};
+	struct cki_crl_row c = {.number = 5,
+	                       .built_at = 100,
+	                       .der = der,
+	                       .der_len = 3},
+	                   got = {0};
+	char *chain = NULL, ids[4][CKI_REG_ID_LEN + 1], k1[65], k2[65];
+	char want[CKI_REG_ID_LEN + 1], other[CKI_REG_ID_LEN + 1];
+	struct cki_client a, b;
+	bool up = true, found = true;
+	size_t n = 9;
+
+	assert_int_equal(cki_registry_signer(e->r, 10, &up, &chain), CK_OK);
+	assert_false(up);
+	assert_null(chain);
+	assert_int_equal(
+	    cki_registry_node_seen(e->r, "h 1", "none", NULL), CK_OK);
+	assert_int_equal(cki_registry_signer(e->r, 10, &up, NULL), CK_OK);
+	assert_false(up);
+	assert_int_equal(
+	    cki_registry_node_seen(e->r, "h 2", "signer", "PEM"), CK_OK);
+	assert_int_equal(cki_registry_signer(e->r, 10, &up, &chain), CK_OK);
+	assert_true(up);
+	assert_string_equal(chain, "PEM");
+	free(chain);
+	assert_int_equal(cki_registry_signer(e->r, -5, &up, NULL), CK_OK);
+	assert_false(up); /* seen before now + 5 s: stale */
+
+	assert_int_equal(cki_registry_crl_get(e->r, &got, &found), CK_OK);
+	assert_false(found);
+	snprintf(c.digest, sizeof(c.digest), "d5");
+	assert_int_equal(cki_registry_crl_put(e->r, &c), CK_OK);
+	assert_int_equal(cki_registry_crl_put(e->r, &c), CK_E_CONFLICT);
+	c.number = 4;
+	assert_int_equal(cki_registry_crl_put(e->r, &c), CK_E_CONFLICT);
+	assert_int_equal(cki_registry_crl_get(e->r, &got, &found), CK_OK);
+	assert_true(found);
+	assert_int_equal(got.number, 5);
+	assert_int_equal(got.built_at, 100);
+	assert_string_equal(got.digest, "d5");
+	assert_int_equal(got.der_len, 3);
+	assert_int_equal(got.der[2], 3);
+	c.number = 6;
+	assert_int_equal(cki_registry_crl_put(e->r, &c), CK_OK);
+	assert_int_equal(cki_registry_crl_get(e->r, &got, &found), CK_OK);
+	assert_int_equal(got.number, 6);
+	cki_crl_row_clear(&got);
+
+	mkspki(k1, "c1", '1');
+	mkspki(k2, "c2", '2');
+	a = contact(e, k1, "waits", CKI_REG_PENDING, CK_OK);
+	b = contact(e, k2, "ready", CKI_REG_APPROVED, CK_OK);
+	request_of(e, &a, other);
+	request_of(e, &b, want);
+	assert_int_equal(cki_registry_requests_ready(e->r, ids, 4, &n), CK_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], want);
+	cki_client_clear(&a);
+	cki_client_clear(&b);
+}
+
 static const struct reg_case {
 	const char *name;
 	void (*fn)(struct env *e);
@@ -1022,6 +1102,7 @@ static const struct reg_case {
     {"enrollment request and issue", c_enroll_issue, false},
     {"revoke marks certificates", c_enroll_revoke, false},
     {"tokens", c_tokens, false},
+    {"signers, stored CRL (schema 3)", c_signers, false},
 };
 
 static void
@@ -1125,11 +1206,11 @@ test_sqlite_migrate_1_to_2(void **state)
 	a = contact(&e, spki, "old", CKI_REG_APPROVED, CK_OK);
 	cki_registry_close(e.r);
 	assert_int_equal(sqlite3_open(e.target, &db), SQLITE_OK);
-	assert_int_equal(
-	    sqlite3_exec(db,
-	        "DROP TABLE requests; DROP TABLE certs; DROP TABLE "
-	        "tokens; UPDATE schema_version SET version = 1",
-	        NULL, NULL, NULL),
+	assert_int_equal(sqlite3_exec(db,
+	                     "DROP TABLE nodes; DROP TABLE crl; DROP TABLE "
+	                     "requests; DROP TABLE certs; DROP TABLE "
+	                     "tokens; UPDATE schema_version SET version = 1",
+	                     NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(
