@@ -129,6 +129,7 @@ is_spki(const char *s)
 static ck_status
 pick_backend(ck_ctx *ctx, const char *target, const struct cki_reg_ops **ops)
 {
+	*ops = NULL;
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
 		if (backends[i]->claims(target)) {
 			*ops = backends[i];
