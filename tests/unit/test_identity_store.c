@@ -59,7 +59,7 @@ fresh_home(void)
 static void
 write_text(const char *rel, const char *text)
 {
-	char p[256];
+	char p[1024];
 	FILE *f;
 
 	snprintf(p, sizeof(p), "%s/%s", home, rel);
@@ -71,7 +71,7 @@ write_text(const char *rel, const char *text)
 static void
 remove_rel(const char *rel)
 {
-	char p[256];
+	char p[1024];
 
 	snprintf(p, sizeof(p), "%s/%s", home, rel);
 	assert_int_equal(unlink(p), 0);
@@ -80,7 +80,7 @@ remove_rel(const char *rel)
 static bool
 exists(const char *rel)
 {
-	char p[256];
+	char p[1024];
 	struct stat st;
 
 	snprintf(p, sizeof(p), "%s/%s", home, rel);
@@ -91,7 +91,7 @@ exists(const char *rel)
 static int
 count(const char *sub)
 {
-	char p[256];
+	char p[1024];
 	DIR *d;
 	struct dirent *e;
 	int n = 0;
