@@ -23,6 +23,8 @@ static const char usage_main[] =
     "       certkit clients replace-key|discard ID... [--reason TEXT] "
     "[--json]\n"
     "       certkit clients audit [--since TIME] [--json]\n"
+    "       certkit clients token create [--uses N] [--ttl DURATION] "
+    "[--json]\n"
     "\n"
     "A client is the SHA-256 of its public key (SPKI). Its state is set by\n"
     "an admin or a policy (pending, approved, rejected, suspended, "
@@ -66,6 +68,17 @@ static const char usage_audit[] =
     "  --since T   rows at or after T: RFC 3339 (2026-06-01T00:00:00Z) or "
     "an\n"
     "              age (30m, 12h, 7d)\n";
+
+static const char usage_token[] =
+    "usage: certkit clients token create [--uses N] [--ttl DURATION] "
+    "[--json]\n"
+    "  A one-time enrollment token: a device that enrolls with it (EST\n"
+    "  'Authorization: Bearer TOKEN', or \"token\" of POST /api/v1/enroll)\n"
+    "  is approved and issued its certificate at once. The token is shown\n"
+    "  once; the registry keeps only its SHA-256.\n"
+    "  --uses N        enrollments it allows (default 1)\n"
+    "  --ttl D         lifetime: 90s, 30m, 1h, 7d (default 1h)\n"
+    "  --json          print the report as JSON\n";
 
 static const char *
 jstr(const json_t *o, const char *k)
@@ -447,6 +460,120 @@ do_audit(ck_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
+/* "90s", "30m", "1h", "7d" (a bare number: seconds) into seconds. */
+static bool
+parse_ttl(const char *s, long *out)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	long mul = 1;
+
+	if (end == s || n <= 0 || n > 366L * 86400)
+		return false;
+	if (*end != '\0') {
+		if (end[1] != '\0' || strchr("smhd", *end) == NULL)
+			return false;
+		mul = *end == 's' ? 1
+		    : *end == 'm' ? 60
+		    : *end == 'h' ? 3600
+		                  : 86400;
+	}
+	if (n * mul > 366L * 86400)
+		return false;
+	*out = n * mul;
+	return true;
+}
+
+static int
+token_opts(int argc, char **argv, long *uses, long *ttl, bool *as_json)
+{
+	const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"uses", required_argument, NULL, 'u'},
+	    {"ttl", required_argument, NULL, 't'},
+	    {NULL, 0, NULL, 0},
+	};
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': *as_json = true; break;
+		case 'u':
+			*uses = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || *uses < 1 ||
+			    *uses > 1000000) {
+				tool_err(
+				    "--uses '%s': expected a number from 1 "
+				    "to 1000000",
+				    optarg);
+				return TOOL_USAGE;
+			}
+			break;
+		case 't':
+			if (!parse_ttl(optarg, ttl)) {
+				tool_err(
+				    "--ttl '%s': expected a duration up to "
+				    "366d: 90s, 30m, 1h, 7d",
+				    optarg);
+				return TOOL_USAGE;
+			}
+			break;
+		case 'h': return tool_usage(stdout, usage_token, TOOL_OK);
+		default: return tool_usage(stderr, usage_token, TOOL_USAGE);
+		}
+	}
+	return -1;
+}
+
+static int
+do_token(ck_ctx *ctx, int argc, char **argv)
+{
+	long uses = 1, ttl = 3600;
+	bool as_json = false;
+	ck_registry *reg = NULL;
+	char *json = NULL;
+	json_t *doc;
+	int rc;
+
+	if (argc >= 2 && strcmp(argv[1], "create") == 0) {
+		argc--;
+		argv++;
+	} else if (argc < 2 ||
+	    (strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0)) {
+		tool_err("clients token: expected 'create'");
+		return tool_usage(stderr, usage_token, TOOL_USAGE);
+	}
+	if ((rc = token_opts(argc, argv, &uses, &ttl, &as_json)) >= 0)
+		return rc;
+	if (optind != argc) {
+		tool_err("clients token create: unexpected argument '%s'",
+		    argv[optind]);
+		return tool_usage(stderr, usage_token, TOOL_USAGE);
+	}
+	if ((rc = open_reg(ctx, &reg)) != TOOL_OK)
+		return rc;
+	if (ck_registry_token_create(reg, uses, ttl, &json) != CK_OK) {
+		ck_registry_free(reg);
+		return tool_ctx_fail(ctx);
+	}
+	ck_registry_free(reg);
+	doc = tool_parse_report(json, !as_json);
+	ck_free(json);
+	if (as_json)
+		rc = tool_print_json(doc);
+	else
+		printf(
+		    "%s\nEnrollment token: uses %lld, expires %s (shown once; "
+		    "the registry keeps only its hash)\n",
+		    jstr(doc, "token"),
+		    (long long)json_integer_value(json_object_get(doc, "uses")),
+		    jstr(doc, "expires"));
+	json_decref(doc);
+	return rc;
+}
+
 int
 cmd_clients(int argc, char **argv)
 {
@@ -465,6 +592,7 @@ cmd_clients(int argc, char **argv)
 	    {"remove", do_act},
 	    {"replace-key", do_act},
 	    {"discard", do_act},
+	    {"token", do_token},
 	};
 	ck_ctx *ctx;
 	int rc = -1;

@@ -15,6 +15,7 @@
 #ifndef CERTKIT_REGISTRY_H
 #define CERTKIT_REGISTRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "certkit/certkit.h"
@@ -38,6 +39,15 @@ void ck_registry_free(ck_registry *reg);
 ck_status ck_registry_migrate(
     ck_ctx *ctx, const char *home, char **json) CK_WUR;
 
+/* Copies the registry of `home` to `other` (export) or `other` into the
+ * registry of `home` (import): "sqlite:FILE" or a path, "postgresql://..."
+ * or a PostgreSQL conninfo (the password from PGPASSFILE). The destination
+ * is migrated first and must hold no row; every client and audit row is
+ * copied in one transaction, then counted and each client's version
+ * compared: "registry copy". */
+ck_status ck_registry_copy(ck_ctx *ctx, const char *home, const char *other,
+    bool to_other, char **json) CK_WUR;
+
 /* Every client, or those in `state` ("pending", ...; NULL: all):
  * "clients". */
 ck_status ck_registry_list(
@@ -56,6 +66,12 @@ ck_status ck_registry_act(ck_registry *reg, const char *id, const char *action,
 /* Audit rows at or after `since` (unix time), oldest first: "audit". */
 ck_status ck_registry_audit(
     ck_registry *reg, int64_t since, char **json) CK_WUR;
+/* A new enrollment token (`certkit clients token create`) good for `uses`
+ * enrollments within ttl_seconds: "token" ({"token", "uses", "ttl",
+ * "expires", "expires_unix"}). The token's text is in this report only:
+ * the registry keeps its SHA-256. */
+ck_status ck_registry_token_create(
+    ck_registry *reg, long uses, long ttl_seconds, char **json) CK_WUR;
 
 #ifdef __cplusplus
 }

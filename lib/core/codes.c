@@ -251,6 +251,12 @@ static const struct cki_code codes[] = {
         "405: the resource takes another method"},
     {"bad_request", SV, E, false, "400: the request is malformed"},
     {"payload_too_large", SV, E, false, "413: the body is over the limit"},
+    {"token_invalid", SV, E, false,
+        "403: the enrollment token is unknown, used up or expired"},
+    {"certificate_expired", SV, E, false,
+        "403: simplereenroll with a certificate past renew_grace or not "
+        "the newest"},
+    {"internal_error", SV, E, false, "500: the server failed to answer"},
 
     /* server warnings (revocation.c, ocsp_client.c) */
     {"crl_unusable", SV, W, false,

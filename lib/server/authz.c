@@ -754,6 +754,13 @@ cki_authz_heartbeat(cki_authz *a, const char *spki, const char *agent_version,
 }
 
 void
+cki_authz_set_health_cb(cki_authz *a, cki_authz_health_fn fn, void *arg)
+{
+	a->health_fn = fn;
+	a->health_arg = arg;
+}
+
+void
 cki_authz_set_close_cb(cki_authz *a, cki_authz_close_fn fn, void *arg)
 {
 	a->close_fn = fn;

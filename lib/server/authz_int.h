@@ -126,6 +126,12 @@ void cki_authz_heartbeat(cki_authz *a, const char *spki,
 typedef void (*cki_authz_close_fn)(void *arg, const char *spki);
 void cki_authz_set_close_cb(cki_authz *a, cki_authz_close_fn fn, void *arg);
 
+/* Called once when the registry becomes unreachable (up false, with the
+ * error) and once when it answers again (up true, error NULL), so the
+ * server logs an outage once and its end once. */
+typedef void (*cki_authz_health_fn)(void *arg, bool up, const char *error);
+void cki_authz_set_health_cb(cki_authz *a, cki_authz_health_fn fn, void *arg);
+
 /* The caller's own registry view for GET /api/v1/status: a JSON object
  * (docs/json.md, "status"), new reference. */
 json_t *cki_authz_status_json(cki_authz *a, const struct cki_decision *d);

@@ -145,6 +145,11 @@ struct cki_authz {
 	struct event *ev_poll, *ev_flush, *ev_expire;
 	cki_authz_close_fn close_fn;
 	void *close_arg;
+	cki_authz_health_fn health_fn;
+	void *health_arg;
+	bool reg_down;           /* the last poll failed */
+	struct event *ev_notify; /* the registry's notify_fd (PostgreSQL) */
+	int notify_fd;
 	struct cki_authz_req *reqs; /* decisions waiting (revocation, writer) */
 	cki_writer *writer;         /* NULL without a loop: writes inline */
 	struct cki_hmap jobs;       /* SPKI -> struct cki_fc_job in flight */

@@ -2,7 +2,9 @@
  * authz_sync.c: how the decision engine follows the registry without ever
  * waiting on it in a request (authz_int.h, invariants 1 to 3).
  *
- *   every 250 ms   cki_authz_poll(): CRL files re-read if changed (a new
+ *   every 250 ms   cki_authz_poll() (and at once when the registry's
+ *                  notify_fd is readable: PostgreSQL's NOTIFY from another
+ *                  primary): CRL files re-read if changed (a new
  *                  revocation generation drops the verification cache);
  *                  the registry's change token read; if it moved, every row
  *                  re-read (cki_authz_load_rows) and each client that left
@@ -22,6 +24,9 @@
  *     later last_seen, agent version and facts of an unwritten entry.
  *  4. The close callback runs after the new cache is in place, so a callback
  *     that asks for a decision sees the new state.
+ *  5. The health callback runs once when a poll fails after one that
+ *     worked, once when one works again (then the rows are re-read whatever
+ *     the token says).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +150,56 @@ err:
 	return st;
 }
 
+/* Reports a change of the registry's health once (the server logs it). */
+static void
+health(cki_authz *a, bool up)
+{
+	if (a->reg_down == !up)
+		return;
+	a->reg_down = !up;
+	if (!up && a->ev_notify != NULL) { /* a dead socket stays readable */
+		event_free(a->ev_notify);
+		a->ev_notify = NULL;
+		a->notify_fd = -1;
+	}
+	if (a->health_fn != NULL)
+		a->health_fn(a->health_arg, up, up ? NULL : a->last_error);
+}
+
+static void
+on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	cki_authz_poll(arg);
+}
+
+/* Watches the registry's notify_fd (PostgreSQL LISTEN), so a change made
+ * on another primary is read at once; the 250 ms poll stays the
+ * fallback. */
+static void
+notify_arm(cki_authz *a)
+{
+	int fd = cki_registry_notify_fd(a->reg);
+
+	if (a->base == NULL || fd == a->notify_fd)
+		return;
+	if (a->ev_notify != NULL)
+		event_free(a->ev_notify);
+	a->ev_notify = NULL;
+	a->notify_fd = -1;
+	if (fd < 0 ||
+	    (a->ev_notify = event_new(
+	         a->base, fd, EV_READ | EV_PERSIST, on_notify, a)) == NULL)
+		return;
+	if (event_add(a->ev_notify, NULL) != 0) {
+		event_free(a->ev_notify);
+		a->ev_notify = NULL;
+		return;
+	}
+	a->notify_fd = fd;
+}
+
 void
 cki_authz_poll(cki_authz *a)
 {
@@ -160,14 +215,23 @@ cki_authz_poll(cki_authz *a)
 	if (cki_registry_change_token(a->reg, &tok) != CK_OK) {
 		a->n.poll_errors++;
 		cki_authz_note_error(a);
+		health(a, false);
 		return;
 	}
-	if (tok == a->token)
+	/* Back after an outage: the rows are read whatever the token says
+	 * (a notification may have been lost). */
+	if (tok == a->token && !a->reg_down) {
+		notify_arm(a);
 		return;
-	if (cki_authz_load_rows(a) == CK_OK)
+	}
+	if (cki_authz_load_rows(a) == CK_OK) {
 		a->token = tok;
-	else
+		health(a, true);
+		notify_arm(a);
+	} else {
 		a->n.poll_errors++;
+		health(a, false);
+	}
 }
 
 struct batch {
@@ -216,7 +280,8 @@ cki_authz_expire(cki_authz *a)
 {
 	size_t n = 0;
 
-	if (cki_registry_expire(a->reg, (int64_t)cki_now(a->ctx),
+	/* The registry's clock: the database's on PostgreSQL. */
+	if (cki_registry_expire(a->reg, cki_registry_now(a->reg),
 	        a->pending_ttl, &n) != CK_OK) {
 		cki_authz_note_error(a);
 		return;
@@ -299,6 +364,7 @@ timer(cki_authz *a, event_callback_fn fn, long ms)
 ck_status
 cki_authz_arm(cki_authz *a)
 {
+	a->notify_fd = -1;
 	if (a->base == NULL)
 		return CK_OK; /* tests drive the timers' work by hand */
 	if ((a->ev_poll = timer(a, on_poll, CKI_AUTHZ_POLL_MS)) == NULL ||
@@ -318,6 +384,9 @@ cki_authz_disarm(cki_authz *a)
 		event_free(a->ev_flush);
 	if (a->ev_expire != NULL)
 		event_free(a->ev_expire);
-	a->ev_poll = a->ev_flush = a->ev_expire = NULL;
+	if (a->ev_notify != NULL)
+		event_free(a->ev_notify);
+	a->ev_poll = a->ev_flush = a->ev_expire = a->ev_notify = NULL;
+	a->notify_fd = -1;
 	cki_hmap_clear(&a->seen, seen_free);
 }

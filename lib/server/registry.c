@@ -40,18 +40,14 @@
 
 #include "registry_be.h"
 
-struct cki_registry {
-	ck_ctx *ctx;
-	const struct cki_reg_ops *ops;
-	void *impl;
-};
-
-/* The backends, tried in order. PostgreSQL (issue 12) is one more line. */
+/* The backends, tried in order (SQLite takes any path, so it is last). */
 static const struct cki_reg_ops *const backends[] = {
+    &cki_reg_pg_ops,
     &cki_reg_sqlite_ops,
 };
 
 #define CAS_TRIES 5
+#define TX_TRIES 10 /* runs of a transaction the backend calls transient */
 #define FIND_MAX 10 /* candidates named in an ambiguous-prefix error */
 
 #define ST(s) (1u << (s))
@@ -139,9 +135,40 @@ pick_backend(ck_ctx *ctx, const char *target, const struct cki_reg_ops **ops)
 			return CK_OK;
 		}
 	return cki_err(ctx, CK_E_USAGE,
-	    "registry '%s': expected a path or sqlite:PATH (no other "
-	    "backend in this version)",
+	    "registry '%s': expected a path, sqlite:PATH, a postgresql:// URL "
+	    "or a PostgreSQL conninfo",
 	    target);
+}
+
+/* The registry's clock: the storage's (shared by every primary) unless
+ * the ctx has a fixed time (tests) or the backend has none. */
+static int64_t
+reg_now(cki_registry *r)
+{
+	int64_t t = 0;
+
+	if (r->ctx->now != 0 || r->ops->now == NULL ||
+	    r->ops->now(r->impl, &t) != CK_OK)
+		return (int64_t)cki_now(r->ctx);
+	return t;
+}
+
+/* True if a failed transaction (try `i`, from 0) is worth running again:
+ * the backend calls its failure transient. Waits first, a little more
+ * each time, with jitter so that two losers do not meet again. */
+bool
+cki_reg_again(cki_registry *r, ck_status rv, int i)
+{
+	unsigned char j = 0;
+	long us;
+
+	if (rv == CK_OK || r->ops->retryable == NULL ||
+	    !r->ops->retryable(r->impl) || i + 1 >= TX_TRIES)
+		return false;
+	(void)RAND_bytes(&j, 1);
+	us = (2000L << (i < 6 ? i : 6)) + (long)j * 40;
+	usleep((useconds_t)(us > 100000 ? 100000 : us));
+	return true;
 }
 
 ck_status
@@ -184,6 +211,15 @@ cki_registry_migrate(ck_ctx *ctx, const char *target, int *from)
 	if ((rv = pick_backend(ctx, target, &ops)) != CK_OK)
 		return rv;
 	return ops->migrate(ctx, target, from);
+}
+
+const char *
+cki_registry_backend_for(const char *target)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (backends[i]->claims(target))
+			return backends[i]->name;
+	return "unknown";
 }
 
 const char *
@@ -322,14 +358,13 @@ cki_registry_change_token(cki_registry *r, uint64_t *tok)
 	return r->ops->token(r->impl, tok);
 }
 
-/* Adds the audit row of one change to row c. */
-static ck_status
-audit(cki_registry *r, const struct cki_client *c, const char *action, int from,
-    int to, const struct cki_actor *who)
+ck_status
+cki_reg_audit(cki_registry *r, const struct cki_client *c, const char *action,
+    int from, int to, const struct cki_actor *who)
 {
 	struct cki_audit a = {0};
 
-	a.time = (int64_t)cki_now(r->ctx);
+	a.time = reg_now(r);
 	snprintf(a.client_id, sizeof(a.client_id), "%s", c->id);
 	snprintf(a.spki, sizeof(a.spki), "%s", c->spki);
 	/* The backend copies; the casts only lend the strings. */
@@ -369,7 +404,7 @@ static ck_status
 first_row(cki_registry *r, const struct cki_client *c, enum cki_reg_state state,
     const struct cki_actor *who, struct cki_client *row)
 {
-	int64_t now = (int64_t)cki_now(r->ctx);
+	int64_t now = reg_now(r);
 	ck_status rv;
 
 	memset(row, 0, sizeof(*row));
@@ -430,7 +465,7 @@ first_contact_tx(cki_registry *r, struct cki_client *row, long max_pending,
 	}
 	if ((rv = r->ops->insert(r->impl, row)) != CK_OK)
 		goto err;
-	rv = audit(r, row,
+	rv = cki_reg_audit(r, row,
 	    found                               ? "conflict"
 	        : row->state == CKI_REG_PENDING ? "pending"
 	                                        : "approve",
@@ -459,15 +494,20 @@ cki_registry_first_contact(cki_registry *r, const struct cki_client *c,
 		    "first contact: a new client is pending or approved, not "
 		    "%s",
 		    cki_reg_state_name(state));
-	if ((rv = first_row(r, c, state, who, &row)) != CK_OK)
-		return rv;
-	if ((rv = r->ops->begin(r->impl)) != CK_OK)
-		goto err;
-	rv = first_contact_tx(r, &row, max_pending, who, &known);
-	if (rv == CK_OK && !known)
-		rv = r->ops->commit(r->impl);
-	else
-		r->ops->rollback(r->impl);
+	for (int i = 0;; i++) {
+		if ((rv = first_row(r, c, state, who, &row)) != CK_OK)
+			return rv;
+		if ((rv = r->ops->begin(r->impl)) != CK_OK)
+			goto err;
+		rv = first_contact_tx(r, &row, max_pending, who, &known);
+		if (rv == CK_OK && !known)
+			rv = r->ops->commit(r->impl);
+		else
+			r->ops->rollback(r->impl);
+		if (!cki_reg_again(r, rv, i))
+			break;
+		cki_client_clear(&row);
+	}
 	if (rv == CK_OK && out != NULL)
 		rv = client_copy(r->ctx, out, &row);
 err:
@@ -525,7 +565,7 @@ replace_key(cki_registry *r, const struct cki_client *c,
 		goto err;
 	memcpy(after->spki, c->spki, sizeof(after->spki));
 	memcpy(after->cert_sha256, c->cert_sha256, sizeof(after->cert_sha256));
-	after->changed = (int64_t)cki_now(r->ctx);
+	after->changed = reg_now(r);
 	if ((rv = set_str(r->ctx, &after->subject, c->subject)) != CK_OK ||
 	    (rv = set_str(r->ctx, &after->sans, c->sans)) != CK_OK ||
 	    (rv = set_str(r->ctx, &after->policy, decider(who))) != CK_OK ||
@@ -533,11 +573,34 @@ replace_key(cki_registry *r, const struct cki_client *c,
 	    (rv = r->ops->update(r->impl, after, old.version)) != CK_OK)
 		goto err;
 	after->version = old.version + 1;
-	rv = audit(
+	/* The old key's certificates are superseded (4). */
+	if ((rv = r->ops->cert_revoke(r->impl, old.id, after->changed, 4)) !=
+	    CK_OK)
+		goto err;
+	rv = cki_reg_audit(
 	    r, after, "replace-key", (int)old.state, (int)after->state, who);
 err:
 	cki_client_clear(&old);
 	return rv;
+}
+
+/* The certificates of a client that is revoked or removed are revoked
+ * with it (the CRL and OCSP follow): keyCompromise when the reason says
+ * so, cessationOfOperation for a removal, else unspecified. */
+static ck_status
+revoke_certs(cki_registry *r, const struct cki_client *c, enum cki_reg_action a,
+    const struct cki_actor *who)
+{
+	int reason = 0; /* unspecified */
+
+	if (a != CKI_ACT_REVOKE && a != CKI_ACT_REMOVE)
+		return CK_OK;
+	if (who->why != NULL && strstr(who->why, "compromis") != NULL)
+		reason = 1;
+	else if (a == CKI_ACT_REMOVE)
+		reason = 5;
+	return r->ops->cert_revoke(
+	    r->impl, c->id, (int64_t)cki_now(r->ctx), reason);
 }
 
 /* Inside the transaction: read, check, write, audit. */
@@ -573,7 +636,7 @@ act_tx(cki_registry *r, const char *id, enum cki_reg_action a, int64_t expect,
 		rv = r->ops->remove(r->impl, c.id, c.version);
 	} else {
 		after->state = (enum cki_reg_state)trans[a].to;
-		after->changed = (int64_t)cki_now(r->ctx);
+		after->changed = reg_now(r);
 		after->version = c.version + 1;
 		if ((rv = set_str(r->ctx, &after->policy, decider(who))) ==
 		        CK_OK &&
@@ -581,7 +644,9 @@ act_tx(cki_registry *r, const char *id, enum cki_reg_action a, int64_t expect,
 			rv = r->ops->update(r->impl, after, c.version);
 	}
 	if (rv == CK_OK)
-		rv = audit(r, &c, cki_reg_action_name(a), (int)c.state,
+		rv = revoke_certs(r, &c, a, who);
+	if (rv == CK_OK)
+		rv = cki_reg_audit(r, &c, cki_reg_action_name(a), (int)c.state,
 		    trans[a].to, who);
 err:
 	cki_client_clear(&c);
@@ -599,7 +664,7 @@ cki_registry_act(cki_registry *r, const char *id, enum cki_reg_action a,
 
 	if ((unsigned)a >= sizeof(trans) / sizeof(trans[0]))
 		return cki_err(r->ctx, CK_E_USAGE, "unknown action %d", a);
-	for (int i = 0; i < CAS_TRIES; i++) {
+	for (int i = 0, cas = 0; cas < CAS_TRIES; i++) {
 		cki_client_clear(out);
 		if ((rv = r->ops->begin(r->impl)) != CK_OK)
 			break;
@@ -612,8 +677,11 @@ cki_registry_act(cki_registry *r, const char *id, enum cki_reg_action a,
 			rv = r->ops->commit(r->impl);
 		else
 			r->ops->rollback(r->impl);
+		if (cki_reg_again(r, rv, i))
+			continue;
 		if (rv != CK_E_CONFLICT || expect_version >= 0)
 			break;
+		cas++;
 	}
 	if (rv != CK_OK)
 		cki_client_clear(out);
@@ -628,15 +696,18 @@ cki_registry_presence(cki_registry *r, const struct cki_seen *v, size_t n)
 
 	if (n == 0)
 		return CK_OK;
-	if ((rv = r->ops->begin(r->impl)) != CK_OK)
-		return rv;
-	for (size_t i = 0; i < n && rv == CK_OK; i++)
-		rv = r->ops->touch(r->impl, &v[i]);
-	if (rv == CK_OK)
-		rv = r->ops->commit(r->impl);
-	else
-		r->ops->rollback(r->impl);
-	return rv;
+	for (int t = 0;; t++) {
+		if ((rv = r->ops->begin(r->impl)) != CK_OK)
+			return rv;
+		for (size_t i = 0; i < n && rv == CK_OK; i++)
+			rv = r->ops->touch(r->impl, &v[i]);
+		if (rv == CK_OK)
+			rv = r->ops->commit(r->impl);
+		else
+			r->ops->rollback(r->impl);
+		if (!cki_reg_again(r, rv, t))
+			return rv;
+	}
 }
 
 static ck_status
@@ -656,8 +727,8 @@ expire_tx(cki_registry *r, int64_t now, long ttl, size_t *n)
 	for (size_t i = 0; i < rows.n && rv == CK_OK; i++) {
 		rv = r->ops->remove(r->impl, rows.v[i].id, rows.v[i].version);
 		if (rv == CK_OK)
-			rv = audit(r, &rows.v[i], "expired", CKI_REG_PENDING,
-			    -1, &who);
+			rv = cki_reg_audit(r, &rows.v[i], "expired",
+			    CKI_REG_PENDING, -1, &who);
 	}
 	if (rv == CK_OK)
 		*n = rows.n;
@@ -669,16 +740,275 @@ err:
 ck_status
 cki_registry_expire(cki_registry *r, int64_t now, long ttl, size_t *n)
 {
+	bool mine = false;
 	ck_status rv;
 
 	*n = 0;
-	if ((rv = r->ops->begin(r->impl)) != CK_OK)
+	if ((rv = cki_registry_job(r, "expire", &mine)) != CK_OK || !mine)
 		return rv;
-	if ((rv = expire_tx(r, now, ttl, n)) == CK_OK)
-		rv = r->ops->commit(r->impl);
-	else
-		r->ops->rollback(r->impl);
+	for (int i = 0;; i++) {
+		*n = 0;
+		if ((rv = r->ops->begin(r->impl)) != CK_OK)
+			return rv;
+		if ((rv = expire_tx(r, now, ttl, n)) == CK_OK)
+			rv = r->ops->commit(r->impl);
+		else
+			r->ops->rollback(r->impl);
+		if (!cki_reg_again(r, rv, i))
+			break;
+	}
 	if (rv != CK_OK)
 		*n = 0;
+	return rv;
+}
+
+int64_t
+cki_registry_now(cki_registry *r)
+{
+	return reg_now(r);
+}
+
+ck_status
+cki_registry_job(cki_registry *r, const char *name, bool *mine)
+{
+	*mine = true;
+	if (r->ops->job == NULL)
+		return CK_OK;
+	return r->ops->job(r->impl, name, mine);
+}
+
+int
+cki_registry_notify_fd(cki_registry *r)
+{
+	return r->ops->notify_fd != NULL ? r->ops->notify_fd(r->impl) : -1;
+}
+
+/* ---- copy (export / import) ------------------------------------------- */
+
+struct audits {
+	struct cki_audit *v;
+	size_t n, cap;
+	ck_ctx *ctx;
+	ck_status st;
+};
+
+static char *
+dup_or_null(const char *s, bool *oom)
+{
+	char *d = s != NULL ? strdup(s) : NULL;
+
+	if (s != NULL && d == NULL)
+		*oom = true;
+	return d;
+}
+
+static int
+audits_add(void *arg, const struct cki_audit *a)
+{
+	struct audits *l = arg;
+	struct cki_audit *d;
+	bool oom = false;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct cki_audit *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			l->st = cki_err(l->ctx, CK_E_NOMEM, "out of memory");
+			return 1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	d = &l->v[l->n++];
+	*d = *a;
+	d->who = dup_or_null(a->who, &oom);
+	d->action = dup_or_null(a->action, &oom);
+	d->why = dup_or_null(a->why, &oom);
+	d->from_state = dup_or_null(a->from_state, &oom);
+	d->to_state = dup_or_null(a->to_state, &oom);
+	if (oom)
+		l->st = cki_err(l->ctx, CK_E_NOMEM, "out of memory");
+	return oom ? 1 : 0;
+}
+
+static void
+audits_free(struct audits *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		cki_audit_clear(&l->v[i]);
+	free(l->v);
+}
+
+/* Issued certificates (schema 2), copied with the clients: the CRL needs
+ * them. */
+struct certs {
+	struct cki_cert_row *v;
+	size_t n, cap;
+	ck_ctx *ctx;
+	ck_status st;
+};
+
+static int
+certs_add(void *arg, const struct cki_cert_row *c)
+{
+	struct certs *l = arg;
+	struct cki_cert_row *d;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct cki_cert_row *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			l->st = cki_err(l->ctx, CK_E_NOMEM, "out of memory");
+			return 1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	d = &l->v[l->n];
+	*d = *c;
+	d->der = NULL;
+	if (c->der_len > 0 && (d->der = malloc(c->der_len)) == NULL) {
+		l->st = cki_err(l->ctx, CK_E_NOMEM, "out of memory");
+		return 1;
+	}
+	if (c->der_len > 0)
+		memcpy(d->der, c->der, c->der_len);
+	l->n++;
+	return 0;
+}
+
+static void
+certs_free(struct certs *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		cki_cert_row_clear(&l->v[i]);
+	free(l->v);
+}
+
+static int
+count_one_cert(void *arg, const struct cki_cert_row *c)
+{
+	(void)c;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static int
+count_one_audit(void *arg, const struct cki_audit *a)
+{
+	(void)a;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* Inside dst's transaction: empty check, then clients (plain rows before
+ * conflict rows, whose conflict_of must exist), then audit rows. */
+static ck_status
+copy_tx(cki_registry *dst, const struct rows *rows, const struct audits *au,
+    const struct certs *ce)
+{
+	long n = 0;
+	size_t a0 = 0;
+	ck_status rv;
+
+	if ((rv = dst->ops->count(dst->impl, -1, &n)) != CK_OK ||
+	    (rv = dst->ops->audit_each(dst->impl, 0, count_one_audit, &a0)) !=
+	        CK_OK)
+		return rv;
+	if (n != 0 || a0 != 0)
+		return cki_err(dst->ctx, CK_E_EXISTS,
+		    "the target registry is not empty (%ld clients, %zu audit "
+		    "rows); copy only into a newly migrated registry",
+		    n, a0);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < rows->n && rv == CK_OK; i++)
+			if ((rows->v[i].conflict_of[0] != '\0') == (pass == 1))
+				rv = dst->ops->load(dst->impl, &rows->v[i]);
+	for (size_t i = 0; i < au->n && rv == CK_OK; i++)
+		rv = dst->ops->audit_add(dst->impl, &au->v[i]);
+	for (size_t i = 0; i < ce->n && rv == CK_OK; i++)
+		rv = dst->ops->cert_insert(dst->impl, &ce->v[i]);
+	return rv;
+}
+
+/* Reads dst back: counts and each client's version and state. */
+static ck_status
+copy_verify(
+    cki_registry *dst, const struct rows *rows, size_t audits, size_t certs)
+{
+	struct cki_client c = {0};
+	struct cki_cert_query cq = {0};
+	bool found = false;
+	size_t a = 0, k = 0;
+	long n = 0;
+	ck_status rv;
+
+	if ((rv = dst->ops->count(dst->impl, -1, &n)) != CK_OK ||
+	    (rv = dst->ops->audit_each(dst->impl, 0, count_one_audit, &a)) !=
+	        CK_OK ||
+	    (rv = dst->ops->cert_select(dst->impl, &cq, count_one_cert, &k)) !=
+	        CK_OK)
+		return rv;
+	if ((size_t)n != rows->n || a != audits || k != certs)
+		return cki_err(dst->ctx, CK_E_INTERNAL,
+		    "copy check: the target has %ld clients, %zu audit rows "
+		    "and %zu certificates, the source %zu, %zu and %zu",
+		    n, a, k, rows->n, audits, certs);
+	for (size_t i = 0; i < rows->n && rv == CK_OK; i++) {
+		const struct cki_client *s = &rows->v[i];
+
+		rv = dst->ops->get(dst->impl, CKI_REG_BY_ID, s->id, &c, &found);
+		if (rv == CK_OK &&
+		    (!found || c.version != s->version || c.state != s->state ||
+		        strcmp(c.spki, s->spki) != 0))
+			rv = cki_err(dst->ctx, CK_E_INTERNAL,
+			    "copy check: client %s is %s in the target, "
+			    "version %lld %s in the source",
+			    s->id, found ? "different" : "missing",
+			    (long long)s->version,
+			    cki_reg_state_name(s->state));
+	}
+	cki_client_clear(&c);
+	return rv;
+}
+
+ck_status
+cki_registry_copy(
+    cki_registry *src, cki_registry *dst, size_t *clients, size_t *audits)
+{
+	struct rows rows = {.ctx = dst->ctx};
+	struct audits au = {.ctx = dst->ctx};
+	struct certs ce = {.ctx = dst->ctx};
+	struct cki_reg_query q = {.state = -1};
+	struct cki_cert_query cq = {0};
+	ck_status rv;
+
+	*clients = *audits = 0;
+	if ((rv = src->ops->select(src->impl, &q, rows_add, &rows)) != CK_OK ||
+	    (rv = rows.st) != CK_OK ||
+	    (rv = src->ops->audit_each(src->impl, 0, audits_add, &au)) !=
+	        CK_OK ||
+	    (rv = au.st) != CK_OK ||
+	    (rv = src->ops->cert_select(src->impl, &cq, certs_add, &ce)) !=
+	        CK_OK ||
+	    (rv = ce.st) != CK_OK)
+		goto err;
+	if ((rv = dst->ops->begin(dst->impl)) != CK_OK)
+		goto err;
+	if ((rv = copy_tx(dst, &rows, &au, &ce)) == CK_OK)
+		rv = dst->ops->commit(dst->impl);
+	else
+		dst->ops->rollback(dst->impl);
+	if (rv == CK_OK &&
+	    (rv = copy_verify(dst, &rows, au.n, ce.n)) == CK_OK) {
+		*clients = rows.n;
+		*audits = au.n;
+	}
+err:
+	rows_free(&rows);
+	audits_free(&au);
+	certs_free(&ce);
 	return rv;
 }

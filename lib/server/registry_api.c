@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "certkit/registry.h"
 #include "registry_int.h"
 #include "revocation_int.h"
@@ -113,8 +115,63 @@ ck_registry_migrate(ck_ctx *ctx, const char *home, char **json)
 		goto err;
 	rv = json_out(ctx,
 	    json_pack("{s:o?,s:s,s:i,s:i,s:b}", "registry",
-	        cki_json_str(target), "backend", "sqlite", "from", from, "to",
+	        cki_json_str(target), "backend",
+	        cki_registry_backend_for(target), "from", from, "to",
 	        CKI_REG_SCHEMA, "migrated", from != CKI_REG_SCHEMA),
+	    json);
+err:
+	cki_server_conf_free(&conf);
+	return rv;
+}
+
+/* Migrates dst, then opens src and dst and copies. */
+static ck_status
+copy_between(
+    ck_ctx *ctx, const char *src, const char *dst, size_t *nc, size_t *na)
+{
+	cki_registry *a = NULL, *b = NULL;
+	ck_status rv;
+	int from = 0;
+
+	if ((rv = cki_registry_open(ctx, src, 30000, &a)) != CK_OK ||
+	    (rv = cki_registry_migrate(ctx, dst, &from)) != CK_OK ||
+	    (rv = cki_registry_open(ctx, dst, 30000, &b)) != CK_OK)
+		goto err;
+	rv = cki_registry_copy(a, b, nc, na);
+err:
+	cki_registry_close(a);
+	cki_registry_close(b);
+	return rv;
+}
+
+ck_status
+ck_registry_copy(ck_ctx *ctx, const char *home, const char *other,
+    bool to_other, char **json)
+{
+	struct cki_server_conf conf;
+	const char *mine = NULL, *src, *dst;
+	size_t nc = 0, na = 0;
+	ck_status rv;
+
+	cki_begin(ctx);
+	*json = NULL;
+	memset(&conf, 0, sizeof(conf));
+	if (other == NULL || other[0] == '\0')
+		return cki_err(ctx, CK_E_USAGE,
+		    "registry copy: expected the other registry (sqlite:FILE "
+		    "or postgresql://...)");
+	if ((rv = load_conf(ctx, home, &conf, &mine)) != CK_OK)
+		goto err;
+	src = to_other ? mine : other;
+	dst = to_other ? other : mine;
+	if ((rv = copy_between(ctx, src, dst, &nc, &na)) != CK_OK)
+		goto err;
+	rv = json_out(ctx,
+	    json_pack("{s:o?,s:s,s:o?,s:s,s:I,s:I,s:b}", "from",
+	        cki_json_str(src), "from_backend",
+	        cki_registry_backend_for(src), "to", cki_json_str(dst),
+	        "to_backend", cki_registry_backend_for(dst), "clients",
+	        (json_int_t)nc, "audit", (json_int_t)na, "verified", 1),
 	    json);
 err:
 	cki_server_conf_free(&conf);
@@ -339,4 +396,26 @@ ck_registry_audit(ck_registry *reg, int64_t since, char **json)
 	    json_pack("{s:o?,s:o}", "registry", cki_json_str(reg->target),
 	        "audit", arr),
 	    json);
+}
+
+ck_status
+ck_registry_token_create(
+    ck_registry *reg, long uses, long ttl_seconds, char **json)
+{
+	char tok[65];
+	int64_t expires = 0;
+	ck_status rv;
+
+	cki_begin(reg->ctx);
+	*json = NULL;
+	if ((rv = cki_registry_token_new(
+	         reg->r, uses, ttl_seconds, tok, &expires)) != CK_OK)
+		return rv;
+	rv = json_out(reg->ctx,
+	    json_pack("{s:s, s:I, s:I, s:o, s:I}", "token", tok, "uses",
+	        (json_int_t)uses, "ttl", (json_int_t)ttl_seconds, "expires",
+	        jtime(expires), "expires_unix", (json_int_t)expires),
+	    json);
+	OPENSSL_cleanse(tok, sizeof(tok));
+	return rv;
 }

@@ -21,6 +21,27 @@
  *     deletes of it at the storage level: SQLite triggers).
  *  5. A conflict row's conflict_of becomes "" when its client is removed
  *     (ON DELETE SET NULL).
+ *  6. The optional ops may be NULL: retryable() says the last failure was
+ *     a transient one (a serialization failure or deadlock) that running
+ *     the whole transaction again may cure; now() gives the storage's clock
+ *     (shared by every primary); job() says whether this connection runs a
+ *     single-writer job (one holder among every connection to the
+ *     storage); notify_fd() is a descriptor that becomes readable when
+ *     another connection committed a change (-1: none).
+ *  7. (schema 2) cert_insert() fails with CK_E_EXISTS on a known serial (a
+ *     unique constraint); req_issue() is a compare-and-swap on the request
+ *     being pending (CK_E_CONFLICT otherwise); token_use() decrements
+ *     uses_left only where uses_left > 0 AND expires > now, in one
+ *     statement, and says whether a row matched.
+ *
+ * The schema 2 tables (names and columns a backend keeps, for an admin's
+ * SQL and for the PostgreSQL backend):
+ *   requests(id PK, client_id, spki, csr TEXT (PEM), state 'pending' |
+ *            'issued', names, serial, created, changed)
+ *   certs(serial PK (lower-case hex), client_id, spki, not_before,
+ *         not_after, revoked_at (0: not), reason (CRLReason), der BLOB)
+ *   tokens(sha256 PK (hex of the token text), uses_left, expires, created)
+ * Migration 1 -> 2 only adds these tables (clients and audit unchanged).
  */
 #ifndef CERTKIT_REGISTRY_BE_H
 #define CERTKIT_REGISTRY_BE_H
@@ -64,8 +85,50 @@ struct cki_reg_ops {
 	ck_status (*audit_each)(
 	    void *impl, int64_t since, cki_audit_cb cb, void *arg);
 	ck_status (*token)(void *impl, uint64_t *tok);
+	bool (*retryable)(void *impl);
+	ck_status (*now)(void *impl, int64_t *now);
+	ck_status (*job)(void *impl, const char *name, bool *mine);
+	int (*notify_fd)(void *impl);
+	/* Inserts a row exactly as given (version, times, presence): for
+	 * cki_registry_copy(), inside begin()..commit(). */
+	ck_status (*load)(void *impl, const struct cki_client *c);
+	/* Enrollment (schema 2). req_get: by id, or (id NULL) the newest
+	 * request of spki. */
+	ck_status (*req_insert)(void *impl, const struct cki_ereq *q);
+	ck_status (*req_get)(void *impl, const char *id, const char *spki,
+	    struct cki_ereq *out, bool *found);
+	ck_status (*req_issue)(
+	    void *impl, const char *id, const char *serial, int64_t now);
+	ck_status (*cert_insert)(void *impl, const struct cki_cert_row *c);
+	ck_status (*cert_select)(void *impl, const struct cki_cert_query *q,
+	    cki_cert_cb cb, void *arg);
+	/* Marks every unrevoked certificate of the client revoked. */
+	ck_status (*cert_revoke)(
+	    void *impl, const char *client_id, int64_t when, int reason);
+	ck_status (*token_insert)(void *impl, const char *sha256, long uses,
+	    int64_t expires, int64_t created);
+	ck_status (*token_use)(
+	    void *impl, const char *sha256, int64_t now, bool *ok);
 };
 
 extern const struct cki_reg_ops cki_reg_sqlite_ops;
+extern const struct cki_reg_ops cki_reg_pg_ops;
+
+/* A handle (registry.c; registry_enroll.c shares it). */
+struct cki_registry {
+	ck_ctx *ctx;
+	const struct cki_reg_ops *ops;
+	void *impl;
+};
+
+/* True if a failed transaction (try i, from 0) should run again: the
+ * backend calls its failure transient (retryable()); waits a backoff with
+ * jitter first. */
+bool cki_reg_again(cki_registry *r, ck_status rv, int i);
+
+/* Adds the audit row of one change to row c, inside the caller's
+ * transaction (registry.c). from/to: a state, or -1. */
+ck_status cki_reg_audit(cki_registry *r, const struct cki_client *c,
+    const char *action, int from, int to, const struct cki_actor *who);
 
 #endif /* CERTKIT_REGISTRY_BE_H */

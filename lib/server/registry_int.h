@@ -54,7 +54,7 @@
 
 #include "ck_internal.h"
 
-#define CKI_REG_SCHEMA 1
+#define CKI_REG_SCHEMA 2  /* 1: clients, audit; 2: + enrollment */
 #define CKI_REG_ID_LEN 16 /* hex digits of a client id */
 
 enum cki_reg_state {
@@ -130,7 +130,7 @@ void cki_audit_clear(struct cki_audit *a);
 typedef struct cki_registry cki_registry;
 
 /* Opens the registry named by `target` ("sqlite:PATH" or a plain PATH; a
- * "postgresql://" URL once that backend exists). Fails with a clear message
+ * "postgresql://" URL or a PostgreSQL conninfo). Fails with a clear message
  * if the schema is missing ("run: certkit registry migrate") or of another
  * version. busy_ms bounds how long one call waits for a lock held by
  * another process (the server uses a short one and retries later; the admin
@@ -196,7 +196,9 @@ ck_status cki_registry_presence(
     cki_registry *r, const struct cki_seen *v, size_t n);
 
 /* Deletes pending rows older than ttl seconds at `now` (audited as
- * "expired"); *n gets how many. */
+ * "expired"); *n gets how many. A single-writer job: on a shared registry
+ * (PostgreSQL) only the connection holding the "expire" job does it; the
+ * others get *n = 0. */
 ck_status cki_registry_expire(
     cki_registry *r, int64_t now, long ttl, size_t *n);
 /* Counts rows in `state`. */
@@ -212,7 +214,113 @@ ck_status cki_registry_audit(
  * polls it to see admin changes within 1 s. */
 ck_status cki_registry_change_token(cki_registry *r, uint64_t *tok);
 
-/* The backend's name ("sqlite"), for logs and --check-config. */
+/* Copies every client, audit row and issued certificate (schema 2; not
+ * the enrollment requests and tokens, which are short-lived: a client
+ * polls again, an admin makes a new token) of src into dst (export/import, e.g.
+ * SQLite to PostgreSQL), in one transaction of dst, which must hold no
+ * client and no audit row (else CK_E_EXISTS). Then verifies dst: the same
+ * number of clients and audit rows, and each client read back with the
+ * same version and state (else CK_E_INTERNAL naming the first mismatch).
+ * *clients and *audits get the counts copied. */
+ck_status cki_registry_copy(
+    cki_registry *src, cki_registry *dst, size_t *clients, size_t *audits);
+
+/* The registry's clock, unix seconds: the database's now() on PostgreSQL
+ * (so expiry does not depend on each primary's clock), else the ctx's. */
+int64_t cki_registry_now(cki_registry *r);
+
+/* A single-writer job (`name`: "expire", "presence", "crl"): *mine is true
+ * if this handle runs it. On PostgreSQL, a session advisory lock
+ * (pg_try_advisory_lock): one connection among all the primaries holds it
+ * until that connection ends, then the next caller takes it. Always true on
+ * SQLite. */
+ck_status cki_registry_job(cki_registry *r, const char *name, bool *mine);
+
+/* A descriptor that becomes readable when another connection committed a
+ * change (PostgreSQL: the LISTEN connection's socket), so the server can
+ * read the change token at once; -1 when the backend has none (poll). It
+ * may change after a reconnect: ask again after each poll. */
+int cki_registry_notify_fd(cki_registry *r);
+
+/* The backend's name ("sqlite", "postgresql"), for logs and
+ * --check-config; _for(): of the backend that serves `target`. */
 const char *cki_registry_backend(const cki_registry *r);
+const char *cki_registry_backend_for(const char *target);
+
+/* ---- enrollment (schema 2; lib/server/registry_enroll.c) ----------------
+ *
+ * An enrollment request (a CSR) is tied to its client by the CSR's SPKI:
+ * the client's state decides the answer (pending: wait; approved: the
+ * server signs, outside any transaction, then records the certificate
+ * with cki_registry_issue()). A certificate row outlives its client (the
+ * CRL needs it). Serials are unique (the backstop of the random serials).
+ * Tokens are stored as the SHA-256 of the token text, never the token.
+ */
+enum cki_ereq_state { CKI_EREQ_PENDING = 0, CKI_EREQ_ISSUED };
+
+/* One enrollment request. Strings owned (cki_ereq_clear()). */
+struct cki_ereq {
+	char id[CKI_REG_ID_LEN + 1];
+	char client_id[CKI_REG_ID_LEN + 1]; /* the client at creation */
+	char spki[65];
+	char *csr;   /* PEM */
+	char *names; /* what is issued: "DNS:a, IP:192.0.2.1" or NULL */
+	enum cki_ereq_state state;
+	char serial[65]; /* the issued certificate's, "" while pending */
+	int64_t created, changed;
+};
+void cki_ereq_clear(struct cki_ereq *q);
+
+/* One issued certificate. der is owned (cki_cert_row_clear()). */
+struct cki_cert_row {
+	char serial[65]; /* lower-case hex, no leading "0x" */
+	char client_id[CKI_REG_ID_LEN + 1];
+	char spki[65];
+	int64_t not_before, not_after;
+	int64_t revoked_at; /* 0: not revoked */
+	int reason;         /* RFC 5280 CRLReason when revoked */
+	unsigned char *der;
+	size_t der_len;
+};
+void cki_cert_row_clear(struct cki_cert_row *c);
+
+/* A selection of certificates, newest (not_before) first. */
+struct cki_cert_query {
+	const char *serial;    /* or NULL */
+	const char *client_id; /* or NULL */
+	const char *spki;      /* or NULL */
+	bool revoked;          /* only revoked ones */
+	int64_t expires_after; /* > 0: only not_after >= this */
+	long limit;            /* <= 0: no limit */
+};
+typedef int (*cki_cert_cb)(void *arg, const struct cki_cert_row *c);
+
+/* A new pending request for `spki` (client_id, csr, names given in q; id,
+ * state, times set here). *out gets the stored row. */
+ck_status cki_registry_request_new(
+    cki_registry *r, const struct cki_ereq *q, struct cki_ereq *out);
+/* The request `id`, or (id NULL) the newest request of `spki`. */
+ck_status cki_registry_request_get(cki_registry *r, const char *id,
+    const char *spki, struct cki_ereq *out, bool *found);
+/* Records a certificate the server signed, in one transaction: the row
+ * (CK_E_EXISTS on a serial already known: sign again with another), the
+ * request `req_id` (or NULL: a renewal) marked issued, an audit row. If
+ * the request was issued meanwhile (two polls), nothing is written,
+ * *already is true and the caller answers with that request's serial. */
+ck_status cki_registry_issue(cki_registry *r, const char *req_id,
+    const struct cki_cert_row *c, const struct cki_actor *who, bool *already);
+ck_status cki_registry_certs(
+    cki_registry *r, const struct cki_cert_query *q, cki_cert_cb cb, void *arg);
+/* One certificate by serial (lower-case hex); *found false if unknown. */
+ck_status cki_registry_cert_get(
+    cki_registry *r, const char *serial, struct cki_cert_row *out, bool *found);
+
+/* A new token of `uses` uses valid `ttl` seconds: its text (64 hex digits,
+ * shown once) in tok; only its SHA-256 is stored. */
+ck_status cki_registry_token_new(
+    cki_registry *r, long uses, long ttl, char tok[65], int64_t *expires);
+/* Spends one use of the token: *ok false (and nothing written) when it is
+ * unknown, used up or expired. */
+ck_status cki_registry_token_use(cki_registry *r, const char *tok, bool *ok);
 
 #endif /* CERTKIT_REGISTRY_INT_H */

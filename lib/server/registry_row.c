@@ -36,6 +36,25 @@ cki_client_clear(struct cki_client *c)
 }
 
 void
+cki_ereq_clear(struct cki_ereq *q)
+{
+	if (q == NULL)
+		return;
+	free(q->csr);
+	free(q->names);
+	memset(q, 0, sizeof(*q));
+}
+
+void
+cki_cert_row_clear(struct cki_cert_row *c)
+{
+	if (c == NULL)
+		return;
+	free(c->der);
+	memset(c, 0, sizeof(*c));
+}
+
+void
 cki_audit_clear(struct cki_audit *a)
 {
 	if (a == NULL)

@@ -13,6 +13,14 @@
  *   audit(seq AUTOINCREMENT, time, client_id, spki, who, action, why,
  *         from_state, to_state)       triggers refuse UPDATE and DELETE
  *
+ * Schema version 2 adds (registry_be.h, invariant 6):
+ *
+ *   requests(id PK, client_id, spki, csr, state CHECK IN (pending, issued),
+ *            names, serial, created, changed)
+ *   certs(serial PK, client_id, spki, not_before, not_after, revoked_at,
+ *         reason, der BLOB)
+ *   tokens(sha256 PK, uses_left, expires, created)
+ *
  * Times are unix seconds; states are the words of cki_reg_state_name(), so
  * an admin can read the file with the sqlite3 shell.
  *
@@ -77,6 +85,28 @@ static const char schema_v1[] =
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN"
     " SELECT RAISE(ABORT, 'audit rows are append-only'); END;"
     "INSERT INTO schema_version VALUES (1);";
+
+/* 1 -> 2: the enrollment tables (clients and audit unchanged). */
+static const char schema_v2[] =
+    "CREATE TABLE requests ("
+    " id TEXT PRIMARY KEY NOT NULL, client_id TEXT NOT NULL,"
+    " spki TEXT NOT NULL CHECK (length(spki) = 64), csr TEXT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('pending', 'issued')),"
+    " names TEXT, serial TEXT,"
+    " created INTEGER NOT NULL, changed INTEGER NOT NULL);"
+    "CREATE INDEX requests_spki ON requests(spki, created);"
+    "CREATE TABLE certs ("
+    " serial TEXT PRIMARY KEY NOT NULL, client_id TEXT NOT NULL,"
+    " spki TEXT NOT NULL, not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0,"
+    " reason INTEGER NOT NULL DEFAULT 0, der BLOB NOT NULL);"
+    "CREATE INDEX certs_client ON certs(client_id, not_before);"
+    "CREATE INDEX certs_spki ON certs(spki, not_before);"
+    "CREATE INDEX certs_revoked ON certs(revoked_at, not_after);"
+    "CREATE TABLE tokens ("
+    " sha256 TEXT PRIMARY KEY NOT NULL, uses_left INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL, created INTEGER NOT NULL);"
+    "UPDATE schema_version SET version = 2;";
 
 static const char *
 sq_path(const char *target)
@@ -359,6 +389,8 @@ sq_migrate(ck_ctx *ctx, const char *target, int *from)
 	}
 	if (*from == 0 && (rv = sq_exec(s, schema_v1)) != CK_OK)
 		goto rollback;
+	if (*from < 2 && (rv = sq_exec(s, schema_v2)) != CK_OK)
+		goto rollback;
 	rv = sq_exec(s, "COMMIT");
 	goto err;
 rollback:
@@ -545,6 +577,33 @@ sq_insert(void *impl, const struct cki_client *c)
 }
 
 static ck_status
+sq_load(void *impl, const struct cki_client *c)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+
+	if ((rv = sq_prepare(s,
+	         "INSERT INTO clients (id, spki, name, subject, sans, "
+	         "cert_sha256, state, policy, reason, conflict_of, changed, "
+	         "version, first_seen, last_seen, agent_version, facts) VALUES "
+	         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	         "?14, "
+	         "?15, ?16)",
+	         &st)) != CK_OK)
+		return rv;
+	bind_auth(st, c);
+	sqlite3_bind_int64(st, 12, c->version);
+	sqlite3_bind_int64(st, 13, c->first_seen);
+	sqlite3_bind_int64(st, 14, c->last_seen);
+	bind_text(st, 15, c->agent_version);
+	bind_text(st, 16, c->facts);
+	rv = step_write(s, st, NULL);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
 sq_update(void *impl, const struct cki_client *c, int64_t expect)
 {
 	struct sq *s = impl;
@@ -698,6 +757,261 @@ sq_token(void *impl, uint64_t *tok)
 	return rv;
 }
 
+/* ---- enrollment (schema 2) ---------------------------------------------- */
+
+#define REQ_COLS                                                               \
+	"id, client_id, spki, csr, names, state, coalesce(serial, ''), "       \
+	"created, changed"
+
+static void
+read_req(sqlite3_stmt *st, struct cki_ereq *q)
+{
+	const unsigned char *state = sqlite3_column_text(st, 5);
+
+	cki_ereq_clear(q);
+	col_copy(st, 0, q->id, sizeof(q->id));
+	col_copy(st, 1, q->client_id, sizeof(q->client_id));
+	col_copy(st, 2, q->spki, sizeof(q->spki));
+	q->csr = col_dup(st, 3);
+	q->names = col_dup(st, 4);
+	q->state = state != NULL && strcmp((const char *)state, "issued") == 0
+	    ? CKI_EREQ_ISSUED
+	    : CKI_EREQ_PENDING;
+	col_copy(st, 6, q->serial, sizeof(q->serial));
+	q->created = sqlite3_column_int64(st, 7);
+	q->changed = sqlite3_column_int64(st, 8);
+}
+
+static ck_status
+sq_req_insert(void *impl, const struct cki_ereq *q)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+
+	if ((rv = sq_prepare(s,
+	         "INSERT INTO requests (id, client_id, spki, csr, names, "
+	         "state, created, changed) VALUES (?1, ?2, ?3, ?4, ?5, "
+	         "'pending', ?6, ?6)",
+	         &st)) != CK_OK)
+		return rv;
+	bind_text(st, 1, q->id);
+	bind_text(st, 2, q->client_id);
+	bind_text(st, 3, q->spki);
+	bind_text(st, 4, q->csr);
+	bind_text(st, 5, q->names);
+	sqlite3_bind_int64(st, 6, q->created);
+	rv = step_write(s, st, NULL);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
+sq_req_get(void *impl, const char *id, const char *spki, struct cki_ereq *out,
+    bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+	int rc;
+
+	*found = false;
+	cki_ereq_clear(out);
+	if ((rv = sq_prepare(s,
+	         id != NULL ? "SELECT " REQ_COLS " FROM requests WHERE id = ?1"
+	                    : "SELECT " REQ_COLS " FROM requests WHERE spki = "
+	                      "?1 ORDER BY created DESC, rowid DESC LIMIT 1",
+	         &st)) != CK_OK)
+		return rv;
+	bind_text(st, 1, id != NULL ? id : spki);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_req(st, out);
+		*found = true;
+	} else if (rc != SQLITE_DONE) {
+		rv = fail(s, rc);
+	}
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
+sq_req_issue(void *impl, const char *id, const char *serial, int64_t now)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+	int n = 0;
+
+	if ((rv = sq_prepare(s,
+	         "UPDATE requests SET state = 'issued', serial = ?2, changed "
+	         "= ?3 WHERE id = ?1 AND state = 'pending'",
+	         &st)) != CK_OK)
+		return rv;
+	bind_text(st, 1, id);
+	bind_text(st, 2, serial);
+	sqlite3_bind_int64(st, 3, now);
+	if ((rv = step_write(s, st, &n)) == CK_OK && n != 1)
+		rv = cki_err(s->ctx, CK_E_CONFLICT,
+		    "enrollment request %s is no longer pending", id);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
+sq_cert_insert(void *impl, const struct cki_cert_row *c)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+
+	if ((rv = sq_prepare(s,
+	         "INSERT INTO certs (serial, client_id, spki, not_before, "
+	         "not_after, revoked_at, reason, der) VALUES (?1, ?2, ?3, ?4, "
+	         "?5, ?6, ?7, ?8)",
+	         &st)) != CK_OK)
+		return rv;
+	bind_text(st, 1, c->serial);
+	bind_text(st, 2, c->client_id);
+	bind_text(st, 3, c->spki);
+	sqlite3_bind_int64(st, 4, c->not_before);
+	sqlite3_bind_int64(st, 5, c->not_after);
+	sqlite3_bind_int64(st, 6, c->revoked_at);
+	sqlite3_bind_int(st, 7, c->reason);
+	sqlite3_bind_blob(st, 8, c->der, (int)c->der_len, SQLITE_TRANSIENT);
+	rv = step_write(s, st, NULL);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+/* One row of a certs select into c (cleared first); false when out of
+ * memory. */
+static bool
+read_cert(sqlite3_stmt *st, struct cki_cert_row *c)
+{
+	const void *der = sqlite3_column_blob(st, 7);
+	int n = sqlite3_column_bytes(st, 7);
+
+	cki_cert_row_clear(c);
+	col_copy(st, 0, c->serial, sizeof(c->serial));
+	col_copy(st, 1, c->client_id, sizeof(c->client_id));
+	col_copy(st, 2, c->spki, sizeof(c->spki));
+	c->not_before = sqlite3_column_int64(st, 3);
+	c->not_after = sqlite3_column_int64(st, 4);
+	c->revoked_at = sqlite3_column_int64(st, 5);
+	c->reason = sqlite3_column_int(st, 6);
+	if (n <= 0 || der == NULL)
+		return true;
+	if ((c->der = malloc((size_t)n)) == NULL)
+		return false;
+	memcpy(c->der, der, (size_t)n);
+	c->der_len = (size_t)n;
+	return true;
+}
+
+static ck_status
+sq_cert_select(
+    void *impl, const struct cki_cert_query *q, cki_cert_cb cb, void *arg)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	struct cki_cert_row c = {0};
+	ck_status rv;
+	int rc;
+
+	if ((rv = sq_prepare(s,
+	         "SELECT serial, client_id, spki, not_before, not_after, "
+	         "revoked_at, reason, der FROM certs WHERE (?1 IS NULL OR "
+	         "serial = ?1) AND (?2 IS NULL OR client_id = ?2) AND (?3 IS "
+	         "NULL OR spki = ?3) AND (?4 = 0 OR revoked_at > 0) AND "
+	         "not_after >= ?5 ORDER BY not_before DESC, serial LIMIT ?6",
+	         &st)) != CK_OK)
+		return rv;
+	bind_text(st, 1, q->serial);
+	bind_text(st, 2, q->client_id);
+	bind_text(st, 3, q->spki);
+	sqlite3_bind_int(st, 4, q->revoked ? 1 : 0);
+	sqlite3_bind_int64(st, 5, q->expires_after);
+	sqlite3_bind_int64(st, 6, q->limit > 0 ? q->limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!read_cert(st, &c)) {
+			rv = cki_err(s->ctx, CK_E_NOMEM, "out of memory");
+			break;
+		}
+		if (cb(arg, &c) != 0)
+			break;
+	}
+	if (rv == CK_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rv = fail(s, rc);
+	cki_cert_row_clear(&c);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
+sq_cert_revoke(void *impl, const char *client_id, int64_t when, int reason)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+
+	if ((rv = sq_prepare(s,
+	         "UPDATE certs SET revoked_at = ?2, reason = ?3 WHERE "
+	         "client_id = ?1 AND revoked_at = 0",
+	         &st)) != CK_OK)
+		return rv;
+	bind_text(st, 1, client_id);
+	sqlite3_bind_int64(st, 2, when);
+	sqlite3_bind_int(st, 3, reason);
+	rv = step_write(s, st, NULL);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
+sq_token_insert(
+    void *impl, const char *sha256, long uses, int64_t expires, int64_t created)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+
+	if ((rv = sq_prepare(s,
+	         "INSERT INTO tokens (sha256, uses_left, expires, created) "
+	         "VALUES (?1, ?2, ?3, ?4)",
+	         &st)) != CK_OK)
+		return rv;
+	bind_text(st, 1, sha256);
+	sqlite3_bind_int64(st, 2, uses);
+	sqlite3_bind_int64(st, 3, expires);
+	sqlite3_bind_int64(st, 4, created);
+	rv = step_write(s, st, NULL);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static ck_status
+sq_token_use(void *impl, const char *sha256, int64_t now, bool *ok)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	ck_status rv;
+	int n = 0;
+
+	*ok = false;
+	if ((rv = sq_prepare(s,
+	         "UPDATE tokens SET uses_left = uses_left - 1 WHERE sha256 = "
+	         "?1 AND uses_left > 0 AND expires > ?2",
+	         &st)) != CK_OK)
+		return rv;
+	bind_text(st, 1, sha256);
+	sqlite3_bind_int64(st, 2, now);
+	if ((rv = step_write(s, st, &n)) == CK_OK)
+		*ok = n == 1;
+	sqlite3_finalize(st);
+	return rv;
+}
+
 const struct cki_reg_ops cki_reg_sqlite_ops = {
     .name = "sqlite",
     .claims = sq_claims,
@@ -717,4 +1031,13 @@ const struct cki_reg_ops cki_reg_sqlite_ops = {
     .audit_add = sq_audit_add,
     .audit_each = sq_audit_each,
     .token = sq_token,
+    .load = sq_load,
+    .req_insert = sq_req_insert,
+    .req_get = sq_req_get,
+    .req_issue = sq_req_issue,
+    .cert_insert = sq_cert_insert,
+    .cert_select = sq_cert_select,
+    .cert_revoke = sq_cert_revoke,
+    .token_insert = sq_token_insert,
+    .token_use = sq_token_use,
 };

@@ -41,6 +41,7 @@
 #include <netinet/in.h>
 
 #include "certkit/server.h"
+#include "enroll_int.h"
 #include "server_int.h"
 
 struct ck_server {
@@ -81,6 +82,8 @@ srv_stop_all(struct cki_srv *s)
 	s->http = NULL;
 	cki_authz_free(s->authz);
 	s->authz = NULL;
+	cki_enroll_free(s->enroll);
+	s->enroll = NULL;
 	if (s->sweep)
 		event_free(s->sweep);
 	if (s->sig_hup)
@@ -315,6 +318,22 @@ on_unapproved(void *arg, const char *spki)
 	}
 }
 
+/* authz: the registry went away or came back; logged once each. */
+static void
+on_registry_health(void *arg, bool up, const char *error)
+{
+	struct cki_srv *s = arg;
+
+	if (up)
+		cki_slog(s->log, CKI_LOG_INFO, "registry", "state", "up",
+		    "note", "reachable again; rows re-read", NULL);
+	else
+		cki_slog(s->log, CKI_LOG_ERROR, "registry", "state", "down",
+		    "error", error, "note",
+		    "serving approved clients from memory; new clients get 503",
+		    NULL);
+}
+
 static void
 on_sweep(evutil_socket_t fd, short what, void *arg)
 {
@@ -437,10 +456,12 @@ srv_start(struct cki_srv *s)
 	if ((rv = cki_srv_tls_new(s->ctx, &s->conf, s, &s->ssl)) != CK_OK ||
 	    (rv = cki_authz_new(s->ctx, &s->conf, s->base, &s->authz)) !=
 	        CK_OK ||
+	    (rv = cki_enroll_new(s->ctx, &s->conf, &s->enroll)) != CK_OK ||
 	    (rv = cki_srv_http_new(s)) != CK_OK ||
 	    (rv = arm_events(s)) != CK_OK)
 		return rv;
 	cki_authz_set_close_cb(s->authz, on_unapproved, s);
+	cki_authz_set_health_cb(s->authz, on_registry_health, s);
 	for (size_t i = 0; i < l->n; i++)
 		if ((rv = bind_one(s, l->v[i])) != CK_OK)
 			return rv;
@@ -462,7 +483,8 @@ log_start(struct cki_srv *s)
 	    s->conf.id_source == CKI_SRV_ID_P12 ? s->conf.p12 : "device",
 	    "subject", subj, "spki", spki[0] ? spki : NULL, "client_policy",
 	    cki_policy_name(s->conf.policy), "ocsp",
-	    cki_ocsp_mode_name(s->conf.ocsp), "registry", s->conf.registry_path,
+	    cki_ocsp_mode_name(s->conf.ocsp), "registry",
+	    s->conf.registry_path ? s->conf.registry_path : s->conf.registry,
 	    NULL);
 	free(subj);
 }
@@ -561,8 +583,11 @@ config_json(struct cki_srv *s)
 	    o, "ocsp_responder", cki_json_str(c->ocsp_responder));
 	json_object_set_new(o, "crl", strlist_json(&c->crl));
 	json_object_set_new(o, "registry",
-	    json_pack("{s:s, s:o}", "backend", c->registry, "path",
-	        cki_json_str(c->registry_path)));
+	    c->registry_path != NULL
+	        ? json_pack("{s:s, s:o}", "backend", c->registry, "path",
+	              cki_json_str(c->registry_path))
+	        : json_pack("{s:s, s:o}", "backend", "postgresql", "target",
+	              cki_json_str(c->registry)));
 	json_object_set_new(o, "pending_ttl", json_integer(c->pending_ttl));
 	json_object_set_new(o, "max_pending", json_integer(c->max_pending));
 	json_object_set_new(o, "heartbeat", json_integer(c->heartbeat));

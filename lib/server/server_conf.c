@@ -71,6 +71,7 @@ cki_server_conf_free(struct cki_server_conf *c)
 	free(c->groups);
 	cki_strlist_clear(&c->client_ca);
 	free(c->ocsp_responder);
+	free(c->public_url);
 	cki_strlist_clear(&c->crl);
 	free(c->registry);
 	free(c->registry_path);
@@ -106,6 +107,7 @@ cki_server_conf_defaults(
 	out->max_pending = CKI_SRV_DEFAULT_MAX_PENDING;
 	out->heartbeat = CKI_SRV_DEFAULT_HEARTBEAT;
 	out->retry_after = CKI_SRV_DEFAULT_RETRY_AFTER;
+	out->renew_grace = CKI_SRV_DEFAULT_RENEW_GRACE;
 	if ((out->home = strdup(home)) == NULL ||
 	    (out->conf_name = home_path(home, "certkit.conf")) == NULL ||
 	    cki_strlist_add(&out->listen, "*:" CKI_SRV_DEFAULT_PORT) != CK_OK ||
@@ -446,28 +448,82 @@ get_client_auth(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
 	return CK_OK;
 }
 
-/* registry = sqlite | sqlite:PATH. */
+/* A PostgreSQL target with libpq's passfile = the password file appended
+ * (a URI takes it as a query parameter, a conninfo as a keyword). */
+static char *
+pg_target(const char *v, const char *passfile)
+{
+	size_t n = strlen(v) + (passfile ? 2 * strlen(passfile) : 0) + 16;
+	char *t = malloc(n);
+	size_t len;
+
+	if (t == NULL)
+		return NULL;
+	len = (size_t)snprintf(t, n, "%s", v);
+	if (passfile == NULL)
+		return t;
+	if (strstr(v, "://") != NULL) {
+		snprintf(t + len, n - len, "%spassfile=%s",
+		    strchr(v, '?') ? "&" : "?", passfile);
+		return t;
+	}
+	len += (size_t)snprintf(t + len, n - len, " passfile='");
+	for (const char *c = passfile; *c != '\0'; c++) {
+		if (*c == '\'' || *c == '\\')
+			t[len++] = '\\';
+		t[len++] = *c;
+	}
+	snprintf(t + len, n - len, "'");
+	return t;
+}
+
+static bool
+is_pg(const char *v)
+{
+	static const char *const pre[] = {"postgresql:", "postgres://",
+	    "host=", "hostaddr=", "dbname=", "service=", "user=", "port="};
+
+	for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++)
+		if (strncasecmp(v, pre[i], strlen(pre[i])) == 0)
+			return true;
+	return false;
+}
+
+/* registry = sqlite | sqlite:PATH | postgresql://... | a libpq conninfo;
+ * registry_password_file = FILE (pgpass format, for PostgreSQL). */
 static ck_status
 get_registry(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
 {
 	const char *v = cki_config_get(cfg, S, "registry", NULL);
-	char *path = NULL, *name;
+	char *path = NULL, *name, *pw = NULL;
+	ck_status rv;
 
-	if (v == NULL)
+	if ((rv = get_file(ctx, cfg, "registry_password_file", c->home, &pw)) !=
+	    CK_OK)
+		return rv;
+	if (pw != NULL && (v == NULL || !is_pg(v))) {
+		free(pw);
+		return bad(ctx, cfg, "registry_password_file",
+		    "a PostgreSQL registry (registry = postgresql://...)",
+		    v != NULL ? v : "sqlite");
+	}
+	if (v == NULL || strcasecmp(v, "sqlite") == 0)
 		return CK_OK;
-	if (strncasecmp(v, "postgresql:", 11) == 0 ||
-	    strncasecmp(v, "postgres:", 9) == 0)
+	if (is_pg(v)) {
+		name = pg_target(v, pw);
+		free(pw);
+	} else if (strncasecmp(v, "sqlite:", 7) != 0 || v[7] == '\0') {
 		return bad(ctx, cfg, "registry",
-		    "sqlite or sqlite:FILE (this certkit has no PostgreSQL "
-		    "backend)",
+		    "sqlite, sqlite:FILE, postgresql://... or a PostgreSQL "
+		    "conninfo",
 		    v);
-	if (strcasecmp(v, "sqlite") == 0)
-		return CK_OK;
-	if (strncasecmp(v, "sqlite:", 7) != 0 || v[7] == '\0')
-		return bad(ctx, cfg, "registry", "sqlite or sqlite:FILE", v);
-	if ((path = home_path(c->home, v + 7)) == NULL ||
-	    (name = strdup("sqlite")) == NULL) {
+	} else {
+		path = home_path(c->home, v + 7);
+		name = strdup("sqlite");
+	}
+	if (name == NULL || (path == NULL && strcmp(name, "sqlite") == 0)) {
 		free(path);
+		free(name);
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	}
 	free(c->registry);
@@ -477,6 +533,26 @@ get_registry(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
 	return CK_OK;
 }
 
+/* public_url: how clients reach this server, for the CRL and OCSP URLs
+ * put in the certificates its CA issues. */
+static ck_status
+get_public_url(ck_ctx *ctx, const cki_config *cfg, struct cki_server_conf *c)
+{
+	const char *v = cki_config_get(cfg, S, "public_url", NULL);
+	size_t n = v != NULL ? strlen(v) : 0;
+
+	if (v == NULL)
+		return CK_OK;
+	if ((strncasecmp(v, "https://", 8) != 0 &&
+	        strncasecmp(v, "http://", 7) != 0) ||
+	    strpbrk(v, " \t?#") != NULL || n < 9 || v[n - 1] == '/')
+		return bad(ctx, cfg, "public_url",
+		    "an https:// URL without a trailing slash, e.g. "
+		    "https://primary.example:8443",
+		    v);
+	return cki_config_string(ctx, cfg, S, "public_url", &c->public_url);
+}
+
 ck_status
 cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
     struct cki_server_conf *out)
@@ -484,8 +560,9 @@ cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
 	static const char *const known[] = {"listen", "identity", "p12",
 	    "p12_password_file", "min_protocol", "max_protocol", "ciphersuites",
 	    "ciphers", "groups", "client_policy", "client_ca", "ocsp",
-	    "ocsp_responder", "crl", "registry", "pending_ttl", "max_pending",
-	    "heartbeat", "retry_after", NULL};
+	    "ocsp_responder", "crl", "registry", "registry_password_file",
+	    "pending_ttl", "max_pending", "heartbeat", "retry_after",
+	    "renew_grace", "public_url", NULL};
 	ck_status rv;
 
 	if ((rv = cki_server_conf_defaults(ctx, home, out)) != CK_OK)
@@ -509,7 +586,10 @@ cki_server_conf_parse(ck_ctx *ctx, const char *home, const cki_config *cfg,
 	    (rv = get_duration(
 	         ctx, cfg, "heartbeat", 5, 86400L, &out->heartbeat)) != CK_OK ||
 	    (rv = get_duration(ctx, cfg, "retry_after", 1, 86400L,
-	         &out->retry_after)) != CK_OK)
+	         &out->retry_after)) != CK_OK ||
+	    (rv = get_duration(ctx, cfg, "renew_grace", 0, 366 * 86400L,
+	         &out->renew_grace)) != CK_OK ||
+	    (rv = get_public_url(ctx, cfg, out)) != CK_OK)
 		goto err;
 	return CK_OK;
 err:

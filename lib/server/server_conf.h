@@ -30,13 +30,22 @@
  *   ocsp_responder = URL          overrides the AIA
  *   crl = FILE, FILE
  *   registry = sqlite             default: HOME/server/registry.db;
- *                                 sqlite:FILE names another file; a
- *                                 postgresql:// URL comes with issue 12
+ *                                 sqlite:FILE names another file;
+ *                                 postgresql://... or a libpq conninfo
+ *                                 (docs/PRIMARIES.md); no password in it
+ *   registry_password_file = FILE pgpass format (PostgreSQL only), given
+ *                                 to libpq as passfile; or PGPASSFILE
  *   pending_ttl = 7d              s, m, h, d suffixes
  *   max_pending = 10000
  *   heartbeat = 30s               the interval clients are told to use;
  *                                 offline after 2x
  *   retry_after = 30s             Retry-After of a pending answer
+ *   renew_grace = 30d             simplereenroll accepts the newest
+ *                                 certificate of an approved client this
+ *                                 long after it expired (0: never)
+ *   public_url = https://H:P      how clients reach this server: the CA
+ *                                 (HOME/ca) puts PUBLIC_URL/crl and
+ *                                 PUBLIC_URL/ocsp in what it issues
  */
 #ifndef CERTKIT_SERVER_CONF_H
 #define CERTKIT_SERVER_CONF_H
@@ -52,6 +61,7 @@
 #define CKI_SRV_DEFAULT_MAX_PENDING 10000L
 #define CKI_SRV_DEFAULT_HEARTBEAT 30L
 #define CKI_SRV_DEFAULT_RETRY_AFTER 30L
+#define CKI_SRV_DEFAULT_RENEW_GRACE (30 * 86400L)
 
 enum cki_client_policy {
 	CKI_POLICY_PAIRING = 0,    /* unknown clients go pending */
@@ -81,12 +91,16 @@ struct cki_server_conf {
 	enum cki_ocsp_mode ocsp;
 	char *ocsp_responder;   /* NULL: the AIA */
 	struct cki_strlist crl; /* files */
-	char *registry;         /* "sqlite" or a URL */
-	char *registry_path;    /* HOME/server/registry.db for sqlite */
+	char *registry;         /* "sqlite", or the PostgreSQL target (with
+	                           passfile= from registry_password_file) */
+	char *registry_path;    /* HOME/server/registry.db for sqlite; NULL for
+	                           PostgreSQL */
 	long pending_ttl;       /* seconds */
 	long max_pending;
 	long heartbeat;   /* seconds */
 	long retry_after; /* seconds */
+	long renew_grace; /* seconds */
+	char *public_url; /* NULL: none */
 };
 
 /* Defaults, then HOME/certkit.conf's [server] section. Every error names

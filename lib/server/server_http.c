@@ -6,7 +6,8 @@
  *   GET  /api/v1/status      the caller's own registry view (also GET /)
  *   POST /api/v1/heartbeat   an approved client's presence
  *
- * Issue 11's enrollment routes join `routes` below. A path not in the table
+ * and the enrollment routes of enroll_http.c and enroll_revo.c (EST,
+ * /api/v1/enroll, /api/v1/requests/ID, /crl, /ocsp). A path not in the table
  * is 404 not_found; a known path with another method is 405
  * method_not_allowed with Allow.
  *
@@ -47,114 +48,40 @@ static void route_heartbeat(struct cki_srv *s, struct evhttp_request *req,
     struct cki_conn *c, const struct cki_decision *d);
 
 static const struct cki_route routes[] = {
-    {EVHTTP_REQ_GET, "/healthz", false, route_health},
-    {EVHTTP_REQ_GET, "/api/v1/status", true, route_status},
+    {EVHTTP_REQ_GET, "/healthz", false, route_health, false},
+    {EVHTTP_REQ_GET, "/api/v1/status", true, route_status, false},
     /* The root is the caller's state too: what a browser or `certkit
      * doctor` (GET /) asks learns why it is refused or pending. */
-    {EVHTTP_REQ_GET, "/", true, route_status},
-    {EVHTTP_REQ_POST, "/api/v1/heartbeat", true, route_heartbeat},
+    {EVHTTP_REQ_GET, "/", true, route_status, false},
+    {EVHTTP_REQ_POST, "/api/v1/heartbeat", true, route_heartbeat, false},
+    /* Enrollment (enroll_http.c, enroll_revo.c): 404 without HOME/ca. */
+    {EVHTTP_REQ_GET, "/.well-known/est/cacerts", false, cki_route_cacerts,
+        false},
+    {EVHTTP_REQ_POST, "/.well-known/est/simpleenroll", false,
+        cki_route_simpleenroll, false},
+    {EVHTTP_REQ_POST, "/.well-known/est/simplereenroll", false,
+        cki_route_simplereenroll, false},
+    {EVHTTP_REQ_POST, "/api/v1/enroll", false, cki_route_enroll_json, false},
+    {EVHTTP_REQ_GET, "/api/v1/requests/", false, cki_route_request, true},
+    {EVHTTP_REQ_GET, "/crl", false, cki_route_crl, false},
+    {EVHTTP_REQ_POST, "/ocsp", false, cki_route_ocsp, false},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* ---- answers ------------------------------------------------------------ */
 
-static void
-send_json(struct evhttp_request *req, int status, const char *reason,
-    const char *ctype, json_t *doc)
-{
-	struct evbuffer *b = evbuffer_new();
-	char *s =
-	    doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-
-	if (b == NULL || s == NULL) {
-		evhttp_send_error(req, 500, "Internal Server Error");
-		goto out;
-	}
-	evbuffer_add(b, s, strlen(s));
-	evbuffer_add(b, "\n", 1);
-	evhttp_add_header(h, "Content-Type", ctype);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_send_reply(req, status, reason, b);
-out:
-	free(s);
-	if (b != NULL)
-		evbuffer_free(b);
-}
-
-static const char *
-reason_of(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Payload Too Large";
-	case 503: return "Service Unavailable";
-	default: return "Error";
-	}
-}
-
-/* The fields a refusal and a pending answer share. */
-static json_t *
-decision_doc(int status, const char *type, const char *title,
-    const char *detail, const struct cki_decision *d)
-{
-	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type,
-	    "title", title, "status", status, "detail", detail, "code", type);
-
-	if (o != NULL && d != NULL && d->spki[0] != '\0')
-		json_object_set_new(o, "spki_sha256", json_string(d->spki));
-	if (o != NULL && d != NULL && d->known)
-		json_object_set_new(
-		    o, "state", json_string(cki_reg_state_name(d->state)));
-	if (o != NULL && d != NULL && d->retry_after > 0)
-		json_object_set_new(
-		    o, "retry_after", json_integer(d->retry_after));
-	return o;
-}
-
-static void
-set_retry_after(struct evhttp_request *req, const struct cki_decision *d)
-{
-	char n[32];
-
-	if (d == NULL || d->retry_after <= 0)
-		return;
-	snprintf(n, sizeof(n), "%ld", d->retry_after);
-	evhttp_add_header(
-	    evhttp_request_get_output_headers(req), "Retry-After", n);
-}
-
-void
-cki_srv_problem(struct cki_srv *s, struct evhttp_request *req, int status,
-    const char *type, const char *title, const char *detail,
-    const struct cki_decision *d)
-{
-	json_t *o = decision_doc(status, type, title, detail, d);
-
-	(void)s;
-	set_retry_after(req, d);
-	send_json(
-	    req, status, reason_of(status), "application/problem+json", o);
-	json_decref(o);
-}
-
 /* 202: the client waits for an admin. */
 static void
 send_pending(struct evhttp_request *req, const struct cki_decision *d)
 {
-	json_t *o = decision_doc(202, d->type ? d->type : "pending_approval",
-	    d->title[0] ? d->title : "pending approval", d->detail, d);
+	json_t *o =
+	    cki_srv_decision_doc(202, d->type ? d->type : "pending_approval",
+	        d->title[0] ? d->title : "pending approval", d->detail, d);
 
 	if (o != NULL)
 		json_object_set_new(o, "state", json_string("pending"));
-	set_retry_after(req, d);
-	send_json(req, 202, "Accepted", "application/json", o);
+	cki_srv_retry_after(req, d);
+	cki_srv_send_json(req, 202, "Accepted", "application/json", o);
 	json_decref(o);
 }
 
@@ -170,7 +97,7 @@ route_health(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
 	(void)s;
 	(void)c;
 	(void)d;
-	send_json(req, 200, "OK", "application/json", o);
+	cki_srv_send_json(req, 200, "OK", "application/json", o);
 	json_decref(o);
 }
 
@@ -181,7 +108,7 @@ route_status(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
 	json_t *o = cki_authz_status_json(s->authz, d);
 
 	(void)c;
-	send_json(req, 200, "OK", "application/json", o);
+	cki_srv_send_json(req, 200, "OK", "application/json", o);
 	json_decref(o);
 }
 
@@ -243,7 +170,7 @@ route_heartbeat(struct cki_srv *s, struct evhttp_request *req,
 	    s->authz, d->spki, ver ? json_string_value(ver) : NULL, ftext);
 	o = json_pack("{s:s, s:s, s:I}", "state", "approved", "spki_sha256",
 	    d->spki, "heartbeat", (json_int_t)s->conf.heartbeat);
-	send_json(req, 200, "OK", "application/json", o);
+	cki_srv_send_json(req, 200, "OK", "application/json", o);
 	json_decref(o);
 	json_decref(doc);
 	free(ftext);
@@ -282,8 +209,8 @@ answer(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
 	else
 		cki_srv_problem(s, req, d->status,
 		    d->type ? d->type : "client_rejected",
-		    d->title[0] ? d->title : reason_of(d->status), d->detail,
-		    d);
+		    d->title[0] ? d->title : cki_srv_reason(d->status),
+		    d->detail, d);
 }
 
 void
@@ -413,6 +340,17 @@ decide(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
 		answer(s, req, c, rt, &d);
 }
 
+static bool
+route_match(const struct cki_route *rt, const char *path)
+{
+	size_t n = strlen(rt->path);
+
+	if (!rt->prefix)
+		return strcmp(rt->path, path) == 0;
+	return strncmp(rt->path, path, n) == 0 && path[n] != '\0' &&
+	    strchr(path + n, '/') == NULL;
+}
+
 static void
 route_not_found(struct cki_srv *s, struct evhttp_request *req, const char *path)
 {
@@ -420,7 +358,7 @@ route_not_found(struct cki_srv *s, struct evhttp_request *req, const char *path)
 	bool known = false;
 
 	for (size_t i = 0; i < NROUTES; i++) {
-		if (strcmp(routes[i].path, path) != 0)
+		if (!route_match(&routes[i], path))
 			continue;
 		known = true;
 		snprintf(allow, sizeof(allow), "%s",
@@ -471,7 +409,7 @@ dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	for (size_t i = 0; i < NROUTES; i++) {
-		if (routes[i].method != m || strcmp(routes[i].path, path) != 0)
+		if (routes[i].method != m || !route_match(&routes[i], path))
 			continue;
 		if (!routes[i].auth)
 			routes[i].fn(s, req, c, NULL);

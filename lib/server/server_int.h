@@ -96,6 +96,7 @@ struct cki_route {
 	/* Answers the request; d is the decision (NULL when !auth). */
 	void (*fn)(struct cki_srv *s, struct evhttp_request *req,
 	    struct cki_conn *c, const struct cki_decision *d);
+	bool prefix; /* path is a prefix ending in '/': /api/v1/requests/ */
 };
 
 struct cki_srv {
@@ -107,6 +108,7 @@ struct cki_srv {
 	struct evhttp *http;
 	SSL_CTX *ssl;
 	cki_authz *authz;
+	struct cki_enroll *enroll; /* enroll_int.h */
 	cki_slogger *log;
 	struct event *sweep, *sig_hup, *sig_term, *sig_int;
 	struct cki_conn *conns;
@@ -135,6 +137,17 @@ int cki_conn_index(void);
 ck_status cki_srv_http_new(struct cki_srv *s);
 /* The bufferevent callback: a TLS connection for a new socket. */
 struct bufferevent *cki_srv_bevcb(struct event_base *base, void *arg);
+/* ---- server_reply.c ---------------------------------------------------- */
+/* A JSON document (with a newline), Cache-Control: no-store. */
+void cki_srv_send_json(struct evhttp_request *req, int status,
+    const char *reason, const char *ctype, json_t *doc);
+const char *cki_srv_reason(int status); /* "OK", "Accepted", ... */
+/* The fields a refusal and a pending answer share (docs/json.md). */
+json_t *cki_srv_decision_doc(int status, const char *type, const char *title,
+    const char *detail, const struct cki_decision *d);
+/* Retry-After from d, when it has one. */
+void cki_srv_retry_after(
+    struct evhttp_request *req, const struct cki_decision *d);
 /* Sends a problem+json answer (docs/json.md, "problem"). */
 void cki_srv_problem(struct cki_srv *s, struct evhttp_request *req, int status,
     const char *type, const char *title, const char *detail,
@@ -143,5 +156,30 @@ void cki_srv_problem(struct cki_srv *s, struct evhttp_request *req, int status,
 void cki_conn_end(struct cki_conn *c, const char *why);
 /* A request ended with its connection: drops the pending decision. */
 void cki_req_drop(struct cki_req *r);
+
+/* ---- enroll_http.c, enroll_revo.c (enroll_int.h) ------------------------ */
+/* The enrollment routes (auth false: each checks what it needs itself). */
+void cki_route_cacerts(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_simpleenroll(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_simplereenroll(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_enroll_json(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_request(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_crl(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+void cki_route_ocsp(struct cki_srv *s, struct evhttp_request *req,
+    struct cki_conn *c, const struct cki_decision *d);
+/* Sends bytes as they are, with a Content-Type (server_reply.c). */
+void cki_srv_send_bytes(struct evhttp_request *req, int status,
+    const char *ctype, const void *p, size_t n);
+/* The raw body (at most CKI_SRV_MAX_BODY), or NULL after answering 413. */
+const uint8_t *cki_srv_body(
+    struct cki_srv *s, struct evhttp_request *req, size_t *len);
+/* 404 while the server has no CA (HOME/ca); true if it answered. */
+bool cki_srv_enroll_off(struct cki_srv *s, struct evhttp_request *req);
 
 #endif /* CERTKIT_SERVER_INT_H */

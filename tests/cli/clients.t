@@ -32,8 +32,8 @@ stdout: No such file
 name: registry migrate creates the schema once (0700 dir, 0600 file); again changes nothing
 run: $CERTKIT --home $T/h registry migrate && $CERTKIT --home $T/h registry migrate
 run: stat -c '%a %n' $T/h/server $T/h/server/registry.db
-stdout: schema version 0 -> 1
-stdout: schema version 1, up to date
+stdout: schema version 0 -> 2
+stdout: schema version 2, up to date
 stdout: 700 
 stdout: 600 
 
@@ -41,7 +41,7 @@ name: registry migrate --json
 run: $CERTKIT --home $T/h registry migrate --json
 stdout: "backend": "sqlite"
 stdout: "from": 0
-stdout: "to": 1
+stdout: "to": 2
 stdout: "migrated": true
 
 name: a newer schema is refused by clients and by migrate
@@ -50,8 +50,19 @@ run: sqlite3 $T/h/server/registry.db 'UPDATE schema_version SET version = 7'
 run: $CERTKIT --home $T/h clients list; echo "rc=$?"; $CERTKIT --home $T/h registry migrate; echo "rc=$?"
 stdout: rc=2
 !stdout: rc=0
-stderr: has schema version 7, this certkit expects 1; use a newer certkit
-stderr: newer than this certkit's 1
+stderr: has schema version 7, this certkit expects 2; use a newer certkit
+stderr: newer than this certkit's 2
+
+name: a schema 1 registry is refused until migrate adds the enrollment tables, keeping its clients
+run: $CERTKIT --home $T/h registry migrate >/dev/null
+run: sqlite3 $T/h/server/registry.db "DROP TABLE requests; DROP TABLE certs; DROP TABLE tokens; UPDATE schema_version SET version = 1; INSERT INTO clients (id, spki, state, first_seen, changed) VALUES ('00112233445566aa', '$(printf 'a%.0s' $(seq 64))', 'approved', 1, 1)"
+run: $CERTKIT --home $T/h clients list >/dev/null; echo "rc=$?"
+run: $CERTKIT --home $T/h registry migrate && $CERTKIT --home $T/h clients list --json
+run: sqlite3 $T/h/server/registry.db "SELECT count(*) FROM certs; SELECT count(*) FROM tokens; SELECT count(*) FROM requests"
+stdout: rc=2
+stderr: has schema version 1, this certkit expects 2; run: certkit registry migrate
+stdout: schema version 1 -> 2
+stdout: 00112233445566aa
 
 name: an empty registry lists no clients
 run: $CERTKIT --home $T/h registry migrate >/dev/null && $CERTKIT --home $T/h clients list
@@ -205,7 +216,7 @@ stdout: "code": "crl_unusable"
 name: registry = sqlite:FILE in [server] is the registry clients and migrate use
 run: mkdir -p $T/h && printf '[server]\nregistry = sqlite:reg/clients.db\n' >$T/h/certkit.conf
 run: $CERTKIT --home $T/h registry migrate && $CERTKIT --home $T/h clients list && ls $T/h
-stdout: /reg/clients.db: schema version 0 -> 1
+stdout: /reg/clients.db: schema version 0 -> 2
 stdout: No clients in 
 !stdout: server
 

@@ -75,10 +75,15 @@ static const struct conf_case cases[] = {
         "ocsp: expected off, soft-fail or hard-fail, found 'strict'"},
     {"https responder", "[server]\nocsp_responder = https://x/\n", CK_E_FORMAT,
         "ocsp_responder: expected an http:// URL"},
-    {"postgres", "[server]\nregistry = postgresql://db/x\n", CK_E_FORMAT,
-        "no PostgreSQL backend"},
+    {"postgres", "[server]\nregistry = postgresql://db/x\n", CK_OK, NULL},
+    {"postgres conninfo", "[server]\nregistry = host=/run dbname=x\n", CK_OK,
+        NULL},
+    {"password file without postgres",
+        "[server]\nregistry_password_file = pw\n", CK_E_FORMAT,
+        "registry_password_file: expected a PostgreSQL registry"},
     {"bad registry", "[server]\nregistry = mysql\n", CK_E_FORMAT,
-        "registry: expected sqlite or sqlite:FILE, found 'mysql'"},
+        "registry: expected sqlite, sqlite:FILE, postgresql://... or a "
+        "PostgreSQL conninfo, found 'mysql'"},
     {"ttl unit", "[server]\npending_ttl = 3w\n", CK_E_FORMAT,
         "t.conf:2: [server] pending_ttl: expected a duration from 60s"},
     {"ttl short", "[server]\npending_ttl = 5s\n", CK_E_FORMAT,
@@ -193,6 +198,44 @@ test_values(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* A PostgreSQL registry: the password file reaches libpq as passfile,
+ * quoted in a conninfo, a query parameter of a URI. */
+static void
+test_pg_password_file(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} v[] = {
+	    {"registry = host=/run dbname=ck\nregistry_password_file = p'w\n",
+	        "host=/run dbname=ck passfile='/h/p\\'w'"},
+	    {"registry = postgresql://db/ck\nregistry_password_file = /pw\n",
+	        "postgresql://db/ck?passfile=/pw"},
+	    {"registry = postgresql://db/ck?sslmode=require\n"
+	     "registry_password_file = /pw\n",
+	        "postgresql://db/ck?sslmode=require&passfile=/pw"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		ck_ctx *ctx = ck_ctx_new();
+		cki_config *cfg = NULL;
+		struct cki_server_conf sc;
+		char text[256];
+
+		snprintf(text, sizeof(text), "[server]\n%s", v[i].text);
+		assert_int_equal(cki_config_load_mem(
+		                     ctx, "t.conf", text, strlen(text), &cfg),
+		    CK_OK);
+		assert_int_equal(
+		    cki_server_conf_parse(ctx, "/h", cfg, &sc), CK_OK);
+		assert_string_equal(sc.registry, v[i].want);
+		assert_null(sc.registry_path);
+		cki_server_conf_free(&sc);
+		cki_config_free(cfg);
+		ck_ctx_free(ctx);
+	}
+}
+
 static void
 test_load_file(void **state)
 {
@@ -227,6 +270,7 @@ main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_values),
 	    cmocka_unit_test(test_load_file),
+	    cmocka_unit_test(test_pg_password_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

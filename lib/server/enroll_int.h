@@ -1,0 +1,104 @@
+/*
+ * enroll_int.h: enrollment on `certkit serve` (issue 11): the EST subset
+ * (RFC 7030) and its JSON twin, the CRL and the OCSP responder of the
+ * server's own CA (HOME/ca, lib/ca).
+ *
+ *   enroll.c       the decisions: a CSR in, an answer out (pending,
+ *                  issued, refused), renewal, signing outside any registry
+ *                  transaction
+ *   enroll_http.c  the routes: /.well-known/est/..., /api/v1/enroll,
+ *                  /api/v1/requests/ID (docs/json.md, "enroll")
+ *   enroll_revo.c  GET /crl (DER, rebuilt when the revoked set changes),
+ *                  POST /ocsp (RFC 6960)
+ *
+ * A request is tied to its client by the CSR's SPKI; the client's state
+ * decides the answer:
+ *
+ *   unknown SPKI ── token ok ─────────────► approved by "token" ─► issued
+ *                ── TLS chain to client_ca, policy trusted-ca[+pairing]
+ *                                         ► approved "trusted-ca" ► issued
+ *                ── policy allows pairing ► pending ─► 202 Retry-After
+ *                ── otherwise ─────────────► 403 issuer_not_trusted
+ *   pending ── (certkit clients approve) ──► approved: signed on the next
+ *              poll (POST again, or GET /api/v1/requests/ID)
+ *   rejected / suspended / revoked ────────► 403 client_<state>
+ *
+ * Invariants:
+ *  1. Signing happens here, in the server process, never inside a registry
+ *     transaction; cki_registry_issue() records it (unique serial: sign
+ *     again; request issued meanwhile: answer with that certificate).
+ *  2. What is issued names only what the admin saw and approved: the
+ *     client's name and SANs in the registry (for a new client, those of
+ *     its CSR), never more of a later CSR.
+ *  3. Without a CA (no HOME/ca) every route here answers 404 not_found.
+ *  4. The registry handle is this module's own (one thread: the loop);
+ *     a busy registry is 503 registry_unavailable with Retry-After, never
+ *     a wait longer than its short busy timeout.
+ */
+#ifndef CERTKIT_ENROLL_INT_H
+#define CERTKIT_ENROLL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "certkit/ca.h"
+#include "registry_int.h"
+#include "server_conf.h"
+
+struct cki_enroll {
+	ck_ctx *ctx;
+	const struct cki_server_conf *conf; /* the server's, swapped on HUP */
+	ck_ca *ca;                          /* NULL: enrollment is off */
+	cki_registry *reg;
+	/* The CRL (enroll_revo.c): DER, and what it was built from. */
+	uint8_t *crl;
+	size_t crl_len;
+	int64_t crl_built;
+	uint64_t crl_token;
+	char crl_digest[65]; /* of the revoked list it holds */
+};
+typedef struct cki_enroll cki_enroll;
+
+/* Loads HOME/ca and opens the registry. No CA is not an error: *out is
+ * NULL and enrollment is off. conf is borrowed (the server's). */
+ck_status cki_enroll_new(
+    ck_ctx *ctx, const struct cki_server_conf *conf, cki_enroll **out);
+void cki_enroll_free(cki_enroll *e);
+
+/* The answer to an enrollment call. */
+struct cki_enroll_res {
+	int status;       /* 200, 202, 400, 401, 403, 404, 503 */
+	const char *type; /* problem type unless 200 */
+	char title[64];
+	char detail[256];
+	long retry_after;
+	char req_id[CKI_REG_ID_LEN + 1];
+	char client_id[CKI_REG_ID_LEN + 1];
+	char spki[65];
+	int state;                /* the client's cki_reg_state, -1: none */
+	struct cki_cert_row cert; /* on 200 */
+};
+void cki_enroll_res_clear(struct cki_enroll_res *r);
+
+/* Each of the three fills *res (garbage before, clear it after).
+ * simpleenroll / POST /api/v1/enroll: a CSR (DER or PEM), an optional
+ * token, and whether the TLS client chain verified to client_ca. */
+void cki_enroll_csr(cki_enroll *e, const uint8_t *csr, size_t len,
+    const char *token, bool ca_verified, struct cki_enroll_res *res);
+/* GET /api/v1/requests/ID: the request's answer now (signs it if its
+ * client was approved meanwhile). */
+void cki_enroll_poll(cki_enroll *e, const char *id, struct cki_enroll_res *res);
+/* simplereenroll: leaf is the TLS client certificate (NULL: none). */
+void cki_enroll_renew(cki_enroll *e, X509 *leaf, const uint8_t *csr, size_t len,
+    struct cki_enroll_res *res);
+
+/* enroll_revo.c: the current CRL (rebuilt if the revoked set changed or
+ * it is half-way to its nextUpdate); borrowed. */
+ck_status cki_enroll_crl(cki_enroll *e, const uint8_t **der, size_t *len);
+/* An OCSP response (DER) for a DER request; caller frees with ck_free. */
+ck_status cki_enroll_ocsp(cki_enroll *e, const uint8_t *req, size_t len,
+    uint8_t **resp, size_t *resp_len);
+
+#endif /* CERTKIT_ENROLL_INT_H */
