@@ -249,9 +249,16 @@ on_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct cki_conn *c = arg;
 	struct cki_req *r = c->busy;
+	SSL *ssl = c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
 
 	(void)evcon;
 	c->evcon = NULL;
+	/* The session stays resumable (SSL_free drops a session from the
+	 * cache unless a shutdown was sent; evhttp sends none), except when
+	 * the server ended the connection (revoked, suspended...). */
+	if (ssl != NULL && !c->closing)
+		SSL_set_shutdown(
+		    ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	if (r == NULL)
 		return;
 	if (evhttp_request_get_connection(r->req) == NULL)
