@@ -646,6 +646,7 @@ cki_authz_free(cki_authz *a)
 	cki_caset_free(a->cas);
 	cki_registry_close(a->reg);
 	free(a->target);
+	free(a->aseen);
 	free(a);
 }
 

@@ -6,13 +6,16 @@
  *                  notify_fd is readable: PostgreSQL's NOTIFY from another
  *                  primary): CRL files re-read if changed (a new
  *                  revocation generation drops the verification cache);
- *                  the registry's change token read; if it moved, every row
- *                  re-read (cki_authz_load_rows) and each client that left
- *                  `approved` passed to the close callback
+ *                  the registry's change token read; if it moved, the
+ *                  clients named by the audit rows since the last read
+ *                  re-read (cki_authz_sync_rows, authz_audit.c; every row
+ *                  after an outage: cki_authz_load_rows) and each client
+ *                  that left `approved` passed to the close callback
  *   every second   cki_authz_flush(): the presence seen since the last
  *                  batch, written in one transaction
  *   every minute   cki_authz_expire(): pending rows past pending_ttl
- *                  deleted (audited by the registry), then the rows re-read
+ *                  deleted (audited by the registry), then those rows
+ *                  re-read; every CKI_AUTHZ_RESYNC_RUNS minutes every row
  *
  * Invariants:
  *  1. Fail-static: a failed read or write leaves the cache as it was (an
@@ -117,6 +120,19 @@ find_closing(void *arg, const char *spki, void *val)
 		memcpy(cl->spki[cl->n++], spki, 65);
 }
 
+void
+cki_authz_keep_seen(cki_authz *a, struct cki_client *c)
+{
+	struct cki_hmap one = {0};
+	void *old = NULL;
+
+	if (cki_hmap_put(&one, c->spki, c, &old) != 0)
+		return;
+	if (cki_hmap_get(&a->seen, c->spki) != NULL)
+		keep_seen(&one, c->spki, cki_hmap_get(&a->seen, c->spki));
+	cki_hmap_clear(&one, NULL);
+}
+
 ck_status
 cki_authz_load_rows(cki_authz *a)
 {
@@ -125,7 +141,10 @@ cki_authz_load_rows(cki_authz *a)
 	ck_status st;
 	size_t i;
 
-	st = cki_registry_each(a->reg, -1, load_one, &fresh);
+	/* The cursor first: a change committed meanwhile is read again. */
+	st = cki_authz_audit_mark(a);
+	if (st == CK_OK)
+		st = cki_registry_each(a->reg, -1, load_one, &fresh);
 	if (st == CK_OK && a->clients.n > 0 &&
 	    (cl.spki = calloc(a->clients.n, sizeof(*cl.spki))) == NULL)
 		st = cki_err(a->ctx, CK_E_NOMEM, "registry: out of memory");
@@ -218,13 +237,15 @@ cki_authz_poll(cki_authz *a)
 		health(a, false);
 		return;
 	}
-	/* Back after an outage: the rows are read whatever the token says
-	 * (a notification may have been lost). */
+	/* Back after an outage: every row is read whatever the token says
+	 * (a notification may have been lost); else the clients the audit
+	 * rows name. */
 	if (tok == a->token && !a->reg_down) {
 		notify_arm(a);
 		return;
 	}
-	if (cki_authz_load_rows(a) == CK_OK) {
+	if ((a->reg_down ? cki_authz_load_rows(a) : cki_authz_sync_rows(a)) ==
+	    CK_OK) {
 		a->token = tok;
 		health(a, true);
 		notify_arm(a);
@@ -287,8 +308,13 @@ cki_authz_expire(cki_authz *a)
 		return;
 	}
 	a->n.expired += n;
-	if (n > 0)
+	/* This connection's own changes do not move the change token. Every
+	 * CKI_AUTHZ_RESYNC_RUNS runs, a full read: a change no audit row
+	 * names (presence written by another primary) is seen too. */
+	if (++a->expire_runs % CKI_AUTHZ_RESYNC_RUNS == 0)
 		(void)cki_authz_load_rows(a);
+	else if (n > 0)
+		(void)cki_authz_sync_rows(a);
 }
 
 /* Sets *field to a copy of s unless s is NULL. -1: out of memory. */
