@@ -612,6 +612,7 @@ cki_authz_new(ck_ctx *ctx, const struct cki_server_conf *conf,
 	take_conf(a, conf);
 	if ((st = cki_registry_open(ctx, target, CKI_AUTHZ_BUSY_MS, &a->reg)) !=
 	        CK_OK ||
+	    (st = cki_registry_relax(a->reg)) != CK_OK ||
 	    (st = cki_caset_new(ctx, &conf->client_ca, &a->cas)) != CK_OK ||
 	    (st = cki_revo_new(ctx, conf, base, &a->revo)) != CK_OK ||
 	    (st = cki_registry_change_token(a->reg, &a->token)) != CK_OK ||
