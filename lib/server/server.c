@@ -451,7 +451,8 @@ srv_start(struct cki_srv *s)
 				    s->ctx, CK_E_NOMEM, "out of memory");
 	}
 	if ((s->log = cki_slog_new(s->log_fd, s->log_json)) == NULL ||
-	    (s->base = event_base_new()) == NULL)
+	    (s->base = event_base_new()) == NULL ||
+	    event_base_priority_init(s->base, CKI_SRV_PRIOS) != 0)
 		return cki_err(s->ctx, CK_E_NOMEM, "out of memory");
 	if ((rv = cki_srv_tls_new(s->ctx, &s->conf, s, &s->ssl)) != CK_OK ||
 	    (rv = cki_authz_new(s->ctx, &s->conf, s->base, &s->authz)) !=

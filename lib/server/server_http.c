@@ -200,6 +200,11 @@ answer(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
 	log_request(s, req, c, d);
 	if (d->status == 200) {
 		s->served++;
+		/* An approved client's connection goes before the new ones
+		 * (set again on a later request if the event was busy). */
+		if (!c->known && c->bev != NULL &&
+		    bufferevent_priority_set(c->bev, CKI_SRV_PRIO_KNOWN) == 0)
+			c->known = true;
 		rt->fn(s, req, c, d);
 		return;
 	}
@@ -482,6 +487,18 @@ input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 		c->req_start_ms = cki_mono_ms();
 }
 
+/* Keeps a small answer in one piece: evhttp adds the head and the body
+ * as separate chains, and bufferevent_openssl writes each chain as its
+ * own TLS record (with SSL_MODE_RELEASE_BUFFERS, its own buffer and its
+ * own send). One record per answer instead of two. */
+static void
+output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	(void)arg;
+	if (info->n_added > 0 && evbuffer_get_length(buf) <= CKI_SRV_ONE_RECORD)
+		(void)evbuffer_pullup(buf, -1);
+}
+
 struct bufferevent *
 cki_srv_bevcb(struct event_base *base, void *arg)
 {
@@ -510,8 +527,10 @@ cki_srv_bevcb(struct event_base *base, void *arg)
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	(void)bufferevent_priority_set(bev, CKI_SRV_PRIO_NEW);
 	c->bev = bev;
 	evbuffer_add_cb(bufferevent_get_input(bev), input_cb, c);
+	evbuffer_add_cb(bufferevent_get_output(bev), output_cb, c);
 	return bev;
 }
 

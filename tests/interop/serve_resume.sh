@@ -7,6 +7,7 @@
 #     not encode, re-parse and encrypt the session with the client's
 #     certificate for every ticket (the cost of OpenSSL 3.0's stateless
 #     tickets, twice per handshake by default)
+#     and a small answer (head and body) is one TLS record, not two
 #  2. the ticket resumes ("Reused, TLSv1.3") and the resumed request is
 #     decided for the certificate of the first handshake (200 approved);
 #     the resumed connection's own ticket resumes again
@@ -54,6 +55,12 @@ if [ "$len" -ge 1 ] && [ "$len" -le 4 ]; then
 else
 	bad "the ticket has $len dump lines of 16 bytes (expected a reference, at most 4)"
 fi
+
+# The answer (head and JSON body) comes in one TLS record, not one per
+# evbuffer chain: the records after the ticket.
+n=$(sed -n '/NewSessionTicket/,$p' "$work/full.txt" | grep -c '^<<< .*RecordHeader')
+[ "$n" = 1 ] && ok "the answer is one TLS record" ||
+	bad "the answer took $n TLS records (expected 1)"
 
 # 2. Resumption, decided per request; the resumed ticket resumes again.
 sclient "$work/res1.txt" -sess_in "$work/s1.pem" -sess_out "$work/s2.pem"
