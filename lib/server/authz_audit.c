@@ -28,6 +28,7 @@
  *  3. As the full read: the unwritten presence is kept, and the close
  *     callback runs after the cache holds the new rows.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,7 +179,7 @@ refresh_one(void *arg, const char *spki, void *val)
 	if (found) {
 		if (was != NULL && was->last_seen > dup->last_seen)
 			dup->last_seen = was->last_seen;
-		cki_authz_keep_seen(a, dup);
+		cki_seen_keep(cki_hmap_get(&a->seen, spki), dup);
 	}
 	gone = !found || dup->state != CKI_REG_APPROVED;
 	if (was != NULL && was->state == CKI_REG_APPROVED && gone)
@@ -250,8 +251,9 @@ cki_authz_sync_rows(cki_authz *a)
 			a->close_fn(a->close_arg, f.closing[i]);
 	}
 err:
-	if (st != CK_OK)
-		cki_authz_note_error(a);
+	if (st != CK_OK) /* cki_authz_note_error(), without a call loop */
+		snprintf(a->last_error, sizeof(a->last_error), "%s",
+		    ck_ctx_error(a->ctx));
 	free(f.closing);
 	touched_clear(&t);
 	return st;

@@ -56,6 +56,14 @@ void cki_hmap_clear(struct cki_hmap *m, void (*freefn)(void *val));
  * out of memory. */
 struct cki_client *cki_client_dup(const struct cki_client *c);
 void cki_client_free(void *c);
+
+/* Presence seen and not yet written (cki_authz.seen, by SPKI). */
+struct cki_seen_ent {
+	int64_t time;
+	char *agent_version, *facts;
+};
+/* Puts e (may be NULL) onto c when it is newer than c's last_seen. */
+void cki_seen_keep(const struct cki_seen_ent *e, struct cki_client *c);
 /* Sets a string field to a copy of s (NULL clears). -1: out of memory. */
 int cki_client_set_str(char **field, const char *s);
 
@@ -185,8 +193,6 @@ ck_status cki_authz_sync_rows(cki_authz *a);
 /* authz_audit.c. Sets the audit cursor to the registry's now, the rows of
  * the last CKI_AUTHZ_AUDIT_LAG seconds applied (a full read follows). */
 ck_status cki_authz_audit_mark(cki_authz *a);
-/* authz_sync.c. The presence not yet written onto a row read again. */
-void cki_authz_keep_seen(cki_authz *a, struct cki_client *c);
 /* Arms the three timers on a->base (none when base is NULL: tests). */
 ck_status cki_authz_arm(cki_authz *a);
 /* Frees the timers and drops the presence not yet written. */

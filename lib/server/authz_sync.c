@@ -39,15 +39,10 @@
 
 #include "authz_priv.h"
 
-struct seen_ent {
-	int64_t time;
-	char *agent_version, *facts;
-};
-
 static void
 seen_free(void *p)
 {
-	struct seen_ent *e = p;
+	struct cki_seen_ent *e = p;
 
 	if (e == NULL)
 		return;
@@ -90,15 +85,9 @@ static void
 keep_seen(void *arg, const char *spki, void *val)
 {
 	struct cki_client *c = cki_hmap_get(arg, spki);
-	struct seen_ent *e = val;
 
-	if (c == NULL || e->time < c->last_seen)
-		return;
-	c->last_seen = e->time;
-	if (e->agent_version != NULL)
-		(void)cki_client_set_str(&c->agent_version, e->agent_version);
-	if (e->facts != NULL)
-		(void)cki_client_set_str(&c->facts, e->facts);
+	if (c != NULL)
+		cki_seen_keep(val, c);
 }
 
 struct closing {
@@ -118,19 +107,6 @@ find_closing(void *arg, const char *spki, void *val)
 	now = cki_hmap_get(cl->fresh, spki);
 	if (now == NULL || now->state != CKI_REG_APPROVED)
 		memcpy(cl->spki[cl->n++], spki, 65);
-}
-
-void
-cki_authz_keep_seen(cki_authz *a, struct cki_client *c)
-{
-	struct cki_hmap one = {0};
-	void *old = NULL;
-
-	if (cki_hmap_put(&one, c->spki, c, &old) != 0)
-		return;
-	if (cki_hmap_get(&a->seen, c->spki) != NULL)
-		keep_seen(&one, c->spki, cki_hmap_get(&a->seen, c->spki));
-	cki_hmap_clear(&one, NULL);
 }
 
 ck_status
@@ -264,7 +240,7 @@ static void
 add_seen(void *arg, const char *spki, void *val)
 {
 	struct batch *b = arg;
-	struct seen_ent *e = val;
+	struct cki_seen_ent *e = val;
 	struct cki_seen *s = &b->v[b->n++];
 
 	memcpy(s->spki, spki, 65);
@@ -329,7 +305,7 @@ cki_authz_seen(cki_authz *a, const char *spki, int64_t now,
     const char *agent_version, const char *facts)
 {
 	struct cki_client *c = cki_hmap_get(&a->clients, spki);
-	struct seen_ent *e;
+	struct cki_seen_ent *e;
 	void *old = NULL;
 
 	if (c == NULL)
