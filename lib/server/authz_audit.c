@@ -8,9 +8,11 @@
  *
  *   cursor      rows with time >= audit_since are read (time is the
  *               registry's clock); audit_since trails the latest row seen
- *               by CKI_AUTHZ_AUDIT_LAG seconds, for the transactions that
- *               commit after a later one (PostgreSQL stamps a row with its
- *               transaction's start); the rows already applied are known
+ *               by CKI_AUTHZ_AUDIT_LAG seconds (SQLite: _SQLITE), for
+ *               the transactions that commit after a later one
+ *               (PostgreSQL stamps a row with its transaction's start;
+ *               a row later still is read by the full read every
+ *               CKI_AUTHZ_RESYNC_RUNS minutes); the rows applied are known
  *               by seq (aseen) until they fall behind the cursor
  *   a row       its client is read again by SPKI and replaces the cached
  *               row (gone: removed); a first contact already in the cache
@@ -45,6 +47,17 @@ struct touched {
 	int64_t latest;
 	bool nomem;
 };
+
+/* SQLite commits one writer at a time and stamps a row inside its write
+ * lock: only the rows of the same second come late. PostgreSQL stamps a
+ * row with its transaction's start, which may wait on a lock. */
+static int64_t
+lag(const cki_authz *a)
+{
+	return strcmp(cki_registry_backend(a->reg), "sqlite") == 0
+	    ? CKI_AUTHZ_AUDIT_LAG_SQLITE
+	    : CKI_AUTHZ_AUDIT_LAG;
+}
 
 static int
 cmp_seq(const void *x, const void *y)
@@ -198,8 +211,8 @@ advance(cki_authz *a, struct touched *t)
 	size_t n = 0, i;
 	struct cki_aseen *v;
 
-	if (t->latest - CKI_AUTHZ_AUDIT_LAG > since)
-		since = t->latest - CKI_AUTHZ_AUDIT_LAG;
+	if (t->latest - lag(a) > since)
+		since = t->latest - lag(a);
 	v = realloc(a->aseen, (a->naseen + t->nrows + 1) * sizeof(*v));
 	if (v == NULL)
 		return cki_err(a->ctx, CK_E_NOMEM, "registry: out of memory");
@@ -268,8 +281,8 @@ cki_authz_audit_mark(cki_authz *a)
 	free(a->aseen);
 	a->aseen = NULL;
 	a->naseen = 0;
-	a->audit_since = cki_registry_now(a->reg) - CKI_AUTHZ_AUDIT_LAG;
-	t.latest = a->audit_since + CKI_AUTHZ_AUDIT_LAG;
+	a->audit_since = cki_registry_now(a->reg) - lag(a);
+	t.latest = a->audit_since + lag(a);
 	st = cki_registry_audit(a->reg, a->audit_since, take_row, &t);
 	if (st == CK_OK && t.nomem)
 		st = cki_err(a->ctx, CK_E_NOMEM, "registry: out of memory");

@@ -135,7 +135,8 @@ void cki_writer_free(cki_writer *w);
 #define CKI_AUTHZ_EXPIRE_MS 60000 /* pending expiry */
 #define CKI_AUTHZ_MAX_JOBS 4096   /* first contacts in flight */
 #define CKI_AUTHZ_AUDIT_LAG 10    /* s of audit rows read again (commit lag) */
-#define CKI_AUTHZ_RESYNC_RUNS 5   /* expiry runs between two full reads */
+#define CKI_AUTHZ_AUDIT_LAG_SQLITE 2 /* the same, commits one at a time */
+#define CKI_AUTHZ_RESYNC_RUNS 5      /* expiry runs between two full reads */
 
 /* An audit row already applied to the cache (authz_sync.c). */
 struct cki_aseen {
