@@ -616,6 +616,7 @@ cki_authz_new(ck_ctx *ctx, const struct cki_server_conf *conf,
 	take_conf(a, conf);
 	if ((st = cki_registry_open(ctx, target, CKI_AUTHZ_BUSY_MS, &a->reg)) !=
 	        CK_OK ||
+	    (st = cki_registry_relax(a->reg)) != CK_OK ||
 	    (st = cki_caset_new(ctx, &conf->client_ca, conf->verify_policy,
 	         &a->cas)) != CK_OK ||
 	    (st = cki_revo_new(ctx, conf, base, &a->revo)) != CK_OK ||
@@ -651,6 +652,7 @@ cki_authz_free(cki_authz *a)
 	cki_caset_free(a->cas);
 	cki_registry_close(a->reg);
 	free(a->target);
+	free(a->aseen);
 	free(a);
 }
 

@@ -201,3 +201,15 @@ cki_client_free(void *p)
 	cki_client_clear(c);
 	free(c);
 }
+
+void
+cki_seen_keep(const struct cki_seen_ent *e, struct cki_client *c)
+{
+	if (e == NULL || e->time < c->last_seen)
+		return;
+	c->last_seen = e->time;
+	if (e->agent_version != NULL)
+		(void)cki_client_set_str(&c->agent_version, e->agent_version);
+	if (e->facts != NULL)
+		(void)cki_client_set_str(&c->facts, e->facts);
+}

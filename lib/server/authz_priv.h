@@ -56,6 +56,14 @@ void cki_hmap_clear(struct cki_hmap *m, void (*freefn)(void *val));
  * out of memory. */
 struct cki_client *cki_client_dup(const struct cki_client *c);
 void cki_client_free(void *c);
+
+/* Presence seen and not yet written (cki_authz.seen, by SPKI). */
+struct cki_seen_ent {
+	int64_t time;
+	char *agent_version, *facts;
+};
+/* Puts e (may be NULL) onto c when it is newer than c's last_seen. */
+void cki_seen_keep(const struct cki_seen_ent *e, struct cki_client *c);
 /* Sets a string field to a copy of s (NULL clears). -1: out of memory. */
 int cki_client_set_str(char **field, const char *s);
 
@@ -128,6 +136,14 @@ void cki_writer_free(cki_writer *w);
 #define CKI_AUTHZ_FLUSH_MS 1000   /* presence batch */
 #define CKI_AUTHZ_EXPIRE_MS 60000 /* pending expiry */
 #define CKI_AUTHZ_MAX_JOBS 4096   /* first contacts in flight */
+#define CKI_AUTHZ_AUDIT_LAG 10    /* s of audit rows read again (commit lag) */
+#define CKI_AUTHZ_AUDIT_LAG_SQLITE 2 /* the same, commits one at a time */
+#define CKI_AUTHZ_RESYNC_RUNS 5      /* expiry runs between two full reads */
+
+/* An audit row already applied to the cache (authz_sync.c). */
+struct cki_aseen {
+	int64_t seq, time;
+};
 
 struct cki_authz {
 	ck_ctx *ctx;
@@ -156,16 +172,30 @@ struct cki_authz {
 	cki_writer *writer;         /* NULL without a loop: writes inline */
 	struct cki_hmap jobs;       /* SPKI -> struct cki_fc_job in flight */
 	char last_error[256];       /* the registry's last failure, for logs */
+	/* The audit cursor (authz_sync.c): rows with time >= audit_since are
+	 * read; those in aseen (sorted by seq) were applied already. */
+	int64_t audit_since;
+	struct cki_aseen *aseen;
+	size_t naseen;
+	unsigned expire_runs;
 	struct {
-		unsigned long decisions, loads, closes, flushed, flush_errors,
-		    poll_errors, expired, first_contacts;
+		unsigned long decisions, loads, syncs, refreshed, closes,
+		    flushed, flush_errors, poll_errors, expired, first_contacts;
 	} n;
 };
 
 /* authz_sync.c. Re-reads every row into the cache; each client that was
  * approved and is no more (or is gone) is passed to the close callback.
- * On failure the cache stays as it was. */
+ * On failure the cache stays as it was. Also sets the audit cursor. */
 ck_status cki_authz_load_rows(cki_authz *a);
+/* Re-reads only the clients named by the audit rows written since the
+ * last read (every authorisation change writes one), with the same close
+ * callbacks. On failure the cursor stays, so the next call reads them
+ * again (applying a row twice changes nothing). */
+ck_status cki_authz_sync_rows(cki_authz *a);
+/* authz_audit.c. Sets the audit cursor to the registry's now, the rows of
+ * the last CKI_AUTHZ_AUDIT_LAG seconds applied (a full read follows). */
+ck_status cki_authz_audit_mark(cki_authz *a);
 /* Arms the three timers on a->base (none when base is NULL: tests). */
 ck_status cki_authz_arm(cki_authz *a);
 /* Frees the timers and drops the presence not yet written. */

@@ -6,13 +6,16 @@
  *                  notify_fd is readable: PostgreSQL's NOTIFY from another
  *                  primary): CRL files re-read if changed (a new
  *                  revocation generation drops the verification cache);
- *                  the registry's change token read; if it moved, every row
- *                  re-read (cki_authz_load_rows) and each client that left
- *                  `approved` passed to the close callback
+ *                  the registry's change token read; if it moved, the
+ *                  clients named by the audit rows since the last read
+ *                  re-read (cki_authz_sync_rows, authz_audit.c; every row
+ *                  after an outage: cki_authz_load_rows) and each client
+ *                  that left `approved` passed to the close callback
  *   every second   cki_authz_flush(): the presence seen since the last
  *                  batch, written in one transaction
  *   every minute   cki_authz_expire(): pending rows past pending_ttl
- *                  deleted (audited by the registry), then the rows re-read
+ *                  deleted (audited by the registry), then those rows
+ *                  re-read; every CKI_AUTHZ_RESYNC_RUNS minutes every row
  *
  * Invariants:
  *  1. Fail-static: a failed read or write leaves the cache as it was (an
@@ -36,15 +39,10 @@
 
 #include "authz_priv.h"
 
-struct seen_ent {
-	int64_t time;
-	char *agent_version, *facts;
-};
-
 static void
 seen_free(void *p)
 {
-	struct seen_ent *e = p;
+	struct cki_seen_ent *e = p;
 
 	if (e == NULL)
 		return;
@@ -87,15 +85,9 @@ static void
 keep_seen(void *arg, const char *spki, void *val)
 {
 	struct cki_client *c = cki_hmap_get(arg, spki);
-	struct seen_ent *e = val;
 
-	if (c == NULL || e->time < c->last_seen)
-		return;
-	c->last_seen = e->time;
-	if (e->agent_version != NULL)
-		(void)cki_client_set_str(&c->agent_version, e->agent_version);
-	if (e->facts != NULL)
-		(void)cki_client_set_str(&c->facts, e->facts);
+	if (c != NULL)
+		cki_seen_keep(val, c);
 }
 
 struct closing {
@@ -125,7 +117,10 @@ cki_authz_load_rows(cki_authz *a)
 	ck_status st;
 	size_t i;
 
-	st = cki_registry_each(a->reg, -1, load_one, &fresh);
+	/* The cursor first: a change committed meanwhile is read again. */
+	st = cki_authz_audit_mark(a);
+	if (st == CK_OK)
+		st = cki_registry_each(a->reg, -1, load_one, &fresh);
 	if (st == CK_OK && a->clients.n > 0 &&
 	    (cl.spki = calloc(a->clients.n, sizeof(*cl.spki))) == NULL)
 		st = cki_err(a->ctx, CK_E_NOMEM, "registry: out of memory");
@@ -218,13 +213,15 @@ cki_authz_poll(cki_authz *a)
 		health(a, false);
 		return;
 	}
-	/* Back after an outage: the rows are read whatever the token says
-	 * (a notification may have been lost). */
+	/* Back after an outage: every row is read whatever the token says
+	 * (a notification may have been lost); else the clients the audit
+	 * rows name. */
 	if (tok == a->token && !a->reg_down) {
 		notify_arm(a);
 		return;
 	}
-	if (cki_authz_load_rows(a) == CK_OK) {
+	if ((a->reg_down ? cki_authz_load_rows(a) : cki_authz_sync_rows(a)) ==
+	    CK_OK) {
 		a->token = tok;
 		health(a, true);
 		notify_arm(a);
@@ -243,7 +240,7 @@ static void
 add_seen(void *arg, const char *spki, void *val)
 {
 	struct batch *b = arg;
-	struct seen_ent *e = val;
+	struct cki_seen_ent *e = val;
 	struct cki_seen *s = &b->v[b->n++];
 
 	memcpy(s->spki, spki, 65);
@@ -287,8 +284,13 @@ cki_authz_expire(cki_authz *a)
 		return;
 	}
 	a->n.expired += n;
-	if (n > 0)
+	/* This connection's own changes do not move the change token. Every
+	 * CKI_AUTHZ_RESYNC_RUNS runs, a full read: a change no audit row
+	 * names (presence written by another primary) is seen too. */
+	if (++a->expire_runs % CKI_AUTHZ_RESYNC_RUNS == 0)
 		(void)cki_authz_load_rows(a);
+	else if (n > 0)
+		(void)cki_authz_sync_rows(a);
 }
 
 /* Sets *field to a copy of s unless s is NULL. -1: out of memory. */
@@ -303,7 +305,7 @@ cki_authz_seen(cki_authz *a, const char *spki, int64_t now,
     const char *agent_version, const char *facts)
 {
 	struct cki_client *c = cki_hmap_get(&a->clients, spki);
-	struct seen_ent *e;
+	struct cki_seen_ent *e;
 	void *old = NULL;
 
 	if (c == NULL)

@@ -177,7 +177,8 @@ writer_start(
 	if ((w->ctx = ck_ctx_new()) == NULL)
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	if (cki_registry_open(w->ctx, target, CKI_AUTHZ_BUSY_MS, &w->reg) !=
-	    CK_OK)
+	        CK_OK ||
+	    cki_registry_relax(w->reg) != CK_OK)
 		return cki_err(
 		    ctx, ck_ctx_status(w->ctx), "%s", ck_ctx_error(w->ctx));
 	if ((w->ev = event_new(

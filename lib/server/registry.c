@@ -193,6 +193,12 @@ err:
 	return rv;
 }
 
+ck_status
+cki_registry_relax(cki_registry *r)
+{
+	return r->ops->relax != NULL ? r->ops->relax(r->impl) : CK_OK;
+}
+
 void
 cki_registry_close(cki_registry *r)
 {

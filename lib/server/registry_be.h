@@ -96,6 +96,9 @@ struct cki_reg_ops {
 	ck_status (*now)(void *impl, int64_t *now);
 	ck_status (*job)(void *impl, const char *name, bool *mine);
 	int (*notify_fd)(void *impl);
+	/* May be NULL. The server's own connections: commits need not reach
+	 * the disk before returning (SQLite: synchronous = NORMAL in WAL). */
+	ck_status (*relax)(void *impl);
 	/* Inserts a row exactly as given (version, times, presence): for
 	 * cki_registry_copy(), inside begin()..commit(). */
 	ck_status (*load)(void *impl, const struct cki_client *c);

@@ -139,6 +139,12 @@ typedef struct cki_registry cki_registry;
 ck_status cki_registry_open(
     ck_ctx *ctx, const char *target, int busy_ms, cki_registry **out);
 void cki_registry_close(cki_registry *r);
+/* For the server's own connections (first contacts, presence): a commit
+ * need not be on the disk when it returns (SQLite: synchronous = NORMAL
+ * under WAL; a power loss may lose the last ones, never the database's
+ * consistency). Connections that record admin decisions or issued
+ * certificates do not call it. */
+ck_status cki_registry_relax(cki_registry *r);
 /* Creates or upgrades the schema to CKI_REG_SCHEMA. *from gets the version
  * found (0: none). Creates the file's directory (0700) if needed. */
 ck_status cki_registry_migrate(ck_ctx *ctx, const char *target, int *from);

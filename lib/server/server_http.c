@@ -198,9 +198,18 @@ static void
 answer(struct cki_srv *s, struct evhttp_request *req, struct cki_conn *c,
     const struct cki_route *rt, const struct cki_decision *d)
 {
-	log_request(s, req, c, d);
+	/* An approved heartbeat is presence, written to the registry in
+	 * batches: not a log line each (10,000 clients every 30 s would be
+	 * most of the server's work). Its refusals are logged. */
+	if (d->status != 200 || rt->fn != route_heartbeat)
+		log_request(s, req, c, d);
 	if (d->status == 200) {
 		s->served++;
+		/* An approved client's connection goes before the new ones
+		 * (set again on a later request if the event was busy). */
+		if (!c->known && c->bev != NULL &&
+		    bufferevent_priority_set(c->bev, CKI_SRV_PRIO_KNOWN) == 0)
+			c->known = true;
 		rt->fn(s, req, c, d);
 		return;
 	}
@@ -250,9 +259,16 @@ on_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct cki_conn *c = arg;
 	struct cki_req *r = c->busy;
+	SSL *ssl = c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
 
 	(void)evcon;
 	c->evcon = NULL;
+	/* The session stays resumable (SSL_free drops a session from the
+	 * cache unless a shutdown was sent; evhttp sends none), except when
+	 * the server ended the connection (revoked, suspended...). */
+	if (ssl != NULL && !c->closing)
+		SSL_set_shutdown(
+		    ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	if (r == NULL)
 		return;
 	if (evhttp_request_get_connection(r->req) == NULL)
@@ -476,6 +492,18 @@ input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 		c->req_start_ms = cki_mono_ms();
 }
 
+/* Keeps a small answer in one piece: evhttp adds the head and the body
+ * as separate chains, and bufferevent_openssl writes each chain as its
+ * own TLS record (with SSL_MODE_RELEASE_BUFFERS, its own buffer and its
+ * own send). One record per answer instead of two. */
+static void
+output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	(void)arg;
+	if (info->n_added > 0 && evbuffer_get_length(buf) <= CKI_SRV_ONE_RECORD)
+		(void)evbuffer_pullup(buf, -1);
+}
+
 struct bufferevent *
 cki_srv_bevcb(struct event_base *base, void *arg)
 {
@@ -504,8 +532,10 @@ cki_srv_bevcb(struct event_base *base, void *arg)
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	(void)bufferevent_priority_set(bev, CKI_SRV_PRIO_NEW);
 	c->bev = bev;
 	evbuffer_add_cb(bufferevent_get_input(bev), input_cb, c);
+	evbuffer_add_cb(bufferevent_get_output(bev), output_cb, c);
 	return bev;
 }
 

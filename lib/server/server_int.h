@@ -48,6 +48,15 @@ struct bufferevent;
 #define CKI_SRV_HANDSHAKE_MS 10000 /* accept to first byte of data */
 #define CKI_SRV_REQUEST_MS 10000   /* first byte to whole request */
 #define CKI_SRV_IDLE_MIN_S 60      /* idle keep-alive, at least */
+/* Event priorities (lower first): timers, signals, listeners and the
+ * connections of approved clients at CKI_SRV_PRIO_KNOWN (libevent's
+ * default, the middle one); handshakes and connections not yet served
+ * at CKI_SRV_PRIO_NEW, so a flood of new keys waits behind the approved
+ * clients' requests, not they behind it. */
+#define CKI_SRV_PRIOS 3
+#define CKI_SRV_ONE_RECORD 16384 /* answers up to this go as one record */
+#define CKI_SRV_PRIO_KNOWN 1
+#define CKI_SRV_PRIO_NEW 2
 
 /* ---- server_log.c ------------------------------------------------------- */
 typedef struct cki_slogger cki_slogger;
@@ -77,6 +86,7 @@ struct cki_conn {
 	int64_t accepted_ms;
 	int64_t req_start_ms; /* first byte of the current request, or 0 */
 	bool handshake_done, closing;
+	bool known; /* served once: at CKI_SRV_PRIO_KNOWN */
 	unsigned requests;
 };
 

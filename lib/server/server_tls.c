@@ -15,8 +15,9 @@
  *                cki_authz_verify() from the verify callback, which never
  *                fails the handshake: each route decides
  *   resources    SSL_MODE_RELEASE_BUFFERS (idle connections hold no
- *                buffers); session tickets and a server cache for
- *                resumption
+ *                buffers); one TLS 1.3 ticket per handshake naming a
+ *                session of the server's cache (stateful; TLS 1.2:
+ *                session IDs), CKI_SRV_SESS_CACHE sessions at most
  *
  * Guarantees:
  *  1. A wrong keystore password, an unreadable file or a key that does not
@@ -33,6 +34,9 @@
 #include <openssl/ssl.h>
 
 #include "server_int.h"
+
+/* Sessions the server keeps for resumption (the oldest go first). */
+#define CKI_SRV_SESS_CACHE 20480
 
 /* ---- the client certificate ---------------------------------------------- */
 
@@ -200,11 +204,19 @@ set_policy(ck_ctx *ctx, const struct cki_server_conf *c, SSL_CTX *ssl)
 		return cki_err(ctx, CK_E_FORMAT,
 		    "%s: [server] TLS policy refused by OpenSSL: %s",
 		    c->conf_name, cki_ossl_reason());
+	/* Stateful tickets (NO_TICKET on a TLS 1.3 server): the ticket names
+	 * a session of the cache. OpenSSL 3.0 builds each stateless ticket
+	 * by re-encoding and re-parsing the session, client certificate
+	 * included (its key through the provider decoders): about a quarter
+	 * of a full mTLS handshake per ticket, and a resumption parses it
+	 * again. One ticket per handshake. */
 	SSL_CTX_set_options(ssl,
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	        SSL_OP_NO_COMPRESSION);
+	        SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
 	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(ssl, CKI_SRV_SESS_CACHE);
+	SSL_CTX_set_num_tickets(ssl, 1);
 	SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 	return CK_OK;
 }

@@ -8,6 +8,7 @@
 #     equal to its key's SHA-256; again: still 202, one registry row
 #  3. `certkit clients approve` (by SPKI prefix): the next request is 200
 #     (within 1 s), /api/v1/status says approved, a heartbeat is taken
+#     (and not logged: presence goes to the registry in batches)
 #  4. `certkit clients revoke` while an s_client connection is open: the
 #     connection is closed within 2 s, and the next request is 403
 #     client_revoked
@@ -74,6 +75,13 @@ r=$(http dev1 /api/v1/heartbeat -X POST -H 'Content-Type: application/json' \
     --data '{"agent_version":"1.0.0","facts":{"model":"x"}}')
 [ "$r" = "200 application/json" ] && [ "$(jget heartbeat)" = 30 ] &&
 	ok "heartbeat: 200" || bad "heartbeat: '$r' $(cat "$work/resp")"
+# Presence, not a log line each (the status request above is logged).
+if grep -q 'event=request .*path=/api/v1/status status=200' "$log" &&
+    ! grep -q 'event=request .*path=/api/v1/heartbeat' "$log"; then
+	ok "an approved heartbeat is not logged, the status request is"
+else
+	bad "log of the approved requests: $(grep 'event=request' "$log" | tail -3)"
+fi
 
 # 5. Errors as problems.
 r=$(http dev1 /nope)

@@ -630,6 +630,81 @@ test_conflict(void **state)
 	id_clear(&twin);
 }
 
+/* A first contact written by another connection (the writer thread, or
+ * another primary) moves the change token: the poll reads that client,
+ * not every row (a flood of new keys re-read the whole registry per
+ * poll). replace-key drops the old key's cached row (closed: it was
+ * approved) and serves the new key; a removal drops the row. */
+static void
+test_incremental_sync(void **state)
+{
+	struct env *e = *state;
+	struct id twin = {0};
+	struct cki_client in = {0}, out = {0}, conflict = {0}, orig = {0};
+	struct cki_client *c;
+	struct cki_actor who = {"server", "first contact"};
+	char spki[65], rspki[65], tspki[65];
+	unsigned long loads;
+
+	mkid(&twin, "gw-ca-01", &e->inter, false); /* the same CN, a new key */
+	cki_x509_spki(e->leaf.cert, spki);
+	cki_x509_spki(e->rogue_leaf.cert, rspki);
+	cki_x509_spki(twin.cert, tspki);
+	start(e, CKI_POLICY_PAIRING, NULL, false);
+	loads = e->a->n.loads;
+	assert_int_equal(decide(e, &e->leaf).status, 202);
+	act(e, &e->leaf, CKI_ACT_APPROVE);
+	cki_authz_poll(e->a);
+	assert_int_equal(decide(e, &e->leaf).status, 200);
+
+	/* Another connection's first contact: in the cache after one poll. */
+	memcpy(in.spki, rspki, sizeof(in.spki));
+	in.name = "gw-rogue";
+	assert_int_equal(cki_registry_first_contact(
+	                     e->admin, &in, CKI_REG_PENDING, 100, &who, &out),
+	    CK_OK);
+	assert_null(cki_hmap_get(&e->a->clients, rspki));
+	cki_authz_poll(e->a);
+	assert_non_null(cki_hmap_get(&e->a->clients, rspki));
+	assert_int_equal(e->a->n.loads, loads); /* no full read */
+	assert_true(e->a->n.syncs >= 2);
+
+	/* replace-key: the old key's row goes (closed), the new key is the
+	 * approved client under the old id. */
+	assert_int_equal(decide(e, &twin).status, 202);
+	row(e, &twin, &conflict);
+	row(e, &e->leaf, &orig);
+	assert_int_equal(cki_registry_act(e->admin, conflict.id,
+	                     CKI_ACT_REPLACE_KEY, -1, &who, NULL),
+	    CK_OK);
+	cki_authz_poll(e->a);
+	assert_null(cki_hmap_get(&e->a->clients, spki));
+	assert_int_equal(e->nclosed, 1);
+	assert_string_equal(e->closed[0], spki);
+	assert_int_equal(decide(e, &twin).status, 200);
+	assert_non_null(c = cki_hmap_get(&e->a->clients, tspki));
+	assert_string_equal(c->id, orig.id);
+
+	/* A row read again keeps the presence not yet written. */
+	cki_authz_seen(e->a, tspki, c->last_seen + 1000, "9.9", NULL);
+	act(e, &twin, CKI_ACT_SUSPEND);
+	cki_authz_poll(e->a);
+	assert_non_null(c = cki_hmap_get(&e->a->clients, tspki));
+	assert_int_equal(c->state, CKI_REG_SUSPENDED);
+	assert_string_equal(c->agent_version, "9.9");
+	assert_int_equal(e->nclosed, 2);
+
+	/* A removal drops the row; the next request is a first contact. */
+	act(e, &e->rogue_leaf, CKI_ACT_REMOVE);
+	cki_authz_poll(e->a);
+	assert_null(cki_hmap_get(&e->a->clients, rspki));
+	assert_int_equal(e->a->n.loads, loads);
+	cki_client_clear(&out);
+	cki_client_clear(&conflict);
+	cki_client_clear(&orig);
+	id_clear(&twin);
+}
+
 /* max_pending bounds the queue: the next unknown key gets 503
  * pending_limit and no row. */
 static void
@@ -1351,6 +1426,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_intermediate_anchor, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_incremental_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_pending_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
