@@ -51,7 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
+#include "pq_dl.h"
 
 #include "registry_be.h"
 
@@ -432,11 +432,14 @@ pg_version(struct pg *p, int *v)
 static ck_status
 pg_new(ck_ctx *ctx, const char *target, int busy_ms, struct pg **out)
 {
-	struct pg *p = calloc(1, sizeof(*p));
-	ck_status rv = CK_OK;
+	struct pg *p;
+	ck_status rv;
 
 	*out = NULL;
-	if (p == NULL || (p->conninfo = strdup(pg_conninfo(target))) == NULL) {
+	if ((rv = cki_pq_load(ctx)) != CK_OK)
+		return rv;
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->conninfo = strdup(pg_conninfo(target))) == NULL) {
 		rv = cki_err(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}

@@ -19,6 +19,7 @@ check "cmake --install succeeds" '[ $? -eq 0 ] || { cat "$dest/log"; false; }'
 root=$dest/usr/local
 lib=$(ls -d "$root"/lib* | head -n 1)
 check "binary installed" '[ -x "$root/bin/certkit" ]'
+check "certkit does not load libpq at start (opened only for a PostgreSQL registry)" '! ldd "$root/bin/certkit" | grep -q libpq'
 check "the agent's own binary installed, without SQLite" '[ -x "$root/bin/certkit-agent" ] && "$root/bin/certkit-agent" --help >/dev/null && ! ldd "$root/bin/certkit-agent" | grep -q sqlite'
 check "shared library installed" 'ls "$lib"/libcertkit.so.0* >/dev/null 2>&1'
 check "public headers installed" '[ -f "$root/include/certkit/certkit.h" ]'
