@@ -113,9 +113,8 @@ The floor is \`GET /healthz\` over the same connections.
 Ratio enrollment / floor: $(awk -v a="$enr" -v b="$floor" 'BEGIN { printf "%.1f", a / b }')x.
 Answers other than 200: $bad. Distinct serials recorded: $issued of $n.
 Each enrollment is three registry write transactions (the client, the
-request, the certificate) on the server's event loop. The floor itself is
-high: the server does not set TCP_NODELAY, so a keep-alive request waits
-about 40 ms on Nagle and the client's delayed ACK (noted for part S); the
+request, the certificate) and one signature (EC P-256) on the server's
+event loop; the floor is the same connections' request round trip, so the
 enrollment's own cost is the difference between the two rows.
 
 Command: \`sh bench/enroll.sh BUILD WORKDIR\` (part of \`make bench\`).
