@@ -4,7 +4,8 @@
 # Root" (20 years), the intermediate "R3" twice with one key (signed by
 # New Root in r3new.pem, cross-signed by Old Root in r3cross.pem),
 # inter.pem = r3cross then r3new (as a server sends it), and leaf.pem
-# (www.example.test) under R3. Verified at 2030, Old Root has expired.
+# (www.example.test) under R3. Verified two years from now, when Old Root
+# has expired: DIR/at (RFC 3339) and DIR/attime (Unix time) hold that time.
 set -eu
 cd "$1"
 k="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
@@ -27,3 +28,6 @@ printf '%s\n' subjectAltName=DNS:www.example.test extendedKeyUsage=serverAuth \
 openssl x509 -req -in leaf.csr -CA r3new.pem -CAkey r3.key -out leaf.pem -days 6000 -extfile leaf.ext 2>/dev/null
 cat r3cross.pem r3new.pem >inter.pem
 cat old.pem new.pem >roots.pem
+t=$(($(date +%s) + 2 * 365 * 86400))
+echo "$t" >attime
+date -u -d "@$t" +%Y-%m-%dT%H:%M:%SZ >at

@@ -64,7 +64,7 @@ name: identity status, install and backups under a non-UTF-8 --home
 run: H="$T/ho$(printf '\377')me"; F="$T/le$(printf '\377')af"
 run: cp "$PKI/leaf.pem" "$F.pem"; cp "$PKI/leaf.key" "$F.key"
 run: $CERTKIT --home "$H" identity init --name a.example.test >/dev/null &&
-run: $CERTKIT --home "$H" identity install --json --insecure-accept-warnings --cert "$F.pem" --key "$F.key" --chain "$PKI/int-ca.pem" &&
+run: $CERTKIT --home "$H" identity install --json --at 2026-06-01T00:00:00Z --insecure-accept-warnings --cert "$F.pem" --key "$F.key" --chain "$PKI/int-ca.pem" &&
 run: $CERTKIT --home "$H" identity backups --json && $CERTKIT --home "$H" identity status --json --at 2026-06-01T00:00:00Z
 exit: 1
 stdout: "input": "

@@ -69,7 +69,7 @@ name: a 1,023-byte password works for PKCS#12 and for an encrypted PEM key
 run: pw=$(awk 'BEGIN { s = ""; for (i = 0; i < 1023; i++) s = s "b"; print s }')
 run: CERTKIT_OUT_PASSWORD=$pw $CERTKIT convert --to p12 --out $T/x.p12 $PKI/leaf.key $PKI/leaf.pem >/dev/null || exit 9
 run: CERTKIT_OUT_PASSWORD=$pw $CERTKIT convert --to pem --include-key --out $T/k.pem $PKI/leaf.key $PKI/leaf.pem >/dev/null || exit 8
-run: CERTKIT_PASSWORD=$pw $CERTKIT show $T/x.p12 $T/k.pem
+run: CERTKIT_PASSWORD=$pw $CERTKIT show --at 2026-06-01T00:00:00Z $T/x.p12 $T/k.pem
 stdout: x.p12: PKCS#12 certificate (key's)
 stdout: k.pem: block 2 (ENCRYPTED PRIVATE KEY)
 

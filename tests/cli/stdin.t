@@ -13,7 +13,7 @@ exit: 2
 stderr: (stdin): holds no certificate
 
 name: convert - reads its input from standard input
-run: cat "$PKI/leaf.key" "$PKI/chain.pem" | $CERTKIT convert --to p12 --no-password --out $T/o.p12 - && $CERTKIT show $T/o.p12
+run: cat "$PKI/leaf.key" "$PKI/chain.pem" | $CERTKIT convert --to p12 --no-password --out $T/o.p12 - && $CERTKIT show --at 2026-06-01T00:00:00Z $T/o.p12
 stdout: o.p12: PKCS#12 certificate (key's)
 
 name: trust add - reads the CA from standard input
@@ -21,7 +21,7 @@ run: $CERTKIT --home $T trust add - < "$PKI/root-ca.pem"
 stdout: Added anchor 'certkit-test-root-ca'
 
 name: --password-file - reads the password from standard input
-run: printf 'secret\n' | $CERTKIT show --password-file - "$PKI/leaf.p12"
+run: printf 'secret\n' | $CERTKIT show --at 2026-06-01T00:00:00Z --password-file - "$PKI/leaf.p12"
 stdout: PKCS#12 certificate (key's)
 
 name: standard input is read once per command

@@ -358,8 +358,8 @@ stderr: --policy: unknown policy 'lax': expected compat or strict
 # first) to the expired Old Root and never goes back.
 name: a cross-signed intermediate to an expired root: OpenSSL alone fails, certkit takes the other R3 to New Root
 run: sh "$SRC/tests/cli/crosssign.sh" "$T" && cd "$T" &&
-run: if openssl verify -attime 1893456000 -CAfile roots.pem -untrusted inter.pem leaf.pem >/dev/null 2>&1; then exit 9; fi &&
-run: $CERTKIT verify --at 2030-01-01T00:00:00Z --roots old.pem --roots new.pem --untrusted inter.pem --host www.example.test leaf.pem
+run: if openssl verify -attime "$(cat attime)" -CAfile roots.pem -untrusted inter.pem leaf.pem >/dev/null 2>&1; then exit 9; fi &&
+run: $CERTKIT verify --at "$(cat at)" --roots old.pem --roots new.pem --untrusted inter.pem --host www.example.test leaf.pem
 stdout: leaf.pem: OK
 stdout: depth=2 CN = New Root (trust anchor)
 stdout: alternate_path
@@ -368,7 +368,7 @@ stdout: (cert_expired at depth 2)
 
 name: the chosen path in --json: evidence path, paths_tried, first_failure
 run: sh "$SRC/tests/cli/crosssign.sh" "$T" && cd "$T" &&
-run: $CERTKIT verify --json --at 2030-01-01T00:00:00Z --roots old.pem --roots new.pem --untrusted inter.pem leaf.pem
+run: $CERTKIT verify --json --at "$(cat at)" --roots old.pem --roots new.pem --untrusted inter.pem leaf.pem
 stdout: "valid": true,
 stdout: "code": "alternate_path",
 stdout: "severity": "info",
@@ -377,7 +377,7 @@ stdout: "first_failure": {
 
 name: only the cross-signed intermediate: the expiry is reported as before
 run: sh "$SRC/tests/cli/crosssign.sh" "$T" && cd "$T" &&
-run: $CERTKIT verify --at 2030-01-01T00:00:00Z --roots old.pem --roots new.pem --untrusted r3cross.pem leaf.pem
+run: $CERTKIT verify --at "$(cat at)" --roots old.pem --roots new.pem --untrusted r3cross.pem leaf.pem
 exit: 1
 stdout: cert_expired at depth=2 CN = Old Root
 !stdout: alternate_path

@@ -280,7 +280,8 @@ expect "a closed port is tcp_refused and offline" 1 \
   'd["code"] == "tcp_refused" and e["status"] == "offline" and r["summary"]["offline"] == 1'
 
 # ---- client certificates ----------------------------------------------------------------
-start mtls "$SRV -Verify 1 -verify_return_error -CAfile $W/root+int.pem -cert $P/leaf.pem -key $P/leaf.key -cert_chain $P/int-ca.pem"
+# s_server verifies the client certificate at the pinned time, as doctor --at.
+start mtls "$SRV -Verify 1 -verify_return_error -attime 1780272000 -CAfile $W/root+int.pem -cert $P/leaf.pem -key $P/leaf.key -cert_chain $P/int-ca.pem"
 doctor --trust "$P/root-ca.pem" --resolve "$R:$PORT:127.0.0.1" "$R:$PORT"
 expect "a server that requires a client certificate is client_cert_required" 1 \
   'd["code"] == "client_cert_required" and e["tls"]["client_certificate_requested"] is True'

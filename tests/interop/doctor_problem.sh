@@ -34,6 +34,18 @@ bad() { fail=$((fail + 1)); echo "not ok - $1"; sed 's/^/  | /' "$W/out" "$W/err
 
 cat "$P/root-ca.pem" "$P/int-ca.pem" >"$W/root+int.pem"
 cat "$P/leaf.pem" "$P/int-ca.pem" >"$W/server.pem"
+# The python3 server verifies the client certificate at the real time, so
+# the client is issued by int-ca now, for 30 days (leaf-client, to
+# 2027-01-01, would not stand the clock); doctor keeps --at $AT.
+printf '%s\n' basicConstraints=CA:FALSE keyUsage=critical,digitalSignature \
+	extendedKeyUsage=clientAuth subjectKeyIdentifier=hash \
+	authorityKeyIdentifier=keyid subjectAltName=DNS:gateway-01.example.test >"$W/client.ext"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$W/client.key" -subj "/C=US/O=certkit tests/CN=gateway-01" \
+	-out "$W/client.csr" 2>/dev/null &&
+	openssl x509 -req -in "$W/client.csr" -CA "$P/int-ca.pem" -CAkey "$P/int-ca.key" \
+	-set_serial 0x5eed02 -days 30 -extfile "$W/client.ext" -out "$W/client.pem" 2>/dev/null ||
+	{ echo "not ok - issuing the client certificate"; exit 1; }
 SPKI=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 
 cat >"$W/server.py" <<'EOF'
@@ -117,7 +129,7 @@ R=device.example.test
 doctor() {
 	echo "$1" >"$W/mode"
 	if [ "${2:-}" = --cert ]; then
-		set -- --cert "$P/leaf-client.pem" --key "$P/leaf-client.key"
+		set -- --cert "$W/client.pem" --key "$W/client.key"
 	else
 		set --
 	fi
@@ -164,7 +176,7 @@ expect "a 200 is online" 0 'd["code"] == "ok"'
 # Text output: the reason is shown, escaped.
 echo revoked >"$W/mode"
 timeout 60 "$CERTKIT" doctor --at $AT --timeout 3 --trust "$P/root-ca.pem" \
-	--resolve "$R:$PORT:127.0.0.1" --cert "$P/leaf-client.pem" --key "$P/leaf-client.key" \
+	--resolve "$R:$PORT:127.0.0.1" --cert "$W/client.pem" --key "$W/client.key" \
 	"$R:$PORT" >"$W/out" 2>"$W/err"
 grep -q "certificate revoked (OCSP, keyCompromise)" "$W/out" &&
 	ok "the text report shows the server's reason" ||

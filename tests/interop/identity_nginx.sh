@@ -113,25 +113,37 @@ fi
 ok "nginx serves current/fullchain.pem on 127.0.0.1:$port"
 
 # 1. The default, trusted as itself (a pinned self-signed certificate).
-got=$(served_fp "$H/identity/current/cert.pem" -partial_chain)
+got=$(served_fp "$H/identity/current/cert.pem" -partial_chain -attime $ATT)
 [ -n "$got" ] && [ "$got" = "$DEFAULT" ] &&
 	ok "s_client -verify_return_error accepts the default (fingerprint matches)" ||
 	bad "the default is not served or not accepted: $(tail -5 "$work/s_client.out")"
 
 # 2. Install a CA-issued leaf; on_change reloads nginx.
 printf '[identity]\non_change = kill -HUP $(cat %s/nginx.pid)\n' "$work" >"$H/certkit.conf"
-if "$CERTKIT" identity install --at $AT --cert "$PKI/leaf.pem" \
-    --key "$PKI/leaf.key" --chain "$PKI/int-ca.pem" >"$work/install.out" 2>&1; then
+# curl cannot pin the time, so the leaf is issued by int-ca now, for 365
+# days, with the PKI leaf's names (leaf.pem ends 2027-01-01), and installed,
+# served and verified at the real time.
+printf '%s\n' basicConstraints=CA:FALSE keyUsage=critical,digitalSignature \
+    extendedKeyUsage=serverAuth subjectKeyIdentifier=hash authorityKeyIdentifier=keyid \
+    subjectAltName=DNS:device.example.test,IP:192.0.2.10 >"$work/leaf.ext"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$work/leaf.key" -subj "/C=US/O=certkit tests/CN=device.example.test" \
+    -out "$work/leaf.csr" 2>/dev/null &&
+    openssl x509 -req -in "$work/leaf.csr" -CA "$PKI/int-ca.pem" -CAkey "$PKI/int-ca.key" \
+    -set_serial 0x5eed03 -days 365 -extfile "$work/leaf.ext" -out "$work/leaf.pem" 2>/dev/null ||
+    bad "issuing the leaf"
+if "$CERTKIT" identity install --cert "$work/leaf.pem" \
+    --key "$work/leaf.key" --chain "$PKI/int-ca.pem" >"$work/install.out" 2>&1; then
 	ok "certkit identity install of the PKI leaf"
 else
 	bad "install failed: $(cat "$work/install.out")"
 fi
 grep -q "on_change: .* succeeded" "$work/install.out" && ok "on_change (SIGHUP) ran" ||
 	bad "on_change did not run: $(cat "$work/install.out")"
-NEW=$(fp "$PKI/leaf.pem")
+NEW=$(fp "$work/leaf.pem")
 i=0 got=""
 while [ $i -lt 50 ]; do
-	got=$(served_fp "$PKI/root-ca.pem" -attime $ATT)
+	got=$(served_fp "$PKI/root-ca.pem")
 	[ "$got" = "$NEW" ] && break
 	sleep 0.2
 	i=$((i + 1))
@@ -168,7 +180,7 @@ rc=$?
 	bad "reset with a failing on_change: exit $rc: $(cat "$work/reset.out")"
 [ "$(fp "$H/identity/current/cert.pem")" = "$NEW" ] && ok "current is the previous identity again" ||
 	bad "current changed despite the rollback"
-got=$(served_fp "$PKI/root-ca.pem" -attime $ATT)
+got=$(served_fp "$PKI/root-ca.pem")
 [ "$got" = "$NEW" ] && ok "nginx still serves it" || bad "nginx serves $got after the rollback"
 
 echo "$pass passed, $fail failed"

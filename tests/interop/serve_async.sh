@@ -38,8 +38,7 @@ while [ $i -lt 50 ] && [ ! -s "$work/ocsp.port" ]; do sleep 0.1; i=$((i + 1)); d
 OPORT=$(cat "$work/ocsp.port")
 printf '[server]\nclient_policy = trusted-ca\nclient_ca = %s, %s\nocsp = hard-fail\nocsp_responder = http://127.0.0.1:%s/\n' \
     "$PKI/root-ca.pem" "$PKI/int-ca.pem" "$OPORT" >"$H/certkit.conf"
-cp "$PKI/leaf-client.pem" "$work/ca1.pem"
-cp "$PKI/leaf-client.key" "$work/ca1.key"
+mkissued ca1 gateway-01 || { bad "mkissued"; finish; }
 start_server || { bad "serve starts"; finish; }
 
 # 1. Three clients give up while waiting.

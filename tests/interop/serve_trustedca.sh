@@ -3,7 +3,7 @@
 # with curl, against client_ca = the test root (DER, .cer as SAFEQ imports
 # it) and the issuing CA.
 #
-#  1. trusted-ca: a client of the test PKI (leaf-client, clientAuth) is
+#  1. trusted-ca: a client of the test PKI (issued by int-ca at test time, clientAuth) is
 #     approved on first contact (200), its row says policy trusted-ca
 #  2. trusted-ca: a self-signed client and one from another CA get 403
 #     issuer_not_trusted, "issuer not in client_ca"
@@ -25,8 +25,7 @@ PKI=$CERTKIT_TEST_PKI
 cp "$PKI/root-ca.der" "$work/root.cer"
 printf '[server]\nclient_policy = trusted-ca\nclient_ca = %s, %s\n' \
     "$work/root.cer" "$PKI/int-ca.pem" >"$H/certkit.conf"
-cp "$PKI/leaf-client.pem" "$work/ca1.pem"
-cp "$PKI/leaf-client.key" "$work/ca1.key"
+mkissued ca1 gateway-01 || { bad "mkissued"; finish; }
 mkclient self1 gateway-02
 start_server || { bad "serve starts"; finish; }
 
@@ -46,8 +45,7 @@ r=$(http self1 /api/v1/status)
     grep -q 'issuer not in client_ca' "$work/resp" &&
 	ok "trusted-ca: a self-signed client gets 403 issuer_not_trusted" ||
 	bad "self-signed client: '$r' $(cat "$work/resp")"
-cp "$PKI/other-leaf.pem" "$work/other.pem"
-cp "$PKI/other-leaf.key" "$work/other.key"
+mkissued other other other-root || { bad "mkissued other"; finish; }
 r=$(http other /api/v1/status)
 [ "$r" = "403 application/problem+json" ] &&
     [ "$(jget type)" = issuer_not_trusted ] &&
