@@ -48,7 +48,7 @@ done
 mkfifo "$work/ready"
 "$ck" serve --listen 127.0.0.1:0 --ready-fd 3 3>"$work/ready" 2>"$work/log" &
 spid=$!
-trap 'kill $spid 2>/dev/null' EXIT INT TERM
+trap 'kill $spid 2>/dev/null || true' EXIT INT TERM
 port=$(timeout 10 sed -n 's/^READY=1 listen=127.0.0.1:\([0-9]*\)$/\1/p' "$work/ready")
 [ -n "$port" ] || { echo "bench enroll: serve did not start" >&2; exit 1; }
 url="https://127.0.0.1:$port"
