@@ -43,7 +43,8 @@
  *  4. now() is the database's clock (unless the ctx has a fixed time, for
  *     tests), so expiry decisions do not depend on each primary's clock.
  *  5. job() takes a session advisory lock: one primary runs a
- *     single-writer job until its connection ends.
+ *     single-writer job until it closes (unlocking them) or its
+ *     connection ends.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,12 @@ pg_close(void *impl)
 
 	if (p == NULL)
 		return;
+	/* Hand the single-writer jobs over now: the server drops a closed
+	 * session's locks only when its backend exits, a moment after
+	 * PQfinish() returns, so the next primary would wait a sweep. */
+	if (p->nheld > 0 && !p->in_tx && p->conn != NULL &&
+	    PQstatus(p->conn) == CONNECTION_OK)
+		PQclear(PQexec(p->conn, "SELECT pg_advisory_unlock_all()"));
 	PQfinish(p->conn);
 	free(p->conninfo);
 	free(p);
