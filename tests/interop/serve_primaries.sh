@@ -94,6 +94,17 @@ code() {
 	    --cert "$work/$1.pem" --key "$work/$1.key" \
 	    "https://127.0.0.1:$2/api/v1/status" 2>/dev/null
 }
+# until_all WHO CODES: WHO's answers from A, B and C, in $all, until they
+# are CODES, at most 10 s.
+until_all() {
+	t0=$(ms)
+	while :; do
+		all=""
+		for p in $port_A $port_B $port_C; do all="$all$(code "$1" "$p")"; done
+		[ "$all" = "$2" ] || [ $(($(ms) - t0)) -ge 10000 ] && break
+		sleep 0.1
+	done
+}
 q() { psql -X -q -At "$CI user=ckadmin" -c "$1"; }
 admin() { timeout 60 "$CERTKIT" --home "$work/A" clients "$@"; }
 mkclient dev1
@@ -155,7 +166,7 @@ r=$(code dev2 "$port_A")
 [ "$r" = 202 ] || bad "dev2 pending: $r"
 ID2=$(q "SELECT id FROM clients WHERE name = 'dev2'")
 admin approve "$ID2" >/dev/null 2>&1 || bad "approve dev2"
-sleep 1
+until_all dev2 200200200
 # Load: dev2 asks every primary in a loop while the database goes away.
 (
 	end=$(($(ms) + 6000))
@@ -171,8 +182,10 @@ lp=$!
 pids="$pids $lp"
 sleep 1
 pgh_stop || bad "pg_ctl stop"
-sleep 1.5
-r=$(code dev3 "$port_B")
+t0=$(ms)
+while r=$(code dev3 "$port_B"); [ "$r" != 503 ] && [ $(($(ms) - t0)) -lt 10000 ]; do
+	sleep 0.2
+done
 if [ "$r" = 503 ] && grep -qi '^Retry-After:' "$work/head" &&
     grep -q registry_unavailable "$work/resp"; then
 	ok "database down: a new client gets 503 registry_unavailable + Retry-After"
@@ -218,9 +231,7 @@ done
 	[ "$(q "SELECT count(*) FROM clients")" = 3 ] &&
 	ok "no row lost or duplicated" || bad "rows: $(q 'SELECT name, state FROM clients')"
 admin revoke "$ID2" >/dev/null 2>&1 || bad "revoke dev2"
-sleep 1
-all=""
-for p in $port_A $port_B $port_C; do all="$all$(code dev2 "$p")"; done
+until_all dev2 403403403
 [ "$all" = 403403403 ] && ok "a revocation after the outage applies on every primary" ||
 	bad "after the outage, dev2: $all"
 
