@@ -44,14 +44,17 @@ WANT_TEXT = {OK: "valid", PERM: "47 (permitted subtree violation)",
 
 
 def case(cid, san=(), cn=None, email=None, want=OK, strict=(), why=None,
-         note=None):
+         note=None, bad=None):
     """One leaf. san: subjectAltName entries; cn: None gives "nc leaf N"
     (no host name), "" no CN; email: a subject emailAddress; want: the
     verdict; strict: error codes --policy strict adds, why: the reason;
-    note: how OpenSSL reads the case, where that needs saying."""
+    note: how OpenSSL reads the case, where that needs saying; bad: for a
+    refusal, the names certkit must name as outside (its "outside"
+    evidence), by default the SANs."""
     assert not strict or why, cid
     return dict(id=cid, san=list(san), cn=cn, email=email, want=want,
-                strict=tuple(strict), why=why, note=note)
+                strict=tuple(strict), why=why, note=note,
+                bad=list(san) if bad is None else bad)
 
 
 WILD_PSL = ("a wildcard over the public suffix 'com' (BR 3.2.2.6): "
@@ -78,7 +81,8 @@ GROUPS = [
         case("trailing-dot", ["DNS:host.example.com."], want=PERM,
              note="the absolute form is another string to OpenSSL"),
         case("one-out", ["DNS:host.example.com", "DNS:evil.test"],
-             want=PERM, note="every name must be inside"),
+             want=PERM, note="every name must be inside",
+             bad=["DNS:evil.test"]),
     ]),
     ("dns-dot", ["permitted;DNS:.example.com"], [
         case("apex", ["DNS:example.com"], want=PERM,
@@ -123,7 +127,7 @@ GROUPS = [
              note="the absolute form is another string to OpenSSL, so "
              "it escapes the exclusion"),
         case("one-in", ["DNS:good.example.com", "DNS:bad.example.com"],
-             want=EXCL),
+             want=EXCL, bad=["DNS:bad.example.com"]),
         case("ip-only", ["IP:192.0.2.1"],
              note="no DNS name, and the CN is no host name"),
     ]),
@@ -139,10 +143,10 @@ GROUPS = [
         case("cn-inside", cn="a.example.com", strict=["cn_only_name"],
              why=CN_ONLY),
         case("cn-outside", cn="evil.test", want=PERM, strict=["cn_only_name"],
-             why=CN_ONLY,
+             why=CN_ONLY, bad=["CN:evil.test"],
              note="with no DNS SAN OpenSSL checks a host-name CN"),
         case("cn-apex", cn="example.com", want=PERM, strict=["cn_only_name"],
-             why=CN_ONLY),
+             why=CN_ONLY, bad=["CN:example.com"]),
         case("cn-not-host", cn="Camera 7", strict=["cn_only_name"],
              why=CN_ONLY, note="a CN that is no host name is not checked"),
         case("cn-out-san-in", ["DNS:a.example.com"], cn="evil.test",
@@ -150,6 +154,7 @@ GROUPS = [
         case("cn-in-san-out", ["DNS:evil.test"], cn="a.example.com",
              want=PERM),
         case("cn-out-ip-san", ["IP:192.0.2.7"], cn="evil.test", want=PERM,
+             bad=["CN:evil.test"],
              note="no DNS SAN (an IP one): OpenSSL checks the CN"),
         case("cn-in-ip-san", ["IP:192.0.2.7"], cn="a.example.com"),
     ]),
@@ -167,10 +172,12 @@ GROUPS = [
         case("v6-leaf", ["IP:2001:db8::1"], want=PERM,
              note="an IPv6 address is in no IPv4 subtree"),
         case("mapped-leaf", ["IP:::ffff:192.0.2.1"], want=PERM,
+             bad=["IP:::ffff:192.0.2.1"],
              note="a v4-mapped IPv6 address is 16 octets, not 4"),
         case("dns-only", ["DNS:anything.example"],
              note="no IP SAN: IP subtrees do not restrict DNS names"),
-        case("one-out", ["IP:192.0.2.1", "IP:203.0.113.1"], want=PERM),
+        case("one-out", ["IP:192.0.2.1", "IP:203.0.113.1"], want=PERM,
+             bad=["IP:203.0.113.1"]),
     ]),
     ("ip4-excl", ["excluded;IP:10.0.0.0/8", "excluded;IP:192.0.2.128/25"], [
         case("in-8", ["IP:10.1.2.3"], want=EXCL),
@@ -248,9 +255,11 @@ GROUPS = [
         case("not-label", ["email:x@aexample.com"], cn="", want=PERM),
         case("subj-in", cn="", email="x@a.example.com",
              note="a subject emailAddress, no SAN"),
-        case("subj-out", cn="", email="x@evil.test", want=PERM),
+        case("subj-out", cn="", email="x@evil.test", want=PERM,
+             bad=["emailAddress:x@evil.test"]),
         case("subj-out-san-in", ["email:x@a.example.com"], cn="",
              email="x@evil.test", want=PERM,
+             bad=["emailAddress:x@evil.test"],
              note="OpenSSL checks the subject emailAddress even beside "
              "an rfc822Name SAN"),
         case("subj-in-san-out", ["email:x@evil.test"], cn="",
@@ -262,7 +271,8 @@ GROUPS = [
         case("other-local", ["email:good@example.com"], cn=""),
         case("dot-sub", ["email:x@a.evil.test"], cn="", want=EXCL),
         case("dot-apex", ["email:x@evil.test"], cn=""),
-        case("subj", cn="", email="x@mail.evil.test", want=EXCL),
+        case("subj", cn="", email="x@mail.evil.test", want=EXCL,
+             bad=["emailAddress:x@mail.evil.test"]),
     ]),
     # Two constrained CAs: the upper one's constraints reach the leaf
     # through the lower one, whose own are wider (RFC 5280 6.1.4 (g): the
@@ -348,7 +358,7 @@ def make_leaves(work, pki, leafkey):
                 exts.append("subjectAltName=" + ",".join(c["san"]))
             path = os.path.join(work, "%s.%s.pem" % (gname, c["id"]))
             mkcert(path, leafkey, subj, ca[0], ca[1], 30, exts)
-            leaves.append((gname, c, path))
+            leaves.append((g, c, path))
     return cas, leaves
 
 
@@ -392,16 +402,16 @@ def certkit_run(certkit, pki, allcas, at, paths, policy, js):
 
 
 def parse_json(out):
-    """{file: (valid, error codes, warning codes, {code: openssl error})}"""
+    """{file: (valid, error codes, warning codes, the name_constraints
+    finding or None)}"""
     res = {}
     for r in json.loads(out)["results"]:
         errs = sorted(f["code"] for f in r["findings"]
                       if f["severity"] == "error")
         warns = sorted(f["code"] for f in r["findings"]
                        if f["severity"] == "warning")
-        ossl = {f["code"]: f["openssl_error"]["code"]
-                for f in r["findings"] if f.get("openssl_error")}
-        res[r["file"]] = (r["valid"], errs, warns, ossl)
+        nc = [f for f in r["findings"] if f["code"] == "name_constraints"]
+        res[r["file"]] = (r["valid"], errs, warns, nc[0] if nc else None)
     return res
 
 
@@ -430,6 +440,25 @@ def expect(c, want, policy):
     return (want == OK, errs, extra)
 
 
+def check_finding(c, constraints, f, got_ossl):
+    """The name_constraints finding: OpenSSL's error number, the names
+    outside (evidence "outside"), and the constraints named in the
+    summary, in show's form ("IP:192.0.2.0/24")."""
+    probs = []
+    code = (f.get("openssl_error") or {}).get("code")
+    if code != got_ossl:
+        probs.append("openssl_error.code %s, openssl verify %d"
+                     % (code, got_ossl))
+    if f.get("outside") != c["bad"] or \
+            f["evidence"].get("outside") != c["bad"]:
+        probs.append("outside %s, expected %s" % (f.get("outside"), c["bad"]))
+    for name in c["bad"] + [x.partition(";")[2] for x in constraints]:
+        if name not in f["summary"]:
+            probs.append("the summary does not name %s: %s"
+                         % (name, f["summary"]))
+    return probs
+
+
 def check_case(g, c, path, got_ossl, reports):
     """The problems of one case: [] when everything agrees."""
     probs = []
@@ -447,11 +476,10 @@ def check_case(g, c, path, got_ossl, reports):
             probs.append("%s %s: valid=%s errors=%s warnings=%s, expected "
                          "valid=%s errors=%s warnings=%s"
                          % ((policy, kind) + tuple(got[:3]) + want))
-        if kind == "json" and got_ossl != OK:
-            code = got[3].get("name_constraints")
-            if code != got_ossl:
-                probs.append("%s json: openssl_error.code %s, openssl "
-                             "verify %d" % (policy, code, got_ossl))
+        if kind == "json" and got_ossl != OK and got[3] is not None:
+            probs += ["%s json: %s" % (policy, x) for x in
+                      check_finding(c, g[1] + (g[3] if len(g) > 3 else []),
+                                    got[3], got_ossl)]
     return probs
 
 
@@ -486,8 +514,9 @@ def main():
             reports[(policy, kind)] = (parse_json(p.stdout) if kind == "json"
                                        else parse_text(p.stdout))
     npass = nfail = 0
-    for gname, c, path in leaves:
-        probs = check_case(gname, c, path, verdict[path], reports)
+    for g, c, path in leaves:
+        gname = g[0]
+        probs = check_case(g, c, path, verdict[path], reports)
         label = "%s/%s: %s" % (gname, c["id"], WANT_TEXT[c["want"]])
         if c["strict"]:
             label += "; strict adds %s" % ",".join(c["strict"])
