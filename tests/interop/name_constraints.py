@@ -117,7 +117,9 @@ GROUPS = [
         case("wild-inside", ["DNS:*.bad.example.com"], want=EXCL),
         case("wild-over", ["DNS:*.example.com"],
              note=TEXT_CMP + ", so a wildcard that also covers "
-             "bad.example.com is not excluded (Chrome refuses it)"),
+             "bad.example.com is not excluded; Chrome's verifier counts "
+             "such an overlap as excluded, certkit strict does not (no "
+             "RFC 5280 or BR rule says so)"),
         case("not-label", ["DNS:notbad.example.com"]),
         case("sibling", ["DNS:good.example.com"]),
         case("dot-apex", ["DNS:corp.example.com"],
@@ -125,7 +127,9 @@ GROUPS = [
         case("dot-sub", ["DNS:a.corp.example.com"], want=EXCL),
         case("trailing-dot", ["DNS:bad.example.com."],
              note="the absolute form is another string to OpenSSL, so "
-             "it escapes the exclusion"),
+             "it escapes the exclusion; RFC 5280 4.2.1.6 allows no "
+             "trailing dot in a dNSName and Go refuses it, certkit strict "
+             "has no rule for it"),
         case("one-in", ["DNS:good.example.com", "DNS:bad.example.com"],
              want=EXCL, bad=["DNS:bad.example.com"]),
         case("ip-only", ["IP:192.0.2.1"],
@@ -456,6 +460,10 @@ def check_finding(c, constraints, f, got_ossl):
         if name not in f["summary"]:
             probs.append("the summary does not name %s: %s"
                          % (name, f["summary"]))
+    if all(x.startswith("excluded;") for x in constraints) and \
+            "permits any name and excludes " not in f["summary"]:
+        probs.append("the summary does not say 'permits any name and "
+                     "excludes': %s" % f["summary"])
     return probs
 
 
