@@ -20,9 +20,13 @@ one pinned time T (now + 120 s, given to both):
      findings are exactly {name_constraints}, whose openssl_error.code is
      the oracle's error number. A case whose `strict` field is set is a
      deliberate difference: strict adds those error codes (the rule the
-     field's reason gives), and compat shows them as warnings; in every
-     other case both policies give the same verdict and codes, and no
-     warning.
+     field's reason gives), and compat shows them as warnings; a case
+     with `alt` set is one certkit accepts by another path (the "twin"
+     group: OpenSSL does not backtrack), with the info finding
+     alternate_path; in every other case both policies give the same
+     verdict and codes, and no warning. A refusal's finding must name the
+     names outside (evidence "outside", the table's `bad`) and every
+     constraint of the chain's CAs, IP ones as prefixes.
 
 Leaves share one key; CAs do not (a shared key would let path building
 chain a leaf to another group's CA). DNS and IP leaves have the CN "nc leaf
@@ -44,17 +48,18 @@ WANT_TEXT = {OK: "valid", PERM: "47 (permitted subtree violation)",
 
 
 def case(cid, san=(), cn=None, email=None, want=OK, strict=(), why=None,
-         note=None, bad=None):
+         note=None, bad=None, alt=False):
     """One leaf. san: subjectAltName entries; cn: None gives "nc leaf N"
     (no host name), "" no CN; email: a subject emailAddress; want: the
     verdict; strict: error codes --policy strict adds, why: the reason;
     note: how OpenSSL reads the case, where that needs saying; bad: for a
     refusal, the names certkit must name as outside (its "outside"
-    evidence), by default the SANs."""
-    assert not strict or why, cid
+    evidence), by default the SANs; alt: certkit accepts, under both
+    policies, what OpenSSL refuses, by another path (why: the reason)."""
+    assert not (strict or alt) or why, cid
     return dict(id=cid, san=list(san), cn=cn, email=email, want=want,
                 strict=tuple(strict), why=why, note=note,
-                bad=list(san) if bad is None else bad)
+                bad=list(san) if bad is None else bad, alt=alt)
 
 
 WILD_PSL = ("a wildcard over the public suffix 'com' (BR 3.2.2.6): "
@@ -278,6 +283,18 @@ GROUPS = [
         case("subj", cn="", email="x@mail.evil.test", want=EXCL,
              bad=["emailAddress:x@mail.evil.test"]),
     ]),
+    # The constrained CA has a twin: the same name and key, issued by the
+    # root without constraints, after it in the intermediates (a CA
+    # re-issued, or cross-signed). OpenSSL takes the first and does not go
+    # back; certkit's path building tries the twin (issue 13).
+    ("twin", ["permitted;DNS:.example.com"], [
+        case("inside", ["DNS:a.example.com"]),
+        case("outside", ["DNS:a.example.net"], want=PERM, alt=True,
+             why="another chain, through the unconstrained twin, is valid: "
+             "certkit reports it with the info finding alternate_path "
+             "(first_failure name_constraints); OpenSSL 3.0 does not "
+             "backtrack"),
+    ]),
     # Two constrained CAs: the upper one's constraints reach the leaf
     # through the lower one, whose own are wider (RFC 5280 6.1.4 (g): the
     # permitted subtrees intersect, the excluded ones add up).
@@ -337,13 +354,24 @@ def make_ca(work, pki, name, constraints, issuer=None):
     return ca, key
 
 
+def make_twin(work, pki, name, key):
+    """The CA `name` again, with its key, without name constraints."""
+    twin = os.path.join(work, name + "-twin.pem")
+    mkcert(twin, key, "/O=certkit nc tests/CN=NC CA " + name,
+           os.path.join(pki, "root-ca.pem"), os.path.join(pki, "root-ca.key"),
+           3650, CA_EXTS)
+    return twin
+
+
 def make_leaves(work, pki, leafkey):
-    """Returns (CA files, [(group, case, leaf path)])."""
-    cas, leaves, n = [], [], 0
+    """Returns (CA files, in order, [(group, case, leaf path)])."""
+    cas, twins, leaves, n = [], [], [], 0
     for g in GROUPS:
         gname, constraints, cases = g[0], g[1], g[2]
         ca = make_ca(work, pki, gname, constraints)
         cas.append(ca[0])
+        if gname == "twin":
+            twins.append(make_twin(work, pki, gname, ca[1]))
         if len(g) > 3:  # a lower CA below this one
             ca = make_ca(work, pki, gname + "-lower", g[3], issuer=ca)
             cas.append(ca[0])
@@ -363,7 +391,7 @@ def make_leaves(work, pki, leafkey):
             path = os.path.join(work, "%s.%s.pem" % (gname, c["id"]))
             mkcert(path, leafkey, subj, ca[0], ca[1], 30, exts)
             leaves.append((g, c, path))
-    return cas, leaves
+    return cas + twins, leaves
 
 
 def oracle(pki, allcas, t, paths):
@@ -415,7 +443,9 @@ def parse_json(out):
         warns = sorted(f["code"] for f in r["findings"]
                        if f["severity"] == "warning")
         nc = [f for f in r["findings"] if f["code"] == "name_constraints"]
-        res[r["file"]] = (r["valid"], errs, warns, nc[0] if nc else None)
+        alt = [f for f in r["findings"] if f["code"] == "alternate_path"]
+        res[r["file"]] = (r["valid"], errs, warns, nc[0] if nc else None,
+                          alt[0] if alt else None)
     return res
 
 
@@ -436,12 +466,12 @@ def parse_text(out):
 
 def expect(c, want, policy):
     """(valid, error codes, warning codes) certkit must give."""
-    errs = [] if want == OK else ["name_constraints"]
+    errs = [] if want == OK or c["alt"] else ["name_constraints"]
     extra = sorted(c["strict"])
     if policy == "strict":
         errs = sorted(set(errs) | set(extra))
         return (not errs, errs, [])
-    return (want == OK, errs, extra)
+    return (want == OK or c["alt"], errs, extra)
 
 
 def check_finding(c, constraints, f, got_ossl):
@@ -484,6 +514,12 @@ def check_case(g, c, path, got_ossl, reports):
             probs.append("%s %s: valid=%s errors=%s warnings=%s, expected "
                          "valid=%s errors=%s warnings=%s"
                          % ((policy, kind) + tuple(got[:3]) + want))
+        alt = got[4] if kind == "json" else None
+        first = ((alt or {}).get("evidence") or {}).get("first_failure")
+        if kind == "json" and c["alt"] and \
+                (first or {}).get("code") != "name_constraints":
+            probs.append("%s json: no alternate_path finding after "
+                         "name_constraints: %s" % (policy, alt))
         if kind == "json" and got_ossl != OK and got[3] is not None:
             probs += ["%s json: %s" % (policy, x) for x in
                       check_finding(c, g[1] + (g[3] if len(g) > 3 else []),
@@ -528,6 +564,8 @@ def main():
         label = "%s/%s: %s" % (gname, c["id"], WANT_TEXT[c["want"]])
         if c["strict"]:
             label += "; strict adds %s" % ",".join(c["strict"])
+        if c["alt"]:
+            label += "; certkit valid by another path"
         if probs:
             nfail += 1
             print("not ok - " + label)
