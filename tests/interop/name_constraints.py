@@ -16,6 +16,7 @@ one pinned time T (now + 120 s, given to both):
      where OpenSSL reads it its own way the case's note says so;
   2. `certkit verify --at T --json` and the text report, under
      --policy compat and --policy strict (four runs, every leaf in each),
+     and `--each --json` over one bundle of every leaf (two more),
      must agree with the oracle: same accept/refuse; a refusal's error
      findings are exactly {name_constraints}, whose openssl_error.code is
      the oracle's error number. A case whose `strict` field is set is a
@@ -422,11 +423,13 @@ def oracle(pki, allcas, t, paths):
     return verdict
 
 
-def certkit_run(certkit, pki, allcas, at, paths, policy, js):
+def certkit_run(certkit, pki, allcas, at, paths, policy, js, each=False):
     cmd = [certkit, "verify", "--roots", os.path.join(pki, "root-ca.pem"),
            "--untrusted", allcas, "--at", at, "--policy", policy]
     if js:
         cmd.append("--json")
+    if each:
+        cmd.append("--each")
     p = run(cmd + paths, check=False)
     if p.returncode not in (0, 1):
         sys.exit("%s: exit %d\n%s" % (" ".join(cmd), p.returncode, p.stderr))
@@ -514,13 +517,14 @@ def check_case(g, c, path, got_ossl, reports):
             probs.append("%s %s: valid=%s errors=%s warnings=%s, expected "
                          "valid=%s errors=%s warnings=%s"
                          % ((policy, kind) + tuple(got[:3]) + want))
-        alt = got[4] if kind == "json" else None
+        js = kind != "text"
+        alt = got[4] if js else None
         first = ((alt or {}).get("evidence") or {}).get("first_failure")
-        if kind == "json" and c["alt"] and \
+        if js and c["alt"] and \
                 (first or {}).get("code") != "name_constraints":
             probs.append("%s json: no alternate_path finding after "
                          "name_constraints: %s" % (policy, alt))
-        if kind == "json" and got_ossl != OK and got[3] is not None:
+        if js and got_ossl != OK and got[3] is not None:
             probs += ["%s json: %s" % (policy, x) for x in
                       check_finding(c, g[1] + (g[3] if len(g) > 3 else []),
                                     got[3], got_ossl)]
@@ -557,6 +561,18 @@ def main():
             rcs[(policy, kind)] = p.returncode
             reports[(policy, kind)] = (parse_json(p.stdout) if kind == "json"
                                        else parse_text(p.stdout))
+    # --each over one bundle of every leaf: "BUNDLE[N]" is leaf N.
+    bundle = os.path.join(work, "bundle.pem")
+    with open(bundle, "w") as f:
+        for x in paths:
+            f.write(open(x).read())
+    for policy in ("compat", "strict"):
+        p = certkit_run(certkit, pki, allcas, at, [bundle], policy, True,
+                        each=True)
+        rcs[(policy, "each")] = p.returncode
+        reports[(policy, "each")] = {
+            paths[int(k[len(bundle) + 1:-1]) - 1]: v
+            for k, v in parse_json(p.stdout).items()}
     npass = nfail = 0
     for g, c, path in leaves:
         gname = g[0]
