@@ -267,8 +267,24 @@ asn1_time_text(const ASN1_TIME *t, char out[32])
 		snprintf(out, 32, "(unreadable date)");
 }
 
+/* The prefix length of a network mask (255.255.255.0: 24), or -1 when its
+ * one bits are not all leading. */
+static int
+mask_prefix(const unsigned char *m, int len)
+{
+	int prefix = 0;
+
+	while (prefix < len * 8 && (m[prefix / 8] & (0x80 >> (prefix % 8))))
+		prefix++;
+	for (int i = prefix; i < len * 8; i++)
+		if (m[i / 8] & (0x80 >> (i % 8)))
+			return -1;
+	return prefix;
+}
+
 /* "DNS:a.example", "IP:192.0.2.1", "email:x@y", "URI:..."; for name
- * constraints an IP comes with its mask (RFC 5280 4.2.1.10). */
+ * constraints an IP comes with its mask (RFC 5280 4.2.1.10), as a prefix
+ * length ("IP:192.0.2.0/24", as show prints it) when it is one. */
 static void
 sb_general_name(struct cki_sb *b, const GENERAL_NAME *gn)
 {
@@ -300,10 +316,16 @@ sb_general_name(struct cki_sb *b, const GENERAL_NAME *gn)
 			int half = ASN1_STRING_length(s) / 2;
 			int af = half == 4 ? AF_INET : AF_INET6;
 
+			int prefix =
+			    mask_prefix(ASN1_STRING_get0_data(s) + half, half);
+
 			inet_ntop(af, ASN1_STRING_get0_data(s), ip, sizeof(ip));
 			inet_ntop(af, ASN1_STRING_get0_data(s) + half, mask,
 			    sizeof(mask));
-			cki_sb_printf(b, "IP:%s/%s", ip, mask);
+			if (prefix >= 0)
+				cki_sb_printf(b, "IP:%s/%d", ip, prefix);
+			else
+				cki_sb_printf(b, "IP:%s/%s", ip, mask);
 		} else {
 			cki_sb_printf(
 			    b, "IP:(%d bytes)", ASN1_STRING_length(s));
@@ -1352,6 +1374,140 @@ ex_bad_usage(const struct excase *c)
 	return 0;
 }
 
+/* A certificate that holds `gn` as its only name (an empty subject, one
+ * subjectAltName): NAME_CONSTRAINTS_check() on it judges that one name as
+ * it would in the certificate (RFC 5280 6.1.3 (b), (c)). */
+static X509 *
+nc_probe(const GENERAL_NAME *gn)
+{
+	X509 *p = X509_new(), *rv = NULL;
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *dup = GENERAL_NAME_dup(gn);
+
+	if (p == NULL || gens == NULL || dup == NULL ||
+	    !sk_GENERAL_NAME_push(gens, dup))
+		goto err;
+	dup = NULL;
+	if (X509_add1_ext_i2d(
+	        p, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) != 1)
+		goto err;
+	/* NAME_CONSTRAINTS_check() reads the names OpenSSL caches. */
+	X509_check_purpose(p, -1, 0);
+	rv = p;
+	p = NULL;
+err:
+	GENERAL_NAME_free(dup);
+	GENERAL_NAMES_free(gens);
+	X509_free(p);
+	return rv;
+}
+
+/* Whether `gn` (or with cn, the CN of x as OpenSSL reads it) breaks the
+ * name constraints of a CA above depth in the chain. */
+static bool
+nc_outside(STACK_OF(X509) * chain, int depth, const GENERAL_NAME *gn, X509 *x)
+{
+	X509 *probe = gn != NULL ? nc_probe(gn) : NULL;
+	bool out = false;
+	int rv = X509_V_OK;
+
+	for (int i = depth + 1; i < sk_X509_num(chain) && !out; i++) {
+		NAME_CONSTRAINTS *nc = X509_get_ext_d2i(
+		    sk_X509_value(chain, i), NID_name_constraints, NULL, NULL);
+
+		if (nc == NULL)
+			continue;
+		if (gn == NULL)
+			rv = NAME_CONSTRAINTS_check_CN(x, nc);
+		else if (probe != NULL)
+			rv = NAME_CONSTRAINTS_check(probe, nc);
+		/* Not the errors about the constraints' or the name's form. */
+		out = rv == X509_V_ERR_PERMITTED_VIOLATION ||
+		    rv == X509_V_ERR_EXCLUDED_VIOLATION;
+		NAME_CONSTRAINTS_free(nc);
+	}
+	X509_free(probe);
+	return out;
+}
+
+/* Adds `label` + the text of `gn` (or `text`) to the list of names. */
+static void
+nc_list(json_t *arr, struct cki_sb *b, const char *label,
+    const GENERAL_NAME *gn, const ASN1_STRING *text)
+{
+	struct cki_sb one = CKI_SB_INIT(CKI_SB_MSG_MAX);
+
+	cki_sb_printf(&one, "%s", label);
+	if (gn != NULL)
+		sb_general_name(&one, gn);
+	else
+		cki_sb_esc(&one, ASN1_STRING_get0_data(text),
+		    (size_t)ASN1_STRING_length(text));
+	sb_inherit(b, &one);
+	if (json_array_size(arr) < MAX_NAMES_LISTED)
+		cki_sb_printf(
+		    b, "%s%s", json_array_size(arr) ? ", " : "", sb_text(&one));
+	json_array_append_new(arr, jstr(sb_text(&one)));
+	cki_sb_free(&one);
+}
+
+/* The names of x that its CAs' name constraints refuse, as OpenSSL checks
+ * them (NAME_CONSTRAINTS_check, _check_CN): each subjectAltName, the
+ * subject as a DirName and each subject emailAddress, and for a leaf
+ * without a DNS name the CN, unless the host flags say never the subject.
+ * Into b as a list, and as a JSON array. */
+static json_t *
+nc_names_outside(const struct explain *e, int depth, X509 *x, struct cki_sb *b)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(e->xsc);
+	GENERAL_NAMES *gens =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	X509_NAME *subj = X509_get_subject_name(x);
+	json_t *arr = json_array();
+	bool dns = false;
+	GENERAL_NAME tmp;
+
+	for (int i = 0; arr != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
+
+		dns = dns || gn->type == GEN_DNS;
+		if (nc_outside(chain, depth, gn, x))
+			nc_list(arr, b, "", gn, NULL);
+	}
+	tmp.type = GEN_DIRNAME;
+	tmp.d.directoryName = subj;
+	if (arr != NULL && X509_NAME_entry_count(subj) > 0 &&
+	    nc_outside(chain, depth, &tmp, x))
+		nc_list(arr, b, "", &tmp, NULL);
+	tmp.type = GEN_EMAIL;
+	for (int i = -1; arr != NULL &&
+	     (i = X509_NAME_get_index_by_NID(
+	          subj, NID_pkcs9_emailAddress, i)) >= 0;) {
+		tmp.d.rfc822Name =
+		    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+		if (nc_outside(chain, depth, &tmp, x))
+			nc_list(
+			    arr, b, "emailAddress:", NULL, tmp.d.rfc822Name);
+	}
+	if (arr != NULL && depth == 0 && !dns &&
+	    (X509_VERIFY_PARAM_get_hostflags(
+	         X509_STORE_CTX_get0_param(e->xsc)) &
+	        X509_CHECK_FLAG_NEVER_CHECK_SUBJECT) == 0 &&
+	    nc_outside(chain, depth, NULL, x)) {
+		int i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+
+		if (i >= 0)
+			nc_list(arr, b, "CN:", NULL,
+			    X509_NAME_ENTRY_get_data(
+			        X509_NAME_get_entry(subj, i)));
+	}
+	if (json_array_size(arr) > MAX_NAMES_LISTED)
+		cki_sb_printf(b, " and %zu more",
+		    json_array_size(arr) - MAX_NAMES_LISTED);
+	GENERAL_NAMES_free(gens);
+	return arr;
+}
+
 static int
 ex_name_constraints(const struct excase *c)
 {
@@ -1363,8 +1519,10 @@ ex_name_constraints(const struct excase *c)
 	int bad = 0;
 	struct cki_sb names = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	struct cki_sb rules = CKI_SB_INIT(CKI_SB_MSG_MAX);
+	struct cki_sb out = CKI_SB_INIT(CKI_SB_MSG_MAX);
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(e->xsc);
 	json_t *sans = san_list(x, &names);
+	json_t *outside = nc_names_outside(e, r->depth, x, &out);
 
 	for (int i = r->depth + 1; i < sk_X509_num(chain); i++) {
 		X509 *ca = sk_X509_value(chain, i);
@@ -1385,7 +1543,7 @@ ex_name_constraints(const struct excase *c)
 			    sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, j)
 			        ->base);
 		}
-		if (sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) == 0)
+		if (sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) <= 0)
 			cki_sb_printf(&rules, "any name");
 		for (int j = 0;
 		     j < sk_GENERAL_SUBTREE_num(nc->excludedSubtrees); j++) {
@@ -1400,16 +1558,19 @@ ex_name_constraints(const struct excase *c)
 	cki_sb_printf(msg,
 	    "The certificate names %s, outside what its CA may "
 	    "issue for (name constraints, RFC 5280 4.2.1.10)%s%s.",
-	    sb_text(&names), rules.n ? ": " : "", sb_text(&rules));
-	sb_inherit(msg, &names);
+	    json_array_size(outside) ? sb_text(&out) : sb_text(&names),
+	    rules.n ? ": " : "", sb_text(&rules));
+	sb_inherit(msg, json_array_size(outside) ? &out : &names);
 	sb_inherit(msg, &rules);
 	cki_sb_free(&names);
 	cki_sb_free(&rules);
+	cki_sb_free(&out);
 	cki_sb_printf(fix,
 	    "Have it issued with names inside the CA's "
 	    "permitted names, or by a CA that may issue for these "
 	    "names.");
 	bad |= jadd(f, "sans", sans);
+	bad |= jadd(f, "outside", outside);
 	return bad;
 }
 
