@@ -63,7 +63,8 @@ typedef ck_status cki_path_verify_fn(
  * `anchors` (each ends a path) and `untrusted`, at most `max_depth`
  * intermediates (< 0: no limit but CKI_PATH_LEN); verifies each with `fn`
  * until one passes. CK_OK with *out filled (free it with
- * cki_path_choice_clear), or `fn`'s error status.
+ * cki_path_choice_clear), or `fn`'s error status. `ctx` may be NULL
+ * (errors are then only returned).
  */
 ck_status cki_path_search(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
     STACK_OF(X509) * untrusted, int max_depth, cki_path_verify_fn *fn,
