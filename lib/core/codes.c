@@ -191,6 +191,9 @@ static const struct cki_code codes[] = {
     {"chain_order", DO, W, false, "the server sends its chain out of order"},
     {"weak_tls", DO, W, false, "no forward secrecy, or a CBC suite"},
     {"ocsp_invalid", DO, W, false, "a stapled OCSP response cannot be used"},
+    {"alternate_path", DO, W, false,
+        "valid only through another chain than the first built; clients "
+        "that do not search fail"},
     {"plain_http", DO, W, false,
         "--https if-available: the device answers plain HTTP, not TLS"},
 
