@@ -230,6 +230,8 @@ static const struct cki_code codes[] = {
     {"unrelated_certificate", ID, W, false,
         "a certificate of the input is not in the chain"},
     {"chain_completed", ID, I, false, "intermediates were added to the chain"},
+    {"alternate_path", ID, I, false,
+        "the chain first built fails; another path is valid and installed"},
     {"chain_reordered", ID, I, false, "the chain was put in order"},
     {"crlf_input", ID, I, false, "the input had CRLF line ends"},
     {"self_signed", ID, I, false, "the certificate is self-signed"},
