@@ -509,11 +509,13 @@ alternate_finding(struct cki_idfindings *f, const struct cki_material *m,
 	json_t *path = json_array(), *out = json_array(), *fd;
 	char *iss;
 
-	for (size_t i = json_array_size(f->arr); i-- > 0;)
-		if (strcmp(json_string_value(json_object_get(
-		               json_array_get(f->arr, i), "code")),
-		        "chain_completed") == 0)
+	for (size_t i = json_array_size(f->arr); i-- > 0;) {
+		const char *c = json_string_value(
+		    json_object_get(json_array_get(f->arr, i), "code"));
+
+		if (c != NULL && strcmp(c, "chain_completed") == 0)
 			json_array_remove(f->arr, i);
+	}
 	for (int i = 0; path != NULL && i < sk_X509_num(res->chain); i++) {
 		X509 *x = sk_X509_value(res->chain, i);
 		char fp[65];
