@@ -21,9 +21,10 @@
  *  3. Only when pass 1 failed on an error another issuer could avoid
  *     (cki_path_worth_trying); a valid chain never pays for this.
  *
- * Callers: cki_verify_chain() (verify, show) and cki_verify_search()
- * (verify_int.h: the doctor, the identity install), both in verify.c; the
- * verifier they hand in is cki_verify_run(), which never searches.
+ * Callers: cki_verify_chain() (ck_verify: certkit verify) and
+ * cki_verify_search() (verify_int.h: the doctor, the identity install),
+ * both in verify.c; the verifier they hand in is cki_verify_run(), which
+ * never searches.
  */
 #ifndef CERTKIT_VERIFY_PATH_H
 #define CERTKIT_VERIFY_PATH_H
