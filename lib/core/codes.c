@@ -191,6 +191,9 @@ static const struct cki_code codes[] = {
     {"chain_order", DO, W, false, "the server sends its chain out of order"},
     {"weak_tls", DO, W, false, "no forward secrecy, or a CBC suite"},
     {"ocsp_invalid", DO, W, false, "a stapled OCSP response cannot be used"},
+    {"alternate_path", DO, W, false,
+        "valid only through another chain than the first built; clients "
+        "that do not search fail"},
     {"plain_http", DO, W, false,
         "--https if-available: the device answers plain HTTP, not TLS"},
 
@@ -227,6 +230,8 @@ static const struct cki_code codes[] = {
     {"unrelated_certificate", ID, W, false,
         "a certificate of the input is not in the chain"},
     {"chain_completed", ID, I, false, "intermediates were added to the chain"},
+    {"alternate_path", ID, I, false,
+        "the chain first built fails; another path is valid and installed"},
     {"chain_reordered", ID, I, false, "the chain was put in order"},
     {"crlf_input", ID, I, false, "the input had CRLF line ends"},
     {"self_signed", ID, I, false, "the certificate is self-signed"},

@@ -422,6 +422,16 @@ list_find_ca(const STACK_OF(X509) * l, X509 *x)
 	return NULL;
 }
 
+/* Is this very certificate (not only its CA) in l? */
+static bool
+list_has(const STACK_OF(X509) * l, X509 *x)
+{
+	for (int i = 0; i < sk_X509_num(l); i++)
+		if (X509_cmp(sk_X509_value(l, i), x) == 0)
+			return true;
+	return false;
+}
+
 /* The issuer of x in l, preferring one valid at `now`. */
 static X509 *
 list_find_issuer(const STACK_OF(X509) * l, X509 *x, int64_t now)
@@ -485,10 +495,12 @@ vres_free(struct vres *r)
 /*
  * The device's view: RFC 5280 6.1 path validation of leaf, with untrusted
  * intermediates, against `store`, at env->now, for a TLS server (RFC 5280
- * 4.2.1.12 serverAuth), by the verify module (cki_verify_run), recording
- * every error. The name is checked separately (RFC 6125), and so are weak
- * keys and signatures (diag_weak): hence no security level
- * (CKI_VERIFY_SECURITY_LEVEL_NONE, verify_int.h says why).
+ * 4.2.1.12 serverAuth), by the verify module (cki_verify_search: when
+ * OpenSSL's first chain fails, the other paths are tried as verify does,
+ * and r->res.alternate says which passed), recording every error. The name is
+ * checked separately (RFC 6125), and so are weak keys and signatures
+ * (diag_weak): hence no security level (CKI_VERIFY_SECURITY_LEVEL_NONE,
+ * verify_int.h says why).
  */
 static bool
 verify_run_policy(const struct cki_diag_env *env, X509_STORE *store, X509 *leaf,
@@ -502,8 +514,8 @@ verify_run_policy(const struct cki_diag_env *env, X509_STORE *store, X509 *leaf,
 	p.purpose = CK_PURPOSE_SERVER;
 	p.max_depth = CKI_VERIFY_PEER_DEPTH;
 	p.security_level = CKI_VERIFY_SECURITY_LEVEL_NONE;
-	if (cki_verify_run(NULL, store, leaf, untrusted, &p, true, &r->res) !=
-	    CK_OK)
+	if (cki_verify_search(
+	        NULL, store, leaf, untrusted, &p, true, &r->res) != CK_OK)
 		return false;
 	for (size_t i = 0; i < r->res.nerr && r->ne < VRES_MAX_ERRORS; i++) {
 		r->e[r->ne].err = r->res.err[i].err;
@@ -3523,6 +3535,93 @@ diag_chain_invalid(struct dctx *c, const struct chainx *x)
 	}
 }
 
+/* Clients known to take the first chain they build and never go back
+ * (evidence "fails_in" of alternate_path). */
+static const char *const first_chain_clients[] = {
+    "OpenSSL 1.0.2 to 3.x (openssl s_client, curl, wget, Python ssl): it "
+    "takes the first issuer it finds and never goes back",
+    "other TLS stacks that build one chain (many embedded ones)",
+};
+
+/* Appends `"label"` of x (and ` (issued by "label")` when `issuer`) to
+ * out, after `sep` when out is not empty; stops quietly when full. */
+static void
+words_add(char *out, size_t size, const char *sep, X509 *x, bool issuer)
+{
+	size_t n = strlen(out);
+	char *l = x_label(x);
+	char *il = issuer ? name_label(X509_get_issuer_name(x)) : NULL;
+	int w = snprintf(out + n, size - n, "%s\"%s\"%s%s%s", n > 0 ? sep : "",
+	    l != NULL ? l : "?", issuer ? " (issued by \"" : "",
+	    issuer ? (il != NULL ? il : "?") : "", issuer ? "\")" : "");
+
+	if (w < 0 || (size_t)w >= size - n)
+		out[n] = '\0'; /* no half label */
+	free(l);
+	free(il);
+}
+
+/* The chain verifies only through another path than OpenSSL's first
+ * (cki_verify_search): clients that do not search fail. Evidence: the
+ * path used, the presented certificates left off it, the first path's
+ * failure and the clients known to fail. */
+static void
+diag_alternate(struct dctx *c, const struct chainx *x)
+{
+	json_t *ev = json_object_get(x->v.res.alternate, "evidence");
+	json_t *first = json_object_get(ev, "first_failure");
+	json_t *path = json_array(), *off = json_array(), *who = json_array();
+	char pw[300] = "", drop[300] = "";
+	struct dx *d;
+
+	if (!x->v.ok || x->v.res.alternate == NULL || path == NULL ||
+	    off == NULL || who == NULL)
+		goto out;
+	for (int i = 0; i < sk_X509_num(x->v.built); i++) {
+		json_array_append_new(
+		    path, cert_ref(sk_X509_value(x->v.built, i)));
+		words_add(
+		    pw, sizeof(pw), " < ", sk_X509_value(x->v.built, i), false);
+	}
+	for (int i = 1; i < sk_X509_num(x->presented); i++) {
+		X509 *p = sk_X509_value(x->presented, i);
+
+		if (list_has(x->v.built, p))
+			continue;
+		json_array_append_new(off, cert_ref(p));
+		words_add(drop, sizeof(drop), ", ", p, true);
+	}
+	for (size_t i = 0;
+	     i < sizeof(first_chain_clients) / sizeof(first_chain_clients[0]);
+	     i++)
+		json_array_append_new(who, json_string(first_chain_clients[i]));
+	d = dx_add(c->l, "alternate_path", R_WARN,
+	    "the chain of %s verifies only through another path, %s, than the "
+	    "first one built (which fails: %s at depth %lld); clients that do "
+	    "not try other paths fail",
+	    c->hp, pw, json_string_value(json_object_get(first, "code")),
+	    json_integer_value(json_object_get(first, "depth")));
+	json_object_set(d->evidence, "path", path);
+	json_object_set(d->evidence, "not_on_path", off);
+	json_object_set(
+	    d->evidence, "paths_tried", json_object_get(ev, "paths_tried"));
+	json_object_set(d->evidence, "first_failure", first);
+	json_object_set(d->evidence, "fails_in", who);
+	if (drop[0] != '\0')
+		rem(d,
+		    "Drop %s from the server's chain file: every client then "
+		    "builds the path that works",
+		    drop);
+	else
+		rem(d,
+		    "Send the chain of the path shown (leaf first, each issuer "
+		    "in turn) from the server");
+out:
+	json_decref(path);
+	json_decref(off);
+	json_decref(who);
+}
+
 /* The name, trust, dates, strength and client authentication of a chain. */
 static enum dnext
 diag_chain(struct dctx *c, struct chainx *x, const struct cki_hs *h)
@@ -3560,6 +3659,7 @@ diag_chain(struct dctx *c, struct chainx *x, const struct cki_hs *h)
 	diag_time(c, x);
 	diag_weak(c, x);
 	diag_chain_invalid(c, x);
+	diag_alternate(c, x);
 	diag_client_auth(c, h);
 	diag_warnings(c, x);
 	diag_required_roots(c);

@@ -36,7 +36,11 @@
  *   chain_incomplete            warning  an issuer was found nowhere
  *   chain_invalid               error    OpenSSL's verifier rejects the
  *                                        chain built (e.g. an expired
- *                                        intermediate)
+ *                                        intermediate), and every other
+ *                                        path (verify_path.h)
+ *   alternate_path              info     the chain built fails, another
+ *                                        path is valid: it is installed
+ *                                        (a cross-sign to an expired root)
  *   unrelated_certificate       warning  given, but not in the chain:
  *                                        left out
  *   chain_completed             info     an issuer came from a store
@@ -359,62 +363,6 @@ policy_finding(struct cki_idfindings *f, json_t *rules)
 		    sum != NULL ? sum : "");
 }
 
-/*
- * The verify module's verdict (cki_verify_run) on the chain built, at the
- * context's time, for a TLS server, at CKI_VERIFY_SECURITY_LEVEL: it
- * covers every certificate of the chain, not only the leaf checked above,
- * so a weak intermediate is refused. Without a root, the top of the chain
- * is the anchor (partial chain). The first error is the reason.
- */
-static void
-verify_chain(
-    ck_identity *id, struct cki_idfindings *f, const struct cki_material *m)
-{
-	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
-	struct cki_verify_result res = {0};
-	X509_STORE *st = X509_STORE_new();
-	X509 *anchor = m->root != NULL ? m->root
-	    : sk_X509_num(m->chain) > 0
-	    ? sk_X509_value(m->chain, sk_X509_num(m->chain) - 1)
-	    : m->leaf;
-	const struct cki_verify_err *e;
-	char l[300] = "?";
-
-	p.time = (int64_t)cki_now(id->ctx);
-	p.purpose = CK_PURPOSE_SERVER;
-	p.partial_chain = m->root == NULL;
-	p.policy = id->policy;
-	/* No ctx: a failure to verify is no finding and no error of the
-	 * install (as before: the checks above stand). */
-	if (st == NULL || !X509_STORE_add_cert(st, anchor) ||
-	    cki_verify_run(NULL, st, m->leaf, m->chain, &p, false, &res) !=
-	        CK_OK)
-		goto out;
-	if (res.ok)
-		goto out;
-	if (res.nerr == 0) {
-		policy_finding(f, res.rules);
-		goto out;
-	}
-	e = &res.err[0];
-	/* The leaf's own time and usage problems are reported above with
-	 * better words. */
-	if (e->depth == 0 &&
-	    (e->err == X509_V_ERR_CERT_HAS_EXPIRED ||
-	        e->err == X509_V_ERR_CERT_NOT_YET_VALID ||
-	        e->err == X509_V_ERR_INVALID_PURPOSE))
-		goto out;
-	if (e->cert != NULL)
-		label(e->cert, l, sizeof(l));
-	cki_finding(f, "chain_invalid",
-	    "the chain does not verify at certificate %d %s: %s", e->depth + 1,
-	    l, X509_verify_cert_error_string(e->err));
-out:
-	cki_verify_result_clear(&res);
-	X509_STORE_free(st);
-	ERR_clear_error();
-}
-
 /* Where a missing issuer is looked for, in this order; loaded on first
  * need. The reference roots are borrowed (reference.c owns them): sk[2]
  * is a shallow copy of that stack. */
@@ -448,6 +396,278 @@ stores_free(struct issuer_stores *st)
 	sk_X509_pop_free(st->sk[0], X509_free);
 	sk_X509_pop_free(st->sk[1], X509_free);
 	sk_X509_free(st->sk[2]); /* borrowed certificates */
+}
+
+/* Is this very certificate in l? */
+static bool
+in_list(STACK_OF(X509) * l, X509 *x)
+{
+	for (int i = 0; i < sk_X509_num(l); i++)
+		if (X509_cmp(sk_X509_value(l, i), x) == 0)
+			return true;
+	return false;
+}
+
+/* Is this certificate, or another of the same CA (subject and key), on
+ * m's chain? */
+static bool
+ca_on_chain(const struct cki_material *m, X509 *x)
+{
+	for (int i = -1; i < sk_X509_num(m->chain); i++) {
+		X509 *c = i < 0 ? m->root : sk_X509_value(m->chain, i);
+
+		if (c != NULL &&
+		    X509_NAME_cmp(X509_get_subject_name(c),
+		        X509_get_subject_name(x)) == 0 &&
+		    EVP_PKEY_eq(X509_get0_pubkey(c), X509_get0_pubkey(x)) == 1)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The other paths' material: every self-signed certificate of m's chain,
+ * the files given and the issuer stores is an anchor (build_chain takes a
+ * root from any of them), besides `anchor`, the first run's; every other
+ * certificate is a candidate intermediate, m's chain first. False when out
+ * of memory.
+ */
+static bool
+path_material(const struct cki_material *m, STACK_OF(X509) * given,
+    struct issuer_stores *st, X509 *anchor, X509_STORE *anchors,
+    STACK_OF(X509) * cands)
+{
+	STACK_OF(X509) * lists[5] = {m->chain, given, NULL, NULL, NULL};
+	bool ok = X509_STORE_add_cert(anchors, anchor) == 1;
+
+	if (!st->loaded)
+		stores_load(st);
+	for (int s = 0; s < 3; s++)
+		lists[2 + s] = st->sk[s];
+	for (int l = 0; ok && l < 5; l++)
+		for (int i = 0; ok && i < sk_X509_num(lists[l]); i++) {
+			X509 *x = sk_X509_value(lists[l], i);
+
+			if (X509_cmp(x, m->leaf) == 0 || in_list(cands, x))
+				continue;
+			ok = is_root(x) ? X509_STORE_add_cert(anchors, x) == 1
+			                : sk_X509_push(cands, x) > 0;
+		}
+	ERR_clear_error(); /* duplicates in the store are not errors */
+	return ok;
+}
+
+/* m's chain and root become those of `chain` (leaf first, as verified):
+ * the intermediates, and the top when it is self-signed. False when out of
+ * memory (m unchanged). */
+static bool
+adopt_path(struct cki_material *m, STACK_OF(X509) * chain)
+{
+	STACK_OF(X509) *nc = sk_X509_new_null();
+	int n = sk_X509_num(chain);
+	X509 *top = n > 1 ? sk_X509_value(chain, n - 1) : NULL;
+	int last = top != NULL && is_root(top) ? n - 1 : n;
+
+	if (nc == NULL || (last < n && !X509_up_ref(top)))
+		goto err;
+	for (int i = 1; i < last; i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (!X509_up_ref(x))
+			goto err;
+		if (!sk_X509_push(nc, x)) {
+			X509_free(x);
+			goto err;
+		}
+	}
+	sk_X509_pop_free(m->chain, X509_free);
+	X509_free(m->root);
+	m->chain = nc;
+	m->root = last < n ? top : NULL;
+	return true;
+err:
+	if (last < n && top != NULL && nc != NULL)
+		X509_free(top);
+	sk_X509_pop_free(nc, X509_free);
+	return false;
+}
+
+/*
+ * The info finding alternate_path, after adopt_path(): the first chain's
+ * failure `first`, the chain installed (evidence "path", SHA-256 digests
+ * leaf first, as verify's), the certificates given that it leaves out, and
+ * chain_completed said again for the certificates of the new path that
+ * come from the stores (the first chain's are dropped).
+ */
+static void
+alternate_finding(struct cki_idfindings *f, const struct cki_material *m,
+    STACK_OF(X509) * given, struct issuer_stores *st,
+    const struct cki_verify_result *res, const struct cki_verify_err *first)
+{
+	char pw[600] = "", lo[400] = "", l[300], fl[300] = "?", msg[1400];
+	json_t *ev = json_object_get(res->alternate, "evidence");
+	json_t *path = json_array(), *out = json_array(), *fd;
+	char *iss;
+
+	for (size_t i = json_array_size(f->arr); i-- > 0;) {
+		const char *c = json_string_value(
+		    json_object_get(json_array_get(f->arr, i), "code"));
+
+		if (c != NULL && strcmp(c, "chain_completed") == 0)
+			json_array_remove(f->arr, i);
+	}
+	for (int i = 0; path != NULL && i < sk_X509_num(res->chain); i++) {
+		X509 *x = sk_X509_value(res->chain, i);
+		char fp[65];
+
+		cki_x509_fp(x, fp);
+		json_array_append_new(path, json_string(fp));
+		label(x, l, sizeof(l));
+		snprintf(pw + strlen(pw), sizeof(pw) - strlen(pw), "%s%s",
+		    i > 0 ? " < " : "", l);
+		for (int src = 0; i > 0 && src < 3; src++)
+			if (!in_list(given, x) && in_list(st->sk[src], x)) {
+				char bl[300];
+
+				label(sk_X509_value(res->chain, i - 1), bl,
+				    sizeof(bl));
+				cki_finding(f, "chain_completed",
+				    "the issuer of %s, %s, was taken from %s",
+				    bl, l, store_name[src]);
+				break;
+			}
+	}
+	for (int i = 0; out != NULL && i < sk_X509_num(given); i++) {
+		X509 *x = sk_X509_value(given, i);
+		char fp[65];
+
+		if (X509_cmp(x, m->leaf) == 0 || in_list(res->chain, x))
+			continue;
+		cki_x509_fp(x, fp);
+		json_array_append_new(out, json_string(fp));
+		label(x, l, sizeof(l));
+		iss = cki_name_oneline(X509_get_issuer_name(x));
+		snprintf(lo + strlen(lo), sizeof(lo) - strlen(lo),
+		    "%s%s (issued by \"%s\")",
+		    lo[0] != '\0' ? ", " : "; left out: ", l,
+		    iss != NULL ? iss : "?");
+		free(iss);
+	}
+	if (first->cert != NULL)
+		label(first->cert, fl, sizeof(fl));
+	snprintf(msg, sizeof(msg),
+	    "the chain first built fails at certificate %d %s (%s); another "
+	    "path is valid and is installed: %s%s",
+	    first->depth + 1, fl, X509_verify_cert_error_string(first->err), pw,
+	    lo);
+	fd = cki_finding_new(CKI_REPORT_IDENTITY, "alternate_path", false, msg,
+	    NULL, CKI_OLD_MESSAGE);
+	/* cki_finding_evidence() takes its value even when it fails. */
+	if (fd != NULL &&
+	    (cki_finding_evidence(fd, "path", json_incref(path)) != 0 ||
+	        cki_finding_evidence(fd, "left_out", json_incref(out)) != 0 ||
+	        cki_finding_evidence(fd, "paths_tried",
+	            json_incref(json_object_get(ev, "paths_tried"))) != 0 ||
+	        cki_finding_evidence(fd, "first_failure",
+	            json_pack("{s:s, s:i}", "code", cki_verify_code(first->err),
+	                "depth", first->depth)) != 0 ||
+	        json_array_append_new(f->arr, fd) != 0))
+		json_decref(fd);
+	json_decref(path);
+	json_decref(out);
+}
+
+/*
+ * The first chain built fails at `first`: the other paths through
+ * everything build_chain could take (cki_verify_search). When one is
+ * valid, it becomes m's chain (installed as fullchain), with the finding
+ * alternate_path. True then.
+ */
+static bool
+other_path(struct cki_idfindings *f, struct cki_material *m,
+    STACK_OF(X509) * given, struct issuer_stores *st, X509 *anchor,
+    const struct cki_verify_params *p, const struct cki_verify_err *first)
+{
+	X509_STORE *anchors = X509_STORE_new();
+	STACK_OF(X509) *cands = sk_X509_new_null();
+	struct cki_verify_result res = {0};
+	bool adopted = false;
+
+	if (anchors == NULL || cands == NULL ||
+	    !path_material(m, given, st, anchor, anchors, cands) ||
+	    cki_verify_search(NULL, anchors, m->leaf, cands, p, false, &res) !=
+	        CK_OK ||
+	    !res.ok || !adopt_path(m, res.chain))
+		goto out;
+	alternate_finding(f, m, given, st, &res, first);
+	adopted = true;
+out:
+	cki_verify_result_clear(&res);
+	sk_X509_free(cands); /* borrowed certificates */
+	X509_STORE_free(anchors);
+	ERR_clear_error();
+	return adopted;
+}
+
+/*
+ * The verify module's verdict (cki_verify_run) on the chain built, at the
+ * context's time, for a TLS server, at CKI_VERIFY_SECURITY_LEVEL: it
+ * covers every certificate of the chain, not only the leaf checked above,
+ * so a weak intermediate is refused. Without a root, the top of the chain
+ * is the anchor (partial chain). The first error is the reason, unless
+ * another path is valid (other_path: then *alt). Under the strict policy
+ * the other path must keep its rules too.
+ */
+static void
+verify_chain(ck_identity *id, struct cki_idfindings *f, struct cki_material *m,
+    STACK_OF(X509) * given, struct issuer_stores *stores, bool *alt)
+{
+	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
+	struct cki_verify_result res = {0};
+	X509_STORE *st = X509_STORE_new();
+	X509 *anchor = m->root != NULL ? m->root
+	    : sk_X509_num(m->chain) > 0
+	    ? sk_X509_value(m->chain, sk_X509_num(m->chain) - 1)
+	    : m->leaf;
+	const struct cki_verify_err *e;
+	char l[300] = "?";
+
+	*alt = false;
+	p.time = (int64_t)cki_now(id->ctx);
+	p.purpose = CK_PURPOSE_SERVER;
+	p.partial_chain = m->root == NULL;
+	p.policy = id->policy;
+	/* No ctx: a failure to verify is no finding and no error of the
+	 * install (as before: the checks above stand). */
+	if (st == NULL || !X509_STORE_add_cert(st, anchor) ||
+	    cki_verify_run(NULL, st, m->leaf, m->chain, &p, false, &res) !=
+	        CK_OK)
+		goto out;
+	if (res.ok)
+		goto out;
+	if (res.nerr == 0) {
+		policy_finding(f, res.rules);
+		goto out;
+	}
+	e = &res.err[0];
+	/* The leaf's own time and usage problems are reported above with
+	 * better words. */
+	if (e->depth == 0 &&
+	    (e->err == X509_V_ERR_CERT_HAS_EXPIRED ||
+	        e->err == X509_V_ERR_CERT_NOT_YET_VALID ||
+	        e->err == X509_V_ERR_INVALID_PURPOSE))
+		goto out;
+	if ((*alt = other_path(f, m, given, stores, anchor, &p, e)))
+		goto out;
+	if (e->cert != NULL)
+		label(e->cert, l, sizeof(l));
+	cki_finding(f, "chain_invalid",
+	    "the chain does not verify at certificate %d %s: %s", e->depth + 1,
+	    l, X509_verify_cert_error_string(e->err));
+out:
+	cki_verify_result_clear(&res);
+	X509_STORE_free(st);
+	ERR_clear_error();
 }
 
 /* The checks of the leaf alone. */
@@ -522,16 +742,14 @@ complete_issuer(struct issuer_stores *st, STACK_OF(X509) * given, X509 *cur,
 /* Builds m->chain (and m->root) from the leaf upwards. */
 static ck_status
 build_chain(ck_identity *id, struct cki_material *m, STACK_OF(X509) * given,
-    struct cki_idfindings *f)
+    struct issuer_stores *st, struct cki_idfindings *f)
 {
-	struct issuer_stores st = {.id = id};
 	X509 *cur, *iss;
 	ck_status rv = CK_OK;
 
 	for (cur = m->leaf; sk_X509_num(m->chain) < MAX_DEPTH; cur = iss) {
 		if ((iss = find_issuer(given, cur, m->leaf)) == NULL &&
-		    (iss = complete_issuer(&st, given, cur, m->leaf, f)) ==
-		        NULL)
+		    (iss = complete_issuer(st, given, cur, m->leaf, f)) == NULL)
 			break;
 		if (!X509_up_ref(iss)) {
 			rv = cki_err(id->ctx, CK_E_NOMEM, "out of memory");
@@ -548,14 +766,15 @@ build_chain(ck_identity *id, struct cki_material *m, STACK_OF(X509) * given,
 		}
 		check_signature(f, iss, "the intermediate");
 	}
-	stores_free(&st);
 	return rv;
 }
 
-/* Every certificate given that is not in the chain. */
+/* Every certificate given that is not in the chain; after an alternate
+ * path (alt), not another certificate of a CA on it: alternate_path says
+ * it is left out, and why. */
 static void
 note_unrelated(const struct cki_material *m, STACK_OF(X509) * given,
-    struct cki_idfindings *f)
+    struct cki_idfindings *f, bool alt)
 {
 	char l[300];
 
@@ -566,7 +785,7 @@ note_unrelated(const struct cki_material *m, STACK_OF(X509) * given,
 
 		for (int j = 0; !in && j < sk_X509_num(m->chain); j++)
 			in = X509_cmp(x, sk_X509_value(m->chain, j)) == 0;
-		if (!in) {
+		if (!in && !(alt && ca_on_chain(m, x))) {
 			label(x, l, sizeof(l));
 			cki_finding(f, "unrelated_certificate",
 			    "certificate %s was given but is not part of the "
@@ -580,7 +799,9 @@ ck_status
 cki_check_material(ck_identity *id, struct cki_material *m,
     STACK_OF(X509) * given, const struct cki_names *n, struct cki_idfindings *f)
 {
-	ck_status rv;
+	struct issuer_stores st = {.id = id};
+	ck_status rv = CK_OK;
+	bool alt = false;
 
 	check_leaf(id, m, n, f);
 	if ((m->chain = sk_X509_new_null()) == NULL)
@@ -590,10 +811,12 @@ cki_check_material(ck_identity *id, struct cki_material *m,
 		    "the certificate is self-signed: clients must trust this "
 		    "certificate itself");
 	} else {
-		if ((rv = build_chain(id, m, given, f)) != CK_OK)
-			return rv;
-		verify_chain(id, f, m);
+		if ((rv = build_chain(id, m, given, &st, f)) != CK_OK)
+			goto out;
+		verify_chain(id, f, m, given, &st, &alt);
 	}
-	note_unrelated(m, given, f);
-	return CK_OK;
+	note_unrelated(m, given, f, alt);
+out:
+	stores_free(&st);
+	return rv;
 }

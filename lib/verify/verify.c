@@ -2419,7 +2419,74 @@ cki_verify_result_clear(struct cki_verify_result *r)
 	recorder_free(&rc);
 	sk_X509_pop_free(r->chain, X509_free);
 	json_decref(r->rules);
+	json_decref(r->alternate);
 	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * The search of cki_verify_search() after a first run `first` that failed
+ * on error `err` at `depth`: *out replaced by the run on the path that
+ * passes, if any. The inner runs (verify_one_path) are cki_verify_run(),
+ * which never searches: no recursion.
+ */
+static ck_status
+search_other(struct path_arg *a, STACK_OF(X509) * untrusted, bool every_error,
+    int err, int depth, struct cki_verify_result *out)
+{
+	struct cki_path_choice pc;
+	struct cki_verify_result alt = {0};
+	ck_status st;
+
+	if ((st = cki_path_search(a->ctx, a->anchors, a->leaf, untrusted,
+	         a->p.max_depth, verify_one_path, a, &pc)) != CK_OK ||
+	    pc.untrusted == NULL)
+		goto done;
+	if ((st = cki_verify_run(a->ctx, a->anchors, a->leaf, pc.untrusted,
+	         &a->p, every_error, &alt)) != CK_OK)
+		goto done;
+	/* The same checks as the inner run that passed: a failure now would
+	 * be OpenSSL's inconsistency; the first run's result then stands. */
+	if (!alt.ok)
+		goto done;
+	if ((alt.alternate = cki_path_finding(
+	         &pc, alt.chain, cki_verify_code(err), depth)) == NULL) {
+		st = fail(a->ctx, CK_E_NOMEM, "out of memory");
+		goto done;
+	}
+	cki_verify_result_clear(out);
+	*out = alt;
+	memset(&alt, 0, sizeof(alt));
+done:
+	cki_verify_result_clear(&alt);
+	cki_path_choice_clear(&pc);
+	return st;
+}
+
+ck_status
+cki_verify_search(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
+    STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
+    bool every_error, struct cki_verify_result *out)
+{
+	struct path_arg a;
+	ck_status st;
+
+	if ((st = cki_verify_run(ctx, anchors, leaf, untrusted, p, every_error,
+	         out)) != CK_OK ||
+	    out->ok || out->nerr == 0 ||
+	    !cki_path_worth_trying(out->err[0].err, out->err[0].depth))
+		return st;
+	a.ctx = ctx;
+	a.anchors = anchors;
+	a.leaf = leaf;
+	a.p = *p;
+	/* Every path at the first run's time, even when the clock moves. */
+	a.p.time = p->time != 0 ? p->time
+	    : ctx != NULL       ? (int64_t)cki_now(ctx)
+	                        : (int64_t)time(NULL);
+	if ((st = search_other(&a, untrusted, every_error, out->err[0].err,
+	         out->err[0].depth, out)) != CK_OK)
+		cki_verify_result_clear(out);
+	return st;
 }
 
 /* ---- ck_verify_opts

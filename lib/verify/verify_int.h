@@ -169,6 +169,11 @@ struct cki_verify_result {
 	json_t *rules;          /* under CK_POLICY_STRICT, the findings of
 	                           verify_rules.c (any makes ok false); empty under
 	                           COMPAT; never NULL on CK_OK */
+	json_t *alternate;      /* cki_verify_search() only: the info finding
+	                           "alternate_path" (verify_path.h:
+	                           cki_path_finding) when the result is
+	                           another path's than OpenSSL's first; else
+	                           NULL */
 };
 
 /*
@@ -187,6 +192,25 @@ ck_status cki_verify_run(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
     STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
     bool every_error, struct cki_verify_result *out);
 void cki_verify_result_clear(struct cki_verify_result *r);
+
+/*
+ * cki_verify_run() with the path building that tries alternatives
+ * (verify_path.h), for the doctor and the identity install, as
+ * cki_verify_chain() does it for verify: one cki_verify_run() as asked;
+ * when it fails and its first error is one another issuer could avoid
+ * (cki_path_worth_trying), the candidate paths through `anchors` and
+ * `untrusted` are each verified by a cki_verify_run() that never searches
+ * (every_error false, the same parameters at the same time), at most
+ * CKI_PATH_MAX of them. When one passes, cki_verify_run() is made again,
+ * as asked, with that path's intermediates as the untrusted set: that
+ * run is *out, with out->alternate set. Otherwise *out is the first
+ * run's, as without the search. Under CK_POLICY_STRICT a path passes
+ * only with no rule broken. Same status and ownership as
+ * cki_verify_run().
+ */
+ck_status cki_verify_search(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
+    STACK_OF(X509) * untrusted, const struct cki_verify_params *p,
+    bool every_error, struct cki_verify_result *out);
 
 /*
  * The stable finding code for an X509_V_ERR_* value, as cki_verify_chain

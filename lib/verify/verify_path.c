@@ -21,6 +21,15 @@
 
 #include "verify_path.h"
 
+/* Out of memory, said on `ctx` when there is one (cki_verify_search()'s
+ * callers may give none). */
+static ck_status
+nomem(ck_ctx *ctx)
+{
+	return ctx != NULL ? cki_err(ctx, CK_E_NOMEM, "out of memory")
+	                   : CK_E_NOMEM;
+}
+
 bool
 cki_path_worth_trying(int err, int depth)
 {
@@ -110,7 +119,7 @@ try_path(struct walk *w)
 	bool ok = false;
 
 	if (inter == NULL) {
-		w->st = cki_err(w->ctx, CK_E_NOMEM, "out of memory");
+		w->st = nomem(w->ctx);
 		return;
 	}
 	for (int i = 1; i < w->len; i++)
@@ -197,7 +206,7 @@ cki_path_search(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	if ((w.lookup = X509_STORE_CTX_new()) == NULL ||
 	    !X509_STORE_CTX_init(w.lookup, anchors, NULL, NULL)) {
 		X509_STORE_CTX_free(w.lookup);
-		return cki_err(ctx, CK_E_NOMEM, "out of memory");
+		return nomem(ctx);
 	}
 	extend(&w);
 	X509_STORE_CTX_free(w.lookup);

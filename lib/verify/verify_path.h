@@ -20,6 +20,11 @@
  *     mesh of cross-signs costs a bounded time.
  *  3. Only when pass 1 failed on an error another issuer could avoid
  *     (cki_path_worth_trying); a valid chain never pays for this.
+ *
+ * Callers: cki_verify_chain() (ck_verify: certkit verify) and
+ * cki_verify_search() (verify_int.h: the doctor, the identity install),
+ * both in verify.c; the verifier they hand in is cki_verify_run(), which
+ * never searches.
  */
 #ifndef CERTKIT_VERIFY_PATH_H
 #define CERTKIT_VERIFY_PATH_H
@@ -63,7 +68,8 @@ typedef ck_status cki_path_verify_fn(
  * `anchors` (each ends a path) and `untrusted`, at most `max_depth`
  * intermediates (< 0: no limit but CKI_PATH_LEN); verifies each with `fn`
  * until one passes. CK_OK with *out filled (free it with
- * cki_path_choice_clear), or `fn`'s error status.
+ * cki_path_choice_clear), or `fn`'s error status. `ctx` may be NULL
+ * (errors are then only returned).
  */
 ck_status cki_path_search(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
     STACK_OF(X509) * untrusted, int max_depth, cki_path_verify_fn *fn,

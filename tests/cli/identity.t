@@ -236,6 +236,25 @@ run: CERTKIT_HOME=$T CERTKIT_HOSTNAME=device.example.test CERTKIT_IPS=192.0.2.10
 exit: 2
 stdout: nor in the trust store, the system store or certkit's reference roots
 
+# The cross-sign of crosssign.sh (verify.t): leaf, R3 cross-signed by the
+# expired Old Root first, R3 by New Root; both roots in the system store.
+name: install: a chain valid only through another path is installed through it (alternate_path), the cross-sign left out
+run: sh "$SRC/tests/cli/crosssign.sh" "$T" && cd "$T" && mkdir home &&
+run: CERTKIT_HOME=$T/home CERTKIT_HOSTNAME=www.example.test CERTKIT_IPS= SSL_CERT_FILE=$T/roots.pem $CERTKIT identity install --cert leaf.pem --key leaf.key --chain inter.pem --at "$(cat at)" &&
+run: cat leaf.pem r3new.pem | cmp - home/identity/current/fullchain.pem && echo fullchain-ok
+stdout: info    alternate_path: the chain first built fails at certificate 3 "Old Root" (certificate has expired); another path is valid and is installed: "www.example.test" < "R3" < "New Root"; left out: "R3" (issued by "CN = Old Root")
+stdout: info    chain_completed: the issuer of "R3", "New Root", was taken from the system store
+stdout: fullchain-ok
+!stdout: unrelated_certificate
+!stdout: chain_invalid
+
+name: install: only the cross-signed intermediate: refused as before (chain_invalid, no alternate_path)
+run: sh "$SRC/tests/cli/crosssign.sh" "$T" && cd "$T" && mkdir home &&
+run: CERTKIT_HOME=$T/home CERTKIT_HOSTNAME=www.example.test CERTKIT_IPS= SSL_CERT_FILE=$T/roots.pem $CERTKIT identity install --cert leaf.pem --key leaf.key --chain r3cross.pem --at "$(cat at)"
+exit: 2
+stdout: error   chain_invalid: the chain does not verify at certificate 3 "Old Root": certificate has expired
+!stdout: alternate_path
+
 name: install with no key anywhere says where it looked
 run: CERTKIT_HOME=$T $CERTKIT identity install --cert $PKI/leaf.pem
 exit: 2

@@ -292,6 +292,83 @@ test_cross_signed_expired_root(void **state)
 	ca_free(&old_root);
 }
 
+/* cki_verify_search (the doctor, the identity install): the verdict and
+ * the errors of cki_verify_run on the path that passes, every_error or
+ * not; the first run's result when none does. */
+static void
+test_search_entry(void **state)
+{
+	struct ca old_root = make_ca("Old Root", NULL, PINNED_TIME - 20 * YEAR,
+	    PINNED_TIME - 1 * YEAR); /* expired */
+	struct ca new_root = make_ca(
+	    "New Root", NULL, PINNED_TIME - 5 * YEAR, PINNED_TIME + 10 * YEAR);
+	struct ca r3 = make_ca(
+	    "R3", &new_root, PINNED_TIME - 2 * YEAR, PINNED_TIME + 3 * YEAR);
+	X509 *cross = make("R3", r3.key, &old_root, PINNED_TIME - 2 * YEAR,
+	    PINNED_TIME + 3 * YEAR, true, NULL);
+	EVP_PKEY *lk = EVP_EC_gen("P-256");
+	X509 *leaf = make("www.example.test", lk, &r3, PINNED_TIME - 30 * DAY,
+	    PINNED_TIME + 60 * DAY, false, NULL);
+	X509_STORE *s = store_of(old_root.cert, new_root.cert);
+	STACK_OF(X509) *unt = sk_X509_new_null();
+	struct cki_verify_params p = CKI_VERIFY_PARAMS_INIT;
+	struct cki_verify_result res;
+	json_t *ev;
+
+	(void)state;
+	p.time = PINNED_TIME;
+	sk_X509_push(unt, cross);
+	sk_X509_push(unt, r3.cert);
+	/* cki_verify_run alone: the first chain, to the expired root. */
+	assert_int_equal(
+	    cki_verify_run(NULL, s, leaf, unt, &p, true, &res), CK_OK);
+	assert_false(res.ok);
+	assert_null(res.alternate);
+	cki_verify_result_clear(&res);
+	for (int every = 0; every < 2; every++) {
+		assert_int_equal(
+		    cki_verify_search(NULL, s, leaf, unt, &p, every == 1, &res),
+		    CK_OK);
+		assert_true(res.ok);
+		assert_int_equal(res.nerr, 0);
+		assert_int_equal(sk_X509_num(res.chain), 3);
+		assert_int_equal(
+		    X509_cmp(sk_X509_value(res.chain, 1), r3.cert), 0);
+		assert_int_equal(
+		    X509_cmp(sk_X509_value(res.chain, 2), new_root.cert), 0);
+		assert_non_null(res.alternate);
+		assert_string_equal(
+		    json_string_value(json_object_get(res.alternate, "code")),
+		    "alternate_path");
+		ev = json_object_get(res.alternate, "evidence");
+		assert_int_equal(
+		    json_array_size(json_object_get(ev, "path")), 3);
+		assert_string_equal(
+		    json_string_value(json_object_get(
+		        json_object_get(ev, "first_failure"), "code")),
+		    "cert_expired");
+		cki_verify_result_clear(&res);
+	}
+	/* Only the cross-signed R3: the first run's failure, unchanged. */
+	sk_X509_pop(unt);
+	assert_int_equal(
+	    cki_verify_search(NULL, s, leaf, unt, &p, true, &res), CK_OK);
+	assert_false(res.ok);
+	assert_null(res.alternate);
+	assert_int_equal(res.err[0].err, X509_V_ERR_CERT_HAS_EXPIRED);
+	assert_int_equal(res.err[0].depth, 2);
+	cki_verify_result_clear(&res);
+
+	EVP_PKEY_free(lk);
+	sk_X509_free(unt);
+	X509_STORE_free(s);
+	X509_free(cross);
+	X509_free(leaf);
+	ca_free(&r3);
+	ca_free(&new_root);
+	ca_free(&old_root);
+}
+
 static void
 test_name_constraints_alternate(void **state)
 {
@@ -422,6 +499,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cross_signed_expired_root),
+	    cmocka_unit_test(test_search_entry),
 	    cmocka_unit_test(test_name_constraints_alternate),
 	    cmocka_unit_test(test_mesh_bounded),
 	};
