@@ -247,7 +247,8 @@ cki_path_finding(const struct cki_path_choice *c, STACK_OF(X509) * chain,
 	f = cki_finding_new(CKI_REPORT_VERIFY, "alternate_path", false, summary,
 	    "Nothing to fix for clients that build paths (Chrome, Go, "
 	    "rustls/webpki, Java); clients that take the first chain (OpenSSL "
-	    "1.0.2, some embedded TLS stacks) fail: send only the chain shown, "
+	    "1.0.2 to 3.x: s_client, curl, Python; some embedded TLS stacks) "
+	    "fail: send only the chain shown, "
 	    "without the certificate that leads to the other path.",
 	    CKI_OLD_MESSAGE | CKI_OLD_REMEDY);
 	if (f == NULL) {
