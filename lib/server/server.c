@@ -21,7 +21,9 @@
  *     identity: any error loading it stops the start (or keeps the old one
  *     on a reload).
  *  2. A client that stops being approved has its connections ended within
- *     one authz poll (250 ms) of the change being seen.
+ *     one authz poll (250 ms) of the change being seen; so has a
+ *     certificate newly revoked by a CRL (re-read within 1 s of its change)
+ *     or an OCSP answer (on_revoked).
  */
 #include <errno.h>
 #include <signal.h>
@@ -336,6 +338,22 @@ on_unapproved(void *arg, const char *spki)
 	}
 }
 
+/* authz: certificates were newly revoked (a CRL reloaded or fed anew, an
+ * OCSP answer); end the connections whose chain holds one. */
+static void
+on_revoked(void *arg)
+{
+	struct cki_srv *s = arg;
+	char why[256];
+
+	for (struct cki_conn *c = s->conns; c != NULL; c = c->next) {
+		if (c->closing || c->vr == NULL ||
+		    !cki_authz_revoked(s->authz, c->vr, why, sizeof(why)))
+			continue;
+		cki_conn_end(c, why);
+	}
+}
+
 /* authz: the registry went away or came back; logged once each. */
 static void
 on_registry_health(void *arg, bool up, const char *error)
@@ -482,6 +500,7 @@ srv_start(struct cki_srv *s)
 	    (rv = arm_events(s)) != CK_OK)
 		return rv;
 	cki_authz_set_close_cb(s->authz, on_unapproved, s);
+	cki_authz_set_revoked_cb(s->authz, on_revoked, s);
 	cki_authz_set_health_cb(s->authz, on_registry_health, s);
 	cki_srv_feed_own_crl(s);
 	for (size_t i = 0; i < l->n; i++)
