@@ -100,7 +100,7 @@ struct cki_revo_req {
 /* A certificate newly revoked (invariant 7). */
 struct news_ent {
 	ASN1_INTEGER *serial;
-	X509_NAME *issuer;
+	const X509_NAME *issuer; /* one of cki_revo.news_names */
 	int reason;
 	bool ocsp; /* an OCSP answer: no CRL to confirm it */
 };
@@ -121,6 +121,7 @@ struct cki_revo {
 	struct news_ent *news; /* invariant 7, sorted by serial when */
 	size_t nnews, capnews; /* news_sorted */
 	bool news_sorted;
+	STACK_OF(X509_NAME) * news_names; /* their issuers, one copy each */
 };
 
 /* ---- the news (invariant 7) ---------------------------------------------- */
@@ -139,14 +140,37 @@ entry_reason(X509_REVOKED *r)
 static void
 news_clear(cki_revo *rv)
 {
-	for (size_t i = 0; i < rv->nnews; i++) {
+	for (size_t i = 0; i < rv->nnews; i++)
 		ASN1_INTEGER_free(rv->news[i].serial);
-		X509_NAME_free(rv->news[i].issuer);
-	}
+	sk_X509_NAME_pop_free(rv->news_names, X509_NAME_free);
+	rv->news_names = NULL;
 	free(rv->news);
 	rv->news = NULL;
 	rv->nnews = rv->capnews = 0;
 	rv->news_sorted = true;
+}
+
+/* The copy of issuer that news entries point at (the last one made is
+ * reused); NULL when out of memory. */
+static const X509_NAME *
+news_name(cki_revo *rv, const X509_NAME *issuer)
+{
+	int n = rv->news_names ? sk_X509_NAME_num(rv->news_names) : 0;
+	X509_NAME *copy;
+
+	if (n > 0 &&
+	    X509_NAME_cmp(sk_X509_NAME_value(rv->news_names, n - 1), issuer) ==
+	        0)
+		return sk_X509_NAME_value(rv->news_names, n - 1);
+	if ((rv->news_names == NULL &&
+	        (rv->news_names = sk_X509_NAME_new_null()) == NULL) ||
+	    (copy = X509_NAME_dup(issuer)) == NULL)
+		return NULL;
+	if (sk_X509_NAME_push(rv->news_names, copy) <= 0) {
+		X509_NAME_free(copy);
+		return NULL;
+	}
+	return copy;
 }
 
 /* Adds one; false when out of memory (the news is lost). */
@@ -155,7 +179,7 @@ news_add(cki_revo *rv, const ASN1_INTEGER *serial, const X509_NAME *issuer,
     int reason, bool ocsp)
 {
 	struct news_ent e = {
-	    ASN1_INTEGER_dup(serial), X509_NAME_dup(issuer), reason, ocsp};
+	    ASN1_INTEGER_dup(serial), news_name(rv, issuer), reason, ocsp};
 
 	if (e.serial == NULL || e.issuer == NULL)
 		goto fail;
@@ -173,7 +197,6 @@ news_add(cki_revo *rv, const ASN1_INTEGER *serial, const X509_NAME *issuer,
 	return true;
 fail:
 	ASN1_INTEGER_free(e.serial);
-	X509_NAME_free(e.issuer);
 	ERR_clear_error();
 	return false;
 }
