@@ -728,6 +728,7 @@ cki_authz_reload(cki_authz *a, const struct cki_server_conf *conf)
 	a->cas = cas;
 	cas = NULL;
 	cki_authz_news(a); /* the old checker's, before it goes */
+	cki_revo_news_since(revo, old_revo);
 	cki_revo_take_own(revo, old_revo);
 	a->revo = revo;
 	a->revo_gen = cki_revo_generation(revo);

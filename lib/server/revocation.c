@@ -201,25 +201,29 @@ fail:
 	return false;
 }
 
-/* True if one of old (n CRLs) of crl's issuer lists serial. */
+/* True if a CRL of crl's issuer in old (n files) lists serial. */
 static bool
 listed_before(const ASN1_INTEGER *serial, X509_CRL *crl,
-    const struct crl_ent *old, size_t n)
+    const struct crl_file *old, size_t n)
 {
 	ASN1_INTEGER sn = *serial; /* the lookup takes it non-const */
 	X509_REVOKED *r;
 
 	for (size_t i = 0; i < n; i++)
-		if (X509_NAME_cmp(X509_CRL_get_issuer(old[i].crl),
-		        X509_CRL_get_issuer(crl)) == 0 &&
-		    X509_CRL_get0_by_serial(old[i].crl, &r, &sn) == 1)
-			return true;
+		for (size_t k = 0; k < old[i].n; k++)
+			if (X509_NAME_cmp(
+			        X509_CRL_get_issuer(old[i].ent[k].crl),
+			        X509_CRL_get_issuer(crl)) == 0 &&
+			    X509_CRL_get0_by_serial(
+			        old[i].ent[k].crl, &r, &sn) == 1)
+				return true;
 	return false;
 }
 
-/* The entries of crl that no CRL of old lists become news. */
+/* The entries of crl that no CRL of old (n files) lists become news. */
 static void
-news_of_crl(cki_revo *rv, X509_CRL *crl, const struct crl_ent *old, size_t nold)
+news_of_crl(
+    cki_revo *rv, X509_CRL *crl, const struct crl_file *old, size_t nold)
 {
 	STACK_OF(X509_REVOKED) *rs = X509_CRL_get_REVOKED(crl);
 
@@ -342,8 +346,11 @@ file_refresh(cki_revo *rv, struct crl_file *f)
 		snprintf(f->err, sizeof(f->err), "%s", ck_ctx_error(ctx));
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) /* invariant 7 */
-		news_of_crl(rv, e[i].crl, f->ent, f->n);
+	for (size_t i = 0; i < n; i++) { /* invariant 7 */
+		struct crl_file prev = {.ent = f->ent, .n = f->n};
+
+		news_of_crl(rv, e[i].crl, &prev, 1);
+	}
 	ents_free(f->ent, f->n);
 	f->ent = e;
 	f->n = n;
@@ -555,6 +562,15 @@ combine(const cki_revo_req *r, struct cki_revo_verdict *v)
 }
 
 /* ---- the news (invariant 7) ---------------------------------------------- */
+
+void
+cki_revo_news_since(cki_revo *rv, const cki_revo *old)
+{
+	for (size_t i = 0; i < rv->nfiles; i++)
+		for (size_t k = 0; k < rv->files[i].n; k++)
+			news_of_crl(rv, rv->files[i].ent[k].crl, old->files,
+			    old->nfiles);
+}
 
 size_t
 cki_revo_news(const cki_revo *rv)
@@ -855,10 +871,14 @@ cki_revo_set_own(cki_revo *rv, X509 *ca, const uint8_t *der, size_t len)
 		return cki_err(rv->lctx, CK_E_NOMEM, "out of memory");
 	}
 	memcpy(copy, der, len);
-	if (rv->own_ca != NULL && X509_cmp(rv->own_ca, ca) == 0)
-		news_of_crl(rv, crl, &rv->own, rv->own.crl != NULL);
-	else
+	if (rv->own_ca != NULL && X509_cmp(rv->own_ca, ca) == 0) {
+		struct crl_file prev = {
+		    .ent = &rv->own, .n = rv->own.crl != NULL};
+
+		news_of_crl(rv, crl, &prev, 1);
+	} else {
 		news_of_crl(rv, crl, NULL, 0); /* a new CA: all of it */
+	}
 	X509_free(rv->own_ca);
 	X509_CRL_free(rv->own.crl);
 	free(rv->own_der);

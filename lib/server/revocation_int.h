@@ -130,6 +130,9 @@ size_t cki_revo_news(const cki_revo *rv);
 bool cki_revo_news_match(
     cki_revo *rv, STACK_OF(X509) * chain, struct cki_revo_verdict *v);
 void cki_revo_news_clear(cki_revo *rv);
+/* A reload's new checker: what its CRL files list that none of old's
+ * did becomes its news (a `crl =` file added by SIGHUP). */
+void cki_revo_news_since(cki_revo *rv, const cki_revo *old);
 
 /* Warnings to show in the log and in `certkit clients`: a CRL past its
  * nextUpdate, a CRL that failed to reload, a responder that stopped

@@ -11,7 +11,8 @@
 #     reason, the other client's connection stays open; its next request
 #     is 403 certificate_revoked
 #  2. a CRL that revokes nothing new (the same list, reissued) closes
-#     nothing
+#     nothing; SIGHUP adding a crl = file that revokes the other client
+#     closes its connection
 #  3. ocsp = hard-fail, `openssl ocsp` answers "revoked": a connection of
 #     the certificate that is open (served /healthz) is closed once a
 #     request of the same certificate gets 403 certificate_revoked (OCSP)
@@ -120,6 +121,21 @@ r=$(http ca1 /api/v1/status)
     [ "$(jget type)" = certificate_revoked ] &&
 	ok "the revoked client's next request: 403 certificate_revoked" ||
 	bad "after the CRL: '$r' $(cat "$work/resp")"
+
+# 2b. SIGHUP adds a crl = file that revokes ca2: its connection closes.
+revoke ca2 && openssl ca -batch -config "$work/ca.cnf" -gencrl \
+    -out "$work/extra.crl" >/dev/null 2>&1 || bad "gencrl extra.crl"
+printf '[server]\nclient_policy = trusted-ca\nclient_ca = %s, %s\ncrl = %s, %s\n' \
+    "$PKI/root-ca.pem" "$PKI/int-ca.pem" "$work/int.crl" "$work/extra.crl" \
+    >"$H/certkit.conf"
+alive "$p2" || bad "ca2's connection ended before the reload"
+kill -HUP "$spid"
+if t=$(closed "$p2") && [ "$t" -le 3000 ] &&
+    grep -q 'event=reload result=ok' "$log"; then
+	ok "SIGHUP with a new crl = file: the client it revokes is closed ${t} ms later"
+else
+	bad "new crl file by SIGHUP: open after ${t} ms; log: $(grep 'event=close\|event=reload' "$log")"
+fi
 stop_server || bad "SIGTERM: exit $src"
 
 # ---- 3. ocsp = hard-fail, openssl ocsp answers revoked -------------------------
