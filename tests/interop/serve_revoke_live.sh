@@ -24,11 +24,13 @@ PKI=$CERTKIT_TEST_PKI
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# hold NAME: an s_client of client NAME that sends GET PATH and keeps the
-# connection open for 15 s; sets $hpid (its PID), output in NAME.live.
+# hold NAME PATH: an s_client of client NAME that sends GET PATH and keeps
+# the connection open for 30 s; sets $hpid (its PID), output in NAME.live.
+# The writer's sleep holds none of the test's own descriptors (ctest
+# would wait for it).
 hold() {
-	(printf 'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' "$2"; sleep 15) |
-	    timeout 20 openssl s_client -quiet -connect "127.0.0.1:$port" \
+	(printf 'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' "$2"; sleep 30) \
+	    2>/dev/null </dev/null | timeout 40 openssl s_client -quiet -connect "127.0.0.1:$port" \
 	    -cert "$work/$1.pem" -key "$work/$1.key" >"$work/$1.live" 2>&1 &
 	hpid=$!
 	bgpids="$bgpids $hpid"
