@@ -727,6 +727,8 @@ cki_authz_reload(cki_authz *a, const struct cki_server_conf *conf)
 	cki_caset_free(a->cas);
 	a->cas = cas;
 	cas = NULL;
+	cki_authz_news(a); /* the old checker's, before it goes */
+	cki_revo_news_since(revo, old_revo);
 	cki_revo_take_own(revo, old_revo);
 	a->revo = revo;
 	a->revo_gen = cki_revo_generation(revo);
@@ -751,6 +753,27 @@ cki_authz_set_own_ca(cki_authz *a, X509 *ca, const uint8_t *der, size_t len)
 		a->revo_gen = g;
 		cki_authz_bump(a);
 	}
+	cki_authz_news(a);
+}
+
+bool
+cki_authz_revoked(
+    cki_authz *a, const struct cki_vresult *vr, char *why, size_t size)
+{
+	struct cki_revo_verdict v;
+
+	if (a->revo == NULL || vr == NULL || vr->error != X509_V_OK ||
+	    vr->chain == NULL || !cki_revo_news_match(a->revo, vr->chain, &v))
+		return false;
+	snprintf(why, size, "%s", v.detail);
+	return true;
+}
+
+void
+cki_authz_set_revoked_cb(cki_authz *a, cki_authz_revoked_fn fn, void *arg)
+{
+	a->revoked_fn = fn;
+	a->revoked_arg = arg;
 }
 
 /* At most this much of a heartbeat's facts and version is kept. */

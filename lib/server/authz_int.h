@@ -28,7 +28,9 @@
  *  2. The cache follows the registry within 1 s: the change token is polled
  *     every 250 ms and the changed rows are re-read. A client that leaves
  *     `approved` (or is removed) is passed to the close callback, so its live
- *     connections are closed.
+ *     connections are closed. A certificate newly revoked (a CRL reload,
+ *     the own CA's new CRL, an OCSP answer) goes to the revoked callback
+ *     within one poll, so its live connections are closed too.
  *  3. Presence (heartbeats, last_seen) is kept in memory and flushed to the
  *     registry in one batch a second; a heartbeat never waits on a write.
  *  4. A certificate's chain verification against client_ca is cached by the
@@ -134,6 +136,21 @@ void cki_authz_set_own_ca(
 /* Called with the SPKI of each client that stopped being approved. */
 typedef void (*cki_authz_close_fn)(void *arg, const char *spki);
 void cki_authz_set_close_cb(cki_authz *a, cki_authz_close_fn fn, void *arg);
+
+/* Called when certificates were newly revoked (cki_revo_news(): a CRL
+ * reloaded or fed anew listing new entries, an OCSP responder answering
+ * "revoked"), from the poll (every 250 ms) or cki_authz_set_own_ca(): the
+ * server passes each live connection's verification result to
+ * cki_authz_revoked() and ends those it names. A CRL that revokes nothing
+ * new calls nothing. */
+typedef void (*cki_authz_revoked_fn)(void *arg);
+void cki_authz_set_revoked_cb(cki_authz *a, cki_authz_revoked_fn fn, void *arg);
+/* Inside that callback: true, with the reason in why ("certificate
+ * revoked (CRL, keyCompromise)"), when vr's verified chain holds a newly
+ * revoked certificate. A lookup of its serials; a hit is confirmed as a
+ * request's check would (the CRL's signature), nothing is asked. */
+bool cki_authz_revoked(
+    cki_authz *a, const struct cki_vresult *vr, char *why, size_t size);
 
 /* Called once when the registry becomes unreachable (up false, with the
  * error) and once when it answers again (up true, error NULL), so the

@@ -163,6 +163,8 @@ struct cki_authz {
 	struct event *ev_poll, *ev_flush, *ev_expire;
 	cki_authz_close_fn close_fn;
 	void *close_arg;
+	cki_authz_revoked_fn revoked_fn;
+	void *revoked_arg;
 	cki_authz_health_fn health_fn;
 	void *health_arg;
 	bool reg_down;           /* the last poll failed */
@@ -205,6 +207,9 @@ void cki_authz_disarm(cki_authz *a);
 void cki_authz_poll(cki_authz *a);
 ck_status cki_authz_flush(cki_authz *a);
 void cki_authz_expire(cki_authz *a);
+/* Hands the revocation news to the revoked callback, then drops them
+ * (authz_sync.c). */
+void cki_authz_news(cki_authz *a);
 /* A new generation: every cached verification is dropped. */
 void cki_authz_bump(cki_authz *a);
 /* Notes that a known client was seen at `now` (memory only). */

@@ -196,6 +196,16 @@ notify_arm(cki_authz *a)
 }
 
 void
+cki_authz_news(cki_authz *a)
+{
+	if (a->revo == NULL || cki_revo_news(a->revo) == 0)
+		return;
+	if (a->revoked_fn != NULL)
+		a->revoked_fn(a->revoked_arg);
+	cki_revo_news_clear(a->revo);
+}
+
+void
 cki_authz_poll(cki_authz *a)
 {
 	uint64_t tok, g;
@@ -206,6 +216,7 @@ cki_authz_poll(cki_authz *a)
 			a->revo_gen = g;
 			cki_authz_bump(a);
 		}
+		cki_authz_news(a);
 	}
 	if (cki_registry_change_token(a->reg, &tok) != CK_OK) {
 		a->n.poll_errors++;

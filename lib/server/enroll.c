@@ -176,6 +176,24 @@ cki_enroll_free(cki_enroll *e)
 	free(e);
 }
 
+void
+cki_enroll_drop(cki_enroll *e)
+{
+	if (e != NULL)
+		e->seen_at = 0; /* no "stopped" presence (enroll_int.h) */
+	cki_enroll_free(e);
+}
+
+void
+cki_enroll_replace(cki_enroll **cur, cki_enroll *ne)
+{
+	if (ne != NULL && ne->ca != NULL)
+		cki_enroll_drop(*cur); /* ne announces the same node */
+	else
+		cki_enroll_free(*cur);
+	*cur = ne;
+}
+
 /* ---- the CSR -------------------------------------------------------------
  */
 

@@ -39,7 +39,8 @@ cki_srv_enroll_off(struct cki_srv *s, struct evhttp_request *req)
 	if (s->enroll != NULL)
 		return false;
 	cki_srv_problem(s, req, 404, "not_found", "not found",
-	    "enrollment is off: this server has no CA (run: certkit ca init)",
+	    "enrollment is off: this server has no CA (run: certkit ca init, "
+	    "then reload the server: SIGHUP)",
 	    NULL);
 	return true;
 }

@@ -81,6 +81,15 @@ typedef struct cki_enroll cki_enroll;
 ck_status cki_enroll_new(
     ck_ctx *ctx, const struct cki_server_conf *conf, cki_enroll **out);
 void cki_enroll_free(cki_enroll *e);
+/* SIGHUP: HOME/ca is read again by building a whole new cki_enroll with
+ * cki_enroll_new() beside the old (a CA created by `certkit ca init`
+ * since the start, or replaced). cki_enroll_replace() then frees *cur and
+ * puts ne there; cki_enroll_drop() frees one that is not used (the reload
+ * failed elsewhere). Neither writes the signer's "stopped" presence: the
+ * node is the same process, which a new copy with a CA goes on announcing
+ * (one without a CA lets the old copy say so). */
+void cki_enroll_replace(cki_enroll **cur, cki_enroll *ne);
+void cki_enroll_drop(cki_enroll *e);
 
 /* The answer to an enrollment call. */
 struct cki_enroll_res {

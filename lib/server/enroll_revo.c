@@ -14,18 +14,22 @@
  *     half of its validity has passed, by one signer (job "crl"), and
  *     stored in the registry (schema 3, table crl); every primary serves
  *     the stored bytes (the CRL number grows only with a new CRL, from the
- *     stored one's, so it grows across primaries).
+ *     stored one's, so it grows across primaries). A stored CRL that
+ *     this CA did not sign (HOME/ca replaced) is rebuilt at once.
  *  2. OCSP answers from the registry at the time of the request: a
  *     `certkit clients revoke` is seen by the next request.
  *  3. The same CRL is what the server's own revocation checker uses for
  *     the clients this CA issued (cki_srv_feed_own_crl(), each second and
  *     at start): `ocsp = hard-fail` needs no OCSP round trip to itself.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/http.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "enroll_int.h"
 #include "server_int.h"
@@ -102,6 +106,25 @@ revoked_free(struct revoked *l)
 	EVP_MD_CTX_free(l->md);
 }
 
+/* True if der is a CRL of e's CA, signed by its key: a CA replaced
+ * under HOME/ca (SIGHUP, restart) finds the old CA's CRL stored. */
+static bool
+crl_of_ca(cki_enroll *e, const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *ca = cki_enroll_ca_x509(e);
+	X509_CRL *crl =
+	    len <= LONG_MAX ? d2i_X509_CRL(NULL, &p, (long)len) : NULL;
+	bool ok = crl != NULL && ca != NULL &&
+	    X509_NAME_cmp(
+	        X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) == 0 &&
+	    X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1;
+
+	X509_CRL_free(crl);
+	ERR_clear_error();
+	return ok;
+}
+
 /* The signer holding job "crl" (every signer tries; on SQLite the one
  * primary holds it): a new CRL into the registry when the revoked list's
  * digest differs from the stored one's or the stored one is half-way to
@@ -130,7 +153,8 @@ cki_enroll_crl_job(cki_enroll *e)
 	    (rv = cki_registry_crl_get(e->reg, &old, &found)) != CK_OK)
 		goto err;
 	if (!found || strcmp(old.digest, row.digest) != 0 ||
-	    now - old.built_at >= CRL_NEXT / 2) {
+	    now - old.built_at >= CRL_NEXT / 2 ||
+	    !crl_of_ca(e, old.der, old.der_len)) {
 		row.number = found ? old.number + 1 : 0;
 		row.built_at = now;
 		if ((rv = ck_ca_crl_number(e->ctx, e->ca, l.v, l.n, CRL_NEXT,

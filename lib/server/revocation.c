@@ -35,6 +35,15 @@
  *     itself, are answered here and never asked over OCSP (what the CA
  *     issues points at public_url, https, which ocsp_client.c does not
  *     ask). A new CRL changes the generation.
+ *  7. The news (cki_revo_news_match()): the certificates a CRL reloaded or
+ *     fed anew lists that its previous copy did not (issuer name and
+ *     serial, found by a lookup of each new entry in the old copy), and
+ *     those an OCSP responder has just answered "revoked" for. A CRL that
+ *     lists nothing new makes no news. A CRL's news is confirmed by the
+ *     same lookup as a check's (invariant 2, its signature) before a
+ *     chain is said to be revoked by it; an OCSP answer was checked by
+ *     ocsp_client.c already. When memory runs out, news are lost (the next
+ *     request is still refused).
  */
 #include <errno.h>
 #include <limits.h>
@@ -88,6 +97,14 @@ struct cki_revo_req {
 	struct cki_revo_req *prev, *next;
 };
 
+/* A certificate newly revoked (invariant 7). */
+struct news_ent {
+	ASN1_INTEGER *serial;
+	const X509_NAME *issuer; /* one of cki_revo.news_names */
+	int reason;
+	bool ocsp; /* an OCSP answer: no CRL to confirm it */
+};
+
 struct cki_revo {
 	ck_ctx *lctx; /* for reloads: never the caller's context */
 	enum cki_ocsp_mode mode;
@@ -101,7 +118,159 @@ struct cki_revo {
 	struct crl_ent own; /* its CRL; own.crl NULL until fed */
 	uint8_t *own_der;   /* the DER of own.crl, to see a change */
 	size_t own_len;
+	struct news_ent *news; /* invariant 7, sorted by serial when */
+	size_t nnews, capnews; /* news_sorted */
+	bool news_sorted;
+	STACK_OF(X509_NAME) * news_names; /* their issuers, one copy each */
 };
+
+/* ---- the news (invariant 7) ---------------------------------------------- */
+
+static int
+entry_reason(X509_REVOKED *r)
+{
+	ASN1_ENUMERATED *e =
+	    X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
+	int reason = e != NULL ? (int)ASN1_ENUMERATED_get(e) : -1;
+
+	ASN1_ENUMERATED_free(e);
+	return reason;
+}
+
+static void
+news_clear(cki_revo *rv)
+{
+	for (size_t i = 0; i < rv->nnews; i++)
+		ASN1_INTEGER_free(rv->news[i].serial);
+	sk_X509_NAME_pop_free(rv->news_names, X509_NAME_free);
+	rv->news_names = NULL;
+	free(rv->news);
+	rv->news = NULL;
+	rv->nnews = rv->capnews = 0;
+	rv->news_sorted = true;
+}
+
+/* The copy of issuer that news entries point at (the last one made is
+ * reused); NULL when out of memory. */
+static const X509_NAME *
+news_name(cki_revo *rv, const X509_NAME *issuer)
+{
+	int n = rv->news_names ? sk_X509_NAME_num(rv->news_names) : 0;
+	X509_NAME *copy;
+
+	if (n > 0 &&
+	    X509_NAME_cmp(sk_X509_NAME_value(rv->news_names, n - 1), issuer) ==
+	        0)
+		return sk_X509_NAME_value(rv->news_names, n - 1);
+	if ((rv->news_names == NULL &&
+	        (rv->news_names = sk_X509_NAME_new_null()) == NULL) ||
+	    (copy = X509_NAME_dup(issuer)) == NULL)
+		return NULL;
+	if (sk_X509_NAME_push(rv->news_names, copy) <= 0) {
+		X509_NAME_free(copy);
+		return NULL;
+	}
+	return copy;
+}
+
+/* Adds one; false when out of memory (the news is lost). */
+static bool
+news_add(cki_revo *rv, const ASN1_INTEGER *serial, const X509_NAME *issuer,
+    int reason, bool ocsp)
+{
+	struct news_ent e = {
+	    ASN1_INTEGER_dup(serial), news_name(rv, issuer), reason, ocsp};
+
+	if (e.serial == NULL || e.issuer == NULL)
+		goto fail;
+	if (rv->nnews == rv->capnews) {
+		size_t cap = rv->capnews ? 2 * rv->capnews : 16;
+		struct news_ent *v = realloc(rv->news, cap * sizeof(*v));
+
+		if (v == NULL)
+			goto fail;
+		rv->news = v;
+		rv->capnews = cap;
+	}
+	rv->news[rv->nnews++] = e;
+	rv->news_sorted = false;
+	return true;
+fail:
+	ASN1_INTEGER_free(e.serial);
+	ERR_clear_error();
+	return false;
+}
+
+/* True if a CRL of crl's issuer in old (n files) lists serial. */
+static bool
+listed_before(const ASN1_INTEGER *serial, X509_CRL *crl,
+    const struct crl_file *old, size_t n)
+{
+	ASN1_INTEGER sn = *serial; /* the lookup takes it non-const */
+	X509_REVOKED *r;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < old[i].n; k++)
+			if (X509_NAME_cmp(
+			        X509_CRL_get_issuer(old[i].ent[k].crl),
+			        X509_CRL_get_issuer(crl)) == 0 &&
+			    X509_CRL_get0_by_serial(
+			        old[i].ent[k].crl, &r, &sn) == 1)
+				return true;
+	return false;
+}
+
+/* The entries of crl that no CRL of old (n files) lists become news. */
+static void
+news_of_crl(
+    cki_revo *rv, X509_CRL *crl, const struct crl_file *old, size_t nold)
+{
+	STACK_OF(X509_REVOKED) *rs = X509_CRL_get_REVOKED(crl);
+
+	for (int i = 0; i < sk_X509_REVOKED_num(rs); i++) {
+		X509_REVOKED *r = sk_X509_REVOKED_value(rs, i);
+		const ASN1_INTEGER *sn = X509_REVOKED_get0_serialNumber(r);
+
+		if (!listed_before(sn, crl, old, nold) &&
+		    !news_add(rv, sn, X509_CRL_get_issuer(crl), entry_reason(r),
+		        false))
+			return;
+	}
+}
+
+static int
+news_cmp(const void *a, const void *b)
+{
+	return ASN1_INTEGER_cmp(((const struct news_ent *)a)->serial,
+	    ((const struct news_ent *)b)->serial);
+}
+
+/* The news about x (its serial and issuer name), or NULL. */
+static const struct news_ent *
+news_find(cki_revo *rv, X509 *x)
+{
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+	size_t lo = 0, hi = rv->nnews;
+
+	if (!rv->news_sorted) {
+		qsort(rv->news, rv->nnews, sizeof(*rv->news), news_cmp);
+		rv->news_sorted = true;
+	}
+	while (lo < hi) { /* the first entry not below sn */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ASN1_INTEGER_cmp(rv->news[mid].serial, sn) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < rv->nnews && ASN1_INTEGER_cmp(rv->news[lo].serial, sn) == 0;
+	     lo++)
+		if (X509_NAME_cmp(
+		        rv->news[lo].issuer, X509_get_issuer_name(x)) == 0)
+			return &rv->news[lo];
+	return NULL;
+}
 
 /* ---- the CRL files ------------------------------------------------------- */
 
@@ -156,8 +325,9 @@ same_stat(const struct stat *a, const struct stat *b)
 
 /* Re-reads f if it changed (invariant 1); true if a new copy was taken. */
 static bool
-file_refresh(ck_ctx *ctx, struct crl_file *f)
+file_refresh(cki_revo *rv, struct crl_file *f)
 {
+	ck_ctx *ctx = rv->lctx;
 	struct stat st;
 	struct crl_ent *e = NULL;
 	size_t n = 0;
@@ -175,6 +345,11 @@ file_refresh(ck_ctx *ctx, struct crl_file *f)
 	if (crls_load(ctx, f->path, &e, &n) != CK_OK) {
 		snprintf(f->err, sizeof(f->err), "%s", ck_ctx_error(ctx));
 		return false;
+	}
+	for (size_t i = 0; i < n; i++) { /* invariant 7 */
+		struct crl_file prev = {.ent = f->ent, .n = f->n};
+
+		news_of_crl(rv, e[i].crl, &prev, 1);
 	}
 	ents_free(f->ent, f->n);
 	f->ent = e;
@@ -200,7 +375,7 @@ refresh(cki_revo *rv)
 
 	rv->last_ms = cki_mono_ms();
 	for (size_t i = 0; i < rv->nfiles; i++)
-		changed |= file_refresh(rv->lctx, &rv->files[i]);
+		changed |= file_refresh(rv, &rv->files[i]);
 	if (changed)
 		rv->gen = next_generation();
 	return changed;
@@ -248,17 +423,6 @@ crl_verified(struct crl_ent *e, X509 *issuer)
 fail:
 	ERR_clear_error();
 	return false;
-}
-
-static int
-entry_reason(X509_REVOKED *r)
-{
-	ASN1_ENUMERATED *e =
-	    X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
-	int reason = e != NULL ? (int)ASN1_ENUMERATED_get(e) : -1;
-
-	ASN1_ENUMERATED_free(e);
-	return reason;
 }
 
 /* True if e, a CRL of x's issuer, lists x (*reason set); *covered when e
@@ -397,6 +561,57 @@ combine(const cki_revo_req *r, struct cki_revo_verdict *v)
 	    fail->a.detail);
 }
 
+/* ---- the news (invariant 7) ---------------------------------------------- */
+
+void
+cki_revo_news_since(cki_revo *rv, const cki_revo *old)
+{
+	for (size_t i = 0; i < rv->nfiles; i++)
+		for (size_t k = 0; k < rv->files[i].n; k++)
+			news_of_crl(rv, rv->files[i].ent[k].crl, old->files,
+			    old->nfiles);
+}
+
+size_t
+cki_revo_news(const cki_revo *rv)
+{
+	return rv->nnews;
+}
+
+void
+cki_revo_news_clear(cki_revo *rv)
+{
+	news_clear(rv);
+}
+
+bool
+cki_revo_news_match(
+    cki_revo *rv, STACK_OF(X509) * chain, struct cki_revo_verdict *v)
+{
+	int n = chain != NULL ? sk_X509_num(chain) - 1 : 0;
+
+	for (int d = 0; rv->nnews > 0 && d < n; d++) {
+		X509 *x = sk_X509_value(chain, d);
+		const struct news_ent *e = news_find(rv, x);
+		bool covered, own;
+		int reason = -1;
+
+		if (e == NULL)
+			continue;
+		verdict_good(v, 0);
+		if (e->ocsp) {
+			verdict_revoked(v, x, d, "ocsp", e->reason);
+			return true;
+		}
+		if (crl_lookup(rv, x, sk_X509_value(chain, d + 1), &covered,
+		        &own, &reason)) {
+			verdict_revoked(v, x, d, "crl", reason);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* ---- requests ------------------------------------------------------------ */
 
 static void
@@ -430,6 +645,12 @@ slot_done(void *arg, const struct cki_ocsp_answer *a)
 
 	s->a = *a;
 	s->w = NULL;
+	if (a->status == CKI_OCSP_REVOKED) { /* a fresh answer: invariant 7 */
+		X509 *x = sk_X509_value(r->chain, s->depth);
+
+		(void)news_add(r->rv, X509_get0_serialNumber(x),
+		    X509_get_issuer_name(x), a->reason, true);
+	}
 	if (--r->pending > 0)
 		return;
 	combine(r, &v);
@@ -618,6 +839,7 @@ cki_revo_free(cki_revo *rv)
 	X509_free(rv->own_ca);
 	X509_CRL_free(rv->own.crl);
 	free(rv->own_der);
+	news_clear(rv);
 	ck_ctx_free(rv->lctx);
 	free(rv);
 }
@@ -649,6 +871,14 @@ cki_revo_set_own(cki_revo *rv, X509 *ca, const uint8_t *der, size_t len)
 		return cki_err(rv->lctx, CK_E_NOMEM, "out of memory");
 	}
 	memcpy(copy, der, len);
+	if (rv->own_ca != NULL && X509_cmp(rv->own_ca, ca) == 0) {
+		struct crl_file prev = {
+		    .ent = &rv->own, .n = rv->own.crl != NULL};
+
+		news_of_crl(rv, crl, &prev, 1);
+	} else {
+		news_of_crl(rv, crl, NULL, 0); /* a new CA: all of it */
+	}
 	X509_free(rv->own_ca);
 	X509_CRL_free(rv->own.crl);
 	free(rv->own_der);

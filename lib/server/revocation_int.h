@@ -33,6 +33,10 @@
  *     CA's CRL is fed anew, cki_revo_set_own()), so the server
  *     drops the decisions it cached from the old one. Generations are
  *     unique in the process: a new checker (SIGHUP) never repeats one.
+ *  5. What a reload or an OCSP answer newly revokes is kept as news
+ *     (cki_revo_news_match()) until the server has looked up its live
+ *     connections in it, so those of a revoked certificate are closed;
+ *     a CRL that revokes nothing new costs no lookup.
  */
 #ifndef CERTKIT_REVOCATION_INT_H
 #define CERTKIT_REVOCATION_INT_H
@@ -113,6 +117,22 @@ ck_status cki_revo_set_own(
     cki_revo *rv, X509 *ca, const uint8_t *der, size_t len);
 /* A reload's new checker takes the old one's own CA and CRL. */
 void cki_revo_take_own(cki_revo *dst, cki_revo *src);
+
+/* The news: certificates revoked since cki_revo_news_clear(), by a CRL
+ * reloaded or fed anew (the entries its last copy lacked) or by an OCSP
+ * responder's fresh answer. A CRL that revokes nothing new makes none.
+ * cki_revo_news() counts them; cki_revo_news_match() is true, with *v,
+ * when a certificate of chain (leaf .. anchor, the anchor not checked) is
+ * among them and revoked: a lookup of its serial, then for a CRL's the
+ * same check as cki_revo_check()'s (the CRL's signature by the issuer in
+ * chain). Never asks a responder. */
+size_t cki_revo_news(const cki_revo *rv);
+bool cki_revo_news_match(
+    cki_revo *rv, STACK_OF(X509) * chain, struct cki_revo_verdict *v);
+void cki_revo_news_clear(cki_revo *rv);
+/* A reload's new checker: what its CRL files list that none of old's
+ * did becomes its news (a `crl =` file added by SIGHUP). */
+void cki_revo_news_since(cki_revo *rv, const cki_revo *old);
 
 /* Warnings to show in the log and in `certkit clients`: a CRL past its
  * nextUpdate, a CRL that failed to reload, a responder that stopped

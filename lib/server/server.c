@@ -6,10 +6,11 @@
  *            (server_http.c), listeners, then READY=1 to $NOTIFY_SOCKET
  *            (sd_notify's datagram, written here: no libsystemd) and to
  *            the ready fd
- *   SIGHUP   a new configuration, SSL_CTX and authz settings are built
- *            beside the old; if all succeed they replace it (new
- *            connections use them, open ones keep theirs), else the old
- *            stay and the error is logged. `listen` changes need a
+ *   SIGHUP   a new configuration, SSL_CTX, authz settings and
+ *            enrollment (HOME/ca read again: a CA made or replaced since)
+ *            are built beside the old; if all succeed they replace it
+ *            (new connections use them, open ones keep theirs), else the
+ *            old stay and the error is logged. `listen` changes need a
  *            restart (logged).
  *   SIGTERM  the listeners close, the loop ends, presence is flushed.
  *   sweep    once a second: a connection that has not finished its
@@ -21,7 +22,9 @@
  *     identity: any error loading it stops the start (or keeps the old one
  *     on a reload).
  *  2. A client that stops being approved has its connections ended within
- *     one authz poll (250 ms) of the change being seen.
+ *     one authz poll (250 ms) of the change being seen; so has a
+ *     certificate newly revoked by a CRL (re-read within 1 s of its change)
+ *     or an OCSP answer (on_revoked).
  */
 #include <errno.h>
 #include <signal.h>
@@ -336,6 +339,22 @@ on_unapproved(void *arg, const char *spki)
 	}
 }
 
+/* authz: certificates were newly revoked (a CRL reloaded or fed anew, an
+ * OCSP answer); end the connections whose chain holds one. */
+static void
+on_revoked(void *arg)
+{
+	struct cki_srv *s = arg;
+	char why[256];
+
+	for (struct cki_conn *c = s->conns; c != NULL; c = c->next) {
+		if (c->closing || c->vr == NULL ||
+		    !cki_authz_revoked(s->authz, c->vr, why, sizeof(why)))
+			continue;
+		cki_conn_end(c, why);
+	}
+}
+
 /* authz: the registry went away or came back; logged once each. */
 static void
 on_registry_health(void *arg, bool up, const char *error)
@@ -403,6 +422,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	struct cki_srv *s = arg;
 	struct cki_server_conf nc;
 	SSL_CTX *ssl = NULL;
+	cki_enroll *ne = NULL;
 	ck_status rv;
 
 	(void)sig;
@@ -410,9 +430,12 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	notify("RELOADING=1");
 	if ((rv = cki_server_conf_load(s->ctx, s->conf.home, &nc)) != CK_OK)
 		goto err;
+	/* HOME/ca too (enroll_int.h): built whole before anything is kept */
 	if ((rv = cki_srv_tls_new(s->ctx, &nc, s, &ssl)) != CK_OK ||
+	    (rv = cki_enroll_new(s->ctx, &nc, &ne)) != CK_OK ||
 	    (rv = cki_authz_reload(s->authz, &nc)) != CK_OK) {
 		SSL_CTX_free(ssl);
+		cki_enroll_drop(ne);
 		cki_server_conf_free(&nc);
 		goto err;
 	}
@@ -425,7 +448,12 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	s->ssl = ssl;
 	cki_server_conf_free(&s->conf);
 	s->conf = nc;
-	cki_slog(s->log, CKI_LOG_INFO, "reload", "result", "ok", NULL);
+	cki_enroll_replace(&s->enroll, ne);
+	if (s->enroll != NULL)
+		s->enroll->conf = &s->conf; /* borrowed: the server's */
+	cki_srv_feed_own_crl(s);
+	cki_slog(s->log, CKI_LOG_INFO, "reload", "result", "ok", "enrollment",
+	    s->enroll == NULL ? "off (no HOME/ca)" : "on", NULL);
 	notify("READY=1");
 	return;
 err:
@@ -482,6 +510,7 @@ srv_start(struct cki_srv *s)
 	    (rv = arm_events(s)) != CK_OK)
 		return rv;
 	cki_authz_set_close_cb(s->authz, on_unapproved, s);
+	cki_authz_set_revoked_cb(s->authz, on_revoked, s);
 	cki_authz_set_health_cb(s->authz, on_registry_health, s);
 	cki_srv_feed_own_crl(s);
 	for (size_t i = 0; i < l->n; i++)

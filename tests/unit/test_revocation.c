@@ -617,6 +617,79 @@ test_crl_reload(void **state)
 	conf_clear(&c);
 }
 
+/* The news (cki_revo_news_match): a reload that lists nothing new makes
+ * none; one that lists a certificate makes news of it alone, matched by
+ * its chain and not by another; a forged CRL's entry is news but matches
+ * nothing (its signature); an OCSP "revoked" is news; the own CA's new
+ * CRL too. */
+static void
+test_news(void **state)
+{
+	struct cki_server_conf c;
+	cki_revo *rv;
+	STACK_OF(X509) *good = chain_of("good", "int", "root");
+	STACK_OF(X509) *bad = chain_of("revoked", "int", "root");
+	STACK_OF(X509) *unknown = chain_of("unknown", "int", "root");
+	X509 *ca = load_cert("int");
+	struct cki_revo_verdict v;
+	uint8_t *empty, *listed;
+	size_t elen, llen;
+
+	(void)state;
+	make_crl("news.crl", "int", "int", 24, (struct rev[]){{0x2002, 1}}, 1);
+	conf_make(&c, CKI_OCSP_OFF, NULL, "news.crl", NULL);
+	rv = revo_new(&c);
+	assert_int_equal(cki_revo_news(rv), 0); /* the first load: none */
+	make_crl("news.crl", "int", "int", 24, (struct rev[]){{0x2002, 1}}, 1);
+	assert_true(cki_revo_reload(rv));
+	assert_int_equal(cki_revo_news(rv), 0); /* nothing new */
+	make_crl("news.crl", "int", "int", 24,
+	    (struct rev[]){{0x2002, 1}, {0x2001, 4}}, 2);
+	assert_true(cki_revo_reload(rv));
+	assert_int_equal(cki_revo_news(rv), 1);
+	assert_true(cki_revo_news_match(rv, good, &v));
+	assert_string_equal(v.detail, "certificate revoked (CRL, superseded)");
+	assert_false(cki_revo_news_match(rv, bad, &v)); /* not new */
+	cki_revo_news_clear(rv);
+	assert_false(cki_revo_news_match(rv, good, &v));
+	/* Signed by another key: news, but no match (its signature). */
+	make_crl("news.crl", "int", "int2", 24,
+	    (struct rev[]){{0x2002, 1}, {0x2001, 4}, {0x2003, 1}}, 3);
+	assert_true(cki_revo_reload(rv));
+	assert_int_equal(cki_revo_news(rv), 1);
+	assert_false(cki_revo_news_match(rv, unknown, &v));
+	cki_revo_free(rv);
+	conf_clear(&c);
+	/* OCSP: a fresh "revoked" is news. */
+	conf_make(&c, CKI_OCSP_SOFT_FAIL, NULL, "root.crl", NULL);
+	rv = revo_new(&c);
+	assert_int_equal(check(rv, bad, true).result, CKI_REVO_REVOKED);
+	assert_int_equal(cki_revo_news(rv), 1);
+	assert_true(cki_revo_news_match(rv, bad, &v));
+	assert_string_equal(v.source, "ocsp");
+	assert_false(cki_revo_news_match(rv, good, &v));
+	cki_revo_news_clear(rv);
+	/* The own CA: what its new CRL adds. */
+	make_crl("own0.crl", "int", "int", 24, NULL, 0);
+	make_crl("own1.crl", "int", "int", 24, (struct rev[]){{0x2001, 1}}, 1);
+	empty = crl_der("own0.crl", &elen);
+	listed = crl_der("own1.crl", &llen);
+	assert_int_equal(cki_revo_set_own(rv, ca, empty, elen), CK_OK);
+	assert_int_equal(cki_revo_news(rv), 0);
+	assert_int_equal(cki_revo_set_own(rv, ca, listed, llen), CK_OK);
+	assert_int_equal(cki_revo_news(rv), 1);
+	assert_true(cki_revo_news_match(rv, good, &v));
+	assert_string_equal(v.source, "crl");
+	cki_revo_free(rv);
+	OPENSSL_free(empty);
+	OPENSSL_free(listed);
+	X509_free(ca);
+	sk_X509_pop_free(good, X509_free);
+	sk_X509_pop_free(bad, X509_free);
+	sk_X509_pop_free(unknown, X509_free);
+	conf_clear(&c);
+}
+
 /* A damaged or vanished file keeps the last good copy, with a warning. */
 static void
 test_crl_damaged_keeps_last_good(void **state)
@@ -1104,6 +1177,7 @@ main(void)
 	    cmocka_unit_test(test_crl_forged_ignored),
 	    cmocka_unit_test(test_crl_stale),
 	    cmocka_unit_test(test_crl_reload),
+	    cmocka_unit_test(test_news),
 	    cmocka_unit_test(test_crl_damaged_keeps_last_good),
 	    cmocka_unit_test(test_crl_missing_at_start),
 	    cmocka_unit_test(test_ocsp_good_then_cached),
