@@ -146,6 +146,9 @@ static const struct cki_code codes[] = {
         "a leaf without EKU, under strict only (BR 7.1.2.7.10)"},
     {"wildcard_public_suffix", SH | VE, E, true,
         "a wildcard over a public suffix (BR 3.2.2.6)"},
+    {"dns_name_malformed", SH | VE, E, true,
+        "a SAN or name-constraint dNSName not in preferred name syntax (RFC "
+        "5280 4.2.1.6)"},
     {"root_aki", SH | VE, E, true,
         "a root's AKI has issuer/serial or differs from its SKI (RFC 5280 "
         "4.2.1.1)"},

@@ -234,6 +234,142 @@ is_root(const struct rules *r, int depth, X509 *x)
 	    0;
 }
 
+/* ---- DNS names ---------------------------------------------------------- */
+
+/* Why `s` is no DNS name in the preferred name syntax (RFC 1034 3.5, RFC
+ * 1123 2.1; RFC 5280 4.2.1.6 requires it of a dNSName), or NULL: labels
+ * of letters, digits and '-', 1 to 63 octets, not starting or ending with
+ * '-', 253 octets in all. A SAN may start with the wildcard label "*." (BR
+ * 7.1.2.7.12), a name constraint with '.' (RFC 5280 4.2.1.10), which may
+ * also be empty. *go: Go's crypto/x509 refuses it too (domainToReverseLabels:
+ * an empty label, or an octet outside 33..126). No allocation. */
+static const char *
+dns_flaw(const char *s, size_t len, bool constraint, bool *go)
+{
+	const char *flaw = NULL;
+	size_t total = len, lab = 0;
+
+	*go = false;
+	if (constraint && len > 0 && s[0] == '.')
+		s++, len--;
+	else if (!constraint && len > 2 && s[0] == '*' && s[1] == '.')
+		s += 2, len -= 2;
+	if (len == 0)
+		return constraint ? NULL : "it is empty";
+	for (size_t i = 0; i <= len; i++) {
+		unsigned char c = i < len ? (unsigned char)s[i] : '.';
+
+		if (c != '.') {
+			*go = *go || c < 33 || c > 126;
+			if (flaw == NULL &&
+			    !(c == '-' || (c >= '0' && c <= '9') ||
+			        ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')))
+				flaw =
+				    "a character other than a letter, a digit "
+				    "or '-'";
+			lab++;
+			continue;
+		}
+		if (lab == 0) {
+			*go = true;
+			if (flaw == NULL)
+				flaw = i == 0 ? "an empty label (a leading dot)"
+				    : i == len
+				    ? "an empty label (a trailing dot)"
+				    : "an empty label (two dots in a row)";
+		} else if (flaw == NULL && lab > 63) {
+			flaw = "a label longer than 63 octets";
+		} else if (flaw == NULL &&
+		    (s[i - lab] == '-' || s[i - 1] == '-')) {
+			flaw = "a label starting or ending with '-'";
+		}
+		lab = 0;
+	}
+	if (flaw == NULL && total > 253)
+		flaw = "it is longer than 253 octets";
+	return flaw;
+}
+
+/* The finding dns_name_malformed about x: `what` ("subjectAltName
+ * dNSName") `s` has the flaw; `others` more names have one too. */
+static void
+emit_dns(struct rules *r, int depth, X509 *x, const char *what,
+    const GENERAL_NAME *gn, const char *flaw, bool go, int others)
+{
+	struct cki_sb why = CKI_SB_INIT(CKI_SB_MSG_MAX);
+	struct broken b = {"dns_name_malformed",
+	    "RFC 5280 4.2.1.6, BR 7.1.2.7.12", {go ? GO : NULL, NULL}, NULL,
+	    "Reissue it with host names of letters, digits and '-' in labels "
+	    "of 1 to 63 octets, without a leading or trailing dot (an IDN as "
+	    "its xn-- A-label; a wildcard only as the whole leftmost label)."};
+
+	cki_sb_printf(&why, "its %s '", what);
+	cki_sb_esc(&why, (const char *)ASN1_STRING_get0_data(gn->d.ia5),
+	    (size_t)ASN1_STRING_length(gn->d.ia5));
+	cki_sb_printf(&why,
+	    "' is not in the preferred name syntax: %s, so name constraints "
+	    "and host name checks may read it as another name",
+	    flaw);
+	if (others > 0)
+		cki_sb_printf(&why, " (and %d more name%s)", others,
+		    others == 1 ? "" : "s");
+	b.reason = why.p != NULL ? why.p : "a DNS name is malformed";
+	emit(r, &b, depth, x);
+	cki_sb_free(&why);
+}
+
+/* Does a CA of the chain above the leaf carry nameConstraints? (Go checks
+ * the leaf's DNS names' syntax only then.) */
+static bool
+chain_constrained(const struct rules *r)
+{
+	bool found = false;
+
+	for (int d = 1; !found && d < sk_X509_num(r->chain); d++)
+		found = ext_critical(sk_X509_value(r->chain, d),
+		            NID_name_constraints) >= 0;
+	return found;
+}
+
+/* RFC 5280 4.2.1.6: "the name MUST be in the 'preferred name syntax', as
+ * specified by Section 3.5 of [RFC1034] and as modified by Section 2.1 of
+ * [RFC1123]"; BR 7.1.2.7.12: each dNSName is a P-Label or Non-Reserved LDH
+ * label sequence, a wildcard only as the leftmost label. */
+static void
+check_dns_names(struct rules *r, X509 *x, const GENERAL_NAMES *gens)
+{
+	const GENERAL_NAME *first = NULL;
+	const char *flaw = NULL;
+	bool go = false;
+	int others = 0;
+
+	for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
+		const char *f;
+		bool g;
+
+		if (gn->type != GEN_DNS ||
+		    (f = dns_flaw(
+		         (const char *)ASN1_STRING_get0_data(gn->d.ia5),
+		         (size_t)ASN1_STRING_length(gn->d.ia5), false, &g)) ==
+		        NULL)
+			continue;
+		if (first == NULL) {
+			first = gn;
+			flaw = f;
+		} else {
+			others++;
+		}
+		go = go || g;
+	}
+	/* Go refuses them only under a CA's name constraints. */
+	if (first != NULL)
+		emit_dns(r, 0, x, "subjectAltName dNSName", first, flaw,
+		    go && r->report == CKI_REPORT_VERIFY &&
+		        chain_constrained(r),
+		    others);
+}
+
 /* ---- per certificate ---------------------------------------------------- */
 
 static void
@@ -318,6 +454,51 @@ check_ca(struct rules *r, int depth, X509 *x)
 		emit(r, &empty, depth, x);
 }
 
+/* RFC 5280 4.2.1.10: a dNSName subtree is a DNS name, to which labels
+ * may be added on the left ('.' first: subdomains only); 4.2.1.6's syntax
+ * applies. Go's crypto/x509 refuses to parse such a certificate. */
+static void
+check_nc_names(struct rules *r, int depth, X509 *x)
+{
+	NAME_CONSTRAINTS *nc =
+	    X509_get_ext_d2i(x, NID_name_constraints, NULL, NULL);
+	STACK_OF(GENERAL_SUBTREE) * sets[2] = {NULL, NULL};
+	const GENERAL_NAME *first = NULL;
+	const char *flaw = NULL;
+	bool go = false;
+	int others = 0;
+
+	if (nc == NULL)
+		return;
+	sets[0] = nc->permittedSubtrees;
+	sets[1] = nc->excludedSubtrees;
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < sk_GENERAL_SUBTREE_num(sets[k]); i++) {
+			const GENERAL_NAME *gn =
+			    sk_GENERAL_SUBTREE_value(sets[k], i)->base;
+			const char *f;
+			bool g;
+
+			if (gn->type != GEN_DNS ||
+			    (f = dns_flaw(
+			         (const char *)ASN1_STRING_get0_data(gn->d.ia5),
+			         (size_t)ASN1_STRING_length(gn->d.ia5), true,
+			         &g)) == NULL)
+				continue;
+			if (first == NULL) {
+				first = gn;
+				flaw = f;
+			} else {
+				others++;
+			}
+			go = go || g;
+		}
+	if (first != NULL)
+		emit_dns(r, depth, x, "nameConstraints dNSName subtree", first,
+		    flaw, go, others);
+	NAME_CONSTRAINTS_free(nc);
+}
+
 static void
 check_constraints(struct rules *r, int depth, X509 *x)
 {
@@ -337,6 +518,8 @@ check_constraints(struct rules *r, int depth, X509 *x)
 	 * critical". */
 	if (ext_critical(x, NID_name_constraints) == 0)
 		emit(r, &nc, depth, x);
+	if (ext_critical(x, NID_name_constraints) >= 0)
+		check_nc_names(r, depth, x);
 	/* RFC 5280 4.2.1.11: "Conforming CAs MUST mark this extension as
 	 * critical". */
 	if (ext_critical(x, NID_policy_constraints) == 0)
@@ -881,6 +1064,7 @@ cki_verify_rules(ck_ctx *ctx, STACK_OF(X509) * chain,
 
 			check_leaf_names(&r, x, gens);
 			check_leaf_usage(&r, x);
+			check_dns_names(&r, x, gens);
 			check_wildcards(&r, x, gens);
 			GENERAL_NAMES_free(gens);
 		}
@@ -968,6 +1152,7 @@ check_one(ck_ctx *ctx, X509 *x, size_t index, struct cki_verify_params *p,
 
 		check_leaf_names(&r, x, gens);
 		check_leaf_usage(&r, x);
+		check_dns_names(&r, x, gens);
 		check_wildcards(&r, x, gens);
 		GENERAL_NAMES_free(gens);
 	}

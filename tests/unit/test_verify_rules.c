@@ -258,6 +258,17 @@ struct rrow {
 #define LEAF_SERIAL(s)                                                         \
 	(&(const struct def){NULL, K_P256, s, false, 0, {NULL}, false})
 #define SAN_OK "subjectAltName=DNS:leaf.rules.test"
+/* A leaf whose SAN is `san`: dns_name_malformed when bad. */
+#define DNS_ROW(name, san, bad)                                                \
+	{                                                                      \
+		name, NULL, NULL,                                              \
+		    LEAF_EXTS(LEAF_BASE, "extendedKeyUsage=serverAuth",        \
+		        "subjectAltName=" san),                                \
+		    NULL, NULL, 0, (bad) ? "dns_name_malformed" : NULL, 0, 1,  \
+		    NULL, false                                                \
+	}
+#define LABEL61 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LABEL63 LABEL61 "bb"
 
 static const struct rrow rows[] = {
     {"all rules kept", NULL, NULL, NULL, "leaf.rules.test", NULL, 0, NULL, 0, 1,
@@ -365,6 +376,45 @@ static const struct rrow rows[] = {
         LEAF_EXTS(LEAF_BASE, "extendedKeyUsage=serverAuth",
             "subjectAltName=DNS:*.example.co.uk"),
         "www.example.co.uk", NULL, 0, NULL, 0, 1, NULL, false},
+    /* RFC 5280 4.2.1.6, RFC 1034 3.5, RFC 1123 2.1: preferred name
+     * syntax in SAN dNSNames and name-constraint subtrees. */
+    DNS_ROW("DNS name with a trailing dot", "DNS:leaf.rules.test.", true),
+    DNS_ROW("DNS name with a leading dot", "DNS:.rules.test", true),
+    DNS_ROW("DNS name with an empty label", "DNS:leaf..rules.test", true),
+    DNS_ROW("DNS name with an underscore", "DNS:a_b.rules.test", true),
+    DNS_ROW("DNS name with a space", "DNS:a b.rules.test", true),
+    DNS_ROW("DNS label starting with '-'", "DNS:-a.rules.test", true),
+    DNS_ROW("DNS label ending with '-'", "DNS:a-.rules.test", true),
+    DNS_ROW("DNS label of 64 octets", "DNS:" LABEL63 "a.rules.test", true),
+    DNS_ROW("DNS name of 254 octets",
+        "DNS:" LABEL63 "." LABEL63 "." LABEL63 "." LABEL61 "b", true),
+    DNS_ROW("wildcard not a whole label", "DNS:a*.rules.test", true),
+    DNS_ROW("wildcard not leftmost", "DNS:a.*.rules.test", true),
+    DNS_ROW("one bad name of two", "DNS:leaf.rules.test,DNS:bad.test.", true),
+    DNS_ROW("DNS names in preferred syntax",
+        "DNS:leaf.rules.test,DNS:xn--bcher-kva.rules.test,DNS:123.45.rules."
+        "test,DNS:a-b.c--d.rules.test,DNS:LEAF.Rules.Test,DNS:*.rules.test,"
+        "DNS:localhost",
+        false),
+    DNS_ROW("DNS label of 63 octets, name of 253",
+        "DNS:" LABEL63 "." LABEL63 "." LABEL63 "." LABEL61, false),
+    {"name constraint with a trailing dot", NULL,
+        INT_EXTS("basicConstraints=critical,CA:TRUE",
+            "subjectKeyIdentifier=hash",
+            "nameConstraints=critical,excluded;DNS:bad.rules.test."),
+        NULL, NULL, NULL, 0, "dns_name_malformed", 1, 1, NULL, false},
+    {"name constraint with an underscore", NULL,
+        INT_EXTS("basicConstraints=critical,CA:TRUE",
+            "subjectKeyIdentifier=hash",
+            "nameConstraints=critical,permitted;DNS:.rules.test,"
+            "excluded;DNS:a_b.rules.test"),
+        NULL, NULL, NULL, 0, "dns_name_malformed", 1, 1, NULL, false},
+    {"name constraints in both forms", NULL,
+        INT_EXTS("basicConstraints=critical,CA:TRUE",
+            "subjectKeyIdentifier=hash",
+            "nameConstraints=critical,permitted;DNS:.rules.test,"
+            "permitted;DNS:rules.test,excluded;DNS:bad.rules.test"),
+        NULL, NULL, NULL, 0, NULL, 0, 1, NULL, false},
     /* RFC 5280 4.1.2.6 */
     {"CA with an empty subject", NULL,
         (&(const struct def){"", K_P256, NULL, false, 0, {NULL}, false}), NULL,
@@ -601,6 +651,63 @@ test_no_cn_fallback(void **state)
 	assert_non_null(finding(rep, "hostname_mismatch"));
 	assert_non_null(finding(rep, "cn_only_name"));
 	json_decref(rep);
+}
+
+/* dns_name_malformed names Go as refusing a leaf's name only under a
+ * CA's name constraints, and only for what Go refuses (an empty label,
+ * not an underscore); a constraint's own, always. */
+static void
+test_dns_refused_by(void **state)
+{
+	static const struct {
+		const char *san, *nc;
+		int depth;
+		bool go;
+	} cases[] = {
+	    {"DNS:bad.rules.test.", NULL, 0, false},
+	    {"DNS:bad.rules.test.", "excluded;DNS:bad.rules.test", 0, true},
+	    {"DNS:a_b.rules.test", "excluded;DNS:bad.rules.test", 0, false},
+	    {"DNS:ok.rules.test", "excluded;DNS:bad.rules.test.", 1, true},
+	    {"DNS:ok.rules.test", "excluded;DNS:a_b.rules.test", 1, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char san[128], nc[128];
+		struct def leaf = {NULL, K_P256, NULL, false, 0,
+		    {LEAF_BASE, "extendedKeyUsage=serverAuth", san}, false};
+		struct def in = {NULL, K_P256, NULL, false, 0,
+		    {"basicConstraints=critical,CA:TRUE",
+		        "keyUsage=critical,keyCertSign,cRLSign",
+		        "subjectKeyIdentifier=hash",
+		        "authorityKeyIdentifier=keyid:always",
+		        cases[i].nc != NULL ? nc : NULL},
+		    false};
+		struct rrow r = {"dns", NULL, &in, &leaf, NULL, NULL, 0, NULL,
+		    0, 1, NULL, false};
+		json_t *rep, *f, *by;
+		int valid;
+
+		snprintf(san, sizeof(san), "subjectAltName=%s", cases[i].san);
+		snprintf(nc, sizeof(nc), "nameConstraints=critical,%s",
+		    cases[i].nc != NULL ? cases[i].nc : "");
+		rep = verify_row(&r, CK_POLICY_STRICT, &valid);
+		f = finding(rep, "dns_name_malformed");
+		if (f == NULL)
+			fail_msg("%s: no dns_name_malformed", cases[i].san);
+		assert_int_equal(
+		    json_integer_value(json_object_get(f, "depth")),
+		    cases[i].depth);
+		by = json_object_get(
+		    json_object_get(f, "evidence"), "refused_by");
+		assert_int_equal(json_array_size(by), cases[i].go ? 1 : 0);
+		if (cases[i].go)
+			assert_string_equal(
+			    json_string_value(json_array_get(by, 0)),
+			    "Go crypto/x509");
+		assert_int_equal(valid, 0);
+		json_decref(rep);
+	}
 }
 
 /* An IP matches only an iPAddress SAN, never a CN or a DNS SAN holding the
@@ -935,6 +1042,7 @@ main(void)
 	    cmocka_unit_test(test_rows),
 	    cmocka_unit_test(test_no_cn_fallback),
 	    cmocka_unit_test(test_ip_never_cn),
+	    cmocka_unit_test(test_dns_refused_by),
 	    cmocka_unit_test(test_not_after_inclusive),
 	    cmocka_unit_test(test_suffix_list_missing),
 	    cmocka_unit_test(test_ca_alone),
