@@ -271,7 +271,7 @@ ck_status
 ck_agent_step(ck_agent *a, long *next_s)
 {
 	struct cki_enroll_out o = {0};
-	int64_t nb, na, due;
+	int64_t nb, na, due, left;
 	bool have;
 	ck_status rv;
 
@@ -279,10 +279,14 @@ ck_agent_step(ck_agent *a, long *next_s)
 	*next_s = 0;
 	if ((rv = need_primary(a)) != CK_OK)
 		return rv;
-	/* Renewal is due at the key's point of the lifetime (renew_at). */
+	/* Renewal is due at the key's point of the lifetime (renew_at); the
+	 * next cycle comes no later, whatever the heartbeat interval. */
 	have = cki_agent_cert_times(a, &nb, &na, &due);
 	if (have && (int64_t)time(NULL) < due) {
 		*next_s = heartbeat(a);
+		left = due - (int64_t)time(NULL);
+		if (*next_s > left)
+			*next_s = left < 1 ? 1 : (long)left;
 		return CK_OK;
 	}
 	rv = cki_agent_enroll_once(a, have, &o);

@@ -1,6 +1,7 @@
 /*
  * agent_state.c: HOME/agent/state.json, what `certkit agent status` shows,
- * and the doctor's diagnosis of the agent's own link to the primary.
+ * and the doctor's diagnosis of the agent's own link to the primary; the
+ * timing: the backoff, its jitter, and when a certificate is renewed.
  *
  * state.json = {"state", "why", "since", "updated", "primary", ... extra}
  * written atomically (a temporary file renamed over it), mode 0600. The

@@ -13,6 +13,8 @@
 #     point: `agent run` sends a heartbeat and does not renew
 #  3. the same, 2 minutes past the key's point: `agent run` renews it
 #     (simplereenroll, a new serial, the same key)
+#  4. heartbeat = 1d and the key's point 8 s ahead: `agent run` sends a
+#     heartbeat, then wakes at the key's point (not a day later) and renews
 # Env: CERTKIT, CERTKIT_TEST_PKI. Loopback only, port 0, every wait bounded.
 set -u
 : "${CERTKIT_TEST_PKI:?}"
@@ -145,4 +147,26 @@ run_until
     openssl x509 -in "$C" -noout -checkend 86400 >/dev/null 2>&1 &&
 	ok "2 minutes past the key's point: agent run renews (a new serial)" ||
 	bad "after the key's point: $(cat "$work/run.out") $(agent status) $(tail -5 "$log")"
+
+# 4. the next cycle comes at the key's point, whatever the heartbeat
+sed -i 's/^heartbeat = .*/heartbeat = 1d/' "$A/certkit.conf"
+NOW=$(date +%s)
+NB=$((NOW - OFF + 8))
+forge "$NB" $((NB + L)) || bad "forge ahead"
+OLD=$(serial "$C")
+rm -f "$A/agent/state.json"
+"$CERTKIT" --home "$A" agent run >"$work/run.out" 2>&1 &
+apid=$!
+bgpids=$apid
+n=0
+until [ "$(serial "$C")" != "$OLD" ] || [ $n -ge 150 ]; do
+	sleep 0.2
+	n=$((n + 1))
+done
+kill "$apid"
+wait "$apid" 2>/dev/null
+bgpids=""
+[ "$(serial "$C")" != "$OLD" ] && [ "$(spki "$C")" = "$KEY" ] &&
+	ok "heartbeat 1d, the key's point 8 s ahead: agent run wakes then and renews" ||
+	bad "wake at the key's point: $(cat "$work/run.out") $(agent status)"
 finish
