@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
+#include <openssl/crypto.h>
 
 #include "agent_int.h"
 
@@ -76,16 +76,6 @@ ck_agent_set_token(ck_agent *a, const char *token)
 	return CK_OK;
 }
 
-static double
-rnd01(void)
-{
-	unsigned int r = 0;
-
-	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		return 0.5;
-	return (double)r / 4294967295.0;
-}
-
 static ck_status
 need_primary(ck_agent *a)
 {
@@ -125,7 +115,7 @@ record_offline(ck_agent *a, const char *err)
 	if (diag != NULL)
 		json_object_set_new(extra, "diagnosis", diag);
 	(void)cki_agent_state_write(a, "offline", why, extra);
-	return cki_agent_backoff(a->failures, rnd01());
+	return cki_agent_backoff(a->failures, cki_agent_jitter());
 }
 
 /* An HTTP answer that is not the expected one. */
@@ -158,15 +148,16 @@ record_refusal(ck_agent *a, int status, json_t *problem)
 		    "offline: the primary answered %d%s%s", status,
 		    type ? " " : "", type ? type : "");
 	(void)cki_agent_state_write(a, "offline", why, extra);
-	return cki_agent_backoff(a->failures, rnd01());
+	return cki_agent_backoff(a->failures, cki_agent_jitter());
 }
 
 static long
 record_pending(ck_agent *a, const char *spki, long retry_after)
 {
 	char why[256];
-	long next = retry_after > 0 ? retry_after
-	                            : cki_agent_backoff(a->failures, rnd01());
+	long next = retry_after > 0
+	    ? retry_after
+	    : cki_agent_backoff(a->failures, cki_agent_jitter());
 
 	if (next > CKI_AGENT_MAX_BACKOFF)
 		next = CKI_AGENT_MAX_BACKOFF;
@@ -206,7 +197,7 @@ record_enroll(ck_agent *a, ck_status rv, struct cki_enroll_out *o)
 		    ck_ctx_error(a->ctx));
 		(void)cki_agent_state_write(a, "offline", err,
 		    json_pack("{s:O*}", "install", o->install));
-		return cki_agent_backoff(a->failures, rnd01());
+		return cki_agent_backoff(a->failures, cki_agent_jitter());
 	}
 	if (o->status == 202)
 		return record_pending(a, o->spki, o->retry_after);
@@ -228,7 +219,7 @@ facts(ck_agent *a)
 		json_object_set_new(f, "os_release", cki_json_str(u.release));
 		json_object_set_new(f, "arch", cki_json_str(u.machine));
 	}
-	if (cki_agent_cert_times(a, &nb, &na))
+	if (cki_agent_cert_times(a, &nb, &na, NULL))
 		json_object_set_new(
 		    f, "certificate_not_after", json_integer((json_int_t)na));
 	return f;
@@ -246,7 +237,7 @@ heartbeat(ck_agent *a)
 
 	json_decref(doc);
 	if (body == NULL)
-		return cki_agent_backoff(++a->failures, rnd01());
+		return cki_agent_backoff(++a->failures, cki_agent_jitter());
 	if (cki_agent_http(a, "POST", "/api/v1/heartbeat", "application/json",
 	        body, strlen(body), true, &r) != CK_OK) {
 		char err[512];
@@ -276,29 +267,29 @@ out:
 	return next;
 }
 
-/* Renewal is due at two thirds of the lifetime. */
-static bool
-renewal_due(int64_t nb, int64_t na, int64_t now)
-{
-	return now >= nb + (na - nb) * 2 / 3;
-}
-
 ck_status
 ck_agent_step(ck_agent *a, long *next_s)
 {
 	struct cki_enroll_out o = {0};
-	int64_t nb, na, now = (int64_t)time(NULL);
+	int64_t nb, na, due, left;
+	bool have;
 	ck_status rv;
 
 	cki_begin(a->ctx);
 	*next_s = 0;
 	if ((rv = need_primary(a)) != CK_OK)
 		return rv;
-	if (cki_agent_cert_times(a, &nb, &na) && !renewal_due(nb, na, now)) {
+	/* Renewal is due at the key's point of the lifetime (renew_at); the
+	 * next cycle comes no later, whatever the heartbeat interval. */
+	have = cki_agent_cert_times(a, &nb, &na, &due);
+	if (have && (int64_t)time(NULL) < due) {
 		*next_s = heartbeat(a);
+		left = due - (int64_t)time(NULL);
+		if (*next_s > left)
+			*next_s = left < 1 ? 1 : (long)left;
 		return CK_OK;
 	}
-	rv = cki_agent_enroll_once(a, cki_agent_cert_times(a, &nb, &na), &o);
+	rv = cki_agent_enroll_once(a, have, &o);
 	*next_s = record_enroll(a, rv, &o);
 	cki_enroll_out_clear(&o);
 	ck_ctx_clear_error(a->ctx);
@@ -356,14 +347,14 @@ ck_agent_run(ck_agent *a)
 static json_t *
 cert_json(ck_agent *a)
 {
-	int64_t nb, na;
+	int64_t nb, na, due;
 	char b[32], e[32], r[32];
 
-	if (!cki_agent_cert_times(a, &nb, &na))
+	if (!cki_agent_cert_times(a, &nb, &na, &due))
 		return NULL;
 	cki_fmt_time(nb, b);
 	cki_fmt_time(na, e);
-	cki_fmt_time(nb + (na - nb) * 2 / 3, r);
+	cki_fmt_time(due, r);
 	return json_pack("{s:s, s:s, s:s, s:s}", "not_before", b, "not_after",
 	    e, "renew_at", r, "path", "agent/identity/current/cert.pem");
 }
@@ -399,11 +390,11 @@ ck_agent_enroll(ck_agent *a, int wait_s, int renew, char **json, int *installed)
 	*installed = 0;
 	if ((rv = need_primary(a)) != CK_OK)
 		return rv;
-	if (!renew && cki_agent_cert_times(a, &nb, &na)) {
+	if (!renew && cki_agent_cert_times(a, &nb, &na, NULL)) {
 		*installed = 1;
 		return ck_agent_status(a, json);
 	}
-	if (renew && !cki_agent_cert_times(a, &nb, &na))
+	if (renew && !cki_agent_cert_times(a, &nb, &na, NULL))
 		return cki_err(a->ctx, CK_E_USAGE,
 		    "%s/identity: no certificate to renew: run certkit agent "
 		    "enroll first",

@@ -37,17 +37,29 @@ cki_enroll_out_clear(struct cki_enroll_out *o)
 	memset(o, 0, sizeof(*o));
 }
 
+/* SHA-256 of the key's DER SubjectPublicKeyInfo: the SPKI the primary
+ * knows the client by. */
+static bool
+spki_sha256(EVP_PKEY *k, unsigned char md[32])
+{
+	unsigned char *der = NULL;
+	int n = k != NULL ? i2d_PUBKEY(k, &der) : -1;
+	bool ok = n > 0 &&
+	    EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1;
+
+	OPENSSL_free(der);
+	return ok;
+}
+
 static void
 spki_hex(EVP_PKEY *k, char out[65])
 {
-	unsigned char *der = NULL, md[32];
-	int n = i2d_PUBKEY(k, &der);
+	unsigned char md[32];
 
 	out[0] = '\0';
-	if (n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL))
+	if (spki_sha256(k, md))
 		for (int i = 0; i < 32; i++)
 			snprintf(out + 2 * i, 3, "%02x", md[i]);
-	OPENSSL_free(der);
 }
 
 static ck_status
@@ -353,9 +365,10 @@ err:
 }
 
 bool
-cki_agent_cert_times(ck_agent *a, int64_t *nb, int64_t *na)
+cki_agent_cert_times(ck_agent *a, int64_t *nb, int64_t *na, int64_t *renew_at)
 {
 	char path[CKI_AGENT_PATH];
+	unsigned char md[32] = {0};
 	FILE *f;
 	X509 *x;
 	struct tm t;
@@ -371,6 +384,11 @@ cki_agent_cert_times(ck_agent *a, int64_t *nb, int64_t *na)
 	*nb = (int64_t)timegm(&t);
 	ASN1_TIME_to_tm(X509_get0_notAfter(x), &t);
 	*na = (int64_t)timegm(&t);
+	/* md stays zero if the key cannot be encoded (the install checked
+	 * it): the window's start, 2/3. */
+	(void)spki_sha256(X509_get0_pubkey(x), md);
+	if (renew_at != NULL)
+		*renew_at = cki_agent_renew_at(*nb, *na, md);
 	X509_free(x);
 	return true;
 }

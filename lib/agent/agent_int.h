@@ -1,13 +1,14 @@
 /*
  * agent_int.h: what lib/agent's files share.
  *
- *   agent.c         the public API, the service loop, heartbeats, backoff
+ *   agent.c         the public API, the service loop, heartbeats
  *   agent_conf.c    the [agent] section of certkit.conf
  *   agent_http.c    one blocking HTTPS exchange with the primary (TLS only,
  *                   never plain HTTP), bounded in time and size
  *   agent_enroll.c  key, CSR, EST simpleenroll/simplereenroll, PKCS#7,
  *                   install into the client identity HOME/agent
- *   agent_state.c   HOME/agent/state.json and the doctor's diagnosis
+ *   agent_state.c   HOME/agent/state.json, the doctor's diagnosis, the
+ *                   backoff and its jitter, the renewal time
  *
  * The agent may call every module up to ca, never the server
  * (tests/lint/layers.sh).
@@ -32,6 +33,8 @@
 #define CKI_AGENT_DEFAULT_HEARTBEAT 30
 #define CKI_AGENT_MAX_BACKOFF 900       /* 15 minutes */
 #define CKI_AGENT_REVOKED_BACKOFF 21600 /* 6 hours */
+/* The latest renewal time is at least this long before the expiry. */
+#define CKI_AGENT_RENEW_MARGIN 3600 /* 1 hour: 4 tries at the backoff cap */
 #define CKI_AGENT_TIMEOUT_MS 10000
 #define CKI_AGENT_MAX_BODY (256 * 1024)
 
@@ -106,8 +109,23 @@ ck_status cki_agent_enroll_once(
  * its key is `key_spki`). */
 ck_status cki_agent_p7_certs(ck_ctx *ctx, const char *b64, size_t len,
     const char *key_spki, char **leaf_pem, char **rest_pem);
-/* The installed certificate: not_before/not_after, or false if none. */
-bool cki_agent_cert_times(ck_agent *a, int64_t *nb, int64_t *na);
+/* The installed certificate: not_before/not_after and when it is due for
+ * renewal (cki_agent_renew_at of its key; renew_at may be NULL), or false
+ * if none. */
+bool cki_agent_cert_times(
+    ck_agent *a, int64_t *nb, int64_t *na, int64_t *renew_at);
+/*
+ * When a certificate valid from nb to na, of the key whose SPKI SHA-256
+ * is spki, is due for renewal: a point in [2/3, 3/4] of the lifetime
+ * chosen by the key (the first two bytes of spki, big-endian, as a
+ * fraction of 65536 of the window), so devices enrolled in the same hour
+ * renew over L/12 (7.5 days of a 90-day certificate) instead of in the
+ * same hour, and the same key always gets the same point (restarts and
+ * `agent status` agree). The window's end is pulled back to
+ * CKI_AGENT_RENEW_MARGIN before na, never before 2/3: a lifetime of 3
+ * hours or less renews at exactly 2/3.
+ */
+int64_t cki_agent_renew_at(int64_t nb, int64_t na, const unsigned char *spki);
 
 /* ---- agent_state.c ------------------------------------------------------- */
 /* Reads state.json (NULL when absent or unreadable). */
@@ -122,5 +140,8 @@ json_t *cki_agent_diagnose(ck_agent *a);
 /* The backoff after `failures` failed cycles: 2^n seconds capped at
  * CKI_AGENT_MAX_BACKOFF, with +-20% jitter from `rnd` (0..1). */
 long cki_agent_backoff(int failures, double rnd);
+/* A uniform draw in [0, 1] for the backoff's jitter, from RAND_bytes (the
+ * CSPRNG, seeded by OpenSSL: not rand()); 0.5 if it fails. */
+double cki_agent_jitter(void);
 
 #endif /* CERTKIT_AGENT_INT_H */

@@ -1,6 +1,7 @@
 /*
  * agent_state.c: HOME/agent/state.json, what `certkit agent status` shows,
- * and the doctor's diagnosis of the agent's own link to the primary.
+ * and the doctor's diagnosis of the agent's own link to the primary; the
+ * timing: the backoff, its jitter, and when a certificate is renewed.
  *
  * state.json = {"state", "why", "since", "updated", "primary", ... extra}
  * written atomically (a temporary file renamed over it), mode 0600. The
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "agent_int.h"
 #include "certkit/doctor.h"
@@ -171,4 +174,32 @@ cki_agent_backoff(int failures, double rnd)
 	if (base > CKI_AGENT_MAX_BACKOFF)
 		base = CKI_AGENT_MAX_BACKOFF;
 	return base < 1 ? 1 : base;
+}
+
+double
+cki_agent_jitter(void)
+{
+	unsigned int r = 0;
+
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		return 0.5;
+	return (double)r / 4294967295.0;
+}
+
+int64_t
+cki_agent_renew_at(int64_t nb, int64_t na, const unsigned char *spki)
+{
+	int64_t life = na - nb, early, late;
+	unsigned frac = ((unsigned)spki[0] << 8) | spki[1]; /* 0..65535 */
+
+	if (life <= 0)
+		return nb;
+	/* An ASN1 time ends in year 9999: life < 2^38, no overflow. */
+	early = nb + life * 2 / 3;
+	late = nb + life * 3 / 4;
+	if (late > na - CKI_AGENT_RENEW_MARGIN)
+		late = na - CKI_AGENT_RENEW_MARGIN;
+	if (late < early)
+		late = early;
+	return early + (late - early) * (int64_t)frac / 65536;
 }

@@ -1,11 +1,13 @@
 /* test_agent.c: the agent's pure parts (lib/agent): the HTTP response
- * parser, the backoff, the certs-only PKCS#7 reader, the [agent] section,
- * and the state file. */
+ * parser, the backoff and its jitter, the renewal time, the certs-only PKCS#7
+ * reader, the [agent] section, and the state file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "agent_int.h"
 #include "testutil.h"
@@ -82,6 +84,124 @@ test_backoff(void **state)
 	}
 	assert_int_equal(
 	    cki_agent_backoff(1000000, 0.5), CKI_AGENT_MAX_BACKOFF);
+}
+
+/* The backoff's jitter is drawn from the CSPRNG each time: not constant,
+ * not rand() (which, unseeded, repeats the same sequence in every
+ * process). */
+static void
+test_jitter(void **state)
+{
+	double first = cki_agent_jitter(), lo = first, hi = first;
+	long b0 = cki_agent_backoff(10, first);
+	int differ = 0;
+
+	(void)state;
+	/* Not rand(): the same seed (1 is rand()'s without srand) does not
+	 * give the same draw, as it would in every freshly started agent. */
+	srand(1);
+	first = cki_agent_jitter();
+	srand(1);
+	assert_true(cki_agent_jitter() != first);
+	for (int i = 0; i < 64; i++) {
+		double r = cki_agent_jitter();
+
+		assert_true(r >= 0.0 && r <= 1.0);
+		lo = r < lo ? r : lo;
+		hi = r > hi ? r : hi;
+		differ += cki_agent_backoff(10, r) != b0;
+	}
+	/* 64 uniform draws all within 0.1 of each other: p < 1e-50. */
+	if (hi - lo < 0.1 || differ == 0)
+		fail_msg("jitter: 65 draws in [%f, %f], %d backoffs differ", lo,
+		    hi, differ);
+}
+
+/* spki: 32 bytes, the SHA-256 of seed i (a stand-in for a key's). */
+static void
+fake_spki(unsigned i, unsigned char spki[32])
+{
+	EVP_Digest(&i, sizeof(i), spki, NULL, EVP_sha256(), NULL);
+}
+
+/* Renewal: a stable point per key in [2/3, 3/4] of the lifetime, spread
+ * over the window. */
+static void
+test_renew_at(void **state)
+{
+	const int64_t nb = 1780000000, life = 90 * 86400, na = nb + life;
+	const int64_t early = nb + life * 2 / 3, late = nb + life * 3 / 4;
+	unsigned char k[32] = {0};
+	int64_t lo = INT64_MAX, hi = INT64_MIN, t;
+	int buckets[8] = {0};
+
+	(void)state;
+	/* The key's first two bytes place it in the window. */
+	assert_int_equal(cki_agent_renew_at(nb, na, k), early);
+	k[0] = k[1] = 0xff;
+	t = cki_agent_renew_at(nb, na, k);
+	assert_true(t < late && t >= late - (late - early) / 65536 - 1);
+	k[0] = 0x80, k[1] = 0;
+	assert_int_equal(cki_agent_renew_at(nb, na, k), (early + late) / 2);
+	for (unsigned i = 0; i < 4000; i++) {
+		fake_spki(i, k);
+		t = cki_agent_renew_at(nb, na, k);
+		if (t < early || t >= late)
+			fail_msg("key %u: renew_at %lld outside [%lld, %lld)",
+			    i, (long long)t, (long long)early, (long long)late);
+		/* The same key, the same time: restarts don't move it. */
+		assert_int_equal(cki_agent_renew_at(nb, na, k), t);
+		lo = t < lo ? t : lo;
+		hi = t > hi ? t : hi;
+		buckets[(t - early) * 8 / (late - early)]++;
+	}
+	/* Spread: 4000 keys cover the 7.5-day window, each eighth holds
+	 * 500 +- 25% of them (about 5 standard deviations). */
+	assert_true(lo - early < 3600 && late - hi < 3600);
+	for (int b = 0; b < 8; b++)
+		if (buckets[b] < 375 || buckets[b] > 625)
+			fail_msg("eighth %d of the window: %d of 4000 keys", b,
+			    buckets[b]);
+}
+
+/* Short lifetimes: never later than CKI_AGENT_RENEW_MARGIN before the
+ * expiry, never earlier than 2/3. */
+static void
+test_renew_at_short(void **state)
+{
+	const int64_t nb = 1780000000;
+	static const int64_t lives[] = {1, 60, 3600, 3 * 3600, 3 * 3600 + 1,
+	    4 * 3600, 6 * 3600, 12 * 3600, 86400};
+	unsigned char k[32];
+
+	(void)state;
+	for (size_t j = 0; j < sizeof(lives) / sizeof(lives[0]); j++) {
+		int64_t life = lives[j], na = nb + life,
+		        early = nb + life * 2 / 3;
+		int64_t hi = INT64_MIN;
+
+		for (unsigned i = 0; i < 500; i++) {
+			int64_t t;
+
+			fake_spki(i, k);
+			t = cki_agent_renew_at(nb, na, k);
+			if (t < early || t > nb + life * 3 / 4 ||
+			    (t > early && t > na - CKI_AGENT_RENEW_MARGIN))
+				fail_msg(
+				    "life %lld s, key %u: renew_at nb+%lld",
+				    (long long)life, i, (long long)(t - nb));
+			hi = t > hi ? t : hi;
+		}
+		/* Up to 3 hours: the margin leaves no window, exactly 2/3. */
+		if (life <= 3 * 3600 && hi != early)
+			fail_msg(
+			    "life %lld s: renew_at up to nb+%lld, want 2/3",
+			    (long long)life, (long long)(hi - nb));
+		if (life >= 4 * 3600 && hi == early)
+			fail_msg("life %lld s: no spread", (long long)life);
+	}
+	/* A broken certificate (notAfter before notBefore): due at once. */
+	assert_int_equal(cki_agent_renew_at(nb, nb - 10, k), nb);
 }
 
 static char *
@@ -280,6 +400,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_resp),
 	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_jitter),
+	    cmocka_unit_test(test_renew_at),
+	    cmocka_unit_test(test_renew_at_short),
 	    cmocka_unit_test(test_p7),
 	    cmocka_unit_test(test_conf),
 	    cmocka_unit_test(test_state),
