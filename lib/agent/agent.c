@@ -172,6 +172,40 @@ record_pending(ck_agent *a, const char *spki, long retry_after)
 	return next;
 }
 
+static bool
+pending_signature(json_t *problem)
+{
+	const char *t = json_string_value(json_object_get(problem, "type"));
+
+	return t != NULL && strcmp(t, "pending_signature") == 0;
+}
+
+/* A renewal answered 202 pending_signature (a primary without the CA key
+ * queued it for a signer): asked again after Retry-After, when the
+ * signed certificate is the answer; the current one stays installed and
+ * in use meanwhile. */
+static long
+record_renew_pending(ck_agent *a, const struct cki_enroll_out *o)
+{
+	char why[256];
+	long next = o->retry_after > 0
+	    ? o->retry_after
+	    : cki_agent_backoff(a->failures, cki_agent_jitter());
+
+	if (next > CKI_AGENT_MAX_BACKOFF)
+		next = CKI_AGENT_MAX_BACKOFF;
+	a->failures = 0;
+	snprintf(why, sizeof(why),
+	    "renewal pending: approved, waiting for a signer of the "
+	    "primary's site; asking again in %ld s (the current certificate "
+	    "stays in use)",
+	    next);
+	(void)cki_agent_state_write(a, "online", why,
+	    json_pack("{s:s, s:I}", "spki_sha256", o->spki, "retry_after",
+	        (json_int_t)next));
+	return next;
+}
+
 /* Records an enrollment's outcome; returns the delay to the next cycle. */
 static long
 record_enroll(ck_agent *a, ck_status rv, struct cki_enroll_out *o)
@@ -199,6 +233,8 @@ record_enroll(ck_agent *a, ck_status rv, struct cki_enroll_out *o)
 		    json_pack("{s:O*}", "install", o->install));
 		return cki_agent_backoff(a->failures, cki_agent_jitter());
 	}
+	if (o->status == 202 && o->renew && pending_signature(o->problem))
+		return record_renew_pending(a, o);
 	if (o->status == 202)
 		return record_pending(a, o->spki, o->retry_after);
 	return record_refusal(a, o->status, o->problem);

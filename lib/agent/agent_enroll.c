@@ -340,6 +340,7 @@ cki_agent_enroll_once(ck_agent *a, bool renew, struct cki_enroll_out *o)
 	ck_status rv;
 
 	memset(o, 0, sizeof(*o));
+	o->renew = renew;
 	if ((rv = ck_identity_new_client(
 	         a->ctx, a->home, CKI_AGENT_IDENTITY, &id)) != CK_OK ||
 	    (rv = request_csr(a, id, renew, &b64, o->spki)) != CK_OK)

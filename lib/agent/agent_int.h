@@ -99,6 +99,7 @@ struct cki_enroll_out {
 	long retry_after; /* pending: seconds */
 	char spki[65];    /* of the request's key */
 	bool installed;
+	bool renew;      /* simplereenroll: the current certificate stays */
 	json_t *problem; /* a problem document, or NULL */
 	json_t *install; /* the install report, or NULL */
 };

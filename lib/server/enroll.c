@@ -799,6 +799,41 @@ renew_in_grace(
 	return ok;
 }
 
+/* A non-signer's renewal, checked like a signer's (the caller did): it
+ * becomes a request that a signer signs (job "sign"), answered 202
+ * pending_signature (RFC 7030 section 4.2.3). Asked again with the same
+ * certificate, the answer is that request's: pending, or the certificate
+ * a signer issued for it (newer than the one presented). */
+static void
+renew_queue(cki_enroll *e, const struct cki_client *c, const struct csr *csr,
+    const struct cki_cert_row *cert, struct cki_enroll_res *r)
+{
+	struct cki_cert_row issued = {0};
+	struct cki_ereq q = {0}, in = {0};
+	bool found = false, done = false;
+	ck_status rv;
+
+	rv = cki_registry_request_get(e->reg, NULL, csr->spki, &q, &found);
+	if (rv == CK_OK && found && q.state == CKI_EREQ_ISSUED &&
+	    strcmp(q.serial, cert->serial) != 0)
+		rv = cki_registry_cert_get(e->reg, q.serial, &issued, &done);
+	done = done && issued.not_before > cert->not_before;
+	if (rv == CK_OK && !(found && (q.state == CKI_EREQ_PENDING || done))) {
+		memcpy(in.client_id, c->id, sizeof(in.client_id));
+		memcpy(in.spki, csr->spki, sizeof(in.spki));
+		in.csr = csr->pem;
+		in.names = c->sans;
+		cki_ereq_clear(&q);
+		rv = cki_registry_request_new(e->reg, &in, &q);
+	}
+	if (rv != CK_OK)
+		res_fail(e, r, rv);
+	else
+		answer(e, c, &q, r);
+	cki_cert_row_clear(&issued);
+	cki_ereq_clear(&q);
+}
+
 void
 cki_enroll_renew(cki_enroll *e, X509 *leaf, const uint8_t *der, size_t len,
     struct cki_enroll_res *r)
@@ -839,15 +874,10 @@ cki_enroll_renew(cki_enroll *e, X509 *leaf, const uint8_t *der, size_t len,
 	}
 	snprintf(r->client_id, sizeof(r->client_id), "%s", c.id);
 	r->state = (int)c.state;
-	if (e->ca == NULL) {
-		res_set(r, 503, "no_signer", "no signer",
-		    "simplereenroll is signed at once by a primary with the CA "
-		    "key (ca = signer); this one has none: retry (the load "
-		    "balancer should send renewals to a signer)");
-		r->retry_after = NO_SIGNER;
-	} else {
+	if (e->ca == NULL)
+		renew_queue(e, &c, &csr, &cert, r);
+	else
 		sign(e, &c, csr.pem, NULL, "renewal", r);
-	}
 out:
 	cki_client_clear(&c);
 	cki_cert_row_clear(&cert);

@@ -39,7 +39,10 @@
  *     primary is a non-signer: it records requests and serves the stored
  *     CRL; a signer (ca = signer, HOME/ca) signs them (job "sign") and
  *     builds the CRL (job "crl"); with no signer seen lately a non-signer
- *     answers enrollment with 503 no_signer + Retry-After.
+ *     answers enrollment with 503 no_signer + Retry-After. A renewal on a
+ *     non-signer is checked there as on a signer, then queued as a
+ *     request (202 pending_signature; asked again, the certificate a
+ *     signer issued for it).
  *  4. The registry handle is this module's own (one thread: the loop);
  *     a busy registry is 503 registry_unavailable with Retry-After, never
  *     a wait longer than its short busy timeout.
