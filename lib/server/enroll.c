@@ -148,6 +148,7 @@ cki_enroll_new(
 		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	e->ctx = ctx;
 	e->conf = conf;
+	e->note_fd = -1;
 	if ((rv = load_ca(e, conf)) != CK_OK ||
 	    (rv = cki_registry_open(ctx, cki_server_conf_registry(conf),
 	         BUSY_MS, &e->reg)) != CK_OK)
@@ -170,6 +171,8 @@ cki_enroll_free(cki_enroll *e)
 	if (e == NULL)
 		return;
 	cki_enroll_role_free(e);
+	if (e->ev_note != NULL)
+		event_free(e->ev_note);
 	ck_ca_free(e->ca);
 	cki_registry_close(e->reg);
 	free(e->crl);

@@ -13,7 +13,8 @@
  *   enroll_role.c  signers and non-signers on a shared registry: the
  *                  signers' presence, the CA chain a non-signer learns
  *                  from the registry
- *   enroll_signer.c the tick: presence, the jobs "sign" and "crl"
+ *   enroll_signer.c the tick: presence, the jobs "sign" and "crl"; the
+ *                  same jobs woken by the registry's notifications
  *
  * A request is tied to its client by the CSR's SPKI; the client's state
  * decides the answer:
@@ -53,6 +54,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <event2/event.h>
 #include <openssl/x509.h>
 
 #include "certkit/ca.h"
@@ -76,6 +78,10 @@ struct cki_enroll {
 	bool signer_up;         /* non-signer: a signer was seen lately */
 	char *chain_pem;        /* non-signer: the signers' CA chain */
 	STACK_OF(X509) * chain; /* the same, parsed */
+	/* The registry's notifications (enroll_signer.c). */
+	struct event_base *base; /* NULL: not watched (the tick only) */
+	struct event *ev_note;
+	int note_fd;
 };
 typedef struct cki_enroll cki_enroll;
 
@@ -133,6 +139,14 @@ ck_status cki_enroll_ocsp(cki_enroll *e, const uint8_t *req, size_t len,
  * the stored CRL (job "crl"); a non-signer reads whether a signer is up.
  * e may be NULL. */
 void cki_enroll_tick(cki_enroll *e);
+/* Watches the registry's notifications on base (PostgreSQL LISTEN on this
+ * module's connection; nothing on SQLite), so that the jobs run when
+ * another primary commits: a signer signs a request recorded anywhere, or
+ * approved, at once, and rebuilds the CRL at once after a revoke; every
+ * primary drops its read copy of the CRL when a new one is stored. The
+ * tick stays the fallback (a notification lost on a reconnect) and arms
+ * the watch again after one. e may be NULL; cki_enroll_free() ends it. */
+void cki_enroll_watch(cki_enroll *e, struct event_base *base);
 /* enroll_role.c: a signer's presence written (every 2 s), or a
  * non-signer's view of the signers read. */
 void cki_enroll_presence(cki_enroll *e, int64_t now);

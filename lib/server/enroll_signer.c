@@ -6,6 +6,13 @@
  * transaction (enroll.c signs, cki_registry_issue() records); a job's
  * advisory lock is a session lock, not a transaction, and goes with the
  * signer's connection when it dies.
+ *
+ * The same jobs run when the registry notifies (cki_enroll_watch(): this
+ * module's connection LISTENs): a signer on a client's change (approve,
+ * revoke) and on a request or a CRL stored; a non-signer on a CRL stored
+ * only (its read copy is dropped). A notification is a wake-up: the jobs
+ * read what there is to do from the registry, so a lost one costs at most
+ * the tick's second.
  */
 #include <string.h>
 
@@ -32,6 +39,79 @@ sign_ready(cki_enroll *e)
 	}
 }
 
+static void
+note_disarm(cki_enroll *e)
+{
+	if (e->ev_note != NULL)
+		event_free(e->ev_note);
+	e->ev_note = NULL;
+	e->note_fd = -1;
+}
+
+static void on_note(evutil_socket_t fd, short what, void *arg);
+
+/* (Re)arms the watch on the connection's socket. again: even on the same
+ * descriptor number (the tick's: a reconnect may have reused it). */
+static void
+note_arm(cki_enroll *e, bool again)
+{
+	unsigned chans = e->ca != NULL
+	    ? CKI_REG_NOTE_CLIENTS | CKI_REG_NOTE_ENROLL
+	    : CKI_REG_NOTE_ENROLL;
+	int fd;
+
+	if (e->base == NULL || !cki_registry_shared(e->reg))
+		return;
+	fd = cki_registry_notify_fd_for(e->reg, chans);
+	if (fd == e->note_fd && !again)
+		return;
+	note_disarm(e);
+	if (fd < 0 ||
+	    (e->ev_note = event_new(
+	         e->base, fd, EV_READ | EV_PERSIST, on_note, e)) == NULL)
+		return;
+	if (event_add(e->ev_note, NULL) != 0) {
+		note_disarm(e);
+		return;
+	}
+	e->note_fd = fd;
+}
+
+/* A notification (or the socket's end): the registry read consumes it. A
+ * failing registry ends the watch (a dead socket stays readable); the
+ * tick arms it again. */
+static void
+on_note(evutil_socket_t fd, short what, void *arg)
+{
+	cki_enroll *e = arg;
+	uint64_t tok = 0;
+
+	(void)fd;
+	(void)what;
+	if (cki_registry_change_token(e->reg, &tok) != CK_OK) {
+		note_disarm(e);
+		ck_ctx_clear_error(e->ctx);
+		return;
+	}
+	e->crl_read = 0; /* a new CRL may be stored: read it again */
+	if (e->ca != NULL) {
+		sign_ready(e);
+		(void)cki_enroll_crl_job(e);
+	}
+	ck_ctx_clear_error(e->ctx);
+	note_arm(e, false);
+}
+
+void
+cki_enroll_watch(cki_enroll *e, struct event_base *base)
+{
+	if (e == NULL)
+		return;
+	e->base = base;
+	note_arm(e, true);
+	ck_ctx_clear_error(e->ctx);
+}
+
 void
 cki_enroll_tick(cki_enroll *e)
 {
@@ -41,11 +121,10 @@ cki_enroll_tick(cki_enroll *e)
 		return;
 	now = (int64_t)cki_now(e->ctx);
 	cki_enroll_presence(e, now);
-	if (e->ca == NULL) {
-		ck_ctx_clear_error(e->ctx);
-		return;
+	if (e->ca != NULL) {
+		sign_ready(e);
+		(void)cki_enroll_crl_job(e);
 	}
-	sign_ready(e);
-	(void)cki_enroll_crl_job(e);
+	note_arm(e, true);
 	ck_ctx_clear_error(e->ctx);
 }

@@ -785,9 +785,16 @@ cki_registry_job(cki_registry *r, const char *name, bool *mine)
 }
 
 int
+cki_registry_notify_fd_for(cki_registry *r, unsigned chans)
+{
+	return r->ops->notify_fd != NULL ? r->ops->notify_fd(r->impl, chans)
+	                                 : -1;
+}
+
+int
 cki_registry_notify_fd(cki_registry *r)
 {
-	return r->ops->notify_fd != NULL ? r->ops->notify_fd(r->impl) : -1;
+	return cki_registry_notify_fd_for(r, CKI_REG_NOTE_CLIENTS);
 }
 
 /* ---- copy (export / import) ------------------------------------------- */

@@ -27,7 +27,8 @@
  *     (shared by every primary); job() says whether this connection runs a
  *     single-writer job (one holder among every connection to the
  *     storage); notify_fd() is a descriptor that becomes readable when
- *     another connection committed a change (-1: none).
+ *     another connection committed a change of the kinds asked
+ *     (CKI_REG_NOTE_*, registry_int.h; -1: none).
  *  7. (schema 2) cert_insert() fails with CK_E_EXISTS on a known serial (a
  *     unique constraint); req_issue() is a compare-and-swap on the request
  *     being pending (CK_E_CONFLICT otherwise); token_use() decrements
@@ -95,7 +96,7 @@ struct cki_reg_ops {
 	bool (*retryable)(void *impl);
 	ck_status (*now)(void *impl, int64_t *now);
 	ck_status (*job)(void *impl, const char *name, bool *mine);
-	int (*notify_fd)(void *impl);
+	int (*notify_fd)(void *impl, unsigned chans); /* CKI_REG_NOTE_* */
 	/* May be NULL. The server's own connections: commits need not reach
 	 * the disk before returning (SQLite: synchronous = NORMAL in WAL). */
 	ck_status (*relax)(void *impl);

@@ -246,8 +246,13 @@ ck_status cki_registry_job(cki_registry *r, const char *name, bool *mine);
 /* A descriptor that becomes readable when another connection committed a
  * change (PostgreSQL: the LISTEN connection's socket), so the server can
  * read the change token at once; -1 when the backend has none (poll). It
- * may change after a reconnect: ask again after each poll. */
+ * may change after a reconnect: ask again after each poll. A wake-up, not
+ * a message: read the registry (any call consumes it). _for(): of the
+ * kinds in chans; cki_registry_notify_fd() is CKI_REG_NOTE_CLIENTS. */
+#define CKI_REG_NOTE_CLIENTS 1u /* a client's state changed, a row went */
+#define CKI_REG_NOTE_ENROLL 2u  /* an enrollment request, a stored CRL */
 int cki_registry_notify_fd(cki_registry *r);
+int cki_registry_notify_fd_for(cki_registry *r, unsigned chans);
 
 /* The backend's name ("sqlite", "postgresql"), for logs and
  * --check-config; _for(): of the backend that serves `target`. */

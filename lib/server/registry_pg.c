@@ -33,10 +33,14 @@
  *     backoff. A lock wait past the busy time (55P03) is CK_E_LOCKED.
  *  2. The change token is the revocation_epoch (it moves only at commit,
  *     so a reader never sees it before the change). The connection whose
- *     notify_fd() is asked (the server's poll) LISTENs on certkit_registry,
- *     so the server reads the epoch as soon as a notification arrives, the
- *     250 ms poll being the fallback for one lost on reconnect. Every
- *     result's notifications are freed at once (none pile up).
+ *     notify_fd() is asked LISTENs on the channels asked: certkit_registry
+ *     (the clients' trigger; the server's poll) and certkit_enroll (a
+ *     request recorded, a CRL stored: NOTIFYed in the same statement;
+ *     enrollment's own connection), so the server reads the epoch, or
+ *     runs the signers' jobs, as soon as a notification arrives, the
+ *     250 ms poll and the 1 s sweep being the fallback for one lost on
+ *     reconnect. Every result's notifications are freed at once (none
+ *     pile up).
  *  3. A lost connection is CK_E_NETWORK "registry unavailable"; the next
  *     call outside a transaction reconnects, at most once a second, so a
  *     dead database never stalls the server's loop for long.
@@ -63,8 +67,8 @@ struct pg {
 	char label[160]; /* "postgresql host/dbname", no secrets */
 	int busy_ms;
 	bool in_tx, retry;
-	bool listen; /* LISTENs (since notify_fd() was asked; again after a
-	                reconnect) */
+	unsigned listen; /* the channels LISTENed (CKI_REG_NOTE_*, since
+	                    notify_fd() asked; again after a reconnect) */
 	time_t last_connect;
 	char node[64];
 	char held[4][32]; /* the jobs whose advisory lock this session holds */
@@ -72,6 +76,7 @@ struct pg {
 };
 
 #define PG_CHANNEL "certkit_registry"
+#define PG_ENROLL "certkit_enroll" /* "request ID", "crl N" */
 #define PG_LOCK_MIGRATE 0x63657274 /* "cert": migrate's advisory lock */
 
 #define COLS                                                                   \
@@ -376,7 +381,7 @@ pg_connect(struct pg *p)
 	const char *kw[] = {"connect_timeout", "application_name",
 	    "tcp_user_timeout", "keepalives_idle", "keepalives_interval",
 	    "keepalives_count", "dbname", NULL};
-	char app[64], sql[96];
+	char app[64], sql[128];
 	const char *val[] = {
 	    "3", app, "3000", "5", "2", "2", p->conninfo, NULL};
 	ck_status rv;
@@ -384,8 +389,10 @@ pg_connect(struct pg *p)
 	/* pg_stat_activity names the primary: "certkit HOST PID". */
 	snprintf(
 	    app, sizeof(app), "certkit %.40s %ld", p->node, (long)getpid());
-	snprintf(sql, sizeof(sql), "%sSET statement_timeout = %d",
-	    p->listen ? "LISTEN " PG_CHANNEL "; " : "", p->busy_ms + 5000);
+	snprintf(sql, sizeof(sql), "%s%sSET statement_timeout = %d",
+	    p->listen & CKI_REG_NOTE_CLIENTS ? "LISTEN " PG_CHANNEL "; " : "",
+	    p->listen & CKI_REG_NOTE_ENROLL ? "LISTEN " PG_ENROLL "; " : "",
+	    p->busy_ms + 5000);
 	p->last_connect = time(NULL);
 	p->nheld = 0; /* a new session holds no advisory lock */
 	PQfinish(p->conn);
@@ -973,18 +980,26 @@ pg_job(void *impl, const char *name, bool *mine)
 	return CK_OK;
 }
 
-/* The socket of this connection, which LISTENs from the first call on. */
+/* The socket of this connection, which LISTENs on the channels of chans
+ * from the first call on. */
 static int
-pg_notify_fd(void *impl)
+pg_notify_fd(void *impl, unsigned chans)
 {
 	struct pg *p = impl;
 
 	if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK || p->in_tx)
 		return -1;
-	if (!p->listen) {
+	if ((chans & CKI_REG_NOTE_CLIENTS) &&
+	    !(p->listen & CKI_REG_NOTE_CLIENTS)) {
 		if (pg_exec(p, "LISTEN " PG_CHANNEL) != CK_OK)
 			return -1;
-		p->listen = true;
+		p->listen |= CKI_REG_NOTE_CLIENTS;
+	}
+	if ((chans & CKI_REG_NOTE_ENROLL) &&
+	    !(p->listen & CKI_REG_NOTE_ENROLL)) {
+		if (pg_exec(p, "LISTEN " PG_ENROLL) != CK_OK)
+			return -1;
+		p->listen |= CKI_REG_NOTE_ENROLL;
 	}
 	return PQsocket(p->conn);
 }
@@ -1002,9 +1017,12 @@ pg_req_insert(void *impl, const struct cki_ereq *q)
 	const char *v[6] = {q->id, q->client_id, q->spki, q->csr, q->names, t};
 
 	snprintf(t, sizeof(t), "%lld", (long long)q->created);
+	/* the signers wake at the commit (enroll_signer.c) */
 	return pg_write(impl,
-	    "INSERT INTO requests (id, client_id, spki, csr, names, state, "
-	    "created, changed) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
+	    "WITH r AS (INSERT INTO requests (id, client_id, spki, csr, names, "
+	    "state, created, changed) VALUES ($1, $2, $3, $4, $5, 'pending', "
+	    "$6, $6) RETURNING id) SELECT pg_notify('" PG_ENROLL
+	    "', 'request ' || id) FROM r",
 	    6, v, NULL);
 }
 
@@ -1299,12 +1317,14 @@ pg_crl_put(void *impl, const struct cki_crl_row *c, bool *stored)
 	v[3] = hex;
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->number);
 	snprintf(at, sizeof(at), "%lld", (long long)c->built_at);
+	/* one row when stored; every primary re-reads it at the commit */
 	rv = pg_write(p,
-	    "INSERT INTO crl (id, number, built_at, digest, der) VALUES (1, "
-	    "$1, $2, $3, decode($4, 'hex')) ON CONFLICT (id) DO UPDATE SET "
-	    "number = excluded.number, built_at = excluded.built_at, digest = "
-	    "excluded.digest, der = excluded.der WHERE crl.number < "
-	    "excluded.number",
+	    "WITH c AS (INSERT INTO crl (id, number, built_at, digest, der) "
+	    "VALUES (1, $1, $2, $3, decode($4, 'hex')) ON CONFLICT (id) DO "
+	    "UPDATE SET number = excluded.number, built_at = "
+	    "excluded.built_at, digest = excluded.digest, der = excluded.der "
+	    "WHERE crl.number < excluded.number RETURNING number) SELECT "
+	    "pg_notify('" PG_ENROLL "', 'crl ' || number) FROM c",
 	    4, v, &n);
 	free(hex);
 	*stored = rv == CK_OK && n == 1;

@@ -451,6 +451,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	cki_enroll_replace(&s->enroll, ne);
 	if (s->enroll != NULL)
 		s->enroll->conf = &s->conf; /* borrowed: the server's */
+	cki_enroll_watch(s->enroll, s->base);
 	cki_srv_feed_own_crl(s);
 	cki_slog(s->log, CKI_LOG_INFO, "reload", "result", "ok", "enrollment",
 	    s->enroll == NULL ? "off (no HOME/ca)" : "on", NULL);
@@ -512,6 +513,7 @@ srv_start(struct cki_srv *s)
 	cki_authz_set_close_cb(s->authz, on_unapproved, s);
 	cki_authz_set_revoked_cb(s->authz, on_revoked, s);
 	cki_authz_set_health_cb(s->authz, on_registry_health, s);
+	cki_enroll_watch(s->enroll, s->base);
 	cki_srv_feed_own_crl(s);
 	for (size_t i = 0; i < l->n; i++)
 		if ((rv = bind_one(s, l->v[i])) != CK_OK)
