@@ -681,6 +681,7 @@ cki_enroll_csr(cki_enroll *e, const uint8_t *der, size_t len, const char *token,
 	cki_ereq_clear(&q);
 	cki_client_clear(&c);
 	csr_clear(&csr);
+	cki_enroll_kick(e);
 }
 
 void
@@ -706,6 +707,7 @@ cki_enroll_poll(cki_enroll *e, const char *id, struct cki_enroll_res *r)
 		answer(e, &c, &q, r);
 	cki_ereq_clear(&q);
 	cki_client_clear(&c);
+	cki_enroll_kick(e);
 }
 
 /* ---- renewal -------------------------------------------------------------
@@ -885,4 +887,5 @@ out:
 	cki_client_clear(&c);
 	cki_cert_row_clear(&cert);
 	csr_clear(&csr);
+	cki_enroll_kick(e);
 }

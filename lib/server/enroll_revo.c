@@ -172,8 +172,8 @@ err:
 	return rv;
 }
 
-ck_status
-cki_enroll_crl(cki_enroll *e, const uint8_t **der, size_t *len)
+static ck_status
+crl_read(cki_enroll *e, const uint8_t **der, size_t *len)
 {
 	struct cki_crl_row row = {0};
 	int64_t now = (int64_t)cki_now(e->ctx);
@@ -223,15 +223,28 @@ ocsp_lookup(void *arg, const char *serial, ck_ca_cert_state *state,
 }
 
 ck_status
+cki_enroll_crl(cki_enroll *e, const uint8_t **der, size_t *len)
+{
+	ck_status rv = crl_read(e, der, len);
+
+	cki_enroll_kick(e);
+	return rv;
+}
+
+ck_status
 cki_enroll_ocsp(cki_enroll *e, const uint8_t *req, size_t len, uint8_t **resp,
     size_t *resp_len)
 {
+	ck_status rv;
+
 	if (e->ca == NULL)
 		return cki_err(e->ctx, CK_E_NOTFOUND,
 		    "OCSP is answered by the primaries with the CA key (ca = "
 		    "signer); this one has none");
-	return ck_ca_ocsp_respond(
+	rv = ck_ca_ocsp_respond(
 	    e->ctx, e->ca, req, len, ocsp_lookup, e, 3600, resp, resp_len);
+	cki_enroll_kick(e);
+	return rv;
 }
 
 void

@@ -12,7 +12,9 @@
  * revoke) and on a request or a CRL stored; a non-signer on a CRL stored
  * only (its read copy is dropped). A notification is a wake-up: the jobs
  * read what there is to do from the registry, so a lost one costs at most
- * the tick's second.
+ * the tick's second. One that a statement of this connection read (an
+ * HTTP request's, the jobs' own) no longer makes the socket readable:
+ * cki_enroll_kick() after them runs the watch's callback all the same.
  */
 #include <string.h>
 
@@ -36,6 +38,16 @@ sign_ready(cki_enroll *e)
 	for (size_t i = 0; i < n; i++) {
 		cki_enroll_poll(e, ids[i], &r); /* signs and records */
 		cki_enroll_res_clear(&r);
+	}
+}
+
+/* The jobs of a signer. */
+static void
+run_jobs(cki_enroll *e)
+{
+	if (e->ca != NULL) {
+		sign_ready(e);
+		(void)cki_enroll_crl_job(e);
 	}
 }
 
@@ -94,12 +106,21 @@ on_note(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	e->crl_read = 0; /* a new CRL may be stored: read it again */
-	if (e->ca != NULL) {
-		sign_ready(e);
-		(void)cki_enroll_crl_job(e);
-	}
+	(void)cki_registry_notified(e->reg); /* covered by the jobs */
+	run_jobs(e);
 	ck_ctx_clear_error(e->ctx);
 	note_arm(e, false);
+	cki_enroll_kick(e);
+}
+
+void
+cki_enroll_kick(cki_enroll *e)
+{
+	if (e == NULL || !cki_registry_notified(e->reg))
+		return;
+	e->crl_read = 0;
+	if (e->ev_note != NULL)
+		event_active(e->ev_note, EV_READ, 0);
 }
 
 void
@@ -121,10 +142,10 @@ cki_enroll_tick(cki_enroll *e)
 		return;
 	now = (int64_t)cki_now(e->ctx);
 	cki_enroll_presence(e, now);
-	if (e->ca != NULL) {
-		sign_ready(e);
-		(void)cki_enroll_crl_job(e);
-	}
+	if (cki_registry_notified(e->reg))
+		e->crl_read = 0; /* read by the presence's statement */
+	run_jobs(e);
 	note_arm(e, true);
+	cki_enroll_kick(e);
 	ck_ctx_clear_error(e->ctx);
 }

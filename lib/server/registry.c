@@ -791,6 +791,12 @@ cki_registry_notify_fd_for(cki_registry *r, unsigned chans)
 	                                 : -1;
 }
 
+bool
+cki_registry_notified(cki_registry *r)
+{
+	return r->ops->notified != NULL && r->ops->notified(r->impl);
+}
+
 int
 cki_registry_notify_fd(cki_registry *r)
 {

@@ -97,6 +97,9 @@ struct cki_reg_ops {
 	ck_status (*now)(void *impl, int64_t *now);
 	ck_status (*job)(void *impl, const char *name, bool *mine);
 	int (*notify_fd)(void *impl, unsigned chans); /* CKI_REG_NOTE_* */
+	/* May be NULL. Whether a notification was read (and freed) since the
+	 * last call, by any statement: its socket is no longer readable. */
+	bool (*notified)(void *impl);
 	/* May be NULL. The server's own connections: commits need not reach
 	 * the disk before returning (SQLite: synchronous = NORMAL in WAL). */
 	ck_status (*relax)(void *impl);

@@ -69,6 +69,7 @@ struct pg {
 	bool in_tx, retry;
 	unsigned listen; /* the channels LISTENed (CKI_REG_NOTE_*, since
 	                    notify_fd() asked; again after a reconnect) */
+	bool notified;   /* a notification freed since notified() */
 	time_t last_connect;
 	char node[64];
 	char held[4][32]; /* the jobs whose advisory lock this session holds */
@@ -244,8 +245,10 @@ drain(struct pg *p)
 {
 	PGnotify *n;
 
-	while ((n = PQnotifies(p->conn)) != NULL)
+	while ((n = PQnotifies(p->conn)) != NULL) {
 		PQfreemem(n);
+		p->notified = true;
+	}
 }
 
 static PGresult *
@@ -1004,6 +1007,16 @@ pg_notify_fd(void *impl, unsigned chans)
 	return PQsocket(p->conn);
 }
 
+static bool
+pg_notified(void *impl)
+{
+	struct pg *p = impl;
+	bool was = p->notified;
+
+	p->notified = false;
+	return was;
+}
+
 /* ---- enrollment (schema 2) --------------------------------------------- */
 
 #define REQ_COLS                                                               \
@@ -1377,6 +1390,7 @@ const struct cki_reg_ops cki_reg_pg_ops = {
     .now = pg_now,
     .job = pg_job,
     .notify_fd = pg_notify_fd,
+    .notified = pg_notified,
     .load = pg_load,
     .req_insert = pg_req_insert,
     .req_get = pg_req_get,
