@@ -147,9 +147,9 @@ void cki_enroll_tick(cki_enroll *e);
  * tick stays the fallback (a notification lost on a reconnect) and arms
  * the watch again after one. e may be NULL; cki_enroll_free() ends it. */
 void cki_enroll_watch(cki_enroll *e, struct event_base *base);
-/* After statements on e's registry outside the watch (the routes): a
- * notification they read (and so took from the socket) runs the watch's
- * callback on the next turn of the loop. e may be NULL. */
+/* enroll_role.c. After statements on e's registry outside the watch (the
+ * routes): a notification they read (and so took from the socket) runs
+ * the watch's callback on the next turn of the loop. e may be NULL. */
 void cki_enroll_kick(cki_enroll *e);
 /* enroll_role.c: a signer's presence written (every 2 s), or a
  * non-signer's view of the signers read. */

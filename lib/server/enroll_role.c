@@ -129,6 +129,18 @@ cki_enroll_role_free(cki_enroll *e)
 	free(e->chain_pem);
 }
 
+/* (Here, not in enroll_signer.c, which calls enroll.c and enroll_revo.c:
+ * those call this.) */
+void
+cki_enroll_kick(cki_enroll *e)
+{
+	if (e == NULL || !cki_registry_notified(e->reg))
+		return;
+	e->crl_read = 0;
+	if (e->ev_note != NULL)
+		event_active(e->ev_note, EV_READ, 0);
+}
+
 X509 *
 cki_enroll_ca_x509(cki_enroll *e)
 {

@@ -114,16 +114,6 @@ on_note(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-cki_enroll_kick(cki_enroll *e)
-{
-	if (e == NULL || !cki_registry_notified(e->reg))
-		return;
-	e->crl_read = 0;
-	if (e->ev_note != NULL)
-		event_active(e->ev_note, EV_READ, 0);
-}
-
-void
 cki_enroll_watch(cki_enroll *e, struct event_base *base)
 {
 	if (e == NULL)
