@@ -401,7 +401,9 @@ Notes (what the figures depend on in certkit serve):
   own SQLite connections commit with synchronous=NORMAL (WAL); the admin
   tool's stay FULL.
 - Approved clients' connections get a higher event priority than new
-  handshakes. The flood ratio still depends most on the CPU left to the
+  handshakes, and the loop polls again after each step of a handshake
+  (libevent's max_dispatch_interval), so an approved client's request
+  waits for one handshake step at most. The flood ratio still depends most on the CPU left to the
   server while the generator's processes and other jobs share this
   machine's 2 cores.
 - Spread seen on 2026-12-07 over three full runs (nearly the same build,
