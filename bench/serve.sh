@@ -17,6 +17,11 @@
 # with a registry made by `certkit registry migrate`; else its rows say so.
 # Prints one Markdown section (bench/run.sh contract); progress on stderr.
 # Every command is bounded by `timeout`; only 127.0.0.1 is used.
+# While iterating: SERVE_BENCH_PARTS (default "handshakes hold refusals
+# flood") runs only the parts named, SERVE_BENCH_REPS the handshake runs
+# (3), SERVE_BENCH_IDLE the held connections, SERVE_BENCH_HB_WINDOW the
+# heartbeat window (15 s), SERVE_BENCH_FLOOD the unknown keys (2,000);
+# rows of a part not run are left out of the section.
 set -eu
 build=$(cd "$1" && pwd)
 work=$2
@@ -26,7 +31,9 @@ REPS=${SERVE_BENCH_REPS:-3}
 IDLE=${SERVE_BENCH_IDLE:-10000}
 HB_WINDOW=${SERVE_BENCH_HB_WINDOW:-15}
 FLOOD=${SERVE_BENCH_FLOOD:-2000}
+PARTS=${SERVE_BENCH_PARTS:-handshakes hold refusals flood}
 MAX_PENDING=1000
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 mkdir -p "$work"
 cd "$work"
 log() { echo "bench serve: $*" >&2; }
@@ -193,6 +200,7 @@ get() { tr ' ' '\n' <"$2" | sed -n "s/^$1=//p"; }
 # flight, one request per connection; certkit approves them on first contact
 # (trusted-ca) during the warm-up.
 r=1
+part handshakes || r=$((REPS + 1))
 while [ $r -le "$REPS" ]; do
 	for s in $SERVERS; do
 		log "run $r: full and resumed handshakes, $s"
@@ -203,7 +211,9 @@ while [ $r -le "$REPS" ]; do
 done
 
 # ---- idle connections, then heartbeats --------------------------------------------
-for s in $SERVERS; do
+SERVERS_HOLD=$SERVERS
+part hold || SERVERS_HOLD=""
+for s in $SERVERS_HOLD; do
 	[ "$s" = trivial ] && continue
 	log "$IDLE idle connections, then heartbeats every 30 s for ${HB_WINDOW} s: $s"
 	load "$s" "hold.$s" -m hold -c "$IDLE" -i 30 -t "$HB_WINDOW" -G ca.pem:ca.key -N "$IDLE"
@@ -220,7 +230,9 @@ refusal() { # refusal SERVER LABEL [curl args]: "STATUS CONTENT-TYPE BODY"
 	echo >>refusals.txt
 }
 : >refusals.txt
-for s in $SERVERS; do
+SERVERS_REF=$SERVERS
+part refusals || SERVERS_REF=""
+for s in $SERVERS_REF; do
 	[ "$s" = trivial ] && continue
 	refusal "$s" "no client certificate"
 	refusal "$s" "certificate from a CA not in client_ca" --cert stranger.pem --key stranger.key
@@ -230,7 +242,9 @@ done
 # 100 approved clients each send a heartbeat every 100 ms (1,000 requests/s);
 # their p99 alone, then with FLOOD new self-signed keys connecting at the
 # same time (32 in flight, one request each).
-for s in $SERVERS; do
+SERVERS_FLOOD=$SERVERS
+part flood || SERVERS_FLOOD=""
+for s in $SERVERS_FLOOD; do
 	[ "$s" = trivial ] && continue
 	log "flood of $FLOOD unknown keys: $s"
 	load "$s" "calm.$s" -m hold -c 100 -i 0.1 -t 8 -G ca.pem:ca.key -N 100
@@ -280,37 +294,38 @@ if not have:
     print("**certkit serve is not in this build**: its rows are missing "
           "(bench/serve.sh measures it as soon as `certkit serve --help` works).")
 print()
-print("### Handshakes")
-print()
-print("100 known clients connecting in turn, 16 in flight, one request per "
-      "connection; median of %d interleaved runs of 4 s after 1 s of warm-up." % reps)
-print()
-print("| Server | Full: handshakes/s | Full: server CPU per handshake | Resumed: handshakes/s | Resumed: CPU per handshake | p99 connect-to-answer (full) |")
-print("|---|---:|---:|---:|---:|---:|")
-for s in servers:
-    print("| %s | %.0f | %.3f ms | %.0f | %.3f ms | %.1f ms |" % (label[s],
-        med("full", s, "conn_rate"), med("full", s, "server_cpu_ms_per"),
-        med("resume", s, "conn_rate"), med("resume", s, "server_cpu_ms_per"),
-        med("full", s, "conn_p99_ms")))
-print()
-print("Runs (server CPU ms per full handshake): " + "; ".join(
-    "%s %s" % (s, runs("full", s, "server_cpu_ms_per", "%.3f")) for s in servers) + ".")
-print()
-g = med("full", "trivial", "gen_cpu_ms_per")
-print("The generator's own limit: %.3f ms of its CPU per full handshake "
-      "(at most %.0f handshakes/s per core), and %.0f handshakes/s against the "
-      "floor with both on this machine's %d cores; every server above is measured "
-      "below that." % (g, 1000 / g if g else 0, med("full", "trivial", "conn_rate"), os.cpu_count()))
-print()
-if have:
-    n, c = med("full", "nginx", "server_cpu_ms_per"), med("full", "certkit", "server_cpu_ms_per")
-    nr, cr = med("resume", "nginx", "conn_rate"), med("resume", "certkit", "conn_rate")
-    print("Targets:")
+if kv("full.trivial.1"):  # SERVE_BENCH_PARTS without handshakes: no rows
+    print("### Handshakes")
     print()
-    print("- server CPU per full handshake at most nginx's: %.3f vs %.3f ms (%.2fx), %s; "
-          "the goal, half of nginx's: %s" % (c, n, c / n, mark(c <= n), mark(c <= n / 2)))
-    print("- resumed handshakes at least nginx's rate: %.0f vs %.0f/s, %s" % (cr, nr, mark(cr >= nr)))
+    print("100 known clients connecting in turn, 16 in flight, one request per "
+          "connection; median of %d interleaved runs of 4 s after 1 s of warm-up." % reps)
     print()
+    print("| Server | Full: handshakes/s | Full: server CPU per handshake | Resumed: handshakes/s | Resumed: CPU per handshake | p99 connect-to-answer (full) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for s in servers:
+        print("| %s | %.0f | %.3f ms | %.0f | %.3f ms | %.1f ms |" % (label[s],
+            med("full", s, "conn_rate"), med("full", s, "server_cpu_ms_per"),
+            med("resume", s, "conn_rate"), med("resume", s, "server_cpu_ms_per"),
+            med("full", s, "conn_p99_ms")))
+    print()
+    print("Runs (server CPU ms per full handshake): " + "; ".join(
+        "%s %s" % (s, runs("full", s, "server_cpu_ms_per", "%.3f")) for s in servers) + ".")
+    print()
+    g = med("full", "trivial", "gen_cpu_ms_per")
+    print("The generator's own limit: %.3f ms of its CPU per full handshake "
+          "(at most %.0f handshakes/s per core), and %.0f handshakes/s against the "
+          "floor with both on this machine's %d cores; every server above is measured "
+          "below that." % (g, 1000 / g if g else 0, med("full", "trivial", "conn_rate"), os.cpu_count()))
+    print()
+    if have:
+        n, c = med("full", "nginx", "server_cpu_ms_per"), med("full", "certkit", "server_cpu_ms_per")
+        nr, cr = med("resume", "nginx", "conn_rate"), med("resume", "certkit", "conn_rate")
+        print("Targets:")
+        print()
+        print("- server CPU per full handshake at most nginx's: %.3f vs %.3f ms (%.2fx), %s; "
+              "the goal, half of nginx's: %s" % (c, n, c / n, mark(c <= n), mark(c <= n / 2)))
+        print("- resumed handshakes at least nginx's rate: %.0f vs %.0f/s, %s" % (cr, nr, mark(cr >= nr)))
+        print()
 print("### Idle connections and heartbeats")
 print()
 print("%d mTLS connections opened (256 handshakes in flight at most), one "
@@ -386,7 +401,9 @@ Notes (what the figures depend on in certkit serve):
   own SQLite connections commit with synchronous=NORMAL (WAL); the admin
   tool's stay FULL.
 - Approved clients' connections get a higher event priority than new
-  handshakes. The flood ratio still depends most on the CPU left to the
+  handshakes, and the loop polls again after each step of a handshake
+  (libevent's max_dispatch_interval), so an approved client's request
+  waits for one handshake step at most. The flood ratio still depends most on the CPU left to the
   server while the generator's processes and other jobs share this
   machine's 2 cores.
 - Spread seen on 2026-12-07 over three full runs (nearly the same build,

@@ -52,7 +52,10 @@ struct bufferevent;
  * connections of approved clients at CKI_SRV_PRIO_KNOWN (libevent's
  * default, the middle one); handshakes and connections not yet served
  * at CKI_SRV_PRIO_NEW, so a flood of new keys waits behind the approved
- * clients' requests, not they behind it. */
+ * clients' requests, not they behind it; and one callback at
+ * CKI_SRV_PRIO_NEW between two polls (cki_srv_base_new), so a request
+ * that arrives while handshakes are ready waits for one of them at
+ * most, not all. */
 #define CKI_SRV_PRIOS 3
 #define CKI_SRV_ONE_RECORD 16384 /* answers up to this go as one record */
 #define CKI_SRV_PRIO_KNOWN 1
@@ -128,6 +131,13 @@ struct cki_srv {
 	bool log_json, stopping;
 	uint64_t served, refused, closed_by_admin, ended_slow;
 };
+
+/* ---- server.c ----------------------------------------------------------- */
+/* The server's event loop: CKI_SRV_PRIOS priorities, at most one callback
+ * at CKI_SRV_PRIO_NEW or lower between two polls (so what became ready at
+ * a higher priority meanwhile goes first), socket changes applied at the
+ * poll (EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST). NULL if out of memory. */
+struct event_base *cki_srv_base_new(void);
 
 /* ---- server_tls.c ------------------------------------------------------- */
 /* A new SSL_CTX for conf: identity, policy, client certificates. Errors

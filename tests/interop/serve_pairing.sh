@@ -80,7 +80,10 @@ fi
 r=$(http dev1 /api/v1/heartbeat -X POST -H 'Content-Type: application/json' \
     --data '{"agent_version":"1.0.0","facts":{"model":"x"}}')
 [ "$r" = "200 application/json" ] && [ "$(jget heartbeat)" = 30 ] &&
-	ok "heartbeat: 200" || bad "heartbeat: '$r' $(cat "$work/resp")"
+    [ "$(jget state)" = approved ] && [ "$(jget spki_sha256)" = "$SPKI" ] &&
+    grep -qi '^Cache-Control: no-store' "$work/head" &&
+	ok "heartbeat: 200 approved, its SPKI, every 30 s, no-store" ||
+	bad "heartbeat: '$r' $(cat "$work/resp")"
 # Presence, not a log line each (the status request above is logged).
 if grep -q 'event=request .*path=/api/v1/status status=200' "$log" &&
     ! grep -q 'event=request .*path=/api/v1/heartbeat' "$log"; then
