@@ -32,6 +32,7 @@
 #endif
 #include <signal.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,7 @@ on_revoked(void *arg)
 		if (c->closing || c->vr == NULL ||
 		    !cki_authz_revoked(s->authz, c->vr, why, sizeof(why)))
 			continue;
+		s->closed_revoked++;
 		cki_conn_end(c, why);
 	}
 }
@@ -409,9 +411,19 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct cki_srv *s = arg;
 
+	char served[24], refused[24], unapproved[24], revoked[24], slow[24];
+
 	(void)what;
+	snprintf(served, sizeof(served), "%" PRIu64, s->served);
+	snprintf(refused, sizeof(refused), "%" PRIu64, s->refused);
+	snprintf(
+	    unapproved, sizeof(unapproved), "%" PRIu64, s->closed_by_admin);
+	snprintf(revoked, sizeof(revoked), "%" PRIu64, s->closed_revoked);
+	snprintf(slow, sizeof(slow), "%" PRIu64, s->ended_slow);
 	cki_slog(s->log, CKI_LOG_INFO, "stop", "signal",
-	    sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+	    sig == SIGINT ? "SIGINT" : "SIGTERM", "served", served, "refused",
+	    refused, "closed_unapproved", unapproved, "closed_revoked", revoked,
+	    "ended_slow", slow, NULL);
 	notify("STOPPING=1");
 	s->stopping = true;
 	event_base_loopexit(s->base, NULL);

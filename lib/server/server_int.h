@@ -129,7 +129,7 @@ struct cki_srv {
 	char bound[512]; /* "ADDR:PORT,..." as bound */
 	int log_fd, ready_fd;
 	bool log_json, stopping;
-	uint64_t served, refused, closed_by_admin, ended_slow;
+	uint64_t served, refused, closed_by_admin, closed_revoked, ended_slow;
 };
 
 /* ---- server.c ----------------------------------------------------------- */

@@ -139,6 +139,10 @@ else
 	bad "new crl file by SIGHUP: open after ${t} ms; log: $(grep 'event=close\|event=reload' "$log")"
 fi
 stop_server || bad "SIGTERM: exit $src"
+n=$(sed -n 's/.*event=stop .*closed_revoked=\([0-9]*\).*/\1/p' "$log")
+[ "${n:-0}" -ge 2 ] && grep -q 'event=stop .*served=[1-9]' "$log" &&
+	ok "the stop line counts the connections revocations closed ($n)" ||
+	bad "stop line: $(grep 'event=stop' "$log")"
 
 # ---- 3. ocsp = hard-fail, openssl ocsp answers revoked -------------------------
 revoke ca3 || bad "openssl ca -revoke ca3"
