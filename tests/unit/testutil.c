@@ -44,3 +44,21 @@ run_in(const char *dir, const char *fmt, ...)
 	n = system(cmd);
 	return WIFEXITED(n) ? WEXITSTATUS(n) : -1;
 }
+
+char *
+read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
