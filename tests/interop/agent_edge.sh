@@ -21,26 +21,17 @@ set -u
 : "${CERTKIT_TEST_PKI:?}"
 . "$(dirname "$0")/serve_lib.inc"
 P=$CERTKIT_TEST_PKI
+. "$(dirname "$0")/agent_lib.inc"
 export CERTKIT_HOSTNAME=localhost CERTKIT_IPS=127.0.0.1
 agent() { # HOME ARGS...
 	h=$1
 	shift
 	timeout 60 "$CERTKIT" --home "$h" agent "$@"
 }
-mkagent() { # HOME
-	mkdir -p "$1"
-	printf '[agent]\nprimary = 127.0.0.1:%s\nprimary_ca = %s\nheartbeat = 5s\n' \
-	    "$port" "$P/root-ca.pem" >"$1/certkit.conf"
-}
-csrspki() {
-	openssl req -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
-	    openssl dgst -sha256 -r | cut -c1-64
-}
 certspki() {
 	openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
 	    openssl dgst -sha256 -r | cut -c1-64
 }
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f; }
 enrolled() { # HOME: enroll, approve, enroll --wait; 0 when installed
 	agent "$1" enroll >/dev/null 2>&1
 	"$CERTKIT" clients approve "$(csrspki "$1/agent/request.csr")" >/dev/null 2>&1 &&
@@ -51,47 +42,18 @@ enrolled() { # HOME: enroll, approve, enroll --wait; 0 when installed
 # certificate (the others removed from the registry): a device that was
 # switched off.
 expire() {
-	d=$1/agent/identity/current ago=$2
-	s=$(printf '4%031x' "$(date +%s%N | cut -c1-15)")
-	mkdir -p "$work/ca.$ago" && : >"$work/ca.$ago/index" &&
-	    echo "$s" >"$work/ca.$ago/serial"
-	printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s\nnew_certs_dir = %s\nserial = %s\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n[ext]\nextendedKeyUsage = clientAuth\nsubjectAltName = DNS:localhost\n' \
-	    "$work/ca.$ago/index" "$work/ca.$ago" "$work/ca.$ago/serial" >"$work/ca.$ago/cnf"
-	openssl req -new -key "$d/key.pem" -subj /CN=localhost -out "$work/ca.$ago/req" 2>/dev/null
-	openssl ca -batch -config "$work/ca.$ago/cnf" -cert "$H/ca/ca.pem" \
-	    -keyfile "$H/ca/ca.key" -in "$work/ca.$ago/req" -out "$work/exp.pem" \
-	    -extensions ext -notext \
-	    -startdate "$(date -u -d "-$((ago + 60)) days" +%Y%m%d%H%M%SZ)" \
-	    -enddate "$(date -u -d "-$ago days" +%Y%m%d%H%M%SZ)" >/dev/null 2>&1 ||
+	now=$(date +%s)
+	agent_forge "$1" $((now - ($2 + 60) * 86400)) $((now - $2 * 86400)) ||
 	    return 1
-	der=$(openssl x509 -in "$work/exp.pem" -outform DER | od -An -v -tx1 | tr -d ' \n')
-	old=$(serial "$d/cert.pem")
 	sqlite3 "$H/server/registry.db" "
-	    INSERT INTO certs (serial, client_id, spki, not_before, not_after, der)
-	    SELECT '$(echo "$s" | tr A-F a-f)', client_id, spki,
-	        $(($(date +%s) - (ago + 60) * 86400)), $(($(date +%s) - ago * 86400)),
-	        X'$der' FROM certs WHERE serial = '$old';
-	    UPDATE requests SET serial = '$(echo "$s" | tr A-F a-f)' WHERE serial IN
+	    UPDATE requests SET serial = '$forged' WHERE serial IN
 	        (SELECT serial FROM certs WHERE client_id =
-	            (SELECT client_id FROM certs WHERE serial = '$old'));
-	    DELETE FROM certs WHERE serial != '$(echo "$s" | tr A-F a-f)' AND client_id =
-	        (SELECT client_id FROM certs WHERE serial = '$old')" || return 1
-	openssl x509 -in "$work/exp.pem" -out "$d/cert.pem"
-	cat "$d/cert.pem" "$d/chain.pem" >"$d/fullchain.pem"
+	            (SELECT client_id FROM certs WHERE serial = '$forged'));
+	    DELETE FROM certs WHERE serial != '$forged' AND client_id =
+	        (SELECT client_id FROM certs WHERE serial = '$forged')"
 }
 
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$work/srv.key" -out "$work/srv.csr" -subj /CN=localhost 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/srv.ext"
-openssl x509 -req -in "$work/srv.csr" -CA "$P/int-ca.pem" -CAkey "$P/int-ca.key" \
-    -set_serial 7003 -days 90 -extfile "$work/srv.ext" -out "$work/srv.pem" 2>/dev/null
-SSL_CERT_FILE=$P/root-ca.pem "$CERTKIT" identity install --cert "$work/srv.pem" \
-    --key "$work/srv.key" --chain "$P/int-ca.pem" >"$work/inst.out" 2>&1 ||
-	{ bad "serve identity: $(cat "$work/inst.out")"; finish; }
-printf '[server]\nretry_after = 1\nheartbeat = 5\nrenew_grace = 30d\n' >"$H/certkit.conf"
-"$CERTKIT" registry migrate >/dev/null 2>&1 || { bad "registry migrate"; finish; }
-"$CERTKIT" ca init --name "Agent Edge CA" >/dev/null 2>&1 || { bad "ca init"; finish; }
-start_server || { bad "serve starts"; finish; }
+agent_primary 7003 "Agent Edge CA" 'renew_grace = 30d\n'
 A="$work/a1"
 C="$A/agent/identity/current/cert.pem"
 mkagent "$A"

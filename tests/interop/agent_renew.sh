@@ -20,15 +20,11 @@ set -u
 : "${CERTKIT_TEST_PKI:?}"
 . "$(dirname "$0")/serve_lib.inc"
 P=$CERTKIT_TEST_PKI
+. "$(dirname "$0")/agent_lib.inc"
 export CERTKIT_HOSTNAME=localhost CERTKIT_IPS=127.0.0.1
 A="$work/a1"
 C="$A/agent/identity/current/cert.pem"
 agent() { timeout 60 "$CERTKIT" --home "$A" agent "$@"; }
-csrspki() {
-	openssl req -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
-	    openssl dgst -sha256 -r | cut -c1-64
-}
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f; }
 epoch() { # FILE startdate|enddate
 	date -u -d "$(openssl x509 -in "$1" -noout -"$2" | cut -d= -f2)" +%s
 }
@@ -48,27 +44,7 @@ import json,sys; print(json.load(sys.stdin)["certificate"]["renew_at"])'
 # forge NB NA: the agent's certificate replaced by one of its key, by the
 # server's CA, valid from NB to NA (epoch seconds), recorded in the
 # registry for the same client.
-forge() {
-	d=$A/agent/identity/current f=$work/forge.$1
-	s=$(printf '5%031x' "$(date +%s%N | cut -c1-15)")
-	mkdir -p "$f" && : >"$f/index" && echo "$s" >"$f/serial"
-	printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s\nnew_certs_dir = %s\nserial = %s\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n[ext]\nextendedKeyUsage = clientAuth\nsubjectAltName = DNS:localhost\n' \
-	    "$f/index" "$f" "$f/serial" >"$f/cnf"
-	openssl req -new -key "$d/key.pem" -subj /CN=localhost -out "$f/req" 2>/dev/null
-	openssl ca -batch -config "$f/cnf" -cert "$H/ca/ca.pem" \
-	    -keyfile "$H/ca/ca.key" -in "$f/req" -out "$f/cert.pem" \
-	    -extensions ext -notext \
-	    -startdate "$(date -u -d "@$1" +%Y%m%d%H%M%SZ)" \
-	    -enddate "$(date -u -d "@$2" +%Y%m%d%H%M%SZ)" >/dev/null 2>&1 ||
-	    return 1
-	der=$(openssl x509 -in "$f/cert.pem" -outform DER | od -An -v -tx1 | tr -d ' \n')
-	sqlite3 "$H/server/registry.db" "
-	    INSERT INTO certs (serial, client_id, spki, not_before, not_after, der)
-	    SELECT '$(echo "$s" | tr A-F a-f)', client_id, spki, $1, $2, X'$der'
-	    FROM certs WHERE serial = '$(serial "$d/cert.pem")'" || return 1
-	openssl x509 -in "$f/cert.pem" -out "$d/cert.pem"
-	cat "$d/cert.pem" "$d/chain.pem" >"$d/fullchain.pem"
-}
+forge() { agent_forge "$A" "$@"; }
 # run_until: `agent run` until it has renewed or sent a heartbeat (at most
 # 20 s), then stopped. The state file of the run before is removed, so its
 # "heartbeat answered" does not stop this one before its first cycle ends.
@@ -90,21 +66,8 @@ run_until() {
 	bgpids=""
 }
 
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$work/srv.key" -out "$work/srv.csr" -subj /CN=localhost 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/srv.ext"
-openssl x509 -req -in "$work/srv.csr" -CA "$P/int-ca.pem" -CAkey "$P/int-ca.key" \
-    -set_serial 7004 -days 90 -extfile "$work/srv.ext" -out "$work/srv.pem" 2>/dev/null
-SSL_CERT_FILE=$P/root-ca.pem "$CERTKIT" identity install --cert "$work/srv.pem" \
-    --key "$work/srv.key" --chain "$P/int-ca.pem" >"$work/inst.out" 2>&1 ||
-	{ bad "serve identity: $(cat "$work/inst.out")"; finish; }
-printf '[server]\nretry_after = 1\nheartbeat = 5\n' >"$H/certkit.conf"
-"$CERTKIT" registry migrate >/dev/null 2>&1 || { bad "registry migrate"; finish; }
-"$CERTKIT" ca init --name "Agent Renew CA" >/dev/null 2>&1 || { bad "ca init"; finish; }
-start_server || { bad "serve starts"; finish; }
-mkdir -p "$A"
-printf '[agent]\nprimary = 127.0.0.1:%s\nprimary_ca = %s\nheartbeat = 5s\n' \
-    "$port" "$P/root-ca.pem" >"$A/certkit.conf"
+agent_primary 7004 "Agent Renew CA"
+mkagent "$A"
 agent enroll >/dev/null 2>&1
 KEY=$(csrspki "$A/agent/request.csr")
 "$CERTKIT" clients approve "$KEY" >/dev/null 2>&1 &&

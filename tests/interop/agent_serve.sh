@@ -17,6 +17,7 @@ set -u
 : "${CERTKIT_TEST_PKI:?}"
 . "$(dirname "$0")/serve_lib.inc"
 P=$CERTKIT_TEST_PKI
+. "$(dirname "$0")/agent_lib.inc"
 export CERTKIT_HOSTNAME=localhost CERTKIT_IPS=127.0.0.1
 agent() { # HOME ARGS...
 	h=$1
@@ -26,11 +27,6 @@ agent() { # HOME ARGS...
 ajget() { # HOME KEY
 	agent "$1" status --json | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v.get(sys.argv[1]) or "")' "$2"
 }
-mkagent() { # HOME
-	mkdir -p "$1"
-	printf '[agent]\nprimary = 127.0.0.1:%s\nprimary_ca = %s\nheartbeat = 5s\n' \
-	    "$port" "$P/root-ca.pem" >"$1/certkit.conf"
-}
 certspki() {
 	openssl "$1" -in "$2" -noout -pubkey | openssl pkey -pubin -outform DER |
 	    openssl dgst -sha256 -r | cut -c1-64
@@ -38,19 +34,7 @@ certspki() {
 
 # The primary: a TLS certificate for 127.0.0.1 from the test CA, its own
 # enrollment CA, the registry.
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$work/srv.key" -out "$work/srv.csr" -subj /CN=localhost 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/srv.ext"
-openssl x509 -req -in "$work/srv.csr" -CA "$P/int-ca.pem" -CAkey "$P/int-ca.key" \
-    -set_serial 7002 -days 90 -extfile "$work/srv.ext" -out "$work/srv.pem" 2>/dev/null
-SSL_CERT_FILE=$P/root-ca.pem "$CERTKIT" identity install --cert "$work/srv.pem" \
-    --key "$work/srv.key" --chain "$P/int-ca.pem" >"$work/inst.out" 2>&1 ||
-	{ bad "serve identity: $(cat "$work/inst.out")"; finish; }
-printf '[server]\nretry_after = 1\nheartbeat = 5\n' >"$H/certkit.conf"
-"$CERTKIT" registry migrate >/dev/null 2>&1 || { bad "registry migrate"; finish; }
-"$CERTKIT" ca init --name "Agent Test CA" >"$work/ca.out" 2>&1 ||
-	{ bad "ca init: $(cat "$work/ca.out")"; finish; }
-start_server || { bad "serve starts"; finish; }
+agent_primary 7002 "Agent Test CA"
 A="$work/a1"
 mkagent "$A"
 

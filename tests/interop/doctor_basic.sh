@@ -18,56 +18,11 @@ OPENSSL=${OPENSSL:-openssl}
 command -v python3 >/dev/null 2>&1 || { echo "python3 is required"; exit 1; }
 unset HTTPS_PROXY https_proxy NO_PROXY no_proxy SSL_CERT_FILE SSL_CERT_DIR
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/certkit-doctor.XXXXXX")
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT INT TERM
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
+. "$(dirname "$0")/peer_lib.inc"
+workdir doctor
 bad() { fail=$((fail + 1)); echo "not ok - $1"; [ -f "$W/out" ] && sed 's/^/  | /' "$W/out" | head -60; }
 
 cat "$P/root-ca.pem" "$P/int-ca.pem" >"$W/root+int.pem"
-
-# start NAME CMD...: runs a server on a random free port (retried if the
-# port is taken), waits up to 5 s until it accepts, sets $PORT.
-start() {
-	name=$1
-	shift
-	tries=0
-	while [ $tries -lt 8 ]; do
-		tries=$((tries + 1))
-		PORT=$(python3 -c 'import random; print(random.randint(20000, 60000))')
-		# shellcheck disable=SC2046
-		# exec: the background job is the server itself, so the
-		# trap's kill reaches it.
-		eval "exec $(printf '%s' "$*" | sed "s/@PORT@/$PORT/g")" >"$W/$name.log" 2>&1 &
-		pid=$!
-		PIDS="$PIDS $pid"
-		i=0
-		while [ $i -lt 50 ]; do
-			if python3 - "$PORT" <<'EOF' 2>/dev/null
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2)
-s.close()
-EOF
-			then
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill "$pid" 2>/dev/null
-	done
-	echo "cannot start $name" >&2
-	cat "$W/$name.log" >&2
-	return 1
-}
 
 # doctor_at TIME ARGS...: runs certkit doctor --json --at TIME with a 60 s
 # bound; doctor ARGS... does it at the pinned time.

@@ -13,17 +13,12 @@ set -u
 command -v python3 >/dev/null 2>&1 || { echo "python3 is required"; exit 1; }
 unset HTTPS_PROXY https_proxy NO_PROXY no_proxy
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/certkit-fdlimit.XXXXXX")
-SPID=""
-cleanup() {
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/peer_lib.inc"
+workdir fdlimit
 
 # A silent server: accepts and holds every connection, says nothing. It
 # picks a free port and writes it to $W/port.
-python3 - "$W/port" <<'EOF_PY' >"$W/server.log" 2>&1 &
+py_server <<'EOF_PY'
 import os, select, socket, sys, time
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
@@ -37,17 +32,10 @@ while time.time() < end:
     if select.select([s], [], [], 0.5)[0]:
         held.append(s.accept()[0])
 EOF_PY
-SPID=$!
-i=0
-while [ ! -s "$W/port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-[ -s "$W/port" ] || { echo "the server did not start"; cat "$W/server.log"; exit 1; }
-PORT=$(cat "$W/port")
 eps=""
 i=0
 while [ $i -lt 60 ]; do eps="$eps 127.0.0.1:$PORT"; i=$((i + 1)); done
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() { fail=$((fail + 1)); echo "not ok - $1"; head -c 1500 "$W/out"; cat "$W/err"; }
 
 # shellcheck disable=SC2086

@@ -23,17 +23,8 @@ unset HTTPS_PROXY https_proxy NO_PROXY no_proxy SSL_CERT_FILE SSL_CERT_DIR \
 	CERTKIT_HOME CERTKIT_PASSWORD
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/certkit-paths.XXXXXX")
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT INT TERM
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
+. "$HERE/peer_lib.inc"
+workdir paths
 bad() {
 	fail=$((fail + 1))
 	echo "not ok - $1"
@@ -45,40 +36,6 @@ sh "$HERE/../cli/crosssign.sh" "$W" || { echo "crosssign.sh failed"; exit 1; }
 AT=$(cat "$W/at")
 ATTIME=$(cat "$W/attime")
 H=www.example.test
-
-# start NAME CMD...: a server on a random free port (retried if taken),
-# waited for up to 5 s; sets $PORT and $PID.
-start() {
-	name=$1
-	shift
-	tries=0
-	while [ $tries -lt 8 ]; do
-		tries=$((tries + 1))
-		PORT=$(python3 -c 'import random; print(random.randint(20000, 60000))')
-		# shellcheck disable=SC2046
-		eval "exec $(printf '%s' "$*" | sed "s/@PORT@/$PORT/g")" >"$W/$name.log" 2>&1 &
-		PID=$!
-		PIDS="$PIDS $PID"
-		i=0
-		while [ $i -lt 50 ]; do
-			if python3 - "$PORT" <<'EOF' 2>/dev/null
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2)
-s.close()
-EOF
-			then
-				return 0
-			fi
-			kill -0 "$PID" 2>/dev/null || break
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill "$PID" 2>/dev/null
-	done
-	echo "cannot start $name" >&2
-	cat "$W/$name.log" >&2
-	return 1
-}
 
 stop() {
 	kill "$PID" 2>/dev/null

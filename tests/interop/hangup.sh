@@ -13,16 +13,11 @@ set -u
 command -v python3 >/dev/null 2>&1 || { echo "python3 is required"; exit 1; }
 unset HTTPS_PROXY https_proxy NO_PROXY no_proxy
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/certkit-hangup.XXXXXX")
-SPID=""
-cleanup() {
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/peer_lib.inc"
+workdir hangup
 
 # The server picks a free port (bind to 0) and writes it to $W/port.
-python3 - "$W/port" <<'EOF_PY' >"$W/server.log" 2>&1 &
+py_server <<'EOF_PY'
 import select, socket, struct, sys, time
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
@@ -48,13 +43,7 @@ while time.time() < end:
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     c.close()
 EOF_PY
-SPID=$!
-i=0
-while [ ! -s "$W/port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-[ -s "$W/port" ] || { echo "the server did not start"; cat "$W/server.log"; exit 1; }
-PORT=$(cat "$W/port")
 
-pass=0 fail=0
 for n in 1 2 3; do
 	timeout 60 "$CERTKIT" doctor --json --timeout 2 "127.0.0.1:$PORT" >"$W/out" 2>"$W/err"
 	rc=$?

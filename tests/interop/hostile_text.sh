@@ -23,17 +23,8 @@ unset HTTPS_PROXY https_proxy NO_PROXY no_proxy SSL_CERT_FILE SSL_CERT_DIR \
 	CERTKIT_HOME CERTKIT_PASSWORD
 export NO_COLOR=1
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/certkit-hostile.XXXXXX")
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT INT TERM
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
+. "$(dirname "$0")/peer_lib.inc"
+workdir hostile
 bad() { fail=$((fail + 1)); echo "not ok - $1"; }
 
 # scan NAME FILE: fails NAME if FILE holds a byte a terminal would act on.
@@ -72,36 +63,10 @@ run() {
 }
 
 # A server whose chain carries the hostile names.
-PORT=0
 start_server() {
-	tries=0
-	while [ $tries -lt 8 ]; do
-		tries=$((tries + 1))
-		PORT=$(python3 -c 'import random; print(random.randint(20000, 60000))')
-		"$OPENSSL" s_server -accept "127.0.0.1:$PORT" -www -quiet \
-			-cert "$P/hostile-leaf.pem" -key "$P/hostile-leaf.key" \
-			-cert_chain "$P/hostile-ca.pem" >"$W/server.log" 2>&1 &
-		pid=$!
-		PIDS="$PIDS $pid"
-		i=0
-		while [ $i -lt 50 ]; do
-			if python3 - "$PORT" <<'EOF' 2>/dev/null
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2)
-s.close()
-EOF
-			then
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill "$pid" 2>/dev/null
-	done
-	echo "cannot start openssl s_server" >&2
-	cat "$W/server.log" >&2
-	return 1
+	start server "$OPENSSL" s_server -accept "127.0.0.1:@PORT@" -www -quiet \
+		-cert "$P/hostile-leaf.pem" -key "$P/hostile-leaf.key" \
+		-cert_chain "$P/hostile-ca.pem"
 }
 
 # A file name with ESC, BEL and a newline that forges a line.

@@ -18,35 +18,8 @@
 set -u
 : "${CERTKIT:?}"
 . "$CERTKIT_SRC/tests/pg_harness.inc"
-pgh_start
-work=$PGH_DIR/work
-mkdir -p "$work"
-unset CERTKIT_FAULT CERTKIT_PASSWORD NOTIFY_SOCKET CERTKIT_HOME PGPASSFILE
-export NO_COLOR=1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; }
-pids=""
-stop_all() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	pgh_cleanup
-}
-trap stop_all EXIT
-CI="host=$PGH_SOCK port=$PGH_PORT dbname=certkit"
-ms() { echo $(($(date +%s%N) / 1000000)); }
-
-pgh_psql postgres "CREATE ROLE ck_owner LOGIN; CREATE ROLE ck_server LOGIN;
-    CREATE ROLE ck_b LOGIN" &&
-	pgh_psql postgres "CREATE DATABASE certkit OWNER ck_owner" || exit 1
-mkdir -p "$work/owner"
-printf '[server]\nregistry = %s user=ck_owner\n' "$CI" >"$work/owner/certkit.conf"
-"$CERTKIT" --home "$work/owner" registry migrate >/dev/null || exit 1
-psql -X -q "$CI user=ck_owner" -c "
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public
-      TO ck_server, ck_b;
-    GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ck_server, ck_b" || exit 1
+pgh_serve_start
+pgh_registry ck_server ck_b
 
 # primary NAME: a home (its own identity) and a running serve; sets
 # port_NAME, pid_NAME; the log is $work/NAME.log.
@@ -66,17 +39,7 @@ primary() {
 	[ "$1" = B ] && role=ck_b
 	printf '\n[server]\nregistry = %s user=%s\npending_ttl = 60\n' \
 	    "$CI" "$role" >>"$h/certkit.conf"
-	rm -f "$work/ready"
-	mkfifo "$work/ready"
-	CERTKIT_HOME=$h "$CERTKIT" serve --listen 127.0.0.1:0 --ready-fd 3 \
-	    3>"$work/ready" 2>"$work/$1.log" &
-	eval "pid_$1=$!"
-	pids="$pids $!"
-	p=$(timeout 10 sed -n 's/^READY=1 listen=127.0.0.1:\([0-9]*\)$/\1/p' \
-	    "$work/ready")
-	rm -f "$work/ready"
-	[ -n "$p" ] || { sed 's/^/#   /' "$work/$1.log"; return 1; }
-	eval "port_$1=$p"
+	pgh_serve "$1"
 }
 for n in A B C; do
 	primary $n || { bad "primary $n starts"; exit 1; }

@@ -28,36 +28,11 @@
 set -u
 : "${CERTKIT:?}"
 . "$CERTKIT_SRC/tests/pg_harness.inc"
-pgh_start
-work=$PGH_DIR/work
-mkdir -p "$work"
-unset CERTKIT_FAULT CERTKIT_PASSWORD NOTIFY_SOCKET CERTKIT_HOME PGPASSFILE
-export NO_COLOR=1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; }
-pids=""
-stop_all() {
-	for p in $pids; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	pgh_cleanup
-}
-trap stop_all EXIT
-CI="host=$PGH_SOCK port=$PGH_PORT dbname=certkit"
-ms() { echo $(($(date +%s%N) / 1000000)); }
+pgh_serve_start
 q() { psql -X -q -At "$CI user=ckadmin" -c "$1"; }
-
-pgh_psql postgres "CREATE ROLE ck_owner LOGIN; CREATE ROLE ck_server LOGIN" &&
-	pgh_psql postgres "CREATE DATABASE certkit OWNER ck_owner" || exit 1
-mkdir -p "$work/owner" "$work/admin"
-printf '[server]\nregistry = %s user=ck_owner\n' "$CI" >"$work/owner/certkit.conf"
+pgh_registry ck_server
+mkdir -p "$work/admin"
 printf '[server]\nregistry = %s user=ck_server\n' "$CI" >"$work/admin/certkit.conf"
-"$CERTKIT" --home "$work/owner" registry migrate >/dev/null || exit 1
-psql -X -q "$CI user=ck_owner" -c "
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public
-      TO ck_server;
-    GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ck_server" || exit 1
 admin() { timeout 60 "$CERTKIT" --home "$work/admin" clients "$@"; }
 
 # primary NAME signer|none: a home and a running serve; port_NAME, pid_NAME.
@@ -75,17 +50,7 @@ primary() {
 		printf '\n[server]\nregistry = %s user=ck_server\nca = %s\n' \
 		    "$CI" "$2" >>"$h/certkit.conf"
 	}
-	rm -f "$work/ready"
-	mkfifo "$work/ready"
-	CERTKIT_HOME=$h "$CERTKIT" serve --listen 127.0.0.1:0 --ready-fd 3 \
-	    3>"$work/ready" 2>>"$work/$1.log" &
-	eval "pid_$1=$!"
-	pids="$pids $!"
-	p=$(timeout 10 sed -n 's/^READY=1 listen=127.0.0.1:\([0-9]*\)$/\1/p' \
-	    "$work/ready")
-	rm -f "$work/ready"
-	[ -n "$p" ] || { sed 's/^/#   /' "$work/$1.log"; return 1; }
-	eval "port_$1=$p"
+	pgh_serve "$1"
 }
 
 # enroll NAME PORT: POST /api/v1/enroll with a new key and the token;

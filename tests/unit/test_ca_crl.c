@@ -4,16 +4,14 @@
  * entries dropped, reasons, a CRL number that grows, 10,000 entries, and
  * refusals of bad entries.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "ca_fixture.h"
 #include "ca_int.h"
 #include "testutil.h"
 
@@ -23,44 +21,18 @@ static char cadir[128];
 static int
 setup(void **state)
 {
-	ck_ctx *ctx = ck_ctx_new();
-	ck_ca_init_opts o = {.name = "CRL Test CA"};
-
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/certkit-cacrl.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (cafix_new(dir, sizeof(dir), "cacrl", "CRL Test CA", NULL) != 0)
 		return -1;
 	snprintf(cadir, sizeof(cadir), "%s/ca", dir);
-	if (ck_ca_init(ctx, cadir, &o, NULL) != CK_OK)
-		return -1;
-	ck_ctx_free(ctx);
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-/* The exit status of a shell command run in dir. */
-static int
-run(const char *fmt, ...)
-{
-	char cmd[2048];
-	int n;
-	va_list ap;
-
-	n = snprintf(cmd, sizeof(cmd), "cd '%s' && ", dir);
-	va_start(ap, fmt);
-	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-	va_end(ap);
-	n = system(cmd);
-	return WIFEXITED(n) ? WEXITSTATUS(n) : -1;
+	return cafix_free(dir, NULL);
 }
 
 static void
@@ -73,40 +45,6 @@ write_file(const char *name, const void *data, size_t len)
 	assert_non_null(f = fopen(path, "w"));
 	assert_int_equal(fwrite(data, 1, len, f), len);
 	fclose(f);
-}
-
-/* Issues a client certificate into NAME.pem; returns its serial. */
-static void
-issue(ck_ctx *ctx, ck_ca *ca, const char *name, char serial[33])
-{
-	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509_REQ *req = X509_REQ_new();
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	const char *names[] = {name};
-	ck_ca_issued is;
-	char path[256];
-	X509 *x;
-	FILE *f;
-	int n;
-
-	X509_REQ_set_pubkey(req, k);
-	X509_REQ_sign(req, k, EVP_sha256());
-	n = i2d_X509_REQ(req, &der);
-	assert_int_equal(
-	    ck_ca_issue(ctx, ca, der, (size_t)n, NULL, names, 1, &is), CK_OK);
-	p = is.der;
-	x = d2i_X509(NULL, &p, (long)is.der_len);
-	snprintf(path, sizeof(path), "%s/%s.pem", dir, name);
-	assert_non_null(f = fopen(path, "w"));
-	PEM_write_X509(f, x);
-	fclose(f);
-	memcpy(serial, is.serial, 33);
-	X509_free(x);
-	ck_ca_issued_clear(&is);
-	OPENSSL_free(der);
-	X509_REQ_free(req);
-	EVP_PKEY_free(k);
 }
 
 static X509_CRL *
@@ -143,9 +81,9 @@ test_crl_openssl(void **state)
 
 	(void)state;
 	assert_int_equal(ck_ca_load(ctx, cadir, &ca), CK_OK);
-	issue(ctx, ca, "good.example.test", good);
-	issue(ctx, ca, "bad.example.test", bad);
-	issue(ctx, ca, "old.example.test", old);
+	cafix_issue(ctx, ca, dir, "good.example.test", good);
+	cafix_issue(ctx, ca, dir, "bad.example.test", bad);
+	cafix_issue(ctx, ca, dir, "old.example.test", old);
 	list[0] = (ck_ca_revoked){
 	    bad, now - 60, CK_CA_REASON_KEY_COMPROMISE, now + 86400};
 	/* old: revoked, but expired yesterday: dropped from the CRL */
@@ -156,21 +94,25 @@ test_crl_openssl(void **state)
 	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
 	assert_non_null(X509_CRL_get0_nextUpdate(crl));
 	write_file("crl.der", der, len);
-	assert_int_equal(run("openssl crl -inform DER -in crl.der -out crl.pem "
+	assert_int_equal(run_in(dir,
+	                     "openssl crl -inform DER -in crl.der -out crl.pem "
 	                     "-CAfile ca/ca.pem -noout -verify 2>&1 | "
 	                     "grep -q 'verify OK'"),
 	    0);
 	assert_int_equal(
-	    run("openssl crl -inform DER -in crl.der -out crl.pem"), 0);
-	assert_int_equal(run("openssl crl -in crl.pem -noout -text | grep -q "
+	    run_in(dir, "openssl crl -inform DER -in crl.der -out crl.pem"), 0);
+	assert_int_equal(run_in(dir,
+	                     "openssl crl -in crl.pem -noout -text | grep -q "
 	                     "'Key Compromise'"),
 	    0);
 	/* verify -crl_check: good passes, bad is revoked (exit 2). */
-	assert_int_equal(run("openssl verify -crl_check -CAfile ca/root.pem "
+	assert_int_equal(run_in(dir,
+	                     "openssl verify -crl_check -CAfile ca/root.pem "
 	                     "-untrusted ca/ca.pem -CRLfile crl.pem "
 	                     "good.example.test.pem >/dev/null"),
 	    0);
-	assert_int_equal(run("openssl verify -crl_check -CAfile ca/root.pem "
+	assert_int_equal(run_in(dir,
+	                     "openssl verify -crl_check -CAfile ca/root.pem "
 	                     "-untrusted ca/ca.pem -CRLfile crl.pem "
 	                     "bad.example.test.pem 2>&1 | grep -q 'certificate "
 	                     "revoked'"),

@@ -5,16 +5,14 @@
  * another CA's certificate), the nonce echoed, malformed requests and a
  * failing lookup.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
 
+#include "ca_fixture.h"
 #include "ca_int.h"
 #include "testutil.h"
 
@@ -23,71 +21,18 @@ static ck_ca *ca;
 static char good[33], bad[33];
 
 static int
-run(const char *fmt, ...)
-{
-	char cmd[2048];
-	int n;
-	va_list ap;
-
-	n = snprintf(cmd, sizeof(cmd), "cd '%s' && ", dir);
-	va_start(ap, fmt);
-	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-	va_end(ap);
-	n = system(cmd);
-	return WIFEXITED(n) ? WEXITSTATUS(n) : -1;
-}
-
-static void
-issue(ck_ctx *ctx, const char *name, char serial[33])
-{
-	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509_REQ *req = X509_REQ_new();
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	const char *names[] = {name};
-	ck_ca_issued is;
-	char path[256];
-	X509 *x;
-	FILE *f;
-	int n;
-
-	X509_REQ_set_pubkey(req, k);
-	X509_REQ_sign(req, k, EVP_sha256());
-	n = i2d_X509_REQ(req, &der);
-	assert_int_equal(
-	    ck_ca_issue(ctx, ca, der, (size_t)n, NULL, names, 1, &is), CK_OK);
-	p = is.der;
-	x = d2i_X509(NULL, &p, (long)is.der_len);
-	snprintf(path, sizeof(path), "%s/%s.pem", dir, name);
-	assert_non_null(f = fopen(path, "w"));
-	PEM_write_X509(f, x);
-	fclose(f);
-	if (serial != NULL)
-		memcpy(serial, is.serial, 33);
-	X509_free(x);
-	ck_ca_issued_clear(&is);
-	OPENSSL_free(der);
-	X509_REQ_free(req);
-	EVP_PKEY_free(k);
-}
-
-static int
 setup(void **state)
 {
-	ck_ctx *ctx = ck_ctx_new();
-	ck_ca_init_opts o = {.name = "OCSP Test CA"};
-	char cadir[128];
+	ck_ctx *ctx;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/certkit-caocsp.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (cafix_new(dir, sizeof(dir), "caocsp", "OCSP Test CA", &ca) != 0)
 		return -1;
-	snprintf(cadir, sizeof(cadir), "%s/ca", dir);
-	if (ck_ca_init(ctx, cadir, &o, &ca) != CK_OK)
-		return -1;
-	issue(ctx, "good", good);
-	issue(ctx, "bad", bad);
-	issue(ctx, "stranger", NULL); /* ours, but not in the store */
+	ctx = ck_ctx_new();
+	cafix_issue(ctx, ca, dir, "good", good);
+	cafix_issue(ctx, ca, dir, "bad", bad);
+	/* ours, but not in the store */
+	cafix_issue(ctx, ca, dir, "stranger", NULL);
 	ck_ctx_free(ctx);
 	return 0;
 }
@@ -95,12 +40,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	ck_ca_free(ca);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return cafix_free(dir, ca);
 }
 
 static int lookups;
@@ -158,7 +99,8 @@ round_trip(const char *cert, const char *issuer, ck_ca_status_fn fn)
 	FILE *f;
 	char path[256];
 
-	assert_int_equal(run("openssl ocsp -issuer %s -cert %s -reqout req.der "
+	assert_int_equal(run_in(dir,
+	                     "openssl ocsp -issuer %s -cert %s -reqout req.der "
 	                     ">/dev/null 2>&1",
 	                     issuer, cert),
 	    0);
@@ -173,14 +115,16 @@ round_trip(const char *cert, const char *issuer, ck_ca_status_fn fn)
 	/* The signature and the nonce (openssl compares the request's with
 	 * the response's); then the status (openssl would make a new request
 	 * with -cert, so -no_nonce there). */
-	(void)run("{ openssl ocsp -reqin req.der -respin resp.der -CAfile "
-	          "ca/root.pem && openssl ocsp -respin resp.der -issuer %s "
-	          "-cert %s -CAfile ca/root.pem -no_nonce; } >check.out 2>&1",
+	(void)run_in(dir,
+	    "{ openssl ocsp -reqin req.der -respin resp.der -CAfile "
+	    "ca/root.pem && openssl ocsp -respin resp.der -issuer %s "
+	    "-cert %s -CAfile ca/root.pem -no_nonce; } >check.out 2>&1",
 	    issuer, cert);
 	/* A request with another nonce: openssl must see the mismatch. */
 	if (strcmp(issuer, "ca/ca.pem") != 0)
 		goto out;
-	assert_int_equal(run("openssl ocsp -issuer %s -cert %s -reqout "
+	assert_int_equal(run_in(dir,
+	                     "openssl ocsp -issuer %s -cert %s -reqout "
 	                     "other.der >/dev/null 2>&1 && openssl ocsp -reqin "
 	                     "other.der -respin resp.der -CAfile ca/root.pem "
 	                     "2>&1 | grep -q 'Nonce Verify error'",
@@ -197,10 +141,11 @@ test_ocsp_good(void **state)
 {
 	(void)state;
 	round_trip("good.pem", "ca/ca.pem", lookup);
-	assert_int_equal(run("grep -q '^Response verify OK' check.out"), 0);
-	assert_int_equal(run("grep -q '^good.pem: good' check.out"), 0);
+	assert_int_equal(
+	    run_in(dir, "grep -q '^Response verify OK' check.out"), 0);
+	assert_int_equal(run_in(dir, "grep -q '^good.pem: good' check.out"), 0);
 	/* the nonce came back: openssl says when it does not */
-	assert_int_equal(run("grep -qi 'nonce' check.out"), 1);
+	assert_int_equal(run_in(dir, "grep -qi 'nonce' check.out"), 1);
 }
 
 static void
@@ -208,9 +153,12 @@ test_ocsp_revoked(void **state)
 {
 	(void)state;
 	round_trip("bad.pem", "ca/ca.pem", lookup);
-	assert_int_equal(run("grep -q '^Response verify OK' check.out"), 0);
-	assert_int_equal(run("grep -q '^bad.pem: revoked' check.out"), 0);
-	assert_int_equal(run("grep -q 'Reason: keyCompromise' check.out"), 0);
+	assert_int_equal(
+	    run_in(dir, "grep -q '^Response verify OK' check.out"), 0);
+	assert_int_equal(
+	    run_in(dir, "grep -q '^bad.pem: revoked' check.out"), 0);
+	assert_int_equal(
+	    run_in(dir, "grep -q 'Reason: keyCompromise' check.out"), 0);
 }
 
 static void
@@ -218,17 +166,21 @@ test_ocsp_unknown(void **state)
 {
 	(void)state;
 	round_trip("stranger.pem", "ca/ca.pem", lookup);
-	assert_int_equal(run("grep -q '^Response verify OK' check.out"), 0);
-	assert_int_equal(run("grep -q '^stranger.pem: unknown' check.out"), 0);
+	assert_int_equal(
+	    run_in(dir, "grep -q '^Response verify OK' check.out"), 0);
+	assert_int_equal(
+	    run_in(dir, "grep -q '^stranger.pem: unknown' check.out"), 0);
 	/* Another CA's certificate: unauthorized (RFC 5019 section 2.2.3),
 	 * and the store is not asked. */
 	lookups = 0;
-	assert_int_equal(run("cp \"$CERTKIT_TEST_PKI/leaf.pem\" other.pem && "
+	assert_int_equal(run_in(dir,
+	                     "cp \"$CERTKIT_TEST_PKI/leaf.pem\" other.pem && "
 	                     "cp \"$CERTKIT_TEST_PKI/int-ca.pem\" oi.pem"),
 	    0);
 	round_trip("other.pem", "oi.pem", lookup);
 	assert_int_equal(lookups, 0);
-	assert_int_equal(run("grep -q 'Responder Error: unauthorized' "
+	assert_int_equal(run_in(dir,
+	                     "grep -q 'Responder Error: unauthorized' "
 	                     "check.out"),
 	    0);
 }
@@ -261,7 +213,8 @@ test_ocsp_errors(void **state)
 	assert_int_equal(
 	    status_of(resp, rlen), OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
 	free(resp);
-	assert_int_equal(run("openssl ocsp -issuer ca/ca.pem -cert good.pem "
+	assert_int_equal(run_in(dir,
+	                     "openssl ocsp -issuer ca/ca.pem -cert good.pem "
 	                     "-reqout req.der >/dev/null 2>&1"),
 	    0);
 	req = slurp("req.der", &len);

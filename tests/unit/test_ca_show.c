@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/pkcs7.h>
 
+#include "ca_fixture.h"
 #include "ca_int.h"
 #include "testutil.h"
 
@@ -20,30 +21,15 @@ static ck_ca *ca;
 static int
 setup(void **state)
 {
-	ck_ctx *ctx = ck_ctx_new();
-	ck_ca_init_opts o = {.name = "Show CA"};
-	char cadir[128];
-
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/certkit-cashow.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(cadir, sizeof(cadir), "%s/ca", dir);
-	if (ck_ca_init(ctx, cadir, &o, &ca) != CK_OK)
-		return -1;
-	ck_ctx_free(ctx);
-	return 0;
+	return cafix_new(dir, sizeof(dir), "cashow", "Show CA", &ca);
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	ck_ca_free(ca);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return cafix_free(dir, ca);
 }
 
 static int

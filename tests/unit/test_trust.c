@@ -16,14 +16,8 @@
 #include <openssl/x509v3.h>
 
 #include "testutil.h"
+#include "trust_fixture.h"
 #include "trust_int.h"
-
-struct fx {
-	char home[256];
-	char sys[300];
-	ck_ctx *ctx;
-	ck_trust *t;
-};
 
 static void
 write_text(const char *path, const char *text)
@@ -35,24 +29,6 @@ write_text(const char *path, const char *text)
 	fclose(f);
 }
 
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return buf;
-}
-
 static void
 cat_files(const char *out, const char *const *in)
 {
@@ -60,47 +36,13 @@ cat_files(const char *out, const char *const *in)
 
 	assert_non_null(o);
 	for (; *in != NULL; in++) {
-		char *t = slurp(*in);
+		char *t = read_text(*in);
 
 		assert_non_null(t);
 		fputs(t, o);
 		free(t);
 	}
 	fclose(o);
-}
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	const char *sys[] = {pki("root-ca.pem"), pki("other-root.pem"), NULL};
-
-	snprintf(f->home, sizeof(f->home), "/tmp/certkit-test-trust.XXXXXX");
-	assert_non_null(mkdtemp(f->home));
-	snprintf(f->sys, sizeof(f->sys), "%s/system.pem", f->home);
-	cat_files(f->sys, sys);
-	f->ctx = ck_ctx_new();
-	ck_ctx_set_time(f->ctx, PINNED_TIME);
-	assert_int_equal(ck_trust_new(f->ctx, f->home, &f->t), CK_OK);
-	assert_int_equal(ck_trust_set_system_bundle(f->t, f->sys), CK_OK);
-	unsetenv("CERTKIT_FAULT");
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[400];
-
-	ck_trust_free(f->t);
-	ck_ctx_free(f->ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->home);
-	assert_int_equal(system(cmd), 0);
-	unsetenv("CERTKIT_FAULT");
-	free(f);
-	return 0;
 }
 
 static ck_bundle *
@@ -466,7 +408,7 @@ test_fault_leaves_everything(void **state)
 	char path[400], *before, *after, *json = NULL;
 
 	json_decref(add_file(f, pki("int-ca.pem"), "corp", 0, CK_OK));
-	before = slurp(ck_trust_bundle_path(f->t));
+	before = read_text(ck_trust_bundle_path(f->t));
 	for (size_t i = 0; i < 3; i++) {
 		setenv("CERTKIT_FAULT", faults[i], 1);
 		add_file(f, pki("nc-ca.pem"), "nc", 0, CK_E_IO);
@@ -475,7 +417,7 @@ test_fault_leaves_everything(void **state)
 		    "changed"));
 		assert_int_equal(ck_trust_remove(f->t, "corp", &json), CK_E_IO);
 		unsetenv("CERTKIT_FAULT");
-		after = slurp(ck_trust_bundle_path(f->t));
+		after = read_text(ck_trust_bundle_path(f->t));
 		assert_string_equal(before, after);
 		free(after);
 		snprintf(path, sizeof(path), "%s/trust/anchors", f->home);
@@ -707,28 +649,34 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
-	        test_add_builds_three_consistent_outputs, setup, teardown),
+	        test_add_builds_three_consistent_outputs, trustfix_setup,
+	        trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_add_same_twice_is_noop, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_add_refusals, setup, teardown),
+	        test_add_same_twice_is_noop, trustfix_setup, trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_alias_clash_is_case_insensitive, setup, teardown),
+	        test_add_refusals, trustfix_setup, trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_many_certs_one_anchor_each, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+	        test_alias_clash_is_case_insensitive, trustfix_setup,
+	        trustfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_many_certs_one_anchor_each,
+	        trustfix_setup, trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_distrust_survives_system_update, setup, teardown),
+	        test_remove, trustfix_setup, trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_distrust_expired, setup, teardown),
+	        test_distrust_survives_system_update, trustfix_setup,
+	        trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_fault_leaves_everything, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_lock_timeout, setup, teardown),
+	        test_distrust_expired, trustfix_setup, trustfix_teardown),
+	    cmocka_unit_test_setup_teardown(test_fault_leaves_everything,
+	        trustfix_setup, trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_bad_inputs_on_disk, setup, teardown),
+	        test_lock_timeout, trustfix_setup, trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_list_and_export, setup, teardown),
+	        test_bad_inputs_on_disk, trustfix_setup, trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_truststore_password, setup, teardown),
+	        test_list_and_export, trustfix_setup, trustfix_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_truststore_password, trustfix_setup, trustfix_teardown),
 	    cmocka_unit_test(test_fp_parse),
 	    cmocka_unit_test(test_open_errors),
 	};

@@ -18,72 +18,8 @@
 #include <openssl/x509.h>
 
 #include "testutil.h"
+#include "trust_fixture.h"
 #include "trust_int.h"
-
-struct fx {
-	char home[256];
-	char sys[300];
-	ck_ctx *ctx;
-	ck_trust *t;
-};
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return buf;
-}
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	char *a = slurp(pki("root-ca.pem")), *b = slurp(pki("other-root.pem"));
-	FILE *o;
-
-	snprintf(f->home, sizeof(f->home), "/tmp/certkit-test-tb.XXXXXX");
-	assert_non_null(mkdtemp(f->home));
-	snprintf(f->sys, sizeof(f->sys), "%s/system.pem", f->home);
-	assert_non_null(o = fopen(f->sys, "w"));
-	fputs(a, o);
-	fputs(b, o);
-	fclose(o);
-	free(a);
-	free(b);
-	f->ctx = ck_ctx_new();
-	ck_ctx_set_time(f->ctx, PINNED_TIME);
-	assert_int_equal(ck_trust_new(f->ctx, f->home, &f->t), CK_OK);
-	assert_int_equal(ck_trust_set_system_bundle(f->t, f->sys), CK_OK);
-	unsetenv("CERTKIT_FAULT");
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[400];
-
-	ck_trust_free(f->t);
-	ck_ctx_free(f->ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->home);
-	assert_int_equal(system(cmd), 0);
-	unsetenv("CERTKIT_FAULT");
-	free(f);
-	return 0;
-}
 
 /* One build as a change runs it: locked, on the state just read. */
 static ck_status
@@ -144,7 +80,7 @@ count_dir(const char *dir)
 static size_t
 count_pem(const char *path)
 {
-	char *t = slurp(path), *p = t;
+	char *t = read_text(path), *p = t;
 	size_t n = 0;
 
 	assert_non_null(t);
@@ -250,7 +186,7 @@ test_first_build(void **state)
 	certs = json_object_get(m, "certificates");
 	assert_int_equal(json_array_size(certs), 2);
 	{
-		char *b = slurp(f->t->bundle);
+		char *b = read_text(f->t->bundle);
 		unsigned char md[32];
 
 		assert_true(
@@ -304,7 +240,7 @@ test_distrusted_excluded(void **state)
 	assert_int_equal(count_dir(f->t->certs), 1);
 	assert_int_equal(p12_count(f->t->p12, "changeit"), 1);
 	{
-		char *b = slurp(f->t->bundle), *pem, *one;
+		char *b = read_text(f->t->bundle), *pem, *one;
 		BIO *bio = BIO_new(BIO_s_mem());
 		long len;
 
@@ -332,7 +268,7 @@ test_fault_keeps_previous(void **state)
 
 	assert_int_equal(build(f, &r), CK_OK);
 	json_decref(r);
-	before = slurp(f->t->bundle);
+	before = read_text(f->t->bundle);
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
 		setenv("CERTKIT_FAULT", faults[i], 1);
 		if (build(f, &r) == CK_OK)
@@ -342,7 +278,7 @@ test_fault_keeps_previous(void **state)
 		published(f, gen);
 		assert_string_equal(gen, "generations/000001");
 		assert_int_equal(count_dir(f->t->gens), 1);
-		after = slurp(f->t->bundle);
+		after = read_text(f->t->bundle);
 		assert_string_equal(after, before);
 		free(after);
 		assert_int_equal(p12_count(f->t->p12, "changeit"), 2);
@@ -413,11 +349,11 @@ test_export(void **state)
 	assert_int_equal(ck_trust_export_dir(f->t, path), CK_E_EXISTS);
 	assert_int_equal(
 	    ck_trust_export(f->t, CK_FMT_DER, path, NULL), CK_E_USAGE);
-	sys_before = slurp(f->sys);
+	sys_before = read_text(f->sys);
 	assert_int_equal(
 	    ck_trust_export(f->t, CK_FMT_PEM, f->sys, NULL), CK_E_USAGE);
 	assert_non_null(strstr(ck_ctx_error(f->ctx), "system bundle"));
-	sys_after = slurp(f->sys);
+	sys_after = read_text(f->sys);
 	assert_string_equal(sys_after, sys_before);
 	free(sys_before);
 	free(sys_after);
@@ -446,16 +382,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_first_build, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_next_build, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_distrusted_excluded, setup, teardown),
+	        test_first_build, trustfix_setup, trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_fault_keeps_previous, setup, teardown),
+	        test_next_build, trustfix_setup, trustfix_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_out_not_a_link, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_p12_password, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_export, setup, teardown),
+	        test_distrusted_excluded, trustfix_setup, trustfix_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fault_keeps_previous, trustfix_setup, trustfix_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_out_not_a_link, trustfix_setup, trustfix_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_p12_password, trustfix_setup, trustfix_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_export, trustfix_setup, trustfix_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
