@@ -108,8 +108,11 @@ struct cki_verify_params {
 
 /*
  * The report fields (names, dates, digests) of the last few CA
- * certificates seen: verifying many leaves under the same intermediates
- * computes them once. Optional; safe to share between threads.
+ * certificates seen, and their chain entries: verifying many leaves under
+ * the same intermediates computes them once. Optional; safe to share
+ * between threads. A report made with a cache shares the CA certificates'
+ * chain entries (reference counts) with the cache and other reports: read
+ * it, never modify it.
  */
 #define CKI_VERIFY_CACHE_SLOTS 8
 struct cki_verify_cache {
@@ -117,6 +120,9 @@ struct cki_verify_cache {
 	struct {
 		X509 *x; /* a reference is held */
 		json_t *fields;
+		json_t *entry; /* NULL, or its entry at depth, anchor */
+		int depth;
+		bool anchor;
 	} slot[CKI_VERIFY_CACHE_SLOTS];
 	unsigned int next;
 	/* CA certificates that break no rule of verify_rules.c at their

@@ -1143,6 +1143,71 @@ test_message_too_large(void **state)
 	}
 }
 
+/* The report of one bundle under fresh options (a new, empty cache). */
+static char *
+fresh_report(ck_ctx *ctx, const ck_bundle *b)
+{
+	ck_verify_opts *o = vopts(ctx);
+	char *json = NULL;
+	int valid;
+
+	assert_non_null(o);
+	assert_int_equal(
+	    ck_verify_opts_add_roots(o, pki("root-ca.pem")), CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_add_untrusted(o, pki("int-ca.pem")), CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_add_untrusted(o, pki("sub-ca.pem")), CK_OK);
+	assert_int_equal(ck_verify(ctx, o, b, &json, &valid), CK_OK);
+	ck_verify_opts_free(o);
+	return json;
+}
+
+/* Options shared by many verifications cache the CA certificates' chain
+ * entries: one certificate met at another depth, or as the target itself,
+ * gets its own entry, and every report equals the uncached one. */
+static void
+test_cache_entries(void **state)
+{
+	static const char *const files[] = {
+	    "leaf.pem", "int-ca.pem", "sub-leaf.pem", "root-ca.pem"};
+	static const int order[] = {0, 1, 2, 3, 0, 2, 1, 3, 0, 0};
+	ck_bundle *b[4] = {NULL};
+	ck_ctx *ctx = ck_ctx_new();
+	ck_verify_opts *o;
+	char *json = NULL, *want;
+	int valid;
+
+	(void)state;
+	assert_non_null(ctx);
+	ck_ctx_set_time(ctx, PINNED_TIME);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(
+		    ck_load_file(ctx, pki(files[i]), &b[i]), CK_OK);
+	assert_non_null(o = vopts(ctx));
+	assert_int_equal(
+	    ck_verify_opts_add_roots(o, pki("root-ca.pem")), CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_add_untrusted(o, pki("int-ca.pem")), CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_add_untrusted(o, pki("sub-ca.pem")), CK_OK);
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		const ck_bundle *t = b[order[k]];
+
+		assert_int_equal(ck_verify(ctx, o, t, &json, &valid), CK_OK);
+		want = fresh_report(ctx, t);
+		if (strcmp(json, want) != 0)
+			fail_msg("%s (step %zu): cached report\n%s\nwant\n%s",
+			    files[order[k]], k, json, want);
+		ck_free(json);
+		ck_free(want);
+	}
+	ck_verify_opts_free(o);
+	for (size_t i = 0; i < 4; i++)
+		ck_bundle_free(b[i]);
+	ck_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -1160,6 +1225,7 @@ main(void)
 	    cmocka_unit_test(test_code_map),
 	    cmocka_unit_test(test_run_agrees),
 	    cmocka_unit_test(test_message_too_large),
+	    cmocka_unit_test(test_cache_entries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
