@@ -1967,6 +1967,18 @@ cached_entry(struct cki_verify_cache *c, X509 *x, int depth, bool anchor)
 	return e;
 }
 
+/* Drops the cached parameters and their inputs. */
+static void
+params_clear(struct cki_verify_cache *c)
+{
+	json_decref(c->params.json);
+	free(c->params.host);
+	free(c->params.ip);
+	free(c->params.email);
+	free(c->params.anchors);
+	memset(&c->params, 0, sizeof(c->params));
+}
+
 struct cki_verify_cache *
 cki_verify_cache_new(void)
 {
@@ -1990,6 +2002,7 @@ cki_verify_cache_free(struct cki_verify_cache *c)
 		json_decref(c->slot[i].entry);
 		X509_free(c->clean[i].x);
 	}
+	params_clear(c);
 	CRYPTO_THREAD_lock_free(c->lock);
 	free(c);
 }
@@ -2048,6 +2061,76 @@ params_json(const struct cki_verify_params *p, time_t t, const char *anchors)
 		json_decref(o);
 		return NULL;
 	}
+	return o;
+}
+
+/* The cache's parameters were made from these inputs. */
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+static bool
+params_match(const struct cki_verify_cache *c,
+    const struct cki_verify_params *p, time_t t, const char *anchors)
+{
+	return c->params.json != NULL && c->params.t == t &&
+	    same_str(c->params.host, p->host) &&
+	    same_str(c->params.ip, p->ip) &&
+	    same_str(c->params.email, p->email) &&
+	    same_str(c->params.anchors, anchors) &&
+	    c->params.purpose == (int)p->purpose &&
+	    c->params.max_depth == p->max_depth &&
+	    c->params.security_level == p->security_level &&
+	    c->params.policy == (int)p->policy &&
+	    c->params.crl_check == (sk_X509_CRL_num(p->crls) > 0) &&
+	    c->params.partial_chain == p->partial_chain;
+}
+
+/* Keeps `o` as the cache's parameters for these inputs (a reference is
+ * taken); keeps nothing if memory runs out. */
+static void
+params_keep(struct cki_verify_cache *c, json_t *o,
+    const struct cki_verify_params *p, time_t t, const char *anchors)
+{
+	params_clear(c);
+	c->params.host = p->host != NULL ? strdup(p->host) : NULL;
+	c->params.ip = p->ip != NULL ? strdup(p->ip) : NULL;
+	c->params.email = p->email != NULL ? strdup(p->email) : NULL;
+	c->params.anchors = anchors != NULL ? strdup(anchors) : NULL;
+	if ((p->host != NULL && c->params.host == NULL) ||
+	    (p->ip != NULL && c->params.ip == NULL) ||
+	    (p->email != NULL && c->params.email == NULL) ||
+	    (anchors != NULL && c->params.anchors == NULL)) {
+		params_clear(c);
+		return;
+	}
+	c->params.json = json_incref(o);
+	c->params.t = t;
+	c->params.purpose = (int)p->purpose;
+	c->params.max_depth = p->max_depth;
+	c->params.security_level = p->security_level;
+	c->params.policy = (int)p->policy;
+	c->params.crl_check = sk_X509_CRL_num(p->crls) > 0;
+	c->params.partial_chain = p->partial_chain;
+}
+
+/* params_json, shared through p->cache when the inputs are the same as
+ * last time (bulk verification: every report has the same). */
+static json_t *
+cached_params(const struct cki_verify_params *p, time_t t, const char *anchors)
+{
+	struct cki_verify_cache *c = p->cache;
+	json_t *o;
+
+	if (c == NULL || !CRYPTO_THREAD_write_lock(c->lock))
+		return params_json(p, t, anchors);
+	if (params_match(c, p, t, anchors))
+		o = json_incref(c->params.json);
+	else if ((o = params_json(p, t, anchors)) != NULL)
+		params_keep(c, o, p, t, anchors);
+	CRYPTO_THREAD_unlock(c->lock);
 	return o;
 }
 
@@ -2364,7 +2447,7 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	}
 	if (st != CK_OK)
 		goto err;
-	params = params_json(p, t, anchor_words);
+	params = cached_params(p, t, anchor_words);
 	{
 		/* jadd() consumes its value whether it succeeds or not. */
 		int bad =

@@ -1208,6 +1208,86 @@ test_cache_entries(void **state)
 	ck_ctx_free(ctx);
 }
 
+/* The settings of one step of test_cache_params, applied to options. */
+struct pstep {
+	const char *host, *crl;
+	ck_purpose purpose;
+	int depth;
+	int64_t at;
+	ck_policy policy;
+};
+
+static void
+apply_step(ck_ctx *ctx, ck_verify_opts *o, const struct pstep *st)
+{
+	ck_ctx_set_time(ctx, st->at);
+	if (st->host != NULL)
+		assert_int_equal(ck_verify_opts_set_host(o, st->host), CK_OK);
+	if (st->crl != NULL)
+		assert_int_equal(
+		    ck_verify_opts_add_crl(o, pki(st->crl)), CK_OK);
+	ck_verify_opts_set_purpose(o, st->purpose);
+	ck_verify_opts_set_max_depth(o, st->depth);
+	assert_int_equal(ck_verify_opts_set_policy(o, st->policy), CK_OK);
+}
+
+/* The report's "parameters" are cached with the inputs they came from:
+ * options changed between two verifications (a host of the same length
+ * included, whose copy may reuse the same memory), or another time, give
+ * the report fresh options give. */
+static void
+test_cache_params(void **state)
+{
+	static const struct pstep steps[] = {
+	    {NULL, NULL, CK_PURPOSE_SERVER, -1, PINNED_TIME, CK_POLICY_COMPAT},
+	    {"device.example.test", NULL, CK_PURPOSE_SERVER, -1, PINNED_TIME,
+	        CK_POLICY_COMPAT},
+	    {"wrong0.example.test", NULL, CK_PURPOSE_SERVER, -1, PINNED_TIME,
+	        CK_POLICY_COMPAT},
+	    {"wrong0.example.test", NULL, CK_PURPOSE_CLIENT, -1, PINNED_TIME,
+	        CK_POLICY_COMPAT},
+	    {"wrong0.example.test", NULL, CK_PURPOSE_CLIENT, 3, PINNED_TIME,
+	        CK_POLICY_COMPAT},
+	    {"wrong0.example.test", NULL, CK_PURPOSE_CLIENT, 3,
+	        PINNED_TIME + 86400, CK_POLICY_COMPAT},
+	    {"wrong0.example.test", NULL, CK_PURPOSE_CLIENT, 3,
+	        PINNED_TIME + 86400, CK_POLICY_STRICT},
+	    {"wrong0.example.test", "int-ca.crl", CK_PURPOSE_CLIENT, 3,
+	        PINNED_TIME + 86400, CK_POLICY_STRICT},
+	};
+	ck_ctx *ctx = ck_ctx_new();
+	ck_verify_opts *o, *f;
+	ck_bundle *b = NULL;
+	char *json = NULL, *want = NULL;
+	int valid;
+
+	(void)state;
+	assert_non_null(ctx);
+	assert_int_equal(ck_load_file(ctx, pki("chain.pem"), &b), CK_OK);
+	assert_non_null(o = vopts(ctx));
+	assert_int_equal(
+	    ck_verify_opts_add_roots(o, pki("root-ca.pem")), CK_OK);
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		apply_step(ctx, o, &steps[k]);
+		assert_int_equal(ck_verify(ctx, o, b, &json, &valid), CK_OK);
+		assert_non_null(f = vopts(ctx));
+		assert_int_equal(
+		    ck_verify_opts_add_roots(f, pki("root-ca.pem")), CK_OK);
+		for (size_t j = 0; j <= k; j++)
+			apply_step(ctx, f, &steps[j]);
+		assert_int_equal(ck_verify(ctx, f, b, &want, &valid), CK_OK);
+		if (strcmp(json, want) != 0)
+			fail_msg("step %zu: cached report\n%s\nwant\n%s", k,
+			    json, want);
+		ck_free(json);
+		ck_free(want);
+		ck_verify_opts_free(f);
+	}
+	ck_verify_opts_free(o);
+	ck_bundle_free(b);
+	ck_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -1226,6 +1306,7 @@ main(void)
 	    cmocka_unit_test(test_run_agrees),
 	    cmocka_unit_test(test_message_too_large),
 	    cmocka_unit_test(test_cache_entries),
+	    cmocka_unit_test(test_cache_params),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
