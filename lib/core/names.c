@@ -84,7 +84,11 @@ cki_esc(char *out, size_t size, const char *s, size_t len)
 	bool fits = size > 0;
 
 	while (i < len) {
-		if ((k = keep_len(p + i, len - i, &e)) > 0) {
+		/* Printable ASCII, most of any text: the whole run at once. */
+		for (k = 0; i + k < len && p[i + k] >= 0x20 && p[i + k] < 0x7f;
+		     k++)
+			;
+		if (k > 0 || (k = keep_len(p + i, len - i, &e)) > 0) {
 			if (fits && off + k < size) {
 				memcpy(out + off, p + i, k);
 				off += k;
