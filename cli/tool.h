@@ -144,8 +144,9 @@ void tool_buf_add(struct tool_buf *b, const char *s, size_t n);
 void tool_buf_free(struct tool_buf *b);
 /* Appends `compact` (jansson's JSON_COMPACT output, UTF-8) as
  * json_dumps(JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER)
- * writes the same value nested `level` deep. False if it is not such
- * text (or out of memory): the caller parses it instead. */
+ * writes the same value nested `level` deep; "A,B,..." (several values,
+ * comma-separated) as the elements of an array at that level. False if it
+ * is not such text (or out of memory): the caller parses it instead. */
 bool tool_json_reindent(struct tool_buf *b, const char *compact, int level);
 /* The chain of a verify report that is valid with no finding, read from
  * its compact text: each entry's depth, subject (as json_string_value()

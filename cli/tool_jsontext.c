@@ -78,6 +78,19 @@ utf8_next(const unsigned char **p)
 	return cp;
 }
 
+/* tool_buf_add without the call when there is room (most appends). */
+static inline void
+buf_put(struct tool_buf *b, const char *s, size_t n)
+{
+	if (b->oom || b->cap - b->len < n + 1) {
+		tool_buf_add(b, s, n);
+		return;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
 /* Copies the string starting at the quote *p to b as jansson writes it
  * with JSON_ENSURE_ASCII: the escapes as they are (the same rules), every
  * code point above 0x7F as \uXXXX (a surrogate pair above 0xFFFF). Returns
@@ -87,7 +100,7 @@ copy_string(struct tool_buf *b, const unsigned char *p)
 {
 	char seq[32];
 
-	tool_buf_add(b, "\"", 1);
+	buf_put(b, "\"", 1);
 	for (p++; *p != '"';) {
 		const unsigned char *start = p;
 		long cp;
@@ -97,15 +110,14 @@ copy_string(struct tool_buf *b, const unsigned char *p)
 		if (*p == '\\') {
 			if (p[1] == '\0')
 				return NULL;
-			tool_buf_add(b, (const char *)p, 2);
+			buf_put(b, (const char *)p, 2);
 			p += 2;
 			continue;
 		}
 		while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 			p++;
 		if (p > start) {
-			tool_buf_add(
-			    b, (const char *)start, (size_t)(p - start));
+			buf_put(b, (const char *)start, (size_t)(p - start));
 			continue;
 		}
 		if ((cp = utf8_next(&p)) < 0x80) /* invalid, or a raw control */
@@ -118,22 +130,30 @@ copy_string(struct tool_buf *b, const unsigned char *p)
 			    (unsigned)(0xD800 | (cp >> 10)),
 			    (unsigned)(0xDC00 | (cp & 0x3FF)));
 		}
-		tool_buf_add(b, seq, strlen(seq));
+		buf_put(b, seq, strlen(seq));
 	}
-	tool_buf_add(b, "\"", 1);
+	buf_put(b, "\"", 1);
 	return p;
 }
 
 static void
 newline(struct tool_buf *b, int depth)
 {
-	static const char spaces[] = "                                ";
+	static const char nl[] = "\n                                ";
+	size_t n = depth > 0 ? (size_t)depth * 2 + 1 : 1;
 
-	tool_buf_add(b, "\n", 1);
-	for (int n = depth * 2; n > 0; n -= (int)sizeof(spaces) - 1)
-		tool_buf_add(b, spaces,
-		    n < (int)sizeof(spaces) - 1 ? (size_t)n
-		                                : sizeof(spaces) - 1);
+	/* The newline and up to 32 spaces in one append. */
+	if (n <= sizeof(nl) - 1) {
+		buf_put(b, nl, n);
+		return;
+	}
+	buf_put(b, nl, sizeof(nl) - 1);
+	for (n -= sizeof(nl) - 1; n > 0;) {
+		size_t k = n < sizeof(nl) - 2 ? n : sizeof(nl) - 2;
+
+		buf_put(b, nl + 1, k);
+		n -= k;
+	}
 }
 
 bool
@@ -150,9 +170,9 @@ tool_json_reindent(struct tool_buf *b, const char *compact, int level)
 			break;
 		case '{':
 		case '[':
-			tool_buf_add(b, (const char *)p, 1);
+			buf_put(b, (const char *)p, 1);
 			if (p[1] == (*p == '{' ? '}' : ']'))
-				tool_buf_add(b, (const char *)++p, 1);
+				buf_put(b, (const char *)++p, 1);
 			else
 				newline(b, ++depth);
 			break;
@@ -161,18 +181,26 @@ tool_json_reindent(struct tool_buf *b, const char *compact, int level)
 			if (--depth < level)
 				return false;
 			newline(b, depth);
-			tool_buf_add(b, (const char *)p, 1);
+			buf_put(b, (const char *)p, 1);
 			break;
 		case ',':
-			tool_buf_add(b, ",", 1);
+			buf_put(b, ",", 1);
 			newline(b, depth);
 			break;
-		case ':': tool_buf_add(b, ": ", 2); break;
+		case ':': buf_put(b, ": ", 2); break;
 		case ' ':
 		case '\t':
 		case '\n':
 		case '\r': return false; /* not compact */
-		default: tool_buf_add(b, (const char *)p, 1);
+		default: {
+			/* A number or a literal: up to the next token. */
+			const unsigned char *start = p;
+
+			while (p[1] != '\0' && !strchr(",:{}[]\" \t\n\r", p[1]))
+				p++;
+			buf_put(
+			    b, (const char *)start, (size_t)(p - start) + 1);
+		}
 		}
 	}
 	return depth == level && !b->oom;

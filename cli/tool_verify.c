@@ -508,34 +508,57 @@ keep_load_error(struct run *r, const char *file)
  * {"results": [...], "valid": B}. Indented as tool_print_json() would
  * (tool_json_reindent); parsed and printed by it if that fails.
  */
+/* The results wrapped, indented as tool_print_json() would, straight from
+ * r->results (no copy of all reports): each at level 2, the commas between
+ * them indented as an array's. */
+static bool
+reindent_wrapped(struct run *r, struct tool_buf *out, const char *valid)
+{
+	tool_buf_add(out, "{\n  \"results\": [", 16);
+	if (r->nresults > 0) {
+		tool_buf_add(out, "\n    ", 5);
+		if (!tool_json_reindent(out, r->results.s, 2))
+			return false;
+		tool_buf_add(out, "\n  ", 3);
+	}
+	tool_buf_add(out, "],\n  \"valid\": ", 14);
+	tool_buf_add(out, valid, strlen(valid));
+	tool_buf_add(out, "\n}", 2);
+	return !out->oom;
+}
+
 static int
 print_results(struct run *r)
 {
 	struct tool_buf doc = {0}, out = {0};
 	const char *valid = r->exit_code == TOOL_OK ? "true" : "false";
+	bool single = r->single && r->nresults == 1;
 	json_t *parsed;
 	int rc = TOOL_OK;
 
-	if (r->single && r->nresults == 1) {
-		tool_buf_add(&doc, r->results.s, r->results.len);
-	} else {
-		tool_buf_add(&doc, "{\"results\":[", 12);
-		if (r->results.len > 0)
-			tool_buf_add(&doc, r->results.s, r->results.len);
-		tool_buf_add(&doc, "],\"valid\":", 10);
-		tool_buf_add(&doc, valid, strlen(valid));
-		tool_buf_add(&doc, "}", 1);
-	}
-	if (r->results.oom || doc.oom) {
+	if (r->results.oom) {
 		rc = TOOL_PROBLEM;
-	} else if (tool_json_reindent(&out, doc.s, 0)) {
+	} else if (single ? tool_json_reindent(&out, r->results.s, 0)
+	                  : reindent_wrapped(r, &out, valid)) {
 		fputs(out.s, stdout);
 		fputc('\n', stdout);
-	} else if ((parsed = json_loads(doc.s, 0, NULL)) != NULL) {
-		rc = tool_print_json(parsed);
-		json_decref(parsed);
 	} else {
-		rc = TOOL_PROBLEM;
+		/* Not text reindent takes: jansson parses and prints it. */
+		if (!single)
+			tool_buf_add(&doc, "{\"results\":[", 12);
+		if (r->results.len > 0)
+			tool_buf_add(&doc, r->results.s, r->results.len);
+		if (!single) {
+			tool_buf_add(&doc, "],\"valid\":", 10);
+			tool_buf_add(&doc, valid, strlen(valid));
+			tool_buf_add(&doc, "}", 1);
+		}
+		if (!doc.oom && (parsed = json_loads(doc.s, 0, NULL)) != NULL) {
+			rc = tool_print_json(parsed);
+			json_decref(parsed);
+		} else {
+			rc = TOOL_PROBLEM;
+		}
 	}
 	tool_buf_free(&doc);
 	tool_buf_free(&out);

@@ -160,6 +160,10 @@ json_t *cki_json_str(const char *s);
 bool cki_x509_issued_by(X509 *x, X509 *issuer);
 /* "C = US, O = Example, CN = host" (the s_client style). Caller frees. */
 char *cki_name_oneline(const X509_NAME *name);
+/* cki_name_oneline's fast path: the same text for a name whose every entry
+ * is its own RDN, with a short name and a value of plain ASCII that neither
+ * OpenSSL nor the escaper changes; NULL for any other name (or no memory). */
+char *cki_name_oneline_plain(const X509_NAME *name);
 /* The one common-name getter: the subject's first CN as UTF-8, or NULL when
  * there is none or it is empty (ck_cert_common_name). Caller frees. */
 char *cki_x509_common_name(const X509 *x);

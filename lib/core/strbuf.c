@@ -47,6 +47,12 @@ grow(struct cki_sb *sb, size_t more)
 	return true;
 }
 
+bool
+cki_sb_reserve(struct cki_sb *sb, size_t more)
+{
+	return grow(sb, more);
+}
+
 void
 cki_sb_printf(struct cki_sb *sb, const char *fmt, ...)
 {

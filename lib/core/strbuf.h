@@ -33,6 +33,10 @@ struct cki_sb {
 	}
 
 void cki_sb_init(struct cki_sb *sb, size_t max);
+/* Room for `more` bytes and the NUL past n (within max), so that a caller
+ * may write them at p + n itself and then advance n, keeping the NUL;
+ * false (and failed) if there is none. */
+bool cki_sb_reserve(struct cki_sb *sb, size_t more);
 void cki_sb_printf(struct cki_sb *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Appends len bytes as they are (a NUL among them ends the string early

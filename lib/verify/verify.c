@@ -1814,13 +1814,12 @@ nomem:
 /* ---- the chain and the parameters ------------------------------------------
  */
 
-/* The fields of a chain entry that depend on the certificate only.
- * `issuer`: the issuer's name as text, already made (a reference is
- * taken), or NULL to make it here. */
-static json_t *
-cert_fields(X509 *x, json_t *issuer)
+/* Adds to `o` the fields of a chain entry that depend on the certificate
+ * only. `issuer`: the issuer's name as text, already made (a reference is
+ * taken), or NULL to make it here. Nonzero when memory ran out. */
+static int
+add_cert_fields(json_t *o, X509 *x, json_t *issuer)
 {
-	json_t *o = json_object();
 	char *sub = subject_of(x), *iss = issuer ? NULL : issuer_of(x);
 	char nb[32], na[32], fp[65], spki[65];
 	int bad = o == NULL;
@@ -1837,6 +1836,42 @@ cert_fields(X509 *x, json_t *issuer)
 	bad |= jadd(o, "spki_sha256", json_string(spki));
 	free(sub);
 	free(iss);
+	return bad;
+}
+
+static json_t *
+cert_fields(X509 *x, json_t *issuer)
+{
+	json_t *o = json_object();
+
+	if (add_cert_fields(o, x, issuer)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* One entry of the report's chain: its depth, the certificate's fields
+ * (from `fields`, or made here from x when NULL; `issuer` as for
+ * add_cert_fields) and whether it is an anchor. NULL if memory ran out. */
+static json_t *
+chain_entry(
+    int depth, const json_t *fields, X509 *x, json_t *issuer, bool anchor)
+{
+	json_t *o = json_object();
+	int bad = o == NULL;
+
+	bad |= jadd(o, "depth", json_integer(depth));
+	if (fields != NULL)
+		/* Shares the cached strings (reference counts), copies none.
+		 * jansson takes no const here; it modifies nothing. */
+		bad |= o != NULL &&
+		    json_object_update(o, (json_t *)(uintptr_t)fields) != 0;
+	else
+		bad |= add_cert_fields(o, x, issuer);
+	/* Certificates at and above num_untrusted came from the trust
+	 * store: they are anchors (RFC 5280 6.1.1 (d)). */
+	bad |= jadd(o, "anchor", json_boolean(anchor));
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -1860,52 +1895,88 @@ same_name_der(const X509_NAME *a, const X509_NAME *b)
 /*
  * The cache of CA certificates' fields (struct cki_verify_cache): in bulk
  * verification every leaf has the same intermediates and root, whose names
- * and digests are worth computing once. A slot holds a reference to its
- * certificate, so the pointer cannot be reused by another one while cached.
- * A leaf is not cached, but its issuer's name usually is: the subject of
- * a cached CA certificate with the same encoded name.
- * Returns a new reference, or NULL if memory ran out.
+ * and digests are worth computing once, and whose whole chain entry is
+ * the same at the same depth. A slot holds a reference to its certificate,
+ * so the pointer cannot be reused by another one while cached. A leaf is
+ * not cached, but its issuer's name usually is: the subject of a cached CA
+ * certificate with the same encoded name.
  */
 static json_t *
-cached_fields(struct cki_verify_cache *c, X509 *x)
+leaf_entry(struct cki_verify_cache *c, X509 *x, int depth, bool anchor)
 {
-	json_t *f = NULL, *iss = NULL;
+	const X509_NAME *in = X509_get_issuer_name(x);
+	json_t *iss = NULL, *e;
+	unsigned int i;
+
+	if (!CRYPTO_THREAD_read_lock(c->lock))
+		return chain_entry(depth, NULL, x, NULL, anchor);
+	for (i = 0; iss == NULL && i < CKI_VERIFY_CACHE_SLOTS; i++)
+		if (c->slot[i].x != NULL &&
+		    same_name_der(X509_get_subject_name(c->slot[i].x), in))
+			iss = json_incref(
+			    json_object_get(c->slot[i].fields, "subject"));
+	CRYPTO_THREAD_unlock(c->lock);
+	e = chain_entry(depth, NULL, x, iss, anchor);
+	json_decref(iss);
+	return e;
+}
+
+/* The chain entry of x at `depth`: a new reference, or NULL if memory ran
+ * out. With a cache, a CA certificate's entry is shared with the cache and
+ * with every other report that has it at the same place. */
+static json_t *
+cached_entry(struct cki_verify_cache *c, X509 *x, int depth, bool anchor)
+{
+	json_t *f = NULL, *e = NULL;
 	unsigned int i;
 
 	if (c == NULL)
-		return cert_fields(x, NULL);
-	if (X509_check_ca(x) == 0) {
-		const X509_NAME *in = X509_get_issuer_name(x);
-
-		if (!CRYPTO_THREAD_read_lock(c->lock))
-			return cert_fields(x, NULL);
-		for (i = 0; iss == NULL && i < CKI_VERIFY_CACHE_SLOTS; i++)
-			if (c->slot[i].x != NULL &&
-			    same_name_der(
-			        X509_get_subject_name(c->slot[i].x), in))
-				iss = json_incref(json_object_get(
-				    c->slot[i].fields, "subject"));
-		CRYPTO_THREAD_unlock(c->lock);
-		f = cert_fields(x, iss);
-		json_decref(iss);
-		return f;
-	}
+		return chain_entry(depth, NULL, x, NULL, anchor);
+	if (X509_check_ca(x) == 0)
+		return leaf_entry(c, x, depth, anchor);
 	if (!CRYPTO_THREAD_write_lock(c->lock))
-		return cert_fields(x, NULL);
-	for (i = 0; i < CKI_VERIFY_CACHE_SLOTS; i++)
-		if (c->slot[i].x == x) {
-			f = json_incref(c->slot[i].fields);
-			break;
+		return chain_entry(depth, NULL, x, NULL, anchor);
+	for (i = 0; i < CKI_VERIFY_CACHE_SLOTS && c->slot[i].x != x; i++)
+		;
+	if (i == CKI_VERIFY_CACHE_SLOTS) {
+		if ((f = cert_fields(x, NULL)) != NULL && X509_up_ref(x)) {
+			i = c->next++ % CKI_VERIFY_CACHE_SLOTS;
+			X509_free(c->slot[i].x);
+			json_decref(c->slot[i].fields);
+			json_decref(c->slot[i].entry);
+			c->slot[i].x = x;
+			c->slot[i].fields = f;
+			c->slot[i].entry = NULL;
+			f = NULL;
 		}
-	if (f == NULL && (f = cert_fields(x, NULL)) != NULL && X509_up_ref(x)) {
-		i = c->next++ % CKI_VERIFY_CACHE_SLOTS;
-		X509_free(c->slot[i].x);
-		json_decref(c->slot[i].fields);
-		c->slot[i].x = x;
-		c->slot[i].fields = json_incref(f);
+	}
+	if (i == CKI_VERIFY_CACHE_SLOTS) /* out of memory: uncached */
+		e = f != NULL ? chain_entry(depth, f, x, NULL, anchor) : NULL;
+	else if (c->slot[i].entry != NULL && c->slot[i].depth == depth &&
+	    c->slot[i].anchor == anchor)
+		e = json_incref(c->slot[i].entry);
+	else if ((e = chain_entry(depth, c->slot[i].fields, x, NULL, anchor)) !=
+	    NULL) {
+		json_decref(c->slot[i].entry);
+		c->slot[i].entry = json_incref(e);
+		c->slot[i].depth = depth;
+		c->slot[i].anchor = anchor;
 	}
 	CRYPTO_THREAD_unlock(c->lock);
-	return f;
+	json_decref(f);
+	return e;
+}
+
+/* Drops the cached parameters and their inputs. */
+static void
+params_clear(struct cki_verify_cache *c)
+{
+	json_decref(c->params.json);
+	free(c->params.host);
+	free(c->params.ip);
+	free(c->params.email);
+	free(c->params.anchors);
+	memset(&c->params, 0, sizeof(c->params));
 }
 
 struct cki_verify_cache *
@@ -1928,8 +1999,10 @@ cki_verify_cache_free(struct cki_verify_cache *c)
 	for (unsigned int i = 0; i < CKI_VERIFY_CACHE_SLOTS; i++) {
 		X509_free(c->slot[i].x);
 		json_decref(c->slot[i].fields);
+		json_decref(c->slot[i].entry);
 		X509_free(c->clean[i].x);
 	}
+	params_clear(c);
 	CRYPTO_THREAD_lock_free(c->lock);
 	free(c);
 }
@@ -1942,21 +2015,11 @@ chain_json(X509_STORE_CTX *xsc, struct cki_verify_cache *cache)
 	json_t *arr = json_array();
 
 	for (int i = 0; arr != NULL && i < sk_X509_num(chain); i++) {
-		json_t *o = json_object();
-		json_t *fields = cached_fields(cache, sk_X509_value(chain, i));
-		int bad = o == NULL || fields == NULL;
+		json_t *o =
+		    cached_entry(cache, sk_X509_value(chain, i), i, i >= nu);
 
-		bad |= jadd(o, "depth", json_integer(i));
-		/* Shares the cached strings (reference counts), copies none. */
-		bad |= o != NULL && json_object_update(o, fields) != 0;
-		/* Certificates at and above num_untrusted came from the trust
-		 * store: they are anchors (RFC 5280 6.1.1 (d)). */
-		bad |= jadd(o, "anchor", json_boolean(i >= nu));
-		json_decref(fields);
-		if (bad || json_array_append_new(arr, o) != 0) {
-			if (!bad)
-				o = NULL; /* append_new freed it */
-			json_decref(o);
+		/* append_new() consumes o, even when it fails. */
+		if (o == NULL || json_array_append_new(arr, o) != 0) {
 			json_decref(arr);
 			return NULL;
 		}
@@ -1998,6 +2061,76 @@ params_json(const struct cki_verify_params *p, time_t t, const char *anchors)
 		json_decref(o);
 		return NULL;
 	}
+	return o;
+}
+
+/* The cache's parameters were made from these inputs. */
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+static bool
+params_match(const struct cki_verify_cache *c,
+    const struct cki_verify_params *p, time_t t, const char *anchors)
+{
+	return c->params.json != NULL && c->params.t == t &&
+	    same_str(c->params.host, p->host) &&
+	    same_str(c->params.ip, p->ip) &&
+	    same_str(c->params.email, p->email) &&
+	    same_str(c->params.anchors, anchors) &&
+	    c->params.purpose == (int)p->purpose &&
+	    c->params.max_depth == p->max_depth &&
+	    c->params.security_level == p->security_level &&
+	    c->params.policy == (int)p->policy &&
+	    c->params.crl_check == (sk_X509_CRL_num(p->crls) > 0) &&
+	    c->params.partial_chain == p->partial_chain;
+}
+
+/* Keeps `o` as the cache's parameters for these inputs (a reference is
+ * taken); keeps nothing if memory runs out. */
+static void
+params_keep(struct cki_verify_cache *c, json_t *o,
+    const struct cki_verify_params *p, time_t t, const char *anchors)
+{
+	params_clear(c);
+	c->params.host = p->host != NULL ? strdup(p->host) : NULL;
+	c->params.ip = p->ip != NULL ? strdup(p->ip) : NULL;
+	c->params.email = p->email != NULL ? strdup(p->email) : NULL;
+	c->params.anchors = anchors != NULL ? strdup(anchors) : NULL;
+	if ((p->host != NULL && c->params.host == NULL) ||
+	    (p->ip != NULL && c->params.ip == NULL) ||
+	    (p->email != NULL && c->params.email == NULL) ||
+	    (anchors != NULL && c->params.anchors == NULL)) {
+		params_clear(c);
+		return;
+	}
+	c->params.json = json_incref(o);
+	c->params.t = t;
+	c->params.purpose = (int)p->purpose;
+	c->params.max_depth = p->max_depth;
+	c->params.security_level = p->security_level;
+	c->params.policy = (int)p->policy;
+	c->params.crl_check = sk_X509_CRL_num(p->crls) > 0;
+	c->params.partial_chain = p->partial_chain;
+}
+
+/* params_json, shared through p->cache when the inputs are the same as
+ * last time (bulk verification: every report has the same). */
+static json_t *
+cached_params(const struct cki_verify_params *p, time_t t, const char *anchors)
+{
+	struct cki_verify_cache *c = p->cache;
+	json_t *o;
+
+	if (c == NULL || !CRYPTO_THREAD_write_lock(c->lock))
+		return params_json(p, t, anchors);
+	if (params_match(c, p, t, anchors))
+		o = json_incref(c->params.json);
+	else if ((o = params_json(p, t, anchors)) != NULL)
+		params_keep(c, o, p, t, anchors);
+	CRYPTO_THREAD_unlock(c->lock);
 	return o;
 }
 
@@ -2314,7 +2447,7 @@ cki_verify_chain(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	}
 	if (st != CK_OK)
 		goto err;
-	params = params_json(p, t, anchor_words);
+	params = cached_params(p, t, anchor_words);
 	{
 		/* jadd() consumes its value whether it succeeds or not. */
 		int bad =

@@ -46,6 +46,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -108,8 +109,11 @@ struct cki_verify_params {
 
 /*
  * The report fields (names, dates, digests) of the last few CA
- * certificates seen: verifying many leaves under the same intermediates
- * computes them once. Optional; safe to share between threads.
+ * certificates seen, and their chain entries: verifying many leaves under
+ * the same intermediates computes them once. Optional; safe to share
+ * between threads. A report made with a cache shares the CA certificates'
+ * chain entries and its "parameters" (reference counts) with the cache and
+ * other reports: read it, never modify it.
  */
 #define CKI_VERIFY_CACHE_SLOTS 8
 struct cki_verify_cache {
@@ -117,6 +121,9 @@ struct cki_verify_cache {
 	struct {
 		X509 *x; /* a reference is held */
 		json_t *fields;
+		json_t *entry; /* NULL, or its entry at depth, anchor */
+		int depth;
+		bool anchor;
 	} slot[CKI_VERIFY_CACHE_SLOTS];
 	unsigned int next;
 	/* CA certificates that break no rule of verify_rules.c at their
@@ -126,6 +133,15 @@ struct cki_verify_cache {
 		bool root;
 	} clean[CKI_VERIFY_CACHE_SLOTS];
 	unsigned int next_clean;
+	/* The report's "parameters" object of the last call (shared like
+	 * the entries), and the inputs it was made from. */
+	struct {
+		json_t *json; /* NULL: none yet */
+		time_t t;
+		char *host, *ip, *email, *anchors; /* copies; NULL as given */
+		int purpose, max_depth, security_level, policy;
+		bool crl_check, partial_chain;
+	} params;
 };
 struct cki_verify_cache *cki_verify_cache_new(void);
 void cki_verify_cache_free(struct cki_verify_cache *c);

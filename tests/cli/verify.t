@@ -381,3 +381,13 @@ run: $CERTKIT verify --at "$(cat at)" --roots old.pem --roots new.pem --untruste
 exit: 1
 stdout: cert_expired at depth=2 CN = Old Root
 !stdout: alternate_path
+
+name: --json wraps many reports exactly as an indented JSON document (json.dumps with indent 2)
+run: cat "$PKI/leaf.pem" "$PKI/leaf-expired.pem" "$PKI/int-ca.pem" "$PKI/leaf-client.pem" > "$T/bundle.pem"
+run: $CERTKIT verify --each --json --at 2026-06-01T00:00:00Z --roots "$PKI/root-ca.pem" "$T/bundle.pem" "$T/missing.pem" > "$T/out.json"; echo "exit=$?"
+run: python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print("layout=" + ("same" if json.dumps(json.loads(t), indent=2) + "\n" == t else "differs"))' "$T/out.json"
+run: $CERTKIT verify --json --at 2026-06-01T00:00:00Z --roots "$PKI/root-ca.pem" "$PKI/leaf.pem" > "$T/one.json"
+run: python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print("single=" + ("same" if json.dumps(json.loads(t), indent=2) + "\n" == t else "differs"))' "$T/one.json"
+stdout: exit=2
+stdout: layout=same
+stdout: single=same

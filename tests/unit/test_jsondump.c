@@ -5,6 +5,7 @@
  * containers, controls, NUL, quotes, UTF-8 of every width, reals, and a
  * nesting deeper than its own limit; and a verify report of the test PKI.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,6 +137,32 @@ test_deep_nesting(void **state)
 	json_decref(doc);
 }
 
+/* The integers at the ends of the range, and strings long enough to grow
+ * the buffer in the middle of a run or of an escape. */
+static void
+test_edges(void **state)
+{
+	static const json_int_t ints[] = {0, -1, 1, 9, 10, -10, INT64_MAX,
+	    INT64_MIN, INT64_MIN + 1, 1000000007, -999999999999LL};
+	json_t *doc = json_array();
+	char big[6000];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		json_array_append_new(doc, json_integer(ints[i]));
+	same_as_jansson(doc);
+	for (size_t len = 1; len < sizeof(big); len = len * 3 + 1) {
+		for (size_t i = 0; i < len; i++)
+			big[i] = i % 97 == 5 ? '"' : i % 89 == 3 ? '\x01' : 'a';
+		json_array_append_new(doc, json_stringn(big, len));
+		if (len > 6) /* the same from an offset: a run mid-buffer */
+			json_array_append_new(
+			    doc, json_stringn(big + 6, len - 6));
+		same_as_jansson(doc);
+	}
+	json_decref(doc);
+}
+
 /* A real report: what ck_verify() returns is jansson's compact text. */
 static void
 test_verify_report(void **state)
@@ -173,6 +200,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_random_documents),
 	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_edges),
 	    cmocka_unit_test(test_verify_report),
 	};
 

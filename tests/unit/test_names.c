@@ -2,9 +2,11 @@
  * test_names.c: lib/core/names.c: the one escaper of untrusted text (cki_esc,
  * ck_text_escape) and the one-line names built on it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
 #include <openssl/x509.h>
 
 #include "ck_internal.h"
@@ -126,6 +128,126 @@ test_name_oneline(void **state)
 	X509_NAME_free(n);
 }
 
+/* What cki_name_oneline wrote before its fast path: OpenSSL's text of the
+ * name through the escaper. */
+static char *
+name_reference(const X509_NAME *n)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem;
+	char *out = NULL;
+
+	assert_non_null(bio);
+	if (X509_NAME_print_ex(bio, n, 0,
+	        (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) |
+	            ASN1_STRFLGS_UTF8_CONVERT) >= 0) {
+		BIO_get_mem_ptr(bio, &mem);
+		out = cki_esc_dup(mem->data, mem->length);
+	}
+	BIO_free(bio);
+	return out;
+}
+
+/* cki_name_oneline and its fast path agree with OpenSSL's text; `plain`:
+ * the fast path must take this name. */
+static void
+check_name(const X509_NAME *n, bool plain, const char *what)
+{
+	char *want = name_reference(n), *got = cki_name_oneline(n),
+	     *fast = cki_name_oneline_plain(n);
+
+	assert_non_null(want);
+	if (got == NULL || strcmp(got, want) != 0)
+		fail_msg("%s: got '%s', want '%s'", what, got ? got : "(null)",
+		    want);
+	if (fast != NULL && strcmp(fast, want) != 0)
+		fail_msg("%s: fast path '%s', want '%s'", what, fast, want);
+	if (plain && fast == NULL)
+		fail_msg("%s: not on the fast path", what);
+	free(want);
+	free(got);
+	free(fast);
+}
+
+/* A name "O = Example, <field> = <value>" with the value's type given. */
+static X509_NAME *
+name_with(const char *field, int type, const char *v, size_t len, int set)
+{
+	X509_NAME *n = X509_NAME_new();
+
+	assert_non_null(n);
+	assert_true(X509_NAME_add_entry_by_txt(
+	    n, "O", MBSTRING_ASC, (const unsigned char *)"Example", -1, -1, 0));
+	if (!X509_NAME_add_entry_by_txt(
+	        n, field, type, (const unsigned char *)v, (int)len, -1, set))
+		fail_msg("cannot add %s of type %d, %zu bytes, 0x%02x", field,
+		    type, len, len > 0 ? (unsigned char)v[0] : 0);
+	return n;
+}
+
+/* Every byte at the start, inside, at the end and alone, in each string
+ * type; multi-valued RDNs, unknown attributes, empty values and names. The
+ * fast path must write OpenSSL's text or step aside, and must take the
+ * names of ordinary certificates. */
+static void
+test_name_oneline_plain(void **state)
+{
+	static const int types[] = {V_ASN1_UTF8STRING, V_ASN1_PRINTABLESTRING,
+	    V_ASN1_IA5STRING, V_ASN1_T61STRING, V_ASN1_BMPSTRING};
+	static const char *const ordinary[] = {"certkit Test Issuing CA",
+	    "device.example.test", "nvr-01.site_2.example", "*.example.test",
+	    "Jane O'Neil (ops) #3", "a"};
+	char v[8], what[64];
+	X509_NAME *n;
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+		for (unsigned c = 0; c < 256; c++)
+			for (int at = 0; at < 4; at++) {
+				const char *pat[] = {"?ab", "a?b", "ab?", "?"};
+				size_t len = strlen(pat[at]);
+
+				memcpy(v, pat[at], len);
+				*(char *)memchr(v, '?', len) = (char)c;
+				if (types[t] == V_ASN1_BMPSTRING) {
+					if (at < 3)
+						continue;
+					/* Two bytes a character: U+00XX. */
+					v[0] = '\0';
+					v[1] = (char)c;
+					len = 2;
+				}
+				n = name_with("CN", types[t], v, len, 0);
+				snprintf(what, sizeof(what),
+				    "type %d byte 0x%02x at %d", types[t], c,
+				    at);
+				check_name(n, false, what);
+				X509_NAME_free(n);
+			}
+	for (size_t i = 0; i < sizeof(ordinary) / sizeof(ordinary[0]); i++) {
+		n = name_with("CN", V_ASN1_UTF8STRING, ordinary[i],
+		    strlen(ordinary[i]), 0);
+		check_name(n, true, ordinary[i]);
+		X509_NAME_free(n);
+		n = name_with("CN", V_ASN1_PRINTABLESTRING, ordinary[i],
+		    strlen(ordinary[i]), 0);
+		check_name(n, strchr(ordinary[i], '#') == NULL, ordinary[i]);
+		X509_NAME_free(n);
+	}
+	n = name_with("CN", V_ASN1_UTF8STRING, "host", 4, -1); /* O + CN */
+	check_name(n, false, "multi-valued RDN");
+	X509_NAME_free(n);
+	n = name_with("1.2.3.4.5", V_ASN1_UTF8STRING, "x", 1, 0);
+	check_name(n, false, "unknown attribute");
+	X509_NAME_free(n);
+	n = name_with("CN", V_ASN1_UTF8STRING, "", 0, 0);
+	check_name(n, false, "empty value");
+	X509_NAME_free(n);
+	n = X509_NAME_new();
+	check_name(n, false, "empty name");
+	X509_NAME_free(n);
+}
+
 /* The one common-name getter: the first CN as UTF-8; an absent CN and an
  * empty one are both "no common name" (NULL). trust.c's getter said NULL
  * for an empty CN while ck_cert_common_name said "", so a PKCS#12 report
@@ -191,6 +313,7 @@ main(void)
 	    cmocka_unit_test(test_escape_bounded),
 	    cmocka_unit_test(test_public_escape),
 	    cmocka_unit_test(test_name_oneline),
+	    cmocka_unit_test(test_name_oneline_plain),
 	    cmocka_unit_test(test_common_name),
 	};
 

@@ -97,12 +97,37 @@ test_maximum(void **state)
 	assert_null(s);
 }
 
+/* reserve: room for n bytes and the NUL within max, or sticky failure. */
+static void
+test_reserve(void **state)
+{
+	struct cki_sb sb;
+
+	(void)state;
+	cki_sb_init(&sb, 8);
+	assert_true(cki_sb_reserve(&sb, 7));
+	assert_int_equal(sb.cap, 8);
+	memcpy(sb.p, "abcdefg", 8);
+	sb.n = 7;
+	assert_true(cki_sb_reserve(&sb, 0));
+	assert_false(cki_sb_reserve(&sb, 1)); /* past max */
+	assert_true(sb.failed && sb.too_large);
+	cki_sb_add(&sb, "x", 0);
+	assert_null(cki_sb_take(&sb));
+	cki_sb_init(&sb, CKI_SB_MSG_MAX);
+	assert_true(cki_sb_reserve(&sb, 2047));
+	assert_true(sb.cap >= 2048);
+	assert_int_equal(sb.n, 0);
+	cki_sb_free(&sb);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_append_and_take),
 	    cmocka_unit_test(test_maximum),
+	    cmocka_unit_test(test_reserve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

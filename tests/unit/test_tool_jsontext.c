@@ -117,6 +117,41 @@ test_reindent_as_jansson(void **state)
 	}
 }
 
+/* Deeper than one append of indentation (more than 32 spaces), with
+ * numbers and literals at the bottom. */
+static void
+test_reindent_deep(void **state)
+{
+	json_t *doc = json_array(), *in = doc;
+	struct tool_buf b = {0};
+	char *compact, *want;
+
+	(void)state;
+	for (int i = 0; i < 40; i++) {
+		json_t *next = i % 2 ? json_array() : json_object();
+
+		if (json_is_array(in)) {
+			json_array_append_new(in, json_integer(-1234567 * i));
+			json_array_append_new(in, next);
+			json_array_append_new(in, json_false());
+		} else {
+			json_object_set_new(in, "n", json_null());
+			json_object_set_new(in, "k", next);
+		}
+		in = next;
+	}
+	json_array_append_new(in, json_real(2.5));
+	compact = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	want = json_dumps(
+	    doc, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+	assert_true(tool_json_reindent(&b, compact, 0));
+	assert_string_equal(b.s, want);
+	free(compact);
+	free(want);
+	tool_buf_free(&b);
+	json_decref(doc);
+}
+
 static void
 test_reindent_refuses(void **state)
 {
@@ -227,6 +262,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reindent_as_jansson),
+	    cmocka_unit_test(test_reindent_deep),
 	    cmocka_unit_test(test_reindent_refuses),
 	    cmocka_unit_test(test_read_valid_report),
 	    cmocka_unit_test(test_read_refuses_other_reports),

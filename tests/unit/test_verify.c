@@ -1143,6 +1143,151 @@ test_message_too_large(void **state)
 	}
 }
 
+/* The report of one bundle under fresh options (a new, empty cache). */
+static char *
+fresh_report(ck_ctx *ctx, const ck_bundle *b)
+{
+	ck_verify_opts *o = vopts(ctx);
+	char *json = NULL;
+	int valid;
+
+	assert_non_null(o);
+	assert_int_equal(
+	    ck_verify_opts_add_roots(o, pki("root-ca.pem")), CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_add_untrusted(o, pki("int-ca.pem")), CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_add_untrusted(o, pki("sub-ca.pem")), CK_OK);
+	assert_int_equal(ck_verify(ctx, o, b, &json, &valid), CK_OK);
+	ck_verify_opts_free(o);
+	return json;
+}
+
+/* Options shared by many verifications cache the CA certificates' chain
+ * entries: one certificate met at another depth, or as the target itself,
+ * gets its own entry, and every report equals the uncached one. */
+static void
+test_cache_entries(void **state)
+{
+	static const char *const files[] = {
+	    "leaf.pem", "int-ca.pem", "sub-leaf.pem", "root-ca.pem"};
+	static const int order[] = {0, 1, 2, 3, 0, 2, 1, 3, 0, 0};
+	ck_bundle *b[4] = {NULL};
+	ck_ctx *ctx = ck_ctx_new();
+	ck_verify_opts *o;
+	char *json = NULL, *want;
+	int valid;
+
+	(void)state;
+	assert_non_null(ctx);
+	ck_ctx_set_time(ctx, PINNED_TIME);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(
+		    ck_load_file(ctx, pki(files[i]), &b[i]), CK_OK);
+	assert_non_null(o = vopts(ctx));
+	assert_int_equal(
+	    ck_verify_opts_add_roots(o, pki("root-ca.pem")), CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_add_untrusted(o, pki("int-ca.pem")), CK_OK);
+	assert_int_equal(
+	    ck_verify_opts_add_untrusted(o, pki("sub-ca.pem")), CK_OK);
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		const ck_bundle *t = b[order[k]];
+
+		assert_int_equal(ck_verify(ctx, o, t, &json, &valid), CK_OK);
+		want = fresh_report(ctx, t);
+		if (strcmp(json, want) != 0)
+			fail_msg("%s (step %zu): cached report\n%s\nwant\n%s",
+			    files[order[k]], k, json, want);
+		ck_free(json);
+		ck_free(want);
+	}
+	ck_verify_opts_free(o);
+	for (size_t i = 0; i < 4; i++)
+		ck_bundle_free(b[i]);
+	ck_ctx_free(ctx);
+}
+
+/* The settings of one step of test_cache_params, applied to options. */
+struct pstep {
+	const char *host, *crl;
+	ck_purpose purpose;
+	int depth;
+	int64_t at;
+	ck_policy policy;
+};
+
+static void
+apply_step(ck_ctx *ctx, ck_verify_opts *o, const struct pstep *st)
+{
+	ck_ctx_set_time(ctx, st->at);
+	if (st->host != NULL)
+		assert_int_equal(ck_verify_opts_set_host(o, st->host), CK_OK);
+	if (st->crl != NULL)
+		assert_int_equal(
+		    ck_verify_opts_add_crl(o, pki(st->crl)), CK_OK);
+	ck_verify_opts_set_purpose(o, st->purpose);
+	ck_verify_opts_set_max_depth(o, st->depth);
+	assert_int_equal(ck_verify_opts_set_policy(o, st->policy), CK_OK);
+}
+
+/* The report's "parameters" are cached with the inputs they came from:
+ * options changed between two verifications (a host of the same length
+ * included, whose copy may reuse the same memory), or another time, give
+ * the report fresh options give. */
+static void
+test_cache_params(void **state)
+{
+	static const struct pstep steps[] = {
+	    {NULL, NULL, CK_PURPOSE_SERVER, -1, PINNED_TIME, CK_POLICY_COMPAT},
+	    {"device.example.test", NULL, CK_PURPOSE_SERVER, -1, PINNED_TIME,
+	        CK_POLICY_COMPAT},
+	    {"wrong0.example.test", NULL, CK_PURPOSE_SERVER, -1, PINNED_TIME,
+	        CK_POLICY_COMPAT},
+	    {"wrong0.example.test", NULL, CK_PURPOSE_CLIENT, -1, PINNED_TIME,
+	        CK_POLICY_COMPAT},
+	    {"wrong0.example.test", NULL, CK_PURPOSE_CLIENT, 3, PINNED_TIME,
+	        CK_POLICY_COMPAT},
+	    {"wrong0.example.test", NULL, CK_PURPOSE_CLIENT, 3,
+	        PINNED_TIME + 86400, CK_POLICY_COMPAT},
+	    {"wrong0.example.test", NULL, CK_PURPOSE_CLIENT, 3,
+	        PINNED_TIME + 86400, CK_POLICY_STRICT},
+	    {"wrong0.example.test", "int-ca.crl", CK_PURPOSE_CLIENT, 3,
+	        PINNED_TIME + 86400, CK_POLICY_STRICT},
+	};
+	ck_ctx *ctx = ck_ctx_new();
+	ck_verify_opts *o, *f;
+	ck_bundle *b = NULL;
+	char *json = NULL, *want = NULL;
+	int valid;
+
+	(void)state;
+	assert_non_null(ctx);
+	assert_int_equal(ck_load_file(ctx, pki("chain.pem"), &b), CK_OK);
+	assert_non_null(o = vopts(ctx));
+	assert_int_equal(
+	    ck_verify_opts_add_roots(o, pki("root-ca.pem")), CK_OK);
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		apply_step(ctx, o, &steps[k]);
+		assert_int_equal(ck_verify(ctx, o, b, &json, &valid), CK_OK);
+		assert_non_null(f = vopts(ctx));
+		assert_int_equal(
+		    ck_verify_opts_add_roots(f, pki("root-ca.pem")), CK_OK);
+		for (size_t j = 0; j <= k; j++)
+			apply_step(ctx, f, &steps[j]);
+		assert_int_equal(ck_verify(ctx, f, b, &want, &valid), CK_OK);
+		if (strcmp(json, want) != 0)
+			fail_msg("step %zu: cached report\n%s\nwant\n%s", k,
+			    json, want);
+		ck_free(json);
+		ck_free(want);
+		ck_verify_opts_free(f);
+	}
+	ck_verify_opts_free(o);
+	ck_bundle_free(b);
+	ck_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -1160,6 +1305,8 @@ main(void)
 	    cmocka_unit_test(test_code_map),
 	    cmocka_unit_test(test_run_agrees),
 	    cmocka_unit_test(test_message_too_large),
+	    cmocka_unit_test(test_cache_entries),
+	    cmocka_unit_test(test_cache_params),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
