@@ -170,6 +170,7 @@ struct cki_authz {
 	bool reg_down;           /* the last poll failed */
 	struct event *ev_notify; /* the registry's notify_fd (PostgreSQL) */
 	int notify_fd;
+	unsigned notify_gen;        /* cki_registry_conn_gen() when armed */
 	struct cki_authz_req *reqs; /* decisions waiting (revocation, writer) */
 	cki_writer *writer;         /* NULL without a loop: writes inline */
 	struct cki_hmap jobs;       /* SPKI -> struct cki_fc_job in flight */

@@ -176,8 +176,9 @@ static void
 notify_arm(cki_authz *a)
 {
 	int fd = cki_registry_notify_fd(a->reg);
+	unsigned gen = cki_registry_conn_gen(a->reg);
 
-	if (a->base == NULL || fd == a->notify_fd)
+	if (a->base == NULL || (fd == a->notify_fd && gen == a->notify_gen))
 		return;
 	if (a->ev_notify != NULL)
 		event_free(a->ev_notify);
@@ -193,6 +194,7 @@ notify_arm(cki_authz *a)
 		return;
 	}
 	a->notify_fd = fd;
+	a->notify_gen = gen;
 }
 
 void

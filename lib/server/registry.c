@@ -797,6 +797,12 @@ cki_registry_notified(cki_registry *r)
 	return r->ops->notified != NULL && r->ops->notified(r->impl);
 }
 
+unsigned
+cki_registry_conn_gen(cki_registry *r)
+{
+	return r->ops->conn_gen != NULL ? r->ops->conn_gen(r->impl) : 0;
+}
+
 int
 cki_registry_notify_fd(cki_registry *r)
 {

@@ -100,6 +100,9 @@ struct cki_reg_ops {
 	/* May be NULL. Whether a notification was read (and freed) since the
 	 * last call, by any statement: its socket is no longer readable. */
 	bool (*notified)(void *impl);
+	/* May be NULL. Changes each time the connection is made again: a
+	 * notify_fd() of the same number may be another socket. */
+	unsigned (*conn_gen)(void *impl);
 	/* May be NULL. The server's own connections: commits need not reach
 	 * the disk before returning (SQLite: synchronous = NORMAL in WAL). */
 	ck_status (*relax)(void *impl);

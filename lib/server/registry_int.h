@@ -253,6 +253,10 @@ ck_status cki_registry_job(cki_registry *r, const char *name, bool *mine);
 #define CKI_REG_NOTE_ENROLL 2u  /* an enrollment request, a stored CRL */
 int cki_registry_notify_fd(cki_registry *r);
 int cki_registry_notify_fd_for(cki_registry *r, unsigned chans);
+/* Changes when the connection behind the descriptor is made again: the
+ * kernel may give the new socket the old number, and an event still set
+ * on the old one would never fire. */
+unsigned cki_registry_conn_gen(cki_registry *r);
 /* Whether a notification arrived since the last call: read by a statement
  * (which frees it), it no longer wakes the descriptor. A caller that acts
  * on notifications asks after its statements and acts again. */

@@ -71,6 +71,7 @@ struct pg {
 	                    notify_fd() asked; again after a reconnect) */
 	bool notified;   /* a notification freed since notified() */
 	time_t last_connect;
+	unsigned conn_gen; /* connections made: the notify fd may be reused */
 	char node[64];
 	char held[4][32]; /* the jobs whose advisory lock this session holds */
 	int nheld;
@@ -397,6 +398,7 @@ pg_connect(struct pg *p)
 	    p->listen & CKI_REG_NOTE_ENROLL ? "LISTEN " PG_ENROLL "; " : "",
 	    p->busy_ms + 5000);
 	p->last_connect = time(NULL);
+	p->conn_gen++;
 	p->nheld = 0; /* a new session holds no advisory lock */
 	PQfinish(p->conn);
 	p->conn = PQconnectdbParams(kw, val, 1);
@@ -1017,6 +1019,12 @@ pg_notified(void *impl)
 	return was;
 }
 
+static unsigned
+pg_conn_gen(void *impl)
+{
+	return ((struct pg *)impl)->conn_gen;
+}
+
 /* ---- enrollment (schema 2) --------------------------------------------- */
 
 #define REQ_COLS                                                               \
@@ -1391,6 +1399,7 @@ const struct cki_reg_ops cki_reg_pg_ops = {
     .job = pg_job,
     .notify_fd = pg_notify_fd,
     .notified = pg_notified,
+    .conn_gen = pg_conn_gen,
     .load = pg_load,
     .req_insert = pg_req_insert,
     .req_get = pg_req_get,
