@@ -63,6 +63,8 @@ struct ck_bundle {
 
 /* ---- ctx.c: errors, passwords, time ------------------------------------- */
 void cki_begin(ck_ctx *ctx);
+/* Records the error on ctx and returns st; a NULL ctx (a caller that
+ * wants only the status, as cki_verify_run()'s may) records nothing. */
 ck_status cki_err(ck_ctx *ctx, ck_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 ck_status cki_err_keep(ck_ctx *ctx, ck_status st, const char *fmt, ...)

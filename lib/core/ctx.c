@@ -134,6 +134,8 @@ cki_err(ck_ctx *ctx, ck_status st, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (ctx == NULL)
+		return st;
 	va_start(ap, fmt);
 	seterr(ctx, st, fmt, ap);
 	va_end(ap);

@@ -44,7 +44,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -605,43 +604,25 @@ store_is_plain(X509_STORE *s)
 	    X509_STORE_get_lookup_crls(s) == NULL;
 }
 
-/* cki_err() for a ctx that may be NULL (cki_verify_run()). */
-static ck_status fail(ck_ctx *ctx, ck_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static ck_status
-fail(ck_ctx *ctx, ck_status st, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	if (ctx == NULL)
-		return st;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return cki_err(ctx, st, "%s", msg);
-}
-
 static ck_status
 check_params(ck_ctx *ctx, const struct cki_verify_params *p)
 {
 	int names = (p->host != NULL) + (p->ip != NULL) + (p->email != NULL);
 
 	if (names > 1)
-		return fail(ctx, CK_E_USAGE,
+		return cki_err(ctx, CK_E_USAGE,
 		    "a host name, an IP address and an email address cannot be "
 		    "checked together: give one of them");
 	/* An empty name would make OpenSSL skip the check altogether. */
 	if ((p->host != NULL && p->host[0] == '\0') ||
 	    (p->ip != NULL && p->ip[0] == '\0') ||
 	    (p->email != NULL && p->email[0] == '\0'))
-		return fail(ctx, CK_E_USAGE,
+		return cki_err(ctx, CK_E_USAGE,
 		    "the name to check is empty: give a host name, an IP "
 		    "address or an email address");
 	if (p->purpose != CK_PURPOSE_SERVER &&
 	    p->purpose != CK_PURPOSE_CLIENT && p->purpose != CK_PURPOSE_ANY)
-		return fail(
+		return cki_err(
 		    ctx, CK_E_USAGE, "unknown purpose %d", (int)p->purpose);
 	return CK_OK;
 }
@@ -663,9 +644,9 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 
 	*out = NULL;
 	if ((xsc = X509_STORE_CTX_new()) == NULL)
-		return fail(ctx, CK_E_NOMEM, "out of memory");
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	if (!X509_STORE_CTX_init(xsc, anchors, leaf, untrusted)) {
-		fail(ctx, CK_E_INTERNAL, "cannot set up verification: %s",
+		cki_err(ctx, CK_E_INTERNAL, "cannot set up verification: %s",
 		    cki_ossl_reason());
 		goto err;
 	}
@@ -717,14 +698,14 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 		                : 0));
 		if (!X509_VERIFY_PARAM_set1_host(
 		        vp, p->host, strlen(p->host))) {
-			st = fail(ctx, CK_E_USAGE,
+			st = cki_err(ctx, CK_E_USAGE,
 			    "'%s' cannot be used as a host name to check",
 			    p->host);
 			goto err;
 		}
 	}
 	if (p->ip != NULL && !X509_VERIFY_PARAM_set1_ip_asc(vp, p->ip)) {
-		st = fail(ctx, CK_E_USAGE,
+		st = cki_err(ctx, CK_E_USAGE,
 		    "'%s' is not an IP address: expected IPv4 like 192.0.2.10 "
 		    "or IPv6 like 2001:db8::10",
 		    p->ip);
@@ -732,7 +713,7 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 	}
 	if (p->email != NULL &&
 	    !X509_VERIFY_PARAM_set1_email(vp, p->email, strlen(p->email))) {
-		st = fail(ctx, CK_E_USAGE,
+		st = cki_err(ctx, CK_E_USAGE,
 		    "'%s' cannot be used as an email address to check",
 		    p->email);
 		goto err;
@@ -745,7 +726,7 @@ setup_xsc(ck_ctx *ctx, X509_STORE_CTX **out, X509_STORE *anchors, X509 *leaf,
 	*out = xsc;
 	return CK_OK;
 ossl:
-	st = fail(ctx, CK_E_INTERNAL,
+	st = cki_err(ctx, CK_E_INTERNAL,
 	    "cannot set a verification "
 	    "parameter: %s",
 	    cki_ossl_reason());
@@ -2218,12 +2199,12 @@ check_input(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	ck_status st;
 
 	if (anchors == NULL || leaf == NULL || p == NULL)
-		return fail(ctx, CK_E_USAGE,
+		return cki_err(ctx, CK_E_USAGE,
 		    "nothing to verify: no trust anchors or no certificate");
 	if ((st = check_params(ctx, p)) != CK_OK)
 		return st;
 	if (!store_is_plain(anchors))
-		return fail(ctx, CK_E_USAGE,
+		return cki_err(ctx, CK_E_USAGE,
 		    "the trust store replaces "
 		    "some of OpenSSL's verification steps with its own; "
 		    "certkit verifies only with OpenSSL's");
@@ -2509,7 +2490,7 @@ cki_verify_run(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 		ERR_clear_error();
 		ok = X509_verify_cert(xsc);
 		if (rc.oom) {
-			st = fail(ctx, CK_E_NOMEM, "out of memory");
+			st = cki_err(ctx, CK_E_NOMEM, "out of memory");
 			goto err;
 		}
 		/* RFC 5280 4.1.2.5: notAfter is valid (pass1()). */
@@ -2520,7 +2501,7 @@ cki_verify_run(ck_ctx *ctx, X509_STORE *anchors, X509 *leaf,
 	}
 	out->ok = ok == 1 && rc.n == 0;
 	if ((out->rules = json_array()) == NULL) {
-		st = fail(ctx, CK_E_NOMEM, "out of memory");
+		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
 		goto err;
 	}
 	/* Its callers read no warnings: the rules run under strict only. */
@@ -2583,7 +2564,7 @@ search_other(struct path_arg *a, STACK_OF(X509) * untrusted, bool every_error,
 		goto done;
 	if ((alt.alternate = cki_path_finding(
 	         &pc, alt.chain, cki_verify_code(err), depth)) == NULL) {
-		st = fail(a->ctx, CK_E_NOMEM, "out of memory");
+		st = cki_err(a->ctx, CK_E_NOMEM, "out of memory");
 		goto done;
 	}
 	cki_verify_result_clear(out);

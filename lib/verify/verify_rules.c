@@ -30,7 +30,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,24 +73,6 @@ struct broken {
 	const char *reason;     /* one line, may hold escaped names */
 	const char *remedy;
 };
-
-/* cki_err() for a ctx that may be NULL (cki_verify_run's callers). */
-static ck_status rerr(ck_ctx *ctx, ck_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static ck_status
-rerr(ck_ctx *ctx, ck_status st, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (ctx == NULL)
-		return st;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return cki_err(ctx, st, "%s", msg);
-}
 
 /* ---- the findings ------------------------------------------------------- */
 
@@ -848,7 +829,7 @@ psl_load(ck_ctx *ctx, const char *path)
 
 	psl_drop();
 	if (fp == NULL)
-		return rerr(ctx, errno == ENOENT ? CK_E_NOTFOUND : CK_E_IO,
+		return cki_err(ctx, errno == ENOENT ? CK_E_NOTFOUND : CK_E_IO,
 		    "%s: cannot read the public suffix list: %s; a wildcard "
 		    "name cannot be checked without it: install the "
 		    "publicsuffix package, or set CERTKIT_PUBLIC_SUFFIX_LIST "
@@ -876,16 +857,16 @@ psl_load(ck_ctx *ctx, const char *path)
 		psl.n++;
 	}
 	if (ferror(fp) || !feof(fp))
-		st = rerr(ctx, ferror(fp) ? CK_E_IO : CK_E_NOMEM,
+		st = cki_err(ctx, ferror(fp) ? CK_E_IO : CK_E_NOMEM,
 		    "%s: cannot read the public suffix list: %s", path,
 		    ferror(fp) ? strerror(errno) : "out of memory");
 	else if (psl.n == 0)
-		st = rerr(ctx, CK_E_FORMAT,
+		st = cki_err(ctx, CK_E_FORMAT,
 		    "%s: no rule in the public suffix list; expected the "
 		    "publicsuffix.org list",
 		    path);
 	else if ((psl.path = strdup(path)) == NULL)
-		st = rerr(ctx, CK_E_NOMEM, "out of memory");
+		st = cki_err(ctx, CK_E_NOMEM, "out of memory");
 	fclose(fp);
 	if (st != CK_OK)
 		psl_drop();
@@ -939,9 +920,9 @@ cki_public_suffix(ck_ctx *ctx, const char *name, size_t len, bool *out)
 	if (len > 0 && d[len - 1] == '.')
 		d[--len] = '\0';
 	if (!CRYPTO_THREAD_run_once(&psl_once, psl_init) || psl.lock == NULL)
-		return rerr(ctx, CK_E_INTERNAL, "cannot make a lock");
+		return cki_err(ctx, CK_E_INTERNAL, "cannot make a lock");
 	if (!CRYPTO_THREAD_write_lock(psl.lock))
-		return rerr(ctx, CK_E_INTERNAL, "cannot take a lock");
+		return cki_err(ctx, CK_E_INTERNAL, "cannot take a lock");
 	if (psl.path == NULL || strcmp(psl.path, path) != 0)
 		st = psl_load(ctx, path);
 	if (st == CK_OK)
@@ -1073,7 +1054,7 @@ cki_verify_rules(ck_ctx *ctx, STACK_OF(X509) * chain,
 	if (r.st != CK_OK)
 		return r.st;
 	if (r.nomem)
-		return rerr(ctx, CK_E_NOMEM, "out of memory");
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	*broken = r.broken;
 	return CK_OK;
 }
@@ -1136,7 +1117,7 @@ check_one(ck_ctx *ctx, X509 *x, size_t index, struct cki_verify_params *p,
 
 	if (one == NULL || !sk_X509_push(one, x)) {
 		sk_X509_free(one);
-		return rerr(ctx, CK_E_NOMEM, "out of memory");
+		return cki_err(ctx, CK_E_NOMEM, "out of memory");
 	}
 	r.root = X509_check_ca(x) != 0 &&
 	    X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) ==
@@ -1159,7 +1140,7 @@ check_one(ck_ctx *ctx, X509 *x, size_t index, struct cki_verify_params *p,
 	check_crls(&r);
 	sk_X509_free(one);
 	if (r.st == CK_OK && r.nomem)
-		r.st = rerr(ctx, CK_E_NOMEM, "out of memory");
+		r.st = cki_err(ctx, CK_E_NOMEM, "out of memory");
 	return r.st;
 }
 
