@@ -37,34 +37,11 @@ usage(FILE *f, int code)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"home", required_argument, NULL, 'H'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	static char name[] = "agent";
-	struct sigaction sa;
-	int c;
+	int c = tool_main_opts(argc, argv, "certkit-agent", on_sigpipe, usage);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigpipe;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGPIPE, &sa, NULL);
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H': tool_g.home = optarg; break;
-		case 'V':
-			printf("certkit-agent %s (%s)\n", ck_version(),
-			    ck_crypto_version());
-			return TOOL_OK;
-		case 'h': return usage(stdout, TOOL_OK);
-		default: return usage(stderr, TOOL_USAGE);
-		}
-	}
-	if (optind >= argc)
-		return usage(stderr, TOOL_USAGE);
+	if (c >= 0)
+		return c;
 	/* cmd_agent's argv starts at the command name, as under certkit. */
 	argv[optind - 1] = name;
 	c = optind - 1;

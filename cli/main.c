@@ -76,34 +76,10 @@ on_sigpipe(int sig)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"home", required_argument, NULL, 'H'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct sigaction sa;
-	int c;
+	int rc = tool_main_opts(argc, argv, "certkit", on_sigpipe, usage);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigpipe;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGPIPE, &sa, NULL);
-	/* '+': stop at the command name; its options are its own. */
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H': tool_g.home = optarg; break;
-		case 'V':
-			printf("certkit %s (%s)\n", ck_version(),
-			    ck_crypto_version());
-			return TOOL_OK;
-		case 'h': return usage(stdout, TOOL_OK);
-		default: return usage(stderr, TOOL_USAGE);
-		}
-	}
-	if (optind >= argc)
-		return usage(stderr, TOOL_USAGE);
+	if (rc >= 0)
+		return rc;
 	if (strcmp(argv[optind], "help") == 0)
 		return usage(stdout, TOOL_OK);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

@@ -172,6 +172,12 @@ void tool_validity_phrase(char *out, size_t size, long long not_before,
 /* Prints the usage text of a command and returns TOOL_OK (for --help) or
  * TOOL_USAGE (after a usage error). */
 int tool_usage(FILE *f, const char *text, int code);
+/* What main() and certkit-agent do first: `sigpipe` becomes SIGPIPE's
+ * handler, and the options before the command (--home, --version, --help,
+ * stopping at the command name) are read. Returns -1 when the command at
+ * argv[optind] is to run, else the exit code (usage printed by `usage`). */
+int tool_main_opts(int argc, char **argv, const char *prog,
+    void (*sigpipe)(int), int (*usage)(FILE *f, int code));
 
 /* A command made of subcommands (certkit trust, certkit clients): argv[1]
  * names one of subs[0..n), which runs with a fresh ctx and argv from its

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -608,4 +609,39 @@ tool_subcommands(const char *cmd, const char *usage,
 	}
 	ck_ctx_free(ctx);
 	return rc;
+}
+
+int
+tool_main_opts(int argc, char **argv, const char *prog, void (*sigpipe)(int),
+    int (*usage)(FILE *f, int code))
+{
+	static const struct option opts[] = {
+	    {"home", required_argument, NULL, 'H'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct sigaction sa;
+	int c;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sigpipe;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
+	/* '+': stop at the command name; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': tool_g.home = optarg; break;
+		case 'V':
+			printf("%s %s (%s)\n", prog, ck_version(),
+			    ck_crypto_version());
+			return TOOL_OK;
+		case 'h': return usage(stdout, TOOL_OK);
+		default: return usage(stderr, TOOL_USAGE);
+		}
+	}
+	if (optind >= argc)
+		return usage(stderr, TOOL_USAGE);
+	return -1;
 }
